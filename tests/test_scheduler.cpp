@@ -1,0 +1,201 @@
+// Scheduler: placement by supports_op, copies between backends, parameter caching,
+// persistent state written in place, intermediates freed after their last use, outputs on
+// the host. A fake "device" backend (host memory behind opaque handles) supports only add and
+// scale of contiguous F32 tensors, so graphs must be split between it and the CPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "pa/error.h"
+#include "pa/ops.h"
+#include "pa/scheduler.h"
+
+namespace {
+
+class fake_device final : public pa::backend {
+public:
+    std::string name() const override { return "fake"; }
+    std::string description() const override { return "test device"; }
+    bool supports_op(const pa::tensor* n) const override {
+        if (n->op != PA_OP_ADD && n->op != PA_OP_SCALE) return false;
+        for (const pa::tensor* s : n->src)
+            if (s && (s->type != PA_TYPE_F32 || !pa::is_contiguous(s) || !pa::same_shape(s, n))) return false;
+        return true;
+    }
+    void* alloc(size_t bytes) override {
+        if (live_bytes + bytes > cap) throw pa::error("fake: out of memory", PA_ERR_OUT_OF_MEMORY);
+        auto mem = std::make_unique<std::vector<std::byte>>(bytes);
+        void* h = mem.get();
+        live_bytes += bytes;
+        blocks[h] = std::move(mem);
+        ++allocs;
+        return h;
+    }
+    void release(void* h) override {
+        live_bytes -= blocks.at(h)->size();
+        blocks.erase(h);
+    }
+    void write(void* h, size_t off, const void* src, size_t n) override {
+        std::memcpy(bytes(h) + off, src, n);
+        ++writes;
+    }
+    void read(void* h, size_t off, void* dst, size_t n) override { std::memcpy(dst, bytes(h) + off, n); }
+    void compute(std::span<pa::tensor* const> nodes) override {
+        for (pa::tensor* n : nodes) {
+            EXPECT_EQ(n->data, nullptr) << "a device backend gets no host pointers";
+            float* out = f32(n);
+            const int64_t count = pa::nelements(n);
+            if (n->op == PA_OP_ADD) {
+                const float* a = f32(n->src[0]);
+                const float* b = f32(n->src[1]);
+                for (int64_t i = 0; i < count; ++i) out[i] = a[i] + b[i];
+            } else {
+                const float* a = f32(n->src[0]);
+                const float s = pa_param_f(n, 0);
+                for (int64_t i = 0; i < count; ++i) out[i] = a[i] * s;
+            }
+            ++computed;
+        }
+    }
+
+    std::map<void*, std::unique_ptr<std::vector<std::byte>>> blocks;
+    size_t live_bytes = 0, cap = size_t(1) << 30;
+    int allocs = 0, writes = 0, computed = 0;
+
+private:
+    std::byte* bytes(void* h) { return blocks.at(h)->data(); }
+    float* f32(pa::tensor* t) { return reinterpret_cast<float*>(bytes(t->buffer) + t->offs); }
+};
+
+void fill(pa::tensor* t, float start) {
+    auto* p = static_cast<float*>(t->data);
+    for (int64_t i = 0; i < pa::nelements(t); ++i) p[i] = start + float(i);
+}
+
+TEST(Scheduler, SplitsBetweenBackendsAndCopies) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* a = ctx.new_tensor(PA_TYPE_F32, {8, 3});
+    pa::tensor* b = ctx.new_tensor(PA_TYPE_F32, {8, 3});
+    fill(a, 1.0f);
+    fill(b, 100.0f);
+    pa::tensor* s = pa::add(ctx, a, b);              // device
+    pa::tensor* t = pa::silu(ctx, s);                // cpu only
+    pa::tensor* u = pa::scale(ctx, t, 2.0f);         // device again
+    pa::graph g = pa::build_forward({u});
+    pa::scheduler sched({&dev, cpu.get()});
+    sched.compute(g);
+    EXPECT_EQ(sched.assigned_backend(s), 0);
+    EXPECT_EQ(sched.assigned_backend(t), 1);
+    EXPECT_EQ(sched.assigned_backend(u), 0);
+    ASSERT_NE(u->data, nullptr);
+    const auto* out = static_cast<const float*>(u->data);
+    for (int i = 0; i < 24; ++i) {
+        const float x = (1.0f + i) + (100.0f + i);
+        EXPECT_FLOAT_EQ(out[i], 2.0f * x / (1.0f + std::exp(-x)));
+    }
+    EXPECT_EQ(dev.live_bytes, 0u) << "inputs, intermediates and outputs leave no device memory behind";
+}
+
+TEST(Scheduler, ParamsUploadedOnceInputsEveryTime) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* w = ctx.new_tensor(PA_TYPE_F32, {16});
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {16});
+    w->flags |= PA_FLAG_PARAM;
+    fill(w, 0.5f);
+    pa::tensor* y = pa::add(ctx, x, w);
+    pa::graph g = pa::build_forward({y});
+    pa::scheduler sched({&dev, cpu.get()});
+    for (int step = 0; step < 3; ++step) {
+        fill(x, float(step * 10));
+        sched.compute(g);
+        EXPECT_FLOAT_EQ(static_cast<float*>(y->data)[3], float(step * 10 + 3) + 3.5f);
+    }
+    EXPECT_EQ(dev.writes, 1 + 3) << "weights once, the input at every compute";
+    EXPECT_EQ(dev.live_bytes, 16u * 4) << "only the weights stay on the device";
+}
+
+TEST(Scheduler, PersistentStateWrittenInPlaceStaysOnDevice) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* cache = ctx.new_tensor(PA_TYPE_F32, {4, 6}); // 6 slots of 4
+    cache->flags |= PA_FLAG_PERSIST;
+    pa::scheduler sched({&dev, cpu.get()});
+    for (int step = 0; step < 3; ++step) {
+        pa::context g_ctx;
+        pa::tensor* x = g_ctx.new_tensor(PA_TYPE_F32, {4});
+        fill(x, float(step));
+        pa::tensor* y = pa::scale(g_ctx, x, 10.0f); // device
+        pa::tensor* slot = pa::view_1d(g_ctx, cache, 4, size_t(step) * 16);
+        pa::tensor* w = pa::cpy(g_ctx, y, slot); // cpu (fake has no cpy): in-place write
+        sched.compute(pa::build_forward({w}));
+    }
+    std::vector<float> got(24);
+    sched.read_tensor(cache, got.data(), got.size() * 4);
+    for (int step = 0; step < 3; ++step)
+        for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(got[step * 4 + i], 10.0f * float(step + i));
+    for (int i = 12; i < 24; ++i) EXPECT_EQ(got[i], 0.0f) << "untouched slots keep their zeros";
+}
+
+TEST(Scheduler, IntermediatesFreedAfterLastUse) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {1024});
+    fill(x, 0.0f);
+    // a long chain: at most input, current and next must be alive at once
+    pa::tensor* cur = x;
+    for (int i = 0; i < 50; ++i) cur = pa::scale(ctx, cur, 1.0f);
+    dev.cap = 3 * 1024 * 4; // would overflow without freeing
+    pa::scheduler sched({&dev, cpu.get()});
+    sched.compute(pa::build_forward({cur}));
+    EXPECT_EQ(dev.computed, 50);
+    EXPECT_FLOAT_EQ(static_cast<float*>(cur->data)[1000], 1000.0f);
+}
+
+TEST(Scheduler, OutOfDeviceMemoryIsAnError) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    dev.cap = 100;
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {1024});
+    pa::tensor* y = pa::scale(ctx, x, 3.0f);
+    pa::scheduler sched({&dev, cpu.get()});
+    try {
+        sched.compute(pa::build_forward({y}));
+        FAIL() << "expected an out-of-memory error";
+    } catch (const pa::error& e) {
+        EXPECT_EQ(e.status(), PA_ERR_OUT_OF_MEMORY);
+    }
+}
+
+TEST(Scheduler, AbortFlagStopsBetweenNodes) {
+    pa::context ctx;
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {4});
+    pa::tensor* y = pa::scale(ctx, x, 3.0f);
+    std::atomic<bool> stop{true};
+    pa::scheduler sched({cpu.get()});
+    sched.set_abort_flag(&stop);
+    try {
+        sched.compute(pa::build_forward({y}));
+        FAIL() << "expected an interruption";
+    } catch (const pa::error& e) {
+        EXPECT_EQ(e.status(), PA_ERR_INTERRUPTED);
+    }
+}
+
+TEST(Scheduler, NeedsAHostBackend) {
+    auto dev = fake_device();
+    EXPECT_THROW(pa::scheduler({&dev}), pa::error);
+}
+
+} // namespace
