@@ -1,0 +1,96 @@
+// common.cl - prepended to every program: tensor addressing, element loads, quantized blocks.
+// Tensors arrive as (global char* base, ulong offs) and, when strides matter, (long4 ne,
+// ulong4 nb) with ggml meaning: ne = elements per dimension, nb = byte strides.
+
+#define PA_F32 0
+#define PA_F16 1
+#define PA_Q4_0 2
+#define PA_Q4_1 3
+#define PA_Q8_0 8
+#define PA_I32 26
+
+#define QK 32 // elements per quantization block
+
+// GGUF block layouts (see include/pa/types.h); half fields are read with vload_half.
+typedef struct { ushort d; char qs[QK]; } block_q8_0;            // x = d * q
+typedef struct { ushort d; uchar qs[QK / 2]; } block_q4_0;       // x = d * (nibble - 8)
+typedef struct { ushort d; ushort m; uchar qs[QK / 2]; } block_q4_1; // x = d * nibble + m
+
+#define Q8_0_BYTES 34
+#define Q4_0_BYTES 18
+#define Q4_1_BYTES 20
+
+inline global char* at(global char* base, ulong offs) { return base + offs; }
+inline global const char* at_c(global const char* base, ulong offs) { return base + offs; }
+
+// Byte offset of element (i0, i1, i2, i3); for block types i0 counts blocks.
+inline ulong off4(ulong4 nb, long i0, long i1, long i2, long i3) {
+    return (ulong)i0 * nb.s0 + (ulong)i1 * nb.s1 + (ulong)i2 * nb.s2 + (ulong)i3 * nb.s3;
+}
+
+inline float load_half(global const char* p) { return vload_half(0, (global const half*)p); }
+inline void store_half(global char* p, float v) { vstore_half(v, 0, (global half*)p); }
+
+// Element i (0..31) of a quantized block.
+inline float deq_q8_0(global const char* blk, int i) {
+    return load_half(blk) * (float)((global const char*)(blk + 2))[i];
+}
+inline float deq_q4_0(global const char* blk, int i) {
+    const uchar q = ((global const uchar*)(blk + 2))[i & 15];
+    const int n = i < 16 ? (q & 15) : (q >> 4);
+    return load_half(blk) * ((float)n - 8.0f);
+}
+inline float deq_q4_1(global const char* blk, int i) {
+    const uchar q = ((global const uchar*)(blk + 4))[i & 15];
+    const int n = i < 16 ? (q & 15) : (q >> 4);
+    return load_half(blk) * (float)n + load_half(blk + 2);
+}
+
+// Element i0 of a row of any supported type (row = address of the row's first byte,
+// nb0 = element stride for plain types, block size for block types).
+inline float load_elem(int type, global const char* row, ulong nb0, long i0) {
+    switch (type) {
+    case PA_F16: return load_half(row + (ulong)i0 * nb0);
+    case PA_Q8_0: return deq_q8_0(row + (ulong)(i0 / QK) * nb0, (int)(i0 % QK));
+    case PA_Q4_0: return deq_q4_0(row + (ulong)(i0 / QK) * nb0, (int)(i0 % QK));
+    case PA_Q4_1: return deq_q4_1(row + (ulong)(i0 / QK) * nb0, (int)(i0 % QK));
+    case PA_I32: return (float)*(global const int*)(row + (ulong)i0 * nb0);
+    default: return *(global const float*)(row + (ulong)i0 * nb0);
+    }
+}
+
+// Splits a flat row index into (i1, i2, i3) of a shape.
+inline long4 row_coords(long r, long4 ne) {
+    long4 c;
+    c.s0 = 0;
+    c.s1 = r % ne.s1;
+    c.s2 = (r / ne.s1) % ne.s2;
+    c.s3 = r / (ne.s1 * ne.s2);
+    return c;
+}
+
+// Work-group reductions over local scratch of get_local_size(0) floats (a power of two).
+inline float wg_sum(local float* s, float v) {
+    const int l = get_local_id(0), n = get_local_size(0);
+    s[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = n / 2; w > 0; w >>= 1) {
+        if (l < w) s[l] += s[l + w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = s[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+inline float wg_max(local float* s, float v) {
+    const int l = get_local_id(0), n = get_local_size(0);
+    s[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int w = n / 2; w > 0; w >>= 1) {
+        if (l < w) s[l] = fmax(s[l], s[l + w]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = s[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
