@@ -65,7 +65,10 @@ scheduler::residency& scheduler::res_of(tensor* root) {
     r->data = root->data;
     r->type = root->type;
     std::memcpy(r->ne, root->ne, sizeof r->ne);
-    if (root->data) r->valid = 1u << host_index_;
+    if (root->data) { // the host copy is the tensor's own data
+        r->handle[host_index_] = root->data;
+        r->valid = 1u << host_index_;
+    }
     return *res_.emplace(root, std::move(r)).first->second;
 }
 
