@@ -1,6 +1,7 @@
 // cli.h - what every `pa` subcommand uses: registration, arguments, backend selection.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -69,6 +70,11 @@ struct backend_set {
 backend_set open_backends(args& a, const std::string& default_device = "opencl");
 // Loads the plugin named by --plugin (or the default) without opening a device.
 std::shared_ptr<plugin> load_plugin(args& a);
+
+// Installs a SIGINT handler (once) and returns the flag it sets; give it to
+// pa::scheduler::set_abort_flag so a long prefill stops cleanly between nodes with
+// "error: interrupted" instead of dying mid-kernel. A second Ctrl-C exits at once.
+const std::atomic<bool>* interrupt_flag();
 
 // Common option text for usage strings.
 inline constexpr const char* device_options =

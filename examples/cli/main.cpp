@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "cli.h"
+#include "pa/error.h"
 
 namespace {
 
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
         if (std::strcmp(c.name, argv[1]) != 0) continue;
         try {
             return c.run(argc - 1, argv + 1);
+        } catch (const pa::error& e) {
+            std::fprintf(stderr, "error: %s\n", e.what());
+            return e.status() == PA_ERR_INTERRUPTED ? 130 : 1;
         } catch (const std::exception& e) {
             std::fprintf(stderr, "error: %s\n", e.what());
             return 1;

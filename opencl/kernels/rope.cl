@@ -32,7 +32,7 @@ kernel void k_rope(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, 
     const int i0 = mode == 2 ? p : 2 * p;
     const int i1 = mode == 2 ? p + half_dims : 2 * p + 1;
     const real pos = (real)n_past + (real)t;
-    const real angle = pos * pow((real)theta, (real)(-2.0) * (real)p / (real)n_dims);
+    const real angle = pos * pow((real)theta, (real)(-2) * (real)p / (real)n_dims);
     const real c = cos(angle), s = sin(angle);
     const real x0 = *(global const float*)(ar + (ulong)i0 * a_nb.s0);
     const real x1 = *(global const float*)(ar + (ulong)i1 * a_nb.s0);
