@@ -46,6 +46,7 @@ scheduler::scheduler(std::vector<backend*> backends) : backends_(std::move(backe
 
 scheduler::~scheduler() {
     for (auto& [t, r] : res_) release_all(*r);
+    for (auto& [t, mem] : host_store_) t->data = nullptr;
 }
 
 scheduler::residency& scheduler::res_of(tensor* root) {
@@ -218,8 +219,8 @@ void scheduler::compute(const graph& g) {
             auto it = res_.find(root);
             if (it == res_.end()) continue; // a pure view of nothing computed
             residency& r = *it->second;
-            host_store_.push_back(std::make_unique<std::byte[]>(r.bytes == 0 ? 1 : r.bytes));
-            root->data = host_store_.back().get();
+            host_store_.emplace_back(root, std::make_unique<std::byte[]>(r.bytes == 0 ? 1 : r.bytes));
+            root->data = host_store_.back().second.get();
             r.data = root->data;
             if (r.handle[host_index_] && r.owned[host_index_]) { // move the host copy into place
                 if (r.valid & (1u << host_index_)) std::memcpy(root->data, r.handle[host_index_], r.bytes);
@@ -229,7 +230,10 @@ void scheduler::compute(const graph& g) {
             r.owned[host_index_] = false;
         }
         make_valid(root, host_index_);
-        if (out->view_src) out->data = static_cast<char*>(root->data) + out->view_offs;
+        if (out->view_src) {
+            out->data = static_cast<char*>(root->data) + out->view_offs;
+            host_store_.emplace_back(out, nullptr); // reset with its root
+        }
     }
     for (backend* be : backends_) be->synchronize();
     // Device copies of outputs and inputs are not kept; params and persistent state are.

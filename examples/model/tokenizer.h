@@ -50,15 +50,21 @@ private:
     void encode_fragment(std::string_view text, bool first_or_after_special, std::vector<int32_t>& out) const;
     void encode_spm(std::string_view text, std::vector<int32_t>& out) const;
     void encode_bpe_word(std::string_view word, std::vector<int32_t>& out) const;
-    int32_t merge_rank(std::string_view left, std::string_view right) const;
 
     tokenizer_kind kind_ = tokenizer_kind::spm;
     pre_style pre_ = pre_style::gpt2;
     std::vector<std::string> tokens_;
     std::vector<float> scores_;
     std::vector<int32_t> types_;
-    std::unordered_map<std::string, int32_t> ids_;
-    std::unordered_map<std::string, int32_t> merges_; // "left right" -> rank
+    struct str_hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    struct merge_entry {
+        int32_t rank, id;
+    };
+    std::unordered_map<std::string, int32_t, str_hash, std::equal_to<>> ids_;
+    std::unordered_map<uint64_t, merge_entry> merges_; // (left id << 32 | right id) -> rank, merged id
     std::vector<int32_t> specials_;                    // matched in text, longest first
     std::vector<int32_t> eog_;
     int32_t byte_ids_[256];                            // spm byte fallback tokens (-1 if absent)

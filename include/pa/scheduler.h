@@ -4,7 +4,8 @@
 // tensors (KV caches) keep their newest copy on the device across computes; other leaves are
 // re-read from host data on every compute. Intermediates are freed after their last use.
 // Outputs (PA_FLAG_OUTPUT, set by build_forward) are copied to host data after compute; the
-// scheduler allocates that host storage if the tensor has none.
+// scheduler allocates that host storage if the tensor has none (it lives as long as the
+// scheduler: data is reset to NULL when the scheduler is destroyed).
 #pragma once
 
 #include <atomic>
@@ -58,7 +59,9 @@ private:
     int host_index_ = -1;
     std::unordered_map<const tensor*, std::unique_ptr<residency>> res_;
     std::unordered_map<const tensor*, int> assigned_;
-    std::vector<std::unique_ptr<std::byte[]>> host_store_; // host storage given to outputs
+    // host storage given to outputs that had none; their data is reset to NULL when the
+    // scheduler dies, so copy results out before destroying it
+    std::vector<std::pair<tensor*, std::unique_ptr<std::byte[]>>> host_store_;
     std::vector<node_timing> timings_;
     const std::atomic<bool>* abort_ = nullptr;
     bool timing_ = false;

@@ -58,8 +58,8 @@ kernel void k_cpy_quant(global const char* s, ulong s_offs, long4 s_ne, ulong4 s
     const long ib = get_global_id(0);
     if (ib >= n_blocks) return;
     const long blocks_per_row = d_ne.s0 / QK;
-    int4 c = cpy_coords(ib / blocks_per_row, (long4)(d_ne.s1, d_ne.s2, d_ne.s3, 1)).s3012;
-    c.s0 = (int)(ib % blocks_per_row) * QK;
+    const long4 rc = row_coords(ib / blocks_per_row, d_ne);
+    const int4 c = (int4)((int)(ib % blocks_per_row) * QK, (int)rc.s1, (int)rc.s2, (int)rc.s3);
     global char* blk = d + d_offs + off4(d_nb, c.s0 / QK, c.s1, c.s2, c.s3);
 
     float x[QK];
@@ -117,9 +117,7 @@ kernel void k_cpy_blocks(global const char* s, ulong s_offs, ulong4 s_nb, global
                          ulong4 d_nb, int block_bytes, long n_blocks) {
     const long ib = get_global_id(0);
     if (ib >= n_blocks) return;
-    const long bpr = d_ne.s0; // d_ne.s0 is passed in blocks
-    const int4 c = cpy_coords(ib, d_ne);
-    (void)bpr;
+    const int4 c = cpy_coords(ib, d_ne); // d_ne.s0 counts blocks here
     global const char* sp = s + s_offs + off4(s_nb, c.s0, c.s1, c.s2, c.s3);
     global char* dp = d + d_offs + off4(d_nb, c.s0, c.s1, c.s2, c.s3);
     for (int j = 0; j < block_bytes; ++j) dp[j] = sp[j];
