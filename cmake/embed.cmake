@@ -10,5 +10,6 @@ function(pa_embed_sources out_header prefix)
     OUTPUT ${out_header}
     COMMAND ${CMAKE_COMMAND} -DOUT=${out_header} -DPREFIX=${prefix} "-DFILES=${files}" -P ${script}
     DEPENDS ${files} ${script}
-    COMMENT "Embedding ${prefix} kernels")
+    COMMENT "Embedding ${prefix} kernels"
+    VERBATIM) # keeps -DFILES=a.cl;b.cl one argument (the shell would split it at ';')
 endfunction()

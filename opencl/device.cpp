@@ -57,6 +57,9 @@ device_caps describe(cl_platform_id p, cl_device_id d, int index) {
     c.fp16 = c.has_extension("cl_khr_fp16");
     c.intel_subgroups = c.has_extension("cl_intel_subgroups");
     c.subgroups = c.intel_subgroups || c.has_extension("cl_khr_subgroups");
+    c.fp64 = c.has_extension("cl_khr_fp64");
+    c.correct_div_sqrt =
+        (device_value<cl_device_fp_config>(d, CL_DEVICE_SINGLE_FP_CONFIG) & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
     c.nvidia = c.has_extension("cl_nv_device_attribute_query");
     if (c.nvidia) {
         c.nv_cc_major = int(device_value<cl_uint>(d, CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV));

@@ -26,6 +26,8 @@ struct device_caps {
     bool fp16 = false;          // cl_khr_fp16 (arithmetic in half; F16 storage works everywhere)
     bool subgroups = false;     // cl_khr_subgroups or cl_intel_subgroups
     bool intel_subgroups = false;
+    bool fp64 = false;          // cl_khr_fp64
+    bool correct_div_sqrt = false; // -cl-fp32-correctly-rounded-divide-sqrt is accepted
     bool nvidia = false;        // cl_nv_device_attribute_query present
     int nv_cc_major = 0, nv_cc_minor = 0; // NVIDIA compute capability (0 when unknown)
     uint64_t local_mem = 0;     // bytes of __local memory per work-group

@@ -129,6 +129,7 @@ public:
     // Internals shared with the backend (buffer handles and pool); not for op code.
     struct impl;
     impl& internals() { return *impl_; }
+    const impl& internals() const { return *impl_; }
 
 private:
     std::unique_ptr<impl> impl_;

@@ -1,6 +1,7 @@
 // convert.cpp - llama2.c -> GGUF conversion and GGUF requantization (see convert.h).
 #include "convert.h"
 
+#include <cctype>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -139,6 +140,15 @@ gguf::writer llama2c_to_gguf(const llama2c_checkpoint& ck, const llama2c_tokeniz
         w.add_tensor(nw.name, t, nw.ne, encode_rows(t, nw.data.data(), nw.ne[0], rows));
     }
     return w;
+}
+
+gguf::writer convert_llama2c_files(const std::string& checkpoint, const std::string& tokenizer, pa_type target,
+                                   std::vector<std::string>& notes) {
+    const llama2c_checkpoint ck = load_llama2c_checkpoint(checkpoint);
+    const llama2c_tokenizer tok = load_llama2c_tokenizer(tokenizer, ck.config.vocab_size);
+    std::string name = checkpoint.substr(checkpoint.find_last_of('/') + 1);
+    if (const size_t dot = name.rfind('.'); dot != std::string::npos && dot > 0) name.resize(dot);
+    return llama2c_to_gguf(ck, tok, target, name, notes);
 }
 
 gguf::writer requantize_gguf(const gguf::file& in, pa_type target, std::vector<std::string>& notes) {

@@ -27,6 +27,10 @@ uint32_t file_type_of(pa_type target);
 gguf::writer llama2c_to_gguf(const llama2c_checkpoint& ck, const llama2c_tokenizer& tok, pa_type target,
                              const std::string& model_name, std::vector<std::string>& notes);
 
+// The two files -> GGUF writer (model name from the checkpoint's file name).
+gguf::writer convert_llama2c_files(const std::string& checkpoint, const std::string& tokenizer, pa_type target,
+                                   std::vector<std::string>& notes);
+
 // Copies metadata and converts tensors to the target type. The writer references tensors whose
 // type does not change, so `in` must outlive the writer's write().
 gguf::writer requantize_gguf(const gguf::file& in, pa_type target, std::vector<std::string>& notes);

@@ -23,7 +23,7 @@ std::vector<uint8_t> read_file(const std::string& path) {
     const long size = std::ftell(f.get());
     if (size < 0) throw error(fmt::format("{}: cannot tell size", path));
     std::fseek(f.get(), 0, SEEK_SET);
-    std::vector<uint8_t> bytes(size_t(size));
+    std::vector<uint8_t> bytes(static_cast<size_t>(size));
     if (size > 0 && std::fread(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
         throw error(fmt::format("{}: read failed", path));
     return bytes;

@@ -1,0 +1,124 @@
+// llm_graph.cpp - the forward pass, read top to bottom as llama2.c's forward(): embed; per
+// layer: RMS norm, q/k/v, RoPE, KV cache write, attention, output projection, residual,
+// RMS norm, SwiGLU FFN, residual; final norm; classifier.
+#include "llm_graph.h"
+
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "pa/error.h"
+#include "pa/ops.h"
+
+namespace pa::model {
+namespace {
+
+void set_name(tensor* t, const std::string& name) { std::snprintf(t->name, sizeof t->name, "%s", name.c_str()); }
+
+// Writes x [d, Hkv, N] (after RoPE) into rows n_past.. of cache [d, n_ctx, Hkv], and returns
+// the cache's first n_kv rows [d, n_kv, Hkv] as a view OF THE WRITE, so the graph orders the
+// attention after it. (The view's offset is relative to the write's own offset n_past * nb1:
+// adding its negation, modulo 2^64, brings the view back to row 0.)
+tensor* store_and_view(context& ctx, tensor* cache, tensor* x, int n_past, int64_t n_kv) {
+    const int64_t d = x->ne[0], hkv = x->ne[1], n = x->ne[2];
+    tensor* dst = view_3d(ctx, cache, d, n, hkv, cache->nb[1], cache->nb[2], size_t(n_past) * cache->nb[1]);
+    tensor* written = cpy(ctx, permute(ctx, x, 0, 2, 1, 3), dst); // [d, N, Hkv]
+    return view_3d(ctx, written, d, n_kv, hkv, cache->nb[1], cache->nb[2], size_t(0) - written->view_offs);
+}
+
+} // namespace
+
+kv_cache::kv_cache(const hparams& hp, int n_ctx, pa_type type) : n_ctx_(n_ctx), type_(type) {
+    if (n_ctx <= 0) throw error(fmt::format("kv cache: context {} must be > 0", n_ctx));
+    if (type != PA_TYPE_F16 && type != PA_TYPE_F32) throw error("kv cache: type must be f16 or f32");
+    for (int l = 0; l < hp.n_layer; ++l) {
+        tensor* k = ctx_.new_tensor(type, {hp.head_dim, n_ctx, hp.n_head_kv}, false);
+        tensor* v = ctx_.new_tensor(type, {hp.head_dim, n_ctx, hp.n_head_kv}, false);
+        k->flags |= PA_FLAG_PERSIST;
+        v->flags |= PA_FLAG_PERSIST;
+        set_name(k, fmt::format("cache_k-{}", l));
+        set_name(v, fmt::format("cache_v-{}", l));
+        k_.push_back(k);
+        v_.push_back(v);
+    }
+}
+
+size_t kv_cache::bytes() const {
+    size_t b = 0;
+    for (size_t l = 0; l < k_.size(); ++l) b += nbytes(k_[l]) + nbytes(v_[l]);
+    return b;
+}
+
+llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std::span<const int32_t> tokens,
+                          int n_past, graph_output what) {
+    const hparams& hp = m.hp();
+    const int64_t N = int64_t(tokens.size());
+    const int64_t d = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv, n_kv = n_past + N;
+    if (N == 0) throw error("forward: no tokens");
+    if (n_past < 0 || n_kv > kv.n_ctx())
+        throw error(fmt::format("forward: positions {}..{} exceed the context of {}", n_past, n_kv - 1, kv.n_ctx()));
+    for (int32_t t : tokens)
+        if (t < 0 || t >= hp.n_vocab) throw error(fmt::format("forward: token id {} outside the vocabulary", t));
+    const float kq_scale = 1.0f / std::sqrt(float(d));
+
+    llm_graph r;
+    r.tokens = ctx.new_tensor(PA_TYPE_I32, {N});
+    std::memcpy(r.tokens->data, tokens.data(), size_t(N) * sizeof(int32_t));
+    r.tokens->flags |= PA_FLAG_INPUT;
+    set_name(r.tokens, "tokens");
+
+    tensor* x = get_rows(ctx, m.token_embd, r.tokens); // [n_embd, N]
+    for (int l = 0; l < hp.n_layer; ++l) {
+        const layer_weights& w = m.layers[size_t(l)];
+
+        // attention: q, k, v of the normed residual stream
+        tensor* cur = mul(ctx, rms_norm(ctx, x, hp.rms_eps), w.attn_norm);
+        tensor* q = mul_mat(ctx, w.wq, cur); // [H*d, N]
+        tensor* k = mul_mat(ctx, w.wk, cur); // [Hkv*d, N]
+        tensor* v = mul_mat(ctx, w.wv, cur);
+        if (w.bq) q = add(ctx, q, w.bq);
+        if (w.bk) k = add(ctx, k, w.bk);
+        if (w.bv) v = add(ctx, v, w.bv);
+        q = rope(ctx, reshape(ctx, q, {d, H, N}), hp.n_rot, hp.rope_mode, hp.rope_theta, n_past);
+        k = rope(ctx, reshape(ctx, k, {d, Hkv, N}), hp.n_rot, hp.rope_mode, hp.rope_theta, n_past);
+        v = reshape(ctx, v, {d, Hkv, N});
+
+        // KV cache: store this chunk, attend over everything up to it
+        tensor* K = store_and_view(ctx, kv.k(l), k, n_past, n_kv);
+        tensor* V = store_and_view(ctx, kv.v(l), v, n_past, n_kv);
+        tensor* att = flash_attn_ext(ctx, permute(ctx, q, 0, 2, 1, 3), K, V, kq_scale, n_past, true); // [d, H, N]
+        set_name(att, fmt::format("attn-{}", l));
+
+        x = add(ctx, x, mul_mat(ctx, w.wo, reshape(ctx, att, {d * H, N}))); // residual
+
+        // feed-forward: w2(silu(w1 x) * w3 x)
+        cur = mul(ctx, rms_norm(ctx, x, hp.rms_eps), w.ffn_norm);
+        tensor* gated = swiglu(ctx, mul_mat(ctx, w.ffn_gate, cur), mul_mat(ctx, w.ffn_up, cur));
+        x = add(ctx, x, mul_mat(ctx, w.ffn_down, gated)); // residual
+    }
+
+    if (what == graph_output::last_logits && N > 1) x = view_2d(ctx, x, hp.n_embd, 1, x->nb[1], size_t(N - 1) * x->nb[1]);
+    x = mul(ctx, rms_norm(ctx, x, hp.rms_eps), m.output_norm);
+    r.out = what == graph_output::hidden ? x : mul_mat(ctx, m.output, x);
+    ctx.ensure_host_data(r.out); // the scheduler copies outputs into it
+    set_name(r.out, what == graph_output::hidden ? "hidden" : "logits");
+    r.g = build_forward({r.out});
+    return r;
+}
+
+llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n) {
+    const int64_t E = m.hp().n_embd;
+    if (n <= 0 || int64_t(hidden.size()) != E * n) throw error("logits: hidden states do not match the model");
+    llm_graph r;
+    tensor* h = ctx.new_tensor(PA_TYPE_F32, {E, n});
+    std::memcpy(h->data, hidden.data(), hidden.size_bytes());
+    h->flags |= PA_FLAG_INPUT;
+    set_name(h, "hidden");
+    r.out = mul_mat(ctx, m.output, h);
+    ctx.ensure_host_data(r.out);
+    set_name(r.out, "logits");
+    r.g = build_forward({r.out});
+    return r;
+}
+
+} // namespace pa::model

@@ -1,0 +1,53 @@
+// llm_graph.h - the llama-family forward pass as a runtime graph, and its KV cache.
+//
+// KV cache: per layer one K and one V leaf [head_dim, n_ctx, n_head_kv] (F16 by default),
+// flagged PA_FLAG_PERSIST so the scheduler keeps them on the device between graphs and zeroes
+// them on first use; they have no host storage. Each graph writes the new tokens' rows with
+// pa::cpy into a view at n_past and attends over positions [0, n_past + N).
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "model.h"
+#include "pa/graph.h"
+
+namespace pa::model {
+
+class kv_cache {
+public:
+    kv_cache(const hparams& hp, int n_ctx, pa_type type);
+    int n_ctx() const { return n_ctx_; }
+    pa_type type() const { return type_; }
+    tensor* k(int layer) const { return k_[size_t(layer)]; }
+    tensor* v(int layer) const { return v_[size_t(layer)]; }
+    size_t bytes() const; // device memory of all layers
+
+private:
+    context ctx_;
+    std::vector<tensor*> k_, v_;
+    int n_ctx_;
+    pa_type type_;
+};
+
+enum class graph_output {
+    last_logits, // logits [n_vocab, 1] of the last token (generation)
+    all_logits,  // logits [n_vocab, N] of every token
+    hidden       // final-normed hidden states [n_embd, N] (project them with build_logits)
+};
+
+struct llm_graph {
+    graph g;
+    tensor* tokens = nullptr; // I32 [N] input, filled
+    tensor* out = nullptr;    // see graph_output; has host storage
+};
+
+// tokens sit at positions n_past .. n_past + N - 1; needs n_past + N <= kv.n_ctx(). Dense
+// attention nodes are named "attn-<layer>" (the proxy swap pass reads the layer from it).
+llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std::span<const int32_t> tokens,
+                          int n_past, graph_output what);
+
+// logits [n_vocab, n] of hidden states [n_embd, n] (an input leaf with host data).
+llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n);
+
+} // namespace pa::model

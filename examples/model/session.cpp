@@ -1,0 +1,89 @@
+// session.cpp - chunked evaluation through the scheduler (see session.h).
+#include "session.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "pa/error.h"
+
+namespace pa::model {
+namespace {
+
+int resolve_ctx(const model& m, int n_ctx) { return n_ctx > 0 ? n_ctx : m.hp().n_ctx_train; }
+
+} // namespace
+
+session::session(const model& m, std::vector<backend*> backends, const session_options& o)
+    : m_(m), opt_(o), cache_(m.hp(), resolve_ctx(m, o.n_ctx), o.kv_type), sched_(std::move(backends)) {
+    if (opt_.n_batch <= 0) throw error(fmt::format("batch size {} must be > 0", opt_.n_batch));
+}
+
+void session::run(llm_graph& lg, int64_t n_tokens) {
+    // Prefill chunks long enough get proxy attention; decode (one token) never does.
+    if (opt_.attn == attn_mode::proxy && n_tokens > 1 && n_tokens >= opt_.proxy_min_len)
+        stats_.proxy_nodes += swap_dense_attention(lg.g, opt_.proxy, {}, opt_.proxy_min_len);
+    const auto t0 = std::chrono::steady_clock::now();
+    sched_.compute(lg.g);
+    stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    stats_.graphs++;
+    stats_.tokens += n_tokens;
+}
+
+std::vector<float> session::eval(std::span<const int32_t> tokens, const progress_fn& progress) {
+    if (tokens.empty()) throw error("eval: no tokens");
+    if (n_past_ + int64_t(tokens.size()) > n_ctx())
+        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)", tokens.size(),
+                                n_past_, n_ctx()));
+    std::vector<float> logits;
+    for (size_t done = 0; done < tokens.size();) {
+        const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
+        const bool last = done + n == tokens.size();
+        context ctx;
+        llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_,
+                                       graph_output::last_logits);
+        run(lg, int64_t(n));
+        n_past_ += int(n);
+        done += n;
+        if (last) {
+            const auto* p = static_cast<const float*>(lg.out->data);
+            logits.assign(p, p + m_.hp().n_vocab);
+        }
+        if (progress) progress(int64_t(done), int64_t(tokens.size()));
+    }
+    return logits;
+}
+
+void session::eval_all(std::span<const int32_t> tokens,
+                       const std::function<void(int64_t, const float*, int64_t)>& sink, const progress_fn& progress) {
+    if (tokens.empty()) throw error("eval: no tokens");
+    if (n_past_ + int64_t(tokens.size()) > n_ctx())
+        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)", tokens.size(),
+                                n_past_, n_ctx()));
+    const int64_t E = m_.hp().n_embd;
+    // Hidden states come back to the host; the classifier then runs in slices so that at most
+    // n_batch x n_vocab logits exist at a time.
+    const int64_t slice = std::max<int64_t>(1, std::min<int64_t>(opt_.n_batch, 512));
+    for (size_t done = 0; done < tokens.size();) {
+        const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
+        context ctx;
+        llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_, graph_output::hidden);
+        run(lg, int64_t(n));
+        const auto* hidden = static_cast<const float*>(lg.out->data);
+        for (int64_t s = 0; s < int64_t(n); s += slice) {
+            const int64_t k = std::min<int64_t>(slice, int64_t(n) - s);
+            context lctx;
+            llm_graph out = build_logits_graph(lctx, m_, std::span<const float>(hidden + s * E, size_t(k * E)), k);
+            const auto t0 = std::chrono::steady_clock::now();
+            sched_.compute(out.g);
+            stats_.logits_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            sink(int64_t(done) + s, static_cast<const float*>(out.out->data), k);
+        }
+        n_past_ += int(n);
+        done += n;
+        if (progress) progress(int64_t(done), int64_t(tokens.size()));
+    }
+}
+
+} // namespace pa::model

@@ -1,0 +1,164 @@
+// context.cpp - device_context: context, queue, programs, buffers, CLBlast; scratch; the
+// table of plugin op implementations.
+#include <fmt/format.h>
+
+#include <map>
+
+#include "blas.h"
+#include "context_impl.h"
+#include "opencl_kernels.h"
+
+namespace pa::ocl {
+
+// ---- embedded sources -------------------------------------------------------------------
+static const char* find_embedded(std::string_view name) {
+    for (const pa_embedded_source& s : pa_ocl_sources)
+        if (name == s.name) return s.text;
+    return nullptr;
+}
+
+std::string common_source() {
+    const char* c = find_embedded("common.cl");
+    return c ? c : "";
+}
+
+std::string builtin_source(std::string_view program) {
+    const char* text = find_embedded(program);
+    if (!text) throw error(fmt::format("no embedded OpenCL program named '{}'", program), PA_ERR_INVALID);
+    return fmt::format("{}\n#line 1\n{}", common_source(), text);
+}
+
+// ---- device_context ---------------------------------------------------------------------
+device_context::device_context(std::string_view spec) : impl_(std::make_unique<impl>()) {
+    impl& s = *impl_;
+    s.caps = select_device(spec);
+    cl_int err = CL_SUCCESS;
+    const cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                           reinterpret_cast<cl_context_properties>(s.caps.platform_id), 0};
+    s.ctx = context_handle(clCreateContext(props, 1, &s.caps.device_id, nullptr, nullptr, &err));
+    check(err, fmt::format("creating an OpenCL context on {}", s.caps.name));
+    s.queue = queue_handle(clCreateCommandQueue(s.ctx.get(), s.caps.device_id, 0, &err));
+    check(err, fmt::format("creating a command queue on {}", s.caps.name));
+    s.pool = std::make_shared<buffer_pool>(s.ctx.get(), s.queue.get(), s.caps);
+    s.programs = std::make_unique<program_cache>(s.ctx.get(), s.caps);
+    s.tune = tuning_for(s.caps);
+}
+
+device_context::~device_context() {
+    if (impl_ && impl_->queue) clFinish(impl_->queue.get()); // no kernel may outlive its buffers
+}
+
+const device_caps& device_context::caps() const { return impl_->caps; }
+cl_context device_context::cl_ctx() const { return impl_->ctx.get(); }
+cl_device_id device_context::device() const { return impl_->caps.device_id; }
+cl_command_queue device_context::queue() const { return impl_->queue.get(); }
+
+cl_kernel device_context::get_kernel(std::string_view builtin_program, std::string_view kernel_name,
+                                     const std::string& options) {
+    std::string key = fmt::format("{}|{}|{}", builtin_program, kernel_name, options);
+    {
+        std::lock_guard lock(impl_->kernels_mu);
+        if (auto it = impl_->builtin_kernels.find(key); it != impl_->builtin_kernels.end()) return it->second;
+    }
+    const std::string src = builtin_source(builtin_program);
+    const std::string defs = impl_->tune.defines(builtin_program);
+    const std::string opts = defs.empty() ? options : options.empty() ? defs : defs + " " + options;
+    cl_kernel k = impl_->programs->kernel(builtin_program, src, kernel_name, opts);
+    std::lock_guard lock(impl_->kernels_mu);
+    impl_->builtin_kernels.emplace(std::move(key), k);
+    return k;
+}
+
+cl_kernel device_context::get_kernel(const program_source& src, std::string_view kernel_name,
+                                     const std::string& options) {
+    const std::string text =
+        src.prepend_common ? fmt::format("{}\n#line 1\n{}", common_source(), src.text) : src.text;
+    return impl_->programs->kernel(src.name, text, kernel_name, options);
+}
+
+mem_ref device_context::mem(const pa_tensor* t) const {
+    const void* handle = t->buffer;
+    size_t offs = t->offs;
+    if (!handle && t->view_src && t->view_src->buffer) { // a view the caller did not resolve
+        handle = t->view_src->buffer;
+        offs = t->view_src->offs + t->view_offs;
+    }
+    if (!handle)
+        throw error(fmt::format("tensor '{}' has no OpenCL storage", t->name), PA_ERR_INVALID);
+    return {static_cast<const device_buffer*>(handle)->mem.get(), offs};
+}
+
+scratch device_context::temp(size_t bytes) {
+    scratch s;
+    device_buffer* b = impl_->pool->acquire(bytes);
+    s.pool_ = impl_->pool;
+    s.buffer_ = b;
+    s.mem_ = b->mem.get();
+    s.size_ = bytes;
+    return s;
+}
+
+void device_context::gemm(const gemm_desc& g) {
+    std::call_once(impl_->blas_warm, [&] { blas_warmup(cl_ctx(), queue()); });
+    blas_sgemm(queue(), g);
+}
+
+std::string device_context::blas_info() {
+    std::lock_guard lock(impl_->kernels_mu);
+    if (impl_->blas_report.empty()) impl_->blas_report = blas_describe(device());
+    return impl_->blas_report;
+}
+
+void device_context::set_max_alloc(uint64_t bytes) { impl_->pool->set_cap(bytes); }
+uint64_t device_context::max_alloc() const { return impl_->pool->cap(); }
+uint64_t device_context::allocated() const { return impl_->pool->allocated(); }
+
+void device_context::finish() { check(clFinish(queue()), "waiting for the OpenCL queue"); }
+
+// ---- scratch ----------------------------------------------------------------------------
+scratch::scratch(scratch&& o) noexcept
+    : pool_(std::move(o.pool_)), buffer_(std::exchange(o.buffer_, nullptr)), mem_(std::exchange(o.mem_, nullptr)),
+      size_(std::exchange(o.size_, 0)) {}
+
+scratch& scratch::operator=(scratch&& o) noexcept {
+    if (this != &o) {
+        scratch old(std::move(*this));
+        pool_ = std::move(o.pool_);
+        buffer_ = std::exchange(o.buffer_, nullptr);
+        mem_ = std::exchange(o.mem_, nullptr);
+        size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+}
+
+scratch::~scratch() {
+    if (pool_ && buffer_) static_cast<buffer_pool*>(pool_.get())->give_back(static_cast<device_buffer*>(buffer_));
+}
+
+// ---- plugin op implementations ----------------------------------------------------------
+namespace {
+struct op_table {
+    std::mutex mu;
+    std::map<int32_t, op_impl> ops;
+};
+op_table& ops_table() {
+    static op_table t; // one per plugin: op ids are process-wide
+    return t;
+}
+} // namespace
+
+void register_op_impl(int32_t op_id, op_impl impl) {
+    op_table& t = ops_table();
+    std::lock_guard lock(t.mu);
+    t.ops[op_id] = std::move(impl);
+}
+
+std::optional<op_impl> find_op_impl(int32_t op_id) {
+    op_table& t = ops_table();
+    std::lock_guard lock(t.mu);
+    auto it = t.ops.find(op_id);
+    if (it == t.ops.end()) return std::nullopt;
+    return it->second;
+}
+
+} // namespace pa::ocl

@@ -1,0 +1,33 @@
+// context_impl.h - what a device_context holds (internal to opencl/ and plugin_entry).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "buffer_pool.h"
+#include "ocl_api.h"
+#include "program_cache.h"
+#include "tuning.h"
+
+namespace pa::ocl {
+
+struct device_context::impl {
+    device_caps caps;
+    context_handle ctx;
+    queue_handle queue;
+    std::shared_ptr<buffer_pool> pool;
+    std::unique_ptr<program_cache> programs;
+    tuning tune;
+    std::mutex kernels_mu;
+    std::unordered_map<std::string, cl_kernel> builtin_kernels; // "program|kernel|options"
+    std::once_flag blas_warm;
+    std::string blas_report;
+};
+
+// Source text of an embedded program with common.cl in front (throws for an unknown name).
+std::string builtin_source(std::string_view program);
+std::string common_source();
+
+} // namespace pa::ocl

@@ -1,0 +1,423 @@
+// fa_mma.cl - flash attention on NVIDIA tensor cores: inline PTX mma.sync.m16n8k16 (f16 in,
+// f32 accumulate), shfl.sync for row reductions, cvt.rn.f16x2 for packing. sm_80 or newer only:
+// the host builds this program after its capability check (NVIDIA platform, compute capability
+// >= 8.0); other compilers reject the PTX. With -DFA_MMA_EMULATE=1 every PTX helper is replaced
+// by portable OpenCL C that exchanges fragments through local memory, so the same kernel (slowly)
+// runs on PoCL: that is how the fragment layouts are tested without an NVIDIA GPU.
+//
+// Data (prepared by fa_mma_prep_k / fa_mma_prep_v; halves travel as ushort bit patterns, NVIDIA
+// OpenCL has no cl_khr_fp16):
+//   K16 [Hkv][NKP][D]   keys, rows >= Nkv are zero
+//   VT16 [Hkv][D][NKP]  values transposed (keys contiguous), columns >= Nkv are zero
+//   Q  F32 [D, N, H] (ggml strides; nb0 = 4, rows 16-byte aligned), converted in registers
+//   O  F32 [D, H, N] contiguous
+// NKP is Nkv rounded up to a multiple of BN.
+//
+// One work-group = WARPS warps; warp w owns 16 query rows of one head (BM = 16*WARPS rows).
+// Key tiles of BN keys stream through local memory: K as [BN][D], V^T as [D][BN], with a
+// 16-byte-chunk XOR swizzle so the 128-bit fragment loads of a quarter warp hit distinct banks.
+// Schedule per tile (FlashAttention-2's split): V loads are in flight while S = Q K^T runs,
+// the next K tile's loads while O += P V runs; two barriers per tile.
+//
+// Fragment mapping. mma m16n8k16 (row.col): lane = 4g + t holds
+//   A (16x16): a.x = (row g, k 2t..2t+1), a.y = (g+8, 2t..), a.z = (g, 2t+8..), a.w = (g+8, 2t+8..)
+//   B (16x8):  b0 = (k 2t..2t+1, n g), b1 = (k 2t+8..2t+9, n g)
+//   C (16x8):  c.x,c.y = (row g, n 2t, 2t+1), c.z,c.w = (row g+8, n 2t, 2t+1)
+// The sum over k is order-free, so each MMA's k index is mapped to dims (for S) and keys (for
+// O) such that a lane's operands are 8 consecutive halves = one 16-byte load:
+//   S = Q K^T, dims 32q..32q+31 form the k-chunks 2q, 2q+1:
+//     chunk 2q:   k 2t+e -> dim 32q+8t+e,   k 8+2t+e -> dim 32q+8t+2+e
+//     chunk 2q+1: k 2t+e -> dim 32q+8t+4+e, k 8+2t+e -> dim 32q+8t+6+e
+//   S column (n-tile j, col c) holds key  32(j>>2) + 8(c>>1) + 4((j>>1)&1) + 2(j&1) + (c&1),
+//   so that P's A fragment for key chunk kk (n-tiles 2kk, 2kk+1) meets V^T rows whose keys
+//   32Q+8t .. 32Q+8t+7 (kk = 2Q+s) are one 16-byte chunk.
+
+#ifndef D
+#define D 128
+#endif
+#ifndef WARPS
+#define WARPS 8
+#endif
+#ifndef BN
+#define BN 64
+#endif
+#ifndef KV_F16
+#define KV_F16 0 // prep kernels: source K/V element type (0 = F32, 1 = F16)
+#endif
+#ifndef FA_MMA_EMULATE
+#define FA_MMA_EMULATE 0
+#endif
+
+#define BM (16 * WARPS)
+#define NT (32 * WARPS)
+#define KCH (D / 8)  // 16-byte chunks in a K row
+#define VCH (BN / 8) // 16-byte chunks in a V^T row
+#define NEG_BIG (-1e30f) // initial running max: finite, so rows with no visible key stay NaN-free
+
+#if D % 32 != 0 || BN % 32 != 0 || (BN * KCH) % NT != 0 || (D * VCH) % NT != 0
+#error "fa_mma.cl: D and BN must be multiples of 32 and the tiles a multiple of the work-group"
+#endif
+
+// XOR swizzle of 16-byte chunks: odd rows swap chunk halves (rows of 128 or 256 bytes would
+// otherwise put a quarter warp's two rows in the same banks).
+#define K_SWZ(row) (((row) & 1) << 2)
+#if VCH >= 8
+#define V_SWZ(row) (((row) & 1) << 2)
+#else
+#define V_SWZ(row) 0
+#endif
+
+// ---- the PTX helpers (and their emulation) -----------------------------------------------
+
+#if !FA_MMA_EMULATE
+
+#define EMU_DECL
+
+// Two floats to f16x2, round to nearest even; lo goes to the low 16 bits.
+inline uint pack_f16x2(float lo, float hi) {
+    uint r;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+inline float shfl_xor(float v, int mask) {
+    uint r;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_uint(v)), "r"(mask));
+    return as_float(r);
+}
+
+// d += A * B on one warp.
+inline void mma16816(float4* d, uint4 a, uint b0, uint b1) {
+    float d0, d1, d2, d3;
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
+                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1),
+                   "f"((*d).x), "f"((*d).y), "f"((*d).z), "f"((*d).w));
+    *d = (float4)(d0, d1, d2, d3);
+}
+
+#else // FA_MMA_EMULATE: the same operations through local memory, one warp = 32 work-items
+
+// Per-warp exchange area: 32 lanes x 6 words. Every call is reached by all work-items of the
+// work-group (the kernel keeps its control flow uniform when emulating).
+#define EMU_DECL local uint emu_area[WARPS * 32 * 6]; local uint* emu = emu_area;
+
+inline float half_bits_to_float(uint h) {
+    const uint s = (h & 0x8000u) << 16, e = (h >> 10) & 31u, m = h & 1023u;
+    if (e == 0) return (s ? -1.0f : 1.0f) * (float)m * 5.9604645e-8f; // subnormal: m * 2^-24
+    if (e == 31) return as_float(s | 0x7f800000u | (m << 13));
+    return as_float(s | ((e + 112u) << 23) | (m << 13));
+}
+inline uint pack_f16x2(float lo, float hi) {
+    ushort l, h;
+    vstore_half_rte(lo, 0, (half*)&l);
+    vstore_half_rte(hi, 0, (half*)&h);
+    return (uint)l | ((uint)h << 16);
+}
+inline float emu_half(uint w, int hi) { return half_bits_to_float(hi ? w >> 16 : w & 0xffffu); }
+
+inline float shfl_xor_emu(float v, int mask, local uint* emu) {
+    const int lane = get_local_id(0) & 31, base = (get_local_id(0) >> 5) * 32 * 6;
+    emu[base + lane] = as_uint(v);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = as_float(emu[base + (lane ^ mask)]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+#define shfl_xor(v, m) shfl_xor_emu(v, m, emu)
+
+inline void mma16816_emu(float4* d, uint4 a, uint b0, uint b1, local uint* emu) {
+    const int lane = get_local_id(0) & 31, base = (get_local_id(0) >> 5) * 32 * 6;
+    local uint* me = emu + base + lane * 6;
+    me[0] = a.x; me[1] = a.y; me[2] = a.z; me[3] = a.w; me[4] = b0; me[5] = b1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int g = lane >> 2, t = lane & 3;
+    float acc[4] = {(*d).x, (*d).y, (*d).z, (*d).w};
+    for (int i = 0; i < 4; ++i) {
+        const int row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
+        float s = 0.0f;
+        for (int k = 0; k < 16; ++k) {
+            // A[row][k]: lane (row%8)*4 + (k%8)/2, register (row>=8) + 2*(k>=8), half k&1
+            local uint* al = emu + base + ((row & 7) * 4 + ((k & 7) >> 1)) * 6;
+            const float av = emu_half(al[(row >= 8) + 2 * (k >= 8)], k & 1);
+            // B[k][col]: lane col*4 + (k%8)/2, register 4 + (k>=8), half k&1
+            local uint* bl = emu + base + (col * 4 + ((k & 7) >> 1)) * 6;
+            const float bv = emu_half(bl[4 + (k >= 8)], k & 1);
+            s += av * bv;
+        }
+        acc[i] += s;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    *d = (float4)(acc[0], acc[1], acc[2], acc[3]);
+}
+#define mma16816(d, a, b0, b1) mma16816_emu(d, a, b0, b1, emu)
+
+#endif // FA_MMA_EMULATE
+
+// ---- preparation: K -> K16, V -> V^T16 ----------------------------------------------------
+
+inline float kv_load(global const char* base, ulong offs, ulong4 nb, long i0, long i1, long i2) {
+    global const char* p = base + offs + (ulong)i0 * nb.s0 + (ulong)i1 * nb.s1 + (ulong)i2 * nb.s2;
+#if KV_F16
+    return vload_half(0, (global const half*)p);
+#else
+    return *(global const float*)p;
+#endif
+}
+
+// global (KCH, NKP, Hkv): one 16-byte chunk (8 dims of one key) each.
+kernel void fa_mma_prep_k(global const char* kb, ulong k_offs, long4 k_ne, ulong4 k_nb, global uint4* k16,
+                          int nkp) {
+    const int ch = get_global_id(0), key = get_global_id(1), h = get_global_id(2);
+    if (ch >= KCH || key >= nkp || h >= k_ne.s2) return;
+    float v[8];
+    for (int e = 0; e < 8; ++e) v[e] = key < k_ne.s1 ? kv_load(kb, k_offs, k_nb, ch * 8 + e, key, h) : 0.0f;
+    k16[((ulong)h * nkp + key) * KCH + ch] =
+        (uint4)(pack_f16x2(v[0], v[1]), pack_f16x2(v[2], v[3]), pack_f16x2(v[4], v[5]), pack_f16x2(v[6], v[7]));
+}
+
+// global (D, NKP/8, Hkv): one 16-byte chunk (8 keys of one dim) each; dims vary fastest so a
+// warp reads whole rows of V.
+kernel void fa_mma_prep_v(global const char* vb, ulong v_offs, long4 v_ne, ulong4 v_nb, global uint4* vt16,
+                          int nkp) {
+    const int dim = get_global_id(0), kc = get_global_id(1), h = get_global_id(2);
+    if (dim >= D || kc >= nkp / 8 || h >= v_ne.s2) return;
+    float v[8];
+    for (int e = 0; e < 8; ++e) {
+        const int key = kc * 8 + e;
+        v[e] = key < v_ne.s1 ? kv_load(vb, v_offs, v_nb, dim, key, h) : 0.0f;
+    }
+    vt16[((ulong)h * D + dim) * (nkp / 8) + kc] =
+        (uint4)(pack_f16x2(v[0], v[1]), pack_f16x2(v[2], v[3]), pack_f16x2(v[4], v[5]), pack_f16x2(v[6], v[7]));
+}
+
+// ---- attention ----------------------------------------------------------------------------
+
+// Key offset inside a tile of S accumulator element (n-tile j, element i) of lane t.
+inline int s_key(int j, int i, int t) {
+    return 32 * (j >> 2) + 8 * t + 4 * ((j >> 1) & 1) + 2 * (j & 1) + (i & 1);
+}
+// Row of the K tile that lane group g loads for n-tile j.
+inline int k_row(int j, int g) {
+    return 32 * (j >> 2) + 8 * (g >> 1) + 4 * ((j >> 1) & 1) + 2 * (j & 1) + (g & 1);
+}
+
+inline void load_k_tile(uint4* r, global const uint4* k16, int tid) {
+    #pragma unroll
+    for (int i = 0; i < BN * KCH / NT; ++i) r[i] = k16[tid + i * NT];
+}
+inline void store_k_tile(local uint4* kl, const uint4* r, int tid) {
+    #pragma unroll
+    for (int i = 0; i < BN * KCH / NT; ++i) {
+        const int c = tid + i * NT, row = c / KCH, ch = c % KCH;
+        kl[row * KCH + (ch ^ K_SWZ(row))] = r[i];
+    }
+}
+// vt: the head's V^T at this tile's first key; row stride nkp/8 chunks.
+inline void load_v_tile(uint4* r, global const uint4* vt, int row_chunks, int tid) {
+    #pragma unroll
+    for (int i = 0; i < D * VCH / NT; ++i) {
+        const int c = tid + i * NT;
+        r[i] = vt[(c / VCH) * row_chunks + c % VCH];
+    }
+}
+inline void store_v_tile(local uint4* vl, const uint4* r, int tid) {
+    #pragma unroll
+    for (int i = 0; i < D * VCH / NT; ++i) {
+        const int c = tid + i * NT, row = c / VCH, ch = c % VCH;
+        vl[row * VCH + (ch ^ V_SWZ(row))] = r[i];
+    }
+}
+
+#ifdef FA_MMA_SPARSE
+// Key tiles come from a block list (CSR: plugin/kernels/sparse_attn_mma.cl defines
+// SPARSE_ARGS, sparse_tiles() and sparse_tile_key()).
+#define TILE_ARGS SPARSE_ARGS
+#else
+#define TILE_ARGS
+#endif
+
+// global (NT * n_q_blocks * H): work-group id -> (query block, head), the heaviest (last) query
+// blocks first for causal balance and all heads of a query block together so that the query
+// heads of a KV group share K/V tiles in L2.
+kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb, global const uint4* k16,
+                   global const uint4* vt16, int nkp, global char* ob, ulong o_offs, int n_kv, int n_head_kv,
+                   int n_past, int causal, float scale_log2 TILE_ARGS) {
+    local uint4 kl[BN * KCH];
+    local uint4 vl[D * VCH];
+    EMU_DECL
+    const int n_q = q_ne.s1, n_head = q_ne.s2;
+    const int n_qb = (n_q + BM - 1) / BM;
+    const int wg = get_group_id(0);
+    const int h = wg % n_head, qblk = n_qb - 1 - wg / n_head;
+    const int kvh = h / (n_head / n_head_kv);
+    const int tid = get_local_id(0), warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int m0 = qblk * BM, r0 = m0 + 16 * warp; // first row of the work-group, of the warp
+
+    // Q fragments (see the mapping above), converted from F32 in registers.
+    uint4 qa[D / 16];
+    {
+        const int ra = r0 + g, rb = r0 + g + 8;
+        global const char* pa = qb + q_offs + (ulong)min(ra, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
+        global const char* pb = qb + q_offs + (ulong)min(rb, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
+        #pragma unroll
+        for (int q = 0; q < D / 32; ++q) {
+            float4 a0 = vload4(0, (global const float*)(pa) + 32 * q + 8 * t);
+            float4 a1 = vload4(1, (global const float*)(pa) + 32 * q + 8 * t);
+            float4 b0 = vload4(0, (global const float*)(pb) + 32 * q + 8 * t);
+            float4 b1 = vload4(1, (global const float*)(pb) + 32 * q + 8 * t);
+            if (ra >= n_q) a0 = a1 = (float4)(0.0f);
+            if (rb >= n_q) b0 = b1 = (float4)(0.0f);
+            qa[2 * q] = (uint4)(pack_f16x2(a0.x, a0.y), pack_f16x2(b0.x, b0.y), pack_f16x2(a0.z, a0.w),
+                                pack_f16x2(b0.z, b0.w));
+            qa[2 * q + 1] = (uint4)(pack_f16x2(a1.x, a1.y), pack_f16x2(b1.x, b1.y), pack_f16x2(a1.z, a1.w),
+                                    pack_f16x2(b1.z, b1.w));
+        }
+    }
+
+    float4 o[D / 8];
+    #pragma unroll
+    for (int j = 0; j < D / 8; ++j) o[j] = (float4)(0.0f);
+    float mrow0 = NEG_BIG, mrow1 = NEG_BIG; // running max of rows g, g+8 (raw logits)
+    float lrow0 = 0.0f, lrow1 = 0.0f;       // this lane's part of the running sums
+
+    // Keys this work-group can see: causal -> up to its last row's position.
+    const int key_end = causal ? min(n_kv, n_past + min(m0 + BM, n_q)) : n_kv;
+#ifdef FA_MMA_SPARSE
+    const int n_tiles = sparse_tiles(h, m0);
+#define TILE_KEY(it) sparse_tile_key(h, m0, it)
+#else
+    const int n_tiles = (key_end + BN - 1) / BN;
+#define TILE_KEY(it) ((it) * BN)
+#endif
+    const int lim0 = causal ? min(n_past + r0 + g, n_kv - 1) : n_kv - 1; // last key of row g
+    const int lim1 = causal ? min(n_past + r0 + g + 8, n_kv - 1) : n_kv - 1;
+    const int warp_last = causal ? min(n_past + r0 + 15, n_kv - 1) : n_kv - 1; // last key of the warp
+    const int warp_first = causal ? min(n_past + r0, n_kv - 1) : n_kv - 1;
+
+    global const uint4* kh = k16 + (ulong)kvh * nkp * KCH;
+    global const uint4* vh = vt16 + (ulong)kvh * D * (nkp / 8);
+    const int v_row_chunks = nkp / 8;
+
+    uint4 kr[BN * KCH / NT], vr[D * VCH / NT];
+    if (n_tiles > 0) {
+        load_k_tile(kr, kh + (ulong)TILE_KEY(0) * KCH, tid);
+        store_k_tile(kl, kr, tid);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    #pragma unroll
+
+    for (int it = 0; it < n_tiles; ++it) {
+        const int kb = TILE_KEY(it);
+        load_v_tile(vr, vh + kb / 8, v_row_chunks, tid);
+#if FA_MMA_EMULATE
+        const bool active = true; // emulation needs uniform control flow (barriers inside)
+#else
+        const bool active = kb <= warp_last; // warp-uniform: skip tiles entirely above the diagonal
+#endif
+        uint4 pa[BN / 16];
+        if (active) {
+            // S = Q K^T
+            float4 s[BN / 8];
+            #pragma unroll
+            for (int j = 0; j < BN / 8; ++j) s[j] = (float4)(0.0f);
+            #pragma unroll
+            for (int q = 0; q < D / 32; ++q) {
+                #pragma unroll
+                for (int j = 0; j < BN / 8; ++j) {
+                    const int row = k_row(j, g);
+                    const uint4 kv = kl[row * KCH + ((4 * q + t) ^ K_SWZ(row))];
+                    mma16816(&s[j], qa[2 * q], kv.x, kv.y);
+                    mma16816(&s[j], qa[2 * q + 1], kv.z, kv.w);
+                }
+            }
+            // mask (only tiles that cross the diagonal or the end of the keys)
+            if (kb + BN - 1 > warp_first) {
+                #pragma unroll
+                for (int j = 0; j < BN / 8; ++j) {
+                    const int k0 = kb + s_key(j, 0, t), k1 = kb + s_key(j, 1, t);
+                    if (k0 > lim0) s[j].x = -INFINITY;
+                    if (k1 > lim0) s[j].y = -INFINITY;
+                    if (k0 > lim1) s[j].z = -INFINITY;
+                    if (k1 > lim1) s[j].w = -INFINITY;
+                }
+            }
+            // online softmax: a row lives in the 4 lanes of one group
+            float mx0 = NEG_BIG, mx1 = NEG_BIG;
+            #pragma unroll
+            for (int j = 0; j < BN / 8; ++j) {
+                mx0 = fmax(mx0, fmax(s[j].x, s[j].y));
+                mx1 = fmax(mx1, fmax(s[j].z, s[j].w));
+            }
+            mx0 = fmax(mx0, shfl_xor(mx0, 1));
+            mx0 = fmax(mx0, shfl_xor(mx0, 2));
+            mx1 = fmax(mx1, shfl_xor(mx1, 1));
+            mx1 = fmax(mx1, shfl_xor(mx1, 2));
+            const float mn0 = fmax(mrow0, mx0), mn1 = fmax(mrow1, mx1);
+            const float al0 = native_exp2((mrow0 - mn0) * scale_log2), al1 = native_exp2((mrow1 - mn1) * scale_log2);
+            mrow0 = mn0;
+            mrow1 = mn1;
+            const float c0 = mn0 * scale_log2, c1 = mn1 * scale_log2;
+            float sum0 = 0.0f, sum1 = 0.0f;
+            #pragma unroll
+            for (int j = 0; j < BN / 8; ++j) {
+                s[j].x = native_exp2(fma(s[j].x, scale_log2, -c0));
+                s[j].y = native_exp2(fma(s[j].y, scale_log2, -c0));
+                s[j].z = native_exp2(fma(s[j].z, scale_log2, -c1));
+                s[j].w = native_exp2(fma(s[j].w, scale_log2, -c1));
+                sum0 += s[j].x + s[j].y;
+                sum1 += s[j].z + s[j].w;
+            }
+            lrow0 = lrow0 * al0 + sum0;
+            lrow1 = lrow1 * al1 + sum1;
+            #pragma unroll
+            for (int j = 0; j < D / 8; ++j) {
+                o[j].x *= al0;
+                o[j].y *= al0;
+                o[j].z *= al1;
+                o[j].w *= al1;
+            }
+            #pragma unroll
+            for (int kk = 0; kk < BN / 16; ++kk)
+                pa[kk] = (uint4)(pack_f16x2(s[2 * kk].x, s[2 * kk].y), pack_f16x2(s[2 * kk].z, s[2 * kk].w),
+                                 pack_f16x2(s[2 * kk + 1].x, s[2 * kk + 1].y),
+                                 pack_f16x2(s[2 * kk + 1].z, s[2 * kk + 1].w));
+        }
+        store_v_tile(vl, vr, tid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const bool more = it + 1 < n_tiles;
+        if (more) load_k_tile(kr, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
+        if (active) {
+            // O += P V
+            #pragma unroll
+            for (int qq = 0; qq < BN / 32; ++qq) {
+                #pragma unroll
+                for (int j = 0; j < D / 8; ++j) {
+                    const int row = 8 * j + g;
+                    const uint4 vv = vl[row * VCH + ((4 * qq + t) ^ V_SWZ(row))];
+                    mma16816(&o[j], pa[2 * qq], vv.x, vv.y);
+                    mma16816(&o[j], pa[2 * qq + 1], vv.z, vv.w);
+                }
+            }
+        }
+        if (more) store_k_tile(kl, kr, tid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    // O / l (the row sum is spread over the 4 lanes of a group)
+    lrow0 += shfl_xor(lrow0, 1);
+    lrow0 += shfl_xor(lrow0, 2);
+    lrow1 += shfl_xor(lrow1, 1);
+    lrow1 += shfl_xor(lrow1, 2);
+    const float inv0 = lrow0 > 0.0f ? 1.0f / lrow0 : 0.0f, inv1 = lrow1 > 0.0f ? 1.0f / lrow1 : 0.0f;
+    const int ra = r0 + g, rb = r0 + g + 8;
+    global float* oa = (global float*)(ob + o_offs) + ((ulong)ra * n_head + h) * D + 2 * t;
+    global float* obb = (global float*)(ob + o_offs) + ((ulong)rb * n_head + h) * D + 2 * t;
+    #pragma unroll
+    for (int j = 0; j < D / 8; ++j) {
+        if (ra < n_q) vstore2((float2)(o[j].x * inv0, o[j].y * inv0), 0, oa + 8 * j);
+        if (rb < n_q) vstore2((float2)(o[j].z * inv1, o[j].w * inv1), 0, obb + 8 * j);
+    }
+}

@@ -1,0 +1,286 @@
+// proxy_estimate.cl - ProxyAttn mask estimation on the device (spec steps 1-5):
+//   proxy_pool_q / proxy_pool_k   strided proxy pooling (mean over a group's heads)
+//   proxy_lse                     pass 1 of proxy scores: online LSE of every strided proxy row
+//   proxy_blockmax                pass 2: A_j[m][n] = max over the row's strided queries of
+//                                 exp(max logit in key block n - row max) / row sum
+//   budget_lse, budget_blocksum,  per-head budget from the last query block: row LSE, then
+//   budget_reduce                 block sums of probabilities, summed over the queries
+// The (N/S)^2 proxy matrix is never stored: logits are recomputed in pass 2.
+//
+// Bit-exactness: every value that decides the mask is computed exactly as in
+// plugin/proxy/ref/det_math.h (same constants, fma written out, same order: dot products in
+// element order, LSE in key order, sums in the order stated at each kernel), and contraction is
+// off, so budgets and kept blocks equal the CPU reference's bit for bit.
+#pragma OPENCL FP_CONTRACT OFF
+
+#ifndef HEAD_DIM
+#define HEAD_DIM 64
+#endif
+#ifndef K_F16
+#define K_F16 0 // element type of the K tensor: 0 f32, 1 f16
+#endif
+#ifndef TILE_K
+#define TILE_K 16 // keys staged in local memory at a time
+#endif
+#ifndef WG
+#define WG 64 // work-group size of the row kernels
+#endif
+#ifndef WGB
+#define WGB 32 // work-group size of proxy_blockmax (power of two)
+#endif
+
+#if K_F16
+#define LOAD_K(p) vload_half(0, (__global const half*)(p))
+#else
+#define LOAD_K(p) (*(__global const float*)(p))
+#endif
+
+// ---- deterministic math (mirror of det_math.h) -------------------------------------------
+inline float det_exp(float x) {
+    if (!(x >= -87.0f)) return 0.0f;
+    if (x > 88.0f) x = 88.0f;
+    const float n = rint(x * 1.44269504f);
+    float r = fma(n, -0.693145751953125f, x);
+    r = fma(n, -1.42860677e-06f, r);
+    float p = 1.98412698e-4f;
+    p = fma(p, r, 1.38888889e-3f);
+    p = fma(p, r, 8.33333333e-3f);
+    p = fma(p, r, 4.16666667e-2f);
+    p = fma(p, r, 1.66666667e-1f);
+    p = fma(p, r, 0.5f);
+    p = fma(p, r, 1.0f);
+    p = fma(p, r, 1.0f);
+    const int e = ((int)n + 127) << 23;
+    return p * as_float(e);
+}
+
+inline float det_recip(float s) {
+    float r = as_float(0x7EF311C3 - as_int(s));
+    for (int i = 0; i < 4; ++i) {
+        const float e = fma(-s, r, 1.0f);
+        r = fma(r, e, r);
+    }
+    return r;
+}
+
+inline void lse_add(float* mx, float* sum, float x) {
+    if (x > *mx) {
+        *sum = fma(*sum, det_exp(*mx - x), 1.0f);
+        *mx = x;
+    } else {
+        *sum = *sum + det_exp(x - *mx);
+    }
+}
+
+// dot of a private vector with a local one, one fma per element in order
+inline float det_dot_local(const float* a, __local const float* b) {
+    float acc = 0.0f;
+    for (int c = 0; c < HEAD_DIM; ++c) acc = fma(a[c], b[c], acc);
+    return acc;
+}
+
+// ---- geometry helpers (mirror of proxy_geometry.h) ---------------------------------------
+// Strided query sample i: the first row (row0) may start mid-block at n_past; later rows start
+// at first_full = (row0 + 1) * B.
+inline long sq_pos(int i, int sq_first, long n_past, long first_full, int S) {
+    return i < sq_first ? n_past + (long)i * S : first_full + (long)(i - sq_first) * S;
+}
+inline int sq_row_first(int m, int row0, int sq_first, int kpb) {
+    return m == row0 ? 0 : sq_first + (m - row0 - 1) * kpb;
+}
+inline long tri_of(long m, long row0) { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
+
+// ---- step 1-2: proxy pooling ----------------------------------------------------------------
+// out [g][n_sq][HEAD_DIM] = (sum over the group's query heads, in head order) * inv_q
+__kernel void proxy_pool_q(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global float* out,
+                           int n_sq, int sq_first, long n_past, long first_full, int S, int heads_per_group,
+                           float inv_q) {
+    const int c = get_global_id(0), i = get_global_id(1), j = get_global_id(2);
+    if (c >= HEAD_DIM || i >= n_sq) return;
+    const long t = sq_pos(i, sq_first, n_past, first_full, S) - n_past;
+    __global const uchar* base = q + q_offs + t * q_nb.s1 + c * q_nb.s0;
+    float sum = 0.0f;
+    for (int h = j * heads_per_group; h < (j + 1) * heads_per_group; ++h)
+        sum += *(__global const float*)(base + h * q_nb.s2);
+    out[((long)j * n_sq + i) * HEAD_DIM + c] = sum * inv_q;
+}
+
+// out [g][n_sk][HEAD_DIM]: keys at positions i * S, mean over the group's kv heads
+__kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb, __global float* out,
+                           int n_sk, int S, int kv_per_group, float inv_k) {
+    const int c = get_global_id(0), i = get_global_id(1), j = get_global_id(2);
+    if (c >= HEAD_DIM || i >= n_sk) return;
+    __global const uchar* base = k + k_offs + (long)i * S * k_nb.s1 + c * k_nb.s0;
+    float sum = 0.0f;
+    for (int h = j * kv_per_group; h < (j + 1) * kv_per_group; ++h) sum += LOAD_K(base + h * k_nb.s2);
+    out[((long)j * n_sk + i) * HEAD_DIM + c] = sum * inv_k;
+}
+
+// ---- step 3: row LSE of the strided proxy scores ----------------------------------------------
+// One work-item per strided query i of group j (global (n_sq rounded to WG, g)); keys staged in
+// local tiles; the item's visible keys are 0 .. pos / S.
+__kernel void proxy_lse(__global const float* Qs, __global const float* Ks, __global float* row_max,
+                        __global float* row_inv, int n_sq, int n_sk, int sq_first, long n_past, long first_full,
+                        int S, float scale) {
+    __local float kt[TILE_K * HEAD_DIM];
+    const int lid = get_local_id(0), i = get_global_id(0), j = get_group_id(1);
+    const bool valid = i < n_sq;
+    const int i_last = min((int)get_group_id(0) * WG + WG, n_sq) - 1;
+    const int cnt = valid ? (int)(sq_pos(i, sq_first, n_past, first_full, S) / S) + 1 : 0;
+    const int cnt_group = (int)(sq_pos(i_last, sq_first, n_past, first_full, S) / S) + 1;
+    float qv[HEAD_DIM];
+    for (int c = 0; c < HEAD_DIM; ++c) qv[c] = valid ? Qs[((long)j * n_sq + i) * HEAD_DIM + c] : 0.0f;
+    __global const float* K = Ks + (long)j * n_sk * HEAD_DIM;
+    float mx = -INFINITY, sum = 0.0f;
+    for (int k0 = 0; k0 < cnt_group; k0 += TILE_K) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int e = lid; e < TILE_K * HEAD_DIM; e += WG) {
+            const int kk = k0 + e / HEAD_DIM;
+            kt[e] = kk < n_sk ? K[(long)kk * HEAD_DIM + e % HEAD_DIM] : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int kend = min(TILE_K, cnt - k0);
+        for (int kk = 0; kk < kend; ++kk) lse_add(&mx, &sum, det_dot_local(qv, kt + kk * HEAD_DIM) * scale);
+    }
+    if (valid) {
+        row_max[(long)j * n_sq + i] = mx;
+        row_inv[(long)j * n_sq + i] = det_recip(sum);
+    }
+}
+
+// ---- step 4: block max pooling ------------------------------------------------------------------
+// One work-group (WGB items) per (key block n, row m, group j): global (WGB * n_kblocks, n_rows,
+// g). Each item takes strided queries of the row, finds its max logit over the block's visible
+// strided keys, turns it into a probability; the group's max is A_j[m][n].
+__kernel void proxy_blockmax(__global const float* Qs, __global const float* Ks, __global const float* row_max,
+                             __global const float* row_inv, __global float* scores, int n_sq, int n_sk,
+                             int sq_first, long n_past, long first_full, int S, int B, int row0, long n_keys,
+                             float scale) {
+    __local float kt[TILE_K * HEAD_DIM];
+    __local float red[WGB];
+    const int lid = get_local_id(0), n = get_group_id(0), m = row0 + get_group_id(1), j = get_group_id(2);
+    if (n > m) return;
+    const int kpb = B / S;
+    const long rb = max((long)m * B, n_past), re = min((long)(m + 1) * B, n_keys);
+    const int i0 = sq_row_first(m, row0, sq_first, kpb);
+    const int cnt_q = (int)((re - rb + S - 1) / S);
+    const int kf = n * kpb, kl = min(kf + kpb, n_sk);
+    __global const float* K = Ks + (long)j * n_sk * HEAD_DIM;
+    float best = 0.0f;
+    float qv[HEAD_DIM];
+    for (int qb = 0; qb < cnt_q; qb += WGB) {
+        const int i = i0 + qb + lid;
+        const bool valid = qb + lid < cnt_q;
+        const int lim = valid ? (int)(sq_pos(i, sq_first, n_past, first_full, S) / S) + 1 : 0;
+        for (int c = 0; c < HEAD_DIM; ++c) qv[c] = valid ? Qs[((long)j * n_sq + i) * HEAD_DIM + c] : 0.0f;
+        float bm = -INFINITY;
+        for (int k0 = kf; k0 < kl; k0 += TILE_K) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int e = lid; e < TILE_K * HEAD_DIM; e += WGB) {
+                const int kk = k0 + e / HEAD_DIM;
+                kt[e] = kk < kl ? K[(long)kk * HEAD_DIM + e % HEAD_DIM] : 0.0f;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            const int kend = min(min(TILE_K, kl - k0), lim - k0);
+            for (int kk = 0; kk < kend; ++kk) bm = fmax(bm, det_dot_local(qv, kt + kk * HEAD_DIM) * scale);
+        }
+        if (valid) {
+            const long r = (long)j * n_sq + i;
+            best = fmax(best, det_exp(bm - row_max[r]) * row_inv[r]);
+        }
+    }
+    red[lid] = best;
+    for (int s = WGB / 2; s > 0; s >>= 1) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < s) red[lid] = fmax(red[lid], red[lid + s]);
+    }
+    if (lid == 0) scores[(long)j * tri_of(row0 + get_num_groups(1), row0) + tri_of(m, row0) + n] = red[0];
+}
+
+// ---- step 5: per-head budgets ---------------------------------------------------------------------
+// Queries of the last row (absolute positions last_begin .. last_begin + nq - 1), all keys of
+// the head's kv head up to the query's position. One item per (query qi, head h): global
+// (nq rounded to WG, H).
+inline void load_q_row(__global const uchar* q, ulong q_offs, ulong4 q_nb, long t, int h, bool valid, float* qv) {
+    __global const uchar* base = q + q_offs + t * q_nb.s1 + h * q_nb.s2;
+    for (int c = 0; c < HEAD_DIM; ++c) qv[c] = valid ? *(__global const float*)(base + c * q_nb.s0) : 0.0f;
+}
+
+inline void load_k_tile(__global const uchar* k, ulong k_offs, ulong4 k_nb, int hk, long k0, long kend,
+                        __local float* kt, int lid) {
+    for (int e = lid; e < TILE_K * HEAD_DIM; e += WG) {
+        const long kk = k0 + e / HEAD_DIM;
+        kt[e] = kk < kend ? LOAD_K(k + k_offs + kk * k_nb.s1 + hk * k_nb.s2 + (e % HEAD_DIM) * k_nb.s0) : 0.0f;
+    }
+}
+
+__kernel void budget_lse(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global const uchar* k,
+                         ulong k_offs, long4 k_ne, ulong4 k_nb, __global float* bmax, __global float* binv,
+                         long n_past, long last_begin, int nq, int gqa, float scale) {
+    __local float kt[TILE_K * HEAD_DIM];
+    const int lid = get_local_id(0), qi = get_global_id(0), h = get_group_id(1);
+    const bool valid = qi < nq;
+    const long p = last_begin + qi;
+    const long p_group = last_begin + min((int)get_group_id(0) * WG + WG, nq) - 1;
+    float qv[HEAD_DIM];
+    load_q_row(q, q_offs, q_nb, p - n_past, h, valid, qv);
+    float mx = -INFINITY, sum = 0.0f;
+    for (long k0 = 0; k0 <= p_group; k0 += TILE_K) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        load_k_tile(k, k_offs, k_nb, h / gqa, k0, p_group + 1, kt, lid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (!valid) continue;
+        const int kend = (int)min((long)TILE_K, p + 1 - k0);
+        for (int kk = 0; kk < kend; ++kk) lse_add(&mx, &sum, det_dot_local(qv, kt + kk * HEAD_DIM) * scale);
+    }
+    if (valid) {
+        bmax[(long)h * nq + qi] = mx;
+        binv[(long)h * nq + qi] = det_recip(sum);
+    }
+}
+
+// part [H][n_kblocks][nq]: per block, sum in key order of det_exp(logit - max), times 1 / sum.
+__kernel void budget_blocksum(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global const uchar* k,
+                              ulong k_offs, long4 k_ne, ulong4 k_nb, __global const float* bmax,
+                              __global const float* binv, __global float* part, long n_past, long last_begin, int nq,
+                              int gqa, int B, int n_kblocks, float scale) {
+    __local float kt[TILE_K * HEAD_DIM];
+    const int lid = get_local_id(0), qi = get_global_id(0), h = get_group_id(1);
+    const bool valid = qi < nq;
+    const long p = last_begin + qi;
+    const long p_group = last_begin + min((int)get_group_id(0) * WG + WG, nq) - 1;
+    float qv[HEAD_DIM];
+    load_q_row(q, q_offs, q_nb, p - n_past, h, valid, qv);
+    const float mx = valid ? bmax[(long)h * nq + qi] : 0.0f;
+    const float inv = valid ? binv[(long)h * nq + qi] : 0.0f;
+    __global float* out = part + (long)h * n_kblocks * nq + qi;
+    float bs = 0.0f;
+    int cur = 0;
+    for (long k0 = 0; k0 <= p_group; k0 += TILE_K) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        load_k_tile(k, k_offs, k_nb, h / gqa, k0, p_group + 1, kt, lid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (!valid) continue;
+        const int kend = (int)min((long)TILE_K, p + 1 - k0);
+        for (int kk = 0; kk < kend; ++kk) {
+            const int blk = (int)((k0 + kk) / B);
+            if (blk != cur) {
+                out[(long)cur * nq] = bs * inv;
+                bs = 0.0f;
+                cur = blk;
+            }
+            bs = bs + det_exp(det_dot_local(qv, kt + kk * HEAD_DIM) * scale - mx);
+        }
+    }
+    if (valid) out[(long)cur * nq] = bs * inv;
+}
+
+// head_mass [H][n_kblocks] = sum over the last row's queries, in query order.
+__kernel void budget_reduce(__global const float* part, __global float* head_mass, int nq, int n_kblocks) {
+    const int n = get_global_id(0), h = get_global_id(1);
+    if (n >= n_kblocks) return;
+    __global const float* p = part + ((long)h * n_kblocks + n) * nq;
+    float s = 0.0f;
+    for (int q = 0; q < nq; ++q) s = s + p[q];
+    head_mass[(long)h * n_kblocks + n] = s;
+}

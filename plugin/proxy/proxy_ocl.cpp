@@ -1,0 +1,208 @@
+// proxy_ocl.cpp - host side of the OpenCL lowering: validate, pick tile sizes, allocate
+// scratch, launch the kernels of plugin/kernels/proxy_*.cl in order on the in-order queue.
+#include "proxy_ocl.h"
+
+#include <algorithm>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "pa/error.h"
+#include "pa/types.h"
+#include "proxy_kernels.h"
+
+namespace pa::proxy {
+namespace {
+
+using namespace pa::ocl;
+
+constexpr int64_t max_head_dim = 256;
+constexpr int wg_rows = 64;  // WG of proxy_estimate.cl row kernels
+constexpr int wg_sort = 128; // LS of proxy_sort.cl
+
+int64_t next_pow2(int64_t x) {
+    int64_t p = 1;
+    while (p < x) p <<= 1;
+    return p;
+}
+
+program_source source(std::string_view name) {
+    for (const pa_embedded_source& s : pa_proxy_sources)
+        if (name == s.name) return {std::string(name), s.text, false};
+    throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
+}
+
+// Tile sizes (first version: portable, sized for 32-48 KiB of local memory).
+struct tiles {
+    int est_tile_k = 16;  // keys staged by the estimate kernels
+    int wgb = 32;         // proxy_blockmax work-group (power of two, <= 64)
+    int block_q = 32;     // queries per attention work-group
+    int attn_tile_k = 32; // keys per attention tile
+    int64_t sort_n = 1;   // bitonic length (power of two >= n_kblocks)
+
+    explicit tiles(const geometry& geo) {
+        wgb = int(std::min<int64_t>(64, next_pow2(geo.sq_per_block())));
+        block_q = int(std::min<int64_t>(32, geo.B));
+        attn_tile_k = geo.d <= 128 ? 32 : 16;
+        sort_n = next_pow2(geo.n_kblocks);
+    }
+    size_t est_local(const geometry& geo) const { return size_t(est_tile_k * geo.d) * 4 + size_t(wgb) * 4; }
+    size_t attn_local(const geometry& geo) const { return size_t(2 * attn_tile_k * geo.d) * 4; }
+    size_t sort_local() const { return size_t(sort_n) * 8; }
+};
+
+bool is_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
+size_t elem_size(pa_type t) { return t == PA_TYPE_F16 ? 2 : 4; }
+
+template <class T>
+std::vector<T> read_back(device_context& ctx, const scratch& s, int64_t count) {
+    std::vector<T> out(static_cast<size_t>(count));
+    if (count > 0)
+        check(clEnqueueReadBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, size_t(count) * sizeof(T), out.data(), 0, nullptr,
+                                  nullptr),
+              "proxy_sparse_attn: reading debug output");
+    return out;
+}
+
+scratch temp_of(device_context& ctx, int64_t elems) { return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * 4); }
+
+} // namespace
+
+ocl_tensor ocl_tensor_of(const device_context& ctx, const pa_tensor* t) { return {ctx.mem(t), shape_of(t), t->type}; }
+
+std::string ocl_unsupported_reason(const device_caps& caps, const geometry& geo, const pa_tensor* q,
+                                   const pa_tensor* k, const pa_tensor* v, const pa_tensor* dst) {
+    if (q->type != PA_TYPE_F32 || !is_float(k->type) || !is_float(v->type)) return "q must be f32, k/v f32 or f16";
+    if (q->nb[0] != 4 || k->nb[0] != elem_size(k->type) || v->nb[0] != elem_size(v->type))
+        return "q, k and v rows must be contiguous (nb[0] = element size)";
+    if (dst && (dst->type != PA_TYPE_F32 || dst->nb[0] != 4)) return "the result must be f32 with contiguous rows";
+    if (geo.d > max_head_dim) return fmt::format("head dim {} > {}", geo.d, max_head_dim);
+    const tiles tl(geo);
+    if (caps.max_work_group < size_t(wg_sort)) return "work-groups of 128 items are needed";
+    const size_t local = std::max({tl.est_local(geo), tl.attn_local(geo), tl.sort_local()});
+    if (local > caps.local_mem)
+        return fmt::format("needs {} bytes of local memory, the device has {}", local, caps.local_mem);
+    return "";
+}
+
+bool ocl_supports(const device_context& ctx, const pa_tensor* node) {
+    try {
+        const geometry geo = make_geometry(node);
+        return ocl_unsupported_reason(ctx.caps(), geo, node->src[0], node->src[1], node->src[2], node).empty();
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+void ocl_compute(device_context& ctx, pa_tensor* node) {
+    const geometry geo = make_geometry(node);
+    const std::string why = ocl_unsupported_reason(ctx.caps(), geo, node->src[0], node->src[1], node->src[2], node);
+    if (!why.empty()) throw error(fmt::format("proxy_sparse_attn on OpenCL: {}", why), PA_ERR_UNSUPPORTED);
+    ocl_run(ctx, geo, ocl_tensor_of(ctx, node->src[0]), ocl_tensor_of(ctx, node->src[1]),
+            ocl_tensor_of(ctx, node->src[2]), ocl_tensor_of(ctx, node), nullptr);
+}
+
+void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, const ocl_tensor& k, const ocl_tensor& v,
+             const ocl_tensor& dst, ocl_debug* dbg) {
+    const tiles tl(geo);
+    const int32_t d = int32_t(geo.d), g = int32_t(geo.g), H = int32_t(geo.H);
+    const int32_t n_sq = int32_t(geo.n_sq), n_sk = int32_t(geo.n_sk), nb = int32_t(geo.n_kblocks);
+    const int32_t n_rows = int32_t(geo.n_rows), row0 = int32_t(geo.row0), B = int32_t(geo.B), S = int32_t(geo.S);
+    const int32_t sq_first = int32_t(geo.sq_first), gqa = int32_t(geo.gqa);
+    const int64_t n_past = geo.n_past, n_keys = geo.n_keys, first_full = (geo.row0 + 1) * geo.B;
+    const int64_t tt = geo.tri_total();
+    const int32_t force = geo.force ? 1 : 0;
+
+    scratch counts, blocks;
+    if (!geo.all_kept) {
+        const program_source est = source("proxy_estimate.cl");
+        const std::string est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DTILE_K={} -DWG={} -DWGB={}", d,
+                                                 k.type == PA_TYPE_F16 ? 1 : 0, tl.est_tile_k, wg_rows, tl.wgb);
+        // steps 1-2: proxy pooling at strided positions
+        scratch qs = temp_of(ctx, geo.g * geo.n_sq * d), ks = temp_of(ctx, geo.g * geo.n_sk * d);
+        ctx.launch(ctx.get_kernel(est, "proxy_pool_q", est_opts), range3(size_t(d), size_t(n_sq), size_t(g)), {},
+                   q.mem, q.shape, qs.mem(), n_sq, sq_first, n_past, first_full, S, int32_t(geo.heads_per_group),
+                   1.0f / float(geo.heads_per_group));
+        ctx.launch(ctx.get_kernel(est, "proxy_pool_k", est_opts), range3(size_t(d), size_t(n_sk), size_t(g)), {},
+                   k.mem, k.shape, ks.mem(), n_sk, S, int32_t(geo.kv_per_group), 1.0f / float(geo.kv_per_group));
+        if (dbg) {
+            dbg->pooled_q = read_back<float>(ctx, qs, geo.g * geo.n_sq * d);
+            dbg->pooled_k = read_back<float>(ctx, ks, geo.g * geo.n_sk * d);
+        }
+        if (geo.stop_after == 1) return;
+
+        // steps 3-4: row LSE, then block max of the proxy probabilities
+        scratch rmax = temp_of(ctx, geo.g * geo.n_sq), rinv = temp_of(ctx, geo.g * geo.n_sq);
+        scratch scores = temp_of(ctx, geo.g * tt);
+        ctx.launch(ctx.get_kernel(est, "proxy_lse", est_opts), range2(round_up(size_t(n_sq), wg_rows), size_t(g)),
+                   range2(wg_rows, 1), qs.mem(), ks.mem(), rmax.mem(), rinv.mem(), n_sq, n_sk, sq_first, n_past,
+                   first_full, S, geo.scale);
+        ctx.launch(ctx.get_kernel(est, "proxy_blockmax", est_opts),
+                   range3(size_t(tl.wgb) * size_t(nb), size_t(n_rows), size_t(g)), range3(size_t(tl.wgb), 1, 1),
+                   qs.mem(), ks.mem(), rmax.mem(), rinv.mem(), scores.mem(), n_sq, n_sk, sq_first, n_past, first_full,
+                   S, B, row0, n_keys, geo.scale);
+        if (dbg) {
+            dbg->row_max = read_back<float>(ctx, rmax, geo.g * geo.n_sq);
+            dbg->row_inv_sum = read_back<float>(ctx, rinv, geo.g * geo.n_sq);
+            dbg->scores = read_back<float>(ctx, scores, geo.g * tt);
+        }
+        if (geo.stop_after == 2) return;
+
+        // step 5: per-head budgets from the last query block
+        const int64_t last_begin = geo.row_begin(geo.last_row());
+        const int32_t nq = int32_t(geo.row_end(geo.last_row()) - last_begin);
+        scratch bmax = temp_of(ctx, geo.H * nq), binv = temp_of(ctx, geo.H * nq);
+        scratch part = temp_of(ctx, geo.H * nb * int64_t(nq)), mass = temp_of(ctx, geo.H * nb);
+        scratch budgets = temp_of(ctx, geo.H);
+        const nd_range rows_global = range2(round_up(size_t(nq), wg_rows), size_t(H));
+        ctx.launch(ctx.get_kernel(est, "budget_lse", est_opts), rows_global, range2(wg_rows, 1), q.mem, q.shape,
+                   k.mem, k.shape, bmax.mem(), binv.mem(), n_past, last_begin, nq, gqa, geo.scale);
+        ctx.launch(ctx.get_kernel(est, "budget_blocksum", est_opts), rows_global, range2(wg_rows, 1), q.mem, q.shape,
+                   k.mem, k.shape, bmax.mem(), binv.mem(), part.mem(), n_past, last_begin, nq, gqa, B, nb, geo.scale);
+        ctx.launch(ctx.get_kernel(est, "budget_reduce", est_opts), range2(size_t(nb), size_t(H)), {}, part.mem(),
+                   mass.mem(), nq, nb);
+        const program_source srt = source("proxy_sort.cl");
+        const std::string srt_opts = fmt::format("-DLS={}", wg_sort);
+        const int32_t sort_n = int32_t(tl.sort_n);
+        ctx.launch(ctx.get_kernel(srt, "budget_select", srt_opts), range1(size_t(wg_sort) * size_t(H)),
+                   range1(wg_sort), mass.mem(), budgets.mem(), nb, geo.gamma, int32_t(geo.k_min), sort_n,
+                   local_mem{size_t(sort_n) * 4}, local_mem{size_t(sort_n) * 4});
+        if (dbg) {
+            dbg->head_mass = read_back<float>(ctx, mass, geo.H * nb);
+            dbg->budgets = read_back<int32_t>(ctx, budgets, geo.H);
+        }
+        if (geo.stop_after == 3) return;
+
+        // step 6: one ranking per (group, row), kept lists per (head, row)
+        scratch ranks = temp_of(ctx, geo.g * tt);
+        counts = temp_of(ctx, geo.H * geo.n_rows);
+        blocks = temp_of(ctx, geo.H * tt);
+        ctx.launch(ctx.get_kernel(srt, "rank_rows", srt_opts), range2(size_t(wg_sort) * size_t(n_rows), size_t(g)),
+                   range2(wg_sort, 1), scores.mem(), ranks.mem(), row0, n_rows, force, sort_n,
+                   local_mem{size_t(sort_n) * 4}, local_mem{size_t(sort_n) * 4});
+        ctx.launch(ctx.get_kernel(srt, "build_mask", srt_opts), range2(size_t(n_rows), size_t(H)), {}, ranks.mem(),
+                   budgets.mem(), counts.mem(), blocks.mem(), row0, n_rows, int32_t(geo.heads_per_group), force);
+        if (dbg) {
+            dbg->ranks = read_back<int32_t>(ctx, ranks, geo.g * tt);
+            dbg->counts = read_back<int32_t>(ctx, counts, geo.H * geo.n_rows);
+            dbg->blocks = read_back<int32_t>(ctx, blocks, geo.H * tt);
+        }
+        if (geo.stop_after == 4) return;
+    }
+
+    // step 7 (or 8, dense): block-sparse flash attention
+    const program_source att = source("proxy_attn.cl");
+    const std::string att_opts = fmt::format("-DHEAD_DIM={} -DBLOCK_Q={} -DTILE_K={} -DK_F16={} -DV_F16={}", d,
+                                             tl.block_q, tl.attn_tile_k, k.type == PA_TYPE_F16 ? 1 : 0,
+                                             v.type == PA_TYPE_F16 ? 1 : 0);
+    const int32_t dense = geo.all_kept ? 1 : 0;
+    const cl_mem mask_counts = dense ? dst.mem.mem : counts.mem();
+    const cl_mem mask_blocks = dense ? dst.mem.mem : blocks.mem();
+    const size_t tiles_per_row = size_t((geo.B + tl.block_q - 1) / tl.block_q);
+    ctx.launch(ctx.get_kernel(att, "proxy_sparse_attn", att_opts),
+               range3(size_t(tl.block_q) * tiles_per_row, size_t(n_rows), size_t(H)),
+               range3(size_t(tl.block_q), 1, 1), q.mem, q.shape, k.mem, k.shape, v.mem, v.shape, dst.mem, dst.shape,
+               mask_counts, mask_blocks, dense, n_past, n_keys, B, row0, n_rows, gqa, geo.scale);
+}
+
+} // namespace pa::proxy
