@@ -149,8 +149,8 @@ float round_f16(float f) { // float -> nearest f16 -> float (normal range is all
 
 // ---- configuration ------------------------------------------------------------------------
 struct variant {
-    int warps = 8, bn = 64;
-    std::string name() const { return fmt::format("W{}B{}", warps, bn); }
+    int warps = 8, bn = 64, maxreg = 0; // maxreg: -cl-nv-maxrregcount (0 = compiler's choice)
+    std::string name() const { return fmt::format("W{}B{}", warps, bn) + (maxreg ? fmt::format("R{}", maxreg) : ""); }
     int bm() const { return 16 * warps; }
 };
 
@@ -175,6 +175,7 @@ kernels make_kernels(const env& e, const variant& v, int d, bool kv_f16, bool sp
     std::string opts = fmt::format("-cl-std=CL1.2 -DD={} -DWARPS={} -DBN={} -DKV_F16={} -DFA_MMA_EMULATE={}", d,
                                    v.warps, v.bn, kv_f16 ? 1 : 0, emulate ? 1 : 0);
     if (e.nvidia) opts += " -cl-nv-verbose";
+    if (e.nvidia && v.maxreg) opts += fmt::format(" -cl-nv-maxrregcount={}", v.maxreg);
     kernels k;
     k.prog = build(e, src, opts, &k.log);
     k.prep_k = kernel(k.prog, "fa_mma_prep_k");
@@ -221,7 +222,7 @@ struct times {
     double prep = 0, attn = 0;
 };
 times run(const env& e, const kernels& kk, const variant& v, const problem& p, device_problem& dp,
-          const std::function<void(cl_kernel, cl_uint)>& sparse_args = {}) {
+          const std::function<void(cl_kernel, cl_uint)>& sparse_args = {}, int sparse_rows = 0) {
     const int nkp = nkp_of(p.nkv);
     const cl_ulong zero = 0;
     cl_mem kbuf = dp.k.get(), vbuf = dp.v.get(), k16 = dp.k16.get(), vt16 = dp.vt16.get();
@@ -241,8 +242,8 @@ times run(const env& e, const kernels& kk, const variant& v, const problem& p, d
     arg(kk.attn, i++, zero), arg(kk.attn, i++, p.nkv), arg(kk.attn, i++, p.hkv), arg(kk.attn, i++, p.n_past);
     arg(kk.attn, i++, causal), arg(kk.attn, i++, scale_log2);
     if (sparse_args) sparse_args(kk.attn, i);
-    const size_t nqb = (p.n + v.bm() - 1) / v.bm();
-    t.attn = event_ms(enqueue(e, kk.attn, nqb * p.h * 32 * v.warps, 1, 1, 32 * v.warps));
+    const size_t n_wg_rows = sparse_args ? (size_t)sparse_rows * (kBlock / v.bm()) : (p.n + v.bm() - 1) / v.bm();
+    t.attn = event_ms(enqueue(e, kk.attn, n_wg_rows * p.h * 32 * v.warps, 1, 1, 32 * v.warps));
     return t;
 }
 
@@ -288,33 +289,49 @@ double rel_l2_vs_cpu(const problem& p, const std::vector<float>& q, const std::v
     return std::sqrt(num / std::max(den, 1e-30));
 }
 
+// Block mask in proxy_sparse_attn's layout (plugin/proxy/ref/proxy_geometry.h): rows m = row0 ..
+// n_kblocks-1 on the absolute key grid, counts[h][r], blocks[h][tri(m) ..].
 struct mask {
-    std::vector<int> row_ptr, blocks;
+    int row0 = 0, n_rows = 0;
+    int64_t tri_total = 0;
+    std::vector<int> counts, blocks;
     double density = 0;
+    int64_t tri(int64_t m) const { return m * (m + 1) / 2 - (int64_t)row0 * (row0 + 1) / 2; }
 };
 // Random block mask: sink, diagonal and each other causal block with probability keep_p.
-mask random_mask(int h, int n, int nkv, int n_past, double keep_p, uint32_t seed) {
+mask random_mask(int h, int n, int n_past, double keep_p, uint32_t seed) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<double> u(0, 1);
-    const int nqb = (n + kBlock - 1) / kBlock;
+    const int n_keys = n_past + n, nkb = (n_keys + kBlock - 1) / kBlock;
     mask m;
-    m.row_ptr.push_back(0);
-    size_t kept = 0, causal_blocks = 0;
+    m.row0 = n_past / kBlock;
+    m.n_rows = nkb - m.row0;
+    m.tri_total = m.tri(nkb);
+    m.counts.assign((size_t)h * m.n_rows, 0);
+    m.blocks.assign((size_t)(h * m.tri_total), -1);
+    size_t kept = 0;
     for (int hh = 0; hh < h; ++hh)
-        for (int qb = 0; qb < nqb; ++qb) {
-            const int last_key = std::min(nkv - 1, n_past + std::min(n, (qb + 1) * kBlock) - 1);
-            const int nb = last_key / kBlock + 1;
-            std::vector<int> row;
-            for (int b = 0; b < nb; ++b)
-                if (b == 0 || b == nb - 1 || u(rng) < keep_p) row.push_back(b);
-            std::shuffle(row.begin(), row.end(), rng); // order must not matter
-            m.blocks.insert(m.blocks.end(), row.begin(), row.end());
-            m.row_ptr.push_back((int)m.blocks.size());
-            kept += row.size();
-            causal_blocks += nb;
+        for (int r = 0; r < m.n_rows; ++r) {
+            const int row = m.row0 + r;
+            std::vector<int> list;
+            for (int b = 0; b <= row; ++b)
+                if (b == 0 || b == row || u(rng) < keep_p) list.push_back(b);
+            std::shuffle(list.begin(), list.end(), rng); // order must not matter
+            m.counts[(size_t)hh * m.n_rows + r] = (int)list.size();
+            std::copy(list.begin(), list.end(), m.blocks.begin() + (hh * m.tri_total + m.tri(row)));
+            kept += list.size();
         }
-    m.density = (double)kept / (double)causal_blocks;
+    m.density = (double)kept / ((double)h * m.tri_total);
     return m;
+}
+
+std::function<void(cl_kernel, cl_uint)> sparse_setter(const mem_ptr& counts, const mem_ptr& blocks, const mask& m) {
+    return [&counts, &blocks, &m](cl_kernel kn, cl_uint i) {
+        cl_mem a = counts.get(), b = blocks.get();
+        const cl_long tt = m.tri_total;
+        arg(kn, i, a), arg(kn, i + 1, b), arg(kn, i + 2, kBlock), arg(kn, i + 3, m.row0), arg(kn, i + 4, m.n_rows);
+        arg(kn, i + 5, tt);
+    };
 }
 
 struct check_result {
@@ -371,22 +388,19 @@ check_result check_one(const env& e, const variant& v, const problem& p, bool sp
     std::function<void(cl_kernel, cl_uint)> sargs;
     std::function<bool(int, int, int)> keep;
     if (sparse) {
-        m = random_mask(p.h, p.n, p.nkv, p.n_past, 0.3, seed + 1);
-        rp = buffer(e, m.row_ptr.size() * 4, m.row_ptr.data());
+        m = random_mask(p.h, p.n, p.n_past, 0.3, seed + 1);
+        rp = buffer(e, m.counts.size() * 4, m.counts.data());
         bl = buffer(e, m.blocks.size() * 4, m.blocks.data());
-        const int nqb = (p.n + kBlock - 1) / kBlock;
-        sargs = [&rp, &bl, nqb](cl_kernel kn, cl_uint i) {
-            cl_mem a = rp.get(), b = bl.get();
-            arg(kn, i, a), arg(kn, i + 1, b), arg(kn, i + 2, kBlock), arg(kn, i + 3, nqb);
-        };
-        keep = [&m, nqb](int h, int t, int key) {
-            const int r = h * nqb + t / kBlock;
-            for (int i = m.row_ptr[r]; i < m.row_ptr[r + 1]; ++i)
-                if (m.blocks[i] == key / kBlock) return true;
+        sargs = sparse_setter(rp, bl, m);
+        keep = [&m, p](int h, int t, int key) {
+            const int row = (p.n_past + t) / kBlock;
+            const int r = row - m.row0, c = m.counts[(size_t)h * m.n_rows + r];
+            for (int i = 0; i < c; ++i)
+                if (m.blocks[(size_t)(h * m.tri_total + m.tri(row)) + i] == key / kBlock) return true;
             return false;
         };
     }
-    run(e, kk, v, p, dp, sargs);
+    run(e, kk, v, p, dp, sargs, m.n_rows);
     ck(clEnqueueReadBuffer(e.q, dp.o.get(), CL_TRUE, 0, o.size() * 4, o.data(), 0, nullptr, nullptr), "read");
     std::vector<int> rows;
     for (int t = 0; t < p.n; ++t) rows.push_back(t);
@@ -415,11 +429,67 @@ std::vector<int> parse_list(const std::string& s) {
     return v;
 }
 
+// Which inline-PTX shared-memory forms work from OpenCL C here (prints one line each).
+void run_ptx_probes(const env& e) {
+    std::string log;
+    cl_program p = nullptr;
+    try {
+        p = build(e, source_of("ptx_probe.cl"), "-cl-std=CL1.2", &log);
+    } catch (const std::exception& ex) {
+        std::printf("ptx probes: build failed: %s\n", ex.what());
+        return;
+    }
+    const size_t one = 32;
+    auto run1 = [&](const char* name, std::vector<cl_mem> args) -> bool {
+        cl_int err = 0;
+        cl_kernel k = clCreateKernel(p, name, &err);
+        if (err) return false;
+        for (cl_uint i = 0; i < args.size(); ++i) clSetKernelArg(k, i, sizeof(cl_mem), &args[i]);
+        err = clEnqueueNDRangeKernel(e.q, k, 1, nullptr, &one, &one, 0, nullptr, nullptr);
+        err = err ? err : clFinish(e.q);
+        clReleaseKernel(k);
+        return err == CL_SUCCESS;
+    };
+    {
+        std::vector<uint32_t> out(32, 0);
+        mem_ptr o = buffer(e, 128);
+        bool ok = run1("probe_st_shared", {o.get()});
+        clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 128, out.data(), 0, nullptr, nullptr);
+        for (uint32_t l = 0; l < 32; ++l) ok = ok && out[l] == (31 - l) * 3 + 7;
+        std::printf("ptx probe st.shared via (uint)local ptr: %s\n", ok ? "OK" : "FAIL");
+    }
+    {
+        std::vector<uint32_t> src(128), out(128, 0);
+        for (uint32_t i = 0; i < 128; ++i) src[i] = i * 2654435761u;
+        mem_ptr s = buffer(e, 512, src.data()), o = buffer(e, 512);
+        bool ok = run1("probe_cp_async", {s.get(), o.get()});
+        clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 512, out.data(), 0, nullptr, nullptr);
+        for (uint32_t l = 0; l < 32; ++l)
+            for (int c = 0; c < 4; ++c) ok = ok && out[l * 4 + c] == src[(31 - l) * 4 + c];
+        std::printf("ptx probe cp.async.cg 16B: %s\n", ok ? "OK" : "FAIL");
+    }
+    {
+        std::vector<uint16_t> src(256);
+        std::vector<uint32_t> out(128, 0);
+        for (int i = 0; i < 256; ++i) src[i] = (uint16_t)(i * 7 + 1);
+        mem_ptr s = buffer(e, 512, src.data()), o = buffer(e, 512);
+        bool ok = run1("probe_ldmatrix", {s.get(), o.get()});
+        clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 512, out.data(), 0, nullptr, nullptr);
+        for (uint32_t l = 0; l < 32; ++l)
+            for (uint32_t i = 0; i < 4; ++i) {
+                const uint32_t r = i * 8 + l / 4, c = 2 * (l % 4);
+                ok = ok && out[l * 4 + i] == ((uint32_t)src[r * 8 + c] | ((uint32_t)src[r * 8 + c + 1] << 16));
+            }
+        std::printf("ptx probe ldmatrix.x4: %s\n", ok ? "OK" : "FAIL");
+    }
+    clReleaseProgram(p);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     bool emulate = false, check_only = false, time_only = false;
-    std::string json_path, variants_s = "W8B64,W4B64,W8B32,W4B32";
+    std::string json_path, ptx_path, variants_s = "W8B64,W4B64,W8B32,W4B32";
     std::vector<int> n_list = {4096, 8192, 16384, 32768, 65536, 131072};
     int reps = 5, sparse_n = 32768;
     for (int i = 1; i < argc; ++i) {
@@ -433,6 +503,7 @@ int main(int argc, char** argv) {
         else if (a == "--time-only") time_only = true;
         else if (a == "--json") json_path = next();
         else if (a == "--variants") variants_s = next();
+        else if (a == "--dump-ptx") ptx_path = next();
         else if (a == "--n-list") n_list = parse_list(next());
         else if (a == "--reps") reps = std::stoi(next());
         else if (a == "--sparse-n") sparse_n = std::stoi(next());
@@ -453,12 +524,13 @@ int main(int argc, char** argv) {
             size_t c = variants_s.find(',', pos);
             if (c == std::string::npos) c = variants_s.size();
             variant v;
-            if (std::sscanf(variants_s.substr(pos, c - pos).c_str(), "W%dB%d", &v.warps, &v.bn) != 2)
+            if (std::sscanf(variants_s.substr(pos, c - pos).c_str(), "W%dB%dR%d", &v.warps, &v.bn, &v.maxreg) < 2)
                 fail("bad variant " + variants_s.substr(pos, c - pos));
             vars.push_back(v);
             pos = c + 1;
         }
         int failures = 0;
+        if (!emulate) run_ptx_probes(e);
         if (!time_only) {
             std::vector<std::pair<problem, bool>> cases;
             problem p;
@@ -474,7 +546,12 @@ int main(int argc, char** argv) {
             for (const auto& v : cv)
                 for (size_t ci = 0; ci < cases.size(); ++ci) {
                     if (emulate && v.bm() > 128) continue;
-                    const auto r = check_one(e, v, cases[ci].first, cases[ci].second, emulate, 1234 + (uint32_t)ci);
+                    check_result r;
+                    try {
+                        r = check_one(e, v, cases[ci].first, cases[ci].second, emulate, 1234 + (uint32_t)ci);
+                    } catch (const std::exception& ex) {
+                        r.what = fmt::format("{} case {}: {}", v.name(), ci, ex.what());
+                    }
                     std::printf("check %-62s rel_l2 %.2e max_abs %.2e %s\n", r.what.c_str(), r.rel, r.max_abs,
                                 r.ok ? "OK" : "FAIL");
                     std::fflush(stdout);
@@ -487,7 +564,7 @@ int main(int argc, char** argv) {
             std::vector<std::string> table;
             cl_program fp = build(e, source_of("bench_fill.cl"), "-cl-std=CL1.2", nullptr);
             cl_kernel fill = kernel(fp, "bench_fill_f32");
-            auto time_case = [&](const variant& v, problem p, const mask* m, const char* mode) {
+            auto time_case = [&](const variant& v, problem p, const mask* m, const char* mode) -> double {
                 device_problem dp;
                 const int nkp = nkp_of(p.nkv);
                 dp.q = buffer(e, (size_t)p.d * p.n * p.h * 4);
@@ -510,19 +587,16 @@ int main(int argc, char** argv) {
                 mem_ptr rp, bl;
                 std::function<void(cl_kernel, cl_uint)> sargs;
                 if (m) {
-                    rp = buffer(e, m->row_ptr.size() * 4, m->row_ptr.data());
+                    rp = buffer(e, m->counts.size() * 4, m->counts.data());
                     bl = buffer(e, m->blocks.size() * 4, m->blocks.data());
-                    const int nqb = (p.n + kBlock - 1) / kBlock;
-                    sargs = [&rp, &bl, nqb](cl_kernel kn, cl_uint i) {
-                        cl_mem a = rp.get(), b = bl.get();
-                        arg(kn, i, a), arg(kn, i + 1, b), arg(kn, i + 2, kBlock), arg(kn, i + 3, nqb);
-                    };
+                    sargs = sparse_setter(rp, bl, *m);
                 }
-                run(e, kk, v, p, dp, sargs); // warm-up
+                const int srows = m ? m->n_rows : 0;
+                run(e, kk, v, p, dp, sargs, srows); // warm-up
                 std::vector<double> ta, tp;
                 const int r = p.n >= 65536 ? std::max(2, reps / 2) : reps;
                 for (int i = 0; i < r; ++i) {
-                    const times t = run(e, kk, v, p, dp, sargs);
+                    const times t = run(e, kk, v, p, dp, sargs, srows);
                     ta.push_back(t.attn), tp.push_back(t.prep);
                 }
                 std::sort(ta.begin(), ta.end());
@@ -542,22 +616,37 @@ int main(int argc, char** argv) {
                                  "{\"device\":\"%s\",\"shape\":\"llama3-8b\",\"n\":%d,\"mode\":\"%s\",\"variant\":\"%s\","
                                  "\"time_ms\":%.4f,\"prep_ms\":%.4f,\"tflops\":%.2f,\"density\":%.4f}\n",
                                  e.name.c_str(), p.n, mode, v.name().c_str(), ms, prep, flops / ms * 1e-9, dens);
+                if (!ptx_path.empty() && !m) { // the driver's program binary is PTX text on NVIDIA
+                    size_t sz = 0;
+                    clGetProgramInfo(kk.prog, CL_PROGRAM_BINARY_SIZES, sizeof sz, &sz, nullptr);
+                    std::string bin(sz, '\0');
+                    unsigned char* bp = reinterpret_cast<unsigned char*>(bin.data());
+                    clGetProgramInfo(kk.prog, CL_PROGRAM_BINARIES, sizeof bp, &bp, nullptr);
+                    if (FILE* f = std::fopen(fmt::format("{}.{}.ptx", ptx_path, v.name()).c_str(), "w")) {
+                        std::fwrite(bin.data(), 1, bin.size(), f);
+                        std::fclose(f);
+                    }
+                }
                 clReleaseKernel(kk.prep_k), clReleaseKernel(kk.prep_v), clReleaseKernel(kk.attn);
                 clReleaseProgram(kk.prog);
+                return ms;
             };
             problem p;
             p.h = 32, p.hkv = 8, p.d = 128;
             // variants at 32K (or the largest n given below that), then the best over the n list
             const int vn = std::min(32768, n_list.back());
+            variant best = vars.front();
+            double best_ms = 1e30;
             for (const auto& v : vars) {
                 p.n = p.nkv = vn;
                 try {
-                    time_case(v, p, nullptr, "dense");
+                    const double ms = time_case(v, p, nullptr, "dense");
+                    if (ms < best_ms) best_ms = ms, best = v;
                 } catch (const std::exception& ex) {
                     std::printf("variant %s: %s\n", v.name().c_str(), ex.what());
                 }
             }
-            const variant best = vars.front();
+            std::printf("best variant at n=%d: %s\n", vn, best.name().c_str());
             for (int n : n_list) {
                 if (n == vn) continue;
                 p.n = p.nkv = n;
@@ -568,7 +657,7 @@ int main(int argc, char** argv) {
             for (int n : sn)
                 for (double keep : {0.30, 0.10}) {
                     p.n = p.nkv = n;
-                    const mask m = random_mask(p.h, p.n, p.nkv, 0, keep, 99);
+                    const mask m = random_mask(p.h, p.n, 0, keep, 99);
                     time_case(best, p, &m, "sparse");
                 }
             if (jf) std::fclose(jf);

@@ -12,7 +12,9 @@
 namespace pa::ocl {
 namespace {
 
-bool is_view(int32_t op) { return op == PA_OP_VIEW || op == PA_OP_RESHAPE || op == PA_OP_PERMUTE || op == PA_OP_TRANSPOSE; }
+bool is_view(int32_t op) {
+    return op == PA_OP_VIEW || op == PA_OP_RESHAPE || op == PA_OP_PERMUTE || op == PA_OP_TRANSPOSE;
+}
 
 // Every src and the node must carry a type this backend knows before any traits() lookup.
 bool known_types(const pa_tensor* node) {
@@ -55,7 +57,9 @@ bool opencl_backend::supports_op(const pa_tensor* node) const noexcept {
     }
 }
 
-void* opencl_backend::alloc(size_t bytes) { return ctx_.internals().pool->acquire(bytes); }
+void* opencl_backend::alloc(size_t bytes) {
+    return ctx_.internals().pool->acquire(bytes);
+}
 
 void opencl_backend::release(void* handle) noexcept {
     if (handle) ctx_.internals().pool->give_back(static_cast<device_buffer*>(handle));
@@ -75,8 +79,8 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
         pa_tensor* node = nodes[i];
         if (is_view(node->op)) continue;
         if (!supports_op(node))
-            throw error(fmt::format("OpenCL backend does not support op {} on {} '{}'", node->op, shape_string(node),
-                                    node->name),
+            throw error(fmt::format("OpenCL backend does not support op {} on {} '{}'", node->op,
+                                    shape_string(node), node->name),
                         PA_ERR_UNSUPPORTED);
         if (node->op >= PA_OP_FIRST_DYNAMIC) {
             find_op_impl(node->op)->compute(ctx_, node);
@@ -87,7 +91,9 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
     check(clFlush(ctx_.queue()), "flushing the OpenCL queue"); // start the work; synchronize() waits
 }
 
-void opencl_backend::synchronize() { ctx_.finish(); }
+void opencl_backend::synchronize() {
+    ctx_.finish();
+}
 
 void opencl_backend::set_option(std::string_view key, std::string_view value) {
     if (key == "max_alloc_bytes") {
@@ -102,9 +108,10 @@ void opencl_backend::set_option(std::string_view key, std::string_view value) {
     } else if (key == "trim_pool") {
         ctx_.internals().pool->trim();
     } else {
-        throw error(fmt::format("unknown OpenCL backend option '{}' (known: max_alloc_bytes, blas_warmup, trim_pool)",
-                                key),
-                    PA_ERR_INVALID);
+        throw error(
+            fmt::format("unknown OpenCL backend option '{}' (known: max_alloc_bytes, blas_warmup, trim_pool)",
+                        key),
+            PA_ERR_INVALID);
     }
 }
 

@@ -15,7 +15,7 @@
 namespace pa::ocl {
 
 class opencl_backend {
-public:
+  public:
     explicit opencl_backend(std::string_view spec); // throws pa::error
     ~opencl_backend();
 
@@ -33,7 +33,7 @@ public:
 
     device_context& context() { return ctx_; }
 
-private:
+  private:
     device_context ctx_;
     std::mutex compute_mu_;
 };

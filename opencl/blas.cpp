@@ -23,12 +23,12 @@ std::mutex& blas_mutex() {
 void check_blas(clblast::StatusCode s, const char* what, const gemm_desc& g) {
     if (s == clblast::StatusCode::kSuccess) return;
     const int code = static_cast<int>(s);
-    const pa_status st = (s == clblast::StatusCode::kTempBufferAllocFailure ||
-                          s == clblast::StatusCode::kOpenCLOutOfResources)
-                             ? PA_ERR_OUT_OF_MEMORY
-                             : PA_ERR_DEVICE;
-    throw error(fmt::format("CLBlast {} failed with status {} (m={} n={} k={} batch={} lda={} ldb={} ldc={})", what, code,
-                            g.m, g.n, g.k, g.batch, g.lda, g.ldb, g.ldc),
+    const pa_status st =
+        (s == clblast::StatusCode::kTempBufferAllocFailure || s == clblast::StatusCode::kOpenCLOutOfResources)
+            ? PA_ERR_OUT_OF_MEMORY
+            : PA_ERR_DEVICE;
+    throw error(fmt::format("CLBlast {} failed with status {} (m={} n={} k={} batch={} lda={} ldb={} ldc={})",
+                            what, code, g.m, g.n, g.k, g.batch, g.lda, g.ldb, g.ldc),
                 st);
 }
 
@@ -50,9 +50,8 @@ std::string apply_overrides(cl_device_id device) {
             if (eq == std::string::npos) continue;
             params[kv.substr(0, eq)] = size_t(std::strtoull(kv.c_str() + eq + 1, nullptr, 10));
         }
-        if (!params.empty() &&
-            clblast::OverrideParameters(device, kernel, clblast::Precision::kSingle, params) ==
-                clblast::StatusCode::kSuccess)
+        if (!params.empty() && clblast::OverrideParameters(device, kernel, clblast::Precision::kSingle,
+                                                           params) == clblast::StatusCode::kSuccess)
             applied += (applied.empty() ? "" : ",") + kernel;
     }
     return applied.empty() ? std::string() : fmt::format("{} ({})", path, applied);
@@ -70,14 +69,14 @@ void blas_sgemm(cl_command_queue queue, const gemm_desc& g) {
     const auto tb = g.trans_b ? clblast::Transpose::kYes : clblast::Transpose::kNo;
     clblast::StatusCode s;
     if (g.batch == 1)
-        s = clblast::Gemm<float>(clblast::Layout::kColMajor, ta, tb, g.m, g.n, g.k, g.alpha, g.a.mem, g.a.offs / 4,
-                                 g.lda, g.b.mem, g.b.offs / 4, g.ldb, g.beta, g.c.mem, g.c.offs / 4, g.ldc, &q,
-                                 nullptr);
+        s = clblast::Gemm<float>(clblast::Layout::kColMajor, ta, tb, g.m, g.n, g.k, g.alpha, g.a.mem,
+                                 g.a.offs / 4, g.lda, g.b.mem, g.b.offs / 4, g.ldb, g.beta, g.c.mem,
+                                 g.c.offs / 4, g.ldc, &q, nullptr);
     else
-        s = clblast::GemmStridedBatched<float>(clblast::Layout::kColMajor, ta, tb, g.m, g.n, g.k, g.alpha, g.a.mem,
-                                               g.a.offs / 4, g.lda, g.stride_a, g.b.mem, g.b.offs / 4, g.ldb,
-                                               g.stride_b, g.beta, g.c.mem, g.c.offs / 4, g.ldc, g.stride_c,
-                                               g.batch, &q, nullptr);
+        s = clblast::GemmStridedBatched<float>(clblast::Layout::kColMajor, ta, tb, g.m, g.n, g.k, g.alpha,
+                                               g.a.mem, g.a.offs / 4, g.lda, g.stride_a, g.b.mem,
+                                               g.b.offs / 4, g.ldb, g.stride_b, g.beta, g.c.mem, g.c.offs / 4,
+                                               g.ldc, g.stride_c, g.batch, &q, nullptr);
     check_blas(s, g.batch == 1 ? "Gemm" : "GemmStridedBatched", g);
 }
 
@@ -120,15 +119,18 @@ std::string blas_describe(cl_device_id device) {
     std::string list;
     if (s == clblast::StatusCode::kSuccess) {
         std::set<std::string> keys; // sorted for a stable line
-        for (const auto& [k, v] : params) keys.insert(fmt::format("{}={}", k, v));
-        for (const auto& k : keys) list += (list.empty() ? "" : " ") + k;
+        for (const auto& [k, v] : params)
+            keys.insert(fmt::format("{}={}", k, v));
+        for (const auto& k : keys)
+            list += (list.empty() ? "" : " ") + k;
     } else {
         list = fmt::format("(not available: status {})", static_cast<int>(s));
     }
     return fmt::format("CLBlast Xgemm {}: {}",
-                       source.empty() ? "parameters from CLBlast's database (tuned if this device is listed, else "
-                                        "vendor/default values)"
-                                      : "tuned parameters from " + source,
+                       source.empty()
+                           ? "parameters from CLBlast's database (tuned if this device is listed, else "
+                             "vendor/default values)"
+                           : "tuned parameters from " + source,
                        list);
 }
 

@@ -7,11 +7,13 @@
 namespace pa::ocl {
 namespace {
 
-constexpr size_t granule = 256;               // sizes round up to this (also keeps offsets aligned)
-constexpr double reuse_slack = 1.25;          // a pooled buffer up to 25% larger than asked is reused
+constexpr size_t granule = 256;      // sizes round up to this (also keeps offsets aligned)
+constexpr double reuse_slack = 1.25; // a pooled buffer up to 25% larger than asked is reused
 constexpr uint64_t min_pool_bytes = 64ull << 20;
 
-std::string mib(uint64_t b) { return fmt::format("{:.1f} MiB", double(b) / (1024.0 * 1024.0)); }
+std::string mib(uint64_t b) {
+    return fmt::format("{:.1f} MiB", double(b) / (1024.0 * 1024.0));
+}
 
 uint64_t env_cap() {
     const char* v = std::getenv("PA_OPENCL_MAX_MEM");
@@ -69,14 +71,16 @@ device_buffer* buffer_pool::acquire(size_t bytes) {
                     PA_ERR_OUT_OF_MEMORY);
     cl_int err = CL_SUCCESS;
     cl_mem mem = clCreateBuffer(ctx_, CL_MEM_READ_WRITE, want, nullptr, &err);
-    if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY) {
+    if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
+        err == CL_OUT_OF_HOST_MEMORY) {
         drop_pooled_locked(UINT64_MAX); // free everything idle and try once more
         mem = clCreateBuffer(ctx_, CL_MEM_READ_WRITE, want, nullptr, &err);
     }
     if (err != CL_SUCCESS)
-        throw error(fmt::format("OpenCL out of memory: allocating {} bytes ({}) with {} in use failed: {} ({})",
-                                bytes, mib(bytes), mib(allocated_), cl_error_name(err), err),
-                    err == CL_INVALID_BUFFER_SIZE ? PA_ERR_OUT_OF_MEMORY : cl_error_status(err));
+        throw error(
+            fmt::format("OpenCL out of memory: allocating {} bytes ({}) with {} in use failed: {} ({})",
+                        bytes, mib(bytes), mib(allocated_), cl_error_name(err), err),
+            err == CL_INVALID_BUFFER_SIZE ? PA_ERR_OUT_OF_MEMORY : cl_error_status(err));
     auto b = std::make_unique<device_buffer>();
     b->mem = mem_handle(mem);
     b->size = bytes;
@@ -109,8 +113,8 @@ bool buffer_pool::owns(const void* handle) const {
 
 void buffer_pool::check_bounds(const device_buffer* b, size_t offset, size_t bytes, const char* what) const {
     if (!b || offset > b->capacity || bytes > b->capacity - offset)
-        throw error(fmt::format("OpenCL {} of {} bytes at offset {} is outside the buffer of {} bytes", what, bytes,
-                                offset, b ? b->capacity : 0),
+        throw error(fmt::format("OpenCL {} of {} bytes at offset {} is outside the buffer of {} bytes", what,
+                                bytes, offset, b ? b->capacity : 0),
                     PA_ERR_INVALID);
 }
 

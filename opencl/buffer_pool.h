@@ -29,7 +29,7 @@ struct device_buffer {
 };
 
 class buffer_pool {
-public:
+  public:
     buffer_pool(cl_context ctx, cl_command_queue queue, const device_caps& dev);
     ~buffer_pool();
 
@@ -43,11 +43,11 @@ public:
 
     void set_cap(uint64_t bytes); // 0 = none; drops pooled buffers above the new cap
     uint64_t cap() const;
-    uint64_t allocated() const;   // live cl_mem bytes (in use + pooled)
-    uint64_t pooled() const;      // bytes of free pooled buffers
-    void trim();                  // releases every pooled buffer
+    uint64_t allocated() const; // live cl_mem bytes (in use + pooled)
+    uint64_t pooled() const;    // bytes of free pooled buffers
+    void trim();                // releases every pooled buffer
 
-private:
+  private:
     void check_bounds(const device_buffer* b, size_t offset, size_t bytes, const char* what) const;
     void drop_pooled_locked(uint64_t need);
 

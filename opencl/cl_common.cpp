@@ -7,8 +7,9 @@ namespace pa::ocl {
 
 const char* cl_error_name(cl_int err) {
     switch (err) {
-#define PA_CL_ERR(e) \
-    case e: return #e;
+#define PA_CL_ERR(e)                                                                                         \
+    case e:                                                                                                  \
+        return #e;
         PA_CL_ERR(CL_SUCCESS)
         PA_CL_ERR(CL_DEVICE_NOT_FOUND)
         PA_CL_ERR(CL_DEVICE_NOT_AVAILABLE)
@@ -69,8 +70,10 @@ const char* cl_error_name(cl_int err) {
         PA_CL_ERR(CL_INVALID_LINKER_OPTIONS)
         PA_CL_ERR(CL_INVALID_DEVICE_PARTITION_COUNT)
 #undef PA_CL_ERR
-    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
-    default: return "CL_ERROR";
+    case -1001:
+        return "CL_PLATFORM_NOT_FOUND_KHR";
+    default:
+        return "CL_ERROR";
     }
 }
 
@@ -78,8 +81,10 @@ pa_status cl_error_status(cl_int err) {
     switch (err) {
     case CL_MEM_OBJECT_ALLOCATION_FAILURE:
     case CL_OUT_OF_RESOURCES:
-    case CL_OUT_OF_HOST_MEMORY: return PA_ERR_OUT_OF_MEMORY;
-    default: return PA_ERR_DEVICE;
+    case CL_OUT_OF_HOST_MEMORY:
+        return PA_ERR_OUT_OF_MEMORY;
+    default:
+        return PA_ERR_DEVICE;
     }
 }
 

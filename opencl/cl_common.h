@@ -23,9 +23,8 @@ pa_status cl_error_status(cl_int err); // PA_ERR_OUT_OF_MEMORY or PA_ERR_DEVICE
 void check(cl_int err, std::string_view what);
 
 // Owning wrapper of a reference-counted cl object: copy retains, destruction releases.
-template <class T, cl_int(CL_API_CALL* Retain)(T), cl_int(CL_API_CALL* Release)(T)>
-class handle {
-public:
+template <class T, cl_int(CL_API_CALL* Retain)(T), cl_int(CL_API_CALL* Release)(T)> class handle {
+  public:
     handle() = default;
     explicit handle(T h) noexcept : h_(h) {} // takes over one reference
     handle(const handle& o) noexcept : h_(o.h_) {
@@ -42,7 +41,7 @@ public:
     T get() const noexcept { return h_; }
     explicit operator bool() const noexcept { return h_ != nullptr; }
 
-private:
+  private:
     T h_ = nullptr;
 };
 

@@ -48,10 +48,18 @@ device_context::~device_context() {
     if (impl_ && impl_->queue) clFinish(impl_->queue.get()); // no kernel may outlive its buffers
 }
 
-const device_caps& device_context::caps() const { return impl_->caps; }
-cl_context device_context::cl_ctx() const { return impl_->ctx.get(); }
-cl_device_id device_context::device() const { return impl_->caps.device_id; }
-cl_command_queue device_context::queue() const { return impl_->queue.get(); }
+const device_caps& device_context::caps() const {
+    return impl_->caps;
+}
+cl_context device_context::cl_ctx() const {
+    return impl_->ctx.get();
+}
+cl_device_id device_context::device() const {
+    return impl_->caps.device_id;
+}
+cl_command_queue device_context::queue() const {
+    return impl_->queue.get();
+}
 
 cl_kernel device_context::get_kernel(std::string_view builtin_program, std::string_view kernel_name,
                                      const std::string& options) {
@@ -83,8 +91,7 @@ mem_ref device_context::mem(const pa_tensor* t) const {
         handle = t->view_src->buffer;
         offs = t->view_src->offs + t->view_offs;
     }
-    if (!handle)
-        throw error(fmt::format("tensor '{}' has no OpenCL storage", t->name), PA_ERR_INVALID);
+    if (!handle) throw error(fmt::format("tensor '{}' has no OpenCL storage", t->name), PA_ERR_INVALID);
     return {static_cast<const device_buffer*>(handle)->mem.get(), offs};
 }
 
@@ -109,16 +116,24 @@ std::string device_context::blas_info() {
     return impl_->blas_report;
 }
 
-void device_context::set_max_alloc(uint64_t bytes) { impl_->pool->set_cap(bytes); }
-uint64_t device_context::max_alloc() const { return impl_->pool->cap(); }
-uint64_t device_context::allocated() const { return impl_->pool->allocated(); }
+void device_context::set_max_alloc(uint64_t bytes) {
+    impl_->pool->set_cap(bytes);
+}
+uint64_t device_context::max_alloc() const {
+    return impl_->pool->cap();
+}
+uint64_t device_context::allocated() const {
+    return impl_->pool->allocated();
+}
 
-void device_context::finish() { check(clFinish(queue()), "waiting for the OpenCL queue"); }
+void device_context::finish() {
+    check(clFinish(queue()), "waiting for the OpenCL queue");
+}
 
 // ---- scratch ----------------------------------------------------------------------------
 scratch::scratch(scratch&& o) noexcept
-    : pool_(std::move(o.pool_)), buffer_(std::exchange(o.buffer_, nullptr)), mem_(std::exchange(o.mem_, nullptr)),
-      size_(std::exchange(o.size_, 0)) {}
+    : pool_(std::move(o.pool_)), buffer_(std::exchange(o.buffer_, nullptr)),
+      mem_(std::exchange(o.mem_, nullptr)), size_(std::exchange(o.size_, 0)) {}
 
 scratch& scratch::operator=(scratch&& o) noexcept {
     if (this != &o) {
@@ -132,7 +147,8 @@ scratch& scratch::operator=(scratch&& o) noexcept {
 }
 
 scratch::~scratch() {
-    if (pool_ && buffer_) static_cast<buffer_pool*>(pool_.get())->give_back(static_cast<device_buffer*>(buffer_));
+    if (pool_ && buffer_)
+        static_cast<buffer_pool*>(pool_.get())->give_back(static_cast<device_buffer*>(buffer_));
 }
 
 // ---- plugin op implementations ----------------------------------------------------------

@@ -16,7 +16,8 @@ std::string device_string(cl_device_id d, cl_device_info what) {
     if (clGetDeviceInfo(d, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
     std::string s(n, '\0');
     if (clGetDeviceInfo(d, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
-    while (!s.empty() && (s.back() == '\0' || std::isspace(static_cast<unsigned char>(s.back())))) s.pop_back();
+    while (!s.empty() && (s.back() == '\0' || std::isspace(static_cast<unsigned char>(s.back()))))
+        s.pop_back();
     return s;
 }
 
@@ -25,12 +26,12 @@ std::string platform_string(cl_platform_id p, cl_platform_info what) {
     if (clGetPlatformInfo(p, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
     std::string s(n, '\0');
     if (clGetPlatformInfo(p, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
-    while (!s.empty() && (s.back() == '\0' || std::isspace(static_cast<unsigned char>(s.back())))) s.pop_back();
+    while (!s.empty() && (s.back() == '\0' || std::isspace(static_cast<unsigned char>(s.back()))))
+        s.pop_back();
     return s;
 }
 
-template <class T>
-T device_value(cl_device_id d, cl_device_info what, T fallback = T{}) {
+template <class T> T device_value(cl_device_id d, cl_device_info what, T fallback = T{}) {
     T v{};
     return clGetDeviceInfo(d, what, sizeof(T), &v, nullptr) == CL_SUCCESS ? v : fallback;
 }
@@ -58,8 +59,8 @@ device_caps describe(cl_platform_id p, cl_device_id d, int index) {
     c.intel_subgroups = c.has_extension("cl_intel_subgroups");
     c.subgroups = c.intel_subgroups || c.has_extension("cl_khr_subgroups");
     c.fp64 = c.has_extension("cl_khr_fp64");
-    c.correct_div_sqrt =
-        (device_value<cl_device_fp_config>(d, CL_DEVICE_SINGLE_FP_CONFIG) & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    c.correct_div_sqrt = (device_value<cl_device_fp_config>(d, CL_DEVICE_SINGLE_FP_CONFIG) &
+                          CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
     c.nvidia = c.has_extension("cl_nv_device_attribute_query");
     if (c.nvidia) {
         c.nv_cc_major = int(device_value<cl_uint>(d, CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV));
@@ -93,9 +94,10 @@ std::string device_caps::summary() const {
     if (fp16) caps += " fp16";
     if (subgroups) caps += intel_subgroups ? " subgroups(intel)" : " subgroups";
     if (nvidia) caps += fmt::format(" nvidia(sm_{}{})", nv_cc_major, nv_cc_minor);
-    return fmt::format("{} | {} | {} | driver {} | {} | {} CUs, {} MiB global, {} MiB max alloc, {} KiB local |{}",
-                       name, vendor, platform, driver_version, opencl_c_version, compute_units, global_mem >> 20,
-                       max_alloc >> 20, local_mem >> 10, caps.empty() ? " -" : caps);
+    return fmt::format(
+        "{} | {} | {} | driver {} | {} | {} CUs, {} MiB global, {} MiB max alloc, {} KiB local |{}", name,
+        vendor, platform, driver_version, opencl_c_version, compute_units, global_mem >> 20, max_alloc >> 20,
+        local_mem >> 10, caps.empty() ? " -" : caps);
 }
 
 std::vector<device_caps> list_devices() {
@@ -109,7 +111,8 @@ std::vector<device_caps> list_devices() {
         if (clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, nullptr, &nd) != CL_SUCCESS || nd == 0) continue;
         std::vector<cl_device_id> devices(nd);
         if (clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, nd, devices.data(), nullptr) != CL_SUCCESS) continue;
-        for (cl_device_id d : devices) out.push_back(describe(p, d, int(out.size())));
+        for (cl_device_id d : devices)
+            out.push_back(describe(p, d, int(out.size())));
     }
     return out;
 }
@@ -120,13 +123,15 @@ device_caps select_device(std::string_view spec) {
         if (const char* env = std::getenv("PA_OPENCL_DEVICE"); env && *env) want = env;
     }
     std::vector<device_caps> devs = list_devices();
-    if (devs.empty()) throw error("no OpenCL device found (no platform installed, or no device on it)", PA_ERR_INVALID);
+    if (devs.empty())
+        throw error("no OpenCL device found (no platform installed, or no device on it)", PA_ERR_INVALID);
     if (want.empty()) {
         for (const device_caps& d : devs)
             if (d.is_gpu) return d;
         return devs.front();
     }
-    const bool numeric = std::all_of(want.begin(), want.end(), [](unsigned char c) { return std::isdigit(c); });
+    const bool numeric =
+        std::all_of(want.begin(), want.end(), [](unsigned char c) { return std::isdigit(c); });
     if (numeric) {
         const size_t i = want.size() > 9 ? devs.size() : size_t(std::stoul(want));
         if (i < devs.size()) return devs[i];
@@ -138,7 +143,8 @@ device_caps select_device(std::string_view spec) {
             if (lower(d.platform).find(w) != std::string::npos) return d;
     }
     std::string seen;
-    for (const device_caps& d : devs) seen += fmt::format("{}{}: {}", seen.empty() ? "" : ", ", d.index, d.name);
+    for (const device_caps& d : devs)
+        seen += fmt::format("{}{}: {}", seen.empty() ? "" : ", ", d.index, d.name);
     throw error(fmt::format("no OpenCL device matches '{}' (devices: {})", want, seen), PA_ERR_INVALID);
 }
 

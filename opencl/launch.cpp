@@ -8,7 +8,8 @@ namespace {
 
 std::string kernel_name(cl_kernel k) {
     char name[256] = {};
-    if (clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof(name) - 1, name, nullptr) != CL_SUCCESS) return "?";
+    if (clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof(name) - 1, name, nullptr) != CL_SUCCESS)
+        return "?";
     return name;
 }
 
@@ -36,7 +37,8 @@ void launch(cl_command_queue q, cl_kernel k, const nd_range& global, const nd_ra
         l[i] = local.dims ? local.size[i] : 1;
         g[i] = round_up(global.size[i], l[i]);
     }
-    const cl_int err = clEnqueueNDRangeKernel(q, k, dims, nullptr, g, local.dims ? l : nullptr, 0, nullptr, nullptr);
+    const cl_int err =
+        clEnqueueNDRangeKernel(q, k, dims, nullptr, g, local.dims ? l : nullptr, 0, nullptr, nullptr);
     if (err != CL_SUCCESS)
         check(err, fmt::format("launching kernel {} (global {}x{}x{}, local {}x{}x{})", kernel_name(k), g[0],
                                dims > 1 ? g[1] : 1, dims > 2 ? g[2] : 1, local.dims ? l[0] : 0,

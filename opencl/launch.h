@@ -38,9 +38,15 @@ struct nd_range {
     cl_uint dims = 0; // 0 = "let the driver choose" (only meaningful for local sizes)
     size_t size[3] = {1, 1, 1};
 };
-inline nd_range range1(size_t x) { return {1, {x, 1, 1}}; }
-inline nd_range range2(size_t x, size_t y) { return {2, {x, y, 1}}; }
-inline nd_range range3(size_t x, size_t y, size_t z) { return {3, {x, y, z}}; }
+inline nd_range range1(size_t x) {
+    return {1, {x, 1, 1}};
+}
+inline nd_range range2(size_t x, size_t y) {
+    return {2, {x, y, 1}};
+}
+inline nd_range range3(size_t x, size_t y, size_t z) {
+    return {3, {x, y, z}};
+}
 
 namespace detail {
 [[noreturn]] void arg_error(cl_kernel k, cl_uint index, cl_int err);
@@ -50,13 +56,14 @@ inline void set_raw(cl_kernel k, cl_uint& i, size_t size, const void* value) {
     ++i;
 }
 template <class T>
-inline constexpr bool plain_arg = std::is_same_v<T, int32_t> || std::is_same_v<T, uint32_t> ||
-                                  std::is_same_v<T, int64_t> || std::is_same_v<T, uint64_t> ||
-                                  std::is_same_v<T, float> || std::is_same_v<T, cl_int4> ||
-                                  std::is_same_v<T, cl_long4> || std::is_same_v<T, cl_ulong4> ||
-                                  std::is_same_v<T, cl_float4>;
+inline constexpr bool plain_arg =
+    std::is_same_v<T, int32_t> || std::is_same_v<T, uint32_t> || std::is_same_v<T, int64_t> ||
+    std::is_same_v<T, uint64_t> || std::is_same_v<T, float> || std::is_same_v<T, cl_int4> ||
+    std::is_same_v<T, cl_long4> || std::is_same_v<T, cl_ulong4> || std::is_same_v<T, cl_float4>;
 
-inline void set_arg(cl_kernel k, cl_uint& i, cl_mem m) { set_raw(k, i, sizeof(cl_mem), &m); }
+inline void set_arg(cl_kernel k, cl_uint& i, cl_mem m) {
+    set_raw(k, i, sizeof(cl_mem), &m);
+}
 inline void set_arg(cl_kernel k, cl_uint& i, const mem_ref& r) {
     set_raw(k, i, sizeof(cl_mem), &r.mem);
     const cl_ulong offs = r.offs;
@@ -66,16 +73,17 @@ inline void set_arg(cl_kernel k, cl_uint& i, const shape_ref& s) {
     set_raw(k, i, sizeof(cl_long4), &s.ne);
     set_raw(k, i, sizeof(cl_ulong4), &s.nb);
 }
-inline void set_arg(cl_kernel k, cl_uint& i, const local_mem& l) { set_raw(k, i, l.bytes, nullptr); }
+inline void set_arg(cl_kernel k, cl_uint& i, const local_mem& l) {
+    set_raw(k, i, l.bytes, nullptr);
+}
 template <class T>
-    requires plain_arg<T>
+requires plain_arg<T>
 inline void set_arg(cl_kernel k, cl_uint& i, const T& v) {
     set_raw(k, i, sizeof(T), &v);
 }
 } // namespace detail
 
-template <class... A>
-void set_args(cl_kernel k, const A&... args) {
+template <class... A> void set_args(cl_kernel k, const A&... args) {
     cl_uint i = 0;
     (detail::set_arg(k, i, args), ...);
 }
@@ -84,7 +92,11 @@ void set_args(cl_kernel k, const A&... args) {
 // bounds-check); local.dims == 0 leaves the work-group size to the driver.
 void launch(cl_command_queue q, cl_kernel k, const nd_range& global, const nd_range& local = {});
 
-inline size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-inline size_t ceil_div(size_t x, size_t m) { return (x + m - 1) / m; }
+inline size_t round_up(size_t x, size_t m) {
+    return (x + m - 1) / m * m;
+}
+inline size_t ceil_div(size_t x, size_t m) {
+    return (x + m - 1) / m;
+}
 
 } // namespace pa::ocl

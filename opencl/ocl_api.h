@@ -44,7 +44,7 @@ struct program_source {
 // Pooled temporary device memory; goes back to the pool when destroyed. Reuse is safe for
 // work already enqueued (the queue is in order).
 class scratch {
-public:
+  public:
     scratch() = default;
     scratch(scratch&&) noexcept;
     scratch& operator=(scratch&&) noexcept;
@@ -55,7 +55,7 @@ public:
     cl_mem mem() const { return mem_; }
     size_t size() const { return size_; }
 
-private:
+  private:
     friend class device_context;
     std::shared_ptr<void> pool_; // the pool it returns to (kept alive while the scratch lives)
     void* buffer_ = nullptr;     // pool-owned record
@@ -80,7 +80,7 @@ struct gemm_desc {
 };
 
 class device_context {
-public:
+  public:
     // Opens the device picked by spec (see select_device); throws pa::error.
     explicit device_context(std::string_view spec);
     ~device_context();
@@ -99,7 +99,8 @@ public:
     // The kernel object is shared: set its arguments and launch it before leaving compute().
     cl_kernel get_kernel(std::string_view builtin_program, std::string_view kernel_name,
                          const std::string& options = {});
-    cl_kernel get_kernel(const program_source& src, std::string_view kernel_name, const std::string& options = {});
+    cl_kernel get_kernel(const program_source& src, std::string_view kernel_name,
+                         const std::string& options = {});
 
     // Storage of a tensor of this backend (throws if it has none).
     mem_ref mem(const pa_tensor* t) const;
@@ -131,7 +132,7 @@ public:
     impl& internals() { return *impl_; }
     const impl& internals() const { return *impl_; }
 
-private:
+  private:
     std::unique_ptr<impl> impl_;
 };
 

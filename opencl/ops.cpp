@@ -22,27 +22,46 @@ const builtin_op* find_builtin_op(int32_t op) {
     static const builtin_op cpy{supports_cpy, compute_cpy};
     static const builtin_op flash_attn{supports_flash_attn, compute_flash_attn};
     switch (op) {
-    case PA_OP_ADD: return &add;
-    case PA_OP_MUL: return &mul;
-    case PA_OP_SCALE: return &scale;
-    case PA_OP_RMS_NORM: return &rms_norm;
-    case PA_OP_SILU: return &silu;
-    case PA_OP_SWIGLU: return &swiglu;
-    case PA_OP_ROPE: return &rope;
-    case PA_OP_SOFT_MAX: return &soft_max;
-    case PA_OP_GET_ROWS: return &get_rows;
-    case PA_OP_MUL_MAT: return &mul_mat;
-    case PA_OP_CPY: return &cpy;
-    case PA_OP_FLASH_ATTN_EXT: return &flash_attn;
-    default: return nullptr;
+    case PA_OP_ADD:
+        return &add;
+    case PA_OP_MUL:
+        return &mul;
+    case PA_OP_SCALE:
+        return &scale;
+    case PA_OP_RMS_NORM:
+        return &rms_norm;
+    case PA_OP_SILU:
+        return &silu;
+    case PA_OP_SWIGLU:
+        return &swiglu;
+    case PA_OP_ROPE:
+        return &rope;
+    case PA_OP_SOFT_MAX:
+        return &soft_max;
+    case PA_OP_GET_ROWS:
+        return &get_rows;
+    case PA_OP_MUL_MAT:
+        return &mul_mat;
+    case PA_OP_CPY:
+        return &cpy;
+    case PA_OP_FLASH_ATTN_EXT:
+        return &flash_attn;
+    default:
+        return nullptr;
     }
 }
 
-int64_t n_elements(const pa_tensor* t) { return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]; }
+int64_t n_elements(const pa_tensor* t) {
+    return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+}
 
-bool is_plain_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
+bool is_plain_float(pa_type t) {
+    return t == PA_TYPE_F32 || t == PA_TYPE_F16;
+}
 
-bool is_block_type(pa_type t) { return t == PA_TYPE_Q8_0 || t == PA_TYPE_Q4_0 || t == PA_TYPE_Q4_1; }
+bool is_block_type(pa_type t) {
+    return t == PA_TYPE_Q8_0 || t == PA_TYPE_Q4_0 || t == PA_TYPE_Q4_1;
+}
 
 bool fits_int(const pa_tensor* t) {
     for (int i = 0; i < 4; ++i)
@@ -56,6 +75,8 @@ bool same_ne(const pa_tensor* a, const pa_tensor* b) {
     return true;
 }
 
-bool is_packed(const pa_tensor* t) { return is_contiguous(t); }
+bool is_packed(const pa_tensor* t) {
+    return is_contiguous(t);
+}
 
 } // namespace pa::ocl

@@ -21,17 +21,19 @@ const builtin_op* find_builtin_op(int32_t op);
 
 // ---- shared helpers ----------------------------------------------------------------------
 int64_t n_elements(const pa_tensor* t);
-bool is_plain_float(pa_type t);          // F32 or F16
-bool is_block_type(pa_type t);           // Q8_0, Q4_0, Q4_1
-bool fits_int(const pa_tensor* t);       // every index of t fits a 32-bit int
+bool is_plain_float(pa_type t);    // F32 or F16
+bool is_block_type(pa_type t);     // Q8_0, Q4_0, Q4_1
+bool fits_int(const pa_tensor* t); // every index of t fits a 32-bit int
 bool same_ne(const pa_tensor* a, const pa_tensor* b);
-bool is_packed(const pa_tensor* t);      // contiguous in dimension order
-inline int32_t type_arg(pa_type t) { return static_cast<int32_t>(t); } // matches PA_* in common.cl
+bool is_packed(const pa_tensor* t); // contiguous in dimension order
+inline int32_t type_arg(pa_type t) {
+    return static_cast<int32_t>(t);
+} // matches PA_* in common.cl
 
 // ---- families ----------------------------------------------------------------------------
 bool supports_binary(const device_context&, const pa_tensor*); // add, mul
 bool supports_swiglu(const device_context&, const pa_tensor*);
-bool supports_unary(const device_context&, const pa_tensor*);  // scale, silu, rms_norm
+bool supports_unary(const device_context&, const pa_tensor*); // scale, silu, rms_norm
 bool supports_rope(const device_context&, const pa_tensor*);
 bool supports_soft_max(const device_context&, const pa_tensor*);
 bool supports_get_rows(const device_context&, const pa_tensor*);

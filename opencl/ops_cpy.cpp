@@ -14,7 +14,9 @@ namespace {
 
 constexpr size_t cpy_wg = 256;
 
-bool plain(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16 || t == PA_TYPE_I32; }
+bool plain(pa_type t) {
+    return t == PA_TYPE_F32 || t == PA_TYPE_F16 || t == PA_TYPE_I32;
+}
 
 } // namespace
 
@@ -26,10 +28,11 @@ std::string cpy_options(const device_context& ctx) {
 bool supports_cpy(const device_context&, const pa_tensor* d) {
     const pa_tensor* s = d->src[0];
     if (!s || n_elements(s) != n_elements(d) || !fits_int(s) || !fits_int(d)) return false;
-    if (!(plain(s->type) || is_block_type(s->type)) || !(plain(d->type) || is_block_type(d->type))) return false;
+    if (!(plain(s->type) || is_block_type(s->type)) || !(plain(d->type) || is_block_type(d->type)))
+        return false;
     const bool same = same_ne(s, d);
     if (!same && !(is_packed(s) && is_packed(d))) return false;
-    if (s->type == d->type) return true;                          // bits, any layout
+    if (s->type == d->type) return true;                                // bits, any layout
     if (s->type == PA_TYPE_I32 || d->type == PA_TYPE_I32) return false; // only i32 -> i32
     if (is_block_type(s->type)) return same && is_plain_float(d->type); // dequantize
     if (is_block_type(d->type)) return d->ne[0] % 32 == 0 && d->nb[0] == traits(d->type).block_bytes;
@@ -43,7 +46,8 @@ void compute_cpy(device_context& ctx, pa_tensor* d) {
     const bool same = same_ne(s, d);
     if (s->type == d->type && is_packed(s) && is_packed(d)) {
         if (sm.mem == dm.mem && sm.offs == dm.offs) return; // copy onto itself
-        check(clEnqueueCopyBuffer(ctx.queue(), sm.mem, dm.mem, sm.offs, dm.offs, nbytes(s), 0, nullptr, nullptr),
+        check(clEnqueueCopyBuffer(ctx.queue(), sm.mem, dm.mem, sm.offs, dm.offs, nbytes(s), 0, nullptr,
+                                  nullptr),
               fmt::format("copying {} bytes on the device", nbytes(s)));
         return;
     }
@@ -51,20 +55,22 @@ void compute_cpy(device_context& ctx, pa_tensor* d) {
         pa_tensor blocks = *d;
         blocks.ne[0] = d->ne[0] / 32;
         const int64_t n = n_elements(&blocks);
-        ctx.launch(ctx.get_kernel("cpy.cl", "k_cpy_blocks", cpy_options(ctx)), range1(round_up(size_t(n), cpy_wg)), range1(cpy_wg), sm,
-                   shape_of(s).nb, dm, shape_of(&blocks), int32_t(traits(s->type).block_bytes), n);
+        ctx.launch(ctx.get_kernel("cpy.cl", "k_cpy_blocks", cpy_options(ctx)),
+                   range1(round_up(size_t(n), cpy_wg)), range1(cpy_wg), sm, shape_of(s).nb, dm,
+                   shape_of(&blocks), int32_t(traits(s->type).block_bytes), n);
         return;
     }
     if (is_block_type(d->type)) {
         const int64_t n_blocks = n_elements(d) / 32;
         ctx.launch(ctx.get_kernel("cpy.cl", "k_cpy_quant", cpy_options(ctx)),
-                   range1(round_up(size_t(n_blocks), size_t(64))), range1(64), sm, shape_of(s), type_arg(s->type), dm,
-                   shape_of(d), type_arg(d->type), int32_t(same), n_blocks);
+                   range1(round_up(size_t(n_blocks), size_t(64))), range1(64), sm, shape_of(s),
+                   type_arg(s->type), dm, shape_of(d), type_arg(d->type), int32_t(same), n_blocks);
         return;
     }
     const int64_t n = n_elements(d);
-    ctx.launch(ctx.get_kernel("cpy.cl", "k_cpy_elem", cpy_options(ctx)), range1(round_up(size_t(n), cpy_wg)), range1(cpy_wg), sm,
-               shape_of(s), type_arg(s->type), dm, shape_of(d), type_arg(d->type), int32_t(same), n);
+    ctx.launch(ctx.get_kernel("cpy.cl", "k_cpy_elem", cpy_options(ctx)), range1(round_up(size_t(n), cpy_wg)),
+               range1(cpy_wg), sm, shape_of(s), type_arg(s->type), dm, shape_of(d), type_arg(d->type),
+               int32_t(same), n);
 }
 
 } // namespace pa::ocl

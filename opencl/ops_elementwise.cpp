@@ -5,13 +5,17 @@
 namespace pa::ocl {
 namespace {
 
-bool f32(const pa_tensor* t) { return t && t->type == PA_TYPE_F32; }
+bool f32(const pa_tensor* t) {
+    return t && t->type == PA_TYPE_F32;
+}
 
 // flat kernels: one work item per element of dst
 nd_range flat_global(device_context& ctx, int64_t n) {
     return range1(round_up(size_t(n), size_t(ctx.internals().tune.ew_wg)));
 }
-nd_range flat_local(device_context& ctx) { return range1(size_t(ctx.internals().tune.ew_wg)); }
+nd_range flat_local(device_context& ctx) {
+    return range1(size_t(ctx.internals().tune.ew_wg));
+}
 
 void binary(device_context& ctx, pa_tensor* d, const char* kernel) {
     const pa_tensor* a = d->src[0];
@@ -47,25 +51,36 @@ bool supports_unary(const device_context&, const pa_tensor* d) {
     return f32(d) && f32(d->src[0]) && same_ne(d->src[0], d) && fits_int(d);
 }
 
-void compute_add(device_context& ctx, pa_tensor* d) { binary(ctx, d, "k_add"); }
-void compute_mul(device_context& ctx, pa_tensor* d) { binary(ctx, d, "k_mul"); }
-void compute_swiglu(device_context& ctx, pa_tensor* d) { binary(ctx, d, "k_swiglu"); }
-void compute_scale(device_context& ctx, pa_tensor* d) { unary(ctx, d, 0, pa_param_f(d, 0)); }
-void compute_silu(device_context& ctx, pa_tensor* d) { unary(ctx, d, 1, 0.0f); }
+void compute_add(device_context& ctx, pa_tensor* d) {
+    binary(ctx, d, "k_add");
+}
+void compute_mul(device_context& ctx, pa_tensor* d) {
+    binary(ctx, d, "k_mul");
+}
+void compute_swiglu(device_context& ctx, pa_tensor* d) {
+    binary(ctx, d, "k_swiglu");
+}
+void compute_scale(device_context& ctx, pa_tensor* d) {
+    unary(ctx, d, 0, pa_param_f(d, 0));
+}
+void compute_silu(device_context& ctx, pa_tensor* d) {
+    unary(ctx, d, 1, 0.0f);
+}
 
 void compute_rms_norm(device_context& ctx, pa_tensor* d) {
     const pa_tensor* a = d->src[0];
     const size_t wg = size_t(ctx.internals().tune.norm_wg);
     const size_t rows = size_t(a->ne[1] * a->ne[2] * a->ne[3]);
-    ctx.launch(ctx.get_kernel("norm.cl", "k_rms_norm"), range1(rows * wg), range1(wg), ctx.mem(a), shape_of(a),
-               ctx.mem(d), shape_of(d), pa_param_f(d, 0));
+    ctx.launch(ctx.get_kernel("norm.cl", "k_rms_norm"), range1(rows * wg), range1(wg), ctx.mem(a),
+               shape_of(a), ctx.mem(d), shape_of(d), pa_param_f(d, 0));
 }
 
 bool supports_rope(const device_context&, const pa_tensor* d) {
     const pa_tensor* a = d->src[0];
     if (!f32(d) || !f32(a) || !same_ne(a, d) || !fits_int(d) || a->ne[3] != 1) return false;
     const int n_dims = pa_param_i(d, 0), mode = pa_param_i(d, 1);
-    return n_dims > 0 && n_dims % 2 == 0 && n_dims <= a->ne[0] && (mode == 0 || mode == 2) && pa_param_i(d, 3) >= 0;
+    return n_dims > 0 && n_dims % 2 == 0 && n_dims <= a->ne[0] && (mode == 0 || mode == 2) &&
+           pa_param_i(d, 3) >= 0;
 }
 
 void compute_rope(device_context& ctx, pa_tensor* d) {
@@ -84,7 +99,8 @@ bool supports_soft_max(const device_context&, const pa_tensor* d) {
     const pa_tensor *a = d->src[0], *m = d->src[1];
     if (!f32(d) || !f32(a) || !same_ne(a, d) || !fits_int(d)) return false;
     if (!m) return true;
-    return is_plain_float(m->type) && m->ne[0] == a->ne[0] && m->ne[1] >= a->ne[1] && m->ne[2] == 1 && m->ne[3] == 1;
+    return is_plain_float(m->type) && m->ne[0] == a->ne[0] && m->ne[1] >= a->ne[1] && m->ne[2] == 1 &&
+           m->ne[3] == 1;
 }
 
 void compute_soft_max(device_context& ctx, pa_tensor* d) {
@@ -93,8 +109,9 @@ void compute_soft_max(device_context& ctx, pa_tensor* d) {
     const size_t rows = size_t(a->ne[1] * a->ne[2] * a->ne[3]);
     const mem_ref mm = m ? ctx.mem(m) : ctx.mem(a); // without a mask the kernel never reads it
     const shape_ref ms = shape_of(m ? m : a);
-    ctx.launch(ctx.get_kernel("softmax.cl", "k_soft_max"), range1(rows * wg), range1(wg), ctx.mem(a), shape_of(a),
-               mm, ms.nb, m ? type_arg(m->type) : int32_t(-1), ctx.mem(d), shape_of(d), pa_param_f(d, 0));
+    ctx.launch(ctx.get_kernel("softmax.cl", "k_soft_max"), range1(rows * wg), range1(wg), ctx.mem(a),
+               shape_of(a), mm, ms.nb, m ? type_arg(m->type) : int32_t(-1), ctx.mem(d), shape_of(d),
+               pa_param_f(d, 0));
 }
 
 bool supports_get_rows(const device_context&, const pa_tensor* d) {

@@ -27,7 +27,8 @@ fa_config pick_config(const device_context& ctx, int d) {
     fa_config c;
     c.d = d;
     c.tpq = 1;
-    while (c.tpq * 16 < d) c.tpq *= 2; // <= 16 output dims per lane
+    while (c.tpq * 16 < d)
+        c.tpq *= 2; // <= 16 output dims per lane
     const int threads = std::max(ctx.internals().tune.fa_threads, c.tpq);
     c.bm = std::max(1, threads / c.tpq);
     const uint64_t budget = std::min<uint64_t>(ctx.caps().local_mem, local_budget_cap) - 256;
@@ -49,7 +50,8 @@ bool supports_flash_attn(const device_context& ctx, const pa_tensor* o) {
     const int64_t D = q->ne[0];
     if (D < 1 || D > max_head_dim || k->ne[0] != D || v->ne[0] != D) return false;
     if (q->ne[3] != 1 || k->ne[3] != 1 || v->ne[3] != 1) return false;
-    if (k->ne[1] != v->ne[1] || k->ne[2] != v->ne[2] || k->ne[2] <= 0 || q->ne[2] % k->ne[2] != 0) return false;
+    if (k->ne[1] != v->ne[1] || k->ne[2] != v->ne[2] || k->ne[2] <= 0 || q->ne[2] % k->ne[2] != 0)
+        return false;
     if (o->ne[0] != D || o->ne[1] != q->ne[2] || o->ne[2] != q->ne[1] || o->ne[3] != 1) return false;
     if (pa_param_i(o, 1) < 0 || !fits_int(q) || !fits_int(k) || !fits_int(o)) return false;
     return pick_config(ctx, int(D)).bn > 0;
@@ -58,14 +60,15 @@ bool supports_flash_attn(const device_context& ctx, const pa_tensor* o) {
 void compute_flash_attn(device_context& ctx, pa_tensor* o) {
     const pa_tensor *q = o->src[0], *k = o->src[1], *v = o->src[2];
     const fa_config c = pick_config(ctx, int(q->ne[0]));
-    const std::string opts = fmt::format("-DFA_D={} -DFA_BM={} -DFA_BN={} -DFA_TPQ={} -DFA_K_F16={} -DFA_V_F16={}",
-                                         c.d, c.bm, c.bn, c.tpq, int(k->type == PA_TYPE_F16),
-                                         int(v->type == PA_TYPE_F16));
+    const std::string opts =
+        fmt::format("-DFA_D={} -DFA_BM={} -DFA_BN={} -DFA_TPQ={} -DFA_K_F16={} -DFA_V_F16={}", c.d, c.bm,
+                    c.bn, c.tpq, int(k->type == PA_TYPE_F16), int(v->type == PA_TYPE_F16));
     const size_t wg = size_t(c.bm * c.tpq);
     const size_t N = size_t(q->ne[1]), H = size_t(q->ne[2]);
-    ctx.launch(ctx.get_kernel("flash_attn.cl", "k_flash_attn", opts), range2(ceil_div(N, size_t(c.bm)) * wg, H),
-               range2(wg, 1), ctx.mem(q), shape_of(q), ctx.mem(k), shape_of(k), ctx.mem(v), shape_of(v), ctx.mem(o),
-               shape_of(o), pa_param_f(o, 0) * log2e, pa_param_i(o, 1), pa_param_i(o, 2));
+    ctx.launch(ctx.get_kernel("flash_attn.cl", "k_flash_attn", opts),
+               range2(ceil_div(N, size_t(c.bm)) * wg, H), range2(wg, 1), ctx.mem(q), shape_of(q), ctx.mem(k),
+               shape_of(k), ctx.mem(v), shape_of(v), ctx.mem(o), shape_of(o), pa_param_f(o, 0) * log2e,
+               pa_param_i(o, 1), pa_param_i(o, 2));
 }
 
 } // namespace pa::ocl

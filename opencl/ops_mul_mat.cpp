@@ -16,9 +16,13 @@ namespace {
 
 constexpr size_t dequant_chunk_bytes = size_t(128) << 20; // scratch for dequantized rows of a
 
-std::string a_type_define(pa_type t) { return fmt::format("-DA_TYPE={}", int(t)); }
+std::string a_type_define(pa_type t) {
+    return fmt::format("-DA_TYPE={}", int(t));
+}
 
-bool aligned4(size_t v) { return v % 4 == 0; }
+bool aligned4(size_t v) {
+    return v % 4 == 0;
+}
 
 // b and dst as CLBlast sees them: unit-stride rows, 4-byte aligned strides and offsets.
 bool blas_ok_b_d(device_context& ctx, const pa_tensor* b, const pa_tensor* d) {
@@ -39,7 +43,8 @@ struct a_view {
 };
 
 // CLBlast over every (i2, i3) slice of dst for rows [m0, m0 + mc): batched where strides allow.
-void blas_slices(device_context& ctx, const a_view& A, size_t m0, size_t mc, const pa_tensor* b, pa_tensor* d) {
+void blas_slices(device_context& ctx, const a_view& A, size_t m0, size_t mc, const pa_tensor* b,
+                 pa_tensor* d) {
     const int64_t K = b->ne[0], N = b->ne[1], B2 = b->ne[2], B3 = b->ne[3];
     const int64_t A2 = d->src[0]->ne[2], A3 = d->src[0]->ne[3];
     const int64_t r2 = B2 / A2, r3 = B3 / A3;
@@ -110,9 +115,9 @@ void mul_mat_blas_dequant(device_context& ctx, pa_tensor* d) {
         dst.nb[3] = K * mc * size_t(a->ne[2]) * 4;
         const int64_t n = int64_t(K * mc * slices);
         const size_t wg = 256;
-        ctx.launch(conv, range1(round_up(size_t(n), wg)), range1(wg), mem_ref{am.mem, am.offs + m0 * a->nb[1]},
-                   shape_of(&src), type_arg(a->type), tmp.ref(), shape_of(&dst), type_arg(PA_TYPE_F32), int32_t(1),
-                   n);
+        ctx.launch(conv, range1(round_up(size_t(n), wg)), range1(wg),
+                   mem_ref{am.mem, am.offs + m0 * a->nb[1]}, shape_of(&src), type_arg(a->type), tmp.ref(),
+                   shape_of(&dst), type_arg(PA_TYPE_F32), int32_t(1), n);
         const a_view A{tmp.ref(), K, K * mc, K * mc * size_t(a->ne[2])};
         blas_slices(ctx, A, m0, mc, d->src[1], d);
     }
@@ -125,14 +130,15 @@ void mul_mat_kernel(device_context& ctx, pa_tensor* d, bool vector) {
     const std::string opts = a_type_define(a->type);
     if (vector) {
         const size_t wg = size_t(tu.mv_wg);
-        ctx.launch(ctx.get_kernel("mul_mat.cl", "k_mul_mv", opts), range3(M * wg, ceil_div(N, size_t(tu.mv_max_n)), slices),
-                   range3(wg, 1, 1), ctx.mem(a), shape_of(a), ctx.mem(b), shape_of(b), ctx.mem(d), shape_of(d));
+        ctx.launch(ctx.get_kernel("mul_mat.cl", "k_mul_mv", opts),
+                   range3(M * wg, ceil_div(N, size_t(tu.mv_max_n)), slices), range3(wg, 1, 1), ctx.mem(a),
+                   shape_of(a), ctx.mem(b), shape_of(b), ctx.mem(d), shape_of(d));
         return;
     }
     const size_t wg = size_t((tu.mm_tm / tu.mm_wm) * (tu.mm_tn / tu.mm_wn));
     ctx.launch(ctx.get_kernel("mul_mat.cl", "k_mul_mat_tiled", opts),
-               range3(ceil_div(M, size_t(tu.mm_tm)) * wg, ceil_div(N, size_t(tu.mm_tn)), slices), range3(wg, 1, 1),
-               ctx.mem(a), shape_of(a), ctx.mem(b), shape_of(b), ctx.mem(d), shape_of(d));
+               range3(ceil_div(M, size_t(tu.mm_tm)) * wg, ceil_div(N, size_t(tu.mm_tn)), slices),
+               range3(wg, 1, 1), ctx.mem(a), shape_of(a), ctx.mem(b), shape_of(b), ctx.mem(d), shape_of(d));
 }
 
 } // namespace
@@ -142,8 +148,10 @@ bool supports_mul_mat(const device_context&, const pa_tensor* d) {
     if (!a || !b || d->type != PA_TYPE_F32 || b->type != PA_TYPE_F32) return false;
     if (!(is_plain_float(a->type) || is_block_type(a->type))) return false;
     if (a->ne[0] != b->ne[0] || b->ne[2] % a->ne[2] || b->ne[3] % a->ne[3]) return false;
-    if (d->ne[0] != a->ne[1] || d->ne[1] != b->ne[1] || d->ne[2] != b->ne[2] || d->ne[3] != b->ne[3]) return false;
-    if (is_block_type(a->type) && (a->ne[0] % 32 != 0 || a->nb[0] != traits(a->type).block_bytes)) return false;
+    if (d->ne[0] != a->ne[1] || d->ne[1] != b->ne[1] || d->ne[2] != b->ne[2] || d->ne[3] != b->ne[3])
+        return false;
+    if (is_block_type(a->type) && (a->ne[0] % 32 != 0 || a->nb[0] != traits(a->type).block_bytes))
+        return false;
     return fits_int(a) && fits_int(b) && fits_int(d);
 }
 

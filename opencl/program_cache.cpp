@@ -27,7 +27,8 @@ struct fnv64 {
     uint64_t prime;
     void add(const void* data, size_t n) {
         const auto* p = static_cast<const unsigned char*>(data);
-        for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * prime;
+        for (size_t i = 0; i < n; ++i)
+            h = (h ^ p[i]) * prime;
     }
 };
 
@@ -38,27 +39,33 @@ uint64_t checksum(const void* data, size_t n) {
 }
 
 void put_u32(unsigned char* p, uint32_t v) {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+    for (int i = 0; i < 4; ++i)
+        p[i] = static_cast<unsigned char>(v >> (8 * i));
 }
 void put_u64(unsigned char* p, uint64_t v) {
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        p[i] = static_cast<unsigned char>(v >> (8 * i));
 }
 uint32_t get_u32(const unsigned char* p) {
     uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+    for (int i = 3; i >= 0; --i)
+        v = (v << 8) | p[i];
     return v;
 }
 uint64_t get_u64(const unsigned char* p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; --i)
+        v = (v << 8) | p[i];
     return v;
 }
 
 std::string trim(std::string s) {
     const auto not_space = [](unsigned char c) { return !std::isspace(c) && c != '\0'; };
-    while (!s.empty() && !not_space(static_cast<unsigned char>(s.back()))) s.pop_back();
+    while (!s.empty() && !not_space(static_cast<unsigned char>(s.back())))
+        s.pop_back();
     size_t b = 0;
-    while (b < s.size() && !not_space(static_cast<unsigned char>(s[b]))) ++b;
+    while (b < s.size() && !not_space(static_cast<unsigned char>(s[b])))
+        ++b;
     s.erase(0, b);
     if (s.size() > max_log_chars) s = s.substr(0, max_log_chars) + "\n... (build log truncated)";
     return s;
@@ -66,9 +73,11 @@ std::string trim(std::string s) {
 
 std::string build_log(cl_program prog, cl_device_id dev) {
     size_t n = 0;
-    if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
+    if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, 0, nullptr, &n) != CL_SUCCESS || n == 0)
+        return {};
     std::string log(n, '\0');
-    if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr) != CL_SUCCESS) return {};
+    if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, n, log.data(), nullptr) != CL_SUCCESS)
+        return {};
     return trim(std::move(log));
 }
 
@@ -87,12 +96,15 @@ std::string program_cache::default_directory() {
 }
 
 program_cache::program_cache(cl_context ctx, const device_caps& dev, std::string cache_dir)
-    : ctx_(ctx), dev_(dev), dir_(cache_dir.empty() ? default_directory() : cache_dir == "off" ? "" : cache_dir) {}
+    : ctx_(ctx), dev_(dev), dir_(cache_dir.empty()    ? default_directory()
+                                 : cache_dir == "off" ? ""
+                                                      : cache_dir) {}
 
 program_cache::key_t program_cache::make_key(std::string_view program_name, std::string_view source,
                                              std::string_view options) const {
     fnv64 a{0xcbf29ce484222325ull, 0x100000001b3ull};
-    fnv64 b{0x84222325cbf29ce4ull ^ 0x5bd1e9955bd1e995ull, 0x00000100000001b3ull + 0x2a}; // second, independent
+    fnv64 b{0x84222325cbf29ce4ull ^ 0x5bd1e9955bd1e995ull,
+            0x00000100000001b3ull + 0x2a}; // second, independent
     const auto field = [&](std::string_view s) {
         const uint64_t n = s.size();
         a.add(&n, sizeof n);
@@ -145,7 +157,8 @@ program_handle program_cache::load_entry(const key_t& key, std::string_view opti
     program_handle prog(raw);
     if (err != CL_SUCCESS || status != CL_SUCCESS) return reject();
     const std::string opts(options);
-    if (clBuildProgram(raw, 1, &dev_.device_id, opts.c_str(), nullptr, nullptr) != CL_SUCCESS) return reject();
+    if (clBuildProgram(raw, 1, &dev_.device_id, opts.c_str(), nullptr, nullptr) != CL_SUCCESS)
+        return reject();
     ++stats_.disk_hits;
     return prog;
 }
@@ -154,7 +167,8 @@ void program_cache::store_entry(const key_t& key, cl_program prog) {
     const std::string path = path_of(key);
     if (path.empty()) return;
     size_t size = 0;
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS || size == 0)
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS ||
+        size == 0)
         return; // the driver offers no binary: nothing to cache
     std::vector<unsigned char> file(header_size + size);
     unsigned char* payload = file.data() + header_size;
@@ -200,15 +214,17 @@ program_handle program_cache::build_source(std::string_view program_name, std::s
     err = clBuildProgram(prog.get(), 1, &dev_.device_id, opts.c_str(), nullptr, nullptr);
     if (err != CL_SUCCESS) {
         const std::string log = build_log(prog.get(), dev_.device_id);
-        throw error(fmt::format("building OpenCL program {} for {} failed ({}), options '{}':\n{}", program_name,
-                                dev_.name, cl_error_name(err), opts, log.empty() ? "(empty build log)" : log),
+        throw error(fmt::format("building OpenCL program {} for {} failed ({}), options '{}':\n{}",
+                                program_name, dev_.name, cl_error_name(err), opts,
+                                log.empty() ? "(empty build log)" : log),
                     PA_ERR_DEVICE);
     }
     ++stats_.source_builds;
     return prog;
 }
 
-cl_program program_cache::program(std::string_view program_name, std::string_view source, std::string_view options) {
+cl_program program_cache::program(std::string_view program_name, std::string_view source,
+                                  std::string_view options) {
     const key_t key = make_key(program_name, source, options);
     std::lock_guard lock(mu_);
     if (auto it = programs_.find(key); it != programs_.end()) {
@@ -225,8 +241,8 @@ cl_program program_cache::program(std::string_view program_name, std::string_vie
     return raw;
 }
 
-cl_kernel program_cache::kernel(std::string_view program_name, std::string_view source, std::string_view kernel_name,
-                                std::string_view options) {
+cl_kernel program_cache::kernel(std::string_view program_name, std::string_view source,
+                                std::string_view kernel_name, std::string_view options) {
     cl_program prog = program(program_name, source, options);
     const key_t key = make_key(program_name, source, options);
     std::lock_guard lock(mu_);

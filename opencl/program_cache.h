@@ -42,13 +42,13 @@
 namespace pa::ocl {
 
 class program_cache {
-public:
+  public:
     struct stats {
-        int memory_hits = 0;    // program found built in memory
-        int disk_hits = 0;      // program loaded from a disk entry
-        int source_builds = 0;  // program compiled from source
-        int bad_entries = 0;    // disk entries found corrupt/truncated/rejected and deleted
-        int disk_writes = 0;    // entries written
+        int memory_hits = 0;   // program found built in memory
+        int disk_hits = 0;     // program loaded from a disk entry
+        int source_builds = 0; // program compiled from source
+        int bad_entries = 0;   // disk entries found corrupt/truncated/rejected and deleted
+        int disk_writes = 0;   // entries written
     };
 
     // cache_dir: "" = the default directory (see above); "off" = no disk cache.
@@ -64,17 +64,19 @@ public:
     stats get_stats() const;
     const std::string& directory() const { return dir_; } // empty when the disk cache is off
     // Path of the disk entry for these inputs (whether or not it exists); empty when off.
-    std::string entry_path(std::string_view program_name, std::string_view source, std::string_view options) const;
+    std::string entry_path(std::string_view program_name, std::string_view source,
+                           std::string_view options) const;
 
     static std::string default_directory();
 
-private:
+  private:
     using key_t = std::pair<uint64_t, uint64_t>;
     key_t make_key(std::string_view program_name, std::string_view source, std::string_view options) const;
     std::string path_of(const key_t& key) const;
     program_handle load_entry(const key_t& key, std::string_view options);
     void store_entry(const key_t& key, cl_program prog);
-    program_handle build_source(std::string_view program_name, std::string_view source, std::string_view options);
+    program_handle build_source(std::string_view program_name, std::string_view source,
+                                std::string_view options);
 
     cl_context ctx_;
     device_caps dev_;

@@ -12,8 +12,9 @@ namespace pa::ocl {
 namespace {
 
 bool contains_ci(std::string_view hay, std::string_view needle) {
-    auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
-                          [](char a, char b) { return std::tolower(uint8_t(a)) == std::tolower(uint8_t(b)); });
+    auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
+        return std::tolower(uint8_t(a)) == std::tolower(uint8_t(b));
+    });
     return it != hay.end();
 }
 
@@ -23,7 +24,8 @@ void apply_override(tuning& t, std::string_view spec) {
     while (std::getline(in, item, ',')) {
         if (item.empty()) continue;
         const size_t eq = item.find('=');
-        if (eq == std::string::npos) throw error(fmt::format("PA_OPENCL_TUNING: '{}' is not key=value", item));
+        if (eq == std::string::npos)
+            throw error(fmt::format("PA_OPENCL_TUNING: '{}' is not key=value", item));
         const std::string key = item.substr(0, eq);
         const int value = std::atoi(item.c_str() + eq + 1);
         int* field = key == "mm_tm"        ? &t.mm_tm
@@ -49,8 +51,8 @@ void apply_override(tuning& t, std::string_view spec) {
 
 std::string tuning::defines(std::string_view program) const {
     if (program == "mul_mat.cl")
-        return fmt::format("-DTM={} -DTN={} -DTK={} -DWM={} -DWN={} -DMV_WG={} -DMV_MAX_N={}", mm_tm, mm_tn, mm_tk,
-                           mm_wm, mm_wn, mv_wg, mv_max_n);
+        return fmt::format("-DTM={} -DTN={} -DTK={} -DWM={} -DWN={} -DMV_WG={} -DMV_MAX_N={}", mm_tm, mm_tn,
+                           mm_tk, mm_wm, mm_wn, mv_wg, mv_max_n);
     if (program == "norm.cl") return fmt::format("-DNORM_WG={}", norm_wg);
     if (program == "softmax.cl") return fmt::format("-DSOFTMAX_WG={}", softmax_wg);
     if (program == "elementwise.cl") return fmt::format("-DEW_WG={}", ew_wg);
@@ -78,7 +80,8 @@ tuning tuning_for(const device_caps& dev) {
     if (const char* env = std::getenv("PA_OPENCL_TUNING"); env && *env) apply_override(t, env);
     if (t.mm_tm % t.mm_wm || t.mm_tn % t.mm_wn || (t.norm_wg & (t.norm_wg - 1)) ||
         (t.softmax_wg & (t.softmax_wg - 1)) || (t.mv_wg & (t.mv_wg - 1)) || t.mv_max_n > 64)
-        throw error("OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
+        throw error(
+            "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
     return t;
 }
 

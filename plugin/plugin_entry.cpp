@@ -33,8 +33,7 @@ void copy_message(const std::string& msg, char* buf, size_t len) {
 }
 
 // Runs f; exceptions become a status and a message.
-template <class F>
-pa_status guarded(std::string& message, F&& f) noexcept {
+template <class F> pa_status guarded(std::string& message, F&& f) noexcept {
     try {
         f();
         return PA_OK;
@@ -60,8 +59,7 @@ struct backend_box {
     std::mutex err_mu;
     std::string last_error;
 
-    template <class F>
-    pa_status run(F&& f) noexcept {
+    template <class F> pa_status run(F&& f) noexcept {
         std::string msg;
         const pa_status s = guarded(msg, std::forward<F>(f));
         if (s != PA_OK) {
@@ -72,10 +70,16 @@ struct backend_box {
     }
 };
 
-backend_box* box(void* ctx) { return static_cast<backend_box*>(ctx); }
+backend_box* box(void* ctx) {
+    return static_cast<backend_box*>(ctx);
+}
 
-const char* be_name(void*) { return "opencl"; }
-const char* be_description(void* ctx) { return box(ctx)->description.c_str(); }
+const char* be_name(void*) {
+    return "opencl";
+}
+const char* be_description(void* ctx) {
+    return box(ctx)->description.c_str();
+}
 
 const char* be_last_error(void* ctx) {
     thread_local std::string copy; // stable for the caller even if another thread fails meanwhile
@@ -84,13 +88,17 @@ const char* be_last_error(void* ctx) {
     return copy.c_str();
 }
 
-int be_supports_op(void* ctx, const pa_tensor* node) { return box(ctx)->be->supports_op(node) ? 1 : 0; }
+int be_supports_op(void* ctx, const pa_tensor* node) {
+    return box(ctx)->be->supports_op(node) ? 1 : 0;
+}
 
 pa_status be_alloc(void* ctx, size_t size, void** handle) {
     return box(ctx)->run([&] { *handle = box(ctx)->be->alloc(size); });
 }
 
-void be_release(void* ctx, void* handle) { box(ctx)->be->release(handle); }
+void be_release(void* ctx, void* handle) {
+    box(ctx)->be->release(handle);
+}
 
 pa_status be_write(void* ctx, void* handle, size_t offset, const void* src, size_t size) {
     return box(ctx)->run([&] { box(ctx)->be->write(handle, offset, src, size); });
@@ -136,8 +144,9 @@ pa_status plugin_device_describe(int index, char* buf, size_t buf_len) {
     const pa_status s = guarded(msg, [&] {
         const auto devices = pa::ocl::list_devices();
         if (index < 0 || size_t(index) >= devices.size())
-            throw pa::error(fmt::format("no OpenCL device {} ({} present)", index, devices.size()), PA_ERR_INVALID);
-        msg = fmt::format("{}: {}", index, devices[size_t(index)].summary());
+            throw pa::error(fmt::format("no OpenCL device {} ({} present)", index, devices.size()),
+                            PA_ERR_INVALID);
+        msg = devices[size_t(index)].summary();
     });
     copy_message(msg, buf, buf_len);
     return s;
@@ -169,12 +178,14 @@ pa_status plugin_backend_open(const char* spec, pa_backend_iface* out, char* err
     return s;
 }
 
-void plugin_unload() { g_host = nullptr; }
+void plugin_unload() {
+    g_host = nullptr;
+}
 
 } // namespace
 
-extern "C" __attribute__((visibility("default"))) pa_status pa_plugin_entry(const pa_host_api* host, pa_plugin_desc* out,
-                                                                            char* err, size_t err_len) {
+extern "C" __attribute__((visibility("default"))) pa_status
+pa_plugin_entry(const pa_host_api* host, pa_plugin_desc* out, char* err, size_t err_len) {
     std::string msg;
     const pa_status s = guarded(msg, [&] {
         if (!host || !out) throw pa::error("pa_plugin_entry: host and out must not be NULL", PA_ERR_INVALID);
@@ -186,7 +197,8 @@ extern "C" __attribute__((visibility("default"))) pa_status pa_plugin_entry(cons
 #if PA_HAVE_PROXY_OP
         char reg_err[256] = {0};
         const int32_t id = host->register_op(&pa::proxy::op_desc(), reg_err, sizeof reg_err);
-        if (id < 0) throw pa::error(fmt::format("registering proxy_sparse_attn: {}", reg_err), PA_ERR_INVALID);
+        if (id < 0)
+            throw pa::error(fmt::format("registering proxy_sparse_attn: {}", reg_err), PA_ERR_INVALID);
         pa::ocl::register_op_impl(id, pa::proxy::opencl_impl());
 #endif
         *out = pa_plugin_desc{};

@@ -18,7 +18,7 @@ namespace {
 using namespace pa::ocl;
 
 class Buffers : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (list_devices().empty()) GTEST_SKIP() << "no OpenCL device present";
         ctx_ = std::make_unique<device_context>("");
@@ -107,8 +107,10 @@ TEST(BuffersEnv, EnvironmentSetsTheCapAndTheBackendOptionOverridesIt) {
     if (const char* v = std::getenv("PA_OPENCL_MAX_MEM")) old = v;
     ::setenv("PA_OPENCL_MAX_MEM", "65536", 1);
     opencl_backend be("");
-    if (old) ::setenv("PA_OPENCL_MAX_MEM", old->c_str(), 1);
-    else ::unsetenv("PA_OPENCL_MAX_MEM");
+    if (old)
+        ::setenv("PA_OPENCL_MAX_MEM", old->c_str(), 1);
+    else
+        ::unsetenv("PA_OPENCL_MAX_MEM");
     EXPECT_EQ(be.context().max_alloc(), 65536u);
     EXPECT_THROW(be.alloc(100000), pa::error);
     be.set_option("max_alloc_bytes", "200000");

@@ -17,7 +17,7 @@ namespace {
 
 using namespace pa::ocl;
 
-#define REQUIRE_DEVICE()                                                   \
+#define REQUIRE_DEVICE()                                                                                     \
     if (list_devices().empty()) GTEST_SKIP() << "no OpenCL device present"
 
 // Sets an environment variable for one scope and restores the old value.
@@ -29,13 +29,16 @@ struct env_guard {
         ::setenv(n, value, 1);
     }
     ~env_guard() {
-        if (old) ::setenv(name.c_str(), old->c_str(), 1);
-        else ::unsetenv(name.c_str());
+        if (old)
+            ::setenv(name.c_str(), old->c_str(), 1);
+        else
+            ::unsetenv(name.c_str());
     }
 };
 
 std::string lower(std::string s) {
-    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : s)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
 
@@ -77,7 +80,8 @@ TEST(OpenclDevice, DefaultPrefersGpuAndHonoursEnvironment) {
     const std::vector<device_caps> devs = list_devices();
     const device_caps def = select_device("");
     bool any_gpu = false;
-    for (const auto& d : devs) any_gpu |= d.is_gpu;
+    for (const auto& d : devs)
+        any_gpu |= d.is_gpu;
     EXPECT_EQ(def.is_gpu, any_gpu);
 
     {
@@ -117,17 +121,21 @@ TEST(OpenclDevice, LaunchHelperPassesTypedArguments) {
     cl_kernel k = ctx.get_kernel(src, "axpb");
     EXPECT_EQ(ctx.get_kernel(src, "axpb"), k); // cached
     std::vector<float> x(37);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = float(i);
+    for (size_t i = 0; i < x.size(); ++i)
+        x[i] = float(i);
     scratch xs = ctx.temp(x.size() * 4 + 16);
     scratch ys = ctx.temp(33 * 4);
-    pa::ocl::check(clEnqueueWriteBuffer(ctx.queue(), xs.mem(), CL_TRUE, 16, x.size() * 4, x.data(), 0, nullptr,
-                                        nullptr),
-                   "write");
-    ctx.launch(k, range1(33), range1(8), mem_ref{xs.mem(), 16 + 4 * 4}, ys.mem(), 2.0f, int32_t(3), int64_t(33));
+    pa::ocl::check(
+        clEnqueueWriteBuffer(ctx.queue(), xs.mem(), CL_TRUE, 16, x.size() * 4, x.data(), 0, nullptr, nullptr),
+        "write");
+    ctx.launch(k, range1(33), range1(8), mem_ref{xs.mem(), 16 + 4 * 4}, ys.mem(), 2.0f, int32_t(3),
+               int64_t(33));
     std::vector<float> y(33);
-    pa::ocl::check(clEnqueueReadBuffer(ctx.queue(), ys.mem(), CL_TRUE, 0, y.size() * 4, y.data(), 0, nullptr, nullptr),
-                   "read");
-    for (size_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], 2.0f * float(i + 4) + 3.0f) << i;
+    pa::ocl::check(
+        clEnqueueReadBuffer(ctx.queue(), ys.mem(), CL_TRUE, 0, y.size() * 4, y.data(), 0, nullptr, nullptr),
+        "read");
+    for (size_t i = 0; i < y.size(); ++i)
+        EXPECT_EQ(y[i], 2.0f * float(i + 4) + 3.0f) << i;
 }
 
 // Every embedded program compiles standalone with its default macros (and the type variants
@@ -141,17 +149,25 @@ TEST(OpenclDevice, EveryEmbeddedProgramBuilds) {
         const char* options;
     };
     const std::vector<variant> variants = {
-        {"elementwise.cl", "k_add", ""},           {"norm.cl", "k_rms_norm", ""},
-        {"rope.cl", "k_rope", ""},                 {"softmax.cl", "k_soft_max", ""},
-        {"get_rows.cl", "k_get_rows", ""},         {"cpy.cl", "k_cpy_quant", ""},
-        {"mul_mat.cl", "k_mul_mat_tiled", "-DA_TYPE=0"}, {"mul_mat.cl", "k_mul_mv", "-DA_TYPE=1"},
-        {"mul_mat.cl", "k_mul_mv", "-DA_TYPE=8"},  {"mul_mat.cl", "k_mul_mv", "-DA_TYPE=2"},
-        {"mul_mat.cl", "k_mul_mv", "-DA_TYPE=3"},  {"flash_attn.cl", "k_flash_attn", "-DFA_D=64 -DFA_BM=8 -DFA_TPQ=4 -DFA_BN=16 -DFA_K_F16=1"},
+        {"elementwise.cl", "k_add", ""},
+        {"norm.cl", "k_rms_norm", ""},
+        {"rope.cl", "k_rope", ""},
+        {"softmax.cl", "k_soft_max", ""},
+        {"get_rows.cl", "k_get_rows", ""},
+        {"cpy.cl", "k_cpy_quant", ""},
+        {"mul_mat.cl", "k_mul_mat_tiled", "-DA_TYPE=0"},
+        {"mul_mat.cl", "k_mul_mv", "-DA_TYPE=1"},
+        {"mul_mat.cl", "k_mul_mv", "-DA_TYPE=8"},
+        {"mul_mat.cl", "k_mul_mv", "-DA_TYPE=2"},
+        {"mul_mat.cl", "k_mul_mv", "-DA_TYPE=3"},
+        {"flash_attn.cl", "k_flash_attn", "-DFA_D=64 -DFA_BM=8 -DFA_TPQ=4 -DFA_BN=16 -DFA_K_F16=1"},
     };
-    for (const variant& v : variants) EXPECT_NE(ctx.get_kernel(v.program, v.kernel, v.options), nullptr) << v.program;
+    for (const variant& v : variants)
+        EXPECT_NE(ctx.get_kernel(v.program, v.kernel, v.options), nullptr) << v.program;
     for (const variant& v : variants) { // each tested program is embedded under its file name
         bool found = false;
-        for (const pa_embedded_source& s : pa_ocl_sources) found |= std::string(s.name) == v.program;
+        for (const pa_embedded_source& s : pa_ocl_sources)
+            found |= std::string(s.name) == v.program;
         EXPECT_TRUE(found) << v.program;
     }
     EXPECT_THROW(ctx.get_kernel("no_such.cl", "k"), pa::error);

@@ -21,7 +21,7 @@ using namespace pa::ocl;
 const char* kSource = "kernel void twice(global float* x) { x[get_global_id(0)] *= 2.0f; }\n";
 
 class ProgramCache : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (list_devices().empty()) GTEST_SKIP() << "no OpenCL device present";
         dir_ = fs::temp_directory_path() / ("pa-ocl-cache-test-" + std::to_string(::getpid()));
@@ -46,11 +46,14 @@ protected:
         cl_kernel k = pc.kernel("twice.cl", kSource, "twice", "");
         scratch buf = ctx_->temp(4 * 4);
         const float in[4] = {1, 2, 3, 4};
-        check(clEnqueueWriteBuffer(ctx_->queue(), buf.mem(), CL_TRUE, 0, sizeof in, in, 0, nullptr, nullptr), "w");
+        check(clEnqueueWriteBuffer(ctx_->queue(), buf.mem(), CL_TRUE, 0, sizeof in, in, 0, nullptr, nullptr),
+              "w");
         ctx_->launch(k, range1(4), {}, buf.mem());
         float out[4];
-        check(clEnqueueReadBuffer(ctx_->queue(), buf.mem(), CL_TRUE, 0, sizeof out, out, 0, nullptr, nullptr), "r");
-        for (int i = 0; i < 4; ++i) EXPECT_EQ(out[i], 2.0f * in[i]);
+        check(clEnqueueReadBuffer(ctx_->queue(), buf.mem(), CL_TRUE, 0, sizeof out, out, 0, nullptr, nullptr),
+              "r");
+        for (int i = 0; i < 4; ++i)
+            EXPECT_EQ(out[i], 2.0f * in[i]);
     }
     fs::path dir_;
     std::unique_ptr<device_context> ctx_;

@@ -40,7 +40,7 @@ bool supports_builtin(const tensor* n) {
                (!traits(a->type).quantized || a->nb[0] == traits(a->type).block_bytes);
     case PA_OP_CPY: {
         if (!a || !type_is_valid(a->type) || !type_is_valid(n->type)) return false;
-        if ((a->type == PA_TYPE_I32) != (n->type == PA_TYPE_I32)) return false;
+        if (n->type == PA_TYPE_I32 && a->type != PA_TYPE_I32) return false; // i32 -> float is fine
         if (traits(n->type).quantized && n->nb[0] != traits(n->type).block_bytes) return false;
         return true;
     }

@@ -2,6 +2,7 @@
 // attention, or both (then also their relative difference and the prefill speed-up).
 #include <cstdio>
 #include <fmt/format.h>
+#include <map>
 
 #include "cli.h"
 #include "cli_options.h"
@@ -19,18 +20,22 @@ const char* usage =
     "  --chunks N         evaluate at most N chunks (default all)\n"
     "  --attn both        run dense, then proxy, and report both and their relative difference\n"
     "                     (with --attn proxy/both, chunks are prefilled whole: --batch defaults to CTX)\n"
-    "  --json             print one JSON object on stdout\n";
+    "  --json             print one JSON object on stdout\n"
+    "  --profile          time every op (synchronising after each); adds per-op times (\"op_ms\")\n";
 
 struct run_result {
     pa::model::ppl_result ppl;
     int64_t proxy_nodes = 0;
+    std::map<std::string, pa::model::op_time> profile;
+    std::string profile_report;
 };
 
 run_result run_ppl(const pa::model::model& m, const pa::cli::backend_set& be, pa::model::session_options o,
-                   std::span<const int32_t> tokens, int n_ctx, int chunks, bool json) {
+                   std::span<const int32_t> tokens, int n_ctx, int chunks, bool json, bool profile) {
     o.n_ctx = n_ctx;
     pa::model::session s(m, be.order(), o);
     s.sched().set_abort_flag(pa::cli::interrupt_flag());
+    s.set_profile(profile);
     const char* name = o.attn == pa::model::attn_mode::proxy ? "proxy" : "dense";
     run_result r;
     r.ppl = pa::model::perplexity(s, tokens, n_ctx, chunks, [&](int c, int n, double ppl) {
@@ -38,15 +43,23 @@ run_result run_ppl(const pa::model::model& m, const pa::cli::backend_set& be, pa
     });
     if (!json) std::fprintf(stderr, "\n");
     r.proxy_nodes = s.stats().proxy_nodes;
+    r.profile = s.profile();
+    if (profile) r.profile_report = s.profile_report();
     return r;
 }
 
 std::string json_of(const run_result& r) {
     const pa::model::ppl_result& p = r.ppl;
+    std::string ops;
+    for (const auto& [op, t] : r.profile)
+        ops += fmt::format("{}{}: {:.3f}", ops.empty() ? "" : ", ", pa::model::json_escape(op), t.ms);
+    std::string chunk_ppl;
+    for (double c : p.chunk_ppl) chunk_ppl += fmt::format("{}{:.6f}", chunk_ppl.empty() ? "" : ", ", c);
     return fmt::format("{{\"ppl\": {:.6f}, \"nll\": {:.6f}, \"seconds\": {:.6f}, \"prefill_s\": {:.6f}, "
-                       "\"logits_s\": {:.6f}, \"prefill_tok_s\": {:.3f}, \"proxy_nodes\": {}}}",
+                       "\"logits_s\": {:.6f}, \"prefill_tok_s\": {:.3f}, \"proxy_nodes\": {}, "
+                       "\"chunk_ppl\": [{}], \"op_ms\": {{{}}}}}",
                        p.ppl, p.nll, p.seconds, p.eval_seconds, p.logits_seconds,
-                       double(p.scored + p.chunks) / p.eval_seconds, r.proxy_nodes);
+                       double(p.scored + p.chunks) / p.eval_seconds, r.proxy_nodes, chunk_ppl, ops);
 }
 
 void print_human(const char* name, const run_result& r) {
@@ -71,6 +84,7 @@ int run_perplexity(int argc, char** argv) {
     const int chunks = int(a.i64("--chunks", 0));
     const std::string attn = a.str("--attn", "proxy");
     const bool json = a.flag("--json");
+    const bool profile = a.flag("--profile");
     const bool both = attn == "both";
     pa::model::session_options o = pa::model::session_options_from(a, n_ctx, false);
     o.attn = both ? pa::model::attn_mode::dense : pa::model::parse_attn_mode(attn);
@@ -92,10 +106,10 @@ int run_perplexity(int argc, char** argv) {
                      be.main().description().c_str(), tokens.size());
 
     std::vector<std::pair<const char*, run_result>> runs;
-    runs.emplace_back(both ? "dense" : attn.c_str(), run_ppl(m, be, o, tokens, n_ctx, chunks, json));
+    runs.emplace_back(both ? "dense" : attn.c_str(), run_ppl(m, be, o, tokens, n_ctx, chunks, json, profile));
     if (both) {
         o.attn = pa::model::attn_mode::proxy;
-        runs.emplace_back("proxy", run_ppl(m, be, o, tokens, n_ctx, chunks, json));
+        runs.emplace_back("proxy", run_ppl(m, be, o, tokens, n_ctx, chunks, json, profile));
     }
     const run_result& first = runs.front().second;
     if (json) {
@@ -116,7 +130,10 @@ int run_perplexity(int argc, char** argv) {
         fmt::print("{{{}}}\n", body);
         return 0;
     }
-    for (const auto& [name, r] : runs) print_human(name, r);
+    for (const auto& [name, r] : runs) {
+        print_human(name, r);
+        if (profile) std::fprintf(stderr, "%s", r.profile_report.c_str());
+    }
     if (both) {
         const auto &d = runs[0].second.ppl, &p = runs[1].second.ppl;
         std::fprintf(stdout, "proxy vs dense: ppl %+.3f%%, prefill %.2fx faster\n", 100.0 * (p.ppl - d.ppl) / d.ppl,

@@ -26,7 +26,8 @@ const char* usage =
     "  --seed S           sampling seed (default: from the clock)\n"
     "  --ctx C            context size (default: prompt + n, at most the model's)\n"
     "  --raw              do not turn special-token text (e.g. <|im_start|>) into tokens\n"
-    "  --json             print one JSON object (text, token counts, speeds) on stdout instead\n";
+    "  --json             print one JSON object (text, token counts, speeds) on stdout instead\n"
+    "  --profile          time every op (synchronising after each) and print a table to stderr\n";
 
 double seconds_since(clock_type::time_point t0) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
@@ -51,6 +52,7 @@ int run_run(int argc, char** argv) {
     const int64_t ctx_arg = a.i64("--ctx", 0);
     const bool raw = a.flag("--raw");
     const bool json = a.flag("--json");
+    const bool profile = a.flag("--profile");
     pa::model::session_options o = pa::model::session_options_from(a, 512);
     if (path.empty()) throw pa::error("give a model with -m MODEL.gguf");
     if (has_prompt == !prompt_file.empty()) throw pa::error("give the prompt with -p PROMPT or -f FILE (one of them)");
@@ -74,10 +76,14 @@ int run_run(int argc, char** argv) {
     if (int64_t(tokens.size()) > want_ctx)
         throw pa::error(fmt::format("the prompt has {} tokens, more than the context of {} (--ctx)", tokens.size(), want_ctx));
     o.n_ctx = int(std::max<int64_t>(want_ctx, 1));
-    if (!json) std::fprintf(stderr, "model: %s\ndevice: %s\n", m.describe().c_str(), be.main().description().c_str());
+    if (!json) {
+        const std::string dev = be.main().description();
+        std::fprintf(stderr, "model: %s\ndevice: %s\n", m.describe().c_str(), dev.substr(0, dev.find(" | ")).c_str());
+    }
 
     pa::model::session s(m, be.order(), o);
     s.sched().set_abort_flag(pa::cli::interrupt_flag());
+    s.set_profile(profile);
     pa::model::sampler smp(so);
 
     // prefill
@@ -126,11 +132,13 @@ int run_run(int argc, char** argv) {
                    o.attn == pa::model::attn_mode::proxy ? "proxy" : "dense", tokens.size(), generated, proxy_nodes,
                    prefill_s, prefill_tps, decode_s, decode_tps, s.n_ctx(), pa::model::json_escape(text));
     } else {
-        std::fprintf(stderr, "\nprefill: %zu tokens in %.3f s (%.1f tok/s, %s attention%s)\n", tokens.size(), prefill_s,
+        std::fputc('\n', stdout);
+        std::fprintf(stderr, "prefill: %zu tokens in %.3f s (%.1f tok/s, %s attention%s)\n", tokens.size(), prefill_s,
                      prefill_tps, proxy_nodes > 0 ? "proxy" : "dense",
                      proxy_nodes > 0 ? fmt::format(" in {} nodes", proxy_nodes).c_str() : "");
         std::fprintf(stderr, "decode: %lld tokens in %.3f s (%.1f tok/s)\n", (long long)generated, decode_s, decode_tps);
     }
+    if (profile) std::fprintf(stderr, "%s", s.profile_report().c_str());
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "pa/error.h"
+#include "pa/op_registry.h"
 
 namespace pa::model {
 namespace {
@@ -16,7 +17,7 @@ int resolve_ctx(const model& m, int n_ctx) { return n_ctx > 0 ? n_ctx : m.hp().n
 } // namespace
 
 session::session(const model& m, std::vector<backend*> backends, const session_options& o)
-    : m_(m), opt_(o), cache_(m.hp(), resolve_ctx(m, o.n_ctx), o.kv_type), sched_(std::move(backends)) {
+    : m_(m), opt_(o), cache_(m.hp(), resolve_ctx(m, o.n_ctx), o.kv_type), sched_(backends), backends_(backends) {
     if (opt_.n_batch <= 0) throw error(fmt::format("batch size {} must be > 0", opt_.n_batch));
 }
 
@@ -25,10 +26,38 @@ void session::run(llm_graph& lg, int64_t n_tokens) {
     if (opt_.attn == attn_mode::proxy && n_tokens > 1 && n_tokens >= opt_.proxy_min_len)
         stats_.proxy_nodes += swap_dense_attention(lg.g, opt_.proxy, {}, opt_.proxy_min_len);
     const auto t0 = std::chrono::steady_clock::now();
-    sched_.compute(lg.g);
+    compute(lg.g);
     stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     stats_.graphs++;
     stats_.tokens += n_tokens;
+}
+
+void session::set_profile(bool on) {
+    profiling_ = on;
+    sched_.set_timing(on);
+}
+
+void session::compute(const graph& g) {
+    sched_.compute(g);
+    if (!profiling_) return;
+    for (const node_timing& t : sched_.timings()) {
+        const std::string key = fmt::format("{}@{}", op_registry::global().name(t.node->op),
+                                            backends_[size_t(t.backend_index)]->name());
+        op_time& o = profile_[key];
+        o.ms += t.ms;
+        o.count++;
+    }
+}
+
+std::string session::profile_report() const {
+    std::vector<std::pair<std::string, op_time>> v(profile_.begin(), profile_.end());
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+    double total = 0;
+    for (const auto& e : v) total += e.second.ms;
+    std::string out = fmt::format("{:<28} {:>10} {:>8} {:>7}\n", "op@backend", "ms", "calls", "share");
+    for (const auto& [k, t] : v)
+        out += fmt::format("{:<28} {:>10.1f} {:>8} {:>6.1f}%\n", k, t.ms, t.count, 100.0 * t.ms / total);
+    return out;
 }
 
 std::vector<float> session::eval(std::span<const int32_t> tokens, const progress_fn& progress) {
@@ -76,7 +105,7 @@ void session::eval_all(std::span<const int32_t> tokens,
             context lctx;
             llm_graph out = build_logits_graph(lctx, m_, std::span<const float>(hidden + s * E, size_t(k * E)), k);
             const auto t0 = std::chrono::steady_clock::now();
-            sched_.compute(out.g);
+            compute(out.g);
             stats_.logits_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             sink(int64_t(done) + s, static_cast<const float*>(out.out->data), k);
         }

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -32,6 +34,11 @@ struct session_stats {
     double logits_seconds = 0; // classifier slices of eval_all
 };
 
+struct op_time {
+    double ms = 0;
+    int64_t count = 0;
+};
+
 // (tokens done, tokens total) after each chunk
 using progress_fn = std::function<void(int64_t, int64_t)>;
 
@@ -52,10 +59,15 @@ public:
     const session_options& options() const { return opt_; }
     session_stats& stats() { return stats_; }
     scheduler& sched() { return sched_; }
+    // Per-op host-measured times ("op@backend" -> total); timing synchronises after every node.
+    void set_profile(bool on);
+    const std::map<std::string, op_time>& profile() const { return profile_; }
+    std::string profile_report() const; // lines sorted by time
     const model& mdl() const { return m_; }
 
 private:
     void run(llm_graph& lg, int64_t n_tokens);
+    void compute(const graph& g);
 
     const model& m_;
     session_options opt_;
@@ -63,6 +75,9 @@ private:
     scheduler sched_;
     int n_past_ = 0;
     session_stats stats_;
+    std::vector<backend*> backends_;
+    bool profiling_ = false;
+    std::map<std::string, op_time> profile_;
 };
 
 } // namespace pa::model

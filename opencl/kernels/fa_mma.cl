@@ -11,7 +11,7 @@
 //   VT16 [Hkv][D][NKP]  values transposed (keys contiguous), columns >= Nkv are zero
 //   Q  F32 [D, N, H] (ggml strides; nb0 = 4, rows 16-byte aligned), converted in registers
 //   O  F32 [D, H, N] contiguous
-// NKP is Nkv rounded up to a multiple of BN.
+// NKP is Nkv rounded up to a multiple of 128 (whole sparse blocks stay in bounds).
 //
 // One work-group = WARPS warps; warp w owns 16 query rows of one head (BM = 16*WARPS rows).
 // Key tiles of BN keys stream through local memory: K as [BN][D], V^T as [D][BN], with a
@@ -231,8 +231,8 @@ inline void store_v_tile(local uint4* vl, const uint4* r, int tid) {
 }
 
 #ifdef FA_MMA_SPARSE
-// Key tiles come from a block list (CSR: plugin/kernels/sparse_attn_mma.cl defines
-// SPARSE_ARGS, sparse_tiles() and sparse_tile_key()).
+// Rows and key tiles come from the block mask (plugin/kernels/sparse_attn_mma.cl defines
+// SPARSE_ARGS, SPARSE_M0, SPARSE_TILES and SPARSE_TILE_KEY).
 #define TILE_ARGS SPARSE_ARGS
 #else
 #define TILE_ARGS
@@ -240,7 +240,7 @@ inline void store_v_tile(local uint4* vl, const uint4* r, int tid) {
 
 // global (NT * n_q_blocks * H): work-group id -> (query block, head), the heaviest (last) query
 // blocks first for causal balance and all heads of a query block together so that the query
-// heads of a KV group share K/V tiles in L2.
+// heads of a KV group share K/V tiles in L2. Sparse: (mask row, part of it, head), same order.
 kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb, global const uint4* k16,
                    global const uint4* vt16, int nkp, global char* ob, ulong o_offs, int n_kv, int n_head_kv,
                    int n_past, int causal, float scale_log2 TILE_ARGS) {
@@ -248,27 +248,31 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     local uint4 vl[D * VCH];
     EMU_DECL
     const int n_q = q_ne.s1, n_head = q_ne.s2;
-    const int n_qb = (n_q + BM - 1) / BM;
     const int wg = get_group_id(0);
-    const int h = wg % n_head, qblk = n_qb - 1 - wg / n_head;
+    const int h = wg % n_head;
+#ifdef FA_MMA_SPARSE
+    const int m0 = SPARSE_M0(wg / n_head); // may be negative: a first row that starts mid-block
+#else
+    const int m0 = ((n_q + BM - 1) / BM - 1 - wg / n_head) * BM;
+#endif
     const int kvh = h / (n_head / n_head_kv);
     const int tid = get_local_id(0), warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-    const int m0 = qblk * BM, r0 = m0 + 16 * warp; // first row of the work-group, of the warp
+    const int r0 = m0 + 16 * warp; // first query row of the warp (rows outside [0, n_q) are padding)
 
     // Q fragments (see the mapping above), converted from F32 in registers.
     uint4 qa[D / 16];
     {
         const int ra = r0 + g, rb = r0 + g + 8;
-        global const char* pa = qb + q_offs + (ulong)min(ra, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
-        global const char* pb = qb + q_offs + (ulong)min(rb, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
+        global const char* pa = qb + q_offs + (ulong)clamp(ra, 0, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
+        global const char* pb = qb + q_offs + (ulong)clamp(rb, 0, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
         #pragma unroll
         for (int q = 0; q < D / 32; ++q) {
             float4 a0 = vload4(0, (global const float*)(pa) + 32 * q + 8 * t);
             float4 a1 = vload4(1, (global const float*)(pa) + 32 * q + 8 * t);
             float4 b0 = vload4(0, (global const float*)(pb) + 32 * q + 8 * t);
             float4 b1 = vload4(1, (global const float*)(pb) + 32 * q + 8 * t);
-            if (ra >= n_q) a0 = a1 = (float4)(0.0f);
-            if (rb >= n_q) b0 = b1 = (float4)(0.0f);
+            if (ra < 0 || ra >= n_q) a0 = a1 = (float4)(0.0f);
+            if (rb < 0 || rb >= n_q) b0 = b1 = (float4)(0.0f);
             qa[2 * q] = (uint4)(pack_f16x2(a0.x, a0.y), pack_f16x2(b0.x, b0.y), pack_f16x2(a0.z, a0.w),
                                 pack_f16x2(b0.z, b0.w));
             qa[2 * q + 1] = (uint4)(pack_f16x2(a1.x, a1.y), pack_f16x2(b1.x, b1.y), pack_f16x2(a1.z, a1.w),
@@ -282,12 +286,12 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     float mrow0 = NEG_BIG, mrow1 = NEG_BIG; // running max of rows g, g+8 (raw logits)
     float lrow0 = 0.0f, lrow1 = 0.0f;       // this lane's part of the running sums
 
-    // Keys this work-group can see: causal -> up to its last row's position.
-    const int key_end = causal ? min(n_kv, n_past + min(m0 + BM, n_q)) : n_kv;
 #ifdef FA_MMA_SPARSE
-    const int n_tiles = sparse_tiles(h, m0);
-#define TILE_KEY(it) sparse_tile_key(h, m0, it)
+    const int n_tiles = SPARSE_TILES(h, wg / n_head);
+#define TILE_KEY(it) SPARSE_TILE_KEY(h, wg / n_head, it)
 #else
+    // keys this work-group can see: causal -> up to its last row's position
+    const int key_end = causal ? min(n_kv, n_past + min(m0 + BM, n_q)) : n_kv;
     const int n_tiles = (key_end + BN - 1) / BN;
 #define TILE_KEY(it) ((it) * BN)
 #endif
@@ -415,9 +419,10 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     const int ra = r0 + g, rb = r0 + g + 8;
     global float* oa = (global float*)(ob + o_offs) + ((ulong)ra * n_head + h) * D + 2 * t;
     global float* obb = (global float*)(ob + o_offs) + ((ulong)rb * n_head + h) * D + 2 * t;
+    const bool wa = ra >= 0 && ra < n_q, wb = rb >= 0 && rb < n_q;
     #pragma unroll
     for (int j = 0; j < D / 8; ++j) {
-        if (ra < n_q) vstore2((float2)(o[j].x * inv0, o[j].y * inv0), 0, oa + 8 * j);
-        if (rb < n_q) vstore2((float2)(o[j].z * inv1, o[j].w * inv1), 0, obb + 8 * j);
+        if (wa) vstore2((float2)(o[j].x * inv0, o[j].y * inv0), 0, oa + 8 * j);
+        if (wb) vstore2((float2)(o[j].z * inv1, o[j].w * inv1), 0, obb + 8 * j);
     }
 }

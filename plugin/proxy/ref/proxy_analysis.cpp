@@ -46,7 +46,7 @@ PA_FAST_CLONES double measure_row(const geometry& geo, const host_qkv& x, const 
         recall[t] = in;
     }
     // oracle: the kept count's highest-mass blocks (ties by lower index)
-    std::vector<int32_t> order(size_t(m + 1));
+    std::vector<int32_t> order(static_cast<size_t>(m + 1));
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
         return row_mass[size_t(a)] > row_mass[size_t(b)] || (row_mass[size_t(a)] == row_mass[size_t(b)] && a < b);
@@ -79,9 +79,9 @@ mask_quality measure_mask(const geometry& geo, const host_qkv& x, const estimate
     std::vector<double> iou(size_t(geo.H * geo.n_rows), 0.0);
     // later rows cost more: hand them out first for a better balance
     parallel_for(geo.H * geo.n_rows, 1, n_threads, [&](int64_t b, int64_t end) {
-        std::vector<float> s(size_t(geo.n_keys));
-        std::vector<double> row_mass(size_t(geo.n_kblocks)), qmass(size_t(geo.n_kblocks));
-        std::vector<char> in_kept(size_t(geo.n_kblocks));
+        std::vector<float> s(static_cast<size_t>(geo.n_keys));
+        std::vector<double> row_mass(static_cast<size_t>(geo.n_kblocks)), qmass(size_t(geo.n_kblocks));
+        std::vector<char> in_kept(static_cast<size_t>(geo.n_kblocks));
         for (int64_t it = b; it < end; ++it) {
             const int64_t h = it % geo.H, m = geo.n_kblocks - 1 - it / geo.H;
             iou[size_t(h * geo.n_rows + (m - geo.row0))] =

@@ -16,9 +16,16 @@
 namespace pa::proxy {
 namespace {
 
+// Host storage of t: its own data, or (a view built but not run through a scheduler) its root's.
+const char* host_data(const pa_tensor* t) {
+    if (t->data) return static_cast<const char*>(t->data);
+    if (t->view_src && t->view_src->data) return static_cast<const char*>(t->view_src->data) + t->view_offs;
+    return nullptr;
+}
+
 // Row (i1, i2) of t (ne0 elements, f32 or f16, any strides) as floats.
 void load_row(const pa_tensor* t, int64_t i1, int64_t i2, float* out) {
-    const char* base = static_cast<const char*>(t->data) + size_t(i1) * t->nb[1] + size_t(i2) * t->nb[2];
+    const char* base = host_data(t) + size_t(i1) * t->nb[1] + size_t(i2) * t->nb[2];
     for (int64_t i = 0; i < t->ne[0]; ++i) {
         const char* p = base + size_t(i) * t->nb[0];
         if (t->type == PA_TYPE_F16) {
@@ -33,7 +40,7 @@ void load_row(const pa_tensor* t, int64_t i1, int64_t i2, float* out) {
 
 void load_heads(const pa_tensor* t, int64_t rows, int64_t heads, std::vector<float>& out, int n_threads) {
     const int64_t d = t->ne[0];
-    if (!t->data) throw error(fmt::format("{}: a source has no host data", proxy_op_name));
+    if (!host_data(t)) throw error(fmt::format("{}: a source has no host data", proxy_op_name));
     out.assign(size_t(rows * heads * d), 0.0f);
     parallel_for(rows * heads, 256, n_threads, [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) load_row(t, r % rows, r / rows, &out[size_t(r * d)]);
@@ -89,7 +96,7 @@ host_qkv load_qkv(const geometry& geo, const pa_tensor* q, const pa_tensor* k, c
 
 void attend(const geometry& geo, const host_qkv& x, const estimate& e, float* out, int n_threads) {
     parallel_for(geo.N * geo.H, 16, n_threads, [&](int64_t b, int64_t end) {
-        std::vector<float> s(size_t(geo.n_keys)), acc(size_t(geo.d));
+        std::vector<float> s(static_cast<size_t>(geo.n_keys)), acc(size_t(geo.d));
         for (int64_t it = b; it < end; ++it) {
             const int64_t t = it / geo.H, h = it % geo.H;
             attend_row(geo, x, e, h, t, out + it * geo.d, s, acc);

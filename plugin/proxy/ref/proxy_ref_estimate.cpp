@@ -122,7 +122,7 @@ void sort_desc(const float* key, int64_t n, std::vector<int32_t>& order) {
 void budgets(const geometry& geo, const host_qkv& x, estimate& e, int n_threads) {
     const int64_t nb = geo.n_kblocks;
     const int64_t nq = geo.row_end(geo.last_row()) - geo.row_begin(geo.last_row());
-    std::vector<float> part(size_t(geo.H * nb * nq));
+    std::vector<float> part(static_cast<size_t>(geo.H * nb * nq));
     parallel_for(geo.H * nq, 4, n_threads, [&](int64_t b, int64_t end) {
         std::vector<float> L(size_t(geo.n_keys));
         for (int64_t it = b; it < end; ++it)

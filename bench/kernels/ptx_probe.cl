@@ -1,0 +1,37 @@
+// ptx_probe.cl - NVIDIA only: whether an OpenCL __local pointer cast to uint is a .shared
+// address that inline PTX (st.shared, cp.async, ldmatrix) can use. One work-group of 32.
+kernel void probe_st_shared(global uint* out) {
+    local uint buf[32];
+    const uint l = get_local_id(0);
+    buf[l] = 0;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const uint addr = (uint)(size_t)(buf + (31 - l));
+    asm volatile("st.shared.u32 [%0], %1;" ::"r"(addr), "r"(l * 3 + 7) : "memory");
+    barrier(CLK_LOCAL_MEM_FENCE);
+    out[l] = buf[l]; // expect (31 - l) * 3 + 7
+}
+
+kernel void probe_cp_async(global const uint4* src, global uint4* out) {
+    local uint4 buf[32];
+    const uint l = get_local_id(0);
+    buf[l] = (uint4)(0);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const uint addr = (uint)(size_t)(buf + l);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(addr), "l"(src + (31 - l)) : "memory");
+    asm volatile("cp.async.wait_all;" ::: "memory");
+    barrier(CLK_LOCAL_MEM_FENCE);
+    out[l] = buf[l]; // expect src[31 - l]
+}
+
+kernel void probe_ldmatrix(global const ushort* src, global uint4* out) {
+    local ushort buf[32 * 8]; // four 8x8 matrices of halves, row r at buf + 8r
+    const uint l = get_local_id(0);
+    for (int i = 0; i < 8; ++i) buf[l * 8 + i] = src[l * 8 + i];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const uint addr = (uint)(size_t)(buf + l * 8);
+    uint r0, r1, r2, r3;
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr));
+    out[l] = (uint4)(r0, r1, r2, r3); // expect reg i = matrix i, row l/4, cols 2(l%4), +1
+}

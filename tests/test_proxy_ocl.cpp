@@ -1,0 +1,230 @@
+// test_proxy_ocl.cpp - the OpenCL lowering of proxy_sparse_attn against the CPU reference:
+// every intermediate of the estimate bit for bit (pooled proxies, LSE states, block scores,
+// head masses, budgets, ranks, kept lists), outputs within float tolerance, and the dense path
+// against dense attention. Runs the lowering directly on a device_context of its own.
+#include <gtest/gtest.h>
+
+#include "proxy/proxy_ocl.h"
+#include "test_proxy_util.h"
+
+using namespace proxy_test;
+using pa::proxy::geometry;
+
+namespace {
+
+pa::ocl::device_context* device() {
+    static std::unique_ptr<pa::ocl::device_context> ctx = [] {
+        std::unique_ptr<pa::ocl::device_context> c;
+        if (!pa::ocl::list_devices().empty()) c = std::make_unique<pa::ocl::device_context>("");
+        return c;
+    }();
+    return ctx.get();
+}
+
+#define REQUIRE_DEVICE()                                           \
+    if (!device()) GTEST_SKIP() << "no OpenCL device";              \
+    static_assert(true)
+
+pa::ocl::mem_handle upload(const pa_tensor* t) {
+    cl_int err = CL_SUCCESS;
+    const size_t bytes = pa::nbytes(t);
+    pa::ocl::mem_handle m(clCreateBuffer(device()->cl_ctx(), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes,
+                                         const_cast<void*>(t->data), &err));
+    pa::ocl::check(err, "test upload");
+    return m;
+}
+
+struct ocl_result {
+    pa::proxy::ocl_debug dbg;
+    std::vector<float> out; // [N][H][d]
+};
+
+ocl_result run_ocl(pa::context& ctx, const qkv& t, const attn_case& c, int stop_after = 0) {
+    pa::proxy_params p = c.params();
+    p.stop_after = stop_after;
+    const geometry geo = pa::proxy::make_geometry(t.q, t.k, t.v, p);
+    pa::tensor* dst = ctx.new_tensor(PA_TYPE_F32, {c.d, c.H, c.N});
+    auto mq = upload(t.q), mk = upload(t.k), mv = upload(t.v), md = upload(dst);
+    auto as = [](const pa::ocl::mem_handle& m, const pa_tensor* x) {
+        return pa::proxy::ocl_tensor{{m.get(), 0}, pa::ocl::shape_of(x), x->type};
+    };
+    ocl_result r;
+    pa::proxy::ocl_run(*device(), geo, as(mq, t.q), as(mk, t.k), as(mv, t.v), as(md, dst), &r.dbg);
+    r.out.resize(size_t(pa::nelements(dst)));
+    pa::ocl::check(clEnqueueReadBuffer(device()->queue(), md.get(), CL_TRUE, 0, r.out.size() * 4, r.out.data(), 0,
+                                       nullptr, nullptr),
+                   "test read");
+    return r;
+}
+
+// ---- estimate and output against the reference --------------------------------------------------
+std::vector<attn_case> cases() {
+    std::vector<attn_case> v;
+    attn_case c;
+    v.push_back(c);
+    c.N = 301; // not a multiple of B or S
+    v.push_back(c);
+    for (auto [H, Hkv] : {std::pair{4, 4}, {8, 2}, {7, 1}, {8, 1}}) { // GQA 1, 4, 7, 8 (2: the base case)
+        attn_case x = c;
+        x.H = H;
+        x.Hkv = Hkv;
+        v.push_back(x);
+    }
+    for (int g : {2, 4}) { // g in {1, 2, Hkv}
+        attn_case x = c;
+        x.H = 8;
+        x.Hkv = 4;
+        x.g = g;
+        v.push_back(x);
+    }
+    for (int64_t d : {80, 128}) {
+        attn_case x = c;
+        x.d = d;
+        x.N = 200;
+        v.push_back(x);
+    }
+    for (int64_t past : {37, 64}) { // n_past > 0, off and on the block grid
+        attn_case x = c;
+        x.n_past = past;
+        x.N = 230;
+        v.push_back(x);
+    }
+    attn_case x = c;
+    x.force = false;
+    x.min_tokens = 0;
+    x.gamma = 0.6f;
+    v.push_back(x);
+    x = c;
+    x.pat = pa::proxy::pattern::random;
+    x.kv = PA_TYPE_F16;
+    x.S = 8;
+    v.push_back(x);
+    x = c;
+    x.pat = pa::proxy::pattern::sink_local;
+    x.B = 32;
+    x.N = 700; // 22 blocks: a longer sort
+    x.min_tokens = 64;
+    v.push_back(x);
+    return v;
+}
+
+void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_debug& gpu, const geometry& g) {
+    // bit-identical, ties included: == on floats is intended
+    EXPECT_EQ(gpu.pooled_q, cpu.pooled_q);
+    EXPECT_EQ(gpu.pooled_k, cpu.pooled_k);
+    EXPECT_EQ(gpu.row_max, cpu.row_max);
+    EXPECT_EQ(gpu.row_inv_sum, cpu.row_inv_sum);
+    EXPECT_EQ(gpu.scores, cpu.scores);
+    EXPECT_EQ(gpu.head_mass, cpu.head_mass);
+    EXPECT_EQ(gpu.budgets, cpu.budgets);
+    EXPECT_EQ(gpu.ranks, cpu.ranks);
+    EXPECT_EQ(gpu.counts, cpu.counts);
+    ASSERT_EQ(gpu.blocks.size(), cpu.blocks.size());
+    for (int64_t h = 0; h < g.H; ++h)
+        for (int64_t m = g.row0; m < g.n_kblocks; ++m) {
+            const size_t at = size_t(h * g.tri_total() + g.tri(m));
+            const int32_t n = cpu.counts[size_t(h * g.n_rows + m - g.row0)];
+            EXPECT_TRUE(std::equal(cpu.blocks.begin() + at, cpu.blocks.begin() + at + n, gpu.blocks.begin() + at))
+                << "head " << h << " row " << m;
+        }
+}
+
+class ProxyOcl : public ::testing::TestWithParam<attn_case> {};
+
+TEST_P(ProxyOcl, EstimateIsBitIdenticalAndOutputMatches) {
+    REQUIRE_DEVICE();
+    const attn_case c = GetParam();
+    pa::context ctx;
+    const qkv t = make_qkv(ctx, c);
+    const ref_result ref = run_ref(t, c);
+    ASSERT_FALSE(ref.geo.all_kept);
+    const ocl_result r = run_ocl(ctx, t, c);
+    expect_same_estimate(ref.est, r.dbg, ref.geo);
+    EXPECT_LT(rel_l2(r.out, ref.out), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ProxyOcl, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name(); });
+
+// Equal scores everywhere (zero queries): every ranking and budget is decided by block index.
+TEST(ProxyOclTies, TiesAreBrokenByBlockIndexOnBothSides) {
+    REQUIRE_DEVICE();
+    attn_case c;
+    c.N = 200;
+    c.min_tokens = 0;
+    c.gamma = 0.5f;
+    pa::context ctx;
+    const qkv t = make_qkv(ctx, c);
+    std::memset(t.q->data, 0, pa::nbytes(t.q));
+    const ref_result ref = run_ref(t, c);
+    const ocl_result r = run_ocl(ctx, t, c);
+    expect_same_estimate(ref.est, r.dbg, ref.geo);
+    // row m keeps the forced blocks then the lowest indices
+    const auto kept = ref.est.kept(ref.geo, 0, 10);
+    const int32_t K = ref.est.budgets[0];
+    ASSERT_LT(K + 2, 11);
+    for (int32_t i = 0; i < K + 1; ++i) EXPECT_EQ(kept[size_t(i)], i);
+    EXPECT_EQ(kept.back(), 10);
+    EXPECT_LT(rel_l2(r.out, ref.out), 1e-5);
+}
+
+// ---- dense path ---------------------------------------------------------------------------------------
+TEST(ProxyOclDense, GammaOneEqualsDenseAttention) {
+    REQUIRE_DEVICE();
+    for (auto [past, kv] : {std::pair{int64_t(0), PA_TYPE_F32}, {int64_t(21), PA_TYPE_F16}}) {
+        attn_case c;
+        c.N = 170;
+        c.n_past = past;
+        c.H = 8;
+        c.Hkv = 2;
+        c.gamma = 1.0f;
+        c.kv = kv;
+        pa::context ctx;
+        const qkv t = make_qkv(ctx, c);
+        const ocl_result r = run_ocl(ctx, t, c);
+        EXPECT_TRUE(r.dbg.budgets.empty()); // nothing estimated
+        EXPECT_LT(rel_l2(r.out, dense_cpu(ctx, t, c)), 1e-5) << c.name();
+    }
+}
+
+// The sparse kernel given every block through the mask (not the fallback) is dense attention.
+TEST(ProxyOclDense, FullMaskThroughTheSparsePathEqualsDense) {
+    REQUIRE_DEVICE();
+    attn_case c;
+    c.N = 160; // 10 blocks
+    c.force = false;
+    c.min_tokens = 9 * 16; // k_min = 9 < 10: not all_kept, but only the last row can drop a block
+    c.gamma = 1.0f - 1e-7f;
+    c.pat = pa::proxy::pattern::random;
+    pa::context ctx;
+    const qkv t = make_qkv(ctx, c);
+    const ref_result ref = run_ref(t, c);
+    ASSERT_FALSE(ref.geo.all_kept);
+    const ocl_result r = run_ocl(ctx, t, c);
+    expect_same_estimate(ref.est, r.dbg, ref.geo);
+    bool full = true;
+    for (int32_t K : ref.est.budgets) full &= K == ref.geo.n_kblocks;
+    if (!full) GTEST_SKIP() << "a budget came out below every block";
+    EXPECT_LT(rel_l2(r.out, dense_cpu(ctx, t, c)), 1e-5);
+}
+
+TEST(ProxyOclStages, StopAfterEachStage) {
+    REQUIRE_DEVICE();
+    attn_case c;
+    c.N = 100;
+    pa::context ctx;
+    const qkv t = make_qkv(ctx, c);
+    const ref_result ref = run_ref(t, c);
+    for (int st = 1; st <= 4; ++st) {
+        const ocl_result r = run_ocl(ctx, t, c, st);
+        EXPECT_EQ(r.dbg.pooled_q, ref.est.pooled_q);
+        EXPECT_EQ(r.dbg.scores.empty(), st < 2);
+        EXPECT_EQ(r.dbg.budgets.empty(), st < 3);
+        EXPECT_EQ(r.dbg.counts.empty(), st < 4);
+        if (st >= 3) {
+            EXPECT_EQ(r.dbg.budgets, ref.est.budgets);
+        }
+    }
+}
+
+} // namespace

@@ -1,0 +1,122 @@
+// test_proxy_util.h - shared helpers of tests/test_proxy_*.cpp: a case description, Q/K/V
+// tensors from the synthetic patterns, the dense reference on the CPU backend.
+#pragma once
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "pa/backend.h"
+#include "pa/context.h"
+#include "pa/ops.h"
+#include "pa/proxy_attn.h"
+#include "pa/scheduler.h"
+#include "pa/types.h"
+#include "proxy/ref/proxy_patterns.h"
+#include "proxy/ref/proxy_ref.h"
+
+namespace proxy_test {
+
+struct attn_case {
+    int64_t N = 256, n_past = 0, H = 4, Hkv = 2, d = 64;
+    int32_t g = 1, B = 16, S = 4, min_tokens = 32;
+    float gamma = 0.9f;
+    bool force = true;
+    pa_type kv = PA_TYPE_F32;
+    pa::proxy::pattern pat = pa::proxy::pattern::needle;
+    uint64_t seed = 1;
+
+    pa::proxy_params params() const {
+        pa::proxy_params p;
+        p.block = B;
+        p.stride = S;
+        p.n_proxy = g;
+        p.gamma = gamma;
+        p.min_tokens = min_tokens;
+        p.force_sink_and_local = force;
+        p.scale = 1.0f / std::sqrt(float(d));
+        p.n_past = int32_t(n_past);
+        return p;
+    }
+    std::string name() const {
+        // gtest names: letters, digits and underscores only
+        std::string pn = pa::proxy::pattern_name(pat);
+        for (char& ch : pn)
+            if (ch == '-') ch = '_';
+        return fmt::format("N{}_past{}_H{}_kv{}_d{}_g{}_B{}_S{}_gamma{}_min{}_force{}_{}_{}", N, n_past, H, Hkv, d, g, B,
+                           S, int(std::lround(gamma * 1000)), min_tokens, int(force), kv == PA_TYPE_F16 ? "f16" : "f32",
+                           pn);
+    }
+};
+
+struct qkv {
+    pa::tensor *q = nullptr, *k = nullptr, *v = nullptr;
+};
+
+// Contiguous q [d, N, H] f32, k/v [d, n_past + N, Hkv] of the case's kv type, host data.
+inline qkv make_qkv(pa::context& ctx, const attn_case& c) {
+    const auto s = pa::proxy::synthesize(c.pat, c.N, c.n_past, c.H, c.Hkv, c.d, c.seed, 0.0f, c.B);
+    const int64_t nk = c.n_past + c.N;
+    qkv t;
+    t.q = ctx.new_tensor(PA_TYPE_F32, {c.d, c.N, c.H});
+    t.k = ctx.new_tensor(c.kv, {c.d, nk, c.Hkv});
+    t.v = ctx.new_tensor(c.kv, {c.d, nk, c.Hkv});
+    std::memcpy(t.q->data, s.q.data(), s.q.size() * 4);
+    for (auto [dst, src] : {std::pair{t.k, &s.k}, std::pair{t.v, &s.v}}) {
+        if (c.kv == PA_TYPE_F32) {
+            std::memcpy(dst->data, src->data(), src->size() * 4);
+        } else {
+            auto* h = static_cast<uint16_t*>(dst->data);
+            for (size_t i = 0; i < src->size(); ++i) h[i] = pa::fp32_to_fp16((*src)[i]);
+        }
+    }
+    return t;
+}
+
+// Runs one node's graph on the given backends and returns its output as floats.
+inline std::vector<float> run_graph(std::vector<pa::backend*> order, pa::tensor* out) {
+    pa::graph g = pa::build_forward({out});
+    pa::scheduler sched(std::move(order));
+    sched.compute(g);
+    const auto* p = static_cast<const float*>(out->data);
+    return std::vector<float>(p, p + pa::nelements(out));
+}
+
+// Dense attention (flash_attn_ext) on the CPU backend: the independent reference.
+inline std::vector<float> dense_cpu(pa::context& ctx, const qkv& t, const attn_case& c) {
+    auto cpu = pa::make_cpu_backend();
+    pa::tensor* out = pa::flash_attn_ext(ctx, t.q, t.k, t.v, 1.0f / std::sqrt(float(c.d)), int(c.n_past), true);
+    return run_graph({cpu.get()}, out);
+}
+
+inline double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        const double dlt = double(a[i]) - double(ref[i]);
+        num += dlt * dlt;
+        den += double(ref[i]) * double(ref[i]);
+    }
+    return std::sqrt(num / den);
+}
+
+// The reference node without the op registry: geometry + estimate + attend.
+struct ref_result {
+    pa::proxy::geometry geo;
+    pa::proxy::estimate est;
+    std::vector<float> out; // [N][H][d]
+};
+
+inline ref_result run_ref(const qkv& t, const attn_case& c) {
+    ref_result r;
+    r.geo = pa::proxy::make_geometry(t.q, t.k, t.v, c.params());
+    const auto x = pa::proxy::load_qkv(r.geo, t.q, t.k, t.v);
+    r.est = pa::proxy::estimate_mask(r.geo, x);
+    r.out.assign(size_t(c.N * c.H * c.d), 0.0f);
+    pa::proxy::attend(r.geo, x, r.est, r.out.data());
+    return r;
+}
+
+} // namespace proxy_test
