@@ -2,6 +2,7 @@
 // table of plugin op implementations.
 #include <fmt/format.h>
 
+#include <functional>
 #include <map>
 
 #include "blas.h"
@@ -79,9 +80,20 @@ cl_kernel device_context::get_kernel(std::string_view builtin_program, std::stri
 
 cl_kernel device_context::get_kernel(const program_source& src, std::string_view kernel_name,
                                      const std::string& options) {
+    // fast path: launches ask for their kernel every time; std::hash of the text is far cheaper
+    // than building the full source and the cache's key
+    std::string key = fmt::format("{}|{}|{}|{}|{}|{}", src.name, kernel_name, options, src.prepend_common,
+                                  src.text.size(), std::hash<std::string_view>{}(src.text));
+    {
+        std::lock_guard lock(impl_->kernels_mu);
+        if (auto it = impl_->source_kernels.find(key); it != impl_->source_kernels.end()) return it->second;
+    }
     const std::string text =
         src.prepend_common ? fmt::format("{}\n#line 1\n{}", common_source(), src.text) : src.text;
-    return impl_->programs->kernel(src.name, text, kernel_name, options);
+    cl_kernel k = impl_->programs->kernel(src.name, text, kernel_name, options);
+    std::lock_guard lock(impl_->kernels_mu);
+    impl_->source_kernels.emplace(std::move(key), k);
+    return k;
 }
 
 mem_ref device_context::mem(const pa_tensor* t) const {

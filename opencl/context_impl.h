@@ -22,6 +22,7 @@ struct device_context::impl {
     tuning tune;
     std::mutex kernels_mu;
     std::unordered_map<std::string, cl_kernel> builtin_kernels; // "program|kernel|options"
+    std::unordered_map<std::string, cl_kernel> source_kernels;  // "name|kernel|options|size|hash"
     std::once_flag blas_warm;
     std::string blas_report;
 };

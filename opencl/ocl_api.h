@@ -115,7 +115,8 @@ class device_context {
         ocl::launch(queue(), k, global, local);
     }
 
-    // CLBlast strided batched SGEMM (serialized process-wide; warmed up once per context).
+    // CLBlast strided batched SGEMM (serialized process-wide; warmed up once per context: the
+    // first call compiles CLBlast's kernels; a call with m == 0 only does that).
     void gemm(const gemm_desc& g);
     // Whether CLBlast runs with parameters tuned for this device, and which (one line).
     std::string blas_info();
