@@ -149,8 +149,10 @@ float round_f16(float f) { // float -> nearest f16 -> float (normal range is all
 
 // ---- configuration ------------------------------------------------------------------------
 struct variant {
-    int warps = 8, bn = 64, maxreg = 0; // maxreg: -cl-nv-maxrregcount (0 = compiler's choice)
-    std::string name() const { return fmt::format("W{}B{}", warps, bn) + (maxreg ? fmt::format("R{}", maxreg) : ""); }
+    int warps = 8, bn = 64, async = 1, maxreg = 0; // maxreg: -cl-nv-maxrregcount (0 = compiler's choice)
+    std::string name() const {
+        return fmt::format("W{}B{}A{}", warps, bn, async) + (maxreg ? fmt::format("R{}", maxreg) : "");
+    }
     int bm() const { return 16 * warps; }
 };
 
@@ -172,8 +174,9 @@ struct kernels {
 kernels make_kernels(const env& e, const variant& v, int d, bool kv_f16, bool sparse, bool emulate) {
     std::string src = source_of("fa_mma.cl");
     if (sparse) src = std::string(source_of("sparse_attn_mma.cl")) + "\n" + src;
-    std::string opts = fmt::format("-cl-std=CL1.2 -DD={} -DWARPS={} -DBN={} -DKV_F16={} -DFA_MMA_EMULATE={}", d,
-                                   v.warps, v.bn, kv_f16 ? 1 : 0, emulate ? 1 : 0);
+    std::string opts =
+        fmt::format("-cl-std=CL1.2 -DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} -DMMA_KV_F16={} -DFA_MMA_EMULATE={}",
+                    d, v.warps, v.bn, v.async, kv_f16 ? 1 : 0, emulate ? 1 : 0);
     if (e.nvidia) opts += " -cl-nv-verbose";
     if (e.nvidia && v.maxreg) opts += fmt::format(" -cl-nv-maxrregcount={}", v.maxreg);
     kernels k;
@@ -489,7 +492,7 @@ void run_ptx_probes(const env& e) {
 
 int main(int argc, char** argv) {
     bool emulate = false, check_only = false, time_only = false;
-    std::string json_path, ptx_path, variants_s = "W8B64,W4B64,W8B32,W4B32";
+    std::string json_path, ptx_path, variants_s = "W8B64A1,W4B64A1,W8B32A1,W4B32A1";
     std::vector<int> n_list = {4096, 8192, 16384, 32768, 65536, 131072};
     int reps = 5, sparse_n = 32768;
     for (int i = 1; i < argc; ++i) {
@@ -524,7 +527,8 @@ int main(int argc, char** argv) {
             size_t c = variants_s.find(',', pos);
             if (c == std::string::npos) c = variants_s.size();
             variant v;
-            if (std::sscanf(variants_s.substr(pos, c - pos).c_str(), "W%dB%dR%d", &v.warps, &v.bn, &v.maxreg) < 2)
+            if (std::sscanf(variants_s.substr(pos, c - pos).c_str(), "W%dB%dA%dR%d", &v.warps, &v.bn, &v.async,
+                            &v.maxreg) < 3)
                 fail("bad variant " + variants_s.substr(pos, c - pos));
             vars.push_back(v);
             pos = c + 1;

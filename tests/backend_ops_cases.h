@@ -55,11 +55,11 @@ inline const char* layout_name(layout l) {
     return "?";
 }
 
-inline std::string shape_str(const shape4& ne) { return fmt::format("{}x{}x{}x{}", ne[0], ne[1], ne[2], ne[3]); }
-
-inline void set_name(tensor* t, const char* name) {
-    std::snprintf(t->name, sizeof t->name, "%s", name);
+inline std::string shape_str(const shape4& ne) {
+    return fmt::format("{}x{}x{}x{}", ne[0], ne[1], ne[2], ne[3]);
 }
+
+inline void set_name(tensor* t, const char* name) { std::snprintf(t->name, sizeof t->name, "%s", name); }
 
 // An input of logical shape ne in the given layout; the storage leaf is named `name`.
 inline tensor* make_input(context& ctx, pa_type type, shape4 ne, layout l, const char* name = "input") {
@@ -127,8 +127,8 @@ struct case_binary : test_case {
         return op == PA_OP_ADD ? "add" : op == PA_OP_MUL ? "mul" : "swiglu";
     }
     std::string vars() const override {
-        return fmt::format("a={},{},b={},{},{}", shape_str(a_ne), layout_name(la), shape_str(b_ne), type_name(b_type),
-                           layout_name(lb));
+        return fmt::format("a={},{},b={},{},{}", shape_str(a_ne), layout_name(la), shape_str(b_ne),
+                           type_name(b_type), layout_name(lb));
     }
     tensor* build(context& ctx) override {
         tensor* a = make_input(ctx, PA_TYPE_F32, a_ne, la, "a");
@@ -166,13 +166,13 @@ struct case_mul_mat : test_case {
     int64_t K, M, N;
     std::array<int64_t, 2> a_batch, b_batch;
     layout la, lb;
-    case_mul_mat(pa_type t, int64_t k, int64_t m, int64_t n, std::array<int64_t, 2> ab, std::array<int64_t, 2> bb,
-                 layout l_a = layout::packed, layout l_b = layout::packed)
+    case_mul_mat(pa_type t, int64_t k, int64_t m, int64_t n, std::array<int64_t, 2> ab,
+                 std::array<int64_t, 2> bb, layout l_a = layout::packed, layout l_b = layout::packed)
         : type(t), K(k), M(m), N(n), a_batch(ab), b_batch(bb), la(l_a), lb(l_b) {}
     std::string op_name() const override { return "mul_mat"; }
     std::string vars() const override {
-        return fmt::format("type={},K={},M={},N={},a={}x{},b={}x{},{},{}", type_name(type), K, M, N, a_batch[0],
-                           a_batch[1], b_batch[0], b_batch[1], layout_name(la), layout_name(lb));
+        return fmt::format("type={},K={},M={},N={},a={}x{},b={}x{},{},{}", type_name(type), K, M, N,
+                           a_batch[0], a_batch[1], b_batch[0], b_batch[1], layout_name(la), layout_name(lb));
     }
     // f32/f16 weights dequantize exactly; quantized paths may reorder or requantize sums (ggml: 5e-4)
     double max_nmse() const override { return traits(type).quantized ? 5e-4 : 1e-6; }
@@ -193,8 +193,8 @@ struct case_rope : test_case {
         : d(d_), H(h), N(n), n_dims(nd), mode(m), n_past(np), theta(th), l(lay) {}
     std::string op_name() const override { return "rope"; }
     std::string vars() const override {
-        return fmt::format("d={},H={},N={},n_dims={},mode={},theta={},n_past={},{}", d, H, N, n_dims, mode, theta,
-                           n_past, layout_name(l));
+        return fmt::format("d={},H={},N={},n_dims={},mode={},theta={},n_past={},{}", d, H, N, n_dims, mode,
+                           theta, n_past, layout_name(l));
     }
     // angles up to ~1000 rad computed in float on devices: ~1e-4 absolute in the worst element
     double max_nmse() const override { return 1e-6; }
@@ -212,8 +212,8 @@ struct case_soft_max : test_case {
     case_soft_max(shape4 n, float s, int m, layout lay) : ne(n), scale_(s), mask(m), l(lay) {}
     std::string op_name() const override { return "soft_max_ext"; }
     std::string vars() const override {
-        return fmt::format("ne={},scale={},mask={},{}", shape_str(ne), scale_,
-                           mask == 0 ? "none" : mask == 1 ? "f32" : "f16", layout_name(l));
+        static const char* masks[] = {"none", "f32", "f16"};
+        return fmt::format("ne={},scale={},mask={},{}", shape_str(ne), scale_, masks[mask], layout_name(l));
     }
     double max_nmse() const override { return 1e-6; }
     tensor* build(context& ctx) override {
@@ -270,12 +270,12 @@ struct case_flash_attn : test_case {
     layout lq, lkv; // q: packed or permuted ([d, H, N] storage); kv: packed, permuted or padded (cache view)
     case_flash_attn(int64_t d_, int64_t n, int64_t h, int64_t hkv, int64_t np, int64_t extra, pa_type kt,
                     pa_type vt, bool c, layout q_l, layout kv_l)
-        : d(d_), N(n), H(h), H_kv(hkv), n_past(np), extra_kv(extra), k_type(kt), v_type(vt), causal(c), lq(q_l),
-          lkv(kv_l) {}
+        : d(d_), N(n), H(h), H_kv(hkv), n_past(np), extra_kv(extra), k_type(kt), v_type(vt), causal(c),
+          lq(q_l), lkv(kv_l) {}
     std::string op_name() const override { return "flash_attn_ext"; }
     std::string vars() const override {
-        return fmt::format("d={},N={},H={},Hkv={},n_past={},Nkv={},k={},v={},{},q={},kv={}", d, N, H, H_kv, n_past,
-                           n_past + N + extra_kv, type_name(k_type), type_name(v_type),
+        return fmt::format("d={},N={},H={},Hkv={},n_past={},Nkv={},k={},v={},{},q={},kv={}", d, N, H, H_kv,
+                           n_past, n_past + N + extra_kv, type_name(k_type), type_name(v_type),
                            causal ? "causal" : "full", layout_name(lq), layout_name(lkv));
     }
     double max_nmse() const override { return 5e-4; }

@@ -33,7 +33,8 @@ inline void set_values(tensor* t, const std::vector<float>& vals) {
                 }
                 quantize_row(t->type, src, row.data(), ne0); // f32/f16 conversion
                 const size_t es = traits(t->type).block_bytes;
-                for (int64_t i0 = 0; i0 < ne0; ++i0) std::memcpy(base + i0 * t->nb[0], row.data() + i0 * es, es);
+                for (int64_t i0 = 0; i0 < ne0; ++i0)
+                    std::memcpy(base + i0 * t->nb[0], row.data() + i0 * es, es);
             }
 }
 
@@ -57,7 +58,8 @@ inline std::vector<float> get_values(const tensor* t) {
                     continue;
                 }
                 const size_t es = traits(t->type).block_bytes;
-                for (int64_t i0 = 0; i0 < ne0; ++i0) std::memcpy(row.data() + i0 * es, base + i0 * t->nb[0], es);
+                for (int64_t i0 = 0; i0 < ne0; ++i0)
+                    std::memcpy(row.data() + i0 * es, base + i0 * t->nb[0], es);
                 dequantize_row(t->type, row.data(), out.data() + r * ne0, ne0);
             }
     return out;

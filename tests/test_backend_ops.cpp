@@ -27,7 +27,7 @@ struct environment {
     std::unique_ptr<backend> cpu = make_cpu_backend(0);
     std::shared_ptr<plugin> opencl_plugin;
     std::unique_ptr<backend> opencl;
-    std::string load_error; // plugin failed to load or open: a test failure
+    std::string load_error;  // plugin failed to load or open: a test failure
     std::string skip_reason; // no device: a skip
 };
 
@@ -36,8 +36,10 @@ environment& env() {
         environment x;
         try {
             x.opencl_plugin = plugin::load(PA_PLUGIN_PATH);
-            if (x.opencl_plugin->device_count() == 0) x.skip_reason = "the OpenCL plugin reports no device";
-            else x.opencl = x.opencl_plugin->open_backend("");
+            if (x.opencl_plugin->device_count() == 0)
+                x.skip_reason = "the OpenCL plugin reports no device";
+            else
+                x.opencl = x.opencl_plugin->open_backend("");
         } catch (const std::exception& err) {
             x.load_error = err.what();
         }
@@ -71,8 +73,8 @@ run_result run_case(test_case& tc, const std::vector<backend*>& backends) {
     for (const tensor* n : g.nodes) {
         if (is_view_op(n->op) || s.assigned_backend(n) == 0) continue;
         r.all_on_first = false;
-        r.stray_node = fmt::format("{} {} ran on backend {}", op_registry::global().name(n->op), shape_string(n),
-                                   s.assigned_backend(n));
+        r.stray_node = fmt::format("{} {} ran on backend {}", op_registry::global().name(n->op),
+                                   shape_string(n), s.assigned_backend(n));
     }
     // a cpy into a view writes part of a bigger tensor: compare all of it (catches stray writes)
     r.values = get_values(out->view_src ? out->view_src : out);
@@ -134,7 +136,10 @@ struct shape_rng {
     std::mt19937 rng;
     explicit shape_rng(uint32_t seed) : rng(seed) {}
     int64_t in(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
-    template <class T, size_t N> T pick(const T (&v)[N]) { return v[size_t(in(0, int64_t(N) - 1))]; }
+    template <class T, size_t N>
+    T pick(const T (&v)[N]) {
+        return v[size_t(in(0, int64_t(N) - 1))];
+    }
 };
 
 constexpr pa_type all_types[] = {PA_TYPE_F32, PA_TYPE_F16, PA_TYPE_Q8_0, PA_TYPE_Q4_0, PA_TYPE_Q4_1};
@@ -167,10 +172,12 @@ case_list get_rows_cases() {
 
 case_list binary_cases() {
     case_list c;
-    struct shapes { shape4 a, b; };
+    struct shapes {
+        shape4 a, b;
+    };
     const shapes sh[] = {
-        {{17, 3, 2, 1}, {17, 1, 1, 1}}, {{33, 5, 3, 2}, {33, 5, 3, 2}}, {{1, 1, 1, 1}, {1, 1, 1, 1}},
-        {{16, 4, 6, 2}, {1, 4, 1, 2}},  {{7, 3, 5, 1}, {7, 3, 1, 1}},   {{64, 1, 1, 1}, {32, 1, 1, 1}},
+        {{17, 3, 2, 1}, {17, 1, 1, 1}},     {{33, 5, 3, 2}, {33, 5, 3, 2}}, {{1, 1, 1, 1}, {1, 1, 1, 1}},
+        {{16, 4, 6, 2}, {1, 4, 1, 2}},      {{7, 3, 5, 1}, {7, 3, 1, 1}},   {{64, 1, 1, 1}, {32, 1, 1, 1}},
         {{4096, 3, 1, 1}, {4096, 1, 1, 1}},
     };
     for (int32_t op : {PA_OP_ADD, PA_OP_MUL}) {
@@ -178,10 +185,10 @@ case_list binary_cases() {
             for (pa_type bt : {PA_TYPE_F32, PA_TYPE_F16})
                 c.push_back(std::make_unique<case_binary>(op, s.a, s.b, bt, layout::packed, layout::packed));
         for (layout l : all_layouts) {
-            c.push_back(std::make_unique<case_binary>(op, shape4{9, 6, 4, 1}, shape4{9, 6, 1, 1}, PA_TYPE_F32, l,
-                                                      layout::packed));
-            c.push_back(std::make_unique<case_binary>(op, shape4{10, 3, 3, 2}, shape4{10, 3, 3, 1}, PA_TYPE_F16,
-                                                      layout::packed, l));
+            c.push_back(std::make_unique<case_binary>(op, shape4{9, 6, 4, 1}, shape4{9, 6, 1, 1}, PA_TYPE_F32,
+                                                      l, layout::packed));
+            c.push_back(std::make_unique<case_binary>(op, shape4{10, 3, 3, 2}, shape4{10, 3, 3, 1},
+                                                      PA_TYPE_F16, layout::packed, l));
         }
     }
     for (layout l : all_layouts) {
@@ -248,21 +255,27 @@ case_list mul_mat_cases() {
         // non-contiguous inputs
         for (layout lb : all_layouts)
             c.push_back(std::make_unique<case_mul_mat>(t, 64, 9, 7, b2{2, 1}, b2{2, 1}, layout::packed, lb));
-        c.push_back(std::make_unique<case_mul_mat>(t, 64, 9, 7, b2{2, 1}, b2{4, 1}, layout::permuted, layout::packed));
-        c.push_back(std::make_unique<case_mul_mat>(t, 96, 9, 7, b2{1, 1}, b2{1, 1}, layout::padded, layout::padded));
+        c.push_back(std::make_unique<case_mul_mat>(t, 64, 9, 7, b2{2, 1}, b2{4, 1}, layout::permuted,
+                                                   layout::packed));
+        c.push_back(
+            std::make_unique<case_mul_mat>(t, 96, 9, 7, b2{1, 1}, b2{1, 1}, layout::padded, layout::padded));
         if (!q)
             c.push_back(std::make_unique<case_mul_mat>(t, 33, 9, 17, b2{1, 1}, b2{2, 1}, layout::transposed,
                                                        layout::transposed));
     }
     shape_rng r(404);
-    const std::array<b2, 2> batches[] = {{b2{1, 1}, b2{1, 1}}, {b2{1, 1}, b2{3, 1}}, {b2{2, 1}, b2{4, 1}},
-                                         {b2{1, 2}, b2{2, 2}}, {b2{2, 3}, b2{2, 3}}};
+    const std::array<b2, 2> batches[] = {{b2{1, 1}, b2{1, 1}},
+                                         {b2{1, 1}, b2{3, 1}},
+                                         {b2{2, 1}, b2{4, 1}},
+                                         {b2{1, 2}, b2{2, 2}},
+                                         {b2{2, 3}, b2{2, 3}}};
     for (int i = 0; i < 60; ++i) {
         const pa_type t = r.pick(all_types);
         const bool q = traits(t).quantized;
         const int64_t K = q ? 32 * r.in(1, 10) : r.in(1, 300);
         const auto& bt = r.pick(batches);
-        const layout la = q ? r.pick({layout::packed, layout::permuted, layout::padded}) : r.pick(all_layouts);
+        const layout la =
+            q ? r.pick({layout::packed, layout::permuted, layout::padded}) : r.pick(all_layouts);
         const int64_t M = r.in(1, 100), N = r.in(1, 70);
         const layout lb = r.pick(all_layouts);
         c.push_back(std::make_unique<case_mul_mat>(t, K, M, N, bt[0], bt[1], la, lb));
@@ -299,13 +312,15 @@ case_list rope_cases() {
 
 case_list soft_max_cases() {
     case_list c;
-    const shape4 sh[] = {{1, 1, 1, 1}, {7, 3, 1, 1}, {32, 17, 3, 1}, {100, 5, 3, 2}, {1000, 3, 2, 1},
-                         {4099, 2, 1, 1}};
+    const shape4 sh[] = {{1, 1, 1, 1},   {7, 3, 1, 1},    {32, 17, 3, 1},
+                         {100, 5, 3, 2}, {1000, 3, 2, 1}, {4099, 2, 1, 1}};
     for (const shape4& s : sh)
         for (int mask : {0, 1, 2})
-            for (float scale : {1.0f, 0.125f}) c.push_back(std::make_unique<case_soft_max>(s, scale, mask, layout::packed));
+            for (float scale : {1.0f, 0.125f})
+                c.push_back(std::make_unique<case_soft_max>(s, scale, mask, layout::packed));
     for (layout l : all_layouts)
-        for (int mask : {0, 2}) c.push_back(std::make_unique<case_soft_max>(shape4{33, 9, 4, 1}, 0.5f, mask, l));
+        for (int mask : {0, 2})
+            c.push_back(std::make_unique<case_soft_max>(shape4{33, 9, 4, 1}, 0.5f, mask, l));
     shape_rng r(606);
     for (int i = 0; i < 20; ++i) {
         const shape4 ne{r.in(1, 1500), r.in(1, 20), r.in(1, 4), r.in(1, 2)};
@@ -330,8 +345,10 @@ case_list cpy_cases() {
                 c.push_back(std::make_unique<case_cpy>(src, dst, ne, layout::padded, 1));
             else
                 c.push_back(std::make_unique<case_cpy>(src, dst, ne, layout::padded, 0));
-            if (!qs) c.push_back(std::make_unique<case_cpy>(src, dst, shape4{32, 5, 3, 1}, layout::packed, 2));
-            else if (src == dst) c.push_back(std::make_unique<case_cpy>(src, dst, shape4{32, 5, 3, 1}, layout::packed, 2));
+            if (!qs)
+                c.push_back(std::make_unique<case_cpy>(src, dst, shape4{32, 5, 3, 1}, layout::packed, 2));
+            else if (src == dst)
+                c.push_back(std::make_unique<case_cpy>(src, dst, shape4{32, 5, 3, 1}, layout::packed, 2));
             if (!qs && !qd) {
                 c.push_back(std::make_unique<case_cpy>(src, dst, shape4{33, 7, 1, 1}, layout::transposed, 0));
                 c.push_back(std::make_unique<case_cpy>(src, dst, shape4{5, 9, 3, 1}, layout::transposed, 1));
@@ -343,7 +360,9 @@ case_list cpy_cases() {
 
 case_list flash_attn_cases() {
     case_list c;
-    struct gqa { int64_t H, H_kv; };
+    struct gqa {
+        int64_t H, H_kv;
+    };
     static const gqa ratios[] = {{4, 4}, {4, 2}, {8, 2}, {7, 1}, {8, 1}}; // 1, 2, 4, 7, 8
     const pa_type f16 = PA_TYPE_F16, f32 = PA_TYPE_F32;
     // head dims, incl. an odd one
@@ -357,18 +376,20 @@ case_list flash_attn_cases() {
     }
     // GQA ratios, n_past > 0, N not a multiple of tile sizes
     for (const gqa& g : ratios) {
-        c.push_back(std::make_unique<case_flash_attn>(64, 37, g.H, g.H_kv, 11, 0, f16, f16, true, layout::permuted,
-                                                      layout::packed));
-        c.push_back(std::make_unique<case_flash_attn>(128, 5, g.H, g.H_kv, 0, 0, f32, f16, false, layout::packed,
-                                                      layout::permuted));
+        c.push_back(std::make_unique<case_flash_attn>(64, 37, g.H, g.H_kv, 11, 0, f16, f16, true,
+                                                      layout::permuted, layout::packed));
+        c.push_back(std::make_unique<case_flash_attn>(128, 5, g.H, g.H_kv, 0, 0, f32, f16, false,
+                                                      layout::packed, layout::permuted));
     }
     // types and layouts
     for (pa_type kt : {f32, f16})
         for (pa_type vt : {f32, f16})
             for (layout l : {layout::packed, layout::permuted, layout::padded}) {
-                c.push_back(std::make_unique<case_flash_attn>(64, 9, 4, 2, 7, 2, kt, vt, true, layout::packed, l));
+                c.push_back(
+                    std::make_unique<case_flash_attn>(64, 9, 4, 2, 7, 2, kt, vt, true, layout::packed, l));
             }
-    c.push_back(std::make_unique<case_flash_attn>(64, 1, 1, 1, 0, 0, f16, f16, true, layout::packed, layout::packed));
+    c.push_back(
+        std::make_unique<case_flash_attn>(64, 1, 1, 1, 0, 0, f16, f16, true, layout::packed, layout::packed));
     c.push_back(std::make_unique<case_flash_attn>(80, 65, 2, 1, 0, 0, f16, f16, false, layout::packed,
                                                   layout::padded));
     // longer sequences (tiles of keys and queries, partially masked last tiles)
@@ -388,7 +409,8 @@ case_list flash_attn_cases() {
         const bool causal = r.in(0, 3) != 0;
         const layout lq = r.pick({layout::packed, layout::permuted});
         const layout lkv = r.pick({layout::packed, layout::permuted, layout::padded});
-        c.push_back(std::make_unique<case_flash_attn>(d, n, g.H, g.H_kv, n_past, extra, kt, vt, causal, lq, lkv));
+        c.push_back(
+            std::make_unique<case_flash_attn>(d, n, g.H, g.H_kv, n_past, extra, kt, vt, causal, lq, lkv));
     }
     return c;
 }

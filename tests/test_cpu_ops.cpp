@@ -121,8 +121,8 @@ TEST_F(CpuOps, RmsNorm) {
 }
 
 TEST_F(CpuOps, MulMat2x3By3x2) {
-    tensor* a = f32({3, 2}, {1, 2, 3, 4, 5, 6});     // rows a_0 = (1,2,3), a_1 = (4,5,6)
-    tensor* b = f32({3, 2}, {7, 8, 9, 10, 11, 12});  // cols b_0 = (7,8,9), b_1 = (10,11,12)
+    tensor* a = f32({3, 2}, {1, 2, 3, 4, 5, 6});    // rows a_0 = (1,2,3), a_1 = (4,5,6)
+    tensor* b = f32({3, 2}, {7, 8, 9, 10, 11, 12}); // cols b_0 = (7,8,9), b_1 = (10,11,12)
     // dst[m, n] = a_m . b_n, m fastest
     expect_near_all(run(mul_mat(ctx, a, b)), {50, 122, 68, 167}, 0.0f);
 }
@@ -131,7 +131,7 @@ TEST_F(CpuOps, MulMatBroadcastAndTransposedB) {
     // a [2, 1, 1] broadcast over b's 2 slices; b given transposed (a non-contiguous view)
     tensor* a = f32({2, 1}, {1, -1});
     tensor* bt = f32({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8}); // slice s: [[1,2],[3,4]] + 4s
-    tensor* b = transpose(ctx, bt);                         // b[k, n] = bt[n, k]
+    tensor* b = transpose(ctx, bt);                        // b[k, n] = bt[n, k]
     // slice 0: column n = (bt[n,0], bt[n,1]) = (1,3),(2,4): a.(1,3) = -2, a.(2,4) = -2
     expect_near_all(run(mul_mat(ctx, a, b)), {-2, -2, -2, -2}, 0.0f);
     tensor* a2 = f32({2, 1, 2}, {1, 0, 0, 1}); // slice 0 picks k=0, slice 1 picks k=1

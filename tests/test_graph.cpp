@@ -68,8 +68,8 @@ TEST(Graph, SharedSubexpressionsAppearOnce) {
     context ctx;
     tensor* a = ctx.new_tensor(PA_TYPE_F32, {4});
     tensor* b = ctx.new_tensor(PA_TYPE_F32, {4});
-    tensor* c = add(ctx, a, b);    // used three times
-    tensor* d = mul(ctx, c, c);    // the same src twice
+    tensor* c = add(ctx, a, b); // used three times
+    tensor* d = mul(ctx, c, c); // the same src twice
     tensor* e = add(ctx, d, c);
     tensor* f = swiglu(ctx, e, c);
     graph g = build_forward({f, d}); // d also an output, already reached through f

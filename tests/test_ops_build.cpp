@@ -15,15 +15,15 @@ namespace pa {
 namespace {
 
 // Expects stmt to throw pa::error whose message contains `needle`.
-#define EXPECT_PA_ERROR(stmt, needle)                                                                    \
-    do {                                                                                                 \
-        try {                                                                                            \
-            (void)(stmt);                                                                                \
-            ADD_FAILURE() << #stmt << " did not throw";                                                  \
-        } catch (const ::pa::error& e) {                                                                 \
-            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)                            \
-                << #stmt << " threw \"" << e.what() << "\", expected it to mention \"" << (needle) << "\""; \
-        }                                                                                                \
+#define EXPECT_PA_ERROR(stmt, needle)                                                                        \
+    do {                                                                                                     \
+        try {                                                                                                \
+            (void)(stmt);                                                                                    \
+            ADD_FAILURE() << #stmt << " did not throw";                                                      \
+        } catch (const ::pa::error& e) {                                                                     \
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)                                 \
+                << #stmt << " threw \"" << e.what() << "\", expected it to mention \"" << (needle) << "\"";  \
+        }                                                                                                    \
     } while (0)
 
 constexpr size_t huge_size = std::numeric_limits<size_t>::max();
@@ -52,13 +52,49 @@ TEST_F(OpsBuild, HugeTensorsNameTheLimit) {
     const std::string limit = std::to_string(max_tensor_elements);
     const int64_t big = int64_t(1) << 21;
     EXPECT_PA_ERROR(ctx.new_tensor(PA_TYPE_F32, {max_tensor_elements + 1}), limit);
-    EXPECT_PA_ERROR(ctx.new_tensor(PA_TYPE_F32, {big, big}, false), limit); // 2^42 elements
+    EXPECT_PA_ERROR(ctx.new_tensor(PA_TYPE_F32, {big, big}, false), limit);           // 2^42 elements
     EXPECT_PA_ERROR(ctx.new_tensor(PA_TYPE_F16, {big, big, big, big}, false), limit); // 2^84 wraps in int64
     EXPECT_PA_ERROR(ctx.new_tensor(PA_TYPE_F32, {std::numeric_limits<int64_t>::max()}), limit);
     // exactly the limit is a valid record (no storage requested)
     tensor* t = ctx.new_tensor(PA_TYPE_F32, {int64_t(1) << 20, int64_t(1) << 20}, false);
     EXPECT_EQ(nelements(t), max_tensor_elements);
     EXPECT_EQ(t->data, nullptr);
+}
+
+TEST_F(OpsBuild, TensorHelpers) {
+    tensor* q = ctx.new_tensor(PA_TYPE_Q4_1, {64, 3, 2});
+    EXPECT_EQ(q->nb[0], 20u); // one block
+    EXPECT_EQ(q->nb[1], 40u); // two blocks a row
+    EXPECT_EQ(q->nb[2], 120u);
+    EXPECT_EQ(nbytes(q), 240u);
+    EXPECT_EQ(nrows(q), 6);
+    EXPECT_EQ(nelements(q), 384);
+    EXPECT_TRUE(is_contiguous(q));
+    EXPECT_EQ(shape_string(q), "[64, 3, 2, 1] q4_1");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(q->data) % 64, 0u);
+
+    tensor* a = ctx.new_tensor(PA_TYPE_F16, {5, 4, 3});
+    tensor* t = transpose(ctx, a);
+    EXPECT_FALSE(is_contiguous(t));
+    EXPECT_EQ(nbytes(t), nbytes(a)); // a permute spans the same bytes
+    EXPECT_EQ(storage_root(t), a);
+    tensor* v = view_2d(ctx, a, 3, 2, a->nb[1], a->nb[1]);
+    EXPECT_FALSE(is_contiguous(v)); // rows shorter than their stride
+    EXPECT_EQ(nbytes(v), a->nb[1] + 3 * 2u);
+    EXPECT_TRUE(is_contiguous(view_1d(ctx, a, 7, 2)));
+    EXPECT_THROW(ctx.ensure_host_data(v), error);
+
+    tensor* big = f32({6, 4, 2});
+    EXPECT_TRUE(can_repeat(f32({3, 1, 2}), big));
+    EXPECT_FALSE(can_repeat(f32({4, 1, 1}), big));
+    EXPECT_TRUE(same_shape(big, f32({6, 4, 2, 1})));
+    EXPECT_TRUE(is_view_op(PA_OP_PERMUTE));
+    EXPECT_FALSE(is_view_op(PA_OP_CPY));
+    const size_t before = ctx.host_bytes();
+    void* p = ctx.alloc_host(1);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
+    EXPECT_EQ(static_cast<unsigned char*>(p)[0], 0);
+    EXPECT_GE(ctx.host_bytes(), before + 1);
 }
 
 // ---- views ------------------------------------------------------------------------------
@@ -104,7 +140,7 @@ TEST_F(OpsBuild, ViewsWithOverflowingOffsetsOrStridesAreRejected) {
     EXPECT_THROW(view_1d(ctx, a, 4, huge_size - 8), error);
     EXPECT_THROW(view_1d(ctx, a, 4, huge_size), error);
     const size_t half = size_t(1) << 63;
-    EXPECT_THROW(view_2d(ctx, a, 4, 3, half, 0), error);        // (3-1) * 2^63 wraps to 0
+    EXPECT_THROW(view_2d(ctx, a, 4, 3, half, 0), error); // (3-1) * 2^63 wraps to 0
     EXPECT_THROW(view_4d(ctx, a, 4, 1, 1, 5, 16, 16, half / 2, 0), error);
     EXPECT_THROW(view_1d(ctx, a, int64_t(1) << 62, 0), error); // 2^62 floats = 2^64 bytes
 }

@@ -39,7 +39,7 @@ uint16_t half_nearest(float f) {
     const double v = q * ulp;
     if (v == 0.0) return sign;
     if (v < std::ldexp(1.0, -14)) return sign | uint16_t(q); // subnormal: mantissa = q
-    int ev = int(std::floor(std::log2(v)));                   // q may have carried into 2^(e+1)
+    int ev = int(std::floor(std::log2(v)));                  // q may have carried into 2^(e+1)
     const uint16_t mant = uint16_t(std::lround((v / std::ldexp(1.0, ev) - 1.0) * 1024.0));
     return sign | uint16_t((ev + 15) << 10) | mant;
 }
@@ -69,9 +69,9 @@ TEST(Fp16, EncodeEdgeCases) {
     EXPECT_EQ(fp32_to_fp16(-2.0f), 0xc000);
     EXPECT_EQ(fp32_to_fp16(0.0f), 0x0000);
     EXPECT_EQ(fp32_to_fp16(-0.0f), 0x8000);
-    EXPECT_EQ(fp32_to_fp16(65504.0f), 0x7bff);                       // largest finite
-    EXPECT_EQ(fp32_to_fp16(65519.99f), 0x7bff);                      // below the overflow tie
-    EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);                       // tie rounds up to inf
+    EXPECT_EQ(fp32_to_fp16(65504.0f), 0x7bff);  // largest finite
+    EXPECT_EQ(fp32_to_fp16(65519.99f), 0x7bff); // below the overflow tie
+    EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);  // tie rounds up to inf
     EXPECT_EQ(fp32_to_fp16(1e10f), 0x7c00);
     EXPECT_EQ(fp32_to_fp16(-1e10f), 0xfc00);
     EXPECT_EQ(fp32_to_fp16(INFINITY), 0x7c00);
@@ -277,7 +277,8 @@ TEST(Quant, RoundTripErrorBounds) {
                 double bound = 0;
                 if (t == PA_TYPE_Q8_0) bound = amax / 127.0 * (0.5 + 128 * 0x1p-11);
                 if (t == PA_TYPE_Q4_0) bound = amax / 8.0 * (1.0 + 8 * 0x1p-11); // +amax side clamps
-                if (t == PA_TYPE_Q4_1) bound = (hi - lo) / 15.0 * (0.5 + 16 * 0x1p-11) + std::fabs(lo) * 0x1p-11;
+                if (t == PA_TYPE_Q4_1)
+                    bound = (hi - lo) / 15.0 * (0.5 + 16 * 0x1p-11) + std::fabs(lo) * 0x1p-11;
                 for (int i = 0; i < 32; ++i)
                     ASSERT_LE(std::fabs(back[size_t(b) * 32 + i] - xb[i]), bound * 1.0001 + 1e-7)
                         << type_name(t) << " block " << b << " elem " << i;

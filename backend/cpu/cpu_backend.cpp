@@ -55,7 +55,8 @@ bool supports_builtin(const tensor* n) {
 void check_host_data(const tensor* node) {
     if (!node->data) throw error(fmt::format("cpu: node '{}' has no host storage", node->name));
     for (const tensor* s : node->src)
-        if (s && !s->data) throw error(fmt::format("cpu: a source of node '{}' has no host storage", node->name));
+        if (s && !s->data)
+            throw error(fmt::format("cpu: a source of node '{}' has no host storage", node->name));
 }
 
 void run_dynamic(tensor* node) {
@@ -73,7 +74,9 @@ public:
     explicit cpu_backend(int n_threads) : n_threads_(resolve_threads(n_threads)) {}
 
     std::string name() const override { return "cpu"; }
-    std::string description() const override { return fmt::format("reference CPU backend, {} threads", n_threads_); }
+    std::string description() const override {
+        return fmt::format("reference CPU backend, {} threads", n_threads_);
+    }
     bool is_host() const override { return true; }
 
     bool supports_op(const tensor* node) const override {
@@ -90,7 +93,9 @@ public:
         // 64-byte aligned, size rounded up as aligned_alloc requires; never a null handle
         const size_t rounded = (bytes + 63) / 64 * 64;
         void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-        if (!p) throw error(fmt::format("cpu: out of host memory allocating {} bytes", bytes), PA_ERR_OUT_OF_MEMORY);
+        if (!p)
+            throw error(fmt::format("cpu: out of host memory allocating {} bytes", bytes),
+                        PA_ERR_OUT_OF_MEMORY);
         return p;
     }
     void release(void* handle) override { std::free(handle); }
@@ -146,8 +151,9 @@ private:
         case PA_OP_CPY: return cpu::op_cpy(node, nt);
         case PA_OP_FLASH_ATTN_EXT: return cpu::op_flash_attn_ext(node, nt);
         default:
-            throw error(fmt::format("cpu: unsupported op {} ({})", node->op, op_registry::global().name(node->op)),
-                        PA_ERR_UNSUPPORTED);
+            throw error(
+                fmt::format("cpu: unsupported op {} ({})", node->op, op_registry::global().name(node->op)),
+                PA_ERR_UNSUPPORTED);
         }
     }
 

@@ -14,10 +14,12 @@ namespace pa::cpu {
 
 // Address of element (i0, i1, i2, i3); for block types i0 counts blocks.
 inline char* elem_ptr(const tensor* t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
-    return static_cast<char*>(t->data) + size_t(i0) * t->nb[0] + size_t(i1) * t->nb[1] + size_t(i2) * t->nb[2] +
-           size_t(i3) * t->nb[3];
+    return static_cast<char*>(t->data) + size_t(i0) * t->nb[0] + size_t(i1) * t->nb[1] +
+           size_t(i2) * t->nb[2] + size_t(i3) * t->nb[3];
 }
-inline char* row_ptr(const tensor* t, int64_t i1, int64_t i2, int64_t i3) { return elem_ptr(t, 0, i1, i2, i3); }
+inline char* row_ptr(const tensor* t, int64_t i1, int64_t i2, int64_t i3) {
+    return elem_ptr(t, 0, i1, i2, i3);
+}
 
 // One element of a plain type (F32, F16, I32) as float, and back.
 inline float load_f(pa_type type, const char* p) {
@@ -63,7 +65,8 @@ void load_row(const tensor* t, int64_t i1, int64_t i2, int64_t i3, float* out);
 // Runs fn(begin, end) over [0, n) split into contiguous chunks on up to n_threads threads.
 // Small jobs (n * cost_per_item below a threshold) stay on the calling thread. The first
 // exception thrown by any chunk is rethrown here after all threads joined.
-void parallel_for(int n_threads, int64_t n, double cost_per_item, const std::function<void(int64_t, int64_t)>& fn);
+void parallel_for(int n_threads, int64_t n, double cost_per_item,
+                  const std::function<void(int64_t, int64_t)>& fn);
 
 // Dot product of two float arrays with several partial sums (vectorisable, accurate enough
 // for a reference: error grows like sqrt(n) ulps).

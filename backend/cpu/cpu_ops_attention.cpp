@@ -65,7 +65,8 @@ void op_flash_attn_ext(tensor* dst, int n_threads) {
                 for (int64_t i = 0; i < d; ++i) acc[size_t(i)] += p * vj[i];
             }
             const float inv = float(1.0 / sum);
-            for (int64_t i = 0; i < d; ++i) store_f(PA_TYPE_F32, elem_ptr(dst, i, h, t, 0), acc[size_t(i)] * inv);
+            for (int64_t i = 0; i < d; ++i)
+                store_f(PA_TYPE_F32, elem_ptr(dst, i, h, t, 0), acc[size_t(i)] * inv);
         }
     });
 }

@@ -47,12 +47,14 @@ void op_cpy(tensor* dst, int n_threads) {
             return;
         }
         if (!is_contiguous(a) || !is_contiguous(dst))
-            throw error(fmt::format("cpy: {} to {} needs contiguous tensors", shape_string(a), shape_string(dst)));
+            throw error(
+                fmt::format("cpy: {} to {} needs contiguous tensors", shape_string(a), shape_string(dst)));
         std::memcpy(dst->data, a->data, nbytes(a));
         return;
     }
     if (a_quant && !same)
-        throw error(fmt::format("cpy: cannot reshape {} while converting it", shape_string(a)), PA_ERR_UNSUPPORTED);
+        throw error(fmt::format("cpy: cannot reshape {} while converting it", shape_string(a)),
+                    PA_ERR_UNSUPPORTED);
 
     if (a->type == dst->type) { // plain types: exact byte copy per element (keeps NaN payloads)
         const size_t es = traits(a->type).block_bytes;

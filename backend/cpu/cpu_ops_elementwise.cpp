@@ -50,7 +50,8 @@ void unary_map(tensor* dst, int n_threads, F&& f) {
         const char* ar = row_ptr(a, i1, i2, i3);
         char* dr = row_ptr(dst, i1, i2, i3);
         for (int64_t i0 = 0; i0 < ne0; ++i0)
-            store_f(PA_TYPE_F32, dr + size_t(i0) * dst->nb[0], f(load_f(a->type, ar + size_t(i0) * a->nb[0])));
+            store_f(PA_TYPE_F32, dr + size_t(i0) * dst->nb[0],
+                    f(load_f(a->type, ar + size_t(i0) * a->nb[0])));
     });
 }
 

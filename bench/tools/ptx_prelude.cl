@@ -14,3 +14,5 @@
 #define min(a, b) ((a) < (b) ? (a) : (b))
 #define vload4(i, p) (*(const global float4*)((p) + 4 * (i)))
 #define vstore2(v, i, p) (*(global float2*)((p) + 2 * (i)) = (v))
+#define clamp(x, a, b) min(max(x, a), b)
+#define max(a, b) ((a) > (b) ? (a) : (b))

@@ -135,10 +135,12 @@ void make_inputs(inputs& in, const synth_qkv& s, pa_type kv_type) {
     for (pa::tensor* t : {in.q, in.k, in.v}) t->flags |= PA_FLAG_PARAM; // uploaded once, kept
 }
 
-// Runs the graph of `out` and returns the node's time (scheduler timing: srcs already resident).
-double run_node(pa::scheduler& sched, pa::tensor* out) {
+// Runs the graph of `out` and returns the node's time (scheduler timing: srcs already resident);
+// on_backend receives the index of the backend that ran it.
+double run_node(pa::scheduler& sched, pa::tensor* out, int* on_backend = nullptr) {
     pa::graph g = pa::build_forward({out});
     sched.compute(g);
+    if (on_backend) *on_backend = sched.assigned_backend(out);
     double ms = 0;
     for (const auto& t : sched.timings())
         if (t.node == out) ms = t.ms;
@@ -226,10 +228,11 @@ int run_attn(int argc, char** argv) {
     pa::tensor* prox = pa::proxy_sparse_attn(in.ctx, in.q, in.k, in.v, p);
     pa::tensor* dense = pa::flash_attn_ext(in.ctx, in.q, in.k, in.v, scale, int(s.n_past), true);
     run_node(sched, prox); // uploads q/k/v (kept: PARAM), not timed
-    const double t_dense = run_node(sched, dense);
-    const double t_proxy = run_node(sched, prox);
-    const bool dense_on_accel = be.accel && sched.assigned_backend(dense) == 0;
-    const bool proxy_on_accel = be.accel && sched.assigned_backend(prox) == 0;
+    int dense_be = -1, proxy_be = -1;
+    const double t_dense = run_node(sched, dense, &dense_be);
+    const double t_proxy = run_node(sched, prox, &proxy_be);
+    const bool dense_on_accel = be.accel && dense_be == 0;
+    const bool proxy_on_accel = be.accel && proxy_be == 0;
 
     std::vector<double> stage_ms;
     const pa::proxy::geometry geo = pa::proxy::make_geometry(prox);
@@ -253,17 +256,29 @@ int run_attn(int argc, char** argv) {
     const pa::proxy::host_qkv x = pa::proxy::load_qkv(geo, in.q, in.k, in.v, threads);
     const pa::proxy::estimate e = pa::proxy::estimate_mask(geo, x, threads);
     pa::proxy::mask_quality mq;
-    if (recall) mq = pa::proxy::measure_mask(geo, x, e, threads);
-    else mq.density = pa::proxy::mask_density(geo, e, &mq.density_per_head);
+    if (recall && geo.all_kept) { // every causal key kept: recall is 1 by construction
+        mq.density = pa::proxy::mask_density(geo, e, &mq.density_per_head);
+        mq.recall_mean = mq.recall_p5 = mq.recall_min = mq.oracle_iou = 1.0;
+        mq.recall_per_head.assign(size_t(geo.H), 1.0);
+    } else if (recall) {
+        mq = pa::proxy::measure_mask(geo, x, e, threads);
+    } else {
+        mq.density = pa::proxy::mask_density(geo, e, &mq.density_per_head);
+    }
     const double t_analysis = ms_since(t_an);
 
-    const std::string device = be.accel ? be.accel->description() : be.cpu->description();
+    const std::string device = be.main().name();
+    const std::string device_desc = be.main().description();
     if (json) {
         std::string o = "{";
         o += fmt::format("\"n\": {}, \"n_past\": {}, \"heads\": {}, \"kv_heads\": {}, \"dim\": {}, ", s.N, s.n_past,
                          s.H, s.Hkv, s.d);
         o += fmt::format("\"pattern\": \"{}\", \"kv_type\": \"{}\", \"device\": \"{}\", ", pattern_label, kv_name,
                          device);
+        std::string desc = device_desc;
+        for (char& ch : desc)
+            if (ch == '"' || ch == '\\') ch = '\'';
+        o += fmt::format("\"device_description\": \"{}\", ", desc);
         o += fmt::format("\"dense_on_device\": {}, \"proxy_on_device\": {}, ", dense_on_accel, proxy_on_accel);
         o += fmt::format("\"block\": {}, \"stride\": {}, \"proxy_heads\": {}, \"gamma\": {}, \"min_tokens\": {}, "
                          "\"force_sink_and_local\": {}, \"all_kept\": {}, ",
@@ -272,8 +287,8 @@ int run_attn(int argc, char** argv) {
                          json_array(mq.density_per_head), json_array(e.budgets));
         if (recall)
             o += fmt::format("\"recall_mean\": {:.6f}, \"recall_p5\": {:.6f}, \"recall_min\": {:.6f}, "
-                             "\"oracle_iou\": {:.6f}, ",
-                             mq.recall_mean, mq.recall_p5, mq.recall_min, mq.oracle_iou);
+                             "\"oracle_iou\": {:.6f}, \"recall_per_head\": {}, ",
+                             mq.recall_mean, mq.recall_p5, mq.recall_min, mq.oracle_iou, json_array(mq.recall_per_head));
         o += fmt::format("\"rel_l2\": {:.3e}, \"max_abs\": {:.3e}, ", err.rel_l2, err.max_abs);
         o += fmt::format("\"time_dense_ms\": {:.3f}, \"time_proxy_ms\": {:.3f}, \"speedup\": {:.3f}", t_dense, t_proxy,
                          t_proxy > 0 ? t_dense / t_proxy : 0.0);
@@ -288,7 +303,7 @@ int run_attn(int argc, char** argv) {
     std::printf("attention  N=%lld n_past=%lld H=%lld Hkv=%lld d=%lld  pattern=%s  kv=%s\n", (long long)s.N,
                 (long long)s.n_past, (long long)s.H, (long long)s.Hkv, (long long)s.d, pattern_label.c_str(),
                 kv_name.c_str());
-    std::printf("device     %s (dense on %s, proxy on %s)\n", device.c_str(), dense_on_accel ? "device" : "cpu",
+    std::printf("device     %s: %s (dense on %s, proxy on %s)\n", device.c_str(), device_desc.c_str(), dense_on_accel ? "device" : "cpu",
                 proxy_on_accel ? "device" : "cpu");
     std::printf("params     B=%d S=%d g=%d gamma=%.3f min_tokens=%d force=%d%s\n", p.block, p.stride, p.n_proxy,
                 double(p.gamma), p.min_tokens, int(p.force_sink_and_local), geo.all_kept ? "  (dense: every block kept)" : "");
@@ -296,9 +311,13 @@ int run_attn(int argc, char** argv) {
     for (int32_t k : e.budgets) std::printf(" %d", k);
     std::printf("  of %lld blocks\n", (long long)geo.n_kblocks);
     std::printf("density    %.4f (sparsity %.4f)\n", mq.density, 1.0 - mq.density);
-    if (recall)
+    if (recall) {
         std::printf("recall     mean %.4f  p5 %.4f  min %.4f   oracle IoU %.4f\n", mq.recall_mean, mq.recall_p5,
                     mq.recall_min, mq.oracle_iou);
+        std::printf("per head  ");
+        for (double r : mq.recall_per_head) std::printf(" %.4f", r);
+        std::printf("\n");
+    }
     std::printf("error      rel_l2 %.3e  max_abs %.3e\n", err.rel_l2, err.max_abs);
     std::printf("time       dense %.2f ms  proxy %.2f ms  (x%.2f)\n", t_dense, t_proxy,
                 t_proxy > 0 ? t_dense / t_proxy : 0.0);

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <memory>
 
+#include "unicode.h"
+
 namespace pa::model {
 
 attn_mode parse_attn_mode(const std::string& s) {
@@ -15,17 +17,20 @@ attn_mode parse_attn_mode(const std::string& s) {
 
 std::string json_escape(std::string_view s) {
     std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
+    for (size_t i = 0; i < s.size();) {
+        uint32_t cp;
+        const size_t n = utf8_decode(s, i, cp); // invalid bytes (a token cut inside a character) -> U+FFFD
+        switch (cp) {
         case '"': out += "\\\""; break;
         case '\\': out += "\\\\"; break;
         case '\n': out += "\\n"; break;
         case '\r': out += "\\r"; break;
         case '\t': out += "\\t"; break;
         default:
-            if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-            else out += char(c);
+            if (cp < 0x20) out += fmt::format("\\u{:04x}", cp);
+            else utf8_append(out, cp);
         }
+        i += n;
     }
     return out + "\"";
 }

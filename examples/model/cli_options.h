@@ -12,9 +12,9 @@
 namespace pa::model {
 
 inline constexpr const char* session_option_help =
-    "  --attn MODE        dense | proxy (default proxy: prefill chunks of at least --proxy-min-len\n"
-    "                     tokens use proxy_sparse_attn, shorter chunks and decoding stay dense)\n"
-    "  --proxy-min-len L  shortest prefill chunk that gets proxy attention (default 4096)\n"
+    "  --attn MODE        dense | proxy (default proxy: prefill chunks that attend to at least\n"
+    "                     --proxy-min-len keys use proxy_sparse_attn; the rest and decoding stay dense)\n"
+    "  --proxy-min-len L  keys (n_past + chunk) from which prefill uses proxy attention (default 4096)\n"
     "  --gamma G          proxy budget threshold (0.95)     --stride S   proxy stride (4)\n"
     "  --block B          proxy block size (128)            --proxy-heads g  proxy heads (1)\n"
     "  --min-tokens M     proxy budget floor in tokens (2048)\n"

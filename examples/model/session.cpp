@@ -22,9 +22,10 @@ session::session(const model& m, std::vector<backend*> backends, const session_o
 }
 
 void session::run(llm_graph& lg, int64_t n_tokens) {
-    // Prefill chunks long enough get proxy attention; decode (one token) never does.
-    if (opt_.attn == attn_mode::proxy && n_tokens > 1 && n_tokens >= opt_.proxy_min_len)
-        stats_.proxy_nodes += swap_dense_attention(lg.g, opt_.proxy, {}, opt_.proxy_min_len);
+    // Prefill chunks whose attention span (keys n_past + N) reaches proxy_min_len get proxy
+    // attention, whatever the chunk size; decode (one token) never does.
+    if (opt_.attn == attn_mode::proxy && n_tokens > 1 && n_past_ + n_tokens >= opt_.proxy_min_len)
+        stats_.proxy_nodes += swap_dense_attention(lg.g, opt_.proxy, {}, 0);
     const auto t0 = std::chrono::steady_clock::now();
     compute(lg.g);
     stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

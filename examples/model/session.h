@@ -1,6 +1,6 @@
 // session.h - runs a model over a token stream: KV cache, position, chunked prefill (--batch),
 // one-token decode, and the attention choice per chunk (dense, or proxy_sparse_attn swapped
-// in by the graph pass for prefill chunks of at least proxy_min_len tokens).
+// in by the graph pass for prefill chunks whose keys, n_past + N, number proxy_min_len or more).
 #pragma once
 
 #include <functional>
@@ -23,7 +23,7 @@ struct session_options {
     int n_batch = 512;             // tokens per prefill graph
     pa_type kv_type = PA_TYPE_F16;
     attn_mode attn = attn_mode::proxy;
-    int64_t proxy_min_len = 4096;  // prefill chunks shorter than this stay dense
+    int64_t proxy_min_len = 4096;  // prefill chunks attending to fewer keys stay dense
     proxy_params proxy;            // scale and n_past are taken from each dense node
 };
 

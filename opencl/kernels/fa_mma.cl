@@ -17,7 +17,8 @@
 // Key tiles of BN keys stream through local memory: K as [BN][D], V^T as [D][BN], with a
 // 16-byte-chunk XOR swizzle so the 128-bit fragment loads of a quarter warp hit distinct banks.
 // Schedule per tile (FlashAttention-2's split): V loads are in flight while S = Q K^T runs,
-// the next K tile's loads while O += P V runs; two barriers per tile.
+// the next K tile's loads while O += P V runs; two barriers per tile. Loads go by cp.async
+// (ASYNC=1) or through staging registers (ASYNC=0).
 //
 // Fragment mapping. mma m16n8k16 (row.col): lane = 4g + t holds
 //   A (16x16): a.x = (row g, k 2t..2t+1), a.y = (g+8, 2t..), a.z = (g, 2t+8..), a.w = (g+8, 2t+8..)
@@ -32,21 +33,32 @@
 //   so that P's A fragment for key chunk kk (n-tiles 2kk, 2kk+1) meets V^T rows whose keys
 //   32Q+8t .. 32Q+8t+7 (kk = 2Q+s) are one 16-byte chunk.
 
-#ifndef D
-#define D 128
+// Tuning macros (-D): MMA_D head dim (64 | 128), MMA_WARPS warps per work-group, MMA_BN keys per
+// tile (32 | 64), MMA_ASYNC 1 = tiles go global -> local by cp.async (no staging registers),
+// 0 = through registers; MMA_KV_F16 source type of the prep kernels (0 = F32, 1 = F16).
+#ifndef MMA_D
+#define MMA_D 128
 #endif
-#ifndef WARPS
-#define WARPS 8
+#ifndef MMA_WARPS
+#define MMA_WARPS 8
 #endif
-#ifndef BN
-#define BN 64
+#ifndef MMA_BN
+#define MMA_BN 64
 #endif
-#ifndef KV_F16
-#define KV_F16 0 // prep kernels: source K/V element type (0 = F32, 1 = F16)
+#ifndef MMA_ASYNC
+#define MMA_ASYNC 1
+#endif
+#ifndef MMA_KV_F16
+#define MMA_KV_F16 0
 #endif
 #ifndef FA_MMA_EMULATE
 #define FA_MMA_EMULATE 0
 #endif
+#define D MMA_D
+#define WARPS MMA_WARPS
+#define BN MMA_BN
+#define ASYNC MMA_ASYNC
+#define KV_F16 MMA_KV_F16
 
 #define BM (16 * WARPS)
 #define NT (32 * WARPS)
@@ -155,6 +167,18 @@ inline void mma16816_emu(float4* d, uint4 a, uint b0, uint b1, local uint* emu) 
 
 #endif // FA_MMA_EMULATE
 
+// 16-byte global -> local copies that bypass registers (cp.async, sm_80+). An OpenCL local
+// pointer converted to an integer is its .shared address (checked by bench/kernels/ptx_probe.cl).
+#if !FA_MMA_EMULATE
+inline void cp_async16(local uint4* dst, global const uint4* src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint)(size_t)dst), "l"(src) : "memory");
+}
+inline void cp_async_wait_all(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
+#else
+inline void cp_async16(local uint4* dst, global const uint4* src) { *dst = *src; }
+inline void cp_async_wait_all(void) {}
+#endif
+
 // ---- preparation: K -> K16, V -> V^T16 ----------------------------------------------------
 
 inline float kv_load(global const char* base, ulong offs, ulong4 nb, long i0, long i1, long i2) {
@@ -238,6 +262,21 @@ inline void store_v_tile(local uint4* vl, const uint4* r, int tid) {
 #define TILE_ARGS
 #endif
 
+inline void async_k_tile(local uint4* kl, global const uint4* k16, int tid) {
+    #pragma unroll
+    for (int i = 0; i < BN * KCH / NT; ++i) {
+        const int c = tid + i * NT, row = c / KCH, ch = c % KCH;
+        cp_async16(kl + row * KCH + (ch ^ K_SWZ(row)), k16 + c);
+    }
+}
+inline void async_v_tile(local uint4* vl, global const uint4* vt, int row_chunks, int tid) {
+    #pragma unroll
+    for (int i = 0; i < D * VCH / NT; ++i) {
+        const int c = tid + i * NT, row = c / VCH, ch = c % VCH;
+        cp_async16(vl + row * VCH + (ch ^ V_SWZ(row)), vt + row * row_chunks + ch);
+    }
+}
+
 // global (NT * n_q_blocks * H): work-group id -> (query block, head), the heaviest (last) query
 // blocks first for causal balance and all heads of a query block together so that the query
 // heads of a KV group share K/V tiles in L2. Sparse: (mask row, part of it, head), same order.
@@ -297,25 +336,36 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #endif
     const int lim0 = causal ? min(n_past + r0 + g, n_kv - 1) : n_kv - 1; // last key of row g
     const int lim1 = causal ? min(n_past + r0 + g + 8, n_kv - 1) : n_kv - 1;
+#if !FA_MMA_EMULATE
     const int warp_last = causal ? min(n_past + r0 + 15, n_kv - 1) : n_kv - 1; // last key of the warp
+#endif
     const int warp_first = causal ? min(n_past + r0, n_kv - 1) : n_kv - 1;
 
     global const uint4* kh = k16 + (ulong)kvh * nkp * KCH;
     global const uint4* vh = vt16 + (ulong)kvh * D * (nkp / 8);
     const int v_row_chunks = nkp / 8;
 
+#if ASYNC
+    if (n_tiles > 0) async_k_tile(kl, kh + (ulong)TILE_KEY(0) * KCH, tid);
+    cp_async_wait_all();
+#else
     uint4 kr[BN * KCH / NT], vr[D * VCH / NT];
     if (n_tiles > 0) {
         load_k_tile(kr, kh + (ulong)TILE_KEY(0) * KCH, tid);
         store_k_tile(kl, kr, tid);
     }
+#endif
     barrier(CLK_LOCAL_MEM_FENCE);
 
     #pragma unroll
 
     for (int it = 0; it < n_tiles; ++it) {
         const int kb = TILE_KEY(it);
+#if ASYNC
+        async_v_tile(vl, vh + kb / 8, v_row_chunks, tid);
+#else
         load_v_tile(vr, vh + kb / 8, v_row_chunks, tid);
+#endif
 #if FA_MMA_EMULATE
         const bool active = true; // emulation needs uniform control flow (barriers inside)
 #else
@@ -389,10 +439,18 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
                                  pack_f16x2(s[2 * kk + 1].x, s[2 * kk + 1].y),
                                  pack_f16x2(s[2 * kk + 1].z, s[2 * kk + 1].w));
         }
+#if ASYNC
+        cp_async_wait_all();
+#else
         store_v_tile(vl, vr, tid);
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
         const bool more = it + 1 < n_tiles;
+#if ASYNC
+        if (more) async_k_tile(kl, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
+#else
         if (more) load_k_tile(kr, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
+#endif
         if (active) {
             // O += P V
             #pragma unroll
@@ -406,7 +464,11 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
                 }
             }
         }
+#if ASYNC
+        cp_async_wait_all();
+#else
         if (more) store_k_tile(kl, kr, tid);
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 

@@ -89,7 +89,13 @@ mask_quality measure_mask(const geometry& geo, const host_qkv& x, const estimate
         }
     });
     double sum = 0;
-    for (double r : recall) sum += r;
+    mq.recall_per_head.assign(size_t(geo.H), 0.0);
+    for (int64_t h = 0; h < geo.H; ++h) {
+        double hs = 0;
+        for (int64_t t = 0; t < geo.N; ++t) hs += recall[size_t(h * geo.N + t)];
+        mq.recall_per_head[size_t(h)] = hs / double(geo.N);
+        sum += hs;
+    }
     mq.recall_mean = sum / double(recall.size());
     std::sort(recall.begin(), recall.end());
     mq.recall_min = recall.front();

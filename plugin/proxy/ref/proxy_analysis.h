@@ -13,6 +13,7 @@ namespace pa::proxy {
 struct mask_quality {
     // Recall: per (head, query) the dense softmax mass inside the kept blocks.
     double recall_mean = 0, recall_p5 = 0, recall_min = 0;
+    std::vector<double> recall_per_head; // mean over the head's queries
     // Density: kept blocks / causal blocks, overall and per head.
     double density = 0;
     std::vector<double> density_per_head;

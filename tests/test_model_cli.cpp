@@ -1,0 +1,153 @@
+// test_model_cli.cpp - `pa convert`, `pa run` and `pa perplexity` end to end on stories260K
+// (CPU device, so this runs everywhere): outputs, JSON, --help, and one-line errors with a
+// non-zero exit. Skipped when the pa binary has not been built.
+#include <array>
+#include <cstdio>
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string data_dir = std::string(PA_SOURCE_DIR) + "/tests/data/";
+const std::string golden = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+
+// <build>/lib/libpa-opencl.so -> <build>/bin/pa
+std::string pa_binary() {
+    return (fs::path(PA_PLUGIN_PATH).parent_path().parent_path() / "bin" / "pa").string();
+}
+
+struct result {
+    int code = -1;
+    std::string out, err;
+};
+
+result run(const std::string& args) {
+    const std::string err_file = (fs::temp_directory_path() / fmt::format("pa_cli_err_{}", getpid())).string();
+    const std::string cmd = pa_binary() + " " + args + " 2>" + err_file;
+    result r;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return r;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    const int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (FILE* e = std::fopen(err_file.c_str(), "rb")) {
+        while ((n = fread(buf.data(), 1, buf.size(), e)) > 0) r.err.append(buf.data(), n);
+        std::fclose(e);
+    }
+    std::remove(err_file.c_str());
+    return r;
+}
+
+std::string converted(const std::string& type) {
+    const std::string path = (fs::temp_directory_path() / fmt::format("pa_cli_{}_{}.gguf", getpid(), type)).string();
+    if (!fs::exists(path)) {
+        const result r = run(fmt::format("convert --checkpoint {}stories260K.bin --tokenizer {}tok512.bin -o {} --type {}",
+                                         data_dir, data_dir, path, type));
+        EXPECT_EQ(r.code, 0) << r.err;
+    }
+    return path;
+}
+
+#define REQUIRE_PA()                                                                   \
+    do {                                                                               \
+        if (!fs::exists(pa_binary())) GTEST_SKIP() << pa_binary() << " is not built"; \
+    } while (0)
+
+class model_cli : public ::testing::Test {
+protected:
+    static void TearDownTestSuite() {
+        for (const char* t : {"f32", "q8_0"})
+            std::remove((fs::temp_directory_path() / fmt::format("pa_cli_{}_{}.gguf", getpid(), t)).c_str());
+    }
+};
+
+} // namespace
+
+TEST_F(model_cli, convert_reports_fallbacks) {
+    REQUIRE_PA();
+    const std::string out = (fs::temp_directory_path() / fmt::format("pa_cli_{}_q4.gguf", getpid())).string();
+    const result r = run(fmt::format("convert {}stories260K.bin {}tok512.bin -o {} --type q4_0", data_dir, data_dir, out));
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("blk.0.ffn_down.weight: rows of 172 are not whole 32-element blocks, kept F32"),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("q4_0"), std::string::npos) << r.err;
+    const std::string re = out + ".q8.gguf"; // requantize the q4_0 file
+    const result r2 = run(fmt::format("convert -m {} -o {} --type q8_0 --quiet", out, re));
+    EXPECT_EQ(r2.code, 0) << r2.err;
+    EXPECT_TRUE(fs::exists(re));
+    std::remove(out.c_str());
+    std::remove(re.c_str());
+}
+
+TEST_F(model_cli, run_greedy_prints_the_story) {
+    REQUIRE_PA();
+    for (const char* type : {"f32", "q8_0"}) {
+        const result r = run(fmt::format("run -m {} -p '' -n 40 --temp 0 --device cpu", converted(type)));
+        EXPECT_EQ(r.code, 0) << r.err;
+        EXPECT_EQ(r.out.substr(0, golden.size()), golden) << type;
+        EXPECT_NE(r.err.find("decode: 40 tokens"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("prefill: 1 tokens"), std::string::npos) << r.err;
+    }
+}
+
+TEST_F(model_cli, run_json) {
+    REQUIRE_PA();
+    const result r = run(fmt::format("run -m {} -p 'Once upon a time' -n 8 --temp 0.7 --seed 3 --device cpu --json",
+                                     converted("f32")));
+    EXPECT_EQ(r.code, 0) << r.err;
+    for (const char* key : {"\"prompt_tokens\": 5", "\"generated_tokens\": 8", "\"prefill_tok_s\"", "\"decode_tok_s\"",
+                            "\"text\": \""})
+        EXPECT_NE(r.out.find(key), std::string::npos) << key << " in " << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out; // one line
+}
+
+TEST_F(model_cli, perplexity_json) {
+    REQUIRE_PA();
+    const result r = run(fmt::format("perplexity -m {} -f /nonexistent/text.txt -c 64 --device cpu --attn dense --json",
+                                     converted("f32")));
+    EXPECT_NE(r.code, 0); // no such file: a one-line error
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    const result ok = run(fmt::format("perplexity -m {} -p 'Tim had a big red ball. He liked to play with it in the "
+                                      "park every day.' -c 16 --device cpu --attn dense --json",
+                                      converted("f32")));
+    EXPECT_EQ(ok.code, 0) << ok.err;
+    for (const char* key : {"\"dense\": {\"ppl\": ", "\"n_ctx\": 16", "\"prefill_s\"", "\"chunks\": 1"})
+        EXPECT_NE(ok.out.find(key), std::string::npos) << key << " in " << ok.out;
+}
+
+TEST_F(model_cli, help_and_errors) {
+    REQUIRE_PA();
+    for (const char* cmd : {"run", "perplexity", "convert"}) {
+        const result h = run(fmt::format("{} --help", cmd));
+        EXPECT_EQ(h.code, 0) << cmd;
+        EXPECT_NE(h.out.find(fmt::format("usage: pa {}", cmd)), std::string::npos) << h.out;
+        EXPECT_NE(h.out.find("--device"), std::string::npos) << cmd;
+    }
+    struct bad {
+        std::string args, message;
+    };
+    const bad cases[] = {
+        {"run -p hi", "error: give a model with -m MODEL.gguf"},
+        {"run -m /nonexistent/m.gguf -p hi --device cpu", "error: /nonexistent/m.gguf: cannot open"},
+        {"perplexity -m x.gguf -p t --bogus 1 --device cpu", "error: unknown option --bogus"},
+        {"convert -m a.gguf -o b.gguf --type q9_9", "error: --type: 'q9_9' is not one of"},
+        {fmt::format("run -m {} -p hi --attn sparse --device cpu", converted("f32")), "error: --attn: 'sparse'"},
+        {fmt::format("run -m {} -p hi -n 600 --ctx 100000 --device cpu --attn dense", data_dir + "tok512.bin"),
+         "bad magic"},
+    };
+    for (const bad& b : cases) {
+        const result r = run(b.args);
+        EXPECT_NE(r.code, 0) << b.args;
+        EXPECT_EQ(r.err.rfind(b.message, 0) == 0 || r.err.find(b.message) != std::string::npos, true)
+            << b.args << " -> " << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err; // one line
+    }
+}
