@@ -48,12 +48,36 @@ tensor* new_view(context& ctx, tensor* a, int32_t op, size_t offset) {
     return t;
 }
 
-void check_view_fits(tensor* v, const tensor* a, std::string_view op) {
+// Elements of a shape; an error naming the per-tensor limit when above it (no overflow).
+int64_t checked_elements(const int64_t ne[4], std::string_view op) {
+    int64_t total = 1;
+    for (int i = 0; i < 4; ++i) {
+        if (ne[i] > max_tensor_elements || total > max_tensor_elements / ne[i])
+            fail(op, fmt::format("more than {} elements (the per-tensor limit)", max_tensor_elements));
+        total *= ne[i];
+    }
+    return total;
+}
+
+// The view must lie inside its root's storage. Byte extents are summed with overflow checks so
+// that huge strides or offsets cannot wrap around and pass.
+void check_view_fits(tensor* v, const tensor* a, std::string_view op, size_t offset) {
+    checked_elements(v->ne, op);
     const tensor* root = storage_root(a);
     const size_t root_bytes = nbytes(root);
-    require(v->view_offs + nbytes(v) <= root_bytes, op,
-            fmt::format("view {} at offset {} exceeds its source of {} bytes", shape_string(v), v->view_offs,
-                        root_bytes));
+    const type_traits& tr = traits(v->type);
+    bool overflow = __builtin_add_overflow(a->view_offs, offset, &v->view_offs);
+    size_t end = v->view_offs;
+    const size_t first = tr.block_elems == 1 ? tr.block_bytes : row_size(v->type, v->ne[0]);
+    overflow |= __builtin_add_overflow(end, first, &end);
+    for (int i = tr.block_elems == 1 ? 0 : 1; i < 4; ++i) {
+        size_t span = 0;
+        overflow |= __builtin_mul_overflow(size_t(v->ne[i] - 1), v->nb[i], &span);
+        overflow |= __builtin_add_overflow(end, span, &end);
+    }
+    require(!overflow && end <= root_bytes, op,
+            fmt::format("view {} at offset {} + {} exceeds its source of {} bytes", shape_string(v), a->view_offs,
+                        offset, root_bytes));
 }
 
 bool is_float_type(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
@@ -73,11 +97,12 @@ tensor* view_4d(context& ctx, tensor* a, int64_t ne0, int64_t ne1, int64_t ne2, 
     t->nb[1] = nb1;
     t->nb[2] = nb2;
     t->nb[3] = nb3;
-    check_view_fits(t, a, "view");
+    check_view_fits(t, a, "view", offset);
     return t;
 }
 
 tensor* view_1d(context& ctx, tensor* a, int64_t ne0, size_t offset) {
+    require_tensor(a, "view", "source");
     const size_t row = row_size(a->type, ne0);
     return view_4d(ctx, a, ne0, 1, 1, 1, row, row, row, offset);
 }
@@ -96,13 +121,12 @@ tensor* reshape(context& ctx, tensor* a, std::initializer_list<int64_t> shape) {
     require(shape.size() >= 1 && shape.size() <= 4, "reshape", "1 to 4 dims");
     require(is_contiguous(a), "reshape", fmt::format("source {} is not contiguous", shape_string(a)));
     int64_t ne[4] = {1, 1, 1, 1};
-    int64_t total = 1;
     int i = 0;
     for (int64_t n : shape) {
         require(n > 0, "reshape", fmt::format("dimension {} is {}", i, n));
         ne[i++] = n;
-        total *= n;
     }
+    const int64_t total = checked_elements(ne, "reshape");
     require(total == nelements(a), "reshape",
             fmt::format("{} elements cannot become {}", nelements(a), total));
     require(ne[0] % traits(a->type).block_elems == 0, "reshape", "row is not whole quantization blocks");
@@ -324,6 +348,7 @@ tensor* custom(context& ctx, std::string_view op_name, std::initializer_list<ten
         require(shape.ne[d] > 0, op_name, "shape rule gave an empty dimension");
         t->ne[d] = shape.ne[d];
     }
+    checked_elements(t->ne, op_name);
     set_contiguous_strides(t);
     return t;
 }
