@@ -528,7 +528,7 @@ int main(int argc, char** argv) {
             if (c == std::string::npos) c = variants_s.size();
             variant v;
             if (std::sscanf(variants_s.substr(pos, c - pos).c_str(), "W%dB%dA%dR%d", &v.warps, &v.bn, &v.async,
-                            &v.maxreg) < 3)
+                            &v.maxreg) < 2)
                 fail("bad variant " + variants_s.substr(pos, c - pos));
             vars.push_back(v);
             pos = c + 1;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "fa_mma.h"
 #include "ops.h"
 
 namespace pa::ocl {
@@ -58,6 +59,7 @@ bool supports_flash_attn(const device_context& ctx, const pa_tensor* o) {
 }
 
 void compute_flash_attn(device_context& ctx, pa_tensor* o) {
+    if (fa_mma_supports(ctx, o)) return fa_mma_compute(ctx, o); // NVIDIA tensor cores (fa_mma.h)
     const pa_tensor *q = o->src[0], *k = o->src[1], *v = o->src[2];
     const fa_config c = pick_config(ctx, int(q->ne[0]));
     const std::string opts =

@@ -148,11 +148,14 @@ double run_node(pa::scheduler& sched, pa::tensor* out, int* on_backend = nullptr
 }
 
 // Builds the kernels of both nodes on a tiny problem so compile time stays out of the timings.
-void warm_up(pa::scheduler& sched, const synth_qkv& s, pa_type kv_type, const pa::proxy_params& p, float scale) {
+// Its own scheduler, destroyed before the inputs: schedulers keep state keyed by tensor.
+void warm_up(const std::vector<pa::backend*>& order, const synth_qkv& s, pa_type kv_type, const pa::proxy_params& p,
+             float scale) {
     const int64_t n = std::min<int64_t>(s.N, 2 * int64_t(p.block) + 3);
     synth_qkv w = pa::proxy::synthesize(pa::proxy::pattern::random, n, 0, s.H, s.Hkv, s.d, 7, scale, p.block);
     inputs in;
     make_inputs(in, w, kv_type);
+    pa::scheduler sched(order);
     pa::proxy_params pw = p;
     pw.n_past = 0;
     pw.min_tokens = 0; // exercise the sparse path
@@ -219,12 +222,11 @@ int run_attn(int argc, char** argv) {
     const float scale = 1.0f / std::sqrt(float(s.d));
     p.scale = scale;
     p.n_past = int32_t(s.n_past);
+    warm_up(be.order(), s, kv_type, p, scale);
+    inputs in; // before the scheduler, which must not outlive it
+    make_inputs(in, s, kv_type);
     pa::scheduler sched(be.order());
     sched.set_timing(true);
-    warm_up(sched, s, kv_type, p, scale);
-
-    inputs in;
-    make_inputs(in, s, kv_type);
     pa::tensor* prox = pa::proxy_sparse_attn(in.ctx, in.q, in.k, in.v, p);
     pa::tensor* dense = pa::flash_attn_ext(in.ctx, in.q, in.k, in.v, scale, int(s.n_past), true);
     run_node(sched, prox); // uploads q/k/v (kept: PARAM), not timed

@@ -1,0 +1,26 @@
+// pa bench attn|prefill: the benchmarks of bench/ (see docs/benchmarks.md).
+#include <cstdio>
+#include <cstring>
+
+#include "bench.h"
+#include "cli.h"
+#include "pa/error.h"
+
+namespace {
+
+int run_bench(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+        std::printf("usage: pa bench attn|prefill [options]   (pa bench <what> --help for options)\n"
+                    "  attn     dense vs proxy_sparse_attn over N, per-stage times, recall, density, CLBlast SGEMM\n"
+                    "  prefill  random-weight llama (Llama-3-8B layer shapes, Q4_0) prefill, dense vs proxy\n");
+        return argc < 2 ? 1 : 0;
+    }
+    if (!std::strcmp(argv[1], "attn")) return pa::bench::run_bench_attn(argc - 1, argv + 1);
+    if (!std::strcmp(argv[1], "prefill")) return pa::bench::run_bench_prefill(argc - 1, argv + 1);
+    throw pa::error(std::string("pa bench: unknown benchmark '") + argv[1] + "' (attn, prefill)");
+}
+
+} // namespace
+
+PA_CLI_COMMAND(bench, "benchmarks: dense vs proxy attention (attn), model prefill (prefill); JSON in bench/results",
+               run_bench);
