@@ -135,6 +135,7 @@ void print_row(const record& r) {
     if (r.has("t_pool_ms"))
         stages = fmt::format("  pool {:.2f} score {:.2f} budget {:.2f} mask {:.2f} attn {:.2f}", r.num("t_pool_ms"),
                              r.num("t_scores_ms"), r.num("t_budget_ms"), r.num("t_mask_ms"), r.num("t_attn_ms"));
+    if (r.has("rel_l2_mma_vs_portable")) stages += fmt::format("  rel_l2(mma vs portable) {:.2e}", r.num("rel_l2_mma_vs_portable"));
     std::printf("%-11s %7lld %-15s %10.3f ms %7.1f TF/s  x%-6.2f dens %.3f  recall %.4f%s\n", r.str("shape").c_str(),
                 (long long)r.num("n"), r.str("mode").c_str(), r.num("time_ms"), r.num("tflops"), r.num("speedup"),
                 r.num("density"), r.num("recall_mean"), stages.c_str());
@@ -212,6 +213,8 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     }
     out.push_back(rp);
     print_row(rp);
+    const std::vector<float> proxy_out(static_cast<const float*>(prox->data),
+                                       static_cast<const float*>(prox->data) + dense_out.size());
 
     // the portable kernels on the same inputs, for comparison (they are slow: small N only)
     if (mma && n <= o.portable_max) {
@@ -220,12 +223,15 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
         record r = base("dense_portable");
         r.set("kernel", "portable").set("time_ms", td).set("tflops", flops / td * 1e-9).set("density", 1.0);
         r.set("recall_mean", 1.0).set("speedup", t_dense / td);
+        // the tensor-core output against the portable kernel's (f16 operands: ~1e-3)
+        r.set("rel_l2_mma_vs_portable", rel_l2(dense_out.data(), static_cast<const float*>(dense->data), dense_out.size()));
         out.push_back(r);
         print_row(r);
         const double tp = median(time_node(sched, prox, std::min(reps, 3), 1));
         record q = base("proxy_portable");
         q.set("kernel", "portable").set("time_ms", tp).set("tflops", dens * flops / tp * 1e-9).set("density", dens);
         q.set("recall_mean", rp.num("recall_mean")).set("speedup", td / tp);
+        q.set("rel_l2_mma_vs_portable", rel_l2(proxy_out.data(), static_cast<const float*>(prox->data), proxy_out.size()));
         out.push_back(q);
         print_row(q);
     }

@@ -108,7 +108,7 @@ int run_bench_prefill(int argc, char** argv) {
 
     context wctx;
     std::mt19937 rng(7);
-    std::vector<layer_w> w(size_t(layers));
+    std::vector<layer_w> w(static_cast<size_t>(layers));
     for (auto& l : w) {
         l.attn_norm = ones(wctx, m.embd);
         l.ffn_norm = ones(wctx, m.embd);

@@ -208,6 +208,36 @@ TEST(ProxyOclDense, FullMaskThroughTheSparsePathEqualsDense) {
     EXPECT_LT(rel_l2(r.out, dense_cpu(ctx, t, c)), 1e-5);
 }
 
+// A kv cache longer than n_past + N: the keys past the last query are never read (NaN there).
+TEST(ProxyOclCache, KeysPastTheLastQueryAreNotRead) {
+    REQUIRE_DEVICE();
+    attn_case c;
+    c.N = 150;
+    c.n_past = 40;
+    pa::context ctx;
+    const qkv t = make_qkv(ctx, c);
+    const int64_t nk = c.n_past + c.N, extra = 37;
+    qkv big = t;
+    for (pa::tensor** kv : {&big.k, &big.v}) {
+        const pa::tensor* src = *kv == big.k ? t.k : t.v;
+        pa::tensor* cache = ctx.new_tensor(PA_TYPE_F32, {c.d, nk + extra, c.Hkv});
+        auto* dst = static_cast<float*>(cache->data);
+        for (int64_t h = 0; h < c.Hkv; ++h)
+            for (int64_t j = 0; j < nk + extra; ++j)
+                for (int64_t e = 0; e < c.d; ++e)
+                    dst[(h * (nk + extra) + j) * c.d + e] =
+                        j < nk ? static_cast<const float*>(src->data)[(h * nk + j) * c.d + e] : NAN;
+        *kv = cache;
+    }
+    const ref_result ref = run_ref(t, c);
+    const ocl_result r = run_ocl(ctx, big, c);
+    expect_same_estimate(ref.est, r.dbg, ref.geo);
+    EXPECT_LT(rel_l2(r.out, ref.out), 1e-5);
+    c.gamma = 1.0f; // and the dense path
+    const ocl_result rd = run_ocl(ctx, big, c);
+    EXPECT_LT(rel_l2(rd.out, dense_cpu(ctx, t, c)), 1e-5);
+}
+
 TEST(ProxyOclStages, StopAfterEachStage) {
     REQUIRE_DEVICE();
     attn_case c;

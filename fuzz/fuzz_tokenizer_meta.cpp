@@ -1,0 +1,7 @@
+// fuzz_tokenizer_meta.cpp - libFuzzer entry for pa::fuzz::run_tokenizer_meta (body in fuzz/targets/tokenizer_target.h).
+#include "targets/tokenizer_target.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    pa::fuzz::run_tokenizer_meta({data, size});
+    return 0;
+}
