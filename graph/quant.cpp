@@ -29,6 +29,13 @@ float max_abs(const float* x, int64_t n, float* signed_max = nullptr) {
     return amax;
 }
 
+// v rounded down and clamped to a 4-bit code. NaN (a NaN input, or 0 * inf when a subnormal
+// scale makes 1/d overflow) becomes 0: converting NaN or inf to int is undefined behaviour.
+int to_nibble(float v) {
+    if (!(v >= 0.0f)) return 0;
+    return v < 15.0f ? static_cast<int>(v) : 15;
+}
+
 void quantize_q8_0(const float* x, block_q8_0* y, int64_t nb) {
     for (int64_t b = 0; b < nb; ++b, x += 32) {
         const float d = max_abs(x, 32) / 127.0f;
@@ -47,8 +54,8 @@ void quantize_q4_0(const float* x, block_q4_0* y, int64_t nb) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = fp32_to_fp16(d);
         for (int i = 0; i < 16; ++i) {
-            const int lo = std::clamp(static_cast<int>(x[i] * id + 8.5f), 0, 15);
-            const int hi = std::clamp(static_cast<int>(x[i + 16] * id + 8.5f), 0, 15);
+            const int lo = to_nibble(x[i] * id + 8.5f);
+            const int hi = to_nibble(x[i + 16] * id + 8.5f);
             y[b].qs[i] = static_cast<uint8_t>(lo | (hi << 4));
         }
     }
@@ -63,8 +70,8 @@ void quantize_q4_1(const float* x, block_q4_1* y, int64_t nb) {
         y[b].d = fp32_to_fp16(d);
         y[b].m = fp32_to_fp16(lo);
         for (int i = 0; i < 16; ++i) {
-            const int a = std::clamp(static_cast<int>((x[i] - lo) * id + 0.5f), 0, 15);
-            const int c = std::clamp(static_cast<int>((x[i + 16] - lo) * id + 0.5f), 0, 15);
+            const int a = to_nibble((x[i] - lo) * id + 0.5f);
+            const int c = to_nibble((x[i + 16] - lo) * id + 0.5f);
             y[b].qs[i] = static_cast<uint8_t>(a | (c << 4));
         }
     }

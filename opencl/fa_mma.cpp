@@ -19,15 +19,17 @@ constexpr float log2e = 1.4426950408889634f;
 
 size_t elem_bytes(pa_type t) { return t == PA_TYPE_F16 ? 2 : 4; }
 
-// $PA_MMA: unset/"" = default, "0" = off, "W<warps>B<bn>A<async>" = that configuration.
+// $PA_MMA: unset/"" = default, "0" = off, "W<warps>B<bn>A<async>" = that configuration,
+// "emulate" = on any device with the PTX emulated (fa_mma.cl FA_MMA_EMULATE; slow, for tests).
 const char* mma_env() {
     const char* e = std::getenv("PA_MMA");
     return e ? e : "";
 }
+bool emulated() { return std::strcmp(mma_env(), "emulate") == 0; }
 
 std::string options(const mma_config& c, int64_t d, int kv_f16) {
-    return fmt::format("-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} -DMMA_KV_F16={}", d, c.warps, c.bn,
-                       c.async, kv_f16);
+    return fmt::format("-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} -DMMA_KV_F16={}{}", d, c.warps, c.bn,
+                       c.async, kv_f16, emulated() ? " -DFA_MMA_EMULATE=1" : "");
 }
 
 bool plain_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
@@ -35,6 +37,7 @@ bool plain_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
 } // namespace
 
 bool mma_available(const device_caps& caps) {
+    if (emulated()) return true;
     if (!caps.nvidia || caps.nv_cc_major < 8) return false;
     return std::strcmp(mma_env(), "0") != 0;
 }
@@ -43,7 +46,7 @@ mma_config mma_config_for(const device_caps&) {
     // Measured on H100 (bench/NOTES.md): the choice below is the fastest dense causal variant.
     mma_config c;
     const char* e = mma_env();
-    if (*e && std::strcmp(e, "0") != 0 && std::strcmp(e, "1") != 0) {
+    if (*e && std::strcmp(e, "0") != 0 && std::strcmp(e, "1") != 0 && !emulated()) {
         mma_config o;
         if (std::sscanf(e, "W%dB%dA%d", &o.warps, &o.bn, &o.async) < 2 || (o.warps != 4 && o.warps != 8) ||
             (o.bn != 32 && o.bn != 64) || (o.async != 0 && o.async != 1))

@@ -114,6 +114,8 @@ gguf::writer llama2c_to_gguf(const llama2c_checkpoint& ck, const llama2c_tokeniz
     const llama2c_config& c = ck.config;
     if (int(tok.tokens.size()) != c.vocab_size)
         throw error(fmt::format("convert: tokenizer has {} tokens, the checkpoint {}", tok.tokens.size(), c.vocab_size));
+    if (c.vocab_size < 3) // ids 0..2 become <unk>, <s>, </s> below
+        throw error(fmt::format("convert: a vocabulary of {} tokens has no room for <unk>, <s> and </s>", c.vocab_size));
     gguf::writer w;
     const std::string a = "llama";
     w.set("general.architecture", gguf::value::of_string(a));

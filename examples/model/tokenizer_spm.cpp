@@ -11,7 +11,11 @@ void tokenizer::encode_spm(std::string_view text, std::vector<int32_t>& out) con
     std::vector<bpe_symbol> syms;
     syms.reserve(text.size());
     for (size_t i = 0; i < text.size();) {
-        const size_t len = std::min(utf8_len(static_cast<unsigned char>(text[i])), text.size() - i);
+        // a truncated sequence ends at the first non-continuation byte: it must not swallow the
+        // next character (e.g. the U+2581 of a space, which would then decode as its raw bytes)
+        size_t len = 1;
+        const size_t want = std::min(utf8_len(static_cast<unsigned char>(text[i])), text.size() - i);
+        while (len < want && (static_cast<unsigned char>(text[i + len]) & 0xC0) == 0x80) ++len;
         bpe_symbol s;
         s.start = uint32_t(i);
         s.len = uint32_t(len);

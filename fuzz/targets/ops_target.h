@@ -8,6 +8,8 @@
 #pragma once
 
 #include <bit>
+#include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include <fmt/format.h>
@@ -72,7 +74,10 @@ struct ops_program {
         } else if (t->type == PA_TYPE_F16) {
             for (size_t i = 0; i < n / 2; ++i) static_cast<uint16_t*>(t->data)[i] = fp32_to_fp16(next_float());
         } else if (t->type == PA_TYPE_I32) {
-            for (size_t i = 0; i < n / 4; ++i) static_cast<int32_t*>(t->data)[i] = int32_t(next_float() * 4.0f);
+            for (size_t i = 0; i < n / 4; ++i) { // row ids: mostly small, now and then negative
+                seed = seed * 1664525u + 1013904223u;
+                static_cast<int32_t*>(t->data)[i] = int32_t((seed >> 8) % 4) - ((seed >> 28) == 15 ? 9 : 0);
+            }
         } else {
             for (size_t i = 0; i < n; ++i) static_cast<uint8_t*>(t->data)[i] = uint8_t(seed = seed * 69069u + 1u);
         }
@@ -181,6 +186,12 @@ inline double node_cost(const tensor* n) {
     return cost;
 }
 
+// PA_FUZZ_VERBOSE=1 prints what a program did (for writing seeds and reading crashes).
+inline bool ops_verbose() {
+    static const bool v = std::getenv("PA_FUZZ_VERBOSE") != nullptr;
+    return v;
+}
+
 inline void run_ops(std::span<const uint8_t> data) {
     ensure_proxy_op();
     input in(data);
@@ -190,14 +201,19 @@ inline void run_ops(std::span<const uint8_t> data) {
     for (int i = 0; i < n_leaves; ++i) {
         try {
             prog.leaf(in);
-        } catch (const pa::error&) {
+            if (ops_verbose()) std::fprintf(stderr, "leaf %s\n", shape_string(prog.pool.back()).c_str());
+        } catch (const pa::error& e) {
+            if (ops_verbose()) std::fprintf(stderr, "leaf rejected: %s\n", e.what());
         }
     }
     const int n_ops = in.byte() % 10;
     for (int i = 0; i < n_ops && !in.empty(); ++i) {
         try {
             prog.op(in);
-        } catch (const pa::error&) {
+            if (ops_verbose())
+                std::fprintf(stderr, "op %d -> %s\n", prog.pool.back()->op, shape_string(prog.pool.back()).c_str());
+        } catch (const pa::error& e) {
+            if (ops_verbose()) std::fprintf(stderr, "op rejected: %s\n", e.what());
         }
     }
     if (prog.results.empty() || !in.flag()) return;
@@ -215,7 +231,9 @@ inline void run_ops(std::span<const uint8_t> data) {
     scheduler sched({cpu.get()});
     try {
         sched.compute(g);
-    } catch (const pa::error&) {
+        if (ops_verbose()) std::fprintf(stderr, "computed %zu nodes\n", g.nodes.size());
+    } catch (const pa::error& e) {
+        if (ops_verbose()) std::fprintf(stderr, "compute failed: %s\n", e.what());
         return;
     }
     if (out->data) {

@@ -95,7 +95,7 @@ inline void run_tokenizer_encode(std::span<const uint8_t> data) {
     input in(data);
     const uint8_t sel = in.byte();
     const auto& all = fixed_tokenizers();
-    const fixed_tokenizer& ft = all[sel % all.size()];
+    const fixed_tokenizer& ft = all[(sel & 0x0f) % all.size()];
     const bool add_bos = (sel & 0x10) != 0, parse_special = (sel & 0x20) != 0;
     const std::string_view text = in.rest();
     const model::tokenizer& t = *ft.tok;

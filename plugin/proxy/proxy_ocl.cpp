@@ -9,7 +9,14 @@
 
 #include "pa/error.h"
 #include "pa/types.h"
+#include "sparse_mma.h"
+
+// The generated table is an inline variable over file-local strings: included at global scope
+// by two files it breaks the one-definition rule (sparse_mma.cpp includes it too), so this file
+// keeps its own copy in a namespace of its own.
+namespace pa::proxy::embedded {
 #include "proxy_kernels.h"
+} // namespace pa::proxy::embedded
 
 namespace pa::proxy {
 namespace {
@@ -27,7 +34,7 @@ int64_t next_pow2(int64_t x) {
 }
 
 program_source source(std::string_view name) {
-    for (const pa_embedded_source& s : pa_proxy_sources)
+    for (const auto& s : embedded::pa_proxy_sources)
         if (name == s.name) return {std::string(name), s.text, false};
     throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
 }
@@ -190,7 +197,13 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
         if (geo.stop_after == 4) return;
     }
 
-    // step 7 (or 8, dense): block-sparse flash attention
+    // step 7 (or 8, dense): block-sparse flash attention; on NVIDIA tensor cores when that path
+    // takes this node (sparse_mma.h), else the portable kernel below
+    if (sparse_mma_problem(ctx, geo, q, k, v, dst).empty()) {
+        sparse_mma_attend(ctx, geo, q, k, v, dst, geo.all_kept ? nullptr : counts.mem(),
+                          geo.all_kept ? nullptr : blocks.mem());
+        return;
+    }
     const program_source att = source("proxy_attn.cl");
     const std::string att_opts = fmt::format("-DHEAD_DIM={} -DBLOCK_Q={} -DTILE_K={} -DK_F16={} -DV_F16={}", d,
                                              tl.block_q, tl.attn_tile_k, k.type == PA_TYPE_F16 ? 1 : 0,

@@ -1,0 +1,131 @@
+// test_fault_regressions.cpp - every input the fuzzers keep, replayed in every build (any
+// compiler, with or without sanitizers): the committed seed corpora (fuzz/corpus/<target>/) and
+// each crash the fuzzers found (tests/data/regressions/<target>/, named after the bug), run
+// through the same target bodies as the libFuzzer binaries (fuzz/targets/*.h). Plus direct
+// tests of the bugs behind those crashes, against hand-computed expectations.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#define PA_FUZZ_DATA_DIR PA_SOURCE_DIR "/tests/data"
+#include "../fuzz/targets/gguf_target.h"
+#include "../fuzz/targets/llama2c_target.h"
+#include "../fuzz/targets/ops_target.h"
+#include "../fuzz/targets/tokenizer_target.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using body = void (*)(std::span<const uint8_t>);
+
+std::vector<uint8_t> read_all(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// Runs every file of the target's corpus and regression folders; returns how many ran.
+size_t replay(const std::string& target, body run) {
+    size_t n = 0;
+    for (const fs::path dir : {fs::path(PA_SOURCE_DIR) / "fuzz" / "corpus" / target,
+                               fs::path(PA_SOURCE_DIR) / "tests" / "data" / "regressions" / target}) {
+        if (!fs::is_directory(dir)) continue;
+        for (const auto& e : fs::directory_iterator(dir)) {
+            SCOPED_TRACE(e.path().string());
+            const std::vector<uint8_t> bytes = read_all(e.path());
+            try {
+                run(bytes);
+            } catch (const std::exception& ex) { // invariant_broken, or anything the targets let escape
+                ADD_FAILURE() << e.path() << ": " << ex.what();
+            }
+            ++n;
+        }
+    }
+    return n;
+}
+
+TEST(FuzzCorpusReplay, Gguf) { EXPECT_GT(replay("fuzz_gguf", pa::fuzz::run_gguf), 5u); }
+TEST(FuzzCorpusReplay, Llama2c) { EXPECT_GT(replay("fuzz_llama2c", pa::fuzz::run_llama2c), 5u); }
+TEST(FuzzCorpusReplay, TokenizerEncode) {
+    EXPECT_GT(replay("fuzz_tokenizer_encode", pa::fuzz::run_tokenizer_encode), 5u);
+}
+TEST(FuzzCorpusReplay, TokenizerMeta) { EXPECT_GT(replay("fuzz_tokenizer_meta", pa::fuzz::run_tokenizer_meta), 5u); }
+TEST(FuzzCorpusReplay, Ops) { EXPECT_GT(replay("fuzz_ops", pa::fuzz::run_ops), 5u); }
+
+// ---- the bugs behind the crashes ----------------------------------------------------------
+
+// fuzz_llama2c: NaN weights, and subnormal ones whose 1/d overflows to inf, made Q4_0/Q4_1
+// quantization convert NaN/inf to int (undefined behaviour; UBSan aborts). Every code must now
+// come out in range and finite inputs must stay finite after a round trip.
+TEST(FuzzRegressions, QuantizeNonFiniteAndSubnormalBlocks) {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    std::vector<std::vector<float>> blocks;
+    blocks.push_back(std::vector<float>(32, nan));
+    blocks.push_back(std::vector<float>(32, inf));
+    std::vector<float> sub(32), mixed(32), tiny(32);
+    for (int i = 0; i < 32; ++i) {
+        sub[size_t(i)] = i % 2 ? 1e-39f : -1e-39f;       // 1/d overflows
+        mixed[size_t(i)] = i == 5 ? nan : float(i) - 16.0f; // one NaN among finite values
+        tiny[size_t(i)] = std::numeric_limits<float>::denorm_min() * float(i);
+    }
+    blocks.push_back(sub);
+    blocks.push_back(mixed);
+    blocks.push_back(tiny);
+    for (pa_type t : {PA_TYPE_Q4_0, PA_TYPE_Q4_1, PA_TYPE_Q8_0}) {
+        for (const std::vector<float>& x : blocks) {
+            std::vector<uint8_t> q(pa::row_size(t, 32));
+            pa::quantize_row(t, x.data(), q.data(), 32);
+            std::vector<float> back(32);
+            pa::dequantize_row(t, q.data(), back.data(), 32);
+            const bool finite_in = std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); });
+            if (!finite_in) continue;
+            for (float v : back) {
+                EXPECT_TRUE(std::isfinite(v)) << pa::type_name(t);
+                EXPECT_LE(std::fabs(v), 1e-37f) << pa::type_name(t); // all inputs are below 2e-39
+            }
+        }
+    }
+}
+
+// fuzz_llama2c: a llama2.c vocabulary of 1 or 2 tokens converted to a GGUF whose BOS/EOS ids
+// (1 and 2) lie outside it, so the file the converter wrote did not load.
+TEST(FuzzRegressions, ConverterRefusesVocabulariesWithoutRoomForSpecials) {
+    for (int32_t vocab : {1, 2}) {
+        const pa::fuzz::memfile ck(pa::fuzz::tiny_checkpoint(vocab));
+        const auto checkpoint = pa::model::load_llama2c_checkpoint(ck.path());
+        std::vector<std::string> notes;
+        try {
+            pa::model::llama2c_to_gguf(checkpoint, pa::fuzz::tiny_vocabulary(vocab), PA_TYPE_F32, "tiny", notes);
+            ADD_FAILURE() << "vocabulary of " << vocab << " accepted";
+        } catch (const pa::error& e) {
+            EXPECT_NE(std::string(e.what()).find("<unk>, <s> and </s>"), std::string::npos) << e.what();
+        }
+    }
+    // three tokens is the smallest that converts and loads
+    const pa::fuzz::memfile ck(pa::fuzz::tiny_checkpoint(3));
+    std::vector<std::string> notes;
+    const auto img = pa::model::llama2c_to_gguf(pa::model::load_llama2c_checkpoint(ck.path()),
+                                                pa::fuzz::tiny_vocabulary(3), PA_TYPE_F32, "tiny", notes)
+                         .to_memory();
+    const pa::model::model m(pa::gguf::file::from_memory(img, "tiny.gguf"));
+    EXPECT_EQ(m.hp().n_vocab, 3);
+}
+
+// fuzz_tokenizer_encode: in SentencePiece mode a truncated UTF-8 lead byte swallowed the next
+// bytes, i.e. the U+2581 that stands for a following space; decoding then gave the three raw
+// bytes of U+2581 instead of the space.
+TEST(FuzzRegressions, SpmTruncatedUtf8DoesNotSwallowTheNextSpace) {
+    const pa::model::tokenizer& t = *pa::fuzz::fixed_tokenizers().front().tok; // stories260K
+    for (const std::string s : {"\xc3 a", "x \xe2\x82 b", "\xf0\x9f c", "\xc3", "a\xe2"}) {
+        const std::vector<int32_t> ids = t.encode(s, false, false);
+        EXPECT_EQ(t.decode(ids), s);
+    }
+    // "\xc3 a": the lone lead byte is one byte token, then "\xe2\x96\x81" "a" as usual
+    const std::vector<int32_t> ids = t.encode("\xc3 a", false, false);
+    ASSERT_FALSE(ids.empty());
+    EXPECT_EQ(t.piece(ids[1]), "\xc3");
+}
+
+} // namespace
