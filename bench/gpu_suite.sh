@@ -76,6 +76,11 @@ if [ "$mode" = full ] && [ -f scripts/gpu_models.sh ]; then
   fi
 fi
 
+if [ "$mode" = quick ]; then
+  step "inline-PTX probes (own process)"
+  run 60 "$build/bin/pa_mma_check" --probe
+fi
+
 step "plots"
 run 120 python3 bench/plot.py "$OUT"/attn.json "$OUT"/prefill.json -o "$OUT/bench.png"
 

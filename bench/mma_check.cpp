@@ -4,6 +4,8 @@
 //
 //   pa_mma_check                 NVIDIA sm_80+: real PTX; checks, then timings
 //   pa_mma_check --emulate       any device (PoCL): the PTX helpers emulated; checks only
+//   pa_mma_check --probe         only which inline-PTX shared-memory forms work (own process:
+//                                a failing probe can break the OpenCL context)
 // Options: --check-only, --time-only, --n-list 4096,8192,... , --variants W8B64,W4B64 ,
 //          --json FILE (timings as JSON lines), --reps R, --sparse-n N.
 // Exit status 1 when a check fails.
@@ -491,7 +493,7 @@ void run_ptx_probes(const env& e) {
 } // namespace
 
 int main(int argc, char** argv) {
-    bool emulate = false, check_only = false, time_only = false;
+    bool emulate = false, check_only = false, time_only = false, probe = false;
     std::string json_path, ptx_path, variants_s = "W8B64A1,W4B64A1,W8B32A1,W4B32A1";
     std::vector<int> n_list = {4096, 8192, 16384, 32768, 65536, 131072};
     int reps = 5, sparse_n = 32768;
@@ -504,6 +506,7 @@ int main(int argc, char** argv) {
         if (a == "--emulate") emulate = true;
         else if (a == "--check-only") check_only = true;
         else if (a == "--time-only") time_only = true;
+        else if (a == "--probe") probe = true, check_only = true, time_only = true;
         else if (a == "--json") json_path = next();
         else if (a == "--variants") variants_s = next();
         else if (a == "--dump-ptx") ptx_path = next();
@@ -534,7 +537,7 @@ int main(int argc, char** argv) {
             pos = c + 1;
         }
         int failures = 0;
-        if (!emulate) run_ptx_probes(e);
+        if (probe && !emulate) run_ptx_probes(e); // may leave the context broken: run alone
         if (!time_only) {
             std::vector<std::pair<problem, bool>> cases;
             problem p;

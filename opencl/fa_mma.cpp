@@ -27,9 +27,14 @@ const char* mma_env() {
 }
 bool emulated() { return std::strcmp(mma_env(), "emulate") == 0; }
 
-std::string options(const mma_config& c, int64_t d, int kv_f16) {
-    return fmt::format("-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} -DMMA_KV_F16={}{}", d, c.warps, c.bn,
-                       c.async, kv_f16, emulated() ? " -DFA_MMA_EMULATE=1" : "");
+std::string options(const mma_config& c, int64_t d) {
+    return fmt::format("-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={}{}", d, c.warps, c.bn, c.async,
+                       emulated() ? " -DFA_MMA_EMULATE=1" : "");
+}
+// The prep kernels alone (they do not depend on the tile configuration).
+std::string prep_options(int64_t d, pa_type src) {
+    return fmt::format("-DMMA_D={} -DMMA_PREP_ONLY=1 -DMMA_KV_F16={}{}", d, src == PA_TYPE_F16 ? 1 : 0,
+                       emulated() ? " -DFA_MMA_EMULATE=1" : "");
 }
 
 bool plain_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
@@ -80,7 +85,6 @@ std::string mma_layout_problem(const mma_tensor& q, const mma_tensor& k, const m
 
 mma_kv mma_prepare_kv(device_context& ctx, const mma_tensor& k, const mma_tensor& v, int64_t n_keys) {
     const int64_t d = k.shape.ne.s[0], hkv = k.shape.ne.s[2];
-    const mma_config c = mma_config_for(ctx.caps());
     mma_kv kv;
     kv.n_keys = n_keys;
     kv.nkp = (n_keys + key_pad - 1) / key_pad * key_pad;
@@ -92,9 +96,9 @@ mma_kv mma_prepare_kv(device_context& ctx, const mma_tensor& k, const mma_tensor
     ks.ne.s[1] = n_keys;
     vs.ne.s[1] = n_keys;
     const int32_t nkp = int32_t(kv.nkp);
-    cl_kernel pk = ctx.get_kernel("fa_mma.cl", "fa_mma_prep_k", options(c, d, k.type == PA_TYPE_F16));
+    cl_kernel pk = ctx.get_kernel("fa_mma.cl", "fa_mma_prep_k", prep_options(d, k.type));
     ctx.launch(pk, range3(size_t(d / 8), size_t(kv.nkp), size_t(hkv)), {}, k.mem, ks, kv.k16.mem(), nkp);
-    cl_kernel pv = ctx.get_kernel("fa_mma.cl", "fa_mma_prep_v", options(c, d, v.type == PA_TYPE_F16));
+    cl_kernel pv = ctx.get_kernel("fa_mma.cl", "fa_mma_prep_v", prep_options(d, v.type));
     ctx.launch(pv, range3(size_t(d), size_t(kv.nkp / 8), size_t(hkv)), {}, v.mem, vs, kv.vt16.mem(), nkp);
     return kv;
 }
@@ -103,7 +107,7 @@ void mma_attention(device_context& ctx, const mma_tensor& q, const mma_kv& kv, i
                    const mma_tensor& dst, int64_t n_past, bool causal, float scale, const mma_sparse_mask* mask) {
     const int64_t d = q.shape.ne.s[0], n = q.shape.ne.s[1], h = q.shape.ne.s[2];
     const mma_config c = mma_config_for(ctx.caps());
-    const std::string opts = options(c, d, 0);
+    const std::string opts = options(c, d);
     const size_t wg = size_t(32 * c.warps);
     const int32_t nkp = int32_t(kv.nkp), n_kv = int32_t(kv.n_keys), hkv = int32_t(n_head_kv);
     const int32_t past = int32_t(n_past), caus = causal ? 1 : 0;

@@ -14,7 +14,7 @@ mkdir -p "$out"
 # prefill speed: one ~8K-token prompt (the text's first 30000 bytes), 8 generated tokens
 head -c 30000 "$text" > "$out/prompt8k.txt"
 for mode in dense proxy; do
-  "$pa" run -m "$model" -f "$out/prompt8k.txt" --ctx 8192 -n 8 --temp 0 --attn "$mode" --device "$dev" --json \
+  "$pa" run -m "$model" -f "$out/prompt8k.txt" --ctx 8192 --batch 8192 -n 8 --temp 0 --attn "$mode" --device "$dev" --json \
     > "$out/models-prefill-$mode.json" 2> "$out/models-prefill-$mode.log" || { tail -5 "$out/models-prefill-$mode.log"; exit 1; }
   tail -3 "$out/models-prefill-$mode.log"
 done

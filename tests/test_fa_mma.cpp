@@ -109,7 +109,7 @@ TEST(FaMma, ProxySparseAttnOnTheTensorCorePathMatchesCpu) {
     if (!env().ocl) GTEST_SKIP() << "no OpenCL device";
     const attn_case cases[] = {
         {128, 640, 0, 4, 2, true, PA_TYPE_F16},   // 5 blocks of 128: a real sparse mask
-        {64, 500, 100, 4, 4, true, PA_TYPE_F32},  // first row starts mid-block (n_past 100)
+        {128, 500, 100, 4, 4, true, PA_TYPE_F32}, // first row starts mid-block (n_past 100)
     };
     uint32_t seed = 50;
     for (const attn_case& c : cases) {

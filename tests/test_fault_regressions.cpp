@@ -29,7 +29,7 @@ std::vector<uint8_t> read_all(const fs::path& p) {
 // Runs every file of the target's corpus and regression folders; returns how many ran.
 size_t replay(const std::string& target, body run) {
     size_t n = 0;
-    for (const fs::path dir : {fs::path(PA_SOURCE_DIR) / "fuzz" / "corpus" / target,
+    for (const fs::path& dir : {fs::path(PA_SOURCE_DIR) / "fuzz" / "corpus" / target,
                                fs::path(PA_SOURCE_DIR) / "tests" / "data" / "regressions" / target}) {
         if (!fs::is_directory(dir)) continue;
         for (const auto& e : fs::directory_iterator(dir)) {
@@ -111,6 +111,22 @@ TEST(FuzzRegressions, ConverterRefusesVocabulariesWithoutRoomForSpecials) {
                          .to_memory();
     const pa::model::model m(pa::gguf::file::from_memory(img, "tiny.gguf"));
     EXPECT_EQ(m.hp().n_vocab, 3);
+}
+
+// fuzz_llama2c: a checkpoint whose vocab_size is INT32_MIN (negative means "unshared
+// classifier") was negated: signed overflow. It must be an implausible header now.
+TEST(FuzzRegressions, Llama2cVocabSizeInt32MinIsRejected) {
+    std::vector<uint8_t> ck = pa::fuzz::tiny_checkpoint(8);
+    const int32_t vmin = INT32_MIN;
+    std::memcpy(ck.data() + 5 * 4, &vmin, 4);
+    const pa::fuzz::memfile f(ck);
+    try {
+        pa::model::load_llama2c_checkpoint(f.path());
+        ADD_FAILURE() << "accepted";
+    } catch (const pa::error& e) {
+        EXPECT_NE(std::string(e.what()).find("implausible llama2.c header"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("-2147483648"), std::string::npos) << e.what();
+    }
 }
 
 // fuzz_tokenizer_encode: in SentencePiece mode a truncated UTF-8 lead byte swallowed the next

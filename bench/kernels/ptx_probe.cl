@@ -24,7 +24,8 @@ kernel void probe_cp_async(global const uint4* src, global uint4* out) {
 }
 
 kernel void probe_ldmatrix(global const ushort* src, global uint4* out) {
-    local ushort buf[32 * 8]; // four 8x8 matrices of halves, row r at buf + 8r
+    local uint4 buf4[32]; // four 8x8 matrices of halves, row r at buf + 8r (rows 16-byte aligned)
+    local ushort* buf = (local ushort*)buf4;
     const uint l = get_local_id(0);
     for (int i = 0; i < 8; ++i) buf[l * 8 + i] = src[l * 8 + i];
     barrier(CLK_LOCAL_MEM_FENCE);

@@ -133,6 +133,7 @@ int run_run(int argc, char** argv) {
                    prefill_s, prefill_tps, decode_s, decode_tps, s.n_ctx(), pa::model::json_escape(text));
     } else {
         std::fputc('\n', stdout);
+        std::fflush(stdout);
         std::fprintf(stderr, "prefill: %zu tokens in %.3f s (%.1f tok/s, %s attention%s)\n", tokens.size(), prefill_s,
                      prefill_tps, proxy_nodes > 0 ? "proxy" : "dense",
                      proxy_nodes > 0 ? fmt::format(" in {} nodes", proxy_nodes).c_str() : "");

@@ -80,7 +80,7 @@ llama2c_checkpoint load_llama2c_checkpoint(const std::string& path) {
     c.vocab_size = r.get<int32_t>("vocab_size");
     c.seq_len = r.get<int32_t>("seq_len");
     c.shared_classifier = c.vocab_size > 0;
-    if (c.vocab_size < 0) c.vocab_size = -c.vocab_size;
+    if (c.vocab_size < 0 && c.vocab_size != INT32_MIN) c.vocab_size = -c.vocab_size; // INT32_MIN: rejected below
     const int fields[] = {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len};
     for (int v : fields)
         if (v <= 0 || v > max_reasonable_dim * 4)

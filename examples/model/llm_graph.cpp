@@ -15,15 +15,17 @@ namespace {
 
 void set_name(tensor* t, const std::string& name) { std::snprintf(t->name, sizeof t->name, "%s", name.c_str()); }
 
-// Writes x [d, Hkv, N] (after RoPE) into rows n_past.. of cache [d, n_ctx, Hkv], and returns
-// the cache's first n_kv rows [d, n_kv, Hkv] as a view OF THE WRITE, so the graph orders the
-// attention after it. (The view's offset is relative to the write's own offset n_past * nb1:
-// adding its negation, modulo 2^64, brings the view back to row 0.)
-tensor* store_and_view(context& ctx, tensor* cache, tensor* x, int n_past, int64_t n_kv) {
+// Writes x [d, Hkv, N] (after RoPE) into rows n_past.. of cache [d, n_ctx, Hkv]; returns the
+// write (a cpy node), which the graph must run before the attention that reads the cache.
+tensor* store(context& ctx, tensor* cache, tensor* x, int n_past) {
     const int64_t d = x->ne[0], hkv = x->ne[1], n = x->ne[2];
     tensor* dst = view_3d(ctx, cache, d, n, hkv, cache->nb[1], cache->nb[2], size_t(n_past) * cache->nb[1]);
-    tensor* written = cpy(ctx, permute(ctx, x, 0, 2, 1, 3), dst); // [d, N, Hkv]
-    return view_3d(ctx, written, d, n_kv, hkv, cache->nb[1], cache->nb[2], size_t(0) - written->view_offs);
+    return cpy(ctx, permute(ctx, x, 0, 2, 1, 3), dst); // [d, N, Hkv]
+}
+
+// The cache's first n_kv rows [d, n_kv, Hkv].
+tensor* cached(context& ctx, tensor* cache, int64_t n_kv) {
+    return view_3d(ctx, cache, cache->ne[0], n_kv, cache->ne[2], cache->nb[1], cache->nb[2], 0);
 }
 
 } // namespace
@@ -67,6 +69,7 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
     r.tokens->flags |= PA_FLAG_INPUT;
     set_name(r.tokens, "tokens");
 
+    std::vector<tensor*> writes; // cache writes, in layer order
     tensor* x = get_rows(ctx, m.token_embd, r.tokens); // [n_embd, N]
     for (int l = 0; l < hp.n_layer; ++l) {
         const layer_weights& w = m.layers[size_t(l)];
@@ -84,9 +87,10 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
         v = reshape(ctx, v, {d, Hkv, N});
 
         // KV cache: store this chunk, attend over everything up to it
-        tensor* K = store_and_view(ctx, kv.k(l), k, n_past, n_kv);
-        tensor* V = store_and_view(ctx, kv.v(l), v, n_past, n_kv);
-        tensor* att = flash_attn_ext(ctx, permute(ctx, q, 0, 2, 1, 3), K, V, kq_scale, n_past, true); // [d, H, N]
+        writes.push_back(store(ctx, kv.k(l), k, n_past));
+        writes.push_back(store(ctx, kv.v(l), v, n_past));
+        tensor* att = flash_attn_ext(ctx, permute(ctx, q, 0, 2, 1, 3), cached(ctx, kv.k(l), n_kv),
+                                     cached(ctx, kv.v(l), n_kv), kq_scale, n_past, true); // [d, H, N]
         set_name(att, fmt::format("attn-{}", l));
 
         x = add(ctx, x, mul_mat(ctx, w.wo, reshape(ctx, att, {d * H, N}))); // residual
@@ -102,7 +106,15 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
     r.out = what == graph_output::hidden ? x : mul_mat(ctx, m.output, x);
     ctx.ensure_host_data(r.out); // the scheduler copies outputs into it
     set_name(r.out, what == graph_output::hidden ? "hidden" : "logits");
-    r.g = build_forward({r.out});
+    // As ggml's build_forward_expand: the writes first, in layer order, then the output. Each
+    // layer's attention depends (through the residual stream) on the previous layers only, so
+    // depth-first ordering puts layer l's writes before layer l's attention. The writes are not
+    // outputs: nothing copies the cache back to the host.
+    writes.push_back(r.out);
+    r.g = build_forward(writes);
+    r.g.outputs = {r.out};
+    for (tensor* w : writes)
+        if (w != r.out) w->flags &= ~uint32_t(PA_FLAG_OUTPUT);
     return r;
 }
 

@@ -55,6 +55,13 @@
 #define FA_MMA_EMULATE 0
 #endif
 #define D MMA_D
+// Loops over register arrays are unrolled (constant indices keep the arrays in registers);
+// not when emulating, where unrolling the emulated MMAs makes compiles very slow.
+#if FA_MMA_EMULATE
+#define MMA_UNROLL
+#else
+#define MMA_UNROLL _Pragma("unroll")
+#endif
 #define WARPS MMA_WARPS
 #define BN MMA_BN
 #define ASYNC MMA_ASYNC
@@ -217,6 +224,9 @@ kernel void fa_mma_prep_v(global const char* vb, ulong v_offs, long4 v_ne, ulong
 }
 
 // ---- attention ----------------------------------------------------------------------------
+// (left out of the prep-only builds, -DMMA_PREP_ONLY=1: the prep kernels of other K/V types then
+// do not compile the attention kernel again)
+#if !defined(MMA_PREP_ONLY) || !MMA_PREP_ONLY
 
 // Key offset inside a tile of S accumulator element (n-tile j, element i) of lane t.
 inline int s_key(int j, int i, int t) {
@@ -228,11 +238,11 @@ inline int k_row(int j, int g) {
 }
 
 inline void load_k_tile(uint4* r, global const uint4* k16, int tid) {
-    #pragma unroll
+    MMA_UNROLL
     for (int i = 0; i < BN * KCH / NT; ++i) r[i] = k16[tid + i * NT];
 }
 inline void store_k_tile(local uint4* kl, const uint4* r, int tid) {
-    #pragma unroll
+    MMA_UNROLL
     for (int i = 0; i < BN * KCH / NT; ++i) {
         const int c = tid + i * NT, row = c / KCH, ch = c % KCH;
         kl[row * KCH + (ch ^ K_SWZ(row))] = r[i];
@@ -240,14 +250,14 @@ inline void store_k_tile(local uint4* kl, const uint4* r, int tid) {
 }
 // vt: the head's V^T at this tile's first key; row stride nkp/8 chunks.
 inline void load_v_tile(uint4* r, global const uint4* vt, int row_chunks, int tid) {
-    #pragma unroll
+    MMA_UNROLL
     for (int i = 0; i < D * VCH / NT; ++i) {
         const int c = tid + i * NT;
         r[i] = vt[(c / VCH) * row_chunks + c % VCH];
     }
 }
 inline void store_v_tile(local uint4* vl, const uint4* r, int tid) {
-    #pragma unroll
+    MMA_UNROLL
     for (int i = 0; i < D * VCH / NT; ++i) {
         const int c = tid + i * NT, row = c / VCH, ch = c % VCH;
         vl[row * VCH + (ch ^ V_SWZ(row))] = r[i];
@@ -263,14 +273,14 @@ inline void store_v_tile(local uint4* vl, const uint4* r, int tid) {
 #endif
 
 inline void async_k_tile(local uint4* kl, global const uint4* k16, int tid) {
-    #pragma unroll
+    MMA_UNROLL
     for (int i = 0; i < BN * KCH / NT; ++i) {
         const int c = tid + i * NT, row = c / KCH, ch = c % KCH;
         cp_async16(kl + row * KCH + (ch ^ K_SWZ(row)), k16 + c);
     }
 }
 inline void async_v_tile(local uint4* vl, global const uint4* vt, int row_chunks, int tid) {
-    #pragma unroll
+    MMA_UNROLL
     for (int i = 0; i < D * VCH / NT; ++i) {
         const int c = tid + i * NT, row = c / VCH, ch = c % VCH;
         cp_async16(vl + row * VCH + (ch ^ V_SWZ(row)), vt + row * row_chunks + ch);
@@ -304,7 +314,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
         const int ra = r0 + g, rb = r0 + g + 8;
         global const char* pa = qb + q_offs + (ulong)clamp(ra, 0, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
         global const char* pb = qb + q_offs + (ulong)clamp(rb, 0, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
-        #pragma unroll
+        MMA_UNROLL
         for (int q = 0; q < D / 32; ++q) {
             float4 a0 = vload4(0, (global const float*)(pa) + 32 * q + 8 * t);
             float4 a1 = vload4(1, (global const float*)(pa) + 32 * q + 8 * t);
@@ -320,7 +330,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     }
 
     float4 o[D / 8];
-    #pragma unroll
+    MMA_UNROLL
     for (int j = 0; j < D / 8; ++j) o[j] = (float4)(0.0f);
     float mrow0 = NEG_BIG, mrow1 = NEG_BIG; // running max of rows g, g+8 (raw logits)
     float lrow0 = 0.0f, lrow1 = 0.0f;       // this lane's part of the running sums
@@ -357,7 +367,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #endif
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    #pragma unroll
+    MMA_UNROLL
 
     for (int it = 0; it < n_tiles; ++it) {
         const int kb = TILE_KEY(it);
@@ -375,11 +385,11 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
         if (active) {
             // S = Q K^T
             float4 s[BN / 8];
-            #pragma unroll
+            MMA_UNROLL
             for (int j = 0; j < BN / 8; ++j) s[j] = (float4)(0.0f);
-            #pragma unroll
+            MMA_UNROLL
             for (int q = 0; q < D / 32; ++q) {
-                #pragma unroll
+                MMA_UNROLL
                 for (int j = 0; j < BN / 8; ++j) {
                     const int row = k_row(j, g);
                     const uint4 kv = kl[row * KCH + ((4 * q + t) ^ K_SWZ(row))];
@@ -389,7 +399,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
             }
             // mask (only tiles that cross the diagonal or the end of the keys)
             if (kb + BN - 1 > warp_first) {
-                #pragma unroll
+                MMA_UNROLL
                 for (int j = 0; j < BN / 8; ++j) {
                     const int k0 = kb + s_key(j, 0, t), k1 = kb + s_key(j, 1, t);
                     if (k0 > lim0) s[j].x = -INFINITY;
@@ -400,7 +410,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
             }
             // online softmax: a row lives in the 4 lanes of one group
             float mx0 = NEG_BIG, mx1 = NEG_BIG;
-            #pragma unroll
+            MMA_UNROLL
             for (int j = 0; j < BN / 8; ++j) {
                 mx0 = fmax(mx0, fmax(s[j].x, s[j].y));
                 mx1 = fmax(mx1, fmax(s[j].z, s[j].w));
@@ -415,7 +425,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
             mrow1 = mn1;
             const float c0 = mn0 * scale_log2, c1 = mn1 * scale_log2;
             float sum0 = 0.0f, sum1 = 0.0f;
-            #pragma unroll
+            MMA_UNROLL
             for (int j = 0; j < BN / 8; ++j) {
                 s[j].x = native_exp2(fma(s[j].x, scale_log2, -c0));
                 s[j].y = native_exp2(fma(s[j].y, scale_log2, -c0));
@@ -426,14 +436,14 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
             }
             lrow0 = lrow0 * al0 + sum0;
             lrow1 = lrow1 * al1 + sum1;
-            #pragma unroll
+            MMA_UNROLL
             for (int j = 0; j < D / 8; ++j) {
                 o[j].x *= al0;
                 o[j].y *= al0;
                 o[j].z *= al1;
                 o[j].w *= al1;
             }
-            #pragma unroll
+            MMA_UNROLL
             for (int kk = 0; kk < BN / 16; ++kk)
                 pa[kk] = (uint4)(pack_f16x2(s[2 * kk].x, s[2 * kk].y), pack_f16x2(s[2 * kk].z, s[2 * kk].w),
                                  pack_f16x2(s[2 * kk + 1].x, s[2 * kk + 1].y),
@@ -453,9 +463,9 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #endif
         if (active) {
             // O += P V
-            #pragma unroll
+            MMA_UNROLL
             for (int qq = 0; qq < BN / 32; ++qq) {
-                #pragma unroll
+                MMA_UNROLL
                 for (int j = 0; j < D / 8; ++j) {
                     const int row = 8 * j + g;
                     const uint4 vv = vl[row * VCH + ((4 * qq + t) ^ V_SWZ(row))];
@@ -482,9 +492,10 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     global float* oa = (global float*)(ob + o_offs) + ((ulong)ra * n_head + h) * D + 2 * t;
     global float* obb = (global float*)(ob + o_offs) + ((ulong)rb * n_head + h) * D + 2 * t;
     const bool wa = ra >= 0 && ra < n_q, wb = rb >= 0 && rb < n_q;
-    #pragma unroll
+    MMA_UNROLL
     for (int j = 0; j < D / 8; ++j) {
         if (wa) vstore2((float2)(o[j].x * inv0, o[j].y * inv0), 0, oa + 8 * j);
         if (wb) vstore2((float2)(o[j].z * inv1, o[j].w * inv1), 0, obb + 8 * j);
     }
 }
+#endif // !MMA_PREP_ONLY

@@ -99,12 +99,18 @@ __kernel void proxy_sparse_attn(__global const uchar* q, ulong q_offs, long4 q_n
             if (tmax == -INFINITY) continue; // every key of the tile is in this query's future
             const float mnew = fmax(mrun, tmax);
             const float corr = exp2(mrun - mnew);
-            l *= corr;
-            for (int cc = 0; cc < HEAD_DIM; ++cc) acc[cc] *= corr;
+            // the tile's sums start from zero and join the running ones once: long runs of tiny
+            // additions into a large accumulator would lose ~1e-5 at 16K keys
+            float lt = 0.0f;
             for (int kk = 0; kk < nk; ++kk) {
-                const float w = exp2(s[kk] - mnew);
-                l += w;
-                for (int cc = 0; cc < HEAD_DIM; ++cc) acc[cc] += w * vs[kk * HEAD_DIM + cc];
+                s[kk] = exp2(s[kk] - mnew);
+                lt += s[kk];
+            }
+            l = l * corr + lt;
+            for (int cc = 0; cc < HEAD_DIM; ++cc) {
+                float t = 0.0f;
+                for (int kk = 0; kk < nk; ++kk) t += s[kk] * vs[kk * HEAD_DIM + cc];
+                acc[cc] = acc[cc] * corr + t;
             }
             mrun = mnew;
         }
