@@ -199,6 +199,7 @@ tensor* get_rows(context& ctx, tensor* a, tensor* ids) {
     require(ids->ne[1] == a->ne[2] && ids->ne[2] == a->ne[3] && ids->ne[3] == 1, "get_rows",
             fmt::format("ids {} do not match source {}", shape_string(ids), shape_string(a)));
     const int64_t ne[4] = {a->ne[0], ids->ne[0], a->ne[2], a->ne[3]};
+    checked_elements(ne, "get_rows"); // the result can outgrow both sources
     tensor* t = new_result(ctx, PA_TYPE_F32, ne, PA_OP_GET_ROWS);
     t->src[0] = a;
     t->src[1] = ids;
@@ -262,6 +263,7 @@ tensor* mul_mat(context& ctx, tensor* a, tensor* b) {
     require(!traits(a->type).quantized || a->nb[0] == traits(a->type).block_bytes, "mul_mat",
             "quantized a must have packed rows");
     const int64_t ne[4] = {a->ne[1], b->ne[1], b->ne[2], b->ne[3]};
+    checked_elements(ne, "mul_mat"); // the result can outgrow both sources
     tensor* t = new_result(ctx, PA_TYPE_F32, ne, PA_OP_MUL_MAT);
     t->src[0] = a;
     t->src[1] = b;
