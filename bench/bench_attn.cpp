@@ -7,6 +7,7 @@
 // estimate, which the OpenCL lowering reproduces bit for bit. Also CLBlast's SGEMM rate.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -157,7 +158,8 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     scheduler sched(be.order());
     sched.set_timing(true);
     const int reps = n >= 65536 ? std::min(o.reps, 3) : o.reps;
-    const bool mma = be.accel && nvidia_sm80(*be.accel);
+    const char* mma_env = std::getenv("PA_MMA");
+    const bool mma = be.accel && nvidia_sm80(*be.accel) && !(mma_env && std::string(mma_env) == "0");
     const double flops = 2.0 * double(sh.H) * double(sh.d) * double(n) * double(n); // causal, both products
 
     const std::string dev = device_name(be.main());

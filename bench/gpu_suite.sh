@@ -6,7 +6,7 @@
 # full:  checks, attention 4K..128K on both shapes, prefill 32K..128K, model runs, plots.
 # Every step runs on its own (a failing step is reported and the next one runs); the summary
 # table comes last. Files in $OUT (at most 8 come back from the device machine):
-#   suite.log  attn.json  prefill.json  mma.jsonl  bench.png  models.tgz
+#   suite.log  attn.json  prefill.json  mma.jsonl  portable.json  bench.png  models.tgz
 set -uo pipefail
 mode=${1:-full}
 OUT=${OUT:-/tmp/pa-gpu-out}
@@ -35,32 +35,58 @@ fi
 echo "built $(ls "$build"/bin)"
 export PA_KERNEL_CACHE="$build/kernel-cache"
 
+if [ "$mode" = quick ]; then dv=W8B64A1,W8B64A0,W4B64A1,W4B32A1,W8B32A1; else dv=W8B64A0,W8B64A1; fi
+variants=${PA_MMA_VARIANTS:-$dv}
+if [ "$mode" = quick ]; then nl=4096,8192,16384,32768; sn=32768; else nl=4096,8192,16384,32768,65536,131072; sn=131072; fi
+
 step "tensor-core kernels: checks against a CPU reference (one process per variant)"
-variants=${PA_MMA_VARIANTS:-W8B64A1,W8B64A0,W4B64A1,W4B32A1,W8B32A1}
 for v in ${variants//,/ }; do run 120 "$build/bin/pa_mma_check" --check-only --variants "$v"; done
 
-step "tensor-core kernels: variants at 32K, dense N sweep, block-sparse at density 0.3 / 0.1"
-if [ "$mode" = quick ]; then nl=4096,8192,16384,32768; sn=32768; else nl=4096,8192,16384,32768,65536,131072; sn=131072; fi
-run 300 "$build/bin/pa_mma_check" --time-only --variants "$variants" --n-list "$nl" --sparse-n "$sn" \
-  --json "$OUT/mma.jsonl"
-
-step "product path: pa attn on the device (tensor cores vs the CPU reference, small N)"
+step "product path: pa attn on the device (small N; tensor cores, then the portable kernels)"
 run 120 "$pa" attn --device 0 --n 1024 --heads 8 --kv-heads 2 --dim 128 --min-tokens 0 --gamma 0.9
 run 120 env PA_MMA=0 "$pa" attn --device 0 --n 1024 --heads 8 --kv-heads 2 --dim 128 --min-tokens 0 --gamma 0.9 --no-recall
 
+# (the call that runs this has 10 minutes: the most important results first; JSON files are
+# written as they grow, so a cut-off run still returns what it measured)
 step "pa bench attn"
 if [ "$mode" = quick ]; then
   run 400 "$pa" bench attn --device 0 --n-list 4096,16384,32768 --shapes llama3-8b,qwen2.5-7b --reps 3 \
     --out "$OUT/attn.json"
 else
-  run 900 "$pa" bench attn --device 0 --out "$OUT/attn.json"
+  run 330 "$pa" bench attn --device 0 --out "$OUT/attn.json"
 fi
+
+step "tensor-core kernels: variants at 32K, dense N sweep, block-sparse at density 0.3 / 0.1"
+# the first variant twice: the spread between two runs of one version is the noise
+run 120 "$build/bin/pa_mma_check" --time-only --variants "$variants,${variants%%,*}" --n-list "$nl" --sparse-n "$sn" \
+  --reps 3 --json "$OUT/mma.jsonl"
 
 step "pa bench prefill"
 if [ "$mode" = quick ]; then
   run 300 "$pa" bench prefill --device 0 --n-list 32768 --layers 1 --out "$OUT/prefill.json"
 else
-  run 600 "$pa" bench prefill --device 0 --n-list 32768,65536,131072 --layers 2 --out "$OUT/prefill.json"
+  run 150 "$pa" bench prefill --device 0 --n-list 32768,131072 --layers 2 --out "$OUT/prefill.json"
+fi
+
+if [ "$mode" = full ]; then
+  step "portable dense kernel (flash_attn.cl) work-group sizes at 16K (PA_MMA=0, PA_OPENCL_TUNING)"
+  for t in 64 128 256 512; do
+    run 40 env PA_MMA=0 PA_OPENCL_TUNING=fa_threads=$t "$pa" bench attn --device 0 --shapes llama3-8b \
+      --n-list 16384 --reps 3 --no-stages --recall-rows 0 --sgemm 0 --portable-max 0 --out "/tmp/portable-$t.json"
+  done
+  python3 - "$OUT/portable.json" /tmp/portable-*.json <<'EOF2' || true
+import json, re, sys
+out = []
+for p in sys.argv[2:]:
+    t = int(re.search(r"portable-(\d+)", p).group(1))
+    for r in json.load(open(p)):
+        if r.get("mode") == "dense":
+            r["mode"], r["fa_threads"] = "dense_portable_tuning", t
+            out.append(r)
+json.dump(out, open(sys.argv[1], "w"), indent=1)
+for r in out:
+    print(f"portable dense fa_threads={r['fa_threads']}: {r['time_ms']:.1f} ms {r['tflops']:.2f} TFLOP/s")
+EOF2
 fi
 
 if [ "$mode" = full ] && [ -f scripts/gpu_models.sh ]; then

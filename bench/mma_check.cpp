@@ -151,7 +151,7 @@ float round_f16(float f) { // float -> nearest f16 -> float (normal range is all
 
 // ---- configuration ------------------------------------------------------------------------
 struct variant {
-    int warps = 8, bn = 64, async = 1, maxreg = 0; // maxreg: -cl-nv-maxrregcount (0 = compiler's choice)
+    int warps = 8, bn = 64, async = 0, maxreg = 0; // maxreg: -cl-nv-maxrregcount (0 = compiler's choice)
     std::string name() const {
         return fmt::format("W{}B{}A{}", warps, bn, async) + (maxreg ? fmt::format("R{}", maxreg) : "");
     }
@@ -494,7 +494,7 @@ void run_ptx_probes(const env& e) {
 
 int main(int argc, char** argv) {
     bool emulate = false, check_only = false, time_only = false, probe = false;
-    std::string json_path, ptx_path, variants_s = "W8B64A1,W4B64A1,W8B32A1,W4B32A1";
+    std::string json_path, ptx_path, variants_s = "W8B64A0,W8B64A1,W4B64A1,W4B32A1";
     std::vector<int> n_list = {4096, 8192, 16384, 32768, 65536, 131072};
     int reps = 5, sparse_n = 32768;
     for (int i = 1; i < argc; ++i) {

@@ -311,6 +311,9 @@ tensor* flash_attn_ext(context& ctx, tensor* q, tensor* k, tensor* v, float s, i
     require(k->ne[2] > 0 && q->ne[2] % k->ne[2] == 0, op,
             fmt::format("{} query heads are not a multiple of {} kv heads", q->ne[2], k->ne[2]));
     require(n_past >= 0, op, "n_past must be >= 0");
+    // kernels index positions with 32-bit ints (n_past is an int32 param too)
+    require(q->ne[1] < (int64_t(1) << 31) && k->ne[1] < (int64_t(1) << 31), op,
+            fmt::format("{} queries / {} keys exceed the limit of 2^31 - 1 positions", q->ne[1], k->ne[1]));
     require(!causal || n_past + q->ne[1] <= k->ne[1], op,
             fmt::format("causal attention needs n_past + N ({} + {}) <= Nkv ({})", n_past, q->ne[1], k->ne[1]));
     const int64_t ne[4] = {q->ne[0], q->ne[2], q->ne[1], 1};

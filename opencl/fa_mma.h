@@ -21,7 +21,7 @@ namespace pa::ocl {
 struct mma_config {
     int warps = 8;  // MMA_WARPS: 16 query rows each
     int bn = 64;    // MMA_BN: keys per tile
-    int async = 1;  // MMA_ASYNC: cp.async tile loads
+    int async = 0;  // MMA_ASYNC: cp.async tile loads
     int bm() const { return 16 * warps; }
 };
 

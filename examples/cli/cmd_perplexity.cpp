@@ -80,7 +80,10 @@ int run_perplexity(int argc, char** argv) {
     const bool has_text = a.has("-p");
     const std::string text_arg = has_text ? a.str("-p", "") : "";
     const std::string file = a.str("-f", "");
-    const int n_ctx = int(a.i64("-c", 512));
+    const int64_t c_arg = a.i64("-c", 512);
+    if (c_arg < 2 || c_arg > pa::model::max_ctx) // checked before it narrows to int
+        throw pa::error(fmt::format("-c {} is outside 2..{} (the context limit)", c_arg, pa::model::max_ctx));
+    const int n_ctx = int(c_arg);
     const int chunks = int(a.i64("--chunks", 0));
     const std::string attn = a.str("--attn", "proxy");
     const bool json = a.flag("--json");

@@ -50,6 +50,8 @@ int run_run(int argc, char** argv) {
     so.top_p = float(a.f64("--top-p", 0.95));
     so.seed = uint64_t(a.i64("--seed", int64_t(std::time(nullptr))));
     const int64_t ctx_arg = a.i64("--ctx", 0);
+    if (ctx_arg < 0 || ctx_arg > pa::model::max_ctx) // checked before it narrows to int
+        throw pa::error(fmt::format("--ctx {} is outside 0..{} (the context limit)", ctx_arg, pa::model::max_ctx));
     const bool raw = a.flag("--raw");
     const bool json = a.flag("--json");
     const bool profile = a.flag("--profile");

@@ -85,8 +85,8 @@ llama2c_checkpoint load_llama2c_checkpoint(const std::string& path) {
     for (int v : fields)
         if (v <= 0 || v > max_reasonable_dim * 4)
             throw error(fmt::format("{}: implausible llama2.c header (dim {}, hidden {}, layers {}, heads {}, "
-                                    "kv heads {}, vocab {}, seq_len {})", path, c.dim, c.hidden_dim, c.n_layers,
-                                    c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len));
+                                    "kv heads {}, vocab {}, seq_len {}; each must be 1 to {})", path, c.dim, c.hidden_dim,
+                                    c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len, max_reasonable_dim * 4));
     if (c.dim % c.n_heads != 0 || c.n_heads % c.n_kv_heads != 0 || c.head_dim() % 2 != 0)
         throw error(fmt::format("{}: dim {} / heads {} / kv heads {} do not divide evenly", path, c.dim, c.n_heads,
                                 c.n_kv_heads));

@@ -31,7 +31,8 @@ tensor* cached(context& ctx, tensor* cache, int64_t n_kv) {
 } // namespace
 
 kv_cache::kv_cache(const hparams& hp, int n_ctx, pa_type type) : n_ctx_(n_ctx), type_(type) {
-    if (n_ctx <= 0) throw error(fmt::format("kv cache: context {} must be > 0", n_ctx));
+    if (n_ctx <= 0 || n_ctx > max_ctx)
+        throw error(fmt::format("kv cache: context {} must be 1 to {} (the context limit)", n_ctx, max_ctx));
     if (type != PA_TYPE_F16 && type != PA_TYPE_F32) throw error("kv cache: type must be f16 or f32");
     for (int l = 0; l < hp.n_layer; ++l) {
         tensor* k = ctx_.new_tensor(type, {hp.head_dim, n_ctx, hp.n_head_kv}, false);

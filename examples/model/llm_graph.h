@@ -14,6 +14,9 @@
 
 namespace pa::model {
 
+// Largest context a KV cache (and --ctx / -c) accepts: the model loader's size limit, 2^24.
+inline constexpr int max_ctx = 1 << 24;
+
 class kv_cache {
 public:
     kv_cache(const hparams& hp, int n_ctx, pa_type type);

@@ -29,6 +29,12 @@ tensor* model::weight(const std::string& name, std::initializer_list<int64_t> ne
     return file_->make_tensor(weights_, *ti);
 }
 
+namespace {
+// Sizes are read as int64 and stored as int: out-of-range values become -1 (rejected by the
+// checks below) instead of wrapping into plausible ones (2^32 + 4 heads must not load as 4).
+int narrow(int64_t v) { return v >= INT32_MIN && v <= INT32_MAX ? int(v) : -1; }
+} // namespace
+
 void model::load() {
     const gguf::file& f = *file_;
     auto fail = [&](const std::string& what) { throw error(fmt::format("{}: {}", f.path(), what)); };
@@ -38,25 +44,25 @@ void model::load() {
     else if (a == "qwen2") hp_.architecture = arch::qwen2;
     else fail(fmt::format("architecture '{}' is not supported (llama, qwen2)", a));
 
-    hp_.n_embd = int(f.get_int(a + ".embedding_length"));
-    hp_.n_layer = int(f.get_int(a + ".block_count"));
-    hp_.n_head = int(f.get_int(a + ".attention.head_count"));
-    hp_.n_head_kv = int(f.get_int(a + ".attention.head_count_kv", hp_.n_head));
-    hp_.n_ff = int(f.get_int(a + ".feed_forward_length"));
-    hp_.n_ctx_train = int(f.get_int(a + ".context_length", 2048));
+    hp_.n_embd = narrow(f.get_int(a + ".embedding_length"));
+    hp_.n_layer = narrow(f.get_int(a + ".block_count"));
+    hp_.n_head = narrow(f.get_int(a + ".attention.head_count"));
+    hp_.n_head_kv = narrow(f.get_int(a + ".attention.head_count_kv", hp_.n_head));
+    hp_.n_ff = narrow(f.get_int(a + ".feed_forward_length"));
+    hp_.n_ctx_train = narrow(f.get_int(a + ".context_length", 2048));
     hp_.rms_eps = float(f.get_float(a + ".attention.layer_norm_rms_epsilon", 1e-5));
     hp_.rope_theta = float(f.get_float(a + ".rope.freq_base", 10000.0));
     hp_.rope_mode = hp_.architecture == arch::qwen2 ? 2 : 0;
     const int limits[] = {hp_.n_embd, hp_.n_layer, hp_.n_head, hp_.n_head_kv, hp_.n_ff, hp_.n_ctx_train};
     for (int v : limits)
-        if (v <= 0 || v > (1 << 24)) fail("implausible hyperparameters (a size is <= 0 or too large)");
+        if (v <= 0 || v > (1 << 24)) fail("implausible hyperparameters (a size is <= 0 or above the limit of 2^24)");
     if (hp_.n_head % hp_.n_head_kv != 0)
         fail(fmt::format("{} heads are not a multiple of {} kv heads", hp_.n_head, hp_.n_head_kv));
-    hp_.head_dim = int(f.get_int(a + ".attention.key_length", hp_.n_embd / hp_.n_head));
+    hp_.head_dim = narrow(f.get_int(a + ".attention.key_length", hp_.n_embd / hp_.n_head));
     if (hp_.head_dim <= 0 || hp_.head_dim % 2 != 0) fail(fmt::format("head dim {} must be even", hp_.head_dim));
     if (f.get_int(a + ".attention.value_length", hp_.head_dim) != hp_.head_dim)
         fail("different key and value head sizes are not supported");
-    hp_.n_rot = int(f.get_int(a + ".rope.dimension_count", hp_.head_dim));
+    hp_.n_rot = narrow(f.get_int(a + ".rope.dimension_count", hp_.head_dim));
     if (hp_.n_rot <= 0 || hp_.n_rot > hp_.head_dim || hp_.n_rot % 2 != 0)
         fail(fmt::format("rope.dimension_count {} must be even and <= head dim {}", hp_.n_rot, hp_.head_dim));
     if (const gguf::value* s = f.find(a + ".rope.scaling.type"); s && s->as_string() != "none")

@@ -46,7 +46,7 @@
 #define MMA_BN 64
 #endif
 #ifndef MMA_ASYNC
-#define MMA_ASYNC 1
+#define MMA_ASYNC 0
 #endif
 #ifndef MMA_KV_F16
 #define MMA_KV_F16 0

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "pa/context.h"
 #include "pa/error.h"
 
 namespace pa::proxy {
@@ -73,6 +74,14 @@ synth_qkv synthesize(pattern p, int64_t N, int64_t n_past, int64_t H, int64_t Hk
     if (N <= 0 || n_past < 0 || H <= 0 || Hkv <= 0 || d <= 0 || H % Hkv != 0)
         throw error(fmt::format("synthesize: bad sizes N={} n_past={} H={} Hkv={} d={}", N, n_past, H, Hkv, d));
     if (p != pattern::random && d < 8) throw error(fmt::format("synthesize: pattern {} needs d >= 8", pattern_name(p)));
+    // limits before any allocation: the op's 2^31 keys, and each array within the per-tensor
+    // element limit (the products below cannot overflow once these hold)
+    constexpr int64_t max_keys = int64_t(1) << 31;
+    if (N >= max_keys || n_past >= max_keys - N)
+        throw error(fmt::format("synthesize: N + n_past = {} + {} keys exceeds the limit of 2^31 keys", N, n_past));
+    if (d > max_tensor_elements / (n_past + N) || std::max(H, Hkv) > max_tensor_elements / ((n_past + N) * d))
+        throw error(fmt::format("synthesize: q/k/v of {} heads x {} keys x {} dims exceed the per-tensor limit of "
+                                "2^40 elements", std::max(H, Hkv), n_past + N, d));
     synth_qkv s;
     s.d = d;
     s.N = N;

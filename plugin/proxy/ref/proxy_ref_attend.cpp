@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -47,11 +49,15 @@ void load_heads(const pa_tensor* t, int64_t rows, int64_t heads, std::vector<flo
     });
 }
 
+// The host prefixes shape-rule messages with the op name: drop ours to avoid saying it twice.
 void copy_message(const std::exception& ex, char* err, size_t err_len) {
-    if (err && err_len) {
-        std::strncpy(err, ex.what(), err_len - 1);
-        err[err_len - 1] = '\0';
-    }
+    if (!err || !err_len) return;
+    std::string_view msg = ex.what();
+    const std::string prefix = std::string(proxy_op_name) + ": ";
+    if (msg.substr(0, prefix.size()) == prefix) msg.remove_prefix(prefix.size());
+    const size_t n = std::min(msg.size(), err_len - 1);
+    std::memcpy(err, msg.data(), n);
+    err[n] = '\0';
 }
 
 // One query row: two passes over the kept keys (max, then exp/sum/accumulate), sum in double.
