@@ -44,6 +44,7 @@ struct attn_case {
     int64_t d, n, n_past, h, hkv;
     bool causal;
     pa_type kv_type;
+    bool permuted = false; // q/k/v as permuted views of [d, heads, n] tensors (as a model makes them)
 };
 
 double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
@@ -62,12 +63,17 @@ template <class F>
 double run_both(const attn_case& c, uint32_t seed, F make_node, bool* on_ocl) {
     pa::context ctx;
     const int64_t nk = c.n_past + c.n;
-    pa::tensor* q = ctx.new_tensor(PA_TYPE_F32, {c.d, c.n, c.h});
-    pa::tensor* k = ctx.new_tensor(c.kv_type, {c.d, nk, c.hkv});
-    pa::tensor* v = ctx.new_tensor(c.kv_type, {c.d, nk, c.hkv});
+    pa::tensor* q = c.permuted ? ctx.new_tensor(PA_TYPE_F32, {c.d, c.h, c.n}) : ctx.new_tensor(PA_TYPE_F32, {c.d, c.n, c.h});
+    pa::tensor* k = c.permuted ? ctx.new_tensor(c.kv_type, {c.d, c.hkv, nk}) : ctx.new_tensor(c.kv_type, {c.d, nk, c.hkv});
+    pa::tensor* v = c.permuted ? ctx.new_tensor(c.kv_type, {c.d, c.hkv, nk}) : ctx.new_tensor(c.kv_type, {c.d, nk, c.hkv});
     pa::test::set_values(q, pa::test::random_values(size_t(c.d * c.n * c.h), seed, -2.0f, 2.0f));
     pa::test::set_values(k, pa::test::random_values(size_t(c.d * nk * c.hkv), seed + 1, -2.0f, 2.0f));
     pa::test::set_values(v, pa::test::random_values(size_t(c.d * nk * c.hkv), seed + 2));
+    if (c.permuted) { // [d, heads, n] -> [d, n, heads] views
+        q = pa::permute(ctx, q, 0, 2, 1, 3);
+        k = pa::permute(ctx, k, 0, 2, 1, 3);
+        v = pa::permute(ctx, v, 0, 2, 1, 3);
+    }
     pa::tensor* out = make_node(ctx, q, k, v);
     const pa::graph g = pa::build_forward({out});
     std::vector<float> got, ref;
@@ -93,6 +99,7 @@ TEST(FaMma, FlashAttnOnTheTensorCorePathMatchesCpu) {
         {128, 200, 0, 4, 2, true, PA_TYPE_F32},   // tails (200 = 128 + 72 rows)
         {64, 150, 70, 6, 3, true, PA_TYPE_F16},   // n_past, F16 K/V, d 64
         {128, 130, 0, 8, 1, false, PA_TYPE_F16},  // non-causal, GQA 8
+        {128, 140, 0, 4, 2, true, PA_TYPE_F32, true}, // permuted views (strided q/k/v)
     };
     uint32_t seed = 10;
     for (const attn_case& c : cases) {
@@ -109,7 +116,7 @@ TEST(FaMma, ProxySparseAttnOnTheTensorCorePathMatchesCpu) {
     if (!env().ocl) GTEST_SKIP() << "no OpenCL device";
     const attn_case cases[] = {
         {128, 640, 0, 4, 2, true, PA_TYPE_F16},   // 5 blocks of 128: a real sparse mask
-        {128, 500, 100, 4, 4, true, PA_TYPE_F32}, // first row starts mid-block (n_past 100)
+        {128, 500, 100, 4, 4, true, PA_TYPE_F32, true}, // mid-block first row, permuted views
     };
     uint32_t seed = 50;
     for (const attn_case& c : cases) {
