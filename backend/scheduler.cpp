@@ -7,6 +7,7 @@
 // the node and its srcs whose storage fields point at b's handles.
 #include "pa/scheduler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fmt/format.h>
@@ -21,6 +22,9 @@ struct scheduler::residency {
     std::vector<bool> owned;   // handle allocated by us (false: the root's own host data)
     uint32_t valid = 0;        // bit b: backend b holds the current value
     size_t bytes = 0;
+    // keeps_state() of the root when the record was made: the final sweep of compute() must
+    // not look at the root itself, whose context may be gone (graphs built per call)
+    bool keep = false;
     // identity of a kept leaf, so that a new tensor at a reused address is not mistaken for it
     void* data = nullptr;
     pa_type type = PA_TYPE_F32;
@@ -63,6 +67,7 @@ scheduler::residency& scheduler::res_of(tensor* root) {
     r->handle.assign(backends_.size(), nullptr);
     r->owned.assign(backends_.size(), false);
     r->bytes = nbytes(root);
+    r->keep = keeps_state(root);
     r->data = root->data;
     r->type = root->type;
     std::memcpy(r->ne, root->ne, sizeof r->ne);
@@ -232,14 +237,17 @@ void scheduler::compute(const graph& g) {
         make_valid(root, host_index_);
         if (out->view_src) {
             out->data = static_cast<char*>(root->data) + out->view_offs;
-            host_store_.emplace_back(out, nullptr); // reset with its root
+            // reset with its root, but only if the root's storage is ours: a view into storage
+            // its own context owns stays valid, and its graph context may die before we do
+            const bool ours = std::any_of(host_store_.begin(), host_store_.end(),
+                                          [&](const auto& e) { return e.first == root && e.second; });
+            if (ours) host_store_.emplace_back(out, nullptr);
         }
     }
     for (backend* be : backends_) be->synchronize();
     // Device copies of outputs and inputs are not kept; params and persistent state are.
     for (auto it = res_.begin(); it != res_.end();) {
-        tensor* root = const_cast<tensor*>(it->first);
-        if (keeps_state(root)) {
+        if (it->second->keep) {
             ++it;
             continue;
         }

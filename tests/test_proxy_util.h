@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct attn_case {
                            pn);
     }
 };
+
+// gtest prints parameters with this (test names and ctest listings stay readable)
+inline void PrintTo(const attn_case& c, std::ostream* os) { *os << c.name(); }
 
 struct qkv {
     pa::tensor *q = nullptr, *k = nullptr, *v = nullptr;

@@ -13,4 +13,6 @@ cat "$root/bench/tools/ptx_prelude.cl" > "$tmp/src.cl"
 cat "$root/opencl/kernels/fa_mma.cl" >> "$tmp/src.cl"
 clang-15 -x cl -cl-std=CL1.2 -target nvptx64-nvidia-nvcl -Xclang -finclude-default-header -O3 -march=sm_80 \
   -Wno-pass-failed "$@" -S -o "$tmp/fa.ptx" "$tmp/src.cl"
-"$ptxas" -arch=sm_90 -v "$tmp/fa.ptx" -o "$tmp/fa.cubin" 2>&1 | grep -A3 "Compiling entry function .fa_mma." | grep -E "registers|spill" | tr -s " " | tr "\n" " "; echo
+"$ptxas" -arch=sm_90 -v "$tmp/fa.ptx" -o "$tmp/fa.cubin" 2>&1 | grep -A4 "entry function 'fa_mma'" |
+  grep -oE "[0-9]+ bytes stack frame|[0-9]+ bytes spill stores|Used [0-9]+ registers" | tr '\n' ' '
+echo

@@ -9,7 +9,7 @@
 // OpenCL has no cl_khr_fp16):
 //   K16 [Hkv][NKP][D]   keys, rows >= Nkv are zero
 //   VT16 [Hkv][D][NKP]  values transposed (keys contiguous), columns >= Nkv are zero
-//   Q  F32 [D, N, H] (ggml strides; nb0 = 4, rows 16-byte aligned), converted in registers
+//   Q  F32 [D, N, H] (ggml strides, nb0 = 4), converted to f16 in registers
 //   O  F32 [D, H, N] contiguous
 // NKP is Nkv rounded up to a multiple of 128 (whole sparse blocks stay in bounds).
 //

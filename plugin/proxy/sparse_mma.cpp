@@ -7,7 +7,12 @@
 
 #include "fa_mma.h"
 #include "pa/error.h"
+
+// The generated table is an inline variable over file-local strings: keep this file's copy in
+// a namespace of its own (proxy_ocl.cpp includes it too).
+namespace pa::proxy::sparse_embedded {
 #include "proxy_kernels.h"
+} // namespace pa::proxy::sparse_embedded
 
 namespace pa::proxy {
 namespace {
@@ -17,7 +22,7 @@ using namespace pa::ocl;
 constexpr std::string_view sparse_source_name = "sparse_attn_mma.cl";
 
 const char* sparse_source() {
-    for (const pa_embedded_source& s : pa_proxy_sources)
+    for (const auto& s : sparse_embedded::pa_proxy_sources)
         if (sparse_source_name == s.name) return s.text;
     throw error("proxy_sparse_attn: sparse_attn_mma.cl is not embedded", PA_ERR_DEVICE);
 }
