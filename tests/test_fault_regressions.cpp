@@ -10,6 +10,8 @@
 #include <fstream>
 #include <limits>
 
+#include "pa/scheduler.h"
+
 #define PA_FUZZ_DATA_DIR PA_SOURCE_DIR "/tests/data"
 #include "../fuzz/targets/gguf_target.h"
 #include "../fuzz/targets/llama2c_target.h"
@@ -142,6 +144,38 @@ TEST(FuzzRegressions, SpmTruncatedUtf8DoesNotSwallowTheNextSpace) {
     const std::vector<int32_t> ids = t.encode("\xc3 a", false, false);
     ASSERT_FALSE(ids.empty());
     EXPECT_EQ(t.piece(ids[1]), "\xc3");
+}
+
+// ASan run of the test suite: the scheduler read the flags of every tensor it had seen at the end
+// of each compute and wrote into view outputs when it died, also when those tensors' graph
+// contexts were already gone (graphs built per call, as the model session does): use after
+// free. Here each call's context dies first; the sanitizer build checks the accesses.
+TEST(FuzzRegressions, SchedulerOutlivesPerCallGraphContexts) {
+    pa::context persistent;
+    pa::tensor* w = persistent.new_tensor(PA_TYPE_F32, {4});
+    pa::tensor* cache = persistent.new_tensor(PA_TYPE_F32, {4, 3});
+    w->flags |= PA_FLAG_PARAM;
+    cache->flags |= PA_FLAG_PERSIST;
+    for (int i = 0; i < 4; ++i) static_cast<float*>(w->data)[i] = float(i);
+    auto cpu = pa::make_cpu_backend(1);
+    std::vector<float> got;
+    {
+        pa::scheduler sched({cpu.get()});
+        for (int step = 0; step < 3; ++step) {
+            pa::context call; // dies before the scheduler, as in pa::model::session
+            pa::tensor* x = call.new_tensor(PA_TYPE_F32, {4});
+            for (int i = 0; i < 4; ++i) static_cast<float*>(x->data)[i] = float(10 * step);
+            pa::tensor* y = pa::add(call, x, w);
+            call.ensure_host_data(y);
+            pa::tensor* slot = pa::view_1d(call, cache, 4, size_t(step) * 16);
+            sched.compute(pa::build_forward({y, pa::cpy(call, y, slot)}));
+            EXPECT_FLOAT_EQ(static_cast<float*>(y->data)[3], float(10 * step + 3));
+        }
+        got.resize(12);
+        sched.read_tensor(cache, got.data(), got.size() * 4);
+    }
+    for (int step = 0; step < 3; ++step)
+        for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(got[size_t(step * 4 + i)], float(10 * step + i));
 }
 
 } // namespace
