@@ -8,6 +8,8 @@
 namespace pa::cli {
 
 namespace {
+// Value of an option given without one (a bare flag).
+constexpr char kNoValue = '\x01';
 std::vector<command>& command_list() {
     static std::vector<command> list;
     return list;
@@ -33,7 +35,7 @@ args::args(int argc, char** argv, std::string usage) : usage_(std::move(usage)) 
                                         argv[i + 1][1] == '.' || argv[i + 1][1] == '\0')) {
                 value = argv[++i];
             } else {
-                value = "\x01"; // present without a value
+                value.assign(1, kNoValue); // present without a value
             }
             values_[key] = value;
             used_[key] = false;
@@ -54,10 +56,10 @@ bool args::flag(const std::string& name) {
     auto it = values_.find(name);
     if (it == values_.end()) return false;
     used_[name] = true;
-    if (it->second != "\x01") // "--json value": the value was really a positional
+    if (!(it->second.size() == 1 && it->second[0] == kNoValue)) // "--json value": the value was really a positional
     {
         positional_.push_back(it->second);
-        it->second = "\x01";
+        it->second.assign(1, kNoValue);
     }
     return true;
 }
@@ -66,7 +68,7 @@ std::string args::str(const std::string& name, const std::string& def) {
     auto it = values_.find(name);
     if (it == values_.end()) return def;
     used_[name] = true;
-    if (it->second == "\x01") throw error(fmt::format("option {} needs a value", name));
+    if (it->second.size() == 1 && it->second[0] == kNoValue) throw error(fmt::format("option {} needs a value", name));
     return it->second;
 }
 

@@ -3,8 +3,9 @@
 //   proxy_lse                     pass 1 of proxy scores: online LSE of every strided proxy row
 //   proxy_blockmax                pass 2: A_j[m][n] = max over the row's strided queries of
 //                                 exp(max logit in key block n - row max) / row sum
-//   budget_lse, budget_blocksum,  per-head budget from the last query block: row LSE, then
-//   budget_reduce                 block sums of probabilities, summed over the queries
+//   budget_block_lse, budget_row, per-head budget from the last query block: LSE state per
+//   budget_reduce                 (query, key block), merged per query in block order, block
+//                                 probabilities summed over the queries
 // The (N/S)^2 proxy matrix is never stored: logits are recomputed in pass 2.
 //
 // Bit-exactness: every value that decides the mask is computed exactly as in
@@ -199,8 +200,9 @@ __kernel void proxy_blockmax(__global const float* Qs, __global const float* Ks,
 
 // ---- step 5: per-head budgets ---------------------------------------------------------------------
 // Queries of the last row (absolute positions last_begin .. last_begin + nq - 1), all keys of
-// the head's kv head up to the query's position. One item per (query qi, head h): global
-// (nq rounded to WG, H).
+// the head's kv head up to the query's position. Parallel over (query, key block, head): each
+// block's LSE state is computed in key order, then merged in block order (same as the CPU
+// reference's budget_query).
 inline void load_q_row(__global const uchar* q, ulong q_offs, ulong4 q_nb, long t, int h, bool valid, float* qv) {
     __global const uchar* base = q + q_offs + t * q_nb.s1 + h * q_nb.s2;
     for (int c = 0; c < HEAD_DIM; ++c) qv[c] = valid ? *(__global const float*)(base + c * q_nb.s0) : 0.0f;
@@ -214,73 +216,64 @@ inline void load_k_tile(__global const uchar* k, ulong k_offs, ulong4 k_nb, int 
     }
 }
 
-__kernel void budget_lse(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global const uchar* k,
-                         ulong k_offs, long4 k_ne, ulong4 k_nb, __global float* bmax, __global float* binv,
-                         long n_past, long last_begin, int nq, int gqa, float scale) {
+// Step 5, pass 1: one item per (query qi, key block n, head h), global (nq rounded to WG,
+// n_kblocks, H): online LSE state of the block's visible logits in key order. Rows of a
+// work-group share the head and block, so the block's keys are staged once for all of them.
+// pmax/psum [H][n_kblocks][nq]; a block with no visible key gives (-inf, 0).
+__kernel void budget_block_lse(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb,
+                               __global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb,
+                               __global float* pmax, __global float* psum, long n_past, long last_begin, int nq,
+                               int gqa, int B, int n_kblocks, float scale) {
     __local float kt[TILE_K * HEAD_DIM];
-    const int lid = get_local_id(0), qi = get_global_id(0), h = get_group_id(1);
+    const int lid = get_local_id(0), qi = get_global_id(0), n = get_group_id(1), h = get_group_id(2);
     const bool valid = qi < nq;
     const long p = last_begin + qi;
     const long p_group = last_begin + min((int)get_group_id(0) * WG + WG, nq) - 1;
+    const long b0 = (long)n * B, b1 = min(b0 + B, p_group + 1); // keys staged for the group
     float qv[HEAD_DIM];
     load_q_row(q, q_offs, q_nb, p - n_past, h, valid, qv);
     float mx = -INFINITY, sum = 0.0f;
-    for (long k0 = 0; k0 <= p_group; k0 += TILE_K) {
+    for (long k0 = b0; k0 < b1; k0 += TILE_K) {
         barrier(CLK_LOCAL_MEM_FENCE);
-        load_k_tile(k, k_offs, k_nb, h / gqa, k0, p_group + 1, kt, lid);
+        load_k_tile(k, k_offs, k_nb, h / gqa, k0, b1, kt, lid);
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (!valid) continue;
-        const int kend = (int)min((long)TILE_K, p + 1 - k0);
+        const int kend = valid ? (int)min((long)TILE_K, min(b1, p + 1) - k0) : 0;
         for (int kk = 0; kk < kend; ++kk) lse_add(&mx, &sum, det_dot_local(qv, kt + kk * HEAD_DIM) * scale);
     }
     if (valid) {
-        bmax[(long)h * nq + qi] = mx;
-        binv[(long)h * nq + qi] = det_recip(sum);
+        pmax[((long)h * n_kblocks + n) * nq + qi] = mx;
+        psum[((long)h * n_kblocks + n) * nq + qi] = sum;
     }
 }
 
-// part [H][n_kblocks][nq]: per block, sum in key order of det_exp(logit - max), times 1 / sum.
-__kernel void budget_blocksum(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global const uchar* k,
-                              ulong k_offs, long4 k_ne, ulong4 k_nb, __global const float* bmax,
-                              __global const float* binv, __global float* part, long n_past, long last_begin, int nq,
-                              int gqa, int B, int n_kblocks, float scale) {
-    __local float kt[TILE_K * HEAD_DIM];
-    const int lid = get_local_id(0), qi = get_global_id(0), h = get_group_id(1);
-    const bool valid = qi < nq;
-    const long p = last_begin + qi;
-    const long p_group = last_begin + min((int)get_group_id(0) * WG + WG, nq) - 1;
-    float qv[HEAD_DIM];
-    load_q_row(q, q_offs, q_nb, p - n_past, h, valid, qv);
-    const float mx = valid ? bmax[(long)h * nq + qi] : 0.0f;
-    const float inv = valid ? binv[(long)h * nq + qi] : 0.0f;
-    __global float* out = part + (long)h * n_kblocks * nq + qi;
-    float bs = 0.0f;
-    int cur = 0;
-    for (long k0 = 0; k0 <= p_group; k0 += TILE_K) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        load_k_tile(k, k_offs, k_nb, h / gqa, k0, p_group + 1, kt, lid);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (!valid) continue;
-        const int kend = (int)min((long)TILE_K, p + 1 - k0);
-        for (int kk = 0; kk < kend; ++kk) {
-            const int blk = (int)((k0 + kk) / B);
-            if (blk != cur) {
-                out[(long)cur * nq] = bs * inv;
-                bs = 0.0f;
-                cur = blk;
-            }
-            bs = bs + det_exp(det_dot_local(qv, kt + kk * HEAD_DIM) * scale - mx);
-        }
-    }
-    if (valid) out[(long)cur * nq] = bs * inv;
+// Step 5, pass 2: per (query, head), global (nq, H): row max M = max of the block maxima, row
+// sum = sum in block order of psum * det_exp(pmax - M); bmax = M, binv = 1 / row sum.
+__kernel void budget_row(__global const float* pmax, __global const float* psum, __global float* bmax,
+                         __global float* binv, int nq, int n_kblocks) {
+    const int qi = get_global_id(0), h = get_global_id(1);
+    if (qi >= nq) return;
+    __global const float* pm = pmax + (long)h * n_kblocks * nq + qi;
+    __global const float* ps = psum + (long)h * n_kblocks * nq + qi;
+    float mx = -INFINITY;
+    for (int n = 0; n < n_kblocks; ++n)
+        if (pm[(long)n * nq] > mx) mx = pm[(long)n * nq];
+    float sum = 0.0f;
+    for (int n = 0; n < n_kblocks; ++n) sum = sum + ps[(long)n * nq] * det_exp(pm[(long)n * nq] - mx);
+    bmax[(long)h * nq + qi] = mx;
+    binv[(long)h * nq + qi] = det_recip(sum);
 }
 
-// head_mass [H][n_kblocks] = sum over the last row's queries, in query order.
-__kernel void budget_reduce(__global const float* part, __global float* head_mass, int nq, int n_kblocks) {
+// Step 5, pass 3: head_mass [H][n_kblocks] = sum over the last row's queries, in query order,
+// of (psum * det_exp(pmax - M)) * (1 / row sum).
+__kernel void budget_reduce(__global const float* pmax, __global const float* psum, __global const float* bmax,
+                            __global const float* binv, __global float* head_mass, int nq, int n_kblocks) {
     const int n = get_global_id(0), h = get_global_id(1);
     if (n >= n_kblocks) return;
-    __global const float* p = part + ((long)h * n_kblocks + n) * nq;
+    __global const float* pm = pmax + ((long)h * n_kblocks + n) * nq;
+    __global const float* ps = psum + ((long)h * n_kblocks + n) * nq;
+    __global const float* M = bmax + (long)h * nq;
+    __global const float* inv = binv + (long)h * nq;
     float s = 0.0f;
-    for (int q = 0; q < nq; ++q) s = s + p[q];
+    for (int q = 0; q < nq; ++q) s = s + ps[q] * det_exp(pm[q] - M[q]) * inv[q];
     head_mass[(long)h * n_kblocks + n] = s;
 }

@@ -159,15 +159,15 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
         const int64_t last_begin = geo.row_begin(geo.last_row());
         const int32_t nq = int32_t(geo.row_end(geo.last_row()) - last_begin);
         scratch bmax = temp_of(ctx, geo.H * nq), binv = temp_of(ctx, geo.H * nq);
-        scratch part = temp_of(ctx, geo.H * nb * int64_t(nq)), mass = temp_of(ctx, geo.H * nb);
-        scratch budgets = temp_of(ctx, geo.H);
-        const nd_range rows_global = range2(round_up(size_t(nq), wg_rows), size_t(H));
-        ctx.launch(ctx.get_kernel(est, "budget_lse", est_opts), rows_global, range2(wg_rows, 1), q.mem, q.shape,
-                   k.mem, k.shape, bmax.mem(), binv.mem(), n_past, last_begin, nq, gqa, geo.scale);
-        ctx.launch(ctx.get_kernel(est, "budget_blocksum", est_opts), rows_global, range2(wg_rows, 1), q.mem, q.shape,
-                   k.mem, k.shape, bmax.mem(), binv.mem(), part.mem(), n_past, last_begin, nq, gqa, B, nb, geo.scale);
-        ctx.launch(ctx.get_kernel(est, "budget_reduce", est_opts), range2(size_t(nb), size_t(H)), {}, part.mem(),
-                   mass.mem(), nq, nb);
+        scratch pmax = temp_of(ctx, geo.H * nb * int64_t(nq)), psum = temp_of(ctx, geo.H * nb * int64_t(nq));
+        scratch mass = temp_of(ctx, geo.H * nb), budgets = temp_of(ctx, geo.H);
+        ctx.launch(ctx.get_kernel(est, "budget_block_lse", est_opts),
+                   range3(round_up(size_t(nq), wg_rows), size_t(nb), size_t(H)), range3(wg_rows, 1, 1), q.mem,
+                   q.shape, k.mem, k.shape, pmax.mem(), psum.mem(), n_past, last_begin, nq, gqa, B, nb, geo.scale);
+        ctx.launch(ctx.get_kernel(est, "budget_row", est_opts), range2(size_t(nq), size_t(H)), {}, pmax.mem(),
+                   psum.mem(), bmax.mem(), binv.mem(), nq, nb);
+        ctx.launch(ctx.get_kernel(est, "budget_reduce", est_opts), range2(size_t(nb), size_t(H)), {}, pmax.mem(),
+                   psum.mem(), bmax.mem(), binv.mem(), mass.mem(), nq, nb);
         const program_source srt = source("proxy_sort.cl");
         const std::string srt_opts = fmt::format("-DLS={}", wg_sort);
         const int32_t sort_n = int32_t(tl.sort_n);

@@ -85,27 +85,33 @@ void proxy_scores(const geometry& geo, estimate& e, int n_threads) {
     });
 }
 
-// Step 5 for head h, query qi of the last row (unstrided, all of them): logits against every
-// visible key of its kv head, LSE state in key order, then per key block the sum of
-// det::exp(logit - max) in key order, times 1 / sum. part is [n_kblocks][queries].
-PA_DET_CLONES void budget_query(const geometry& geo, const host_qkv& x, int64_t h, int64_t qi, int64_t nq,
-                                float* part, std::vector<float>& L) {
+// Step 5 for head h, query qi of the last row (unstrided, all of them), pass 1: per key block
+// n, the LSE state (det::lse_state) of the block's visible logits det::dot * scale, in key
+// order. pm/ps are [n_kblocks][queries]. The blocks are independent, which is what lets the
+// device run them in parallel; merge_query combines them in a fixed order.
+PA_DET_CLONES void budget_query(const geometry& geo, const host_qkv& x, int64_t h, int64_t qi, int64_t nq, float* pm,
+                                float* ps) {
     const int64_t d = geo.d, B = geo.B;
     const int64_t p = geo.row_begin(geo.last_row()) + qi, t = p - geo.n_past;
     const float* qv = &x.q[size_t((h * geo.N + t) * d)];
     const float* K = &x.k[size_t((h / geo.gqa) * geo.n_keys * d)];
-    det::lse_state st;
-    for (int64_t jk = 0; jk <= p; ++jk) {
-        L[size_t(jk)] = det::dot(qv, K + jk * d, d) * geo.scale;
-        st.add(L[size_t(jk)]);
-    }
-    const float inv = det::recip(st.sum);
     for (int64_t n = 0; n < geo.n_kblocks; ++n) {
-        const int64_t j0 = n * B, j1 = std::min(j0 + B, p + 1);
-        float bs = 0.0f;
-        for (int64_t jk = j0; jk < j1; ++jk) bs = bs + det::exp(L[size_t(jk)] - st.mx);
-        part[n * nq + qi] = bs * inv;
+        det::lse_state st;
+        for (int64_t jk = n * B; jk < std::min(n * B + B, p + 1); ++jk) st.add(det::dot(qv, K + jk * d, d) * geo.scale);
+        pm[n * nq + qi] = st.mx;
+        ps[n * nq + qi] = st.sum;
     }
+}
+
+// Pass 2, per query: row max M = max of the block maxima (first wins), row sum = sum in block
+// order of ps * det::exp(pm - M); returns M and 1 / row sum.
+void merge_query(int64_t nb, int64_t nq, const float* pm, const float* ps, float& M, float& inv) {
+    M = -INFINITY;
+    for (int64_t n = 0; n < nb; ++n)
+        if (pm[n * nq] > M) M = pm[n * nq];
+    float sum = 0.0f;
+    for (int64_t n = 0; n < nb; ++n) sum = sum + ps[n * nq] * det::exp(pm[n * nq] - M);
+    inv = det::recip(sum);
 }
 
 // Block order for ranking: higher key first, ties by lower block index.
@@ -117,16 +123,20 @@ void sort_desc(const float* key, int64_t n, std::vector<int32_t>& order) {
     });
 }
 
-// a_i summed over queries in query order; k_i = smallest k whose top-k sum (sorted order, summed
-// in that order) reaches gamma * (sum over blocks in index order); K_i = max(k_i, k_min).
+// a_i = sum over queries, in query order, of (ps * det::exp(pm - M)) * (1 / row sum); k_i =
+// smallest k whose top-k sum (sorted order, summed in that order) reaches gamma * (sum over
+// blocks in index order); K_i = max(k_i, k_min).
 void budgets(const geometry& geo, const host_qkv& x, estimate& e, int n_threads) {
     const int64_t nb = geo.n_kblocks;
     const int64_t nq = geo.row_end(geo.last_row()) - geo.row_begin(geo.last_row());
-    std::vector<float> part(static_cast<size_t>(geo.H * nb * nq));
+    std::vector<float> pm(size_t(geo.H * nb * nq)), ps(pm.size()), M(size_t(geo.H * nq)), inv(M.size());
     parallel_for(geo.H * nq, 4, n_threads, [&](int64_t b, int64_t end) {
-        std::vector<float> L(size_t(geo.n_keys));
-        for (int64_t it = b; it < end; ++it)
-            budget_query(geo, x, it / nq, it % nq, nq, &part[size_t((it / nq) * nb * nq)], L);
+        for (int64_t it = b; it < end; ++it) {
+            const int64_t h = it / nq, qi = it % nq;
+            const size_t base = size_t(h * nb * nq);
+            budget_query(geo, x, h, qi, nq, &pm[base], &ps[base]);
+            merge_query(nb, nq, &pm[base + size_t(qi)], &ps[base + size_t(qi)], M[size_t(it)], inv[size_t(it)]);
+        }
     });
     e.head_mass.assign(size_t(geo.H * nb), 0.0f);
     e.budgets.assign(size_t(geo.H), 0);
@@ -135,7 +145,10 @@ void budgets(const geometry& geo, const host_qkv& x, estimate& e, int n_threads)
         float* a = &e.head_mass[size_t(h * nb)];
         for (int64_t n = 0; n < nb; ++n) {
             float s = 0.0f;
-            for (int64_t q = 0; q < nq; ++q) s = s + part[size_t((h * nb + n) * nq + q)];
+            for (int64_t q = 0; q < nq; ++q) {
+                const size_t i = size_t((h * nb + n) * nq + q), r = size_t(h * nq + q);
+                s = s + ps[i] * det::exp(pm[i] - M[r]) * inv[r];
+            }
             a[n] = s;
         }
         float total = 0.0f;
