@@ -43,6 +43,7 @@ program_source source(std::string_view name) {
 struct tiles {
     int est_tile_k = 16;  // keys staged by the estimate kernels
     int wgb = 32;         // proxy_blockmax work-group (power of two, <= 64)
+    int nblk = 8;         // key blocks per proxy_blockmax work-group (its query vectors are reused)
     int block_q = 32;     // queries per attention work-group
     int attn_tile_k = 32; // keys per attention tile
     int64_t sort_n = 1;   // bitonic length (power of two >= n_kblocks)
@@ -53,7 +54,7 @@ struct tiles {
         attn_tile_k = geo.d <= 128 ? 32 : 16;
         sort_n = next_pow2(geo.n_kblocks);
     }
-    size_t est_local(const geometry& geo) const { return size_t(est_tile_k * geo.d) * 4 + size_t(wgb) * 4; }
+    size_t est_local(const geometry& geo) const { return size_t(est_tile_k * geo.d) * 4 + size_t(nblk * wgb) * 4; }
     size_t attn_local(const geometry& geo) const { return size_t(2 * attn_tile_k * geo.d) * 4; }
     size_t sort_local() const { return size_t(sort_n) * 8; }
 };
@@ -123,8 +124,8 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
     scratch counts, blocks;
     if (!geo.all_kept) {
         const program_source est = source("proxy_estimate.cl");
-        const std::string est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DTILE_K={} -DWG={} -DWGB={}", d,
-                                                 k.type == PA_TYPE_F16 ? 1 : 0, tl.est_tile_k, wg_rows, tl.wgb);
+        const std::string est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DTILE_K={} -DWG={} -DWGB={} -DNBLK={}", d,
+                                                 k.type == PA_TYPE_F16 ? 1 : 0, tl.est_tile_k, wg_rows, tl.wgb, tl.nblk);
         // steps 1-2: proxy pooling at strided positions
         scratch qs = temp_of(ctx, geo.g * geo.n_sq * d), ks = temp_of(ctx, geo.g * geo.n_sk * d);
         ctx.launch(ctx.get_kernel(est, "proxy_pool_q", est_opts), range3(size_t(d), size_t(n_sq), size_t(g)), {},
@@ -141,11 +142,20 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
         // steps 3-4: row LSE, then block max of the proxy probabilities
         scratch rmax = temp_of(ctx, geo.g * geo.n_sq), rinv = temp_of(ctx, geo.g * geo.n_sq);
         scratch scores = temp_of(ctx, geo.g * tt);
-        ctx.launch(ctx.get_kernel(est, "proxy_lse", est_opts), range2(round_up(size_t(n_sq), wg_rows), size_t(g)),
-                   range2(wg_rows, 1), qs.mem(), ks.mem(), rmax.mem(), rinv.mem(), n_sq, n_sk, sq_first, n_past,
-                   first_full, S, geo.scale);
+        const int32_t CH = int32_t(geo.lse_chunk()), n_ch = int32_t((geo.n_sk + CH - 1) / CH);
+        {
+            scratch cmax = temp_of(ctx, geo.g * n_ch * geo.n_sq), csum = temp_of(ctx, geo.g * n_ch * geo.n_sq);
+            ctx.launch(ctx.get_kernel(est, "proxy_lse_chunk", est_opts),
+                       range3(round_up(size_t(n_sq), wg_rows), size_t(n_ch), size_t(g)), range3(wg_rows, 1, 1),
+                       qs.mem(), ks.mem(), cmax.mem(), csum.mem(), n_sq, n_sk, sq_first, n_past, first_full, S, CH,
+                       geo.scale);
+            ctx.launch(ctx.get_kernel(est, "proxy_lse_merge", est_opts), range2(size_t(n_sq), size_t(g)), {},
+                       cmax.mem(), csum.mem(), rmax.mem(), rinv.mem(), n_sq, n_ch, sq_first, n_past, first_full, S,
+                       CH);
+        }
+        const size_t blk_groups = size_t((nb + tl.nblk - 1) / tl.nblk);
         ctx.launch(ctx.get_kernel(est, "proxy_blockmax", est_opts),
-                   range3(size_t(tl.wgb) * size_t(nb), size_t(n_rows), size_t(g)), range3(size_t(tl.wgb), 1, 1),
+                   range3(size_t(tl.wgb) * blk_groups, size_t(n_rows), size_t(g)), range3(size_t(tl.wgb), 1, 1),
                    qs.mem(), ks.mem(), rmax.mem(), rinv.mem(), scores.mem(), n_sq, n_sk, sq_first, n_past, first_full,
                    S, B, row0, n_keys, geo.scale);
         if (dbg) {

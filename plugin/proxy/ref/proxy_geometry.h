@@ -43,6 +43,10 @@ struct geometry {
     int64_t row_begin(int64_t m) const { return m * B > n_past ? m * B : n_past; }
     int64_t row_end(int64_t m) const { return (m + 1) * B < n_keys ? (m + 1) * B : n_keys; }
     int64_t sq_per_block() const { return B / S; }
+    // Step 3 takes each proxy row's LSE in chunks of lse_chunk() strided keys (16 key blocks), in
+    // key order inside a chunk, then merges the chunk states in chunk order: the same numbers on
+    // every backend, and independent chunks for the device to run in parallel.
+    int64_t lse_chunk() const { return 16 * (B / S); }
     // first strided query index of row m, their count, and the absolute position of sample i
     int64_t sq_row_first(int64_t m) const { return m == row0 ? 0 : sq_first + (m - row0 - 1) * (B / S); }
     int64_t sq_row_count(int64_t m) const {

@@ -44,11 +44,25 @@ void pool(const geometry& geo, const host_qkv& x, estimate& e) {
     }
 }
 
+// Merges LSE states given as (max, sum) pairs at stride `step`: M = the largest max, sum = sum
+// in order of s * det::exp(m - M); returns M and 1 / sum. Used for step 3 (chunks of a proxy
+// row) and step 5 (key blocks of a budget query); the device kernels merge in the same order.
+void merge_lse(int64_t count, int64_t step, const float* pm, const float* ps, float& M, float& inv) {
+    M = -INFINITY;
+    for (int64_t n = 0; n < count; ++n)
+        if (pm[n * step] > M) M = pm[n * step];
+    float sum = 0.0f;
+    for (int64_t n = 0; n < count; ++n) sum = sum + ps[n * step] * det::exp(pm[n * step] - M);
+    inv = det::recip(sum);
+}
+
 // Steps 3-4 for proxy group j, row m. For each strided query (position p): logits against the
-// visible strided keys (index <= p / S) as det::dot * scale, their LSE state in key order, then
-// per key block n <= m: A = exp(max logit in block - row max) * (1 / row sum); the row's score
-// is the max over its strided queries.
-PA_DET_CLONES void proxy_scores_row(const geometry& geo, estimate& e, int64_t j, int64_t m, std::vector<float>& L) {
+// visible strided keys (index <= p / S) as det::dot * scale; their LSE state per chunk of
+// geo.lse_chunk() keys in key order, merged in chunk order (merge_lse); then per key block
+// n <= m: A = exp(max logit in block - row max) * (1 / row sum); the row's score is the max
+// over its strided queries.
+PA_DET_CLONES void proxy_scores_row(const geometry& geo, estimate& e, int64_t j, int64_t m, std::vector<float>& L,
+                                    std::vector<float>& cm, std::vector<float>& cs) {
     const int64_t d = geo.d, kpb = geo.sq_per_block();
     const float* Kp = &e.pooled_k[size_t(j * geo.n_sk * d)];
     float* A = &e.scores[size_t(j * geo.tri_total() + geo.tri(m))];
@@ -57,19 +71,25 @@ PA_DET_CLONES void proxy_scores_row(const geometry& geo, estimate& e, int64_t j,
     for (int64_t i = i0; i < i1; ++i) {
         const float* qs = &e.pooled_q[size_t((j * geo.n_sq + i) * d)];
         const int64_t cnt = geo.sq_pos(i) / geo.S + 1;
-        det::lse_state st;
-        for (int64_t kk = 0; kk < cnt; ++kk) {
-            L[size_t(kk)] = det::dot(qs, Kp + kk * d, d) * geo.scale;
-            st.add(L[size_t(kk)]);
+        const int64_t CH = geo.lse_chunk(), n_ch = (cnt + CH - 1) / CH;
+        for (int64_t c = 0; c < n_ch; ++c) {
+            det::lse_state st;
+            for (int64_t kk = c * CH; kk < std::min(cnt, c * CH + CH); ++kk) {
+                L[size_t(kk)] = det::dot(qs, Kp + kk * d, d) * geo.scale;
+                st.add(L[size_t(kk)]);
+            }
+            cm[size_t(c)] = st.mx;
+            cs[size_t(c)] = st.sum;
         }
-        const float inv = det::recip(st.sum);
-        e.row_max[size_t(j * geo.n_sq + i)] = st.mx;
+        float row_mx = 0.0f, inv = 0.0f;
+        merge_lse(n_ch, 1, cm.data(), cs.data(), row_mx, inv);
+        e.row_max[size_t(j * geo.n_sq + i)] = row_mx;
         e.row_inv_sum[size_t(j * geo.n_sq + i)] = inv;
         for (int64_t n = 0; n <= m; ++n) {
             const int64_t k0 = n * kpb, k1 = std::min(k0 + kpb, cnt);
             float bm = L[size_t(k0)];
             for (int64_t kk = k0 + 1; kk < k1; ++kk) bm = std::max(bm, L[size_t(kk)]);
-            const float v = det::exp(bm - st.mx) * inv;
+            const float v = det::exp(bm - row_mx) * inv;
             A[n] = std::max(A[n], v);
         }
     }
@@ -80,15 +100,16 @@ void proxy_scores(const geometry& geo, estimate& e, int n_threads) {
     e.row_inv_sum.assign(size_t(geo.g * geo.n_sq), 0.0f);
     e.scores.assign(size_t(geo.g * geo.tri_total()), 0.0f);
     parallel_for(geo.g * geo.n_rows, 1, n_threads, [&](int64_t b, int64_t end) {
-        std::vector<float> L(size_t(geo.n_sk));
-        for (int64_t it = b; it < end; ++it) proxy_scores_row(geo, e, it / geo.n_rows, geo.row0 + it % geo.n_rows, L);
+        std::vector<float> L(size_t(geo.n_sk)), cm(size_t(geo.n_sk / geo.lse_chunk() + 1)), cs(cm.size());
+        for (int64_t it = b; it < end; ++it)
+            proxy_scores_row(geo, e, it / geo.n_rows, geo.row0 + it % geo.n_rows, L, cm, cs);
     });
 }
 
 // Step 5 for head h, query qi of the last row (unstrided, all of them), pass 1: per key block
 // n, the LSE state (det::lse_state) of the block's visible logits det::dot * scale, in key
 // order. pm/ps are [n_kblocks][queries]. The blocks are independent, which is what lets the
-// device run them in parallel; merge_query combines them in a fixed order.
+// device run them in parallel; merge_lse combines them in block order.
 PA_DET_CLONES void budget_query(const geometry& geo, const host_qkv& x, int64_t h, int64_t qi, int64_t nq, float* pm,
                                 float* ps) {
     const int64_t d = geo.d, B = geo.B;
@@ -101,17 +122,6 @@ PA_DET_CLONES void budget_query(const geometry& geo, const host_qkv& x, int64_t 
         pm[n * nq + qi] = st.mx;
         ps[n * nq + qi] = st.sum;
     }
-}
-
-// Pass 2, per query: row max M = max of the block maxima (first wins), row sum = sum in block
-// order of ps * det::exp(pm - M); returns M and 1 / row sum.
-void merge_query(int64_t nb, int64_t nq, const float* pm, const float* ps, float& M, float& inv) {
-    M = -INFINITY;
-    for (int64_t n = 0; n < nb; ++n)
-        if (pm[n * nq] > M) M = pm[n * nq];
-    float sum = 0.0f;
-    for (int64_t n = 0; n < nb; ++n) sum = sum + ps[n * nq] * det::exp(pm[n * nq] - M);
-    inv = det::recip(sum);
 }
 
 // Block order for ranking: higher key first, ties by lower block index.
@@ -135,7 +145,7 @@ void budgets(const geometry& geo, const host_qkv& x, estimate& e, int n_threads)
             const int64_t h = it / nq, qi = it % nq;
             const size_t base = size_t(h * nb * nq);
             budget_query(geo, x, h, qi, nq, &pm[base], &ps[base]);
-            merge_query(nb, nq, &pm[base + size_t(qi)], &ps[base + size_t(qi)], M[size_t(it)], inv[size_t(it)]);
+            merge_lse(nb, nq, &pm[base + size_t(qi)], &ps[base + size_t(qi)], M[size_t(it)], inv[size_t(it)]);
         }
     });
     e.head_mass.assign(size_t(geo.H * nb), 0.0f);
