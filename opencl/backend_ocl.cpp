@@ -2,6 +2,7 @@
 #include "backend_ocl.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <fmt/format.h>
 
 #include "context_impl.h"
@@ -32,6 +33,8 @@ device_buffer* as_buffer(void* handle) {
 } // namespace
 
 opencl_backend::opencl_backend(std::string_view spec) : ctx_(spec) {
+    const char* sync = std::getenv("PA_OPENCL_SYNC");
+    sync_each_node_ = sync && *sync && std::string_view(sync) != "0";
     if (ctx_.caps().is_gpu) ctx_.gemm({}); // GPUs: compile CLBlast now, not in the first timed GEMM
 }
 
@@ -86,6 +89,13 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
             find_op_impl(node->op)->compute(ctx_, node);
         } else {
             find_builtin_op(node->op)->compute(ctx_, node);
+        }
+        if (sync_each_node_) {
+            const cl_int rc = clFinish(ctx_.queue());
+            if (rc != CL_SUCCESS)
+                throw error(fmt::format("OpenCL: node {} (op {}, {} '{}') failed: {} ({})", i, node->op,
+                                        shape_string(node), node->name, cl_error_name(rc), rc),
+                            cl_error_status(rc));
         }
     }
     check(clFlush(ctx_.queue()), "flushing the OpenCL queue"); // start the work; synchronize() waits

@@ -36,6 +36,9 @@ class opencl_backend {
   private:
     device_context ctx_;
     std::mutex compute_mu_;
+    // PA_OPENCL_SYNC=1: wait for every node and name the one whose kernels failed (drivers report
+    // faults at the next synchronization, which otherwise is the end of the graph).
+    bool sync_each_node_ = false;
 };
 
 } // namespace pa::ocl

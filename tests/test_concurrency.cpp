@@ -26,13 +26,15 @@ void build(job& j, uint32_t seed) {
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     auto rnd = [&](pa::tensor* t) {
         auto* p = static_cast<float*>(t->data);
-        for (int64_t i = 0; i < pa::nelements(t); ++i) p[i] = u(rng);
+        for (int64_t i = 0; i < pa::nelements(t); ++i)
+            p[i] = u(rng);
     };
     pa::tensor* w = j.ctx.new_tensor(PA_TYPE_F32, {d, d * h});
     pa::tensor* x = j.ctx.new_tensor(PA_TYPE_F32, {d, n});
     pa::tensor* k = j.ctx.new_tensor(PA_TYPE_F32, {d, n, hkv});
     pa::tensor* v = j.ctx.new_tensor(PA_TYPE_F32, {d, n, hkv});
-    for (pa::tensor* t : {w, x, k, v}) rnd(t);
+    for (pa::tensor* t : {w, x, k, v})
+        rnd(t);
     pa::tensor* q = pa::rms_norm(j.ctx, pa::mul_mat(j.ctx, w, x), 1e-5f); // [d*h, n]
     q = pa::permute(j.ctx, pa::reshape(j.ctx, q, {d, h, n}), 0, 2, 1, 3); // [d, n, h]
     j.out = pa::flash_attn_ext(j.ctx, q, k, v, 0.125f, 0, true);
@@ -56,25 +58,29 @@ TEST(Concurrency, TwoThreadsOneOpenCLBackend) {
     auto cpu = pa::make_cpu_backend(1);
     constexpr int threads = 2, rounds = 3;
     std::vector<job> jobs(threads);
-    for (int t = 0; t < threads; ++t) build(jobs[t], 100 + t);
+    for (int t = 0; t < threads; ++t)
+        build(jobs[t], 100 + t);
     // Each graph alone on the same backend first: the kernels are deterministic, so the concurrent
     // runs must reproduce these bit for bit (a race shows up here even where the device's own
     // rounding, e.g. f16 tensor cores, differs from the CPU reference).
     std::vector<std::vector<float>> alone(threads);
-    for (int t = 0; t < threads; ++t) alone[t] = run(ocl.get(), cpu.get(), jobs[t]);
+    for (int t = 0; t < threads; ++t)
+        alone[t] = run(ocl.get(), cpu.get(), jobs[t]);
     std::vector<std::vector<float>> results(threads);
     std::vector<std::string> errors(threads);
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
             try {
-                for (int r = 0; r < rounds; ++r) results[t] = run(ocl.get(), cpu.get(), jobs[t]);
+                for (int r = 0; r < rounds; ++r)
+                    results[t] = run(ocl.get(), cpu.get(), jobs[t]);
             } catch (const std::exception& e) {
                 errors[t] = e.what();
             }
         });
     }
-    for (auto& th : pool) th.join();
+    for (auto& th : pool)
+        th.join();
     for (int t = 0; t < threads; ++t) {
         ASSERT_TRUE(errors[t].empty()) << errors[t];
         const std::vector<float> ref = run(nullptr, cpu.get(), jobs[t]);

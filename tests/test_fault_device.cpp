@@ -36,9 +36,9 @@ std::shared_ptr<pa::plugin> plugin() {
     return p;
 }
 
-#define REQUIRE_DEVICE()                                                         \
-    do {                                                                         \
-        if (plugin()->device_count() == 0) GTEST_SKIP() << "no OpenCL device"; \
+#define REQUIRE_DEVICE()                                                                                     \
+    do {                                                                                                     \
+        if (plugin()->device_count() == 0) GTEST_SKIP() << "no OpenCL device";                               \
     } while (0)
 
 // mul_mat (CLBlast) -> rms_norm -> reshape/permute -> dense and proxy attention (F16 K/V),
@@ -56,11 +56,13 @@ struct problem {
         pa::tensor* v = ctx.new_tensor(PA_TYPE_F16, {d, n, hkv});
         for (pa::tensor* t : {w, x}) {
             auto* p = static_cast<float*>(t->data);
-            for (int64_t i = 0; i < pa::nelements(t); ++i) p[i] = u(rng);
+            for (int64_t i = 0; i < pa::nelements(t); ++i)
+                p[i] = u(rng);
         }
         for (pa::tensor* t : {k, v}) {
             auto* p = static_cast<uint16_t*>(t->data);
-            for (int64_t i = 0; i < pa::nelements(t); ++i) p[i] = pa::fp32_to_fp16(u(rng));
+            for (int64_t i = 0; i < pa::nelements(t); ++i)
+                p[i] = pa::fp32_to_fp16(u(rng));
         }
         pa::tensor* q = pa::rms_norm(ctx, pa::mul_mat(ctx, w, x), 1e-5f);
         q = pa::cont(ctx, pa::permute(ctx, pa::reshape(ctx, q, {d, h, n}), 0, 2, 1, 3)); // [d, n, h]
@@ -122,7 +124,8 @@ TEST(FaultDevice, OutOfMemoryAtEveryCapIsAnErrorOrTheRightAnswer) {
             EXPECT_EQ(e.status(), PA_ERR_OUT_OF_MEMORY) << e.what();
             const std::string msg = e.what();
             EXPECT_NE(msg.find("out of memory"), std::string::npos) << msg;
-            EXPECT_NE(msg.find(std::to_string(cap)), std::string::npos) << "the message names the cap: " << msg;
+            EXPECT_NE(msg.find(std::to_string(cap)), std::string::npos)
+                << "the message names the cap: " << msg;
             ++oom;
         }
         ocl->set_option("trim_pool", "1"); // what a caller does before retrying smaller work
@@ -143,8 +146,10 @@ class ScopedEnv {
         ::setenv(name, value.c_str(), 1);
     }
     ~ScopedEnv() {
-        if (old_) ::setenv(name_, old_->c_str(), 1);
-        else ::unsetenv(name_);
+        if (old_)
+            ::setenv(name_, old_->c_str(), 1);
+        else
+            ::unsetenv(name_);
     }
 
   private:

@@ -16,8 +16,12 @@ std::vector<command>& command_list() {
 }
 } // namespace
 
-void register_command(const command& c) { command_list().push_back(c); }
-const std::vector<command>& commands() { return command_list(); }
+void register_command(const command& c) {
+    command_list().push_back(c);
+}
+const std::vector<command>& commands() {
+    return command_list();
+}
 
 args::args(int argc, char** argv, std::string usage) : usage_(std::move(usage)) {
     for (int i = 1; i < argc; ++i) {
@@ -31,8 +35,9 @@ args::args(int argc, char** argv, std::string usage) : usage_(std::move(usage)) 
             if (auto eq = a.find('='); eq != std::string::npos) {
                 key = a.substr(0, eq);
                 value = a.substr(eq + 1);
-            } else if (i + 1 < argc && (argv[i + 1][0] != '-' || (argv[i + 1][1] >= '0' && argv[i + 1][1] <= '9') ||
-                                        argv[i + 1][1] == '.' || argv[i + 1][1] == '\0')) {
+            } else if (i + 1 < argc &&
+                       (argv[i + 1][0] != '-' || (argv[i + 1][1] >= '0' && argv[i + 1][1] <= '9') ||
+                        argv[i + 1][1] == '.' || argv[i + 1][1] == '\0')) {
                 value = argv[++i];
             } else {
                 value.assign(1, kNoValue); // present without a value
@@ -56,7 +61,8 @@ bool args::flag(const std::string& name) {
     auto it = values_.find(name);
     if (it == values_.end()) return false;
     used_[name] = true;
-    if (!(it->second.size() == 1 && it->second[0] == kNoValue)) // "--json value": the value was really a positional
+    if (!(it->second.size() == 1 &&
+          it->second[0] == kNoValue)) // "--json value": the value was really a positional
     {
         positional_.push_back(it->second);
         it->second.assign(1, kNoValue);
@@ -68,7 +74,8 @@ std::string args::str(const std::string& name, const std::string& def) {
     auto it = values_.find(name);
     if (it == values_.end()) return def;
     used_[name] = true;
-    if (it->second.size() == 1 && it->second[0] == kNoValue) throw error(fmt::format("option {} needs a value", name));
+    if (it->second.size() == 1 && it->second[0] == kNoValue)
+        throw error(fmt::format("option {} needs a value", name));
     return it->second;
 }
 
@@ -92,7 +99,9 @@ double args::f64(const std::string& name, double def) {
     return v;
 }
 
-std::vector<std::string> args::positional() { return positional_; }
+std::vector<std::string> args::positional() {
+    return positional_;
+}
 
 void args::finish() const {
     for (const auto& [k, used] : used_)

@@ -29,7 +29,8 @@ constexpr int wg_sort = 128; // LS of proxy_sort.cl
 
 int64_t next_pow2(int64_t x) {
     int64_t p = 1;
-    while (p < x) p <<= 1;
+    while (p < x)
+        p <<= 1;
     return p;
 }
 
@@ -54,36 +55,47 @@ struct tiles {
         attn_tile_k = geo.d <= 128 ? 32 : 16;
         sort_n = next_pow2(geo.n_kblocks);
     }
-    size_t est_local(const geometry& geo) const { return size_t(est_tile_k * geo.d) * 4 + size_t(nblk * wgb) * 4; }
+    size_t est_local(const geometry& geo) const {
+        return size_t(est_tile_k * geo.d) * 4 + size_t(nblk * wgb) * 4;
+    }
     size_t attn_local(const geometry& geo) const { return size_t(2 * attn_tile_k * geo.d) * 4; }
     size_t sort_local() const { return size_t(sort_n) * 8; }
 };
 
-bool is_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
-size_t elem_size(pa_type t) { return t == PA_TYPE_F16 ? 2 : 4; }
+bool is_float(pa_type t) {
+    return t == PA_TYPE_F32 || t == PA_TYPE_F16;
+}
+size_t elem_size(pa_type t) {
+    return t == PA_TYPE_F16 ? 2 : 4;
+}
 
-template <class T>
-std::vector<T> read_back(device_context& ctx, const scratch& s, int64_t count) {
+template <class T> std::vector<T> read_back(device_context& ctx, const scratch& s, int64_t count) {
     std::vector<T> out(static_cast<size_t>(count));
     if (count > 0)
-        check(clEnqueueReadBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, size_t(count) * sizeof(T), out.data(), 0, nullptr,
-                                  nullptr),
+        check(clEnqueueReadBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, size_t(count) * sizeof(T), out.data(), 0,
+                                  nullptr, nullptr),
               "proxy_sparse_attn: reading debug output");
     return out;
 }
 
-scratch temp_of(device_context& ctx, int64_t elems) { return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * 4); }
+scratch temp_of(device_context& ctx, int64_t elems) {
+    return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * 4);
+}
 
 } // namespace
 
-ocl_tensor ocl_tensor_of(const device_context& ctx, const pa_tensor* t) { return {ctx.mem(t), shape_of(t), t->type}; }
+ocl_tensor ocl_tensor_of(const device_context& ctx, const pa_tensor* t) {
+    return {ctx.mem(t), shape_of(t), t->type};
+}
 
 std::string ocl_unsupported_reason(const device_caps& caps, const geometry& geo, const pa_tensor* q,
                                    const pa_tensor* k, const pa_tensor* v, const pa_tensor* dst) {
-    if (q->type != PA_TYPE_F32 || !is_float(k->type) || !is_float(v->type)) return "q must be f32, k/v f32 or f16";
+    if (q->type != PA_TYPE_F32 || !is_float(k->type) || !is_float(v->type))
+        return "q must be f32, k/v f32 or f16";
     if (q->nb[0] != 4 || k->nb[0] != elem_size(k->type) || v->nb[0] != elem_size(v->type))
         return "q, k and v rows must be contiguous (nb[0] = element size)";
-    if (dst && (dst->type != PA_TYPE_F32 || dst->nb[0] != 4)) return "the result must be f32 with contiguous rows";
+    if (dst && (dst->type != PA_TYPE_F32 || dst->nb[0] != 4))
+        return "the result must be f32 with contiguous rows";
     if (geo.d > max_head_dim) return fmt::format("head dim {} > {}", geo.d, max_head_dim);
     const tiles tl(geo);
     if (caps.max_work_group < size_t(wg_sort)) return "work-groups of 128 items are needed";
@@ -96,7 +108,8 @@ std::string ocl_unsupported_reason(const device_caps& caps, const geometry& geo,
 bool ocl_supports(const device_context& ctx, const pa_tensor* node) {
     try {
         const geometry geo = make_geometry(node);
-        return ocl_unsupported_reason(ctx.caps(), geo, node->src[0], node->src[1], node->src[2], node).empty();
+        return ocl_unsupported_reason(ctx.caps(), geo, node->src[0], node->src[1], node->src[2], node)
+            .empty();
     } catch (const std::exception&) {
         return false;
     }
@@ -104,18 +117,20 @@ bool ocl_supports(const device_context& ctx, const pa_tensor* node) {
 
 void ocl_compute(device_context& ctx, pa_tensor* node) {
     const geometry geo = make_geometry(node);
-    const std::string why = ocl_unsupported_reason(ctx.caps(), geo, node->src[0], node->src[1], node->src[2], node);
+    const std::string why =
+        ocl_unsupported_reason(ctx.caps(), geo, node->src[0], node->src[1], node->src[2], node);
     if (!why.empty()) throw error(fmt::format("proxy_sparse_attn on OpenCL: {}", why), PA_ERR_UNSUPPORTED);
     ocl_run(ctx, geo, ocl_tensor_of(ctx, node->src[0]), ocl_tensor_of(ctx, node->src[1]),
             ocl_tensor_of(ctx, node->src[2]), ocl_tensor_of(ctx, node), nullptr);
 }
 
-void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, const ocl_tensor& k, const ocl_tensor& v,
-             const ocl_tensor& dst, ocl_debug* dbg) {
+void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, const ocl_tensor& k,
+             const ocl_tensor& v, const ocl_tensor& dst, ocl_debug* dbg) {
     const tiles tl(geo);
     const int32_t d = int32_t(geo.d), g = int32_t(geo.g), H = int32_t(geo.H);
     const int32_t n_sq = int32_t(geo.n_sq), n_sk = int32_t(geo.n_sk), nb = int32_t(geo.n_kblocks);
-    const int32_t n_rows = int32_t(geo.n_rows), row0 = int32_t(geo.row0), B = int32_t(geo.B), S = int32_t(geo.S);
+    const int32_t n_rows = int32_t(geo.n_rows), row0 = int32_t(geo.row0), B = int32_t(geo.B),
+                  S = int32_t(geo.S);
     const int32_t sq_first = int32_t(geo.sq_first), gqa = int32_t(geo.gqa);
     const int64_t n_past = geo.n_past, n_keys = geo.n_keys, first_full = (geo.row0 + 1) * geo.B;
     const int64_t tt = geo.tri_total();
@@ -124,15 +139,17 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
     scratch counts, blocks;
     if (!geo.all_kept) {
         const program_source est = source("proxy_estimate.cl");
-        const std::string est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DTILE_K={} -DWG={} -DWGB={} -DNBLK={}", d,
-                                                 k.type == PA_TYPE_F16 ? 1 : 0, tl.est_tile_k, wg_rows, tl.wgb, tl.nblk);
+        const std::string est_opts =
+            fmt::format("-DHEAD_DIM={} -DK_F16={} -DTILE_K={} -DWG={} -DWGB={} -DNBLK={}", d,
+                        k.type == PA_TYPE_F16 ? 1 : 0, tl.est_tile_k, wg_rows, tl.wgb, tl.nblk);
         // steps 1-2: proxy pooling at strided positions
         scratch qs = temp_of(ctx, geo.g * geo.n_sq * d), ks = temp_of(ctx, geo.g * geo.n_sk * d);
-        ctx.launch(ctx.get_kernel(est, "proxy_pool_q", est_opts), range3(size_t(d), size_t(n_sq), size_t(g)), {},
-                   q.mem, q.shape, qs.mem(), n_sq, sq_first, n_past, first_full, S, int32_t(geo.heads_per_group),
-                   1.0f / float(geo.heads_per_group));
-        ctx.launch(ctx.get_kernel(est, "proxy_pool_k", est_opts), range3(size_t(d), size_t(n_sk), size_t(g)), {},
-                   k.mem, k.shape, ks.mem(), n_sk, S, int32_t(geo.kv_per_group), 1.0f / float(geo.kv_per_group));
+        ctx.launch(ctx.get_kernel(est, "proxy_pool_q", est_opts), range3(size_t(d), size_t(n_sq), size_t(g)),
+                   {}, q.mem, q.shape, qs.mem(), n_sq, sq_first, n_past, first_full, S,
+                   int32_t(geo.heads_per_group), 1.0f / float(geo.heads_per_group));
+        ctx.launch(ctx.get_kernel(est, "proxy_pool_k", est_opts), range3(size_t(d), size_t(n_sk), size_t(g)),
+                   {}, k.mem, k.shape, ks.mem(), n_sk, S, int32_t(geo.kv_per_group),
+                   1.0f / float(geo.kv_per_group));
         if (dbg) {
             dbg->pooled_q = read_back<float>(ctx, qs, geo.g * geo.n_sq * d);
             dbg->pooled_k = read_back<float>(ctx, ks, geo.g * geo.n_sk * d);
@@ -144,20 +161,21 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
         scratch scores = temp_of(ctx, geo.g * tt);
         const int32_t CH = int32_t(geo.lse_chunk()), n_ch = int32_t((geo.n_sk + CH - 1) / CH);
         {
-            scratch cmax = temp_of(ctx, geo.g * n_ch * geo.n_sq), csum = temp_of(ctx, geo.g * n_ch * geo.n_sq);
+            scratch cmax = temp_of(ctx, geo.g * n_ch * geo.n_sq),
+                    csum = temp_of(ctx, geo.g * n_ch * geo.n_sq);
             ctx.launch(ctx.get_kernel(est, "proxy_lse_chunk", est_opts),
-                       range3(round_up(size_t(n_sq), wg_rows), size_t(n_ch), size_t(g)), range3(wg_rows, 1, 1),
-                       qs.mem(), ks.mem(), cmax.mem(), csum.mem(), n_sq, n_sk, sq_first, n_past, first_full, S, CH,
-                       geo.scale);
+                       range3(round_up(size_t(n_sq), wg_rows), size_t(n_ch), size_t(g)),
+                       range3(wg_rows, 1, 1), qs.mem(), ks.mem(), cmax.mem(), csum.mem(), n_sq, n_sk,
+                       sq_first, n_past, first_full, S, CH, geo.scale);
             ctx.launch(ctx.get_kernel(est, "proxy_lse_merge", est_opts), range2(size_t(n_sq), size_t(g)), {},
-                       cmax.mem(), csum.mem(), rmax.mem(), rinv.mem(), n_sq, n_ch, sq_first, n_past, first_full, S,
-                       CH);
+                       cmax.mem(), csum.mem(), rmax.mem(), rinv.mem(), n_sq, n_ch, sq_first, n_past,
+                       first_full, S, CH);
         }
         const size_t blk_groups = size_t((nb + tl.nblk - 1) / tl.nblk);
         ctx.launch(ctx.get_kernel(est, "proxy_blockmax", est_opts),
-                   range3(size_t(tl.wgb) * blk_groups, size_t(n_rows), size_t(g)), range3(size_t(tl.wgb), 1, 1),
-                   qs.mem(), ks.mem(), rmax.mem(), rinv.mem(), scores.mem(), n_sq, n_sk, sq_first, n_past, first_full,
-                   S, B, row0, n_keys, geo.scale);
+                   range3(size_t(tl.wgb) * blk_groups, size_t(n_rows), size_t(g)),
+                   range3(size_t(tl.wgb), 1, 1), qs.mem(), ks.mem(), rmax.mem(), rinv.mem(), scores.mem(),
+                   n_sq, n_sk, sq_first, n_past, first_full, S, B, row0, n_keys, geo.scale);
         if (dbg) {
             dbg->row_max = read_back<float>(ctx, rmax, geo.g * geo.n_sq);
             dbg->row_inv_sum = read_back<float>(ctx, rinv, geo.g * geo.n_sq);
@@ -173,11 +191,12 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
         scratch mass = temp_of(ctx, geo.H * nb), budgets = temp_of(ctx, geo.H);
         ctx.launch(ctx.get_kernel(est, "budget_block_lse", est_opts),
                    range3(round_up(size_t(nq), wg_rows), size_t(nb), size_t(H)), range3(wg_rows, 1, 1), q.mem,
-                   q.shape, k.mem, k.shape, pmax.mem(), psum.mem(), n_past, last_begin, nq, gqa, B, nb, geo.scale);
+                   q.shape, k.mem, k.shape, pmax.mem(), psum.mem(), n_past, last_begin, nq, gqa, B, nb,
+                   geo.scale);
         ctx.launch(ctx.get_kernel(est, "budget_row", est_opts), range2(size_t(nq), size_t(H)), {}, pmax.mem(),
                    psum.mem(), bmax.mem(), binv.mem(), nq, nb);
-        ctx.launch(ctx.get_kernel(est, "budget_reduce", est_opts), range2(size_t(nb), size_t(H)), {}, pmax.mem(),
-                   psum.mem(), bmax.mem(), binv.mem(), mass.mem(), nq, nb);
+        ctx.launch(ctx.get_kernel(est, "budget_reduce", est_opts), range2(size_t(nb), size_t(H)), {},
+                   pmax.mem(), psum.mem(), bmax.mem(), binv.mem(), mass.mem(), nq, nb);
         const program_source srt = source("proxy_sort.cl");
         const std::string srt_opts = fmt::format("-DLS={}", wg_sort);
         const int32_t sort_n = int32_t(tl.sort_n);
@@ -194,11 +213,13 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
         scratch ranks = temp_of(ctx, geo.g * tt);
         counts = temp_of(ctx, geo.H * geo.n_rows);
         blocks = temp_of(ctx, geo.H * tt);
-        ctx.launch(ctx.get_kernel(srt, "rank_rows", srt_opts), range2(size_t(wg_sort) * size_t(n_rows), size_t(g)),
-                   range2(wg_sort, 1), scores.mem(), ranks.mem(), row0, n_rows, force, sort_n,
-                   local_mem{size_t(sort_n) * 4}, local_mem{size_t(sort_n) * 4});
-        ctx.launch(ctx.get_kernel(srt, "build_mask", srt_opts), range2(size_t(n_rows), size_t(H)), {}, ranks.mem(),
-                   budgets.mem(), counts.mem(), blocks.mem(), row0, n_rows, int32_t(geo.heads_per_group), force);
+        ctx.launch(ctx.get_kernel(srt, "rank_rows", srt_opts),
+                   range2(size_t(wg_sort) * size_t(n_rows), size_t(g)), range2(wg_sort, 1), scores.mem(),
+                   ranks.mem(), row0, n_rows, force, sort_n, local_mem{size_t(sort_n) * 4},
+                   local_mem{size_t(sort_n) * 4});
+        ctx.launch(ctx.get_kernel(srt, "build_mask", srt_opts), range2(size_t(n_rows), size_t(H)), {},
+                   ranks.mem(), budgets.mem(), counts.mem(), blocks.mem(), row0, n_rows,
+                   int32_t(geo.heads_per_group), force);
         if (dbg) {
             dbg->ranks = read_back<int32_t>(ctx, ranks, geo.g * tt);
             dbg->counts = read_back<int32_t>(ctx, counts, geo.H * geo.n_rows);
@@ -215,17 +236,17 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
         return;
     }
     const program_source att = source("proxy_attn.cl");
-    const std::string att_opts = fmt::format("-DHEAD_DIM={} -DBLOCK_Q={} -DTILE_K={} -DK_F16={} -DV_F16={}", d,
-                                             tl.block_q, tl.attn_tile_k, k.type == PA_TYPE_F16 ? 1 : 0,
-                                             v.type == PA_TYPE_F16 ? 1 : 0);
+    const std::string att_opts =
+        fmt::format("-DHEAD_DIM={} -DBLOCK_Q={} -DTILE_K={} -DK_F16={} -DV_F16={}", d, tl.block_q,
+                    tl.attn_tile_k, k.type == PA_TYPE_F16 ? 1 : 0, v.type == PA_TYPE_F16 ? 1 : 0);
     const int32_t dense = geo.all_kept ? 1 : 0;
     const cl_mem mask_counts = dense ? dst.mem.mem : counts.mem();
     const cl_mem mask_blocks = dense ? dst.mem.mem : blocks.mem();
     const size_t tiles_per_row = size_t((geo.B + tl.block_q - 1) / tl.block_q);
     ctx.launch(ctx.get_kernel(att, "proxy_sparse_attn", att_opts),
                range3(size_t(tl.block_q) * tiles_per_row, size_t(n_rows), size_t(H)),
-               range3(size_t(tl.block_q), 1, 1), q.mem, q.shape, k.mem, k.shape, v.mem, v.shape, dst.mem, dst.shape,
-               mask_counts, mask_blocks, dense, n_past, n_keys, B, row0, n_rows, gqa, geo.scale);
+               range3(size_t(tl.block_q), 1, 1), q.mem, q.shape, k.mem, k.shape, v.mem, v.shape, dst.mem,
+               dst.shape, mask_counts, mask_blocks, dense, n_past, n_keys, B, row0, n_rows, gqa, geo.scale);
 }
 
 } // namespace pa::proxy

@@ -52,7 +52,8 @@ void merge_lse(int64_t count, int64_t step, const float* pm, const float* ps, fl
     for (int64_t n = 0; n < count; ++n)
         if (pm[n * step] > M) M = pm[n * step];
     float sum = 0.0f;
-    for (int64_t n = 0; n < count; ++n) sum = sum + ps[n * step] * det::exp(pm[n * step] - M);
+    for (int64_t n = 0; n < count; ++n)
+        sum = sum + ps[n * step] * det::exp(pm[n * step] - M);
     inv = det::recip(sum);
 }
 
@@ -61,8 +62,8 @@ void merge_lse(int64_t count, int64_t step, const float* pm, const float* ps, fl
 // geo.lse_chunk() keys in key order, merged in chunk order (merge_lse); then per key block
 // n <= m: A = exp(max logit in block - row max) * (1 / row sum); the row's score is the max
 // over its strided queries.
-PA_DET_CLONES void proxy_scores_row(const geometry& geo, estimate& e, int64_t j, int64_t m, std::vector<float>& L,
-                                    std::vector<float>& cm, std::vector<float>& cs) {
+PA_DET_CLONES void proxy_scores_row(const geometry& geo, estimate& e, int64_t j, int64_t m,
+                                    std::vector<float>& L, std::vector<float>& cm, std::vector<float>& cs) {
     const int64_t d = geo.d, kpb = geo.sq_per_block();
     const float* Kp = &e.pooled_k[size_t(j * geo.n_sk * d)];
     float* A = &e.scores[size_t(j * geo.tri_total() + geo.tri(m))];
@@ -88,7 +89,8 @@ PA_DET_CLONES void proxy_scores_row(const geometry& geo, estimate& e, int64_t j,
         for (int64_t n = 0; n <= m; ++n) {
             const int64_t k0 = n * kpb, k1 = std::min(k0 + kpb, cnt);
             float bm = L[size_t(k0)];
-            for (int64_t kk = k0 + 1; kk < k1; ++kk) bm = std::max(bm, L[size_t(kk)]);
+            for (int64_t kk = k0 + 1; kk < k1; ++kk)
+                bm = std::max(bm, L[size_t(kk)]);
             const float v = det::exp(bm - row_mx) * inv;
             A[n] = std::max(A[n], v);
         }
@@ -110,15 +112,16 @@ void proxy_scores(const geometry& geo, estimate& e, int n_threads) {
 // n, the LSE state (det::lse_state) of the block's visible logits det::dot * scale, in key
 // order. pm/ps are [n_kblocks][queries]. The blocks are independent, which is what lets the
 // device run them in parallel; merge_lse combines them in block order.
-PA_DET_CLONES void budget_query(const geometry& geo, const host_qkv& x, int64_t h, int64_t qi, int64_t nq, float* pm,
-                                float* ps) {
+PA_DET_CLONES void budget_query(const geometry& geo, const host_qkv& x, int64_t h, int64_t qi, int64_t nq,
+                                float* pm, float* ps) {
     const int64_t d = geo.d, B = geo.B;
     const int64_t p = geo.row_begin(geo.last_row()) + qi, t = p - geo.n_past;
     const float* qv = &x.q[size_t((h * geo.N + t) * d)];
     const float* K = &x.k[size_t((h / geo.gqa) * geo.n_keys * d)];
     for (int64_t n = 0; n < geo.n_kblocks; ++n) {
         det::lse_state st;
-        for (int64_t jk = n * B; jk < std::min(n * B + B, p + 1); ++jk) st.add(det::dot(qv, K + jk * d, d) * geo.scale);
+        for (int64_t jk = n * B; jk < std::min(n * B + B, p + 1); ++jk)
+            st.add(det::dot(qv, K + jk * d, d) * geo.scale);
         pm[n * nq + qi] = st.mx;
         ps[n * nq + qi] = st.sum;
     }
@@ -128,9 +131,8 @@ PA_DET_CLONES void budget_query(const geometry& geo, const host_qkv& x, int64_t 
 void sort_desc(const float* key, int64_t n, std::vector<int32_t>& order) {
     order.resize(size_t(n));
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-        return key[a] > key[b] || (key[a] == key[b] && a < b);
-    });
+    std::sort(order.begin(), order.end(),
+              [&](int32_t a, int32_t b) { return key[a] > key[b] || (key[a] == key[b] && a < b); });
 }
 
 // a_i = sum over queries, in query order, of (ps * det::exp(pm - M)) * (1 / row sum); k_i =
@@ -162,7 +164,8 @@ void budgets(const geometry& geo, const host_qkv& x, estimate& e, int n_threads)
             a[n] = s;
         }
         float total = 0.0f;
-        for (int64_t n = 0; n < nb; ++n) total = total + a[n];
+        for (int64_t n = 0; n < nb; ++n)
+            total = total + a[n];
         const float thr = geo.gamma * total;
         sort_desc(a, nb, order);
         int64_t k = nb;
@@ -195,7 +198,8 @@ void mask(const geometry& geo, estimate& e, int n_threads) {
             if (geo.force) key[0] = key[size_t(m)] = INFINITY;
             sort_desc(key.data(), m + 1, order);
             int32_t* rank = &e.ranks[size_t(j * tt + geo.tri(m))];
-            for (int64_t r = 0; r <= m; ++r) rank[order[size_t(r)]] = int32_t(r);
+            for (int64_t r = 0; r <= m; ++r)
+                rank[order[size_t(r)]] = int32_t(r);
             for (int64_t h = j * geo.heads_per_group; h < (j + 1) * geo.heads_per_group; ++h) {
                 const int64_t lim = e.budgets[size_t(h)] + geo.forced(m);
                 int32_t* list = &e.blocks[size_t(h * tt + geo.tri(m))];
@@ -219,7 +223,8 @@ void fill_dense_mask(const geometry& geo, estimate& e) {
     for (int64_t h = 0; h < geo.H; ++h)
         for (int64_t m = geo.row0; m < geo.n_kblocks; ++m) {
             e.counts[size_t(h * geo.n_rows + (m - geo.row0))] = int32_t(m + 1);
-            std::iota(&e.blocks[size_t(h * tt + geo.tri(m))], &e.blocks[size_t(h * tt + geo.tri(m) + m + 1)], 0);
+            std::iota(&e.blocks[size_t(h * tt + geo.tri(m))], &e.blocks[size_t(h * tt + geo.tri(m) + m + 1)],
+                      0);
         }
 }
 
