@@ -1,10 +1,55 @@
 // launch.cpp - kernel argument errors and the enqueue helper.
 #include "launch.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <vector>
+
 #include <fmt/format.h>
 
 namespace pa::ocl {
 namespace {
+
+// PA_OPENCL_PROFILE=1: wait for every kernel, add its wall time to its name's total, and print
+// the totals (largest first) to stderr at exit. For finding where time goes on a device without
+// a vendor profiler; it serializes the queue, so totals are upper bounds of the async run.
+// CLBlast's kernels are not launched here and do not appear.
+class kernel_profile {
+  public:
+    static kernel_profile* get() {
+        static kernel_profile* p = [] {
+            const char* e = std::getenv("PA_OPENCL_PROFILE");
+            return e && *e && std::string_view(e) != "0" ? new_profile() : nullptr;
+        }();
+        return p;
+    }
+    void add(const std::string& name, double ms) {
+        std::lock_guard lock(mu_);
+        auto& [total, count] = totals_[name];
+        total += ms;
+        ++count;
+    }
+    ~kernel_profile() {
+        std::vector<std::pair<std::string, std::pair<double, long>>> rows(totals_.begin(), totals_.end());
+        std::sort(rows.begin(), rows.end(),
+                  [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+        std::fprintf(stderr, "PA_OPENCL_PROFILE: kernel wall times (queue serialized)\n");
+        for (const auto& [name, tc] : rows)
+            std::fprintf(stderr, "  %-28s %10.3f ms  %8ld launches\n", name.c_str(), tc.first, tc.second);
+    }
+
+  private:
+    static kernel_profile* new_profile() {
+        static kernel_profile instance; // destroyed at exit, which prints the table
+        return &instance;
+    }
+    std::mutex mu_;
+    std::map<std::string, std::pair<double, long>> totals_;
+};
 
 std::string kernel_name(cl_kernel k) {
     char name[256] = {};
@@ -37,8 +82,16 @@ void launch(cl_command_queue q, cl_kernel k, const nd_range& global, const nd_ra
         l[i] = local.dims ? local.size[i] : 1;
         g[i] = round_up(global.size[i], l[i]);
     }
+    kernel_profile* prof = kernel_profile::get();
+    if (prof) clFinish(q);
+    const auto t0 = std::chrono::steady_clock::now();
     const cl_int err =
         clEnqueueNDRangeKernel(q, k, dims, nullptr, g, local.dims ? l : nullptr, 0, nullptr, nullptr);
+    if (prof && err == CL_SUCCESS) {
+        clFinish(q);
+        prof->add(kernel_name(k),
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
     if (err != CL_SUCCESS)
         check(err, fmt::format("launching kernel {} (global {}x{}x{}, local {}x{}x{})", kernel_name(k), g[0],
                                dims > 1 ? g[1] : 1, dims > 2 ? g[2] : 1, local.dims ? l[0] : 0,
