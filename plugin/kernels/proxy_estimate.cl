@@ -21,15 +21,6 @@
 #ifndef K_F16
 #define K_F16 0 // element type of the K tensor: 0 f32, 1 f16
 #endif
-#ifndef TILE_K
-#define TILE_K 16 // keys staged in local memory at a time
-#endif
-#ifndef WG
-#define WG 64 // work-group size of the row kernels
-#endif
-#ifndef WGB
-#define WGB 32 // work-group size of proxy_blockmax (power of two)
-#endif
 
 #if K_F16
 #define LOAD_K(p) vload_half(0, (__global const half*)(p))
@@ -74,56 +65,6 @@ inline void lse_add(float* mx, float* sum, float x) {
     }
 }
 
-// Dot products of a private vector with local rows, one fma per element in element order.
-// Local rows are read 4 floats at a time where the head dim allows (one wide local load per
-// four fmas instead of one per fma); the arithmetic and its order are the same either way.
-#if HEAD_DIM % 4 == 0
-#define DOT_VEC 1
-#else
-#define DOT_VEC 0
-#endif
-
-inline float det_dot_local(const float* a, __local const float* b) {
-    float acc = 0.0f;
-#if DOT_VEC
-    for (int c = 0; c < HEAD_DIM; c += 4) {
-        const float4 v = *(__local const float4*)(b + c);
-        acc = fma(a[c], v.x, acc);
-        acc = fma(a[c + 1], v.y, acc);
-        acc = fma(a[c + 2], v.z, acc);
-        acc = fma(a[c + 3], v.w, acc);
-    }
-#else
-    for (int c = 0; c < HEAD_DIM; ++c) acc = fma(a[c], b[c], acc);
-#endif
-    return acc;
-}
-
-// two independent dot products in flight against the same private vector
-inline void det_dot_local2(const float* a, __local const float* b0, __local const float* b1, float* r0, float* r1) {
-    float acc0 = 0.0f, acc1 = 0.0f;
-#if DOT_VEC
-    for (int c = 0; c < HEAD_DIM; c += 4) {
-        const float4 v0 = *(__local const float4*)(b0 + c), v1 = *(__local const float4*)(b1 + c);
-        acc0 = fma(a[c], v0.x, acc0);
-        acc1 = fma(a[c], v1.x, acc1);
-        acc0 = fma(a[c + 1], v0.y, acc0);
-        acc1 = fma(a[c + 1], v1.y, acc1);
-        acc0 = fma(a[c + 2], v0.z, acc0);
-        acc1 = fma(a[c + 2], v1.z, acc1);
-        acc0 = fma(a[c + 3], v0.w, acc0);
-        acc1 = fma(a[c + 3], v1.w, acc1);
-    }
-#else
-    for (int c = 0; c < HEAD_DIM; ++c) {
-        acc0 = fma(a[c], b0[c], acc0);
-        acc1 = fma(a[c], b1[c], acc1);
-    }
-#endif
-    *r0 = acc0;
-    *r1 = acc1;
-}
-
 // ---- geometry helpers (mirror of proxy_geometry.h) ---------------------------------------
 // Strided query sample i: the first row (row0) may start mid-block at n_past; later rows start
 // at first_full = (row0 + 1) * B.
@@ -161,43 +102,110 @@ __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
     out[((long)j * n_sk + i) * HEAD_DIM + c] = sum * inv_k;
 }
 
+
+// ---- register-tiled logits ------------------------------------------------------------------------
+// The heavy kernels compute tiles of logits q.k like an SGEMM: queries and keys are staged in
+// local memory DC head dims at a time, transposed (dim-major, so that 4 queries or 4 keys are one
+// 16-byte read), and each work-item accumulates TQ queries x TKW keys in registers. Every dot
+// product still adds its terms one fma at a time in dim order, across the DC chunks in order, so
+// each logit is bit-identical to det::dot in the CPU reference.
+#define TQ 4   // queries per work-item
+#define TKW 16 // keys per work-item
+#if HEAD_DIM % 16 == 0
+#define DC 16
+#elif HEAD_DIM % 8 == 0
+#define DC 8
+#elif HEAD_DIM % 4 == 0
+#define DC 4
+#else
+#define DC 1
+#endif
+#define TP 4 // padding of the staged rows (keeps 16-byte alignment, spreads banks)
+
+// acc[a][b] += sum over the DC staged dims (in order) of Ql[c][qa + a] * Kl[c][kb + b]
+inline void tile_fma(__local const float* Ql, int q_stride, int qa, __local const float* Kl, int k_stride, int kb,
+                     float acc[TQ][TKW]) {
+    for (int c = 0; c < DC; ++c) {
+        const float4 qv = vload4(0, Ql + c * q_stride + qa);
+        float kv[TKW];
+        for (int b = 0; b < TKW; b += 4) {
+            const float4 t = vload4(0, Kl + c * k_stride + kb + b);
+            kv[b] = t.x;
+            kv[b + 1] = t.y;
+            kv[b + 2] = t.z;
+            kv[b + 3] = t.w;
+        }
+        for (int b = 0; b < TKW; ++b) {
+            acc[0][b] = fma(qv.x, kv[b], acc[0][b]);
+            acc[1][b] = fma(qv.y, kv[b], acc[1][b]);
+            acc[2][b] = fma(qv.z, kv[b], acc[2][b]);
+            acc[3][b] = fma(qv.w, kv[b], acc[3][b]);
+        }
+    }
+}
+
+inline void tile_zero(float acc[TQ][TKW]) {
+    for (int a = 0; a < TQ; ++a)
+        for (int b = 0; b < TKW; ++b) acc[a][b] = 0.0f;
+}
+
+// L[(qa + a) * l_stride + kb + b] = acc[a][b] * scale
+inline void tile_store(__local float* L, int l_stride, int qa, int kb, float acc[TQ][TKW], float scale) {
+    for (int a = 0; a < TQ; ++a)
+        for (int b = 0; b < TKW; ++b) L[(qa + a) * l_stride + kb + b] = acc[a][b] * scale;
+}
+
+// Stages rows [r0, r0 + ROWS) x dims [d0, d0 + DC) of a row-major f32 matrix (rows of HEAD_DIM)
+// into dst[c * (ROWS + TP) + r]; rows at or past r_end read as 0.
+inline void stage_rows(__local float* dst, int ROWS, __global const float* src, int r0, int r_end, int d0, int lid,
+                       int nthreads) {
+    for (int e = lid; e < ROWS * DC; e += nthreads) {
+        const int r = e / DC, c = e % DC;
+        dst[c * (ROWS + TP) + r] = r0 + r < r_end ? src[(long)(r0 + r) * HEAD_DIM + d0 + c] : 0.0f;
+    }
+}
+
 // ---- step 3: row LSE of the strided proxy scores ----------------------------------------------
 // Pass 1, proxy_lse_chunk: one work-item per (strided query i, chunk c of CH strided keys, group
-// j); global (n_sq rounded to WG, n_chunks, g). The LSE state of the item's visible keys in the
-// chunk, in key order, goes to cmax/csum [g][n_chunks][n_sq]. Work-groups whose chunk no query of
+// j); global (n_sq rounded to LQ, n_chunks, g). Logit tiles of LQ queries x LK keys; the LSE
+// state of the item's visible keys in the chunk, in key order, goes to cmax/csum
+// [g][n_chunks][n_sq]. Work-groups whose chunk no query of
 // theirs sees return at once; items that see no key of a visible chunk write (-inf, 0), which
 // proxy_lse_merge never reads (it stops at the query's last visible chunk).
-__kernel void proxy_lse_chunk(__global const float* Qs, __global const float* Ks, __global float* cmax,
-                              __global float* csum, int n_sq, int n_sk, int sq_first, long n_past, long first_full,
-                              int S, int CH, float scale) {
-    __local float kt[TILE_K * HEAD_DIM] __attribute__((aligned(16)));
-    const int lid = get_local_id(0), i = get_global_id(0), c = get_group_id(1), j = get_group_id(2);
+#define LQ 64 // strided queries per proxy_lse_chunk work-group (its size)
+#define LK 64 // keys per tile
+__kernel __attribute__((reqd_work_group_size(LQ, 1, 1)))
+void proxy_lse_chunk(__global const float* Qs, __global const float* Ks, __global float* cmax, __global float* csum,
+                     int n_sq, int n_sk, int sq_first, long n_past, long first_full, int S, int CH, float scale) {
+    __local float Ql[DC * (LQ + TP)] __attribute__((aligned(16)));
+    __local float Kl[DC * (LK + TP)] __attribute__((aligned(16)));
+    __local float L[LQ * (LK + 1)];
+    const int lid = get_local_id(0), i0 = get_group_id(0) * LQ, c = get_group_id(1), j = get_group_id(2);
+    const int i = i0 + lid;
     const bool valid = i < n_sq;
-    const int i_last = min((int)get_group_id(0) * WG + WG, n_sq) - 1;
+    const int i_last = min(i0 + LQ, n_sq) - 1;
     const int cnt_group = (int)(sq_pos(i_last, sq_first, n_past, first_full, S) / S) + 1;
     const int c0 = c * CH, c1 = min(c0 + CH, cnt_group);
     if (c0 >= cnt_group) return; // uniform over the work-group
     const int cnt = valid ? (int)(sq_pos(i, sq_first, n_past, first_full, S) / S) + 1 : 0;
-    float qv[HEAD_DIM];
-    for (int e = 0; e < HEAD_DIM; ++e) qv[e] = valid ? Qs[((long)j * n_sq + i) * HEAD_DIM + e] : 0.0f;
+    __global const float* Q = Qs + (long)j * n_sq * HEAD_DIM;
     __global const float* K = Ks + (long)j * n_sk * HEAD_DIM;
+    const int qa = (lid % (LQ / TQ)) * TQ, kb = (lid / (LQ / TQ)) * TKW;
     float mx = -INFINITY, sum = 0.0f;
-    for (int k0 = c0; k0 < c1; k0 += TILE_K) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int e = lid; e < TILE_K * HEAD_DIM; e += WG) {
-            const int kk = k0 + e / HEAD_DIM;
-            kt[e] = kk < c1 ? K[(long)kk * HEAD_DIM + e % HEAD_DIM] : 0.0f;
+    for (int k0 = c0; k0 < c1; k0 += LK) {
+        float acc[TQ][TKW];
+        tile_zero(acc);
+        for (int d0 = 0; d0 < HEAD_DIM; d0 += DC) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            stage_rows(Ql, LQ, Q, i0, n_sq, d0, lid, LQ);
+            stage_rows(Kl, LK, K, k0, c1, d0, lid, LQ);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            tile_fma(Ql, LQ + TP, qa, Kl, LK + TP, kb, acc);
         }
+        tile_store(L, LK + 1, qa, kb, acc, scale);
         barrier(CLK_LOCAL_MEM_FENCE);
-        const int kend = min(min(TILE_K, c1 - k0), cnt - k0);
-        int kk = 0;
-        for (; kk + 1 < kend; kk += 2) { // two independent dot products in flight, added in order
-            float a0, a1;
-            det_dot_local2(qv, kt + kk * HEAD_DIM, kt + (kk + 1) * HEAD_DIM, &a0, &a1);
-            lse_add(&mx, &sum, a0 * scale);
-            lse_add(&mx, &sum, a1 * scale);
-        }
-        if (kk < kend) lse_add(&mx, &sum, det_dot_local(qv, kt + kk * HEAD_DIM) * scale);
+        const int kend = min(LK, min(c1, cnt) - k0); // this row's visible keys of the tile, in order
+        for (int kk = 0; kk < kend; ++kk) lse_add(&mx, &sum, L[lid * (LK + 1) + kk]);
     }
     if (valid) {
         cmax[((long)j * get_num_groups(1) + c) * n_sq + i] = mx;
@@ -234,67 +242,69 @@ __kernel void proxy_lse_merge(__global const float* cmax, __global const float* 
 }
 
 // ---- step 4: block max pooling ------------------------------------------------------------------
-// One work-group of WGB items per (row m, group j, run of NBLK key blocks): global
-// (WGB * ceil(n_kblocks / NBLK), n_rows, g). Each item takes strided queries of the row (its
-// query vector stays in registers across the run), finds its max logit over each block's
-// visible strided keys and turns it into a probability; the max over the items is A_j[m][n].
+// One work-group of BQ items per (row m, group j, run of NBLK key blocks): global
+// (BQ * ceil(n_kblocks / NBLK), n_rows, g). Logit tiles of BQ strided queries of the row x BK
+// keys of the run; item t keeps, per block of the run, the max logit of query t over the block's
+// visible strided keys, turns it into a probability, and the max over the queries is A_j[m][n].
 // A max does not depend on order, so this equals the reference's row-by-row loop exactly.
 #ifndef NBLK
 #define NBLK 8
 #endif
-__kernel void proxy_blockmax(__global const float* Qs, __global const float* Ks, __global const float* row_max,
-                             __global const float* row_inv, __global float* scores, int n_sq, int n_sk,
-                             int sq_first, long n_past, long first_full, int S, int B, int row0, long n_keys,
-                             float scale) {
-    __local float kt[TILE_K * HEAD_DIM] __attribute__((aligned(16)));
-    __local float red[NBLK][WGB];
+#define BQ 32 // strided queries per proxy_blockmax tile (= its work-group size)
+#define BK 64 // keys per tile
+__kernel __attribute__((reqd_work_group_size(BQ, 1, 1)))
+void proxy_blockmax(__global const float* Qs, __global const float* Ks, __global const float* row_max,
+                    __global const float* row_inv, __global float* scores, int n_sq, int n_sk, int sq_first,
+                    long n_past, long first_full, int S, int B, int row0, long n_keys, float scale) {
+    __local float Ql[DC * (BQ + TP)] __attribute__((aligned(16)));
+    __local float Kl[DC * (BK + TP)] __attribute__((aligned(16)));
+    __local float L[BQ * (BK + 1)];
+    __local float bm[NBLK][BQ]; // max logit per (block of the run, query of the tile)
+    __local float best[NBLK][BQ];
     const int lid = get_local_id(0), nb0 = get_group_id(0) * NBLK, m = row0 + get_group_id(1), j = get_group_id(2);
     if (nb0 > m) return; // uniform over the work-group
     const int kpb = B / S;
     const long rb = max((long)m * B, n_past), re = min((long)(m + 1) * B, n_keys);
     const int i0 = sq_row_first(m, row0, sq_first, kpb);
     const int cnt_q = (int)((re - rb + S - 1) / S);
+    const int kf = nb0 * kpb, kl = min(min(nb0 + NBLK, m + 1) * kpb, n_sk); // keys of the run's causal blocks
+    __global const float* Q = Qs + (long)j * n_sq * HEAD_DIM;
     __global const float* K = Ks + (long)j * n_sk * HEAD_DIM;
-    float best[NBLK];
-    for (int b = 0; b < NBLK; ++b) best[b] = 0.0f;
-    float qv[HEAD_DIM];
-    for (int qb = 0; qb < cnt_q; qb += WGB) {
+    const int qa = (lid % (BQ / TQ)) * TQ, kb = (lid / (BQ / TQ)) * TKW;
+    for (int b = 0; b < NBLK; ++b) best[b][lid] = 0.0f;
+    for (int qb = 0; qb < cnt_q; qb += BQ) {
         const int i = i0 + qb + lid;
         const bool valid = qb + lid < cnt_q;
         const int lim = valid ? (int)(sq_pos(i, sq_first, n_past, first_full, S) / S) + 1 : 0;
-        for (int e = 0; e < HEAD_DIM; ++e) qv[e] = valid ? Qs[((long)j * n_sq + i) * HEAD_DIM + e] : 0.0f;
-        const long r = (long)j * n_sq + i;
-        const float rm = valid ? row_max[r] : 0.0f, ri = valid ? row_inv[r] : 0.0f;
-        for (int b = 0; b < NBLK; ++b) {
-            const int n = nb0 + b;
-            if (n > m) break; // uniform
-            const int kf = n * kpb, kl = min(kf + kpb, n_sk);
-            float bm = -INFINITY;
-            for (int k0 = kf; k0 < kl; k0 += TILE_K) {
+        for (int b = 0; b < NBLK; ++b) bm[b][lid] = -INFINITY;
+        for (int k0 = kf; k0 < kl; k0 += BK) {
+            float acc[TQ][TKW];
+            tile_zero(acc);
+            for (int d0 = 0; d0 < HEAD_DIM; d0 += DC) {
                 barrier(CLK_LOCAL_MEM_FENCE);
-                for (int e = lid; e < TILE_K * HEAD_DIM; e += WGB) {
-                    const int kk = k0 + e / HEAD_DIM;
-                    kt[e] = kk < kl ? K[(long)kk * HEAD_DIM + e % HEAD_DIM] : 0.0f;
-                }
+                stage_rows(Ql, BQ, Q, i0 + qb, i0 + cnt_q, d0, lid, BQ);
+                stage_rows(Kl, BK, K, k0, kl, d0, lid, BQ);
                 barrier(CLK_LOCAL_MEM_FENCE);
-                const int kend = min(min(TILE_K, kl - k0), lim - k0);
-                int kk = 0;
-                for (; kk + 1 < kend; kk += 2) {
-                    float a0, a1;
-                    det_dot_local2(qv, kt + kk * HEAD_DIM, kt + (kk + 1) * HEAD_DIM, &a0, &a1);
-                    bm = fmax(bm, a0 * scale);
-                    bm = fmax(bm, a1 * scale);
-                }
-                if (kk < kend) bm = fmax(bm, det_dot_local(qv, kt + kk * HEAD_DIM) * scale);
+                tile_fma(Ql, BQ + TP, qa, Kl, BK + TP, kb, acc);
             }
-            if (valid) best[b] = fmax(best[b], det_exp(bm - rm) * ri);
+            tile_store(L, BK + 1, qa, kb, acc, scale);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            const int kend = min(BK, min(kl, lim) - k0); // this query's visible keys of the tile
+            for (int kk = 0; kk < kend; ++kk) {
+                const int b = (k0 + kk) / kpb - nb0;
+                bm[b][lid] = fmax(bm[b][lid], L[lid * (BK + 1) + kk]);
+            }
+        }
+        if (valid) {
+            const long r = (long)j * n_sq + i;
+            const float rm = row_max[r], ri = row_inv[r];
+            for (int b = 0; b < NBLK && nb0 + b <= m; ++b) best[b][lid] = fmax(best[b][lid], det_exp(bm[b][lid] - rm) * ri);
         }
     }
-    for (int b = 0; b < NBLK; ++b) red[b][lid] = best[b];
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int b = lid; b < NBLK && nb0 + b <= m; b += WGB) { // WGB may be smaller than NBLK
+    for (int b = lid; b < NBLK && nb0 + b <= m; b += BQ) {
         float v = 0.0f;
-        for (int t = 0; t < WGB; ++t) v = fmax(v, red[b][t]);
+        for (int t = 0; t < BQ; ++t) v = fmax(v, best[b][t]);
         scores[(long)j * tri_of(row0 + get_num_groups(1), row0) + tri_of(m, row0) + nb0 + b] = v;
     }
 }
@@ -304,49 +314,55 @@ __kernel void proxy_blockmax(__global const float* Qs, __global const float* Ks,
 // the head's kv head up to the query's position. Parallel over (query, key block, head): each
 // block's LSE state is computed in key order, then merged in block order (same as the CPU
 // reference's budget_query).
-inline void load_q_row(__global const uchar* q, ulong q_offs, ulong4 q_nb, long t, int h, bool valid, float* qv) {
-    __global const uchar* base = q + q_offs + t * q_nb.s1 + h * q_nb.s2;
-    for (int c = 0; c < HEAD_DIM; ++c) qv[c] = valid ? *(__global const float*)(base + c * q_nb.s0) : 0.0f;
-}
 
-inline void load_k_tile(__global const uchar* k, ulong k_offs, ulong4 k_nb, int hk, long k0, long kend,
-                        __local float* kt, int lid) {
-    for (int e = lid; e < TILE_K * HEAD_DIM; e += WG) {
-        const long kk = k0 + e / HEAD_DIM;
-        kt[e] = kk < kend ? LOAD_K(k + k_offs + kk * k_nb.s1 + hk * k_nb.s2 + (e % HEAD_DIM) * k_nb.s0) : 0.0f;
-    }
-}
-
-// Step 5, pass 1: one item per (query qi, key block n, head h), global (nq rounded to WG,
-// n_kblocks, H): online LSE state of the block's visible logits in key order. Rows of a
-// work-group share the head and block, so the block's keys are staged once for all of them.
-// pmax/psum [H][n_kblocks][nq]; a block with no visible key gives (-inf, 0).
-__kernel void budget_block_lse(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb,
-                               __global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb,
-                               __global float* pmax, __global float* psum, long n_past, long last_begin, int nq,
-                               int gqa, int B, int n_kblocks, float scale) {
-    __local float kt[TILE_K * HEAD_DIM] __attribute__((aligned(16)));
-    const int lid = get_local_id(0), qi = get_global_id(0), n = get_group_id(1), h = get_group_id(2);
+// Step 5, pass 1: one item per (query qi, key block n, head h), global (nq rounded to UQ,
+// n_kblocks, H): online LSE state of the block's visible logits in key order, from logit tiles
+// of UQ queries x UK keys. pmax/psum [H][n_kblocks][nq]; a block with no visible key gives
+// (-inf, 0).
+#define UQ 64 // budget queries per work-group (its size)
+#define UK 64 // keys per tile
+__kernel __attribute__((reqd_work_group_size(UQ, 1, 1)))
+void budget_block_lse(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global const uchar* k,
+                      ulong k_offs, long4 k_ne, ulong4 k_nb, __global float* pmax, __global float* psum, long n_past,
+                      long last_begin, int nq, int gqa, int B, int n_kblocks, float scale) {
+    __local float Ql[DC * (UQ + TP)] __attribute__((aligned(16)));
+    __local float Kl[DC * (UK + TP)] __attribute__((aligned(16)));
+    __local float L[UQ * (UK + 1)];
+    const int lid = get_local_id(0), q0 = get_group_id(0) * UQ, n = get_group_id(1), h = get_group_id(2);
+    const int qi = q0 + lid;
     const bool valid = qi < nq;
     const long p = last_begin + qi;
-    const long p_group = last_begin + min((int)get_group_id(0) * WG + WG, nq) - 1;
-    const long b0 = (long)n * B, b1 = min(b0 + B, p_group + 1); // keys staged for the group
-    float qv[HEAD_DIM];
-    load_q_row(q, q_offs, q_nb, p - n_past, h, valid, qv);
+    const int q_end = min(q0 + UQ, nq);
+    const long p_group = last_begin + q_end - 1;
+    const long b0 = (long)n * B, b1 = min(b0 + B, p_group + 1); // keys any query of the group sees
+    __global const uchar* qbase = q + q_offs + h * q_nb.s2;
+    __global const uchar* kbase = k + k_offs + (h / gqa) * k_nb.s2;
+    const int qa = (lid % (UQ / TQ)) * TQ, kb = (lid / (UQ / TQ)) * TKW;
     float mx = -INFINITY, sum = 0.0f;
-    for (long k0 = b0; k0 < b1; k0 += TILE_K) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        load_k_tile(k, k_offs, k_nb, h / gqa, k0, b1, kt, lid);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const int kend = valid ? (int)min((long)TILE_K, min(b1, p + 1) - k0) : 0;
-        int kk = 0;
-        for (; kk + 1 < kend; kk += 2) {
-            float a0, a1;
-            det_dot_local2(qv, kt + kk * HEAD_DIM, kt + (kk + 1) * HEAD_DIM, &a0, &a1);
-            lse_add(&mx, &sum, a0 * scale);
-            lse_add(&mx, &sum, a1 * scale);
+    for (long k0 = b0; k0 < b1; k0 += UK) {
+        float acc[TQ][TKW];
+        tile_zero(acc);
+        for (int d0 = 0; d0 < HEAD_DIM; d0 += DC) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int e = lid; e < UQ * DC; e += UQ) {
+                const int r = e / DC, c = e % DC;
+                Ql[c * (UQ + TP) + r] =
+                    q0 + r < q_end
+                        ? *(__global const float*)(qbase + (last_begin + q0 + r - n_past) * q_nb.s1 + (d0 + c) * q_nb.s0)
+                        : 0.0f;
+            }
+            for (int e = lid; e < UK * DC; e += UQ) {
+                const int r = e / DC, c = e % DC;
+                Kl[c * (UK + TP) + r] = k0 + r < b1 ? LOAD_K(kbase + (k0 + r) * k_nb.s1 + (d0 + c) * k_nb.s0) : 0.0f;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            tile_fma(Ql, UQ + TP, qa, Kl, UK + TP, kb, acc);
         }
-        if (kk < kend) lse_add(&mx, &sum, det_dot_local(qv, kt + kk * HEAD_DIM) * scale);
+        tile_store(L, UK + 1, qa, kb, acc, scale);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int kend = valid ? (int)min((long)UK, min(b1, p + 1) - k0) : 0; // visible keys, in order
+        for (int kk = 0; kk < kend; ++kk) lse_add(&mx, &sum, L[lid * (UK + 1) + kk]);
+        barrier(CLK_LOCAL_MEM_FENCE); // L is rewritten by the next tile
     }
     if (valid) {
         pmax[((long)h * n_kblocks + n) * nq + qi] = mx;

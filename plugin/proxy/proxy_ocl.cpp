@@ -24,7 +24,7 @@ namespace {
 using namespace pa::ocl;
 
 constexpr int64_t max_head_dim = 256;
-constexpr int wg_rows = 64;  // WG of proxy_estimate.cl row kernels
+constexpr int wg_rows = 64;  // LQ / UQ of proxy_estimate.cl (work-group size of the row kernels)
 constexpr int wg_sort = 128; // LS of proxy_sort.cl
 
 int64_t next_pow2(int64_t x) {
@@ -42,22 +42,20 @@ program_source source(std::string_view name) {
 
 // Tile sizes (first version: portable, sized for 32-48 KiB of local memory).
 struct tiles {
-    int est_tile_k = 16;  // keys staged by the estimate kernels
-    int wgb = 32;         // proxy_blockmax work-group (power of two, <= 64)
-    int nblk = 8;         // key blocks per proxy_blockmax work-group (its query vectors are reused)
+    int wgb = 32;         // proxy_blockmax work-group (BQ in proxy_estimate.cl)
+    int nblk = 8;         // key blocks per proxy_blockmax work-group
     int block_q = 32;     // queries per attention work-group
     int attn_tile_k = 32; // keys per attention tile
     int64_t sort_n = 1;   // bitonic length (power of two >= n_kblocks)
 
     explicit tiles(const geometry& geo) {
-        wgb = int(std::min<int64_t>(64, next_pow2(geo.sq_per_block())));
         block_q = int(std::min<int64_t>(32, geo.B));
         attn_tile_k = geo.d <= 128 ? 32 : 16;
         sort_n = next_pow2(geo.n_kblocks);
     }
-    size_t est_local(const geometry& geo) const {
-        return size_t(est_tile_k * geo.d) * 4 + size_t(nblk * wgb) * 4;
-    }
+    // The largest of the estimate kernels' local arrays: two staged tiles of 16 dims x (64 + 4)
+    // rows and a 64 x 65 logit tile (proxy_lse_chunk, budget_block_lse); independent of d.
+    size_t est_local(const geometry&) const { return size_t(2 * 16 * 68 + 64 * 65) * 4; }
     size_t attn_local(const geometry& geo) const { return size_t(2 * attn_tile_k * geo.d) * 4; }
     size_t sort_local() const { return size_t(sort_n) * 8; }
 };
@@ -140,8 +138,7 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
     if (!geo.all_kept) {
         const program_source est = source("proxy_estimate.cl");
         const std::string est_opts =
-            fmt::format("-DHEAD_DIM={} -DK_F16={} -DTILE_K={} -DWG={} -DWGB={} -DNBLK={}", d,
-                        k.type == PA_TYPE_F16 ? 1 : 0, tl.est_tile_k, wg_rows, tl.wgb, tl.nblk);
+            fmt::format("-DHEAD_DIM={} -DK_F16={} -DNBLK={}", d, k.type == PA_TYPE_F16 ? 1 : 0, tl.nblk);
         // steps 1-2: proxy pooling at strided positions
         scratch qs = temp_of(ctx, geo.g * geo.n_sq * d), ks = temp_of(ctx, geo.g * geo.n_sk * d);
         ctx.launch(ctx.get_kernel(est, "proxy_pool_q", est_opts), range3(size_t(d), size_t(n_sq), size_t(g)),
