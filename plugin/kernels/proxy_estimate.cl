@@ -7,7 +7,8 @@
 //   budget_block_lse, budget_row, per-head budget from the last query block: LSE state per
 //   budget_reduce                 (query, key block), merged per query in block order, block
 //                                 probabilities summed over the queries
-// The (N/S)^2 proxy matrix is never stored: logits are recomputed in pass 2.
+// The (N/S)^2 proxy matrix is never stored: pass 1 keeps each query's max logit per key block
+// ((N/S) x (N/B) floats, in batches of rows), pass 2 turns those into block probabilities.
 //
 // Bit-exactness: every value that decides the mask is computed exactly as in
 // plugin/proxy/ref/det_math.h (same constants, fma written out, same order: dot products in
@@ -176,14 +177,15 @@ inline void stage_rows(__local float* dst, int ROWS, __global const float* src, 
 #define LK 64 // keys per tile
 __kernel __attribute__((reqd_work_group_size(LQ, 1, 1)))
 void proxy_lse_chunk(__global const float* Qs, __global const float* Ks, __global float* cmax, __global float* csum,
-                     int n_sq, int n_sk, int sq_first, long n_past, long first_full, int S, int CH, float scale) {
+                     __global float* bmx, int i_begin, int i_end, int n_sq, int n_sk, int sq_first, long n_past,
+                     long first_full, int S, int CH, int kpb, int n_kblocks, float scale) {
     __local float Ql[DC * (LQ + TP)] __attribute__((aligned(16)));
     __local float Kl[DC * (LK + TP)] __attribute__((aligned(16)));
     __local float L[LQ * (LK + 1)];
-    const int lid = get_local_id(0), i0 = get_group_id(0) * LQ, c = get_group_id(1), j = get_group_id(2);
+    const int lid = get_local_id(0), i0 = i_begin + get_group_id(0) * LQ, c = get_group_id(1), j = get_group_id(2);
     const int i = i0 + lid;
-    const bool valid = i < n_sq;
-    const int i_last = min(i0 + LQ, n_sq) - 1;
+    const bool valid = i < i_end;
+    const int i_last = min(i0 + LQ, i_end) - 1;
     const int cnt_group = (int)(sq_pos(i_last, sq_first, n_past, first_full, S) / S) + 1;
     const int c0 = c * CH, c1 = min(c0 + CH, cnt_group);
     if (c0 >= cnt_group) return; // uniform over the work-group
@@ -191,13 +193,15 @@ void proxy_lse_chunk(__global const float* Qs, __global const float* Ks, __globa
     __global const float* Q = Qs + (long)j * n_sq * HEAD_DIM;
     __global const float* K = Ks + (long)j * n_sk * HEAD_DIM;
     const int qa = (lid % (LQ / TQ)) * TQ, kb = (lid / (LQ / TQ)) * TKW;
-    float mx = -INFINITY, sum = 0.0f;
+    __global float* bm_row = bmx + ((long)j * (i_end - i_begin) + (i - i_begin)) * n_kblocks;
+    float mx = -INFINITY, sum = 0.0f, cur = -INFINITY; // cur: max logit of block cur_blk so far
+    int cur_blk = -1;
     for (int k0 = c0; k0 < c1; k0 += LK) {
         float acc[TQ][TKW];
         tile_zero(acc);
         for (int d0 = 0; d0 < HEAD_DIM; d0 += DC) {
             barrier(CLK_LOCAL_MEM_FENCE);
-            stage_rows(Ql, LQ, Q, i0, n_sq, d0, lid, LQ);
+            stage_rows(Ql, LQ, Q, i0, i_end, d0, lid, LQ);
             stage_rows(Kl, LK, K, k0, c1, d0, lid, LQ);
             barrier(CLK_LOCAL_MEM_FENCE);
             tile_fma(Ql, LQ + TP, qa, Kl, LK + TP, kb, acc);
@@ -205,9 +209,21 @@ void proxy_lse_chunk(__global const float* Qs, __global const float* Ks, __globa
         tile_store(L, LK + 1, qa, kb, acc, scale);
         barrier(CLK_LOCAL_MEM_FENCE);
         const int kend = min(LK, min(c1, cnt) - k0); // this row's visible keys of the tile, in order
-        for (int kk = 0; kk < kend; ++kk) lse_add(&mx, &sum, L[lid * (LK + 1) + kk]);
+        for (int kk = 0; kk < kend; ++kk) {
+            const float x = L[lid * (LK + 1) + kk];
+            lse_add(&mx, &sum, x);
+            const int blk = (k0 + kk) / kpb; // chunks start on block boundaries
+            if (blk != cur_blk) {
+                if (cur_blk >= 0) bm_row[cur_blk] = cur;
+                cur_blk = blk;
+                cur = x;
+            } else {
+                cur = fmax(cur, x);
+            }
+        }
     }
     if (valid) {
+        if (cur_blk >= 0) bm_row[cur_blk] = cur;
         cmax[((long)j * get_num_groups(1) + c) * n_sq + i] = mx;
         csum[((long)j * get_num_groups(1) + c) * n_sq + i] = sum;
     }
@@ -229,10 +245,10 @@ inline void merge_lse(int count, long step, __global const float* pm, __global c
 // Pass 2, proxy_lse_merge: per (i, j), global (n_sq, g): row_max and 1 / row sum from the
 // query's visible chunks.
 __kernel void proxy_lse_merge(__global const float* cmax, __global const float* csum, __global float* row_max,
-                              __global float* row_inv, int n_sq, int n_chunks, int sq_first, long n_past,
-                              long first_full, int S, int CH) {
-    const int i = get_global_id(0), j = get_global_id(1);
-    if (i >= n_sq) return;
+                              __global float* row_inv, int i_begin, int i_end, int n_sq, int n_chunks, int sq_first,
+                              long n_past, long first_full, int S, int CH) {
+    const int i = i_begin + get_global_id(0), j = get_global_id(1);
+    if (i >= i_end) return;
     const int cnt = (int)(sq_pos(i, sq_first, n_past, first_full, S) / S) + 1;
     const long base = (long)j * n_chunks * n_sq + i;
     float M, inv;
@@ -242,71 +258,30 @@ __kernel void proxy_lse_merge(__global const float* cmax, __global const float* 
 }
 
 // ---- step 4: block max pooling ------------------------------------------------------------------
-// One work-group of BQ items per (row m, group j, run of NBLK key blocks): global
-// (BQ * ceil(n_kblocks / NBLK), n_rows, g). Logit tiles of BQ strided queries of the row x BK
-// keys of the run; item t keeps, per block of the run, the max logit of query t over the block's
-// visible strided keys, turns it into a probability, and the max over the queries is A_j[m][n].
-// A max does not depend on order, so this equals the reference's row-by-row loop exactly.
-#ifndef NBLK
-#define NBLK 8
-#endif
-#define BQ 32 // strided queries per proxy_blockmax tile (= its work-group size)
-#define BK 64 // keys per tile
-__kernel __attribute__((reqd_work_group_size(BQ, 1, 1)))
-void proxy_blockmax(__global const float* Qs, __global const float* Ks, __global const float* row_max,
-                    __global const float* row_inv, __global float* scores, int n_sq, int n_sk, int sq_first,
-                    long n_past, long first_full, int S, int B, int row0, long n_keys, float scale) {
-    __local float Ql[DC * (BQ + TP)] __attribute__((aligned(16)));
-    __local float Kl[DC * (BK + TP)] __attribute__((aligned(16)));
-    __local float L[BQ * (BK + 1)];
-    __local float bm[NBLK][BQ]; // max logit per (block of the run, query of the tile)
-    __local float best[NBLK][BQ];
-    const int lid = get_local_id(0), nb0 = get_group_id(0) * NBLK, m = row0 + get_group_id(1), j = get_group_id(2);
-    if (nb0 > m) return; // uniform over the work-group
+// proxy_lse_chunk stored, for each strided query i of the batch and each key block n it sees,
+// the max logit over the block's visible strided keys: bmx [g][i - i_begin][n_kblocks]. Here one
+// work-item per (key block n, row m of the batch, group j), global (n_kblocks, rows, g), takes
+// A_j[m][n] = max over the row's strided queries of exp(bmx - row max) * (1 / row sum). The
+// logits are computed once (in pass 1), and a max does not depend on order, so this equals the
+// reference's row-by-row loop exactly. Only the batch's rows of bmx exist at a time, which bounds
+// its size ((N/S) x (N/B) floats per group, not the (N/S)^2 proxy matrix).
+__kernel void proxy_blockmax(__global const float* bmx, __global const float* row_max, __global const float* row_inv,
+                             __global float* scores, int i_begin, int i_end, int n_sq, int sq_first, long n_past,
+                             int S, int B, int row0, int m0, long n_keys, int n_kblocks) {
+    const int n = get_global_id(0), m = m0 + get_global_id(1), j = get_global_id(2);
+    if (n >= n_kblocks || n > m) return;
     const int kpb = B / S;
     const long rb = max((long)m * B, n_past), re = min((long)(m + 1) * B, n_keys);
     const int i0 = sq_row_first(m, row0, sq_first, kpb);
     const int cnt_q = (int)((re - rb + S - 1) / S);
-    const int kf = nb0 * kpb, kl = min(min(nb0 + NBLK, m + 1) * kpb, n_sk); // keys of the run's causal blocks
-    __global const float* Q = Qs + (long)j * n_sq * HEAD_DIM;
-    __global const float* K = Ks + (long)j * n_sk * HEAD_DIM;
-    const int qa = (lid % (BQ / TQ)) * TQ, kb = (lid / (BQ / TQ)) * TKW;
-    for (int b = 0; b < NBLK; ++b) best[b][lid] = 0.0f;
-    for (int qb = 0; qb < cnt_q; qb += BQ) {
-        const int i = i0 + qb + lid;
-        const bool valid = qb + lid < cnt_q;
-        const int lim = valid ? (int)(sq_pos(i, sq_first, n_past, first_full, S) / S) + 1 : 0;
-        for (int b = 0; b < NBLK; ++b) bm[b][lid] = -INFINITY;
-        for (int k0 = kf; k0 < kl; k0 += BK) {
-            float acc[TQ][TKW];
-            tile_zero(acc);
-            for (int d0 = 0; d0 < HEAD_DIM; d0 += DC) {
-                barrier(CLK_LOCAL_MEM_FENCE);
-                stage_rows(Ql, BQ, Q, i0 + qb, i0 + cnt_q, d0, lid, BQ);
-                stage_rows(Kl, BK, K, k0, kl, d0, lid, BQ);
-                barrier(CLK_LOCAL_MEM_FENCE);
-                tile_fma(Ql, BQ + TP, qa, Kl, BK + TP, kb, acc);
-            }
-            tile_store(L, BK + 1, qa, kb, acc, scale);
-            barrier(CLK_LOCAL_MEM_FENCE);
-            const int kend = min(BK, min(kl, lim) - k0); // this query's visible keys of the tile
-            for (int kk = 0; kk < kend; ++kk) {
-                const int b = (k0 + kk) / kpb - nb0;
-                bm[b][lid] = fmax(bm[b][lid], L[lid * (BK + 1) + kk]);
-            }
-        }
-        if (valid) {
-            const long r = (long)j * n_sq + i;
-            const float rm = row_max[r], ri = row_inv[r];
-            for (int b = 0; b < NBLK && nb0 + b <= m; ++b) best[b][lid] = fmax(best[b][lid], det_exp(bm[b][lid] - rm) * ri);
-        }
+    float best = 0.0f;
+    for (int t = 0; t < cnt_q; ++t) {
+        const int i = i0 + t;
+        const long r = (long)j * n_sq + i;
+        const float bm = bmx[((long)j * (i_end - i_begin) + (i - i_begin)) * n_kblocks + n];
+        best = fmax(best, det_exp(bm - row_max[r]) * row_inv[r]);
     }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int b = lid; b < NBLK && nb0 + b <= m; b += BQ) {
-        float v = 0.0f;
-        for (int t = 0; t < BQ; ++t) v = fmax(v, best[b][t]);
-        scores[(long)j * tri_of(row0 + get_num_groups(1), row0) + tri_of(m, row0) + nb0 + b] = v;
-    }
+    scores[(long)j * tri_of(n_kblocks, row0) + tri_of(m, row0) + n] = best;
 }
 
 // ---- step 5: per-head budgets ---------------------------------------------------------------------

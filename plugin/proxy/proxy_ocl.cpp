@@ -3,6 +3,7 @@
 #include "proxy_ocl.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -40,10 +41,18 @@ program_source source(std::string_view name) {
     throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
 }
 
+// Device memory for the per-(strided query, key block) maxima of step 4, per batch of rows:
+// 256 MiB, or $PA_PROXY_BM_BYTES (tests lower it to run many batches on small problems).
+int64_t bm_budget_bytes() {
+    static const int64_t v = [] {
+        const char* e = std::getenv("PA_PROXY_BM_BYTES");
+        return e && *e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(256) << 20;
+    }();
+    return v;
+}
+
 // Tile sizes (first version: portable, sized for 32-48 KiB of local memory).
 struct tiles {
-    int wgb = 32;         // proxy_blockmax work-group (BQ in proxy_estimate.cl)
-    int nblk = 8;         // key blocks per proxy_blockmax work-group
     int block_q = 32;     // queries per attention work-group
     int attn_tile_k = 32; // keys per attention tile
     int64_t sort_n = 1;   // bitonic length (power of two >= n_kblocks)
@@ -138,7 +147,7 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
     if (!geo.all_kept) {
         const program_source est = source("proxy_estimate.cl");
         const std::string est_opts =
-            fmt::format("-DHEAD_DIM={} -DK_F16={} -DNBLK={}", d, k.type == PA_TYPE_F16 ? 1 : 0, tl.nblk);
+            fmt::format("-DHEAD_DIM={} -DK_F16={}", d, k.type == PA_TYPE_F16 ? 1 : 0);
         // steps 1-2: proxy pooling at strided positions
         scratch qs = temp_of(ctx, geo.g * geo.n_sq * d), ks = temp_of(ctx, geo.g * geo.n_sk * d);
         ctx.launch(ctx.get_kernel(est, "proxy_pool_q", est_opts), range3(size_t(d), size_t(n_sq), size_t(g)),
@@ -157,22 +166,32 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
         scratch rmax = temp_of(ctx, geo.g * geo.n_sq), rinv = temp_of(ctx, geo.g * geo.n_sq);
         scratch scores = temp_of(ctx, geo.g * tt);
         const int32_t CH = int32_t(geo.lse_chunk()), n_ch = int32_t((geo.n_sk + CH - 1) / CH);
-        {
-            scratch cmax = temp_of(ctx, geo.g * n_ch * geo.n_sq),
-                    csum = temp_of(ctx, geo.g * n_ch * geo.n_sq);
+        const int32_t kpb = int32_t(geo.sq_per_block());
+        // Rows in batches so that the per-(query, key block) maxima stay under bm_budget_bytes().
+        const int64_t per_row = geo.g * geo.sq_per_block() * geo.n_kblocks * 4;
+        const int64_t rows_per_batch =
+            std::max<int64_t>(1, bm_budget_bytes() / std::max<int64_t>(1, per_row));
+        const int64_t batch_q =
+            std::min<int64_t>(geo.n_sq, rows_per_batch * geo.sq_per_block() + geo.sq_per_block());
+        scratch cmax = temp_of(ctx, geo.g * n_ch * geo.n_sq), csum = temp_of(ctx, geo.g * n_ch * geo.n_sq);
+        scratch bmx = temp_of(ctx, geo.g * batch_q * geo.n_kblocks);
+        for (int64_t m0 = geo.row0; m0 < geo.n_kblocks; m0 += rows_per_batch) {
+            const int64_t m1 = std::min(geo.n_kblocks, m0 + rows_per_batch);
+            const int32_t i_begin = int32_t(geo.sq_row_first(m0));
+            const int32_t i_end = int32_t(m1 == geo.n_kblocks ? geo.n_sq : geo.sq_row_first(m1));
+            const size_t nqb = size_t(i_end - i_begin);
             ctx.launch(ctx.get_kernel(est, "proxy_lse_chunk", est_opts),
-                       range3(round_up(size_t(n_sq), wg_rows), size_t(n_ch), size_t(g)),
-                       range3(wg_rows, 1, 1), qs.mem(), ks.mem(), cmax.mem(), csum.mem(), n_sq, n_sk,
-                       sq_first, n_past, first_full, S, CH, geo.scale);
-            ctx.launch(ctx.get_kernel(est, "proxy_lse_merge", est_opts), range2(size_t(n_sq), size_t(g)), {},
-                       cmax.mem(), csum.mem(), rmax.mem(), rinv.mem(), n_sq, n_ch, sq_first, n_past,
-                       first_full, S, CH);
+                       range3(round_up(nqb, wg_rows), size_t(n_ch), size_t(g)), range3(wg_rows, 1, 1),
+                       qs.mem(), ks.mem(), cmax.mem(), csum.mem(), bmx.mem(), i_begin, i_end, n_sq, n_sk,
+                       sq_first, n_past, first_full, S, CH, kpb, nb, geo.scale);
+            ctx.launch(ctx.get_kernel(est, "proxy_lse_merge", est_opts), range2(nqb, size_t(g)), {},
+                       cmax.mem(), csum.mem(), rmax.mem(), rinv.mem(), i_begin, i_end, n_sq, n_ch, sq_first,
+                       n_past, first_full, S, CH);
+            ctx.launch(ctx.get_kernel(est, "proxy_blockmax", est_opts),
+                       range3(size_t(nb), size_t(m1 - m0), size_t(g)), {}, bmx.mem(), rmax.mem(), rinv.mem(),
+                       scores.mem(), i_begin, i_end, n_sq, sq_first, n_past, S, B, row0, int32_t(m0), n_keys,
+                       nb);
         }
-        const size_t blk_groups = size_t((nb + tl.nblk - 1) / tl.nblk);
-        ctx.launch(ctx.get_kernel(est, "proxy_blockmax", est_opts),
-                   range3(size_t(tl.wgb) * blk_groups, size_t(n_rows), size_t(g)),
-                   range3(size_t(tl.wgb), 1, 1), qs.mem(), ks.mem(), rmax.mem(), rinv.mem(), scores.mem(),
-                   n_sq, n_sk, sq_first, n_past, first_full, S, B, row0, n_keys, geo.scale);
         if (dbg) {
             dbg->row_max = read_back<float>(ctx, rmax, geo.g * geo.n_sq);
             dbg->row_inv_sum = read_back<float>(ctx, rinv, geo.g * geo.n_sq);
