@@ -23,10 +23,10 @@
 namespace pa::proxy {
 
 struct geometry {
-    int64_t d = 0, N = 0, n_past = 0, n_keys = 0; // head dim, queries, keys seen (n_past + N)
-    int64_t H = 0, Hkv = 0, g = 0;                // query heads, kv heads, proxy heads
-    int64_t gqa = 1;                              // H / Hkv
-    int64_t heads_per_group = 0, kv_per_group = 0;// H / g, Hkv / g
+    int64_t d = 0, N = 0, n_past = 0, n_keys = 0;  // head dim, queries, keys seen (n_past + N)
+    int64_t H = 0, Hkv = 0, g = 0;                 // query heads, kv heads, proxy heads
+    int64_t gqa = 1;                               // H / Hkv
+    int64_t heads_per_group = 0, kv_per_group = 0; // H / g, Hkv / g
     int64_t B = 0, S = 0;
     int64_t n_kblocks = 0; // ceil(n_keys / B)
     int64_t row0 = 0;      // first query block
@@ -49,10 +49,10 @@ struct geometry {
     int64_t lse_chunk() const { return 16 * (B / S); }
     // first strided query index of row m, their count, and the absolute position of sample i
     int64_t sq_row_first(int64_t m) const { return m == row0 ? 0 : sq_first + (m - row0 - 1) * (B / S); }
-    int64_t sq_row_count(int64_t m) const {
-        return m == row0 ? sq_first : (row_end(m) - m * B + S - 1) / S;
+    int64_t sq_row_count(int64_t m) const { return m == row0 ? sq_first : (row_end(m) - m * B + S - 1) / S; }
+    int64_t sq_pos(int64_t i) const {
+        return i < sq_first ? n_past + i * S : (row0 + 1) * B + (i - sq_first) * S;
     }
-    int64_t sq_pos(int64_t i) const { return i < sq_first ? n_past + i * S : (row0 + 1) * B + (i - sq_first) * S; }
     int64_t tri(int64_t m) const { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
     int64_t tri_total() const { return tri(n_kblocks); }
     int64_t last_row() const { return n_kblocks - 1; }
