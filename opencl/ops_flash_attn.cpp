@@ -1,7 +1,11 @@
-// ops_flash_attn.cpp - dense flash_attn_ext (flash_attn.cl). The host picks the tile shape per
+// ops_flash_attn.cpp - dense flash_attn_ext: tensor cores on NVIDIA (fa_mma.h), else the
+// register-tiled kernel (flash_attn_tiled.cl) for head dims that are multiples of 32 up to 128,
+// else the row kernel (flash_attn.cl). For the row kernel the host picks the tile shape per
 // head dim: FA_TPQ lanes per query so each lane owns <= 16 output dims, FA_BM queries fill the
 // work-group, FA_BN keys as large as local memory allows (Q, K, V and score tiles).
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -58,9 +62,30 @@ bool supports_flash_attn(const device_context& ctx, const pa_tensor* o) {
     return pick_config(ctx, int(D)).bn > 0;
 }
 
+// flash_attn_tiled.cl: head dims that are a multiple of 32 up to 128, when its tiles fit in
+// local memory; $PA_FA_TILED=0 keeps the row kernel (for comparisons).
+bool use_tiled(const device_context& ctx, int d) {
+    static const bool enabled = [] {
+        const char* e = std::getenv("PA_FA_TILED");
+        return !(e && std::string_view(e) == "0");
+    }();
+    const uint64_t bytes = 4ull * (16 * (64 + 4) + 16 * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
+    return enabled && d % 32 == 0 && d <= 128 && bytes + 256 <= std::min<uint64_t>(ctx.caps().local_mem, local_budget_cap);
+}
+
 void compute_flash_attn(device_context& ctx, pa_tensor* o) {
     if (fa_mma_supports(ctx, o)) return fa_mma_compute(ctx, o); // NVIDIA tensor cores (fa_mma.h)
     const pa_tensor *q = o->src[0], *k = o->src[1], *v = o->src[2];
+    if (use_tiled(ctx, int(q->ne[0]))) {
+        const std::string opts = fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={}", q->ne[0],
+                                             int(k->type == PA_TYPE_F16), int(v->type == PA_TYPE_F16));
+        const size_t N = size_t(q->ne[1]), H = size_t(q->ne[2]);
+        ctx.launch(ctx.get_kernel("flash_attn_tiled.cl", "k_flash_attn_tiled", opts),
+                   range2(ceil_div(N, size_t(64)) * 128, H), range2(128, 1), ctx.mem(q), shape_of(q), ctx.mem(k),
+                   shape_of(k), ctx.mem(v), shape_of(v), ctx.mem(o), shape_of(o), pa_param_f(o, 0) * log2e,
+                   pa_param_i(o, 1), pa_param_i(o, 2));
+        return;
+    }
     const fa_config c = pick_config(ctx, int(q->ne[0]));
     const std::string opts =
         fmt::format("-DFA_D={} -DFA_BM={} -DFA_BN={} -DFA_TPQ={} -DFA_K_F16={} -DFA_V_F16={}", c.d, c.bm,

@@ -365,8 +365,8 @@ case_list flash_attn_cases() {
     };
     static const gqa ratios[] = {{4, 4}, {4, 2}, {8, 2}, {7, 1}, {8, 1}}; // 1, 2, 4, 7, 8
     const pa_type f16 = PA_TYPE_F16, f32 = PA_TYPE_F32;
-    // head dims, incl. an odd one
-    for (int64_t d : {64, 80, 128, 33}) {
+    // head dims, incl. an odd one; 32, 64, 96 and 128 take the register-tiled kernel
+    for (int64_t d : {64, 80, 128, 33, 32, 96}) {
         c.push_back(std::make_unique<case_flash_attn>(d, 17, 4, 2, 0, 0, f16, f16, true, layout::packed,
                                                       layout::packed));
         c.push_back(std::make_unique<case_flash_attn>(d, 1, 8, 2, 40, 0, f16, f16, true, layout::permuted,
