@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "fa_mma.h"
+#include "fa_tiled.h"
 #include "ops.h"
 
 namespace pa::ocl {
@@ -48,6 +49,40 @@ fa_config pick_config(const device_context& ctx, int d) {
 
 } // namespace
 
+bool fa_tiled_usable(const device_context& ctx, int64_t d) {
+    static const bool enabled = [] {
+        const char* e = std::getenv("PA_FA_TILED");
+        return !(e && std::string_view(e) == "0");
+    }();
+    const uint64_t bytes =
+        4ull * (16 * (64 + 4) + 16 * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
+    return enabled && d % 32 == 0 && d >= 32 && d <= 128 &&
+           bytes + 256 <= std::min<uint64_t>(ctx.caps().local_mem, local_budget_cap);
+}
+
+void fa_tiled_attention(device_context& ctx, const fa_operand& q, const fa_operand& k, const fa_operand& v,
+                        const fa_operand& o, int32_t n_past, bool causal, float scale,
+                        const fa_block_mask* mask) {
+    const std::string opts =
+        fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={}", q.shape.ne.s[0],
+                    int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0);
+    cl_kernel kern = ctx.get_kernel("flash_attn_tiled.cl", "k_flash_attn_tiled", opts);
+    const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2];
+    if (!mask) {
+        ctx.launch(kern, range2(ceil_div(size_t(N), size_t(64)) * 128, size_t(H)), range2(128, 1), q.mem,
+                   q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale * log2e, n_past,
+                   int32_t(causal));
+        return;
+    }
+    if (mask->block % 64 != 0)
+        throw error("fa_tiled_attention: mask block must be a multiple of 64", PA_ERR_INVALID);
+    const int64_t first_tile = n_past / 64, end_tile = (int64_t(n_past) + N + 63) / 64;
+    ctx.launch(kern, range2(size_t(end_tile - first_tile) * 128, size_t(H)), range2(128, 1), q.mem, q.shape,
+               k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale * log2e, n_past, int32_t(causal),
+               mask->counts, mask->blocks, mask->block, mask->row0, mask->n_rows, mask->tri_total,
+               int32_t(first_tile));
+}
+
 bool supports_flash_attn(const device_context& ctx, const pa_tensor* o) {
     const pa_tensor *q = o->src[0], *k = o->src[1], *v = o->src[2];
     if (!q || !k || !v || o->type != PA_TYPE_F32 || q->type != PA_TYPE_F32) return false;
@@ -62,30 +97,14 @@ bool supports_flash_attn(const device_context& ctx, const pa_tensor* o) {
     return pick_config(ctx, int(D)).bn > 0;
 }
 
-// flash_attn_tiled.cl: head dims that are a multiple of 32 up to 128, when its tiles fit in
-// local memory; $PA_FA_TILED=0 keeps the row kernel (for comparisons).
-bool use_tiled(const device_context& ctx, int d) {
-    static const bool enabled = [] {
-        const char* e = std::getenv("PA_FA_TILED");
-        return !(e && std::string_view(e) == "0");
-    }();
-    const uint64_t bytes = 4ull * (16 * (64 + 4) + 16 * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
-    return enabled && d % 32 == 0 && d <= 128 && bytes + 256 <= std::min<uint64_t>(ctx.caps().local_mem, local_budget_cap);
-}
-
 void compute_flash_attn(device_context& ctx, pa_tensor* o) {
     if (fa_mma_supports(ctx, o)) return fa_mma_compute(ctx, o); // NVIDIA tensor cores (fa_mma.h)
     const pa_tensor *q = o->src[0], *k = o->src[1], *v = o->src[2];
-    if (use_tiled(ctx, int(q->ne[0]))) {
-        const std::string opts = fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={}", q->ne[0],
-                                             int(k->type == PA_TYPE_F16), int(v->type == PA_TYPE_F16));
-        const size_t N = size_t(q->ne[1]), H = size_t(q->ne[2]);
-        ctx.launch(ctx.get_kernel("flash_attn_tiled.cl", "k_flash_attn_tiled", opts),
-                   range2(ceil_div(N, size_t(64)) * 128, H), range2(128, 1), ctx.mem(q), shape_of(q), ctx.mem(k),
-                   shape_of(k), ctx.mem(v), shape_of(v), ctx.mem(o), shape_of(o), pa_param_f(o, 0) * log2e,
-                   pa_param_i(o, 1), pa_param_i(o, 2));
-        return;
-    }
+    if (fa_tiled_usable(ctx, q->ne[0]))
+        return fa_tiled_attention(
+            ctx, {ctx.mem(q), shape_of(q), pa_type(q->type)}, {ctx.mem(k), shape_of(k), pa_type(k->type)},
+            {ctx.mem(v), shape_of(v), pa_type(v->type)}, {ctx.mem(o), shape_of(o), pa_type(o->type)},
+            pa_param_i(o, 1), pa_param_i(o, 2) != 0, pa_param_f(o, 0));
     const fa_config c = pick_config(ctx, int(q->ne[0]));
     const std::string opts =
         fmt::format("-DFA_D={} -DFA_BM={} -DFA_BN={} -DFA_TPQ={} -DFA_K_F16={} -DFA_V_F16={}", c.d, c.bm,

@@ -21,8 +21,8 @@ pa::ocl::device_context* device() {
     return ctx.get();
 }
 
-#define REQUIRE_DEVICE()                                           \
-    if (!device()) GTEST_SKIP() << "no OpenCL device";              \
+#define REQUIRE_DEVICE()                                                                                     \
+    if (!device()) GTEST_SKIP() << "no OpenCL device";                                                       \
     static_assert(true)
 
 pa::ocl::mem_handle upload(const pa_tensor* t) {
@@ -51,8 +51,8 @@ ocl_result run_ocl(pa::context& ctx, const qkv& t, const attn_case& c, int stop_
     ocl_result r;
     pa::proxy::ocl_run(*device(), geo, as(mq, t.q), as(mk, t.k), as(mv, t.v), as(md, dst), &r.dbg);
     r.out.resize(size_t(pa::nelements(dst)));
-    pa::ocl::check(clEnqueueReadBuffer(device()->queue(), md.get(), CL_TRUE, 0, r.out.size() * 4, r.out.data(), 0,
-                                       nullptr, nullptr),
+    pa::ocl::check(clEnqueueReadBuffer(device()->queue(), md.get(), CL_TRUE, 0, r.out.size() * 4,
+                                       r.out.data(), 0, nullptr, nullptr),
                    "test read");
     return r;
 }
@@ -105,10 +105,31 @@ std::vector<attn_case> cases() {
     x.N = 700; // 22 blocks: a longer sort
     x.min_tokens = 64;
     v.push_back(x);
+    // blocks of 64 and 128: step 7 on the register-tiled kernel (query tiles inside a row block)
+    x = c;
+    x.B = 64;
+    x.N = 450;
+    x.min_tokens = 64;
+    x.kv = PA_TYPE_F16;
+    v.push_back(x);
+    x.n_past = 37;
+    x.H = 8;
+    x.Hkv = 2;
+    x.kv = PA_TYPE_F32;
+    v.push_back(x);
+    x = c;
+    x.B = 128;
+    x.N = 700;
+    x.d = 128;
+    x.min_tokens = 0;
+    x.gamma = 0.6f;
+    x.force = false;
+    v.push_back(x);
     return v;
 }
 
-void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_debug& gpu, const geometry& g) {
+void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_debug& gpu,
+                          const geometry& g) {
     // bit-identical, ties included: == on floats is intended
     EXPECT_EQ(gpu.pooled_q, cpu.pooled_q);
     EXPECT_EQ(gpu.pooled_k, cpu.pooled_k);
@@ -124,7 +145,8 @@ void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_d
         for (int64_t m = g.row0; m < g.n_kblocks; ++m) {
             const size_t at = size_t(h * g.tri_total() + g.tri(m));
             const int32_t n = cpu.counts[size_t(h * g.n_rows + m - g.row0)];
-            EXPECT_TRUE(std::equal(cpu.blocks.begin() + at, cpu.blocks.begin() + at + n, gpu.blocks.begin() + at))
+            EXPECT_TRUE(
+                std::equal(cpu.blocks.begin() + at, cpu.blocks.begin() + at + n, gpu.blocks.begin() + at))
                 << "head " << h << " row " << m;
         }
 }
@@ -163,7 +185,8 @@ TEST(ProxyOclTies, TiesAreBrokenByBlockIndexOnBothSides) {
     const auto kept = ref.est.kept(ref.geo, 0, 10);
     const int32_t K = ref.est.budgets[0];
     ASSERT_LT(K + 2, 11);
-    for (int32_t i = 0; i < K + 1; ++i) EXPECT_EQ(kept[size_t(i)], i);
+    for (int32_t i = 0; i < K + 1; ++i)
+        EXPECT_EQ(kept[size_t(i)], i);
     EXPECT_EQ(kept.back(), 10);
     EXPECT_LT(rel_l2(r.out, ref.out), 1e-5);
 }
@@ -203,7 +226,8 @@ TEST(ProxyOclDense, FullMaskThroughTheSparsePathEqualsDense) {
     const ocl_result r = run_ocl(ctx, t, c);
     expect_same_estimate(ref.est, r.dbg, ref.geo);
     bool full = true;
-    for (int32_t K : ref.est.budgets) full &= K == ref.geo.n_kblocks;
+    for (int32_t K : ref.est.budgets)
+        full &= K == ref.geo.n_kblocks;
     if (!full) GTEST_SKIP() << "a budget came out below every block";
     EXPECT_LT(rel_l2(r.out, dense_cpu(ctx, t, c)), 1e-5);
 }

@@ -6,6 +6,10 @@
 // registers; O += P V with P (key-major) and the V tile in local memory and each work-item
 // holding 4 query rows x D/8 output dims. The online softmax (FlashAttention-2) keeps the
 // running max and sum of each row in local memory; two work-items share a row.
+// With FA_SPARSE (proxy_sparse_attn's step 7 off NVIDIA) a work-group's 64 queries lie in one
+// row block of the proxy mask (block size a multiple of 64, tiles aligned to absolute
+// positions from first_tile * 64) and the keys come from that row's kept blocks only
+// (counts [H][n_rows], blocks [H][tri_total], as written by build_mask).
 
 #ifndef FA_D
 #define FA_D 128
@@ -15,6 +19,10 @@
 #endif
 #ifndef FA_V_F16
 #define FA_V_F16 0
+#endif
+
+#ifndef FA_SPARSE
+#define FA_SPARSE 0
 #endif
 
 #define TBM 64              // queries per work-group
@@ -40,7 +48,13 @@ kernel __attribute__((reqd_work_group_size(TWG, 1, 1)))
 void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, global const char* k,
                         ulong k_offs, long4 k_ne, ulong4 k_nb, global const char* v, ulong v_offs, long4 v_ne,
                         ulong4 v_nb, global char* o, ulong o_offs, long4 o_ne, ulong4 o_nb, float scale_log2e,
-                        int n_past, int causal) {
+                        int n_past, int causal
+#if FA_SPARSE
+                        ,
+                        global const int* counts, global const int* blocks, int B, int row0, int n_rows,
+                        long tri_total, int first_tile
+#endif
+) {
     local float Qt[TDC * (TBM + TPAD)] __attribute__((aligned(16)));
     local float Kt[TDC * (TBN + TPAD)] __attribute__((aligned(16)));
     local float Vs[TBN * (FA_D + TPAD)] __attribute__((aligned(16)));
@@ -50,7 +64,15 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
     const int lid = get_local_id(0);
     const int N = (int)q_ne.s1, H = (int)q_ne.s2, Nkv = (int)k_ne.s1, Hkv = (int)k_ne.s2;
     const int h = get_group_id(1), hk = h / (H / Hkv);
+#if FA_SPARSE
+    const int t0 = (first_tile + (int)get_group_id(0)) * TBM - n_past; // may be < 0: those rows are idle
+    const int m = (t0 + n_past) / B;
+    const int n_spans = counts[(long)h * n_rows + (m - row0)];
+    global const int* span_list = blocks + (long)h * tri_total + ((long)m * (m + 1) / 2 - (long)row0 * (row0 + 1) / 2);
+#else
     const int t0 = get_group_id(0) * TBM;
+    const int n_spans = 1;
+#endif
     const int gq = lid % 16, gk = lid / 16; // 4 queries gq*4.. ; 4 keys gk*4.. (S) or dims gk*TDPT.. (O)
     const int t_last = min(t0 + TBM, N) - 1;
     const int n_keys = causal ? min(Nkv, n_past + t_last + 1) : Nkv;
@@ -66,7 +88,13 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
     for (int a = 0; a < 4; ++a)
         for (int b = 0; b < TDPT; ++b) acc[a][b] = 0.0f;
 
-    for (int j0 = 0; j0 < n_keys; j0 += TBN) {
+    for (int span = 0; span < n_spans; ++span) {
+#if FA_SPARSE
+    const int s0 = span_list[span] * B, s1 = min(s0 + B, n_keys); // one kept key block
+#else
+    const int s0 = 0, s1 = n_keys;
+#endif
+    for (int j0 = s0; j0 < s1; j0 += TBN) {
         // S = (Q * scale * log2 e) K^T for this tile, 4 x 4 per work-item
         float s[4][4];
         for (int a = 0; a < 4; ++a)
@@ -76,12 +104,12 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
             for (int e = lid; e < TBM * TDC; e += TWG) {
                 const int r = e / TDC, c = e % TDC, t = t0 + r;
                 Qt[c * (TBM + TPAD) + r] =
-                    t < N ? *(global const float*)(qh + (ulong)(d0 + c) * q_nb.s0 + (ulong)t * q_nb.s1) * scale_log2e
+                    t >= 0 && t < N ? *(global const float*)(qh + (ulong)(d0 + c) * q_nb.s0 + (ulong)t * q_nb.s1) * scale_log2e
                           : 0.0f;
             }
             for (int e = lid; e < TBN * TDC; e += TWG) {
                 const int r = e / TDC, c = e % TDC, j = j0 + r;
-                Kt[c * (TBN + TPAD) + r] = j < Nkv ? TLOAD_K(kh + (ulong)(d0 + c) * k_nb.s0 + (ulong)j * k_nb.s1) : 0.0f;
+                Kt[c * (TBN + TPAD) + r] = j < s1 ? TLOAD_K(kh + (ulong)(d0 + c) * k_nb.s0 + (ulong)j * k_nb.s1) : 0.0f;
             }
             barrier(CLK_LOCAL_MEM_FENCE);
             for (int c = 0; c < TDC; ++c) {
@@ -101,12 +129,12 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
         for (int a = 0; a < 4; ++a)
             for (int b = 0; b < 4; ++b) {
                 const int r = gq * 4 + a, n = gk * 4 + b, j = j0 + n;
-                const bool ok = j < Nkv && (!causal || j <= n_past + t0 + r);
+                const bool ok = j < s1 && (!causal || j <= n_past + t0 + r);
                 P[n * (TBM + TPAD) + r] = ok ? s[a][b] : -INFINITY;
             }
         for (int e = lid; e < TBN * FA_D; e += TWG) {
             const int n = e / FA_D, dd = e % FA_D, j = j0 + n;
-            Vs[n * (FA_D + TPAD) + dd] = j < Nkv ? TLOAD_V(vh + (ulong)dd * v_nb.s0 + (ulong)j * v_nb.s1) : 0.0f;
+            Vs[n * (FA_D + TPAD) + dd] = j < s1 ? TLOAD_V(vh + (ulong)dd * v_nb.s0 + (ulong)j * v_nb.s1) : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -154,10 +182,11 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
             }
         }
     }
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int a = 0; a < 4; ++a) {
         const int r = gq * 4 + a, t = t0 + r;
-        if (t >= N) continue;
+        if (t < 0 || t >= N) continue;
         const float l = l_run[r];
         const float inv = l > 0.0f ? 1.0f / l : 0.0f;
         global char* orow = o + o_offs + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2;

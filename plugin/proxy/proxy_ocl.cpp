@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "fa_tiled.h"
 #include "pa/error.h"
 #include "pa/types.h"
 #include "sparse_mma.h"
@@ -249,6 +250,22 @@ void ocl_run(device_context& ctx, const geometry& geo, const ocl_tensor& q, cons
     if (sparse_mma_problem(ctx, geo, q, k, v, dst).empty()) {
         sparse_mma_attend(ctx, geo, q, k, v, dst, geo.all_kept ? nullptr : counts.mem(),
                           geo.all_kept ? nullptr : blocks.mem());
+        return;
+    }
+    // portable register-tiled kernel (opencl/fa_tiled.h) where the head dim and block size allow
+    if (pa::ocl::fa_tiled_usable(ctx, geo.d) && geo.B % 64 == 0) {
+        const auto op = [](const ocl_tensor& t) { return pa::ocl::fa_operand{t.mem, t.shape, t.type}; };
+        pa::ocl::fa_block_mask m;
+        if (!geo.all_kept) {
+            m.counts = counts.mem();
+            m.blocks = blocks.mem();
+        }
+        m.block = B;
+        m.row0 = row0;
+        m.n_rows = n_rows;
+        m.tri_total = tt;
+        pa::ocl::fa_tiled_attention(ctx, op(q), op(k), op(v), op(dst), int32_t(n_past), true, geo.scale,
+                                    geo.all_kept ? nullptr : &m);
         return;
     }
     const program_source att = source("proxy_attn.cl");
