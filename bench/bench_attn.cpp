@@ -15,6 +15,7 @@
 
 #include "bench.h"
 #include "bench_util.h"
+#include "attn_inputs.h"
 #include "cli.h"
 #include "pa/error.h"
 #include "pa/ops.h"
@@ -55,28 +56,6 @@ shape shape_by_name(const std::string& n) {
     if (n == "qwen2.5-7b") return {n, 28, 4, 128, 4};
     if (n == "tiny") return {n, 4, 2, 64, 1};
     throw error(fmt::format("unknown shape '{}' (llama3-8b, qwen2.5-7b, tiny)", n));
-}
-
-struct inputs {
-    context ctx;
-    tensor *q = nullptr, *k = nullptr, *v = nullptr;
-};
-
-void make_inputs(inputs& in, const proxy::synth_qkv& s, pa_type kv_type) {
-    const int64_t nk = s.n_past + s.N;
-    in.q = in.ctx.new_tensor(PA_TYPE_F32, {s.d, s.N, s.H});
-    in.k = in.ctx.new_tensor(kv_type, {s.d, nk, s.Hkv});
-    in.v = in.ctx.new_tensor(kv_type, {s.d, nk, s.Hkv});
-    std::memcpy(in.q->data, s.q.data(), s.q.size() * 4);
-    for (auto [t, src] : {std::pair{in.k, &s.k}, std::pair{in.v, &s.v}}) {
-        if (kv_type == PA_TYPE_F32) {
-            std::memcpy(t->data, src->data(), src->size() * 4);
-        } else {
-            auto* h = static_cast<uint16_t*>(t->data);
-            for (size_t i = 0; i < src->size(); ++i) h[i] = fp32_to_fp16((*src)[i]);
-        }
-    }
-    for (tensor* t : {in.q, in.k, in.v}) t->flags |= PA_FLAG_PARAM; // uploaded once, kept
 }
 
 double rel_l2(const float* a, const float* ref, size_t n) {
@@ -151,8 +130,8 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     p.n_proxy = int32_t(sh.g);
     p.scale = scale;
     const proxy::synth_qkv s = proxy::synthesize(o.pat, n, 0, sh.H, sh.Hkv, sh.d, 1, scale, p.block);
-    inputs in;
-    make_inputs(in, s, o.kv_type);
+    pa::cli::attn_inputs in;
+    pa::cli::make_attn_inputs(in, s, o.kv_type);
     tensor* dense = flash_attn_ext(in.ctx, in.q, in.k, in.v, scale, 0, true);
     tensor* prox = proxy_sparse_attn(in.ctx, in.q, in.k, in.v, p);
     scheduler sched(be.order());

@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "attn_inputs.h"
 #include "cli.h"
 #include "pa/error.h"
 #include "pa/op_registry.h"
@@ -113,28 +114,6 @@ void ensure_proxy_op(pa::cli::args& a, const pa::cli::backend_set& be) {
         pa::op_registry::global().add({pa::proxy_op_name, 3, 3, pa::proxy::op_infer, pa::proxy::op_cpu_compute});
 }
 
-struct inputs {
-    pa::context ctx;
-    pa::tensor *q = nullptr, *k = nullptr, *v = nullptr;
-};
-
-void make_inputs(inputs& in, const synth_qkv& s, pa_type kv_type) {
-    const int64_t nk = s.n_past + s.N;
-    in.q = in.ctx.new_tensor(PA_TYPE_F32, {s.d, s.N, s.H});
-    in.k = in.ctx.new_tensor(kv_type, {s.d, nk, s.Hkv});
-    in.v = in.ctx.new_tensor(kv_type, {s.d, nk, s.Hkv});
-    std::memcpy(in.q->data, s.q.data(), s.q.size() * 4);
-    for (auto [t, src] : {std::pair{in.k, &s.k}, std::pair{in.v, &s.v}}) {
-        if (kv_type == PA_TYPE_F32) {
-            std::memcpy(t->data, src->data(), src->size() * 4);
-        } else {
-            auto* h = static_cast<uint16_t*>(t->data);
-            for (size_t i = 0; i < src->size(); ++i) h[i] = pa::fp32_to_fp16((*src)[i]);
-        }
-    }
-    for (pa::tensor* t : {in.q, in.k, in.v}) t->flags |= PA_FLAG_PARAM; // uploaded once, kept
-}
-
 // Runs the graph of `out` and returns the node's time (scheduler timing: srcs already resident);
 // on_backend receives the index of the backend that ran it.
 double run_node(pa::scheduler& sched, pa::tensor* out, int* on_backend = nullptr) {
@@ -153,8 +132,8 @@ void warm_up(const std::vector<pa::backend*>& order, const synth_qkv& s, pa_type
              float scale) {
     const int64_t n = std::min<int64_t>(s.N, 2 * int64_t(p.block) + 3);
     synth_qkv w = pa::proxy::synthesize(pa::proxy::pattern::random, n, 0, s.H, s.Hkv, s.d, 7, scale, p.block);
-    inputs in;
-    make_inputs(in, w, kv_type);
+    pa::cli::attn_inputs in;
+    pa::cli::make_attn_inputs(in, w, kv_type);
     pa::scheduler sched(order);
     pa::proxy_params pw = p;
     pw.n_past = 0;
@@ -223,8 +202,8 @@ int run_attn(int argc, char** argv) {
     p.scale = scale;
     p.n_past = int32_t(s.n_past);
     warm_up(be.order(), s, kv_type, p, scale);
-    inputs in; // before the scheduler, which must not outlive it
-    make_inputs(in, s, kv_type);
+    pa::cli::attn_inputs in; // before the scheduler, which must not outlive it
+    pa::cli::make_attn_inputs(in, s, kv_type);
     pa::scheduler sched(be.order());
     sched.set_timing(true);
     pa::tensor* prox = pa::proxy_sparse_attn(in.ctx, in.q, in.k, in.v, p);

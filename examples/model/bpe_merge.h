@@ -23,8 +23,23 @@ struct bpe_rating {
     int32_t id;
 };
 
-// Merges in place; on return the live symbols are those reachable from index 0 via next.
+// Appends the symbol of bytes [start, start + len) with token id (-1: not a token), linked to
+// its left neighbour and to the one that follows (the last link is closed by bpe_merge).
+inline void bpe_append(std::vector<bpe_symbol>& syms, size_t start, size_t len, int32_t id) {
+    bpe_symbol s;
+    s.start = uint32_t(start);
+    s.len = uint32_t(len);
+    s.id = id;
+    s.prev = int32_t(syms.size()) - 1;
+    s.next = int32_t(syms.size()) + 1;
+    syms.push_back(s);
+}
+
+// Merges symbols built with bpe_append in place; on return the live symbols are those reachable
+// from index 0 via next.
 template <class Rate> void bpe_merge(std::vector<bpe_symbol>& syms, Rate rate) {
+    if (syms.empty()) return;
+    syms.back().next = -1;
     struct cand {
         double key;
         int32_t left;

@@ -15,17 +15,10 @@ void tokenizer::encode_bpe_word(std::string_view word, std::vector<int32_t>& out
     syms.reserve(word.size());
     for (size_t i = 0; i < mapped.size();) {
         const size_t len = utf8_len(static_cast<unsigned char>(mapped[i]));
-        bpe_symbol s;
-        s.start = uint32_t(i);
-        s.len = uint32_t(len);
-        s.id = find(std::string_view(mapped).substr(i, len));
-        s.prev = int32_t(syms.size()) - 1;
-        s.next = int32_t(syms.size()) + 1;
-        syms.push_back(s);
+        bpe_append(syms, i, len, find(std::string_view(mapped).substr(i, len)));
         i += len;
     }
     if (syms.empty()) return;
-    syms.back().next = -1;
 
     bpe_merge(syms, [&](const bpe_symbol& l, const bpe_symbol& r) -> std::optional<bpe_rating> {
         if (l.id < 0 || r.id < 0) return std::nullopt;

@@ -16,17 +16,10 @@ void tokenizer::encode_spm(std::string_view text, std::vector<int32_t>& out) con
         size_t len = 1;
         const size_t want = std::min(utf8_len(static_cast<unsigned char>(text[i])), text.size() - i);
         while (len < want && (static_cast<unsigned char>(text[i + len]) & 0xC0) == 0x80) ++len;
-        bpe_symbol s;
-        s.start = uint32_t(i);
-        s.len = uint32_t(len);
-        s.id = find(text.substr(i, len));
-        s.prev = int32_t(syms.size()) - 1;
-        s.next = int32_t(syms.size()) + 1;
-        syms.push_back(s);
+        bpe_append(syms, i, len, find(text.substr(i, len)));
         i += len;
     }
     if (syms.empty()) return;
-    syms.back().next = -1;
 
     bpe_merge(syms, [&](const bpe_symbol& l, const bpe_symbol& r) -> std::optional<bpe_rating> {
         const int32_t id = find(text.substr(l.start, l.len + r.len));
