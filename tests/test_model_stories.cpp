@@ -10,43 +10,21 @@
 #include "perplexity.h"
 #include "sampling.h"
 #include "session.h"
+#include "stories_util.h"
 
 namespace pm = pa::model;
 
 namespace {
 
-const std::string data_dir = std::string(PA_SOURCE_DIR) + "/tests/data/";
-const std::string golden = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
-const std::string story =
-    "Once upon a time, there was a little boy named Tim. Tim had a big red ball. He liked to play with his "
-    "ball in the park. One day, Tim saw a cat in a tree. The cat was sad because it could not get down. Tim "
-    "wanted to help the cat. He threw his ball up to the tree. The cat jumped on the ball and came down. Tim "
-    "and the cat were happy. They played together all day. The end.";
-
-std::unique_ptr<pm::model> load_stories(pa_type type) {
-    std::vector<std::string> notes;
-    const auto w = pm::convert_llama2c_files(data_dir + "stories260K.bin", data_dir + "tok512.bin", type, notes);
-    return std::make_unique<pm::model>(pa::gguf::file::from_memory(w.to_memory(), "stories260K.gguf"));
-}
+using pa::test::greedy;
+using pa::test::load_stories;
+const std::string& data_dir = pa::test::stories_data_dir;
+const std::string& golden = pa::test::stories_golden;
+const std::string& story = pa::test::stories_story;
 
 const pm::model& stories_f32() {
     static const auto m = load_stories(PA_TYPE_F32);
     return *m;
-}
-
-std::string greedy(pm::session& s, const pm::tokenizer& tok, size_t min_chars) {
-    std::vector<int32_t> prompt = {tok.bos()};
-    std::vector<float> logits = s.eval(prompt);
-    std::vector<int32_t> out;
-    std::string text;
-    while (text.size() < min_chars && s.n_past() < s.n_ctx()) {
-        const int32_t t = pm::argmax(logits);
-        if (tok.is_eog(t)) break;
-        out.push_back(t);
-        text = tok.decode(out);
-        logits = s.eval(std::span<const int32_t>(&t, 1));
-    }
-    return text;
 }
 
 // llama2.c's forward(), transcribed over the raw checkpoint: logits of every position.
