@@ -3,27 +3,31 @@
 // backend (the product path); times are the scheduler's per-node times (srcs resident, output
 // copy excluded), median of repeats after a warm-up. Per-stage times use proxy_params::stop_after
 // (the node run up to stage k, differences of medians). Recall is measured on a subsample of
-// query rows against exact dense probabilities (bench/recall_sample.h) using the CPU reference
+// query rows against exact dense probabilities (analysis/recall_sample.h) using the CPU reference
 // estimate, which the OpenCL lowering reproduces bit for bit. Also CLBlast's SGEMM rate.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
 
+#include "attn_inputs.h"
 #include "bench.h"
 #include "bench_util.h"
-#include "attn_inputs.h"
 #include "cli.h"
+#include "dump_files.h"
+#include "mask_quality.h"
 #include "pa/error.h"
 #include "pa/ops.h"
-#include "pa/proxy_attn.h"
+#include "pa/proxy_sparse_attn.h"
 #include "pa/types.h"
-#include "proxy/ref/proxy_analysis.h"
-#include "proxy/ref/proxy_patterns.h"
+#include "patterns.h"
+#include "proxy_options.h"
 #include "recall_sample.h"
+#include "ref/reference.h"
 
 namespace pa::bench {
 namespace {
@@ -33,16 +37,15 @@ const char* usage =
     "Dense attention vs proxy_sparse_attn over N; prints a table, writes JSON records.\n"
     "  --n-list L         sizes (4096,8192,16384,32768,65536,131072; 16k style accepted)\n"
     "  --shapes S         llama3-8b,qwen2.5-7b (H=32/Hkv=8 and H=28/Hkv=4, d=128); also tiny (H=4/2, d=64)\n"
-    "  --pattern P        random | needle | sink-local (needle)\n"
+    "  --pattern P        random | needle | sink-local | diffuse-focused (needle)\n"
     "  --kv-type T        f16 | f32 storage of K and V (f16)\n"
     "  --reps R           timed runs, median reported (5; 3 from 64K on)\n"
-    "  --gamma G          budget threshold (0.95)\n"
-    "  --min-tokens T     minimum budget in tokens (2048)\n"
     "  --portable-max N   also time the portable kernels (PA_MMA=0) up to this N when the tensor-core\n"
     "                     path is active (16384; 0 = never)\n"
     "  --recall-rows R    query rows per head for the recall subsample (256; 0 = skip)\n"
     "  --no-stages        skip the per-stage runs\n"
     "  --sgemm N          time CLBlast SGEMM N^3 through mul_mat (8192; 0 = skip)\n"
+    "  --save-masks DIR   write each proxy mask (PAMASK1) to DIR/<shape>-<n>.mask\n"
     "  --out FILE         JSON output (bench/results/<device>-<date>.json)\n"
     "  --threads T        CPU threads for estimate and recall (all)\n";
 
@@ -100,11 +103,11 @@ record bench_sgemm(const cli::backend_set& be, int64_t n, int reps) {
 struct options {
     std::vector<int64_t> n_list;
     std::vector<std::string> shapes;
-    proxy::pattern pat = proxy::pattern::needle;
+    analysis::pattern pat = analysis::pattern::needle;
     pa_type kv_type = PA_TYPE_F16;
     int reps = 5;
-    float gamma = 0.95f;
-    int32_t min_tokens = 2048;
+    proxy_params p; // the node's flags (proxy_options.h); n_proxy comes from the shape
+    std::string mask_dir;
     int64_t portable_max = 16384, recall_rows = 256;
     bool stages = true;
     int threads = 0;
@@ -113,39 +116,39 @@ struct options {
 void print_row(const record& r) {
     std::string stages;
     if (r.has("t_pool_ms"))
-        stages = fmt::format("  pool {:.2f} score {:.2f} budget {:.2f} mask {:.2f} attn {:.2f}", r.num("t_pool_ms"),
-                             r.num("t_scores_ms"), r.num("t_budget_ms"), r.num("t_mask_ms"), r.num("t_attn_ms"));
-    if (r.has("rel_l2_mma_vs_portable")) stages += fmt::format("  rel_l2(mma vs portable) {:.2e}", r.num("rel_l2_mma_vs_portable"));
-    std::printf("%-11s %7lld %-15s %10.3f ms %7.1f TF/s  x%-6.2f dens %.3f  recall %.4f%s\n", r.str("shape").c_str(),
-                (long long)r.num("n"), r.str("mode").c_str(), r.num("time_ms"), r.num("tflops"), r.num("speedup"),
-                r.num("density"), r.num("recall_mean"), stages.c_str());
+        stages = fmt::format("  pool {:.2f} score {:.2f} budget {:.2f} mask {:.2f} attn {:.2f}",
+                             r.num("t_pool_ms"), r.num("t_scores_ms"), r.num("t_budget_ms"),
+                             r.num("t_mask_ms"), r.num("t_attn_ms"));
+    if (r.has("rel_l2_mma_vs_portable"))
+        stages += fmt::format("  rel_l2(mma vs portable) {:.2e}", r.num("rel_l2_mma_vs_portable"));
+    std::printf("%-11s %7lld %-15s %10.3f ms %7.1f TF/s  x%-6.2f dens %.3f  recall %.4f%s\n",
+                r.str("shape").c_str(), (long long)r.num("n"), r.str("mode").c_str(), r.num("time_ms"),
+                r.num("tflops"), r.num("speedup"), r.num("density"), r.num("recall_mean"), stages.c_str());
     std::fflush(stdout);
 }
 
-void bench_one(const cli::backend_set& be, const options& o, const shape& sh, int64_t n, std::vector<record>& out) {
+void bench_one(const cli::backend_set& be, const options& o, const shape& sh, int64_t n,
+               std::vector<record>& out) {
     const float scale = 1.0f / std::sqrt(float(sh.d));
-    proxy_params p;
-    p.gamma = o.gamma;
-    p.min_tokens = o.min_tokens;
+    proxy_params p = o.p;
     p.n_proxy = int32_t(sh.g);
     p.scale = scale;
-    const proxy::synth_qkv s = proxy::synthesize(o.pat, n, 0, sh.H, sh.Hkv, sh.d, 1, scale, p.block);
-    pa::cli::attn_inputs in;
-    pa::cli::make_attn_inputs(in, s, o.kv_type);
+    const analysis::synth_qkv s = analysis::synthesize(o.pat, n, 0, sh.H, sh.Hkv, sh.d, 1, scale, p.block);
+    analysis::attn_inputs in;
+    analysis::make_attn_inputs(in, s, o.kv_type);
     tensor* dense = flash_attn_ext(in.ctx, in.q, in.k, in.v, scale, 0, true);
     tensor* prox = proxy_sparse_attn(in.ctx, in.q, in.k, in.v, p);
     scheduler sched(be.order());
     sched.set_timing(true);
     const int reps = n >= 65536 ? std::min(o.reps, 3) : o.reps;
-    const char* mma_env = std::getenv("PA_MMA");
-    const bool mma = be.accel && nvidia_sm80(*be.accel) && !(mma_env && std::string(mma_env) == "0");
+    const bool mma = be.accel && cli::tensor_core_attention(*be.accel);
     const double flops = 2.0 * double(sh.H) * double(sh.d) * double(n) * double(n); // causal, both products
 
     const std::string dev = device_name(be.main());
     auto base = [&](const char* mode) {
         record r;
         r.set("device", dev).set("shape", sh.name).set("n", n).set("mode", mode);
-        r.set("H", sh.H).set("Hkv", sh.Hkv).set("d", sh.d).set("pattern", proxy::pattern_name(o.pat));
+        r.set("H", sh.H).set("Hkv", sh.Hkv).set("d", sh.d).set("pattern", analysis::pattern_name(o.pat));
         r.set("kv_type", o.kv_type == PA_TYPE_F16 ? "f16" : "f32").set("reps", reps).set("date", today());
         return r;
     };
@@ -165,17 +168,20 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     const double t_proxy = median(time_node(sched, prox, reps, 1));
     const proxy::geometry geo = proxy::make_geometry(prox);
     record rp = base("proxy");
-    rp.set("kernel", mma ? "mma" : "portable").set("on_device", sched.assigned_backend(prox) == 0 && be.accel);
-    rp.set("time_ms", t_proxy).set("speedup", t_dense / t_proxy).set("gamma", double(o.gamma));
-    rp.set("min_tokens", int64_t(o.min_tokens)).set("proxy_heads", sh.g).set("all_kept", geo.all_kept);
-    rp.set("rel_l2_vs_dense", rel_l2(static_cast<const float*>(prox->data), dense_out.data(), dense_out.size()));
+    rp.set("kernel", mma ? "mma" : "portable")
+        .set("on_device", sched.assigned_backend(prox) == 0 && be.accel);
+    rp.set("time_ms", t_proxy).set("speedup", t_dense / t_proxy).set("gamma", double(p.gamma));
+    rp.set("min_tokens", int64_t(p.min_tokens)).set("proxy_heads", sh.g).set("all_kept", geo.all_kept);
+    rp.set("rel_l2_vs_dense",
+           rel_l2(static_cast<const float*>(prox->data), dense_out.data(), dense_out.size()));
     if (o.stages && !geo.all_kept) {
         const char* names[] = {"t_pool_ms", "t_scores_ms", "t_budget_ms", "t_mask_ms"};
         double prev = 0;
         for (int st = 1; st <= 4; ++st) {
             proxy_params ps = p;
             ps.stop_after = st;
-            const double t = median(time_node(sched, proxy_sparse_attn(in.ctx, in.q, in.k, in.v, ps), reps, 1));
+            const double t =
+                median(time_node(sched, proxy_sparse_attn(in.ctx, in.q, in.k, in.v, ps), reps, 1));
             rp.set(names[st - 1], std::max(0.0, t - prev));
             prev = std::max(prev, t);
         }
@@ -185,12 +191,18 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     // quality: the mask as the node computed it (CPU reference estimate == OpenCL estimate)
     const proxy::host_qkv x = proxy::load_qkv(geo, in.q, in.k, in.v, o.threads);
     const proxy::estimate e = proxy::estimate_mask(geo, x, o.threads);
-    const double dens = geo.all_kept ? 1.0 : proxy::mask_density(geo, e);
+    if (!o.mask_dir.empty())
+        analysis::write_mask_file(fmt::format("{}/{}-{}.mask", o.mask_dir, sh.name, n), e.mask);
+    const double dens = analysis::mask_density(e.mask);
     rp.set("density", dens).set("tflops", dens * flops / t_proxy * 1e-9);
-    if (rp.has("t_attn_ms") && rp.num("t_attn_ms") > 0) rp.set("attn_tflops", dens * flops / rp.num("t_attn_ms") * 1e-9);
+    if (rp.has("t_attn_ms") && rp.num("t_attn_ms") > 0)
+        rp.set("attn_tflops", dens * flops / rp.num("t_attn_ms") * 1e-9);
     if (o.recall_rows > 0) {
-        const recall_stats rs = sampled_recall(geo, x, e, o.recall_rows, o.threads);
-        rp.set("recall_mean", rs.mean).set("recall_p5", rs.p5).set("recall_min", rs.min).set("recall_rows", rs.rows);
+        const analysis::recall_stats rs = analysis::sampled_recall(x, e.mask, o.recall_rows, o.threads);
+        rp.set("recall_mean", rs.mean)
+            .set("recall_p5", rs.p5)
+            .set("recall_min", rs.min)
+            .set("recall_rows", rs.rows);
     }
     out.push_back(rp);
     print_row(rp);
@@ -205,14 +217,19 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
         r.set("kernel", "portable").set("time_ms", td).set("tflops", flops / td * 1e-9).set("density", 1.0);
         r.set("recall_mean", 1.0).set("speedup", t_dense / td);
         // the tensor-core output against the portable kernel's (f16 operands: ~1e-3)
-        r.set("rel_l2_mma_vs_portable", rel_l2(dense_out.data(), static_cast<const float*>(dense->data), dense_out.size()));
+        r.set("rel_l2_mma_vs_portable",
+              rel_l2(dense_out.data(), static_cast<const float*>(dense->data), dense_out.size()));
         out.push_back(r);
         print_row(r);
         const double tp = median(time_node(sched, prox, std::min(reps, 3), 1));
         record q = base("proxy_portable");
-        q.set("kernel", "portable").set("time_ms", tp).set("tflops", dens * flops / tp * 1e-9).set("density", dens);
+        q.set("kernel", "portable")
+            .set("time_ms", tp)
+            .set("tflops", dens * flops / tp * 1e-9)
+            .set("density", dens);
         q.set("recall_mean", rp.num("recall_mean")).set("speedup", td / tp);
-        q.set("rel_l2_mma_vs_portable", rel_l2(proxy_out.data(), static_cast<const float*>(prox->data), proxy_out.size()));
+        q.set("rel_l2_mma_vs_portable",
+              rel_l2(proxy_out.data(), static_cast<const float*>(prox->data), proxy_out.size()));
         out.push_back(q);
         print_row(q);
     }
@@ -221,23 +238,24 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
 } // namespace
 
 int run_bench_attn(int argc, char** argv) {
-    cli::args a(argc, argv, usage);
+    cli::args a(argc, argv, std::string(usage) + cli::proxy_option_help);
     if (a.help()) {
-        std::printf("%s%s", usage, cli::device_options);
+        std::printf("%s%s", a.usage().c_str(), cli::device_options);
         return 0;
     }
     options o;
     o.n_list = parse_sizes(a.str("--n-list", "4096,8192,16384,32768,65536,131072"));
     o.shapes = split(a.str("--shapes", "llama3-8b,qwen2.5-7b"));
     const std::string pat = a.str("--pattern", "needle");
-    if (!proxy::pattern_from_name(pat, o.pat))
-        throw error(fmt::format("--pattern must be random, needle or sink-local, not '{}'", pat));
+    if (!analysis::pattern_from_name(pat, o.pat))
+        throw error(fmt::format("--pattern must be {}, not '{}'", analysis::pattern_names, pat));
     const std::string kv = a.str("--kv-type", "f16");
     if (kv != "f16" && kv != "f32") throw error(fmt::format("--kv-type must be f16 or f32, not '{}'", kv));
     o.kv_type = kv == "f16" ? PA_TYPE_F16 : PA_TYPE_F32;
     o.reps = int(std::max<int64_t>(1, a.i64("--reps", 5)));
-    o.gamma = float(a.f64("--gamma", 0.95));
-    o.min_tokens = int32_t(a.i64("--min-tokens", 2048));
+    o.p = cli::proxy_params_from(a);
+    o.mask_dir = a.str("--save-masks", "");
+    if (!o.mask_dir.empty()) std::filesystem::create_directories(o.mask_dir);
     o.portable_max = a.i64("--portable-max", 16384);
     o.recall_rows = a.i64("--recall-rows", 256);
     o.stages = !a.flag("--no-stages");
@@ -245,7 +263,8 @@ int run_bench_attn(int argc, char** argv) {
     const int64_t sgemm_n = a.i64("--sgemm", 8192);
     std::string out_path = a.str("--out", "");
     std::vector<shape> shapes;
-    for (const auto& s : o.shapes) shapes.push_back(shape_by_name(s));
+    for (const auto& s : o.shapes)
+        shapes.push_back(shape_by_name(s));
     cli::backend_set be = cli::open_backends(a);
     a.finish();
     if (out_path.empty())
@@ -255,16 +274,16 @@ int run_bench_attn(int argc, char** argv) {
     std::vector<record> recs;
     if (sgemm_n > 0 && be.accel) {
         recs.push_back(bench_sgemm(be, sgemm_n, 3));
-        std::printf("CLBlast SGEMM %lld^3: %.2f ms, %.1f TFLOP/s (%s)\n", (long long)sgemm_n, recs.back().num("time_ms"),
-                    recs.back().num("tflops"), recs.back().str("blas").c_str());
+        std::printf("CLBlast SGEMM %lld^3: %.2f ms, %.1f TFLOP/s (%s)\n", (long long)sgemm_n,
+                    recs.back().num("time_ms"), recs.back().num("tflops"), recs.back().str("blas").c_str());
     }
     for (const shape& sh : shapes)
         for (int64_t n : o.n_list) {
             bench_one(be, o, sh, n, recs);
             write_records(out_path, recs); // keep what we have if a later size fails
         }
-    std::printf("\n%-11s %7s %-15s %13s %12s %7s %11s %13s\n", "shape", "n", "mode", "time", "rate", "speedup",
-                "density", "recall");
+    std::printf("\n%-11s %7s %-15s %13s %12s %7s %11s %13s\n", "shape", "n", "mode", "time", "rate",
+                "speedup", "density", "recall");
     for (const record& r : recs)
         if (r.str("mode") != "sgemm") print_row(r);
     std::printf("wrote %s\n", write_records(out_path, recs).c_str());

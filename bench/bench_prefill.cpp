@@ -16,7 +16,7 @@
 #include "cli.h"
 #include "pa/error.h"
 #include "pa/ops.h"
-#include "pa/proxy_attn.h"
+#include "pa/proxy_sparse_attn.h"
 #include "pa/types.h"
 
 namespace pa::bench {
@@ -50,7 +50,8 @@ tensor* q4_weight(context& ctx, int64_t k, int64_t m, std::mt19937& rng) {
     std::uniform_int_distribution<int> byte(0, 255);
     for (int64_t i = 0; i < k * m / 32; ++i) {
         b[i].d = d;
-        for (auto& q : b[i].qs) q = uint8_t(byte(rng));
+        for (auto& q : b[i].qs)
+            q = uint8_t(byte(rng));
     }
     t->flags |= PA_FLAG_PARAM;
     return t;
@@ -58,17 +59,20 @@ tensor* q4_weight(context& ctx, int64_t k, int64_t m, std::mt19937& rng) {
 
 tensor* ones(context& ctx, int64_t n) {
     tensor* t = ctx.new_tensor(PA_TYPE_F32, {n});
-    for (int64_t i = 0; i < n; ++i) static_cast<float*>(t->data)[i] = 1.0f;
+    for (int64_t i = 0; i < n; ++i)
+        static_cast<float*>(t->data)[i] = 1.0f;
     t->flags |= PA_FLAG_PARAM;
     return t;
 }
 
-tensor* build_layer(context& ctx, const dims& m, const layer_w& w, tensor* x, int64_t N, const proxy_params* pp,
-                    int li) {
+tensor* build_layer(context& ctx, const dims& m, const layer_w& w, tensor* x, int64_t N,
+                    const proxy_params* pp, int li) {
     const float scale = 1.0f / std::sqrt(float(m.d));
     tensor* h = mul(ctx, rms_norm(ctx, x, m.eps), w.attn_norm);
-    tensor* q = rope(ctx, reshape(ctx, mul_mat(ctx, w.wq, h), {m.d, m.H, N}), int(m.d), rope_mode_normal, m.theta, 0);
-    tensor* k = rope(ctx, reshape(ctx, mul_mat(ctx, w.wk, h), {m.d, m.Hkv, N}), int(m.d), rope_mode_normal, m.theta, 0);
+    tensor* q =
+        rope(ctx, reshape(ctx, mul_mat(ctx, w.wq, h), {m.d, m.H, N}), int(m.d), rope_mode_normal, m.theta, 0);
+    tensor* k = rope(ctx, reshape(ctx, mul_mat(ctx, w.wk, h), {m.d, m.Hkv, N}), int(m.d), rope_mode_normal,
+                     m.theta, 0);
     tensor* v = reshape(ctx, mul_mat(ctx, w.wv, h), {m.d, m.Hkv, N});
     q = permute(ctx, q, 0, 2, 1, 3); // [d, N, H]
     k = permute(ctx, k, 0, 2, 1, 3);
@@ -81,7 +85,9 @@ tensor* build_layer(context& ctx, const dims& m, const layer_w& w, tensor* x, in
     return add(ctx, x, mul_mat(ctx, w.down, f));
 }
 
-bool is_attention(const tensor* t) { return std::string_view(t->name).substr(0, 5) == "attn-"; }
+bool is_attention(const tensor* t) {
+    return std::string_view(t->name).substr(0, 5) == "attn-";
+}
 
 } // namespace
 
@@ -125,7 +131,8 @@ int run_bench_prefill(int argc, char** argv) {
         context ctx;
         tensor* x0 = ctx.new_tensor(PA_TYPE_F32, {m.embd, N});
         std::normal_distribution<float> nd(0.0f, 1.0f);
-        for (int64_t i = 0; i < m.embd * N; ++i) static_cast<float*>(x0->data)[i] = nd(rng);
+        for (int64_t i = 0; i < m.embd * N; ++i)
+            static_cast<float*>(x0->data)[i] = nd(rng);
         x0->flags |= PA_FLAG_PARAM;
         proxy_params pp;
         pp.gamma = gamma;
@@ -133,7 +140,8 @@ int run_bench_prefill(int argc, char** argv) {
         double t_dense = 0;
         for (const bool use_proxy : {false, true}) {
             tensor* x = x0;
-            for (int li = 0; li < layers; ++li) x = build_layer(ctx, m, w[size_t(li)], x, N, use_proxy ? &pp : nullptr, li);
+            for (int li = 0; li < layers; ++li)
+                x = build_layer(ctx, m, w[size_t(li)], x, N, use_proxy ? &pp : nullptr, li);
             const graph g = build_forward({x});
             scheduler sched(be.order());
             sched.set_timing(true);
@@ -142,7 +150,8 @@ int run_bench_prefill(int argc, char** argv) {
             for (int r = 0; r < reps + 1; ++r) { // the first pass compiles and uploads: not timed
                 const auto t0 = std::chrono::steady_clock::now();
                 sched.compute(g);
-                const double w_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                const double w_ms =
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
                 double tot = 0, at = 0;
                 for (const auto& nt : sched.timings()) {
                     tot += nt.ms;
@@ -157,15 +166,20 @@ int run_bench_prefill(int argc, char** argv) {
             if (!use_proxy) t_dense = t;
             record rec;
             rec.set("device", dev).set("shape", small ? "tiny-layer" : "llama3-8b-layer").set("n", N);
-            rec.set("mode", use_proxy ? "prefill_proxy" : "prefill_dense").set("layers", layers).set("weights", "q4_0");
+            rec.set("mode", use_proxy ? "prefill_proxy" : "prefill_dense")
+                .set("layers", layers)
+                .set("weights", "q4_0");
             rec.set("time_ms", t).set("attn_ms", ta).set("attn_share", ta / t).set("wall_ms", median(wall));
-            rec.set("attn_on_device", attn_dev).set("speedup", t_dense / t).set("tokens_per_s", double(N) / t * 1e3);
+            rec.set("attn_on_device", attn_dev)
+                .set("speedup", t_dense / t)
+                .set("tokens_per_s", double(N) / t * 1e3);
             rec.set("reps", reps).set("date", today());
             if (use_proxy) rec.set("gamma", double(gamma));
             recs.push_back(rec);
-            std::printf("prefill %-5s N=%-7lld layers=%d  %10.1f ms  attention %9.1f ms (%4.1f%%)  x%.2f  %.0f tok/s\n",
-                        use_proxy ? "proxy" : "dense", (long long)N, layers, t, ta, 100.0 * ta / t, t_dense / t,
-                        double(N) / t * 1e3);
+            std::printf("prefill %-5s N=%-7lld layers=%d  %10.1f ms  attention %9.1f ms (%4.1f%%)  x%.2f  "
+                        "%.0f tok/s\n",
+                        use_proxy ? "proxy" : "dense", (long long)N, layers, t, ta, 100.0 * ta / t,
+                        t_dense / t, double(N) / t * 1e3);
             std::fflush(stdout);
         }
         write_records(out_path, recs);

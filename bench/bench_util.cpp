@@ -19,9 +19,12 @@ namespace {
 std::string json_string(const std::string& s) {
     std::string o = "\"";
     for (char c : s) {
-        if (c == '"' || c == '\\') o += '\\', o += c;
-        else if (static_cast<unsigned char>(c) < 0x20) o += fmt::format("\\u{:04x}", int(c));
-        else o += c;
+        if (c == '"' || c == '\\')
+            o += '\\', o += c;
+        else if (static_cast<unsigned char>(c) < 0x20)
+            o += fmt::format("\\u{:04x}", int(c));
+        else
+            o += c;
     }
     return o + "\"";
 }
@@ -66,7 +69,8 @@ double record::num(const std::string& key) const {
 std::string record::str(const std::string& key) const {
     for (const auto& f : fields_)
         if (f.first == key)
-            return f.second.size() >= 2 && f.second.front() == '"' ? f.second.substr(1, f.second.size() - 2) : f.second;
+            return f.second.size() >= 2 && f.second.front() == '"' ? f.second.substr(1, f.second.size() - 2)
+                                                                   : f.second;
     return "";
 }
 bool record::has(const std::string& key) const {
@@ -99,12 +103,6 @@ std::string device_name(const backend& b) {
     return d.substr(0, d.find(" | "));
 }
 
-bool nvidia_sm80(const backend& b) {
-    const std::string d = b.description();
-    const size_t at = d.find("nvidia(sm_");
-    return at != std::string::npos && std::atoi(d.c_str() + at + 10) >= 80;
-}
-
 std::string today() {
     const std::time_t t = std::time(nullptr);
     std::tm tm{};
@@ -116,10 +114,12 @@ std::string today() {
 
 std::string file_safe(const std::string& s) {
     std::string o;
-    for (char c : s) o += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '-';
+    for (char c : s)
+        o += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '-';
     // squeeze repeated dashes
     o.erase(std::unique(o.begin(), o.end(), [](char a, char b) { return a == '-' && b == '-'; }), o.end());
-    while (!o.empty() && o.back() == '-') o.pop_back();
+    while (!o.empty() && o.back() == '-')
+        o.pop_back();
     return o;
 }
 
@@ -128,7 +128,8 @@ std::string write_records(const std::string& path, const std::vector<record>& re
     if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
     std::ofstream f(path);
     f << "[\n";
-    for (size_t i = 0; i < recs.size(); ++i) f << "  " << recs[i].json() << (i + 1 < recs.size() ? ",\n" : "\n");
+    for (size_t i = 0; i < recs.size(); ++i)
+        f << "  " << recs[i].json() << (i + 1 < recs.size() ? ",\n" : "\n");
     f << "]\n";
     if (!f) throw error(fmt::format("cannot write {}", path));
     return path;
@@ -139,8 +140,10 @@ scoped_env::scoped_env(const char* name, const char* value) : name_(name) {
     setenv(name, value, 1);
 }
 scoped_env::~scoped_env() {
-    if (had_) setenv(name_.c_str(), old_.c_str(), 1);
-    else unsetenv(name_.c_str());
+    if (had_)
+        setenv(name_.c_str(), old_.c_str(), 1);
+    else
+        unsetenv(name_.c_str());
 }
 
 std::vector<std::string> split(const std::string& list, char sep) {

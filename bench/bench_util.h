@@ -13,7 +13,7 @@ namespace pa::bench {
 
 // One JSON object with fields in insertion order (values are kept as JSON text).
 class record {
-public:
+  public:
     record& set(const std::string& key, double v);
     record& set(const std::string& key, int64_t v);
     record& set(const std::string& key, int v) { return set(key, int64_t(v)); }
@@ -26,7 +26,7 @@ public:
     std::string str(const std::string& key) const;
     bool has(const std::string& key) const;
 
-private:
+  private:
     std::vector<std::pair<std::string, std::string>> fields_;
 };
 
@@ -38,9 +38,7 @@ std::vector<double> time_node(scheduler& sched, tensor* out, int reps, int warmu
 
 // The backend's device name (its description up to the first " | ").
 std::string device_name(const backend& b);
-// Whether the backend drives an NVIDIA GPU of compute capability >= 8.0 (tensor-core path).
-bool nvidia_sm80(const backend& b);
-std::string today();                      // YYYY-MM-DD (UTC)
+std::string today();                         // YYYY-MM-DD (UTC)
 std::string file_safe(const std::string& s); // letters, digits, '-', '.'
 
 // Writes [rec, ...] to path (directories created); returns the path.
@@ -48,13 +46,13 @@ std::string write_records(const std::string& path, const std::vector<record>& re
 
 // Sets an environment variable for the scope (restores the old value after).
 class scoped_env {
-public:
+  public:
     scoped_env(const char* name, const char* value);
     ~scoped_env();
     scoped_env(const scoped_env&) = delete;
     scoped_env& operator=(const scoped_env&) = delete;
 
-private:
+  private:
     std::string name_, old_;
     bool had_ = false;
 };

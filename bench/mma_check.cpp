@@ -1,5 +1,5 @@
-// mma_check.cpp - pa_mma_check: checks the tensor-core attention kernels (opencl/kernels/fa_mma.cl,
-// plugin/kernels/sparse_attn_mma.cl) against a CPU reference and times them, through plain
+// mma_check.cpp - pa_mma_check: checks the tensor-core attention kernels (opencl/kernels/
+// flash_attn_mma.cl, flash_attn_mma_sparse.cl) against a CPU reference and times them, through plain
 // OpenCL (no dependency on the backend, so it runs while the backend is being built).
 //
 //   pa_mma_check                 NVIDIA sm_80+: real PTX; checks, then timings
@@ -28,7 +28,9 @@
 
 namespace {
 
-[[noreturn]] void fail(const std::string& m) { throw std::runtime_error(m); }
+[[noreturn]] void fail(const std::string& m) {
+    throw std::runtime_error(m);
+}
 void ck(cl_int e, const char* what) {
     if (e != CL_SUCCESS) fail(fmt::format("{}: OpenCL error {}", what, e));
 }
@@ -88,8 +90,8 @@ env open_env() {
 
 mem_ptr buffer(const env& e, size_t bytes, const void* host = nullptr) {
     cl_int err = 0;
-    cl_mem m = clCreateBuffer(e.ctx, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0), std::max<size_t>(bytes, 4),
-                              const_cast<void*>(host), &err);
+    cl_mem m = clCreateBuffer(e.ctx, CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0),
+                              std::max<size_t>(bytes, 4), const_cast<void*>(host), &err);
     ck(err, fmt::format("clCreateBuffer({} bytes)", bytes).c_str());
     return mem_ptr(m);
 }
@@ -116,8 +118,7 @@ cl_kernel kernel(cl_program p, const char* name) {
     return k;
 }
 
-template <class T>
-void arg(cl_kernel k, cl_uint i, const T& v) {
+template <class T> void arg(cl_kernel k, cl_uint i, const T& v) {
     ck(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
 }
 
@@ -143,8 +144,8 @@ cl_event enqueue(const env& e, cl_kernel k, size_t g0, size_t g1, size_t g2, siz
 float round_f16(float f) { // float -> nearest f16 -> float (normal range is all the tests need)
     if (f == 0.0f || !std::isfinite(f)) return f;
     int ex = 0;
-    std::frexp(f, &ex);                       // f = m * 2^ex, 0.5 <= |m| < 1
-    const int e = std::max(ex - 11, -24);     // 11 significant bits; subnormal grid 2^-24
+    std::frexp(f, &ex);                   // f = m * 2^ex, 0.5 <= |m| < 1
+    const int e = std::max(ex - 11, -24); // 11 significant bits; subnormal grid 2^-24
     const float q = std::ldexp(1.0f, e);
     return std::nearbyint(f / q) * q;
 }
@@ -165,7 +166,9 @@ struct problem {
 };
 
 constexpr int kBlock = 128; // key padding unit and sparse block size
-int nkp_of(int nkv) { return (nkv + kBlock - 1) / kBlock * kBlock; }
+int nkp_of(int nkv) {
+    return (nkv + kBlock - 1) / kBlock * kBlock;
+}
 
 struct kernels {
     cl_program prog = nullptr;
@@ -174,11 +177,11 @@ struct kernels {
 };
 
 kernels make_kernels(const env& e, const variant& v, int d, bool kv_f16, bool sparse, bool emulate) {
-    std::string src = source_of("fa_mma.cl");
-    if (sparse) src = std::string(source_of("sparse_attn_mma.cl")) + "\n" + src;
-    std::string opts =
-        fmt::format("-cl-std=CL1.2 -DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} -DMMA_KV_F16={} -DFA_MMA_EMULATE={}",
-                    d, v.warps, v.bn, v.async, kv_f16 ? 1 : 0, emulate ? 1 : 0);
+    std::string src = source_of("flash_attn_mma.cl");
+    if (sparse) src = std::string(source_of("flash_attn_mma_sparse.cl")) + "\n" + src;
+    std::string opts = fmt::format("-cl-std=CL1.2 -DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} "
+                                   "-DMMA_KV_F16={} -DFA_MMA_EMULATE={}",
+                                   d, v.warps, v.bn, v.async, kv_f16 ? 1 : 0, emulate ? 1 : 0);
     if (e.nvidia) opts += " -cl-nv-verbose";
     if (e.nvidia && v.maxreg) opts += fmt::format(" -cl-nv-maxrregcount={}", v.maxreg);
     kernels k;
@@ -200,9 +203,9 @@ std::string ptxas_summary(const std::string& log) {
         const std::string line = log.substr(pos, nl - pos);
         if (line.find("Compiling entry function") != std::string::npos)
             in_fa = line.find("'fa_mma'") != std::string::npos;
-        else if (in_fa && (line.find("registers") != std::string::npos || line.find("spill") != std::string::npos ||
-                           line.find("stack frame") != std::string::npos))
-        {
+        else if (in_fa &&
+                 (line.find("registers") != std::string::npos || line.find("spill") != std::string::npos ||
+                  line.find("stack frame") != std::string::npos)) {
             out += ' ';
             out.append(line, line.find_first_not_of(' '));
         }
@@ -247,7 +250,8 @@ times run(const env& e, const kernels& kk, const variant& v, const problem& p, d
     arg(kk.attn, i++, zero), arg(kk.attn, i++, p.nkv), arg(kk.attn, i++, p.hkv), arg(kk.attn, i++, p.n_past);
     arg(kk.attn, i++, causal), arg(kk.attn, i++, scale_log2);
     if (sparse_args) sparse_args(kk.attn, i);
-    const size_t n_wg_rows = sparse_args ? (size_t)sparse_rows * (kBlock / v.bm()) : (p.n + v.bm() - 1) / v.bm();
+    const size_t n_wg_rows =
+        sparse_args ? (size_t)sparse_rows * (kBlock / v.bm()) : (p.n + v.bm() - 1) / v.bm();
     t.attn = event_ms(enqueue(e, kk.attn, n_wg_rows * p.h * 32 * v.warps, 1, 1, 32 * v.warps));
     return t;
 }
@@ -271,7 +275,8 @@ double rel_l2_vs_cpu(const problem& p, const std::vector<float>& q, const std::v
                 if (j > lim || (keep && !keep(h, t, j))) continue;
                 double dot = 0;
                 for (int c = 0; c < p.d; ++c)
-                    dot += (double)round_f16(q[((size_t)h * p.n + t) * p.d + c]) * k[((size_t)kh * p.nkv + j) * p.d + c];
+                    dot += (double)round_f16(q[((size_t)h * p.n + t) * p.d + c]) *
+                           k[((size_t)kh * p.nkv + j) * p.d + c];
                 s[j] = dot * p.scale();
                 mx = std::max(mx, s[j]);
             }
@@ -281,7 +286,8 @@ double rel_l2_vs_cpu(const problem& p, const std::vector<float>& q, const std::v
                 if (s[j] <= -1e299) continue;
                 const double w = std::exp(s[j] - mx);
                 l += w;
-                for (int c = 0; c < p.d; ++c) acc[c] += w * v[((size_t)kh * p.nkv + j) * p.d + c];
+                for (int c = 0; c < p.d; ++c)
+                    acc[c] += w * v[((size_t)kh * p.nkv + j) * p.d + c];
             }
             for (int c = 0; c < p.d; ++c) {
                 const double ref = acc[c] / l, got = o[((size_t)t * p.h + h) * p.d + c];
@@ -330,11 +336,13 @@ mask random_mask(int h, int n, int n_past, double keep_p, uint32_t seed) {
     return m;
 }
 
-std::function<void(cl_kernel, cl_uint)> sparse_setter(const mem_ptr& counts, const mem_ptr& blocks, const mask& m) {
+std::function<void(cl_kernel, cl_uint)> sparse_setter(const mem_ptr& counts, const mem_ptr& blocks,
+                                                      const mask& m) {
     return [&counts, &blocks, &m](cl_kernel kn, cl_uint i) {
         cl_mem a = counts.get(), b = blocks.get();
         const cl_long tt = m.tri_total;
-        arg(kn, i, a), arg(kn, i + 1, b), arg(kn, i + 2, kBlock), arg(kn, i + 3, m.row0), arg(kn, i + 4, m.n_rows);
+        arg(kn, i, a), arg(kn, i + 1, b), arg(kn, i + 2, kBlock), arg(kn, i + 3, m.row0),
+            arg(kn, i + 4, m.n_rows);
         arg(kn, i + 5, tt);
     };
 }
@@ -345,21 +353,27 @@ struct check_result {
     bool ok = false;
 };
 
-check_result check_one(const env& e, const variant& v, const problem& p, bool sparse, bool emulate, uint32_t seed) {
+check_result check_one(const env& e, const variant& v, const problem& p, bool sparse, bool emulate,
+                       uint32_t seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     std::vector<float> q((size_t)p.d * p.n * p.h), k((size_t)p.d * p.nkv * p.hkv), vv(k.size());
-    for (auto& x : q) x = nd(rng);
-    for (auto& x : k) x = nd(rng);
-    for (auto& x : vv) x = nd(rng);
+    for (auto& x : q)
+        x = nd(rng);
+    for (auto& x : k)
+        x = nd(rng);
+    for (auto& x : vv)
+        x = nd(rng);
     // a few strong keys so the softmax is not flat
     for (int i = 0; i < 4 && i < p.nkv; ++i)
-        for (int c = 0; c < p.d; ++c) k[(size_t)(i * 7 % p.nkv) * p.d + c] *= 3.0f;
+        for (int c = 0; c < p.d; ++c)
+            k[(size_t)(i * 7 % p.nkv) * p.d + c] *= 3.0f;
     std::vector<uint16_t> k16h, v16h;
     device_problem dp;
     dp.q = buffer(e, q.size() * 4, q.data());
     std::vector<float> kr(k.size()), vr(k.size()); // what the kernel sees (f16-rounded)
-    for (size_t i = 0; i < k.size(); ++i) kr[i] = round_f16(k[i]), vr[i] = round_f16(vv[i]);
+    for (size_t i = 0; i < k.size(); ++i)
+        kr[i] = round_f16(k[i]), vr[i] = round_f16(vv[i]);
     if (p.kv_f16) {
         auto to_bits = [](float f) {
             // exact: f is already representable
@@ -373,7 +387,8 @@ check_result check_one(const env& e, const variant& v, const problem& p, bool sp
             return (uint16_t)(sgn | (e16 << 10) | mant);
         };
         k16h.resize(k.size()), v16h.resize(k.size());
-        for (size_t i = 0; i < k.size(); ++i) k16h[i] = to_bits(kr[i]), v16h[i] = to_bits(vr[i]);
+        for (size_t i = 0; i < k.size(); ++i)
+            k16h[i] = to_bits(kr[i]), v16h[i] = to_bits(vr[i]);
         dp.k = buffer(e, k16h.size() * 2, k16h.data());
         dp.v = buffer(e, v16h.size() * 2, v16h.data());
     } else {
@@ -408,17 +423,20 @@ check_result check_one(const env& e, const variant& v, const problem& p, bool sp
     run(e, kk, v, p, dp, sargs, m.n_rows);
     ck(clEnqueueReadBuffer(e.q, dp.o.get(), CL_TRUE, 0, o.size() * 4, o.data(), 0, nullptr, nullptr), "read");
     std::vector<int> rows;
-    for (int t = 0; t < p.n; ++t) rows.push_back(t);
+    for (int t = 0; t < p.n; ++t)
+        rows.push_back(t);
     check_result r;
-    r.what = fmt::format("{} {} d={} n={} nkv={} H={}/{} past={} {}{}{}", sparse ? "sparse" : "dense", v.name(), p.d,
-                         p.n, p.nkv, p.h, p.hkv, p.n_past, p.causal ? "causal" : "full", p.kv_f16 ? " kvf16" : "",
-                         sparse ? fmt::format(" dens={:.2f}", m.density) : "");
+    r.what = fmt::format("{} {} d={} n={} nkv={} H={}/{} past={} {}{}{}", sparse ? "sparse" : "dense",
+                         v.name(), p.d, p.n, p.nkv, p.h, p.hkv, p.n_past, p.causal ? "causal" : "full",
+                         p.kv_f16 ? " kvf16" : "", sparse ? fmt::format(" dens={:.2f}", m.density) : "");
     bool finite = true;
-    for (float x : o) finite = finite && std::isfinite(x);
+    for (float x : o)
+        finite = finite && std::isfinite(x);
     r.rel = rel_l2_vs_cpu(p, q, kr, vr, o, rows, keep, &r.max_abs);
     // f16 P and f16 inputs: error of a few 1e-4 relative; unwritten output is NaN (fails).
     r.ok = finite && r.rel < 3e-3;
-    clReleaseKernel(kk.prep_k), clReleaseKernel(kk.prep_v), clReleaseKernel(kk.attn), clReleaseProgram(kk.prog);
+    clReleaseKernel(kk.prep_k), clReleaseKernel(kk.prep_v), clReleaseKernel(kk.attn),
+        clReleaseProgram(kk.prog);
     return r;
 }
 
@@ -449,7 +467,8 @@ void run_ptx_probes(const env& e) {
         cl_int err = 0;
         cl_kernel k = clCreateKernel(p, name, &err);
         if (err) return false;
-        for (cl_uint i = 0; i < args.size(); ++i) clSetKernelArg(k, i, sizeof(cl_mem), &args[i]);
+        for (cl_uint i = 0; i < args.size(); ++i)
+            clSetKernelArg(k, i, sizeof(cl_mem), &args[i]);
         err = clEnqueueNDRangeKernel(e.q, k, 1, nullptr, &one, &one, 0, nullptr, nullptr);
         err = err ? err : clFinish(e.q);
         clReleaseKernel(k);
@@ -460,30 +479,35 @@ void run_ptx_probes(const env& e) {
         mem_ptr o = buffer(e, 128);
         bool ok = run1("probe_st_shared", {o.get()});
         clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 128, out.data(), 0, nullptr, nullptr);
-        for (uint32_t l = 0; l < 32; ++l) ok = ok && out[l] == (31 - l) * 3 + 7;
+        for (uint32_t l = 0; l < 32; ++l)
+            ok = ok && out[l] == (31 - l) * 3 + 7;
         std::printf("ptx probe st.shared via (uint)local ptr: %s\n", ok ? "OK" : "FAIL");
     }
     {
         std::vector<uint32_t> src(128), out(128, 0);
-        for (uint32_t i = 0; i < 128; ++i) src[i] = i * 2654435761u;
+        for (uint32_t i = 0; i < 128; ++i)
+            src[i] = i * 2654435761u;
         mem_ptr s = buffer(e, 512, src.data()), o = buffer(e, 512);
         bool ok = run1("probe_cp_async", {s.get(), o.get()});
         clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 512, out.data(), 0, nullptr, nullptr);
         for (uint32_t l = 0; l < 32; ++l)
-            for (int c = 0; c < 4; ++c) ok = ok && out[l * 4 + c] == src[(31 - l) * 4 + c];
+            for (int c = 0; c < 4; ++c)
+                ok = ok && out[l * 4 + c] == src[(31 - l) * 4 + c];
         std::printf("ptx probe cp.async.cg 16B: %s\n", ok ? "OK" : "FAIL");
     }
     {
         std::vector<uint16_t> src(256);
         std::vector<uint32_t> out(128, 0);
-        for (int i = 0; i < 256; ++i) src[i] = (uint16_t)(i * 7 + 1);
+        for (int i = 0; i < 256; ++i)
+            src[i] = (uint16_t)(i * 7 + 1);
         mem_ptr s = buffer(e, 512, src.data()), o = buffer(e, 512);
         bool ok = run1("probe_ldmatrix", {s.get(), o.get()});
         clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 512, out.data(), 0, nullptr, nullptr);
         for (uint32_t l = 0; l < 32; ++l)
             for (uint32_t i = 0; i < 4; ++i) {
                 const uint32_t r = i * 8 + l / 4, c = 2 * (l % 4);
-                ok = ok && out[l * 4 + i] == ((uint32_t)src[r * 8 + c] | ((uint32_t)src[r * 8 + c + 1] << 16));
+                ok =
+                    ok && out[l * 4 + i] == ((uint32_t)src[r * 8 + c] | ((uint32_t)src[r * 8 + c + 1] << 16));
             }
         std::printf("ptx probe ldmatrix.x4: %s\n", ok ? "OK" : "FAIL");
     }
@@ -503,16 +527,26 @@ int main(int argc, char** argv) {
             if (i + 1 >= argc) fail("missing value for " + a);
             return argv[++i];
         };
-        if (a == "--emulate") emulate = true;
-        else if (a == "--check-only") check_only = true;
-        else if (a == "--time-only") time_only = true;
-        else if (a == "--probe") probe = true, check_only = true, time_only = true;
-        else if (a == "--json") json_path = next();
-        else if (a == "--variants") variants_s = next();
-        else if (a == "--dump-ptx") ptx_path = next();
-        else if (a == "--n-list") n_list = parse_list(next());
-        else if (a == "--reps") reps = std::stoi(next());
-        else if (a == "--sparse-n") sparse_n = std::stoi(next());
+        if (a == "--emulate")
+            emulate = true;
+        else if (a == "--check-only")
+            check_only = true;
+        else if (a == "--time-only")
+            time_only = true;
+        else if (a == "--probe")
+            probe = true, check_only = true, time_only = true;
+        else if (a == "--json")
+            json_path = next();
+        else if (a == "--variants")
+            variants_s = next();
+        else if (a == "--dump-ptx")
+            ptx_path = next();
+        else if (a == "--n-list")
+            n_list = parse_list(next());
+        else if (a == "--reps")
+            reps = std::stoi(next());
+        else if (a == "--sparse-n")
+            sparse_n = std::stoi(next());
         else {
             std::fprintf(stderr, "usage: pa_mma_check [--emulate] [--check-only|--time-only] [--n-list L] "
                                  "[--variants W8B64,...] [--reps R] [--sparse-n N] [--json FILE]\n");
@@ -523,15 +557,15 @@ int main(int argc, char** argv) {
         env e = open_env();
         const bool real = e.nvidia && e.cc_major >= 8;
         if (!real) emulate = true;
-        std::printf("device: %s (%s) cc %d.%d, %s\n", e.name.c_str(), e.platform_name.c_str(), e.cc_major, e.cc_minor,
-                    emulate ? "PTX emulated" : "tensor cores");
+        std::printf("device: %s (%s) cc %d.%d, %s\n", e.name.c_str(), e.platform_name.c_str(), e.cc_major,
+                    e.cc_minor, emulate ? "PTX emulated" : "tensor cores");
         std::vector<variant> vars;
         for (size_t pos = 0; pos < variants_s.size();) {
             size_t c = variants_s.find(',', pos);
             if (c == std::string::npos) c = variants_s.size();
             variant v;
-            if (std::sscanf(variants_s.substr(pos, c - pos).c_str(), "W%dB%dA%dR%d", &v.warps, &v.bn, &v.async,
-                            &v.maxreg) < 2)
+            if (std::sscanf(variants_s.substr(pos, c - pos).c_str(), "W%dB%dA%dR%d", &v.warps, &v.bn,
+                            &v.async, &v.maxreg) < 2)
                 fail("bad variant " + variants_s.substr(pos, c - pos));
             vars.push_back(v);
             pos = c + 1;
@@ -541,14 +575,33 @@ int main(int argc, char** argv) {
         if (!time_only) {
             std::vector<std::pair<problem, bool>> cases;
             problem p;
-            cases.push_back({p, false});                                           // plain causal
-            p.n = 200, p.nkv = 200;                     cases.push_back({p, false}); // tails
-            p.n = 150, p.nkv = 300, p.n_past = 150;     cases.push_back({p, false}); // n_past
-            p.causal = false; p.n = 130; p.nkv = 190;   cases.push_back({p, false}); // non-causal
-            p = problem{}; p.d = 64; p.h = 6; p.hkv = 3; cases.push_back({p, false}); // d 64
-            p = problem{}; p.kv_f16 = true; p.h = 8; p.hkv = 1; cases.push_back({p, false}); // F16 K/V, GQA 8
-            p = problem{}; p.n = 768; p.nkv = 768;     cases.push_back({p, true}); // sparse
-            p.n = 600; p.nkv = 700; p.n_past = 100;    cases.push_back({p, true}); // sparse, n_past
+            cases.push_back({p, false}); // plain causal
+            p.n = 200, p.nkv = 200;
+            cases.push_back({p, false}); // tails
+            p.n = 150, p.nkv = 300, p.n_past = 150;
+            cases.push_back({p, false}); // n_past
+            p.causal = false;
+            p.n = 130;
+            p.nkv = 190;
+            cases.push_back({p, false}); // non-causal
+            p = problem{};
+            p.d = 64;
+            p.h = 6;
+            p.hkv = 3;
+            cases.push_back({p, false}); // d 64
+            p = problem{};
+            p.kv_f16 = true;
+            p.h = 8;
+            p.hkv = 1;
+            cases.push_back({p, false}); // F16 K/V, GQA 8
+            p = problem{};
+            p.n = 768;
+            p.nkv = 768;
+            cases.push_back({p, true}); // sparse
+            p.n = 600;
+            p.nkv = 700;
+            p.n_past = 100;
+            cases.push_back({p, true}); // sparse, n_past
             const std::vector<variant> cv = emulate ? std::vector<variant>{vars.front()} : vars;
             for (const auto& v : cv)
                 for (size_t ci = 0; ci < cases.size(); ++ci) {
@@ -611,18 +664,20 @@ int main(int argc, char** argv) {
                 const double ms = ta[ta.size() / 2], prep = tp[tp.size() / 2];
                 const double flops = 2.0 * p.h * p.d * (double)p.n * p.n; // causal dense, both products
                 const double dens = m ? m->density : 1.0;
-                const std::string line =
-                    fmt::format("{:<7} {:<6} n={:<6} {:>9.3f} ms  prep {:>7.3f} ms  {:>6.1f} TFLOP/s(dense-equiv)  "
-                                "density {:.3f}{}",
-                                mode, v.name(), p.n, ms, prep, flops / ms * 1e-9, dens, ptxas_summary(kk.log));
+                const std::string line = fmt::format(
+                    "{:<7} {:<6} n={:<6} {:>9.3f} ms  prep {:>7.3f} ms  {:>6.1f} TFLOP/s(dense-equiv)  "
+                    "density {:.3f}{}",
+                    mode, v.name(), p.n, ms, prep, flops / ms * 1e-9, dens, ptxas_summary(kk.log));
                 std::printf("%s\n", line.c_str());
                 std::fflush(stdout);
                 table.push_back(line);
                 if (jf)
                     std::fprintf(jf,
-                                 "{\"device\":\"%s\",\"shape\":\"llama3-8b\",\"n\":%d,\"mode\":\"%s\",\"variant\":\"%s\","
+                                 "{\"device\":\"%s\",\"shape\":\"llama3-8b\",\"n\":%d,\"mode\":\"%s\","
+                                 "\"variant\":\"%s\","
                                  "\"time_ms\":%.4f,\"prep_ms\":%.4f,\"tflops\":%.2f,\"density\":%.4f}\n",
-                                 e.name.c_str(), p.n, mode, v.name().c_str(), ms, prep, flops / ms * 1e-9, dens);
+                                 e.name.c_str(), p.n, mode, v.name().c_str(), ms, prep, flops / ms * 1e-9,
+                                 dens);
                 if (!ptx_path.empty() && !m) { // the driver's program binary is PTX text on NVIDIA
                     size_t sz = 0;
                     clGetProgramInfo(kk.prog, CL_PROGRAM_BINARY_SIZES, sizeof sz, &sz, nullptr);
@@ -669,7 +724,8 @@ int main(int argc, char** argv) {
                 }
             if (jf) std::fclose(jf);
             std::printf("\n== summary ==\n");
-            for (const auto& l : table) std::printf("%s\n", l.c_str());
+            for (const auto& l : table)
+                std::printf("%s\n", l.c_str());
         }
         if (failures) std::printf("%d check(s) FAILED\n", failures);
         return failures ? 1 : 0;

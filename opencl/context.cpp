@@ -23,10 +23,14 @@ std::string common_source() {
     return c ? c : "";
 }
 
-std::string builtin_source(std::string_view program) {
-    const char* text = find_embedded(program);
-    if (!text) throw error(fmt::format("no embedded OpenCL program named '{}'", program), PA_ERR_INVALID);
-    return fmt::format("{}\n#line 1\n{}", common_source(), text);
+std::string builtin_source(std::string_view program, std::string_view prefix_program) {
+    const auto text_of = [](std::string_view name) {
+        const char* text = find_embedded(name);
+        if (!text) throw error(fmt::format("no embedded OpenCL program named '{}'", name), PA_ERR_INVALID);
+        return text;
+    };
+    const std::string prefix = prefix_program.empty() ? "" : fmt::format("{}\n", text_of(prefix_program));
+    return fmt::format("{}\n{}#line 1\n{}", common_source(), prefix, text_of(program));
 }
 
 // ---- device_context ---------------------------------------------------------------------

@@ -137,6 +137,16 @@ class device_context {
     std::unique_ptr<impl> impl_;
 };
 
+// A tensor as kernels see it: storage, shape (ne/nb) and element type.
+struct operand {
+    mem_ref mem;
+    shape_ref shape;
+    pa_type type = PA_TYPE_F32;
+};
+inline operand operand_of(const device_context& ctx, const pa_tensor* t) {
+    return {ctx.mem(t), shape_of(t), t->type};
+}
+
 // ---- ops added by plugins ---------------------------------------------------------------
 // The backend consults this table for node->op >= PA_OP_FIRST_DYNAMIC: supports_op() calls
 // supports (nodes whose op has no entry are unsupported), compute() calls compute.

@@ -14,12 +14,7 @@
 #include "pa/error.h"
 #include "pa/pa_plugin.h"
 
-#if __has_include("proxy/proxy_op.h")
-#include "proxy/proxy_op.h"
-#define PA_HAVE_PROXY_OP 1
-#else
-#define PA_HAVE_PROXY_OP 0
-#endif
+#include "proxy_sparse_attn/op.h"
 
 namespace {
 
@@ -194,13 +189,7 @@ pa_plugin_entry(const pa_host_api* host, pa_plugin_desc* out, char* err, size_t 
                                         PA_PLUGIN_ABI_VERSION, host->abi_version),
                             PA_ERR_ABI);
         g_host = host;
-#if PA_HAVE_PROXY_OP
-        char reg_err[256] = {0};
-        const int32_t id = host->register_op(&pa::proxy::op_desc(), reg_err, sizeof reg_err);
-        if (id < 0)
-            throw pa::error(fmt::format("registering proxy_sparse_attn: {}", reg_err), PA_ERR_INVALID);
-        pa::ocl::register_op_impl(id, pa::proxy::opencl_impl());
-#endif
+        pa::proxy::register_op(*host); // the ops this plugin adds
         *out = pa_plugin_desc{};
         out->abi_version = PA_PLUGIN_ABI_VERSION;
         out->name = "opencl";

@@ -24,7 +24,7 @@
 #include "pa/error.h"
 #include "pa/ops.h"
 #include "pa/plugin_loader.h"
-#include "pa/proxy_attn.h"
+#include "pa/proxy_sparse_attn.h"
 #include "pa/scheduler.h"
 
 namespace {

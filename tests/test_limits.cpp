@@ -19,7 +19,7 @@
 #include "pa/error.h"
 #include "pa/ops.h"
 #include "pa/plugin_loader.h"
-#include "pa/proxy_attn.h"
+#include "pa/proxy_sparse_attn.h"
 
 #define PA_FUZZ_DATA_DIR PA_SOURCE_DIR "/tests/data"
 #include "../fuzz/targets/llama2c_target.h"
@@ -29,15 +29,15 @@ namespace {
 const std::string tensor_limit = std::to_string(pa::max_tensor_elements); // 1099511627776
 
 // Expects stmt to throw pa::error whose message contains every needle.
-#define EXPECT_LIMIT(stmt, ...)                                                                         \
-    do {                                                                                                \
-        try {                                                                                           \
-            (void)(stmt);                                                                               \
-            ADD_FAILURE() << #stmt << " was accepted";                                                  \
-        } catch (const pa::error& e) {                                                                  \
-            for (const std::string& n : std::initializer_list<std::string>{__VA_ARGS__})                 \
-                EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << #stmt << ": " << e.what(); \
-        }                                                                                               \
+#define EXPECT_LIMIT(stmt, ...)                                                                              \
+    do {                                                                                                     \
+        try {                                                                                                \
+            (void)(stmt);                                                                                    \
+            ADD_FAILURE() << #stmt << " was accepted";                                                       \
+        } catch (const pa::error& e) {                                                                       \
+            for (const std::string& n : std::initializer_list<std::string>{__VA_ARGS__})                     \
+                EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << #stmt << ": " << e.what();    \
+        }                                                                                                    \
     } while (0)
 
 TEST(Limits, OpResultsAboveTheElementLimit) {
@@ -104,7 +104,8 @@ std::vector<uint8_t> gguf_with_dims(std::initializer_list<uint64_t> dims) {
     u64(1);
     put("t", 1);
     u32(uint32_t(dims.size()));
-    for (uint64_t d : dims) u64(d);
+    for (uint64_t d : dims)
+        u64(d);
     u32(PA_TYPE_F32);
     u64(0);
     b.resize(b.size() + 64, 0);
@@ -112,10 +113,12 @@ std::vector<uint8_t> gguf_with_dims(std::initializer_list<uint64_t> dims) {
 }
 
 TEST(Limits, GgufTensorInfosAboveTheElementLimit) {
-    EXPECT_LIMIT(pa::gguf::file::from_memory(gguf_with_dims({uint64_t(1) << 32, uint64_t(1) << 32}), "big.gguf"),
-                 "big.gguf", "tensor 't'", tensor_limit);
-    EXPECT_LIMIT(pa::gguf::file::from_memory(gguf_with_dims({1u << 16, 1u << 16, 1u << 16, 1u << 16}), "big.gguf"),
-                 tensor_limit); // 2^64 would wrap to 0
+    EXPECT_LIMIT(
+        pa::gguf::file::from_memory(gguf_with_dims({uint64_t(1) << 32, uint64_t(1) << 32}), "big.gguf"),
+        "big.gguf", "tensor 't'", tensor_limit);
+    EXPECT_LIMIT(
+        pa::gguf::file::from_memory(gguf_with_dims({1u << 16, 1u << 16, 1u << 16, 1u << 16}), "big.gguf"),
+        tensor_limit); // 2^64 would wrap to 0
     EXPECT_LIMIT(pa::gguf::file::from_memory(gguf_with_dims({uint64_t(1) << 63}), "big.gguf"), "too large");
 }
 
@@ -144,8 +147,9 @@ TEST(Limits, ModelHyperparametersAreNotWrappedIntoPlausibleInts) {
         EXPECT_LIMIT(pa::model::model(tiny_model_with(key, v)), "tiny.gguf", "2^24");
     }
     const int64_t wide = int64_t(wraps_to_1) + 1; // key_length 2^32 + 2 would read as 2
-    EXPECT_LIMIT(pa::model::model(tiny_model_with("llama.attention.key_length", pa::gguf::value::of_i64(wide))),
-                 "head dim");
+    EXPECT_LIMIT(
+        pa::model::model(tiny_model_with("llama.attention.key_length", pa::gguf::value::of_i64(wide))),
+        "head dim");
 }
 
 TEST(Limits, Llama2cHeaderNamesItsLimit) {
@@ -163,7 +167,8 @@ TEST(Limits, KvCacheContext) {
     hp.n_head_kv = 2;
     EXPECT_LIMIT(pa::model::kv_cache(hp, pa::model::max_ctx + 1, PA_TYPE_F16), "16777216", "context limit");
     EXPECT_LIMIT(pa::model::kv_cache(hp, -5, PA_TYPE_F16), "context limit");
-    EXPECT_NO_THROW(pa::model::kv_cache(hp, pa::model::max_ctx, PA_TYPE_F16)); // records only: nothing allocated
+    EXPECT_NO_THROW(
+        pa::model::kv_cache(hp, pa::model::max_ctx, PA_TYPE_F16)); // records only: nothing allocated
 }
 
 // ---- the CLI ----------------------------------------------------------------------------
@@ -171,7 +176,8 @@ TEST(Limits, KvCacheContext) {
 pa::test::child_result run_limited(const std::vector<std::string>& args) {
     pa::test::child_options o;
     o.timeout_s = 60;
-    if (!pa::test::built_with_asan) o.max_address_space = size_t(4) << 30; // a big allocation would fail loudly
+    if (!pa::test::built_with_asan)
+        o.max_address_space = size_t(4) << 30; // a big allocation would fail loudly
     return pa::test::run_child(args, o);
 }
 
@@ -180,7 +186,8 @@ void expect_one_error(const pa::test::child_result& r, std::initializer_list<std
     EXPECT_EQ(r.code, 1) << r.err;
     EXPECT_EQ(pa::test::count_lines_with(r.err, "error:"), 1) << r.err;
     EXPECT_EQ(r.err.find("bad_alloc"), std::string::npos) << r.err;
-    for (const std::string& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << r.err;
+    for (const std::string& n : needles)
+        EXPECT_NE(r.err.find(n), std::string::npos) << r.err;
     EXPECT_LT(r.seconds, 10.0) << "refused up front, not after work";
 }
 
@@ -188,9 +195,10 @@ TEST(Limits, CliRefusesAbsurdSizesUpFront) {
     const std::string pa = pa::test::pa_binary();
     if (!std::filesystem::exists(pa)) GTEST_SKIP() << pa << " is not built";
     expect_one_error(run_limited({pa, "attn", "--n", "10000000000", "--device", "cpu"}), {"2^31"});
-    expect_one_error(run_limited({pa, "attn", "--n", "1000000", "--dim", "10000000", "--device", "cpu"}), {"2^40"});
-    expect_one_error(run_limited({pa, "attn", "--n", "4096", "--heads", "2147483647", "--kv-heads", "1", "--device",
-                                  "cpu"}),
+    expect_one_error(run_limited({pa, "attn", "--n", "1000000", "--dim", "10000000", "--device", "cpu"}),
+                     {"2^40"});
+    expect_one_error(run_limited({pa, "attn", "--n", "4096", "--heads", "2147483647", "--kv-heads", "1",
+                                  "--device", "cpu"}),
                      {"2^40"});
     // pa run: the context is checked before it narrows to int or sizes the KV cache
     const auto tmp = std::filesystem::temp_directory_path() / fmt::format("pa-limits-{}.gguf", ::getpid());
@@ -200,8 +208,8 @@ TEST(Limits, CliRefusesAbsurdSizesUpFront) {
                                PA_TYPE_F32, "tiny", notes)
         .write(tmp.string());
     for (const char* ctx : {"100000000", "4294967396", "-3"})
-        expect_one_error(run_limited({pa, "run", "-m", tmp.string(), "-p", "a", "-n", "1", "--ctx", ctx, "--device",
-                                      "cpu"}),
+        expect_one_error(run_limited({pa, "run", "-m", tmp.string(), "-p", "a", "-n", "1", "--ctx", ctx,
+                                      "--device", "cpu"}),
                          {"--ctx", "16777216"});
     std::filesystem::remove(tmp);
 }

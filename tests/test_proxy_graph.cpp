@@ -35,7 +35,7 @@ struct attn_graph {
     pa::graph g;
 
     attn_graph(const attn_case& c, bool with_decode_node) {
-        const auto s = pa::proxy::synthesize(c.pat, c.N, c.n_past, c.H, c.Hkv, c.d, c.seed, 0.0f, c.B);
+        const auto s = pa::analysis::synthesize(c.pat, c.N, c.n_past, c.H, c.Hkv, c.d, c.seed, 0.0f, c.B);
         const int64_t nk = c.n_past + c.N;
         auto token_major = [&](const std::vector<float>& src, int64_t heads, int64_t n, pa_type type) {
             pa::tensor* t = ctx.new_tensor(type, {c.d, heads, n});
@@ -44,8 +44,10 @@ struct attn_graph {
                     for (int64_t e = 0; e < c.d; ++e) {
                         const float x = src[size_t((h * n + i) * c.d + e)];
                         const size_t at = size_t((i * heads + h) * c.d + e);
-                        if (type == PA_TYPE_F32) static_cast<float*>(t->data)[at] = x;
-                        else static_cast<uint16_t*>(t->data)[at] = pa::fp32_to_fp16(x);
+                        if (type == PA_TYPE_F32)
+                            static_cast<float*>(t->data)[at] = x;
+                        else
+                            static_cast<uint16_t*>(t->data)[at] = pa::fp32_to_fp16(x);
                     }
             return pa::permute(ctx, t, 0, 2, 1, 3); // [d, n, heads], strided
         };
@@ -58,7 +60,8 @@ struct attn_graph {
         // a per-channel gain after attention (cheap to build on PoCL, unlike a GEMM)
         pa::tensor* wo = ctx.new_tensor(PA_TYPE_F32, {c.d * c.H, 1});
         auto* w = static_cast<float*>(wo->data);
-        for (int64_t i = 0; i < pa::nelements(wo); ++i) w[i] = float((i * 7919) % 61) / 61.0f - 0.5f;
+        for (int64_t i = 0; i < pa::nelements(wo); ++i)
+            w[i] = float((i * 7919) % 61) / 61.0f - 0.5f;
         out = pa::mul(ctx, pa::reshape(ctx, attn, {c.d * c.H, c.N}), wo);
         std::vector<pa::tensor*> outs{out};
         if (with_decode_node) { // one query: decoding stays dense
@@ -127,7 +130,8 @@ TEST(ProxyGraph, GammaOneSwapOnOpenCLEqualsDenseGraph) {
 TEST(ProxyGraph, LayerFilterSkipsLayers) {
     if (!env().ocl) GTEST_SKIP() << "no OpenCL device";
     attn_graph ag(graph_case(), false);
-    EXPECT_EQ(pa::swap_dense_attention(ag.g, graph_case().params(), [](int layer, const pa::tensor*) { return layer != 0; }),
+    EXPECT_EQ(pa::swap_dense_attention(ag.g, graph_case().params(),
+                                       [](int layer, const pa::tensor*) { return layer != 0; }),
               0);
     EXPECT_EQ(ag.attn->op, PA_OP_FLASH_ATTN_EXT);
 }

@@ -4,7 +4,7 @@
 // against dense attention. Runs the lowering directly on a device_context of its own.
 #include <gtest/gtest.h>
 
-#include "proxy/proxy_ocl.h"
+#include "ocl/lowering.h"
 #include "test_proxy_util.h"
 
 using namespace proxy_test;
@@ -46,7 +46,7 @@ ocl_result run_ocl(pa::context& ctx, const qkv& t, const attn_case& c, int stop_
     pa::tensor* dst = ctx.new_tensor(PA_TYPE_F32, {c.d, c.H, c.N});
     auto mq = upload(t.q), mk = upload(t.k), mv = upload(t.v), md = upload(dst);
     auto as = [](const pa::ocl::mem_handle& m, const pa_tensor* x) {
-        return pa::proxy::ocl_tensor{{m.get(), 0}, pa::ocl::shape_of(x), x->type};
+        return pa::ocl::operand{{m.get(), 0}, pa::ocl::shape_of(x), x->type};
     };
     ocl_result r;
     pa::proxy::ocl_run(*device(), geo, as(mq, t.q), as(mk, t.k), as(mv, t.v), as(md, dst), &r.dbg);
@@ -95,12 +95,12 @@ std::vector<attn_case> cases() {
     x.gamma = 0.6f;
     v.push_back(x);
     x = c;
-    x.pat = pa::proxy::pattern::random;
+    x.pat = pa::analysis::pattern::random;
     x.kv = PA_TYPE_F16;
     x.S = 8;
     v.push_back(x);
     x = c;
-    x.pat = pa::proxy::pattern::sink_local;
+    x.pat = pa::analysis::pattern::sink_local;
     x.B = 32;
     x.N = 700; // 22 blocks: a longer sort
     x.min_tokens = 64;
@@ -139,14 +139,13 @@ void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_d
     EXPECT_EQ(gpu.head_mass, cpu.head_mass);
     EXPECT_EQ(gpu.budgets, cpu.budgets);
     EXPECT_EQ(gpu.ranks, cpu.ranks);
-    EXPECT_EQ(gpu.counts, cpu.counts);
-    ASSERT_EQ(gpu.blocks.size(), cpu.blocks.size());
+    EXPECT_EQ(gpu.counts, cpu.mask.counts);
+    ASSERT_EQ(gpu.blocks.size(), cpu.mask.blocks.size());
     for (int64_t h = 0; h < g.H; ++h)
         for (int64_t m = g.row0; m < g.n_kblocks; ++m) {
             const size_t at = size_t(h * g.tri_total() + g.tri(m));
-            const int32_t n = cpu.counts[size_t(h * g.n_rows + m - g.row0)];
-            EXPECT_TRUE(
-                std::equal(cpu.blocks.begin() + at, cpu.blocks.begin() + at + n, gpu.blocks.begin() + at))
+            const auto kept = cpu.kept(h, m);
+            EXPECT_TRUE(std::equal(kept.begin(), kept.end(), gpu.blocks.begin() + at))
                 << "head " << h << " row " << m;
         }
 }
@@ -182,7 +181,7 @@ TEST(ProxyOclTies, TiesAreBrokenByBlockIndexOnBothSides) {
     const ocl_result r = run_ocl(ctx, t, c);
     expect_same_estimate(ref.est, r.dbg, ref.geo);
     // row m keeps the forced blocks then the lowest indices
-    const auto kept = ref.est.kept(ref.geo, 0, 10);
+    const auto kept = ref.est.kept(0, 10);
     const int32_t K = ref.est.budgets[0];
     ASSERT_LT(K + 2, 11);
     for (int32_t i = 0; i < K + 1; ++i)
@@ -218,7 +217,7 @@ TEST(ProxyOclDense, FullMaskThroughTheSparsePathEqualsDense) {
     c.force = false;
     c.min_tokens = 9 * 16; // k_min = 9 < 10: not all_kept, but only the last row can drop a block
     c.gamma = 1.0f - 1e-7f;
-    c.pat = pa::proxy::pattern::random;
+    c.pat = pa::analysis::pattern::random;
     pa::context ctx;
     const qkv t = make_qkv(ctx, c);
     const ref_result ref = run_ref(t, c);

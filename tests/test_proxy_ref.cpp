@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <numeric>
 
+#include "mask_quality.h"
 #include "pa/error.h"
 #include "pa/op_registry.h"
-#include "proxy/ref/proxy_analysis.h"
 #include "test_proxy_util.h"
 
 using namespace proxy_test;
@@ -166,7 +166,7 @@ std::vector<attn_case> invariant_cases() {
     x.gamma = 0.6f;
     v.push_back(x);
     x = c;
-    x.pat = pa::proxy::pattern::random;
+    x.pat = pa::analysis::pattern::random;
     x.kv = PA_TYPE_F16;
     x.S = 8;
     v.push_back(x);
@@ -188,7 +188,7 @@ TEST_P(ProxyInvariants, MaskIsCausalForcedNestedAndSized) {
         EXPECT_GE(K, g.k_min);
         EXPECT_LE(K, g.n_kblocks);
         for (int64_t m = g.row0; m < g.n_kblocks; ++m) {
-            const auto kept = r.est.kept(g, h, m);
+            const auto kept = r.est.kept(h, m);
             EXPECT_EQ(int64_t(kept.size()), std::min(m + 1, K + g.forced(m))) << "h " << h << " m " << m;
             for (size_t i = 0; i < kept.size(); ++i) {
                 EXPECT_GE(kept[i], 0);
@@ -205,8 +205,9 @@ TEST_P(ProxyInvariants, MaskIsCausalForcedNestedAndSized) {
             const int64_t j = h / g.heads_per_group;
             for (int64_t h2 = j * g.heads_per_group; h2 < (j + 1) * g.heads_per_group; ++h2) {
                 if (r.est.budgets[size_t(h2)] < K) continue;
-                const auto big = r.est.kept(g, h2, m);
-                for (int32_t n : kept) EXPECT_TRUE(std::binary_search(big.begin(), big.end(), n));
+                const auto big = r.est.kept(h2, m);
+                for (int32_t n : kept)
+                    EXPECT_TRUE(std::binary_search(big.begin(), big.end(), n));
             }
         }
     }
@@ -226,13 +227,15 @@ TEST_P(ProxyInvariants, SparseAttentionMatchesDirectMaskedSoftmax) {
             const int64_t p = g.n_past + tq, m = p / g.B, hk = h / g.gqa;
             std::vector<double> s, acc(size_t(g.d), 0.0);
             std::vector<int64_t> keys;
-            for (int32_t n : r.est.kept(g, h, m))
-                for (int64_t j = n * g.B; j < std::min<int64_t>((n + 1) * g.B, p + 1); ++j) keys.push_back(j);
+            for (int32_t n : r.est.kept(h, m))
+                for (int64_t j = n * g.B; j < std::min<int64_t>((n + 1) * g.B, p + 1); ++j)
+                    keys.push_back(j);
             double mx = -1e300;
             for (int64_t j : keys) {
                 double dot = 0;
                 for (int64_t i = 0; i < g.d; ++i)
-                    dot += double(x.q[size_t((h * g.N + tq) * g.d + i)]) * x.k[size_t((hk * g.n_keys + j) * g.d + i)];
+                    dot += double(x.q[size_t((h * g.N + tq) * g.d + i)]) *
+                           x.k[size_t((hk * g.n_keys + j) * g.d + i)];
                 s.push_back(dot * g.scale);
                 mx = std::max(mx, s.back());
             }
@@ -240,7 +243,8 @@ TEST_P(ProxyInvariants, SparseAttentionMatchesDirectMaskedSoftmax) {
             for (size_t a = 0; a < keys.size(); ++a) {
                 const double w = std::exp(s[a] - mx);
                 sum += w;
-                for (int64_t i = 0; i < g.d; ++i) acc[size_t(i)] += w * x.v[size_t((hk * g.n_keys + keys[a]) * g.d + i)];
+                for (int64_t i = 0; i < g.d; ++i)
+                    acc[size_t(i)] += w * x.v[size_t((hk * g.n_keys + keys[a]) * g.d + i)];
             }
             for (int64_t i = 0; i < g.d; ++i) {
                 const double want = acc[size_t(i)] / sum, got = r.out[size_t((tq * g.H + h) * g.d + i)];
@@ -262,9 +266,11 @@ TEST_P(ProxyInvariants, ScoresAndBudgetsMatchBruteForce) {
     const int64_t d = g.d;
     // proxy heads: means over the group, strided, causal softmax, block max
     for (int64_t j = 0; j < g.g; ++j) {
-        auto pooled = [&](const std::vector<float>& a, int64_t h0, int64_t nh, int64_t len, int64_t pos, int64_t i) {
+        auto pooled = [&](const std::vector<float>& a, int64_t h0, int64_t nh, int64_t len, int64_t pos,
+                          int64_t i) {
             double s = 0;
-            for (int64_t h = h0; h < h0 + nh; ++h) s += a[size_t((h * len + pos) * d + i)];
+            for (int64_t h = h0; h < h0 + nh; ++h)
+                s += a[size_t((h * len + pos) * d + i)];
             return s / double(nh);
         };
         for (int64_t m = g.row0; m < g.n_kblocks; ++m) {
@@ -280,7 +286,8 @@ TEST_P(ProxyInvariants, ScoresAndBudgetsMatchBruteForce) {
                 }
                 const double mx = *std::max_element(logit.begin(), logit.end());
                 double sum = 0;
-                for (double l : logit) sum += std::exp(l - mx);
+                for (double l : logit)
+                    sum += std::exp(l - mx);
                 for (size_t kk = 0; kk < logit.size(); ++kk) {
                     const int64_t n = int64_t(kk) * g.S / g.B;
                     A[size_t(n)] = std::max(A[size_t(n)], std::exp(logit[kk] - mx) / sum);
@@ -288,7 +295,8 @@ TEST_P(ProxyInvariants, ScoresAndBudgetsMatchBruteForce) {
             }
             for (int64_t n = 0; n <= m; ++n) {
                 const double got = r.est.scores[size_t(j * g.tri_total() + g.tri(m) + n)];
-                EXPECT_NEAR(got, A[size_t(n)], 2e-5 * A[size_t(n)] + 1e-30) << "j " << j << " m " << m << " n " << n;
+                EXPECT_NEAR(got, A[size_t(n)], 2e-5 * A[size_t(n)] + 1e-30)
+                    << "j " << j << " m " << m << " n " << n;
             }
         }
     }
@@ -303,13 +311,16 @@ TEST_P(ProxyInvariants, ScoresAndBudgetsMatchBruteForce) {
             for (int64_t jk = 0; jk <= p; ++jk) {
                 double dot = 0;
                 for (int64_t i = 0; i < d; ++i)
-                    dot += double(x.q[size_t((h * g.N + p - g.n_past) * d + i)]) * x.k[size_t((hk * g.n_keys + jk) * d + i)];
+                    dot += double(x.q[size_t((h * g.N + p - g.n_past) * d + i)]) *
+                           x.k[size_t((hk * g.n_keys + jk) * d + i)];
                 logit.push_back(dot * g.scale);
             }
             const double mx = *std::max_element(logit.begin(), logit.end());
             double sum = 0;
-            for (double l : logit) sum += std::exp(l - mx);
-            for (size_t jk = 0; jk < logit.size(); ++jk) a[jk / size_t(g.B)] += std::exp(logit[jk] - mx) / sum;
+            for (double l : logit)
+                sum += std::exp(l - mx);
+            for (size_t jk = 0; jk < logit.size(); ++jk)
+                a[jk / size_t(g.B)] += std::exp(logit[jk] - mx) / sum;
         }
         const double total = std::accumulate(a.begin(), a.end(), 0.0);
         std::vector<double> sorted = a;
@@ -328,7 +339,8 @@ TEST_P(ProxyInvariants, ScoresAndBudgetsMatchBruteForce) {
         if (!near) {
             EXPECT_EQ(r.est.budgets[size_t(h)], std::max(k, g.k_min)) << "head " << h;
         }
-        const double mass_total = std::accumulate(r.est.head_mass.begin() + h * nb, r.est.head_mass.begin() + (h + 1) * nb, 0.0);
+        const double mass_total =
+            std::accumulate(r.est.head_mass.begin() + h * nb, r.est.head_mass.begin() + (h + 1) * nb, 0.0);
         for (int64_t n = 0; n < nb; ++n)
             EXPECT_NEAR(r.est.head_mass[size_t(h * nb + n)] / mass_total, a[size_t(n)] / total, 1e-5);
     }
@@ -352,7 +364,8 @@ TEST(ProxyRef, GammaOneEqualsDense) {
         const ref_result r = run_ref(t, c);
         EXPECT_TRUE(r.geo.all_kept);
         EXPECT_LT(rel_l2(r.out, dense_cpu(ctx, t, c)), 1e-5) << c.name();
-        for (int32_t K : r.est.budgets) EXPECT_EQ(K, r.geo.n_kblocks);
+        for (int32_t K : r.est.budgets)
+            EXPECT_EQ(K, r.geo.n_kblocks);
     }
 }
 
@@ -374,7 +387,7 @@ TEST(ProxyRef, BudgetsAreMonotoneInGamma) {
     c.H = 8;
     c.Hkv = 2;
     c.min_tokens = 0;
-    for (auto pat : {pa::proxy::pattern::random, pa::proxy::pattern::needle}) {
+    for (auto pat : {pa::analysis::pattern::random, pa::analysis::pattern::needle}) {
         c.pat = pat;
         pa::context ctx;
         const qkv t = make_qkv(ctx, c);
@@ -401,7 +414,7 @@ TEST(ProxyRef, PlantedNeedleIsKeptForTheQuestion) {
     c.gamma = 0.9f;
     pa::context ctx;
     const qkv t = make_qkv(ctx, c);
-    const auto s = pa::proxy::synthesize(c.pat, c.N, 0, c.H, c.Hkv, c.d, c.seed, 0.0f, c.B);
+    const auto s = pa::analysis::synthesize(c.pat, c.N, 0, c.H, c.Hkv, c.d, c.seed, 0.0f, c.B);
     const ref_result r = run_ref(t, c);
     const geometry& g = r.geo;
     const int64_t nb0 = s.needle_pos / g.B, nb1 = (s.needle_pos + s.needle_len - 1) / g.B;
@@ -409,15 +422,16 @@ TEST(ProxyRef, PlantedNeedleIsKeptForTheQuestion) {
     int64_t checked = 0;
     for (int64_t h = 0; h < g.H; ++h)
         for (int64_t m = first_q_row; m < g.n_kblocks; ++m) {
-            const auto kept = r.est.kept(g, h, m);
+            const auto kept = r.est.kept(h, m);
             for (int64_t n = nb0; n <= nb1; ++n) {
-                EXPECT_TRUE(std::binary_search(kept.begin(), kept.end(), int32_t(n))) << "h " << h << " m " << m;
+                EXPECT_TRUE(std::binary_search(kept.begin(), kept.end(), int32_t(n)))
+                    << "h " << h << " m " << m;
                 ++checked;
             }
         }
     EXPECT_GT(checked, 0);
     // and the rows are sparse: the needle is found, not swept up
-    EXPECT_LT(pa::proxy::mask_density(g, r.est), 0.6);
+    EXPECT_LT(pa::analysis::mask_density(r.est.mask), 0.6);
 }
 
 // ---- analysis -------------------------------------------------------------------------------------
@@ -429,7 +443,7 @@ TEST(ProxyRef, AnalysisOfTheDenseMaskIsPerfect) {
     const qkv t = make_qkv(ctx, c);
     const ref_result r = run_ref(t, c);
     const auto x = pa::proxy::load_qkv(r.geo, t.q, t.k, t.v);
-    const auto mq = pa::proxy::measure_mask(r.geo, x, r.est);
+    const auto mq = pa::analysis::measure_mask(x, r.est.mask, c.gamma);
     EXPECT_NEAR(mq.recall_mean, 1.0, 1e-9);
     EXPECT_NEAR(mq.recall_min, 1.0, 1e-9);
     EXPECT_DOUBLE_EQ(mq.density, 1.0);
@@ -443,13 +457,13 @@ TEST(ProxyRef, RecallMatchesBruteForce) {
     c.Hkv = 1;
     c.min_tokens = 0;
     c.gamma = 0.5f;
-    c.pat = pa::proxy::pattern::random;
+    c.pat = pa::analysis::pattern::random;
     pa::context ctx;
     const qkv t = make_qkv(ctx, c);
     const ref_result r = run_ref(t, c);
     const geometry& g = r.geo;
     const auto x = pa::proxy::load_qkv(g, t.q, t.k, t.v);
-    const auto mq = pa::proxy::measure_mask(g, x, r.est);
+    const auto mq = pa::analysis::measure_mask(x, r.est.mask, c.gamma);
     std::vector<double> rec;
     for (int64_t h = 0; h < g.H; ++h)
         for (int64_t tq = 0; tq < g.N; ++tq) {
@@ -462,9 +476,11 @@ TEST(ProxyRef, RecallMatchesBruteForce) {
                 pr[size_t(j)] = dot * g.scale;
                 mx = std::max(mx, pr[size_t(j)]);
             }
-            for (double& l : pr) sum += (l = std::exp(l - mx));
-            for (int32_t n : r.est.kept(g, h, tq / g.B))
-                for (int64_t j = n * g.B; j < std::min<int64_t>((n + 1) * g.B, tq + 1); ++j) in += pr[size_t(j)] / sum;
+            for (double& l : pr)
+                sum += (l = std::exp(l - mx));
+            for (int32_t n : r.est.kept(h, tq / g.B))
+                for (int64_t j = n * g.B; j < std::min<int64_t>((n + 1) * g.B, tq + 1); ++j)
+                    in += pr[size_t(j)] / sum;
             rec.push_back(in);
         }
     EXPECT_NEAR(mq.recall_mean, std::accumulate(rec.begin(), rec.end(), 0.0) / double(rec.size()), 1e-5);
@@ -489,7 +505,7 @@ TEST(ProxyRef, PermutedQueryViewMatchesContiguous) {
     const ref_result a = run_ref(t, c);
     const ref_result b = run_ref({qv, t.k, t.v}, c);
     EXPECT_EQ(a.est.budgets, b.est.budgets);
-    EXPECT_EQ(a.est.blocks, b.est.blocks);
+    EXPECT_EQ(a.est.mask.blocks, b.est.mask.blocks);
     EXPECT_EQ(a.out, b.out);
 }
 
@@ -521,7 +537,12 @@ TEST(ProxyPass, SwapsSelectedCausalPrefillNodes) {
     p.n_past = 99; // both come from the dense node
     std::vector<int> seen;
     const int n = pa::swap_dense_attention(
-        g, p, [&](int layer, const pa::tensor*) { seen.push_back(layer); return layer == 1; }, 2);
+        g, p,
+        [&](int layer, const pa::tensor*) {
+            seen.push_back(layer);
+            return layer == 1;
+        },
+        2);
     EXPECT_EQ(n, 1);
     EXPECT_EQ(a1->op, id);
     EXPECT_EQ(a0->op, PA_OP_FLASH_ATTN_EXT);

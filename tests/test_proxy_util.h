@@ -13,11 +13,11 @@
 #include "pa/backend.h"
 #include "pa/context.h"
 #include "pa/ops.h"
-#include "pa/proxy_attn.h"
+#include "pa/proxy_sparse_attn.h"
 #include "pa/scheduler.h"
 #include "pa/types.h"
-#include "proxy/ref/proxy_patterns.h"
-#include "proxy/ref/proxy_ref.h"
+#include "patterns.h"
+#include "ref/reference.h"
 
 namespace proxy_test {
 
@@ -27,7 +27,7 @@ struct attn_case {
     float gamma = 0.9f;
     bool force = true;
     pa_type kv = PA_TYPE_F32;
-    pa::proxy::pattern pat = pa::proxy::pattern::needle;
+    pa::analysis::pattern pat = pa::analysis::pattern::needle;
     uint64_t seed = 1;
 
     pa::proxy_params params() const {
@@ -44,17 +44,19 @@ struct attn_case {
     }
     std::string name() const {
         // gtest names: letters, digits and underscores only
-        std::string pn = pa::proxy::pattern_name(pat);
+        std::string pn = pa::analysis::pattern_name(pat);
         for (char& ch : pn)
             if (ch == '-') ch = '_';
-        return fmt::format("N{}_past{}_H{}_kv{}_d{}_g{}_B{}_S{}_gamma{}_min{}_force{}_{}_{}", N, n_past, H, Hkv, d, g, B,
-                           S, int(std::lround(gamma * 1000)), min_tokens, int(force), kv == PA_TYPE_F16 ? "f16" : "f32",
-                           pn);
+        return fmt::format("N{}_past{}_H{}_kv{}_d{}_g{}_B{}_S{}_gamma{}_min{}_force{}_{}_{}", N, n_past, H,
+                           Hkv, d, g, B, S, int(std::lround(gamma * 1000)), min_tokens, int(force),
+                           kv == PA_TYPE_F16 ? "f16" : "f32", pn);
     }
 };
 
 // gtest prints parameters with this (test names and ctest listings stay readable)
-inline void PrintTo(const attn_case& c, std::ostream* os) { *os << c.name(); }
+inline void PrintTo(const attn_case& c, std::ostream* os) {
+    *os << c.name();
+}
 
 struct qkv {
     pa::tensor *q = nullptr, *k = nullptr, *v = nullptr;
@@ -62,7 +64,7 @@ struct qkv {
 
 // Contiguous q [d, N, H] f32, k/v [d, n_past + N, Hkv] of the case's kv type, host data.
 inline qkv make_qkv(pa::context& ctx, const attn_case& c) {
-    const auto s = pa::proxy::synthesize(c.pat, c.N, c.n_past, c.H, c.Hkv, c.d, c.seed, 0.0f, c.B);
+    const auto s = pa::analysis::synthesize(c.pat, c.N, c.n_past, c.H, c.Hkv, c.d, c.seed, 0.0f, c.B);
     const int64_t nk = c.n_past + c.N;
     qkv t;
     t.q = ctx.new_tensor(PA_TYPE_F32, {c.d, c.N, c.H});
@@ -74,7 +76,8 @@ inline qkv make_qkv(pa::context& ctx, const attn_case& c) {
             std::memcpy(dst->data, src->data(), src->size() * 4);
         } else {
             auto* h = static_cast<uint16_t*>(dst->data);
-            for (size_t i = 0; i < src->size(); ++i) h[i] = pa::fp32_to_fp16((*src)[i]);
+            for (size_t i = 0; i < src->size(); ++i)
+                h[i] = pa::fp32_to_fp16((*src)[i]);
         }
     }
     return t;
@@ -92,7 +95,8 @@ inline std::vector<float> run_graph(std::vector<pa::backend*> order, pa::tensor*
 // Dense attention (flash_attn_ext) on the CPU backend: the independent reference.
 inline std::vector<float> dense_cpu(pa::context& ctx, const qkv& t, const attn_case& c) {
     auto cpu = pa::make_cpu_backend();
-    pa::tensor* out = pa::flash_attn_ext(ctx, t.q, t.k, t.v, 1.0f / std::sqrt(float(c.d)), int(c.n_past), true);
+    pa::tensor* out =
+        pa::flash_attn_ext(ctx, t.q, t.k, t.v, 1.0f / std::sqrt(float(c.d)), int(c.n_past), true);
     return run_graph({cpu.get()}, out);
 }
 

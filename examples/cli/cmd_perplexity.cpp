@@ -5,10 +5,11 @@
 #include <map>
 
 #include "cli.h"
-#include "cli_options.h"
 #include "model.h"
 #include "pa/error.h"
 #include "perplexity.h"
+#include "proxy_options.h"
+#include "session_options.h"
 
 namespace {
 
@@ -52,9 +53,10 @@ std::string json_of(const run_result& r) {
     const pa::model::ppl_result& p = r.ppl;
     std::string ops;
     for (const auto& [op, t] : r.profile)
-        ops += fmt::format("{}{}: {:.3f}", ops.empty() ? "" : ", ", pa::model::json_escape(op), t.ms);
+        ops += fmt::format("{}{}: {:.3f}", ops.empty() ? "" : ", ", pa::cli::json_escape(op), t.ms);
     std::string chunk_ppl;
-    for (double c : p.chunk_ppl) chunk_ppl += fmt::format("{}{:.6f}", chunk_ppl.empty() ? "" : ", ", c);
+    for (double c : p.chunk_ppl)
+        chunk_ppl += fmt::format("{}{:.6f}", chunk_ppl.empty() ? "" : ", ", c);
     return fmt::format("{{\"ppl\": {:.6f}, \"nll\": {:.6f}, \"seconds\": {:.6f}, \"prefill_s\": {:.6f}, "
                        "\"logits_s\": {:.6f}, \"prefill_tok_s\": {:.3f}, \"proxy_nodes\": {}, "
                        "\"chunk_ppl\": [{}], \"op_ms\": {{{}}}}}",
@@ -64,14 +66,18 @@ std::string json_of(const run_result& r) {
 
 void print_human(const char* name, const run_result& r) {
     const pa::model::ppl_result& p = r.ppl;
-    std::fprintf(stdout, "%s: ppl %.4f over %lld tokens in %d chunks of %d; prefill %.2f s (%.1f tok/s), total %.2f s%s\n",
-                 name, p.ppl, (long long)p.scored, p.chunks, p.n_ctx, p.eval_seconds,
-                 double(p.scored + p.chunks) / p.eval_seconds, p.seconds,
-                 r.proxy_nodes > 0 ? fmt::format(", {} proxy attention nodes", r.proxy_nodes).c_str() : "");
+    std::fprintf(
+        stdout,
+        "%s: ppl %.4f over %lld tokens in %d chunks of %d; prefill %.2f s (%.1f tok/s), total %.2f s%s\n",
+        name, p.ppl, (long long)p.scored, p.chunks, p.n_ctx, p.eval_seconds,
+        double(p.scored + p.chunks) / p.eval_seconds, p.seconds,
+        r.proxy_nodes > 0 ? fmt::format(", {} proxy attention nodes", r.proxy_nodes).c_str() : "");
 }
 
 int run_perplexity(int argc, char** argv) {
-    pa::cli::args a(argc, argv, std::string(usage) + pa::model::session_option_help + pa::cli::device_options);
+    pa::cli::args a(argc, argv,
+                    std::string(usage) + pa::cli::session_option_help +
+                        std::string(pa::cli::proxy_option_help) + pa::cli::device_options);
     if (a.help()) {
         fmt::print("{}", a.usage());
         return 0;
@@ -89,20 +95,22 @@ int run_perplexity(int argc, char** argv) {
     const bool json = a.flag("--json");
     const bool profile = a.flag("--profile");
     const bool both = attn == "both";
-    pa::model::session_options o = pa::model::session_options_from(a, n_ctx, false);
-    o.attn = both ? pa::model::attn_mode::dense : pa::model::parse_attn_mode(attn);
+    pa::model::session_options o = pa::cli::session_options_from(a, n_ctx, false);
+    o.attn = both ? pa::model::attn_mode::dense : pa::cli::parse_attn_mode(attn);
     if (path.empty()) throw pa::error("give a model with -m MODEL.gguf");
     if (has_text == !file.empty()) throw pa::error("give the text with -f FILE or -p TEXT (one of them)");
     if (n_ctx < 2) throw pa::error("-c must be >= 2");
     pa::cli::backend_set be = pa::cli::open_backends(a);
     std::shared_ptr<pa::plugin> proxy_plugin = be.plug;
-    if (!proxy_plugin && (both || o.attn == pa::model::attn_mode::proxy)) proxy_plugin = pa::cli::load_plugin(a);
+    if (!proxy_plugin && (both || o.attn == pa::model::attn_mode::proxy))
+        proxy_plugin = pa::cli::load_plugin(a);
     a.finish();
 
     const pa::model::model m(path);
     if (n_ctx > m.hp().n_ctx_train)
-        std::fprintf(stderr, "warning: -c %d is beyond the model's training context of %d\n", n_ctx, m.hp().n_ctx_train);
-    const std::string text = has_text ? text_arg : pa::model::read_text_file(file);
+        std::fprintf(stderr, "warning: -c %d is beyond the model's training context of %d\n", n_ctx,
+                     m.hp().n_ctx_train);
+    const std::string text = has_text ? text_arg : pa::cli::read_text_file(file);
     const std::vector<int32_t> tokens = m.tok().encode(text, false, false);
     if (!json)
         std::fprintf(stderr, "model: %s\ndevice: %s\ntext: %zu tokens\n", m.describe().c_str(),
@@ -116,19 +124,20 @@ int run_perplexity(int argc, char** argv) {
     }
     const run_result& first = runs.front().second;
     if (json) {
-        std::string body = fmt::format("\"model\": {}, \"device\": {}, \"n_ctx\": {}, \"batch\": {}, \"chunks\": {}, "
-                                       "\"tokens_scored\": {}, \"text_tokens\": {}, \"proxy_min_len\": {}, "
-                                       "\"gamma\": {}, \"block\": {}, \"stride\": {}, \"proxy_heads\": {}, "
-                                       "\"min_tokens\": {}",
-                                       pa::model::json_escape(path), pa::model::json_escape(be.main().description()),
-                                       n_ctx, o.n_batch, first.ppl.chunks, first.ppl.scored, tokens.size(),
-                                       o.proxy_min_len, o.proxy.gamma, o.proxy.block, o.proxy.stride,
-                                       o.proxy.n_proxy, o.proxy.min_tokens);
-        for (const auto& [name, r] : runs) body += fmt::format(", \"{}\": {}", name, json_of(r));
+        std::string body =
+            fmt::format("\"model\": {}, \"device\": {}, \"n_ctx\": {}, \"batch\": {}, \"chunks\": {}, "
+                        "\"tokens_scored\": {}, \"text_tokens\": {}, \"proxy_min_len\": {}, "
+                        "\"gamma\": {}, \"block\": {}, \"stride\": {}, \"proxy_heads\": {}, "
+                        "\"min_tokens\": {}",
+                        pa::cli::json_escape(path), pa::cli::json_escape(be.main().description()), n_ctx,
+                        o.n_batch, first.ppl.chunks, first.ppl.scored, tokens.size(), o.proxy_min_len,
+                        o.proxy.gamma, o.proxy.block, o.proxy.stride, o.proxy.n_proxy, o.proxy.min_tokens);
+        for (const auto& [name, r] : runs)
+            body += fmt::format(", \"{}\": {}", name, json_of(r));
         if (both) {
             const auto &d = runs[0].second.ppl, &p = runs[1].second.ppl;
-            body += fmt::format(", \"ppl_rel_diff\": {:.6f}, \"prefill_speedup\": {:.4f}", (p.ppl - d.ppl) / d.ppl,
-                                d.eval_seconds / p.eval_seconds);
+            body += fmt::format(", \"ppl_rel_diff\": {:.6f}, \"prefill_speedup\": {:.4f}",
+                                (p.ppl - d.ppl) / d.ppl, d.eval_seconds / p.eval_seconds);
         }
         fmt::print("{{{}}}\n", body);
         return 0;
@@ -139,8 +148,8 @@ int run_perplexity(int argc, char** argv) {
     }
     if (both) {
         const auto &d = runs[0].second.ppl, &p = runs[1].second.ppl;
-        std::fprintf(stdout, "proxy vs dense: ppl %+.3f%%, prefill %.2fx faster\n", 100.0 * (p.ppl - d.ppl) / d.ppl,
-                     d.eval_seconds / p.eval_seconds);
+        std::fprintf(stdout, "proxy vs dense: ppl %+.3f%%, prefill %.2fx faster\n",
+                     100.0 * (p.ppl - d.ppl) / d.ppl, d.eval_seconds / p.eval_seconds);
     }
     return 0;
 }

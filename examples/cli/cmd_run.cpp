@@ -6,11 +6,12 @@
 #include <fmt/format.h>
 
 #include "cli.h"
-#include "cli_options.h"
 #include "model.h"
 #include "pa/error.h"
+#include "proxy_options.h"
 #include "sampling.h"
 #include "session.h"
+#include "session_options.h"
 
 namespace {
 
@@ -34,7 +35,9 @@ double seconds_since(clock_type::time_point t0) {
 }
 
 int run_run(int argc, char** argv) {
-    pa::cli::args a(argc, argv, std::string(usage) + pa::model::session_option_help + pa::cli::device_options);
+    pa::cli::args a(argc, argv,
+                    std::string(usage) + pa::cli::session_option_help +
+                        std::string(pa::cli::proxy_option_help) + pa::cli::device_options);
     if (a.help()) {
         fmt::print("{}", a.usage());
         return 0;
@@ -51,13 +54,15 @@ int run_run(int argc, char** argv) {
     so.seed = uint64_t(a.i64("--seed", int64_t(std::time(nullptr))));
     const int64_t ctx_arg = a.i64("--ctx", 0);
     if (ctx_arg < 0 || ctx_arg > pa::model::max_ctx) // checked before it narrows to int
-        throw pa::error(fmt::format("--ctx {} is outside 0..{} (the context limit)", ctx_arg, pa::model::max_ctx));
+        throw pa::error(
+            fmt::format("--ctx {} is outside 0..{} (the context limit)", ctx_arg, pa::model::max_ctx));
     const bool raw = a.flag("--raw");
     const bool json = a.flag("--json");
     const bool profile = a.flag("--profile");
-    pa::model::session_options o = pa::model::session_options_from(a, 512);
+    pa::model::session_options o = pa::cli::session_options_from(a, 512);
     if (path.empty()) throw pa::error("give a model with -m MODEL.gguf");
-    if (has_prompt == !prompt_file.empty()) throw pa::error("give the prompt with -p PROMPT or -f FILE (one of them)");
+    if (has_prompt == !prompt_file.empty())
+        throw pa::error("give the prompt with -p PROMPT or -f FILE (one of them)");
     if (n_predict < 0) throw pa::error("-n must be >= 0");
     pa::cli::backend_set be = pa::cli::open_backends(a);
     std::shared_ptr<pa::plugin> proxy_plugin = be.plug;
@@ -71,16 +76,20 @@ int run_run(int argc, char** argv) {
 
     const pa::model::model m(path);
     const pa::model::tokenizer& tok = m.tok();
-    const std::string prompt = has_prompt ? prompt_arg : pa::model::read_text_file(prompt_file);
+    const std::string prompt = has_prompt ? prompt_arg : pa::cli::read_text_file(prompt_file);
     std::vector<int32_t> tokens = tok.encode(prompt, tok.add_bos(), !raw);
-    if (tokens.empty()) throw pa::error("the prompt is empty and the model adds no BOS token: nothing to start from");
-    const int64_t want_ctx = ctx_arg > 0 ? ctx_arg : std::min<int64_t>(m.hp().n_ctx_train, int64_t(tokens.size()) + n_predict);
+    if (tokens.empty())
+        throw pa::error("the prompt is empty and the model adds no BOS token: nothing to start from");
+    const int64_t want_ctx =
+        ctx_arg > 0 ? ctx_arg : std::min<int64_t>(m.hp().n_ctx_train, int64_t(tokens.size()) + n_predict);
     if (int64_t(tokens.size()) > want_ctx)
-        throw pa::error(fmt::format("the prompt has {} tokens, more than the context of {} (--ctx)", tokens.size(), want_ctx));
+        throw pa::error(fmt::format("the prompt has {} tokens, more than the context of {} (--ctx)",
+                                    tokens.size(), want_ctx));
     o.n_ctx = int(std::max<int64_t>(want_ctx, 1));
     if (!json) {
         const std::string dev = be.main().description();
-        std::fprintf(stderr, "model: %s\ndevice: %s\n", m.describe().c_str(), dev.substr(0, dev.find(" | ")).c_str());
+        std::fprintf(stderr, "model: %s\ndevice: %s\n", m.describe().c_str(),
+                     dev.substr(0, dev.find(" | ")).c_str());
     }
 
     pa::model::session s(m, be.order(), o);
@@ -109,7 +118,8 @@ int run_run(int argc, char** argv) {
         const int32_t t = smp.sample(logits);
         if (tok.is_eog(t)) break;
         std::string piece = tok.piece(t);
-        if (prev == tok.bos() && tok.add_space_prefix() && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
+        if (prev == tok.bos() && tok.add_space_prefix() && !piece.empty() && piece[0] == ' ')
+            piece.erase(0, 1);
         text += piece;
         if (!json) {
             std::fwrite(piece.data(), 1, piece.size(), stdout);
@@ -127,19 +137,22 @@ int run_run(int argc, char** argv) {
     const double prefill_tps = double(tokens.size()) / prefill_s;
     const double decode_tps = generated > 0 ? double(generated) / decode_s : 0.0;
     if (json) {
-        fmt::print("{{\"model\": {}, \"device\": {}, \"attn\": \"{}\", \"prompt_tokens\": {}, \"generated_tokens\": {}, "
-                   "\"proxy_nodes\": {}, \"prefill_s\": {:.6f}, \"prefill_tok_s\": {:.3f}, \"decode_s\": {:.6f}, "
-                   "\"decode_tok_s\": {:.3f}, \"n_ctx\": {}, \"text\": {}}}\n",
-                   pa::model::json_escape(path), pa::model::json_escape(be.main().description()),
-                   o.attn == pa::model::attn_mode::proxy ? "proxy" : "dense", tokens.size(), generated, proxy_nodes,
-                   prefill_s, prefill_tps, decode_s, decode_tps, s.n_ctx(), pa::model::json_escape(text));
+        fmt::print(
+            "{{\"model\": {}, \"device\": {}, \"attn\": \"{}\", \"prompt_tokens\": {}, \"generated_tokens\": "
+            "{}, "
+            "\"proxy_nodes\": {}, \"prefill_s\": {:.6f}, \"prefill_tok_s\": {:.3f}, \"decode_s\": {:.6f}, "
+            "\"decode_tok_s\": {:.3f}, \"n_ctx\": {}, \"text\": {}}}\n",
+            pa::cli::json_escape(path), pa::cli::json_escape(be.main().description()),
+            o.attn == pa::model::attn_mode::proxy ? "proxy" : "dense", tokens.size(), generated, proxy_nodes,
+            prefill_s, prefill_tps, decode_s, decode_tps, s.n_ctx(), pa::cli::json_escape(text));
     } else {
         std::fputc('\n', stdout);
         std::fflush(stdout);
-        std::fprintf(stderr, "prefill: %zu tokens in %.3f s (%.1f tok/s, %s attention%s)\n", tokens.size(), prefill_s,
-                     prefill_tps, proxy_nodes > 0 ? "proxy" : "dense",
+        std::fprintf(stderr, "prefill: %zu tokens in %.3f s (%.1f tok/s, %s attention%s)\n", tokens.size(),
+                     prefill_s, prefill_tps, proxy_nodes > 0 ? "proxy" : "dense",
                      proxy_nodes > 0 ? fmt::format(" in {} nodes", proxy_nodes).c_str() : "");
-        std::fprintf(stderr, "decode: %lld tokens in %.3f s (%.1f tok/s)\n", (long long)generated, decode_s, decode_tps);
+        std::fprintf(stderr, "decode: %lld tokens in %.3f s (%.1f tok/s)\n", (long long)generated, decode_s,
+                     decode_tps);
     }
     if (profile) std::fprintf(stderr, "%s", s.profile_report().c_str());
     return 0;

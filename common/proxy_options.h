@@ -1,0 +1,20 @@
+// proxy_options.h - the proxy_sparse_attn flags of every command that runs sparse attention
+// (pa attn, pa run, pa perplexity, pa eval, pa bench attn): parsed in one place.
+#pragma once
+
+#include "cli.h"
+#include "pa/proxy_sparse_attn.h"
+
+namespace pa::cli {
+
+inline constexpr const char* proxy_option_help =
+    "  --gamma G          proxy budget threshold in (0, 1] (0.95)\n"
+    "  --block B          block size (128)                --stride S       query stride (4)\n"
+    "  --proxy-heads g    proxy heads, divides the KV heads (1)\n"
+    "  --min-tokens M     budget floor in tokens (2048)\n"
+    "  --no-force         do not force the sink and diagonal blocks\n";
+
+// Reads the flags above over `defaults`; the node validates the values it is built with.
+proxy_params proxy_params_from(args& a, proxy_params defaults = {});
+
+} // namespace pa::cli

@@ -1,0 +1,83 @@
+// session.h - runs a model over a token stream: KV cache, position, chunked prefill (--batch),
+// one-token decode, and the attention choice per chunk (dense, or proxy_sparse_attn swapped
+// in by the graph pass for prefill chunks whose keys, n_past + N, number proxy_min_len or more).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <span>
+#include <vector>
+
+#include "llm_graph.h"
+#include "pa/proxy_sparse_attn.h"
+#include "pa/scheduler.h"
+
+namespace pa::model {
+
+enum class attn_mode { dense, proxy };
+
+struct session_options {
+    int n_ctx = 0;                 // 0: the model's training context
+    int n_batch = 512;             // tokens per prefill graph
+    pa_type kv_type = PA_TYPE_F16;
+    attn_mode attn = attn_mode::proxy;
+    int64_t proxy_min_len = 4096;  // prefill chunks attending to fewer keys stay dense
+    proxy_params proxy;            // scale and n_past are taken from each dense node
+};
+
+struct session_stats {
+    int64_t graphs = 0, tokens = 0;
+    int64_t proxy_nodes = 0; // attention nodes swapped to proxy_sparse_attn
+    double seconds = 0;        // forward graphs (scheduler::compute)
+    double logits_seconds = 0; // classifier slices of eval_all
+};
+
+struct op_time {
+    double ms = 0;
+    int64_t count = 0;
+};
+
+// (tokens done, tokens total) after each chunk
+using progress_fn = std::function<void(int64_t, int64_t)>;
+
+class session {
+public:
+    session(const model& m, std::vector<backend*> backends, const session_options& o);
+
+    // Evaluates tokens at the current position in chunks; returns the last token's logits.
+    std::vector<float> eval(std::span<const int32_t> tokens, const progress_fn& progress = {});
+    // As eval, but hands every token's logits to sink(first token index, logits [n][n_vocab], n).
+    void eval_all(std::span<const int32_t> tokens, const std::function<void(int64_t, const float*, int64_t)>& sink,
+                  const progress_fn& progress = {});
+
+    void reset() { n_past_ = 0; } // start over; old cache rows are overwritten before being read
+    int n_past() const { return n_past_; }
+    int n_ctx() const { return cache_.n_ctx(); }
+    const kv_cache& cache() const { return cache_; }
+    const session_options& options() const { return opt_; }
+    session_stats& stats() { return stats_; }
+    scheduler& sched() { return sched_; }
+    // Per-op host-measured times ("op@backend" -> total); timing synchronises after every node.
+    void set_profile(bool on);
+    const std::map<std::string, op_time>& profile() const { return profile_; }
+    std::string profile_report() const; // lines sorted by time
+    const model& mdl() const { return m_; }
+
+private:
+    void run(llm_graph& lg, int64_t n_tokens);
+    void compute(const graph& g);
+
+    const model& m_;
+    session_options opt_;
+    kv_cache cache_;
+    scheduler sched_;
+    int n_past_ = 0;
+    session_stats stats_;
+    std::vector<backend*> backends_;
+    bool profiling_ = false;
+    std::map<std::string, op_time> profile_;
+};
+
+} // namespace pa::model

@@ -1,0 +1,92 @@
+// geometry.cpp - parameter validation and derived sizes.
+#include "geometry.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "pa/error.h"
+#include "pa/tensor.h"
+
+namespace pa::proxy {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+    throw error(fmt::format("{}: {}", proxy_op_name, what));
+}
+void require(bool ok, const std::string& what) {
+    if (!ok) fail(what);
+}
+bool is_float(pa_type t) {
+    return t == PA_TYPE_F32 || t == PA_TYPE_F16;
+}
+int64_t ceil_div(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+
+} // namespace
+
+geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* v, const proxy_params& p) {
+    require(q && k && v, "needs q, k and v");
+    require(q->type == PA_TYPE_F32, "q must be f32");
+    require(is_float(k->type) && is_float(v->type), "k and v must be f32 or f16");
+    require(q->ne[3] == 1 && k->ne[3] == 1 && v->ne[3] == 1, "no batch dimension (ne[3] must be 1)");
+    require(k->ne[0] == q->ne[0] && v->ne[0] == q->ne[0],
+            fmt::format("head dims differ: q {} k {} v {}", q->ne[0], k->ne[0], v->ne[0]));
+    require(k->ne[1] == v->ne[1] && k->ne[2] == v->ne[2], "k and v shapes differ");
+    require(q->ne[0] > 0 && q->ne[1] > 0 && q->ne[2] > 0 && k->ne[2] > 0, "empty q, k or v");
+    require(q->ne[2] % k->ne[2] == 0,
+            fmt::format("{} query heads are not a multiple of {} kv heads", q->ne[2], k->ne[2]));
+    require(p.block > 0 && p.stride > 0,
+            fmt::format("block ({}) and stride ({}) must be > 0", p.block, p.stride));
+    require(p.block % p.stride == 0,
+            fmt::format("block ({}) must be a multiple of stride ({})", p.block, p.stride));
+    require(p.n_proxy > 0 && k->ne[2] % p.n_proxy == 0,
+            fmt::format("n_proxy ({}) must divide the kv heads ({})", p.n_proxy, k->ne[2]));
+    require(std::isfinite(p.gamma) && p.gamma > 0.0f && p.gamma <= 1.0f,
+            fmt::format("gamma ({}) must be in (0, 1]", p.gamma));
+    require(p.min_tokens >= 0, fmt::format("min_tokens ({}) must be >= 0", p.min_tokens));
+    require(std::isfinite(p.scale), "scale must be finite");
+    require(p.n_past >= 0, fmt::format("n_past ({}) must be >= 0", p.n_past));
+    require(p.stop_after >= 0 && p.stop_after <= 4,
+            fmt::format("stop_after ({}) must be in 0..4", p.stop_after));
+    require(p.n_past + q->ne[1] <= k->ne[1],
+            fmt::format("needs n_past + N ({} + {}) <= kv length ({})", p.n_past, q->ne[1], k->ne[1]));
+    require(p.n_past + q->ne[1] < (int64_t(1) << 31), "more than 2^31 keys");
+
+    geometry g;
+    g.d = q->ne[0];
+    g.N = q->ne[1];
+    g.H = q->ne[2];
+    g.Hkv = k->ne[2];
+    g.g = p.n_proxy;
+    g.gqa = g.H / g.Hkv;
+    g.heads_per_group = g.H / g.g;
+    g.kv_per_group = g.Hkv / g.g;
+    static_cast<block_grid&>(g) = block_grid::make(p.block, p.n_past, g.N);
+    g.S = p.stride;
+    g.k_min = ceil_div(p.min_tokens, g.B);
+    g.n_sk = ceil_div(g.n_keys, g.S);
+    g.sq_first = ceil_div(g.row_end(g.row0) - g.n_past, g.S);
+    g.n_sq = g.sq_first;
+    for (int64_t m = g.row0 + 1; m < g.n_kblocks; ++m)
+        g.n_sq += g.sq_row_count(m);
+    g.scale = p.scale == 0.0f ? 1.0f / std::sqrt(float(g.d)) : p.scale;
+    g.gamma = p.gamma;
+    g.force = p.force_sink_and_local;
+    g.stop_after = p.stop_after;
+    // Row m keeps min(m+1, K + forced) blocks with K >= k_min; every row is full when the floor
+    // (plus the forced blocks) already covers the longest row, or when gamma keeps everything.
+    const int64_t forced_extra = g.force ? 2 : 0;
+    g.all_kept = g.gamma >= 1.0f || g.k_min + forced_extra >= g.n_kblocks;
+    return g;
+}
+
+geometry make_geometry(const pa_tensor* node) {
+    require(node != nullptr, "null node");
+    require(pa_param_i(node, proxy_param_causal) == 1,
+            "only causal attention is supported (causal param must be 1)");
+    return make_geometry(node->src[0], node->src[1], node->src[2], proxy_params_unpack(node->op_params));
+}
+
+} // namespace pa::proxy

@@ -1,0 +1,98 @@
+// proxy_sparse_attn.h - the proxy_sparse_attn node (ProxyAttn block-sparse attention, see
+// docs/proxy_sparse_attn.md) and the graph pass that swaps it in. The public header of the
+// plugin/proxy_sparse_attn component: hosts link pa_proxy_sparse_attn (node constructor, swap
+// pass) with libpa; the op itself (shape rule, CPU reference, OpenCL lowering) comes with the
+// OpenCL plugin.
+//
+// proxy_sparse_attn is a drop-in replacement for causal flash_attn_ext:
+//   q F32 [d, N, H], k/v F32|F16 [d, Nkv, Hkv] (Nkv >= n_past + N, H % Hkv == 0)
+//   -> F32 [d, H, N]; query t sits at absolute position n_past + t and sees keys j <= n_past + t.
+// The op is added to the registry by the OpenCL plugin (it carries its own CPU reference), so
+// load the plugin before building or swapping in the node.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <functional>
+
+#include "pa/context.h"
+#include "pa/graph.h"
+#include "pa/ops.h"
+
+namespace pa {
+
+inline constexpr const char* proxy_op_name = "proxy_sparse_attn";
+
+struct proxy_params {
+    int32_t block = 128;              // B: key/query block size, a multiple of stride
+    int32_t stride = 4;               // S: proxy scores sample the first position of every S
+    int32_t n_proxy = 1;              // g: proxy heads; must divide Hkv
+    float gamma = 0.95f;              // budget threshold in (0, 1]; 1 keeps every block (dense)
+    int32_t min_tokens = 2048;        // budget floor: at least ceil(min_tokens / B) blocks a row
+    bool force_sink_and_local = true; // block 0 and the diagonal block are always kept (extra)
+    float scale = 0.0f;               // logit scale; 0 = 1/sqrt(d)
+    int32_t n_past = 0;               // queries are the last N of n_past + N keys
+    // Profiling only: 0 runs everything; k in 1..4 stops after stage k (1 pooling, 2 proxy
+    // scores, 3 budgets, 4 mask) and leaves the output undefined. Lets tools time stages.
+    int32_t stop_after = 0;
+};
+
+// op_params slots. 0..2 match flash_attn_ext (fa_param_scale/n_past/causal) on purpose.
+inline constexpr int proxy_param_scale = fa_param_scale; // f32
+inline constexpr int proxy_param_n_past = fa_param_n_past;
+inline constexpr int proxy_param_causal = fa_param_causal; // always 1
+inline constexpr int proxy_param_block = 3;
+inline constexpr int proxy_param_stride = 4;
+inline constexpr int proxy_param_n_proxy = 5;
+inline constexpr int proxy_param_gamma = 6; // f32
+inline constexpr int proxy_param_min_tokens = 7;
+inline constexpr int proxy_param_flags = 8; // bit 0: force_sink_and_local
+inline constexpr int proxy_param_stop_after = 9;
+
+inline std::array<int32_t, PA_MAX_OP_PARAMS> proxy_params_pack(const proxy_params& p) {
+    std::array<int32_t, PA_MAX_OP_PARAMS> o{};
+    o[proxy_param_scale] = std::bit_cast<int32_t>(p.scale);
+    o[proxy_param_n_past] = p.n_past;
+    o[proxy_param_causal] = 1;
+    o[proxy_param_block] = p.block;
+    o[proxy_param_stride] = p.stride;
+    o[proxy_param_n_proxy] = p.n_proxy;
+    o[proxy_param_gamma] = std::bit_cast<int32_t>(p.gamma);
+    o[proxy_param_min_tokens] = p.min_tokens;
+    o[proxy_param_flags] = p.force_sink_and_local ? 1 : 0;
+    o[proxy_param_stop_after] = p.stop_after;
+    return o;
+}
+
+inline proxy_params proxy_params_unpack(const int32_t* o) {
+    proxy_params p;
+    p.scale = std::bit_cast<float>(o[proxy_param_scale]);
+    p.n_past = o[proxy_param_n_past];
+    p.block = o[proxy_param_block];
+    p.stride = o[proxy_param_stride];
+    p.n_proxy = o[proxy_param_n_proxy];
+    p.gamma = std::bit_cast<float>(o[proxy_param_gamma]);
+    p.min_tokens = o[proxy_param_min_tokens];
+    p.force_sink_and_local = (o[proxy_param_flags] & 1) != 0;
+    p.stop_after = o[proxy_param_stop_after];
+    return p;
+}
+
+// The node; params are validated by the op's shape rule (throws pa::error naming the problem).
+// A zero scale is resolved to 1/sqrt(d) here, so the node always carries the scale it uses.
+tensor* proxy_sparse_attn(context& ctx, tensor* q, tensor* k, tensor* v, const proxy_params& p);
+
+// Which dense attention nodes to swap: layer is parsed from a node name ending in "-<n>"
+// (e.g. "attn-3"); nodes without one are numbered in graph order (0, 1, ...).
+using attn_layer_filter = std::function<bool(int layer, const tensor* node)>;
+
+// Rewrites, in place, every causal flash_attn_ext node of g with N >= min_len queries that the
+// filter accepts (all when empty) into proxy_sparse_attn with params p; scale and n_past come
+// from the dense node. Same srcs, shape and type, so users of the node are untouched.
+// Returns how many nodes were swapped. Throws pa::error when the op is not registered or p does
+// not fit a node (e.g. n_proxy does not divide its kv heads).
+int swap_dense_attention(graph& g, const proxy_params& p, const attn_layer_filter& filter = {},
+                         int64_t min_len = 0);
+
+} // namespace pa

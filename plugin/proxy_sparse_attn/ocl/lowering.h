@@ -1,0 +1,39 @@
+// lowering.h - the OpenCL lowering of proxy_sparse_attn. Every step runs on the device and
+// nothing is read back in between:
+//   proxy_pool_q/k -> proxy_lse -> proxy_blockmax            (steps 1-4, proxy_estimate.cl)
+//   budget_lse -> budget_blocksum -> budget_reduce -> budget_select   (step 5)
+//   rank_rows -> build_mask                                   (step 6, proxy_sort.cl)
+//   flash attention over the mask                             (step 7, opencl/flash_attn.h)
+// When every block is kept (gamma = 1, or the min_tokens floor covers every row) the estimate
+// is skipped and dense flash attention runs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../geometry.h"
+#include "ocl_api.h"
+
+namespace pa::proxy {
+
+using pa::ocl::operand;
+
+// Intermediates copied back after the run, for tests and tools (layouts as in ref/reference.h
+// `estimate`; counts/blocks as its mask). Empty when the run was dense or stopped earlier.
+struct ocl_debug {
+    std::vector<float> pooled_q, pooled_k, row_max, row_inv_sum, scores, head_mass;
+    std::vector<int32_t> budgets, ranks, counts, blocks;
+};
+
+// "" when the device can run a node of this geometry and these tensors, else why not.
+std::string ocl_unsupported_reason(const pa::ocl::device_context& ctx, const geometry& geo, const operand& q,
+                                   const operand& k, const operand& v, const operand& dst);
+bool ocl_supports(const pa::ocl::device_context& ctx, const pa_tensor* node);
+void ocl_compute(pa::ocl::device_context& ctx, pa_tensor* node);
+
+// The lowering itself, on raw device tensors (tests call it directly).
+void ocl_run(pa::ocl::device_context& ctx, const geometry& geo, const operand& q, const operand& k,
+             const operand& v, const operand& dst, ocl_debug* debug = nullptr);
+
+} // namespace pa::proxy
