@@ -89,4 +89,20 @@ geometry make_geometry(const pa_tensor* node) {
     return make_geometry(node->src[0], node->src[1], node->src[2], proxy_params_unpack(node->op_params));
 }
 
+geometry make_geometry(const attn_qkv& x, const proxy_params& p) {
+    // shape-only tensors: make_geometry reads types and ne
+    pa_tensor q{}, k{}, v{};
+    q.type = PA_TYPE_F32;
+    k.type = v.type = PA_TYPE_F32;
+    const int64_t qne[4] = {x.d, x.N, x.H, 1}, kne[4] = {x.d, x.n_keys(), x.Hkv, 1};
+    for (int i = 0; i < 4; ++i) {
+        q.ne[i] = qne[i];
+        k.ne[i] = v.ne[i] = kne[i];
+    }
+    proxy_params r = p;
+    if (r.scale == 0.0f) r.scale = x.scale;
+    r.n_past = int32_t(x.n_past);
+    return make_geometry(&q, &k, &v, r);
+}
+
 } // namespace pa::proxy

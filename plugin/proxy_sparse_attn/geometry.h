@@ -52,5 +52,7 @@ struct geometry : block_grid {                     // B, n_past, n_keys, n_kbloc
 geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* v, const proxy_params& p);
 // Same, from a node (srcs and op_params).
 geometry make_geometry(const pa_tensor* node);
+// Same, for an attention problem held on the host (pa/block_sparse.h); p.scale 0 = x.scale.
+geometry make_geometry(const attn_qkv& x, const proxy_params& p);
 
 } // namespace pa::proxy
