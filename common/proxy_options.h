@@ -8,10 +8,15 @@
 namespace pa::cli {
 
 inline constexpr const char* proxy_option_help =
-    "  --gamma G          proxy budget threshold in (0, 1] (0.95)\n"
+    "  --gamma G          kept attention mass per (head, row) in (0, 1] (0.95)\n"
+    "  --budget MODE      rows | last | fixed: blocks per row from sample rows, from the last\n"
+    "                     B queries (the paper), or ceil(min_tokens / B) (rows)\n"
+    "  --samples R        sample rows of --budget rows (8)\n"
+    "  --min-tokens M     budget floor in tokens (0)\n"
     "  --block B          block size (128)                --stride S       query stride (4)\n"
+    "  --key-stride K     score every K-th key (1: every key)\n"
     "  --proxy-heads g    proxy heads, divides the KV heads (1)\n"
-    "  --min-tokens M     budget floor in tokens (2048)\n"
+    "  --no-exact-rows    measured rows keep only the shared ranking's blocks\n"
     "  --no-force         do not force the sink and diagonal blocks\n";
 
 // Reads the flags above over `defaults`; the node validates the values it is built with.

@@ -1,7 +1,8 @@
 // test_proxy_ocl.cpp - the OpenCL lowering of proxy_sparse_attn against the CPU reference:
-// every intermediate of the estimate bit for bit (pooled proxies, LSE states, block scores,
-// head masses, budgets, ranks, kept lists), outputs within float tolerance, and the dense path
-// against dense attention. Runs the lowering directly on a device_context of its own.
+// every intermediate of the estimate bit for bit (pooled proxies, softmax states, block scores,
+// ranks, sample masses, budgets, exact rows, kept lists), outputs within float tolerance, and
+// the dense path against dense attention. Runs the lowering directly on a device_context of
+// its own.
 #include <gtest/gtest.h>
 
 #include "ocl/lowering.h"
@@ -58,76 +59,6 @@ ocl_result run_ocl(pa::context& ctx, const qkv& t, const attn_case& c, int stop_
 }
 
 // ---- estimate and output against the reference --------------------------------------------------
-std::vector<attn_case> cases() {
-    std::vector<attn_case> v;
-    attn_case c;
-    v.push_back(c);
-    c.N = 301; // not a multiple of B or S
-    v.push_back(c);
-    for (auto [H, Hkv] : {std::pair{4, 4}, {8, 2}, {7, 1}, {8, 1}}) { // GQA 1, 4, 7, 8 (2: the base case)
-        attn_case x = c;
-        x.H = H;
-        x.Hkv = Hkv;
-        v.push_back(x);
-    }
-    for (int g : {2, 4}) { // g in {1, 2, Hkv}
-        attn_case x = c;
-        x.H = 8;
-        x.Hkv = 4;
-        x.g = g;
-        v.push_back(x);
-    }
-    for (int64_t d : {80, 128}) {
-        attn_case x = c;
-        x.d = d;
-        x.N = 200;
-        v.push_back(x);
-    }
-    for (int64_t past : {37, 64}) { // n_past > 0, off and on the block grid
-        attn_case x = c;
-        x.n_past = past;
-        x.N = 230;
-        v.push_back(x);
-    }
-    attn_case x = c;
-    x.force = false;
-    x.min_tokens = 0;
-    x.gamma = 0.6f;
-    v.push_back(x);
-    x = c;
-    x.pat = pa::analysis::pattern::random;
-    x.kv = PA_TYPE_F16;
-    x.S = 8;
-    v.push_back(x);
-    x = c;
-    x.pat = pa::analysis::pattern::sink_local;
-    x.B = 32;
-    x.N = 700; // 22 blocks: a longer sort
-    x.min_tokens = 64;
-    v.push_back(x);
-    // blocks of 64 and 128: step 7 on the register-tiled kernel (query tiles inside a row block)
-    x = c;
-    x.B = 64;
-    x.N = 450;
-    x.min_tokens = 64;
-    x.kv = PA_TYPE_F16;
-    v.push_back(x);
-    x.n_past = 37;
-    x.H = 8;
-    x.Hkv = 2;
-    x.kv = PA_TYPE_F32;
-    v.push_back(x);
-    x = c;
-    x.B = 128;
-    x.N = 700;
-    x.d = 128;
-    x.min_tokens = 0;
-    x.gamma = 0.6f;
-    x.force = false;
-    v.push_back(x);
-    return v;
-}
-
 void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_debug& gpu,
                           const geometry& g) {
     // bit-identical, ties included: == on floats is intended
@@ -136,9 +67,11 @@ void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_d
     EXPECT_EQ(gpu.row_max, cpu.row_max);
     EXPECT_EQ(gpu.row_inv_sum, cpu.row_inv_sum);
     EXPECT_EQ(gpu.scores, cpu.scores);
-    EXPECT_EQ(gpu.head_mass, cpu.head_mass);
-    EXPECT_EQ(gpu.budgets, cpu.budgets);
     EXPECT_EQ(gpu.ranks, cpu.ranks);
+    EXPECT_EQ(gpu.sample_mass, cpu.sample_mass);
+    EXPECT_EQ(gpu.sample_budget, cpu.sample_budget);
+    EXPECT_EQ(gpu.budgets, cpu.budgets);
+    EXPECT_EQ(gpu.exact, cpu.exact);
     EXPECT_EQ(gpu.counts, cpu.mask.counts);
     ASSERT_EQ(gpu.blocks.size(), cpu.mask.blocks.size());
     for (int64_t h = 0; h < g.H; ++h)
@@ -164,7 +97,7 @@ TEST_P(ProxyOcl, EstimateIsBitIdenticalAndOutputMatches) {
     EXPECT_LT(rel_l2(r.out, ref.out), 1e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, ProxyOcl, ::testing::ValuesIn(cases()),
+INSTANTIATE_TEST_SUITE_P(Shapes, ProxyOcl, ::testing::ValuesIn(shape_cases()),
                          [](const auto& info) { return info.param.name(); });
 
 // Equal scores everywhere (zero queries): every ranking and budget is decided by block index.
@@ -182,7 +115,7 @@ TEST(ProxyOclTies, TiesAreBrokenByBlockIndexOnBothSides) {
     expect_same_estimate(ref.est, r.dbg, ref.geo);
     // row m keeps the forced blocks then the lowest indices
     const auto kept = ref.est.kept(0, 10);
-    const int32_t K = ref.est.budgets[0];
+    const int32_t K = ref.est.budgets[size_t(10 - ref.geo.row0)];
     ASSERT_LT(K + 2, 11);
     for (int32_t i = 0; i < K + 1; ++i)
         EXPECT_EQ(kept[size_t(i)], i);
@@ -225,9 +158,10 @@ TEST(ProxyOclDense, FullMaskThroughTheSparsePathEqualsDense) {
     const ocl_result r = run_ocl(ctx, t, c);
     expect_same_estimate(ref.est, r.dbg, ref.geo);
     bool full = true;
-    for (int32_t K : ref.est.budgets)
-        full &= K == ref.geo.n_kblocks;
-    if (!full) GTEST_SKIP() << "a budget came out below every block";
+    for (int64_t h = 0; h < ref.geo.H; ++h)
+        for (int64_t m = ref.geo.row0; m < ref.geo.n_kblocks; ++m)
+            full &= int64_t(ref.est.kept(h, m).size()) == m + 1;
+    if (!full) GTEST_SKIP() << "a row came out below every block";
     EXPECT_LT(rel_l2(r.out, dense_cpu(ctx, t, c)), 1e-5);
 }
 
@@ -272,10 +206,15 @@ TEST(ProxyOclStages, StopAfterEachStage) {
         const ocl_result r = run_ocl(ctx, t, c, st);
         EXPECT_EQ(r.dbg.pooled_q, ref.est.pooled_q);
         EXPECT_EQ(r.dbg.scores.empty(), st < 2);
+        EXPECT_EQ(r.dbg.ranks.empty(), st < 2);
         EXPECT_EQ(r.dbg.budgets.empty(), st < 3);
         EXPECT_EQ(r.dbg.counts.empty(), st < 4);
+        if (st >= 2) {
+            EXPECT_EQ(r.dbg.ranks, ref.est.ranks);
+        }
         if (st >= 3) {
             EXPECT_EQ(r.dbg.budgets, ref.est.budgets);
+            EXPECT_EQ(r.dbg.exact, ref.est.exact);
         }
     }
 }

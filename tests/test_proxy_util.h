@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -29,14 +30,22 @@ struct attn_case {
     pa_type kv = PA_TYPE_F32;
     pa::analysis::pattern pat = pa::analysis::pattern::needle;
     uint64_t seed = 1;
+    // estimator options; the case name mentions them only when they differ from these
+    pa::proxy_budget budget = pa::proxy_budget::rows;
+    int32_t KS = 1, samples = 8;
+    bool exact = true;
 
     pa::proxy_params params() const {
         pa::proxy_params p;
         p.block = B;
         p.stride = S;
+        p.key_stride = KS;
         p.n_proxy = g;
         p.gamma = gamma;
         p.min_tokens = min_tokens;
+        p.budget = budget;
+        p.n_samples = samples;
+        p.exact_rows = exact;
         p.force_sink_and_local = force;
         p.scale = 1.0f / std::sqrt(float(d));
         p.n_past = int32_t(n_past);
@@ -47,11 +56,112 @@ struct attn_case {
         std::string pn = pa::analysis::pattern_name(pat);
         for (char& ch : pn)
             if (ch == '-') ch = '_';
-        return fmt::format("N{}_past{}_H{}_kv{}_d{}_g{}_B{}_S{}_gamma{}_min{}_force{}_{}_{}", N, n_past, H,
-                           Hkv, d, g, B, S, int(std::lround(gamma * 1000)), min_tokens, int(force),
-                           kv == PA_TYPE_F16 ? "f16" : "f32", pn);
+        std::string n = fmt::format("N{}_past{}_H{}_kv{}_d{}_g{}_B{}_S{}_gamma{}_min{}_force{}_{}_{}", N,
+                                    n_past, H, Hkv, d, g, B, S, int(std::lround(gamma * 1000)), min_tokens,
+                                    int(force), kv == PA_TYPE_F16 ? "f16" : "f32", pn);
+        if (budget != pa::proxy_budget::rows) n += fmt::format("_budget_{}", pa::proxy_budget_name(budget));
+        if (KS != 1) n += fmt::format("_KS{}", KS);
+        if (samples != 8) n += fmt::format("_samples{}", samples);
+        if (!exact) n += "_noexact";
+        return n;
     }
 };
+
+// The shapes both the reference's invariants and the OpenCL bit-identity run on: odd lengths,
+// GQA 1/2/4/7/8, g in {1, 2, Hkv}, head dims 64/80/128, n_past on and off the grid, no forcing,
+// f16 K/V, other strides, longer sorts, blocks of 64/128 (the tiled attention kernel), every
+// budget mode, a key stride, no exact rows, a diffuse-early / focused-last input.
+inline std::vector<attn_case> shape_cases() {
+    std::vector<attn_case> v;
+    attn_case c;
+    v.push_back(c);
+    c.N = 301; // not a multiple of B or S
+    v.push_back(c);
+    for (auto [H, Hkv] : {std::pair{4, 4}, {8, 4}, {8, 2}, {7, 1}, {8, 1}}) { // GQA 1, 2, 4, 7, 8
+        attn_case x = c;
+        x.H = H;
+        x.Hkv = Hkv;
+        v.push_back(x);
+    }
+    for (int g : {2, 4}) { // g in {1, 2, Hkv}
+        attn_case x = c;
+        x.H = 8;
+        x.Hkv = 4;
+        x.g = g;
+        v.push_back(x);
+    }
+    for (int64_t d : {80, 128}) {
+        attn_case x = c;
+        x.d = d;
+        x.N = 200;
+        v.push_back(x);
+    }
+    for (int64_t past : {37, 64}) { // n_past > 0, off and on the block grid
+        attn_case x = c;
+        x.n_past = past;
+        x.N = 230;
+        v.push_back(x);
+    }
+    attn_case x = c;
+    x.force = false;
+    x.min_tokens = 0;
+    x.gamma = 0.6f;
+    v.push_back(x);
+    x = c;
+    x.pat = pa::analysis::pattern::random;
+    x.kv = PA_TYPE_F16;
+    x.S = 8;
+    v.push_back(x);
+    x = c;
+    x.pat = pa::analysis::pattern::sink_local;
+    x.B = 32;
+    x.N = 700; // 22 blocks: a longer sort
+    x.min_tokens = 64;
+    v.push_back(x);
+    // blocks of 64 and 128: step 7 on the register-tiled kernel (query tiles inside a row block)
+    x = c;
+    x.B = 64;
+    x.N = 450;
+    x.min_tokens = 64;
+    x.kv = PA_TYPE_F16;
+    v.push_back(x);
+    x.n_past = 37;
+    x.H = 8;
+    x.Hkv = 2;
+    x.kv = PA_TYPE_F32;
+    v.push_back(x);
+    x = c;
+    x.B = 128;
+    x.N = 700;
+    x.d = 128;
+    x.min_tokens = 0;
+    x.gamma = 0.6f;
+    x.force = false;
+    v.push_back(x);
+    for (auto b : {pa::proxy_budget::last, pa::proxy_budget::fixed}) {
+        x = c;
+        x.N = 301;
+        x.budget = b;
+        v.push_back(x);
+    }
+    x = c;
+    x.N = 301;
+    x.n_past = 21;
+    x.KS = 4;
+    x.samples = 3;
+    v.push_back(x);
+    x = c;
+    x.exact = false;
+    x.min_tokens = 0;
+    v.push_back(x);
+    x = c;
+    x.pat = pa::analysis::pattern::diffuse_focused;
+    x.N = 500;
+    x.min_tokens = 0;
+    x.gamma = 0.95f;
+    v.push_back(x);
+    return v;
+}
 
 // gtest prints parameters with this (test names and ctest listings stay readable)
 inline void PrintTo(const attn_case& c, std::ostream* os) {

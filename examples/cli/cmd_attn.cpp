@@ -154,6 +154,17 @@ template <size_t K> std::string json_array(const std::array<double, K>& v) {
     return json_array(std::vector<double>(v.begin(), v.end()));
 }
 
+// Blocks kept per row beyond the forced ones, averaged over the rows, per head.
+std::vector<double> mean_budgets(const pa::proxy::geometry& geo, const pa::proxy::estimate& e) {
+    std::vector<double> out(size_t(geo.H), 0.0);
+    for (int64_t h = 0; h < geo.H; ++h) {
+        for (int64_t r = 0; r < geo.n_rows; ++r)
+            out[size_t(h)] += e.budgets[size_t(h * geo.n_rows + r)];
+        out[size_t(h)] /= double(geo.n_rows);
+    }
+    return out;
+}
+
 std::string json_escape_quotes(std::string s) {
     for (char& ch : s)
         if (ch == '"' || ch == '\\') ch = '\'';
@@ -173,12 +184,13 @@ void print_json(const options& o, const synth_qkv& s, const pa::cli::backend_set
     j += fmt::format("\"device_description\": \"{}\", ", json_escape_quotes(be.main().description()));
     j +=
         fmt::format("\"dense_on_device\": {}, \"proxy_on_device\": {}, ", t.dense_on_accel, t.proxy_on_accel);
-    j += fmt::format("\"block\": {}, \"stride\": {}, \"proxy_heads\": {}, \"gamma\": {}, \"min_tokens\": {}, "
+    j += fmt::format("\"block\": {}, \"stride\": {}, \"key_stride\": {}, \"proxy_heads\": {}, \"gamma\": {}, "
+                     "\"budget\": \"{}\", \"samples\": {}, \"exact_rows\": {}, \"min_tokens\": {}, "
                      "\"force_sink_and_local\": {}, \"all_kept\": {}, ",
-                     p.block, p.stride, p.n_proxy, p.gamma, p.min_tokens, p.force_sink_and_local,
-                     geo.all_kept);
-    j += fmt::format("\"density\": {:.6f}, \"density_per_head\": {}, \"budgets\": {}, ", mq.density,
-                     json_array(mq.density_per_head), json_array(e.budgets));
+                     p.block, p.stride, p.key_stride, p.n_proxy, p.gamma, pa::proxy_budget_name(p.budget),
+                     p.n_samples, p.exact_rows, p.min_tokens, p.force_sink_and_local, geo.all_kept);
+    j += fmt::format("\"density\": {:.6f}, \"density_per_head\": {}, \"mean_budget_per_head\": {}, ",
+                     mq.density, json_array(mq.density_per_head), json_array(mean_budgets(geo, e)));
     if (o.recall)
         j += fmt::format(
             "\"recall_mean\": {:.6f}, \"recall_p5\": {:.6f}, \"recall_min\": {:.6f}, "
@@ -209,13 +221,16 @@ void print_text(const options& o, const synth_qkv& s, const pa::cli::backend_set
                s.d, o.pattern, o.kv_name);
     fmt::print("device     {}: {} (dense on {}, proxy on {})\n", be.main().name(), be.main().description(),
                t.dense_on_accel ? "device" : "cpu", t.proxy_on_accel ? "device" : "cpu");
-    fmt::print("params     B={} S={} g={} gamma={:.3f} min_tokens={} force={}{}\n", p.block, p.stride,
-               p.n_proxy, p.gamma, p.min_tokens, int(p.force_sink_and_local),
-               geo.all_kept ? "  (dense: every block kept)" : "");
-    fmt::print("budgets   ");
-    for (int32_t k : e.budgets)
-        fmt::print(" {}", k);
-    fmt::print("  of {} blocks\n", geo.n_kblocks);
+    fmt::print(
+        "params     B={} S={} KS={} g={} gamma={:.3f} budget={} samples={} exact_rows={} min_tokens={} "
+        "force={}{}\n",
+        p.block, p.stride, p.key_stride, p.n_proxy, p.gamma, pa::proxy_budget_name(p.budget), p.n_samples,
+        int(p.exact_rows), p.min_tokens, int(p.force_sink_and_local),
+        geo.all_kept ? "  (dense: every block kept)" : "");
+    fmt::print("budgets    mean blocks a row beyond sink and diagonal, per head:");
+    for (double k : mean_budgets(geo, e))
+        fmt::print(" {:.1f}", k);
+    fmt::print("  ({} rows)\n", geo.n_rows);
     fmt::print("density    {:.4f} (sparsity {:.4f})\n", mq.density, 1.0 - mq.density);
     if (o.recall) {
         fmt::print("recall     mean {:.4f}  p5 {:.4f}  min {:.4f}   oracle IoU {:.4f}\n", mq.recall_mean,

@@ -1,12 +1,14 @@
 // geometry.cpp - parameter validation and derived sizes.
 #include "geometry.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
 #include "pa/error.h"
 #include "pa/tensor.h"
+#include "pa/types.h"
 
 namespace pa::proxy {
 namespace {
@@ -17,11 +19,41 @@ namespace {
 void require(bool ok, const std::string& what) {
     if (!ok) fail(what);
 }
-bool is_float(pa_type t) {
-    return t == PA_TYPE_F32 || t == PA_TYPE_F16;
-}
 int64_t ceil_div(int64_t a, int64_t b) {
     return (a + b - 1) / b;
+}
+
+// The measured rows (geometry.h): the tail rows, and with budget = rows n_samples rows spread
+// evenly (row0 - 1 + ceil((k + 1) * n_rows / n_samples) for k < n_samples: the last row is one).
+void place_samples(geometry& g, int64_t n_samples) {
+    const int64_t tail0 = g.n_keys - std::min(g.N, g.B);
+    std::vector<int64_t> rows;
+    if (g.budget == proxy_budget::rows)
+        for (int64_t k = 0; k < std::min(n_samples, g.n_rows); ++k)
+            rows.push_back(g.row0 + ceil_div((k + 1) * g.n_rows, std::min(n_samples, g.n_rows)) - 1);
+    for (int64_t m = g.row0; m < g.n_kblocks; ++m)
+        if (g.row_end(m) > tail0) rows.push_back(m);
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    for (int64_t m : rows) {
+        sample_row s;
+        s.m = m;
+        s.tail = g.row_end(m) > tail0;
+        if (s.tail) { // every tail query of the row
+            s.first = std::max(g.row_begin(m), tail0);
+            s.count = g.row_end(m) - s.first;
+            s.step = 1;
+        } else { // the proxy query grid of the row
+            s.first = g.row_begin(m);
+            s.count = ceil_div(g.row_end(m) - s.first, g.S);
+            s.step = g.S;
+        }
+        s.q_index = g.n_bq;
+        s.mass_index = g.n_mass;
+        g.n_bq += s.count;
+        g.n_mass += m + 1;
+        g.samples.push_back(s);
+    }
 }
 
 } // namespace
@@ -29,7 +61,7 @@ int64_t ceil_div(int64_t a, int64_t b) {
 geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* v, const proxy_params& p) {
     require(q && k && v, "needs q, k and v");
     require(q->type == PA_TYPE_F32, "q must be f32");
-    require(is_float(k->type) && is_float(v->type), "k and v must be f32 or f16");
+    require(type_is_float(k->type) && type_is_float(v->type), "k and v must be f32 or f16");
     require(q->ne[3] == 1 && k->ne[3] == 1 && v->ne[3] == 1, "no batch dimension (ne[3] must be 1)");
     require(k->ne[0] == q->ne[0] && v->ne[0] == q->ne[0],
             fmt::format("head dims differ: q {} k {} v {}", q->ne[0], k->ne[0], v->ne[0]));
@@ -41,6 +73,13 @@ geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* 
             fmt::format("block ({}) and stride ({}) must be > 0", p.block, p.stride));
     require(p.block % p.stride == 0,
             fmt::format("block ({}) must be a multiple of stride ({})", p.block, p.stride));
+    require(p.key_stride > 0 && p.block % p.key_stride == 0,
+            fmt::format("block ({}) must be a multiple of key_stride ({})", p.block, p.key_stride));
+    require(p.block <= (1 << 20), fmt::format("block ({}) must be at most 2^20", p.block));
+    require(int32_t(p.budget) >= 0 && int32_t(p.budget) <= 2,
+            fmt::format("budget mode ({}) must be rows (0), last (1) or fixed (2)", int32_t(p.budget)));
+    require(p.n_samples >= 1 && p.n_samples <= 1024,
+            fmt::format("n_samples ({}) must be in 1..1024", p.n_samples));
     require(p.n_proxy > 0 && k->ne[2] % p.n_proxy == 0,
             fmt::format("n_proxy ({}) must divide the kv heads ({})", p.n_proxy, k->ne[2]));
     require(std::isfinite(p.gamma) && p.gamma > 0.0f && p.gamma <= 1.0f,
@@ -65,8 +104,9 @@ geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* 
     g.kv_per_group = g.Hkv / g.g;
     static_cast<block_grid&>(g) = block_grid::make(p.block, p.n_past, g.N);
     g.S = p.stride;
+    g.KS = p.key_stride;
     g.k_min = ceil_div(p.min_tokens, g.B);
-    g.n_sk = ceil_div(g.n_keys, g.S);
+    g.n_sk = ceil_div(g.n_keys, g.KS);
     g.sq_first = ceil_div(g.row_end(g.row0) - g.n_past, g.S);
     g.n_sq = g.sq_first;
     for (int64_t m = g.row0 + 1; m < g.n_kblocks; ++m)
@@ -74,11 +114,14 @@ geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* 
     g.scale = p.scale == 0.0f ? 1.0f / std::sqrt(float(g.d)) : p.scale;
     g.gamma = p.gamma;
     g.force = p.force_sink_and_local;
+    g.exact_rows = p.exact_rows;
+    g.budget = p.budget;
     g.stop_after = p.stop_after;
     // Row m keeps min(m+1, K + forced) blocks with K >= k_min; every row is full when the floor
     // (plus the forced blocks) already covers the longest row, or when gamma keeps everything.
     const int64_t forced_extra = g.force ? 2 : 0;
     g.all_kept = g.gamma >= 1.0f || g.k_min + forced_extra >= g.n_kblocks;
+    if (!g.all_kept) place_samples(g, p.n_samples);
     return g;
 }
 

@@ -1,11 +1,17 @@
-// proxy_sort.cl - ranking and the CSR mask (spec steps 5-6):
-//   budget_select  per head: sort a_i descending, k_i = smallest prefix reaching gamma
+// proxy_sort.cl - ranking, budgets, exact rows and the CSR mask (spec steps 5-6):
 //   rank_rows      per (proxy group, row): one sorted order of A_j[m][0..m], forced blocks
 //                  (sink, diagonal) first, stored as ranks; shared by the group's heads
-//   build_mask     per (head, row): kept blocks = rank < K_i + forced, ascending, plus a count
+//   sample_budgets per (head, sample row), budget = rows: blocks of the shared order needed to
+//                  reach gamma of the row's measured mass
+//   tail_budgets   per head, budget = last: the paper's count from the tail's mass
+//   row_budgets    per (head, row): the sample counts scaled to the row, at least k_min
+//   exact_rows     per (head, sample row): the head's own blocks reaching gamma, per row and per
+//                  measured query
+//   build_mask     per (head, row): kept blocks = rank < budget + forced, or exact; ascending
 // Order everywhere: higher value first, equal values by lower block index (as the CPU
 // reference), so the result does not depend on the sorting network. Sorts are bitonic in local
 // memory (sort_n = next power of two of the row length, passed with its __local arrays).
+// Sequential sums run on one work-item, in the order ref/estimate.cpp states.
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef LS
@@ -39,33 +45,22 @@ inline void bitonic_sort(__local float* key, __local int* idx, int sort_n, int l
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
-inline long tri_of(long m, long row0) { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
-
-// One work-group per head: budgets[h] = max(k_i, k_min). total in block order, the running sum
-// in sorted order, threshold gamma * total (as the CPU reference).
-__kernel void budget_select(__global const float* head_mass, __global int* budgets, int nb, float gamma, int k_min,
-                            int sort_n, __local float* key, __local int* idx) {
-    const int lid = get_local_id(0), h = get_group_id(0);
-    __global const float* a = head_mass + (long)h * nb;
+// Loads v[0..n) (and -inf past n) with indices, then sorts.
+inline void sort_values(__global const float* v, int n, int sort_n, __local float* key, __local int* idx, int lid) {
     for (int e = lid; e < sort_n; e += LS) {
-        key[e] = e < nb ? a[e] : -INFINITY;
+        key[e] = e < n ? v[e] : -INFINITY;
         idx[e] = e;
     }
     bitonic_sort(key, idx, sort_n, lid);
-    if (lid != 0) return;
-    float total = 0.0f;
-    for (int n = 0; n < nb; ++n) total = total + a[n];
-    const float thr = gamma * total;
-    float cum = 0.0f;
-    int k = nb;
-    for (int r = 0; r < nb; ++r) {
-        cum = cum + key[r];
-        if (cum >= thr) {
-            k = r + 1;
-            break;
-        }
-    }
-    budgets[h] = max(k, k_min);
+}
+
+inline long tri_of(long m, long row0) { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
+inline int forced_of(int force, int m) { return force ? (m == 0 ? 1 : 2) : 0; }
+
+inline float sum_in_order(__global const float* a, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; ++i) s = s + a[i];
+    return s;
 }
 
 // One work-group per (row, group): global (LS * n_rows, g). ranks[j][tri(m) + n] = position of
@@ -86,19 +81,176 @@ __kernel void rank_rows(__global const float* scores, __global int* ranks, int r
     for (int r = lid; r <= m; r += LS) rank[idx[r]] = r;
 }
 
-// One item per (row, head): global (n_rows, H).
-__kernel void build_mask(__global const int* ranks, __global const int* budgets, __global int* counts,
-                         __global int* blocks, int row0, int n_rows, int heads_per_group, int force) {
+// One work-group per (sample s, head h): global (LS * samples, H). The position in the group's
+// order of row m where the running sum of the mass (in that order) first reaches gamma * (sum
+// in index order), minus the forced blocks. budget [H][samples].
+__kernel void sample_budgets(__global const int* ranks, __global const float* mass, __global const int* s_m,
+                             __global const int* s_mass, __global int* budget, int n_samples, int n_mass, int row0,
+                             int n_rows, int heads_per_group, int force, float gamma, __local int* order) {
+    const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1), m = s_m[s];
+    const long tt = tri_of(row0 + n_rows, row0);
+    __global const int* rank = ranks + (long)(h / heads_per_group) * tt + tri_of(m, row0);
+    __global const float* a = mass + (long)h * n_mass + s_mass[s];
+    for (int n = lid; n <= m; n += LS) order[rank[n]] = n;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid != 0) return;
+    const float thr = gamma * sum_in_order(a, m + 1);
+    float cum = 0.0f;
+    int cnt = m + 1;
+    for (int r = 0; r <= m; ++r) {
+        cum = cum + a[order[r]];
+        if (cum >= thr) {
+            cnt = r + 1;
+            break;
+        }
+    }
+    budget[(long)h * n_samples + s] = max(0, cnt - forced_of(force, m));
+}
+
+// One work-group per head, budget = last: the tail rows' masses summed (tail[n] = tail[n] +
+// mass in sample order), sorted; the smallest k whose top-k sum reaches gamma * (sum in index
+// order); max(k, k_min) for every row. tail is scratch [H][n_kblocks].
+__kernel void tail_budgets(__global const float* mass, __global const int* s_m, __global const int* s_mass,
+                           __global const int* s_tail, __global float* tail, __global int* budgets, int n_samples,
+                           int n_mass, int n_kblocks, int n_rows, float gamma, int k_min, int sort_n,
+                           __local float* key, __local int* idx) {
+    const int lid = get_local_id(0), h = get_group_id(0);
+    __global float* t = tail + (long)h * n_kblocks;
+    for (int n = lid; n < n_kblocks; n += LS) {
+        float v = 0.0f;
+        for (int s = 0; s < n_samples; ++s)
+            if (s_tail[s] && n <= s_m[s]) v = v + mass[(long)h * n_mass + s_mass[s] + n];
+        t[n] = v;
+    }
+    barrier(CLK_GLOBAL_MEM_FENCE);
+    sort_values(t, n_kblocks, sort_n, key, idx, lid);
+    if (lid == 0) {
+        const float thr = gamma * sum_in_order(t, n_kblocks);
+        float cum = 0.0f;
+        int k = n_kblocks;
+        for (int r = 0; r < n_kblocks; ++r) {
+            cum = cum + key[r];
+            if (cum >= thr) {
+                k = r + 1;
+                break;
+            }
+        }
+        idx[0] = max(k, k_min); // the sorted order is not needed any more
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int r = lid; r < n_rows; r += LS) budgets[(long)h * n_rows + r] = idx[0];
+}
+
+// ceil(k * (m + 1) / (s + 1))
+inline long scaled_count(long k, long s, long m) { return (k * (m + 1) + s) / (s + 1); }
+
+// One item per (row, head), budget = rows: the nearest sample rows at or after and before the
+// row, their counts scaled to it, the larger, at least k_min.
+__kernel void row_budgets(__global const int* sample_budget, __global const int* s_m, __global int* budgets,
+                          int n_samples, int row0, int n_rows, int k_min) {
+    const int row = get_global_id(0), h = get_global_id(1);
+    if (row >= n_rows) return;
+    const int m = row0 + row;
+    int next = 0;
+    while (s_m[next] < m) ++next;
+    __global const int* sb = sample_budget + (long)h * n_samples;
+    long k = scaled_count(sb[next], s_m[next], m);
+    if (next > 0) k = max(k, scaled_count(sb[next - 1], s_m[next - 1], m));
+    budgets[(long)h * n_rows + row] = (int)max(k, (long)k_min);
+}
+
+// One work-group per (sample s, head h) whose sample is exact (s_exact): global (LS * samples,
+// H). keep flags over blocks 0..m go to exact[h][tri(m) ..]. The forced blocks; then blocks in
+// the order of the row's mass until the kept mass reaches gamma of the row's; then per measured
+// query, in order, its own blocks in the order of its mass until it keeps gamma of its own.
+// The per-query masses are recomputed as in sample_mass (query_mass of proxy_estimate.cl,
+// repeated here: the two files build separately).
+inline float det_exp(float x) {
+    if (!(x >= -87.0f)) return 0.0f;
+    if (x > 88.0f) x = 88.0f;
+    const float n = rint(x * 1.44269504f);
+    float r = fma(n, -0.693145751953125f, x);
+    r = fma(n, -1.42860677e-06f, r);
+    float p = 1.98412698e-4f;
+    p = fma(p, r, 1.38888889e-3f);
+    p = fma(p, r, 8.33333333e-3f);
+    p = fma(p, r, 4.16666667e-2f);
+    p = fma(p, r, 1.66666667e-1f);
+    p = fma(p, r, 0.5f);
+    p = fma(p, r, 1.0f);
+    p = fma(p, r, 1.0f);
+    const int e = ((int)n + 127) << 23;
+    return p * as_float(e);
+}
+
+// Sum in index order of v over the kept blocks 0..m.
+inline float kept_mass(__global const float* v, __local const uchar* keep, int m) {
+    float s = 0.0f;
+    for (int n = 0; n <= m; ++n)
+        if (keep[n]) s = s + v[n];
+    return s;
+}
+
+// Keeps blocks in sorted order (idx) until the kept mass of v (the index-order sum over the kept
+// blocks, then the added ones in order) reaches thr.
+inline void add_until(__global const float* v, __local uchar* keep, __local const int* idx, int m, float thr) {
+    float kept = kept_mass(v, keep, m);
+    for (int r = 0; r <= m && !(kept >= thr); ++r)
+        if (!keep[idx[r]]) {
+            keep[idx[r]] = 1;
+            kept = kept + v[idx[r]];
+        }
+}
+
+__kernel void exact_rows(__global const float* mass, __global const float* bm, __global const float* bs,
+                         __global const float* qM, __global const float* qinv, __global const int* s_m,
+                         __global const int* s_q, __global const int* s_count, __global const int* s_mass,
+                         __global const int* s_exact, __global uchar* exact, __global float* pq_scratch, int n_bq,
+                         int n_mass, int n_kblocks, int row0, int n_rows, int force, float gamma, int sort_n,
+                         __local float* key, __local int* idx, __local uchar* keep, __local float* shared) {
+    // shared[0]: the current query needs more blocks (1) or not (0)
+    const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
+    if (!s_exact[s]) return; // uniform over the work-group
+    const int m = s_m[s];
+    __global const float* a = mass + (long)h * n_mass + s_mass[s];
+    __global float* pq = pq_scratch + ((long)h * get_num_groups(0) + s) * n_kblocks;
+    for (int n = lid; n <= m; n += LS) keep[n] = force && (n == 0 || n == m) ? 1 : 0;
+    sort_values(a, m + 1, sort_n, key, idx, lid);
+    if (lid == 0) add_until(a, keep, idx, m, gamma * sum_in_order(a, m + 1));
+    for (int i = 0; i < s_count[s]; ++i) {
+        const long r = (long)h * n_bq + s_q[s] + i;
+        barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+        for (int n = lid; n <= m; n += LS) {
+            const long at = r * n_kblocks + n;
+            pq[n] = bs[at] * det_exp(bm[at] - qM[r]) * qinv[r];
+        }
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        if (lid == 0) shared[0] = kept_mass(pq, keep, m) >= gamma * sum_in_order(pq, m + 1) ? 0.0f : 1.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (shared[0] != 0.0f) { // uniform: read after the barrier
+            sort_values(pq, m + 1, sort_n, key, idx, lid);
+            if (lid == 0) add_until(pq, keep, idx, m, gamma * sum_in_order(pq, m + 1));
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    __global uchar* out = exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    for (int n = lid; n <= m; n += LS) out[n] = keep[n];
+}
+
+// One item per (row, head): global (n_rows, H). exact may be all zeros (no exact rows).
+__kernel void build_mask(__global const int* ranks, __global const int* budgets, __global const uchar* exact,
+                         __global int* counts, __global int* blocks, int row0, int n_rows, int heads_per_group,
+                         int force) {
     const int row = get_global_id(0), h = get_global_id(1);
     if (row >= n_rows) return;
     const int m = row0 + row, j = h / heads_per_group;
     const long tt = tri_of(row0 + n_rows, row0);
-    const int forced = force ? (m == 0 ? 1 : 2) : 0;
-    const int lim = budgets[h] + forced;
+    const int lim = budgets[(long)h * n_rows + row] + forced_of(force, m);
     __global const int* rank = ranks + (long)j * tt + tri_of(m, row0);
+    __global const uchar* ex = exact + (long)h * tt + tri_of(m, row0);
     __global int* list = blocks + (long)h * tt + tri_of(m, row0);
     int c = 0;
     for (int n = 0; n <= m; ++n)
-        if (rank[n] < lim) list[c++] = n;
+        if (rank[n] < lim || ex[n]) list[c++] = n;
     counts[(long)h * n_rows + row] = c;
 }

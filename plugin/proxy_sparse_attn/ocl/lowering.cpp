@@ -1,5 +1,6 @@
-// lowering.cpp - host side of the OpenCL lowering: validate, pick tile sizes, allocate
-// scratch, launch the kernels of kernels/proxy_*.cl in order on the in-order queue.
+// lowering.cpp - host side of the OpenCL lowering: validate, allocate scratch, launch the
+// kernels of kernels/proxy_*.cl in order on the in-order queue, one function per step (the
+// same steps as ref/estimate.cpp), then flash attention over the mask.
 #include "lowering.h"
 
 #include <algorithm>
@@ -22,7 +23,6 @@ namespace {
 using namespace pa::ocl;
 
 constexpr int64_t max_head_dim = 256;
-constexpr int wg_rows = 64;  // LQ / UQ of proxy_estimate.cl (work-group size of the row kernels)
 constexpr int wg_sort = 128; // LS of proxy_sort.cl
 
 int64_t next_pow2(int64_t x) {
@@ -38,7 +38,7 @@ program_source source(std::string_view name) {
     throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
 }
 
-// Device memory for the per-(strided query, key block) maxima of step 4, per batch of rows:
+// Device memory for the per-(proxy query, key block) statistics of step 2, per batch of rows:
 // 256 MiB, or $PA_PROXY_BM_BYTES (tests lower it to run many batches on small problems).
 int64_t bm_budget_bytes() {
     static const int64_t v = [] {
@@ -48,28 +48,300 @@ int64_t bm_budget_bytes() {
     return v;
 }
 
-// Tile sizes of the estimate kernels (portable, sized for 32-48 KiB of local memory).
-struct tiles {
-    int64_t sort_n = 1; // bitonic length (power of two >= n_kblocks)
+// Local memory of the sorting kernels: keys, indices and keep flags of one row.
+size_t sort_local(const geometry& geo) {
+    return size_t(next_pow2(geo.n_kblocks)) * 9;
+}
 
-    explicit tiles(const geometry& geo) { sort_n = next_pow2(geo.n_kblocks); }
-    // The largest of the estimate kernels' local arrays: two staged tiles of 16 dims x (64 + 4)
-    // rows and a 64 x 65 logit tile (proxy_lse_chunk, budget_block_lse); independent of d.
-    size_t est_local() const { return size_t(2 * 16 * 68 + 64 * 65) * 4; }
-    size_t sort_local() const { return size_t(sort_n) * 8; }
-};
-
-template <class T> std::vector<T> read_back(device_context& ctx, const scratch& s, int64_t count) {
+template <class T> std::vector<T> read_back(device_context& ctx, cl_mem m, int64_t count) {
     std::vector<T> out(static_cast<size_t>(count));
     if (count > 0)
-        check(clEnqueueReadBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, size_t(count) * sizeof(T), out.data(), 0,
+        check(clEnqueueReadBuffer(ctx.queue(), m, CL_TRUE, 0, size_t(count) * sizeof(T), out.data(), 0,
                                   nullptr, nullptr),
               "proxy_sparse_attn: reading debug output");
     return out;
 }
 
-scratch temp_of(device_context& ctx, int64_t elems) {
-    return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * 4);
+scratch temp_of(device_context& ctx, int64_t elems, size_t elem_bytes = 4) {
+    return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * elem_bytes);
+}
+
+template <class T> scratch upload(device_context& ctx, const std::vector<T>& v) {
+    scratch s = temp_of(ctx, int64_t(v.size()), sizeof(T));
+    if (!v.empty())
+        check(clEnqueueWriteBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, v.size() * sizeof(T), v.data(), 0,
+                                   nullptr, nullptr),
+              "proxy_sparse_attn: uploading the sample rows");
+    return s;
+}
+
+// The device buffers of one run, step by step.
+struct run_state {
+    device_context& ctx;
+    const geometry& geo;
+    program_source est, srt;
+    std::string est_opts, srt_opts;
+    scratch pooled_q, pooled_k, pq8, pqs, pk8, pks;        // step 1
+    scratch row_max, row_inv, scores, ranks;               // steps 2-3
+    scratch s_m, s_q, s_count, s_mass, s_tail, s_exact;    // the sample rows
+    scratch bq_pos, bq_nblk, bq8, bqs, hk8, hks;           // measured queries, head keys
+    scratch qbm, qbs, qM, qinv, mass;                      // step 4
+    scratch sample_budget, budgets, exact, counts, blocks; // steps 5-6
+
+    run_state(device_context& c, const geometry& g, pa_type k_type)
+        : ctx(c), geo(g), est(source("proxy_estimate.cl")), srt(source("proxy_sort.cl")) {
+        est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0);
+        srt_opts = fmt::format("-DLS={}", wg_sort);
+    }
+    cl_kernel est_kernel(const char* name) { return ctx.get_kernel(est, name, est_opts); }
+    cl_kernel srt_kernel(const char* name) { return ctx.get_kernel(srt, name, srt_opts); }
+    int32_t sort_n() const { return int32_t(next_pow2(geo.n_kblocks)); }
+    int64_t tt() const { return geo.tri_total(); }
+};
+
+// Step 1: proxy pooling and int8 proxy rows (queries carry the attention scale).
+void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
+    const geometry& geo = st.geo;
+    device_context& ctx = st.ctx;
+    const int64_t d = geo.d;
+    st.pooled_q = temp_of(ctx, geo.g * geo.n_sq * d);
+    st.pooled_k = temp_of(ctx, geo.g * geo.n_sk * d);
+    ctx.launch(st.est_kernel("proxy_pool_q"), range3(size_t(d), size_t(geo.n_sq), size_t(geo.g)), {}, q.mem,
+               q.shape, st.pooled_q.mem(), int32_t(geo.n_sq), int32_t(geo.sq_first), geo.n_past,
+               (geo.row0 + 1) * geo.B, int32_t(geo.S), int32_t(geo.heads_per_group),
+               1.0f / float(geo.heads_per_group));
+    ctx.launch(st.est_kernel("proxy_pool_k"), range3(size_t(d), size_t(geo.n_sk), size_t(geo.g)), {}, k.mem,
+               k.shape, st.pooled_k.mem(), int32_t(geo.n_sk), int32_t(geo.KS), int32_t(geo.kv_per_group),
+               1.0f / float(geo.kv_per_group));
+    const auto quantize = [&](const scratch& src, int64_t rows, float extra, scratch& q8, scratch& qs) {
+        q8 = temp_of(ctx, rows * d, 1);
+        qs = temp_of(ctx, rows);
+        ctx.launch(st.est_kernel("quantize_rows"), range1(size_t(rows)), {}, src.mem(), q8.mem(), qs.mem(),
+                   rows, extra);
+    };
+    quantize(st.pooled_q, geo.g * geo.n_sq, geo.scale, st.pq8, st.pqs);
+    quantize(st.pooled_k, geo.g * geo.n_sk, 1.0f, st.pk8, st.pks);
+}
+
+// Steps 2-3: block statistics of every proxy query, its softmax, block max pooling; rows in
+// batches so that the statistics stay under bm_budget_bytes().
+void proxy_scores(run_state& st) {
+    const geometry& geo = st.geo;
+    device_context& ctx = st.ctx;
+    const int32_t nb = int32_t(geo.n_kblocks), n_sq = int32_t(geo.n_sq), sq_first = int32_t(geo.sq_first);
+    const int64_t first_full = (geo.row0 + 1) * geo.B;
+    st.row_max = temp_of(ctx, geo.g * geo.n_sq);
+    st.row_inv = temp_of(ctx, geo.g * geo.n_sq);
+    st.scores = temp_of(ctx, geo.g * st.tt());
+    const int64_t per_row = geo.g * geo.sq_per_block() * geo.n_kblocks * 8;
+    const int64_t rows_per_batch = std::max<int64_t>(1, bm_budget_bytes() / std::max<int64_t>(1, per_row));
+    const int64_t batch_q =
+        std::min<int64_t>(geo.n_sq, rows_per_batch * geo.sq_per_block() + geo.sq_per_block());
+    scratch bm = temp_of(ctx, geo.g * batch_q * geo.n_kblocks),
+            bs = temp_of(ctx, geo.g * batch_q * geo.n_kblocks);
+    for (int64_t m0 = geo.row0; m0 < geo.n_kblocks; m0 += rows_per_batch) {
+        const int64_t m1 = std::min(geo.n_kblocks, m0 + rows_per_batch);
+        const int32_t i_begin = int32_t(geo.sq_row_first(m0));
+        const int32_t i_end = int32_t(m1 == geo.n_kblocks ? geo.n_sq : geo.sq_row_first(m1));
+        const size_t nqb = size_t(i_end - i_begin);
+        ctx.launch(st.est_kernel("proxy_block_stats"), range3(size_t(nb), nqb, size_t(geo.g)), {},
+                   st.pq8.mem(), st.pqs.mem(), st.pk8.mem(), st.pks.mem(), bm.mem(), bs.mem(), i_begin, i_end,
+                   n_sq, int32_t(geo.n_sk), sq_first, geo.n_past, first_full, int32_t(geo.S), int32_t(geo.KS),
+                   int32_t(geo.B), nb);
+        ctx.launch(st.est_kernel("proxy_merge"), range2(nqb, size_t(geo.g)), {}, bm.mem(), bs.mem(),
+                   st.row_max.mem(), st.row_inv.mem(), i_begin, i_end, n_sq, sq_first, geo.n_past, first_full,
+                   int32_t(geo.S), int32_t(geo.B), nb);
+        ctx.launch(st.est_kernel("proxy_blockmax"), range3(size_t(nb), size_t(m1 - m0), size_t(geo.g)), {},
+                   bm.mem(), st.row_max.mem(), st.row_inv.mem(), st.scores.mem(), i_begin, i_end, n_sq,
+                   sq_first, int32_t(geo.S), int32_t(geo.B), int32_t(geo.row0), int32_t(m0), geo.n_past,
+                   geo.n_keys, nb);
+    }
+}
+
+// Step 3b: one order per (group, row), forced blocks first, as ranks.
+void rank_rows(run_state& st) {
+    const geometry& geo = st.geo;
+    st.ranks = temp_of(st.ctx, geo.g * st.tt());
+    st.ctx.launch(st.srt_kernel("rank_rows"), range2(size_t(wg_sort) * size_t(geo.n_rows), size_t(geo.g)),
+                  range2(wg_sort, 1), st.scores.mem(), st.ranks.mem(), int32_t(geo.row0), int32_t(geo.n_rows),
+                  int32_t(geo.force), st.sort_n(), local_mem{size_t(st.sort_n()) * 4},
+                  local_mem{size_t(st.sort_n()) * 4});
+}
+
+// The sample rows and measured queries (geometry.h) as device arrays.
+void upload_samples(run_state& st) {
+    const geometry& geo = st.geo;
+    std::vector<int32_t> m, q, count, mass, tail, exact, nblk;
+    std::vector<int64_t> pos;
+    for (const sample_row& s : geo.samples) {
+        m.push_back(int32_t(s.m));
+        q.push_back(int32_t(s.q_index));
+        count.push_back(int32_t(s.count));
+        mass.push_back(int32_t(s.mass_index));
+        tail.push_back(s.tail ? 1 : 0);
+        exact.push_back(geo.exact_sample(s) ? 1 : 0);
+        for (int64_t i = 0; i < s.count; ++i) {
+            pos.push_back(s.pos(i));
+            nblk.push_back(int32_t(s.m + 1));
+        }
+    }
+    st.s_m = upload(st.ctx, m);
+    st.s_q = upload(st.ctx, q);
+    st.s_count = upload(st.ctx, count);
+    st.s_mass = upload(st.ctx, mass);
+    st.s_tail = upload(st.ctx, tail);
+    st.s_exact = upload(st.ctx, exact);
+    st.bq_pos = upload(st.ctx, pos);
+    st.bq_nblk = upload(st.ctx, nblk);
+}
+
+// Step 4: every measured query of every head against its kv head's keys, its softmax, and the
+// sample rows' block masses.
+void measure_samples(run_state& st, const operand& q, const operand& k) {
+    const geometry& geo = st.geo;
+    device_context& ctx = st.ctx;
+    const int64_t d = geo.d, nbq = geo.n_bq, nb = geo.n_kblocks;
+    upload_samples(st);
+    st.bq8 = temp_of(ctx, geo.H * nbq * d, 1);
+    st.bqs = temp_of(ctx, geo.H * nbq);
+    st.hk8 = temp_of(ctx, geo.Hkv * geo.n_keys * d, 1);
+    st.hks = temp_of(ctx, geo.Hkv * geo.n_keys);
+    ctx.launch(st.est_kernel("quantize_q_rows"), range2(size_t(nbq), size_t(geo.H)), {}, q.mem, q.shape,
+               st.bq_pos.mem(), st.bq8.mem(), st.bqs.mem(), int32_t(nbq), geo.n_past, geo.scale);
+    ctx.launch(st.est_kernel("quantize_k_rows"), range2(size_t(geo.n_keys), size_t(geo.Hkv)), {}, k.mem,
+               k.shape, st.hk8.mem(), st.hks.mem(), geo.n_keys);
+    st.qbm = temp_of(ctx, geo.H * nbq * nb);
+    st.qbs = temp_of(ctx, geo.H * nbq * nb);
+    st.qM = temp_of(ctx, geo.H * nbq);
+    st.qinv = temp_of(ctx, geo.H * nbq);
+    st.mass = temp_of(ctx, geo.H * geo.n_mass);
+    ctx.launch(st.est_kernel("sample_block_stats"), range3(size_t(nb), size_t(nbq), size_t(geo.H)), {},
+               st.bq8.mem(), st.bqs.mem(), st.hk8.mem(), st.hks.mem(), st.bq_pos.mem(), st.bq_nblk.mem(),
+               st.qbm.mem(), st.qbs.mem(), int32_t(nbq), geo.n_keys, int32_t(geo.gqa), int32_t(geo.B),
+               int32_t(nb));
+    ctx.launch(st.est_kernel("sample_merge"), range2(size_t(nbq), size_t(geo.H)), {}, st.qbm.mem(),
+               st.qbs.mem(), st.bq_nblk.mem(), st.qM.mem(), st.qinv.mem(), int32_t(nbq), int32_t(nb));
+    ctx.launch(st.est_kernel("sample_mass"), range3(size_t(nb), geo.samples.size(), size_t(geo.H)), {},
+               st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.s_m.mem(), st.s_q.mem(),
+               st.s_count.mem(), st.s_mass.mem(), st.mass.mem(), int32_t(nbq), int32_t(geo.n_mass),
+               int32_t(nb));
+}
+
+// Step 5: blocks per (head, row) beyond the forced ones (ref/estimate.cpp budgets()).
+void budgets(run_state& st) {
+    const geometry& geo = st.geo;
+    device_context& ctx = st.ctx;
+    const int32_t ns = int32_t(geo.samples.size()), n_rows = int32_t(geo.n_rows);
+    st.sample_budget = temp_of(ctx, geo.H * ns);
+    st.budgets = temp_of(ctx, geo.H * geo.n_rows);
+    if (geo.budget == proxy_budget::fixed) {
+        const std::vector<int32_t> k(size_t(geo.H * geo.n_rows), int32_t(geo.k_min));
+        check(clEnqueueWriteBuffer(ctx.queue(), st.budgets.mem(), CL_TRUE, 0, k.size() * 4, k.data(), 0,
+                                   nullptr, nullptr),
+              "proxy_sparse_attn: budgets");
+        const std::vector<int32_t> zero(size_t(geo.H * ns), 0);
+        if (!zero.empty())
+            check(clEnqueueWriteBuffer(ctx.queue(), st.sample_budget.mem(), CL_TRUE, 0, zero.size() * 4,
+                                       zero.data(), 0, nullptr, nullptr),
+                  "proxy_sparse_attn: budgets");
+        return;
+    }
+    if (geo.budget == proxy_budget::last) {
+        const std::vector<int32_t> zero(size_t(geo.H * ns), 0);
+        check(clEnqueueWriteBuffer(ctx.queue(), st.sample_budget.mem(), CL_TRUE, 0, zero.size() * 4,
+                                   zero.data(), 0, nullptr, nullptr),
+              "proxy_sparse_attn: budgets");
+        scratch tail = temp_of(ctx, geo.H * geo.n_kblocks);
+        ctx.launch(st.srt_kernel("tail_budgets"), range1(size_t(wg_sort) * size_t(geo.H)), range1(wg_sort),
+                   st.mass.mem(), st.s_m.mem(), st.s_mass.mem(), st.s_tail.mem(), tail.mem(),
+                   st.budgets.mem(), ns, int32_t(geo.n_mass), int32_t(geo.n_kblocks), n_rows, geo.gamma,
+                   int32_t(geo.k_min), st.sort_n(), local_mem{size_t(st.sort_n()) * 4},
+                   local_mem{size_t(st.sort_n()) * 4});
+        return;
+    }
+    ctx.launch(st.srt_kernel("sample_budgets"), range2(size_t(wg_sort) * size_t(ns), size_t(geo.H)),
+               range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.s_m.mem(), st.s_mass.mem(),
+               st.sample_budget.mem(), ns, int32_t(geo.n_mass), int32_t(geo.row0), n_rows,
+               int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma,
+               local_mem{size_t(st.sort_n()) * 4});
+    ctx.launch(st.srt_kernel("row_budgets"), range2(size_t(n_rows), size_t(geo.H)), {},
+               st.sample_budget.mem(), st.s_m.mem(), st.budgets.mem(), ns, int32_t(geo.row0), n_rows,
+               int32_t(geo.k_min));
+}
+
+// Step 5b: the exact sets of the measured rows (zeros where a row has none).
+void exact_rows(run_state& st) {
+    const geometry& geo = st.geo;
+    device_context& ctx = st.ctx;
+    st.exact = temp_of(ctx, geo.H * st.tt(), 1);
+    const uint8_t zero = 0;
+    check(clEnqueueFillBuffer(ctx.queue(), st.exact.mem(), &zero, 1, 0, size_t(geo.H * st.tt()), 0, nullptr,
+                              nullptr),
+          "proxy_sparse_attn: clearing the exact rows");
+    const bool any = std::any_of(geo.samples.begin(), geo.samples.end(),
+                                 [&](const sample_row& s) { return geo.exact_sample(s); });
+    if (!any) return;
+    const size_t ns = geo.samples.size();
+    scratch pq = temp_of(ctx, geo.H * int64_t(ns) * geo.n_kblocks);
+    ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
+               st.mass.mem(), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.s_m.mem(),
+               st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_exact.mem(), st.exact.mem(), pq.mem(),
+               int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks), int32_t(geo.row0),
+               int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
+               local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4},
+               local_mem{size_t(st.sort_n())}, local_mem{16});
+}
+
+// Step 6: the kept lists.
+void build_mask(run_state& st) {
+    const geometry& geo = st.geo;
+    st.counts = temp_of(st.ctx, geo.H * geo.n_rows);
+    st.blocks = temp_of(st.ctx, geo.H * st.tt());
+    st.ctx.launch(st.srt_kernel("build_mask"), range2(size_t(geo.n_rows), size_t(geo.H)), {}, st.ranks.mem(),
+                  st.budgets.mem(), st.exact.mem(), st.counts.mem(), st.blocks.mem(), int32_t(geo.row0),
+                  int32_t(geo.n_rows), int32_t(geo.heads_per_group), int32_t(geo.force));
+}
+
+bool needs_samples(const geometry& geo) {
+    return geo.budget != proxy_budget::fixed || geo.exact_rows;
+}
+
+// Steps 1-6; returns false when stopped early (stop_after).
+bool estimate_on_device(run_state& st, const operand& q, const operand& k, ocl_debug* dbg) {
+    const geometry& geo = st.geo;
+    device_context& ctx = st.ctx;
+    pool_and_quantize(st, q, k);
+    if (dbg) {
+        dbg->pooled_q = read_back<float>(ctx, st.pooled_q.mem(), geo.g * geo.n_sq * geo.d);
+        dbg->pooled_k = read_back<float>(ctx, st.pooled_k.mem(), geo.g * geo.n_sk * geo.d);
+    }
+    if (geo.stop_after == 1) return false;
+    proxy_scores(st);
+    rank_rows(st);
+    if (dbg) {
+        dbg->row_max = read_back<float>(ctx, st.row_max.mem(), geo.g * geo.n_sq);
+        dbg->row_inv_sum = read_back<float>(ctx, st.row_inv.mem(), geo.g * geo.n_sq);
+        dbg->scores = read_back<float>(ctx, st.scores.mem(), geo.g * st.tt());
+        dbg->ranks = read_back<int32_t>(ctx, st.ranks.mem(), geo.g * st.tt());
+    }
+    if (geo.stop_after == 2) return false;
+    if (needs_samples(geo)) measure_samples(st, q, k);
+    budgets(st);
+    exact_rows(st);
+    if (dbg) {
+        if (needs_samples(geo)) dbg->sample_mass = read_back<float>(ctx, st.mass.mem(), geo.H * geo.n_mass);
+        dbg->sample_budget =
+            read_back<int32_t>(ctx, st.sample_budget.mem(), geo.H * int64_t(geo.samples.size()));
+        dbg->budgets = read_back<int32_t>(ctx, st.budgets.mem(), geo.H * geo.n_rows);
+        dbg->exact = read_back<uint8_t>(ctx, st.exact.mem(), geo.H * st.tt());
+    }
+    if (geo.stop_after == 3) return false;
+    build_mask(st);
+    if (dbg) {
+        dbg->counts = read_back<int32_t>(ctx, st.counts.mem(), geo.H * geo.n_rows);
+        dbg->blocks = read_back<int32_t>(ctx, st.blocks.mem(), geo.H * st.tt());
+    }
+    return geo.stop_after != 4;
 }
 
 } // namespace
@@ -84,12 +356,11 @@ std::string ocl_unsupported_reason(const device_context& ctx, const geometry& ge
     if (dst.type != PA_TYPE_F32 || dst.shape.nb.s[0] != 4)
         return "the result must be f32 with contiguous rows";
     if (geo.d > max_head_dim) return fmt::format("head dim {} > {}", geo.d, max_head_dim);
-    const tiles tl(geo);
     const device_caps& caps = ctx.caps();
     if (caps.max_work_group < size_t(wg_sort)) return "work-groups of 128 items are needed";
-    const size_t local = std::max(tl.est_local(), tl.sort_local());
-    if (local > caps.local_mem)
-        return fmt::format("needs {} bytes of local memory, the device has {}", local, caps.local_mem);
+    if (sort_local(geo) > caps.local_mem)
+        return fmt::format("needs {} bytes of local memory, the device has {}", sort_local(geo),
+                           caps.local_mem);
     return pa::ocl::flash_attn_problem(ctx, q, k, v, dst, geo.B);
 }
 
@@ -117,120 +388,16 @@ void ocl_compute(device_context& ctx, pa_tensor* node) {
 
 void ocl_run(device_context& ctx, const geometry& geo, const operand& q, const operand& k, const operand& v,
              const operand& dst, ocl_debug* dbg) {
-    const tiles tl(geo);
-    const int32_t d = int32_t(geo.d), g = int32_t(geo.g), H = int32_t(geo.H);
-    const int32_t n_sq = int32_t(geo.n_sq), n_sk = int32_t(geo.n_sk), nb = int32_t(geo.n_kblocks);
-    const int32_t n_rows = int32_t(geo.n_rows), row0 = int32_t(geo.row0), B = int32_t(geo.B),
-                  S = int32_t(geo.S);
-    const int32_t sq_first = int32_t(geo.sq_first), gqa = int32_t(geo.gqa);
-    const int64_t n_past = geo.n_past, n_keys = geo.n_keys, first_full = (geo.row0 + 1) * geo.B;
-    const int64_t tt = geo.tri_total();
-    const int32_t force = geo.force ? 1 : 0;
-
-    scratch counts, blocks;
-    if (!geo.all_kept) {
-        const program_source est = source("proxy_estimate.cl");
-        const std::string est_opts =
-            fmt::format("-DHEAD_DIM={} -DK_F16={}", d, k.type == PA_TYPE_F16 ? 1 : 0);
-        // steps 1-2: proxy pooling at strided positions
-        scratch qs = temp_of(ctx, geo.g * geo.n_sq * d), ks = temp_of(ctx, geo.g * geo.n_sk * d);
-        ctx.launch(ctx.get_kernel(est, "proxy_pool_q", est_opts), range3(size_t(d), size_t(n_sq), size_t(g)),
-                   {}, q.mem, q.shape, qs.mem(), n_sq, sq_first, n_past, first_full, S,
-                   int32_t(geo.heads_per_group), 1.0f / float(geo.heads_per_group));
-        ctx.launch(ctx.get_kernel(est, "proxy_pool_k", est_opts), range3(size_t(d), size_t(n_sk), size_t(g)),
-                   {}, k.mem, k.shape, ks.mem(), n_sk, S, int32_t(geo.kv_per_group),
-                   1.0f / float(geo.kv_per_group));
-        if (dbg) {
-            dbg->pooled_q = read_back<float>(ctx, qs, geo.g * geo.n_sq * d);
-            dbg->pooled_k = read_back<float>(ctx, ks, geo.g * geo.n_sk * d);
-        }
-        if (geo.stop_after == 1) return;
-
-        // steps 3-4: row LSE, then block max of the proxy probabilities
-        scratch rmax = temp_of(ctx, geo.g * geo.n_sq), rinv = temp_of(ctx, geo.g * geo.n_sq);
-        scratch scores = temp_of(ctx, geo.g * tt);
-        const int32_t CH = int32_t(geo.lse_chunk()), n_ch = int32_t((geo.n_sk + CH - 1) / CH);
-        const int32_t kpb = int32_t(geo.sq_per_block());
-        // Rows in batches so that the per-(query, key block) maxima stay under bm_budget_bytes().
-        const int64_t per_row = geo.g * geo.sq_per_block() * geo.n_kblocks * 4;
-        const int64_t rows_per_batch =
-            std::max<int64_t>(1, bm_budget_bytes() / std::max<int64_t>(1, per_row));
-        const int64_t batch_q =
-            std::min<int64_t>(geo.n_sq, rows_per_batch * geo.sq_per_block() + geo.sq_per_block());
-        scratch cmax = temp_of(ctx, geo.g * n_ch * geo.n_sq), csum = temp_of(ctx, geo.g * n_ch * geo.n_sq);
-        scratch bmx = temp_of(ctx, geo.g * batch_q * geo.n_kblocks);
-        for (int64_t m0 = geo.row0; m0 < geo.n_kblocks; m0 += rows_per_batch) {
-            const int64_t m1 = std::min(geo.n_kblocks, m0 + rows_per_batch);
-            const int32_t i_begin = int32_t(geo.sq_row_first(m0));
-            const int32_t i_end = int32_t(m1 == geo.n_kblocks ? geo.n_sq : geo.sq_row_first(m1));
-            const size_t nqb = size_t(i_end - i_begin);
-            ctx.launch(ctx.get_kernel(est, "proxy_lse_chunk", est_opts),
-                       range3(round_up(nqb, wg_rows), size_t(n_ch), size_t(g)), range3(wg_rows, 1, 1),
-                       qs.mem(), ks.mem(), cmax.mem(), csum.mem(), bmx.mem(), i_begin, i_end, n_sq, n_sk,
-                       sq_first, n_past, first_full, S, CH, kpb, nb, geo.scale);
-            ctx.launch(ctx.get_kernel(est, "proxy_lse_merge", est_opts), range2(nqb, size_t(g)), {},
-                       cmax.mem(), csum.mem(), rmax.mem(), rinv.mem(), i_begin, i_end, n_sq, n_ch, sq_first,
-                       n_past, first_full, S, CH);
-            ctx.launch(ctx.get_kernel(est, "proxy_blockmax", est_opts),
-                       range3(size_t(nb), size_t(m1 - m0), size_t(g)), {}, bmx.mem(), rmax.mem(), rinv.mem(),
-                       scores.mem(), i_begin, i_end, n_sq, sq_first, n_past, S, B, row0, int32_t(m0), n_keys,
-                       nb);
-        }
-        if (dbg) {
-            dbg->row_max = read_back<float>(ctx, rmax, geo.g * geo.n_sq);
-            dbg->row_inv_sum = read_back<float>(ctx, rinv, geo.g * geo.n_sq);
-            dbg->scores = read_back<float>(ctx, scores, geo.g * tt);
-        }
-        if (geo.stop_after == 2) return;
-
-        // step 5: per-head budgets from the last query block
-        const int64_t last_begin = geo.row_begin(geo.last_row());
-        const int32_t nq = int32_t(geo.row_end(geo.last_row()) - last_begin);
-        scratch bmax = temp_of(ctx, geo.H * nq), binv = temp_of(ctx, geo.H * nq);
-        scratch pmax = temp_of(ctx, geo.H * nb * int64_t(nq)), psum = temp_of(ctx, geo.H * nb * int64_t(nq));
-        scratch mass = temp_of(ctx, geo.H * nb), budgets = temp_of(ctx, geo.H);
-        ctx.launch(ctx.get_kernel(est, "budget_block_lse", est_opts),
-                   range3(round_up(size_t(nq), wg_rows), size_t(nb), size_t(H)), range3(wg_rows, 1, 1), q.mem,
-                   q.shape, k.mem, k.shape, pmax.mem(), psum.mem(), n_past, last_begin, nq, gqa, B, nb,
-                   geo.scale);
-        ctx.launch(ctx.get_kernel(est, "budget_row", est_opts), range2(size_t(nq), size_t(H)), {}, pmax.mem(),
-                   psum.mem(), bmax.mem(), binv.mem(), nq, nb);
-        ctx.launch(ctx.get_kernel(est, "budget_reduce", est_opts), range2(size_t(nb), size_t(H)), {},
-                   pmax.mem(), psum.mem(), bmax.mem(), binv.mem(), mass.mem(), nq, nb);
-        const program_source srt = source("proxy_sort.cl");
-        const std::string srt_opts = fmt::format("-DLS={}", wg_sort);
-        const int32_t sort_n = int32_t(tl.sort_n);
-        ctx.launch(ctx.get_kernel(srt, "budget_select", srt_opts), range1(size_t(wg_sort) * size_t(H)),
-                   range1(wg_sort), mass.mem(), budgets.mem(), nb, geo.gamma, int32_t(geo.k_min), sort_n,
-                   local_mem{size_t(sort_n) * 4}, local_mem{size_t(sort_n) * 4});
-        if (dbg) {
-            dbg->head_mass = read_back<float>(ctx, mass, geo.H * nb);
-            dbg->budgets = read_back<int32_t>(ctx, budgets, geo.H);
-        }
-        if (geo.stop_after == 3) return;
-
-        // step 6: one ranking per (group, row), kept lists per (head, row)
-        scratch ranks = temp_of(ctx, geo.g * tt);
-        counts = temp_of(ctx, geo.H * geo.n_rows);
-        blocks = temp_of(ctx, geo.H * tt);
-        ctx.launch(ctx.get_kernel(srt, "rank_rows", srt_opts),
-                   range2(size_t(wg_sort) * size_t(n_rows), size_t(g)), range2(wg_sort, 1), scores.mem(),
-                   ranks.mem(), row0, n_rows, force, sort_n, local_mem{size_t(sort_n) * 4},
-                   local_mem{size_t(sort_n) * 4});
-        ctx.launch(ctx.get_kernel(srt, "build_mask", srt_opts), range2(size_t(n_rows), size_t(H)), {},
-                   ranks.mem(), budgets.mem(), counts.mem(), blocks.mem(), row0, n_rows,
-                   int32_t(geo.heads_per_group), force);
-        if (dbg) {
-            dbg->ranks = read_back<int32_t>(ctx, ranks, geo.g * tt);
-            dbg->counts = read_back<int32_t>(ctx, counts, geo.H * geo.n_rows);
-            dbg->blocks = read_back<int32_t>(ctx, blocks, geo.H * tt);
-        }
-        if (geo.stop_after == 4) return;
+    if (geo.all_kept) {
+        pa::ocl::flash_attn(ctx, q, k, v, dst, geo.n_past, true, geo.scale); // step 8: dense
+        return;
     }
-
-    // step 7 (or 8, dense): flash attention over the kept blocks
-    const pa::ocl::device_block_mask mask{counts.mem(), blocks.mem(), B, row0, n_rows, tt};
-    pa::ocl::flash_attn(ctx, q, k, v, dst, n_past, true, geo.scale, geo.all_kept ? nullptr : &mask);
+    run_state st(ctx, geo, k.type);
+    if (!estimate_on_device(st, q, k, dbg)) return;
+    // step 7: flash attention over the kept blocks
+    const pa::ocl::device_block_mask mask{st.counts.mem(),   st.blocks.mem(),     int32_t(geo.B),
+                                          int32_t(geo.row0), int32_t(geo.n_rows), st.tt()};
+    pa::ocl::flash_attn(ctx, q, k, v, dst, geo.n_past, true, geo.scale, &mask);
 }
 
 } // namespace pa::proxy

@@ -1,9 +1,11 @@
 // lowering.h - the OpenCL lowering of proxy_sparse_attn. Every step runs on the device and
 // nothing is read back in between:
-//   proxy_pool_q/k -> proxy_lse -> proxy_blockmax            (steps 1-4, proxy_estimate.cl)
-//   budget_lse -> budget_blocksum -> budget_reduce -> budget_select   (step 5)
-//   rank_rows -> build_mask                                   (step 6, proxy_sort.cl)
-//   flash attention over the mask                             (step 7, opencl/flash_attn.h)
+//   proxy_pool_q/k, quantize_rows                      step 1 (proxy_estimate.cl)
+//   proxy_block_stats -> proxy_merge -> proxy_blockmax  steps 2-3, in batches of rows
+//   rank_rows                                           step 3b (proxy_sort.cl)
+//   quantize_q_rows/k_rows -> sample_block_stats -> sample_merge -> sample_mass   step 4
+//   sample_budgets -> row_budgets (or tail_budgets) -> exact_rows -> build_mask   steps 5-6
+//   flash attention over the mask                       step 7 (opencl/flash_attn.h)
 // When every block is kept (gamma = 1, or the min_tokens floor covers every row) the estimate
 // is skipped and dense flash attention runs.
 #pragma once
@@ -22,8 +24,9 @@ using pa::ocl::operand;
 // Intermediates copied back after the run, for tests and tools (layouts as in ref/reference.h
 // `estimate`; counts/blocks as its mask). Empty when the run was dense or stopped earlier.
 struct ocl_debug {
-    std::vector<float> pooled_q, pooled_k, row_max, row_inv_sum, scores, head_mass;
-    std::vector<int32_t> budgets, ranks, counts, blocks;
+    std::vector<float> pooled_q, pooled_k, row_max, row_inv_sum, scores, sample_mass;
+    std::vector<int32_t> ranks, sample_budget, budgets, counts, blocks;
+    std::vector<uint8_t> exact;
 };
 
 // "" when the device can run a node of this geometry and these tensors, else why not.

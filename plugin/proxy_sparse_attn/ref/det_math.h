@@ -1,8 +1,13 @@
-// det_math.h - the float operations that decide the sparse mask, written so that the CPU
-// reference and the OpenCL kernels (plugin/kernels/proxy_estimate.cl, same constants, same
-// order) produce BIT-IDENTICAL results: only IEEE add/mul, fma (exact on both sides), rint and
-// bit casts; no library exp/log/division, whose accuracy differs between implementations.
+// det_math.h - the arithmetic that decides the sparse mask, written so that the CPU reference
+// and the OpenCL kernels (kernels/proxy_estimate.cl, same constants, same order) produce
+// BIT-IDENTICAL results: only IEEE add/mul, fma (exact on both sides), rint, integer arithmetic
+// and bit casts; no library exp/log/division, whose accuracy differs between implementations.
 // Budgets and kept blocks therefore match exactly between backends, ties included.
+//
+// Logits are integer dot products of int8-quantized rows (exact in any order, so the device may
+// use tensor cores or any tiling) times a float scale per query and per key; sums of exp() within
+// a key block are taken in 2^-32 fixed point (exact in any order); everything else runs in a
+// documented sequential order.
 //
 // Keep in sync with proxy_estimate.cl. Change a constant here, change it there.
 #pragma once
@@ -67,18 +72,46 @@ inline float dot(const float* a, const float* b, int64_t n) {
     return acc;
 }
 
-// Online log-sum-exp state of a row: max and sum of exp(x - max), updated key by key in order.
-struct lse_state {
-    float mx = -INFINITY;
-    float sum = 0.0f;
-    void add(float x) {
-        if (x > mx) {
-            sum = std::fma(sum, det::exp(mx - x), 1.0f);
-            mx = x;
-        } else {
-            sum = sum + det::exp(x - mx);
-        }
+// Symmetric int8 quantization of a row: q[c] = rint(x[c] * 127 / amax) (|q| <= 127), returns
+// the row's scale amax / 127 (0 for a row of zeros or one whose amax is below 2^-100, which is
+// treated as zero). x[c] ~ q[c] * scale.
+inline float quantize_row(const float* x, int64_t n, int8_t* q) {
+    float amax = 0.0f;
+    for (int64_t c = 0; c < n; ++c)
+        amax = std::fmax(amax, std::fabs(x[c]));
+    if (!(amax >= 0x1p-100f)) {
+        for (int64_t c = 0; c < n; ++c)
+            q[c] = 0;
+        return 0.0f;
     }
-};
+    const float f = 127.0f * recip(amax);
+    for (int64_t c = 0; c < n; ++c) {
+        const float r = std::rint(x[c] * f);
+        q[c] = int8_t(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
+    }
+    return amax * 0x1.020408p-7f; // amax / 127
+}
+
+// Exact integer dot product of two int8 rows.
+inline int32_t idot(const int8_t* a, const int8_t* b, int64_t n) {
+    int32_t acc = 0;
+    for (int64_t i = 0; i < n; ++i)
+        acc += int32_t(a[i]) * int32_t(b[i]);
+    return acc;
+}
+
+// The logit of an int8 query row (scale qs, already times the attention scale) and key row
+// (scale ks): float(idot) * (qs * ks).
+inline float logit(int32_t dot, float qs, float ks) {
+    return float(dot) * (qs * ks);
+}
+
+// exp(x) for x <= 0 in 2^-32 fixed point (truncated): sums of these are exact in any order.
+inline uint64_t exp_fixed(float x) {
+    return uint64_t(exp(x) * 4294967296.0f);
+}
+inline float from_fixed(uint64_t s) {
+    return float(s) * 0x1p-32f;
+}
 
 } // namespace pa::proxy::det

@@ -1,7 +1,8 @@
-// estimate.cpp - steps 1-6 of the spec on the CPU: proxy pooling, strided proxy
-// scores, block max pooling, per-head budgets, shared ranking and the kept-block lists.
-// Every float that feeds a decision is computed with det_math.h in the order documented next
-// to it; plugin/kernels/proxy_estimate.cl follows the same order.
+// estimate.cpp - steps 1-6 of the spec on the CPU: proxy pooling and quantization, token-level
+// proxy scores with block max pooling, the measured rows, per-head budgets, shared ranking,
+// exact rows and the kept-block lists. Every number that feeds a decision is computed with
+// det_math.h in the order documented next to it; kernels/proxy_estimate.cl and proxy_sort.cl
+// follow the same definitions.
 #include <algorithm>
 #include <numeric>
 
@@ -12,8 +13,9 @@
 namespace pa::proxy {
 namespace {
 
-// Steps 1-2. Proxy query of group j at strided sample i: (sum over the group's query heads, in
-// head order, starting from 0) * (1 / heads); keys likewise over the group's kv heads.
+// Step 1. Proxy query of group j at strided sample i: (sum over the group's query heads, in
+// head order, starting from 0) * (1 / heads); proxy key at key index i (position i * KS) likewise
+// over the group's kv heads.
 void pool(const geometry& geo, const host_qkv& x, estimate& e) {
     const int64_t d = geo.d;
     const float inv_q = 1.0f / float(geo.heads_per_group);
@@ -32,7 +34,7 @@ void pool(const geometry& geo, const host_qkv& x, estimate& e) {
             }
         }
         for (int64_t i = 0; i < geo.n_sk; ++i) {
-            const int64_t pos = i * geo.S;
+            const int64_t pos = i * geo.KS;
             float* out = &e.pooled_k[size_t((j * geo.n_sk + i) * d)];
             for (int64_t c = 0; c < d; ++c) {
                 float sum = 0.0f;
@@ -44,87 +46,135 @@ void pool(const geometry& geo, const host_qkv& x, estimate& e) {
     }
 }
 
-// Merges LSE states given as (max, sum) pairs at stride `step`: M = the largest max, sum = sum
-// in order of s * det::exp(m - M); returns M and 1 / sum. Used for step 3 (chunks of a proxy
-// row) and step 5 (key blocks of a budget query); the device kernels merge in the same order.
-void merge_lse(int64_t count, int64_t step, const float* pm, const float* ps, float& M, float& inv) {
-    M = -INFINITY;
-    for (int64_t n = 0; n < count; ++n)
-        if (pm[n * step] > M) M = pm[n * step];
-    float sum = 0.0f;
-    for (int64_t n = 0; n < count; ++n)
-        sum = sum + ps[n * step] * det::exp(pm[n * step] - M);
-    inv = det::recip(sum);
-}
-
-// Steps 3-4 for proxy group j, row m. For each strided query (position p): logits against the
-// visible strided keys (index <= p / S) as det::dot * scale; their LSE state per chunk of
-// geo.lse_chunk() keys in key order, merged in chunk order (merge_lse); then per key block
-// n <= m: A = exp(max logit in block - row max) * (1 / row sum); the row's score is the max
-// over its strided queries.
-PA_DET_CLONES void proxy_scores_row(const geometry& geo, estimate& e, int64_t j, int64_t m,
-                                    std::vector<float>& L, std::vector<float>& cm, std::vector<float>& cs) {
-    const int64_t d = geo.d, kpb = geo.sq_per_block();
-    const float* Kp = &e.pooled_k[size_t(j * geo.n_sk * d)];
-    float* A = &e.scores[size_t(j * geo.tri_total() + geo.tri(m))];
-    std::fill(A, A + m + 1, 0.0f);
-    const int64_t i0 = geo.sq_row_first(m), i1 = i0 + geo.sq_row_count(m);
-    for (int64_t i = i0; i < i1; ++i) {
-        const float* qs = &e.pooled_q[size_t((j * geo.n_sq + i) * d)];
-        const int64_t cnt = geo.sq_pos(i) / geo.S + 1;
-        const int64_t CH = geo.lse_chunk(), n_ch = (cnt + CH - 1) / CH;
-        for (int64_t c = 0; c < n_ch; ++c) {
-            det::lse_state st;
-            for (int64_t kk = c * CH; kk < std::min(cnt, c * CH + CH); ++kk) {
-                L[size_t(kk)] = det::dot(qs, Kp + kk * d, d) * geo.scale;
-                st.add(L[size_t(kk)]);
-            }
-            cm[size_t(c)] = st.mx;
-            cs[size_t(c)] = st.sum;
-        }
-        float row_mx = 0.0f, inv = 0.0f;
-        merge_lse(n_ch, 1, cm.data(), cs.data(), row_mx, inv);
-        e.row_max[size_t(j * geo.n_sq + i)] = row_mx;
-        e.row_inv_sum[size_t(j * geo.n_sq + i)] = inv;
-        for (int64_t n = 0; n <= m; ++n) {
-            const int64_t k0 = n * kpb, k1 = std::min(k0 + kpb, cnt);
-            float bm = L[size_t(k0)];
-            for (int64_t kk = k0 + 1; kk < k1; ++kk)
-                bm = std::max(bm, L[size_t(kk)]);
-            const float v = det::exp(bm - row_mx) * inv;
-            A[n] = std::max(A[n], v);
-        }
-    }
-}
-
-void proxy_scores(const geometry& geo, estimate& e, int n_threads) {
-    e.row_max.assign(size_t(geo.g * geo.n_sq), 0.0f);
-    e.row_inv_sum.assign(size_t(geo.g * geo.n_sq), 0.0f);
-    e.scores.assign(size_t(geo.g * geo.tri_total()), 0.0f);
-    parallel_for(geo.g * geo.n_rows, 1, n_threads, [&](int64_t b, int64_t end) {
-        std::vector<float> L(size_t(geo.n_sk)), cm(size_t(geo.n_sk / geo.lse_chunk() + 1)), cs(cm.size());
-        for (int64_t it = b; it < end; ++it)
-            proxy_scores_row(geo, e, it / geo.n_rows, geo.row0 + it % geo.n_rows, L, cm, cs);
+// int8 rows of `rows` x d floats; query rows carry the attention scale in their row scale
+// (row scale * geo.scale), key rows their row scale alone.
+void quantize(const float* src, int64_t rows, int64_t d, float extra_scale, quant_rows& out, int n_threads) {
+    out.d = d;
+    out.v.assign(size_t(rows * d), 0);
+    out.scale.assign(size_t(rows), 0.0f);
+    parallel_for(rows, 256, n_threads, [&](int64_t b, int64_t end) {
+        for (int64_t r = b; r < end; ++r)
+            out.scale[size_t(r)] = det::quantize_row(src + r * d, d, &out.v[size_t(r * d)]) * extra_scale;
     });
 }
 
-// Step 5 for head h, query qi of the last row (unstrided, all of them), pass 1: per key block
-// n, the LSE state (det::lse_state) of the block's visible logits det::dot * scale, in key
-// order. pm/ps are [n_kblocks][queries]. The blocks are independent, which is what lets the
-// device run them in parallel; merge_lse combines them in block order.
-PA_DET_CLONES void budget_query(const geometry& geo, const host_qkv& x, int64_t h, int64_t qi, int64_t nq,
-                                float* pm, float* ps) {
-    const int64_t d = geo.d, B = geo.B;
-    const int64_t p = geo.row_begin(geo.last_row()) + qi, t = p - geo.n_past;
-    const float* qv = &x.q[size_t((h * geo.N + t) * d)];
-    const float* K = &x.k[size_t((h / geo.gqa) * geo.n_keys * d)];
-    for (int64_t n = 0; n < geo.n_kblocks; ++n) {
-        det::lse_state st;
-        for (int64_t jk = n * B; jk < std::min(n * B + B, p + 1); ++jk)
-            st.add(det::dot(qv, K + jk * d, d) * geo.scale);
-        pm[n * nq + qi] = st.mx;
-        ps[n * nq + qi] = st.sum;
+// Per-head measured queries (geometry samples, in order) and per-kv-head keys (every position).
+void quantize_heads(const geometry& geo, const host_qkv& x, work& w, int n_threads) {
+    std::vector<float> bq(size_t(geo.H * geo.n_bq * geo.d));
+    for (int64_t h = 0; h < geo.H; ++h)
+        for (const sample_row& s : geo.samples)
+            for (int64_t i = 0; i < s.count; ++i) {
+                const float* src = x.q_row(h, s.pos(i) - geo.n_past);
+                std::copy(src, src + geo.d, &bq[size_t((h * geo.n_bq + s.q_index + i) * geo.d)]);
+            }
+    quantize(bq.data(), geo.H * geo.n_bq, geo.d, geo.scale, w.bq, n_threads);
+    quantize(x.k.data(), geo.Hkv * geo.n_keys, geo.d, 1.0f, w.hk, n_threads);
+}
+
+// Block statistics of one query row against keys 0 .. vis-1 (blocks of kpb keys), for the first
+// nb blocks: bm[n] = max logit of the block's visible keys, bs[n] = sum over them of
+// exp(logit - bm[n]) in 2^-32 fixed point (-inf and 0 for a block with no visible key).
+PA_DET_CLONES void block_stats(const int8_t* q, float qs, const quant_rows& K, int64_t k0, int64_t vis,
+                               int64_t kpb, int64_t nb, float* bm, float* bs, std::vector<float>& L) {
+    const int64_t d = K.d;
+    for (int64_t n = 0; n < nb; ++n) {
+        const int64_t a = n * kpb, b = std::min(a + kpb, vis);
+        float mx = -INFINITY;
+        for (int64_t kk = a; kk < b; ++kk) {
+            const size_t r = size_t(k0 + kk);
+            L[size_t(kk - a)] = det::logit(det::idot(q, &K.v[r * size_t(d)], d), qs, K.scale[r]);
+            mx = std::fmax(mx, L[size_t(kk - a)]);
+        }
+        uint64_t sum = 0;
+        for (int64_t kk = a; kk < b; ++kk)
+            sum += det::exp_fixed(L[size_t(kk - a)] - mx);
+        bm[n] = a < b ? mx : -INFINITY;
+        bs[n] = det::from_fixed(sum);
     }
+}
+
+// A query's softmax over its blocks: M = max of the block maxima; 1 / (sum in block order of
+// bs[n] * exp(bm[n] - M)).
+void merge_blocks(const float* bm, const float* bs, int64_t nb, float& M, float& inv) {
+    M = -INFINITY;
+    for (int64_t n = 0; n < nb; ++n)
+        M = std::fmax(M, bm[n]);
+    float sum = 0.0f;
+    for (int64_t n = 0; n < nb; ++n)
+        sum = sum + bs[n] * det::exp(bm[n] - M);
+    inv = det::recip(sum);
+}
+
+// Steps 2-3 for group j, row m: every strided query of the row against every proxy key it sees;
+// A_j[m][n] = max over the row's queries of exp(bm[n] - M) * inv (the largest probability any of
+// them gives a key of block n).
+void proxy_scores(const geometry& geo, estimate& e, const work& w, int n_threads) {
+    e.row_max.assign(size_t(geo.g * geo.n_sq), 0.0f);
+    e.row_inv_sum.assign(size_t(geo.g * geo.n_sq), 0.0f);
+    e.scores.assign(size_t(geo.g * geo.tri_total()), 0.0f);
+    const int64_t d = geo.d, kpb = geo.sk_per_block();
+    parallel_for(geo.g * geo.n_rows, 1, n_threads, [&](int64_t b, int64_t end) {
+        std::vector<float> bm(size_t(geo.n_kblocks)), bs(bm.size()), L(static_cast<size_t>(kpb));
+        for (int64_t it = b; it < end; ++it) {
+            const int64_t j = it / geo.n_rows, m = geo.row0 + it % geo.n_rows;
+            float* A = &e.scores[size_t(j * geo.tri_total() + geo.tri(m))];
+            const int64_t i0 = geo.sq_row_first(m), i1 = i0 + geo.sq_row_count(m);
+            for (int64_t i = i0; i < i1; ++i) {
+                const size_t r = size_t(j * geo.n_sq + i);
+                block_stats(&w.pq.v[r * size_t(d)], w.pq.scale[r], w.pk, j * geo.n_sk,
+                            geo.sk_visible(geo.sq_pos(i)), kpb, m + 1, bm.data(), bs.data(), L);
+                merge_blocks(bm.data(), bs.data(), m + 1, e.row_max[r], e.row_inv_sum[r]);
+                for (int64_t n = 0; n <= m; ++n)
+                    A[n] = std::fmax(A[n], det::exp(bm[size_t(n)] - e.row_max[r]) * e.row_inv_sum[r]);
+            }
+        }
+    });
+}
+
+// Step 4a: every measured query of every head against all keys of its kv head (blocks of B):
+// block statistics and the query's softmax, kept per query for the exact rows.
+void measure_samples(const geometry& geo, work& w, int n_threads) {
+    const int64_t nb = geo.n_kblocks, d = geo.d;
+    w.qbm.assign(size_t(geo.H * geo.n_bq * nb), -INFINITY);
+    w.qbs.assign(w.qbm.size(), 0.0f);
+    w.qM.assign(size_t(geo.H * geo.n_bq), 0.0f);
+    w.qinv.assign(w.qM.size(), 0.0f);
+    parallel_for(geo.H * geo.n_bq, 8, n_threads, [&](int64_t b, int64_t end) {
+        std::vector<float> L(size_t(geo.B));
+        for (int64_t it = b; it < end; ++it) {
+            const int64_t h = it / geo.n_bq, qi = it % geo.n_bq;
+            const auto s = std::upper_bound(geo.samples.begin(), geo.samples.end(), qi,
+                                            [](int64_t v, const sample_row& x) { return v < x.q_index; }) -
+                           1;
+            const int64_t p = s->pos(qi - s->q_index);
+            float* bm = &w.qbm[size_t(it * nb)];
+            float* bs = &w.qbs[size_t(it * nb)];
+            block_stats(&w.bq.v[size_t(it * d)], w.bq.scale[size_t(it)], w.hk, (h / geo.gqa) * geo.n_keys,
+                        p + 1, geo.B, s->m + 1, bm, bs, L);
+            merge_blocks(bm, bs, s->m + 1, w.qM[size_t(it)], w.qinv[size_t(it)]);
+        }
+    });
+}
+
+// Probability mass of block n for measured query `it` (index h * n_bq + q).
+float query_mass(const work& w, int64_t nb, int64_t it, int64_t n) {
+    const size_t at = size_t(it * nb + n);
+    return w.qbs[at] * det::exp(w.qbm[at] - w.qM[size_t(it)]) * w.qinv[size_t(it)];
+}
+
+// Step 4b: mass of each sample row per head, sum over its queries in query order.
+void sample_masses(const geometry& geo, estimate& e, const work& w) {
+    e.sample_mass.assign(size_t(geo.H * geo.n_mass), 0.0f);
+    for (int64_t h = 0; h < geo.H; ++h)
+        for (const sample_row& s : geo.samples) {
+            float* mass = &e.sample_mass[size_t(h * geo.n_mass + s.mass_index)];
+            for (int64_t n = 0; n <= s.m; ++n) {
+                float sum = 0.0f;
+                for (int64_t i = 0; i < s.count; ++i)
+                    sum = sum + query_mass(w, geo.n_kblocks, h * geo.n_bq + s.q_index + i, n);
+                mass[n] = sum;
+            }
+        }
 }
 
 // Block order for ranking: higher key first, ties by lower block index.
@@ -135,58 +185,17 @@ void sort_desc(const float* key, int64_t n, std::vector<int32_t>& order) {
               [&](int32_t a, int32_t b) { return key[a] > key[b] || (key[a] == key[b] && a < b); });
 }
 
-// a_i = sum over queries, in query order, of (ps * det::exp(pm - M)) * (1 / row sum); k_i =
-// smallest k whose top-k sum (sorted order, summed in that order) reaches gamma * (sum over
-// blocks in index order); K_i = max(k_i, k_min).
-void budgets(const geometry& geo, const host_qkv& x, estimate& e, int n_threads) {
-    const int64_t nb = geo.n_kblocks;
-    const int64_t nq = geo.row_end(geo.last_row()) - geo.row_begin(geo.last_row());
-    std::vector<float> pm(size_t(geo.H * nb * nq)), ps(pm.size()), M(size_t(geo.H * nq)), inv(M.size());
-    parallel_for(geo.H * nq, 4, n_threads, [&](int64_t b, int64_t end) {
-        for (int64_t it = b; it < end; ++it) {
-            const int64_t h = it / nq, qi = it % nq;
-            const size_t base = size_t(h * nb * nq);
-            budget_query(geo, x, h, qi, nq, &pm[base], &ps[base]);
-            merge_lse(nb, nq, &pm[base + size_t(qi)], &ps[base + size_t(qi)], M[size_t(it)], inv[size_t(it)]);
-        }
-    });
-    e.head_mass.assign(size_t(geo.H * nb), 0.0f);
-    e.budgets.assign(size_t(geo.H), 0);
-    std::vector<int32_t> order;
-    for (int64_t h = 0; h < geo.H; ++h) {
-        float* a = &e.head_mass[size_t(h * nb)];
-        for (int64_t n = 0; n < nb; ++n) {
-            float s = 0.0f;
-            for (int64_t q = 0; q < nq; ++q) {
-                const size_t i = size_t((h * nb + n) * nq + q), r = size_t(h * nq + q);
-                s = s + ps[i] * det::exp(pm[i] - M[r]) * inv[r];
-            }
-            a[n] = s;
-        }
-        float total = 0.0f;
-        for (int64_t n = 0; n < nb; ++n)
-            total = total + a[n];
-        const float thr = geo.gamma * total;
-        sort_desc(a, nb, order);
-        int64_t k = nb;
-        float cum = 0.0f;
-        for (int64_t r = 0; r < nb; ++r) {
-            cum = cum + a[order[size_t(r)]];
-            if (cum >= thr) {
-                k = r + 1;
-                break;
-            }
-        }
-        e.budgets[size_t(h)] = int32_t(std::max(k, geo.k_min));
-    }
+float sum_in_order(const float* a, int64_t n) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; ++i)
+        s = s + a[i];
+    return s;
 }
 
-// Step 6: per (group, row) one sorted order of A_j[m][0..m] (forced blocks first), as ranks;
-// head i keeps the blocks ranked below K_i + forced, listed in ascending block order.
-void mask(const geometry& geo, estimate& e, int n_threads) {
+// Step 5: per (group, row) one sorted order of A_j[m][0..m], forced blocks first, as ranks.
+void rank_rows(const geometry& geo, estimate& e, int n_threads) {
     const int64_t tt = geo.tri_total();
     e.ranks.assign(size_t(geo.g * tt), 0);
-    e.mask = block_mask::sized(geo, geo.H);
     parallel_for(geo.g * geo.n_rows, 4, n_threads, [&](int64_t b, int64_t end) {
         std::vector<float> key;
         std::vector<int32_t> order;
@@ -199,23 +208,175 @@ void mask(const geometry& geo, estimate& e, int n_threads) {
             int32_t* rank = &e.ranks[size_t(j * tt + geo.tri(m))];
             for (int64_t r = 0; r <= m; ++r)
                 rank[order[size_t(r)]] = int32_t(r);
-            for (int64_t h = j * geo.heads_per_group; h < (j + 1) * geo.heads_per_group; ++h) {
-                const int64_t lim = e.budgets[size_t(h)] + geo.forced(m);
-                int32_t* list = e.mask.row_list(h, m);
-                int32_t c = 0;
-                for (int64_t n = 0; n <= m; ++n)
-                    if (rank[n] < lim) list[c++] = int32_t(n);
-                e.mask.row_count(h, m) = c;
-            }
         }
     });
+}
+
+// Blocks of the shared order (ranks of row m) needed to reach gamma of `mass`: the position
+// where the running sum in rank order first reaches gamma * (sum in index order), minus the
+// forced blocks (which lead the order).
+int64_t shared_count(const geometry& geo, const int32_t* rank, const float* mass, int64_t m) {
+    std::vector<int32_t> order(size_t(m + 1));
+    for (int64_t n = 0; n <= m; ++n)
+        order[size_t(rank[n])] = int32_t(n);
+    const float thr = geo.gamma * sum_in_order(mass, m + 1);
+    float cum = 0.0f;
+    int64_t cnt = m + 1;
+    for (int64_t r = 0; r <= m; ++r) {
+        cum = cum + mass[order[size_t(r)]];
+        if (cum >= thr) {
+            cnt = r + 1;
+            break;
+        }
+    }
+    return std::max<int64_t>(0, cnt - geo.forced(m));
+}
+
+// The paper's count: the head's own sorted order of `mass` (blocks 0..nb-1), smallest k whose
+// top-k sum (in sorted order) reaches gamma * (sum in index order).
+int64_t own_count(const geometry& geo, const float* mass, int64_t nb) {
+    std::vector<int32_t> order;
+    sort_desc(mass, nb, order);
+    const float thr = geo.gamma * sum_in_order(mass, nb);
+    float cum = 0.0f;
+    for (int64_t r = 0; r < nb; ++r) {
+        cum = cum + mass[order[size_t(r)]];
+        if (cum >= thr) return r + 1;
+    }
+    return nb;
+}
+
+// ceil(k * (m + 1) / (s + 1)): a sample row's count as the same fraction of row m's blocks.
+int64_t scaled_count(int64_t k, int64_t s, int64_t m) {
+    return (k * (m + 1) + s) / (s + 1);
+}
+
+// Step 6a: blocks per (head, row) beyond the forced ones.
+//   fixed: k_min.   last: max(own count of the tail's summed mass, k_min) for every row.
+//   rows:  each sample row's shared count, scaled to row m from the nearest sample row before
+//          and after it (the larger), at least k_min.
+void budgets(const geometry& geo, estimate& e) {
+    const int64_t ns = int64_t(geo.samples.size());
+    e.sample_budget.assign(size_t(geo.H * ns), 0);
+    e.budgets.assign(size_t(geo.H * geo.n_rows), int32_t(geo.k_min));
+    if (geo.budget == proxy_budget::fixed) return;
+    for (int64_t h = 0; h < geo.H; ++h) {
+        const int64_t j = h / geo.heads_per_group;
+        int32_t* row_budget = &e.budgets[size_t(h * geo.n_rows)];
+        if (geo.budget == proxy_budget::last) {
+            std::vector<float> tail(size_t(geo.n_kblocks), 0.0f);
+            for (const sample_row& s : geo.samples)
+                if (s.tail)
+                    for (int64_t n = 0; n <= s.m; ++n)
+                        tail[size_t(n)] =
+                            tail[size_t(n)] + e.sample_mass[size_t(h * geo.n_mass + s.mass_index + n)];
+            const int64_t k = std::max(own_count(geo, tail.data(), geo.n_kblocks), geo.k_min);
+            std::fill(row_budget, row_budget + geo.n_rows, int32_t(k));
+            continue;
+        }
+        for (int64_t si = 0; si < ns; ++si) {
+            const sample_row& s = geo.samples[size_t(si)];
+            e.sample_budget[size_t(h * ns + si)] =
+                int32_t(shared_count(geo, &e.ranks[size_t(j * geo.tri_total() + geo.tri(s.m))],
+                                     &e.sample_mass[size_t(h * geo.n_mass + s.mass_index)], s.m));
+        }
+        size_t next = 0; // first sample row >= m
+        for (int64_t m = geo.row0; m < geo.n_kblocks; ++m) {
+            while (geo.samples[next].m < m)
+                ++next;
+            int64_t k = scaled_count(e.sample_budget[size_t(h * ns) + next], geo.samples[next].m, m);
+            if (next > 0) {
+                const sample_row& lo = geo.samples[next - 1];
+                k = std::max(k, scaled_count(e.sample_budget[size_t(h * ns) + next - 1], lo.m, m));
+            }
+            row_budget[m - geo.row0] = int32_t(std::max(k, geo.k_min));
+        }
+    }
+}
+
+// Step 6b: the exact set of head h on sample row s (flags over blocks 0..m, 1 = kept): the
+// forced blocks; then blocks in the order of the row's mass (descending, ties by index) until
+// the kept mass (summed in index order over the forced blocks, then in the order added) reaches
+// gamma of the row's mass (sum in index order); then, query by query in order, the query's own
+// blocks in the order of its mass until its kept mass reaches gamma of its own.
+void exact_set(const geometry& geo, const work& w, const float* mass, int64_t h, const sample_row& s,
+               uint8_t* keep) {
+    const int64_t m = s.m;
+    std::fill(keep, keep + m + 1, uint8_t(0));
+    if (geo.force) keep[0] = keep[m] = 1;
+    std::vector<int32_t> order;
+    sort_desc(mass, m + 1, order);
+    const float thr = geo.gamma * sum_in_order(mass, m + 1);
+    float cum = 0.0f;
+    for (int64_t n = 0; n <= m; ++n)
+        if (keep[n]) cum = cum + mass[n];
+    for (int64_t r = 0; r <= m && !(cum >= thr); ++r)
+        if (!keep[order[size_t(r)]]) {
+            keep[order[size_t(r)]] = 1;
+            cum = cum + mass[order[size_t(r)]];
+        }
+    std::vector<float> pq(size_t(m + 1));
+    for (int64_t i = 0; i < s.count; ++i) {
+        const int64_t it = h * geo.n_bq + s.q_index + i;
+        for (int64_t n = 0; n <= m; ++n)
+            pq[size_t(n)] = query_mass(w, geo.n_kblocks, it, n);
+        const float qthr = geo.gamma * sum_in_order(pq.data(), m + 1);
+        float rec = 0.0f;
+        for (int64_t n = 0; n <= m; ++n)
+            if (keep[n]) rec = rec + pq[size_t(n)];
+        if (rec >= qthr) continue;
+        sort_desc(pq.data(), m + 1, order);
+        for (int64_t r = 0; r <= m && !(rec >= qthr); ++r)
+            if (!keep[order[size_t(r)]]) {
+                keep[order[size_t(r)]] = 1;
+                rec = rec + pq[size_t(order[size_t(r)])];
+            }
+    }
+}
+
+void exact_rows(const geometry& geo, estimate& e, const work& w, int n_threads) {
+    const int64_t tt = geo.tri_total();
+    e.exact.assign(size_t(geo.H * tt), 0);
+    const int64_t ns = int64_t(geo.samples.size());
+    parallel_for(geo.H * ns, 1, n_threads, [&](int64_t b, int64_t end) {
+        for (int64_t it = b; it < end; ++it) {
+            const int64_t h = it / ns;
+            const sample_row& s = geo.samples[size_t(it % ns)];
+            if (!geo.exact_sample(s)) continue;
+            exact_set(geo, w, &e.sample_mass[size_t(h * geo.n_mass + s.mass_index)], h, s,
+                      &e.exact[size_t(h * tt + geo.tri(s.m))]);
+        }
+    });
+}
+
+// Step 6c: head h keeps in row m the blocks ranked below budget + forced, and its exact set.
+void build_mask(const geometry& geo, estimate& e, int n_threads) {
+    const int64_t tt = geo.tri_total();
+    e.mask = block_mask::sized(geo, geo.H);
+    parallel_for(geo.H * geo.n_rows, 16, n_threads, [&](int64_t b, int64_t end) {
+        for (int64_t it = b; it < end; ++it) {
+            const int64_t h = it / geo.n_rows, m = geo.row0 + it % geo.n_rows;
+            const int32_t* rank = &e.ranks[size_t((h / geo.heads_per_group) * tt + geo.tri(m))];
+            const uint8_t* exact = &e.exact[size_t(h * tt + geo.tri(m))];
+            const int64_t lim = e.budgets[size_t(it)] + geo.forced(m);
+            int32_t* list = e.mask.row_list(h, m);
+            int32_t c = 0;
+            for (int64_t n = 0; n <= m; ++n)
+                if (rank[n] < lim || exact[n]) list[c++] = int32_t(n);
+            e.mask.row_count(h, m) = c;
+        }
+    });
+}
+
+bool needs_samples(const geometry& geo) {
+    return geo.budget != proxy_budget::fixed || geo.exact_rows;
 }
 
 } // namespace
 
 void fill_dense_mask(const geometry& geo, estimate& e) {
     e.all_kept = true;
-    e.budgets.assign(size_t(geo.H), int32_t(geo.n_kblocks));
+    e.budgets.assign(size_t(geo.H * geo.n_rows), int32_t(geo.n_kblocks));
     e.mask = block_mask::full(geo, geo.H);
 }
 
@@ -225,13 +386,23 @@ estimate estimate_mask(const geometry& geo, const host_qkv& x, int n_threads) {
         fill_dense_mask(geo, e);
         return e;
     }
+    work w;
     pool(geo, x, e);
+    quantize(e.pooled_q.data(), geo.g * geo.n_sq, geo.d, geo.scale, w.pq, n_threads);
+    quantize(e.pooled_k.data(), geo.g * geo.n_sk, geo.d, 1.0f, w.pk, n_threads);
     if (geo.stop_after == 1) return e;
-    proxy_scores(geo, e, n_threads);
+    proxy_scores(geo, e, w, n_threads);
+    rank_rows(geo, e, n_threads);
     if (geo.stop_after == 2) return e;
-    budgets(geo, x, e, n_threads);
+    if (needs_samples(geo)) {
+        quantize_heads(geo, x, w, n_threads);
+        measure_samples(geo, w, n_threads);
+        sample_masses(geo, e, w);
+    }
+    budgets(geo, e);
+    exact_rows(geo, e, w, n_threads);
     if (geo.stop_after == 3) return e;
-    mask(geo, e, n_threads);
+    build_mask(geo, e, n_threads);
     return e;
 }
 

@@ -2,8 +2,9 @@
 // obviously correct, with every intermediate available to tests and tools.
 //
 //   load_qkv        Q/K/V (any strides, f32/f16) -> contiguous float heads
-//   estimate_mask   steps 1-6: proxy pooling, strided proxy scores, block max pooling,
-//                   per-head budgets, shared ranking -> kept block lists (pa::block_mask)
+//   estimate_mask   steps 1-6: proxy pooling, token-level proxy scores, block max pooling,
+//                   shared ranking, measured rows, per-head budgets, exact rows -> kept block
+//                   lists (pa::block_mask)
 //   attend          step 7: exact attention over the kept blocks (dense when all are kept)
 //   run_reference   the whole node (what the op's CPU compute calls)
 //
@@ -27,23 +28,42 @@ using host_qkv = attn_qkv;
 host_qkv load_qkv(const geometry& geo, const pa_tensor* q, const pa_tensor* k, const pa_tensor* v,
                   int n_threads = 0);
 
+// int8 rows (det_math.h quantize_row) and their scales.
+struct quant_rows {
+    int64_t d = 0;
+    std::vector<int8_t> v;    // [rows][d]
+    std::vector<float> scale; // [rows]
+};
+
 // Everything the mask is made of. Triangular arrays use geometry::tri (row m: m+1 slots).
 struct estimate {
-    bool all_kept = false;          // dense: every causal block kept, nothing estimated
-    std::vector<float> pooled_q;    // [g][n_sq][d] step 1-2: proxy queries at strided positions
-    std::vector<float> pooled_k;    // [g][n_sk][d]            proxy keys at strided positions
-    std::vector<float> row_max;     // [g][n_sq] step 3: online LSE state of each proxy row
-    std::vector<float> row_inv_sum; // [g][n_sq]   1 / sum exp(logit - row_max)
-    std::vector<float> scores;      // [g][tri_total] step 4: A_j[m][n]
-    std::vector<float> head_mass;   // [H][n_kblocks] step 5: a_i (sum over last-row queries)
-    std::vector<int32_t> budgets;   // [H] K_i (n_kblocks when all kept)
-    std::vector<int32_t> ranks;     // [g][tri_total] step 6: rank of block n in row m (forced first)
-    block_mask mask;                // the kept blocks per (head, row)
+    bool all_kept = false;              // dense: every causal block kept, nothing estimated
+    std::vector<float> pooled_q;        // [g][n_sq][d] step 1: proxy queries at strided positions
+    std::vector<float> pooled_k;        // [g][n_sk][d]         proxy keys (every key_stride-th)
+    std::vector<float> row_max;         // [g][n_sq] step 2: max logit of each proxy query
+    std::vector<float> row_inv_sum;     // [g][n_sq]   1 / its softmax sum
+    std::vector<float> scores;          // [g][tri_total] step 3: A_j[m][n]
+    std::vector<int32_t> ranks;         // [g][tri_total] rank of block n in row m (forced first)
+    std::vector<float> sample_mass;     // [H][n_mass] step 4: block masses of the measured rows
+    std::vector<int32_t> sample_budget; // [H][samples] budget = rows: count along the shared order
+    std::vector<int32_t> budgets;       // [H][n_rows] blocks kept per row beyond the forced ones
+    std::vector<uint8_t> exact;         // [H][tri_total] 1 = kept by the head's exact set
+    block_mask mask;                    // the kept blocks per (head, row)
 
     std::span<const int32_t> kept(int64_t h, int64_t m) const { return mask.kept(h, m); }
 };
 
-// Steps 1-6 (stops after geo.stop_after when it is 1..3). n_threads 0 = all cores.
+// Intermediates of one run that tools do not need: quantized rows and per-query statistics of
+// the measured rows.
+struct work {
+    quant_rows pq, pk;           // pooled proxy queries / keys
+    quant_rows bq, hk;           // measured queries per head [H][n_bq], keys per kv head [Hkv][n_keys]
+    std::vector<float> qbm, qbs; // [H][n_bq][n_kblocks] block max logit, fixed-point block sum
+    std::vector<float> qM, qinv; // [H][n_bq] max logit, 1 / softmax sum
+};
+
+// Steps 1-6 (stops after geo.stop_after when it is 1..3: 1 pooling, 2 proxy scores and ranks,
+// 3 budgets and exact sets). n_threads 0 = all cores.
 estimate estimate_mask(const geometry& geo, const host_qkv& x, int n_threads = 0);
 // The full mask (every causal block) without estimation, as used when geo.all_kept.
 void fill_dense_mask(const geometry& geo, estimate& e);

@@ -15,6 +15,7 @@
 #include <bit>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 
 #include "pa/context.h"
 #include "pa/graph.h"
@@ -24,12 +25,43 @@ namespace pa {
 
 inline constexpr const char* proxy_op_name = "proxy_sparse_attn";
 
+// How many key blocks each (head, query block row) keeps, beyond the forced ones
+// (docs/proxy_sparse_attn.md, "Budgets").
+enum class proxy_budget : int32_t {
+    rows = 0,  // row-aware: measured on sample rows spread over the sequence, scaled per row
+    last = 1,  // the paper's rule: one count per head from the last B queries, for every row
+    fixed = 2, // ceil(min_tokens / B) blocks in every row (static, for ablations)
+};
+inline const char* proxy_budget_name(proxy_budget b) {
+    switch (b) {
+    case proxy_budget::rows:
+        return "rows";
+    case proxy_budget::last:
+        return "last";
+    case proxy_budget::fixed:
+        return "fixed";
+    }
+    return "?";
+}
+inline bool proxy_budget_from_name(std::string_view s, proxy_budget& out) {
+    for (proxy_budget b : {proxy_budget::rows, proxy_budget::last, proxy_budget::fixed})
+        if (s == proxy_budget_name(b)) {
+            out = b;
+            return true;
+        }
+    return false;
+}
+
 struct proxy_params {
-    int32_t block = 128;              // B: key/query block size, a multiple of stride
-    int32_t stride = 4;               // S: proxy scores sample the first position of every S
-    int32_t n_proxy = 1;              // g: proxy heads; must divide Hkv
-    float gamma = 0.95f;              // budget threshold in (0, 1]; 1 keeps every block (dense)
-    int32_t min_tokens = 2048;        // budget floor: at least ceil(min_tokens / B) blocks a row
+    int32_t block = 128;    // B: key/query block size, a multiple of stride and key_stride
+    int32_t stride = 4;     // S: proxy scores use the first query of every S
+    int32_t key_stride = 1; // proxy scores use every key_stride-th key (1: every key)
+    int32_t n_proxy = 1;    // g: proxy heads; must divide Hkv
+    float gamma = 0.95f;    // threshold in (0, 1]: kept mass per (head, row); 1 = dense
+    int32_t min_tokens = 0; // budget floor: at least ceil(min_tokens / B) blocks a row
+    proxy_budget budget = proxy_budget::rows;
+    int32_t n_samples = 8;            // sample rows of budget = rows (besides the last B queries)
+    bool exact_rows = true;           // measured rows keep each head's own top blocks (union)
     bool force_sink_and_local = true; // block 0 and the diagonal block are always kept (extra)
     float scale = 0.0f;               // logit scale; 0 = 1/sqrt(d)
     int32_t n_past = 0;               // queries are the last N of n_past + N keys
@@ -47,8 +79,11 @@ inline constexpr int proxy_param_stride = 4;
 inline constexpr int proxy_param_n_proxy = 5;
 inline constexpr int proxy_param_gamma = 6; // f32
 inline constexpr int proxy_param_min_tokens = 7;
-inline constexpr int proxy_param_flags = 8; // bit 0: force_sink_and_local
+inline constexpr int proxy_param_flags = 8; // bit 0: force_sink_and_local, bit 1: exact_rows
 inline constexpr int proxy_param_stop_after = 9;
+inline constexpr int proxy_param_key_stride = 10;
+inline constexpr int proxy_param_budget = 11;
+inline constexpr int proxy_param_n_samples = 12;
 
 inline std::array<int32_t, PA_MAX_OP_PARAMS> proxy_params_pack(const proxy_params& p) {
     std::array<int32_t, PA_MAX_OP_PARAMS> o{};
@@ -60,8 +95,11 @@ inline std::array<int32_t, PA_MAX_OP_PARAMS> proxy_params_pack(const proxy_param
     o[proxy_param_n_proxy] = p.n_proxy;
     o[proxy_param_gamma] = std::bit_cast<int32_t>(p.gamma);
     o[proxy_param_min_tokens] = p.min_tokens;
-    o[proxy_param_flags] = p.force_sink_and_local ? 1 : 0;
+    o[proxy_param_flags] = (p.force_sink_and_local ? 1 : 0) | (p.exact_rows ? 2 : 0);
     o[proxy_param_stop_after] = p.stop_after;
+    o[proxy_param_key_stride] = p.key_stride;
+    o[proxy_param_budget] = static_cast<int32_t>(p.budget);
+    o[proxy_param_n_samples] = p.n_samples;
     return o;
 }
 
@@ -75,7 +113,11 @@ inline proxy_params proxy_params_unpack(const int32_t* o) {
     p.gamma = std::bit_cast<float>(o[proxy_param_gamma]);
     p.min_tokens = o[proxy_param_min_tokens];
     p.force_sink_and_local = (o[proxy_param_flags] & 1) != 0;
+    p.exact_rows = (o[proxy_param_flags] & 2) != 0;
     p.stop_after = o[proxy_param_stop_after];
+    p.key_stride = o[proxy_param_key_stride];
+    p.budget = static_cast<proxy_budget>(o[proxy_param_budget]); // range checked by the shape rule
+    p.n_samples = o[proxy_param_n_samples];
     return p;
 }
 
