@@ -61,6 +61,9 @@ cl_device_id device_context::device() const {
 cl_command_queue device_context::queue() const {
     return impl_->queue.get();
 }
+const tuning& device_context::tune() const {
+    return impl_->tune;
+}
 
 cl_kernel device_context::get_kernel(std::string_view builtin_program, std::string_view kernel_name,
                                      const std::string& options) {

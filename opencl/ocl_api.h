@@ -28,6 +28,7 @@
 #include "device.h"
 #include "launch.h"
 #include "pa/pa_tensor.h"
+#include "tuning.h"
 
 namespace pa::ocl {
 
@@ -104,6 +105,9 @@ class device_context {
 
     // Storage of a tensor of this backend (throws if it has none).
     mem_ref mem(const pa_tensor* t) const;
+
+    // This device's kernel parameters (tuning.h).
+    const tuning& tune() const;
 
     // Temporary device memory of at least bytes (from the pool; counts against max_alloc_bytes).
     scratch temp(size_t bytes);

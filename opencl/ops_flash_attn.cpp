@@ -11,7 +11,7 @@
 
 #include "fa_mma.h"
 #include "fa_tiled.h"
-#include "ops.h"
+#include "op_table.h"
 
 namespace pa::ocl {
 namespace {
@@ -86,7 +86,7 @@ void fa_tiled_attention(device_context& ctx, const fa_operand& q, const fa_opera
 bool supports_flash_attn(const device_context& ctx, const pa_tensor* o) {
     const pa_tensor *q = o->src[0], *k = o->src[1], *v = o->src[2];
     if (!q || !k || !v || o->type != PA_TYPE_F32 || q->type != PA_TYPE_F32) return false;
-    if (!is_plain_float(k->type) || !is_plain_float(v->type)) return false;
+    if (!type_is_float(k->type) || !type_is_float(v->type)) return false;
     const int64_t D = q->ne[0];
     if (D < 1 || D > max_head_dim || k->ne[0] != D || v->ne[0] != D) return false;
     if (q->ne[3] != 1 || k->ne[3] != 1 || v->ne[3] != 1) return false;

@@ -1,4 +1,6 @@
-// cpu_ops.h - the reference CPU kernels (one function per op) and the small helpers they share.
+// ops.h - the reference CPU kernels (one function per op, in the file of its family: get_rows.cpp,
+// elementwise.cpp, norm.cpp, rope.cpp, softmax.cpp, mul_mat.cpp, cpy.cpp, flash_attn.cpp), the
+// table that dispatches to them (op_table.cpp) and the small helpers they share (util.cpp).
 // Every kernel indexes its tensors through ne/nb, so views, permutes and broadcast sources work
 // without copies. Correctness first: the OpenCL backend is tested against these.
 #pragma once
@@ -6,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #include "pa/tensor.h"
 #include "pa/types.h"
@@ -54,7 +57,9 @@ inline void store_f(pa_type type, char* p, float v) {
         std::memcpy(p, &i, 4);
         return;
     }
-    default: std::memcpy(p, &v, 4); return;
+    default:
+        std::memcpy(p, &v, 4);
+        return;
     }
 }
 
@@ -72,18 +77,56 @@ void parallel_for(int n_threads, int64_t n, double cost_per_item,
 // for a reference: error grows like sqrt(n) ulps).
 float dot(const float* a, const float* b, int64_t n);
 
+// Calls fn(i1, i2, i3) for every row of t, rows split over threads.
+template <class F> void for_each_row(const tensor* t, int n_threads, double cost_per_row, F&& fn) {
+    const int64_t n1 = t->ne[1], n2 = t->ne[2];
+    parallel_for(n_threads, nrows(t), cost_per_row, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r)
+            fn(r % n1, (r / n1) % n2, r / (n1 * n2));
+    });
+}
+
+// Writes a float row into an F32 row of dst with dst's element stride.
+void store_row(tensor* dst, int64_t i1, int64_t i2, int64_t i3, const float* v);
+
+// Row-wise ops: src0's row (i1, i2, i3) as floats, changed in place by fn(x, i1, i2, i3),
+// stored into the same row of dst.
+template <class F> void transform_rows(tensor* dst, int n_threads, double cost_per_row, F&& fn) {
+    const tensor* a = dst->src[0];
+    for_each_row(dst, n_threads, cost_per_row, [&](int64_t i1, int64_t i2, int64_t i3) {
+        std::vector<float> x(static_cast<size_t>(a->ne[0]));
+        load_row(a, i1, i2, i3, x.data());
+        fn(x, i1, i2, i3);
+        store_row(dst, i1, i2, i3, x.data());
+    });
+}
+
 // ---- kernels: dst is the node; srcs hang off dst->src[] ----------------------------------
+// get_rows.cpp
 void op_get_rows(tensor* dst, int n_threads);
+// elementwise.cpp
 void op_add(tensor* dst, int n_threads);
 void op_mul(tensor* dst, int n_threads);
 void op_scale(tensor* dst, int n_threads);
 void op_silu(tensor* dst, int n_threads);
 void op_swiglu(tensor* dst, int n_threads);
+// norm.cpp, rope.cpp, softmax.cpp
 void op_rms_norm(tensor* dst, int n_threads);
 void op_rope(tensor* dst, int n_threads);
 void op_soft_max(tensor* dst, int n_threads);
+// mul_mat.cpp, cpy.cpp, flash_attn.cpp
 void op_mul_mat(tensor* dst, int n_threads);
 void op_cpy(tensor* dst, int n_threads);
 void op_flash_attn_ext(tensor* dst, int n_threads);
+
+// The kernel of a built-in op and the types and layouts it takes (shapes were checked by the
+// op constructor); op_table.cpp holds one per op id.
+struct builtin_kernel {
+    pa_op op;
+    bool (*supports)(const tensor* node);        // nullptr: never
+    void (*compute)(tensor* dst, int n_threads); // nullptr: nothing to compute (views)
+};
+// The entry of a built-in op id, or nullptr for other ids.
+const builtin_kernel* find_builtin(int32_t op);
 
 } // namespace pa::cpu
