@@ -16,10 +16,13 @@
 
 namespace pa::ocl {
 
+using supports_fn = bool(const device_context&, const pa_tensor* node);
+using compute_fn = void(device_context&, pa_tensor* node);
+
 struct builtin_op {
     pa_op op;
-    bool (*supports)(const device_context&, const pa_tensor*); // nullptr: never
-    void (*compute)(device_context&, pa_tensor*);              // nullptr: nothing to compute (views)
+    supports_fn* supports; // nullptr: never
+    compute_fn* compute;   // nullptr: nothing to compute (views)
 };
 
 // The entry of a built-in op id, or nullptr for other ids.
@@ -33,37 +36,16 @@ inline int32_t type_arg(pa_type t) {    // matches PA_* in common.cl
 }
 
 // ---- families ----------------------------------------------------------------------------
-// elementwise.cpp
-bool supports_binary(const device_context&, const pa_tensor*); // add, mul
-bool supports_swiglu(const device_context&, const pa_tensor*);
-bool supports_unary(const device_context&, const pa_tensor*); // scale, silu
-void compute_add(device_context&, pa_tensor*);
-void compute_mul(device_context&, pa_tensor*);
-void compute_swiglu(device_context&, pa_tensor*);
-void compute_scale(device_context&, pa_tensor*);
-void compute_silu(device_context&, pa_tensor*);
-
-// norm.cpp, rope.cpp, softmax.cpp, get_rows.cpp
-bool supports_rms_norm(const device_context&, const pa_tensor*);
-void compute_rms_norm(device_context&, pa_tensor*);
-bool supports_rope(const device_context&, const pa_tensor*);
-void compute_rope(device_context&, pa_tensor*);
-bool supports_soft_max(const device_context&, const pa_tensor*);
-void compute_soft_max(device_context&, pa_tensor*);
-bool supports_get_rows(const device_context&, const pa_tensor*);
-void compute_get_rows(device_context&, pa_tensor*);
-
-// mul_mat.cpp
-bool supports_mul_mat(const device_context&, const pa_tensor*);
-void compute_mul_mat(device_context&, pa_tensor*);
-
-// cpy.cpp
+// elementwise.cpp (scale and silu take supports_unary)
+supports_fn supports_binary, supports_swiglu, supports_unary;
+compute_fn compute_add, compute_mul, compute_swiglu, compute_scale, compute_silu;
+// norm.cpp, rope.cpp, softmax.cpp, get_rows.cpp, mul_mat.cpp, cpy.cpp: one pair each
+supports_fn supports_rms_norm, supports_rope, supports_soft_max, supports_get_rows, supports_mul_mat,
+    supports_cpy;
+compute_fn compute_rms_norm, compute_rope, compute_soft_max, compute_get_rows, compute_mul_mat, compute_cpy;
 std::string cpy_options(const device_context& ctx); // build flags of cpy.cl (shared with mul_mat)
-bool supports_cpy(const device_context&, const pa_tensor*);
-void compute_cpy(device_context&, pa_tensor*);
-
 // flash attention (ops_flash_attn.cpp)
-bool supports_flash_attn(const device_context&, const pa_tensor*);
-void compute_flash_attn(device_context&, pa_tensor*);
+supports_fn supports_flash_attn;
+compute_fn compute_flash_attn;
 
 } // namespace pa::ocl

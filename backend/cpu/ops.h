@@ -102,29 +102,22 @@ template <class F> void transform_rows(tensor* dst, int n_threads, double cost_p
 }
 
 // ---- kernels: dst is the node; srcs hang off dst->src[] ----------------------------------
-// get_rows.cpp
-void op_get_rows(tensor* dst, int n_threads);
-// elementwise.cpp
-void op_add(tensor* dst, int n_threads);
-void op_mul(tensor* dst, int n_threads);
-void op_scale(tensor* dst, int n_threads);
-void op_silu(tensor* dst, int n_threads);
-void op_swiglu(tensor* dst, int n_threads);
-// norm.cpp, rope.cpp, softmax.cpp
-void op_rms_norm(tensor* dst, int n_threads);
-void op_rope(tensor* dst, int n_threads);
-void op_soft_max(tensor* dst, int n_threads);
-// mul_mat.cpp, cpy.cpp, flash_attn.cpp
-void op_mul_mat(tensor* dst, int n_threads);
-void op_cpy(tensor* dst, int n_threads);
-void op_flash_attn_ext(tensor* dst, int n_threads);
+using kernel = void(tensor* dst, int n_threads);
+kernel op_get_rows;                                  // get_rows.cpp
+kernel op_add, op_mul, op_scale, op_silu, op_swiglu; // elementwise.cpp
+kernel op_rms_norm;                                  // norm.cpp
+kernel op_rope;                                      // rope.cpp
+kernel op_soft_max;                                  // softmax.cpp
+kernel op_mul_mat;                                   // mul_mat.cpp
+kernel op_cpy;                                       // cpy.cpp
+kernel op_flash_attn_ext;                            // flash_attn.cpp
 
 // The kernel of a built-in op and the types and layouts it takes (shapes were checked by the
 // op constructor); op_table.cpp holds one per op id.
 struct builtin_kernel {
     pa_op op;
-    bool (*supports)(const tensor* node);        // nullptr: never
-    void (*compute)(tensor* dst, int n_threads); // nullptr: nothing to compute (views)
+    bool (*supports)(const tensor* node); // nullptr: never
+    kernel* compute;                      // nullptr: nothing to compute (views)
 };
 // The entry of a built-in op id, or nullptr for other ids.
 const builtin_kernel* find_builtin(int32_t op);

@@ -92,12 +92,7 @@ case_list cpy_cases() {
     return c;
 }
 
-const bool cpy_cases_registered = register_cases(cpy_cases);
+PA_BACKEND_OPS_TEST(Cpy, "cpy", cpy_cases)
 
 } // namespace
-
-TEST(BackendOps, Cpy) {
-    run_family("cpy", cpy_cases());
-}
-
 } // namespace pa::test

@@ -135,16 +135,8 @@ case_list unary_cases() {
     return c;
 }
 
-const bool binary_cases_registered = register_cases(binary_cases);
-const bool unary_cases_registered = register_cases(unary_cases);
+PA_BACKEND_OPS_TEST(AddMulSwiglu, "add/mul/swiglu", binary_cases)
+PA_BACKEND_OPS_TEST(ScaleSiluRmsNorm, "scale/silu/norm", unary_cases)
 
 } // namespace
-
-TEST(BackendOps, AddMulSwiglu) {
-    run_family("add/mul/swiglu", binary_cases());
-}
-TEST(BackendOps, ScaleSiluRmsNorm) {
-    run_family("scale/silu/norm", unary_cases());
-}
-
 } // namespace pa::test

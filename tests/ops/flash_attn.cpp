@@ -118,12 +118,7 @@ case_list flash_attn_cases() {
     return c;
 }
 
-const bool flash_attn_cases_registered = register_cases(flash_attn_cases);
+PA_BACKEND_OPS_TEST(FlashAttnExt, "flash_attn_ext", flash_attn_cases)
 
 } // namespace
-
-TEST(BackendOps, FlashAttnExt) {
-    run_family("flash_attn_ext", flash_attn_cases());
-}
-
 } // namespace pa::test

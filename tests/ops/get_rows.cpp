@@ -116,12 +116,7 @@ case_list get_rows_cases() {
     return c;
 }
 
-const bool get_rows_cases_registered = register_cases(get_rows_cases);
+PA_BACKEND_OPS_TEST(GetRows, "get_rows", get_rows_cases)
 
 } // namespace
-
-TEST(BackendOps, GetRows) {
-    run_family("get_rows", get_rows_cases());
-}
-
 } // namespace pa::test

@@ -113,12 +113,7 @@ case_list mul_mat_cases() {
     return c;
 }
 
-const bool mul_mat_cases_registered = register_cases(mul_mat_cases);
+PA_BACKEND_OPS_TEST(MulMat, "mul_mat", mul_mat_cases)
 
 } // namespace
-
-TEST(BackendOps, MulMat) {
-    run_family("mul_mat", mul_mat_cases());
-}
-
 } // namespace pa::test

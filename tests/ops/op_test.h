@@ -108,14 +108,21 @@ using case_list = std::vector<std::unique_ptr<test_case>>;
 // (test_backend_ops.cpp); the label names the family in the summary line.
 void run_family(const char* label, const case_list& cases);
 
-// Each family file registers its case list, so that BackendOps.CaseTableRunsOnCpu checks every
-// case: const bool registered = register_cases(get_rows_cases);
+// Every family's case list, for BackendOps.CaseTableRunsOnCpu.
 using case_maker = case_list (*)();
 std::vector<case_maker>& case_makers();
 inline bool register_cases(case_maker make) {
     case_makers().push_back(make);
     return true;
 }
+
+// Ends a family file: registers its case list and defines BackendOps.<test>, which runs the
+// list on every backend (label names the family in the summary line).
+#define PA_BACKEND_OPS_TEST(test, label, make_cases)                                                         \
+    const bool make_cases##_registered = register_cases(make_cases);                                         \
+    TEST(BackendOps, test) {                                                                                 \
+        run_family(label, make_cases());                                                                     \
+    }
 
 // Random shapes from a fixed seed, on top of each family's hand-picked ones.
 struct shape_rng {

@@ -80,12 +80,7 @@ case_list rope_cases() {
     return c;
 }
 
-const bool rope_cases_registered = register_cases(rope_cases);
+PA_BACKEND_OPS_TEST(Rope, "rope", rope_cases)
 
 } // namespace
-
-TEST(BackendOps, Rope) {
-    run_family("rope", rope_cases());
-}
-
 } // namespace pa::test

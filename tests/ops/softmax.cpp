@@ -75,12 +75,7 @@ case_list soft_max_cases() {
     return c;
 }
 
-const bool soft_max_cases_registered = register_cases(soft_max_cases);
+PA_BACKEND_OPS_TEST(SoftMax, "soft_max_ext", soft_max_cases)
 
 } // namespace
-
-TEST(BackendOps, SoftMax) {
-    run_family("soft_max_ext", soft_max_cases());
-}
-
 } // namespace pa::test
