@@ -1,6 +1,6 @@
 // tuning.cpp - the parameter table: vendor entries, device entries inside them, each naming
 // only the values that differ from the level above. The values follow each vendor's local-memory
-// and work-group limits; none comes from a tuner yet (sweeps are recorded in bench/NOTES.md).
+// and work-group limits, set by hand; measured sweeps are in bench/NOTES.md.
 #include "tuning.h"
 
 #include <algorithm>
