@@ -16,9 +16,19 @@ namespace pa {
 //   Q4_1: { f16 d; f16 m; uint8 qs[16]; } x = d * nibble + m; nibble order as Q4_0
 inline constexpr int64_t quant_block_elems = 32;
 
-struct block_q8_0 { uint16_t d; int8_t qs[32]; };
-struct block_q4_0 { uint16_t d; uint8_t qs[16]; };
-struct block_q4_1 { uint16_t d; uint16_t m; uint8_t qs[16]; };
+struct block_q8_0 {
+    uint16_t d;
+    int8_t qs[32];
+};
+struct block_q4_0 {
+    uint16_t d;
+    uint8_t qs[16];
+};
+struct block_q4_1 {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qs[16];
+};
 static_assert(sizeof(block_q8_0) == 34 && sizeof(block_q4_0) == 18 && sizeof(block_q4_1) == 20);
 
 struct type_traits {
@@ -28,10 +38,12 @@ struct type_traits {
     bool quantized;
 };
 
-bool type_is_valid(int id);                // one of the pa_type values we support
-inline bool type_is_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
-const type_traits& traits(pa_type t);      // throws pa::error for an invalid type
-std::string_view type_name(pa_type t);     // "?" for an invalid type
+bool type_is_valid(int id); // one of the pa_type values we support
+inline bool type_is_float(pa_type t) {
+    return t == PA_TYPE_F32 || t == PA_TYPE_F16;
+}
+const type_traits& traits(pa_type t);                     // throws pa::error for an invalid type
+std::string_view type_name(pa_type t);                    // "?" for an invalid type
 bool type_from_name(std::string_view name, pa_type& out); // "f32", "q4_0", ... (case-insensitive)
 
 // Bytes of a row of n elements; n must be a multiple of the block size (checked by callers).
