@@ -1,10 +1,15 @@
-// scheduler.cpp - node placement, residency of tensors on backends, copies, liveness.
+// scheduler.cpp - node placement, runs, residency of tensors on backends, copies, liveness.
+//
+// A graph is planned once: every node goes to the first backend that supports it, consecutive
+// nodes on one backend form a run, and each storage root gets its last reader. The plan is kept
+// and reused while the graph it was made from is unchanged.
 //
 // Every storage root (a tensor that owns storage: not a view) has a residency record: one
 // handle per backend (allocated lazily) and a bitmask of the backends whose copy is current.
-// A node runs on backend b after all its srcs' roots are made current on b; afterwards only
-// b holds the current value of the node's root. The backend sees "shadow" records: copies of
-// the node and its srcs whose storage fields point at b's handles.
+// A run on backend b starts after the srcs of its nodes are made current on b and their results
+// have storage on b; the backend then computes the whole run in one call, in order, and only b
+// holds the current value of their roots. The backend sees "shadow" records: copies of the
+// nodes and their srcs whose storage fields point at b's handles.
 #include "pa/scheduler.h"
 
 #include <algorithm>
@@ -31,7 +36,64 @@ struct scheduler::residency {
     int64_t ne[4] = {0, 0, 0, 0};
 };
 
+// What placement and liveness depend on, for every node and leaf of the planned graph.
+struct scheduler::tensor_key {
+    const tensor* t;
+    int32_t op;
+    pa_type type;
+    uint32_t flags;
+    int64_t ne[PA_MAX_DIMS];
+    size_t nb[PA_MAX_DIMS];
+    int32_t params[PA_MAX_OP_PARAMS];
+    const tensor* src[PA_MAX_SRC];
+    const tensor* view_src;
+    bool operator==(const tensor_key&) const = default;
+};
+
+struct scheduler::plan {
+    std::vector<tensor_key> keys; // nodes, then leafs
+    bool timing = false;          // made with one node a run
+    std::vector<run> runs;
+    std::vector<std::vector<tensor*>> frees; // per node: intermediate roots it reads last
+};
+
+// Handles of dead intermediates on the backend of a run, reused for the storage of later
+// results of the same run (the backend runs the nodes in order, so the last reader of a handle
+// runs before its next writer) and given back to the backend when the run is over.
+class scheduler::spare_handles {
+  public:
+    explicit spare_handles(backend* be) : be_(be) {}
+    ~spare_handles() {
+        for (const auto& [h, bytes] : spares_)
+            be_->release(h);
+    }
+    spare_handles(const spare_handles&) = delete;
+    spare_handles& operator=(const spare_handles&) = delete;
+
+    void add(void* h, size_t bytes) { spares_.emplace_back(h, bytes); }
+    // The smallest spare of bytes..2*bytes, or nullptr.
+    void* take(size_t bytes) {
+        auto best = spares_.end();
+        for (auto it = spares_.begin(); it != spares_.end(); ++it)
+            if (it->second >= bytes && it->second <= 2 * bytes &&
+                (best == spares_.end() || it->second < best->second))
+                best = it;
+        if (best == spares_.end()) return nullptr;
+        void* h = best->first;
+        spares_.erase(best);
+        return h;
+    }
+
+  private:
+    backend* be_;
+    std::vector<std::pair<void*, size_t>> spares_;
+};
+
 namespace {
+
+// The abort flag is checked between runs; on a host backend compute() returns only when the
+// nodes are done, so runs stay short enough for Ctrl-C to stop a long prefill promptly.
+constexpr size_t max_nodes_per_run = 32;
 
 bool keeps_state(const tensor* root) {
     return root->op == PA_OP_NONE && (root->flags & (PA_FLAG_PARAM | PA_FLAG_PERSIST));
@@ -49,16 +111,20 @@ scheduler::scheduler(std::vector<backend*> backends) : backends_(std::move(backe
 }
 
 scheduler::~scheduler() {
-    for (auto& [t, r] : res_) release_all(*r);
-    for (auto& [t, mem] : host_store_) t->data = nullptr;
+    for (auto& [t, r] : res_)
+        release_all(*r);
+    for (auto& [t, mem] : host_store_)
+        t->data = nullptr;
 }
+
+// ---- residency ----------------------------------------------------------------------------
 
 scheduler::residency& scheduler::res_of(tensor* root) {
     auto it = res_.find(root);
     if (it != res_.end()) {
         residency& r = *it->second;
-        const bool same = r.data == root->data && r.type == root->type &&
-                          std::memcmp(r.ne, root->ne, sizeof r.ne) == 0;
+        const bool same =
+            r.data == root->data && r.type == root->type && std::memcmp(r.ne, root->ne, sizeof r.ne) == 0;
         if (same) return r;
         release_all(r); // a different tensor now lives at this address
         res_.erase(it);
@@ -85,6 +151,13 @@ void scheduler::release_all(residency& r) {
         r.owned[b] = false;
     }
     r.valid = 0;
+}
+
+void scheduler::forget_root(const tensor* root) {
+    auto it = res_.find(root);
+    if (it == res_.end()) return;
+    release_all(*it->second);
+    res_.erase(it);
 }
 
 void* scheduler::handle_on(tensor* root, int b) {
@@ -129,95 +202,173 @@ void scheduler::make_valid(tensor* root, int b) {
     r.valid |= 1u << b;
 }
 
-void scheduler::run_node(tensor* node, int b) {
-    backend* be = backends_[b];
-    auto shadow_of = [&](tensor* t, tensor& s) {
-        s = *t;
-        tensor* root = storage_root(t);
-        void* h = handle_on(root, b);
-        const size_t offs = t->view_src ? t->view_offs : 0;
-        s.buffer = h;
-        s.offs = offs;
-        s.data = be->is_host() ? static_cast<char*>(h) + offs : nullptr;
-        s.view_src = nullptr;
-        s.view_offs = 0;
-        std::memset(s.src, 0, sizeof s.src);
+// ---- planning -----------------------------------------------------------------------------
+
+std::vector<scheduler::tensor_key> scheduler::keys_of(const graph& g) {
+    std::vector<tensor_key> keys;
+    keys.reserve(g.nodes.size() + g.leafs.size());
+    auto add = [&](const tensor* t) {
+        tensor_key& k = keys.emplace_back();
+        k.t = t;
+        k.op = t->op;
+        k.type = t->type;
+        k.flags = t->flags;
+        std::copy(std::begin(t->ne), std::end(t->ne), k.ne);
+        std::copy(std::begin(t->nb), std::end(t->nb), k.nb);
+        std::copy(std::begin(t->op_params), std::end(t->op_params), k.params);
+        std::copy(std::begin(t->src), std::end(t->src), k.src);
+        k.view_src = t->view_src;
     };
-    tensor srcs[PA_MAX_SRC];
-    tensor shadow;
-    for (int k = 0; k < PA_MAX_SRC; ++k) {
-        if (!node->src[k]) continue;
-        make_valid(storage_root(node->src[k]), b);
-    }
-    tensor* out_root = storage_root(node);
-    if (node->view_src) make_valid(out_root, b); // in-place write into part of existing storage
-    else handle_on(out_root, b);
-    shadow_of(node, shadow);
-    for (int k = 0; k < PA_MAX_SRC; ++k) {
-        if (!node->src[k]) continue;
-        shadow_of(node->src[k], srcs[k]);
-        shadow.src[k] = &srcs[k];
-    }
-    tensor* nodes[1] = {&shadow};
-    be->compute(std::span<tensor* const>(nodes, 1));
-    res_of(out_root).valid = 1u << b;
+    for (const tensor* n : g.nodes)
+        add(n);
+    for (const tensor* l : g.leafs)
+        add(l);
+    return keys;
 }
 
-void scheduler::compute(const graph& g) {
-    assigned_.clear();
-    timings_.clear();
-    // Leaves: kept ones stay as they are; the others are re-read from host data.
-    for (tensor* leaf : g.leafs) {
-        if (keeps_state(leaf)) continue;
-        auto it = res_.find(leaf);
-        if (it != res_.end()) {
-            release_all(*it->second);
-            res_.erase(it);
+int scheduler::pick_backend(const tensor* node) const {
+    for (size_t b = 0; b < backends_.size(); ++b)
+        if (backends_[b]->supports_op(node)) return static_cast<int>(b);
+    throw error(fmt::format("no backend supports op '{}' on {}", op_registry::global().name(node->op),
+                            shape_string(node)),
+                PA_ERR_UNSUPPORTED);
+}
+
+const scheduler::plan& scheduler::plan_for(const graph& g) {
+    std::vector<tensor_key> keys = keys_of(g);
+    if (plan_ && plan_->timing == timing_ && plan_->keys == keys) return *plan_;
+    auto p = std::make_unique<plan>();
+    p->keys = std::move(keys);
+    p->timing = timing_;
+    const size_t max_run = timing_ ? 1 : max_nodes_per_run; // timings are per node
+    // Placement, and runs of consecutive compute nodes on one backend (views join any run).
+    size_t in_run = 0;
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        const tensor* node = g.nodes[i];
+        if (is_view_op(node->op)) {
+            if (!p->runs.empty()) p->runs.back().end = i + 1;
+            continue;
         }
-        if (!leaf->data)
-            throw error(fmt::format("input tensor '{}' {} has no host data", leaf->name, shape_string(leaf)));
+        const int b = pick_backend(node);
+        if (p->runs.empty() || p->runs.back().backend != b || in_run == max_run) {
+            p->runs.push_back({i, i + 1, b});
+            in_run = 0;
+        }
+        p->runs.back().end = i + 1;
+        ++in_run;
     }
-    // Last use of every storage root, to free intermediates early.
+    // Liveness: the last reader of every storage root; computed intermediates that are not
+    // outputs are freed after it (when it computes something).
     std::unordered_map<const tensor*, size_t> last_use;
     for (size_t i = 0; i < g.nodes.size(); ++i)
         for (tensor* s : g.nodes[i]->src)
             if (s) last_use[storage_root(s)] = i;
+    p->frees.resize(g.nodes.size());
+    for (const auto& [root, i] : last_use) {
+        if (root->op == PA_OP_NONE || (root->flags & PA_FLAG_OUTPUT) || is_view_op(g.nodes[i]->op)) continue;
+        p->frees[i].push_back(const_cast<tensor*>(root));
+    }
+    plan_ = std::move(p);
+    return *plan_;
+}
 
-    auto pick_backend = [&](const tensor* node) {
-        for (size_t b = 0; b < backends_.size(); ++b)
-            if (backends_[b]->supports_op(node)) return static_cast<int>(b);
-        throw error(fmt::format("no backend supports op '{}' on {}", op_registry::global().name(node->op),
-                                shape_string(node)),
-                    PA_ERR_UNSUPPORTED);
+// ---- running ------------------------------------------------------------------------------
+
+void scheduler::reset_inputs(const graph& g) {
+    // Leaves: kept ones stay as they are; the others are re-read from host data.
+    for (tensor* leaf : g.leafs) {
+        if (keeps_state(leaf)) continue;
+        forget_root(leaf);
+        if (!leaf->data)
+            throw error(fmt::format("input tensor '{}' {} has no host data", leaf->name, shape_string(leaf)));
+    }
+}
+
+void scheduler::shadow(tensor* t, int b, tensor& s) {
+    s = *t;
+    void* h = handle_on(storage_root(t), b);
+    const size_t offs = t->view_src ? t->view_offs : 0;
+    s.buffer = h;
+    s.offs = offs;
+    s.data = backends_[b]->is_host() ? static_cast<char*>(h) + offs : nullptr;
+    s.view_src = nullptr;
+    s.view_offs = 0;
+    std::memset(s.src, 0, sizeof s.src);
+}
+
+// Storage on b for the result of a node: a spare handle of this run when one fits.
+void scheduler::result_storage(tensor* node, int b, spare_handles& spares) {
+    tensor* root = storage_root(node);
+    if (node->view_src) { // an in-place write into part of existing storage
+        make_valid(root, b);
+        return;
+    }
+    residency& r = res_of(root);
+    if (r.handle[b]) return;
+    if (void* h = spares.take(r.bytes == 0 ? 1 : r.bytes)) {
+        r.handle[b] = h;
+        r.owned[b] = true;
+    } else {
+        handle_on(root, b);
+    }
+}
+
+// Roots whose last reader is the node: their handle on b becomes a spare of the run, the
+// others are released.
+void scheduler::free_dead(const std::vector<tensor*>& roots, int b, spare_handles& spares) {
+    for (tensor* root : roots) {
+        auto it = res_.find(root);
+        if (it == res_.end()) continue;
+        residency& r = *it->second;
+        if (r.handle[b] && r.owned[b]) {
+            spares.add(r.handle[b], r.bytes == 0 ? 1 : r.bytes);
+            r.handle[b] = nullptr;
+            r.owned[b] = false;
+        }
+        release_all(r);
+        res_.erase(it);
+    }
+}
+
+void scheduler::execute(const graph& g, const plan& p, const run& r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int b = r.backend;
+    backend* be = backends_[b];
+    struct shadow_node {
+        tensor node;
+        tensor srcs[PA_MAX_SRC];
     };
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-        if (abort_ && abort_->load()) throw error("interrupted", PA_ERR_INTERRUPTED);
+    std::vector<shadow_node> shadows(r.end - r.begin);
+    std::vector<tensor*> nodes;
+    spare_handles spares(be);
+    for (size_t i = r.begin; i < r.end; ++i) {
         tensor* node = g.nodes[i];
         if (is_view_op(node->op)) continue;
-        const int b = pick_backend(node);
+        for (tensor* s : node->src)
+            if (s) make_valid(storage_root(s), b);
+        result_storage(node, b, spares);
+        shadow_node& sh = shadows[nodes.size()];
+        shadow(node, b, sh.node);
+        for (int k = 0; k < PA_MAX_SRC; ++k) {
+            if (!node->src[k]) continue;
+            shadow(node->src[k], b, sh.srcs[k]);
+            sh.node.src[k] = &sh.srcs[k];
+        }
+        nodes.push_back(&sh.node);
+        res_of(storage_root(node)).valid = 1u << b; // later nodes of the run read it on b
         assigned_[node] = b;
-        const auto t0 = std::chrono::steady_clock::now();
-        run_node(node, b);
-        if (timing_) {
-            backends_[b]->synchronize();
-            const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            timings_.push_back({node, b, ms});
-        }
-        // free intermediates whose last reader was this node
-        for (tensor* s : node->src) {
-            if (!s) continue;
-            tensor* root = storage_root(s);
-            if (root->op == PA_OP_NONE || (root->flags & PA_FLAG_OUTPUT)) continue;
-            auto lu = last_use.find(root);
-            if (lu == last_use.end() || lu->second != i) continue;
-            auto it = res_.find(root);
-            if (it != res_.end()) {
-                release_all(*it->second);
-                res_.erase(it);
-            }
-        }
+        free_dead(p.frees[i], b, spares);
     }
-    // Outputs to the host.
+    be->compute(nodes);
+    if (timing_) { // a run is one node (with its copies) while timing is on
+        be->synchronize();
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        timings_.push_back({g.nodes[r.begin], b, ms});
+    }
+}
+
+void scheduler::outputs_to_host(const graph& g) {
     for (tensor* out : g.outputs) {
         tensor* root = storage_root(out);
         if (!root->data) {
@@ -244,14 +395,16 @@ void scheduler::compute(const graph& g) {
             if (ours) host_store_.emplace_back(out, nullptr);
         }
     }
-    for (backend* be : backends_) be->synchronize();
+}
+
+void scheduler::drop_device_copies() {
     // Device copies of outputs and inputs are not kept; params and persistent state are.
     for (auto it = res_.begin(); it != res_.end();) {
-        if (it->second->keep) {
+        residency& r = *it->second;
+        if (r.keep) {
             ++it;
             continue;
         }
-        residency& r = *it->second;
         if (!(r.valid & (1u << host_index_))) {
             ++it; // not on the host (an unread intermediate): free it all
             release_all(r);
@@ -268,16 +421,28 @@ void scheduler::compute(const graph& g) {
     }
 }
 
+void scheduler::compute(const graph& g) {
+    assigned_.clear();
+    timings_.clear();
+    reset_inputs(g);
+    const plan& p = plan_for(g);
+    for (const run& r : p.runs) {
+        if (abort_ && abort_->load()) throw error("interrupted", PA_ERR_INTERRUPTED);
+        execute(g, p, r);
+    }
+    outputs_to_host(g);
+    for (backend* be : backends_)
+        be->synchronize();
+    drop_device_copies();
+}
+
 int scheduler::assigned_backend(const tensor* node) const {
     auto it = assigned_.find(node);
     return it == assigned_.end() ? -1 : it->second;
 }
 
 void scheduler::forget(const tensor* t) {
-    auto it = res_.find(storage_root(t));
-    if (it == res_.end()) return;
-    release_all(*it->second);
-    res_.erase(it);
+    forget_root(storage_root(t));
 }
 
 void scheduler::read_tensor(const tensor* t, void* dst, size_t bytes) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "pa/builtin_ops.h"
 #include "pa/error.h"
 
 namespace pa {
@@ -12,26 +13,44 @@ op_registry& op_registry::global() {
     return instance;
 }
 
+namespace {
+
+struct builtin {
+    pa_op op;
+    const char* name;
+    int n_src_min, n_src_max;
+};
+constexpr builtin builtins[] = {
+    {PA_OP_NONE, "none", 0, 0},
+    {PA_OP_VIEW, "view", 1, 1},
+    {PA_OP_RESHAPE, "reshape", 1, 1},
+    {PA_OP_PERMUTE, "permute", 1, 1},
+    {PA_OP_TRANSPOSE, "transpose", 1, 1},
+    {PA_OP_GET_ROWS, "get_rows", 2, 2},
+    {PA_OP_ADD, "add", 2, 2},
+    {PA_OP_MUL, "mul", 2, 2},
+    {PA_OP_SCALE, "scale", 1, 1},
+    {PA_OP_RMS_NORM, "rms_norm", 1, 1},
+    {PA_OP_MUL_MAT, "mul_mat", 2, 2},
+    {PA_OP_ROPE, "rope", 1, 1},
+    {PA_OP_SOFT_MAX, "soft_max_ext", 1, 2},
+    {PA_OP_SILU, "silu", 1, 1},
+    {PA_OP_SWIGLU, "swiglu", 2, 2},
+    {PA_OP_CPY, "cpy", 1, 2},
+    {PA_OP_FLASH_ATTN_EXT, "flash_attn_ext", 3, 3},
+};
+static_assert(covers_builtin_ops(builtins), "one name per built-in op, in enum pa_op order");
+
+} // namespace
+
 op_registry::op_registry() {
-    struct builtin { pa_op id; const char* name; int n_min, n_max; };
-    static constexpr builtin builtins[] = {
-        {PA_OP_NONE, "none", 0, 0},         {PA_OP_VIEW, "view", 1, 1},
-        {PA_OP_RESHAPE, "reshape", 1, 1},   {PA_OP_PERMUTE, "permute", 1, 1},
-        {PA_OP_TRANSPOSE, "transpose", 1, 1}, {PA_OP_GET_ROWS, "get_rows", 2, 2},
-        {PA_OP_ADD, "add", 2, 2},           {PA_OP_MUL, "mul", 2, 2},
-        {PA_OP_SCALE, "scale", 1, 1},       {PA_OP_RMS_NORM, "rms_norm", 1, 1},
-        {PA_OP_MUL_MAT, "mul_mat", 2, 2},   {PA_OP_ROPE, "rope", 1, 1},
-        {PA_OP_SOFT_MAX, "soft_max_ext", 1, 2}, {PA_OP_SILU, "silu", 1, 1},
-        {PA_OP_SWIGLU, "swiglu", 2, 2},     {PA_OP_CPY, "cpy", 1, 2},
-        {PA_OP_FLASH_ATTN_EXT, "flash_attn_ext", 3, 3},
-    };
     ops_.resize(PA_OP_FIRST_DYNAMIC);
-    for (const auto& b : builtins) {
-        op_info& o = ops_[b.id];
-        o.id = b.id;
+    for (const builtin& b : builtins) {
+        op_info& o = ops_[b.op];
+        o.id = b.op;
         o.name = b.name;
-        o.n_src_min = b.n_min;
-        o.n_src_max = b.n_max;
+        o.n_src_min = b.n_src_min;
+        o.n_src_max = b.n_src_max;
     }
 }
 

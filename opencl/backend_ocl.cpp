@@ -6,16 +6,10 @@
 #include <fmt/format.h>
 
 #include "context_impl.h"
-#include "ops.h"
-#include "pa/tensor.h"
-#include "pa/types.h"
+#include "op_table.h"
 
 namespace pa::ocl {
 namespace {
-
-bool is_view(int32_t op) {
-    return op == PA_OP_VIEW || op == PA_OP_RESHAPE || op == PA_OP_PERMUTE || op == PA_OP_TRANSPOSE;
-}
 
 // Every src and the node must carry a type this backend knows before any traits() lookup.
 bool known_types(const pa_tensor* node) {
@@ -42,19 +36,18 @@ opencl_backend::~opencl_backend() = default;
 
 std::string opencl_backend::description() {
     const device_caps& c = ctx_.caps();
-    return fmt::format("{} | tuning {} | {}", c.summary(), ctx_.internals().tune.source, ctx_.blas_info());
+    return fmt::format("{} | tuning {} | {}", c.summary(), ctx_.tune().source, ctx_.blas_info());
 }
 
 bool opencl_backend::supports_op(const pa_tensor* node) const noexcept {
     try {
         if (!node || !known_types(node)) return false;
-        if (is_view(node->op)) return true; // nothing to compute
         if (node->op >= PA_OP_FIRST_DYNAMIC) {
             const std::optional<op_impl> impl = find_op_impl(node->op);
             return impl && impl->supports && impl->compute && impl->supports(ctx_, node);
         }
         const builtin_op* op = find_builtin_op(node->op);
-        return op && op->supports(ctx_, node);
+        return op && op->supports && op->supports(ctx_, node);
     } catch (...) {
         return false; // a shape we cannot even inspect is not supported
     }
@@ -80,7 +73,7 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
     std::lock_guard lock(compute_mu_);
     for (int i = 0; i < n_nodes; ++i) {
         pa_tensor* node = nodes[i];
-        if (is_view(node->op)) continue;
+        if (is_view_op(node->op)) continue; // nothing to compute
         if (!supports_op(node))
             throw error(fmt::format("OpenCL backend does not support op {} on {} '{}'", node->op,
                                     shape_string(node), node->name),

@@ -65,6 +65,15 @@ cl_device_id device_context::device() const {
 cl_command_queue device_context::queue() const {
     return impl_->queue.get();
 }
+const tuning& device_context::tune() const {
+    return impl_->tune;
+}
+
+// The tuning table's -D flags of a program, then the caller's options (which may override them).
+std::string device_context::tuned_options(std::string_view program, const std::string& options) const {
+    const std::string defs = impl_->tune.defines(program);
+    return defs.empty() ? options : options.empty() ? defs : defs + " " + options;
+}
 
 cl_kernel device_context::get_kernel(std::string_view builtin_program, std::string_view kernel_name,
                                      const std::string& options) {
@@ -74,9 +83,8 @@ cl_kernel device_context::get_kernel(std::string_view builtin_program, std::stri
         if (auto it = impl_->builtin_kernels.find(key); it != impl_->builtin_kernels.end()) return it->second;
     }
     const std::string src = builtin_source(builtin_program);
-    const std::string defs = impl_->tune.defines(builtin_program);
-    const std::string opts = defs.empty() ? options : options.empty() ? defs : defs + " " + options;
-    cl_kernel k = impl_->programs->kernel(builtin_program, src, kernel_name, opts);
+    cl_kernel k =
+        impl_->programs->kernel(builtin_program, src, kernel_name, tuned_options(builtin_program, options));
     std::lock_guard lock(impl_->kernels_mu);
     impl_->builtin_kernels.emplace(std::move(key), k);
     return k;
@@ -94,7 +102,7 @@ cl_kernel device_context::get_kernel(const program_source& src, std::string_view
     }
     const std::string text =
         src.prepend_common ? fmt::format("{}\n#line 1\n{}", common_source(), src.text) : src.text;
-    cl_kernel k = impl_->programs->kernel(src.name, text, kernel_name, options);
+    cl_kernel k = impl_->programs->kernel(src.name, text, kernel_name, tuned_options(src.name, options));
     std::lock_guard lock(impl_->kernels_mu);
     impl_->source_kernels.emplace(std::move(key), k);
     return k;

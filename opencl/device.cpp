@@ -11,24 +11,24 @@
 namespace pa::ocl {
 namespace {
 
-std::string device_string(cl_device_id d, cl_device_info what) {
+// A string property of an OpenCL object (clGetDeviceInfo, clGetPlatformInfo, ...), trailing NULs
+// and spaces trimmed; empty when the query fails.
+template <class Object, class Info, class Query> std::string info_string(Query query, Object obj, Info what) {
     size_t n = 0;
-    if (clGetDeviceInfo(d, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
+    if (query(obj, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
     std::string s(n, '\0');
-    if (clGetDeviceInfo(d, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
+    if (query(obj, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
     while (!s.empty() && (s.back() == '\0' || std::isspace(static_cast<unsigned char>(s.back()))))
         s.pop_back();
     return s;
 }
 
+std::string device_string(cl_device_id d, cl_device_info what) {
+    return info_string(clGetDeviceInfo, d, what);
+}
+
 std::string platform_string(cl_platform_id p, cl_platform_info what) {
-    size_t n = 0;
-    if (clGetPlatformInfo(p, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return {};
-    std::string s(n, '\0');
-    if (clGetPlatformInfo(p, what, n, s.data(), nullptr) != CL_SUCCESS) return {};
-    while (!s.empty() && (s.back() == '\0' || std::isspace(static_cast<unsigned char>(s.back()))))
-        s.pop_back();
-    return s;
+    return info_string(clGetPlatformInfo, p, what);
 }
 
 template <class T> T device_value(cl_device_id d, cl_device_info what, T fallback = T{}) {

@@ -12,7 +12,7 @@
 
 #include "flash_attn_mma.h"
 #include "flash_attn_tiled.h"
-#include "ops.h"
+#include "op_table.h"
 #include "pa/ops.h" // flash_attn_ext parameter slots
 #include "pa/types.h"
 
@@ -38,7 +38,7 @@ row_config pick_row_config(const device_context& ctx, int d) {
     c.tpq = 1;
     while (c.tpq * 16 < d)
         c.tpq *= 2; // <= 16 output dims per lane
-    const int threads = std::max(ctx.internals().tune.fa_threads, c.tpq);
+    const int threads = std::max(ctx.tune().fa_threads, c.tpq);
     c.bm = std::max(1, threads / c.tpq);
     const uint64_t budget = std::min<uint64_t>(ctx.caps().local_mem, local_budget_cap) - 256;
     const int max_bn = ctx.caps().is_gpu ? 32 : 64; // GPUs: keep occupancy; CPUs: fewer barriers

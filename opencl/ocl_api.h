@@ -28,6 +28,7 @@
 #include "device.h"
 #include "launch.h"
 #include "pa/pa_tensor.h"
+#include "tuning.h"
 
 namespace pa::ocl {
 
@@ -95,7 +96,8 @@ class device_context {
     // A kernel of an embedded program (a file name of opencl/kernels, e.g. "flash_attn.cl") or
     // of the given source, built once per (source, options) for this device and cached in
     // memory and on disk. options are extra build flags, typically -D tuning macros; the
-    // device's tuning defines for the program come first, so options can override them.
+    // device's tuning defines for the program (by file name, tuning.h) come first, so options
+    // can override them.
     // The kernel object is shared: set its arguments and launch it before leaving compute().
     cl_kernel get_kernel(std::string_view builtin_program, std::string_view kernel_name,
                          const std::string& options = {});
@@ -104,6 +106,9 @@ class device_context {
 
     // Storage of a tensor of this backend (throws if it has none).
     mem_ref mem(const pa_tensor* t) const;
+
+    // This device's kernel parameters (tuning.h).
+    const tuning& tune() const;
 
     // Temporary device memory of at least bytes (from the pool; counts against max_alloc_bytes).
     scratch temp(size_t bytes);
@@ -134,6 +139,7 @@ class device_context {
     const impl& internals() const { return *impl_; }
 
   private:
+    std::string tuned_options(std::string_view program, const std::string& options) const;
     std::unique_ptr<impl> impl_;
 };
 

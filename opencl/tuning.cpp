@@ -1,5 +1,6 @@
-// tuning.cpp - the per-device parameter table. Values are starting points, not measurements
-// yet: the tuner (a later task) replaces them with measured ones and notes the measurement.
+// tuning.cpp - the parameter table: vendor entries, device entries inside them, each naming
+// only the values that differ from the level above. The values follow each vendor's local-memory
+// and work-group limits, set by hand; measured sweeps are in bench/NOTES.md.
 #include "tuning.h"
 
 #include <algorithm>
@@ -7,15 +8,98 @@
 #include <cstdlib>
 #include <fmt/format.h>
 #include <sstream>
+#include <vector>
+
+#include "pa/error.h"
 
 namespace pa::ocl {
 namespace {
+
+constexpr tuning_field fields[] = {
+    {"mm_tm", &tuning::mm_tm, "mul_mat.cl", "TM"},
+    {"mm_tn", &tuning::mm_tn, "mul_mat.cl", "TN"},
+    {"mm_tk", &tuning::mm_tk, "mul_mat.cl", "TK"},
+    {"mm_wm", &tuning::mm_wm, "mul_mat.cl", "WM"},
+    {"mm_wn", &tuning::mm_wn, "mul_mat.cl", "WN"},
+    {"mv_wg", &tuning::mv_wg, "mul_mat.cl", "MV_WG"},
+    {"mv_max_n", &tuning::mv_max_n, "mul_mat.cl", "MV_MAX_N"},
+    {"blas_min_n", &tuning::blas_min_n, "", ""},
+    {"dequant_chunk_mib", &tuning::dequant_chunk_mib, "", ""},
+    {"ew_wg", &tuning::ew_wg, "elementwise.cl", "EW_WG"},
+    {"norm_wg", &tuning::norm_wg, "norm.cl", "NORM_WG"},
+    {"softmax_wg", &tuning::softmax_wg, "softmax.cl", "SOFTMAX_WG"},
+    {"rope_wg", &tuning::rope_wg, "", ""},
+    {"get_rows_wg", &tuning::get_rows_wg, "", ""},
+    {"cpy_wg", &tuning::cpy_wg, "", ""},
+    {"quantize_wg", &tuning::quantize_wg, "", ""},
+    {"fa_threads", &tuning::fa_threads, "", ""},
+};
+
+struct setting {
+    std::string_view key;
+    int value;
+};
+struct device_entry {
+    std::string_view name; // a case-insensitive part of the device name, e.g. "H100"
+    std::vector<setting> values;
+};
+struct vendor_entry {
+    std::string_view vendor; // a vendor_of() name
+    std::vector<setting> values;
+    std::vector<device_entry> devices;
+};
+
+const std::vector<vendor_entry>& table() {
+    static const std::vector<vendor_entry> t = {
+        // CPU devices (PoCL): small work-groups, one thread per core does the work
+        {"cpu", {{"mm_tm", 32}, {"mm_tn", 32}, {"norm_wg", 64}, {"softmax_wg", 64}, {"fa_threads", 64}}, {}},
+        {"nvidia", {}, {}},
+        // a smaller local-memory footprint per EU thread
+        {"intel", {{"mm_tm", 32}, {"mm_tn", 32}}, {}},
+        // Adreno, Mali
+        {"mobile", {{"mm_tm", 32}, {"mm_tn", 32}, {"norm_wg", 64}, {"softmax_wg", 64}}, {}},
+    };
+    return t;
+}
 
 bool contains_ci(std::string_view hay, std::string_view needle) {
     auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char a, char b) {
         return std::tolower(uint8_t(a)) == std::tolower(uint8_t(b));
     });
     return it != hay.end();
+}
+
+// The vendor entry a device belongs to ("" when none: the defaults).
+std::string_view vendor_of(const device_caps& dev) {
+    if (!dev.is_gpu) return "cpu";
+    if (dev.nvidia || contains_ci(dev.vendor, "nvidia")) return "nvidia";
+    if (contains_ci(dev.vendor, "intel")) return "intel";
+    if (contains_ci(dev.vendor, "qualcomm") || contains_ci(dev.vendor, "arm")) return "mobile";
+    return {};
+}
+
+const tuning_field* find_field(std::string_view key) {
+    for (const tuning_field& f : fields)
+        if (f.key == key) return &f;
+    return nullptr;
+}
+
+void apply(tuning& t, const std::vector<setting>& values) {
+    for (const setting& s : values) {
+        const tuning_field* f = find_field(s.key);
+        if (!f) throw error(fmt::format("OpenCL tuning table: unknown parameter '{}'", s.key));
+        t.*(f->member) = s.value;
+    }
+}
+
+// Every key of the table names a field (checked at every lookup, so a typo fails on any device).
+void check_keys() {
+    tuning scratch;
+    for (const vendor_entry& v : table()) {
+        apply(scratch, v.values);
+        for (const device_entry& d : v.devices)
+            apply(scratch, d.values);
+    }
 }
 
 void apply_override(tuning& t, std::string_view spec) {
@@ -26,60 +110,52 @@ void apply_override(tuning& t, std::string_view spec) {
         const size_t eq = item.find('=');
         if (eq == std::string::npos)
             throw error(fmt::format("PA_OPENCL_TUNING: '{}' is not key=value", item));
-        const std::string key = item.substr(0, eq);
+        const tuning_field* f = find_field(std::string_view(item).substr(0, eq));
         const int value = std::atoi(item.c_str() + eq + 1);
-        int* field = key == "mm_tm"        ? &t.mm_tm
-                     : key == "mm_tn"      ? &t.mm_tn
-                     : key == "mm_tk"      ? &t.mm_tk
-                     : key == "mm_wm"      ? &t.mm_wm
-                     : key == "mm_wn"      ? &t.mm_wn
-                     : key == "mv_wg"      ? &t.mv_wg
-                     : key == "mv_max_n"   ? &t.mv_max_n
-                     : key == "norm_wg"    ? &t.norm_wg
-                     : key == "softmax_wg" ? &t.softmax_wg
-                     : key == "ew_wg"      ? &t.ew_wg
-                     : key == "fa_threads" ? &t.fa_threads
-                     : key == "blas_min_n" ? &t.blas_min_n
-                                           : nullptr;
-        if (!field || value <= 0) throw error(fmt::format("PA_OPENCL_TUNING: bad entry '{}'", item));
-        *field = value;
+        if (!f || value <= 0) throw error(fmt::format("PA_OPENCL_TUNING: bad entry '{}'", item));
+        t.*(f->member) = value;
     }
     t.source += " + PA_OPENCL_TUNING";
 }
 
+bool power_of_two(int v) {
+    return v > 0 && (v & (v - 1)) == 0;
+}
+
 } // namespace
 
+std::span<const tuning_field> tuning_fields() {
+    return fields;
+}
+
 std::string tuning::defines(std::string_view program) const {
-    if (program == "mul_mat.cl")
-        return fmt::format("-DTM={} -DTN={} -DTK={} -DWM={} -DWN={} -DMV_WG={} -DMV_MAX_N={}", mm_tm, mm_tn,
-                           mm_tk, mm_wm, mm_wn, mv_wg, mv_max_n);
-    if (program == "norm.cl") return fmt::format("-DNORM_WG={}", norm_wg);
-    if (program == "softmax.cl") return fmt::format("-DSOFTMAX_WG={}", softmax_wg);
-    if (program == "elementwise.cl") return fmt::format("-DEW_WG={}", ew_wg);
-    return {};
+    std::string out;
+    for (const tuning_field& f : fields) {
+        if (f.program != program) continue;
+        out += fmt::format("{}-D{}={}", out.empty() ? "" : " ", f.macro, this->*(f.member));
+    }
+    return out;
 }
 
 tuning tuning_for(const device_caps& dev) {
     tuning t;
     t.source = "default";
-    if (!dev.is_gpu) { // CPU devices (PoCL): small work-groups, one thread per core does the work
-        t.mm_tm = t.mm_tn = 32;
-        t.norm_wg = t.softmax_wg = 64;
-        t.fa_threads = 64;
-        t.source = "cpu";
-    } else if (dev.nvidia || contains_ci(dev.vendor, "nvidia")) {
-        t.source = "nvidia";
-    } else if (contains_ci(dev.vendor, "intel")) {
-        t.mm_tm = t.mm_tn = 32; // smaller local memory footprint per EU thread
-        t.source = "intel";
-    } else if (contains_ci(dev.vendor, "qualcomm") || contains_ci(dev.vendor, "arm")) {
-        t.mm_tm = t.mm_tn = 32;
-        t.norm_wg = t.softmax_wg = 64;
-        t.source = "mobile";
+    const std::string_view vendor = vendor_of(dev);
+    check_keys();
+    for (const vendor_entry& v : table()) {
+        if (v.vendor != vendor) continue;
+        apply(t, v.values);
+        t.source = std::string(v.vendor);
+        for (const device_entry& d : v.devices) {
+            if (!contains_ci(dev.name, d.name)) continue;
+            apply(t, d.values);
+            t.source += fmt::format(" / {}", d.name);
+            break;
+        }
     }
     if (const char* env = std::getenv("PA_OPENCL_TUNING"); env && *env) apply_override(t, env);
-    if (t.mm_tm % t.mm_wm || t.mm_tn % t.mm_wn || (t.norm_wg & (t.norm_wg - 1)) ||
-        (t.softmax_wg & (t.softmax_wg - 1)) || (t.mv_wg & (t.mv_wg - 1)) || t.mv_max_n > 64)
+    if (t.mm_tm % t.mm_wm || t.mm_tn % t.mm_wn || !power_of_two(t.norm_wg) || !power_of_two(t.softmax_wg) ||
+        !power_of_two(t.mv_wg) || t.mv_max_n > 64)
         throw error(
             "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
     return t;

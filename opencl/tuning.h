@@ -1,9 +1,15 @@
-// tuning.h - per-device kernel parameters, looked up vendor -> device -> default and passed to
-// the kernels as -D macros (each .cl file has #ifndef defaults for them). The host reads the
-// same values to size its launches. $PA_OPENCL_TUNING ("mm_tm=32,norm_wg=64") overrides
-// entries for experiments; unknown keys are an error.
+// tuning.h - the per-device parameters of every OpenCL kernel, in one table (tuning.cpp). As in
+// CLBlast's database, a device's values are looked up vendor -> device, each level starting from
+// the one above: the defaults below, then its vendor's entry, then its device's entry. Kernels
+// receive their program's values as -D macros (each .cl file has #ifndef defaults for them);
+// the host reads the same values to size its launches. $PA_OPENCL_TUNING ("mm_tm=32,norm_wg=64")
+// overrides fields for experiments; an unknown key or a bad value is an error.
+//
+// A new parameter: a field here, its line in tuning_fields() (key, program and macro), and a
+// value in a vendor or device entry of the table wherever the default does not fit.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -12,23 +18,38 @@
 namespace pa::ocl {
 
 struct tuning {
-    // mul_mat.cl, k_mul_mat_tiled: TM x TN tile, TK k-step, WM x WN outputs per thread
+    // mul_mat.cl k_mul_mat_tiled: TM x TN tile, TK k-step, WM x WN outputs per thread
     int mm_tm = 64, mm_tn = 64, mm_tk = 32, mm_wm = 4, mm_wn = 4;
-    int mv_wg = 64;       // k_mul_mv threads per row
-    int mv_max_n = 8;     // columns up to which mul_mat uses k_mul_mv
-    int norm_wg = 128;    // norm.cl threads per row
-    int softmax_wg = 128; // softmax.cl threads per row
-    int ew_wg = 256;      // elementwise work-group size
-    int fa_threads = 128; // flash_attn.cl work-group size (FA_BM * FA_TPQ)
-    int blas_min_n = 16;  // F32 mul_mat goes to CLBlast from this many columns of b
-    std::string source;   // which table entry matched (for reports)
+    int mv_wg = 64;              // mul_mat.cl k_mul_mv threads per row (a power of two)
+    int mv_max_n = 8;            // columns of b up to which mul_mat uses k_mul_mv (<= 64)
+    int blas_min_n = 16;         // columns of b from which F16/quantized a is dequantized for CLBlast
+    int dequant_chunk_mib = 128; // scratch for the rows of a dequantized for CLBlast
+    int ew_wg = 256;             // elementwise.cl work-group size
+    int norm_wg = 128;           // norm.cl threads per row (a power of two)
+    int softmax_wg = 128;        // softmax.cl threads per row (a power of two)
+    int rope_wg = 32;            // rope.cl rotation pairs per work-group
+    int get_rows_wg = 64;        // get_rows.cl elements of a row per work-group
+    int cpy_wg = 256;            // cpy.cl k_cpy_elem, k_cpy_blocks work-group size
+    int quantize_wg = 64;        // cpy.cl k_cpy_quant blocks per work-group
+    int fa_threads = 128;        // flash_attn.cl work-group size (FA_BM * FA_TPQ)
+    std::string source;          // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
 
     // -D flags of one program ("mul_mat.cl", ...); empty for programs without tuning macros.
     std::string defines(std::string_view program) const;
 };
 
-// The table entry for this device, with $PA_OPENCL_TUNING applied (throws pa::error on a bad
-// override string).
+// One parameter: its name in the table, in $PA_OPENCL_TUNING and in reports, and the macro of
+// the program that receives it ("" when only the host reads it).
+struct tuning_field {
+    std::string_view key;
+    int tuning::*member;
+    std::string_view program;
+    std::string_view macro;
+};
+std::span<const tuning_field> tuning_fields();
+
+// The table's values for this device, with $PA_OPENCL_TUNING applied (throws pa::error on a bad
+// override string or on values the kernels cannot run with).
 tuning tuning_for(const device_caps& dev);
 
 } // namespace pa::ocl

@@ -1,7 +1,8 @@
-// Scheduler: placement by supports_op, copies between backends, parameter caching,
-// persistent state written in place, intermediates freed after their last use, outputs on
-// the host. A fake "device" backend (host memory behind opaque handles) supports only add and
-// scale of contiguous F32 tensors, so graphs must be split between it and the CPU.
+// Scheduler: placement by supports_op, runs of consecutive nodes in one compute call, the plan
+// reused for an unchanged graph, copies between backends, parameter caching, persistent state
+// written in place, intermediates freed after their last use, outputs on the host. A fake "device" backend
+// (host memory behind opaque handles) supports only add and scale of contiguous F32 tensors, so graphs must
+// be split between it and the CPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,10 +18,11 @@
 namespace {
 
 class fake_device final : public pa::backend {
-public:
+  public:
     std::string name() const override { return "fake"; }
     std::string description() const override { return "test device"; }
     bool supports_op(const pa::tensor* n) const override {
+        ++supports_queries;
         if (n->op != PA_OP_ADD && n->op != PA_OP_SCALE) return false;
         for (const pa::tensor* s : n->src)
             if (s && (s->type != PA_TYPE_F32 || !pa::is_contiguous(s) || !pa::same_shape(s, n))) return false;
@@ -45,6 +47,7 @@ public:
     }
     void read(void* h, size_t off, void* dst, size_t n) override { std::memcpy(dst, bytes(h) + off, n); }
     void compute(std::span<pa::tensor* const> nodes) override {
+        ++calls;
         for (pa::tensor* n : nodes) {
             EXPECT_EQ(n->data, nullptr) << "a device backend gets no host pointers";
             float* out = f32(n);
@@ -52,11 +55,13 @@ public:
             if (n->op == PA_OP_ADD) {
                 const float* a = f32(n->src[0]);
                 const float* b = f32(n->src[1]);
-                for (int64_t i = 0; i < count; ++i) out[i] = a[i] + b[i];
+                for (int64_t i = 0; i < count; ++i)
+                    out[i] = a[i] + b[i];
             } else {
                 const float* a = f32(n->src[0]);
                 const float s = pa_param_f(n, 0);
-                for (int64_t i = 0; i < count; ++i) out[i] = a[i] * s;
+                for (int64_t i = 0; i < count; ++i)
+                    out[i] = a[i] * s;
             }
             ++computed;
         }
@@ -64,16 +69,18 @@ public:
 
     std::map<void*, std::unique_ptr<std::vector<std::byte>>> blocks;
     size_t live_bytes = 0, cap = size_t(1) << 30;
-    int allocs = 0, writes = 0, computed = 0;
+    int allocs = 0, writes = 0, computed = 0, calls = 0;
+    mutable int supports_queries = 0;
 
-private:
+  private:
     std::byte* bytes(void* h) { return blocks.at(h)->data(); }
     float* f32(pa::tensor* t) { return reinterpret_cast<float*>(bytes(t->buffer) + t->offs); }
 };
 
 void fill(pa::tensor* t, float start) {
     auto* p = static_cast<float*>(t->data);
-    for (int64_t i = 0; i < pa::nelements(t); ++i) p[i] = start + float(i);
+    for (int64_t i = 0; i < pa::nelements(t); ++i)
+        p[i] = start + float(i);
 }
 
 TEST(Scheduler, SplitsBetweenBackendsAndCopies) {
@@ -84,9 +91,9 @@ TEST(Scheduler, SplitsBetweenBackendsAndCopies) {
     pa::tensor* b = ctx.new_tensor(PA_TYPE_F32, {8, 3});
     fill(a, 1.0f);
     fill(b, 100.0f);
-    pa::tensor* s = pa::add(ctx, a, b);              // device
-    pa::tensor* t = pa::silu(ctx, s);                // cpu only
-    pa::tensor* u = pa::scale(ctx, t, 2.0f);         // device again
+    pa::tensor* s = pa::add(ctx, a, b);      // device
+    pa::tensor* t = pa::silu(ctx, s);        // cpu only
+    pa::tensor* u = pa::scale(ctx, t, 2.0f); // device again
     pa::graph g = pa::build_forward({u});
     pa::scheduler sched({&dev, cpu.get()});
     sched.compute(g);
@@ -100,6 +107,53 @@ TEST(Scheduler, SplitsBetweenBackendsAndCopies) {
         EXPECT_FLOAT_EQ(out[i], 2.0f * x / (1.0f + std::exp(-x)));
     }
     EXPECT_EQ(dev.live_bytes, 0u) << "inputs, intermediates and outputs leave no device memory behind";
+}
+
+TEST(Scheduler, ConsecutiveNodesRunInOneCallPlannedOnce) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {8});
+    fill(x, 1.0f);
+    pa::tensor* cur = x;
+    for (int i = 0; i < 10; ++i)
+        cur = pa::scale(ctx, cur, 2.0f);
+    pa::graph g = pa::build_forward({cur});
+    pa::scheduler sched({&dev, cpu.get()});
+    sched.compute(g);
+    sched.compute(g);
+    EXPECT_EQ(dev.computed, 20);
+    EXPECT_EQ(dev.calls, 2) << "the ten nodes are one run: one compute call per compute";
+    EXPECT_EQ(dev.supports_queries, 10) << "the second compute reuses the plan";
+    for (int i = 0; i < 8; ++i)
+        EXPECT_FLOAT_EQ(static_cast<float*>(cur->data)[i], 1024.0f * float(1 + i));
+}
+
+TEST(Scheduler, ChangedGraphIsPlannedAgain) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {4, 2});
+    fill(x, 0.0f);
+    pa::tensor* y = pa::scale(ctx, x, 3.0f);
+    pa::graph g = pa::build_forward({y});
+    pa::scheduler sched({&dev, cpu.get()});
+    sched.compute(g);
+    EXPECT_EQ(sched.assigned_backend(y), 0);
+    // the same nodes, now a non-contiguous source: the fake device refuses it, the CPU runs it
+    std::swap(x->nb[0], x->nb[1]);
+    std::swap(x->ne[0], x->ne[1]);
+    y->ne[0] = 2;
+    y->ne[1] = 4;
+    pa::set_contiguous_strides(y);
+    sched.forget(x);
+    sched.forget(y);
+    sched.compute(g);
+    EXPECT_EQ(sched.assigned_backend(y), 1);
+    EXPECT_EQ(dev.supports_queries, 2);
+    const auto* out = static_cast<const float*>(y->data);
+    for (int i = 0; i < 8; ++i)
+        EXPECT_FLOAT_EQ(out[i], 3.0f * float((i % 2) * 4 + i / 2)) << i;
 }
 
 TEST(Scheduler, ParamsUploadedOnceInputsEveryTime) {
@@ -141,8 +195,10 @@ TEST(Scheduler, PersistentStateWrittenInPlaceStaysOnDevice) {
     std::vector<float> got(24);
     sched.read_tensor(cache, got.data(), got.size() * 4);
     for (int step = 0; step < 3; ++step)
-        for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(got[step * 4 + i], 10.0f * float(step + i));
-    for (int i = 12; i < 24; ++i) EXPECT_EQ(got[i], 0.0f) << "untouched slots keep their zeros";
+        for (int i = 0; i < 4; ++i)
+            EXPECT_FLOAT_EQ(got[step * 4 + i], 10.0f * float(step + i));
+    for (int i = 12; i < 24; ++i)
+        EXPECT_EQ(got[i], 0.0f) << "untouched slots keep their zeros";
 }
 
 TEST(Scheduler, IntermediatesFreedAfterLastUse) {
@@ -153,7 +209,8 @@ TEST(Scheduler, IntermediatesFreedAfterLastUse) {
     fill(x, 0.0f);
     // a long chain: at most input, current and next must be alive at once
     pa::tensor* cur = x;
-    for (int i = 0; i < 50; ++i) cur = pa::scale(ctx, cur, 1.0f);
+    for (int i = 0; i < 50; ++i)
+        cur = pa::scale(ctx, cur, 1.0f);
     dev.cap = 3 * 1024 * 4; // would overflow without freeing
     pa::scheduler sched({&dev, cpu.get()});
     sched.compute(pa::build_forward({cur}));

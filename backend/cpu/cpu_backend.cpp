@@ -1,55 +1,18 @@
-// cpu_backend.cpp - the reference backend: host memory, every built-in op, and the CPU
-// reference of every registered plugin op. Kernels live in cpu_ops_*.cpp.
+// cpu_backend.cpp - the reference backend: host memory, every built-in op (op_table.cpp), and
+// the CPU reference of every registered plugin op.
 #include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
 
-#include "cpu_ops.h"
+#include "ops.h"
 #include "pa/backend.h"
 #include "pa/error.h"
 #include "pa/op_registry.h"
 
 namespace pa {
 namespace {
-
-bool is_plain_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
-bool is_weight_type(pa_type t) { return type_is_valid(t) && t != PA_TYPE_I32; } // float or block type
-
-// Types and layouts each built-in kernel handles (shapes were checked by the op constructor).
-bool supports_builtin(const tensor* n) {
-    const tensor* a = n->src[0];
-    const tensor* b = n->src[1];
-    switch (n->op) {
-    case PA_OP_VIEW:
-    case PA_OP_RESHAPE:
-    case PA_OP_PERMUTE:
-    case PA_OP_TRANSPOSE: return true;
-    case PA_OP_GET_ROWS: return a && b && type_is_valid(a->type) && b->type == PA_TYPE_I32;
-    case PA_OP_ADD:
-    case PA_OP_MUL: return a && b && a->type == PA_TYPE_F32 && is_plain_float(b->type);
-    case PA_OP_SCALE:
-    case PA_OP_RMS_NORM:
-    case PA_OP_ROPE:
-    case PA_OP_SILU: return a && a->type == PA_TYPE_F32;
-    case PA_OP_SWIGLU: return a && b && a->type == PA_TYPE_F32 && b->type == PA_TYPE_F32;
-    case PA_OP_SOFT_MAX: return a && a->type == PA_TYPE_F32 && (!b || is_plain_float(b->type));
-    case PA_OP_MUL_MAT:
-        return a && b && is_weight_type(a->type) && b->type == PA_TYPE_F32 &&
-               (!traits(a->type).quantized || a->nb[0] == traits(a->type).block_bytes);
-    case PA_OP_CPY: {
-        if (!a || !type_is_valid(a->type) || !type_is_valid(n->type)) return false;
-        if (n->type == PA_TYPE_I32 && a->type != PA_TYPE_I32) return false; // i32 -> float is fine
-        if (traits(n->type).quantized && n->nb[0] != traits(n->type).block_bytes) return false;
-        return true;
-    }
-    case PA_OP_FLASH_ATTN_EXT:
-        return a && b && n->src[2] && a->type == PA_TYPE_F32 && is_plain_float(b->type) &&
-               is_plain_float(n->src[2]->type);
-    default: return false;
-    }
-}
 
 // The scheduler gives host backends a data pointer for every node and src; check before use.
 void check_host_data(const tensor* node) {
@@ -70,7 +33,7 @@ void run_dynamic(tensor* node) {
 }
 
 class cpu_backend final : public backend {
-public:
+  public:
     explicit cpu_backend(int n_threads) : n_threads_(resolve_threads(n_threads)) {}
 
     std::string name() const override { return "cpu"; }
@@ -86,7 +49,8 @@ public:
             return info && info->cpu_compute;
         }
         if (!type_is_valid(node->type)) return false;
-        return supports_builtin(node);
+        const cpu::builtin_kernel* k = cpu::find_builtin(node->op);
+        return k && k->supports && k->supports(node);
     }
 
     void* alloc(size_t bytes) override {
@@ -107,7 +71,8 @@ public:
     }
 
     void compute(std::span<tensor* const> nodes) override {
-        for (tensor* node : nodes) run(node);
+        for (tensor* node : nodes)
+            run(node);
     }
 
     void set_option(const std::string& key, const std::string& value) override {
@@ -125,7 +90,7 @@ public:
         throw error(fmt::format("cpu: unknown option '{}' (known: n_threads)", key), PA_ERR_UNSUPPORTED);
     }
 
-private:
+  private:
     static int resolve_threads(int n) {
         if (n > 0) return n;
         const unsigned hw = std::thread::hardware_concurrency();
@@ -136,25 +101,12 @@ private:
         if (node->op == PA_OP_NONE || is_view_op(node->op)) return; // views alias their source's storage
         check_host_data(node);
         if (node->op >= PA_OP_FIRST_DYNAMIC) return run_dynamic(node);
-        const int nt = n_threads_;
-        switch (node->op) {
-        case PA_OP_GET_ROWS: return cpu::op_get_rows(node, nt);
-        case PA_OP_ADD: return cpu::op_add(node, nt);
-        case PA_OP_MUL: return cpu::op_mul(node, nt);
-        case PA_OP_SCALE: return cpu::op_scale(node, nt);
-        case PA_OP_RMS_NORM: return cpu::op_rms_norm(node, nt);
-        case PA_OP_MUL_MAT: return cpu::op_mul_mat(node, nt);
-        case PA_OP_ROPE: return cpu::op_rope(node, nt);
-        case PA_OP_SOFT_MAX: return cpu::op_soft_max(node, nt);
-        case PA_OP_SILU: return cpu::op_silu(node, nt);
-        case PA_OP_SWIGLU: return cpu::op_swiglu(node, nt);
-        case PA_OP_CPY: return cpu::op_cpy(node, nt);
-        case PA_OP_FLASH_ATTN_EXT: return cpu::op_flash_attn_ext(node, nt);
-        default:
+        const cpu::builtin_kernel* k = cpu::find_builtin(node->op);
+        if (!k || !k->compute)
             throw error(
                 fmt::format("cpu: unsupported op {} ({})", node->op, op_registry::global().name(node->op)),
                 PA_ERR_UNSUPPORTED);
-        }
+        k->compute(node, n_threads_);
     }
 
     int n_threads_;
@@ -162,6 +114,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<backend> make_cpu_backend(int n_threads) { return std::make_unique<cpu_backend>(n_threads); }
+std::unique_ptr<backend> make_cpu_backend(int n_threads) {
+    return std::make_unique<cpu_backend>(n_threads);
+}
 
 } // namespace pa

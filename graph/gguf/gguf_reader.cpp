@@ -32,13 +32,13 @@ namespace {
 
 constexpr uint8_t magic[4] = {'G', 'G', 'U', 'F'};
 constexpr size_t header_bytes = 4 + 4 + 8 + 8;
-constexpr size_t min_kv_bytes = 8 + 4 + 1;          // empty key, type, smallest value
+constexpr size_t min_kv_bytes = 8 + 4 + 1;              // empty key, type, smallest value
 constexpr size_t min_tensor_info_bytes = 8 + 4 + 4 + 8; // empty name, n_dims, type, offset
 constexpr uint64_t max_alignment = 1u << 20;
 
 // Bounds-checked little-endian reader; `fail` adds the file name.
 class cursor {
-public:
+  public:
     cursor(const uint8_t* p, size_t n, const std::string& path) : p_(p), n_(n), path_(path) {}
     size_t pos() const { return pos_; }
     size_t left() const { return n_ - pos_; }
@@ -47,7 +47,8 @@ public:
 
     template <class T> T read(std::string_view what) {
         if (left() < sizeof(T))
-            fail(fmt::format("truncated: {} at offset {} needs {} bytes, {} left", what, pos_, sizeof(T), left()));
+            fail(fmt::format("truncated: {} at offset {} needs {} bytes, {} left", what, pos_, sizeof(T),
+                             left()));
         T v;
         std::memcpy(&v, p_ + pos_, sizeof v);
         pos_ += sizeof v;
@@ -57,7 +58,8 @@ public:
     std::string read_string(std::string_view what) {
         const uint64_t len = read<uint64_t>(what);
         if (len > left())
-            fail(fmt::format("{} at offset {}: string length {} exceeds the {} bytes left", what, pos_ - 8, len, left()));
+            fail(fmt::format("{} at offset {}: string length {} exceeds the {} bytes left", what, pos_ - 8,
+                             len, left()));
         std::string s(reinterpret_cast<const char*>(p_ + pos_), size_t(len));
         pos_ += size_t(len);
         return s;
@@ -69,7 +71,7 @@ public:
         return v;
     }
 
-private:
+  private:
     const uint8_t* p_;
     size_t n_;
     size_t pos_ = 0;
@@ -82,7 +84,8 @@ value read_value(cursor& c, vtype t, const std::string& key) {
         const size_t es = vtype_size(t);
         if (c.left() < es) c.fail(fmt::format("truncated: value of '{}' at offset {}", key, c.pos()));
         std::vector<uint8_t> raw = c.read_bytes(es);
-        if (t == vtype::boolean && raw[0] > 1) c.fail(fmt::format("key '{}': bool value {} is not 0 or 1", key, raw[0]));
+        if (t == vtype::boolean && raw[0] > 1)
+            c.fail(fmt::format("key '{}': bool value {} is not 0 or 1", key, raw[0]));
         return value::of_scalar(t, raw);
     }
     const uint32_t et = c.read<uint32_t>(fmt::format("array type of '{}'", key));
@@ -91,15 +94,18 @@ value read_value(cursor& c, vtype t, const std::string& key) {
     const uint64_t n = c.read<uint64_t>(fmt::format("array length of '{}'", key));
     if (vtype(et) == vtype::string) {
         if (n > c.left() / 8)
-            c.fail(fmt::format("key '{}': array of {} strings cannot fit in the {} bytes left", key, n, c.left()));
+            c.fail(fmt::format("key '{}': array of {} strings cannot fit in the {} bytes left", key, n,
+                               c.left()));
         std::vector<std::string> strs;
         strs.reserve(size_t(n));
-        for (uint64_t i = 0; i < n; ++i) strs.push_back(c.read_string(fmt::format("element {} of '{}'", i, key)));
+        for (uint64_t i = 0; i < n; ++i)
+            strs.push_back(c.read_string(fmt::format("element {} of '{}'", i, key)));
         return value::of_strings(std::move(strs));
     }
     const size_t es = vtype_size(vtype(et));
     if (n > c.left() / es)
-        c.fail(fmt::format("key '{}': array of {} {} exceeds the {} bytes left", key, n, vtype_name(vtype(et)), c.left()));
+        c.fail(fmt::format("key '{}': array of {} {} exceeds the {} bytes left", key, n,
+                           vtype_name(vtype(et)), c.left()));
     return value::of_array(vtype(et), n, c.read_bytes(size_t(n) * es));
 }
 
@@ -120,12 +126,140 @@ std::string tensor_size(tensor_info& ti) {
     return {};
 }
 
+// ---- the steps of file::parse, in file order ----------------------------------------------
+
+struct header {
+    uint32_t version = 0;
+    uint64_t n_tensors = 0, n_kv = 0;
+};
+
+// Magic, version (2 or 3) and the two counts, each checked against the bytes left.
+header read_header(cursor& c, const uint8_t* data) {
+    if (std::memcmp(data, magic, 4) != 0)
+        c.fail(fmt::format("bad magic {:02x} {:02x} {:02x} {:02x} (not a GGUF file)", data[0], data[1],
+                           data[2], data[3]));
+    c.read<uint32_t>("magic");
+    header h;
+    h.version = c.read<uint32_t>("version");
+    if (h.version != 2 && h.version != 3) {
+        c.fail(h.version == 1 ? std::string("GGUF version 1 is not supported (only 2 and 3)")
+                              : fmt::format("unsupported GGUF version {} (only 2 and 3; big-endian files are "
+                                            "not supported)",
+                                            h.version));
+    }
+    h.n_tensors = c.read<uint64_t>("tensor count");
+    h.n_kv = c.read<uint64_t>("metadata count");
+    if (h.n_kv > c.left() / min_kv_bytes)
+        c.fail(fmt::format("metadata count {} cannot fit in the {} bytes left", h.n_kv, c.left()));
+    if (h.n_tensors > c.left() / min_tensor_info_bytes)
+        c.fail(fmt::format("tensor count {} cannot fit in the {} bytes left", h.n_tensors, c.left()));
+    return h;
+}
+
+// The key-value pairs: non-empty, unique keys of known value types.
+std::vector<kv> read_metadata(cursor& c, uint64_t n_kv) {
+    std::vector<kv> kvs;
+    std::unordered_set<std::string> keys;
+    kvs.reserve(size_t(n_kv));
+    for (uint64_t i = 0; i < n_kv; ++i) {
+        std::string key = c.read_string(fmt::format("key of metadata entry {}", i));
+        if (key.empty()) c.fail(fmt::format("metadata entry {} has an empty key", i));
+        if (!keys.insert(key).second) c.fail(fmt::format("duplicate metadata key '{}'", key));
+        const uint32_t t = c.read<uint32_t>(fmt::format("type of '{}'", key));
+        if (!vtype_is_valid(t)) c.fail(fmt::format("key '{}': unknown value type {}", key, t));
+        value v = read_value(c, vtype(t), key);
+        kvs.push_back({std::move(key), std::move(v)});
+    }
+    return kvs;
+}
+
+// general.alignment when present (a u32 power of two up to max_alignment), else the default.
+size_t read_alignment(const cursor& c, const std::vector<kv>& kvs) {
+    for (const kv& e : kvs) {
+        if (e.key != "general.alignment") continue;
+        if (e.val.type() != vtype::u32)
+            c.fail(fmt::format("general.alignment is {}, expected u32", e.val.describe()));
+        const int64_t al = e.val.as_int();
+        if (al <= 0 || al > int64_t(max_alignment) || (al & (al - 1)) != 0)
+            c.fail(fmt::format("general.alignment {} is not a power of two up to {}", al, max_alignment));
+        return size_t(al);
+    }
+    return default_alignment;
+}
+
+// One tensor info: a name not in names (added), dims, shape, type, size and aligned offset.
+tensor_info read_tensor_info(cursor& c, uint64_t i, size_t alignment,
+                             std::unordered_set<std::string>& names) {
+    tensor_info ti;
+    ti.name = c.read_string(fmt::format("name of tensor {}", i));
+    if (ti.name.empty() || ti.name.size() >= PA_MAX_NAME)
+        c.fail(
+            fmt::format("tensor {}: name length {} (must be 1 to {})", i, ti.name.size(), PA_MAX_NAME - 1));
+    if (!names.insert(ti.name).second) c.fail(fmt::format("duplicate tensor name '{}'", ti.name));
+    ti.n_dims = c.read<uint32_t>(fmt::format("dims of tensor '{}'", ti.name));
+    if (ti.n_dims < 1 || ti.n_dims > max_dims)
+        c.fail(fmt::format("tensor '{}': {} dimensions (1 to {} supported)", ti.name, ti.n_dims, max_dims));
+    for (uint32_t d = 0; d < ti.n_dims; ++d) {
+        const uint64_t ne = c.read<uint64_t>(fmt::format("shape of tensor '{}'", ti.name));
+        if (ne > uint64_t(std::numeric_limits<int64_t>::max()))
+            c.fail(fmt::format("tensor '{}': dimension {} is {} (too large)", ti.name, d, ne));
+        ti.ne[d] = int64_t(ne);
+    }
+    const uint32_t type = c.read<uint32_t>(fmt::format("type of tensor '{}'", ti.name));
+    if (!type_is_valid(int(type)) || type == PA_TYPE_I32)
+        c.fail(fmt::format("tensor '{}': unsupported type id {}", ti.name, type));
+    ti.type = pa_type(type);
+    if (std::string bad = tensor_size(ti); !bad.empty()) c.fail(fmt::format("tensor '{}': {}", ti.name, bad));
+    ti.offset = c.read<uint64_t>(fmt::format("offset of tensor '{}'", ti.name));
+    if (ti.offset % alignment != 0)
+        c.fail(fmt::format("tensor '{}': offset {} is not a multiple of the alignment {}", ti.name, ti.offset,
+                           alignment));
+    return ti;
+}
+
+std::vector<tensor_info> read_tensor_infos(cursor& c, uint64_t n_tensors, size_t alignment) {
+    std::vector<tensor_info> tensors;
+    std::unordered_set<std::string> names;
+    tensors.reserve(size_t(n_tensors));
+    for (uint64_t i = 0; i < n_tensors; ++i)
+        tensors.push_back(read_tensor_info(c, i, alignment, names));
+    return tensors;
+}
+
+// The data section follows the infos, padded to the alignment (a file without tensors may end
+// before the padding); every tensor's bytes must lie inside it, without overlapping another's.
+// Returns the section's offset.
+size_t locate_data(const cursor& c, const std::vector<tensor_info>& tensors, size_t alignment,
+                   size_t file_size) {
+    const size_t data_offset = (c.pos() + alignment - 1) / alignment * alignment;
+    if (tensors.empty()) return std::min(data_offset, file_size);
+    if (data_offset > file_size)
+        c.fail(fmt::format("truncated: data section starts at {} but the file has {} bytes", data_offset,
+                           file_size));
+    const size_t data_bytes = file_size - data_offset;
+    for (const tensor_info& ti : tensors) {
+        if (ti.offset > data_bytes || ti.size > data_bytes - ti.offset)
+            c.fail(fmt::format("tensor '{}': bytes [{}, +{}) lie outside the {}-byte data section", ti.name,
+                               ti.offset, ti.size, data_bytes));
+    }
+    std::vector<const tensor_info*> by_offset;
+    by_offset.reserve(tensors.size());
+    for (const tensor_info& ti : tensors)
+        by_offset.push_back(&ti);
+    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+    for (size_t i = 1; i < by_offset.size(); ++i) {
+        if (by_offset[i - 1]->offset + by_offset[i - 1]->size > by_offset[i]->offset)
+            c.fail(fmt::format("tensors '{}' and '{}' overlap", by_offset[i - 1]->name, by_offset[i]->name));
+    }
+    return data_offset;
+}
+
 } // namespace
 
 file::file(const std::string& path) : path_(path), map_(std::make_unique<mapping>()) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
         throw error(fmt::format("{}: not a regular file", path));
@@ -150,110 +284,30 @@ std::unique_ptr<file> file::from_memory(std::span<const uint8_t> bytes, const st
     f->map_->owned.assign(bytes.begin(), bytes.end());
     f->map_->data = f->map_->owned.data();
     f->map_->size = bytes.size();
-    if (bytes.size() < header_bytes) f->fail(fmt::format("{} bytes is too small for a GGUF header", bytes.size()));
+    if (bytes.size() < header_bytes)
+        f->fail(fmt::format("{} bytes is too small for a GGUF header", bytes.size()));
     f->parse();
     return f;
 }
 
 file::~file() = default;
 
-size_t file::file_size() const { return map_->size; }
+size_t file::file_size() const {
+    return map_->size;
+}
 
-void file::fail(const std::string& what) const { throw error(fmt::format("{}: {}", path_, what)); }
+void file::fail(const std::string& what) const {
+    throw error(fmt::format("{}: {}", path_, what));
+}
 
 void file::parse() {
     cursor c(map_->data, map_->size, path_);
-    if (std::memcmp(map_->data, magic, 4) != 0) {
-        c.fail(fmt::format("bad magic {:02x} {:02x} {:02x} {:02x} (not a GGUF file)", map_->data[0], map_->data[1],
-                           map_->data[2], map_->data[3]));
-    }
-    c.read<uint32_t>("magic");
-    version_ = c.read<uint32_t>("version");
-    if (version_ != 2 && version_ != 3) {
-        c.fail(version_ == 1 ? std::string("GGUF version 1 is not supported (only 2 and 3)")
-                             : fmt::format("unsupported GGUF version {} (only 2 and 3; big-endian files are "
-                                           "not supported)", version_));
-    }
-    const uint64_t n_tensors = c.read<uint64_t>("tensor count");
-    const uint64_t n_kv = c.read<uint64_t>("metadata count");
-    if (n_kv > c.left() / min_kv_bytes)
-        c.fail(fmt::format("metadata count {} cannot fit in the {} bytes left", n_kv, c.left()));
-    if (n_tensors > c.left() / min_tensor_info_bytes)
-        c.fail(fmt::format("tensor count {} cannot fit in the {} bytes left", n_tensors, c.left()));
-
-    std::unordered_set<std::string> keys;
-    kvs_.reserve(size_t(n_kv));
-    for (uint64_t i = 0; i < n_kv; ++i) {
-        std::string key = c.read_string(fmt::format("key of metadata entry {}", i));
-        if (key.empty()) c.fail(fmt::format("metadata entry {} has an empty key", i));
-        if (!keys.insert(key).second) c.fail(fmt::format("duplicate metadata key '{}'", key));
-        const uint32_t t = c.read<uint32_t>(fmt::format("type of '{}'", key));
-        if (!vtype_is_valid(t)) c.fail(fmt::format("key '{}': unknown value type {}", key, t));
-        value v = read_value(c, vtype(t), key);
-        kvs_.push_back({std::move(key), std::move(v)});
-    }
-
-    if (const value* a = find("general.alignment")) {
-        if (a->type() != vtype::u32) c.fail(fmt::format("general.alignment is {}, expected u32", a->describe()));
-        const int64_t al = a->as_int();
-        if (al <= 0 || al > int64_t(max_alignment) || (al & (al - 1)) != 0)
-            c.fail(fmt::format("general.alignment {} is not a power of two up to {}", al, max_alignment));
-        alignment_ = size_t(al);
-    }
-
-    std::unordered_set<std::string> names;
-    tensors_.reserve(size_t(n_tensors));
-    for (uint64_t i = 0; i < n_tensors; ++i) {
-        tensor_info ti;
-        ti.name = c.read_string(fmt::format("name of tensor {}", i));
-        if (ti.name.empty() || ti.name.size() >= PA_MAX_NAME)
-            c.fail(fmt::format("tensor {}: name length {} (must be 1 to {})", i, ti.name.size(), PA_MAX_NAME - 1));
-        if (!names.insert(ti.name).second) c.fail(fmt::format("duplicate tensor name '{}'", ti.name));
-        ti.n_dims = c.read<uint32_t>(fmt::format("dims of tensor '{}'", ti.name));
-        if (ti.n_dims < 1 || ti.n_dims > max_dims)
-            c.fail(fmt::format("tensor '{}': {} dimensions (1 to {} supported)", ti.name, ti.n_dims, max_dims));
-        for (uint32_t d = 0; d < ti.n_dims; ++d) {
-            const uint64_t ne = c.read<uint64_t>(fmt::format("shape of tensor '{}'", ti.name));
-            if (ne > uint64_t(std::numeric_limits<int64_t>::max()))
-                c.fail(fmt::format("tensor '{}': dimension {} is {} (too large)", ti.name, d, ne));
-            ti.ne[d] = int64_t(ne);
-        }
-        const uint32_t type = c.read<uint32_t>(fmt::format("type of tensor '{}'", ti.name));
-        if (!type_is_valid(int(type)) || type == PA_TYPE_I32)
-            c.fail(fmt::format("tensor '{}': unsupported type id {}", ti.name, type));
-        ti.type = pa_type(type);
-        if (std::string bad = tensor_size(ti); !bad.empty()) c.fail(fmt::format("tensor '{}': {}", ti.name, bad));
-        ti.offset = c.read<uint64_t>(fmt::format("offset of tensor '{}'", ti.name));
-        if (ti.offset % alignment_ != 0)
-            c.fail(fmt::format("tensor '{}': offset {} is not a multiple of the alignment {}", ti.name, ti.offset,
-                               alignment_));
-        tensors_.push_back(std::move(ti));
-    }
-
-    // Data section: after the infos, padded to the alignment. A file without tensors may end
-    // before the padding.
-    const size_t end_infos = c.pos();
-    data_offset_ = (end_infos + alignment_ - 1) / alignment_ * alignment_;
-    if (tensors_.empty()) {
-        data_offset_ = std::min(data_offset_, map_->size);
-        return;
-    }
-    if (data_offset_ > map_->size)
-        c.fail(fmt::format("truncated: data section starts at {} but the file has {} bytes", data_offset_, map_->size));
-    const size_t data_bytes = map_->size - data_offset_;
-    for (const tensor_info& ti : tensors_) {
-        if (ti.offset > data_bytes || ti.size > data_bytes - ti.offset)
-            c.fail(fmt::format("tensor '{}': bytes [{}, +{}) lie outside the {}-byte data section", ti.name,
-                               ti.offset, ti.size, data_bytes));
-    }
-    std::vector<const tensor_info*> by_offset;
-    by_offset.reserve(tensors_.size());
-    for (const tensor_info& ti : tensors_) by_offset.push_back(&ti);
-    std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
-    for (size_t i = 1; i < by_offset.size(); ++i) {
-        if (by_offset[i - 1]->offset + by_offset[i - 1]->size > by_offset[i]->offset)
-            c.fail(fmt::format("tensors '{}' and '{}' overlap", by_offset[i - 1]->name, by_offset[i]->name));
-    }
+    const header h = read_header(c, map_->data);
+    version_ = h.version;
+    kvs_ = read_metadata(c, h.n_kv);
+    alignment_ = read_alignment(c, kvs_);
+    tensors_ = read_tensor_infos(c, h.n_tensors, alignment_);
+    data_offset_ = locate_data(c, tensors_, alignment_, map_->size);
 }
 
 const value* file::find(std::string_view key) const {
@@ -276,15 +330,22 @@ const value& file::get(std::string_view key) const {
         fail(fmt::format("key '{}': {}", key, e.what()));                                                    \
     }
 
-std::string file::get_string(std::string_view key) const { PA_GGUF_TYPED(get(key).as_string()) }
-std::string file::get_string(std::string_view key, std::string_view def) const {
+std::string file::get_string(std::string_view key) const {
+    PA_GGUF_TYPED(get(key).as_string())} std::string file::get_string(std::string_view key,
+                                                                      std::string_view def) const {
     if (!find(key)) return std::string(def);
     return get_string(key);
 }
-int64_t file::get_int(std::string_view key) const { PA_GGUF_TYPED(get(key).as_int()) }
-int64_t file::get_int(std::string_view key, int64_t def) const { return find(key) ? get_int(key) : def; }
-double file::get_float(std::string_view key) const { PA_GGUF_TYPED(get(key).as_float()) }
-double file::get_float(std::string_view key, double def) const { return find(key) ? get_float(key) : def; }
+int64_t file::get_int(std::string_view key) const {
+    PA_GGUF_TYPED(get(key).as_int())} int64_t file::get_int(std::string_view key, int64_t def) const {
+    return find(key) ? get_int(key) : def;
+}
+double file::get_float(std::string_view key) const {
+    PA_GGUF_TYPED(get(key).as_float())
+}
+double file::get_float(std::string_view key, double def) const {
+    return find(key) ? get_float(key) : def;
+}
 bool file::get_bool(std::string_view key, bool def) const {
     if (!find(key)) return def;
     PA_GGUF_TYPED(get(key).as_bool())
@@ -321,6 +382,8 @@ tensor* file::make_tensor(context& ctx, const tensor_info& ti) const {
     return t;
 }
 
-tensor* file::make_tensor(context& ctx, std::string_view name) const { return make_tensor(ctx, get_tensor(name)); }
+tensor* file::make_tensor(context& ctx, std::string_view name) const {
+    return make_tensor(ctx, get_tensor(name));
+}
 
 } // namespace pa::gguf

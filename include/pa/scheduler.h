@@ -1,5 +1,7 @@
 // scheduler.h - runs a graph over several backends. Each node goes to the first backend (in
-// preference order) that supports it; srcs are copied between backends when needed.
+// preference order) that supports it; consecutive nodes on one backend are handed to it in one
+// compute call (a run); srcs are copied between backends when needed. The placement is planned
+// once per graph and reused while the graph is unchanged.
 // Leaves: PA_FLAG_PARAM tensors are uploaded once per backend and kept; PA_FLAG_PERSIST
 // tensors (KV caches) keep their newest copy on the device across computes; other leaves are
 // re-read from host data on every compute. Intermediates are freed after their last use.
@@ -9,7 +11,6 @@
 #pragma once
 
 #include <atomic>
-#include <cstddef>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -24,11 +25,11 @@ namespace pa {
 struct node_timing {
     const tensor* node;
     int backend_index;
-    double ms; // host-measured, only when timing is on (synchronises after each node)
+    double ms; // host-measured with the node's copies, only when timing is on (one node a run)
 };
 
 class scheduler {
-public:
+  public:
     // backends in preference order; at least one must be a host backend (the fallback).
     explicit scheduler(std::vector<backend*> backends);
     ~scheduler();
@@ -36,7 +37,7 @@ public:
     scheduler& operator=(const scheduler&) = delete;
 
     void compute(const graph& g); // throws pa::error; the graph's outputs are on the host after
-    void set_abort_flag(const std::atomic<bool>* flag) { abort_ = flag; } // checked between nodes
+    void set_abort_flag(const std::atomic<bool>* flag) { abort_ = flag; } // checked between runs
     void set_timing(bool on) { timing_ = on; }
     const std::vector<node_timing>& timings() const { return timings_; }
 
@@ -47,13 +48,33 @@ public:
     // Read the current value of t (any tensor the last compute kept: leaves, persist, outputs).
     void read_tensor(const tensor* t, void* dst, size_t bytes);
 
-private:
+  private:
     struct residency;
+    struct tensor_key;
+    struct run { // nodes [begin, end) of the graph on one backend (views compute nothing)
+        size_t begin, end;
+        int backend;
+    };
+    struct plan;
+    class spare_handles;
+
     residency& res_of(tensor* root);
     void* handle_on(tensor* root, int b);
     void make_valid(tensor* root, int b);
     void release_all(residency& r);
-    void run_node(tensor* node, int b);
+    void forget_root(const tensor* root);
+
+    static std::vector<tensor_key> keys_of(const graph& g);
+    int pick_backend(const tensor* node) const;
+    const plan& plan_for(const graph& g);
+
+    void reset_inputs(const graph& g);
+    void shadow(tensor* t, int b, tensor& s);
+    void result_storage(tensor* node, int b, spare_handles& spares);
+    void free_dead(const std::vector<tensor*>& roots, int b, spare_handles& spares);
+    void execute(const graph& g, const plan& p, const run& r);
+    void outputs_to_host(const graph& g);
+    void drop_device_copies();
 
     std::vector<backend*> backends_;
     int host_index_ = -1;
@@ -65,6 +86,7 @@ private:
     std::vector<node_timing> timings_;
     const std::atomic<bool>* abort_ = nullptr;
     bool timing_ = false;
+    std::unique_ptr<plan> plan_; // of the last graph computed
 };
 
 } // namespace pa

@@ -41,7 +41,7 @@ struct type_traits {
 bool type_is_valid(int id); // one of the pa_type values we support
 inline bool type_is_float(pa_type t) {
     return t == PA_TYPE_F32 || t == PA_TYPE_F16;
-} // plain float types
+}
 const type_traits& traits(pa_type t);                     // throws pa::error for an invalid type
 std::string_view type_name(pa_type t);                    // "?" for an invalid type
 bool type_from_name(std::string_view name, pa_type& out); // "f32", "q4_0", ... (case-insensitive)

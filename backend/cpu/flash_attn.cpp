@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "cpu_ops.h"
+#include "ops.h"
 #include "pa/ops.h"
 
 namespace pa::cpu {

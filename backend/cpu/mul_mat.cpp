@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "cpu_ops.h"
+#include "ops.h"
 
 namespace pa::cpu {
 

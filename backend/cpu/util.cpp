@@ -1,11 +1,11 @@
-// cpu_util.cpp - helpers shared by the CPU kernels: row loading, threading, dot product.
+// util.cpp - helpers shared by the CPU kernels: row loading and storing, threading, dot product.
 #include <algorithm>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
 
-#include "cpu_ops.h"
+#include "ops.h"
 
 namespace pa::cpu {
 
@@ -20,7 +20,14 @@ void load_row(const tensor* t, int64_t i1, int64_t i2, int64_t i3, float* out) {
         std::memcpy(out, row, size_t(n) * sizeof(float));
         return;
     }
-    for (int64_t i = 0; i < n; ++i) out[i] = load_f(t->type, row + size_t(i) * t->nb[0]);
+    for (int64_t i = 0; i < n; ++i)
+        out[i] = load_f(t->type, row + size_t(i) * t->nb[0]);
+}
+
+void store_row(tensor* dst, int64_t i1, int64_t i2, int64_t i3, const float* v) {
+    char* dr = row_ptr(dst, i1, i2, i3);
+    for (int64_t i0 = 0; i0 < dst->ne[0]; ++i0)
+        store_f(PA_TYPE_F32, dr + size_t(i0) * dst->nb[0], v[i0]);
 }
 
 void parallel_for(int n_threads, int64_t n, double cost_per_item,
@@ -52,7 +59,8 @@ void parallel_for(int n_threads, int64_t n, double cost_per_item,
         if (begin < end) threads.emplace_back(run, begin, end);
     }
     run(0, std::min(n, chunk));
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     if (first_error) std::rethrow_exception(first_error);
 }
 
@@ -61,9 +69,11 @@ float dot(const float* a, const float* b, int64_t n) {
     float acc[lanes] = {};
     int64_t i = 0;
     for (; i + lanes <= n; i += lanes)
-        for (int l = 0; l < lanes; ++l) acc[l] += a[i + l] * b[i + l];
+        for (int l = 0; l < lanes; ++l)
+            acc[l] += a[i + l] * b[i + l];
     float tail = 0.0f;
-    for (; i < n; ++i) tail += a[i] * b[i];
+    for (; i < n; ++i)
+        tail += a[i] * b[i];
     return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail;
 }
 

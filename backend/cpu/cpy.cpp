@@ -1,11 +1,11 @@
-// cpu_ops_copy.cpp - cpy/cont: src0 converted into the node's own type and strides. With equal
+// cpy.cpp - cpy/cont: src0 converted into the node's own type and strides. With equal
 // shapes element (i0..i3) goes to (i0..i3); otherwise (both contiguous, checked by cpy())
 // elements keep their flat order. Block-type destinations quantize whole rows.
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "cpu_ops.h"
+#include "ops.h"
 #include "pa/error.h"
 
 namespace pa::cpu {
@@ -21,12 +21,12 @@ const char* flat_elem(const tensor* t, int64_t k) {
     return elem_ptr(t, i0, i1, i2, k / t->ne[2]);
 }
 
-template <class F>
-void for_rows(const tensor* t, int n_threads, F&& fn) {
+template <class F> void for_rows(const tensor* t, int n_threads, F&& fn) {
     const int64_t n1 = t->ne[1], n2 = t->ne[2];
     parallel_for(n_threads, nrows(t), 4.0 * double(t->ne[0]), [&](int64_t begin, int64_t end) {
         std::vector<float> scratch(size_t(t->ne[0]));
-        for (int64_t r = begin; r < end; ++r) fn(r, r % n1, (r / n1) % n2, r / (n1 * n2), scratch.data());
+        for (int64_t r = begin; r < end; ++r)
+            fn(r, r % n1, (r / n1) % n2, r / (n1 * n2), scratch.data());
     });
 }
 
@@ -71,12 +71,14 @@ void op_cpy(tensor* dst, int n_threads) {
         if (same) {
             load_row(a, i1, i2, i3, v);
         } else {
-            for (int64_t i0 = 0; i0 < ne0; ++i0) v[i0] = load_f(a->type, flat_elem(a, r * ne0 + i0));
+            for (int64_t i0 = 0; i0 < ne0; ++i0)
+                v[i0] = load_f(a->type, flat_elem(a, r * ne0 + i0));
         }
         if (d_quant) {
             quantize_row(dst->type, v, row_ptr(dst, i1, i2, i3), ne0);
         } else {
-            for (int64_t i0 = 0; i0 < ne0; ++i0) store_f(dst->type, elem_ptr(dst, i0, i1, i2, i3), v[i0]);
+            for (int64_t i0 = 0; i0 < ne0; ++i0)
+                store_f(dst->type, elem_ptr(dst, i0, i1, i2, i3), v[i0]);
         }
     });
 }

@@ -1,5 +1,5 @@
-// ops_mul_mat.cpp - mul_mat: dst[m, n, i2, i3] = sum_k a[k, m, i2/r2, i3/r3] * b[k, n, i2, i3].
-// Paths, in order of preference:
+// mul_mat.cpp - mul_mat (kernels/mul_mat.cl, CLBlast): dst[m, n, i2, i3] = sum_k a[k, m, i2/r2, i3/r3] * b[k,
+// n, i2, i3]. Paths, in order of preference:
 //   few columns (N <= mv_max_n, decode)   -> k_mul_mv, any a type, any strides
 //   a F32 with unit-stride rows            -> CLBlast strided batched SGEMM
 //   a F16/quantized, N >= blas_min_n       -> a dequantized to F32 scratch (in row chunks), CLBlast
@@ -8,13 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "ops.h"
-#include "pa/types.h"
+#include "op_table.h"
 
 namespace pa::ocl {
 namespace {
-
-constexpr size_t dequant_chunk_bytes = size_t(128) << 20; // scratch for dequantized rows of a
 
 std::string a_type_define(pa_type t) {
     return fmt::format("-DA_TYPE={}", int(t));
@@ -27,7 +24,7 @@ bool aligned4(size_t v) {
 // b and dst as CLBlast sees them: unit-stride rows, 4-byte aligned strides and offsets.
 bool blas_ok_b_d(device_context& ctx, const pa_tensor* b, const pa_tensor* d) {
     if (b->nb[0] != 4 || !aligned4(b->nb[1]) || !aligned4(b->nb[2]) || !aligned4(b->nb[3])) return false;
-    if (b->nb[1] < size_t(b->ne[0]) * 4 || !is_packed(d)) return false;
+    if (b->nb[1] < size_t(b->ne[0]) * 4 || !is_contiguous(d)) return false;
     return aligned4(ctx.mem(b).offs) && aligned4(ctx.mem(d).offs);
 }
 
@@ -94,7 +91,8 @@ void mul_mat_blas_f32(device_context& ctx, pa_tensor* d) {
 void mul_mat_blas_dequant(device_context& ctx, pa_tensor* d) {
     const pa_tensor* a = d->src[0];
     const size_t K = size_t(a->ne[0]), M = size_t(a->ne[1]), slices = size_t(a->ne[2] * a->ne[3]);
-    const size_t rows_fit = std::max<size_t>(64, dequant_chunk_bytes / (K * slices * 4));
+    const size_t chunk_bytes = size_t(ctx.tune().dequant_chunk_mib) << 20;
+    const size_t rows_fit = std::max<size_t>(64, chunk_bytes / (K * slices * 4));
     const size_t mc_max = std::min(M, rows_fit);
     scratch tmp = ctx.temp(K * mc_max * slices * 4);
     cl_kernel conv = ctx.get_kernel("cpy.cl", "k_cpy_elem", cpy_options(ctx));
@@ -114,7 +112,7 @@ void mul_mat_blas_dequant(device_context& ctx, pa_tensor* d) {
         dst.nb[2] = K * mc * 4;
         dst.nb[3] = K * mc * size_t(a->ne[2]) * 4;
         const int64_t n = int64_t(K * mc * slices);
-        const size_t wg = 256;
+        const size_t wg = size_t(ctx.tune().cpy_wg);
         ctx.launch(conv, range1(round_up(size_t(n), wg)), range1(wg),
                    mem_ref{am.mem, am.offs + m0 * a->nb[1]}, shape_of(&src), type_arg(a->type), tmp.ref(),
                    shape_of(&dst), type_arg(PA_TYPE_F32), int32_t(1), n);
@@ -125,7 +123,7 @@ void mul_mat_blas_dequant(device_context& ctx, pa_tensor* d) {
 
 void mul_mat_kernel(device_context& ctx, pa_tensor* d, bool vector) {
     const pa_tensor *a = d->src[0], *b = d->src[1];
-    const tuning& tu = ctx.internals().tune;
+    const tuning& tu = ctx.tune();
     const size_t M = size_t(a->ne[1]), N = size_t(b->ne[1]), slices = size_t(b->ne[2] * b->ne[3]);
     const std::string opts = a_type_define(a->type);
     if (vector) {
@@ -146,20 +144,20 @@ void mul_mat_kernel(device_context& ctx, pa_tensor* d, bool vector) {
 bool supports_mul_mat(const device_context&, const pa_tensor* d) {
     const pa_tensor *a = d->src[0], *b = d->src[1];
     if (!a || !b || d->type != PA_TYPE_F32 || b->type != PA_TYPE_F32) return false;
-    if (!(is_plain_float(a->type) || is_block_type(a->type))) return false;
+    if (!type_is_valid(a->type) || a->type == PA_TYPE_I32) return false;
     if (a->ne[0] != b->ne[0] || b->ne[2] % a->ne[2] || b->ne[3] % a->ne[3]) return false;
     if (d->ne[0] != a->ne[1] || d->ne[1] != b->ne[1] || d->ne[2] != b->ne[2] || d->ne[3] != b->ne[3])
         return false;
-    if (is_block_type(a->type) && (a->ne[0] % 32 != 0 || a->nb[0] != traits(a->type).block_bytes))
+    if (traits(a->type).quantized && (a->ne[0] % 32 != 0 || a->nb[0] != traits(a->type).block_bytes))
         return false;
     return fits_int(a) && fits_int(b) && fits_int(d);
 }
 
 void compute_mul_mat(device_context& ctx, pa_tensor* d) {
     const pa_tensor *a = d->src[0], *b = d->src[1];
-    const tuning& tu = ctx.internals().tune;
+    const tuning& tu = ctx.tune();
     const int64_t N = b->ne[1];
-    if (n_elements(d) == 0) return;
+    if (nelements(d) == 0) return;
     if (N <= tu.mv_max_n) return mul_mat_kernel(ctx, d, true);
     if (blas_ok_b_d(ctx, b, d)) {
         if (blas_ok_a(ctx, a)) return mul_mat_blas_f32(ctx, d);

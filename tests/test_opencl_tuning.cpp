@@ -1,0 +1,84 @@
+// test_opencl_tuning.cpp - the kernel parameter table (opencl/tuning.cpp): the vendor level over
+// the defaults, the -D flags each program gets, and $PA_OPENCL_TUNING overrides and their errors.
+// No device needed: the lookup reads a capability record.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "pa/error.h"
+#include "tuning.h"
+
+namespace {
+
+using namespace pa::ocl;
+
+device_caps gpu(const char* vendor) {
+    device_caps c;
+    c.is_gpu = true;
+    c.vendor = vendor;
+    c.name = "test device";
+    return c;
+}
+
+// Sets $PA_OPENCL_TUNING for one scope (unset before and after).
+struct tuning_env {
+    explicit tuning_env(const char* value) { ::setenv("PA_OPENCL_TUNING", value, 1); }
+    ~tuning_env() { ::unsetenv("PA_OPENCL_TUNING"); }
+};
+
+TEST(OpenclTuning, VendorEntriesOverTheDefaults) {
+    ::unsetenv("PA_OPENCL_TUNING");
+    device_caps cpu;
+    cpu.is_gpu = false;
+    const tuning c = tuning_for(cpu);
+    EXPECT_EQ(c.source, "cpu");
+    EXPECT_EQ(c.mm_tm, 32);
+    EXPECT_EQ(c.norm_wg, 64);
+    EXPECT_EQ(c.fa_threads, 64);
+    EXPECT_EQ(c.ew_wg, 256) << "what the cpu entry does not name keeps its default";
+
+    const tuning intel = tuning_for(gpu("Intel(R) Corporation"));
+    EXPECT_EQ(intel.source, "intel");
+    EXPECT_EQ(intel.mm_tn, 32);
+    EXPECT_EQ(intel.norm_wg, 128);
+
+    const tuning other = tuning_for(gpu("Some Vendor Inc."));
+    EXPECT_EQ(other.source, "default");
+    EXPECT_EQ(other.mm_tm, 64);
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).source, "nvidia");
+}
+
+TEST(OpenclTuning, EachProgramGetsItsFieldsAsDefines) {
+    ::unsetenv("PA_OPENCL_TUNING");
+    const tuning t = tuning_for(gpu("Some Vendor Inc."));
+    EXPECT_EQ(t.defines("mul_mat.cl"), "-DTM=64 -DTN=64 -DTK=32 -DWM=4 -DWN=4 -DMV_WG=64 -DMV_MAX_N=8");
+    EXPECT_EQ(t.defines("norm.cl"), "-DNORM_WG=128");
+    EXPECT_EQ(t.defines("rope.cl"), "") << "rope's work-group size is read by the host only";
+    for (const tuning_field& f : tuning_fields())
+        EXPECT_EQ(f.program.empty(), f.macro.empty()) << f.key;
+}
+
+TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
+    {
+        tuning_env env("mm_tm=32,norm_wg=256");
+        const tuning t = tuning_for(gpu("NVIDIA Corporation"));
+        EXPECT_EQ(t.mm_tm, 32);
+        EXPECT_EQ(t.norm_wg, 256);
+        EXPECT_EQ(t.source, "nvidia + PA_OPENCL_TUNING");
+    }
+    {
+        tuning_env env("no_such_key=4");
+        EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
+    }
+    {
+        tuning_env env("mm_tm");
+        EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
+    }
+    {
+        tuning_env env("norm_wg=48"); // reductions need a power of two
+        EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
+    }
+}
+
+} // namespace
