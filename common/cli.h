@@ -76,7 +76,7 @@ bool tensor_core_attention(const backend& b);
 std::shared_ptr<plugin> load_plugin(args& a);
 
 // Installs a SIGINT handler (once) and returns the flag it sets; give it to
-// pa::scheduler::set_abort_flag so a long prefill stops cleanly between nodes with
+// pa::scheduler::set_abort_flag so a long prefill stops cleanly between runs of nodes with
 // "error: interrupted" instead of dying mid-kernel. A second Ctrl-C exits at once.
 const std::atomic<bool>* interrupt_flag();
 

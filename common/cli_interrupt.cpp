@@ -1,4 +1,4 @@
-// cli_interrupt.cpp - Ctrl-C turns into a flag the scheduler checks between nodes.
+// cli_interrupt.cpp - Ctrl-C turns into a flag the scheduler checks between runs of nodes.
 #include <csignal>
 #include <unistd.h>
 

@@ -76,7 +76,7 @@ class FaultCli : public ::testing::Test {
         EXPECT_NE(r.err.find("error: interrupted"), std::string::npos) << r.err;
         EXPECT_EQ(count_lines_with(r.err, "error:"), 1) << r.err;
         EXPECT_EQ(r.out.find("decode:"), std::string::npos); // it did not go on generating
-        // between two graph nodes: well under a second on this model; generous for sanitizers
+        // between two runs of graph nodes: well under a second on this model; generous for sanitizers
         EXPECT_LT(r.seconds_after_signal, 20.0) << r.err;
     }
     static inline fs::path tmp_;
