@@ -61,11 +61,6 @@ struct sparse_row_config {
     uint64_t local_bytes(int64_t d) const { return uint64_t(2 * tile_k * d) * 4; }
 };
 
-bool tiled_takes(const device_context& ctx, const operand& q, const device_block_mask* mask) {
-    return flash_attn_tiled_usable(ctx, q.shape.ne.s[0]) &&
-           (!mask || mask->block % flash_attn_tiled_rows == 0);
-}
-
 void flash_attn_rows(device_context& ctx, const operand& q, const operand& k, const operand& v,
                      const operand& o, int64_t n_past, bool causal, float scale) {
     const row_config c = pick_row_config(ctx, int(q.shape.ne.s[0]));
@@ -123,13 +118,25 @@ std::string flash_attn_problem(const device_context& ctx, const operand& q, cons
     return "";
 }
 
+flash_attn_kernel flash_attn_choice(const device_context& ctx, const operand& q, const operand& k,
+                                    const operand& v, const operand& o, int64_t mask_block) {
+    if (flash_attn_mma_problem(ctx, q, k, v, o, mask_block).empty()) return flash_attn_kernel::tensor_cores;
+    if (flash_attn_tiled_usable(ctx, q.shape.ne.s[0]) && mask_block % flash_attn_tiled_rows == 0)
+        return flash_attn_kernel::tiled;
+    return flash_attn_kernel::rows;
+}
+
 void flash_attn(device_context& ctx, const operand& q, const operand& k, const operand& v, const operand& o,
                 int64_t n_past, bool causal, float scale, const device_block_mask* mask) {
     if (mask && !causal) throw error("flash_attn: a block mask needs causal attention", PA_ERR_INVALID);
-    if (flash_attn_mma_problem(ctx, q, k, v, o, mask ? mask->block : 0).empty())
+    switch (flash_attn_choice(ctx, q, k, v, o, mask ? mask->block : 0)) {
+    case flash_attn_kernel::tensor_cores:
         return flash_attn_mma(ctx, q, k, v, o, n_past, causal, scale, mask);
-    if (tiled_takes(ctx, q, mask))
+    case flash_attn_kernel::tiled:
         return flash_attn_tiled(ctx, q, k, v, o, int32_t(n_past), causal, scale, mask);
+    case flash_attn_kernel::rows:
+        break;
+    }
     if (mask) return flash_attn_sparse_rows(ctx, q, k, v, o, n_past, scale, *mask);
     flash_attn_rows(ctx, q, k, v, o, n_past, causal, scale);
 }

@@ -27,6 +27,13 @@ struct device_block_mask {
     int64_t tri_total = 0;
 };
 
+// The kernel flash_attn() takes for these operands (and a mask of this block size; 0 = dense).
+// The tensor-core kernel rounds q, k, v and the probabilities to f16 (f32 accumulation): its
+// results differ from f32 arithmetic by ~1e-3 relative, the others by float rounding.
+enum class flash_attn_kernel { tensor_cores, tiled, rows };
+flash_attn_kernel flash_attn_choice(const device_context& ctx, const operand& q, const operand& k,
+                                    const operand& v, const operand& o, int64_t mask_block = 0);
+
 // "" when these operands can run (dense, or over a mask of this block size), else why not.
 std::string flash_attn_problem(const device_context& ctx, const operand& q, const operand& k,
                                const operand& v, const operand& o, int64_t mask_block = 0);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ostream>
 #include <string>
@@ -208,6 +209,21 @@ inline std::vector<float> dense_cpu(pa::context& ctx, const qkv& t, const attn_c
     pa::tensor* out =
         pa::flash_attn_ext(ctx, t.q, t.k, t.v, 1.0f / std::sqrt(float(c.d)), int(c.n_past), true);
     return run_graph({cpu.get()}, out);
+}
+
+// Relative L2 bound of an OpenCL attention result against f32 arithmetic on `backend`: the NVIDIA
+// tensor-core kernel rounds q, k, v and the probabilities to f16 (~1e-3 relative; 5e-3 as pa demo
+// allows); it runs for head dims 64 and 128 on compute capability >= 8.0 unless $PA_MMA is "0",
+// dense or over blocks that are multiples of its 128-query tile (opencl/flash_attn_mma.cpp).
+inline double attention_tolerance(const pa::backend& backend, const attn_case& c, bool dense,
+                                  double f32_bound) {
+    const char* env = std::getenv("PA_MMA");
+    const std::string desc = backend.description();
+    const size_t at = desc.find("nvidia(sm_");
+    const bool sm80 = at != std::string::npos && std::atoi(desc.c_str() + at + 10) >= 80;
+    const bool on = (sm80 && !(env && std::string(env) == "0")) || (env && std::string(env) == "emulate");
+    const bool shape = (c.d == 64 || c.d == 128) && (dense || c.B % 128 == 0);
+    return on && shape ? 5e-3 : f32_bound;
 }
 
 inline double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
