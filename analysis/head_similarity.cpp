@@ -33,7 +33,8 @@ PA_FAST_CLONES void head_probs(const attn_qkv& x, int64_t h, int64_t t, std::vec
 }
 
 // Head i's top keys for one query: the first k entries of order (by mass, ties to the lower key).
-int64_t top_keys(const std::vector<double>& p, const head_similarity_options& o, std::vector<int32_t>& order) {
+int64_t top_keys(const std::vector<double>& p, const head_similarity_options& o,
+                 std::vector<int32_t>& order) {
     const int64_t n = int64_t(p.size());
     order.resize(size_t(n));
     std::iota(order.begin(), order.end(), 0);

@@ -31,8 +31,8 @@ struct head_similarity_options {
 
 struct head_similarity {
     int64_t H = 0;
-    int64_t rows = 0;              // queries measured
-    std::vector<double> share;     // [H][H]: share[i * H + j] = share(i -> j), mean over queries
+    int64_t rows = 0;               // queries measured
+    std::vector<double> share;      // [H][H]: share[i * H + j] = share(i -> j), mean over queries
     std::vector<double> top_k_mean; // [H]: mean k of head i's top set over the queries
     double at(int64_t i, int64_t j) const { return share[size_t(i * H + j)]; }
 };

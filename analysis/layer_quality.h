@@ -14,8 +14,8 @@
 namespace pa::analysis {
 
 struct layer_options {
-    float gamma = 0.95f;     // the oracle's threshold (the estimator's gamma)
-    int64_t n_proxy = 1;     // proxy heads g: proxy groups of H / g heads
+    float gamma = 0.95f; // the oracle's threshold (the estimator's gamma)
+    int64_t n_proxy = 1; // proxy heads g: proxy groups of H / g heads
     head_similarity_options sim;
     int n_threads = 0;
 };
@@ -23,16 +23,16 @@ struct layer_options {
 struct head_report {
     double recall_mean = 0, recall_p5 = 0, recall_min = 0;
     double density = 0, oracle_density = 0;
-    output_error error;               // this head's rows of the output
-    double top_k_mean = 0;            // mean size of the head's top set (head_similarity.h)
-    group_similarity kv_received;     // share(i -> this head) over the other heads of its KV group
-    group_similarity proxy_received;  // ... of its proxy group
+    output_error error;              // this head's rows of the output
+    double top_k_mean = 0;           // mean size of the head's top set (head_similarity.h)
+    group_similarity kv_received;    // share(i -> this head) over the other heads of its KV group
+    group_similarity proxy_received; // ... of its proxy group
 };
 
 struct layer_report {
     int layer = -1;
-    mask_quality mask;            // all heads
-    output_error error;           // all heads
+    mask_quality mask;  // all heads
+    output_error error; // all heads
     head_similarity sim;
     group_similarity sim_kv, sim_proxy; // ordered pairs inside KV groups / proxy groups
     std::vector<head_report> heads;

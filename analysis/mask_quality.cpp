@@ -157,7 +157,8 @@ mask_quality measure_mask(const attn_qkv& x, const block_mask& mask, float gamma
     for (size_t i = 0; i < rows.size(); ++i) {
         iou += rows[i].iou;
         oracle += double(rows[i].oracle_count);
-        mq.oracle_density_per_head[i / size_t(gr.n_rows)] += double(rows[i].oracle_count) / double(gr.tri_total());
+        mq.oracle_density_per_head[i / size_t(gr.n_rows)] +=
+            double(rows[i].oracle_count) / double(gr.tri_total());
     }
     mq.oracle_iou = iou / double(rows.size());
     mq.oracle_density = oracle / (double(gr.tri_total()) * double(x.H));

@@ -53,9 +53,10 @@ PA_FAST_CLONES void attend_one(const attn_qkv& x, int64_t h, int64_t t, const bl
 
 std::vector<float> masked_attention(const attn_qkv& x, const block_mask* mask, int n_threads) {
     if (mask && (mask->n_heads != x.H || mask->grid.n_keys != x.n_keys() || mask->grid.n_past != x.n_past))
-        throw error(fmt::format("masked attention: the mask ({} heads, {} keys) does not fit the problem ({} heads, "
-                                "{} keys)",
-                                mask->n_heads, mask->grid.n_keys, x.H, x.n_keys()));
+        throw error(
+            fmt::format("masked attention: the mask ({} heads, {} keys) does not fit the problem ({} heads, "
+                        "{} keys)",
+                        mask->n_heads, mask->grid.n_keys, x.H, x.n_keys()));
     std::vector<float> out(size_t(x.N * x.H * x.d));
     parallel_for(x.N * x.H, 16, n_threads, [&](int64_t b, int64_t end) {
         std::vector<float> s(size_t(x.n_keys()));

@@ -18,7 +18,9 @@ uint64_t splitmix64(uint64_t& s) {
     return z ^ (z >> 31);
 }
 
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
 
 // Length of a closing quote or bracket at text[i] (ASCII or the UTF-8 right quotes), 0 if none.
 size_t closer_at(std::string_view text, size_t i) {
@@ -65,18 +67,22 @@ std::vector<double> even_depths(int n) {
     return d;
 }
 
-niah_builder::niah_builder(std::string_view haystack, text_codec codec, prompt_formatter format, niah_options o)
+niah_builder::niah_builder(std::string_view haystack, text_codec codec, prompt_formatter format,
+                           niah_options o)
     : codec_(std::move(codec)), format_(std::move(format)), opt_(std::move(o)) {
-    if (opt_.n_tokens <= 0) throw error(fmt::format("needle in a haystack: {} tokens is not a length", opt_.n_tokens));
+    if (opt_.n_tokens <= 0)
+        throw error(fmt::format("needle in a haystack: {} tokens is not a length", opt_.n_tokens));
     if (opt_.digits < 1 || opt_.digits > 18)
         throw error(fmt::format("needle in a haystack: {} digits (1 to 18)", opt_.digits));
     if (opt_.needle.find("{}") == std::string::npos)
-        throw error(fmt::format("needle in a haystack: the needle '{}' has no {{}} for the number", opt_.needle));
+        throw error(
+            fmt::format("needle in a haystack: the needle '{}' has no {{}} for the number", opt_.needle));
     hay_ = codec_.encode(normalize_newlines(haystack));
     if (int64_t(hay_.size()) < opt_.n_tokens)
-        throw error(fmt::format("needle in a haystack: the text has {} tokens, fewer than the {} of one prompt "
-                                "(give a longer text or fewer tokens)",
-                                hay_.size(), opt_.n_tokens));
+        throw error(
+            fmt::format("needle in a haystack: the text has {} tokens, fewer than the {} of one prompt "
+                        "(give a longer text or fewer tokens)",
+                        hay_.size(), opt_.n_tokens));
 }
 
 std::string niah_builder::needle_sentence(const std::string& number) const {
@@ -127,7 +133,8 @@ std::string niah_builder::user_message(const std::string& hay, double depth, con
 }
 
 niah_prompt niah_builder::build(double depth, int trial) const {
-    if (!(depth >= 0.0 && depth <= 1.0)) throw error(fmt::format("needle in a haystack: depth {} is not in [0, 1]", depth));
+    if (!(depth >= 0.0 && depth <= 1.0))
+        throw error(fmt::format("needle in a haystack: depth {} is not in [0, 1]", depth));
     uint64_t state = opt_.seed ^ (0x5851f42d4c957f2dull * (uint64_t(trial) + 1));
     niah_prompt p;
     p.depth = depth;
@@ -156,9 +163,10 @@ niah_prompt niah_builder::build(double depth, int trial) const {
     };
     candidate best = make(0);
     if (best.tokens > target)
-        throw error(fmt::format("needle in a haystack: the needle, question and prompt format alone take {} tokens, "
-                                "more than the {} asked for",
-                                best.tokens, target));
+        throw error(
+            fmt::format("needle in a haystack: the needle, question and prompt format alone take {} tokens, "
+                        "more than the {} asked for",
+                        best.tokens, target));
     // the longest window whose prompt fits (prompt length grows with the window, by sentences)
     int64_t lo = 0, hi = cap;
     while (lo < hi) {
@@ -175,7 +183,8 @@ niah_prompt niah_builder::build(double depth, int trial) const {
     p.n_tokens = best.tokens;
     p.depth_actual = best.hay.empty() ? 0.0 : std::min(1.0, double(best.needle_at) / double(best.hay.size()));
     const size_t in_text = p.text.find(needle);
-    p.needle_token = codec_.prefix_tokens + int64_t(codec_.encode(std::string_view(p.text).substr(0, in_text)).size());
+    p.needle_token =
+        codec_.prefix_tokens + int64_t(codec_.encode(std::string_view(p.text).substr(0, in_text)).size());
     return p;
 }
 

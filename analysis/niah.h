@@ -42,19 +42,19 @@ struct niah_options {
 };
 
 struct niah_prompt {
-    double depth = 0;          // requested, in [0, 1]
-    double depth_actual = 0;   // needle start / haystack length, in characters
+    double depth = 0;        // requested, in [0, 1]
+    double depth_actual = 0; // needle start / haystack length, in characters
     int trial = 0;
-    std::string number;        // the needle's digits
-    std::string text;          // the formatted prompt
-    int64_t n_tokens = 0;      // tokens of text, prefix tokens included
-    int64_t needle_token = 0;  // index of the needle's first token in the prompt (approximately:
-                               // the tokens of the text before it, prefix included)
+    std::string number;          // the needle's digits
+    std::string text;            // the formatted prompt
+    int64_t n_tokens = 0;        // tokens of text, prefix tokens included
+    int64_t needle_token = 0;    // index of the needle's first token in the prompt (approximately:
+                                 // the tokens of the text before it, prefix included)
     int64_t haystack_offset = 0; // first haystack token of the window
 };
 
 class niah_builder {
-public:
+  public:
     // Throws pa::error when the haystack is too short for the target or the options are invalid.
     niah_builder(std::string_view haystack, text_codec codec, prompt_formatter format, niah_options o);
 
@@ -64,7 +64,7 @@ public:
     const niah_options& options() const { return opt_; }
     int64_t haystack_tokens() const { return int64_t(hay_.size()); }
 
-private:
+  private:
     std::string haystack_text(int64_t offset, int64_t n) const; // window trimmed to sentences
     std::string user_message(const std::string& hay, double depth, const std::string& needle,
                              size_t* needle_at) const;

@@ -43,9 +43,9 @@ TEST(analysis_head_similarity, hand_computed_top_k) {
     const head_similarity s = measure_head_similarity(x, o);
     ASSERT_EQ(s.H, 2);
     EXPECT_EQ(s.rows, 1);
-    EXPECT_NEAR(s.at(0, 0), 0.8, 1e-5);  // 0.5 + 0.3
-    EXPECT_NEAR(s.at(0, 1), 0.3, 1e-5);  // head 1's mass on keys {0, 1}
-    EXPECT_NEAR(s.at(1, 0), 0.2, 1e-5);  // head 0's mass on keys {3, 2}
+    EXPECT_NEAR(s.at(0, 0), 0.8, 1e-5); // 0.5 + 0.3
+    EXPECT_NEAR(s.at(0, 1), 0.3, 1e-5); // head 1's mass on keys {0, 1}
+    EXPECT_NEAR(s.at(1, 0), 0.2, 1e-5); // head 0's mass on keys {3, 2}
     EXPECT_NEAR(s.at(1, 1), 0.7, 1e-5);
     EXPECT_NEAR(s.top_k_mean[0], 2.0, 0.0);
     const group_similarity g = group_stats(s, 2);
@@ -170,7 +170,8 @@ TEST(analysis_head_similarity, matches_brute_force_on_random_heads) {
             const std::vector<double> ref = brute_force(x, top_k, double(o.gamma), rows == 0 ? x.N : rows);
             EXPECT_EQ(s.rows, rows == 0 ? x.N : rows);
             for (size_t i = 0; i < ref.size(); ++i)
-                EXPECT_NEAR(s.share[i], ref[i], 2e-5) << "top_k " << top_k << " rows " << rows << " pair " << i;
+                EXPECT_NEAR(s.share[i], ref[i], 2e-5)
+                    << "top_k " << top_k << " rows " << rows << " pair " << i;
         }
 }
 

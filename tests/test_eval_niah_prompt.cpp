@@ -42,7 +42,8 @@ int64_t prompt_tokens(const std::string& text) {
 TEST(eval_niah_prompt, needle_at_the_asked_depth_within_the_token_budget) {
     niah_options o;
     o.n_tokens = 400;
-    const niah_builder b(haystack(), codec(), [](std::string_view u) { return std::string(u); }, o);
+    const niah_builder b(
+        haystack(), codec(), [](std::string_view u) { return std::string(u); }, o);
     for (int trial = 0; trial < 3; ++trial)
         for (double depth : even_depths(5)) {
             const niah_prompt p = b.build(depth, trial);
@@ -116,7 +117,8 @@ TEST(eval_niah_prompt, chat_format_wraps_the_message) {
     prompt_format pf;
     pf.style = prompt_format::kind::chatml;
     pf.system = "Be brief.";
-    const niah_builder b(haystack(), codec(), [&](std::string_view u) { return pf.apply(u); }, o);
+    const niah_builder b(
+        haystack(), codec(), [&](std::string_view u) { return pf.apply(u); }, o);
     const niah_prompt p = b.build(0.3, 1);
     EXPECT_EQ(p.text.rfind("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n", 0), 0u);
     const std::string tail = "What is the magic number?<|im_end|>\n<|im_start|>assistant\n";
@@ -151,14 +153,16 @@ TEST(eval_niah_prompt, prompt_format_from_a_chat_template) {
     // SmolLM2-Instruct's template (shortened): ChatML with a default system message
     const std::string smol =
         "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ "
-        "'<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}"
+        "'<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+        "Face<|im_end|>\n' }}"
         "{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
         "{% endfor %}";
     const prompt_format f = prompt_format_from_template(smol);
     EXPECT_EQ(f.style, prompt_format::kind::chatml);
     EXPECT_EQ(f.system, "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
-    EXPECT_EQ(f.apply("Hi"), "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
-                             "Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    EXPECT_EQ(f.apply("Hi"),
+              "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+              "Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
     // a system turn that is not a literal is not taken
     const prompt_format g =
         prompt_format_from_template("{{'<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>'}}");

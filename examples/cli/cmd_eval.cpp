@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,10 @@ std::string duration(double s) {
     return fmt::format("{}h{:02}m", t / 3600, t / 60 % 60);
 }
 
+progress::progress(int64_t total, bool quiet)
+    : total_(total), quiet_(quiet), t0_(std::chrono::steady_clock::now()), tty_(isatty(fileno(stderr)) != 0) {
+}
+
 double progress::elapsed() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
 }
@@ -28,10 +33,15 @@ double progress::elapsed() const {
 void progress::update(int64_t done, std::string_view what) {
     if (quiet_) return;
     const double el = elapsed();
-    const std::string eta = done > 0 && done < total_ ? ", ETA " + duration(el / double(done) * double(total_ - done)) : "";
-    std::fprintf(stderr, "\r%.*s %lld/%lld, elapsed %s%s\x1b[K", int(what.size()), what.data(), (long long)done,
-                 (long long)total_, duration(el).c_str(), eta.c_str());
-    printed_ = true;
+    // a terminal gets one line rewritten in place; a log a line at most every 10 s, and the last
+    if (!tty_ && done < total_ && el - last_ < 10.0) return;
+    last_ = el;
+    const std::string eta =
+        done > 0 && done < total_ ? ", ETA " + duration(el / double(done) * double(total_ - done)) : "";
+    std::fprintf(stderr, "%s%.*s %lld/%lld, elapsed %s%s%s", tty_ ? "\r" : "", int(what.size()), what.data(),
+                 (long long)done, (long long)total_, duration(el).c_str(), eta.c_str(),
+                 tty_ ? "\x1b[K" : "\n");
+    printed_ = tty_;
 }
 
 void progress::finish() {
@@ -52,9 +62,10 @@ void emit_json(const std::string& json, bool to_stdout, const std::string& path)
 }
 
 std::string json_proxy_params(const proxy_params& p) {
-    return fmt::format("\"gamma\": {}, \"block\": {}, \"stride\": {}, \"proxy_heads\": {}, \"min_tokens\": {}, "
-                       "\"force_sink_and_local\": {}",
-                       p.gamma, p.block, p.stride, p.n_proxy, p.min_tokens, p.force_sink_and_local);
+    return fmt::format(
+        "\"gamma\": {}, \"block\": {}, \"stride\": {}, \"proxy_heads\": {}, \"min_tokens\": {}, "
+        "\"force_sink_and_local\": {}",
+        p.gamma, p.block, p.stride, p.n_proxy, p.min_tokens, p.force_sink_and_local);
 }
 
 std::string json_numbers(const std::vector<double>& v, int precision) {
@@ -128,7 +139,8 @@ std::vector<setting> parse_settings(const std::string& list, const model::sessio
                     args a(int(argv.size()), argv.data(), "");
                     s.options.proxy = proxy_params_from(a, base.proxy);
                     s.options.proxy_min_len = a.i64("--proxy-min-len", base.proxy_min_len);
-                    if (!a.positional().empty()) throw error(fmt::format("'{}' is not a flag", a.positional()[0]));
+                    if (!a.positional().empty())
+                        throw error(fmt::format("'{}' is not a flag", a.positional()[0]));
                     a.finish();
                 } catch (const error& e) {
                     throw error(fmt::format("--settings: '{}': {}", item, e.what()));
@@ -159,7 +171,8 @@ std::vector<int> parse_index_list(const std::string& list, int n, const char* wh
         const int got = std::sscanf(item.c_str(), "%d-%d%c", &a, &b, &extra);
         if (got == 1) b = a;
         if ((got != 1 && got != 2) || a > b || a < 0 || b >= n)
-            throw error(fmt::format("{}: '{}' is not an index or range in 0..{} (or 'all')", what, item, n - 1));
+            throw error(
+                fmt::format("{}: '{}' is not an index or range in 0..{} (or 'all')", what, item, n - 1));
         for (int i = a; i <= b; ++i)
             if (std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
     }
@@ -168,10 +181,11 @@ std::vector<int> parse_index_list(const std::string& list, int n, const char* wh
 
 namespace {
 
-const char* usage = "usage: pa eval <niah|attn> [options]   (pa eval <niah|attn> --help for their options)\n"
-                    "  niah  needle-in-a-haystack accuracy of a model, dense vs proxy settings, same prompts\n"
-                    "  attn  capture a layer's Q/K/V while prefilling a text: proxy mask recall, density, oracle\n"
-                    "        density, output error and head similarity per layer and head\n";
+const char* usage =
+    "usage: pa eval <niah|attn> [options]   (pa eval <niah|attn> --help for their options)\n"
+    "  niah  needle-in-a-haystack accuracy of a model, dense vs proxy settings, same prompts\n"
+    "  attn  capture a layer's Q/K/V while prefilling a text: proxy mask recall, density, oracle\n"
+    "        density, output error and head similarity per layer and head\n";
 
 int run_eval(int argc, char** argv) {
     if (argc >= 2 && std::strcmp(argv[1], "niah") == 0) return run_niah(argc - 1, argv + 1);

@@ -26,19 +26,21 @@ int run_attn(int argc, char** argv);
 // "12.3 s", "4m05s", "1h02m"
 std::string duration(double seconds);
 
-// One line on stderr, rewritten in place: "<what> i/n, elapsed ..., ETA ...".
+// Progress on stderr, "<what> i/n, elapsed ..., ETA ...": one line rewritten in place on a
+// terminal, a line every 10 s otherwise.
 class progress {
-public:
-    progress(int64_t total, bool quiet) : total_(total), quiet_(quiet), t0_(std::chrono::steady_clock::now()) {}
+  public:
+    progress(int64_t total, bool quiet);
     void update(int64_t done, std::string_view what);
     void finish();
     double elapsed() const;
 
-private:
+  private:
     int64_t total_;
     bool quiet_;
     std::chrono::steady_clock::time_point t0_;
-    bool printed_ = false;
+    bool printed_ = false, tty_ = false;
+    double last_ = -1e9;
 };
 
 // Writes json (one object) to stdout when to_stdout, and to path when not empty.

@@ -86,46 +86,57 @@ double span_mass(const attn_qkv& x, int64_t h, int64_t t, int64_t first, int64_t
 struct layer_result {
     analysis::layer_report r;
     bool all_kept = false;
-    std::vector<double> needle_mass; // per head: the last query's mass on the needle
-    std::vector<int> needle_kept;    // per head: the last row keeps every needle block
+    // per head: the largest mass a question row (one of the last B queries) puts on the
+    // needle, that query, and whether its row keeps every needle block
+    std::vector<double> needle_mass;
+    std::vector<int64_t> needle_query;
+    std::vector<int> needle_kept;
 };
 
 void print_table(const options& o, const std::vector<layer_result>& layers, const analysis::layers_summary& s,
                  const std::string& desc, int64_t n, const proxy_params& p, const needle_info& nd) {
     fmt::print("captured attention: {}, {} tokens\n", desc, n);
-    fmt::print("mask: proxy B={} S={} g={} gamma={:.3f} min_tokens={} force={}; head similarity k={}, {} rows\n",
-               p.block, p.stride, p.n_proxy, p.gamma, p.min_tokens, int(p.force_sink_and_local),
-               o.lo.sim.top_k > 0 ? std::to_string(o.lo.sim.top_k) : "gamma cover", o.lo.sim.rows);
+    fmt::print(
+        "mask: proxy B={} S={} g={} gamma={:.3f} min_tokens={} force={}; head similarity k={}, {} rows\n",
+        p.block, p.stride, p.n_proxy, p.gamma, p.min_tokens, int(p.force_sink_and_local),
+        o.lo.sim.top_k > 0 ? std::to_string(o.lo.sim.top_k) : "gamma cover", o.lo.sim.rows);
     if (nd.first >= 0)
-        fmt::print("needle: tokens {}..{} ({}), needle mass = the last query's, kept = its row keeps the needle\n",
-                   nd.first, nd.first + nd.len - 1, nd.number);
-    fmt::print("{:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>9} {:>13} {:>13}{}\n", "layer", "recall", "p5", "min",
-               "density", "oracle", "d/o", "rel_l2", "sim kv", "sim proxy", nd.first >= 0 ? "  needle mass max (kept)" : "");
+        fmt::print(
+            "needle: tokens {}..{} ({}); needle mass: the most a question row (last B queries) puts on it,\n"
+            "kept: that query's row keeps the needle's blocks\n",
+            nd.first, nd.first + nd.len - 1, nd.number);
+    fmt::print("{:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>9} {:>13} {:>13}{}\n", "layer", "recall", "p5",
+               "min", "density", "oracle", "d/o", "rel_l2", "sim kv", "sim proxy",
+               nd.first >= 0 ? "  needle mass max (kept)" : "");
     for (const layer_result& l : layers) {
         const analysis::layer_report& r = l.r;
         std::string needle;
         if (nd.first >= 0) {
-            const size_t h = size_t(std::max_element(l.needle_mass.begin(), l.needle_mass.end()) - l.needle_mass.begin());
-            needle = fmt::format("  h{} {:.3f} ({})", h, l.needle_mass[h], l.needle_kept[h] ? "kept" : "DROPPED");
+            const size_t h =
+                size_t(std::max_element(l.needle_mass.begin(), l.needle_mass.end()) - l.needle_mass.begin());
+            needle =
+                fmt::format("  h{} {:.3f} ({})", h, l.needle_mass[h], l.needle_kept[h] ? "kept" : "DROPPED");
         }
         fmt::print("{:>6} {:>7.4f} {:>7.4f} {:>7.4f} {:>7.4f} {:>7.4f} {:>5.2f} {:>9.2e} {:>6.3f}/{:<6.3f} "
                    "{:>6.3f}/{:<6.3f}{}{}\n",
                    r.layer, r.mask.recall_mean, r.mask.recall_p5, r.mask.recall_min, r.mask.density,
-                   r.mask.oracle_density, r.mask.oracle_density > 0 ? r.mask.density / r.mask.oracle_density : 0.0,
-                   r.error.rel_l2, r.sim_kv.mean, r.sim_kv.min, r.sim_proxy.mean, r.sim_proxy.min, needle,
+                   r.mask.oracle_density,
+                   r.mask.oracle_density > 0 ? r.mask.density / r.mask.oracle_density : 0.0, r.error.rel_l2,
+                   r.sim_kv.mean, r.sim_kv.min, r.sim_proxy.mean, r.sim_proxy.min, needle,
                    l.all_kept ? "  (dense: every block kept)" : "");
         if (!o.per_head) continue;
         for (size_t h = 0; h < r.heads.size(); ++h) {
             const analysis::head_report& hr = r.heads[h];
-            fmt::print("{:>6} {:>7.4f} {:>7.4f} {:>7.4f} {:>7.4f} {:>7.4f} {:>5.2f} {:>9.2e} {:>6.3f}/{:<6.3f} "
-                       "{:>6.3f}/{:<6.3f}  k {:.0f}{}\n",
-                       fmt::format("h{}", h), hr.recall_mean, hr.recall_p5, hr.recall_min, hr.density,
-                       hr.oracle_density, hr.oracle_density > 0 ? hr.density / hr.oracle_density : 0.0,
-                       hr.error.rel_l2, hr.kv_received.mean, hr.kv_received.min, hr.proxy_received.mean,
-                       hr.proxy_received.min, hr.top_k_mean,
-                       nd.first >= 0 ? fmt::format("  needle {:.3f} ({})", l.needle_mass[h],
-                                                   l.needle_kept[h] ? "kept" : "DROPPED")
-                                     : "");
+            fmt::print(
+                "{:>6} {:>7.4f} {:>7.4f} {:>7.4f} {:>7.4f} {:>7.4f} {:>5.2f} {:>9.2e} {:>6.3f}/{:<6.3f} "
+                "{:>6.3f}/{:<6.3f}  k {:.0f}{}\n",
+                fmt::format("h{}", h), hr.recall_mean, hr.recall_p5, hr.recall_min, hr.density,
+                hr.oracle_density, hr.oracle_density > 0 ? hr.density / hr.oracle_density : 0.0,
+                hr.error.rel_l2, hr.kv_received.mean, hr.kv_received.min, hr.proxy_received.mean,
+                hr.proxy_received.min, hr.top_k_mean,
+                nd.first >= 0 ? fmt::format("  needle {:.3f} ({})", l.needle_mass[h],
+                                            l.needle_kept[h] ? "kept" : "DROPPED")
+                              : "");
         }
     }
     fmt::print("over {} layers: recall mean {:.4f}, p5 mean {:.4f} (worst {:.4f} in layer {}), min {:.4f} "
@@ -133,62 +144,72 @@ void print_table(const options& o, const std::vector<layer_result>& layers, cons
                s.layers, s.recall_mean, s.recall_p5_mean, s.recall_p5_worst, s.recall_p5_worst_layer,
                s.recall_min_worst, s.recall_min_worst_layer, s.density, s.oracle_density, s.rel_l2_mean,
                s.rel_l2_worst, s.rel_l2_worst_layer);
-    fmt::print("head similarity: KV groups mean {:.3f}, min {:.3f} (layer {}); proxy groups mean {:.3f}, min {:.3f} "
-               "(layer {})\n",
-               s.sim_kv_mean, s.sim_kv_min, s.sim_kv_min_layer, s.sim_proxy_mean, s.sim_proxy_min,
-               s.sim_proxy_min_layer);
+    fmt::print(
+        "head similarity: KV groups mean {:.3f}, min {:.3f} (layer {}); proxy groups mean {:.3f}, min {:.3f} "
+        "(layer {})\n",
+        s.sim_kv_mean, s.sim_kv_min, s.sim_kv_min_layer, s.sim_proxy_mean, s.sim_proxy_min,
+        s.sim_proxy_min_layer);
 }
 
 std::string json_group(const analysis::group_similarity& g) {
     return fmt::format("{{\"mean\": {:.4f}, \"min\": {:.4f}, \"pairs\": {}}}", g.mean, g.min, g.pairs);
 }
 
-std::string json_of(const options& o, const std::vector<layer_result>& layers, const analysis::layers_summary& s,
-                    const std::string& device, int64_t n, const model::session_options& so, const needle_info& nd) {
-    std::string j = fmt::format("{{\"model\": {}, \"device\": {}, \"text\": {}, \"tokens\": {}, \"skip\": {}, "
-                                "\"attn\": \"{}\", {}, \"sim_top_k\": {}, \"sim_gamma\": {}, \"sim_rows\": {}",
-                                json_escape(o.model_path), json_escape(device), json_escape(o.text_path), n, o.skip,
-                                so.attn == model::attn_mode::proxy ? "proxy" : "dense", json_proxy_params(so.proxy),
-                                o.lo.sim.top_k, o.lo.sim.gamma, o.lo.sim.rows);
+std::string json_of(const options& o, const std::vector<layer_result>& layers,
+                    const analysis::layers_summary& s, const std::string& device, int64_t n,
+                    const model::session_options& so, const needle_info& nd) {
+    std::string j =
+        fmt::format("{{\"model\": {}, \"device\": {}, \"text\": {}, \"tokens\": {}, \"skip\": {}, "
+                    "\"attn\": \"{}\", {}, \"sim_top_k\": {}, \"sim_gamma\": {}, \"sim_rows\": {}",
+                    json_escape(o.model_path), json_escape(device), json_escape(o.text_path), n, o.skip,
+                    so.attn == model::attn_mode::proxy ? "proxy" : "dense", json_proxy_params(so.proxy),
+                    o.lo.sim.top_k, o.lo.sim.gamma, o.lo.sim.rows);
     if (nd.first >= 0)
-        j += fmt::format(", \"needle_depth\": {}, \"needle_first\": {}, \"needle_len\": {}, \"needle_number\": \"{}\"",
-                         o.needle_depth, nd.first, nd.len, nd.number);
-    j += fmt::format(", \"summary\": {{\"layers\": {}, \"recall_mean\": {:.6f}, \"recall_p5_mean\": {:.6f}, "
-                     "\"recall_p5_worst\": {:.6f}, \"recall_p5_worst_layer\": {}, \"recall_min_worst\": {:.6f}, "
-                     "\"recall_min_worst_layer\": {}, \"density\": {:.6f}, \"oracle_density\": {:.6f}, "
-                     "\"rel_l2_mean\": {:.4e}, \"rel_l2_worst\": {:.4e}, \"rel_l2_worst_layer\": {}, "
-                     "\"sim_kv_mean\": {:.4f}, \"sim_kv_min\": {:.4f}, \"sim_kv_min_layer\": {}, "
-                     "\"sim_proxy_mean\": {:.4f}, \"sim_proxy_min\": {:.4f}, \"sim_proxy_min_layer\": {}}}",
-                     s.layers, s.recall_mean, s.recall_p5_mean, s.recall_p5_worst, s.recall_p5_worst_layer,
-                     s.recall_min_worst, s.recall_min_worst_layer, s.density, s.oracle_density, s.rel_l2_mean,
-                     s.rel_l2_worst, s.rel_l2_worst_layer, s.sim_kv_mean, s.sim_kv_min, s.sim_kv_min_layer,
-                     s.sim_proxy_mean, s.sim_proxy_min, s.sim_proxy_min_layer);
+        j += fmt::format(
+            ", \"needle_depth\": {}, \"needle_first\": {}, \"needle_len\": {}, \"needle_number\": \"{}\"",
+            o.needle_depth, nd.first, nd.len, nd.number);
+    j += fmt::format(
+        ", \"summary\": {{\"layers\": {}, \"recall_mean\": {:.6f}, \"recall_p5_mean\": {:.6f}, "
+        "\"recall_p5_worst\": {:.6f}, \"recall_p5_worst_layer\": {}, \"recall_min_worst\": {:.6f}, "
+        "\"recall_min_worst_layer\": {}, \"density\": {:.6f}, \"oracle_density\": {:.6f}, "
+        "\"rel_l2_mean\": {:.4e}, \"rel_l2_worst\": {:.4e}, \"rel_l2_worst_layer\": {}, "
+        "\"sim_kv_mean\": {:.4f}, \"sim_kv_min\": {:.4f}, \"sim_kv_min_layer\": {}, "
+        "\"sim_proxy_mean\": {:.4f}, \"sim_proxy_min\": {:.4f}, \"sim_proxy_min_layer\": {}}}",
+        s.layers, s.recall_mean, s.recall_p5_mean, s.recall_p5_worst, s.recall_p5_worst_layer,
+        s.recall_min_worst, s.recall_min_worst_layer, s.density, s.oracle_density, s.rel_l2_mean,
+        s.rel_l2_worst, s.rel_l2_worst_layer, s.sim_kv_mean, s.sim_kv_min, s.sim_kv_min_layer,
+        s.sim_proxy_mean, s.sim_proxy_min, s.sim_proxy_min_layer);
     j += ", \"layers\": [";
     for (size_t li = 0; li < layers.size(); ++li) {
         const analysis::layer_report& r = layers[li].r;
         const analysis::mask_quality& mq = r.mask;
         std::vector<double> share = r.sim.share;
         j += fmt::format(
-            "{}{{\"layer\": {}, \"all_kept\": {}, \"recall_mean\": {:.6f}, \"recall_p5\": {:.6f}, \"recall_min\": "
+            "{}{{\"layer\": {}, \"all_kept\": {}, \"recall_mean\": {:.6f}, \"recall_p5\": {:.6f}, "
+            "\"recall_min\": "
             "{:.6f}, \"recall_quartile_mean\": {}, \"recall_quartile_p5\": {}, \"density\": {:.6f}, "
-            "\"oracle_density\": {:.6f}, \"density_over_oracle\": {:.4f}, \"oracle_iou\": {:.6f}, \"rel_l2\": {:.4e}, "
+            "\"oracle_density\": {:.6f}, \"density_over_oracle\": {:.4f}, \"oracle_iou\": {:.6f}, "
+            "\"rel_l2\": {:.4e}, "
             "\"max_abs\": {:.4e}, \"sim_kv\": {}, \"sim_proxy\": {}, \"share\": {}",
             li ? ", " : "", r.layer, layers[li].all_kept, mq.recall_mean, mq.recall_p5, mq.recall_min,
             json_numbers({mq.recall_quartile_mean.begin(), mq.recall_quartile_mean.end()}),
-            json_numbers({mq.recall_quartile_p5.begin(), mq.recall_quartile_p5.end()}), mq.density, mq.oracle_density,
-            mq.oracle_density > 0 ? mq.density / mq.oracle_density : 0.0, mq.oracle_iou, r.error.rel_l2,
-            r.error.max_abs, json_group(r.sim_kv), json_group(r.sim_proxy), json_numbers(share));
+            json_numbers({mq.recall_quartile_p5.begin(), mq.recall_quartile_p5.end()}), mq.density,
+            mq.oracle_density, mq.oracle_density > 0 ? mq.density / mq.oracle_density : 0.0, mq.oracle_iou,
+            r.error.rel_l2, r.error.max_abs, json_group(r.sim_kv), json_group(r.sim_proxy),
+            json_numbers(share));
         j += ", \"heads\": [";
         for (size_t h = 0; h < r.heads.size(); ++h) {
             const analysis::head_report& hr = r.heads[h];
-            j += fmt::format("{}{{\"head\": {}, \"recall_mean\": {:.6f}, \"recall_p5\": {:.6f}, \"recall_min\": {:.6f}, "
-                             "\"density\": {:.6f}, \"oracle_density\": {:.6f}, \"rel_l2\": {:.4e}, \"max_abs\": "
-                             "{:.4e}, \"top_k_mean\": {:.1f}, \"sim_kv_received\": {}, \"sim_proxy_received\": {}",
-                             h ? ", " : "", h, hr.recall_mean, hr.recall_p5, hr.recall_min, hr.density,
-                             hr.oracle_density, hr.error.rel_l2, hr.error.max_abs, hr.top_k_mean,
-                             json_group(hr.kv_received), json_group(hr.proxy_received));
+            j += fmt::format(
+                "{}{{\"head\": {}, \"recall_mean\": {:.6f}, \"recall_p5\": {:.6f}, \"recall_min\": {:.6f}, "
+                "\"density\": {:.6f}, \"oracle_density\": {:.6f}, \"rel_l2\": {:.4e}, \"max_abs\": "
+                "{:.4e}, \"top_k_mean\": {:.1f}, \"sim_kv_received\": {}, \"sim_proxy_received\": {}",
+                h ? ", " : "", h, hr.recall_mean, hr.recall_p5, hr.recall_min, hr.density, hr.oracle_density,
+                hr.error.rel_l2, hr.error.max_abs, hr.top_k_mean, json_group(hr.kv_received),
+                json_group(hr.proxy_received));
             if (nd.first >= 0)
-                j += fmt::format(", \"needle_mass\": {:.6f}, \"needle_kept\": {}", layers[li].needle_mass[h],
+                j += fmt::format(", \"needle_mass\": {:.6f}, \"needle_query\": {}, \"needle_kept\": {}",
+                                 layers[li].needle_mass[h], layers[li].needle_query[h],
                                  layers[li].needle_kept[h] != 0);
             j += "}";
         }
@@ -206,7 +227,8 @@ std::vector<int32_t> input_tokens(const options& o, const model::model& m, needl
         no.n_tokens = o.n_tokens;
         no.seed = o.seed;
         const analysis::prompt_format pf = prompt_format_for(m, o.format, nullptr);
-        const analysis::niah_builder b(text, codec_for(tok), [&pf](std::string_view u) { return pf.apply(u); }, no);
+        const analysis::niah_builder b(
+            text, codec_for(tok), [&pf](std::string_view u) { return pf.apply(u); }, no);
         const analysis::niah_prompt p = b.build(o.needle_depth / 100.0, 0);
         nd.first = p.needle_token;
         nd.len = int64_t(tok.encode(b.needle_sentence(p.number), false, false).size());
@@ -216,7 +238,8 @@ std::vector<int32_t> input_tokens(const options& o, const model::model& m, needl
     const std::vector<int32_t> all = tok.encode(text, false, false);
     const int64_t bos = tok.add_bos() ? 1 : 0, want = o.n_tokens - bos;
     if (o.skip < 0 || o.skip + want > int64_t(all.size()))
-        throw error(fmt::format("{}: {} tokens, fewer than --skip {} + {}", o.text_path, all.size(), o.skip, want));
+        throw error(
+            fmt::format("{}: {} tokens, fewer than --skip {} + {}", o.text_path, all.size(), o.skip, want));
     std::vector<int32_t> t;
     if (bos) t.push_back(tok.bos());
     t.insert(t.end(), all.begin() + o.skip, all.begin() + o.skip + want);
@@ -296,8 +319,8 @@ int run_attn(int argc, char** argv) {
     for (size_t i = 0; i < layers.size(); ++i) {
         const attn_qkv& x = captured[i];
         if (!o.save_dir.empty())
-            analysis::write_qkv_dump((std::filesystem::path(o.save_dir) / fmt::format("layer-{}.paqkv", layers[i])).string(),
-                                     x);
+            analysis::write_qkv_dump(
+                (std::filesystem::path(o.save_dir) / fmt::format("layer-{}.paqkv", layers[i])).string(), x);
         const proxy::geometry geo = proxy::make_geometry(x, so.proxy);
         const proxy::estimate e = proxy::estimate_mask(geo, x, o.lo.n_threads);
         layer_result lr;
@@ -305,11 +328,21 @@ int run_attn(int argc, char** argv) {
         lr.r = analysis::measure_layer(x, e.mask, o.lo);
         lr.r.layer = layers[i];
         if (nd.first >= 0) {
-            const int64_t last = x.N - 1, row = (x.n_past + last) / geo.B;
+            // the question rows: the last B queries; per head the one that reads the needle most
             for (int64_t h = 0; h < x.H; ++h) {
-                lr.needle_mass.push_back(span_mass(x, h, last, nd.first, nd.len));
+                double best = -1;
+                int64_t at = x.N - 1;
+                for (int64_t t = std::max<int64_t>(0, x.N - geo.B); t < x.N; ++t) {
+                    const double mass = span_mass(x, h, t, nd.first, nd.len);
+                    if (mass > best) {
+                        best = mass;
+                        at = t;
+                    }
+                }
+                lr.needle_mass.push_back(best);
+                lr.needle_query.push_back(at);
                 bool kept = true;
-                const auto k = e.mask.kept(h, row);
+                const auto k = e.mask.kept(h, (x.n_past + at) / geo.B);
                 for (int64_t blk = nd.first / geo.B; blk <= (nd.first + nd.len - 1) / geo.B; ++blk)
                     kept = kept && std::find(k.begin(), k.end(), int32_t(blk)) != k.end();
                 lr.needle_kept.push_back(kept);
@@ -324,8 +357,9 @@ int run_attn(int argc, char** argv) {
         reports.push_back(l.r);
     const analysis::layers_summary sum = analysis::summarize_layers(reports);
 
-    const std::string json =
-        o.json || !o.out_path.empty() ? json_of(o, results, sum, be.main().description(), n, so, nd) : std::string();
+    const std::string json = o.json || !o.out_path.empty()
+                                 ? json_of(o, results, sum, be.main().description(), n, so, nd)
+                                 : std::string();
     if (!o.json) print_table(o, results, sum, m.describe(), n, so.proxy, nd);
     emit_json(json, o.json, o.out_path);
     return 0;

@@ -69,7 +69,8 @@ std::vector<double> parse_depths(const std::string& s) {
         char* end = nullptr;
         const long n = std::strtol(s.c_str(), &end, 10);
         if (end && !*end && n >= 1 && n <= 1000) return analysis::even_depths(int(n));
-        if (!end || *end) throw error(fmt::format("--depths: '{}' is not a count or a list of percentages", s));
+        if (!end || *end)
+            throw error(fmt::format("--depths: '{}' is not a count or a list of percentages", s));
         throw error(fmt::format("--depths: {} depths (1 to 1000)", n));
     }
     std::vector<double> d;
@@ -107,7 +108,9 @@ answer ask(model::session& s, const model::tokenizer& tok, const std::vector<int
     return a;
 }
 
-std::string percent_label(double depth) { return fmt::format("{:g}%", std::round(depth * 1000.0) / 10.0); }
+std::string percent_label(double depth) {
+    return fmt::format("{:g}%", std::round(depth * 1000.0) / 10.0);
+}
 
 void print_table(const options& o, const std::vector<analysis::niah_prompt>& prompts,
                  const std::vector<setting_result>& results, const std::string& model_desc,
@@ -118,8 +121,8 @@ void print_table(const options& o, const std::vector<analysis::niah_prompt>& pro
         hi = std::max(hi, p.n_tokens);
     }
     fmt::print("needle in a haystack: {}\n", model_desc);
-    fmt::print("prompts: {} depths x {} trials, {}-{} tokens (target {}), format {}, seed {}\n", o.depths.size(),
-               o.trials, lo, hi, o.n_tokens, fmt_used.name(), o.niah.seed);
+    fmt::print("prompts: {} depths x {} trials, {}-{} tokens (target {}), format {}, seed {}\n",
+               o.depths.size(), o.trials, lo, hi, o.n_tokens, fmt_used.name(), o.niah.seed);
     size_t w = 7;
     for (const auto& r : results)
         w = std::max(w, r.s->label.size());
@@ -138,7 +141,8 @@ void print_table(const options& o, const std::vector<analysis::niah_prompt>& pro
             fmt::print(" {:>6}", fmt::format("{}/{}", ok, o.trials));
         }
         fmt::print("  {:>14}  {:>8}\n",
-                   fmt::format("{}/{} {:.1f}%", all, r.answers.size(), 100.0 * double(all) / double(r.answers.size())),
+                   fmt::format("{}/{} {:.1f}%", all, r.answers.size(),
+                               100.0 * double(all) / double(r.answers.size())),
                    duration(r.seconds));
     }
 }
@@ -148,17 +152,19 @@ std::string json_of(const options& o, const std::vector<analysis::niah_prompt>& 
                     const analysis::prompt_format& fmt_used) {
     std::string j = fmt::format(
         "{{\"model\": {}, \"device\": {}, \"haystack\": {}, \"n_tokens\": {}, \"trials\": {}, \"seed\": {}, "
-        "\"format\": \"{}\", \"system\": {}, \"needle\": {}, \"question\": {}, \"answer_tokens\": {}, \"depths\": {}",
-        json_escape(o.model_path), json_escape(device), json_escape(o.haystack_path), o.n_tokens, o.trials, o.niah.seed,
-        fmt_used.name(), json_escape(fmt_used.system), json_escape(o.niah.needle), json_escape(o.niah.question),
-        o.answer_tokens, json_numbers(o.depths));
+        "\"format\": \"{}\", \"system\": {}, \"needle\": {}, \"question\": {}, \"answer_tokens\": {}, "
+        "\"depths\": {}",
+        json_escape(o.model_path), json_escape(device), json_escape(o.haystack_path), o.n_tokens, o.trials,
+        o.niah.seed, fmt_used.name(), json_escape(fmt_used.system), json_escape(o.niah.needle),
+        json_escape(o.niah.question), o.answer_tokens, json_numbers(o.depths));
     j += ", \"prompts\": [";
     for (size_t i = 0; i < prompts.size(); ++i) {
         const auto& p = prompts[i];
-        j += fmt::format("{}{{\"depth\": {:.4f}, \"depth_actual\": {:.4f}, \"trial\": {}, \"number\": \"{}\", "
-                         "\"tokens\": {}, \"needle_token\": {}, \"haystack_offset\": {}}}",
-                         i ? ", " : "", p.depth, p.depth_actual, p.trial, p.number, p.n_tokens, p.needle_token,
-                         p.haystack_offset);
+        j +=
+            fmt::format("{}{{\"depth\": {:.4f}, \"depth_actual\": {:.4f}, \"trial\": {}, \"number\": \"{}\", "
+                        "\"tokens\": {}, \"needle_token\": {}, \"haystack_offset\": {}}}",
+                        i ? ", " : "", p.depth, p.depth_actual, p.trial, p.number, p.n_tokens, p.needle_token,
+                        p.haystack_offset);
     }
     j += "], \"settings\": [";
     for (size_t si = 0; si < results.size(); ++si) {
@@ -180,8 +186,8 @@ std::string json_of(const options& o, const std::vector<analysis::niah_prompt>& 
             j += fmt::format(", \"proxy_min_len\": {}, {}", so.proxy_min_len, json_proxy_params(so.proxy));
         j += fmt::format(", \"proxy_nodes\": {}, \"seconds\": {:.3f}, \"correct\": {}, \"total\": {}, "
                          "\"accuracy\": {:.4f}, \"accuracy_per_depth\": {}, \"answers\": [",
-                         r.proxy_nodes, r.seconds, all, r.answers.size(), double(all) / double(r.answers.size()),
-                         json_numbers(per_depth));
+                         r.proxy_nodes, r.seconds, all, r.answers.size(),
+                         double(all) / double(r.answers.size()), json_numbers(per_depth));
         for (size_t i = 0; i < r.answers.size(); ++i)
             j += fmt::format("{}{{\"correct\": {}, \"text\": {}}}", i ? ", " : "", r.answers[i].correct,
                              json_escape(r.answers[i].text));
@@ -221,14 +227,16 @@ int run_niah(int argc, char** argv) {
     if (o.haystack_path.empty()) throw error("give a haystack text with -f FILE");
     if (o.n_tokens < 16 || o.n_tokens > model::max_ctx)
         throw error(fmt::format("-c {} is outside 16..{}", o.n_tokens, model::max_ctx));
-    if (o.trials < 1 || o.trials > 100000) throw error(fmt::format("--trials {} must be 1 to 100000", o.trials));
+    if (o.trials < 1 || o.trials > 100000)
+        throw error(fmt::format("--trials {} must be 1 to 100000", o.trials));
     if (o.answer_tokens < 1 || o.answer_tokens > 4096)
         throw error(fmt::format("--answer-tokens {} must be 1 to 4096", o.answer_tokens));
     const model::session_options base = session_options_from(a, int(o.n_tokens), false);
     const std::vector<setting> settings = parse_settings(o.settings, base);
     const backend_set be = open_backends(a);
-    const bool any_proxy = std::any_of(settings.begin(), settings.end(),
-                                       [](const setting& s) { return s.options.attn == model::attn_mode::proxy; });
+    const bool any_proxy = std::any_of(settings.begin(), settings.end(), [](const setting& s) {
+        return s.options.attn == model::attn_mode::proxy;
+    });
     std::shared_ptr<plugin> proxy_plugin = any_proxy ? ensure_proxy_plugin(a, be) : nullptr;
     a.finish();
 
@@ -236,8 +244,9 @@ int run_niah(int argc, char** argv) {
     const model::tokenizer& tok = m.tok();
     const analysis::prompt_format pf = prompt_format_for(m, o.format, o.has_system ? &o.system : nullptr);
     o.niah.n_tokens = o.n_tokens;
-    const analysis::niah_builder builder(read_text_file(o.haystack_path), codec_for(tok),
-                                         [&pf](std::string_view user) { return pf.apply(user); }, o.niah);
+    const analysis::niah_builder builder(
+        read_text_file(o.haystack_path), codec_for(tok),
+        [&pf](std::string_view user) { return pf.apply(user); }, o.niah);
     if (!o.quiet)
         std::fprintf(stderr, "model: %s\ndevice: %s\nhaystack: %lld tokens\n", m.describe().c_str(),
                      be.main().description().c_str(), (long long)builder.haystack_tokens());
@@ -276,9 +285,10 @@ int run_niah(int argc, char** argv) {
         r.proxy_nodes = s.stats().proxy_nodes;
         if (so.attn == model::attn_mode::proxy && r.proxy_nodes == 0 && !o.quiet) {
             prog.finish();
-            std::fprintf(stderr,
-                         "warning: setting '%s': no prefill reached --proxy-min-len %lld keys, so it ran dense\n",
-                         settings[si].label.c_str(), (long long)so.proxy_min_len);
+            std::fprintf(
+                stderr,
+                "warning: setting '%s': no prefill reached --proxy-min-len %lld keys, so it ran dense\n",
+                settings[si].label.c_str(), (long long)so.proxy_min_len);
         }
         results.push_back(std::move(r));
     }
