@@ -129,7 +129,7 @@ std::string niah_builder::user_message(const std::string& hay, double depth, con
         }
         *needle_at = best;
     }
-    return body + "\n\n" + opt_.question;
+    return (opt_.preamble.empty() ? "" : opt_.preamble + "\n\n") + body + "\n\n" + opt_.question;
 }
 
 niah_prompt niah_builder::build(double depth, int trial) const {
@@ -158,6 +158,8 @@ niah_prompt niah_builder::build(double depth, int trial) const {
         candidate c;
         c.hay = haystack_text(p.haystack_offset, n);
         c.text = format_(user_message(c.hay, depth, needle, &c.needle_at));
+        if (!opt_.answer_prefix.empty() && !c.text.empty() && !is_space(c.text.back())) c.text += ' ';
+        c.text += opt_.answer_prefix;
         c.tokens = codec_.prefix_tokens + int64_t(codec_.encode(c.text).size());
         return c;
     };

@@ -1,6 +1,8 @@
 // niah.h - needle-in-a-haystack prompts for real models (`pa eval niah`): a number hidden in
 // one sentence ("The magic number is 4817263.") at a chosen depth of a real text cut to a
-// target token length, a question at the end, the whole wrapped by the model's prompt format.
+// target token length, a question at the end, the whole wrapped by the model's prompt format,
+// then the start of the answer ("The magic number is": small models need it to answer with a
+// number; the model's continuation is judged).
 //
 // Trial t fixes the number and the haystack offset (both drawn from the seed and t), so the
 // prompts of one trial differ only in the needle's depth, and every setting evaluated sees the
@@ -37,7 +39,11 @@ struct niah_options {
     int64_t n_tokens = 0;                               // target prompt length, prefix tokens included
     std::string needle = "The magic number is {}.";     // {} becomes the number
     std::string question = "What is the magic number?"; // after the haystack and a blank line
-    int digits = 7;                                     // the number has this many digits (1-18)
+    std::string preamble; // before the haystack, followed by a blank line ("" = none)
+    // after the formatted prompt (a space between when the prompt does not end in whitespace):
+    // the start of the answer, which small models need to answer with the number at all
+    std::string answer_prefix = "The magic number is";
+    int digits = 7; // the number has this many digits (1-18)
     uint64_t seed = 1;
 };
 

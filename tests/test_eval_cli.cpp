@@ -134,6 +134,23 @@ TEST_F(eval_cli, niah_table_and_out_file) {
     EXPECT_EQ(count(j, "\"label\": "), 3);
 }
 
+TEST_F(eval_cli, niah_prompts_only) {
+    const result r =
+        run(fmt::format("eval niah -m {} -f {} -c 250 --depths 4 --trials 3 --prompts-only --device cpu",
+                        model(), haystack()));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(count(r.out, "magic number is\n"), 12); // every prompt ends with the answer prefix
+    EXPECT_EQ(count(r.out, "66.7%"), 3);
+    const result j =
+        run(fmt::format("eval niah -m {} -f {} -c 250 --depths 4 --trials 3 --prompts-only --json "
+                        "--answer-prefix \"\" --device cpu",
+                        model(), haystack()));
+    ASSERT_EQ(j.code, 0) << j.err;
+    EXPECT_EQ(count(j.out, "\"trial\": "), 12);
+    EXPECT_NE(j.out.find("\"answer_prefix\": \"\""), std::string::npos);
+    EXPECT_NE(j.out.find("\"settings\": []"), std::string::npos);
+}
+
 TEST_F(eval_cli, attn_reports_every_layer_and_saves_replayable_dumps) {
     const std::string save = (dir() / "dumps").string();
     const std::string common = "--min-tokens 0 --block 32 --device cpu";

@@ -42,6 +42,7 @@ int64_t prompt_tokens(const std::string& text) {
 TEST(eval_niah_prompt, needle_at_the_asked_depth_within_the_token_budget) {
     niah_options o;
     o.n_tokens = 400;
+    o.answer_prefix = ""; // the question ends the prompt
     const niah_builder b(
         haystack(), codec(), [](std::string_view u) { return std::string(u); }, o);
     for (int trial = 0; trial < 3; ++trial)
@@ -111,19 +112,31 @@ TEST(eval_niah_prompt, deterministic_for_a_seed_and_different_between_trials) {
     EXPECT_NE(c.build(0.5, 0).number, a.build(0.5, 0).number);
 }
 
-TEST(eval_niah_prompt, chat_format_wraps_the_message) {
+TEST(eval_niah_prompt, chat_format_preamble_and_answer_prefix) {
     niah_options o;
     o.n_tokens = 300;
+    o.preamble = "Find the number.";
     prompt_format pf;
     pf.style = prompt_format::kind::chatml;
     pf.system = "Be brief.";
     const niah_builder b(
         haystack(), codec(), [&](std::string_view u) { return pf.apply(u); }, o);
     const niah_prompt p = b.build(0.3, 1);
-    EXPECT_EQ(p.text.rfind("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n", 0), 0u);
-    const std::string tail = "What is the magic number?<|im_end|>\n<|im_start|>assistant\n";
+    EXPECT_EQ(
+        p.text.rfind("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nFind the number.\n\n", 0),
+        0u);
+    // the answer prefix opens the assistant's turn (no space after the newline)
+    const std::string tail =
+        "What is the magic number?<|im_end|>\n<|im_start|>assistant\nThe magic number is";
     EXPECT_EQ(p.text.substr(p.text.size() - tail.size()), tail);
     EXPECT_LE(p.n_tokens, 300);
+    EXPECT_EQ(p.n_tokens, prompt_tokens(p.text));
+    // without a chat format: a space before the prefix
+    const niah_builder c(
+        haystack(), codec(), [](std::string_view u) { return std::string(u); }, o);
+    const niah_prompt q = c.build(0.3, 1);
+    const std::string plain_tail = "What is the magic number? The magic number is";
+    EXPECT_EQ(q.text.substr(q.text.size() - plain_tail.size()), plain_tail);
 }
 
 TEST(eval_niah_prompt, errors_are_clear) {

@@ -36,6 +36,10 @@ const char* usage =
     "  --system TEXT      ChatML system message (default: the one the model's template writes)\n"
     "  --needle TEXT      the needle sentence, {} for the number (default \"The magic number is {}.\")\n"
     "  --question TEXT    (default \"What is the magic number?\")\n"
+    "  --preamble TEXT    before the haystack (default none)\n"
+    "  --answer-prefix T  after the prompt, the start of the answer (default \"The magic number is\";\n"
+    "                     \"\" for none)\n"
+    "  --prompts-only     build the prompts, print them as a table (or --json) and stop\n"
     "  --digits N         digits of the number (default 7)\n"
     "  --json             one JSON object on stdout instead of the table\n"
     "  --out FILE         also write the JSON object to FILE\n"
@@ -57,7 +61,7 @@ struct setting_result {
 struct options {
     std::string model_path, haystack_path, out_path, format = "auto", settings = "dense;proxy";
     std::string system;
-    bool has_system = false, json = false, quiet = false;
+    bool has_system = false, json = false, quiet = false, prompts_only = false;
     int64_t n_tokens = 4096, answer_tokens = 16;
     int trials = 2;
     std::vector<double> depths;
@@ -147,16 +151,32 @@ void print_table(const options& o, const std::vector<analysis::niah_prompt>& pro
     }
 }
 
+// One line per prompt: where the needle went, the prompt's length, and its last words.
+void print_prompts(const std::vector<analysis::niah_prompt>& prompts,
+                   const std::vector<std::vector<int32_t>>& tokens, const model::tokenizer& tok) {
+    fmt::print("{:>6} {:>6} {:>6} {:>8} {:>7} {:>7} {:>8}  ending\n", "trial", "depth", "actual", "number",
+               "tokens", "needle", "offset");
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        const analysis::niah_prompt& p = prompts[i];
+        const std::vector<int32_t>& t = tokens[i];
+        std::string end = tok.decode(std::span<const int32_t>(t).last(std::min<size_t>(t.size(), 12)));
+        std::replace(end.begin(), end.end(), '\n', ' ');
+        fmt::print("{:>6} {:>6} {:>6.3f} {:>8} {:>7} {:>7} {:>8}  ...{}\n", p.trial, percent_label(p.depth),
+                   p.depth_actual, p.number, p.n_tokens, p.needle_token, p.haystack_offset, end);
+    }
+}
+
 std::string json_of(const options& o, const std::vector<analysis::niah_prompt>& prompts,
                     const std::vector<setting_result>& results, const std::string& device,
                     const analysis::prompt_format& fmt_used) {
     std::string j = fmt::format(
         "{{\"model\": {}, \"device\": {}, \"haystack\": {}, \"n_tokens\": {}, \"trials\": {}, \"seed\": {}, "
-        "\"format\": \"{}\", \"system\": {}, \"needle\": {}, \"question\": {}, \"answer_tokens\": {}, "
-        "\"depths\": {}",
+        "\"format\": \"{}\", \"system\": {}, \"needle\": {}, \"question\": {}, \"preamble\": {}, "
+        "\"answer_prefix\": {}, \"answer_tokens\": {}, \"depths\": {}",
         json_escape(o.model_path), json_escape(device), json_escape(o.haystack_path), o.n_tokens, o.trials,
         o.niah.seed, fmt_used.name(), json_escape(fmt_used.system), json_escape(o.niah.needle),
-        json_escape(o.niah.question), o.answer_tokens, json_numbers(o.depths));
+        json_escape(o.niah.question), json_escape(o.niah.preamble), json_escape(o.niah.answer_prefix),
+        o.answer_tokens, json_numbers(o.depths));
     j += ", \"prompts\": [";
     for (size_t i = 0; i < prompts.size(); ++i) {
         const auto& p = prompts[i];
@@ -219,10 +239,13 @@ int run_niah(int argc, char** argv) {
     if (o.has_system) o.system = a.str("--system", "");
     o.niah.needle = a.str("--needle", o.niah.needle);
     o.niah.question = a.str("--question", o.niah.question);
+    o.niah.preamble = a.str("--preamble", o.niah.preamble);
+    o.niah.answer_prefix = a.str("--answer-prefix", o.niah.answer_prefix);
     o.niah.digits = int(a.i64("--digits", o.niah.digits));
     o.json = a.flag("--json");
     o.out_path = a.str("--out", "");
     o.quiet = a.flag("--quiet");
+    o.prompts_only = a.flag("--prompts-only");
     if (o.model_path.empty()) throw error("give a model with -m MODEL.gguf");
     if (o.haystack_path.empty()) throw error("give a haystack text with -f FILE");
     if (o.n_tokens < 16 || o.n_tokens > model::max_ctx)
@@ -265,6 +288,12 @@ int run_niah(int argc, char** argv) {
     int64_t longest = 0;
     for (const auto& t : tokens)
         longest = std::max(longest, int64_t(t.size()));
+    if (o.prompts_only) {
+        if (o.json || !o.out_path.empty())
+            emit_json(json_of(o, prompts, {}, be.main().description(), pf), o.json, o.out_path);
+        if (!o.json) print_prompts(prompts, tokens, tok);
+        return 0;
+    }
 
     std::vector<setting_result> results;
     progress prog(int64_t(settings.size() * prompts.size()), o.quiet);
