@@ -191,6 +191,27 @@ TEST_F(eval_cli, attn_table_with_a_needle_prompt) {
     EXPECT_NE(r.out.find("over 2 layers"), std::string::npos);
 }
 
+TEST_F(eval_cli, attn_needle_prompt_is_the_niah_prompt) {
+    // pa eval attn --needle-depth P --trial T prefills the prompt pa eval niah builds for (P, T)
+    const std::string flags = "-c 260 --seed 5 --preamble \"Find it.\" --device cpu --quiet --json";
+    const result n = run(fmt::format("eval niah -m {} -f {} --depths 30% --trials 3 --prompts-only {}",
+                                     model(), haystack(), flags));
+    ASSERT_EQ(n.code, 0) << n.err;
+    const size_t trial2 = n.out.find("\"trial\": 2");
+    ASSERT_NE(trial2, std::string::npos);
+    const size_t prompt = n.out.rfind('{', trial2);
+    const result a =
+        run(fmt::format("eval attn -m {} -f {} --needle-depth 30 --trial 2 --layers 1 --min-tokens 0 "
+                        "--block 32 {}",
+                        model(), haystack(), flags));
+    ASSERT_EQ(a.code, 0) << a.err;
+    EXPECT_EQ(json_number(a.out, "tokens"), json_number(n.out, "tokens", prompt));
+    EXPECT_EQ(json_number(a.out, "needle_first"), json_number(n.out, "needle_token", prompt));
+    const size_t num = n.out.find("\"number\": \"", prompt);
+    ASSERT_NE(num, std::string::npos);
+    EXPECT_NE(a.out.find("\"needle_number\": \"" + n.out.substr(num + 11, 7) + "\""), std::string::npos);
+}
+
 TEST_F(eval_cli, errors_are_one_line) {
     const std::string m = model(), h = haystack();
     const std::pair<std::string, std::string> cases[] = {

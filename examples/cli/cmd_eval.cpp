@@ -94,6 +94,31 @@ analysis::prompt_format prompt_format_for(const model::model& m, const std::stri
     return f;
 }
 
+niah_flags niah_flags_from(args& a) {
+    niah_flags f;
+    analysis::niah_options& n = f.niah;
+    n.seed = uint64_t(a.i64("--seed", 1));
+    f.format = a.str("--format", f.format);
+    f.has_system = a.has("--system");
+    if (f.has_system) f.system = a.str("--system", "");
+    n.needle = a.str("--needle", n.needle);
+    n.question = a.str("--question", n.question);
+    n.preamble = a.str("--preamble", n.preamble);
+    n.answer_prefix = a.str("--answer-prefix", n.answer_prefix);
+    n.digits = int(a.i64("--digits", n.digits));
+    return f;
+}
+
+analysis::niah_builder make_niah_builder(const model::model& m, std::string_view text, const niah_flags& f,
+                                         int64_t n_tokens, analysis::prompt_format* used) {
+    const analysis::prompt_format pf = prompt_format_for(m, f.format, f.has_system ? &f.system : nullptr);
+    if (used) *used = pf;
+    analysis::niah_options o = f.niah;
+    o.n_tokens = n_tokens;
+    return analysis::niah_builder(
+        text, codec_for(m.tok()), [pf](std::string_view user) { return pf.apply(user); }, o);
+}
+
 analysis::text_codec codec_for(const model::tokenizer& tok) {
     analysis::text_codec c;
     c.encode = [&tok](std::string_view s) { return tok.encode(s, false, true); };

@@ -53,6 +53,28 @@ std::string json_numbers(const std::vector<double>& v, int precision = 4);
 // The proxy op comes with the plugin: load it when the backends did not (--device cpu).
 std::shared_ptr<plugin> ensure_proxy_plugin(args& a, const backend_set& be);
 
+// The needle-in-a-haystack prompt flags, shared by niah and attn (--needle-depth), so that
+// both build the same prompts from the same flags.
+inline constexpr const char* niah_prompt_help =
+    "  --seed S           numbers and text offsets (default 1)\n"
+    "  --format F         auto | chatml | plain (auto: ChatML when the model's chat template uses it)\n"
+    "  --system TEXT      ChatML system message (default: the one the model's template writes)\n"
+    "  --needle TEXT      the needle sentence, {} for the number (default \"The magic number is {}.\")\n"
+    "  --question TEXT    (default \"What is the magic number?\")\n"
+    "  --preamble TEXT    before the haystack (default none)\n"
+    "  --answer-prefix T  after the prompt, the start of the answer (default \"The magic number is\";\n"
+    "                     \"\" for none)\n"
+    "  --digits N         digits of the number (default 7)\n";
+struct niah_flags {
+    analysis::niah_options niah; // n_tokens unset
+    std::string format = "auto", system;
+    bool has_system = false;
+};
+niah_flags niah_flags_from(args& a);
+// The prompt builder of the flags over a text, for n_tokens prompts; *used gets the format.
+analysis::niah_builder make_niah_builder(const model::model& m, std::string_view text, const niah_flags& f,
+                                         int64_t n_tokens, analysis::prompt_format* used);
+
 // --format auto|chatml|plain and --system TEXT over the model's chat template.
 analysis::prompt_format prompt_format_for(const model::model& m, const std::string& choice,
                                           const std::string* system);

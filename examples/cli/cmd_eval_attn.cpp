@@ -29,9 +29,9 @@ const char* usage =
     "pairs of a KV group (heads sharing a KV head) and of a proxy group, mean and minimum.\n"
     "  -c N               tokens to prefill (default 2048; BOS included when the model adds one)\n"
     "  --skip T           start T tokens into the text (default 0)\n"
-    "  --needle-depth P   instead of the text's first tokens: a needle-in-a-haystack prompt of N\n"
-    "                     tokens (pa eval niah's, trial 0 of --seed) with the needle at P percent\n"
-    "  --seed S           (default 1)   --format F  auto | chatml | plain (default auto)\n"
+    "  --needle-depth P   instead of the text's first tokens: pa eval niah's prompt of N tokens with\n"
+    "                     the needle at P percent (the prompt flags below, as for pa eval niah)\n"
+    "  --trial T          ... of this trial (default 0)\n"
     "  --layers LIST      layers to capture: all, or indices and ranges such as 0,5,10-12 (default all)\n"
     "  --attn MODE        attention of the capturing prefill: dense (default) or proxy\n"
     "  --save DIR         write each captured layer as DIR/layer-<L>.paqkv (PAQKV1: pa attn --load)\n"
@@ -43,13 +43,14 @@ const char* usage =
     "  --json             one JSON object on stdout instead of the table\n"
     "  --out FILE         also write the JSON object to FILE\n"
     "  --quiet            no progress on stderr\n"
-    "Model session (prefill in one chunk by default: --batch defaults to -c):\n";
+    "The needle prompt (--needle-depth):\n";
 
 struct options {
-    std::string model_path, text_path, save_dir, out_path, layers = "all", format = "auto";
+    std::string model_path, text_path, save_dir, out_path, layers = "all";
     int64_t n_tokens = 2048, skip = 0;
-    double needle_depth = -1;
-    uint64_t seed = 1;
+    double needle_depth = -1; // percent; < 0: the text's first tokens
+    int trial = 0;
+    niah_flags prompt;
     bool json = false, per_head = false, quiet = false;
     analysis::layer_options lo;
 };
@@ -165,9 +166,9 @@ std::string json_of(const options& o, const std::vector<layer_result>& layers,
                     so.attn == model::attn_mode::proxy ? "proxy" : "dense", json_proxy_params(so.proxy),
                     o.lo.sim.top_k, o.lo.sim.gamma, o.lo.sim.rows);
     if (nd.first >= 0)
-        j += fmt::format(
-            ", \"needle_depth\": {}, \"needle_first\": {}, \"needle_len\": {}, \"needle_number\": \"{}\"",
-            o.needle_depth, nd.first, nd.len, nd.number);
+        j += fmt::format(", \"needle_depth\": {}, \"trial\": {}, \"needle_first\": {}, \"needle_len\": {}, "
+                         "\"needle_number\": \"{}\"",
+                         o.needle_depth, o.trial, nd.first, nd.len, nd.number);
     j += fmt::format(
         ", \"summary\": {{\"layers\": {}, \"recall_mean\": {:.6f}, \"recall_p5_mean\": {:.6f}, "
         "\"recall_p5_worst\": {:.6f}, \"recall_p5_worst_layer\": {}, \"recall_min_worst\": {:.6f}, "
@@ -223,13 +224,8 @@ std::vector<int32_t> input_tokens(const options& o, const model::model& m, needl
     const model::tokenizer& tok = m.tok();
     const std::string text = read_text_file(o.text_path);
     if (o.needle_depth >= 0) {
-        analysis::niah_options no;
-        no.n_tokens = o.n_tokens;
-        no.seed = o.seed;
-        const analysis::prompt_format pf = prompt_format_for(m, o.format, nullptr);
-        const analysis::niah_builder b(
-            text, codec_for(tok), [&pf](std::string_view u) { return pf.apply(u); }, no);
-        const analysis::niah_prompt p = b.build(o.needle_depth / 100.0, 0);
+        const analysis::niah_builder b = make_niah_builder(m, text, o.prompt, o.n_tokens, nullptr);
+        const analysis::niah_prompt p = b.build(o.needle_depth / 100.0, o.trial);
         nd.first = p.needle_token;
         nd.len = int64_t(tok.encode(b.needle_sentence(p.number), false, false).size());
         nd.number = p.number;
@@ -250,7 +246,9 @@ std::vector<int32_t> input_tokens(const options& o, const model::model& m, needl
 
 int run_attn(int argc, char** argv) {
     args a(argc, argv,
-           std::string(usage) + session_option_help + std::string(proxy_option_help) + device_options);
+           std::string(usage) + niah_prompt_help +
+               "Model session (prefill in one chunk by default: --batch defaults to -c):\n" +
+               session_option_help + proxy_option_help + device_options);
     if (a.help()) {
         fmt::print("{}", a.usage());
         return 0;
@@ -260,9 +258,10 @@ int run_attn(int argc, char** argv) {
     o.text_path = a.str("-f", "");
     o.n_tokens = a.i64("-c", 2048);
     o.skip = a.i64("--skip", 0);
-    o.needle_depth = a.has("--needle-depth") ? a.f64("--needle-depth", 50) : -1;
-    o.seed = uint64_t(a.i64("--seed", 1));
-    o.format = a.str("--format", o.format);
+    const bool needle = a.has("--needle-depth");
+    o.needle_depth = needle ? a.f64("--needle-depth", 50) : -1;
+    o.trial = int(a.i64("--trial", 0));
+    o.prompt = niah_flags_from(a);
     o.layers = a.str("--layers", o.layers);
     o.save_dir = a.str("--save", "");
     o.lo.sim.top_k = a.i64("--sim-k", 0);
@@ -279,10 +278,9 @@ int run_attn(int argc, char** argv) {
     if (o.text_path.empty()) throw error("give a text with -f FILE");
     if (o.n_tokens < 2 || o.n_tokens > model::max_ctx)
         throw error(fmt::format("-c {} is outside 2..{}", o.n_tokens, model::max_ctx));
-    if (o.needle_depth >= 0 && o.needle_depth > 100)
+    if (needle && !(o.needle_depth >= 0 && o.needle_depth <= 100))
         throw error(fmt::format("--needle-depth {} is not a percentage in 0..100", o.needle_depth));
-    if (o.needle_depth < 0 && a.has("--needle-depth"))
-        throw error(fmt::format("--needle-depth {} is not a percentage in 0..100", o.needle_depth));
+    if (o.trial < 0) throw error(fmt::format("--trial {} must be >= 0", o.trial));
     if (o.lo.sim.top_k < 0 || o.lo.sim.rows < 0) throw error("--sim-k and --sim-rows must be >= 0");
     o.lo.gamma = so.proxy.gamma;
     o.lo.sim.gamma = so.proxy.gamma;

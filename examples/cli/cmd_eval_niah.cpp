@@ -23,28 +23,19 @@ const char* usage =
     "(correct when it contains the number). Every setting answers the same prompts. A table on\n"
     "stdout (or --json), progress on stderr.\n"
     "  -c TOKENS          prompt length in tokens, chat format included (default 4096)\n"
-    "  --depths D         needle depths: a count spread evenly over 0..100% (default 10), or a\n"
-    "                     list of percentages such as 0,50,100\n"
+    "  --depths D         needle depths: a count spread evenly over 0..100% (default 10), or\n"
+    "                     percentages: 0,50,100 or one depth 50%\n"
     "  --trials T         prompts per depth, each with its own number and text offset (default 2)\n"
-    "  --seed S           numbers and text offsets (default 1)\n"
     "  --settings LIST    what to compare, ';'-separated (default \"dense;proxy\"): dense, proxy (the\n"
     "                     proxy flags given below), or proxy flags as name=value pairs separated by\n"
     "                     ',' over them, e.g. \"dense;proxy;gamma=0.99,proxy-heads=3;min-tokens=512\"\n"
     "                     (also proxy-min-len=L, no-force)\n"
     "  --answer-tokens N  greedy tokens generated per prompt (default 16)\n"
-    "  --format F         auto | chatml | plain (auto: ChatML when the model's chat template uses it)\n"
-    "  --system TEXT      ChatML system message (default: the one the model's template writes)\n"
-    "  --needle TEXT      the needle sentence, {} for the number (default \"The magic number is {}.\")\n"
-    "  --question TEXT    (default \"What is the magic number?\")\n"
-    "  --preamble TEXT    before the haystack (default none)\n"
-    "  --answer-prefix T  after the prompt, the start of the answer (default \"The magic number is\";\n"
-    "                     \"\" for none)\n"
     "  --prompts-only     build the prompts, print them as a table (or --json) and stop\n"
-    "  --digits N         digits of the number (default 7)\n"
     "  --json             one JSON object on stdout instead of the table\n"
     "  --out FILE         also write the JSON object to FILE\n"
     "  --quiet            no progress on stderr\n"
-    "Model session (prefill in one chunk by default: --batch defaults to -c):\n";
+    "The prompt (pa eval attn --needle-depth takes the same flags):\n";
 
 struct answer {
     bool correct = false;
@@ -59,17 +50,16 @@ struct setting_result {
 };
 
 struct options {
-    std::string model_path, haystack_path, out_path, format = "auto", settings = "dense;proxy";
-    std::string system;
-    bool has_system = false, json = false, quiet = false, prompts_only = false;
+    std::string model_path, haystack_path, out_path, settings = "dense;proxy";
+    bool json = false, quiet = false, prompts_only = false;
     int64_t n_tokens = 4096, answer_tokens = 16;
     int trials = 2;
     std::vector<double> depths;
-    analysis::niah_options niah;
+    niah_flags prompt;
 };
 
 std::vector<double> parse_depths(const std::string& s) {
-    if (s.find(',') == std::string::npos && s.find('.') == std::string::npos) {
+    if (s.find_first_of(",.%") == std::string::npos) {
         char* end = nullptr;
         const long n = std::strtol(s.c_str(), &end, 10);
         if (end && !*end && n >= 1 && n <= 1000) return analysis::even_depths(int(n));
@@ -82,8 +72,9 @@ std::vector<double> parse_depths(const std::string& s) {
     while (from <= s.size()) {
         size_t end = s.find(',', from);
         if (end == std::string::npos) end = s.size();
-        const std::string item = s.substr(from, end - from);
+        std::string item = s.substr(from, end - from);
         from = end + 1;
+        if (!item.empty() && item.back() == '%') item.pop_back();
         char* e = nullptr;
         const double v = std::strtod(item.c_str(), &e);
         if (item.empty() || !e || *e || !(v >= 0 && v <= 100))
@@ -126,7 +117,7 @@ void print_table(const options& o, const std::vector<analysis::niah_prompt>& pro
     }
     fmt::print("needle in a haystack: {}\n", model_desc);
     fmt::print("prompts: {} depths x {} trials, {}-{} tokens (target {}), format {}, seed {}\n",
-               o.depths.size(), o.trials, lo, hi, o.n_tokens, fmt_used.name(), o.niah.seed);
+               o.depths.size(), o.trials, lo, hi, o.n_tokens, fmt_used.name(), o.prompt.niah.seed);
     size_t w = 7;
     for (const auto& r : results)
         w = std::max(w, r.s->label.size());
@@ -174,9 +165,9 @@ std::string json_of(const options& o, const std::vector<analysis::niah_prompt>& 
         "\"format\": \"{}\", \"system\": {}, \"needle\": {}, \"question\": {}, \"preamble\": {}, "
         "\"answer_prefix\": {}, \"answer_tokens\": {}, \"depths\": {}",
         json_escape(o.model_path), json_escape(device), json_escape(o.haystack_path), o.n_tokens, o.trials,
-        o.niah.seed, fmt_used.name(), json_escape(fmt_used.system), json_escape(o.niah.needle),
-        json_escape(o.niah.question), json_escape(o.niah.preamble), json_escape(o.niah.answer_prefix),
-        o.answer_tokens, json_numbers(o.depths));
+        o.prompt.niah.seed, fmt_used.name(), json_escape(fmt_used.system), json_escape(o.prompt.niah.needle),
+        json_escape(o.prompt.niah.question), json_escape(o.prompt.niah.preamble),
+        json_escape(o.prompt.niah.answer_prefix), o.answer_tokens, json_numbers(o.depths));
     j += ", \"prompts\": [";
     for (size_t i = 0; i < prompts.size(); ++i) {
         const auto& p = prompts[i];
@@ -220,7 +211,9 @@ std::string json_of(const options& o, const std::vector<analysis::niah_prompt>& 
 
 int run_niah(int argc, char** argv) {
     args a(argc, argv,
-           std::string(usage) + session_option_help + std::string(proxy_option_help) + device_options);
+           std::string(usage) + niah_prompt_help +
+               "Model session (prefill in one chunk by default: --batch defaults to -c):\n" +
+               session_option_help + proxy_option_help + device_options);
     if (a.help()) {
         fmt::print("{}", a.usage());
         return 0;
@@ -231,17 +224,9 @@ int run_niah(int argc, char** argv) {
     o.n_tokens = a.i64("-c", 4096);
     o.depths = parse_depths(a.str("--depths", "10"));
     o.trials = int(a.i64("--trials", 2));
-    o.niah.seed = uint64_t(a.i64("--seed", 1));
+    o.prompt = niah_flags_from(a);
     o.settings = a.str("--settings", o.settings);
     o.answer_tokens = a.i64("--answer-tokens", 16);
-    o.format = a.str("--format", o.format);
-    o.has_system = a.has("--system");
-    if (o.has_system) o.system = a.str("--system", "");
-    o.niah.needle = a.str("--needle", o.niah.needle);
-    o.niah.question = a.str("--question", o.niah.question);
-    o.niah.preamble = a.str("--preamble", o.niah.preamble);
-    o.niah.answer_prefix = a.str("--answer-prefix", o.niah.answer_prefix);
-    o.niah.digits = int(a.i64("--digits", o.niah.digits));
     o.json = a.flag("--json");
     o.out_path = a.str("--out", "");
     o.quiet = a.flag("--quiet");
@@ -265,11 +250,9 @@ int run_niah(int argc, char** argv) {
 
     const model::model m(o.model_path);
     const model::tokenizer& tok = m.tok();
-    const analysis::prompt_format pf = prompt_format_for(m, o.format, o.has_system ? &o.system : nullptr);
-    o.niah.n_tokens = o.n_tokens;
-    const analysis::niah_builder builder(
-        read_text_file(o.haystack_path), codec_for(tok),
-        [&pf](std::string_view user) { return pf.apply(user); }, o.niah);
+    analysis::prompt_format pf;
+    const analysis::niah_builder builder =
+        make_niah_builder(m, read_text_file(o.haystack_path), o.prompt, o.n_tokens, &pf);
     if (!o.quiet)
         std::fprintf(stderr, "model: %s\ndevice: %s\nhaystack: %lld tokens\n", m.describe().c_str(),
                      be.main().description().c_str(), (long long)builder.haystack_tokens());
