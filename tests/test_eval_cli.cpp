@@ -172,6 +172,12 @@ TEST_F(eval_cli, attn_reports_every_layer_and_saves_replayable_dumps) {
     EXPECT_EQ(json_number(j, "pairs", layer0), 8 * 1); // sim_kv: 4 KV groups of 2 heads
     for (int l = 0; l < 5; ++l)
         EXPECT_TRUE(fs::exists(fs::path(save) / fmt::format("layer-{}.paqkv", l))) << l;
+    // --from analyses the saved layers without the model: the same numbers
+    const result from = run(fmt::format("eval attn --from {} --layers 0,3 --json --quiet {}", save, common));
+    ASSERT_EQ(from.code, 0) << from.err;
+    EXPECT_EQ(count(from.out, "\"layer\": "), 2);
+    EXPECT_EQ(json_number(from.out, "recall_mean", from.out.find("\"layer\": 0")), recall);
+    EXPECT_EQ(json_number(from.out, "density", from.out.find("\"layer\": 0")), density);
     // `pa attn --load` replays layer 0: the same mask, so the same recall and density
     const result replay =
         run(fmt::format("attn --load {}/layer-0.paqkv --no-stages --json {}", save, common));
@@ -227,6 +233,9 @@ TEST_F(eval_cli, errors_are_one_line) {
         {fmt::format("eval niah -m {} -f {} --depths 0,120 --device cpu", m, h), "error: --depths: '120'"},
         {fmt::format("eval attn -m {} -f {} -c 300 --layers 7 --device cpu", m, h), "error: --layers: '7'"},
         {fmt::format("eval attn -m {} -f {} -c 100000 --device cpu", m, h), "error: "},
+        {fmt::format("eval attn --from {} -m {}", dir().string(), m),
+         "error: --from DIR analyses saved layers"},
+        {fmt::format("eval attn --from {} --device cpu", dir().string()), "error: --from "},
     };
     for (const auto& [args, want] : cases) {
         const result r = run(args);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
+#include <sstream>
 
 #include "cmd_eval.h"
 #include "dump_files.h"
@@ -21,7 +22,7 @@ namespace pa::cli::eval {
 namespace {
 
 const char* usage =
-    "usage: pa eval attn -m MODEL.gguf -f TEXT [-c N] [--layers LIST] [options]\n"
+    "usage: pa eval attn (-m MODEL.gguf -f TEXT [-c N] | --from DIR) [--layers LIST] [options]\n"
     "Prefills the first N tokens of TEXT, captures the Q/K/V of the chosen layers and measures the\n"
     "proxy_sparse_attn mask (CPU reference estimate, the proxy flags below) against exact attention,\n"
     "per layer and head: recall mean / p5 / min, density, oracle density, output error; and head\n"
@@ -34,7 +35,10 @@ const char* usage =
     "  --trial T          ... of this trial (default 0)\n"
     "  --layers LIST      layers to capture: all, or indices and ranges such as 0,5,10-12 (default all)\n"
     "  --attn MODE        attention of the capturing prefill: dense (default) or proxy\n"
-    "  --save DIR         write each captured layer as DIR/layer-<L>.paqkv (PAQKV1: pa attn --load)\n"
+    "  --save DIR         write each captured layer as DIR/layer-<L>.paqkv (PAQKV1: pa attn --load),\n"
+    "                     and the needle's tokens as DIR/needle.txt\n"
+    "  --from DIR         analyse the layers --save wrote to DIR instead of running a model (no -m, -f):\n"
+    "                     capture on a fast device, analyse anywhere\n"
     "  --sim-k K          head similarity: top-k keys per head and query (default 0: each head's\n"
     "                     own gamma cover, the fewest keys holding gamma of its mass)\n"
     "  --sim-rows R       queries sampled for head similarity (default 256; 0 = all)\n"
@@ -46,7 +50,7 @@ const char* usage =
     "The needle prompt (--needle-depth):\n";
 
 struct options {
-    std::string model_path, text_path, save_dir, out_path, layers = "all";
+    std::string model_path, text_path, save_dir, from_dir, out_path, layers = "all";
     int64_t n_tokens = 2048, skip = 0;
     double needle_depth = -1; // percent; < 0: the text's first tokens
     int trial = 0;
@@ -159,12 +163,12 @@ std::string json_group(const analysis::group_similarity& g) {
 std::string json_of(const options& o, const std::vector<layer_result>& layers,
                     const analysis::layers_summary& s, const std::string& device, int64_t n,
                     const model::session_options& so, const needle_info& nd) {
-    std::string j =
-        fmt::format("{{\"model\": {}, \"device\": {}, \"text\": {}, \"tokens\": {}, \"skip\": {}, "
-                    "\"attn\": \"{}\", {}, \"sim_top_k\": {}, \"sim_gamma\": {}, \"sim_rows\": {}",
-                    json_escape(o.model_path), json_escape(device), json_escape(o.text_path), n, o.skip,
-                    so.attn == model::attn_mode::proxy ? "proxy" : "dense", json_proxy_params(so.proxy),
-                    o.lo.sim.top_k, o.lo.sim.gamma, o.lo.sim.rows);
+    std::string j = fmt::format(
+        "{{\"model\": {}, \"device\": {}, \"text\": {}, \"from\": {}, \"tokens\": {}, \"skip\": {}, "
+        "\"attn\": \"{}\", {}, \"sim_top_k\": {}, \"sim_gamma\": {}, \"sim_rows\": {}",
+        json_escape(o.model_path), json_escape(device), json_escape(o.text_path), json_escape(o.from_dir), n,
+        o.skip, so.attn == model::attn_mode::proxy ? "proxy" : "dense", json_proxy_params(so.proxy),
+        o.lo.sim.top_k, o.lo.sim.gamma, o.lo.sim.rows);
     if (nd.first >= 0)
         j += fmt::format(", \"needle_depth\": {}, \"trial\": {}, \"needle_first\": {}, \"needle_len\": {}, "
                          "\"needle_number\": \"{}\"",
@@ -219,6 +223,57 @@ std::string json_of(const options& o, const std::vector<layer_result>& layers,
     return j + "]}";
 }
 
+std::string layer_file(const std::string& dir, int layer) {
+    return (std::filesystem::path(dir) / fmt::format("layer-{}.paqkv", layer)).string();
+}
+
+// DIR/needle.txt: "<first token> <tokens> <number>", written with the layers of a needle prompt.
+void save_capture(const std::string& dir, const std::vector<int>& layers,
+                  const std::vector<attn_qkv>& captured, const needle_info& nd) {
+    std::filesystem::create_directories(dir);
+    for (size_t i = 0; i < layers.size(); ++i)
+        analysis::write_qkv_dump(layer_file(dir, layers[i]), captured[i]);
+    const std::string path = (std::filesystem::path(dir) / "needle.txt").string();
+    std::filesystem::remove(path);
+    if (nd.first < 0) return;
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (!f) throw error(fmt::format("{}: cannot write", path));
+    std::fprintf(f, "%lld %lld %s\n", (long long)nd.first, (long long)nd.len, nd.number.c_str());
+    std::fclose(f);
+}
+
+needle_info read_needle(const std::string& dir) {
+    needle_info nd;
+    const std::string path = (std::filesystem::path(dir) / "needle.txt").string();
+    if (!std::filesystem::exists(path)) return nd;
+    std::istringstream in(read_text_file(path));
+    if (!(in >> nd.first >> nd.len >> nd.number) || nd.first < 0 || nd.len <= 0)
+        throw error(fmt::format("{}: not '<first token> <tokens> <number>'", path));
+    return nd;
+}
+
+// The layers saved in dir: all of them (layer-<L>.paqkv, ascending), or those of the list.
+std::vector<int> saved_layers(const std::string& dir, const std::string& list) {
+    if (!std::filesystem::is_directory(dir)) throw error(fmt::format("--from {}: not a directory", dir));
+    std::vector<int> found;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        const std::string name = e.path().filename().string();
+        int l = -1;
+        char tail[8] = {};
+        if (std::sscanf(name.c_str(), "layer-%d.%7s", &l, tail) == 2 && std::string(tail) == "paqkv" &&
+            l >= 0)
+            found.push_back(l);
+    }
+    if (found.empty()) throw error(fmt::format("--from {}: no layer-<L>.paqkv files", dir));
+    std::sort(found.begin(), found.end());
+    if (list == "all") return found;
+    const std::vector<int> want = parse_index_list(list, found.back() + 1, "--layers");
+    for (int l : want)
+        if (!std::binary_search(found.begin(), found.end(), l))
+            throw error(fmt::format("--layers: layer {} is not saved in {}", l, dir));
+    return want;
+}
+
 // The tokens to prefill: the text's tokens [skip, skip + n) after BOS, or a needle prompt.
 std::vector<int32_t> input_tokens(const options& o, const model::model& m, needle_info& nd) {
     const model::tokenizer& tok = m.tok();
@@ -264,6 +319,7 @@ int run_attn(int argc, char** argv) {
     o.prompt = niah_flags_from(a);
     o.layers = a.str("--layers", o.layers);
     o.save_dir = a.str("--save", "");
+    o.from_dir = a.str("--from", "");
     o.lo.sim.top_k = a.i64("--sim-k", 0);
     o.lo.sim.rows = a.i64("--sim-rows", 256);
     o.per_head = a.flag("--per-head");
@@ -274,8 +330,14 @@ int run_attn(int argc, char** argv) {
     o.quiet = a.flag("--quiet");
     model::session_options so = session_options_from(a, int(o.n_tokens), false);
     so.attn = parse_attn_mode(a.str("--attn", "dense"));
-    if (o.model_path.empty()) throw error("give a model with -m MODEL.gguf");
-    if (o.text_path.empty()) throw error("give a text with -f FILE");
+    if (!o.from_dir.empty()) {
+        if (!o.model_path.empty() || !o.text_path.empty() || !o.save_dir.empty() || needle)
+            throw error("--from DIR analyses saved layers: no -m, -f, --save or --needle-depth with it");
+    } else {
+        if (o.model_path.empty())
+            throw error("give a model with -m MODEL.gguf (or saved layers with --from DIR)");
+        if (o.text_path.empty()) throw error("give a text with -f FILE");
+    }
     if (o.n_tokens < 2 || o.n_tokens > model::max_ctx)
         throw error(fmt::format("-c {} is outside 2..{}", o.n_tokens, model::max_ctx));
     if (needle && !(o.needle_depth >= 0 && o.needle_depth <= 100))
@@ -287,22 +349,24 @@ int run_attn(int argc, char** argv) {
     o.lo.n_proxy = so.proxy.n_proxy;
     const backend_set be = open_backends(a);
     std::shared_ptr<plugin> proxy_plugin =
-        so.attn == model::attn_mode::proxy ? ensure_proxy_plugin(a, be) : nullptr;
+        so.attn == model::attn_mode::proxy && o.from_dir.empty() ? ensure_proxy_plugin(a, be) : nullptr;
     a.finish();
 
-    const model::model m(o.model_path);
-    const std::vector<int> layers = parse_index_list(o.layers, m.hp().n_layer, "--layers");
+    std::vector<int> layers;
+    std::vector<attn_qkv> captured; // per layer; empty with --from (read one at a time)
     needle_info nd;
-    const std::vector<int32_t> tokens = input_tokens(o, m, nd);
-    const auto n = int64_t(tokens.size());
-    so.n_ctx = int(n);
-    if (!o.quiet)
-        std::fprintf(stderr, "model: %s\ndevice: %s\nprefill: %lld tokens, capturing %zu layers\n",
-                     m.describe().c_str(), be.main().description().c_str(), (long long)n, layers.size());
-    if (!o.save_dir.empty()) std::filesystem::create_directories(o.save_dir);
-
-    std::vector<attn_qkv> captured;
-    {
+    std::string model_desc;
+    int64_t n = 0;
+    if (o.from_dir.empty()) {
+        const model::model m(o.model_path);
+        model_desc = m.describe();
+        layers = parse_index_list(o.layers, m.hp().n_layer, "--layers");
+        const std::vector<int32_t> tokens = input_tokens(o, m, nd);
+        n = int64_t(tokens.size());
+        so.n_ctx = int(n);
+        if (!o.quiet)
+            std::fprintf(stderr, "model: %s\ndevice: %s\nprefill: %lld tokens, capturing %zu layers\n",
+                         model_desc.c_str(), be.main().description().c_str(), (long long)n, layers.size());
         model::session s(m, be.order(), so);
         s.sched().set_abort_flag(interrupt_flag());
         s.capture_qkv(layers);
@@ -310,15 +374,19 @@ int run_attn(int argc, char** argv) {
         s.eval(tokens, [&](int64_t done, int64_t) { pre.update(done, "prefill tokens"); });
         pre.finish();
         captured = s.take_captured();
+        if (!o.save_dir.empty()) save_capture(o.save_dir, layers, captured, nd);
+    } else {
+        layers = saved_layers(o.from_dir, o.layers);
+        nd = read_needle(o.from_dir);
+        model_desc = "layers saved in " + o.from_dir;
     }
 
     std::vector<layer_result> results;
     progress prog(int64_t(layers.size()), o.quiet);
     for (size_t i = 0; i < layers.size(); ++i) {
-        const attn_qkv& x = captured[i];
-        if (!o.save_dir.empty())
-            analysis::write_qkv_dump(
-                (std::filesystem::path(o.save_dir) / fmt::format("layer-{}.paqkv", layers[i])).string(), x);
+        const attn_qkv x = captured.empty() ? analysis::read_qkv_dump(layer_file(o.from_dir, layers[i]))
+                                            : std::move(captured[i]);
+        n = x.N;
         const proxy::geometry geo = proxy::make_geometry(x, so.proxy);
         const proxy::estimate e = proxy::estimate_mask(geo, x, o.lo.n_threads);
         layer_result lr;
@@ -358,7 +426,7 @@ int run_attn(int argc, char** argv) {
     const std::string json = o.json || !o.out_path.empty()
                                  ? json_of(o, results, sum, be.main().description(), n, so, nd)
                                  : std::string();
-    if (!o.json) print_table(o, results, sum, m.describe(), n, so.proxy, nd);
+    if (!o.json) print_table(o, results, sum, model_desc, n, so.proxy, nd);
     emit_json(json, o.json, o.out_path);
     return 0;
 }
