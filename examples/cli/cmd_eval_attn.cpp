@@ -59,7 +59,7 @@ struct options {
     analysis::layer_options lo;
 };
 
-// Where the needle sits in a needle-in-a-haystack prompt, and how each head's last query reads it.
+// Where the needle sentence sits in a needle prompt (its tokens), and its number.
 struct needle_info {
     int64_t first = -1, len = 0; // token span
     std::string number;
