@@ -127,7 +127,10 @@ mask_quality measure_mask(const attn_qkv& x, const block_mask& mask, float gamma
     });
     double sum = 0;
     mq.recall_per_head.assign(size_t(x.H), 0.0);
+    mq.recall_p5_per_head.assign(size_t(x.H), 0.0);
+    mq.recall_min_per_head.assign(size_t(x.H), 0.0);
     std::array<std::vector<double>, 4> quart;
+    std::vector<double> head_recall;
     for (int64_t h = 0; h < x.H; ++h) {
         double hs = 0;
         for (int64_t t = 0; t < x.N; ++t) {
@@ -135,6 +138,9 @@ mask_quality measure_mask(const attn_qkv& x, const block_mask& mask, float gamma
             quart[size_t(std::min<int64_t>(3, 4 * t / x.N))].push_back(recall[size_t(h * x.N + t)]);
         }
         mq.recall_per_head[size_t(h)] = hs / double(x.N);
+        head_recall.assign(recall.begin() + h * x.N, recall.begin() + (h + 1) * x.N);
+        mq.recall_p5_per_head[size_t(h)] = percentile(head_recall, 0.05);
+        mq.recall_min_per_head[size_t(h)] = head_recall.front(); // sorted by percentile()
         sum += hs;
     }
     for (size_t i = 0; i < 4; ++i) {
@@ -147,9 +153,12 @@ mask_quality measure_mask(const attn_qkv& x, const block_mask& mask, float gamma
     mq.recall_p5 = percentile(recall, 0.05);
     mq.recall_min = recall.front(); // sorted by percentile()
     double iou = 0, oracle = 0;
-    for (const row_result& r : rows) {
-        iou += r.iou;
-        oracle += double(r.oracle_count);
+    mq.oracle_density_per_head.assign(size_t(x.H), 0.0);
+    for (size_t i = 0; i < rows.size(); ++i) {
+        iou += rows[i].iou;
+        oracle += double(rows[i].oracle_count);
+        mq.oracle_density_per_head[i / size_t(gr.n_rows)] +=
+            double(rows[i].oracle_count) / double(gr.tri_total());
     }
     mq.oracle_iou = iou / double(rows.size());
     mq.oracle_density = oracle / (double(gr.tri_total()) * double(x.H));

@@ -18,6 +18,7 @@ struct mask_quality {
     // Recall: per (head, query) the dense softmax mass inside the kept blocks.
     double recall_mean = 0, recall_p5 = 0, recall_min = 0;
     std::vector<double> recall_per_head; // mean over the head's queries
+    std::vector<double> recall_p5_per_head, recall_min_per_head;
     // Recall of the queries in each quarter of the sequence (first to last), mean and p5.
     std::array<double, 4> recall_quartile_mean{}, recall_quartile_p5{};
     // Density: kept blocks / causal blocks, overall and per head.
@@ -26,6 +27,7 @@ struct mask_quality {
     // Oracle density: per (head, row) the fewest blocks whose exact dense mass (probabilities
     // summed over the row's queries) reaches gamma of the row's mass, over causal blocks.
     double oracle_density = 0;
+    std::vector<double> oracle_density_per_head;
     // Oracle overlap: per (head, row) IoU of the kept set with the blocks of highest true mass
     // at the same count; mean over rows.
     double oracle_iou = 0;

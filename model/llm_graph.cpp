@@ -3,6 +3,7 @@
 // RMS norm, SwiGLU FFN, residual; final norm; classifier.
 #include "llm_graph.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
@@ -53,7 +54,7 @@ size_t kv_cache::bytes() const {
 }
 
 llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std::span<const int32_t> tokens,
-                          int n_past, graph_output what) {
+                          int n_past, graph_output what, std::span<const int> capture_layers) {
     const hparams& hp = m.hp();
     const int64_t N = int64_t(tokens.size());
     const int64_t d = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv, n_kv = n_past + N;
@@ -62,6 +63,9 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
         throw error(fmt::format("forward: positions {}..{} exceed the context of {}", n_past, n_kv - 1, kv.n_ctx()));
     for (int32_t t : tokens)
         if (t < 0 || t >= hp.n_vocab) throw error(fmt::format("forward: token id {} outside the vocabulary", t));
+    for (int l : capture_layers)
+        if (l < 0 || l >= hp.n_layer)
+            throw error(fmt::format("forward: layer {} to capture is outside 0..{}", l, hp.n_layer - 1));
     const float kq_scale = 1.0f / std::sqrt(float(d));
 
     llm_graph r;
@@ -85,6 +89,8 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
         if (w.bv) v = add(ctx, v, w.bv);
         q = rope(ctx, reshape(ctx, q, {d, H, N}), hp.n_rot, hp.rope_mode, hp.rope_theta, n_past);
         k = rope(ctx, reshape(ctx, k, {d, Hkv, N}), hp.n_rot, hp.rope_mode, hp.rope_theta, n_past);
+        if (std::find(capture_layers.begin(), capture_layers.end(), l) != capture_layers.end())
+            r.captured.push_back({l, q, k, v});
         v = reshape(ctx, v, {d, Hkv, N});
 
         // KV cache: store this chunk, attend over everything up to it
@@ -112,10 +118,18 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
     // depth-first ordering puts layer l's writes before layer l's attention. The writes are not
     // outputs: nothing copies the cache back to the host.
     writes.push_back(r.out);
+    std::vector<tensor*> outputs{r.out};
+    for (const qkv_outputs& c : r.captured)
+        for (tensor* t : {c.q, c.k, c.v}) {
+            ctx.ensure_host_data(t);
+            outputs.push_back(t);
+        }
     r.g = build_forward(writes);
-    r.g.outputs = {r.out};
     for (tensor* w : writes)
         if (w != r.out) w->flags &= ~uint32_t(PA_FLAG_OUTPUT);
+    for (tensor* t : outputs)
+        t->flags |= PA_FLAG_OUTPUT;
+    r.g.outputs = outputs;
     return r;
 }
 

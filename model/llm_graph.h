@@ -39,16 +39,25 @@ enum class graph_output {
     hidden       // final-normed hidden states [n_embd, N] (project them with build_logits)
 };
 
+// One layer's attention inputs as graph outputs (they come back to the host): q and k after
+// RoPE, F32 [d, H, N] and [d, Hkv, N]; v F32 [d * Hkv, N] (the same layout as [d, Hkv, N]).
+struct qkv_outputs {
+    int layer = -1;
+    tensor *q = nullptr, *k = nullptr, *v = nullptr;
+};
+
 struct llm_graph {
     graph g;
     tensor* tokens = nullptr; // I32 [N] input, filled
     tensor* out = nullptr;    // see graph_output; has host storage
+    std::vector<qkv_outputs> captured; // one per layer asked for in capture_layers
 };
 
 // tokens sit at positions n_past .. n_past + N - 1; needs n_past + N <= kv.n_ctx(). Dense
 // attention nodes are named "attn-<layer>" (the proxy swap pass reads the layer from it).
+// capture_layers: layers whose Q/K/V become outputs too (none by default).
 llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std::span<const int32_t> tokens,
-                          int n_past, graph_output what);
+                          int n_past, graph_output what, std::span<const int> capture_layers = {});
 
 // logits [n_vocab, n] of hidden states [n_embd, n] (an input leaf with host data).
 llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -72,8 +73,9 @@ std::vector<float> session::eval(std::span<const int32_t> tokens, const progress
         const bool last = done + n == tokens.size();
         context ctx;
         llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_,
-                                       graph_output::last_logits);
+                                       graph_output::last_logits, capture_layers_);
         run(lg, int64_t(n));
+        collect(lg, int64_t(n));
         n_past_ += int(n);
         done += n;
         if (last) {
@@ -98,8 +100,10 @@ void session::eval_all(std::span<const int32_t> tokens,
     for (size_t done = 0; done < tokens.size();) {
         const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
         context ctx;
-        llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_, graph_output::hidden);
+        llm_graph lg =
+            build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_, graph_output::hidden, capture_layers_);
         run(lg, int64_t(n));
+        collect(lg, int64_t(n));
         const auto* hidden = static_cast<const float*>(lg.out->data);
         for (int64_t s = 0; s < int64_t(n); s += slice) {
             const int64_t k = std::min<int64_t>(slice, int64_t(n) - s);
@@ -114,6 +118,68 @@ void session::eval_all(std::span<const int32_t> tokens,
         done += n;
         if (progress) progress(int64_t(done), int64_t(tokens.size()));
     }
+}
+
+void session::capture_qkv(std::vector<int> layers) {
+    if (n_past_ != 0)
+        throw error(fmt::format("capture: starts at position 0, the session is at {} (reset it first)", n_past_));
+    for (int l : layers)
+        if (l < 0 || l >= m_.hp().n_layer)
+            throw error(fmt::format("capture: layer {} is outside 0..{}", l, m_.hp().n_layer - 1));
+    for (size_t i = 0; i < layers.size(); ++i)
+        if (std::find(layers.begin(), layers.begin() + long(i), layers[i]) != layers.begin() + long(i))
+            throw error(fmt::format("capture: layer {} is asked for twice", layers[i]));
+    capture_layers_ = std::move(layers);
+    captured_.assign(capture_layers_.size(), {});
+    captured_tokens_ = 0;
+}
+
+void session::collect(const llm_graph& lg, int64_t n_tokens) {
+    if (capture_layers_.empty()) return;
+    if (captured_tokens_ != n_past_) // the chunk's position must follow the captured tokens
+        throw error(fmt::format("capture: {} tokens captured, but the chunk starts at position {}", captured_tokens_,
+                                n_past_));
+    for (const qkv_outputs& c : lg.captured) {
+        const size_t i =
+            size_t(std::find(capture_layers_.begin(), capture_layers_.end(), c.layer) - capture_layers_.begin());
+        for (auto [t, dst] : {std::pair{c.q, &captured_[i].q}, std::pair{c.k, &captured_[i].k},
+                              std::pair{c.v, &captured_[i].v}}) {
+            const auto* p = static_cast<const float*>(t->data);
+            dst->insert(dst->end(), p, p + nelements(t)); // [d, heads, N]: token-major
+        }
+    }
+    captured_tokens_ += n_tokens;
+}
+
+std::vector<attn_qkv> session::take_captured() {
+    const hparams& hp = m_.hp();
+    const int64_t d = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv, N = captured_tokens_;
+    // [N][heads][d] -> [heads][N][d]
+    const auto heads_first = [&](const std::vector<float>& src, int64_t heads) {
+        std::vector<float> out(src.size());
+        for (int64_t t = 0; t < N; ++t)
+            for (int64_t h = 0; h < heads; ++h)
+                std::copy_n(&src[size_t((t * heads + h) * d)], d, &out[size_t((h * N + t) * d)]);
+        return out;
+    };
+    std::vector<attn_qkv> out;
+    for (const layer_capture& c : captured_) {
+        attn_qkv x;
+        x.d = d;
+        x.N = N;
+        x.n_past = 0;
+        x.H = H;
+        x.Hkv = Hkv;
+        x.scale = 1.0f / std::sqrt(float(d));
+        x.q = heads_first(c.q, H);
+        x.k = heads_first(c.k, Hkv);
+        x.v = heads_first(c.v, Hkv);
+        out.push_back(std::move(x));
+    }
+    capture_layers_.clear();
+    captured_.clear();
+    captured_tokens_ = 0;
+    return out;
 }
 
 } // namespace pa::model

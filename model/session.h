@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "llm_graph.h"
+#include "pa/block_sparse.h"
 #include "pa/proxy_sparse_attn.h"
 #include "pa/scheduler.h"
 
@@ -65,9 +66,19 @@ public:
     std::string profile_report() const; // lines sorted by time
     const model& mdl() const { return m_; }
 
+    // Q/K/V capture: from now on every evaluated token's post-RoPE Q and K, and V, of these
+    // layers are copied back to the host (off, and free, when never asked for). Start at
+    // position 0 (n_past() == 0) so that the keys are complete.
+    void capture_qkv(std::vector<int> layers);
+    // One attention problem per captured layer, in the order asked for (n_past 0, N = tokens
+    // evaluated since capture_qkv, scale 1/sqrt(head_dim)); stops the capture. K and V are the
+    // values before the KV cache stores them (F32, not rounded to a F16 cache).
+    std::vector<attn_qkv> take_captured();
+
 private:
     void run(llm_graph& lg, int64_t n_tokens);
     void compute(const graph& g);
+    void collect(const llm_graph& lg, int64_t n_tokens);
 
     const model& m_;
     session_options opt_;
@@ -78,6 +89,13 @@ private:
     std::vector<backend*> backends_;
     bool profiling_ = false;
     std::map<std::string, op_time> profile_;
+    // capture: per layer, token-major copies q [n][H][d], k and v [n][Hkv][d]
+    struct layer_capture {
+        std::vector<float> q, k, v;
+    };
+    std::vector<int> capture_layers_;
+    std::vector<layer_capture> captured_;
+    int64_t captured_tokens_ = 0;
 };
 
 } // namespace pa::model
