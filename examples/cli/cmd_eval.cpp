@@ -63,9 +63,10 @@ void emit_json(const std::string& json, bool to_stdout, const std::string& path)
 
 std::string json_proxy_params(const proxy_params& p) {
     return fmt::format(
-        "\"gamma\": {}, \"block\": {}, \"stride\": {}, \"proxy_heads\": {}, \"min_tokens\": {}, "
-        "\"force_sink_and_local\": {}",
-        p.gamma, p.block, p.stride, p.n_proxy, p.min_tokens, p.force_sink_and_local);
+        "\"gamma\": {}, \"block\": {}, \"stride\": {}, \"key_stride\": {}, \"proxy_heads\": {}, "
+        "\"budget\": \"{}\", \"samples\": {}, \"exact_rows\": {}, \"min_tokens\": {}, \"force_sink_and_local\": {}",
+        p.gamma, p.block, p.stride, p.key_stride, p.n_proxy, proxy_budget_name(p.budget), p.n_samples, p.exact_rows,
+        p.min_tokens, p.force_sink_and_local);
 }
 
 std::string json_numbers(const std::vector<double>& v, int precision) {
