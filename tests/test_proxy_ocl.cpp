@@ -1,8 +1,8 @@
 // test_proxy_ocl.cpp - the OpenCL lowering of proxy_sparse_attn against the CPU reference:
 // every intermediate of the estimate bit for bit (pooled proxies, softmax states, block scores,
-// ranks, sample masses, budgets, exact rows, kept lists), outputs within float tolerance, and
-// the dense path against dense attention. Runs the lowering directly on a device_context of
-// its own.
+// ranks, sample masses, budgets, exact rows, flex lines and pattern choices, kept lists) for every
+// estimator, outputs within float tolerance, and the dense path against dense attention. Runs the
+// lowering directly on a device_context of its own.
 #include <gtest/gtest.h>
 
 #include "ocl/lowering.h"
@@ -72,6 +72,10 @@ void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_d
     EXPECT_EQ(gpu.sample_budget, cpu.sample_budget);
     EXPECT_EQ(gpu.budgets, cpu.budgets);
     EXPECT_EQ(gpu.exact, cpu.exact);
+    EXPECT_EQ(gpu.flex.lines, cpu.flex.lines);
+    EXPECT_EQ(gpu.flex.js, cpu.flex.js);
+    EXPECT_EQ(gpu.flex.pick, cpu.flex.pick);
+    EXPECT_EQ(gpu.flex.keep, cpu.flex.keep);
     EXPECT_EQ(gpu.counts, cpu.mask.counts);
     ASSERT_EQ(gpu.blocks.size(), cpu.mask.blocks.size());
     for (int64_t h = 0; h < g.H; ++h)
@@ -98,6 +102,9 @@ TEST_P(ProxyOcl, EstimateIsBitIdenticalAndOutputMatches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ProxyOcl, ::testing::ValuesIn(shape_cases()),
+                         [](const auto& info) { return info.param.name(); });
+// The same shapes with estimator = xattn | flex (estimator_cases()).
+INSTANTIATE_TEST_SUITE_P(Estimators, ProxyOcl, ::testing::ValuesIn(estimator_cases()),
                          [](const auto& info) { return info.param.name(); });
 
 // Equal scores everywhere (zero queries): every ranking and budget is decided by block index.
