@@ -202,6 +202,39 @@ TEST(ProxyOclCache, KeysPastTheLastQueryAreNotRead) {
     EXPECT_LT(rel_l2(rd.out, dense_cpu(ctx, t, c)), 1e-5);
 }
 
+// xattn and flex stopped after each stage: the intermediates of that stage are those of the
+// reference stopped there, bit for bit; the mask only after stage 4.
+TEST(ProxyOclStages, EstimatorsStopAfterEachStage) {
+    REQUIRE_DEVICE();
+    for (auto e : {pa::proxy_estimator::xattn, pa::proxy_estimator::flex}) {
+        attn_case c;
+        c.estimator = e;
+        c.N = 150;
+        c.flex_tau = e == pa::proxy_estimator::flex ? 0.5f : 0.1f;
+        pa::context ctx;
+        const qkv t = make_qkv(ctx, c);
+        for (int st = 1; st <= 4; ++st) {
+            pa::proxy_params p = c.params();
+            p.stop_after = st;
+            const geometry geo = pa::proxy::make_geometry(t.q, t.k, t.v, p);
+            const auto cpu = pa::proxy::estimate_mask(geo, pa::proxy::load_qkv(geo, t.q, t.k, t.v));
+            const ocl_result r = run_ocl(ctx, t, c, st);
+            const std::string what = fmt::format("{} stage {}", c.name(), st);
+            EXPECT_EQ(r.dbg.scores, cpu.scores) << what;
+            EXPECT_EQ(r.dbg.ranks, cpu.ranks) << what;
+            EXPECT_EQ(r.dbg.budgets, cpu.budgets) << what;
+            EXPECT_EQ(r.dbg.flex.lines, cpu.flex.lines) << what;
+            EXPECT_EQ(r.dbg.flex.pick, cpu.flex.pick) << what;
+            EXPECT_EQ(r.dbg.flex.keep, cpu.flex.keep) << what;
+            EXPECT_EQ(r.dbg.budgets.empty(), st < 3) << what;
+            EXPECT_EQ(r.dbg.counts.empty(), st < 4) << what;
+            if (st == 4) {
+                EXPECT_EQ(r.dbg.counts, cpu.mask.counts) << what;
+            }
+        }
+    }
+}
+
 TEST(ProxyOclStages, StopAfterEachStage) {
     REQUIRE_DEVICE();
     attn_case c;

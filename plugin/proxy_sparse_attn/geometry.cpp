@@ -23,12 +23,12 @@ int64_t ceil_div(int64_t a, int64_t b) {
     return (a + b - 1) / b;
 }
 
-// The measured rows (geometry.h): the tail rows, and with budget = rows n_samples rows spread
+// The measured rows (geometry.h): the tail rows, and with budget = rows (proxy) n_samples rows spread
 // evenly (row0 - 1 + ceil((k + 1) * n_rows / n_samples) for k < n_samples: the last row is one).
 void place_samples(geometry& g, int64_t n_samples) {
+    if (g.estimator == proxy_estimator::xattn) return; // measures no rows
     const int64_t tail0 = g.n_keys - std::min(g.N, g.B);
     std::vector<int64_t> rows;
-    if (g.estimator == proxy_estimator::xattn) return; // measures no rows
     if (g.budget == proxy_budget::rows && g.estimator == proxy_estimator::proxy)
         for (int64_t k = 0; k < std::min(n_samples, g.n_rows); ++k)
             rows.push_back(g.row0 + ceil_div((k + 1) * g.n_rows, std::min(n_samples, g.n_rows)) - 1);
