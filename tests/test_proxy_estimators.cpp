@@ -104,6 +104,18 @@ std::vector<std::vector<double>> xattn_scores_double(const geometry& g, const pa
     return A;
 }
 
+// The estimate alone (no attention output): geometry and mask of the case.
+struct mask_result {
+    geometry geo;
+    pa::proxy::estimate est;
+};
+mask_result estimate_only(const qkv& t, const attn_case& c) {
+    mask_result r;
+    r.geo = pa::proxy::make_geometry(t.q, t.k, t.v, c.params());
+    r.est = pa::proxy::estimate_mask(r.geo, pa::proxy::load_qkv(r.geo, t.q, t.k, t.v));
+    return r;
+}
+
 // ---- invariants on the shared estimator cases -----------------------------------------------------
 class EstimatorInvariants : public ::testing::TestWithParam<attn_case> {};
 
@@ -139,7 +151,7 @@ TEST_P(EstimatorInvariants, MaskIsCausalForcedAndTheMethodsThresholdSet) {
     const attn_case c = GetParam();
     pa::context ctx;
     const qkv t = make_qkv(ctx, c);
-    const ref_result r = run_ref(t, c);
+    const mask_result r = estimate_only(t, c);
     const geometry& g = r.geo;
     ASSERT_FALSE(g.all_kept);
     const bool flex = c.estimator == proxy_estimator::flex;
@@ -209,7 +221,7 @@ TEST_P(EstimatorInvariants, ScoresMatchBruteForce) {
     const attn_case c = GetParam();
     pa::context ctx;
     const qkv t = make_qkv(ctx, c);
-    const ref_result r = run_ref(t, c);
+    const mask_result r = estimate_only(t, c);
     const geometry& g = r.geo;
     const auto x = pa::proxy::load_qkv(g, t.q, t.k, t.v);
     const int64_t d = g.d, nb = g.n_kblocks, tt = g.tri_total();
@@ -396,7 +408,7 @@ TEST(EstimatorRef, OneTokenNeedleIsKeptForTheQuestion) {
                         k[(hk * c.N + j) * c.d + 0] = j == 0 ? k[(hk * c.N + j) * c.d + 0] : 0.0f; // one sink
                         k[(hk * c.N + j) * c.d + 2] = j == pos ? 4.0f : 0.0f;
                     }
-                const ref_result r = run_ref(t, c);
+                const mask_result r = estimate_only(t, c);
                 const geometry& g = r.geo;
                 const int32_t nb = int32_t(pos / g.B);
                 const int64_t first_q_row = (g.N - s.question_len + g.B - 1) / g.B;
@@ -453,7 +465,7 @@ TEST(FlexRef, PatternChoiceFlipsWithTheDivergence) {
         }
     for (auto [tau, want0, want1] : {std::tuple{0.1f, 1, 0}, {0.0f, 0, 0}, {1.0f, 1, 1}}) {
         c.flex_tau = tau;
-        const ref_result r = run_ref(t, c);
+        const mask_result r = estimate_only(t, c);
         EXPECT_LT(r.est.flex.js[0], 0.03f * 0.03f);
         EXPECT_GT(r.est.flex.js[1], 0.1f * 0.1f);
         EXPECT_EQ(r.est.flex.pick[0], want0) << "tau " << tau;
@@ -485,7 +497,7 @@ TEST(EstimatorRef, CountsAreMonotoneInGamma) {
             std::vector<int32_t> prev_budget, prev_count, prev_pick;
             for (float gm : {0.3f, 0.5f, 0.7f, 0.9f, 0.95f, 0.99f}) {
                 c.gamma = gm;
-                const ref_result r = run_ref(t, c);
+                const mask_result r = estimate_only(t, c);
                 prev_budget.resize(r.est.budgets.size(), 0);
                 prev_count.resize(r.est.mask.counts.size(), 0);
                 prev_pick.resize(r.est.flex.pick.size(), 0);
@@ -516,7 +528,7 @@ TEST(FlexRef, CountsStayWithinTheMinAndMaxBudgets) {
             c.max_tokens = hi;
             pa::context ctx;
             const qkv t = make_qkv(ctx, c);
-            const ref_result r = run_ref(t, c);
+            const mask_result r = estimate_only(t, c);
             const geometry& g = r.geo;
             const int64_t kmin = (lo + c.B - 1) / c.B, kmax = (hi + c.B - 1) / c.B;
             for (int64_t h = 0; h < g.H; ++h) {
