@@ -23,8 +23,12 @@ struct xattn_state {
     scratch ranks, budgets; // step 3
     xattn_state(device_context& c, const geometry& g, pa_type k_type)
         : ctx(c), geo(g), src(est::program("xattn.cl")) {
-        opts = fmt::format("-DHEAD_DIM={} -DSTRIDE={} -DTPB={} -DK_F16={} -DLS={}", g.d, g.S, g.B / g.S,
-                           k_type == PA_TYPE_F16 ? 1 : 0, est::wg_sort);
+        // one program per (private logits capacity, K type): d and S are kernel arguments
+        int64_t tpb_max = 8;
+        while (tpb_max < g.tiles_per_block())
+            tpb_max <<= 1;
+        opts = fmt::format("-DTPB_MAX={} -DK_F16={} -DLS={}", tpb_max, k_type == PA_TYPE_F16 ? 1 : 0,
+                           est::wg_sort);
     }
     cl_kernel kernel(const char* name) { return ctx.get_kernel(src, name, opts); }
 };
@@ -36,12 +40,12 @@ void tile_rows(xattn_state& st, const operand& q, const operand& k) {
     st.q8 = est::temp(st.ctx, geo.H * nq * len, 1);
     st.qs = est::temp(st.ctx, geo.H * nq);
     st.ctx.launch(st.kernel("xattn_tile_q"), range2(size_t(nq), size_t(geo.H)), {}, q.mem, q.shape,
-                  st.q8.mem(), st.qs.mem(), int32_t(nq), geo.tq0, geo.n_past, geo.n_keys,
-                  geo.scale / float(geo.S));
+                  st.q8.mem(), st.qs.mem(), int32_t(nq), geo.tq0, geo.n_past, geo.n_keys, int32_t(geo.S),
+                  int32_t(geo.d), geo.scale / float(geo.S));
     st.k8 = est::temp(st.ctx, geo.Hkv * geo.n_tiles * len, 1);
     st.ks = est::temp(st.ctx, geo.Hkv * geo.n_tiles);
     st.ctx.launch(st.kernel("xattn_tile_k"), range2(size_t(geo.n_tiles), size_t(geo.Hkv)), {}, k.mem, k.shape,
-                  st.k8.mem(), st.ks.mem(), int32_t(geo.n_tiles), geo.n_keys);
+                  st.k8.mem(), st.ks.mem(), int32_t(geo.n_tiles), geo.n_keys, int32_t(geo.S), int32_t(geo.d));
 }
 
 // Step 2: block statistics, softmax and block scores, rows in batches so that the statistics
@@ -49,7 +53,8 @@ void tile_rows(xattn_state& st, const operand& q, const operand& k) {
 void block_scores(xattn_state& st) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
-    const int32_t nb = int32_t(geo.n_kblocks), nq = int32_t(geo.n_qtiles());
+    const int32_t nb = int32_t(geo.n_kblocks), nq = int32_t(geo.n_qtiles()),
+                  tpb = int32_t(geo.tiles_per_block());
     st.scores = est::temp(ctx, geo.H * geo.tri_total());
     scratch tM = est::temp(ctx, geo.H * nq), tinv = est::temp(ctx, geo.H * nq);
     const int64_t per_row = geo.H * geo.tiles_per_block() * geo.n_kblocks * 8;
@@ -64,12 +69,12 @@ void block_scores(xattn_state& st) {
         const size_t nt = size_t(t_end - t_begin);
         ctx.launch(st.kernel("xattn_block_stats"), range3(size_t(nb), nt, size_t(geo.H)), {}, st.q8.mem(),
                    st.qs.mem(), st.k8.mem(), st.ks.mem(), bm.mem(), bs.mem(), t_begin, t_end, nq,
-                   int32_t(geo.n_tiles), geo.tq0, int32_t(geo.gqa), nb);
+                   int32_t(geo.n_tiles), geo.tq0, int32_t(geo.gqa), nb, int32_t(geo.S), int32_t(geo.d), tpb);
         ctx.launch(st.kernel("xattn_merge"), range2(nt, size_t(geo.H)), {}, bm.mem(), bs.mem(), tM.mem(),
-                   tinv.mem(), t_begin, t_end, nq, geo.tq0, nb);
+                   tinv.mem(), t_begin, t_end, nq, geo.tq0, nb, tpb);
         ctx.launch(st.kernel("xattn_scores"), range3(size_t(nb), size_t(m1 - m0), size_t(geo.H)), {},
                    bm.mem(), bs.mem(), tM.mem(), tinv.mem(), st.scores.mem(), t_begin, t_end, int32_t(m0),
-                   int32_t(geo.row0), int32_t(geo.n_rows), nq, int32_t(geo.n_tiles), geo.tq0, nb);
+                   int32_t(geo.row0), int32_t(geo.n_rows), nq, int32_t(geo.n_tiles), geo.tq0, nb, tpb);
     }
 }
 
@@ -107,7 +112,7 @@ bool xattn_on_device(device_context& ctx, const geometry& geo, const operand& q,
 
 std::string estimator_unsupported_reason(const device_context& ctx, const geometry& geo) {
     (void)ctx;
-    // the tile logits of one block live in private memory (xattn.cl: float L[TPB])
+    // the tile logits of one block live in private memory (xattn.cl: float L[TPB_MAX])
     if (geo.estimator == proxy_estimator::xattn && geo.B / geo.S > 1024)
         return fmt::format("xattn needs block / stride <= 1024 (has {})", geo.B / geo.S);
     return "";
