@@ -1,10 +1,11 @@
-// bench_attn.cpp - `pa bench attn`: dense attention vs proxy_sparse_attn on Llama-3-8B and
-// Qwen2.5-7B layer shapes, N from 4K to 128K. Both nodes run through pa::scheduler on the chosen
-// backend (the product path); times are the scheduler's per-node times (srcs resident, output
-// copy excluded), median of repeats after a warm-up. Per-stage times use proxy_params::stop_after
-// (the node run up to stage k, differences of medians). Recall is measured on a subsample of
-// query rows against exact dense probabilities (analysis/recall_sample.h) using the CPU reference
-// estimate, which the OpenCL lowering reproduces bit for bit. Also CLBlast's SGEMM rate.
+// bench_attn.cpp - `pa bench attn`: dense attention vs proxy_sparse_attn (any estimator:
+// --estimator proxy | xattn | flex) on Llama-3-8B and Qwen2.5-7B layer shapes, N from 4K to 128K. Both nodes
+// run through pa::scheduler on the chosen backend (the product path); times are the scheduler's per-node
+// times (srcs resident, output copy excluded), median of repeats after a warm-up. Per-stage times use
+// proxy_params::stop_after (the node run up to stage k, differences of medians). Recall is measured on a
+// subsample of query rows against exact dense probabilities (analysis/recall_sample.h) using the CPU
+// reference estimate, which the OpenCL lowering reproduces bit for bit. Also CLBlast's SGEMM rate.
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -34,7 +35,8 @@ namespace {
 
 const char* usage =
     "usage: pa bench attn [options]\n"
-    "Dense attention vs proxy_sparse_attn over N; prints a table, writes JSON records.\n"
+    "Dense attention vs proxy_sparse_attn over N; prints a table, writes JSON records (mode: dense,\n"
+    "and proxy, xattn or flex after --estimator).\n"
     "  --n-list L         sizes (4096,8192,16384,32768,65536,131072; 16k style accepted)\n"
     "  --shapes S         llama3-8b,qwen2.5-7b (H=32/Hkv=8 and H=28/Hkv=4, d=128); also tiny (H=4/2, d=64)\n"
     "  --pattern P        random | needle | sink-local | diffuse-focused (needle)\n"
@@ -113,12 +115,25 @@ struct options {
     int threads = 0;
 };
 
+// Names of stop_after stages 1..4 per estimator (pa/proxy_sparse_attn.h); the record keys stay
+// t_pool_ms, t_scores_ms, t_budget_ms, t_mask_ms for all three.
+std::array<const char*, 4> stage_names(const std::string& estimator) {
+    if (estimator == "xattn") return {"tiles", "scores", "ranks", "mask"};
+    if (estimator == "flex") return {"rows", "lines", "counts", "mask"};
+    return {"pool", "score", "budget", "mask"};
+}
+
 void print_row(const record& r) {
     std::string stages;
-    if (r.has("t_pool_ms"))
-        stages = fmt::format("  pool {:.2f} score {:.2f} budget {:.2f} mask {:.2f} attn {:.2f}",
-                             r.num("t_pool_ms"), r.num("t_scores_ms"), r.num("t_budget_ms"),
-                             r.num("t_mask_ms"), r.num("t_attn_ms"));
+    if (r.has("t_pool_ms")) {
+        const auto nm = stage_names(r.has("estimator") ? r.str("estimator") : "proxy");
+        stages = fmt::format(
+            "  {} {:.2f} {} {:.2f} {} {:.2f} {} {:.2f} attn {:.2f} (estimate {:.1f}% of dense)", nm[0],
+            r.num("t_pool_ms"), nm[1], r.num("t_scores_ms"), nm[2], r.num("t_budget_ms"), nm[3],
+            r.num("t_mask_ms"), r.num("t_attn_ms"), 100.0 * r.num("estimate_share_of_dense"));
+    }
+    if (r.has("oracle_density_sampled"))
+        stages += fmt::format("  oracle(q) {:.3f}", r.num("oracle_density_sampled"));
     if (r.has("rel_l2_mma_vs_portable"))
         stages += fmt::format("  rel_l2(mma vs portable) {:.2e}", r.num("rel_l2_mma_vs_portable"));
     std::printf("%-11s %7lld %-15s %10.3f ms %7.1f TF/s  x%-6.2f dens %.3f  recall %.4f%s\n",
@@ -164,10 +179,14 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     std::vector<float> dense_out(static_cast<const float*>(dense->data),
                                  static_cast<const float*>(dense->data) + n * sh.H * sh.d);
 
-    // proxy: whole node, then its stages
+    // the sparse node (mode: the estimator's name, "proxy" for ProxyAttn): whole node, then its stages
     const double t_proxy = median(time_node(sched, prox, reps, 1));
     const proxy::geometry geo = proxy::make_geometry(prox);
-    record rp = base("proxy");
+    const std::string sparse_mode = proxy_estimator_name(p.estimator);
+    record rp = base(sparse_mode.c_str());
+    rp.set("estimator", sparse_mode).set("stride", int64_t(p.stride)).set("block", int64_t(p.block));
+    if (p.estimator == proxy_estimator::flex)
+        rp.set("flex_tau", double(p.flex_tau)).set("max_tokens", int64_t(p.max_tokens));
     rp.set("kernel", mma ? "mma" : "portable")
         .set("on_device", sched.assigned_backend(prox) == 0 && be.accel);
     rp.set("time_ms", t_proxy).set("speedup", t_dense / t_proxy).set("gamma", double(p.gamma));
@@ -198,11 +217,14 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     if (rp.has("t_attn_ms") && rp.num("t_attn_ms") > 0)
         rp.set("attn_tflops", dens * flops / rp.num("t_attn_ms") * 1e-9);
     if (o.recall_rows > 0) {
-        const analysis::recall_stats rs = analysis::sampled_recall(x, e.mask, o.recall_rows, o.threads);
+        const analysis::recall_stats rs =
+            analysis::sampled_recall(x, e.mask, o.recall_rows, o.threads, p.gamma);
         rp.set("recall_mean", rs.mean)
             .set("recall_p5", rs.p5)
             .set("recall_min", rs.min)
             .set("recall_rows", rs.rows);
+        // density and the per-query oracle over the sampled queries' rows (recall_sample.h)
+        rp.set("density_sampled", rs.density).set("oracle_density_sampled", rs.oracle_density);
     }
     out.push_back(rp);
     print_row(rp);
@@ -222,7 +244,7 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
         out.push_back(r);
         print_row(r);
         const double tp = median(time_node(sched, prox, std::min(reps, 3), 1));
-        record q = base("proxy_portable");
+        record q = base((sparse_mode + "_portable").c_str());
         q.set("kernel", "portable")
             .set("time_ms", tp)
             .set("tflops", dens * flops / tp * 1e-9)

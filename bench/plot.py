@@ -28,6 +28,8 @@ STYLE = {
     "dense_portable": ("C7", "s", "dense portable FP32"),
     "proxy": ("C3", "^", "proxy_sparse_attn"),
     "proxy_portable": ("C1", "v", "proxy portable"),
+    "xattn": ("C2", "D", "xattn estimator"),
+    "flex": ("C4", "P", "flex estimator"),
 }
 
 

@@ -7,12 +7,22 @@
 
 namespace pa::cli {
 
+// XAttention's published tile size (its Llama settings use 8 and 16); the node's default
+// stride (4) is ProxyAttn's query stride, which would make xattn cost dense QK^T / 4.
+constexpr int32_t xattn_default_stride = 8;
+
 proxy_params proxy_params_from(args& a, proxy_params p) {
+    const std::string estimator = a.str("--estimator", proxy_estimator_name(p.estimator));
+    if (!proxy_estimator_from_name(estimator, p.estimator))
+        throw error(fmt::format("--estimator must be proxy, xattn or flex, not '{}'", estimator));
+    if (p.estimator == proxy_estimator::xattn && !a.has("--stride")) p.stride = xattn_default_stride;
     p.gamma = float(a.f64("--gamma", p.gamma));
     p.block = int32_t(a.i64("--block", p.block));
     p.stride = int32_t(a.i64("--stride", p.stride));
     p.n_proxy = int32_t(a.i64("--proxy-heads", p.n_proxy));
     p.min_tokens = int32_t(a.i64("--min-tokens", p.min_tokens));
+    p.max_tokens = int32_t(a.i64("--max-tokens", p.max_tokens));
+    p.flex_tau = float(a.f64("--flex-tau", p.flex_tau));
     if (a.flag("--no-force")) p.force_sink_and_local = false;
     p.key_stride = int32_t(a.i64("--key-stride", p.key_stride));
     p.n_samples = int32_t(a.i64("--samples", p.n_samples));
@@ -22,6 +32,8 @@ proxy_params proxy_params_from(args& a, proxy_params p) {
         throw error(fmt::format("--budget must be rows, last or fixed, not '{}'", budget));
     if (!(p.gamma > 0.0f && p.gamma <= 1.0f))
         throw error(fmt::format("--gamma {} must be in (0, 1]", p.gamma));
+    if (!(p.flex_tau >= 0.0f)) throw error(fmt::format("--flex-tau {} must be >= 0", p.flex_tau));
+    if (p.max_tokens < 0) throw error(fmt::format("--max-tokens {} must be >= 0", p.max_tokens));
     return p;
 }
 

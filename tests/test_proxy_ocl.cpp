@@ -1,8 +1,8 @@
 // test_proxy_ocl.cpp - the OpenCL lowering of proxy_sparse_attn against the CPU reference:
 // every intermediate of the estimate bit for bit (pooled proxies, softmax states, block scores,
-// ranks, sample masses, budgets, exact rows, kept lists), outputs within float tolerance, and
-// the dense path against dense attention. Runs the lowering directly on a device_context of
-// its own.
+// ranks, sample masses, budgets, exact rows, flex lines and pattern choices, kept lists) for every
+// estimator, outputs within float tolerance, and the dense path against dense attention. Runs the
+// lowering directly on a device_context of its own.
 #include <gtest/gtest.h>
 
 #include "flash_attn.h"
@@ -84,6 +84,10 @@ void expect_same_estimate(const pa::proxy::estimate& cpu, const pa::proxy::ocl_d
     EXPECT_EQ(gpu.sample_budget, cpu.sample_budget);
     EXPECT_EQ(gpu.budgets, cpu.budgets);
     EXPECT_EQ(gpu.exact, cpu.exact);
+    EXPECT_EQ(gpu.flex.lines, cpu.flex.lines);
+    EXPECT_EQ(gpu.flex.js, cpu.flex.js);
+    EXPECT_EQ(gpu.flex.pick, cpu.flex.pick);
+    EXPECT_EQ(gpu.flex.keep, cpu.flex.keep);
     EXPECT_EQ(gpu.counts, cpu.mask.counts);
     ASSERT_EQ(gpu.blocks.size(), cpu.mask.blocks.size());
     for (int64_t h = 0; h < g.H; ++h)
@@ -110,6 +114,9 @@ TEST_P(ProxyOcl, EstimateIsBitIdenticalAndOutputMatches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ProxyOcl, ::testing::ValuesIn(shape_cases()),
+                         [](const auto& info) { return info.param.name(); });
+// The same shapes with estimator = xattn | flex (estimator_cases()).
+INSTANTIATE_TEST_SUITE_P(Estimators, ProxyOcl, ::testing::ValuesIn(estimator_cases()),
                          [](const auto& info) { return info.param.name(); });
 
 // Equal scores everywhere (zero queries): every ranking and budget is decided by block index.
@@ -205,6 +212,39 @@ TEST(ProxyOclCache, KeysPastTheLastQueryAreNotRead) {
     c.gamma = 1.0f; // and the dense path
     const ocl_result rd = run_ocl(ctx, big, c);
     EXPECT_LT(rel_l2(rd.out, dense_cpu(ctx, t, c)), out_tolerance(t, c, true));
+}
+
+// xattn and flex stopped after each stage: the intermediates of that stage are those of the
+// reference stopped there, bit for bit; the mask only after stage 4.
+TEST(ProxyOclStages, EstimatorsStopAfterEachStage) {
+    REQUIRE_DEVICE();
+    for (auto e : {pa::proxy_estimator::xattn, pa::proxy_estimator::flex}) {
+        attn_case c;
+        c.estimator = e;
+        c.N = 150;
+        c.flex_tau = e == pa::proxy_estimator::flex ? 0.5f : 0.1f;
+        pa::context ctx;
+        const qkv t = make_qkv(ctx, c);
+        for (int st = 1; st <= 4; ++st) {
+            pa::proxy_params p = c.params();
+            p.stop_after = st;
+            const geometry geo = pa::proxy::make_geometry(t.q, t.k, t.v, p);
+            const auto cpu = pa::proxy::estimate_mask(geo, pa::proxy::load_qkv(geo, t.q, t.k, t.v));
+            const ocl_result r = run_ocl(ctx, t, c, st);
+            const std::string what = fmt::format("{} stage {}", c.name(), st);
+            EXPECT_EQ(r.dbg.scores, cpu.scores) << what;
+            EXPECT_EQ(r.dbg.ranks, cpu.ranks) << what;
+            EXPECT_EQ(r.dbg.budgets, cpu.budgets) << what;
+            EXPECT_EQ(r.dbg.flex.lines, cpu.flex.lines) << what;
+            EXPECT_EQ(r.dbg.flex.pick, cpu.flex.pick) << what;
+            EXPECT_EQ(r.dbg.flex.keep, cpu.flex.keep) << what;
+            EXPECT_EQ(r.dbg.budgets.empty(), st < 3) << what;
+            EXPECT_EQ(r.dbg.counts.empty(), st < 4) << what;
+            if (st == 4) {
+                EXPECT_EQ(r.dbg.counts, cpu.mask.counts) << what;
+            }
+        }
+    }
 }
 
 TEST(ProxyOclStages, StopAfterEachStage) {

@@ -35,6 +35,9 @@ struct attn_case {
     pa::proxy_budget budget = pa::proxy_budget::rows;
     int32_t KS = 1, samples = 8;
     bool exact = true;
+    pa::proxy_estimator estimator = pa::proxy_estimator::proxy;
+    float flex_tau = 0.1f;
+    int32_t max_tokens = 0;
 
     pa::proxy_params params() const {
         pa::proxy_params p;
@@ -48,6 +51,9 @@ struct attn_case {
         p.n_samples = samples;
         p.exact_rows = exact;
         p.force_sink_and_local = force;
+        p.estimator = estimator;
+        p.flex_tau = flex_tau;
+        p.max_tokens = max_tokens;
         p.scale = 1.0f / std::sqrt(float(d));
         p.n_past = int32_t(n_past);
         return p;
@@ -64,6 +70,10 @@ struct attn_case {
         if (KS != 1) n += fmt::format("_KS{}", KS);
         if (samples != 8) n += fmt::format("_samples{}", samples);
         if (!exact) n += "_noexact";
+        if (estimator != pa::proxy_estimator::proxy)
+            n += fmt::format("_{}", pa::proxy_estimator_name(estimator));
+        if (flex_tau != 0.1f) n += fmt::format("_tau{}", int(std::lround(flex_tau * 1000)));
+        if (max_tokens != 0) n += fmt::format("_max{}", max_tokens);
         return n;
     }
 };
@@ -161,6 +171,53 @@ inline std::vector<attn_case> shape_cases() {
     x.min_tokens = 0;
     x.gamma = 0.95f;
     v.push_back(x);
+    return v;
+}
+
+// The shapes above (those of every estimator: no proxy-only options) for xattn and flex, flex
+// also with every head query-aware (flex_tau 1: sqrt(JS) <= sqrt(ln 2) < 1) and with a cap.
+inline std::vector<attn_case> estimator_cases() {
+    std::vector<attn_case> v;
+    for (const attn_case& c : shape_cases()) {
+        if (c.budget != pa::proxy_budget::rows || c.KS != 1 || c.samples != 8 || !c.exact) continue;
+        for (auto e : {pa::proxy_estimator::xattn, pa::proxy_estimator::flex}) {
+            attn_case x = c;
+            x.estimator = e;
+            v.push_back(x);
+        }
+    }
+    attn_case c;
+    c.estimator = pa::proxy_estimator::flex;
+    c.N = 301;
+    c.flex_tau = 1.0f;
+    v.push_back(c);
+    c.n_past = 37;
+    c.H = 8;
+    c.Hkv = 2;
+    c.force = false;
+    c.min_tokens = 0;
+    c.gamma = 0.6f;
+    v.push_back(c);
+    c = attn_case{};
+    c.estimator = pa::proxy_estimator::flex;
+    c.pat = pa::analysis::pattern::sink_local;
+    c.N = 500;
+    c.max_tokens = 64;
+    c.flex_tau = 0.0f;
+    v.push_back(c);
+    c.flex_tau = 1.0f;
+    v.push_back(c);
+    c = attn_case{};
+    c.estimator = pa::proxy_estimator::xattn;
+    c.S = 8;
+    c.B = 32;
+    c.N = 333;
+    c.n_past = 13; // the first query tile starts mid-tile
+    v.push_back(c);
+    c.S = 1;
+    c.B = 16;
+    c.kv = PA_TYPE_F16;
+    v.push_back(c);
     return v;
 }
 

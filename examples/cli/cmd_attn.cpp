@@ -1,4 +1,5 @@
-// pa attn: dense attention vs proxy_sparse_attn on synthetic or dumped Q/K/V.
+// pa attn: dense attention vs proxy_sparse_attn (any estimator: --estimator proxy | xattn | flex)
+// on synthetic or dumped Q/K/V.
 //
 // Both nodes run through pa::scheduler on the chosen backends (flash_attn_ext for dense,
 // proxy_sparse_attn for proxy). Quality is measured on the CPU against exact dense
@@ -34,7 +35,8 @@ using pa::analysis::synth_qkv;
 
 const char* usage =
     "usage: pa attn [options]\n"
-    "Dense attention vs proxy_sparse_attn: recall, density, oracle density, output error, times.\n"
+    "Dense attention vs proxy_sparse_attn (--estimator proxy | xattn | flex): recall, density, oracle\n"
+    "density, output error, estimation and attention times.\n"
     "  --n N            queries (default 4096; 16k style sizes accepted)\n"
     "  --heads H        query heads (8)\n"
     "  --kv-heads H     kv heads (2)\n"
@@ -62,8 +64,32 @@ struct options {
 struct timings {
     double dense = 0, proxy = 0;
     bool dense_on_accel = false, proxy_on_accel = false;
-    std::vector<double> stages; // pool, scores, budget, mask, attention
+    std::vector<double> stages; // the estimator's stages 1-4 (stage_names), then attention
+    double estimate() const {
+        return stages.size() < 4 ? 0.0 : stages[0] + stages[1] + stages[2] + stages[3];
+    }
 };
+
+// What stop_after = 1..4 ends with, per estimator (pa/proxy_sparse_attn.h).
+std::array<const char*, 4> stage_names(pa::proxy_estimator e) {
+    switch (e) {
+    case pa::proxy_estimator::xattn:
+        return {"tiles", "scores", "ranks", "mask"};
+    case pa::proxy_estimator::flex:
+        return {"rows", "lines", "counts", "mask"};
+    case pa::proxy_estimator::proxy:
+        break;
+    }
+    return {"pool", "scores", "budget", "mask"};
+}
+
+// flex: heads that chose the query-aware pattern.
+int64_t query_aware_heads(const pa::proxy::estimate& e) {
+    int64_t n = 0;
+    for (size_t i = 0; i < e.flex.pick.size(); i += 3)
+        n += e.flex.pick[i] != 0;
+    return n;
+}
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -184,6 +210,10 @@ void print_json(const options& o, const synth_qkv& s, const pa::cli::backend_set
     j += fmt::format("\"device_description\": \"{}\", ", json_escape_quotes(be.main().description()));
     j +=
         fmt::format("\"dense_on_device\": {}, \"proxy_on_device\": {}, ", t.dense_on_accel, t.proxy_on_accel);
+    j += fmt::format("\"estimator\": \"{}\", \"flex_tau\": {}, \"max_tokens\": {}, ",
+                     pa::proxy_estimator_name(p.estimator), p.flex_tau, p.max_tokens);
+    if (p.estimator == pa::proxy_estimator::flex && !geo.all_kept)
+        j += fmt::format("\"flex_query_aware_heads\": {}, ", query_aware_heads(e));
     j += fmt::format("\"block\": {}, \"stride\": {}, \"key_stride\": {}, \"proxy_heads\": {}, \"gamma\": {}, "
                      "\"budget\": \"{}\", \"samples\": {}, \"exact_rows\": {}, \"min_tokens\": {}, "
                      "\"force_sink_and_local\": {}, \"all_kept\": {}, ",
@@ -206,8 +236,10 @@ void print_json(const options& o, const synth_qkv& s, const pa::cli::backend_set
     if (!t.stages.empty())
         j +=
             fmt::format(", \"time_pool_ms\": {:.3f}, \"time_scores_ms\": {:.3f}, \"time_budget_ms\": {:.3f}, "
-                        "\"time_mask_ms\": {:.3f}, \"time_attn_ms\": {:.3f}",
-                        t.stages[0], t.stages[1], t.stages[2], t.stages[3], t.stages[4]);
+                        "\"time_mask_ms\": {:.3f}, \"time_attn_ms\": {:.3f}, \"time_estimate_ms\": {:.3f}, "
+                        "\"estimate_share_of_dense\": {:.4f}",
+                        t.stages[0], t.stages[1], t.stages[2], t.stages[3], t.stages[4], t.estimate(),
+                        t.dense > 0 ? t.estimate() / t.dense : 0.0);
     j += fmt::format(", \"time_analysis_ms\": {:.1f}}}", t_analysis);
     std::printf("%s\n", j.c_str());
 }
@@ -221,12 +253,15 @@ void print_text(const options& o, const synth_qkv& s, const pa::cli::backend_set
                s.d, o.pattern, o.kv_name);
     fmt::print("device     {}: {} (dense on {}, proxy on {})\n", be.main().name(), be.main().description(),
                t.dense_on_accel ? "device" : "cpu", t.proxy_on_accel ? "device" : "cpu");
-    fmt::print(
-        "params     B={} S={} KS={} g={} gamma={:.3f} budget={} samples={} exact_rows={} min_tokens={} "
-        "force={}{}\n",
-        p.block, p.stride, p.key_stride, p.n_proxy, p.gamma, pa::proxy_budget_name(p.budget), p.n_samples,
-        int(p.exact_rows), p.min_tokens, int(p.force_sink_and_local),
-        geo.all_kept ? "  (dense: every block kept)" : "");
+    fmt::print("params     estimator={} B={} S={} KS={} g={} gamma={:.3f} budget={} samples={} exact_rows={} "
+               "min_tokens={} force={}{}\n",
+               pa::proxy_estimator_name(p.estimator), p.block, p.stride, p.key_stride, p.n_proxy, p.gamma,
+               pa::proxy_budget_name(p.budget), p.n_samples, int(p.exact_rows), p.min_tokens,
+               int(p.force_sink_and_local), geo.all_kept ? "  (dense: every block kept)" : "");
+    if (p.estimator == pa::proxy_estimator::flex)
+        fmt::print(
+            "flex       tau={:.3f} max_tokens={}: {} of {} heads query-aware, the others vertical-slash\n",
+            p.flex_tau, p.max_tokens, query_aware_heads(e), geo.H);
     fmt::print("budgets    mean blocks a row beyond sink and diagonal, per head:");
     for (double k : mean_budgets(geo, e))
         fmt::print(" {:.1f}", k);
@@ -251,9 +286,14 @@ void print_text(const options& o, const synth_qkv& s, const pa::cli::backend_set
     fmt::print("error      rel_l2 {:.3e}  max_abs {:.3e}\n", err.rel_l2, err.max_abs);
     fmt::print("time       dense {:.2f} ms  proxy {:.2f} ms  (x{:.2f})\n", t.dense, t.proxy,
                t.proxy > 0 ? t.dense / t.proxy : 0.0);
-    if (!t.stages.empty())
-        fmt::print("stages     pool {:.2f}  scores {:.2f}  budget {:.2f}  mask {:.2f}  attention {:.2f} ms\n",
-                   t.stages[0], t.stages[1], t.stages[2], t.stages[3], t.stages[4]);
+    if (!t.stages.empty()) {
+        const auto names = stage_names(p.estimator);
+        fmt::print("stages     {} {:.2f}  {} {:.2f}  {} {:.2f}  {} {:.2f}  attention {:.2f} ms\n", names[0],
+                   t.stages[0], names[1], t.stages[1], names[2], t.stages[2], names[3], t.stages[3],
+                   t.stages[4]);
+        fmt::print("estimate   {:.2f} ms ({:.1f}% of dense)\n", t.estimate(),
+                   t.dense > 0 ? 100.0 * t.estimate() / t.dense : 0.0);
+    }
     fmt::print("analysis   {:.0f} ms on the CPU\n", t_analysis);
 }
 

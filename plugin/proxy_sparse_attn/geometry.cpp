@@ -23,12 +23,13 @@ int64_t ceil_div(int64_t a, int64_t b) {
     return (a + b - 1) / b;
 }
 
-// The measured rows (geometry.h): the tail rows, and with budget = rows n_samples rows spread
+// The measured rows (geometry.h): the tail rows, and with budget = rows (proxy) n_samples rows spread
 // evenly (row0 - 1 + ceil((k + 1) * n_rows / n_samples) for k < n_samples: the last row is one).
 void place_samples(geometry& g, int64_t n_samples) {
+    if (g.estimator == proxy_estimator::xattn) return; // measures no rows
     const int64_t tail0 = g.n_keys - std::min(g.N, g.B);
     std::vector<int64_t> rows;
-    if (g.budget == proxy_budget::rows)
+    if (g.budget == proxy_budget::rows && g.estimator == proxy_estimator::proxy)
         for (int64_t k = 0; k < std::min(n_samples, g.n_rows); ++k)
             rows.push_back(g.row0 + ceil_div((k + 1) * g.n_rows, std::min(n_samples, g.n_rows)) - 1);
     for (int64_t m = g.row0; m < g.n_kblocks; ++m)
@@ -78,6 +79,15 @@ geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* 
     require(p.block <= (1 << 20), fmt::format("block ({}) must be at most 2^20", p.block));
     require(int32_t(p.budget) >= 0 && int32_t(p.budget) <= 2,
             fmt::format("budget mode ({}) must be rows (0), last (1) or fixed (2)", int32_t(p.budget)));
+    require(int32_t(p.estimator) >= 0 && int32_t(p.estimator) <= 2,
+            fmt::format("estimator ({}) must be proxy (0), xattn (1) or flex (2)", int32_t(p.estimator)));
+    require(std::isfinite(p.flex_tau) && p.flex_tau >= 0.0f,
+            fmt::format("flex_tau ({}) must be finite and >= 0", p.flex_tau));
+    require(
+        p.max_tokens >= 0 && (p.max_tokens == 0 || p.max_tokens >= p.min_tokens),
+        fmt::format("max_tokens ({}) must be 0 (no cap) or >= min_tokens ({})", p.max_tokens, p.min_tokens));
+    require(p.estimator != proxy_estimator::xattn || int64_t(p.stride) * q->ne[0] <= 65536,
+            fmt::format("xattn: stride * head dim ({} * {}) must be at most 65536", p.stride, q->ne[0]));
     require(p.n_samples >= 1 && p.n_samples <= 1024,
             fmt::format("n_samples ({}) must be in 1..1024", p.n_samples));
     require(p.n_proxy > 0 && k->ne[2] % p.n_proxy == 0,
@@ -114,7 +124,12 @@ geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* 
     g.scale = p.scale == 0.0f ? 1.0f / std::sqrt(float(g.d)) : p.scale;
     g.gamma = p.gamma;
     g.force = p.force_sink_and_local;
-    g.exact_rows = p.exact_rows;
+    g.estimator = p.estimator;
+    g.exact_rows = p.exact_rows && p.estimator == proxy_estimator::proxy;
+    g.flex_tau = p.flex_tau;
+    g.k_max = ceil_div(p.max_tokens, g.B);
+    g.n_tiles = ceil_div(g.n_keys, g.S);
+    g.tq0 = g.n_past / g.S;
     g.budget = p.budget;
     g.stop_after = p.stop_after;
     // Row m keeps min(m+1, K + forced) blocks with K >= k_min; every row is full when the floor

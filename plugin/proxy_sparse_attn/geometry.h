@@ -12,10 +12,18 @@
 // block is partial); with budget = rows also n_samples rows spread evenly over the sequence,
 // whose queries are measured on the proxy query grid (every S-th).
 //
+// Estimators other than proxy: xattn measures no rows; flex measures the tail (its last B
+// queries) and nothing else. Exact rows belong to proxy (off for the others).
+//
+// XAttention tiles: S x S tiles of Q K^T on absolute positions, tile i = [iS, (i+1)S) for
+// queries and keys alike (S divides B, so a tile sits in one block). Query tiles are the tiles
+// holding at least one query (tq0 = n_past / S .. n_tiles - 1); key tiles 0 .. n_tiles - 1.
+//
 // Triangular layout (block_grid::tri): per row m a slot range of m+1 entries starting at tri(m);
 // used for proxy block scores, ranks and the kept-block lists.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -52,6 +60,10 @@ struct geometry : block_grid {                     // B, n_past, n_keys, n_kbloc
     proxy_budget budget = proxy_budget::rows;
     bool all_kept = false; // every row keeps every causal block: run dense
     int stop_after = 0;
+    proxy_estimator estimator = proxy_estimator::proxy;
+    int64_t n_tiles = 0, tq0 = 0; // xattn: tiles over all keys; first query tile
+    int64_t k_max = 0;            // flex: ceil(max_tokens / B), 0 = no cap
+    float flex_tau = 0;
     std::vector<sample_row> samples; // ascending rows
     int64_t n_bq = 0;                // measured queries per head (sum of the samples' counts)
     int64_t n_mass = 0;              // block masses per head (sum of the samples' m + 1)
@@ -67,6 +79,14 @@ struct geometry : block_grid {                     // B, n_past, n_keys, n_kbloc
     // proxy keys a query at absolute position p sees: indices 0 .. sk_visible(p) - 1
     int64_t sk_visible(int64_t p) const { return p / KS + 1; }
     int64_t forced(int64_t m) const { return force ? (m == 0 ? 1 : 2) : 0; }
+    // xattn: query tiles of row m are tile_first(m) .. tile_end(m) - 1
+    int64_t tiles_per_block() const { return B / S; }
+    int64_t n_qtiles() const { return n_tiles - tq0; }
+    int64_t tile_first(int64_t m) const { return std::max(m * (B / S), tq0); }
+    int64_t tile_end(int64_t m) const { return std::min((m + 1) * (B / S), n_tiles); }
+    // flex: the tail's queries (every one of the last min(N, B)) and their count
+    int64_t tail_first() const { return n_keys - std::min(N, B); }
+    int64_t tail_count() const { return std::min(N, B); }
     // whether head budgets and exact rows come from this sample
     bool exact_sample(const sample_row& s) const {
         return exact_rows && (s.tail || budget == proxy_budget::rows);

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "estimators.h"
 #include "flash_attn.h"
 #include "pa/error.h"
 #include "pa/types.h"
@@ -361,6 +362,7 @@ std::string ocl_unsupported_reason(const device_context& ctx, const geometry& ge
     if (sort_local(geo) > caps.local_mem)
         return fmt::format("needs {} bytes of local memory, the device has {}", sort_local(geo),
                            caps.local_mem);
+    if (std::string why = estimator_unsupported_reason(ctx, geo); !why.empty()) return why;
     return pa::ocl::flash_attn_problem(ctx, q, k, v, dst, geo.B);
 }
 
@@ -390,6 +392,16 @@ void ocl_run(device_context& ctx, const geometry& geo, const operand& q, const o
              const operand& dst, ocl_debug* dbg) {
     if (geo.all_kept) {
         pa::ocl::flash_attn(ctx, q, k, v, dst, geo.n_past, true, geo.scale); // step 8: dense
+        return;
+    }
+    if (geo.estimator != proxy_estimator::proxy) {
+        device_mask m;
+        const bool full = geo.estimator == proxy_estimator::xattn ? xattn_on_device(ctx, geo, q, k, dbg, m)
+                                                                  : flex_on_device(ctx, geo, q, k, dbg, m);
+        if (!full) return;
+        const pa::ocl::device_block_mask mask{m.counts.mem(),    m.blocks.mem(),      int32_t(geo.B),
+                                              int32_t(geo.row0), int32_t(geo.n_rows), geo.tri_total()};
+        pa::ocl::flash_attn(ctx, q, k, v, dst, geo.n_past, true, geo.scale, &mask);
         return;
     }
     run_state st(ctx, geo, k.type);

@@ -7,7 +7,8 @@
 //   sample_budgets -> row_budgets (or tail_budgets) -> exact_rows -> build_mask   steps 5-6
 //   flash attention over the mask                       step 7 (opencl/flash_attn.h)
 // When every block is kept (gamma = 1, or the min_tokens floor covers every row) the estimate
-// is skipped and dense flash attention runs.
+// is skipped and dense flash attention runs. estimator = xattn | flex replace steps 1-6 with
+// their own (ocl/estimators.h).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "../geometry.h"
+#include "../ref/estimators.h"
 #include "ocl_api.h"
 
 namespace pa::proxy {
@@ -27,6 +29,7 @@ struct ocl_debug {
     std::vector<float> pooled_q, pooled_k, row_max, row_inv_sum, scores, sample_mass;
     std::vector<int32_t> ranks, sample_budget, budgets, counts, blocks;
     std::vector<uint8_t> exact;
+    flex_state flex; // estimator = flex
 };
 
 // "" when the device can run a node of this geometry and these tensors, else why not.

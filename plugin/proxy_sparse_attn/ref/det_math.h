@@ -9,7 +9,8 @@
 // a key block are taken in 2^-32 fixed point (exact in any order); everything else runs in a
 // documented sequential order.
 //
-// Keep in sync with proxy_estimate.cl. Change a constant here, change it there.
+// Keep in sync with proxy_estimate.cl and estimator_common.cl. Change a constant here, change it
+// there.
 #pragma once
 
 #include <bit>
@@ -62,6 +63,30 @@ inline float recip(float s) {
         r = std::fma(r, e, r);
     }
     return r;
+}
+
+// log(x) for normal x > 0 (callers treat x < 2^-100 as zero first): x = 2^e * f with f in
+// [sqrt(1/2), sqrt(2)), log f = 2 atanh(s) with s = (f - 1) / (f + 1), |s| < 0.172, as an odd
+// polynomial in s up to s^11 (error ~1 ulp); e * ln2 in two parts.
+inline float log(float x) {
+    const int32_t bits = std::bit_cast<int32_t>(x);
+    int32_t e = ((bits >> 23) & 0xFF) - 127;
+    float f = std::bit_cast<float>((bits & 0x7FFFFF) | 0x3F800000);
+    if (f > 1.41421356f) {
+        f = f * 0.5f;
+        e = e + 1;
+    }
+    const float s = (f - 1.0f) * recip(f + 1.0f);
+    const float z = s * s;
+    float p = 0.0909090909f; // 1/11
+    p = std::fma(p, z, 0.111111111f);
+    p = std::fma(p, z, 0.142857143f);
+    p = std::fma(p, z, 0.2f);
+    p = std::fma(p, z, 0.333333333f);
+    p = std::fma(p, z, 1.0f);
+    const float logf = 2.0f * s * p;
+    const float fe = float(e);
+    return std::fma(fe, 0.693145751953125f, std::fma(fe, 1.42860677e-06f, logf));
 }
 
 // Sequential dot product, one fma per element, in index order.

@@ -386,6 +386,14 @@ estimate estimate_mask(const geometry& geo, const host_qkv& x, int n_threads) {
         fill_dense_mask(geo, e);
         return e;
     }
+    if (geo.estimator == proxy_estimator::xattn) {
+        xattn_estimate(geo, x, e, n_threads);
+        return e;
+    }
+    if (geo.estimator == proxy_estimator::flex) {
+        flex_estimate(geo, x, e, n_threads);
+        return e;
+    }
     work w;
     pool(geo, x, e);
     quantize(e.pooled_q.data(), geo.g * geo.n_sq, geo.d, geo.scale, w.pq, n_threads);

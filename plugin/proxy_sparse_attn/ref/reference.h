@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "../geometry.h"
+#include "estimators.h"
 #include "pa/block_sparse.h"
 #include "pa/pa_plugin.h"
 
@@ -36,6 +37,8 @@ struct quant_rows {
 };
 
 // Everything the mask is made of. Triangular arrays use geometry::tri (row m: m+1 slots).
+// The layouts below are proxy's; estimator = xattn | flex fill scores, ranks and budgets per head
+// ([H][tri_total], [H][n_rows]), flex also `flex`, and leave the rest empty (estimators.h).
 struct estimate {
     bool all_kept = false;              // dense: every causal block kept, nothing estimated
     std::vector<float> pooled_q;        // [g][n_sq][d] step 1: proxy queries at strided positions
@@ -49,6 +52,7 @@ struct estimate {
     std::vector<int32_t> budgets;       // [H][n_rows] blocks kept per row beyond the forced ones
     std::vector<uint8_t> exact;         // [H][tri_total] 1 = kept by the head's exact set
     block_mask mask;                    // the kept blocks per (head, row)
+    flex_state flex;                    // estimator = flex: lines, divergence, pattern per head
 
     std::span<const int32_t> kept(int64_t h, int64_t m) const { return mask.kept(h, m); }
 };

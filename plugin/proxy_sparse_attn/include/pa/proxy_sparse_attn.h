@@ -1,5 +1,6 @@
-// proxy_sparse_attn.h - the proxy_sparse_attn node (ProxyAttn block-sparse attention, see
-// docs/proxy_sparse_attn.md) and the graph pass that swaps it in. The public header of the
+// proxy_sparse_attn.h - the proxy_sparse_attn node (ProxyAttn block-sparse attention, with
+// XAttention and FlexPrefill as alternative estimators; see docs/proxy_sparse_attn.md) and the
+// graph pass that swaps it in. The public header of the
 // plugin/proxy_sparse_attn component: hosts link pa_proxy_sparse_attn (node constructor, swap
 // pass) with libpa; the op itself (shape rule, CPU reference, OpenCL lowering) comes with the
 // OpenCL plugin.
@@ -52,6 +53,43 @@ inline bool proxy_budget_from_name(std::string_view s, proxy_budget& out) {
     return false;
 }
 
+// Which estimator decides the kept blocks (docs/proxy_sparse_attn.md, "Estimators"). All three
+// produce the same CSR mask and run the same block-sparse attention.
+enum class proxy_estimator : int32_t {
+    proxy = 0, // ProxyAttn: pooled proxy heads rank key blocks, per-head budgets (the default)
+    xattn = 1, // XAttention: per head, antidiagonal sums of stride x stride tiles, threshold per row
+    flex = 2,  // FlexPrefill: per head, vertical-slash lines or pooled query-aware blocks
+};
+inline const char* proxy_estimator_name(proxy_estimator e) {
+    switch (e) {
+    case proxy_estimator::proxy:
+        return "proxy";
+    case proxy_estimator::xattn:
+        return "xattn";
+    case proxy_estimator::flex:
+        return "flex";
+    }
+    return "?";
+}
+inline bool proxy_estimator_from_name(std::string_view s, proxy_estimator& out) {
+    for (proxy_estimator e : {proxy_estimator::proxy, proxy_estimator::xattn, proxy_estimator::flex})
+        if (s == proxy_estimator_name(e)) {
+            out = e;
+            return true;
+        }
+    return false;
+}
+
+// Fields shared by the estimators (where the meaning matches):
+//   gamma       proxy: kept mass per (head, row); xattn: the paper's threshold tau on each row's
+//               antidiagonal block scores; flex: the paper's coverage gamma (vertical and slash
+//               lines, or a query-aware row's pooled block scores)
+//   stride      proxy: query stride; xattn: the antidiagonal tile size (the paper uses 8 or 16)
+//   min_tokens  floor in every estimator: proxy and xattn blocks per row beyond the forced ones,
+//               flex vertical and slash lines (vertical-slash heads) or blocks per row
+//               (query-aware heads), each at least ceil(min_tokens / B)
+//   force_sink_and_local, block, scale, n_past, stop_after: the same in all three
+// key_stride, n_proxy, budget, n_samples and exact_rows are proxy's; flex_tau and max_tokens flex's.
 struct proxy_params {
     int32_t block = 128;    // B: key/query block size, a multiple of stride and key_stride
     int32_t stride = 4;     // S: proxy scores use the first query of every S
@@ -65,9 +103,18 @@ struct proxy_params {
     bool force_sink_and_local = true; // block 0 and the diagonal block are always kept (extra)
     float scale = 0.0f;               // logit scale; 0 = 1/sqrt(d)
     int32_t n_past = 0;               // queries are the last N of n_past + N keys
-    // Profiling only: 0 runs everything; k in 1..4 stops after stage k (1 pooling, 2 proxy
-    // scores, 3 budgets, 4 mask) and leaves the output undefined. Lets tools time stages.
+    // Profiling only: 0 runs everything; k in 1..4 stops after stage k and leaves the output
+    // undefined. Lets tools time stages. proxy: 1 pooling, 2 proxy scores, 3 budgets, 4 mask;
+    // xattn: 1 int8 tile rows, 2 block scores, 3 per-row counts (ranks), 4 mask; flex: 1 int8 and
+    // pooled rows, 2 last-block lines and pattern choice, 3 kept lines and per-row counts, 4 mask.
     int32_t stop_after = 0;
+    proxy_estimator estimator = proxy_estimator::proxy;
+    // flex: a head is query-aware when sqrt(JS divergence) between the pooled estimate and the
+    // true block distribution of its last B queries is below flex_tau (0: never; the paper: 0.1).
+    float flex_tau = 0.1f;
+    // flex: cap in tokens on vertical and slash lines and on query-aware blocks per row beyond
+    // the forced ones, ceil(max_tokens / B) each (0: no cap). Ignored when gamma = 1 (dense).
+    int32_t max_tokens = 0;
 };
 
 // op_params slots. 0..2 match flash_attn_ext (fa_param_scale/n_past/causal) on purpose.
@@ -84,6 +131,9 @@ inline constexpr int proxy_param_stop_after = 9;
 inline constexpr int proxy_param_key_stride = 10;
 inline constexpr int proxy_param_budget = 11;
 inline constexpr int proxy_param_n_samples = 12;
+inline constexpr int proxy_param_estimator = 13;
+inline constexpr int proxy_param_flex_tau = 14; // f32
+inline constexpr int proxy_param_max_tokens = 15;
 
 inline std::array<int32_t, PA_MAX_OP_PARAMS> proxy_params_pack(const proxy_params& p) {
     std::array<int32_t, PA_MAX_OP_PARAMS> o{};
@@ -100,6 +150,9 @@ inline std::array<int32_t, PA_MAX_OP_PARAMS> proxy_params_pack(const proxy_param
     o[proxy_param_key_stride] = p.key_stride;
     o[proxy_param_budget] = static_cast<int32_t>(p.budget);
     o[proxy_param_n_samples] = p.n_samples;
+    o[proxy_param_estimator] = static_cast<int32_t>(p.estimator);
+    o[proxy_param_flex_tau] = std::bit_cast<int32_t>(p.flex_tau);
+    o[proxy_param_max_tokens] = p.max_tokens;
     return o;
 }
 
@@ -118,6 +171,9 @@ inline proxy_params proxy_params_unpack(const int32_t* o) {
     p.key_stride = o[proxy_param_key_stride];
     p.budget = static_cast<proxy_budget>(o[proxy_param_budget]); // range checked by the shape rule
     p.n_samples = o[proxy_param_n_samples];
+    p.estimator = static_cast<proxy_estimator>(o[proxy_param_estimator]); // range checked by the shape rule
+    p.flex_tau = std::bit_cast<float>(o[proxy_param_flex_tau]);
+    p.max_tokens = o[proxy_param_max_tokens];
     return p;
 }
 

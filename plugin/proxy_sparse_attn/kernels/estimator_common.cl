@@ -1,0 +1,166 @@
+// estimator_common.cl - what the xattn and flex estimators share on the device; the host puts it
+// in front of xattn.cl and flex.cl (ocl/estimator_common.cpp), so it is not a program by itself.
+//   det_exp, det_recip, det_log, exp_fixed, from_fixed, logit   mirror of ref/det_math.h
+//   rank_threshold       the per-row selection of ref/block_select.cpp (one work-group)
+//   rank_rows_threshold  per (row, head): ranks and count of the row's scores
+//   build_rank_mask      per (row, head): the kept blocks (rank < count + forced), ascending
+// Bit-exactness: the same constants, fma written out, sums in the CPU reference's order,
+// contraction off.
+#pragma OPENCL FP_CONTRACT OFF
+
+#ifndef LS
+#define LS 128 // work-group size of the sorting kernels
+#endif
+
+// ---- deterministic math (mirror of det_math.h) -------------------------------------------
+inline float det_exp(float x) {
+    if (!(x >= -87.0f)) return 0.0f;
+    if (x > 88.0f) x = 88.0f;
+    const float n = rint(x * 1.44269504f);
+    float r = fma(n, -0.693145751953125f, x);
+    r = fma(n, -1.42860677e-06f, r);
+    float p = 1.98412698e-4f;
+    p = fma(p, r, 1.38888889e-3f);
+    p = fma(p, r, 8.33333333e-3f);
+    p = fma(p, r, 4.16666667e-2f);
+    p = fma(p, r, 1.66666667e-1f);
+    p = fma(p, r, 0.5f);
+    p = fma(p, r, 1.0f);
+    p = fma(p, r, 1.0f);
+    const int e = ((int)n + 127) << 23;
+    return p * as_float(e);
+}
+
+inline float det_recip(float s) {
+    float r = as_float(0x7EF311C3 - as_int(s));
+    for (int i = 0; i < 4; ++i) {
+        const float e = fma(-s, r, 1.0f);
+        r = fma(r, e, r);
+    }
+    return r;
+}
+
+inline float det_log(float x) {
+    const int bits = as_int(x);
+    int e = ((bits >> 23) & 0xFF) - 127;
+    float f = as_float((bits & 0x7FFFFF) | 0x3F800000);
+    if (f > 1.41421356f) {
+        f = f * 0.5f;
+        e = e + 1;
+    }
+    const float s = (f - 1.0f) * det_recip(f + 1.0f);
+    const float z = s * s;
+    float p = 0.0909090909f;
+    p = fma(p, z, 0.111111111f);
+    p = fma(p, z, 0.142857143f);
+    p = fma(p, z, 0.2f);
+    p = fma(p, z, 0.333333333f);
+    p = fma(p, z, 1.0f);
+    const float logf = 2.0f * s * p;
+    const float fe = (float)e;
+    return fma(fe, 0.693145751953125f, fma(fe, 1.42860677e-06f, logf));
+}
+
+inline ulong exp_fixed(float x) { return (ulong)(det_exp(x) * 4294967296.0f); }
+inline float from_fixed(ulong s) { return (float)s * 0x1p-32f; }
+inline float logit(int dot, float qs, float ks) { return (float)dot * (qs * ks); }
+
+// Exact integer dot product of two int8 rows of n elements.
+inline int idot_n(__global const char* a, __global const char* b, int n) {
+    int acc = 0;
+    for (int c = 0; c < n; ++c) acc += (int)a[c] * (int)b[c];
+    return acc;
+}
+
+inline long tri_of(long m, long row0) { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
+inline int forced_of(int force, int m) { return force ? (m == 0 ? 1 : 2) : 0; }
+
+// ---- selection ---------------------------------------------------------------------------------
+inline bool comes_first(float ka, int ia, float kb, int ib) { return ka > kb || (ka == kb && ia < ib); }
+
+// Sorts key/idx[0 .. sort_n) (a power of two) into comes_first order. All LS items call it.
+inline void bitonic_sort(__local float* key, __local int* idx, int sort_n, int lid) {
+    for (int size = 2; size <= sort_n; size <<= 1) {
+        for (int stride = size >> 1; stride > 0; stride >>= 1) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int t = lid; t < sort_n / 2; t += LS) {
+                const int a = 2 * t - (t & (stride - 1));
+                const int b = a + stride;
+                const float ka = key[a], kb = key[b];
+                const int ia = idx[a], ib = idx[b];
+                const bool forward = (a & size) == 0;
+                const bool swap = forward ? comes_first(kb, ib, ka, ia) : comes_first(ka, ia, kb, ib);
+                if (swap) {
+                    key[a] = kb;
+                    key[b] = ka;
+                    idx[a] = ib;
+                    idx[b] = ia;
+                }
+            }
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// ref/block_select.cpp rank_threshold, by one work-group: candidates v[0..n), forced f0, f1 (-1:
+// none). Leaves the order in idx[0..n) and returns the count (all items).
+inline int rank_threshold(__global const float* v, int n, int f0, int f1, float gamma, int k_min, int k_max,
+                          int sort_n, __local float* key, __local int* idx, __local int* result, int lid) {
+    for (int e = lid; e < sort_n; e += LS) {
+        float x = e < n ? v[e] : -INFINITY;
+        if (e == f0 || e == f1) x = INFINITY;
+        key[e] = x;
+        idx[e] = e;
+    }
+    bitonic_sort(key, idx, sort_n, lid);
+    if (lid == 0) {
+        const int forced = (f0 >= 0 ? 1 : 0) + (f1 >= 0 && f1 != f0 ? 1 : 0);
+        float total = 0.0f;
+        for (int i = 0; i < n; ++i) total = total + v[i];
+        const float thr = gamma * total;
+        float cum = 0.0f;
+        int cnt = n;
+        for (int r = 0; r < n; ++r) {
+            cum = cum + v[idx[r]];
+            if (cum >= thr) {
+                cnt = r + 1;
+                break;
+            }
+        }
+        int k = max(max(0, cnt - forced), k_min);
+        if (k_max > 0) k = min(k, k_max);
+        result[0] = min(k, n - forced);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return result[0];
+}
+
+// One work-group per (row, head): global (LS * n_rows, H). For heads whose flag is on
+// (head_flag[h * flag_stride] != 0): ranks [H][tri] of the row's scores, budgets [H][n_rows] its
+// count. Every work-group sorts (no barrier sits behind a branch); only flagged heads write.
+__kernel void rank_rows_threshold(__global const float* scores, __global int* ranks, __global int* budgets,
+                                  __global const int* head_flag, int flag_stride, int row0, int n_rows, int force,
+                                  float gamma, int k_min, int k_max, int sort_n, __local float* key,
+                                  __local int* idx, __local int* result) {
+    const int lid = get_local_id(0), m = row0 + get_group_id(0), h = get_group_id(1);
+    const long at = (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    const int k = rank_threshold(scores + at, m + 1, force ? 0 : -1, force ? m : -1, gamma, k_min, k_max, sort_n,
+                                 key, idx, result, lid);
+    if (head_flag[(long)h * flag_stride] == 0) return;
+    for (int r = lid; r <= m; r += LS) ranks[at + idx[r]] = r;
+    if (lid == 0) budgets[(long)h * n_rows + (m - row0)] = k;
+}
+
+// One item per (row, head): global (n_rows, H).
+__kernel void build_rank_mask(__global const int* ranks, __global const int* budgets, __global int* counts,
+                              __global int* blocks, int row0, int n_rows, int force) {
+    const int row = get_global_id(0), h = get_global_id(1);
+    if (row >= n_rows) return;
+    const int m = row0 + row;
+    const long at = (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    const int lim = budgets[(long)h * n_rows + row] + forced_of(force, m);
+    int c = 0;
+    for (int n = 0; n <= m; ++n)
+        if (ranks[at + n] < lim) blocks[at + c++] = n;
+    counts[(long)h * n_rows + row] = c;
+}

@@ -1,0 +1,85 @@
+// estimator_util.cpp - see estimator_util.h.
+#include "estimator_util.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "pa/error.h"
+
+namespace pa::proxy::embedded {
+#include "proxy_kernels.h"
+} // namespace pa::proxy::embedded
+
+namespace pa::proxy::est {
+namespace {
+
+std::string_view embedded_text(std::string_view name) {
+    for (const auto& s : embedded::pa_proxy_sources)
+        if (name == s.name) return s.text;
+    throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
+}
+
+} // namespace
+
+pa::ocl::program_source program(std::string_view file) {
+    std::string text(embedded_text("estimator_common.cl"));
+    text += "\n#line 1\n";
+    text += embedded_text(file);
+    return {std::string(file), std::move(text), false};
+}
+
+scratch temp(device_context& ctx, int64_t elems, size_t elem_bytes) {
+    return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * elem_bytes);
+}
+
+scratch zeros(device_context& ctx, int64_t elems, size_t elem_bytes) {
+    scratch s = temp(ctx, elems, elem_bytes);
+    const uint8_t zero = 0;
+    pa::ocl::check(clEnqueueFillBuffer(ctx.queue(), s.mem(), &zero, 1, 0, s.size(), 0, nullptr, nullptr),
+                   "proxy_sparse_attn: clearing a buffer");
+    return s;
+}
+
+void write(device_context& ctx, const scratch& s, const void* data, size_t bytes) {
+    if (bytes)
+        pa::ocl::check(
+            clEnqueueWriteBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, bytes, data, 0, nullptr, nullptr),
+            "proxy_sparse_attn: uploading");
+}
+
+void read_bytes(device_context& ctx, const scratch& s, void* data, size_t bytes) {
+    if (bytes)
+        pa::ocl::check(
+            clEnqueueReadBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, bytes, data, 0, nullptr, nullptr),
+            "proxy_sparse_attn: reading debug output");
+}
+
+int32_t sort_n(const geometry& geo) {
+    int64_t p = 1;
+    while (p < geo.n_kblocks)
+        p <<= 1;
+    return int32_t(p);
+}
+
+void rank_rows(device_context& ctx, cl_kernel k, const geometry& geo, const scratch& scores,
+               const scratch& ranks, const scratch& budgets, const scratch& flags, int32_t flag_stride,
+               int64_t k_max) {
+    const int32_t sn = sort_n(geo);
+    ctx.launch(k, pa::ocl::range2(size_t(wg_sort) * size_t(geo.n_rows), size_t(geo.H)),
+               pa::ocl::range2(wg_sort, 1), scores.mem(), ranks.mem(), budgets.mem(), flags.mem(),
+               flag_stride, int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma,
+               int32_t(geo.k_min), int32_t(k_max), sn, pa::ocl::local_mem{size_t(sn) * 4},
+               pa::ocl::local_mem{size_t(sn) * 4}, pa::ocl::local_mem{4});
+}
+
+int64_t stats_budget_bytes() {
+    static const int64_t v = [] {
+        const char* e = std::getenv("PA_PROXY_BM_BYTES");
+        return e && *e ? std::max<int64_t>(1, std::atoll(e)) : int64_t(256) << 20;
+    }();
+    return v;
+}
+
+} // namespace pa::proxy::est

@@ -1,0 +1,50 @@
+// estimator_util.h - host helpers shared by ocl/xattn.cpp and ocl/flex.cpp: the programs
+// (estimator_common.cl in front of the estimator's file), scratch buffers, uploads, fills and
+// debug read-backs, and the selection kernels of estimator_common.cl.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../geometry.h"
+#include "ocl_api.h"
+
+namespace pa::proxy::est {
+
+using pa::ocl::device_context;
+using pa::ocl::scratch;
+
+inline constexpr int wg_sort = 128; // LS of estimator_common.cl
+
+// estimator_common.cl followed by `file` (an embedded kernels/*.cl).
+pa::ocl::program_source program(std::string_view file);
+
+// At least `elems` elements of elem_bytes each (one when elems is 0).
+scratch temp(device_context& ctx, int64_t elems, size_t elem_bytes = 4);
+scratch zeros(device_context& ctx, int64_t elems, size_t elem_bytes = 4);
+void write(device_context& ctx, const scratch& s, const void* data, size_t bytes);
+void read_bytes(device_context& ctx, const scratch& s, void* data, size_t bytes);
+template <class T> scratch upload(device_context& ctx, const std::vector<T>& v) {
+    scratch s = temp(ctx, int64_t(v.size()), sizeof(T));
+    write(ctx, s, v.data(), v.size() * sizeof(T));
+    return s;
+}
+template <class T> std::vector<T> read(device_context& ctx, const scratch& s, int64_t count) {
+    std::vector<T> out(static_cast<size_t>(count));
+    read_bytes(ctx, s, out.data(), out.size() * sizeof(T));
+    return out;
+}
+
+int32_t sort_n(const geometry& geo); // next power of two of n_kblocks
+
+// rank_rows_threshold: ranks and budgets of the rows of heads whose flag (flags[h * stride]) is on.
+void rank_rows(device_context& ctx, cl_kernel k, const geometry& geo, const scratch& scores,
+               const scratch& ranks, const scratch& budgets, const scratch& flags, int32_t flag_stride,
+               int64_t k_max);
+
+// Per-batch scratch budget of the per-(query, block) statistics: $PA_PROXY_BM_BYTES or 256 MiB.
+int64_t stats_budget_bytes();
+
+} // namespace pa::proxy::est

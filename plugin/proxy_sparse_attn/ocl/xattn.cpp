@@ -1,0 +1,121 @@
+// xattn.cpp - estimator = xattn on the device: the steps of ref/xattn.cpp with the kernels of
+// kernels/xattn.cl (behind estimator_common.cl), in order on the in-order queue.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "estimator_util.h"
+#include "estimators.h"
+#include "lowering.h"
+
+namespace pa::proxy {
+namespace {
+
+using namespace pa::ocl;
+
+struct xattn_state {
+    device_context& ctx;
+    const geometry& geo;
+    program_source src;
+    std::string opts;
+    scratch q8, qs, k8, ks; // step 1: tile rows
+    scratch scores;         // step 2
+    scratch ranks, budgets; // step 3
+    xattn_state(device_context& c, const geometry& g, pa_type k_type)
+        : ctx(c), geo(g), src(est::program("xattn.cl")) {
+        // one program per (private logits capacity, K type): d and S are kernel arguments
+        int64_t tpb_max = 8;
+        while (tpb_max < g.tiles_per_block())
+            tpb_max <<= 1;
+        opts = fmt::format("-DTPB_MAX={} -DK_F16={} -DLS={}", tpb_max, k_type == PA_TYPE_F16 ? 1 : 0,
+                           est::wg_sort);
+    }
+    cl_kernel kernel(const char* name) { return ctx.get_kernel(src, name, opts); }
+};
+
+// Step 1: int8 query tile rows (times scale / S) and key tile rows.
+void tile_rows(xattn_state& st, const operand& q, const operand& k) {
+    const geometry& geo = st.geo;
+    const int64_t len = geo.S * geo.d, nq = geo.n_qtiles();
+    st.q8 = est::temp(st.ctx, geo.H * nq * len, 1);
+    st.qs = est::temp(st.ctx, geo.H * nq);
+    st.ctx.launch(st.kernel("xattn_tile_q"), range2(size_t(nq), size_t(geo.H)), {}, q.mem, q.shape,
+                  st.q8.mem(), st.qs.mem(), int32_t(nq), geo.tq0, geo.n_past, geo.n_keys, int32_t(geo.S),
+                  int32_t(geo.d), geo.scale / float(geo.S));
+    st.k8 = est::temp(st.ctx, geo.Hkv * geo.n_tiles * len, 1);
+    st.ks = est::temp(st.ctx, geo.Hkv * geo.n_tiles);
+    st.ctx.launch(st.kernel("xattn_tile_k"), range2(size_t(geo.n_tiles), size_t(geo.Hkv)), {}, k.mem, k.shape,
+                  st.k8.mem(), st.ks.mem(), int32_t(geo.n_tiles), geo.n_keys, int32_t(geo.S), int32_t(geo.d));
+}
+
+// Step 2: block statistics, softmax and block scores, rows in batches so that the statistics
+// stay under est::stats_budget_bytes().
+void block_scores(xattn_state& st) {
+    const geometry& geo = st.geo;
+    device_context& ctx = st.ctx;
+    const int32_t nb = int32_t(geo.n_kblocks), nq = int32_t(geo.n_qtiles()),
+                  tpb = int32_t(geo.tiles_per_block());
+    st.scores = est::temp(ctx, geo.H * geo.tri_total());
+    scratch tM = est::temp(ctx, geo.H * nq), tinv = est::temp(ctx, geo.H * nq);
+    const int64_t per_row = geo.H * geo.tiles_per_block() * geo.n_kblocks * 8;
+    const int64_t rows_per_batch =
+        std::max<int64_t>(1, est::stats_budget_bytes() / std::max<int64_t>(1, per_row));
+    const int64_t batch_tiles = std::min<int64_t>(nq, rows_per_batch * geo.tiles_per_block());
+    scratch bm = est::temp(ctx, geo.H * batch_tiles * nb), bs = est::temp(ctx, geo.H * batch_tiles * nb);
+    for (int64_t m0 = geo.row0; m0 < geo.n_kblocks; m0 += rows_per_batch) {
+        const int64_t m1 = std::min(geo.n_kblocks, m0 + rows_per_batch);
+        const int32_t t_begin = int32_t(geo.tile_first(m0) - geo.tq0),
+                      t_end = int32_t(geo.tile_end(m1 - 1) - geo.tq0);
+        const size_t nt = size_t(t_end - t_begin);
+        ctx.launch(st.kernel("xattn_block_stats"), range3(size_t(nb), nt, size_t(geo.H)), {}, st.q8.mem(),
+                   st.qs.mem(), st.k8.mem(), st.ks.mem(), bm.mem(), bs.mem(), t_begin, t_end, nq,
+                   int32_t(geo.n_tiles), geo.tq0, int32_t(geo.gqa), nb, int32_t(geo.S), int32_t(geo.d), tpb);
+        ctx.launch(st.kernel("xattn_merge"), range2(nt, size_t(geo.H)), {}, bm.mem(), bs.mem(), tM.mem(),
+                   tinv.mem(), t_begin, t_end, nq, geo.tq0, nb, tpb);
+        ctx.launch(st.kernel("xattn_scores"), range3(size_t(nb), size_t(m1 - m0), size_t(geo.H)), {},
+                   bm.mem(), bs.mem(), tM.mem(), tinv.mem(), st.scores.mem(), t_begin, t_end, int32_t(m0),
+                   int32_t(geo.row0), int32_t(geo.n_rows), nq, int32_t(geo.n_tiles), geo.tq0, nb, tpb);
+    }
+}
+
+} // namespace
+
+bool xattn_on_device(device_context& ctx, const geometry& geo, const operand& q, const operand& k,
+                     ocl_debug* dbg, device_mask& out) {
+    xattn_state st(ctx, geo, k.type);
+    const int64_t tt = geo.tri_total();
+    tile_rows(st, q, k);
+    if (geo.stop_after == 1) return false;
+    block_scores(st);
+    if (dbg) dbg->scores = est::read<float>(ctx, st.scores, geo.H * tt);
+    if (geo.stop_after == 2) return false;
+    st.ranks = est::temp(ctx, geo.H * tt);
+    st.budgets = est::temp(ctx, geo.H * geo.n_rows);
+    const scratch all = est::upload(ctx, std::vector<int32_t>(size_t(geo.H), 1));
+    est::rank_rows(ctx, st.kernel("rank_rows_threshold"), geo, st.scores, st.ranks, st.budgets, all, 1, 0);
+    if (dbg) {
+        dbg->ranks = est::read<int32_t>(ctx, st.ranks, geo.H * tt);
+        dbg->budgets = est::read<int32_t>(ctx, st.budgets, geo.H * geo.n_rows);
+    }
+    if (geo.stop_after == 3) return false;
+    out.counts = est::temp(ctx, geo.H * geo.n_rows);
+    out.blocks = est::temp(ctx, geo.H * tt);
+    ctx.launch(st.kernel("build_rank_mask"), range2(size_t(geo.n_rows), size_t(geo.H)), {}, st.ranks.mem(),
+               st.budgets.mem(), out.counts.mem(), out.blocks.mem(), int32_t(geo.row0), int32_t(geo.n_rows),
+               int32_t(geo.force));
+    if (dbg) {
+        dbg->counts = est::read<int32_t>(ctx, out.counts, geo.H * geo.n_rows);
+        dbg->blocks = est::read<int32_t>(ctx, out.blocks, geo.H * tt);
+    }
+    return geo.stop_after != 4;
+}
+
+std::string estimator_unsupported_reason(const device_context& ctx, const geometry& geo) {
+    (void)ctx;
+    // the tile logits of one block live in private memory (xattn.cl: float L[TPB_MAX])
+    if (geo.estimator == proxy_estimator::xattn && geo.B / geo.S > 1024)
+        return fmt::format("xattn needs block / stride <= 1024 (has {})", geo.B / geo.S);
+    return "";
+}
+
+} // namespace pa::proxy
