@@ -38,10 +38,17 @@ bool dst_vec2(const device_context& ctx, const pa_tensor* d) {
            d->nb[3] % 8 == 0;
 }
 
-std::string build_options(const pa_tensor* d) {
+// b read as F32 by the GEMM kernel itself: rows of whole 32-k blocks, 16-byte aligned.
+bool direct_b(const device_context& ctx, const pa_tensor* b) {
+    return b->nb[0] == 4 && b->ne[0] % 32 == 0 && ctx.mem(b).offs % 16 == 0 && b->nb[1] % 16 == 0 &&
+           b->nb[2] % 16 == 0 && b->nb[3] % 16 == 0;
+}
+
+std::string build_options(const pa_tensor* d, bool xf32) {
     const pa_type t = d->src[0]->type;
     const int w = quantized(t) ? int(t) : int(PA_TYPE_F16); // F32 weights go through the f16 copy too
-    return fmt::format("-DMMQ_W={}{}", w, mma_emulated() ? " -DMMA_EMULATE=1" : "");
+    return fmt::format("-DMMQ_W={} -DMMQ_XF32={}{}", w, xf32 ? 1 : 0,
+                       mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 
 } // namespace
@@ -75,7 +82,8 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const size_t kp = round_up(size_t(K), 32), kc = kp / 8, n_kb = kp / 32;
     const size_t mp = round_up(size_t(M), bw);
     const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
-    const std::string opts = build_options(d);
+    const bool xf32 = direct_b(ctx, b);
+    const std::string opts = build_options(d, xf32);
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
     // weights: W16, or WQ + WS
@@ -93,16 +101,25 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
                    int32_t(a->type == PA_TYPE_F16 ? 1 : 0), w.mem(), int32_t(mp), int32_t(kc));
     }
 
-    // activations: X16 of at most mmq_chunk_mib per launch, whole token tiles
+    cl_kernel gemm = ctx.get_kernel(program, "k_mmq", opts);
+    const int32_t tiles_w = int32_t(mp / bw);
+    const int32_t b2 = int32_t(b->ne[2]), r2 = int32_t(b->ne[2] / a->ne[2]),
+                  r3 = int32_t(b->ne[3] / a->ne[3]);
+    const auto run = [&](cl_mem x, uint64_t x_offs, cl_ulong4 x_nb, size_t n0, size_t nc) {
+        const size_t tiles = ceil_div(nc, bt) * size_t(tiles_w);
+        ctx.launch(gemm, range2(tiles * nt, slices_b), range2(nt, 1), x, x_offs, x_nb, int32_t(n_kb), w.mem(),
+                   ws.mem() ? ws.mem() : w.mem(), int32_t(mp), int32_t(kc), dm.mem,
+                   uint64_t(dm.offs + n0 * d->nb[1]), shape_of(d).nb, int32_t(dst_vec2(ctx, d) ? 1 : 0),
+                   int32_t(nc), int32_t(M), tiles_w, b2, r2, r3, int32_t(a->ne[2]));
+    };
+    if (xf32) return run(bm.mem, bm.offs, shape_of(b).nb, 0, size_t(N));
+
+    // b through X16, at most mmq_chunk_mib per launch (whole token tiles)
     const size_t token_bytes = kp * 2 * slices_b;
     const size_t chunk = std::min(round_up(size_t(N), bt),
                                   std::max(bt, (size_t(tu.mmq_chunk_mib) << 20) / token_bytes / bt * bt));
     scratch x = ctx.temp(chunk * token_bytes);
     cl_kernel prep_x = ctx.get_kernel(program, "k_mmq_prep_f16", opts);
-    cl_kernel gemm = ctx.get_kernel(program, "k_mmq", opts);
-    const int32_t tiles_w = int32_t(mp / bw);
-    const int32_t b2 = int32_t(b->ne[2]), r2 = int32_t(b->ne[2] / a->ne[2]),
-                  r3 = int32_t(b->ne[3] / a->ne[3]);
     for (size_t n0 = 0; n0 < size_t(N); n0 += chunk) {
         const size_t nc = std::min(chunk, size_t(N) - n0), np = round_up(nc, bt);
         pa_tensor bc = *b; // the chunk's columns
@@ -110,11 +127,8 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
         ctx.launch(prep_x, range2(round_up(np * kc, prep_wg), slices_b), range2(prep_wg, 1),
                    mem_ref{bm.mem, bm.offs + n0 * b->nb[1]}, shape_of(&bc), int32_t(0), x.mem(), int32_t(np),
                    int32_t(kc));
-        const size_t tiles = (np / bt) * size_t(tiles_w);
-        ctx.launch(gemm, range2(tiles * nt, slices_b), range2(nt, 1), x.mem(), int32_t(np), int32_t(kc),
-                   int32_t(n_kb), w.mem(), ws.mem() ? ws.mem() : w.mem(), int32_t(mp), dm.mem,
-                   uint64_t(dm.offs + n0 * d->nb[1]), shape_of(d).nb, int32_t(dst_vec2(ctx, d) ? 1 : 0),
-                   int32_t(nc), int32_t(M), tiles_w, b2, r2, r3, int32_t(a->ne[2]));
+        const cl_ulong4 x_nb = {{2, kp * 2, np * kp * 2, size_t(b2) * np * kp * 2}};
+        run(x.mem(), 0, x_nb, n0, nc);
     }
 }
 

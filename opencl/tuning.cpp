@@ -163,9 +163,9 @@ tuning tuning_for(const device_caps& dev) {
         !power_of_two(t.mv_wg) || t.mv_max_n > 64)
         throw error(
             "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
-    if (!power_of_two(t.mmq_wn) || !power_of_two(t.mmq_wm) || t.mmq_wn > 4 || t.mmq_wm > 4 ||
+    if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
         t.mmq_wn + t.mmq_wm > 6)
-        throw error("OpenCL tuning: mmq_wn and mmq_wm must be 1, 2 or 4 with mmq_wn + mmq_wm <= 6");
+        throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_wn + mmq_wm <= 6");
     return t;
 }
 

@@ -195,8 +195,10 @@ bool quantized(pa_type t) {
 
 // The default tile (mmq_wn 2 x mmq_wm 4 warps: 128 tokens x 256 weight rows): every weight type at
 // sizes that are not multiples of the tile (M = 300: a second, partial weight tile; N = 130: a
-// second token tile with 2 tokens; K = 100 for plain weights: a partial last k-step), one k-step,
-// a long K, broadcast batches, strided and padded views, an odd M (no 8-byte stores).
+// second token tile with 2 tokens), one k-step, a long K, broadcast batches, padded weights, an
+// odd M (no 8-byte stores). b is read as F32 by the GEMM kernel where its rows allow (whole 32-k
+// blocks, 16-byte aligned), else converted to X16 first: K = 100 (plain weights), padded and
+// transposed b.
 TEST(MulMatMma, EveryTypeAtOddShapesMatchesTheReferences) {
     std::vector<mm_case> cases;
     for (pa_type t : all_types) {
@@ -205,31 +207,33 @@ TEST(MulMatMma, EveryTypeAtOddShapesMatchesTheReferences) {
         cases.push_back({t, 32, 77, 33});                 // one k-step, odd M
         cases.push_back({t, 64, 40, 20, {2, 1}, {4, 3}}); // a broadcast over b's slices
         cases.push_back({t, 64, 24, 17, {1, 2}, {3, 4}}); // along dim 3 too
-        cases.push_back({t, 96, 9, 40, {2, 1}, {2, 1}, layout::padded, layout::padded});
+        cases.push_back({t, 96, 9, 40, {2, 1}, {2, 1}, layout::padded, layout::packed});
     }
     cases.push_back({PA_TYPE_Q4_0, 1024, 70, 45}); // a long K
     cases.push_back({PA_TYPE_Q8_0, 64, 33, 50, {2, 1}, {2, 1}, layout::permuted, layout::permuted});
+    cases.push_back({PA_TYPE_Q4_1, 96, 40, 70, {2, 1}, {2, 1}, layout::packed, layout::padded}); // X16
     cases.push_back({PA_TYPE_F16, 33, 19, 40, {1, 1}, {1, 1}, layout::transposed, layout::transposed});
-    cases.push_back({PA_TYPE_F32, 40, 70, 35, {1, 1}, {2, 1}, layout::packed, layout::transposed});
+    cases.push_back({PA_TYPE_F32, 64, 70, 35, {1, 1}, {2, 1}, layout::packed, layout::transposed});
     check_cases("", cases);
 }
 
 // The other tile shapes the tuning table may choose (each warp 64 x 64; 1, 2 or 4 warps along
-// tokens and weight rows; each work-item loads 2 to 16 quant words and 1 or 2 rows of scales per
-// step), at sizes with partial tiles on both sides.
+// tokens, 2 or 4 along weight rows; each work-item loads 2 to 8 chunks of b, 2 to 16 quant words
+// and 1 or 2 rows of scales per step), at sizes with partial tiles on both sides.
 TEST(MulMatMma, OtherTileShapesMatchTheReferences) {
     check_cases("mmq_wn=4,mmq_wm=2",
                 {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}, {PA_TYPE_Q8_0, 96, 130, 70}});
     check_cases("mmq_wn=1,mmq_wm=4",
                 {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
-    check_cases("mmq_wn=2,mmq_wm=2", {{PA_TYPE_F16, 70, 150, 140}});
+    check_cases("mmq_wn=2,mmq_wm=2", {{PA_TYPE_F16, 70, 150, 140}}); // X16
 }
 
-// Activations in several launches of at most mmq_chunk_mib each (1 MiB = 128 tokens of K = 2048
-// in two slices here): each launch's tokens land at their own columns.
+// X16 in several launches of at most mmq_chunk_mib each (1 MiB = 128 tokens of K = 2048 in two
+// slices here): each launch's tokens land at their own columns.
 TEST(MulMatMma, TokensInSeveralLaunchesMatchTheReferences) {
-    check_cases("mmq_chunk_mib=1", {{PA_TYPE_Q4_0, 2048, 40, 300, {1, 1}, {2, 1}},
-                                    {PA_TYPE_F16, 2048, 40, 140, {2, 1}, {2, 1}}});
+    check_cases("mmq_chunk_mib=1",
+                {{PA_TYPE_Q4_1, 2048, 40, 300, {1, 1}, {2, 1}, layout::packed, layout::padded},
+                 {PA_TYPE_F16, 2040, 40, 140, {2, 1}, {2, 1}}});
 }
 
 } // namespace

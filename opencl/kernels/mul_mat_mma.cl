@@ -4,21 +4,24 @@
 // accumulation, through mma.sync m16n8k16, ldmatrix and cp.async (mma_ptx.cl, which the host puts
 // in front of this file; -DMMA_EMULATE=1 runs everything in portable OpenCL C).
 //
-// Operands, made by the two prep kernels at the end of this file (host: mul_mat_mma.cpp):
-//   X16 [slice of b][NP][KP/8] uint4   b as f16; tokens n >= N and k >= K are zero
-//   W16 [slice of a][MP][KP/8] uint4   F16 or F32 weights as f16 (MMQ_W == PA_F16), same layout
-//   WQ  [slice of a][KP/32][MP][QW]    quantized weights (MMQ_W == PA_Q4_0 | PA_Q4_1 | PA_Q8_0):
-//       uint words per block, the rows of one block column adjacent (a warp's loads are one
-//       contiguous piece): Q4 the 16 bytes of nibbles, Q8 the 32 bytes as (word j, word 4+j) for
-//       j = 0..3; rows m >= M have scale 0
-//   WS  [slice of a][KP/32][MP][SW]    uint scales: d as f16x2 (d, d); Q4_1 then (m, m)
+// Operands (host: mul_mat_mma.cpp):
+//   b      read as F32 by the GEMM kernel (MMQ_XF32 = 1: rows of whole 32-k blocks, 16-byte
+//          aligned) and rounded to f16 on the way to local memory, or else first copied by
+//          k_mmq_prep_f16 into
+//   X16    [slice of b][NP][KP/8] uint4: b as f16, tokens n >= N and k >= K zero, PERM order
+//   W16    [slice of a][MP][KP/8] uint4: F16 or F32 weights as f16 (MMQ_W == PA_F16), same layout
+//   WQ     [slice of a][KP/32][MP][QW] quantized weights (MMQ_W == PA_Q4_0 | PA_Q4_1 | PA_Q8_0),
+//          repacked by k_mmq_prep_q: uint words per block, the rows of one block column adjacent
+//          (a warp's loads are one contiguous piece): Q4 the 16 bytes of nibbles, Q8 the 32 bytes
+//          as (word j, word 4+j) for j = 0..3; rows m >= M have scale 0
+//   WS     [slice of a][KP/32][MP][SW] uint scales: d as f16x2 (d, d); Q4_1 then (m, m)
 // NP, MP: N and M rounded up to whole tiles; KP: K rounded up to 32.
 //
-// Order of k inside each 32-k block (X16, W16, and the dequantized tiles): position
-// 8j + 2s + e holds k = 4j + 2e + (s & 1) + 16 (s >> 1)  (chunk j, pair s, half e), i.e. chunk j
-// holds k = 4j, 4j+2, 4j+1, 4j+3, 16+4j, 16+4j+2, 16+4j+1, 16+4j+3: exactly the pairs one
-// shift-and-mask of word j of Q4 nibbles (low nibbles k 4j.., high nibbles k 16+4j..) or of Q8
-// bytes gives. The sum over k is order-free; only the two operands must agree.
+// PERM, the order of k inside each 32-k block of every f16 tile: position 8j + 2s + e holds
+// k = 4j + 2e + (s & 1) + 16 (s >> 1)  (chunk j, pair s, half e), i.e. chunk j holds k = 4j,
+// 4j+2, 4j+1, 4j+3, 16+4j, 16+4j+2, 16+4j+1, 16+4j+3: exactly the pairs one shift-and-mask of word
+// j of Q4 nibbles (low nibbles k 4j.., high nibbles k 16+4j..) or of Q8 bytes gives, and the two
+// float4s of b at k 4j and 16+4j. The sum over k is order-free; only the two operands must agree.
 //
 // Work-group: MMQ_WN x MMQ_WM warps, warp (wn, wm) owns 64 tokens x 64 weight rows of a
 // BT x BW tile (BT = 64 MMQ_WN tokens, BW = 64 MMQ_WM rows): 4 x 8 mma tiles, 128 f32
@@ -27,11 +30,11 @@
 // local-memory stages of [rows][4 chunks of 16 bytes] each, chunk index XOR-swizzled by row
 // (SWZ) so that the 8 rows of an ldmatrix matrix, and 8 lanes storing 16 bytes, hit distinct
 // banks. One barrier per step: while the warps multiply stage s, stage s^1 receives the next
-// activation tile by cp.async and the next weight tile (cp.async for W16; for quantized weights
-// loaded into registers one step earlier still, dequantized in f16x2 arithmetic and stored).
+// tiles: by cp.async (X16, W16), or from registers loaded one step earlier (b in F32, rounded to
+// f16) and one and a half steps earlier (quantized weights, dequantized in f16x2 arithmetic).
 //
-// Tuning macros (-D, tuning.h): MMQ_WN, MMQ_WM (1, 2 or 4 each, MMQ_WN + MMQ_WM <= 6: two stages
-// of both tiles fill 8 KiB x (MMQ_WN + MMQ_WM)); MMQ_W the weight source.
+// Tuning macros (-D, tuning.h): MMQ_WN (1, 2, 4), MMQ_WM (2, 4), MMQ_WN + MMQ_WM <= 6 (two stages
+// of both tiles fill 8 KiB x (MMQ_WN + MMQ_WM)); host-chosen: MMQ_W the weight source, MMQ_XF32.
 
 #ifndef MMQ_WN
 #define MMQ_WN 2
@@ -42,6 +45,9 @@
 #ifndef MMQ_W
 #define MMQ_W PA_F16
 #endif
+#ifndef MMQ_XF32
+#define MMQ_XF32 1
+#endif
 
 #define BT (64 * MMQ_WN)            // tokens per tile
 #define BW (64 * MMQ_WM)            // weight rows per tile
@@ -51,9 +57,8 @@
 #define WCH (BW * 4 / NT)           // weight chunks each work-item fills per step
 #define SWZ(row) (((row) >> 1) & 3) // chunk swizzle of a 64-byte tile row
 
-#if (MMQ_WN != 1 && MMQ_WN != 2 && MMQ_WN != 4) || (MMQ_WM != 1 && MMQ_WM != 2 && MMQ_WM != 4) || \
-    MMQ_WN + MMQ_WM > 6
-#error "mul_mat_mma.cl: MMQ_WN, MMQ_WM must be 1, 2 or 4 with MMQ_WN + MMQ_WM <= 6"
+#if (MMQ_WN != 1 && MMQ_WN != 2 && MMQ_WN != 4) || (MMQ_WM != 2 && MMQ_WM != 4) || MMQ_WN + MMQ_WM > 6
+#error "mul_mat_mma.cl: MMQ_WN must be 1, 2 or 4, MMQ_WM 2 or 4, MMQ_WN + MMQ_WM <= 6"
 #endif
 
 #define MMQ_QUANT (MMQ_W == PA_Q4_0 || MMQ_W == PA_Q4_1 || MMQ_W == PA_Q8_0)
@@ -73,14 +78,40 @@
 // ---- main kernel ---------------------------------------------------------------------------
 #if !defined(MMQ_PREP_ONLY) || !MMQ_PREP_ONLY
 
-// The next tile of b: XCH chunks per work-item, global -> local without registers.
-inline void copy_x_tile(local uint4* xs, global const uint4* xg, int kc, int kb, int tid) {
+#if !MMQ_XF32
+// The next tile of X16: XCH chunks per work-item, global -> local without registers.
+// xrow[i]: this work-item's row of chunk i.
+inline void copy_x_tile(local uint4* xs, global const char* const* xrow, int kb, int tid) {
     MMA_UNROLL
     for (int i = 0; i < XCH; ++i) {
         const int c = tid + i * NT, row = c >> 2, j = c & 3;
-        cp_async16(xs + row * 4 + (j ^ SWZ(row)), xg + (ulong)row * kc + kb * 4 + j);
+        cp_async16(xs + row * 4 + (j ^ SWZ(row)), (global const uint4*)xrow[i] + kb * 4 + j);
     }
 }
+#else
+// The next tile of b in F32, through registers: chunk j of a 32-k block is the float4s at k 4j
+// and 16 + 4j (PERM), rounded to f16 when stored.
+typedef struct {
+    float4 lo[XCH], hi[XCH];
+} x_regs;
+inline void load_x(x_regs* r, global const char* const* xrow, int kb, int tid) {
+    MMA_UNROLL
+    for (int i = 0; i < XCH; ++i) {
+        global const float4* p = (global const float4*)xrow[i] + kb * 8 + ((tid + i * NT) & 3);
+        r->lo[i] = p[0];
+        r->hi[i] = p[4];
+    }
+}
+inline void store_x(local uint4* xs, const x_regs* r, int tid) {
+    MMA_UNROLL
+    for (int i = 0; i < XCH; ++i) {
+        const int c = tid + i * NT, row = c >> 2, j = c & 3;
+        const float4 a = r->lo[i], b = r->hi[i];
+        xs[row * 4 + (j ^ SWZ(row))] =
+            (uint4)(pack_f16x2(a.x, a.z), pack_f16x2(a.y, a.w), pack_f16x2(b.x, b.z), pack_f16x2(b.y, b.w));
+    }
+}
+#endif
 
 #if !MMQ_QUANT
 inline void copy_w_tile(local uint4* ws, global const uint4* wg, int kc, int kb, int tid) {
@@ -176,15 +207,16 @@ inline void mma_k16(float4 acc[4][8], local const uint4* xs, local const uint4* 
 
 // global (tiles * NT, slices of b), local (NT): tile t = (token tile t / tiles_w, weight tile
 // t % tiles_w): the work-groups that share a token tile run together.
-//   xh: X16 of this launch's tokens (np rows per slice), kc = KP/8, n_kb = KP/32
-//   wv: W16 or WQ, wsc: WS (unused for W16), mp rows per slice of a
+//   x: b (MMQ_XF32: F32 rows, 16-byte aligned, K a multiple of 32) or X16 (rows of KP/8 chunks),
+//   at this launch's first token, with its byte strides (nb0 unused); n_kb = KP/32
+//   wv: W16 or WQ, wsc: WS (unused for W16), mp rows per slice of a, kc = KP/8
 //   d: dst at this launch's first token, d_vec2 = 1 when its rows take 8-byte stores (nb0 = 4,
 //   nb1.. and the offset multiples of 8); n, m: valid tokens and rows; b2 = slices along dim 2 of
 //   b, r2/r3 broadcast ratios, a2 = slices along dim 2 of a
 kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
-void k_mmq(global const uint4* xh, int np, int kc, int n_kb, global const uint4* wv, global const uint* wsc,
-           int mp, global char* d, ulong d_offs, ulong4 d_nb, int d_vec2, int n, int m, int tiles_w, int b2, int r2,
-           int r3, int a2) {
+void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global const uint4* wv, global const uint* wsc,
+           int mp, int kc, global char* d, ulong d_offs, ulong4 d_nb, int d_vec2, int n, int m, int tiles_w, int b2,
+           int r2, int r3, int a2) {
     local uint4 xs[2][BT * 4];
     local uint4 ws[2][BW * 4];
     EMU_DECL
@@ -194,7 +226,15 @@ void k_mmq(global const uint4* xh, int np, int kc, int n_kb, global const uint4*
     const int z = get_group_id(1), i2 = z % b2, i3 = z / b2;
     const int zw = (i3 / r3) * a2 + i2 / r2; // slice of a
 
-    global const uint4* xg = xh + ((ulong)z * np + n0) * kc;
+    // the rows of b this work-item loads (tokens past n repeat the last one: never stored)
+    global const char* xrow[XCH];
+    MMA_UNROLL
+    for (int i = 0; i < XCH; ++i)
+        xrow[i] = x + x_offs + (ulong)i2 * x_nb.s2 + (ulong)i3 * x_nb.s3 +
+                  (ulong)min(n0 + ((tid + i * NT) >> 2), n - 1) * x_nb.s1;
+#if MMQ_XF32
+    x_regs xr;
+#endif
 #if MMQ_QUANT
     // per block column: mp * QWPC * 4 quant words, mp * SW scale words
     global const uint* wqg = (global const uint*)wv + (ulong)zw * n_kb * mp * QWPC * 4 + (ulong)m0 * QWPC * 4;
@@ -212,8 +252,14 @@ void k_mmq(global const uint4* xh, int np, int kc, int n_kb, global const uint4*
         for (int j = 0; j < 8; ++j) acc[i][j] = (float4)(0.0f);
     }
 
-    // stage 0 <- step 0; quantized: step 1 waits in registers
-    copy_x_tile(xs[0], xg, kc, 0, tid);
+    // stage 0 <- step 0; then step 1 of b (F32) and of quantized weights waits in registers
+#if MMQ_XF32
+    load_x(&xr, xrow, 0, tid);
+    store_x(xs[0], &xr, tid);
+    if (n_kb > 1) load_x(&xr, xrow, 1, tid);
+#else
+    copy_x_tile(xs[0], xrow, 0, tid);
+#endif
 #if MMQ_QUANT
     load_wq(&cur, wqg, wsg, tid);
     store_wq(ws[0], &cur, tid);
@@ -227,25 +273,32 @@ void k_mmq(global const uint4* xh, int np, int kc, int n_kb, global const uint4*
     for (int kb = 0; kb < n_kb; ++kb) {
         const int s = kb & 1;
         const bool more = kb + 1 < n_kb;
-        if (more) {
-            copy_x_tile(xs[s ^ 1], xg, kc, kb + 1, tid);
-#if !MMQ_QUANT
-            copy_w_tile(ws[s ^ 1], wg, kc, kb + 1, tid);
+#if !MMQ_XF32
+        if (more) copy_x_tile(xs[s ^ 1], xrow, kb + 1, tid);
 #endif
-        }
-#if MMQ_QUANT
+#if !MMQ_QUANT
+        if (more) copy_w_tile(ws[s ^ 1], wg, kc, kb + 1, tid);
+#else
         if (kb + 2 < n_kb) load_wq(&nxt, wqg + (kb + 2) * q_step, wsg + (kb + 2) * s_step, tid);
 #endif
+        // the register-staged tiles go to stage s^1 between and after the two halves (their
+        // loads were issued one and one and a half steps ago; the tensor cores have work queued)
         MMA_UNROLL
         for (int kk = 0; kk < 2; ++kk) {
             mma_k16(acc, xs[s], ws[s], wn, wm, lane, kk EMU_ARG);
 #if MMQ_QUANT
-            if (kk == 0) { // between the two halves: the tensor cores have work queued meanwhile
+            if (kk == 0) {
                 if (more) store_wq(ws[s ^ 1], &cur, tid);
                 cur = nxt;
             }
 #endif
         }
+#if MMQ_XF32
+        if (more) {
+            store_x(xs[s ^ 1], &xr, tid);
+            if (kb + 2 < n_kb) load_x(&xr, xrow, kb + 2, tid);
+        }
+#endif
         cp_async_wait_all();
         barrier(CLK_LOCAL_MEM_FENCE);
     }
