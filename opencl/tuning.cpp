@@ -29,6 +29,7 @@ constexpr tuning_field fields[] = {
     {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma.cl", "MMQ_WM"},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
+    {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
     {"mmq_chunk_mib", &tuning::mmq_chunk_mib, "", ""},
     {"ew_wg", &tuning::ew_wg, "elementwise.cl", "EW_WG"},
     {"norm_wg", &tuning::norm_wg, "norm.cl", "NORM_WG"},

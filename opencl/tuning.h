@@ -29,6 +29,7 @@ struct tuning {
     int mmq_wn = 2, mmq_wm = 4;
     int mmq_min_n = 32;          // columns of b from which F16/quantized a runs on tensor cores
     int mmq_f32_min_n = 1 << 30; // the same for F32 a (rounded to f16 on the way; default never)
+    int mmq_x16_min_m = 1 << 30; // rows of a from which b is copied to f16 first (else read as F32)
     int mmq_chunk_mib = 512;     // scratch for the f16 copy of b: columns per launch
     int ew_wg = 256;             // elementwise.cl work-group size
     int norm_wg = 128;           // norm.cl threads per row (a power of two)

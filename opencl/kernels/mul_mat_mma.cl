@@ -30,8 +30,8 @@
 // local-memory stages of [rows][4 chunks of 16 bytes] each, chunk index XOR-swizzled by row
 // (SWZ) so that the 8 rows of an ldmatrix matrix, and 8 lanes storing 16 bytes, hit distinct
 // banks. One barrier per step: while the warps multiply stage s, stage s^1 receives the next
-// tiles: by cp.async (X16, W16), or from registers loaded one step earlier (b in F32, rounded to
-// f16) and one and a half steps earlier (quantized weights, dequantized in f16x2 arithmetic).
+// tiles, by cp.async (X16, W16) or from registers loaded before the MMAs (b in F32, rounded to
+// f16; quantized weights, dequantized in f16x2 arithmetic) and stored after them.
 //
 // Tuning macros (-D, tuning.h): MMQ_WN (1, 2, 4), MMQ_WM (2, 4), MMQ_WN + MMQ_WM <= 6 (two stages
 // of both tiles fill 8 KiB x (MMQ_WN + MMQ_WM)); host-chosen: MMQ_W the weight source, MMQ_XF32.
@@ -240,7 +240,7 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
     global const uint* wqg = (global const uint*)wv + (ulong)zw * n_kb * mp * QWPC * 4 + (ulong)m0 * QWPC * 4;
     global const uint* wsg = wsc + (ulong)zw * n_kb * mp * SW + (ulong)m0 * SW;
     const ulong q_step = (ulong)mp * QWPC * 4, s_step = (ulong)mp * SW;
-    wq_regs cur, nxt;
+    wq_regs wr;
 #else
     global const uint4* wg = wv + ((ulong)zw * mp + m0) * kc;
 #endif
@@ -252,52 +252,46 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
         for (int j = 0; j < 8; ++j) acc[i][j] = (float4)(0.0f);
     }
 
-    // stage 0 <- step 0; then step 1 of b (F32) and of quantized weights waits in registers
+    // stage 0 <- step 0
 #if MMQ_XF32
     load_x(&xr, xrow, 0, tid);
     store_x(xs[0], &xr, tid);
-    if (n_kb > 1) load_x(&xr, xrow, 1, tid);
 #else
     copy_x_tile(xs[0], xrow, 0, tid);
 #endif
 #if MMQ_QUANT
-    load_wq(&cur, wqg, wsg, tid);
-    store_wq(ws[0], &cur, tid);
-    if (n_kb > 1) load_wq(&cur, wqg + q_step, wsg + s_step, tid);
+    load_wq(&wr, wqg, wsg, tid);
+    store_wq(ws[0], &wr, tid);
 #else
     copy_w_tile(ws[0], wg, kc, 0, tid);
 #endif
     cp_async_wait_all();
     barrier(CLK_LOCAL_MEM_FENCE);
 
+    // Step kb multiplies stage s while step kb + 1 fills stage s^1 (which every warp finished
+    // reading before the last barrier). Branch-free, so that the compiler can interleave the
+    // conversions with the MMAs: the last step loads its own tiles again into the idle stage.
     for (int kb = 0; kb < n_kb; ++kb) {
-        const int s = kb & 1;
-        const bool more = kb + 1 < n_kb;
-#if !MMQ_XF32
-        if (more) copy_x_tile(xs[s ^ 1], xrow, kb + 1, tid);
-#endif
-#if !MMQ_QUANT
-        if (more) copy_w_tile(ws[s ^ 1], wg, kc, kb + 1, tid);
-#else
-        if (kb + 2 < n_kb) load_wq(&nxt, wqg + (kb + 2) * q_step, wsg + (kb + 2) * s_step, tid);
-#endif
-        // the register-staged tiles go to stage s^1 between and after the two halves (their
-        // loads were issued one and one and a half steps ago; the tensor cores have work queued)
-        MMA_UNROLL
-        for (int kk = 0; kk < 2; ++kk) {
-            mma_k16(acc, xs[s], ws[s], wn, wm, lane, kk EMU_ARG);
-#if MMQ_QUANT
-            if (kk == 0) {
-                if (more) store_wq(ws[s ^ 1], &cur, tid);
-                cur = nxt;
-            }
-#endif
-        }
+        const int s = kb & 1, nk = min(kb + 1, n_kb - 1);
 #if MMQ_XF32
-        if (more) {
-            store_x(xs[s ^ 1], &xr, tid);
-            if (kb + 2 < n_kb) load_x(&xr, xrow, kb + 2, tid);
-        }
+        load_x(&xr, xrow, nk, tid);
+#else
+        copy_x_tile(xs[s ^ 1], xrow, nk, tid);
+#endif
+#if MMQ_QUANT
+        load_wq(&wr, wqg + nk * q_step, wsg + nk * s_step, tid);
+#else
+        copy_w_tile(ws[s ^ 1], wg, kc, nk, tid);
+#endif
+        MMA_UNROLL
+        for (int kk = 0; kk < 2; ++kk) mma_k16(acc, xs[s], ws[s], wn, wm, lane, kk EMU_ARG);
+        // the loads above had the MMAs' time to arrive; stage s^1 is written after every
+        // ldmatrix of stage s in program order
+#if MMQ_XF32
+        store_x(xs[s ^ 1], &xr, tid);
+#endif
+#if MMQ_QUANT
+        store_wq(ws[s ^ 1], &wr, tid);
 #endif
         cp_async_wait_all();
         barrier(CLK_LOCAL_MEM_FENCE);
