@@ -38,6 +38,13 @@ if ! { cmake -B "$build" -DCMAKE_BUILD_TYPE=Release -DPA_BUILD_TESTS=$tests >"$O
 fi
 export PA_KERNEL_CACHE="$build/kernel-cache"
 
+step "smoke: the default tile (48 KiB of local memory) builds and launches"
+if ! timeout 120 "$pa" bench gemm --device 0 --shapes tiny --types q4_0,f16 --n-list 512 --reps 1 --blas-max-n 0 \
+     --out /tmp/gemm-smoke.json; then
+  echo "!!! the default tile failed; the steps below run with PA_OPENCL_TUNING=mmq_wn=2,mmq_wm=2 (32 KiB)"
+  export PA_OPENCL_TUNING=mmq_wn=2,mmq_wm=2
+fi
+
 if [ "$tests" = ON ]; then
   step "correctness on the device: the tensor-core path against the CPU and an f16 reference (PA_MMA=1)"
   PA_TEST_VERBOSE=1 PA_MMA=1 run 240 "$build/bin/test_mul_mat_mma"

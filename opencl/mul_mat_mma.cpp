@@ -1,6 +1,7 @@
 // mul_mat_mma.cpp - host side of the tensor-core GEMM (kernels/mul_mat_mma.cl): which nodes
-// take it, the f16 operands (b always, F16/F32 weights; quantized weights repacked per block
-// column), the launches.
+// take it, the operands (quantized weights repacked per block column, F16/F32 weights copied to
+// f16; b read as F32 by the GEMM kernel where its rows allow, else copied to f16 in chunks of
+// tokens), the launches.
 #include "mul_mat_mma.h"
 
 #include <algorithm>

@@ -71,11 +71,13 @@ backends& env() {
     return b;
 }
 
-// An OpenCL backend opened with these tuning overrides (read when a device context opens);
-// F32 weights take the path from 16 columns on, as the other types do from 32.
+// An OpenCL backend opened with these tuning overrides after any in $PA_OPENCL_TUNING (read when
+// a device context opens); every type takes the path from 16 columns on.
 std::unique_ptr<pa::backend> open_ocl(const std::string& tuning) {
     if (env().plug->device_count() == 0) return nullptr;
-    const std::string t = "mmq_f32_min_n=16,mmq_min_n=16" + (tuning.empty() ? "" : "," + tuning);
+    const char* user = std::getenv("PA_OPENCL_TUNING");
+    std::string t = user && *user ? std::string(user) + "," : "";
+    t += "mmq_f32_min_n=16,mmq_min_n=16" + (tuning.empty() ? "" : "," + tuning);
     const env_guard g("PA_OPENCL_TUNING", t.c_str());
     return env().plug->open_backend("");
 }

@@ -66,11 +66,11 @@ inline void mma16816(float4* d, uint4 a, uint b0, uint b1) {
 // Four 8x8 matrices of halves from local memory; this lane's row is base[off] (16 bytes). An
 // OpenCL local pointer converted to an integer is its .shared address (bench/kernels/ptx_probe.cl).
 inline uint4 ldsm_x4(local const uint4* base, int off) {
-    uint4 r;
+    uint r0, r1, r2, r3;
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
                  : "r"((uint)(size_t)(base + off)));
-    return r;
+    return (uint4)(r0, r1, r2, r3);
 }
 
 // f16x2 arithmetic, each half rounded to nearest even.

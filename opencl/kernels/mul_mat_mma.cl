@@ -76,7 +76,6 @@
 #define RPT (WCH >= 4 ? WCH / 4 : 1) // weight rows each work-item dequantizes per step
 
 // ---- main kernel ---------------------------------------------------------------------------
-#if !defined(MMQ_PREP_ONLY) || !MMQ_PREP_ONLY
 
 #if !MMQ_XF32
 // The next tile of X16: XCH chunks per work-item, global -> local without registers.
@@ -321,7 +320,6 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
         }
     }
 }
-#endif // !MMQ_PREP_ONLY
 
 // ---- preparation ---------------------------------------------------------------------------
 
