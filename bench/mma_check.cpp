@@ -179,8 +179,9 @@ struct kernels {
 kernels make_kernels(const env& e, const variant& v, int d, bool kv_f16, bool sparse, bool emulate) {
     std::string src = source_of("flash_attn_mma.cl");
     if (sparse) src = std::string(source_of("flash_attn_mma_sparse.cl")) + "\n" + src;
+    src = std::string(source_of("mma_ptx.cl")) + "\n" + src; // the PTX helpers go first
     std::string opts = fmt::format("-cl-std=CL1.2 -DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} "
-                                   "-DMMA_KV_F16={} -DFA_MMA_EMULATE={}",
+                                   "-DMMA_KV_F16={} -DMMA_EMULATE={}",
                                    d, v.warps, v.bn, v.async, kv_f16 ? 1 : 0, emulate ? 1 : 0);
     if (e.nvidia) opts += " -cl-nv-verbose";
     if (e.nvidia && v.maxreg) opts += fmt::format(" -cl-nv-maxrregcount={}", v.maxreg);

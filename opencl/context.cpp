@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <utility>
 
 #include "blas.h"
 #include "context_impl.h"
@@ -23,13 +24,22 @@ std::string common_source() {
     return c ? c : "";
 }
 
+// Programs that need a shared piece between common.cl and their own text.
+constexpr std::pair<std::string_view, std::string_view> program_pieces[] = {
+    {"flash_attn_mma.cl", "mma_ptx.cl"}, // the inline-PTX tensor-core helpers (and their emulation)
+    {"mul_mat_mma.cl", "mma_ptx.cl"},
+};
+
 std::string builtin_source(std::string_view program, std::string_view prefix_program) {
     const auto text_of = [](std::string_view name) {
         const char* text = find_embedded(name);
         if (!text) throw error(fmt::format("no embedded OpenCL program named '{}'", name), PA_ERR_INVALID);
         return text;
     };
-    const std::string prefix = prefix_program.empty() ? "" : fmt::format("{}\n", text_of(prefix_program));
+    std::string prefix;
+    for (const auto& [prog, piece] : program_pieces)
+        if (prog == program) prefix += fmt::format("{}\n", text_of(piece));
+    if (!prefix_program.empty()) prefix += fmt::format("{}\n", text_of(prefix_program));
     return fmt::format("{}\n{}#line 1\n{}", common_source(), prefix, text_of(program));
 }
 

@@ -28,7 +28,8 @@ struct device_context::impl {
 };
 
 // Source text of an embedded program with common.cl in front (throws for an unknown name).
-// common.cl, then prefix_program's text (a variant's macros, if given), then program's.
+// common.cl, then the pieces the program shares with others (context.cpp: mma_ptx.cl for the
+// tensor-core programs), then prefix_program's text (a variant's macros, if given), then program's.
 std::string builtin_source(std::string_view program, std::string_view prefix_program = {});
 std::string common_source();
 

@@ -22,23 +22,20 @@ size_t elem_bytes(pa_type t) {
 }
 
 // $PA_MMA: unset/"" = default, "0" = off, "W<warps>B<bn>A<async>" = that configuration,
-// "emulate" = on any device with the PTX emulated (FA_MMA_EMULATE; slow, for tests).
+// "emulate" = on any device with the PTX emulated (MMA_EMULATE; slow, for tests).
 const char* mma_env() {
     const char* e = std::getenv("PA_MMA");
     return e ? e : "";
 }
-bool emulated() {
-    return std::strcmp(mma_env(), "emulate") == 0;
-}
 
 std::string options(const mma_config& c, int64_t d) {
     return fmt::format("-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={}{}", d, c.warps, c.bn, c.async,
-                       emulated() ? " -DFA_MMA_EMULATE=1" : "");
+                       mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 // The prep kernels alone (they do not depend on the tile configuration).
 std::string prep_options(int64_t d, pa_type src) {
     return fmt::format("-DMMA_D={} -DMMA_PREP_ONLY=1 -DMMA_KV_F16={}{}", d, src == PA_TYPE_F16 ? 1 : 0,
-                       emulated() ? " -DFA_MMA_EMULATE=1" : "");
+                       mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 
 bool plain_float(pa_type t) {
@@ -50,8 +47,12 @@ constexpr const char* mma_sparse_prefix = "flash_attn_mma_sparse.cl";
 
 } // namespace
 
+bool mma_emulated() {
+    return std::strcmp(mma_env(), "emulate") == 0;
+}
+
 bool mma_available(const device_caps& caps) {
-    if (emulated()) return true;
+    if (mma_emulated()) return true;
     if (!caps.nvidia || caps.nv_cc_major < 8) return false;
     return std::strcmp(mma_env(), "0") != 0;
 }
@@ -61,7 +62,7 @@ mma_config mma_config_for(const device_caps&) {
     // (cp.async) 245, W4B64A1 228, W4B32A1 195, W8B32A1 185. sm_80/86/89 are untested: the same.
     mma_config c;
     const char* e = mma_env();
-    if (*e && std::strcmp(e, "0") != 0 && std::strcmp(e, "1") != 0 && !emulated()) {
+    if (*e && std::strcmp(e, "0") != 0 && std::strcmp(e, "1") != 0 && !mma_emulated()) {
         mma_config o;
         if (std::sscanf(e, "W%dB%dA%d", &o.warps, &o.bn, &o.async) < 2 || (o.warps != 4 && o.warps != 8) ||
             (o.bn != 32 && o.bn != 64) || (o.async != 0 && o.async != 1))

@@ -26,6 +26,8 @@ struct mma_config {
 
 // Whether this device runs mma.sync (and $PA_MMA does not say "0").
 bool mma_available(const device_caps& caps);
+// Whether $PA_MMA says "emulate" (the tensor-core programs then build with -DMMA_EMULATE=1).
+bool mma_emulated();
 // The configuration for this device ($PA_MMA may override it).
 mma_config mma_config_for(const device_caps& caps);
 

@@ -25,6 +25,12 @@ constexpr tuning_field fields[] = {
     {"mv_max_n", &tuning::mv_max_n, "mul_mat.cl", "MV_MAX_N"},
     {"blas_min_n", &tuning::blas_min_n, "", ""},
     {"dequant_chunk_mib", &tuning::dequant_chunk_mib, "", ""},
+    {"mmq_wn", &tuning::mmq_wn, "mul_mat_mma.cl", "MMQ_WN"},
+    {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma.cl", "MMQ_WM"},
+    {"mmq_min_n", &tuning::mmq_min_n, "", ""},
+    {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
+    {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
+    {"mmq_chunk_mib", &tuning::mmq_chunk_mib, "", ""},
     {"ew_wg", &tuning::ew_wg, "elementwise.cl", "EW_WG"},
     {"norm_wg", &tuning::norm_wg, "norm.cl", "NORM_WG"},
     {"softmax_wg", &tuning::softmax_wg, "softmax.cl", "SOFTMAX_WG"},
@@ -158,6 +164,9 @@ tuning tuning_for(const device_caps& dev) {
         !power_of_two(t.mv_wg) || t.mv_max_n > 64)
         throw error(
             "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
+    if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
+        t.mmq_wn + t.mmq_wm > 6)
+        throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_wn + mmq_wm <= 6");
     return t;
 }
 

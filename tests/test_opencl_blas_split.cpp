@@ -46,6 +46,7 @@ class BlasSplit : public ::testing::TestWithParam<pa_type> {};
 
 TEST_P(BlasSplit, LargeGemmsAreSplitAndMatchTheCpu) {
     ::setenv("PA_BLAS_SPAN_LIMIT", "65536", 1); // read once, at the first GEMM of this process
+    ::setenv("PA_MMA", "0", 1);                 // CLBlast, not the NVIDIA tensor-core GEMM, is under test
     auto plug = pa::plugin::load(PA_PLUGIN_PATH);
     if (plug->device_count() == 0) GTEST_SKIP() << "no OpenCL device";
     auto ocl = plug->open_backend("");

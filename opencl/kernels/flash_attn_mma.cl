@@ -1,9 +1,9 @@
-// fa_mma.cl - flash attention on NVIDIA tensor cores: inline PTX mma.sync.m16n8k16 (f16 in,
-// f32 accumulate), shfl.sync for row reductions, cvt.rn.f16x2 for packing. sm_80 or newer only:
-// the host builds this program after its capability check (NVIDIA platform, compute capability
-// >= 8.0); other compilers reject the PTX. With -DFA_MMA_EMULATE=1 every PTX helper is replaced
-// by portable OpenCL C that exchanges fragments through local memory, so the same kernel (slowly)
-// runs on PoCL: that is how the fragment layouts are tested without an NVIDIA GPU.
+// flash_attn_mma.cl - flash attention on NVIDIA tensor cores: inline PTX mma.sync.m16n8k16 (f16
+// in, f32 accumulate), shfl.sync for row reductions, cvt.rn.f16x2 for packing, from mma_ptx.cl
+// (which the host puts in front of this file). sm_80 or newer only: the host builds this program
+// after its capability check (NVIDIA platform, compute capability >= 8.0). With -DMMA_EMULATE=1
+// every PTX helper is portable OpenCL C (mma_ptx.cl), so the same kernel (slowly) runs on PoCL:
+// that is how the fragment layouts are tested without an NVIDIA GPU.
 //
 // Data (prepared by fa_mma_prep_k / fa_mma_prep_v; halves travel as ushort bit patterns, NVIDIA
 // OpenCL has no cl_khr_fp16):
@@ -51,18 +51,9 @@
 #ifndef MMA_KV_F16
 #define MMA_KV_F16 0
 #endif
-#ifndef FA_MMA_EMULATE
-#define FA_MMA_EMULATE 0
-#endif
 #define D MMA_D
-// Loops over register arrays are unrolled (constant indices keep the arrays in registers);
-// not when emulating, where unrolling the emulated MMAs makes compiles very slow.
-#if FA_MMA_EMULATE
-#define MMA_UNROLL
-#else
-#define MMA_UNROLL _Pragma("unroll")
-#endif
 #define WARPS MMA_WARPS
+#define MMA_EMU_WARPS WARPS // emulation area (mma_ptx.cl)
 #define BN MMA_BN
 #define ASYNC MMA_ASYNC
 #define KV_F16 MMA_KV_F16
@@ -84,106 +75,6 @@
 #define V_SWZ(row) (((row) & 1) << 2)
 #else
 #define V_SWZ(row) 0
-#endif
-
-// ---- the PTX helpers (and their emulation) -----------------------------------------------
-
-#if !FA_MMA_EMULATE
-
-#define EMU_DECL
-
-// Two floats to f16x2, round to nearest even; lo goes to the low 16 bits.
-inline uint pack_f16x2(float lo, float hi) {
-    uint r;
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-}
-
-inline float shfl_xor(float v, int mask) {
-    uint r;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_uint(v)), "r"(mask));
-    return as_float(r);
-}
-
-// d += A * B on one warp.
-inline void mma16816(float4* d, uint4 a, uint b0, uint b1) {
-    float d0, d1, d2, d3;
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
-                 : "=f"(d0), "=f"(d1), "=f"(d2), "=f"(d3)
-                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1),
-                   "f"((*d).x), "f"((*d).y), "f"((*d).z), "f"((*d).w));
-    *d = (float4)(d0, d1, d2, d3);
-}
-
-#else // FA_MMA_EMULATE: the same operations through local memory, one warp = 32 work-items
-
-// Per-warp exchange area: 32 lanes x 6 words. Every call is reached by all work-items of the
-// work-group (the kernel keeps its control flow uniform when emulating).
-#define EMU_DECL local uint emu_area[WARPS * 32 * 6]; local uint* emu = emu_area;
-
-inline float half_bits_to_float(uint h) {
-    const uint s = (h & 0x8000u) << 16, e = (h >> 10) & 31u, m = h & 1023u;
-    if (e == 0) return (s ? -1.0f : 1.0f) * (float)m * 5.9604645e-8f; // subnormal: m * 2^-24
-    if (e == 31) return as_float(s | 0x7f800000u | (m << 13));
-    return as_float(s | ((e + 112u) << 23) | (m << 13));
-}
-inline uint pack_f16x2(float lo, float hi) {
-    ushort l, h;
-    vstore_half_rte(lo, 0, (half*)&l);
-    vstore_half_rte(hi, 0, (half*)&h);
-    return (uint)l | ((uint)h << 16);
-}
-inline float emu_half(uint w, int hi) { return half_bits_to_float(hi ? w >> 16 : w & 0xffffu); }
-
-inline float shfl_xor_emu(float v, int mask, local uint* emu) {
-    const int lane = get_local_id(0) & 31, base = (get_local_id(0) >> 5) * 32 * 6;
-    emu[base + lane] = as_uint(v);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = as_float(emu[base + (lane ^ mask)]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
-#define shfl_xor(v, m) shfl_xor_emu(v, m, emu)
-
-inline void mma16816_emu(float4* d, uint4 a, uint b0, uint b1, local uint* emu) {
-    const int lane = get_local_id(0) & 31, base = (get_local_id(0) >> 5) * 32 * 6;
-    local uint* me = emu + base + lane * 6;
-    me[0] = a.x; me[1] = a.y; me[2] = a.z; me[3] = a.w; me[4] = b0; me[5] = b1;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const int g = lane >> 2, t = lane & 3;
-    float acc[4] = {(*d).x, (*d).y, (*d).z, (*d).w};
-    for (int i = 0; i < 4; ++i) {
-        const int row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
-        float s = 0.0f;
-        for (int k = 0; k < 16; ++k) {
-            // A[row][k]: lane (row%8)*4 + (k%8)/2, register (row>=8) + 2*(k>=8), half k&1
-            local uint* al = emu + base + ((row & 7) * 4 + ((k & 7) >> 1)) * 6;
-            const float av = emu_half(al[(row >= 8) + 2 * (k >= 8)], k & 1);
-            // B[k][col]: lane col*4 + (k%8)/2, register 4 + (k>=8), half k&1
-            local uint* bl = emu + base + (col * 4 + ((k & 7) >> 1)) * 6;
-            const float bv = emu_half(bl[4 + (k >= 8)], k & 1);
-            s += av * bv;
-        }
-        acc[i] += s;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    *d = (float4)(acc[0], acc[1], acc[2], acc[3]);
-}
-#define mma16816(d, a, b0, b1) mma16816_emu(d, a, b0, b1, emu)
-
-#endif // FA_MMA_EMULATE
-
-// 16-byte global -> local copies that bypass registers (cp.async, sm_80+). An OpenCL local
-// pointer converted to an integer is its .shared address (checked by bench/kernels/ptx_probe.cl).
-#if !FA_MMA_EMULATE
-inline void cp_async16(local uint4* dst, global const uint4* src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint)(size_t)dst), "l"(src) : "memory");
-}
-inline void cp_async_wait_all(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
-#else
-inline void cp_async16(local uint4* dst, global const uint4* src) { *dst = *src; }
-inline void cp_async_wait_all(void) {}
 #endif
 
 // ---- preparation: K -> K16, V -> V^T16 ----------------------------------------------------
@@ -346,7 +237,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #endif
     const int lim0 = causal ? min(n_past + r0 + g, n_kv - 1) : n_kv - 1; // last key of row g
     const int lim1 = causal ? min(n_past + r0 + g + 8, n_kv - 1) : n_kv - 1;
-#if !FA_MMA_EMULATE
+#if !MMA_EMULATE
     const int warp_last = causal ? min(n_past + r0 + 15, n_kv - 1) : n_kv - 1; // last key of the warp
 #endif
     const int warp_first = causal ? min(n_past + r0, n_kv - 1) : n_kv - 1;
@@ -376,7 +267,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #else
         load_v_tile(vr, vh + kb / 8, v_row_chunks, tid);
 #endif
-#if FA_MMA_EMULATE
+#if MMA_EMULATE
         const bool active = true; // emulation needs uniform control flow (barriers inside)
 #else
         const bool active = kb <= warp_last; // warp-uniform: skip tiles entirely above the diagonal

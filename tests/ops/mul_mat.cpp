@@ -81,6 +81,9 @@ case_list mul_mat_cases() {
         c.push_back(std::make_unique<case_mul_mat>(t, 32, 3, 8, b2{3, 2}, b2{3, 2}));
         // larger ones: a model's projection and a long K
         c.push_back(std::make_unique<case_mul_mat>(t, 512, 256, 33, b2{1, 1}, b2{1, 1}));
+        // prefill-sized N past the tiles of the tensor-core path (128 tokens x 256 rows on NVIDIA)
+        c.push_back(std::make_unique<case_mul_mat>(t, q ? 96 : 100, 300, 130, b2{1, 1}, b2{1, 1}));
+        c.push_back(std::make_unique<case_mul_mat>(t, 64, 40, 140, b2{2, 1}, b2{4, 1}));
         c.push_back(std::make_unique<case_mul_mat>(t, 4096, 64, 2, b2{1, 1}, b2{1, 1}));
         // non-contiguous inputs
         for (layout lb : all_layouts)

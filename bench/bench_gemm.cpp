@@ -1,0 +1,220 @@
+// bench_gemm.cpp - `pa bench gemm`: the weight products of a prefill, one mul_mat node at a
+// time (random weights of each type x F32 activations), on the tensor-core path
+// (opencl/mul_mat_mma.*) and on the path without it ($PA_MMA=0: CLBlast SGEMM, on weights
+// dequantized to F32 for the other types). TFLOP/s = 2 M N K / time; the time is the scheduler's
+// for the node (inputs resident; the f16 conversion of the activations and the weight repacking
+// included). Where both paths ran, the tensor-core record carries the NMSE of its result against
+// the CLBlast one (a check at sizes the op tests do not reach).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "bench.h"
+#include "bench_util.h"
+#include "cli.h"
+#include "pa/error.h"
+#include "pa/ops.h"
+#include "pa/types.h"
+
+namespace pa::bench {
+namespace {
+
+const char* usage =
+    "usage: pa bench gemm [options]\n"
+    "Weight products (mul_mat, F32 activations) per shape and weight type: tensor cores vs CLBlast.\n"
+    "  --shapes S       llama3-8b (q/o 4096x4096, k/v 1024x4096, gate/up 14336x4096, down 4096x14336:\n"
+    "                   M x K, weights [K, M]), tiny (CI smoke), or MxK,MxK,... (llama3-8b)\n"
+    "  --types T        weight types, of q4_0,q4_1,q8_0,f16,f32 (q4_0,q8_0,q4_1,f16,f32)\n"
+    "  --n-list L       tokens N (8192,32768)\n"
+    "  --reps R         timed runs per point, median reported (3)\n"
+    "  --blas-max-n N   largest N also timed with $PA_MMA=0 (CLBlast) (32768)\n"
+    "  --out FILE       JSON output (bench/results/<device>-<date>-gemm.json)\n"
+    "F32 weights take the tensor cores here (the tuning table's mmq_f32_min_n is set to 1 for this\n"
+    "command); PA_OPENCL_TUNING=mmq_wn=..,mmq_wm=.. picks other tiles.\n";
+
+struct shape {
+    std::string name;
+    int64_t m, k;
+};
+
+std::vector<shape> parse_shapes(const std::string& s) {
+    if (s == "llama3-8b")
+        return {{"q/o", 4096, 4096}, {"k/v", 1024, 4096}, {"gate/up", 14336, 4096}, {"down", 4096, 14336}};
+    if (s == "tiny") return {{"tiny", 200, 256}, {"tiny-down", 96, 512}};
+    std::vector<shape> out;
+    for (const std::string& item : split(s)) {
+        long long m = 0, k = 0;
+        if (std::sscanf(item.c_str(), "%lldx%lld", &m, &k) != 2 || m <= 0 || k <= 0)
+            throw error(fmt::format("--shapes: '{}' is not llama3-8b, tiny or MxK", item));
+        out.push_back({item, m, k});
+    }
+    return out;
+}
+
+pa_type parse_type(const std::string& s) {
+    for (pa_type t : {PA_TYPE_Q4_0, PA_TYPE_Q4_1, PA_TYPE_Q8_0, PA_TYPE_F16, PA_TYPE_F32})
+        if (s == std::string_view(type_name(t))) return t;
+    throw error(fmt::format("--types: unknown type '{}' (q4_0, q4_1, q8_0, f16, f32)", s));
+}
+
+// xorshift64*: fast enough for gigabytes of inputs
+struct fast_rng {
+    uint64_t s;
+    uint64_t next() {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        return s * 2685821657736338717ull;
+    }
+    float uniform() { return float(next() >> 40) * (2.0f / 16777216.0f) - 1.0f; } // [-1, 1)
+};
+
+// Weights [k, m] of type t with values of std ~1/sqrt(k) (unit-variance outputs).
+tensor* random_weights(context& ctx, pa_type t, int64_t k, int64_t m, fast_rng& r) {
+    tensor* w = ctx.new_tensor(t, {k, m});
+    const float amp = std::sqrt(3.0f / float(k)); // uniform [-amp, amp]: std 1/sqrt(k)
+    const int64_t n = k * m;
+    if (t == PA_TYPE_F32) {
+        auto* p = static_cast<float*>(w->data);
+        for (int64_t i = 0; i < n; ++i)
+            p[i] = amp * r.uniform();
+    } else if (t == PA_TYPE_F16) {
+        auto* p = static_cast<uint16_t*>(w->data);
+        for (int64_t i = 0; i < n; ++i)
+            p[i] = fp32_to_fp16(amp * r.uniform());
+    } else { // random quants, one scale (quantization does not change the speed)
+        const size_t bb = traits(t).block_bytes;
+        auto* p = static_cast<uint8_t*>(w->data);
+        const uint16_t d = fp32_to_fp16(t == PA_TYPE_Q8_0 ? amp / 127.0f : amp / 8.0f);
+        const uint16_t mn = fp32_to_fp16(-amp);
+        for (int64_t b = 0; b < n / 32; ++b) {
+            uint8_t* blk = p + size_t(b) * bb;
+            std::memcpy(blk, &d, 2);
+            size_t q0 = 2;
+            if (t == PA_TYPE_Q4_1) std::memcpy(blk + 2, &mn, 2), q0 = 4;
+            for (size_t i = q0; i < bb; i += 8) {
+                const uint64_t v = r.next();
+                std::memcpy(blk + i, &v, std::min<size_t>(8, bb - i));
+            }
+        }
+    }
+    w->flags |= PA_FLAG_PARAM;
+    return w;
+}
+
+struct timed {
+    double ms = 0;
+    std::vector<float> out;
+};
+
+timed run_point(const cli::backend_set& be, tensor* a, tensor* b, int reps, bool keep) {
+    context ctx;
+    tensor* y = mul_mat(ctx, a, b);
+    scheduler sched(be.order());
+    sched.set_timing(true);
+    timed t;
+    t.ms = median(time_node(sched, y, reps, 1)); // the first run builds kernels and uploads
+    if (keep) {
+        const auto* p = static_cast<const float*>(y->data);
+        t.out.assign(p, p + nelements(y));
+    }
+    return t;
+}
+
+double nmse(const std::vector<float>& x, const std::vector<float>& ref) {
+    double e = 0, n = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        const double d = double(x[i]) - double(ref[i]);
+        e += d * d;
+        n += double(ref[i]) * double(ref[i]);
+    }
+    return n > 0 ? e / n : e;
+}
+
+} // namespace
+
+int run_bench_gemm(int argc, char** argv) {
+    cli::args a(argc, argv, usage);
+    if (a.help()) {
+        std::printf("%s%s", usage, cli::device_options);
+        return 0;
+    }
+    const std::vector<shape> shapes = parse_shapes(a.str("--shapes", "llama3-8b"));
+    std::vector<pa_type> types;
+    for (const std::string& t : split(a.str("--types", "q4_0,q8_0,q4_1,f16,f32")))
+        types.push_back(parse_type(t));
+    const std::vector<int64_t> n_list = parse_sizes(a.str("--n-list", "8192,32768"));
+    const int reps = int(std::max<int64_t>(1, a.i64("--reps", 3)));
+    const int64_t blas_max_n = a.i64("--blas-max-n", 32768);
+    std::string out_path = a.str("--out", "");
+    // F32 weights on the tensor cores too (read when the device context opens)
+    const char* user_tuning = std::getenv("PA_OPENCL_TUNING");
+    const std::string tuning = std::string(user_tuning && *user_tuning ? user_tuning : "");
+    const std::string with_f32 = (tuning.empty() ? "" : tuning + ",") + "mmq_f32_min_n=1";
+    const scoped_env f32_on("PA_OPENCL_TUNING", with_f32.c_str());
+    cli::backend_set be = cli::open_backends(a);
+    a.finish();
+    const std::string dev = device_name(be.main());
+    if (out_path.empty()) out_path = fmt::format("bench/results/{}-{}-gemm.json", file_safe(dev), today());
+    std::printf("device: %s\n", be.main().description().c_str());
+    const char* mma_env = std::getenv("PA_MMA");
+    const bool emulated = mma_env && std::string_view(mma_env) == "emulate";
+    const bool tc = be.accel && (emulated || cli::tensor_core_attention(be.main()));
+    std::printf("%-8s %-7s %7s %6s %-13s %10s %9s %s\n", "shape", "M x K", "N", "type", "path", "ms",
+                "TFLOP/s", "nmse vs CLBlast");
+
+    std::vector<record> recs;
+    fast_rng r{0x9e3779b97f4a7c15ull};
+    for (int64_t N : n_list) {
+        for (const shape& s : shapes) {
+            context ctx;
+            tensor* b = ctx.new_tensor(PA_TYPE_F32, {s.k, N});
+            auto* bp = static_cast<float*>(b->data);
+            for (int64_t i = 0; i < s.k * N; ++i)
+                bp[i] = r.uniform() * 1.7320508f; // unit variance
+            b->flags |= PA_FLAG_PARAM;
+            for (pa_type t : types) {
+                tensor* w = random_weights(ctx, t, s.k, s.m, r);
+                const bool both = tc && N <= blas_max_n;
+                timed t_tc, t_blas;
+                if (tc) t_tc = run_point(be, w, b, reps, both);
+                if (!tc || N <= blas_max_n) {
+                    const scoped_env off("PA_MMA", "0");
+                    t_blas = run_point(be, w, b, reps, both);
+                }
+                const double flop = 2.0 * double(s.m) * double(N) * double(s.k);
+                for (int p = 0; p < 2; ++p) {
+                    const timed& x = p == 0 ? t_tc : t_blas;
+                    if ((p == 0 && !tc) || (p == 1 && tc && N > blas_max_n)) continue;
+                    const char* path = p == 0 ? (emulated ? "tensor_cores_emulated" : "tensor_cores")
+                                              : (be.accel ? "clblast" : "cpu");
+                    record rec;
+                    rec.set("device", dev).set("shape", s.name).set("m", s.m).set("k", s.k).set("n", N);
+                    rec.set("type", std::string(type_name(t))).set("path", path).set("time_ms", x.ms);
+                    rec.set("tflops", flop / (x.ms * 1e-3) / 1e12).set("reps", reps).set("date", today());
+                    std::string check;
+                    if (p == 0 && both) {
+                        const double e = nmse(t_tc.out, t_blas.out);
+                        rec.set("nmse_vs_clblast", e);
+                        check = fmt::format("{:.2e}", e);
+                    }
+                    recs.push_back(rec);
+                    std::printf("%-8s %-7s %7lld %6s %-13s %10.3f %9.1f %s\n", s.name.c_str(),
+                                fmt::format("{}x{}", s.m, s.k).c_str(), (long long)N,
+                                std::string(type_name(t)).c_str(), path, x.ms, flop / (x.ms * 1e-3) / 1e12,
+                                check.c_str());
+                    std::fflush(stdout);
+                }
+                write_records(out_path, recs);
+            }
+        }
+    }
+    std::printf("wrote %s\n", out_path.c_str());
+    return 0;
+}
+
+} // namespace pa::bench

@@ -1,0 +1,137 @@
+// mul_mat_mma.cpp - host side of the tensor-core GEMM (kernels/mul_mat_mma.cl): which nodes
+// take it, the operands (quantized weights repacked per block column, F16/F32 weights copied to
+// f16; b read as F32 by the GEMM kernel where its rows allow, else copied to f16 in chunks of
+// tokens), the launches.
+#include "mul_mat_mma.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "flash_attn_mma.h"
+#include "pa/types.h"
+
+namespace pa::ocl {
+namespace {
+
+constexpr const char* program = "mul_mat_mma.cl";
+constexpr size_t prep_wg = 256; // work-group size of the prep kernels
+
+bool quantized(pa_type t) {
+    return t == PA_TYPE_Q4_0 || t == PA_TYPE_Q4_1 || t == PA_TYPE_Q8_0;
+}
+
+// Per 32-k block of quantized weights: bytes of quants and of scales in the repacked layout.
+size_t quant_bytes(pa_type t) {
+    return t == PA_TYPE_Q8_0 ? 32 : 16;
+}
+size_t scale_bytes(pa_type t) {
+    return t == PA_TYPE_Q4_1 ? 8 : 4;
+}
+
+bool all_multiple(const pa_tensor* t, size_t offs, size_t m) {
+    return offs % m == 0 && t->nb[0] % m == 0 && t->nb[1] % m == 0 && t->nb[2] % m == 0 && t->nb[3] % m == 0;
+}
+
+// dst allows one 8-byte store per two adjacent rows.
+bool dst_vec2(const device_context& ctx, const pa_tensor* d) {
+    return d->nb[0] == 4 && ctx.mem(d).offs % 8 == 0 && d->nb[1] % 8 == 0 && d->nb[2] % 8 == 0 &&
+           d->nb[3] % 8 == 0;
+}
+
+// b read as F32 by the GEMM kernel itself: rows of whole 32-k blocks, 16-byte aligned.
+bool direct_b(const device_context& ctx, const pa_tensor* b) {
+    return b->nb[0] == 4 && b->ne[0] % 32 == 0 && ctx.mem(b).offs % 16 == 0 && b->nb[1] % 16 == 0 &&
+           b->nb[2] % 16 == 0 && b->nb[3] % 16 == 0;
+}
+
+std::string build_options(const pa_tensor* d, bool xf32) {
+    const pa_type t = d->src[0]->type;
+    const int w = quantized(t) ? int(t) : int(PA_TYPE_F16); // F32 weights go through the f16 copy too
+    return fmt::format("-DMMQ_W={} -DMMQ_XF32={}{}", w, xf32 ? 1 : 0,
+                       mma_emulated() ? " -DMMA_EMULATE=1" : "");
+}
+
+} // namespace
+
+std::string mul_mat_mma_problem(const device_context& ctx, const pa_tensor* d) {
+    const pa_tensor *a = d->src[0], *b = d->src[1];
+    if (!mma_available(ctx.caps())) return "no tensor-core path on this device";
+    const tuning& tu = ctx.tune();
+    const int64_t N = b->ne[1];
+    if (a->type == PA_TYPE_F32) {
+        if (N < tu.mmq_f32_min_n)
+            return fmt::format("F32 weights at N = {} (mmq_f32_min_n {})", N, tu.mmq_f32_min_n);
+    } else if (a->type == PA_TYPE_F16 || quantized(a->type)) {
+        if (N < tu.mmq_min_n) return fmt::format("N = {} < mmq_min_n {}", N, tu.mmq_min_n);
+    } else {
+        return "weight type";
+    }
+    // element (F16, F32) or block (2-byte aligned fields) loads of the prep kernels
+    if (!all_multiple(a, ctx.mem(a).offs, a->type == PA_TYPE_F32 ? 4 : 2)) return "weights misaligned";
+    if (!all_multiple(b, ctx.mem(b).offs, 4) || !all_multiple(d, ctx.mem(d).offs, 4))
+        return "activations or result misaligned";
+    return "";
+}
+
+void mul_mat_mma(device_context& ctx, pa_tensor* d) {
+    const pa_tensor *a = d->src[0], *b = d->src[1];
+    const tuning& tu = ctx.tune();
+    const int64_t K = a->ne[0], M = a->ne[1], N = b->ne[1];
+    const size_t bt = size_t(64 * tu.mmq_wn), bw = size_t(64 * tu.mmq_wm),
+                 nt = size_t(32 * tu.mmq_wn * tu.mmq_wm);
+    const size_t kp = round_up(size_t(K), 32), kc = kp / 8, n_kb = kp / 32;
+    const size_t mp = round_up(size_t(M), bw);
+    const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
+    // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic)
+    const bool xf32 = direct_b(ctx, b) && M < tu.mmq_x16_min_m;
+    const std::string opts = build_options(d, xf32);
+    const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
+
+    // weights: W16, or WQ + WS
+    scratch w, ws;
+    if (quantized(a->type)) {
+        w = ctx.temp(slices_a * n_kb * mp * quant_bytes(a->type));
+        ws = ctx.temp(slices_a * n_kb * mp * scale_bytes(a->type));
+        ctx.launch(ctx.get_kernel(program, "k_mmq_prep_q", opts),
+                   range2(round_up(mp * n_kb, prep_wg), slices_a), range2(prep_wg, 1), am, shape_of(a),
+                   w.mem(), ws.mem(), int32_t(mp), int32_t(n_kb));
+    } else {
+        w = ctx.temp(slices_a * mp * kp * 2);
+        ctx.launch(ctx.get_kernel(program, "k_mmq_prep_f16", opts),
+                   range2(round_up(mp * kc, prep_wg), slices_a), range2(prep_wg, 1), am, shape_of(a),
+                   int32_t(a->type == PA_TYPE_F16 ? 1 : 0), w.mem(), int32_t(mp), int32_t(kc));
+    }
+
+    cl_kernel gemm = ctx.get_kernel(program, "k_mmq", opts);
+    const int32_t tiles_w = int32_t(mp / bw);
+    const int32_t b2 = int32_t(b->ne[2]), r2 = int32_t(b->ne[2] / a->ne[2]),
+                  r3 = int32_t(b->ne[3] / a->ne[3]);
+    const auto run = [&](cl_mem x, uint64_t x_offs, cl_ulong4 x_nb, size_t n0, size_t nc) {
+        const size_t tiles = ceil_div(nc, bt) * size_t(tiles_w);
+        ctx.launch(gemm, range2(tiles * nt, slices_b), range2(nt, 1), x, x_offs, x_nb, int32_t(n_kb), w.mem(),
+                   ws.mem() ? ws.mem() : w.mem(), int32_t(mp), int32_t(kc), dm.mem,
+                   uint64_t(dm.offs + n0 * d->nb[1]), shape_of(d).nb, int32_t(dst_vec2(ctx, d) ? 1 : 0),
+                   int32_t(nc), int32_t(M), tiles_w, b2, r2, r3, int32_t(a->ne[2]));
+    };
+    if (xf32) return run(bm.mem, bm.offs, shape_of(b).nb, 0, size_t(N));
+
+    // b through X16, at most mmq_chunk_mib per launch (whole token tiles)
+    const size_t token_bytes = kp * 2 * slices_b;
+    const size_t chunk = std::min(round_up(size_t(N), bt),
+                                  std::max(bt, (size_t(tu.mmq_chunk_mib) << 20) / token_bytes / bt * bt));
+    scratch x = ctx.temp(chunk * token_bytes);
+    cl_kernel prep_x = ctx.get_kernel(program, "k_mmq_prep_f16", opts);
+    for (size_t n0 = 0; n0 < size_t(N); n0 += chunk) {
+        const size_t nc = std::min(chunk, size_t(N) - n0), np = round_up(nc, bt);
+        pa_tensor bc = *b; // the chunk's columns
+        bc.ne[1] = int64_t(nc);
+        ctx.launch(prep_x, range2(round_up(np * kc, prep_wg), slices_b), range2(prep_wg, 1),
+                   mem_ref{bm.mem, bm.offs + n0 * b->nb[1]}, shape_of(&bc), int32_t(0), x.mem(), int32_t(np),
+                   int32_t(kc));
+        const cl_ulong4 x_nb = {{2, kp * 2, np * kp * 2, size_t(b2) * np * kp * 2}};
+        run(x.mem(), 0, x_nb, n0, nc);
+    }
+}
+
+} // namespace pa::ocl
