@@ -99,6 +99,23 @@ bool keeps_state(const tensor* root) {
     return root->op == PA_OP_NONE && (root->flags & (PA_FLAG_PARAM | PA_FLAG_PERSIST));
 }
 
+bool verbose() {
+    const char* v = std::getenv("PA_VERBOSE");
+    return v && *v;
+}
+
+// "cpy [17, 3, 2, 1] f32 <- [17, 3, 2, 1] i32": the op, the node's and its sources' shapes and types.
+std::string node_signature(const tensor* node) {
+    std::string s = fmt::format("{} {}", op_registry::global().name(node->op), shape_string(node));
+    const char* sep = " <- ";
+    for (const tensor* src : node->src) {
+        if (!src) continue;
+        s += sep + shape_string(src);
+        sep = ", ";
+    }
+    return s;
+}
+
 } // namespace
 
 scheduler::scheduler(std::vector<backend*> backends) : backends_(std::move(backends)) {
@@ -234,6 +251,16 @@ int scheduler::pick_backend(const tensor* node) const {
                 PA_ERR_UNSUPPORTED);
 }
 
+void scheduler::report_fallback(const tensor* node, int b) {
+    if (!verbose()) return;
+    std::string line =
+        fmt::format("{} runs on {} (not supported by", node_signature(node), backends_[b]->name());
+    for (int i = 0; i < b; ++i)
+        line += fmt::format("{} {}", i ? "," : "", backends_[size_t(i)]->name());
+    line += ")";
+    if (fallbacks_reported_.insert(line).second) std::fprintf(stderr, "info: scheduler: %s\n", line.c_str());
+}
+
 const scheduler::plan& scheduler::plan_for(const graph& g) {
     std::vector<tensor_key> keys = keys_of(g);
     if (plan_ && plan_->timing == timing_ && plan_->keys == keys) return *plan_;
@@ -250,6 +277,7 @@ const scheduler::plan& scheduler::plan_for(const graph& g) {
             continue;
         }
         const int b = pick_backend(node);
+        if (b != 0) report_fallback(node, b);
         if (p->runs.empty() || p->runs.back().backend != b || in_run == max_run) {
             p->runs.push_back({i, i + 1, b});
             in_run = 0;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -248,6 +249,39 @@ TEST(Scheduler, AbortFlagStopsBetweenNodes) {
     } catch (const pa::error& e) {
         EXPECT_EQ(e.status(), PA_ERR_INTERRUPTED);
     }
+}
+
+TEST(Scheduler, VerboseListsEachKindOfFallbackOnce) {
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::scheduler sched({&dev, cpu.get()});
+    auto graph_of_two_silus = [&](pa::context& ctx) { // silu: cpu only; add: the device
+        pa::tensor* a = ctx.new_tensor(PA_TYPE_F32, {8, 3});
+        fill(a, 1.0f);
+        pa::tensor* s1 = pa::silu(ctx, pa::add(ctx, a, a));
+        return pa::build_forward({pa::silu(ctx, s1), pa::scale(ctx, s1, 2.0f)});
+    };
+    ::setenv("PA_VERBOSE", "1", 1);
+    testing::internal::CaptureStderr();
+    {
+        pa::context ctx; // a new graph each step, as in decoding: planned again, reported once
+        sched.compute(graph_of_two_silus(ctx));
+    }
+    {
+        pa::context ctx;
+        sched.compute(graph_of_two_silus(ctx));
+    }
+    const std::string err = testing::internal::GetCapturedStderr();
+    ::unsetenv("PA_VERBOSE");
+    EXPECT_EQ(
+        err,
+        "info: scheduler: silu [8, 3, 1, 1] f32 <- [8, 3, 1, 1] f32 runs on cpu (not supported by fake)\n");
+
+    testing::internal::CaptureStderr();
+    pa::scheduler quiet({&dev, cpu.get()});
+    pa::context ctx;
+    quiet.compute(graph_of_two_silus(ctx));
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << "without PA_VERBOSE nothing is printed";
 }
 
 TEST(Scheduler, NeedsAHostBackend) {

@@ -20,18 +20,10 @@
 #include "pa/ops.h"
 #include "pa/proxy_sparse_attn.h"
 #include "pa/scheduler.h"
+#include "proxy_op.h"
 #include "ref/reference.h"
 
 namespace pa::fuzz {
-
-inline void ensure_proxy_op() {
-    static const bool once = [] {
-        if (op_registry::global().find(proxy_op_name) < 0)
-            op_registry::global().add({proxy_op_name, 3, 3, proxy::op_infer, proxy::op_cpu_compute});
-        return true;
-    }();
-    (void)once;
-}
 
 // A record an op constructor returned: positive dims within the element limit, the byte size
 // computable, views inside their root.
