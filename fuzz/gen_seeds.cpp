@@ -331,7 +331,7 @@ void dumps_seeds() {
     const problem problems[] = {
         {"random_b4", pattern::random, 16, 0, 2, 1, 8, 4, 2, 1, 0, false},
         {"needle_npast_f16", pattern::needle, 12, 9, 4, 2, 8, 4, 4, 2, 1, true},
-        {"sink_local_partial_block", pattern::sink_local, 13, 0, 2, 2, 4, 8, 2, 1, 2, false},
+        {"sink_local_partial_block", pattern::sink_local, 13, 0, 2, 2, 8, 8, 2, 1, 2, false},
         {"random_one_query", pattern::random, 1, 20, 2, 1, 4, 4, 1, 1, 0, true},
     };
     for (const problem& p : problems) {

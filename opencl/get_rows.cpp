@@ -3,6 +3,7 @@
 // the launcher reads that record back, so a bad id is the same pa::error as on the CPU
 // reference (same message, PA_ERR_INVALID) instead of a plausible wrong row. The read-back
 // waits for the queue once per get_rows node (one per forward pass in a model).
+#include <algorithm>
 #include <climits>
 
 #include <fmt/format.h>

@@ -18,6 +18,7 @@
 #include "../fuzz/targets/llama2c_target.h"
 #include "../fuzz/targets/ops_target.h"
 #include "../fuzz/targets/tokenizer_target.h"
+#include "ref/det_math.h"
 
 namespace {
 
@@ -228,6 +229,30 @@ TEST(FuzzRegressions, MaskFileSizesAreCheckedAgainstTheFileBeforeAllocating) {
                   std::string::npos)
             << e.what();
     }
+}
+
+// fuzz_dumps: a Q/K/V dump with NaN in its queries reached the proxy estimator (pa attn --load),
+// whose int8 quantization converted NaN to int8 (undefined behaviour); rows near FLT_MAX did the
+// same through a NaN reciprocal. Rows holding NaN, or whose largest |x| is outside [2^-100,
+// 2^50], now quantize as zero rows; rows inside the range are unchanged.
+TEST(FuzzRegressions, ProxyQuantizationOfNonFiniteAndHugeRows) {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    const std::vector<std::vector<float>> zero_rows = {{nan, 1, 2, 3},  {1, 2, 3, -nan},  {inf, 1, 2, 3},
+                                                       {1, -inf, 0, 0}, {3e38f, 1, 1, 1}, {0x1p51f, 0, 0, 0}};
+    for (const std::vector<float>& row : zero_rows) {
+        int8_t q[4] = {1, 1, 1, 1};
+        EXPECT_EQ(pa::proxy::det::quantize_row(row.data(), 4, q), 0.0f) << row[0];
+        for (int8_t v : q)
+            EXPECT_EQ(v, 0) << row[0];
+    }
+    // at the top of the range: x * 127 / 2^50 = 127, 79.375, -31.75, 0
+    const float top[4] = {0x1p50f, 0x1p49f + 0x1p47f, -0x1p48f, 0.0f};
+    int8_t q[4];
+    EXPECT_GT(pa::proxy::det::quantize_row(top, 4, q), 0.0f);
+    EXPECT_EQ(q[0], 127);
+    EXPECT_EQ(q[1], 79);
+    EXPECT_EQ(q[2], -32);
+    EXPECT_EQ(q[3], 0);
 }
 
 } // namespace
