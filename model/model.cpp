@@ -81,11 +81,9 @@ void model::load() {
     output = weight("output.weight", {E, V}, false);
     if (!output) output = token_embd; // tied embeddings
     const bool bias = hp_.architecture == arch::qwen2;
-    // every layer has at least 9 weights: a block count beyond the file's tensors is refused
-    // before per-layer records are allocated
-    if (int64_t(hp_.n_layer) * 9 > int64_t(f.tensors().size()))
-        fail(fmt::format("block_count {} needs at least {} tensors, the file has {}", hp_.n_layer,
-                         int64_t(hp_.n_layer) * 9, f.tensors().size()));
+    // per-layer records are allocated only for a block count the file's tensors could hold
+    if (size_t(hp_.n_layer) > f.tensors().size())
+        fail(fmt::format("block_count {} exceeds the file's {} tensors", hp_.n_layer, f.tensors().size()));
     layers.resize(size_t(hp_.n_layer));
     for (int l = 0; l < hp_.n_layer; ++l) {
         layer_weights& w = layers[size_t(l)];
