@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <unordered_set>
+
 #include <fmt/format.h>
 
 #include "pa/error.h"
@@ -286,14 +288,18 @@ const scheduler::plan& scheduler::plan_for(const graph& g) {
         ++in_run;
     }
     // Liveness: the last reader of every storage root; computed intermediates that are not
-    // outputs are freed after it (when it computes something).
+    // outputs are freed after it (when it computes something). An output may be a view into an
+    // intermediate (e.g. cpy into a node's result): that root's storage is the output's.
     std::unordered_map<const tensor*, size_t> last_use;
     for (size_t i = 0; i < g.nodes.size(); ++i)
         for (tensor* s : g.nodes[i]->src)
             if (s) last_use[storage_root(s)] = i;
+    std::unordered_set<const tensor*> output_roots;
+    for (const tensor* out : g.outputs)
+        output_roots.insert(storage_root(out));
     p->frees.resize(g.nodes.size());
     for (const auto& [root, i] : last_use) {
-        if (root->op == PA_OP_NONE || (root->flags & PA_FLAG_OUTPUT) || is_view_op(g.nodes[i]->op)) continue;
+        if (root->op == PA_OP_NONE || output_roots.count(root) || is_view_op(g.nodes[i]->op)) continue;
         p->frees[i].push_back(const_cast<tensor*>(root));
     }
     plan_ = std::move(p);

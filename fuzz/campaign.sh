@@ -25,7 +25,7 @@ fi
 
 build=$1 out=$2 secs=$3; shift 3
 mkdir -p "$out/artifacts"
-date -u +%FT%TZ > "$out/started"
+echo "$(date -u +%FT%TZ) started ${*:-$all} for $secs s" >> "$out/runs"
 for t in ${*:-$all}; do
   mkdir -p "$out/$t"
   dict=""; [ -f "$src/fuzz/dict/$t.dict" ] && dict=-dict=$src/fuzz/dict/$t.dict
@@ -34,7 +34,7 @@ for t in ${*:-$all}; do
       > "$out/$t.log" 2>&1; echo "exit $?" >> "$out/$t.log" ) &
 done
 wait
-date -u +%FT%TZ > "$out/finished"
+echo "$(date -u +%FT%TZ) finished ${*:-$all}" >> "$out/runs"
 for t in ${*:-$all}; do
   echo "$t: $(grep -m1 stat::number_of_executed_units "$out/$t.log" | awk '{print $2}') executions, $(tail -1 "$out/$t.log")"
 done

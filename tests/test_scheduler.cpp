@@ -284,6 +284,34 @@ TEST(Scheduler, VerboseListsEachKindOfFallbackOnce) {
     EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << "without PA_VERBOSE nothing is printed";
 }
 
+// An output that is a view into an intermediate's storage (cpy into a node's result) keeps that
+// storage alive: it reaches the host. Found by the fuzz_ops corpus run on two backends: the
+// intermediate was freed after the cpy, its last reader, and the output stayed without data.
+TEST(Scheduler, OutputWrittenIntoAnIntermediateReachesTheHost) {
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    for (const std::vector<pa::backend*>& order :
+         {std::vector<pa::backend*>{cpu.get()}, std::vector<pa::backend*>{&dev, cpu.get()}}) {
+        pa::context ctx;
+        pa::tensor* a = ctx.new_tensor(PA_TYPE_F32, {4, 2});
+        pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {4});
+        fill(a, 1.0f);
+        fill(x, 50.0f);
+        pa::tensor* s = pa::scale(ctx, a, 2.0f);                       // the intermediate: 2, 4, ..., 16
+        pa::tensor* out = pa::cpy(ctx, x, pa::view_1d(ctx, s, 4, 16)); // x into its second row
+        pa::scheduler sched(order);
+        sched.compute(pa::build_forward({out}));
+        ASSERT_NE(out->data, nullptr) << order.size() << " backends";
+        const auto* whole = static_cast<const float*>(s->data);
+        ASSERT_NE(whole, nullptr);
+        for (int i = 0; i < 4; ++i) {
+            EXPECT_FLOAT_EQ(whole[i], 2.0f * float(1 + i));
+            EXPECT_FLOAT_EQ(whole[4 + i], 50.0f + float(i));
+            EXPECT_FLOAT_EQ(static_cast<const float*>(out->data)[i], 50.0f + float(i));
+        }
+    }
+}
+
 TEST(Scheduler, NeedsAHostBackend) {
     auto dev = fake_device();
     EXPECT_THROW(pa::scheduler({&dev}), pa::error);
