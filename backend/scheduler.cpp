@@ -10,10 +10,16 @@
 // have storage on b; the backend then computes the whole run in one call, in order, and only b
 // holds the current value of their roots. The backend sees "shadow" records: copies of the
 // nodes and their srcs whose storage fields point at b's handles.
+//
+// A node that runs off the preferred (first) backend because that one does not support it is a
+// fallback; with $PA_VERBOSE set, the first fallback of each kind (op, types, shapes, backend)
+// is one "info:" line on stderr.
 #include "pa/scheduler.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_set>
 
