@@ -259,7 +259,10 @@ TEST(Scheduler, VerboseListsEachKindOfFallbackOnce) {
         pa::tensor* a = ctx.new_tensor(PA_TYPE_F32, {8, 3});
         fill(a, 1.0f);
         pa::tensor* s1 = pa::silu(ctx, pa::add(ctx, a, a));
-        return pa::build_forward({pa::silu(ctx, s1), pa::scale(ctx, s1, 2.0f)});
+        pa::tensor* outs[] = {pa::silu(ctx, s1), pa::scale(ctx, s1, 2.0f)};
+        for (pa::tensor* t : outs) // host storage of the context, which dies before the scheduler
+            ctx.ensure_host_data(t);
+        return pa::build_forward({outs[0], outs[1]});
     };
     ::setenv("PA_VERBOSE", "1", 1);
     testing::internal::CaptureStderr();
