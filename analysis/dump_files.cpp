@@ -29,6 +29,16 @@ std::ifstream open_in(const std::string& path, const char* magic, const char* ki
     return f;
 }
 
+// Bytes from the read position to the end of the file (sizes are checked against it before
+// anything is allocated).
+int64_t bytes_left(std::ifstream& f) {
+    const auto here = f.tellg();
+    f.seekg(0, std::ios::end);
+    const int64_t left = int64_t(f.tellg() - here);
+    f.seekg(here);
+    return left;
+}
+
 std::ofstream open_out(const std::string& path, const char* magic) {
     std::ofstream f(path, std::ios::binary);
     if (!f) throw error(fmt::format("cannot write {}", path));
@@ -63,10 +73,7 @@ attn_qkv read_qkv_dump(const std::string& path) {
         throw error(fmt::format("{}: q/k/v larger than 2^36 elements", path));
     s.scale = 1.0f / std::sqrt(float(s.d));
     // size check against the file before allocating
-    const auto here = f.tellg();
-    f.seekg(0, std::ios::end);
-    const int64_t left = int64_t(f.tellg() - here);
-    f.seekg(here);
+    const int64_t left = bytes_left(f);
     const int64_t need = 4 * (s.H * s.N * s.d + 2 * s.Hkv * nk * s.d);
     if (left < need) throw error(fmt::format("{}: truncated dump ({} of {} data bytes)", path, left, need));
     s.q.resize(size_t(s.H * s.N * s.d));
@@ -96,6 +103,9 @@ block_mask read_mask_file(const std::string& path) {
         throw error(fmt::format("{}: implausible sizes block={} n_past={} N={} H={}", path, B, n_past, N, H));
     const block_grid grid = block_grid::make(B, n_past, N);
     if (grid.tri_total() > (int64_t(1) << 32) / H) throw error(fmt::format("{}: mask too large", path));
+    const int64_t need = 4 * H * (grid.n_rows + grid.tri_total());
+    if (const int64_t left = bytes_left(f); left < need)
+        throw error(fmt::format("{}: truncated mask ({} of {} data bytes)", path, left, need));
     block_mask mk = block_mask::sized(grid, H);
     read_exact(f, mk.counts.data(), mk.counts.size() * 4, path);
     read_exact(f, mk.blocks.data(), mk.blocks.size() * 4, path);

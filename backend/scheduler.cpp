@@ -10,11 +10,19 @@
 // have storage on b; the backend then computes the whole run in one call, in order, and only b
 // holds the current value of their roots. The backend sees "shadow" records: copies of the
 // nodes and their srcs whose storage fields point at b's handles.
+//
+// A node that runs off the preferred (first) backend because that one does not support it is a
+// fallback; with $PA_VERBOSE set, the first fallback of each kind (op, types, shapes, backend)
+// is one "info:" line on stderr.
 #include "pa/scheduler.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <unordered_set>
+
 #include <fmt/format.h>
 
 #include "pa/error.h"
@@ -97,6 +105,23 @@ constexpr size_t max_nodes_per_run = 32;
 
 bool keeps_state(const tensor* root) {
     return root->op == PA_OP_NONE && (root->flags & (PA_FLAG_PARAM | PA_FLAG_PERSIST));
+}
+
+bool verbose() {
+    const char* v = std::getenv("PA_VERBOSE");
+    return v && *v;
+}
+
+// "cpy [17, 3, 2, 1] f32 <- [17, 3, 2, 1] i32": the op, the node's and its sources' shapes and types.
+std::string node_signature(const tensor* node) {
+    std::string s = fmt::format("{} {}", op_registry::global().name(node->op), shape_string(node));
+    const char* sep = " <- ";
+    for (const tensor* src : node->src) {
+        if (!src) continue;
+        s += sep + shape_string(src);
+        sep = ", ";
+    }
+    return s;
 }
 
 } // namespace
@@ -234,6 +259,16 @@ int scheduler::pick_backend(const tensor* node) const {
                 PA_ERR_UNSUPPORTED);
 }
 
+void scheduler::report_fallback(const tensor* node, int b) {
+    if (!verbose()) return;
+    std::string line =
+        fmt::format("{} runs on {} (not supported by", node_signature(node), backends_[b]->name());
+    for (int i = 0; i < b; ++i)
+        line += fmt::format("{} {}", i ? "," : "", backends_[size_t(i)]->name());
+    line += ")";
+    if (fallbacks_reported_.insert(line).second) std::fprintf(stderr, "info: scheduler: %s\n", line.c_str());
+}
+
 const scheduler::plan& scheduler::plan_for(const graph& g) {
     std::vector<tensor_key> keys = keys_of(g);
     if (plan_ && plan_->timing == timing_ && plan_->keys == keys) return *plan_;
@@ -250,6 +285,7 @@ const scheduler::plan& scheduler::plan_for(const graph& g) {
             continue;
         }
         const int b = pick_backend(node);
+        if (b != 0) report_fallback(node, b);
         if (p->runs.empty() || p->runs.back().backend != b || in_run == max_run) {
             p->runs.push_back({i, i + 1, b});
             in_run = 0;
@@ -258,14 +294,18 @@ const scheduler::plan& scheduler::plan_for(const graph& g) {
         ++in_run;
     }
     // Liveness: the last reader of every storage root; computed intermediates that are not
-    // outputs are freed after it (when it computes something).
+    // outputs are freed after it (when it computes something). An output may be a view into an
+    // intermediate (e.g. cpy into a node's result): that root's storage is the output's.
     std::unordered_map<const tensor*, size_t> last_use;
     for (size_t i = 0; i < g.nodes.size(); ++i)
         for (tensor* s : g.nodes[i]->src)
             if (s) last_use[storage_root(s)] = i;
+    std::unordered_set<const tensor*> output_roots;
+    for (const tensor* out : g.outputs)
+        output_roots.insert(storage_root(out));
     p->frees.resize(g.nodes.size());
     for (const auto& [root, i] : last_use) {
-        if (root->op == PA_OP_NONE || (root->flags & PA_FLAG_OUTPUT) || is_view_op(g.nodes[i]->op)) continue;
+        if (root->op == PA_OP_NONE || output_roots.count(root) || is_view_op(g.nodes[i]->op)) continue;
         p->frees[i].push_back(const_cast<tensor*>(root));
     }
     plan_ = std::move(p);

@@ -81,6 +81,9 @@ void model::load() {
     output = weight("output.weight", {E, V}, false);
     if (!output) output = token_embd; // tied embeddings
     const bool bias = hp_.architecture == arch::qwen2;
+    // per-layer records are allocated only for a block count the file's tensors could hold
+    if (size_t(hp_.n_layer) > f.tensors().size())
+        fail(fmt::format("block_count {} exceeds the file's {} tensors", hp_.n_layer, f.tensors().size()));
     layers.resize(size_t(hp_.n_layer));
     for (int l = 0; l < hp_.n_layer; ++l) {
         layer_weights& w = layers[size_t(l)];

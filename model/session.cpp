@@ -43,8 +43,10 @@ void session::compute(const graph& g) {
     sched_.compute(g);
     if (!profiling_) return;
     for (const node_timing& t : sched_.timings()) {
-        const std::string key = fmt::format("{}@{}", op_registry::global().name(t.node->op),
-                                            backends_[size_t(t.backend_index)]->name());
+        // a node off the preferred (first) backend is marked: it fell back there
+        const std::string key = fmt::format("{}@{}{}", op_registry::global().name(t.node->op),
+                                            backends_[size_t(t.backend_index)]->name(),
+                                            t.backend_index != 0 ? " (fallback)" : "");
         op_time& o = profile_[key];
         o.ms += t.ms;
         o.count++;

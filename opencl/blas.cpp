@@ -65,7 +65,8 @@ namespace {
 // Largest byte span one CLBlast call may address in a buffer, and at what byte offset. On the
 // H100's OpenCL driver a single GEMM whose C reached 2^31 bytes (4096 x 131072 F32) faulted the
 // queue while 1.9e9 bytes ran fine: CLBlast's kernels index with 32-bit ints. Larger problems
-// are split along n, and each piece reads its operands through a sub-buffer that starts near it.
+// are split (batched ones into groups of batch items, single ones along n), and each piece reads
+// its operands through a sub-buffer that starts near it.
 // $PA_BLAS_SPAN_LIMIT lowers the limit (tests use it to exercise the split on small sizes).
 size_t span_limit() {
     static const size_t limit = [] {
@@ -128,37 +129,89 @@ void sgemm_call(cl_command_queue q, const gemm_desc& g) {
     check_blas(s, g.batch == 1 ? "Gemm" : "GemmStridedBatched", g);
 }
 
+// Bytes that A, B and C of one batch item span (as stored, before op()).
+struct operand_spans {
+    size_t a, b, c;
+};
+operand_spans item_spans(const gemm_desc& g) {
+    const size_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
+    const size_t b_rows = g.trans_b ? g.n : g.k, b_cols = g.trans_b ? g.k : g.n;
+    return {operand_bytes(a_rows, a_cols, g.lda), operand_bytes(b_rows, b_cols, g.ldb),
+            operand_bytes(g.m, g.n, g.ldc)};
+}
+// Bytes that `count` consecutive items of one operand span (stride in elements, 0: shared).
+size_t batch_span(size_t item, size_t stride_elems, size_t count) {
+    return (count - 1) * stride_elems * 4 + item;
+}
+
+// A single GEMM (batch 1): split along n when it spans the limit.
+void sgemm_single(cl_command_queue q, const gemm_desc& g, size_t limit, size_t align) {
+    const operand_spans sp = item_spans(g);
+    const bool big = g.c.offs + sp.c >= limit || g.b.offs + sp.b >= limit || g.a.offs + sp.a >= limit;
+    if (!big || g.trans_b || sp.a >= limit / 2) return sgemm_call(q, g);
+    // Split along n; each piece sees B and C through sub-buffers that start next to it.
+    const size_t col_bytes = std::max(g.ldb * 4, g.ldc * 4); // per column of B and C
+    const size_t cols = std::max<size_t>(1, (limit / 2) / col_bytes);
+    const near_view a = view_near(g.a, sp.a, align);
+    for (size_t n0 = 0; n0 < g.n; n0 += cols) {
+        gemm_desc p = g;
+        p.n = std::min(cols, g.n - n0);
+        const near_view b =
+            view_near({g.b.mem, g.b.offs + n0 * g.ldb * 4}, operand_bytes(g.k, p.n, g.ldb), align);
+        const near_view c =
+            view_near({g.c.mem, g.c.offs + n0 * g.ldc * 4}, operand_bytes(g.m, p.n, g.ldc), align);
+        p.a = a.ref;
+        p.b = b.ref;
+        p.c = c.ref;
+        sgemm_call(q, p);
+    }
+}
+
+// Consecutive batch items whose spans stay under budget for all three operands (at least 1).
+size_t items_per_call(const gemm_desc& g, size_t budget) {
+    const operand_spans sp = item_spans(g);
+    size_t n = g.batch;
+    const std::pair<size_t, size_t> ops[] = {{sp.a, g.stride_a}, {sp.b, g.stride_b}, {sp.c, g.stride_c}};
+    for (const auto& [item, stride] : ops) {
+        if (item >= budget) return 1;
+        if (stride) n = std::min(n, (budget - item) / (stride * 4) + 1);
+    }
+    return std::max<size_t>(1, n);
+}
+
 } // namespace
 
+// Calls that address 2 GiB or more of a buffer are split: batched ones into groups of batch
+// items, each group through sub-buffers that start next to it; single GEMMs (and groups of one
+// item that are still too big) along n.
 void blas_sgemm(cl_command_queue queue, const gemm_desc& g) {
     if (g.m == 0 || g.n == 0 || g.batch == 0) return;
     if (g.a.offs % 4 || g.b.offs % 4 || g.c.offs % 4)
         throw error("CLBlast GEMM: buffer offsets must be multiples of 4 bytes", PA_ERR_INVALID);
     std::lock_guard lock(blas_mutex());
     cl_command_queue q = queue;
-    // op(A) is m x k, op(B) k x n, C m x n (column-major, CLBlast's view)
-    const size_t a_rows = g.trans_a ? g.k : g.m, a_cols = g.trans_a ? g.m : g.k;
-    const size_t b_rows = g.trans_b ? g.n : g.k;
     const size_t limit = span_limit();
-    const size_t a_bytes = operand_bytes(a_rows, a_cols, g.lda) + (g.batch - 1) * g.stride_a * 4;
-    const size_t col_bytes = std::max(g.trans_b ? size_t(4) : g.ldb * 4, g.ldc * 4); // per column of C
-    const bool big =
-        g.c.offs + operand_bytes(g.m, g.n, g.ldc) >= limit ||
-        g.b.offs + (g.trans_b ? operand_bytes(b_rows, g.k, g.ldb) : operand_bytes(b_rows, g.n, g.ldb)) >=
-            limit ||
-        g.a.offs + a_bytes >= limit;
-    if (!big || g.batch != 1 || g.trans_b || a_bytes >= limit / 2) return sgemm_call(q, g);
-    // Split along n; each piece sees B and C through sub-buffers that start next to it.
+    const operand_spans sp = item_spans(g);
+    const bool big = g.a.offs + batch_span(sp.a, g.stride_a, g.batch) >= limit ||
+                     g.b.offs + batch_span(sp.b, g.stride_b, g.batch) >= limit ||
+                     g.c.offs + batch_span(sp.c, g.stride_c, g.batch) >= limit;
+    if (!big) return sgemm_call(q, g);
     const size_t align = base_align(q);
-    const size_t cols = std::max<size_t>(1, (limit / 2) / col_bytes);
-    const near_view a = view_near(g.a, a_bytes, align);
-    for (size_t n0 = 0; n0 < g.n; n0 += cols) {
+    if (g.batch == 1) return sgemm_single(q, g, limit, align);
+    const size_t group = items_per_call(g, limit / 2);
+    for (size_t b0 = 0; b0 < g.batch; b0 += group) {
         gemm_desc p = g;
-        p.n = std::min(cols, g.n - n0);
-        const near_view b =
-            view_near({g.b.mem, g.b.offs + n0 * g.ldb * 4}, operand_bytes(b_rows, p.n, g.ldb), align);
-        const near_view c =
-            view_near({g.c.mem, g.c.offs + n0 * g.ldc * 4}, operand_bytes(g.m, p.n, g.ldc), align);
+        p.batch = std::min(group, g.batch - b0);
+        p.a.offs += b0 * g.stride_a * 4;
+        p.b.offs += b0 * g.stride_b * 4;
+        p.c.offs += b0 * g.stride_c * 4;
+        if (p.batch == 1) { // one item, maybe still too big: the single path splits it along n
+            sgemm_single(q, p, limit, align);
+            continue;
+        }
+        const near_view a = view_near(p.a, batch_span(sp.a, g.stride_a, p.batch), align);
+        const near_view b = view_near(p.b, batch_span(sp.b, g.stride_b, p.batch), align);
+        const near_view c = view_near(p.c, batch_span(sp.c, g.stride_c, p.batch), align);
         p.a = a.ref;
         p.b = b.ref;
         p.c = c.ref;

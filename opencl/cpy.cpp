@@ -2,7 +2,9 @@
 //   same type, both packed            -> clEnqueueCopyBuffer
 //   block type to itself, same shape  -> k_cpy_blocks (rows may be strided)
 //   plain destination (F32/F16/I32)   -> k_cpy_elem (block sources dequantize, same shape)
-//   block destination from F32/F16    -> k_cpy_quant (quantizes like the CPU reference)
+//   block destination from F32/F16/I32 -> k_cpy_quant (quantizes like the CPU reference)
+// I32 converts to every other type (as a C cast to float, then on); nothing converts to I32
+// (the constructor refuses it).
 #include <fmt/format.h>
 
 #include "op_table.h"
@@ -27,9 +29,9 @@ bool supports_cpy(const device_context&, const pa_tensor* d) {
     if (!type_is_valid(s->type) || !type_is_valid(d->type)) return false;
     const bool same = same_shape(s, d);
     if (!same && !(is_contiguous(s) && is_contiguous(d))) return false;
-    if (s->type == d->type) return true;                                // bits, any layout
-    if (s->type == PA_TYPE_I32 || d->type == PA_TYPE_I32) return false; // only i32 -> i32
-    if (is_block_type(s->type)) return same && type_is_float(d->type);  // dequantize
+    if (s->type == d->type) return true;                               // bits, any layout
+    if (d->type == PA_TYPE_I32) return false;                          // only i32 -> i32
+    if (is_block_type(s->type)) return same && type_is_float(d->type); // dequantize
     if (is_block_type(d->type)) return d->ne[0] % 32 == 0 && d->nb[0] == traits(d->type).block_bytes;
     return true; // F32 <-> F16
 }

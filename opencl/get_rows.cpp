@@ -1,7 +1,31 @@
 // get_rows.cpp - rows of a (any type, dequantized) picked by I32 ids (kernels/get_rows.cl).
+// Ids are checked on the device: the kernel records the lowest row whose id is out of range and
+// the launcher reads that record back, so a bad id is the same pa::error as on the CPU
+// reference (same message, PA_ERR_INVALID) instead of a plausible wrong row. The read-back
+// waits for the queue once per get_rows node (one per forward pass in a model).
+#include <algorithm>
+#include <climits>
+
+#include <fmt/format.h>
+
 #include "op_table.h"
 
 namespace pa::ocl {
+namespace {
+
+// The id of flat row r of d (rows i1 fastest), read from the device.
+int32_t id_of_row(device_context& ctx, const pa_tensor* ids, const pa_tensor* d, int64_t r) {
+    const int64_t i1 = r % d->ne[1], i2 = (r / d->ne[1]) % d->ne[2], i3 = r / (d->ne[1] * d->ne[2]);
+    const mem_ref m = ctx.mem(ids);
+    int32_t id = 0;
+    check(clEnqueueReadBuffer(ctx.queue(), m.mem, CL_TRUE,
+                              m.offs + i1 * ids->nb[0] + i2 * ids->nb[1] + i3 * ids->nb[2], sizeof id, &id, 0,
+                              nullptr, nullptr),
+          "reading a get_rows id");
+    return id;
+}
+
+} // namespace
 
 bool supports_get_rows(const device_context&, const pa_tensor* d) {
     const pa_tensor *a = d->src[0], *ids = d->src[1];
@@ -13,10 +37,26 @@ bool supports_get_rows(const device_context&, const pa_tensor* d) {
 
 void compute_get_rows(device_context& ctx, pa_tensor* d) {
     const pa_tensor *a = d->src[0], *ids = d->src[1];
+    const int64_t rows = nrows(d);
+    if (rows == 0) return;
     const size_t wx = size_t(ctx.tune().get_rows_wg);
+    scratch bad = ctx.temp(sizeof(cl_int));
+    const cl_int none = INT_MAX;
+    check(
+        clEnqueueFillBuffer(ctx.queue(), bad.mem(), &none, sizeof none, 0, sizeof none, 0, nullptr, nullptr),
+        "clearing the get_rows id check");
+    // at least one work item per row, so that rows of zero elements check their ids too
     ctx.launch(ctx.get_kernel("get_rows.cl", "k_get_rows"),
-               range2(round_up(size_t(d->ne[0]), wx), size_t(nrows(d))), range2(wx, 1), ctx.mem(a),
-               shape_of(a), type_arg(a->type), ctx.mem(ids), shape_of(ids).nb, ctx.mem(d), shape_of(d));
+               range2(round_up(std::max<size_t>(1, size_t(d->ne[0])), wx), size_t(rows)), range2(wx, 1),
+               ctx.mem(a), shape_of(a), type_arg(a->type), ctx.mem(ids), shape_of(ids).nb, ctx.mem(d),
+               shape_of(d), bad.mem());
+    cl_int bad_row = none;
+    check(clEnqueueReadBuffer(ctx.queue(), bad.mem(), CL_TRUE, 0, sizeof bad_row, &bad_row, 0, nullptr,
+                              nullptr),
+          "reading the get_rows id check");
+    if (bad_row != none)
+        throw error(fmt::format("get_rows: row id {} out of range [0, {})", id_of_row(ctx, ids, d, bad_row),
+                                a->ne[1]));
 }
 
 } // namespace pa::ocl

@@ -13,10 +13,12 @@
 #include "pa/scheduler.h"
 
 #define PA_FUZZ_DATA_DIR PA_SOURCE_DIR "/tests/data"
+#include "../fuzz/targets/dumps_target.h"
 #include "../fuzz/targets/gguf_target.h"
 #include "../fuzz/targets/llama2c_target.h"
 #include "../fuzz/targets/ops_target.h"
 #include "../fuzz/targets/tokenizer_target.h"
+#include "ref/det_math.h"
 
 namespace {
 
@@ -32,7 +34,7 @@ std::vector<uint8_t> read_all(const fs::path& p) {
 size_t replay(const std::string& target, body run) {
     size_t n = 0;
     for (const fs::path& dir : {fs::path(PA_SOURCE_DIR) / "fuzz" / "corpus" / target,
-                               fs::path(PA_SOURCE_DIR) / "tests" / "data" / "regressions" / target}) {
+                                fs::path(PA_SOURCE_DIR) / "tests" / "data" / "regressions" / target}) {
         if (!fs::is_directory(dir)) continue;
         for (const auto& e : fs::directory_iterator(dir)) {
             SCOPED_TRACE(e.path().string());
@@ -48,13 +50,24 @@ size_t replay(const std::string& target, body run) {
     return n;
 }
 
-TEST(FuzzCorpusReplay, Gguf) { EXPECT_GT(replay("fuzz_gguf", pa::fuzz::run_gguf), 5u); }
-TEST(FuzzCorpusReplay, Llama2c) { EXPECT_GT(replay("fuzz_llama2c", pa::fuzz::run_llama2c), 5u); }
+TEST(FuzzCorpusReplay, Gguf) {
+    EXPECT_GT(replay("fuzz_gguf", pa::fuzz::run_gguf), 5u);
+}
+TEST(FuzzCorpusReplay, Llama2c) {
+    EXPECT_GT(replay("fuzz_llama2c", pa::fuzz::run_llama2c), 5u);
+}
 TEST(FuzzCorpusReplay, TokenizerEncode) {
     EXPECT_GT(replay("fuzz_tokenizer_encode", pa::fuzz::run_tokenizer_encode), 5u);
 }
-TEST(FuzzCorpusReplay, TokenizerMeta) { EXPECT_GT(replay("fuzz_tokenizer_meta", pa::fuzz::run_tokenizer_meta), 5u); }
-TEST(FuzzCorpusReplay, Ops) { EXPECT_GT(replay("fuzz_ops", pa::fuzz::run_ops), 5u); }
+TEST(FuzzCorpusReplay, TokenizerMeta) {
+    EXPECT_GT(replay("fuzz_tokenizer_meta", pa::fuzz::run_tokenizer_meta), 5u);
+}
+TEST(FuzzCorpusReplay, Ops) {
+    EXPECT_GT(replay("fuzz_ops", pa::fuzz::run_ops), 5u);
+}
+TEST(FuzzCorpusReplay, Dumps) {
+    EXPECT_GT(replay("fuzz_dumps", pa::fuzz::run_dumps), 5u);
+}
 
 // ---- the bugs behind the crashes ----------------------------------------------------------
 
@@ -68,7 +81,7 @@ TEST(FuzzRegressions, QuantizeNonFiniteAndSubnormalBlocks) {
     blocks.push_back(std::vector<float>(32, inf));
     std::vector<float> sub(32), mixed(32), tiny(32);
     for (int i = 0; i < 32; ++i) {
-        sub[size_t(i)] = i % 2 ? 1e-39f : -1e-39f;       // 1/d overflows
+        sub[size_t(i)] = i % 2 ? 1e-39f : -1e-39f;          // 1/d overflows
         mixed[size_t(i)] = i == 5 ? nan : float(i) - 16.0f; // one NaN among finite values
         tiny[size_t(i)] = std::numeric_limits<float>::denorm_min() * float(i);
     }
@@ -99,7 +112,8 @@ TEST(FuzzRegressions, ConverterRefusesVocabulariesWithoutRoomForSpecials) {
         const auto checkpoint = pa::model::load_llama2c_checkpoint(ck.path());
         std::vector<std::string> notes;
         try {
-            pa::model::llama2c_to_gguf(checkpoint, pa::fuzz::tiny_vocabulary(vocab), PA_TYPE_F32, "tiny", notes);
+            pa::model::llama2c_to_gguf(checkpoint, pa::fuzz::tiny_vocabulary(vocab), PA_TYPE_F32, "tiny",
+                                       notes);
             ADD_FAILURE() << "vocabulary of " << vocab << " accepted";
         } catch (const pa::error& e) {
             EXPECT_NE(std::string(e.what()).find("<unk>, <s> and </s>"), std::string::npos) << e.what();
@@ -156,7 +170,8 @@ TEST(FuzzRegressions, SchedulerOutlivesPerCallGraphContexts) {
     pa::tensor* cache = persistent.new_tensor(PA_TYPE_F32, {4, 3});
     w->flags |= PA_FLAG_PARAM;
     cache->flags |= PA_FLAG_PERSIST;
-    for (int i = 0; i < 4; ++i) static_cast<float*>(w->data)[i] = float(i);
+    for (int i = 0; i < 4; ++i)
+        static_cast<float*>(w->data)[i] = float(i);
     auto cpu = pa::make_cpu_backend(1);
     std::vector<float> got;
     {
@@ -164,7 +179,8 @@ TEST(FuzzRegressions, SchedulerOutlivesPerCallGraphContexts) {
         for (int step = 0; step < 3; ++step) {
             pa::context call; // dies before the scheduler, as in pa::model::session
             pa::tensor* x = call.new_tensor(PA_TYPE_F32, {4});
-            for (int i = 0; i < 4; ++i) static_cast<float*>(x->data)[i] = float(10 * step);
+            for (int i = 0; i < 4; ++i)
+                static_cast<float*>(x->data)[i] = float(10 * step);
             pa::tensor* y = pa::add(call, x, w);
             call.ensure_host_data(y);
             pa::tensor* slot = pa::view_1d(call, cache, 4, size_t(step) * 16);
@@ -175,7 +191,68 @@ TEST(FuzzRegressions, SchedulerOutlivesPerCallGraphContexts) {
         sched.read_tensor(cache, got.data(), got.size() * 4);
     }
     for (int step = 0; step < 3; ++step)
-        for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(got[size_t(step * 4 + i)], float(10 * step + i));
+        for (int i = 0; i < 4; ++i)
+            EXPECT_FLOAT_EQ(got[size_t(step * 4 + i)], float(10 * step + i));
+}
+
+// fuzz_gguf (a slow unit: 22 s and 1.8 GB under ASan): block_count 16,580,609, below the 2^24
+// limit of hyperparameters, in a file of 11 tensors; the loader sized its per-layer records
+// before looking for the first layer's weights. The count is now checked against the file's
+// tensors first (a layer has several).
+TEST(FuzzRegressions, BlockCountBeyondTheFilesTensorsIsRefusedFirst) {
+    const std::vector<uint8_t> bytes =
+        read_all(fs::path(PA_SOURCE_DIR) / "tests/data/regressions/fuzz_gguf/block_count_beyond_tensors");
+    try {
+        const pa::model::model m(pa::gguf::file::from_memory(bytes, "slow.gguf"));
+        ADD_FAILURE() << "accepted";
+    } catch (const pa::error& e) {
+        EXPECT_NE(std::string(e.what()).find("block_count 16580609 exceeds the file's 11 tensors"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+// Found while writing fuzz_dumps: a 40-byte PAMASK1 header (block 1, 65536 queries, one head)
+// made the reader allocate its 8.6 GB of counts and block lists before reading them. The sizes
+// are now checked against the bytes the file holds: 4 * (65536 rows + 65536 * 65537 / 2 list
+// slots) = 8,590,327,808.
+TEST(FuzzRegressions, MaskFileSizesAreCheckedAgainstTheFileBeforeAllocating) {
+    const std::vector<uint8_t> bytes =
+        read_all(fs::path(PA_SOURCE_DIR) / "tests/data/regressions/fuzz_dumps/mask_header_claims_gigabytes");
+    ASSERT_EQ(bytes.size(), 40u);
+    const pa::fuzz::memfile f(bytes);
+    try {
+        pa::analysis::read_mask_file(f.path());
+        ADD_FAILURE() << "accepted";
+    } catch (const pa::error& e) {
+        EXPECT_NE(std::string(e.what()).find("truncated mask (0 of 8590327808 data bytes)"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+// fuzz_dumps: a Q/K/V dump with NaN in its queries reached the proxy estimator (pa attn --load),
+// whose int8 quantization converted NaN to int8 (undefined behaviour); rows near FLT_MAX did the
+// same through a NaN reciprocal. Rows holding NaN, or whose largest |x| is outside [2^-100,
+// 2^50], now quantize as zero rows; rows inside the range are unchanged.
+TEST(FuzzRegressions, ProxyQuantizationOfNonFiniteAndHugeRows) {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    const std::vector<std::vector<float>> zero_rows = {{nan, 1, 2, 3},  {1, 2, 3, -nan},  {inf, 1, 2, 3},
+                                                       {1, -inf, 0, 0}, {3e38f, 1, 1, 1}, {0x1p51f, 0, 0, 0}};
+    for (const std::vector<float>& row : zero_rows) {
+        int8_t q[4] = {1, 1, 1, 1};
+        EXPECT_EQ(pa::proxy::det::quantize_row(row.data(), 4, q), 0.0f) << row[0];
+        for (int8_t v : q)
+            EXPECT_EQ(v, 0) << row[0];
+    }
+    // at the top of the range: x * 127 / 2^50 = 127, 79.375, -31.75, 0
+    const float top[4] = {0x1p50f, 0x1p49f + 0x1p47f, -0x1p48f, 0.0f};
+    int8_t q[4];
+    EXPECT_GT(pa::proxy::det::quantize_row(top, 4, q), 0.0f);
+    EXPECT_EQ(q[0], 127);
+    EXPECT_EQ(q[1], 79);
+    EXPECT_EQ(q[2], -32);
+    EXPECT_EQ(q[3], 0);
 }
 
 } // namespace

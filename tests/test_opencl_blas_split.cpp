@@ -1,7 +1,8 @@
 // test_opencl_blas_split.cpp - CLBlast GEMMs larger than the span one call may address
-// ($PA_BLAS_SPAN_LIMIT, 2 GiB by default; lowered here to 64 KiB) are split along n and read
-// through sub-buffers; the result must equal the CPU reference, for F32 and dequantized weights,
-// also when b and dst sit at large offsets inside their buffers.
+// ($PA_BLAS_SPAN_LIMIT, 2 GiB by default; lowered here to 64 KiB) are split and read through
+// sub-buffers: single GEMMs along n, strided-batched ones into groups of batch items (and items
+// still too big along n). The result must equal the CPU reference, for F32 and dequantized
+// weights, also when b and dst sit at large offsets inside their buffers.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -71,5 +72,56 @@ TEST_P(BlasSplit, LargeGemmsAreSplitAndMatchTheCpu) {
 INSTANTIATE_TEST_SUITE_P(Types, BlasSplit,
                          ::testing::Values(PA_TYPE_F32, PA_TYPE_F16, PA_TYPE_Q8_0, PA_TYPE_Q4_0),
                          [](const auto& info) { return std::string(pa::type_name(info.param)); });
+
+// mul_mat over slices: one strided-batched GEMM per i3 (a's slices, or b's r2 slices merged into
+// one item's columns when a is broadcast), split into groups of items under the lowered limit.
+struct batched_case {
+    const char* name;
+    int64_t K, M, N, a2, b2, b3;
+    bool b_offset; // b a view deep inside a bigger tensor
+};
+
+class BlasBatchedSplit : public ::testing::TestWithParam<std::tuple<pa_type, batched_case>> {};
+
+TEST_P(BlasBatchedSplit, LargeBatchedGemmsAreSplitAndMatchTheCpu) {
+    ::setenv("PA_BLAS_SPAN_LIMIT", "65536", 1);
+    auto plug = pa::plugin::load(PA_PLUGIN_PATH);
+    if (plug->device_count() == 0) GTEST_SKIP() << "no OpenCL device";
+    auto ocl = plug->open_backend("");
+    auto cpu = pa::make_cpu_backend(2);
+    const auto& [type, c] = GetParam();
+    std::mt19937 rng(11);
+    pa::context ctx;
+    pa::tensor* a = ctx.new_tensor(type, {c.K, c.M, c.a2});
+    pa::tensor* big = ctx.new_tensor(PA_TYPE_F32, {c.K, c.N, c.b2, c.b3 * (c.b_offset ? 2 : 1)});
+    fill(a, rng);
+    fill(big, rng);
+    pa::tensor* b = c.b_offset ? pa::view_4d(ctx, big, c.K, c.N, c.b2, c.b3, big->nb[1], big->nb[2],
+                                             big->nb[3], size_t(c.b3) * big->nb[3])
+                               : big;
+    pa::tensor* d = pa::mul_mat(ctx, a, pa::scale(ctx, b, 1.0f));
+    const std::vector<float> ref = compute(nullptr, cpu.get(), d);
+    const std::vector<float> got = compute(ocl.get(), cpu.get(), d);
+    ASSERT_EQ(ref.size(), got.size());
+    EXPECT_LT(nmse(got, ref), 1e-10);
+}
+
+// Sizes against the 32 KiB each piece may span: 24 items of 8/10/5 KiB (a/b/c) go in groups
+// of 3; merged broadcast items of 75 KiB of b are split along n one by one; b3 = 2 makes two
+// batched calls, the second deep in b's and d's buffers.
+const batched_case batched_cases[] = {
+    {"groups_of_items", 64, 32, 40, 24, 24, 1, false},
+    {"broadcast_items_split_along_n", 64, 32, 100, 2, 6, 1, false},
+    {"two_batches_b_offset", 64, 32, 40, 12, 12, 2, true},
+    {"a_broadcast_over_i3", 64, 48, 33, 5, 5, 3, true},
+};
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BlasBatchedSplit,
+                         ::testing::Combine(::testing::Values(PA_TYPE_F32, PA_TYPE_F16, PA_TYPE_Q8_0),
+                                            ::testing::ValuesIn(batched_cases)),
+                         [](const auto& info) {
+                             return std::string(pa::type_name(std::get<0>(info.param))) + "_" +
+                                    std::get<1>(info.param).name;
+                         });
 
 } // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -247,6 +248,70 @@ TEST(Scheduler, AbortFlagStopsBetweenNodes) {
         FAIL() << "expected an interruption";
     } catch (const pa::error& e) {
         EXPECT_EQ(e.status(), PA_ERR_INTERRUPTED);
+    }
+}
+
+TEST(Scheduler, VerboseListsEachKindOfFallbackOnce) {
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::scheduler sched({&dev, cpu.get()});
+    auto graph_of_two_silus = [&](pa::context& ctx) { // silu: cpu only; add: the device
+        pa::tensor* a = ctx.new_tensor(PA_TYPE_F32, {8, 3});
+        fill(a, 1.0f);
+        pa::tensor* s1 = pa::silu(ctx, pa::add(ctx, a, a));
+        pa::tensor* outs[] = {pa::silu(ctx, s1), pa::scale(ctx, s1, 2.0f)};
+        for (pa::tensor* t : outs) // host storage of the context, which dies before the scheduler
+            ctx.ensure_host_data(t);
+        return pa::build_forward({outs[0], outs[1]});
+    };
+    ::setenv("PA_VERBOSE", "1", 1);
+    testing::internal::CaptureStderr();
+    {
+        pa::context ctx; // a new graph each step, as in decoding: planned again, reported once
+        sched.compute(graph_of_two_silus(ctx));
+    }
+    {
+        pa::context ctx;
+        sched.compute(graph_of_two_silus(ctx));
+    }
+    const std::string err = testing::internal::GetCapturedStderr();
+    ::unsetenv("PA_VERBOSE");
+    EXPECT_EQ(
+        err,
+        "info: scheduler: silu [8, 3, 1, 1] f32 <- [8, 3, 1, 1] f32 runs on cpu (not supported by fake)\n");
+
+    testing::internal::CaptureStderr();
+    pa::scheduler quiet({&dev, cpu.get()});
+    pa::context ctx;
+    quiet.compute(graph_of_two_silus(ctx));
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << "without PA_VERBOSE nothing is printed";
+}
+
+// An output that is a view into an intermediate's storage (cpy into a node's result) keeps that
+// storage alive: it reaches the host. Found by the fuzz_ops corpus run on two backends: the
+// intermediate was freed after the cpy, its last reader, and the output stayed without data.
+TEST(Scheduler, OutputWrittenIntoAnIntermediateReachesTheHost) {
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    for (const std::vector<pa::backend*>& order :
+         {std::vector<pa::backend*>{cpu.get()}, std::vector<pa::backend*>{&dev, cpu.get()}}) {
+        pa::context ctx;
+        pa::tensor* a = ctx.new_tensor(PA_TYPE_F32, {4, 2});
+        pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {4});
+        fill(a, 1.0f);
+        fill(x, 50.0f);
+        pa::tensor* s = pa::scale(ctx, a, 2.0f);                       // the intermediate: 2, 4, ..., 16
+        pa::tensor* out = pa::cpy(ctx, x, pa::view_1d(ctx, s, 4, 16)); // x into its second row
+        pa::scheduler sched(order);
+        sched.compute(pa::build_forward({out}));
+        ASSERT_NE(out->data, nullptr) << order.size() << " backends";
+        const auto* whole = static_cast<const float*>(s->data);
+        ASSERT_NE(whole, nullptr);
+        for (int i = 0; i < 4; ++i) {
+            EXPECT_FLOAT_EQ(whole[i], 2.0f * float(1 + i));
+            EXPECT_FLOAT_EQ(whole[4 + i], 50.0f + float(i));
+            EXPECT_FLOAT_EQ(static_cast<const float*>(out->data)[i], 50.0f + float(i));
+        }
     }
 }
 

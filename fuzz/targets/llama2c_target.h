@@ -8,9 +8,6 @@
 // fuzzed vocabularies too.
 #pragma once
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
 #include "convert.h"
@@ -21,34 +18,11 @@
 
 namespace pa::fuzz {
 
-// The loaders take paths: the bytes go to an anonymous in-memory file, named through /proc.
-class memfile {
-public:
-    explicit memfile(std::span<const uint8_t> bytes) {
-        fd_ = ::memfd_create("pa-fuzz", 0);
-        check(fd_ >= 0, "memfd_create failed");
-        size_t done = 0;
-        while (done < bytes.size()) {
-            const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-            check(n > 0, "write to memfd failed");
-            done += size_t(n);
-        }
-        path_ = fmt::format("/proc/self/fd/{}", fd_);
-    }
-    ~memfile() { ::close(fd_); }
-    memfile(const memfile&) = delete;
-    memfile& operator=(const memfile&) = delete;
-    const std::string& path() const { return path_; }
-
-private:
-    int fd_ = -1;
-    std::string path_;
-};
-
 // A valid llama2.c checkpoint: dim 2, hidden 2, 1 layer, 1 head, the given vocabulary, seq_len 1.
 inline std::vector<uint8_t> tiny_checkpoint(int32_t vocab, bool shared_classifier = true) {
     const int32_t header[7] = {2, 2, 1, 1, 1, shared_classifier ? vocab : -vocab, 1};
-    const size_t floats = 2 * size_t(vocab) + (4 + 8 + 8 + 12) + 2 + 2 + (shared_classifier ? 0 : 2 * size_t(vocab));
+    const size_t floats =
+        2 * size_t(vocab) + (4 + 8 + 8 + 12) + 2 + 2 + (shared_classifier ? 0 : 2 * size_t(vocab));
     std::vector<uint8_t> out(sizeof header + floats * 4);
     std::memcpy(out.data(), header, sizeof header);
     for (size_t i = 0; i < floats; ++i) {
@@ -63,7 +37,9 @@ inline model::llama2c_tokenizer tiny_vocabulary(int32_t vocab) {
     model::llama2c_tokenizer t;
     t.max_token_length = 8;
     for (int32_t i = 0; i < vocab; ++i) {
-        std::string s = i < 3 ? std::string(i == 0 ? "<unk>" : i == 1 ? "\n<s>\n" : "\n</s>\n")
+        std::string s = i < 3     ? std::string(i == 0   ? "<unk>"
+                                                : i == 1 ? "\n<s>\n"
+                                                         : "\n</s>\n")
                         : i < 259 ? fmt::format("<0x{:02X}>", i - 3)
                                   : fmt::format("{}{}", i % 2 ? " " : "", char('a' + i % 26));
         t.tokens.push_back(std::move(s));
@@ -85,9 +61,11 @@ inline void convert_and_load(const model::llama2c_checkpoint& ck, const model::l
     try {
         const model::model m(gguf::file::from_memory(image, "converted.gguf"));
         check(m.hp().n_vocab == ck.config.vocab_size, "converted vocabulary size differs");
-        for (const std::string& s : {std::string("hello world"), std::string("\xff\xfe<s> a b"), std::string()}) {
+        for (const std::string& s :
+             {std::string("hello world"), std::string("\xff\xfe<s> a b"), std::string()}) {
             const std::vector<int32_t> ids = m.tok().encode(s, true);
-            for (int32_t id : ids) check(id >= 0 && id < m.tok().n_vocab(), "token id outside the vocabulary");
+            for (int32_t id : ids)
+                check(id >= 0 && id < m.tok().n_vocab(), "token id outside the vocabulary");
             (void)m.tok().decode(ids);
         }
     } catch (const pa::error& e) {
@@ -111,8 +89,10 @@ inline void run_llama2c(std::span<const uint8_t> data) {
         }
         for (const model::named_weight& w : ck.weights) {
             size_t n = 1;
-            for (int64_t e : w.ne) n *= size_t(e);
-            check(n == w.data.size(), fmt::format("weight {} holds {} floats for {} elements", w.name, w.data.size(), n));
+            for (int64_t e : w.ne)
+                n *= size_t(e);
+            check(n == w.data.size(),
+                  fmt::format("weight {} holds {} floats for {} elements", w.name, w.data.size(), n));
         }
         if (ck.config.vocab_size <= 4096) convert_and_load(ck, tiny_vocabulary(ck.config.vocab_size), target);
         return;
@@ -126,7 +106,8 @@ inline void run_llama2c(std::span<const uint8_t> data) {
         check(std::string_view(e.what()).starts_with(f.path()), "error does not name the file");
         return;
     }
-    check(tok.tokens.size() == size_t(vocab) && tok.scores.size() == size_t(vocab), "vocabulary size differs");
+    check(tok.tokens.size() == size_t(vocab) && tok.scores.size() == size_t(vocab),
+          "vocabulary size differs");
     const memfile ckf(tiny_checkpoint(vocab));
     convert_and_load(model::load_llama2c_checkpoint(ckf.path()), tok, target);
 }

@@ -8,6 +8,9 @@
 // Outputs (PA_FLAG_OUTPUT, set by build_forward) are copied to host data after compute; the
 // scheduler allocates that host storage if the tensor has none (it lives as long as the
 // scheduler: data is reset to NULL when the scheduler is destroyed).
+// Fallbacks: a node that runs off the preferred (first) backend shows in assigned_backend() and
+// the timings, and with $PA_VERBOSE set as one stderr line per kind of node (op, types, shapes,
+// backend) the first time this scheduler plans it.
 #pragma once
 
 #include <atomic>
@@ -15,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pa/backend.h"
@@ -66,6 +70,7 @@ class scheduler {
 
     static std::vector<tensor_key> keys_of(const graph& g);
     int pick_backend(const tensor* node) const;
+    void report_fallback(const tensor* node, int b);
     const plan& plan_for(const graph& g);
 
     void reset_inputs(const graph& g);
@@ -86,7 +91,8 @@ class scheduler {
     std::vector<node_timing> timings_;
     const std::atomic<bool>* abort_ = nullptr;
     bool timing_ = false;
-    std::unique_ptr<plan> plan_; // of the last graph computed
+    std::unique_ptr<plan> plan_;                         // of the last graph computed
+    std::unordered_set<std::string> fallbacks_reported_; // PA_VERBOSE lines already printed
 };
 
 } // namespace pa

@@ -16,6 +16,13 @@ inline global const char* cpy_src(global const char* s, long4 s_ne, ulong4 s_nb,
     return s + off4(s_nb, j0, j1, j2, f / s_ne.s2);
 }
 
+// A plain-type source element (F32, F16, I32) as float; I32 rounds to nearest like a C cast.
+inline float cpy_load_plain(int type, global const char* p) {
+    if (type == PA_F16) return load_half(p);
+    if (type == PA_I32) return (float)*(global const int*)p;
+    return *(global const float*)p;
+}
+
 inline int4 cpy_coords(long i, long4 ne) {
     int4 c;
     c.s0 = (int)(i % ne.s0);
@@ -28,7 +35,8 @@ inline int4 cpy_coords(long i, long4 ne) {
 }
 
 // Plain destination (F32, F16, I32), one work item per element. Same types copy bits; other
-// pairs convert through float (block-type sources dequantize; then shapes are equal).
+// pairs convert through float (block-type sources dequantize; then shapes are equal; I32
+// converts only to float types).
 kernel void k_cpy_elem(global const char* s, ulong s_offs, long4 s_ne, ulong4 s_nb, int s_type, global char* d,
                        ulong d_offs, long4 d_ne, ulong4 d_nb, int d_type, int same, long n) {
     const long i = get_global_id(0);
@@ -45,14 +53,13 @@ kernel void k_cpy_elem(global const char* s, ulong s_offs, long4 s_ne, ulong4 s_
     if (s_type == PA_Q8_0 || s_type == PA_Q4_0 || s_type == PA_Q4_1) {
         v = load_elem(s_type, s + s_offs + off4(s_nb, 0, c.s1, c.s2, c.s3), s_nb.s0, c.s0);
     } else {
-        global const char* sp = cpy_src(s + s_offs, s_ne, s_nb, same, c, d_ne);
-        v = s_type == PA_F16 ? load_half(sp) : *(global const float*)sp;
+        v = cpy_load_plain(s_type, cpy_src(s + s_offs, s_ne, s_nb, same, c, d_ne));
     }
     if (d_type == PA_F16) store_half(dp, v);
     else *(global float*)dp = v;
 }
 
-// Block destination (Q8_0, Q4_0, Q4_1) from F32/F16, one work item per destination block.
+// Block destination (Q8_0, Q4_0, Q4_1) from F32/F16/I32, one work item per destination block.
 kernel void k_cpy_quant(global const char* s, ulong s_offs, long4 s_ne, ulong4 s_nb, int s_type, global char* d,
                         ulong d_offs, long4 d_ne, ulong4 d_nb, int d_type, int same, long n_blocks) {
     const long ib = get_global_id(0);
@@ -66,8 +73,7 @@ kernel void k_cpy_quant(global const char* s, ulong s_offs, long4 s_ne, ulong4 s
     for (int j = 0; j < QK; ++j) {
         int4 cj = c;
         cj.s0 += j;
-        global const char* sp = cpy_src(s + s_offs, s_ne, s_nb, same, cj, d_ne);
-        x[j] = s_type == PA_F16 ? load_half(sp) : *(global const float*)sp;
+        x[j] = cpy_load_plain(s_type, cpy_src(s + s_offs, s_ne, s_nb, same, cj, d_ne));
     }
     if (d_type == PA_Q8_0) {
         float amax = 0.0f;

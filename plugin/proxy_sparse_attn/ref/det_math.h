@@ -98,13 +98,18 @@ inline float dot(const float* a, const float* b, int64_t n) {
 }
 
 // Symmetric int8 quantization of a row: q[c] = rint(x[c] * 127 / amax) (|q| <= 127), returns
-// the row's scale amax / 127 (0 for a row of zeros or one whose amax is below 2^-100, which is
-// treated as zero). x[c] ~ q[c] * scale.
+// the row's scale amax / 127 (0 for a row of zeros). x[c] ~ q[c] * scale. A row whose amax lies
+// outside [2^-100, 2^50], or that holds NaN, is treated as zero: recip() needs a normal amax
+// well below FLT_MAX, and logits of two rows up to 2^50 stay finite (2^100 / 127^2 times an
+// integer dot product below 2^26).
 inline float quantize_row(const float* x, int64_t n, int8_t* q) {
     float amax = 0.0f;
-    for (int64_t c = 0; c < n; ++c)
+    bool has_nan = false;
+    for (int64_t c = 0; c < n; ++c) {
         amax = std::fmax(amax, std::fabs(x[c]));
-    if (!(amax >= 0x1p-100f)) {
+        has_nan = has_nan || std::isnan(x[c]);
+    }
+    if (has_nan || !(amax >= 0x1p-100f && amax <= 0x1p50f)) {
         for (int64_t c = 0; c < n; ++c)
             q[c] = 0;
         return 0.0f;
