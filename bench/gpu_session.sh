@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/gpu_session.sh - what one lent GPU session runs, in phases that each fit one device call
 # (10 minutes; the device README). From the repository root, after `source .gpu/gpu-env`:
-#   bash bench/gpu_session.sh check     build, the whole CTest suite on the NVIDIA device, pa demo
+#   bash bench/gpu_session.sh build     build, pa devices, pa demo on the NVIDIA device
+#   bash bench/gpu_session.sh check     build, pa demo, the whole CTest suite on the NVIDIA device
 #   bash bench/gpu_session.sh quality   SmolLM2-135M: needle retrieval, perplexity and KL, per-layer
 #                                       attention analysis, dense vs proxy (needs the model: MODEL=)
 #   bash bench/gpu_session.sh speed     pa bench attn beside PyTorch (SDPA, FlexAttention with the
@@ -9,7 +10,7 @@
 # Results go to $OUT (at most 8 files come back from the device machine); every step runs on its
 # own (a failing step is reported and the next one runs); a summary table comes last.
 set -uo pipefail
-phase=${1:?usage: gpu_session.sh check|quality|speed}
+phase=${1:?usage: gpu_session.sh build|check|quality|speed}
 OUT=${OUT:-/tmp/pa-gpu-out}
 mkdir -p "$OUT"
 build=${PA_BUILD_DIR:-/tmp/pa-build}
@@ -36,13 +37,14 @@ build() {
 }
 
 case "$phase" in
-check)
+build|check)
   step "device"
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv || true
   build
   "$pa" devices | head -20
   step "pa demo (the README's main job) on the NVIDIA device"
   run 120 "$pa" demo --device 0
+  [ "$phase" = build ] && { echo; echo "=== done build ($(date -u +%H:%M:%S))"; exit 0; }
   step "the whole CTest suite, the NVIDIA device as the default OpenCL device"
   run 420 ctest --test-dir "$build" -j8 --output-on-failure --timeout 300 >"$OUT/ctest.txt" 2>&1
   grep -E "tests passed|tests failed|Failed|\*\*\*" "$OUT/ctest.txt" | tail -30
@@ -52,14 +54,15 @@ quality)
   texts=${TEXTS:-.gpu-xb}
   [ -x "$pa" ] || build
   step "needle in a haystack, SmolLM2 at ~8K tokens, two real texts, 10 depths x 4 trials"
-  settings="dense;proxy;budget=last;budget=fixed,min-tokens=2048;proxy-heads=3;gamma=0.9;gamma=0.99"
+  settings=${SETTINGS:-"dense;proxy;proxy-heads=3;gamma=0.99;budget=last"}
   for t in sherlock bible-kjv; do
-    run 200 "$pa" eval niah --device 0 -m "$model" -f "$texts/$t.txt" -c 8192 --depths 10 --trials 4 \
+    run 190 "$pa" eval niah --device 0 -m "$model" -f "$texts/$t.txt" -c 8192 --depths 10 --trials 4 \
       --settings "$settings" --out "$OUT/niah-$t.json"
   done
   step "perplexity at 8K, dense vs proxy: KL(dense || proxy), top-1 agreement"
-  run 120 "$pa" perplexity --device 0 -m "$model" -f "$texts/sherlock.txt" -c 8192 --chunks 4 --attn both \
+  run 100 "$pa" perplexity --device 0 -m "$model" -f "$texts/sherlock.txt" -c 8192 --chunks 4 --attn both \
     --json >"$OUT/ppl-8k.json"
+  [ -n "${SKIP_ATTN:-}" ] && exit 0
   step "per-layer attention analysis at 8K (recall, density, oracle density, head similarity)"
   run 200 "$pa" eval attn --device 0 -m "$model" -f "$texts/sherlock.txt" -c 8192 --layers all \
     --needle-depth 50% --out "$OUT/eval-attn.json" --quiet
