@@ -12,12 +12,15 @@
 namespace pa::model {
 namespace {
 
-int resolve_ctx(const model& m, int n_ctx) { return n_ctx > 0 ? n_ctx : m.hp().n_ctx_train; }
+int resolve_ctx(const model& m, int n_ctx) {
+    return n_ctx > 0 ? n_ctx : m.hp().n_ctx_train;
+}
 
 } // namespace
 
 session::session(const model& m, std::vector<backend*> backends, const session_options& o)
-    : m_(m), opt_(o), cache_(m.hp(), resolve_ctx(m, o.n_ctx), o.kv_type), sched_(backends), backends_(backends) {
+    : m_(m), opt_(o), cache_(m.hp(), resolve_ctx(m, o.n_ctx), o.kv_type), sched_(backends),
+      backends_(backends) {
     if (opt_.n_batch <= 0) throw error(fmt::format("batch size {} must be > 0", opt_.n_batch));
 }
 
@@ -54,7 +57,8 @@ std::string session::profile_report() const {
     std::vector<std::pair<std::string, op_time>> v(profile_.begin(), profile_.end());
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
     double total = 0;
-    for (const auto& e : v) total += e.second.ms;
+    for (const auto& e : v)
+        total += e.second.ms;
     std::string out = fmt::format("{:<28} {:>10} {:>8} {:>7}\n", "op@backend", "ms", "calls", "share");
     for (const auto& [k, t] : v)
         out += fmt::format("{:<28} {:>10.1f} {:>8} {:>6.1f}%\n", k, t.ms, t.count, 100.0 * t.ms / total);
@@ -64,15 +68,15 @@ std::string session::profile_report() const {
 std::vector<float> session::eval(std::span<const int32_t> tokens, const progress_fn& progress) {
     if (tokens.empty()) throw error("eval: no tokens");
     if (n_past_ + int64_t(tokens.size()) > n_ctx())
-        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)", tokens.size(),
-                                n_past_, n_ctx()));
+        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)",
+                                tokens.size(), n_past_, n_ctx()));
     std::vector<float> logits;
     for (size_t done = 0; done < tokens.size();) {
         const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
         const bool last = done + n == tokens.size();
         context ctx;
-        llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_,
-                                       graph_output::last_logits);
+        llm_graph lg =
+            build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_, graph_output::last_logits);
         run(lg, int64_t(n));
         n_past_ += int(n);
         done += n;
@@ -86,34 +90,67 @@ std::vector<float> session::eval(std::span<const int32_t> tokens, const progress
 }
 
 void session::eval_all(std::span<const int32_t> tokens,
-                       const std::function<void(int64_t, const float*, int64_t)>& sink, const progress_fn& progress) {
+                       const std::function<void(int64_t, const float*, int64_t)>& sink,
+                       const progress_fn& progress) {
     if (tokens.empty()) throw error("eval: no tokens");
     if (n_past_ + int64_t(tokens.size()) > n_ctx())
-        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)", tokens.size(),
-                                n_past_, n_ctx()));
+        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)",
+                                tokens.size(), n_past_, n_ctx()));
     const int64_t E = m_.hp().n_embd;
     // Hidden states come back to the host; the classifier then runs in slices so that at most
     // n_batch x n_vocab logits exist at a time.
     const int64_t slice = std::max<int64_t>(1, std::min<int64_t>(opt_.n_batch, 512));
     for (size_t done = 0; done < tokens.size();) {
         const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
-        context ctx;
-        llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_, graph_output::hidden);
-        run(lg, int64_t(n));
-        const auto* hidden = static_cast<const float*>(lg.out->data);
+        const std::vector<float> hidden = eval_hidden(tokens.subspan(done, n));
         for (int64_t s = 0; s < int64_t(n); s += slice) {
             const int64_t k = std::min<int64_t>(slice, int64_t(n) - s);
-            context lctx;
-            llm_graph out = build_logits_graph(lctx, m_, std::span<const float>(hidden + s * E, size_t(k * E)), k);
-            const auto t0 = std::chrono::steady_clock::now();
-            compute(out.g);
-            stats_.logits_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            sink(int64_t(done) + s, static_cast<const float*>(out.out->data), k);
+            const std::vector<float> logits =
+                project(std::span<const float>(hidden).subspan(size_t(s * E), size_t(k * E)), k);
+            sink(int64_t(done) + s, logits.data(), k);
         }
+        done += n;
+        if (progress) progress(int64_t(done), int64_t(tokens.size()));
+    }
+}
+
+std::vector<float> session::eval_hidden(std::span<const int32_t> tokens, int64_t keep_from,
+                                        const progress_fn& progress) {
+    if (tokens.empty()) throw error("eval: no tokens");
+    if (n_past_ + int64_t(tokens.size()) > n_ctx())
+        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)",
+                                tokens.size(), n_past_, n_ctx()));
+    if (keep_from < 0 || keep_from > int64_t(tokens.size()))
+        throw error("eval: keep_from outside the tokens");
+    const int64_t E = m_.hp().n_embd;
+    std::vector<float> out(size_t((int64_t(tokens.size()) - keep_from) * E));
+    for (size_t done = 0; done < tokens.size();) {
+        const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
+        context ctx;
+        llm_graph lg =
+            build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_, graph_output::hidden);
+        run(lg, int64_t(n));
+        const auto* hidden = static_cast<const float*>(lg.out->data);
+        // rows [done, done + n) of which [keep_from, ..) are kept
+        const int64_t first = std::max<int64_t>(keep_from, int64_t(done)), last = int64_t(done + n);
+        if (first < last)
+            std::memcpy(out.data() + (first - keep_from) * E, hidden + (first - int64_t(done)) * E,
+                        size_t((last - first) * E) * sizeof(float));
         n_past_ += int(n);
         done += n;
         if (progress) progress(int64_t(done), int64_t(tokens.size()));
     }
+    return out;
+}
+
+std::vector<float> session::project(std::span<const float> hidden, int64_t n) {
+    context ctx;
+    llm_graph out = build_logits_graph(ctx, m_, hidden, n);
+    const auto t0 = std::chrono::steady_clock::now();
+    compute(out.g);
+    stats_.logits_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto* p = static_cast<const float*>(out.out->data);
+    return std::vector<float>(p, p + n * m_.hp().n_vocab);
 }
 
 } // namespace pa::model
