@@ -12,6 +12,8 @@
 
 namespace pa::cpu {
 
+struct simd_kernels; // simd.h
+
 // Address of element (i0, i1, i2, i3); for block types i0 counts blocks.
 inline char* elem_ptr(const tensor* t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
     return static_cast<char*>(t->data) + size_t(i0) * t->nb[0] + size_t(i1) * t->nb[1] +
@@ -54,7 +56,9 @@ inline void store_f(pa_type type, char* p, float v) {
         std::memcpy(p, &i, 4);
         return;
     }
-    default: std::memcpy(p, &v, 4); return;
+    default:
+        std::memcpy(p, &v, 4);
+        return;
     }
 }
 
@@ -82,8 +86,8 @@ void op_swiglu(tensor* dst, int n_threads);
 void op_rms_norm(tensor* dst, int n_threads);
 void op_rope(tensor* dst, int n_threads);
 void op_soft_max(tensor* dst, int n_threads);
-void op_mul_mat(tensor* dst, int n_threads);
+void op_mul_mat(tensor* dst, int n_threads, const simd_kernels& k);
 void op_cpy(tensor* dst, int n_threads);
-void op_flash_attn_ext(tensor* dst, int n_threads);
+void op_flash_attn_ext(tensor* dst, int n_threads, const simd_kernels& k);
 
 } // namespace pa::cpu

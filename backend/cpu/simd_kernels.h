@@ -1,0 +1,502 @@
+// simd_kernels.h - the kernels behind simd.h, written once with GCC/Clang vector extensions and
+// compiled per instruction set: simd_<isa>.cpp defines PA_SIMD_NS (the namespace) and
+// PA_SIMD_LANES (floats in one vector: 4 SSE/NEON, 8 AVX2, 16 AVX-512) and includes this file.
+// Activations stay f32; weight blocks are unpacked into float vectors in registers. Files using
+// FMA-capable flags are compiled with -ffp-contract=fast so that a * b + c becomes one FMA.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "pa/types.h"
+#include "simd.h"
+
+#if defined(__F16C__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#ifndef PA_SIMD_NS
+#error "define PA_SIMD_NS and PA_SIMD_LANES before including simd_kernels.h"
+#endif
+
+namespace pa::cpu::PA_SIMD_NS {
+namespace {
+
+constexpr int VL = PA_SIMD_LANES;
+static_assert(VL == 4 || VL == 8 || VL == 16);
+using vec = float __attribute__((vector_size(VL * sizeof(float))));
+using ivec = int32_t __attribute__((vector_size(VL * sizeof(int32_t))));
+using u8x16 = uint8_t __attribute__((vector_size(16)));
+
+// Attention: keys per block of the online softmax, and scores computed four keys at a time.
+constexpr int64_t BK = 32;
+
+inline vec load(const float* p) {
+    vec v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+inline void store(float* p, vec v) {
+    std::memcpy(p, &v, sizeof v);
+}
+inline vec splat(float x) {
+    return vec{} + x;
+}
+inline vec select(ivec mask, vec a, vec b) {
+    return vec((ivec(a) & mask) | (ivec(b) & ~mask));
+}
+inline vec vmax(vec a, vec b) {
+    return select(a > b, a, b);
+}
+inline float hsum(vec v) {
+    float s = 0;
+    for (int l = 0; l < VL; ++l)
+        s += v[l];
+    return s;
+}
+
+inline float half(uint16_t h) {
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    return fp16_to_fp32(h);
+#endif
+}
+
+// VL halves to floats
+inline vec load_half(const uint16_t* p) {
+#if PA_SIMD_LANES == 16 && defined(__AVX512F__)
+    return vec(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))));
+#elif PA_SIMD_LANES == 8 && defined(__F16C__)
+    return vec(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+#else
+    vec v;
+    for (int l = 0; l < VL; ++l)
+        v[l] = half(p[l]);
+    return v;
+#endif
+}
+
+// exp(x) for x <= 0 (x = n ln2 + r, |r| <= ln2/2, Taylor to r^6: relative error ~2e-7); inputs
+// below -87.3 give 2^-126, which callers either mask or cannot tell from 0 in a sum.
+inline vec exp_v(vec x) {
+    constexpr float log2e = 1.44269504088896341f, ln2_hi = 0.693145751953125f,
+                    ln2_lo = 1.42860682030941723e-6f;
+    constexpr float round_magic = 12582912.0f; // 1.5 * 2^23
+    x = vmax(x, splat(-87.3f));
+    const vec n = (x * log2e + round_magic) - round_magic;
+    const vec r = (x - n * ln2_hi) - n * ln2_lo;
+    vec p = splat(1.0f / 720);
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    return p * vec((__builtin_convertvector(n, ivec) + 127) << 23);
+}
+
+// ---- quantized blocks -> float vectors ------------------------------------------------------
+
+// Bytes to float lanes. (GCC 12 turns __builtin_convertvector of byte vectors into one scalar
+// conversion per lane, so the widening is spelled out: intrinsics on AVX2/AVX-512, byte
+// shuffles into 32-bit lanes otherwise.)
+
+// Bytes c*VL .. c*VL + VL-1 of src (unsigned) as floats.
+template <int c> inline vec u8_chunk(u8x16 src) {
+#if PA_SIMD_LANES == 16 && defined(__AVX512F__)
+    static_assert(c == 0);
+    return vec(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(__m128i(src))));
+#elif PA_SIMD_LANES == 8 && defined(__AVX2__)
+    const __m128i x = c == 0 ? __m128i(src) : _mm_unpackhi_epi64(__m128i(src), __m128i(src));
+    return vec(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(x)));
+#else
+    static_assert(VL == 4, "generic kernels use 4 lanes");
+    constexpr int o = c * 4, z = 16; // index 16 picks a zero byte
+    const u8x16 w =
+        __builtin_shufflevector(src, u8x16{}, o, z, z, z, o + 1, z, z, z, o + 2, z, z, z, o + 3, z, z, z);
+    return __builtin_convertvector(ivec(w), vec);
+#endif
+}
+
+// VL signed bytes at p as floats.
+inline vec i8_chunk(const int8_t* p) {
+#if PA_SIMD_LANES == 16 && defined(__AVX512F__)
+    return vec(
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))));
+#elif PA_SIMD_LANES == 8 && defined(__AVX2__)
+    return vec(
+        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
+#else
+    int32_t b[4];
+    for (int l = 0; l < 4; ++l)
+        b[l] = p[l];
+    ivec v;
+    std::memcpy(&v, b, sizeof v);
+    return __builtin_convertvector(v, vec);
+#endif
+}
+
+// Chunk c (of 32 / VL) of a Q4 block: low nibbles are elements 0..15, high nibbles 16..31.
+template <int c> inline vec nibbles(u8x16 lo, u8x16 hi) {
+    constexpr int per_half = 16 / VL;
+    return u8_chunk<c % per_half>(c < per_half ? lo : hi);
+}
+
+template <class F, size_t... c> inline void for_chunks(F&& f, std::index_sequence<c...>) {
+    (f(std::integral_constant<int, int(c)>{}), ...);
+}
+constexpr auto chunks = std::make_index_sequence<32 / VL>{};
+
+// The 32 weights of one block as 32 / VL float vectors (scale and offset applied).
+[[gnu::always_inline]] inline void unpack_block(pa_type t, const char* blk, vec* w) {
+    if (t == PA_TYPE_Q8_0) {
+        const auto* b = reinterpret_cast<const block_q8_0*>(blk);
+        const vec d = splat(half(b->d));
+        for_chunks([&](auto c) { w[c] = i8_chunk(b->qs + c * VL) * d; }, chunks);
+        return;
+    }
+    u8x16 q;
+    float d, m;
+    if (t == PA_TYPE_Q4_0) {
+        const auto* b = reinterpret_cast<const block_q4_0*>(blk);
+        std::memcpy(&q, b->qs, 16);
+        d = half(b->d);
+        m = -8.0f * d;
+    } else {
+        const auto* b = reinterpret_cast<const block_q4_1*>(blk);
+        std::memcpy(&q, b->qs, 16);
+        d = half(b->d);
+        m = half(b->m);
+    }
+    const u8x16 lo = q & 0x0f, hi = q >> 4;
+    for_chunks([&](auto c) { w[c] = nibbles<c>(lo, hi) * d + m; }, chunks);
+}
+
+// Row of K elements of any weight type into floats.
+void dequantize(pa_type t, const char* row, int64_t K, float* out) {
+    if (t == PA_TYPE_F32) {
+        std::memcpy(out, row, size_t(K) * sizeof(float));
+        return;
+    }
+    if (t == PA_TYPE_F16) {
+        const auto* h = reinterpret_cast<const uint16_t*>(row);
+        int64_t k = 0;
+        for (; k + VL <= K; k += VL)
+            store(out + k, load_half(h + k));
+        for (; k < K; ++k)
+            out[k] = half(h[k]);
+        return;
+    }
+    const size_t bb = traits(t).block_bytes;
+    vec w[32 / VL];
+    for (int64_t b = 0; b < K / 32; ++b) {
+        unpack_block(t, row + size_t(b) * bb, w);
+        for (int c = 0; c < 32 / VL; ++c)
+            store(out + b * 32 + c * VL, w[c]);
+    }
+}
+
+// ---- dot products, all summed in one order: vector chunks of k in turn, lanes, scalar tail ----
+
+// Register tile: RM rows of A x RN columns of B, one vector accumulator per dot product
+// (12 of 16 registers with SSE/AVX2, 16 of 32 with AVX-512).
+constexpr int RM = 4;
+constexpr int RN = VL == 16 ? 4 : 3;
+// Columns of B per block of the gemm (kept in L2 while every row tile passes over them).
+constexpr int64_t NB = 48;
+
+// One weight of a float row (the scalar tail of F32 and F16 rows).
+inline float weight_at(pa_type t, const char* row, int64_t k) {
+    return t == PA_TYPE_F16 ? half(reinterpret_cast<const uint16_t*>(row)[k])
+                            : reinterpret_cast<const float*>(row)[k];
+}
+
+// The end of every dot product: lanes in order, then the elements past the last whole vector.
+template <class W> inline float finish(vec acc, W&& w, const float* x, int64_t k, int64_t K) {
+    float tail = 0;
+    for (; k < K; ++k)
+        tail += w(k) * x[k];
+    return hsum(acc) + tail;
+}
+
+template <int rm, int rn>
+void tile_f(const float* const* a, const float* const* b, int64_t K, float* c, int64_t ldc) {
+    vec acc[rm][rn] = {};
+    int64_t k = 0;
+    for (; k + VL <= K; k += VL) {
+        vec x[rn];
+        for (int n = 0; n < rn; ++n)
+            x[n] = load(b[n] + k);
+        for (int r = 0; r < rm; ++r) {
+            const vec w = load(a[r] + k);
+            for (int n = 0; n < rn; ++n)
+                acc[r][n] += w * x[n];
+        }
+    }
+    for (int r = 0; r < rm; ++r)
+        for (int n = 0; n < rn; ++n)
+            c[n * ldc + r] = finish(
+                acc[r][n], [&](int64_t i) { return a[r][i]; }, b[n], k, K);
+}
+
+template <int rm, int rn>
+void tile_q(pa_type t, const char* const* a, const float* const* b, int64_t K, float* c, int64_t ldc) {
+    vec acc[rm][rn] = {};
+    int64_t k = 0;
+    if (traits(t).quantized) {
+        const size_t bb = traits(t).block_bytes;
+        for (int64_t blk = 0; blk < K / 32; ++blk, k += 32)
+            for (int r = 0; r < rm; ++r) {
+                vec w[32 / VL];
+                unpack_block(t, a[r] + size_t(blk) * bb, w);
+                for (int q = 0; q < 32 / VL; ++q)
+                    for (int n = 0; n < rn; ++n)
+                        acc[r][n] += w[q] * load(b[n] + k + q * VL);
+            }
+    } else {
+        for (; k + VL <= K; k += VL) {
+            vec x[rn];
+            for (int n = 0; n < rn; ++n)
+                x[n] = load(b[n] + k);
+            for (int r = 0; r < rm; ++r) {
+                const vec w = t == PA_TYPE_F16 ? load_half(reinterpret_cast<const uint16_t*>(a[r]) + k)
+                                               : load(reinterpret_cast<const float*>(a[r]) + k);
+                for (int n = 0; n < rn; ++n)
+                    acc[r][n] += w * x[n];
+            }
+        }
+    }
+    for (int r = 0; r < rm; ++r)
+        for (int n = 0; n < rn; ++n)
+            c[n * ldc + r] = finish(
+                acc[r][n], [&](int64_t i) { return weight_at(t, a[r], i); }, b[n], k, K);
+}
+
+// Runs tile<rm, rn> for the rm x rn left at the edges (rm <= RM, rn <= RN).
+template <template <int, int> class T, class... Args> void edge_tile(int rm, int rn, Args&&... args) {
+    auto by_rn = [&](auto rm_c) {
+        constexpr int m = decltype(rm_c)::value;
+        switch (rn) {
+        case 1:
+            return T<m, 1>::run(args...);
+        case 2:
+            return T<m, 2>::run(args...);
+        case 3:
+            return T<m, 3>::run(args...);
+        default:
+            if constexpr (RN >= 4) return T<m, RN>::run(args...);
+        }
+    };
+    switch (rm) {
+    case 1:
+        return by_rn(std::integral_constant<int, 1>{});
+    case 2:
+        return by_rn(std::integral_constant<int, 2>{});
+    case 3:
+        return by_rn(std::integral_constant<int, 3>{});
+    default:
+        return by_rn(std::integral_constant<int, RM>{});
+    }
+}
+template <int rm, int rn> struct run_f {
+    static void run(const float* const* a, const float* const* b, int64_t K, float* c, int64_t ldc) {
+        tile_f<rm, rn>(a, b, K, c, ldc);
+    }
+};
+template <int rm, int rn> struct run_q {
+    static void run(pa_type t, const char* const* a, const float* const* b, int64_t K, float* c,
+                    int64_t ldc) {
+        tile_q<rm, rn>(t, a, b, K, c, ldc);
+    }
+};
+
+void dequantize_rows(pa_type t, const char* a, size_t row_bytes, int64_t rows, int64_t K, float* out) {
+    for (int64_t r = 0; r < rows; ++r)
+        dequantize(t, a + size_t(r) * row_bytes, K, out + r * K);
+}
+
+void gemm(const float* a, int64_t lda, int64_t M, const float* b, int64_t ldb, int64_t N, int64_t K, float* c,
+          int64_t ldc) {
+    for (int64_t n0 = 0; n0 < N; n0 += NB) {
+        const int64_t n1 = std::min(N, n0 + NB);
+        for (int64_t m = 0; m < M; m += RM) {
+            const int rm = int(std::min<int64_t>(RM, M - m));
+            const float* ar[RM];
+            for (int r = 0; r < rm; ++r)
+                ar[r] = a + (m + r) * lda;
+            for (int64_t n = n0; n < n1; n += RN) {
+                const int rn = int(std::min<int64_t>(RN, n1 - n));
+                const float* bc[RN];
+                for (int j = 0; j < rn; ++j)
+                    bc[j] = b + (n + j) * ldb;
+                if (rm == RM && rn == RN)
+                    tile_f<RM, RN>(ar, bc, K, c + n * ldc + m, ldc);
+                else
+                    edge_tile<run_f>(rm, rn, ar, bc, K, c + n * ldc + m, ldc);
+            }
+        }
+    }
+}
+
+void dot_rows(pa_type t, const char* a, size_t row_bytes, int64_t M, int64_t K, const float* b, int64_t ldb,
+              int64_t N, float* c, int64_t ldc) {
+    for (int64_t m = 0; m < M; m += RM) {
+        const int rm = int(std::min<int64_t>(RM, M - m));
+        const char* ar[RM];
+        for (int r = 0; r < rm; ++r)
+            ar[r] = a + size_t(m + r) * row_bytes;
+        for (int64_t n = 0; n < N; n += RN) {
+            const int rn = int(std::min<int64_t>(RN, N - n));
+            const float* bc[RN];
+            for (int j = 0; j < rn; ++j)
+                bc[j] = b + (n + j) * ldb;
+            if (rm == RM && rn == RN)
+                tile_q<RM, RN>(t, ar, bc, K, c + n * ldc + m, ldc);
+            else
+                edge_tile<run_q>(rm, rn, t, ar, bc, K, c + n * ldc + m, ldc);
+        }
+    }
+}
+
+// ---- attention: queries in lanes, online softmax over blocks of keys ----------------------
+
+// QV vectors of queries (1 or 2); rows of qt, o and s are always 2 * VL lanes apart.
+template <int QV> void attn_tile_impl(const attn_tile_args& a) {
+    constexpr int64_t W = 2 * VL;
+    const int64_t d = a.d;
+    float* o = a.scratch; // [d][W] running weighted sums of values
+    float* s = o + d * W; // [BK][W] scores, then probabilities, of the current key block
+    std::fill(o, o + d * W, 0.0f);
+    ivec lim[QV];
+    int64_t n_keys = 0;
+    for (int v = 0; v < QV; ++v)
+        for (int l = 0; l < VL; ++l) {
+            lim[v][l] = a.limit[v * VL + l];
+            n_keys = std::max<int64_t>(n_keys, lim[v][l]);
+        }
+    constexpr float lowest = -1e30f; // finite: exp(lowest - lowest) is 1, masked afterwards
+    vec mx[QV], sum[QV];
+    for (int v = 0; v < QV; ++v) {
+        mx[v] = splat(lowest);
+        sum[v] = vec{};
+    }
+    for (int64_t j0 = 0; j0 < n_keys; j0 += BK) {
+        const int64_t bk = std::min(BK, n_keys - j0);
+        // scores of four keys at a time; rows past n_keys repeat the last key (masked below)
+        for (int64_t j = 0; j < bk; j += 4) {
+            const float* kr[4];
+            for (int jj = 0; jj < 4; ++jj)
+                kr[jj] = a.k + std::min(j0 + j + jj, n_keys - 1) * d;
+            vec acc[4][QV] = {};
+            for (int64_t i = 0; i < d; ++i) {
+                vec q[QV];
+                for (int v = 0; v < QV; ++v)
+                    q[v] = load(a.qt + i * W + v * VL);
+                for (int jj = 0; jj < 4; ++jj) {
+                    const vec kb = splat(kr[jj][i]);
+                    for (int v = 0; v < QV; ++v)
+                        acc[jj][v] += kb * q[v];
+                }
+            }
+            for (int jj = 0; jj < 4 && j + jj < bk; ++jj)
+                for (int v = 0; v < QV; ++v)
+                    store(s + (j + jj) * W + v * VL, acc[jj][v]);
+        }
+        // causal mask and the block's maximum
+        vec bmax[QV];
+        for (int v = 0; v < QV; ++v)
+            bmax[v] = splat(lowest);
+        for (int64_t j = 0; j < bk; ++j)
+            for (int v = 0; v < QV; ++v) {
+                const ivec keep = ivec{} + int32_t(j0 + j) < lim[v];
+                const vec sv = select(keep, load(s + j * W + v * VL), splat(lowest));
+                store(s + j * W + v * VL, sv);
+                bmax[v] = vmax(bmax[v], sv);
+            }
+        // rescale what was summed so far to the new maximum
+        vec corr[QV];
+        for (int v = 0; v < QV; ++v) {
+            const vec m_new = vmax(mx[v], bmax[v]);
+            corr[v] = exp_v(mx[v] - m_new);
+            mx[v] = m_new;
+            sum[v] *= corr[v];
+        }
+        for (int64_t i = 0; i < d; ++i)
+            for (int v = 0; v < QV; ++v)
+                store(o + i * W + v * VL, load(o + i * W + v * VL) * corr[v]);
+        // probabilities (masked keys exactly 0)
+        for (int64_t j = 0; j < bk; ++j)
+            for (int v = 0; v < QV; ++v) {
+                const ivec keep = ivec{} + int32_t(j0 + j) < lim[v];
+                const vec p = select(keep, exp_v(load(s + j * W + v * VL) - mx[v]), vec{});
+                sum[v] += p;
+                store(s + j * W + v * VL, p);
+            }
+        // o += p . v, four value dimensions at a time
+        int64_t i = 0;
+        for (; i + 4 <= d; i += 4) {
+            vec acc[4][QV];
+            for (int ii = 0; ii < 4; ++ii)
+                for (int v = 0; v < QV; ++v)
+                    acc[ii][v] = load(o + (i + ii) * W + v * VL);
+            for (int64_t j = 0; j < bk; ++j) {
+                const float* vr = a.v + (j0 + j) * d + i;
+                vec p[QV];
+                for (int v = 0; v < QV; ++v)
+                    p[v] = load(s + j * W + v * VL);
+                for (int ii = 0; ii < 4; ++ii) {
+                    const vec vb = splat(vr[ii]);
+                    for (int v = 0; v < QV; ++v)
+                        acc[ii][v] += vb * p[v];
+                }
+            }
+            for (int ii = 0; ii < 4; ++ii)
+                for (int v = 0; v < QV; ++v)
+                    store(o + (i + ii) * W + v * VL, acc[ii][v]);
+        }
+        for (; i < d; ++i) {
+            vec acc[QV];
+            for (int v = 0; v < QV; ++v)
+                acc[v] = load(o + i * W + v * VL);
+            for (int64_t j = 0; j < bk; ++j) {
+                const vec vb = splat(a.v[(j0 + j) * d + i]);
+                for (int v = 0; v < QV; ++v)
+                    acc[v] += vb * load(s + j * W + v * VL);
+            }
+            for (int v = 0; v < QV; ++v)
+                store(o + i * W + v * VL, acc[v]);
+        }
+    }
+    // out[q][i] = o[i][q] / sum[q]
+    for (int64_t i = 0; i < d; ++i)
+        for (int v = 0; v < QV; ++v) {
+            const vec r = load(o + i * W + v * VL) / sum[v];
+            for (int l = 0; l < VL; ++l)
+                if (lim[v][l] > 0) a.out[(v * VL + l) * d + i] = r[l];
+        }
+}
+
+void attn_tile(const attn_tile_args& a, int64_t width) {
+    if (width <= VL)
+        attn_tile_impl<1>(a);
+    else
+        attn_tile_impl<2>(a);
+}
+
+void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL)
+        store(dst + i, load_half(src + i));
+    for (; i < n; ++i)
+        dst[i] = half(src[i]);
+}
+
+} // namespace
+
+const simd_kernels& kernels() {
+    static const simd_kernels k{PA_SIMD_NAME, 2 * VL, dequantize_rows, gemm, dot_rows, attn_tile, f16_to_f32};
+    return k;
+}
+
+} // namespace pa::cpu::PA_SIMD_NS
