@@ -1,9 +1,9 @@
 // cpu_ops_attention.cpp - flash_attn_ext, the reference attention:
 //   out[:, h, t] = sum_j softmax_j(scale * q[:, t, h] . k[:, j, hk]) v[:, j, hk]
 // with hk = h / (H / Hkv) (GQA) and, when causal, j <= n_past + t.
-// Keys and values of each KV head are converted to float rows once; the query rows of all heads
-// sharing a KV head are cut into tiles that the vector kernel (simd.h attn_tile) runs with an
-// online softmax over blocks of keys, queries in vector lanes.
+// Keys (transposed) and values of each KV head are converted to floats once; the query rows of
+// all heads sharing a KV head go through the vector kernel (simd.h attn_rows) a few at a time:
+// an online softmax over blocks of keys, keys in vector lanes.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -15,21 +15,12 @@
 namespace pa::cpu {
 namespace {
 
-// t [d, n, heads, 1] (any strides, f32/f16) as contiguous float [heads][n][d].
-std::vector<float> to_float_heads(const tensor* t, int n_threads, const simd_kernels& kern) {
-    const int64_t d = t->ne[0], n = t->ne[1], heads = t->ne[2];
-    std::vector<float> out(size_t(d * n * heads));
-    const bool f16_rows = t->type == PA_TYPE_F16 && t->nb[0] == sizeof(uint16_t);
-    parallel_for(n_threads, n * heads, 2.0 * double(d), [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) {
-            float* dst = &out[size_t(r * d)];
-            if (f16_rows)
-                kern.f16_to_f32(reinterpret_cast<const uint16_t*>(row_ptr(t, r % n, r / n, 0)), dst, d);
-            else
-                load_row(t, r % n, r / n, 0, dst);
-        }
-    });
-    return out;
+// Row j of head h of t [d, n, heads] (f32 or f16, any strides) as floats.
+void key_row(const tensor* t, int64_t j, int64_t h, float* out, const simd_kernels& kern) {
+    if (t->type == PA_TYPE_F16 && t->nb[0] == sizeof(uint16_t))
+        kern.f16_to_f32(reinterpret_cast<const uint16_t*>(row_ptr(t, j, h, 0)), out, t->ne[0]);
+    else
+        load_row(t, j, h, 0, out);
 }
 
 } // namespace
@@ -44,44 +35,55 @@ void op_flash_attn_ext(tensor* dst, int n_threads, const simd_kernels& kern) {
     const int64_t d = q->ne[0], N = q->ne[1], H = q->ne[2];
     const int64_t n_kv = k->ne[1], H_kv = k->ne[2];
     const int64_t group = H / H_kv;
+    const int64_t block = kern.attn_block, n_pad = (n_kv + block - 1) / block * block;
 
-    const std::vector<float> kf = to_float_heads(k, n_threads, kern);
-    const std::vector<float> vf = to_float_heads(v, n_threads, kern);
+    // keys transposed per KV head [H_kv][d][n_pad] (zero past n_kv), values as rows [H_kv][n_kv][d]
+    std::vector<float> kt(size_t(H_kv * d * n_pad), 0.0f), vf(size_t(H_kv * n_kv * d));
+    constexpr int64_t keys_per_item = 16;
+    const int64_t key_items = (n_kv + keys_per_item - 1) / keys_per_item;
+    parallel_for(n_threads, H_kv * key_items, 4.0 * double(keys_per_item * d),
+                 [&](int64_t begin, int64_t end) {
+                     std::vector<float> rows(size_t(keys_per_item * d));
+                     for (int64_t item = begin; item < end; ++item) {
+                         const int64_t hk = item / key_items, j0 = (item % key_items) * keys_per_item;
+                         const int64_t nj = std::min(keys_per_item, n_kv - j0);
+                         for (int64_t j = 0; j < nj; ++j) {
+                             key_row(k, j0 + j, hk, &rows[size_t(j * d)], kern);
+                             key_row(v, j0 + j, hk, &vf[size_t((hk * n_kv + j0 + j) * d)], kern);
+                         }
+                         float* kh = &kt[size_t(hk * d * n_pad)];
+                         for (int64_t i = 0; i < d; ++i)
+                             for (int64_t j = 0; j < nj; ++j)
+                                 kh[i * n_pad + j0 + j] = rows[size_t(j * d + i)];
+                     }
+                 });
 
-    // query rows of one KV head: (token t, head hk * group + g), row index t * group + g
+    // query rows of one KV head: (token t, head hk * group + g) is row t * group + g; work items
+    // of up to attn_max_rows rows
     const int64_t rows = N * group;
-    const int64_t width = rows <= kern.attn_width / 2 ? kern.attn_width / 2 : kern.attn_width;
-    const int64_t tiles = (rows + width - 1) / width;
-    const double cost = 4.0 * double(d) * double(n_kv) * double(width);
-    parallel_for(n_threads, H_kv * tiles, cost, [&](int64_t begin, int64_t end) {
-        const int64_t stride = kern.attn_width;
-        std::vector<float> qt(size_t(d * stride)), out(size_t(stride * d)), qrow(static_cast<size_t>(d));
-        std::vector<float> scratch(size_t(attn_scratch_floats(d, stride)));
-        std::vector<int32_t> limit(static_cast<size_t>(stride));
+    const int64_t per_head = (rows + attn_max_rows - 1) / attn_max_rows;
+    const double cost = 4.0 * double(d) * double(n_kv) * attn_max_rows;
+    parallel_for(n_threads, H_kv * per_head, cost, [&](int64_t begin, int64_t end) {
+        std::vector<float> qr(size_t(attn_max_rows * d)), out(size_t(attn_max_rows * d));
+        std::vector<float> scratch(size_t(attn_scratch_floats(d, block)));
+        int32_t limit[attn_max_rows];
         for (int64_t item = begin; item < end; ++item) {
-            const int64_t hk = item / tiles, r0 = (item % tiles) * width;
-            std::fill(limit.begin(), limit.end(), 0);
-            std::fill(qt.begin(), qt.end(), 0.0f);
-            for (int64_t l = 0; l < width && r0 + l < rows; ++l) {
-                const int64_t t = (r0 + l) / group, h = hk * group + (r0 + l) % group;
-                load_row(q, t, h, 0, qrow.data());
+            const int64_t hk = item / per_head, r0 = (item % per_head) * attn_max_rows;
+            const int nr = int(std::min<int64_t>(attn_max_rows, rows - r0));
+            for (int r = 0; r < nr; ++r) {
+                const int64_t t = (r0 + r) / group, h = hk * group + (r0 + r) % group;
+                float* qrow = &qr[size_t(r * d)];
+                load_row(q, t, h, 0, qrow);
                 for (int64_t i = 0; i < d; ++i)
-                    qt[size_t(i * stride + l)] = scale * qrow[size_t(i)];
-                limit[size_t(l)] = int32_t(causal ? std::min(n_kv, n_past + t + 1) : n_kv);
+                    qrow[i] *= scale;
+                limit[r] = int32_t(causal ? std::min(n_kv, n_past + t + 1) : n_kv);
             }
-            attn_tile_args args;
-            args.qt = qt.data();
-            args.k = &kf[size_t(hk * n_kv * d)];
-            args.v = &vf[size_t(hk * n_kv * d)];
-            args.limit = limit.data();
-            args.d = d;
-            args.out = out.data();
-            args.scratch = scratch.data();
-            kern.attn_tile(args, width);
-            for (int64_t l = 0; l < width && r0 + l < rows; ++l) {
-                const int64_t t = (r0 + l) / group, h = hk * group + (r0 + l) % group;
+            const attn_kv kv{&kt[size_t(hk * d * n_pad)], n_pad, &vf[size_t(hk * n_kv * d)], d};
+            kern.attn_rows(kv, qr.data(), limit, nr, out.data(), scratch.data());
+            for (int r = 0; r < nr; ++r) {
+                const int64_t t = (r0 + r) / group, h = hk * group + (r0 + r) % group;
                 for (int64_t i = 0; i < d; ++i)
-                    store_f(PA_TYPE_F32, elem_ptr(dst, i, h, t, 0), out[size_t(l * d + i)]);
+                    store_f(PA_TYPE_F32, elem_ptr(dst, i, h, t, 0), out[size_t(r * d + i)]);
             }
         }
     });

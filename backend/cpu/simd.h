@@ -18,20 +18,17 @@
 
 namespace pa::cpu {
 
-// One tile of attention queries of one KV head (queries in vector lanes).
-struct attn_tile_args {
-    const float* qt = nullptr;      // [d][width]: the tile's queries transposed, times the softmax scale
-    const float* k = nullptr;       // [n_kv][d] keys of the KV head
-    const float* v = nullptr;       // [n_kv][d] values of the KV head
-    const int32_t* limit = nullptr; // [width]: query i attends to keys [0, limit[i]); 0 for unused lanes
+// Keys and values of one KV head, as attn_rows reads them.
+struct attn_kv {
+    const float* kt = nullptr; // [d][n_pad]: keys transposed, zero past n_kv
+    int64_t n_pad = 0;         // n_kv rounded up to a whole number of attention blocks
+    const float* v = nullptr;  // [n_kv][d] values
     int64_t d = 0;
-    float* out = nullptr;     // [width][d] softmax-weighted values (lanes with limit 0: unspecified)
-    float* scratch = nullptr; // attn_scratch_floats(d, width) floats
 };
 
 struct simd_kernels {
     const char* name;
-    int64_t attn_width; // queries in an attention tile (the widest attn_tile takes)
+    int64_t attn_block; // keys per block of attn_rows' online softmax (a multiple of the lanes)
 
     // Every dot product below sums w[k] * x[k] in the same order (vector chunks of k in turn,
     // then the lanes, then a scalar tail), so a result does not depend on the path, the tile
@@ -46,14 +43,19 @@ struct simd_kernels {
     // As gemm, reading A's rows in place (blocks unpacked in registers): for few columns (decoding).
     void (*dot_rows)(pa_type t, const char* a, size_t row_bytes, int64_t M, int64_t K, const float* b,
                      int64_t ldb, int64_t N, float* c, int64_t ldc);
-    // Attention of up to attn_width queries (lanes with limit 0 are padding).
-    void (*attn_tile)(const attn_tile_args& args, int64_t width);
+    // Attention of `rows` (1..attn_max_rows) queries of one KV head: q[r * d ..] (times the softmax
+    // scale) attends to keys [0, limit[r]) (limit >= 1) with an online softmax over blocks of
+    // keys; out[r * d ..] gets the weighted values. Each query's arithmetic does not depend on
+    // the other rows, so decoding and prefill agree bit for bit.
+    void (*attn_rows)(const attn_kv& kv, const float* q, const int32_t* limit, int rows, float* out,
+                      float* scratch);
     // n halves to floats.
     void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n);
 };
 
-inline int64_t attn_scratch_floats(int64_t d, int64_t width) {
-    return (d + 64) * width;
+inline constexpr int attn_max_rows = 4;
+inline int64_t attn_scratch_floats(int64_t d, int64_t block) {
+    return attn_max_rows * (d + block);
 }
 
 const simd_kernels& simd();                                // the best for this CPU, or PA_CPU_SIMD's choice

@@ -28,9 +28,6 @@ using vec = float __attribute__((vector_size(VL * sizeof(float))));
 using ivec = int32_t __attribute__((vector_size(VL * sizeof(int32_t))));
 using u8x16 = uint8_t __attribute__((vector_size(16)));
 
-// Attention: keys per block of the online softmax, and scores computed four keys at a time.
-constexpr int64_t BK = 32;
-
 inline vec load(const float* p) {
     vec v;
     std::memcpy(&v, p, sizeof v);
@@ -48,6 +45,17 @@ inline vec select(ivec mask, vec a, vec b) {
 inline vec vmax(vec a, vec b) {
     return select(a > b, a, b);
 }
+// a * b + c on scalars, fused exactly when the variant fuses its vector arithmetic: written out
+// so that the compiler's choice (which can differ between template instances) never makes the
+// same dot product round differently in two places.
+inline float fmadd(float a, float b, float c) {
+#if defined(__FMA__)
+    return std::fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
 inline float hsum(vec v) {
     float s = 0;
     for (int l = 0; l < VL; ++l)
@@ -216,7 +224,7 @@ inline float weight_at(pa_type t, const char* row, int64_t k) {
 template <class W> inline float finish(vec acc, W&& w, const float* x, int64_t k, int64_t K) {
     float tail = 0;
     for (; k < K; ++k)
-        tail += w(k) * x[k];
+        tail = fmadd(w(k), x[k], tail);
     return hsum(acc) + tail;
 }
 
@@ -359,129 +367,108 @@ void dot_rows(pa_type t, const char* a, size_t row_bytes, int64_t M, int64_t K, 
     }
 }
 
-// ---- attention: queries in lanes, online softmax over blocks of keys ----------------------
+// ---- attention: keys in lanes, online softmax over blocks of BK keys -----------------------
 
-// QV vectors of queries (1 or 2); rows of qt, o and s are always 2 * VL lanes apart.
-template <int QV> void attn_tile_impl(const attn_tile_args& a) {
-    constexpr int64_t W = 2 * VL;
-    const int64_t d = a.d;
-    float* o = a.scratch; // [d][W] running weighted sums of values
-    float* s = o + d * W; // [BK][W] scores, then probabilities, of the current key block
-    std::fill(o, o + d * W, 0.0f);
-    ivec lim[QV];
-    int64_t n_keys = 0;
-    for (int v = 0; v < QV; ++v)
-        for (int l = 0; l < VL; ++l) {
-            lim[v][l] = a.limit[v * VL + l];
-            n_keys = std::max<int64_t>(n_keys, lim[v][l]);
-        }
-    constexpr float lowest = -1e30f; // finite: exp(lowest - lowest) is 1, masked afterwards
-    vec mx[QV], sum[QV];
-    for (int v = 0; v < QV; ++v) {
-        mx[v] = splat(lowest);
-        sum[v] = vec{};
-    }
-    for (int64_t j0 = 0; j0 < n_keys; j0 += BK) {
-        const int64_t bk = std::min(BK, n_keys - j0);
-        // scores of four keys at a time; rows past n_keys repeat the last key (masked below)
-        for (int64_t j = 0; j < bk; j += 4) {
-            const float* kr[4];
-            for (int jj = 0; jj < 4; ++jj)
-                kr[jj] = a.k + std::min(j0 + j + jj, n_keys - 1) * d;
-            vec acc[4][QV] = {};
-            for (int64_t i = 0; i < d; ++i) {
-                vec q[QV];
-                for (int v = 0; v < QV; ++v)
-                    q[v] = load(a.qt + i * W + v * VL);
-                for (int jj = 0; jj < 4; ++jj) {
-                    const vec kb = splat(kr[jj][i]);
-                    for (int v = 0; v < QV; ++v)
-                        acc[jj][v] += kb * q[v];
-                }
-            }
-            for (int jj = 0; jj < 4 && j + jj < bk; ++jj)
-                for (int v = 0; v < QV; ++v)
-                    store(s + (j + jj) * W + v * VL, acc[jj][v]);
-        }
-        // causal mask and the block's maximum
-        vec bmax[QV];
-        for (int v = 0; v < QV; ++v)
-            bmax[v] = splat(lowest);
-        for (int64_t j = 0; j < bk; ++j)
-            for (int v = 0; v < QV; ++v) {
-                const ivec keep = ivec{} + int32_t(j0 + j) < lim[v];
-                const vec sv = select(keep, load(s + j * W + v * VL), splat(lowest));
-                store(s + j * W + v * VL, sv);
-                bmax[v] = vmax(bmax[v], sv);
-            }
-        // rescale what was summed so far to the new maximum
-        vec corr[QV];
-        for (int v = 0; v < QV; ++v) {
-            const vec m_new = vmax(mx[v], bmax[v]);
-            corr[v] = exp_v(mx[v] - m_new);
-            mx[v] = m_new;
-            sum[v] *= corr[v];
-        }
-        for (int64_t i = 0; i < d; ++i)
-            for (int v = 0; v < QV; ++v)
-                store(o + i * W + v * VL, load(o + i * W + v * VL) * corr[v]);
-        // probabilities (masked keys exactly 0)
-        for (int64_t j = 0; j < bk; ++j)
-            for (int v = 0; v < QV; ++v) {
-                const ivec keep = ivec{} + int32_t(j0 + j) < lim[v];
-                const vec p = select(keep, exp_v(load(s + j * W + v * VL) - mx[v]), vec{});
-                sum[v] += p;
-                store(s + j * W + v * VL, p);
-            }
-        // o += p . v, four value dimensions at a time
-        int64_t i = 0;
-        for (; i + 4 <= d; i += 4) {
-            vec acc[4][QV];
-            for (int ii = 0; ii < 4; ++ii)
-                for (int v = 0; v < QV; ++v)
-                    acc[ii][v] = load(o + (i + ii) * W + v * VL);
-            for (int64_t j = 0; j < bk; ++j) {
-                const float* vr = a.v + (j0 + j) * d + i;
-                vec p[QV];
-                for (int v = 0; v < QV; ++v)
-                    p[v] = load(s + j * W + v * VL);
-                for (int ii = 0; ii < 4; ++ii) {
-                    const vec vb = splat(vr[ii]);
-                    for (int v = 0; v < QV; ++v)
-                        acc[ii][v] += vb * p[v];
-                }
-            }
-            for (int ii = 0; ii < 4; ++ii)
-                for (int v = 0; v < QV; ++v)
-                    store(o + (i + ii) * W + v * VL, acc[ii][v]);
-        }
-        for (; i < d; ++i) {
-            vec acc[QV];
-            for (int v = 0; v < QV; ++v)
-                acc[v] = load(o + i * W + v * VL);
-            for (int64_t j = 0; j < bk; ++j) {
-                const vec vb = splat(a.v[(j0 + j) * d + i]);
-                for (int v = 0; v < QV; ++v)
-                    acc[v] += vb * load(s + j * W + v * VL);
-            }
-            for (int v = 0; v < QV; ++v)
-                store(o + i * W + v * VL, acc[v]);
-        }
-    }
-    // out[q][i] = o[i][q] / sum[q]
-    for (int64_t i = 0; i < d; ++i)
-        for (int v = 0; v < QV; ++v) {
-            const vec r = load(o + i * W + v * VL) / sum[v];
-            for (int l = 0; l < VL; ++l)
-                if (lim[v][l] > 0) a.out[(v * VL + l) * d + i] = r[l];
-        }
+constexpr int64_t BK = 2 * VL;
+
+inline float hmax(vec v) {
+    float m = v[0];
+    for (int l = 1; l < VL; ++l)
+        m = std::max(m, v[l]);
+    return m;
 }
 
-void attn_tile(const attn_tile_args& a, int64_t width) {
-    if (width <= VL)
-        attn_tile_impl<1>(a);
-    else
-        attn_tile_impl<2>(a);
+template <int R>
+void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, float* out, float* scratch) {
+    const int64_t d = kv.d, np = kv.n_pad;
+    float* o = scratch;    // [R][d] running weighted sums of values
+    float* pb = o + R * d; // [R][BK] probabilities of the current block
+    std::fill(o, o + R * d, 0.0f);
+    constexpr float lowest = -1e30f; // finite: exp(lowest - lowest) is 1, masked afterwards
+    float mx[R], sum[R];
+    int64_t n_keys = 0;
+    for (int r = 0; r < R; ++r) {
+        mx[r] = lowest;
+        sum[r] = 0;
+        n_keys = std::max<int64_t>(n_keys, limit[r]);
+    }
+    ivec lane;
+    for (int l = 0; l < VL; ++l)
+        lane[l] = l;
+    for (int64_t j0 = 0; j0 < n_keys; j0 += BK) {
+        // scores of the block: s[r] = sum_i q[r][i] * k[i][j0 ..], i in order
+        vec s[R][2] = {};
+        for (int64_t i = 0; i < d; ++i) {
+            const vec k0 = load(kv.kt + i * np + j0), k1 = load(kv.kt + i * np + j0 + VL);
+            for (int r = 0; r < R; ++r) {
+                const vec qb = splat(q[r * d + i]);
+                s[r][0] += qb * k0;
+                s[r][1] += qb * k1;
+            }
+        }
+        // per query: causal mask, new maximum, rescaled sums, probabilities
+        for (int r = 0; r < R; ++r) {
+            const ivec keep0 = lane + int32_t(j0) < limit[r], keep1 = lane + int32_t(j0 + VL) < limit[r];
+            const vec s0 = select(keep0, s[r][0], splat(lowest)), s1 = select(keep1, s[r][1], splat(lowest));
+            const float m_new = std::max(mx[r], hmax(vmax(s0, s1)));
+            const float corr = exp_v(splat(mx[r] - m_new))[0];
+            mx[r] = m_new;
+            const vec p0 = select(keep0, exp_v(s0 - m_new), vec{}),
+                      p1 = select(keep1, exp_v(s1 - m_new), vec{});
+            sum[r] = fmadd(sum[r], corr, hsum(p0 + p1));
+            store(pb + r * BK, p0);
+            store(pb + r * BK + VL, p1);
+            for (int64_t i = 0; i < d; ++i)
+                o[r * d + i] *= corr;
+        }
+        // o[r] += sum_j p[r][j] * v[j], j in order
+        const int64_t bk = std::min(BK, n_keys - j0);
+        int64_t i = 0;
+        for (; i + 2 * VL <= d; i += 2 * VL) {
+            vec acc[R][2];
+            for (int r = 0; r < R; ++r) {
+                acc[r][0] = load(o + r * d + i);
+                acc[r][1] = load(o + r * d + i + VL);
+            }
+            for (int64_t j = 0; j < bk; ++j) {
+                const float* vr = kv.v + (j0 + j) * d + i;
+                const vec v0 = load(vr), v1 = load(vr + VL);
+                for (int r = 0; r < R; ++r) {
+                    const vec p = splat(pb[r * BK + j]);
+                    acc[r][0] += p * v0;
+                    acc[r][1] += p * v1;
+                }
+            }
+            for (int r = 0; r < R; ++r) {
+                store(o + r * d + i, acc[r][0]);
+                store(o + r * d + i + VL, acc[r][1]);
+            }
+        }
+        for (; i < d; ++i)
+            for (int r = 0; r < R; ++r) {
+                float acc = o[r * d + i];
+                for (int64_t j = 0; j < bk; ++j)
+                    acc = fmadd(pb[r * BK + j], kv.v[(j0 + j) * d + i], acc);
+                o[r * d + i] = acc;
+            }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int64_t i = 0; i < d; ++i)
+            out[r * d + i] = o[r * d + i] / sum[r];
+}
+
+void attn_rows(const attn_kv& kv, const float* q, const int32_t* limit, int rows, float* out,
+               float* scratch) {
+    switch (rows) {
+    case 1:
+        return attn_rows_impl<1>(kv, q, limit, out, scratch);
+    case 2:
+        return attn_rows_impl<2>(kv, q, limit, out, scratch);
+    case 3:
+        return attn_rows_impl<3>(kv, q, limit, out, scratch);
+    default:
+        return attn_rows_impl<attn_max_rows>(kv, q, limit, out, scratch);
+    }
 }
 
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
@@ -495,7 +482,7 @@ void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
 } // namespace
 
 const simd_kernels& kernels() {
-    static const simd_kernels k{PA_SIMD_NAME, 2 * VL, dequantize_rows, gemm, dot_rows, attn_tile, f16_to_f32};
+    static const simd_kernels k{PA_SIMD_NAME, BK, dequantize_rows, gemm, dot_rows, attn_rows, f16_to_f32};
     return k;
 }
 
