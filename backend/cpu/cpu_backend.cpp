@@ -7,20 +7,16 @@
 #include <fmt/format.h>
 
 #include "cpu_ops.h"
+#include "simd.h"
 #include "pa/backend.h"
 #include "pa/error.h"
 #include "pa/op_registry.h"
-#include "simd.h"
 
 namespace pa {
 namespace {
 
-bool is_plain_float(pa_type t) {
-    return t == PA_TYPE_F32 || t == PA_TYPE_F16;
-}
-bool is_weight_type(pa_type t) {
-    return type_is_valid(t) && t != PA_TYPE_I32;
-} // float or block type
+bool is_plain_float(pa_type t) { return t == PA_TYPE_F32 || t == PA_TYPE_F16; }
+bool is_weight_type(pa_type t) { return type_is_valid(t) && t != PA_TYPE_I32; } // float or block type
 
 // Types and layouts each built-in kernel handles (shapes were checked by the op constructor).
 bool supports_builtin(const tensor* n) {
@@ -30,22 +26,16 @@ bool supports_builtin(const tensor* n) {
     case PA_OP_VIEW:
     case PA_OP_RESHAPE:
     case PA_OP_PERMUTE:
-    case PA_OP_TRANSPOSE:
-        return true;
-    case PA_OP_GET_ROWS:
-        return a && b && type_is_valid(a->type) && b->type == PA_TYPE_I32;
+    case PA_OP_TRANSPOSE: return true;
+    case PA_OP_GET_ROWS: return a && b && type_is_valid(a->type) && b->type == PA_TYPE_I32;
     case PA_OP_ADD:
-    case PA_OP_MUL:
-        return a && b && a->type == PA_TYPE_F32 && is_plain_float(b->type);
+    case PA_OP_MUL: return a && b && a->type == PA_TYPE_F32 && is_plain_float(b->type);
     case PA_OP_SCALE:
     case PA_OP_RMS_NORM:
     case PA_OP_ROPE:
-    case PA_OP_SILU:
-        return a && a->type == PA_TYPE_F32;
-    case PA_OP_SWIGLU:
-        return a && b && a->type == PA_TYPE_F32 && b->type == PA_TYPE_F32;
-    case PA_OP_SOFT_MAX:
-        return a && a->type == PA_TYPE_F32 && (!b || is_plain_float(b->type));
+    case PA_OP_SILU: return a && a->type == PA_TYPE_F32;
+    case PA_OP_SWIGLU: return a && b && a->type == PA_TYPE_F32 && b->type == PA_TYPE_F32;
+    case PA_OP_SOFT_MAX: return a && a->type == PA_TYPE_F32 && (!b || is_plain_float(b->type));
     case PA_OP_MUL_MAT:
         return a && b && is_weight_type(a->type) && b->type == PA_TYPE_F32 &&
                (!traits(a->type).quantized || a->nb[0] == traits(a->type).block_bytes);
@@ -58,8 +48,7 @@ bool supports_builtin(const tensor* n) {
     case PA_OP_FLASH_ATTN_EXT:
         return a && b && n->src[2] && a->type == PA_TYPE_F32 && is_plain_float(b->type) &&
                is_plain_float(n->src[2]->type);
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -82,7 +71,7 @@ void run_dynamic(tensor* node) {
 }
 
 class cpu_backend final : public backend {
-  public:
+public:
     explicit cpu_backend(int n_threads) : n_threads_(resolve_threads(n_threads)), simd_(&cpu::simd()) {}
 
     std::string name() const override { return "cpu"; }
@@ -119,8 +108,7 @@ class cpu_backend final : public backend {
     }
 
     void compute(std::span<tensor* const> nodes) override {
-        for (tensor* node : nodes)
-            run(node);
+        for (tensor* node : nodes) run(node);
     }
 
     void set_option(const std::string& key, const std::string& value) override {
@@ -137,16 +125,14 @@ class cpu_backend final : public backend {
         }
         if (key == "simd") { // kernel variant: generic | avx2 | avx512 (simd.h)
             const cpu::simd_kernels* k = cpu::simd_variant(value);
-            if (!k)
-                throw error(fmt::format("cpu: simd variant '{}' is not built or not supported here", value));
+            if (!k) throw error(fmt::format("cpu: simd variant '{}' is not built or not supported here", value));
             simd_ = k;
             return;
         }
-        throw error(fmt::format("cpu: unknown option '{}' (known: n_threads, simd)", key),
-                    PA_ERR_UNSUPPORTED);
+        throw error(fmt::format("cpu: unknown option '{}' (known: n_threads, simd)", key), PA_ERR_UNSUPPORTED);
     }
 
-  private:
+private:
     static int resolve_threads(int n) {
         if (n > 0) return n;
         const unsigned hw = std::thread::hardware_concurrency();
@@ -159,30 +145,18 @@ class cpu_backend final : public backend {
         if (node->op >= PA_OP_FIRST_DYNAMIC) return run_dynamic(node);
         const int nt = n_threads_;
         switch (node->op) {
-        case PA_OP_GET_ROWS:
-            return cpu::op_get_rows(node, nt);
-        case PA_OP_ADD:
-            return cpu::op_add(node, nt);
-        case PA_OP_MUL:
-            return cpu::op_mul(node, nt);
-        case PA_OP_SCALE:
-            return cpu::op_scale(node, nt);
-        case PA_OP_RMS_NORM:
-            return cpu::op_rms_norm(node, nt);
-        case PA_OP_MUL_MAT:
-            return cpu::op_mul_mat(node, nt, *simd_);
-        case PA_OP_ROPE:
-            return cpu::op_rope(node, nt);
-        case PA_OP_SOFT_MAX:
-            return cpu::op_soft_max(node, nt);
-        case PA_OP_SILU:
-            return cpu::op_silu(node, nt);
-        case PA_OP_SWIGLU:
-            return cpu::op_swiglu(node, nt);
-        case PA_OP_CPY:
-            return cpu::op_cpy(node, nt);
-        case PA_OP_FLASH_ATTN_EXT:
-            return cpu::op_flash_attn_ext(node, nt, *simd_);
+        case PA_OP_GET_ROWS: return cpu::op_get_rows(node, nt);
+        case PA_OP_ADD: return cpu::op_add(node, nt);
+        case PA_OP_MUL: return cpu::op_mul(node, nt);
+        case PA_OP_SCALE: return cpu::op_scale(node, nt);
+        case PA_OP_RMS_NORM: return cpu::op_rms_norm(node, nt);
+        case PA_OP_MUL_MAT: return cpu::op_mul_mat(node, nt, *simd_);
+        case PA_OP_ROPE: return cpu::op_rope(node, nt);
+        case PA_OP_SOFT_MAX: return cpu::op_soft_max(node, nt);
+        case PA_OP_SILU: return cpu::op_silu(node, nt);
+        case PA_OP_SWIGLU: return cpu::op_swiglu(node, nt);
+        case PA_OP_CPY: return cpu::op_cpy(node, nt);
+        case PA_OP_FLASH_ATTN_EXT: return cpu::op_flash_attn_ext(node, nt, *simd_);
         default:
             throw error(
                 fmt::format("cpu: unsupported op {} ({})", node->op, op_registry::global().name(node->op)),
@@ -196,8 +170,6 @@ class cpu_backend final : public backend {
 
 } // namespace
 
-std::unique_ptr<backend> make_cpu_backend(int n_threads) {
-    return std::make_unique<cpu_backend>(n_threads);
-}
+std::unique_ptr<backend> make_cpu_backend(int n_threads) { return std::make_unique<cpu_backend>(n_threads); }
 
 } // namespace pa

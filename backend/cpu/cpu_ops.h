@@ -56,9 +56,7 @@ inline void store_f(pa_type type, char* p, float v) {
         std::memcpy(p, &i, 4);
         return;
     }
-    default:
-        std::memcpy(p, &v, 4);
-        return;
+    default: std::memcpy(p, &v, 4); return;
     }
 }
 

@@ -157,11 +157,12 @@ int run_perplexity(int argc, char** argv) {
         if (has_ctx && c_arg != base->n_ctx())
             throw pa::error(fmt::format("-c {}: {} was written with -c {}", c_arg, base_path, base->n_ctx()));
         plan = pm::plan_from_logits_file(m.tok(), *base, chunks);
-        if (!tokens.empty()) { // the text must be the one the base evaluated
-            const pm::ppl_plan mine =
-                pm::plan_perplexity(m.tok(), tokens, base->n_ctx(), 0, pm::ppl_scoring::llama_cpp);
-            const size_t n = std::min(mine.stream.size(), plan.stream.size());
-            if (!std::equal(plan.stream.begin(), plan.stream.begin() + long(n), mine.stream.begin()))
+        if (has_text || !file.empty()) { // the text must be the one the base evaluated
+            std::vector<int32_t> mine;
+            if (plan.bos >= 0) mine.push_back(plan.bos);
+            mine.insert(mine.end(), tokens.begin(), tokens.end());
+            if (mine.size() < plan.stream.size() ||
+                !std::equal(plan.stream.begin(), plan.stream.end(), mine.begin()))
                 throw pa::error(fmt::format("the text's tokens differ from those in {}", base_path));
         }
         text_tokens = plan.stream.size();
