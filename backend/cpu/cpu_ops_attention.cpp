@@ -38,23 +38,36 @@ void op_flash_attn_ext(tensor* dst, int n_threads, const simd_kernels& kern) {
     const int64_t block = kern.attn_block, n_pad = (n_kv + block - 1) / block * block;
 
     // keys transposed per KV head [H_kv][d][n_pad] (zero past n_kv), values as rows [H_kv][n_kv][d]
-    std::vector<float> kt(size_t(H_kv * d * n_pad), 0.0f), vf(size_t(H_kv * n_kv * d));
+    // buffers kept across calls: a token's decoding runs this once a layer, with one more key each time
+    thread_local std::vector<float> kt_buf, vf_buf;
+    kt_buf.resize(size_t(H_kv * d * n_pad));
+    vf_buf.resize(size_t(H_kv * n_kv * d));
+    std::vector<float>&kt = kt_buf, &vf = vf_buf; // this thread's buffers, also in the workers' lambdas
+    for (int64_t r = 0; r < H_kv * d; ++r)
+        std::fill(kt.data() + r * n_pad + n_kv, kt.data() + (r + 1) * n_pad, 0.0f);
     constexpr int64_t keys_per_item = 16;
     const int64_t key_items = (n_kv + keys_per_item - 1) / keys_per_item;
+    const bool plain_rows = (k->type == PA_TYPE_F16 && k->nb[0] == sizeof(uint16_t)) ||
+                            (k->type == PA_TYPE_F32 && k->nb[0] == sizeof(float));
     parallel_for(n_threads, H_kv * key_items, 4.0 * double(keys_per_item * d),
                  [&](int64_t begin, int64_t end) {
-                     std::vector<float> rows(size_t(keys_per_item * d));
+                     thread_local std::vector<float> rows;
+                     rows.resize(size_t(keys_per_item * d));
                      for (int64_t item = begin; item < end; ++item) {
                          const int64_t hk = item / key_items, j0 = (item % key_items) * keys_per_item;
                          const int64_t nj = std::min(keys_per_item, n_kv - j0);
-                         for (int64_t j = 0; j < nj; ++j) {
-                             key_row(k, j0 + j, hk, &rows[size_t(j * d)], kern);
+                         for (int64_t j = 0; j < nj; ++j)
                              key_row(v, j0 + j, hk, &vf[size_t((hk * n_kv + j0 + j) * d)], kern);
+                         float* kh = &kt[size_t(hk * d * n_pad)] + j0;
+                         if (plain_rows) {
+                             kern.transpose_rows(row_ptr(k, j0, hk, 0), k->nb[1], k->type, nj, d, kh, n_pad);
+                             continue;
                          }
-                         float* kh = &kt[size_t(hk * d * n_pad)];
+                         for (int64_t j = 0; j < nj; ++j)
+                             load_row(k, j0 + j, hk, 0, &rows[size_t(j * d)]);
                          for (int64_t i = 0; i < d; ++i)
                              for (int64_t j = 0; j < nj; ++j)
-                                 kh[i * n_pad + j0 + j] = rows[size_t(j * d + i)];
+                                 kh[i * n_pad + j] = rows[size_t(j * d + i)];
                      }
                  });
 
@@ -64,8 +77,10 @@ void op_flash_attn_ext(tensor* dst, int n_threads, const simd_kernels& kern) {
     const int64_t per_head = (rows + attn_max_rows - 1) / attn_max_rows;
     const double cost = 4.0 * double(d) * double(n_kv) * attn_max_rows;
     parallel_for(n_threads, H_kv * per_head, cost, [&](int64_t begin, int64_t end) {
-        std::vector<float> qr(size_t(attn_max_rows * d)), out(size_t(attn_max_rows * d));
-        std::vector<float> scratch(size_t(attn_scratch_floats(d, block)));
+        thread_local std::vector<float> qr, out, scratch;
+        qr.resize(size_t(attn_max_rows * d));
+        out.resize(size_t(attn_max_rows * d));
+        scratch.resize(size_t(attn_scratch_floats(d, block)));
         int32_t limit[attn_max_rows];
         for (int64_t item = begin; item < end; ++item) {
             const int64_t hk = item / per_head, r0 = (item % per_head) * attn_max_rows;

@@ -62,7 +62,7 @@ void op_mul_mat(tensor* dst, int n_threads, const simd_kernels& kern) {
     const int64_t K = a->ne[0], M = a->ne[1], N = b->ne[1];
     const int64_t b2 = b->ne[2], b3 = b->ne[3];
     const int64_t r2 = b2 / a->ne[2], r3 = b3 / a->ne[3];
-    std::vector<float> bbuf;
+    thread_local std::vector<float> bbuf; // kept across calls (no page faults per call)
     const float* bf = contiguous_b(b, bbuf, n_threads);
     if (!rows_packed(a) || dst->nb[0] != sizeof(float) || (dst->nb[1] % sizeof(float)) != 0)
         return mul_mat_plain(dst, bf, n_threads);
@@ -96,7 +96,8 @@ void op_mul_mat(tensor* dst, int n_threads, const simd_kernels& kern) {
     const int64_t mt = std::clamp<int64_t>((per_thread + 3) / 4 * 4, 4, 64);
     const int64_t per_slice = (M + mt - 1) / mt;
     parallel_for(n_threads, slices * per_slice, 2.0 * double(mt * K * N), [&](int64_t begin, int64_t end) {
-        std::vector<float> at(size_t(mt * K));
+        thread_local std::vector<float> at; // pool threads keep it across calls
+        at.resize(size_t(mt * K));
         for (int64_t item = begin; item < end; ++item) {
             const int64_t slice = item / per_slice, i2 = slice % b2, i3 = slice / b2;
             const int64_t m0 = (item % per_slice) * mt, rows = std::min(mt, M - m0);

@@ -51,6 +51,10 @@ struct simd_kernels {
                       float* scratch);
     // n halves to floats.
     void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n);
+    // out[i * ld + j] = row j's element i as float, for n rows of d elements (F16 or F32, row j
+    // at rows + j * row_bytes): the transposed keys attn_rows reads.
+    void (*transpose_rows)(const char* rows, size_t row_bytes, pa_type t, int64_t n, int64_t d, float* out,
+                           int64_t ld);
 };
 
 inline constexpr int attn_max_rows = 4;

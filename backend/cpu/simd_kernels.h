@@ -471,6 +471,53 @@ void attn_rows(const attn_kv& kv, const float* q, const int32_t* limit, int rows
     }
 }
 
+// 8 x 8 blocks through registers where AVX2 is there; element by element otherwise.
+void transpose_rows(const char* rows, size_t row_bytes, pa_type t, int64_t n, int64_t d, float* out,
+                    int64_t ld) {
+    auto elem = [&](int64_t j, int64_t i) {
+        const char* r = rows + size_t(j) * row_bytes;
+        return t == PA_TYPE_F16 ? half(reinterpret_cast<const uint16_t*>(r)[i])
+                                : reinterpret_cast<const float*>(r)[i];
+    };
+    int64_t j0 = 0;
+#if defined(__AVX2__)
+    for (; j0 + 8 <= n; j0 += 8) {
+        int64_t i0 = 0;
+        for (; i0 + 8 <= d; i0 += 8) {
+            __m256 r[8];
+            for (int j = 0; j < 8; ++j) {
+                const char* src = rows + size_t(j0 + j) * row_bytes;
+                r[j] = t == PA_TYPE_F16 ? _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                              reinterpret_cast<const uint16_t*>(src) + i0)))
+                                        : _mm256_loadu_ps(reinterpret_cast<const float*>(src) + i0);
+            }
+            // 8 x 8 transpose: pairs, quads, then 128-bit halves
+            __m256 a[8], b[8];
+            for (int k = 0; k < 4; ++k) {
+                a[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+                a[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+            }
+            for (int k = 0; k < 2; ++k) {
+                b[4 * k + 0] = _mm256_shuffle_ps(a[4 * k], a[4 * k + 2], 0x44);
+                b[4 * k + 1] = _mm256_shuffle_ps(a[4 * k], a[4 * k + 2], 0xee);
+                b[4 * k + 2] = _mm256_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0x44);
+                b[4 * k + 3] = _mm256_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0xee);
+            }
+            for (int k = 0; k < 4; ++k) {
+                _mm256_storeu_ps(out + (i0 + k) * ld + j0, _mm256_permute2f128_ps(b[k], b[4 + k], 0x20));
+                _mm256_storeu_ps(out + (i0 + 4 + k) * ld + j0, _mm256_permute2f128_ps(b[k], b[4 + k], 0x31));
+            }
+        }
+        for (; i0 < d; ++i0)
+            for (int64_t j = j0; j < j0 + 8; ++j)
+                out[i0 * ld + j] = elem(j, i0);
+    }
+#endif
+    for (int64_t i = 0; i < d; ++i)
+        for (int64_t j = j0; j < n; ++j)
+            out[i * ld + j] = elem(j, i);
+}
+
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
     int64_t i = 0;
     for (; i + VL <= n; i += VL)
@@ -482,7 +529,8 @@ void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
 } // namespace
 
 const simd_kernels& kernels() {
-    static const simd_kernels k{PA_SIMD_NAME, BK, dequantize_rows, gemm, dot_rows, attn_rows, f16_to_f32};
+    static const simd_kernels k{PA_SIMD_NAME, BK,        dequantize_rows, gemm,
+                                dot_rows,     attn_rows, f16_to_f32,      transpose_rows};
     return k;
 }
 
