@@ -119,7 +119,7 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
     return r;
 }
 
-llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n) {
+llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n, float* out) {
     const int64_t E = m.hp().n_embd;
     if (n <= 0 || int64_t(hidden.size()) != E * n) throw error("logits: hidden states do not match the model");
     llm_graph r;
@@ -128,7 +128,8 @@ llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float
     h->flags |= PA_FLAG_INPUT;
     set_name(h, "hidden");
     r.out = mul_mat(ctx, m.output, h);
-    ctx.ensure_host_data(r.out);
+    if (out) r.out->data = out; // the scheduler writes the result there: no copy, no zeroing
+    else ctx.ensure_host_data(r.out);
     set_name(r.out, "logits");
     r.g = build_forward({r.out});
     return r;

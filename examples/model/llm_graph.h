@@ -50,7 +50,9 @@ struct llm_graph {
 llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std::span<const int32_t> tokens,
                           int n_past, graph_output what);
 
-// logits [n_vocab, n] of hidden states [n_embd, n] (an input leaf with host data).
-llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n);
+// logits [n_vocab, n] of hidden states [n_embd, n] (an input leaf with host data). out: where
+// the logits go (n * n_vocab floats, the caller's), or nullptr for storage in ctx.
+llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n,
+                             float* out = nullptr);
 
 } // namespace pa::model

@@ -183,6 +183,7 @@ ppl_report evaluate_perplexity(const ppl_plan& plan, const ppl_job& job) {
     const auto t_start = clock_type::now();
 
     std::vector<uint16_t> base_rows, save_rows;
+    std::vector<std::vector<float>> logits(n_modes); // one slice of logits per mode, storage reused
     for (int c = 0; c < plan.n_chunks; ++c) {
         const std::vector<int32_t> toks = plan.chunk(c);
         const int n_scored = plan.scored(c);
@@ -198,10 +199,9 @@ ppl_report evaluate_perplexity(const ppl_plan& plan, const ppl_job& job) {
         double chunk_nll_p = 0, chunk_nll_q = 0;
         for (int64_t s0 = 0; s0 < n_scored; s0 += logits_slice) {
             const int64_t n = std::min<int64_t>(logits_slice, n_scored - s0);
-            std::vector<std::vector<float>> logits(n_modes);
             for (size_t k = 0; k < n_modes; ++k)
-                logits[k] = job.sessions[k]->project(
-                    std::span<const float>(hidden[k]).subspan(size_t(s0 * E), size_t(n * E)), n);
+                job.sessions[k]->project(
+                    std::span<const float>(hidden[k]).subspan(size_t(s0 * E), size_t(n * E)), n, logits[k]);
             // targets: the chunk token after each scored position
             auto target = [&](int64_t i) { return toks[size_t(plan.first + s0 + i + 1)]; };
 
@@ -225,6 +225,7 @@ ppl_report evaluate_perplexity(const ppl_plan& plan, const ppl_job& job) {
             }
 
             // KL against the first mode or the base file; rows to save
+            if (!kl && !job.save) continue;
             const auto t0 = clock_type::now();
             if (job.base) job.base->read_rows(n, base_rows);
             if (job.save) save_rows.resize(size_t(n * row_u16));

@@ -144,13 +144,18 @@ std::vector<float> session::eval_hidden(std::span<const int32_t> tokens, int64_t
 }
 
 std::vector<float> session::project(std::span<const float> hidden, int64_t n) {
+    std::vector<float> out;
+    project(hidden, n, out);
+    return out;
+}
+
+void session::project(std::span<const float> hidden, int64_t n, std::vector<float>& out) {
+    out.resize(size_t(n * m_.hp().n_vocab));
     context ctx;
-    llm_graph out = build_logits_graph(ctx, m_, hidden, n);
+    llm_graph g = build_logits_graph(ctx, m_, hidden, n, out.data());
     const auto t0 = std::chrono::steady_clock::now();
-    compute(out.g);
+    compute(g.g);
     stats_.logits_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const auto* p = static_cast<const float*>(out.out->data);
-    return std::vector<float>(p, p + n * m_.hp().n_vocab);
 }
 
 } // namespace pa::model

@@ -59,6 +59,8 @@ class session {
     // Logits [n][n_vocab] of n hidden states [n][n_embd] (the classifier alone; timed in
     // stats().logits_seconds). Callers keep n small (the result is n x n_vocab floats).
     std::vector<float> project(std::span<const float> hidden, int64_t n);
+    // As project, into out (resized; its storage is reused from call to call).
+    void project(std::span<const float> hidden, int64_t n, std::vector<float>& out);
 
     void reset() { n_past_ = 0; } // start over; old cache rows are overwritten before being read
     int n_past() const { return n_past_; }
