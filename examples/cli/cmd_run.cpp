@@ -6,6 +6,7 @@
 #include <ctime>
 #include <fmt/format.h>
 #include <iostream>
+#include <sys/resource.h>
 
 #include "chat_template.h"
 #include "cli.h"
@@ -45,6 +46,15 @@ const char* usage =
 
 double seconds_since(clock_type::time_point t0) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+// CPU seconds of the whole process (all threads, user + system): on a shared machine, work per
+// CPU second is steadier than wall time.
+double process_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 struct run_setup {
@@ -236,12 +246,14 @@ int run_run(int argc, char** argv) {
     // prefill
     const bool show_progress = !rs.json && int64_t(tokens.size()) > rs.session.n_batch;
     const auto t_prefill = clock_type::now();
+    const double cpu_prefill = process_cpu_seconds();
     std::vector<float> logits = s.eval(tokens, [&](int64_t done, int64_t total) {
         if (show_progress)
             std::fprintf(stderr, "\rprefill %lld/%lld tokens (%.1f tok/s)", (long long)done, (long long)total,
                          double(done) / seconds_since(t_prefill));
     });
     const double prefill_s = seconds_since(t_prefill);
+    const double prefill_cpu_s = process_cpu_seconds() - cpu_prefill;
     if (show_progress) std::fprintf(stderr, "\n");
     const int64_t proxy_nodes = s.stats().proxy_nodes;
 
@@ -250,6 +262,7 @@ int run_run(int argc, char** argv) {
     go.max_tokens = n_predict;
     go.ignore_eos = rs.ignore_eos;
     const bool json = rs.json;
+    const double cpu_decode = process_cpu_seconds();
     const pm::generate_result r =
         pm::generate(s, smp, std::move(logits), tokens.back(), go, [&](const std::string& piece) {
             if (json) return;
@@ -258,6 +271,7 @@ int run_run(int argc, char** argv) {
         });
     if (r.why == pm::generate_result::stop::context_full && !json)
         std::fprintf(stderr, "\n(the context of %d tokens is full)", s.n_ctx());
+    const double decode_cpu_s = process_cpu_seconds() - cpu_decode;
     const int64_t generated = int64_t(r.tokens.size());
     const double decode_s = r.seconds;
     const double prefill_tps = double(tokens.size()) / prefill_s;
@@ -269,12 +283,14 @@ int run_run(int argc, char** argv) {
             "\"proxy_nodes\": {}, \"prefill_s\": {:.6f}, \"prefill_tok_s\": {:.3f}, \"decode_s\": {:.6f}, "
             "\"decode_tok_s\": {:.3f}, \"n_ctx\": {}, \"phases\": {{\"load_s\": {:.6f}, \"tokenize_s\": "
             "{:.6f}, "
-            "\"setup_s\": {:.6f}, \"prefill_s\": {:.6f}, \"decode_s\": {:.6f}, \"total_s\": {:.6f}}}, "
+            "\"setup_s\": {:.6f}, \"prefill_s\": {:.6f}, \"decode_s\": {:.6f}, \"total_s\": {:.6f}, "
+            "\"prefill_cpu_s\": {:.6f}, \"decode_cpu_s\": {:.6f}}}, "
             "\"text\": {}}}\n",
             pm::json_escape(path), pm::json_escape(be.main().description()),
             rs.session.attn == pm::attn_mode::proxy ? "proxy" : "dense", tokens.size(), generated,
             proxy_nodes, prefill_s, prefill_tps, decode_s, decode_tps, s.n_ctx(), load_s, tokenize_s, setup_s,
-            prefill_s, decode_s, seconds_since(t_start), pm::json_escape(r.text));
+            prefill_s, decode_s, seconds_since(t_start), prefill_cpu_s, decode_cpu_s,
+            pm::json_escape(r.text));
     } else {
         std::fputc('\n', stdout);
         std::fflush(stdout);
