@@ -189,6 +189,34 @@ TEST_P(CpuSimd, FlashAttentionAgainstDoubleSoftmax) {
     }
 }
 
+TEST_P(CpuSimd, FlashAttentionRowDoesNotDependOnTheBatch) {
+    // a decoding step (one token, the F16 cache read in place) equals the same token's row of a
+    // prefill of 40 tokens (K and V converted first): bit for bit
+    const int64_t d = 64, H = 6, H_kv = 2, n_kv = 90, N = 40, n_past = n_kv - N;
+    tensor* q = ctx.new_tensor(PA_TYPE_F32, {d, N, H});
+    tensor* k = ctx.new_tensor(PA_TYPE_F16, {d, n_kv, H_kv});
+    tensor* v = ctx.new_tensor(PA_TYPE_F16, {d, n_kv, H_kv});
+    const std::vector<float> qv = random_values(size_t(d * N * H), 31, -2, 2);
+    set_values(q, qv);
+    set_values(k, random_values(size_t(d * n_kv * H_kv), 32, -2, 2));
+    set_values(v, random_values(size_t(d * n_kv * H_kv), 33));
+    const float scale = 0.125f;
+    const std::vector<float> all = run(flash_attn_ext(ctx, q, k, v, scale, n_past, true));
+    for (int64_t t : {int64_t(0), int64_t(17), N - 1}) {
+        tensor* q1 = ctx.new_tensor(PA_TYPE_F32, {d, 1, H});
+        std::vector<float> row(size_t(d * H));
+        for (int64_t h = 0; h < H; ++h)
+            for (int64_t i = 0; i < d; ++i)
+                row[size_t(h * d + i)] = qv[size_t((h * N + t) * d + i)];
+        set_values(q1, row);
+        tensor* kk = view_3d(ctx, k, d, n_past + t + 1, H_kv, k->nb[1], k->nb[2], 0);
+        tensor* vv = view_3d(ctx, v, d, n_past + t + 1, H_kv, v->nb[1], v->nb[2], 0);
+        const std::vector<float> one = run(flash_attn_ext(ctx, q1, kk, vv, scale, n_past + t, true));
+        for (int64_t i = 0; i < d * H; ++i)
+            ASSERT_EQ(one[size_t(i)], all[size_t(t * d * H + i)]) << "token " << t;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Variants, CpuSimd, ::testing::ValuesIn(variants()),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 

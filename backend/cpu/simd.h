@@ -18,17 +18,23 @@
 
 namespace pa::cpu {
 
-// Keys and values of one KV head, as attn_rows reads them.
+// Keys and values of one KV head, as attn_rows reads them: rows of d elements, F16 or F32
+// (each row's elements packed), read in place (a decoding step) or from rows converted once
+// (a prefill: the same numbers, read faster).
 struct attn_kv {
-    const float* kt = nullptr; // [d][n_pad]: keys transposed, zero past n_kv
-    int64_t n_pad = 0;         // n_kv rounded up to a whole number of attention blocks
-    const float* v = nullptr;  // [n_kv][d] values
+    const char* k = nullptr;
+    size_t k_row = 0; // bytes from one key row to the next
+    pa_type k_type = PA_TYPE_F32;
+    const char* v = nullptr;
+    size_t v_row = 0;
+    pa_type v_type = PA_TYPE_F32;
     int64_t d = 0;
 };
 
 struct simd_kernels {
     const char* name;
     int64_t attn_block; // keys per block of attn_rows' online softmax (a multiple of the lanes)
+    bool f16_vectors;   // halves convert a vector at a time (F16C): attn_rows reads F16 K/V in place
 
     // Every dot product below sums w[k] * x[k] in the same order (vector chunks of k in turn,
     // then the lanes, then a scalar tail), so a result does not depend on the path, the tile
@@ -45,16 +51,14 @@ struct simd_kernels {
                      int64_t ldb, int64_t N, float* c, int64_t ldc);
     // Attention of `rows` (1..attn_max_rows) queries of one KV head: q[r * d ..] (times the softmax
     // scale) attends to keys [0, limit[r]) (limit >= 1) with an online softmax over blocks of
-    // keys; out[r * d ..] gets the weighted values. Each query's arithmetic does not depend on
-    // the other rows, so decoding and prefill agree bit for bit.
+    // attn_block keys; out[r * d ..] gets the weighted values. A score is the dot product summed
+    // as everywhere (vector chunks in turn, then the lanes halving, then the tail), so each
+    // query's arithmetic does not depend on the other rows or on the layout of K and V:
+    // decoding and prefill agree bit for bit.
     void (*attn_rows)(const attn_kv& kv, const float* q, const int32_t* limit, int rows, float* out,
                       float* scratch);
     // n halves to floats.
     void (*f16_to_f32)(const uint16_t* src, float* dst, int64_t n);
-    // out[i * ld + j] = row j's element i as float, for n rows of d elements (F16 or F32, row j
-    // at rows + j * row_bytes): the transposed keys attn_rows reads.
-    void (*transpose_rows)(const char* rows, size_t row_bytes, pa_type t, int64_t n, int64_t d, float* out,
-                           int64_t ld);
 };
 
 inline constexpr int attn_max_rows = 4;

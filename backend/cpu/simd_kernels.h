@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "pa/types.h"
@@ -367,7 +368,7 @@ void dot_rows(pa_type t, const char* a, size_t row_bytes, int64_t M, int64_t K, 
     }
 }
 
-// ---- attention: keys in lanes, online softmax over blocks of BK keys -----------------------
+// ---- attention: dot-product scores, online softmax over blocks of BK keys ----------------
 
 constexpr int64_t BK = 2 * VL;
 
@@ -378,11 +379,55 @@ inline float hmax(vec v) {
     return m;
 }
 
+// Lane shuffles of two vectors by a compile-time index table (indices into a ++ b).
+template <class F, size_t... I> inline vec shuffle2(vec a, vec b, F idx, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, idx(int(I))...);
+}
+template <class F> inline vec shuffle2(vec a, vec b, F idx) {
+    return shuffle2(a, b, idx, std::make_index_sequence<VL>{});
+}
+
+// The lane sums of four vectors, each summed by halving: lane i + lane i + VL/2, then the
+// same on the first half, and so on (the order hsum_tree uses for one vector). Result lane
+// k * VL/4 holds the sum of a[k].
+inline vec reduce4(vec a0, vec a1, vec a2, vec a3) {
+    constexpr int H = VL / 2, Q = VL / 4;
+    // halves: lanes [0, H) of p fold a0, lanes [H, VL) fold a1
+    constexpr auto lo = [](int i) { return i < H ? i : VL + i - H; };
+    constexpr auto hi = [](int i) { return i < H ? i + H : VL + i; };
+    const vec p = shuffle2(a0, a1, lo) + shuffle2(a0, a1, hi);
+    const vec q = shuffle2(a2, a3, lo) + shuffle2(a2, a3, hi);
+    // quarters: fold the halves of each half
+    constexpr auto qlo = [](int i) { return (i / Q) % 2 * H + (i / H) * VL + i % Q; };
+    constexpr auto qhi = [](int i) { return (i / Q) % 2 * H + (i / H) * VL + i % Q + Q; };
+    vec r = shuffle2(p, q, qlo) + shuffle2(p, q, qhi);
+    // within each quarter: halving to its first lane
+    if constexpr (Q >= 2) {
+        constexpr auto f2 = [](int i) { return i % Q < Q / 2 ? i + Q / 2 : i; };
+        r = r + shuffle2(r, r, f2);
+    }
+    if constexpr (Q >= 4) {
+        constexpr auto f4 = [](int i) { return i % Q < Q / 4 ? i + Q / 4 : i; };
+        r = r + shuffle2(r, r, f4);
+    }
+    return r;
+}
+
+// Chunk c (VL elements from element c * VL) of a key or value row.
+inline vec row_chunk(const char* row, pa_type t, int64_t e) {
+    return t == PA_TYPE_F16 ? load_half(reinterpret_cast<const uint16_t*>(row) + e)
+                            : load(reinterpret_cast<const float*>(row) + e);
+}
+inline float row_elem(const char* row, pa_type t, int64_t e) {
+    return t == PA_TYPE_F16 ? half(reinterpret_cast<const uint16_t*>(row)[e])
+                            : reinterpret_cast<const float*>(row)[e];
+}
+
 template <int R>
 void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, float* out, float* scratch) {
-    const int64_t d = kv.d, np = kv.n_pad;
-    float* o = scratch;    // [R][d] running weighted sums of values
-    float* pb = o + R * d; // [R][BK] probabilities of the current block
+    const int64_t d = kv.d, dv = d / VL * VL; // whole vectors of a row, then a scalar tail
+    float* o = scratch;                       // [R][d] running weighted sums of values
+    float* pb = o + R * d;                    // [R][BK] scores, then probabilities, of the current block
     std::fill(o, o + R * d, 0.0f);
     constexpr float lowest = -1e30f; // finite: exp(lowest - lowest) is 1, masked afterwards
     float mx[R], sum[R];
@@ -396,20 +441,50 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
     for (int l = 0; l < VL; ++l)
         lane[l] = l;
     for (int64_t j0 = 0; j0 < n_keys; j0 += BK) {
-        // scores of the block: s[r] = sum_i q[r][i] * k[i][j0 ..], i in order
-        vec s[R][2] = {};
-        for (int64_t i = 0; i < d; ++i) {
-            const vec k0 = load(kv.kt + i * np + j0), k1 = load(kv.kt + i * np + j0 + VL);
+        const int64_t bk = std::min(BK, n_keys - j0);
+        // scores, four keys at a time (keys past n_keys repeat the last one; masked below)
+        for (int64_t j = 0; j < bk; j += 4) {
+            const char* kr[4];
+            for (int u = 0; u < 4; ++u)
+                kr[u] = kv.k + size_t(std::min(j0 + j + u, n_keys - 1)) * kv.k_row;
+            vec acc[R][4];
+#pragma GCC unroll 16
+            for (int x = 0; x < R * 4; ++x)
+                acc[x / 4][x % 4] = vec{};
+            for (int64_t e = 0; e < dv; e += VL) {
+                vec kc[4];
+#pragma GCC unroll 4
+                for (int u = 0; u < 4; ++u)
+                    kc[u] = row_chunk(kr[u], kv.k_type, e);
+#pragma GCC unroll 4
+                for (int r = 0; r < R; ++r) {
+                    const vec qc = load(q + r * d + e);
+#pragma GCC unroll 4
+                    for (int u = 0; u < 4; ++u)
+                        acc[r][u] += qc * kc[u];
+                }
+            }
             for (int r = 0; r < R; ++r) {
-                const vec qb = splat(q[r * d + i]);
-                s[r][0] += qb * k0;
-                s[r][1] += qb * k1;
+                const float* qr = q + r * d;
+                const vec sums = reduce4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+                if (dv == d) { // lanes 0, VL/4, VL/2, 3VL/4 -> four scores (BK has room for all four)
+                    const vec c = shuffle2(sums, sums, [](int i) { return i < 4 ? i * (VL / 4) : 0; });
+                    std::memcpy(pb + r * BK + j, &c, 4 * sizeof(float));
+                    continue;
+                }
+                for (int u = 0; u < 4 && j + u < bk; ++u) {
+                    float tail = 0;
+                    for (int64_t e = dv; e < d; ++e)
+                        tail = fmadd(qr[e], row_elem(kr[u], kv.k_type, e), tail);
+                    pb[r * BK + j + u] = sums[u * (VL / 4)] + tail;
+                }
             }
         }
         // per query: causal mask, new maximum, rescaled sums, probabilities
         for (int r = 0; r < R; ++r) {
             const ivec keep0 = lane + int32_t(j0) < limit[r], keep1 = lane + int32_t(j0 + VL) < limit[r];
-            const vec s0 = select(keep0, s[r][0], splat(lowest)), s1 = select(keep1, s[r][1], splat(lowest));
+            const vec s0 = select(keep0, load(pb + r * BK), splat(lowest));
+            const vec s1 = select(keep1, load(pb + r * BK + VL), splat(lowest));
             const float m_new = std::max(mx[r], hmax(vmax(s0, s1)));
             const float corr = exp_v(splat(mx[r] - m_new))[0];
             mx[r] = m_new;
@@ -422,7 +497,6 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
                 o[r * d + i] *= corr;
         }
         // o[r] += sum_j p[r][j] * v[j], j in order
-        const int64_t bk = std::min(BK, n_keys - j0);
         int64_t i = 0;
         for (; i + 2 * VL <= d; i += 2 * VL) {
             vec acc[R][2];
@@ -431,8 +505,8 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
                 acc[r][1] = load(o + r * d + i + VL);
             }
             for (int64_t j = 0; j < bk; ++j) {
-                const float* vr = kv.v + (j0 + j) * d + i;
-                const vec v0 = load(vr), v1 = load(vr + VL);
+                const char* vr = kv.v + size_t(j0 + j) * kv.v_row;
+                const vec v0 = row_chunk(vr, kv.v_type, i), v1 = row_chunk(vr, kv.v_type, i + VL);
                 for (int r = 0; r < R; ++r) {
                     const vec p = splat(pb[r * BK + j]);
                     acc[r][0] += p * v0;
@@ -448,7 +522,8 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
             for (int r = 0; r < R; ++r) {
                 float acc = o[r * d + i];
                 for (int64_t j = 0; j < bk; ++j)
-                    acc = fmadd(pb[r * BK + j], kv.v[(j0 + j) * d + i], acc);
+                    acc =
+                        fmadd(pb[r * BK + j], row_elem(kv.v + size_t(j0 + j) * kv.v_row, kv.v_type, i), acc);
                 o[r * d + i] = acc;
             }
     }
@@ -471,53 +546,6 @@ void attn_rows(const attn_kv& kv, const float* q, const int32_t* limit, int rows
     }
 }
 
-// 8 x 8 blocks through registers where AVX2 is there; element by element otherwise.
-void transpose_rows(const char* rows, size_t row_bytes, pa_type t, int64_t n, int64_t d, float* out,
-                    int64_t ld) {
-    auto elem = [&](int64_t j, int64_t i) {
-        const char* r = rows + size_t(j) * row_bytes;
-        return t == PA_TYPE_F16 ? half(reinterpret_cast<const uint16_t*>(r)[i])
-                                : reinterpret_cast<const float*>(r)[i];
-    };
-    int64_t j0 = 0;
-#if defined(__AVX2__)
-    for (; j0 + 8 <= n; j0 += 8) {
-        int64_t i0 = 0;
-        for (; i0 + 8 <= d; i0 += 8) {
-            __m256 r[8];
-            for (int j = 0; j < 8; ++j) {
-                const char* src = rows + size_t(j0 + j) * row_bytes;
-                r[j] = t == PA_TYPE_F16 ? _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
-                                              reinterpret_cast<const uint16_t*>(src) + i0)))
-                                        : _mm256_loadu_ps(reinterpret_cast<const float*>(src) + i0);
-            }
-            // 8 x 8 transpose: pairs, quads, then 128-bit halves
-            __m256 a[8], b[8];
-            for (int k = 0; k < 4; ++k) {
-                a[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-                a[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-            }
-            for (int k = 0; k < 2; ++k) {
-                b[4 * k + 0] = _mm256_shuffle_ps(a[4 * k], a[4 * k + 2], 0x44);
-                b[4 * k + 1] = _mm256_shuffle_ps(a[4 * k], a[4 * k + 2], 0xee);
-                b[4 * k + 2] = _mm256_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0x44);
-                b[4 * k + 3] = _mm256_shuffle_ps(a[4 * k + 1], a[4 * k + 3], 0xee);
-            }
-            for (int k = 0; k < 4; ++k) {
-                _mm256_storeu_ps(out + (i0 + k) * ld + j0, _mm256_permute2f128_ps(b[k], b[4 + k], 0x20));
-                _mm256_storeu_ps(out + (i0 + 4 + k) * ld + j0, _mm256_permute2f128_ps(b[k], b[4 + k], 0x31));
-            }
-        }
-        for (; i0 < d; ++i0)
-            for (int64_t j = j0; j < j0 + 8; ++j)
-                out[i0 * ld + j] = elem(j, i0);
-    }
-#endif
-    for (int64_t i = 0; i < d; ++i)
-        for (int64_t j = j0; j < n; ++j)
-            out[i * ld + j] = elem(j, i);
-}
-
 void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
     int64_t i = 0;
     for (; i + VL <= n; i += VL)
@@ -529,8 +557,13 @@ void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
 } // namespace
 
 const simd_kernels& kernels() {
-    static const simd_kernels k{PA_SIMD_NAME, BK,        dequantize_rows, gemm,
-                                dot_rows,     attn_rows, f16_to_f32,      transpose_rows};
+#if defined(__F16C__)
+    constexpr bool f16_vectors = true;
+#else
+    constexpr bool f16_vectors = false;
+#endif
+    static const simd_kernels k{PA_SIMD_NAME, BK,       f16_vectors, dequantize_rows,
+                                gemm,         dot_rows, attn_rows,   f16_to_f32};
     return k;
 }
 
