@@ -32,7 +32,7 @@ n_prompt=$((n_prompt + 1))
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # CPU seconds (user + system, all threads) of a command, into $tmp/cpu
-cpu_of() { /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$@"; awk '{print $1 + $2}' "$tmp/cpu"; }
+cpu_of() { /usr/bin/time -f "%U %S" -o "$tmp/cpu" "$@" > /dev/null 2>&1; awk '{print $1 + $2}' "$tmp/cpu"; }
 for f in pa_pp pa_tg ll_pp ll_tg pa_pp_cpu pa_tg_cpu ll_pp_cpu ll_tg_cpu; do : > "$tmp/$f"; done
 for r in $(seq "$rounds"); do
   "$pa" run -m "$model" -f "$tmp/prompt.txt" -n "$gen" --ignore-eos --temp 0 --attn dense --device cpu \
