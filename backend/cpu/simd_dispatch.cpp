@@ -5,19 +5,28 @@
 #include "pa/error.h"
 #include "simd.h"
 
+#if defined(PA_CPU_X86_SIMD)
+#include <cpuid.h>
+#endif
+
 namespace pa::cpu {
 namespace {
+
+#if defined(PA_CPU_X86_SIMD)
+// F16C from CPUID (leaf 1, ECX bit 29): not every compiler's __builtin_cpu_supports knows it.
+bool has_f16c() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
 
 bool cpu_has(const std::string& name) {
 #if defined(PA_CPU_X86_SIMD)
     __builtin_cpu_init();
-    if (name == "avx2")
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+    if (name == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     if (name == "avx512")
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") && has_f16c();
 #endif
     return name == "generic";
 }
