@@ -1,8 +1,8 @@
 // simd_kernels.h - the kernels behind simd.h, written once with GCC/Clang vector extensions and
 // compiled per instruction set: simd_<isa>.cpp defines PA_SIMD_NS (the namespace) and
 // PA_SIMD_LANES (floats in one vector: 4 SSE/NEON, 8 AVX2, 16 AVX-512) and includes this file.
-// Activations stay f32; weight blocks are unpacked into float vectors in registers. Files using
-// FMA-capable flags are compiled with -ffp-contract=fast so that a * b + c becomes one FMA.
+// Activations stay f32; weight blocks are unpacked into float vectors in registers. Multiply-adds
+// are explicit (vfma, fmadd) and the files are compiled with -ffp-contract=off.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -57,6 +57,19 @@ inline float fmadd(float a, float b, float c) {
 #endif
 }
 
+// a * b + c on vectors: one fused operation where the variant has FMA, two roundings where it
+// has not. Every multiply-add of the kernels goes through here (the files are compiled with
+// -ffp-contract=off), so no compiler choice can make two paths round differently.
+inline vec vfma(vec a, vec b, vec c) {
+#if PA_SIMD_LANES == 16 && defined(__AVX512F__)
+    return vec(_mm512_fmadd_ps(__m512(a), __m512(b), __m512(c)));
+#elif PA_SIMD_LANES == 8 && defined(__FMA__)
+    return vec(_mm256_fmadd_ps(__m256(a), __m256(b), __m256(c)));
+#else
+    return a * b + c;
+#endif
+}
+
 inline float hsum(vec v) {
     float s = 0;
     for (int l = 0; l < VL; ++l)
@@ -96,12 +109,12 @@ inline vec exp_v(vec x) {
     const vec n = (x * log2e + round_magic) - round_magic;
     const vec r = (x - n * ln2_hi) - n * ln2_lo;
     vec p = splat(1.0f / 720);
-    p = p * r + 1.0f / 120;
-    p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    p = vfma(p, r, splat(1.0f / 120));
+    p = vfma(p, r, splat(1.0f / 24));
+    p = vfma(p, r, splat(1.0f / 6));
+    p = vfma(p, r, splat(0.5f));
+    p = vfma(p, r, splat(1.0f));
+    p = vfma(p, r, splat(1.0f));
     return p * vec((__builtin_convertvector(n, ivec) + 127) << 23);
 }
 
@@ -179,7 +192,7 @@ constexpr auto chunks = std::make_index_sequence<32 / VL>{};
         m = half(b->m);
     }
     const u8x16 lo = q & 0x0f, hi = q >> 4;
-    for_chunks([&](auto c) { w[c] = nibbles<c>(lo, hi) * d + m; }, chunks);
+    for_chunks([&](auto c) { w[c] = vfma(nibbles<c>(lo, hi), splat(d), splat(m)); }, chunks);
 }
 
 // Row of K elements of any weight type into floats.
@@ -240,7 +253,7 @@ void tile_f(const float* const* a, const float* const* b, int64_t K, float* c, i
         for (int r = 0; r < rm; ++r) {
             const vec w = load(a[r] + k);
             for (int n = 0; n < rn; ++n)
-                acc[r][n] += w * x[n];
+                acc[r][n] = vfma(w, x[n], acc[r][n]);
         }
     }
     for (int r = 0; r < rm; ++r)
@@ -261,7 +274,7 @@ void tile_q(pa_type t, const char* const* a, const float* const* b, int64_t K, f
                 unpack_block(t, a[r] + size_t(blk) * bb, w);
                 for (int q = 0; q < 32 / VL; ++q)
                     for (int n = 0; n < rn; ++n)
-                        acc[r][n] += w[q] * load(b[n] + k + q * VL);
+                        acc[r][n] = vfma(w[q], load(b[n] + k + q * VL), acc[r][n]);
             }
     } else {
         for (; k + VL <= K; k += VL) {
@@ -272,7 +285,7 @@ void tile_q(pa_type t, const char* const* a, const float* const* b, int64_t K, f
                 const vec w = t == PA_TYPE_F16 ? load_half(reinterpret_cast<const uint16_t*>(a[r]) + k)
                                                : load(reinterpret_cast<const float*>(a[r]) + k);
                 for (int n = 0; n < rn; ++n)
-                    acc[r][n] += w * x[n];
+                    acc[r][n] = vfma(w, x[n], acc[r][n]);
             }
         }
     }
@@ -461,7 +474,7 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
                     const vec qc = load(q + r * d + e);
 #pragma GCC unroll 4
                     for (int u = 0; u < 4; ++u)
-                        acc[r][u] += qc * kc[u];
+                        acc[r][u] = vfma(qc, kc[u], acc[r][u]);
                 }
             }
             for (int r = 0; r < R; ++r) {
@@ -509,8 +522,8 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
                 const vec v0 = row_chunk(vr, kv.v_type, i), v1 = row_chunk(vr, kv.v_type, i + VL);
                 for (int r = 0; r < R; ++r) {
                     const vec p = splat(pb[r * BK + j]);
-                    acc[r][0] += p * v0;
-                    acc[r][1] += p * v1;
+                    acc[r][0] = vfma(p, v0, acc[r][0]);
+                    acc[r][1] = vfma(p, v1, acc[r][1]);
                 }
             }
             for (int r = 0; r < R; ++r) {
