@@ -85,6 +85,18 @@ inline float half(uint16_t h) {
 #endif
 }
 
+// Element i of a row of floats or halves that may sit at any byte address (views of any offset).
+inline float f32_at(const void* row, int64_t i) {
+    float v;
+    std::memcpy(&v, static_cast<const char*>(row) + i * int64_t(sizeof(float)), sizeof v);
+    return v;
+}
+inline float f16_at(const void* row, int64_t i) {
+    uint16_t h;
+    std::memcpy(&h, static_cast<const char*>(row) + i * int64_t(sizeof(uint16_t)), sizeof h);
+    return half(h);
+}
+
 // VL halves to floats
 inline vec load_half(const uint16_t* p) {
 #if PA_SIMD_LANES == 16 && defined(__AVX512F__)
@@ -94,7 +106,7 @@ inline vec load_half(const uint16_t* p) {
 #else
     vec v;
     for (int l = 0; l < VL; ++l)
-        v[l] = half(p[l]);
+        v[l] = f16_at(p, l);
     return v;
 #endif
 }
@@ -150,9 +162,11 @@ inline vec i8_chunk(const int8_t* p) {
     return vec(
         _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
 #else
+    int8_t q[4];
+    std::memcpy(q, p, sizeof q);
     int32_t b[4];
     for (int l = 0; l < 4; ++l)
-        b[l] = p[l];
+        b[l] = q[l];
     ivec v;
     std::memcpy(&v, b, sizeof v);
     return __builtin_convertvector(v, vec);
@@ -207,7 +221,7 @@ void dequantize(pa_type t, const char* row, int64_t K, float* out) {
         for (; k + VL <= K; k += VL)
             store(out + k, load_half(h + k));
         for (; k < K; ++k)
-            out[k] = half(h[k]);
+            out[k] = f16_at(h, k);
         return;
     }
     const size_t bb = traits(t).block_bytes;
@@ -230,15 +244,14 @@ constexpr int64_t NB = 48;
 
 // One weight of a float row (the scalar tail of F32 and F16 rows).
 inline float weight_at(pa_type t, const char* row, int64_t k) {
-    return t == PA_TYPE_F16 ? half(reinterpret_cast<const uint16_t*>(row)[k])
-                            : reinterpret_cast<const float*>(row)[k];
+    return t == PA_TYPE_F16 ? f16_at(row, k) : f32_at(row, k);
 }
 
 // The end of every dot product: lanes in order, then the elements past the last whole vector.
 template <class W> inline float finish(vec acc, W&& w, const float* x, int64_t k, int64_t K) {
     float tail = 0;
     for (; k < K; ++k)
-        tail = fmadd(w(k), x[k], tail);
+        tail = fmadd(w(k), f32_at(x, k), tail);
     return hsum(acc) + tail;
 }
 
@@ -432,8 +445,7 @@ inline vec row_chunk(const char* row, pa_type t, int64_t e) {
                             : load(reinterpret_cast<const float*>(row) + e);
 }
 inline float row_elem(const char* row, pa_type t, int64_t e) {
-    return t == PA_TYPE_F16 ? half(reinterpret_cast<const uint16_t*>(row)[e])
-                            : reinterpret_cast<const float*>(row)[e];
+    return t == PA_TYPE_F16 ? f16_at(row, e) : f32_at(row, e);
 }
 
 template <int R>
@@ -564,7 +576,7 @@ void f16_to_f32(const uint16_t* src, float* dst, int64_t n) {
     for (; i + VL <= n; i += VL)
         store(dst + i, load_half(src + i));
     for (; i < n; ++i)
-        dst[i] = half(src[i]);
+        dst[i] = f16_at(src, i);
 }
 
 } // namespace
