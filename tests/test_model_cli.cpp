@@ -139,13 +139,14 @@ TEST_F(model_cli, perplexity_json) {
                         converted("f32")));
     EXPECT_NE(r.code, 0); // no such file: a one-line error
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-    const result ok =
-        run(fmt::format("perplexity -m {} -p 'Tim had a big red ball. He liked to play with it in the "
-                        "park every day.' -c 16 --device cpu --attn dense --json --score all",
-                        converted("f32")));
+    const result ok = run(
+        fmt::format("perplexity -m {} -p 'Tim had a big red ball. He liked to play with it in the "
+                    "park every day.' -c 16 --device cpu --attn dense --json --score all --estimator flex "
+                    "--max-tokens 64",
+                    converted("f32")));
     EXPECT_EQ(ok.code, 0) << ok.err;
-    for (const char* key :
-         {"\"dense\": {\"ppl\": ", "\"n_ctx\": 16", "\"prefill_s\"", "\"chunks\": 1", "\"score\": \"all\""})
+    for (const char* key : {"\"dense\": {\"ppl\": ", "\"n_ctx\": 16", "\"prefill_s\"", "\"chunks\": 1",
+                            "\"score\": \"all\"", "\"estimator\": \"flex\"", "\"max_tokens\": 64"})
         EXPECT_NE(ok.out.find(key), std::string::npos) << key << " in " << ok.out;
 }
 

@@ -233,11 +233,13 @@ int run_perplexity(int argc, char** argv) {
                         "\"batch\": {}, "
                         "\"chunks\": {}, \"tokens_scored\": {}, \"text_tokens\": {}, \"proxy_min_len\": {}, "
                         "\"gamma\": {}, "
-                        "\"block\": {}, \"stride\": {}, \"proxy_heads\": {}, \"min_tokens\": {}",
+                        "\"block\": {}, \"stride\": {}, \"proxy_heads\": {}, \"min_tokens\": {}, "
+                        "\"estimator\": \"{}\", \"flex_tau\": {}, \"max_tokens\": {}",
                         pa::cli::json_escape(path), pa::cli::json_escape(be.main().description()),
                         pm::scoring_name(plan.scoring), pa::cli::json_escape(describe_scoring(plan)), n_ctx,
                         o.n_batch, plan.n_chunks, rep.modes[0].scored, text_tokens, o.proxy_min_len,
-                        o.proxy.gamma, o.proxy.block, o.proxy.stride, o.proxy.n_proxy, o.proxy.min_tokens);
+                        o.proxy.gamma, o.proxy.block, o.proxy.stride, o.proxy.n_proxy, o.proxy.min_tokens,
+                        pa::proxy_estimator_name(o.proxy.estimator), o.proxy.flex_tau, o.proxy.max_tokens);
         for (size_t k = 0; k < runs.size(); ++k)
             body += fmt::format(", \"{}\": {}", runs[k].name, json_of(rep.modes[k], *runs[k].s, profile));
         if (both) {
