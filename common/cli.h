@@ -79,6 +79,8 @@ std::shared_ptr<plugin> load_plugin(args& a);
 // pa::scheduler::set_abort_flag so a long prefill stops cleanly between runs of nodes with
 // "error: interrupted" instead of dying mid-kernel. A second Ctrl-C exits at once.
 const std::atomic<bool>* interrupt_flag();
+// Lowers the flag again after an interruption was handled (chat: Ctrl-C ends a reply, not pa).
+void clear_interrupt();
 
 // Common option text for usage strings.
 inline constexpr const char* device_options =

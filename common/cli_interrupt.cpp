@@ -27,4 +27,8 @@ const std::atomic<bool>* interrupt_flag() {
     return &g_interrupted;
 }
 
+void clear_interrupt() {
+    g_interrupted = false;
+}
+
 } // namespace pa::cli

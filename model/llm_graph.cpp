@@ -14,7 +14,9 @@
 namespace pa::model {
 namespace {
 
-void set_name(tensor* t, const std::string& name) { std::snprintf(t->name, sizeof t->name, "%s", name.c_str()); }
+void set_name(tensor* t, const std::string& name) {
+    std::snprintf(t->name, sizeof t->name, "%s", name.c_str());
+}
 
 // Writes x [d, Hkv, N] (after RoPE) into rows n_past.. of cache [d, n_ctx, Hkv]; returns the
 // write (a cpy node), which the graph must run before the attention that reads the cache.
@@ -49,7 +51,8 @@ kv_cache::kv_cache(const hparams& hp, int n_ctx, pa_type type) : n_ctx_(n_ctx), 
 
 size_t kv_cache::bytes() const {
     size_t b = 0;
-    for (size_t l = 0; l < k_.size(); ++l) b += nbytes(k_[l]) + nbytes(v_[l]);
+    for (size_t l = 0; l < k_.size(); ++l)
+        b += nbytes(k_[l]) + nbytes(v_[l]);
     return b;
 }
 
@@ -60,9 +63,11 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
     const int64_t d = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv, n_kv = n_past + N;
     if (N == 0) throw error("forward: no tokens");
     if (n_past < 0 || n_kv > kv.n_ctx())
-        throw error(fmt::format("forward: positions {}..{} exceed the context of {}", n_past, n_kv - 1, kv.n_ctx()));
+        throw error(
+            fmt::format("forward: positions {}..{} exceed the context of {}", n_past, n_kv - 1, kv.n_ctx()));
     for (int32_t t : tokens)
-        if (t < 0 || t >= hp.n_vocab) throw error(fmt::format("forward: token id {} outside the vocabulary", t));
+        if (t < 0 || t >= hp.n_vocab)
+            throw error(fmt::format("forward: token id {} outside the vocabulary", t));
     for (int l : capture_layers)
         if (l < 0 || l >= hp.n_layer)
             throw error(fmt::format("forward: layer {} to capture is outside 0..{}", l, hp.n_layer - 1));
@@ -74,7 +79,7 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
     r.tokens->flags |= PA_FLAG_INPUT;
     set_name(r.tokens, "tokens");
 
-    std::vector<tensor*> writes; // cache writes, in layer order
+    std::vector<tensor*> writes;                       // cache writes, in layer order
     tensor* x = get_rows(ctx, m.token_embd, r.tokens); // [n_embd, N]
     for (int l = 0; l < hp.n_layer; ++l) {
         const layer_weights& w = m.layers[size_t(l)];
@@ -108,7 +113,8 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
         x = add(ctx, x, mul_mat(ctx, w.ffn_down, gated)); // residual
     }
 
-    if (what == graph_output::last_logits && N > 1) x = view_2d(ctx, x, hp.n_embd, 1, x->nb[1], size_t(N - 1) * x->nb[1]);
+    if (what == graph_output::last_logits && N > 1)
+        x = view_2d(ctx, x, hp.n_embd, 1, x->nb[1], size_t(N - 1) * x->nb[1]);
     x = mul(ctx, rms_norm(ctx, x, hp.rms_eps), m.output_norm);
     r.out = what == graph_output::hidden ? x : mul_mat(ctx, m.output, x);
     ctx.ensure_host_data(r.out); // the scheduler copies outputs into it
@@ -133,16 +139,21 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
     return r;
 }
 
-llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n) {
+llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n,
+                             float* out) {
     const int64_t E = m.hp().n_embd;
-    if (n <= 0 || int64_t(hidden.size()) != E * n) throw error("logits: hidden states do not match the model");
+    if (n <= 0 || int64_t(hidden.size()) != E * n)
+        throw error("logits: hidden states do not match the model");
     llm_graph r;
     tensor* h = ctx.new_tensor(PA_TYPE_F32, {E, n});
     std::memcpy(h->data, hidden.data(), hidden.size_bytes());
     h->flags |= PA_FLAG_INPUT;
     set_name(h, "hidden");
     r.out = mul_mat(ctx, m.output, h);
-    ctx.ensure_host_data(r.out);
+    if (out)
+        r.out->data = out; // the scheduler writes the result there: no copy, no zeroing
+    else
+        ctx.ensure_host_data(r.out);
     set_name(r.out, "logits");
     r.g = build_forward({r.out});
     return r;

@@ -18,7 +18,7 @@ namespace pa::model {
 inline constexpr int max_ctx = 1 << 24;
 
 class kv_cache {
-public:
+  public:
     kv_cache(const hparams& hp, int n_ctx, pa_type type);
     int n_ctx() const { return n_ctx_; }
     pa_type type() const { return type_; }
@@ -26,7 +26,7 @@ public:
     tensor* v(int layer) const { return v_[size_t(layer)]; }
     size_t bytes() const; // device memory of all layers
 
-private:
+  private:
     context ctx_;
     std::vector<tensor*> k_, v_;
     int n_ctx_;
@@ -48,8 +48,8 @@ struct qkv_outputs {
 
 struct llm_graph {
     graph g;
-    tensor* tokens = nullptr; // I32 [N] input, filled
-    tensor* out = nullptr;    // see graph_output; has host storage
+    tensor* tokens = nullptr;          // I32 [N] input, filled
+    tensor* out = nullptr;             // see graph_output; has host storage
     std::vector<qkv_outputs> captured; // one per layer asked for in capture_layers
 };
 
@@ -59,7 +59,9 @@ struct llm_graph {
 llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std::span<const int32_t> tokens,
                           int n_past, graph_output what, std::span<const int> capture_layers = {});
 
-// logits [n_vocab, n] of hidden states [n_embd, n] (an input leaf with host data).
-llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n);
+// logits [n_vocab, n] of hidden states [n_embd, n] (an input leaf with host data). out: where
+// the logits go (n * n_vocab floats, the caller's), or nullptr for storage in ctx.
+llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n,
+                             float* out = nullptr);
 
 } // namespace pa::model

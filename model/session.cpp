@@ -13,12 +13,15 @@
 namespace pa::model {
 namespace {
 
-int resolve_ctx(const model& m, int n_ctx) { return n_ctx > 0 ? n_ctx : m.hp().n_ctx_train; }
+int resolve_ctx(const model& m, int n_ctx) {
+    return n_ctx > 0 ? n_ctx : m.hp().n_ctx_train;
+}
 
 } // namespace
 
 session::session(const model& m, std::vector<backend*> backends, const session_options& o)
-    : m_(m), opt_(o), cache_(m.hp(), resolve_ctx(m, o.n_ctx), o.kv_type), sched_(backends), backends_(backends) {
+    : m_(m), opt_(o), cache_(m.hp(), resolve_ctx(m, o.n_ctx), o.kv_type), sched_(backends),
+      backends_(backends) {
     if (opt_.n_batch <= 0) throw error(fmt::format("batch size {} must be > 0", opt_.n_batch));
 }
 
@@ -57,7 +60,8 @@ std::string session::profile_report() const {
     std::vector<std::pair<std::string, op_time>> v(profile_.begin(), profile_.end());
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
     double total = 0;
-    for (const auto& e : v) total += e.second.ms;
+    for (const auto& e : v)
+        total += e.second.ms;
     std::string out = fmt::format("{:<28} {:>10} {:>8} {:>7}\n", "op@backend", "ms", "calls", "share");
     for (const auto& [k, t] : v)
         out += fmt::format("{:<28} {:>10.1f} {:>8} {:>6.1f}%\n", k, t.ms, t.count, 100.0 * t.ms / total);
@@ -67,8 +71,8 @@ std::string session::profile_report() const {
 std::vector<float> session::eval(std::span<const int32_t> tokens, const progress_fn& progress) {
     if (tokens.empty()) throw error("eval: no tokens");
     if (n_past_ + int64_t(tokens.size()) > n_ctx())
-        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)", tokens.size(),
-                                n_past_, n_ctx()));
+        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)",
+                                tokens.size(), n_past_, n_ctx()));
     std::vector<float> logits;
     for (size_t done = 0; done < tokens.size();) {
         const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
@@ -90,33 +94,25 @@ std::vector<float> session::eval(std::span<const int32_t> tokens, const progress
 }
 
 void session::eval_all(std::span<const int32_t> tokens,
-                       const std::function<void(int64_t, const float*, int64_t)>& sink, const progress_fn& progress) {
+                       const std::function<void(int64_t, const float*, int64_t)>& sink,
+                       const progress_fn& progress) {
     if (tokens.empty()) throw error("eval: no tokens");
     if (n_past_ + int64_t(tokens.size()) > n_ctx())
-        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)", tokens.size(),
-                                n_past_, n_ctx()));
+        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)",
+                                tokens.size(), n_past_, n_ctx()));
     const int64_t E = m_.hp().n_embd;
     // Hidden states come back to the host; the classifier then runs in slices so that at most
     // n_batch x n_vocab logits exist at a time.
     const int64_t slice = std::max<int64_t>(1, std::min<int64_t>(opt_.n_batch, 512));
     for (size_t done = 0; done < tokens.size();) {
         const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
-        context ctx;
-        llm_graph lg =
-            build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_, graph_output::hidden, capture_layers_);
-        run(lg, int64_t(n));
-        collect(lg, int64_t(n));
-        const auto* hidden = static_cast<const float*>(lg.out->data);
+        const std::vector<float> hidden = eval_hidden(tokens.subspan(done, n));
         for (int64_t s = 0; s < int64_t(n); s += slice) {
             const int64_t k = std::min<int64_t>(slice, int64_t(n) - s);
-            context lctx;
-            llm_graph out = build_logits_graph(lctx, m_, std::span<const float>(hidden + s * E, size_t(k * E)), k);
-            const auto t0 = std::chrono::steady_clock::now();
-            compute(out.g);
-            stats_.logits_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            sink(int64_t(done) + s, static_cast<const float*>(out.out->data), k);
+            const std::vector<float> logits =
+                project(std::span<const float>(hidden).subspan(size_t(s * E), size_t(k * E)), k);
+            sink(int64_t(done) + s, logits.data(), k);
         }
-        n_past_ += int(n);
         done += n;
         if (progress) progress(int64_t(done), int64_t(tokens.size()));
     }
@@ -124,7 +120,8 @@ void session::eval_all(std::span<const int32_t> tokens,
 
 void session::capture_qkv(std::vector<int> layers) {
     if (n_past_ != 0)
-        throw error(fmt::format("capture: starts at position 0, the session is at {} (reset it first)", n_past_));
+        throw error(
+            fmt::format("capture: starts at position 0, the session is at {} (reset it first)", n_past_));
     for (int l : layers)
         if (l < 0 || l >= m_.hp().n_layer)
             throw error(fmt::format("capture: layer {} is outside 0..{}", l, m_.hp().n_layer - 1));
@@ -139,11 +136,11 @@ void session::capture_qkv(std::vector<int> layers) {
 void session::collect(const llm_graph& lg, int64_t n_tokens) {
     if (capture_layers_.empty()) return;
     if (captured_tokens_ != n_past_) // the chunk's position must follow the captured tokens
-        throw error(fmt::format("capture: {} tokens captured, but the chunk starts at position {}", captured_tokens_,
-                                n_past_));
+        throw error(fmt::format("capture: {} tokens captured, but the chunk starts at position {}",
+                                captured_tokens_, n_past_));
     for (const qkv_outputs& c : lg.captured) {
-        const size_t i =
-            size_t(std::find(capture_layers_.begin(), capture_layers_.end(), c.layer) - capture_layers_.begin());
+        const size_t i = size_t(std::find(capture_layers_.begin(), capture_layers_.end(), c.layer) -
+                                capture_layers_.begin());
         for (auto [t, dst] : {std::pair{c.q, &captured_[i].q}, std::pair{c.k, &captured_[i].k},
                               std::pair{c.v, &captured_[i].v}}) {
             const auto* p = static_cast<const float*>(t->data);
@@ -182,6 +179,51 @@ std::vector<attn_qkv> session::take_captured() {
     captured_.clear();
     captured_tokens_ = 0;
     return out;
+}
+
+std::vector<float> session::eval_hidden(std::span<const int32_t> tokens, int64_t keep_from,
+                                        const progress_fn& progress) {
+    if (tokens.empty()) throw error("eval: no tokens");
+    if (n_past_ + int64_t(tokens.size()) > n_ctx())
+        throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)",
+                                tokens.size(), n_past_, n_ctx()));
+    if (keep_from < 0 || keep_from > int64_t(tokens.size()))
+        throw error("eval: keep_from outside the tokens");
+    const int64_t E = m_.hp().n_embd;
+    std::vector<float> out(size_t((int64_t(tokens.size()) - keep_from) * E));
+    for (size_t done = 0; done < tokens.size();) {
+        const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
+        context ctx;
+        llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_,
+                                       graph_output::hidden, capture_layers_);
+        run(lg, int64_t(n));
+        collect(lg, int64_t(n));
+        const auto* hidden = static_cast<const float*>(lg.out->data);
+        // rows [done, done + n) of which [keep_from, ..) are kept
+        const int64_t first = std::max<int64_t>(keep_from, int64_t(done)), last = int64_t(done + n);
+        if (first < last)
+            std::memcpy(out.data() + (first - keep_from) * E, hidden + (first - int64_t(done)) * E,
+                        size_t((last - first) * E) * sizeof(float));
+        n_past_ += int(n);
+        done += n;
+        if (progress) progress(int64_t(done), int64_t(tokens.size()));
+    }
+    return out;
+}
+
+std::vector<float> session::project(std::span<const float> hidden, int64_t n) {
+    std::vector<float> out;
+    project(hidden, n, out);
+    return out;
+}
+
+void session::project(std::span<const float> hidden, int64_t n, std::vector<float>& out) {
+    out.resize(size_t(n * m_.hp().n_vocab));
+    context ctx;
+    llm_graph g = build_logits_graph(ctx, m_, hidden, n, out.data());
+    const auto t0 = std::chrono::steady_clock::now();
+    compute(g.g);
+    stats_.logits_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 } // namespace pa::model

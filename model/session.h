@@ -6,8 +6,8 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <string>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "llm_graph.h"
@@ -20,17 +20,17 @@ namespace pa::model {
 enum class attn_mode { dense, proxy };
 
 struct session_options {
-    int n_ctx = 0;                 // 0: the model's training context
-    int n_batch = 512;             // tokens per prefill graph
+    int n_ctx = 0;     // 0: the model's training context
+    int n_batch = 512; // tokens per prefill graph
     pa_type kv_type = PA_TYPE_F16;
     attn_mode attn = attn_mode::proxy;
-    int64_t proxy_min_len = 4096;  // prefill chunks attending to fewer keys stay dense
-    proxy_params proxy;            // scale and n_past are taken from each dense node
+    int64_t proxy_min_len = 4096; // prefill chunks attending to fewer keys stay dense
+    proxy_params proxy;           // scale and n_past are taken from each dense node
 };
 
 struct session_stats {
     int64_t graphs = 0, tokens = 0;
-    int64_t proxy_nodes = 0; // attention nodes swapped to proxy_sparse_attn
+    int64_t proxy_nodes = 0;   // attention nodes swapped to proxy_sparse_attn
     double seconds = 0;        // forward graphs (scheduler::compute)
     double logits_seconds = 0; // classifier slices of eval_all
 };
@@ -44,14 +44,24 @@ struct op_time {
 using progress_fn = std::function<void(int64_t, int64_t)>;
 
 class session {
-public:
+  public:
     session(const model& m, std::vector<backend*> backends, const session_options& o);
 
     // Evaluates tokens at the current position in chunks; returns the last token's logits.
     std::vector<float> eval(std::span<const int32_t> tokens, const progress_fn& progress = {});
     // As eval, but hands every token's logits to sink(first token index, logits [n][n_vocab], n).
-    void eval_all(std::span<const int32_t> tokens, const std::function<void(int64_t, const float*, int64_t)>& sink,
+    void eval_all(std::span<const int32_t> tokens,
+                  const std::function<void(int64_t, const float*, int64_t)>& sink,
                   const progress_fn& progress = {});
+    // Evaluates tokens at the current position in chunks and returns the final-normed hidden
+    // states of tokens[keep_from ..], [n - keep_from][n_embd] (no classifier: see project).
+    std::vector<float> eval_hidden(std::span<const int32_t> tokens, int64_t keep_from = 0,
+                                   const progress_fn& progress = {});
+    // Logits [n][n_vocab] of n hidden states [n][n_embd] (the classifier alone; timed in
+    // stats().logits_seconds). Callers keep n small (the result is n x n_vocab floats).
+    std::vector<float> project(std::span<const float> hidden, int64_t n);
+    // As project, into out (resized; its storage is reused from call to call).
+    void project(std::span<const float> hidden, int64_t n, std::vector<float>& out);
 
     void reset() { n_past_ = 0; } // start over; old cache rows are overwritten before being read
     int n_past() const { return n_past_; }
@@ -59,6 +69,7 @@ public:
     const kv_cache& cache() const { return cache_; }
     const session_options& options() const { return opt_; }
     session_stats& stats() { return stats_; }
+    const session_stats& stats() const { return stats_; }
     scheduler& sched() { return sched_; }
     // Per-op host-measured times ("op@backend" -> total); timing synchronises after every node.
     void set_profile(bool on);
@@ -75,7 +86,7 @@ public:
     // values before the KV cache stores them (F32, not rounded to a F16 cache).
     std::vector<attn_qkv> take_captured();
 
-private:
+  private:
     void run(llm_graph& lg, int64_t n_tokens);
     void compute(const graph& g);
     void collect(const llm_graph& lg, int64_t n_tokens);

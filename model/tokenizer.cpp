@@ -35,15 +35,19 @@ int byte_token_value(const std::string& s) {
 tokenizer::tokenizer(const gguf::file& f) {
     auto fail = [&](const std::string& what) { throw error(fmt::format("{}: {}", f.path(), what)); };
     const std::string model = f.get_string("tokenizer.ggml.model");
-    if (model == "llama") kind_ = tokenizer_kind::spm;
-    else if (model == "gpt2") kind_ = tokenizer_kind::bpe;
-    else fail(fmt::format("tokenizer model '{}' is not supported (llama, gpt2)", model));
+    if (model == "llama")
+        kind_ = tokenizer_kind::spm;
+    else if (model == "gpt2")
+        kind_ = tokenizer_kind::bpe;
+    else
+        fail(fmt::format("tokenizer model '{}' is not supported (llama, gpt2)", model));
 
     try {
         tokens_ = f.get("tokenizer.ggml.tokens").strings();
         if (const gguf::value* v = f.find("tokenizer.ggml.scores")) scores_ = v->floats();
         if (const gguf::value* v = f.find("tokenizer.ggml.token_type")) {
-            for (int64_t t : v->ints()) types_.push_back(int32_t(t));
+            for (int64_t t : v->ints())
+                types_.push_back(int32_t(t));
         }
     } catch (const error& e) {
         if (std::string_view(e.what()).starts_with(f.path())) throw;
@@ -54,13 +58,16 @@ tokenizer::tokenizer(const gguf::file& f) {
     if (scores_.empty()) scores_.assign(n, 0.0f);
     if (types_.empty()) types_.assign(n, tt_normal);
     if (scores_.size() != n || types_.size() != n)
-        fail(fmt::format("tokenizer: {} tokens but {} scores and {} types", n, scores_.size(), types_.size()));
+        fail(
+            fmt::format("tokenizer: {} tokens but {} scores and {} types", n, scores_.size(), types_.size()));
     ids_.reserve(n);
-    for (size_t i = 0; i < n; ++i) ids_.emplace(tokens_[i], int32_t(i));
+    for (size_t i = 0; i < n; ++i)
+        ids_.emplace(tokens_[i], int32_t(i));
 
     auto token_id = [&](const char* key, int64_t def) {
         const int64_t id = f.get_int(key, def);
-        if (id < -1 || id >= int64_t(n)) fail(fmt::format("{} = {} is outside the vocabulary of {}", key, id, n));
+        if (id < -1 || id >= int64_t(n))
+            fail(fmt::format("{} = {} is outside the vocabulary of {}", key, id, n));
         return int32_t(id);
     };
     const bool spm = kind_ == tokenizer_kind::spm;
@@ -101,11 +108,15 @@ tokenizer::tokenizer(const gguf::file& f) {
         }
     }
 
+    // matched whole in text (parse_special), as llama.cpp does: control, user-defined and unknown
+    // tokens ("<unk>" in a prompt is the unknown token, not its letters)
     for (size_t i = 0; i < n; ++i)
-        if ((types_[i] == tt_control || types_[i] == tt_user_defined) && !tokens_[i].empty())
+        if ((types_[i] == tt_control || types_[i] == tt_user_defined || types_[i] == tt_unknown) &&
+            !tokens_[i].empty())
             specials_.push_back(int32_t(i));
-    std::stable_sort(specials_.begin(), specials_.end(),
-                     [&](int32_t a, int32_t b) { return tokens_[size_t(a)].size() > tokens_[size_t(b)].size(); });
+    std::stable_sort(specials_.begin(), specials_.end(), [&](int32_t a, int32_t b) {
+        return tokens_[size_t(a)].size() > tokens_[size_t(b)].size();
+    });
 
     if (eos_ >= 0) eog_.push_back(eos_);
     const int32_t eot = token_id("tokenizer.ggml.eot_token_id", -1);
@@ -125,7 +136,9 @@ bool tokenizer::is_control(int32_t id) const {
     return id >= 0 && id < n_vocab() && types_[size_t(id)] == tt_control;
 }
 
-bool tokenizer::is_eog(int32_t id) const { return std::find(eog_.begin(), eog_.end(), id) != eog_.end(); }
+bool tokenizer::is_eog(int32_t id) const {
+    return std::find(eog_.begin(), eog_.end(), id) != eog_.end();
+}
 
 std::vector<int32_t> tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
     std::vector<int32_t> out;
@@ -163,12 +176,15 @@ void tokenizer::encode_fragment(std::string_view text, bool after_special, std::
         s.reserve(text.size() + 8);
         if (add_space_prefix_ && after_special) s += spm_space;
         for (char c : text) {
-            if (c == ' ') s += spm_space;
-            else s += c;
+            if (c == ' ')
+                s += spm_space;
+            else
+                s += c;
         }
         return encode_spm(s, out);
     }
-    for (std::string_view word : pretokenize(text, pre_)) encode_bpe_word(word, out);
+    for (std::string_view word : pretokenize(text, pre_))
+        encode_bpe_word(word, out);
 }
 
 std::string tokenizer::piece(int32_t id, bool show_special) const {
@@ -196,8 +212,10 @@ std::string tokenizer::piece(int32_t id, bool show_special) const {
         uint32_t cp;
         const size_t len = utf8_decode(t, i, cp);
         const int b = codepoint_to_byte(cp);
-        if (b >= 0) out += char(b);
-        else out.append(t, i, len);
+        if (b >= 0)
+            out += char(b);
+        else
+            out.append(t, i, len);
         i += len;
     }
     return out;

@@ -7,7 +7,7 @@
 // "gpt2":  byte-level BPE: the text is split into words by the model's pre-tokenizer
 //          (tokenizer.ggml.pre), each word's bytes are mapped to GPT-2's printable alphabet,
 //          and tokenizer.ggml.merges apply by rank (lowest first).
-// Special tokens (control and user-defined) written in the text are matched whole first.
+// Special tokens (control, user-defined and unknown) written in the text are matched whole first.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +25,7 @@ namespace pa::model {
 enum class tokenizer_kind { spm, bpe };
 
 class tokenizer {
-public:
+  public:
     explicit tokenizer(const gguf::file& f); // throws pa::error naming the file and key
 
     // parse_special: text like "<|im_start|>" becomes that one token.
@@ -46,7 +46,7 @@ public:
     const std::string& token_text(int32_t id) const { return tokens_.at(size_t(id)); }
     int32_t find(std::string_view text) const; // -1 if not a token
 
-private:
+  private:
     void encode_fragment(std::string_view text, bool first_or_after_special, std::vector<int32_t>& out) const;
     void encode_spm(std::string_view text, std::vector<int32_t>& out) const;
     void encode_bpe_word(std::string_view word, std::vector<int32_t>& out) const;
@@ -67,7 +67,7 @@ private:
     std::unordered_map<uint64_t, merge_entry> merges_; // (left id << 32 | right id) -> rank, merged id
     std::vector<int32_t> specials_;                    // matched in text, longest first
     std::vector<int32_t> eog_;
-    int32_t byte_ids_[256];                            // spm byte fallback tokens (-1 if absent)
+    int32_t byte_ids_[256]; // spm byte fallback tokens (-1 if absent)
     int32_t bos_ = -1, eos_ = -1, unk_ = -1;
     bool add_bos_ = true;
     bool add_space_prefix_ = true;

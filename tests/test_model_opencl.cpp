@@ -35,8 +35,10 @@ device& dev() {
         const char* env = std::getenv("PA_PLUGIN");
         try {
             x.plug = pa::plugin::load(env && *env ? env : PA_PLUGIN_PATH);
-            if (x.plug->device_count() == 0) x.skip = "no OpenCL device";
-            else x.ocl = x.plug->open_backend("");
+            if (x.plug->device_count() == 0)
+                x.skip = "no OpenCL device";
+            else
+                x.ocl = x.plug->open_backend("");
         } catch (const pa::error& e) {
             x.skip = e.what();
         }
@@ -46,9 +48,9 @@ device& dev() {
     return d;
 }
 
-#define REQUIRE_OPENCL()                                      \
-    do {                                                      \
-        if (!dev().skip.empty()) GTEST_SKIP() << dev().skip;  \
+#define REQUIRE_OPENCL()                                                                                     \
+    do {                                                                                                     \
+        if (!dev().skip.empty()) GTEST_SKIP() << dev().skip;                                                 \
     } while (0)
 
 std::vector<float> all_logits(pm::session& s, std::span<const int32_t> toks) {
@@ -91,7 +93,8 @@ TEST(model_opencl, greedy_from_bos) {
         if (t != PA_TYPE_Q4_0) {
             EXPECT_EQ(text.substr(0, golden.size()), golden) << pa::type_name(t);
         }
-        pm::session c(*m, {dev().cpu.get()}, opts(pm::attn_mode::dense)); // 4-bit changes the story: same on both
+        pm::session c(*m, {dev().cpu.get()},
+                      opts(pm::attn_mode::dense)); // 4-bit changes the story: same on both
         EXPECT_EQ(text, greedy(c, m->tok(), golden.size())) << pa::type_name(t);
         EXPECT_TRUE(ran_on_opencl(s, "mul_mat")) << s.profile_report();
         EXPECT_TRUE(ran_on_opencl(s, "flash_attn_ext")) << s.profile_report();
@@ -100,7 +103,8 @@ TEST(model_opencl, greedy_from_bos) {
 
 TEST(model_opencl, logits_match_cpu) {
     REQUIRE_OPENCL();
-    for (pa_type t : {PA_TYPE_F32}) { // quantized weights: greedy_from_bos (kept short: PoCL builds kernels slowly)
+    for (pa_type t :
+         {PA_TYPE_F32}) { // quantized weights: greedy_from_bos (kept short: PoCL builds kernels slowly)
         const auto m = load_stories(t);
         const std::vector<int32_t> toks = m->tok().encode(story, true);
         pm::session_options o = opts(pm::attn_mode::dense);
@@ -108,7 +112,8 @@ TEST(model_opencl, logits_match_cpu) {
         pm::session cpu(*m, {dev().cpu.get()}, o);
         pm::session ocl(*m, {dev().ocl.get(), dev().cpu.get()}, o);
         const double err = rel_max_err(all_logits(ocl, toks), all_logits(cpu, toks));
-        std::printf("stories260K %s: OpenCL vs CPU logits, max rel error %.2e\n", std::string(pa::type_name(t)).c_str(), err);
+        std::printf("stories260K %s: OpenCL vs CPU logits, max rel error %.2e\n",
+                    std::string(pa::type_name(t)).c_str(), err);
         EXPECT_LT(err, 2e-3) << pa::type_name(t);
     }
 }
@@ -129,16 +134,18 @@ TEST(model_opencl, proxy_attention_in_the_model) {
         pm::session dense(*m, order, opts(pm::attn_mode::dense));
         pm::session proxy(*m, order, o);
         const std::vector<float> ref = all_logits(dense, toks);
-        EXPECT_LT(rel_max_err(all_logits(proxy, toks), ref), 2e-3) << b->name(); // noise floor of two attention kernels
+        EXPECT_LT(rel_max_err(all_logits(proxy, toks), ref), 2e-3)
+            << b->name(); // noise floor of two attention kernels
         EXPECT_EQ(proxy.stats().proxy_nodes, m->hp().n_layer) << b->name();
 
         pm::session_options sparse = o; // gamma < 1: sparser, close in perplexity
         sparse.proxy.gamma = 0.8f;
         pm::session ds(*m, order, opts(pm::attn_mode::dense)), ps(*m, order, sparse);
         const std::vector<int32_t> text = m->tok().encode(story + " " + story, false, false);
-        const double pd = pm::perplexity(ds, text, 256, 0).ppl, pp = pm::perplexity(ps, text, 256, 0).ppl;
-        std::printf("%s: ppl dense %.4f, proxy (gamma 0.8, block 16) %.4f (%+.2f%%)\n", b->name().c_str(), pd, pp,
-                    100.0 * (pp / pd - 1.0));
+        const double pd = pm::perplexity(ds, text, 256, 0, pm::ppl_scoring::all).ppl,
+                     pp = pm::perplexity(ps, text, 256, 0, pm::ppl_scoring::all).ppl;
+        std::printf("%s: ppl dense %.4f, proxy (gamma 0.8, block 16) %.4f (%+.2f%%)\n", b->name().c_str(), pd,
+                    pp, 100.0 * (pp / pd - 1.0));
         EXPECT_NEAR(pp / pd, 1.0, 0.2);
     }
 }

@@ -28,27 +28,32 @@ const pm::model& stories_f32() {
 }
 
 // llama2.c's forward(), transcribed over the raw checkpoint: logits of every position.
-std::vector<std::vector<float>> reference_logits(const pm::llama2c_checkpoint& ck, const std::vector<int32_t>& toks) {
+std::vector<std::vector<float>> reference_logits(const pm::llama2c_checkpoint& ck,
+                                                 const std::vector<int32_t>& toks) {
     const pm::llama2c_config& c = ck.config;
     auto W = [&](const std::string& name) -> const std::vector<float>& {
         for (const auto& w : ck.weights)
             if (w.name == name) return w.data;
         throw std::runtime_error("no " + name);
     };
-    auto matmul = [](std::vector<float>& out, const std::vector<float>& x, const std::vector<float>& w, int n, int d) {
+    auto matmul = [](std::vector<float>& out, const std::vector<float>& x, const std::vector<float>& w, int n,
+                     int d) {
         out.assign(size_t(d), 0.0f);
         for (int i = 0; i < d; ++i) {
             float v = 0;
-            for (int j = 0; j < n; ++j) v += w[size_t(i) * n + j] * x[size_t(j)];
+            for (int j = 0; j < n; ++j)
+                v += w[size_t(i) * n + j] * x[size_t(j)];
             out[size_t(i)] = v;
         }
     };
     auto rmsnorm = [](const std::vector<float>& x, const std::vector<float>& w) {
         float ss = 0;
-        for (float v : x) ss += v * v;
+        for (float v : x)
+            ss += v * v;
         ss = 1.0f / std::sqrt(ss / float(x.size()) + 1e-5f);
         std::vector<float> o(x.size());
-        for (size_t i = 0; i < x.size(); ++i) o[i] = w[i] * (ss * x[i]);
+        for (size_t i = 0; i < x.size(); ++i)
+            o[i] = w[i] * (ss * x[i]);
         return o;
     };
     const int dim = c.dim, hs = c.head_dim(), kv_dim = c.kv_dim(), L = c.n_layers;
@@ -56,7 +61,8 @@ std::vector<std::vector<float>> reference_logits(const pm::llama2c_checkpoint& c
     std::vector<std::vector<float>> all;
     for (size_t pos = 0; pos < toks.size(); ++pos) {
         const auto& emb = W("token_embd.weight");
-        std::vector<float> x(emb.begin() + long(toks[pos]) * dim, emb.begin() + long(toks[pos] + 1) * dim), q, k, v, o, h1, h3;
+        std::vector<float> x(emb.begin() + long(toks[pos]) * dim, emb.begin() + long(toks[pos] + 1) * dim), q,
+            k, v, o, h1, h3;
         for (int l = 0; l < L; ++l) {
             const std::string b = "blk." + std::to_string(l) + ".";
             std::vector<float> xb = rmsnorm(x, W(b + "attn_norm.weight"));
@@ -82,24 +88,29 @@ std::vector<std::vector<float>> reference_logits(const pm::llama2c_checkpoint& c
                 float mx = -1e30f;
                 for (size_t t = 0; t <= pos; ++t) {
                     float s = 0;
-                    for (int i = 0; i < hs; ++i) s += q[size_t(h * hs + i)] * kc[size_t(l)][t][size_t(kvh * hs + i)];
+                    for (int i = 0; i < hs; ++i)
+                        s += q[size_t(h * hs + i)] * kc[size_t(l)][t][size_t(kvh * hs + i)];
                     sc[t] = s / std::sqrt(float(hs));
                     mx = std::max(mx, sc[t]);
                 }
                 float sum = 0;
-                for (float& s : sc) sum += s = std::exp(s - mx);
+                for (float& s : sc)
+                    sum += s = std::exp(s - mx);
                 for (size_t t = 0; t <= pos; ++t)
                     for (int i = 0; i < hs; ++i)
                         att_out[size_t(h * hs + i)] += sc[t] / sum * vc[size_t(l)][t][size_t(kvh * hs + i)];
             }
             matmul(o, att_out, W(b + "attn_output.weight"), dim, dim);
-            for (int i = 0; i < dim; ++i) x[size_t(i)] += o[size_t(i)];
+            for (int i = 0; i < dim; ++i)
+                x[size_t(i)] += o[size_t(i)];
             xb = rmsnorm(x, W(b + "ffn_norm.weight"));
             matmul(h1, xb, W(b + "ffn_gate.weight"), dim, c.hidden_dim);
             matmul(h3, xb, W(b + "ffn_up.weight"), dim, c.hidden_dim);
-            for (size_t i = 0; i < h1.size(); ++i) h1[i] = h1[i] / (1.0f + std::exp(-h1[i])) * h3[i];
+            for (size_t i = 0; i < h1.size(); ++i)
+                h1[i] = h1[i] / (1.0f + std::exp(-h1[i])) * h3[i];
             matmul(o, h1, W(b + "ffn_down.weight"), c.hidden_dim, dim);
-            for (int i = 0; i < dim; ++i) x[size_t(i)] += o[size_t(i)];
+            for (int i = 0; i < dim; ++i)
+                x[size_t(i)] += o[size_t(i)];
         }
         std::vector<float> logits;
         matmul(logits, rmsnorm(x, W("output_norm.weight")), W("token_embd.weight"), dim, c.vocab_size);
@@ -139,7 +150,8 @@ TEST(model_stories, logits_match_llama2c_forward) {
     s.eval_all(toks, [&](int64_t first, const float* logits, int64_t n) {
         for (int64_t i = 0; i < n; ++i)
             for (int v = 0; v < 512; ++v)
-                max_err = std::max(max_err, std::fabs(logits[i * 512 + v] - ref[size_t(first + i)][size_t(v)]));
+                max_err =
+                    std::max(max_err, std::fabs(logits[i * 512 + v] - ref[size_t(first + i)][size_t(v)]));
     });
     EXPECT_LT(max_err, 2e-3f);
 }
@@ -161,7 +173,8 @@ TEST(model_stories, chunked_prefill_equals_prefill_at_once) {
         // eval (last logits only) agrees with eval_all
         pm::session s2(m, {cpu.get()}, o);
         const std::vector<float> last = s2.eval(toks);
-        for (int v = 0; v < 512; ++v) EXPECT_NEAR(last[size_t(v)], all[all.size() - 512 + size_t(v)], 1e-4f);
+        for (int v = 0; v < 512; ++v)
+            EXPECT_NEAR(last[size_t(v)], all[all.size() - 512 + size_t(v)], 1e-4f);
     }
     for (size_t b = 1; b < logits_by_batch.size(); ++b) {
         ASSERT_EQ(logits_by_batch[b].size(), logits_by_batch[0].size());
@@ -179,10 +192,11 @@ TEST(model_stories, quantized_variants_stay_close) {
         const auto m = load_stories(t);
         pm::session s(*m, {cpu.get()}, dense_opts());
         const std::vector<int32_t> toks = m->tok().encode(story, false, false);
-        ppl[std::string(pa::type_name(t))] = pm::perplexity(s, toks, 64, 0).ppl;
+        ppl[std::string(pa::type_name(t))] = pm::perplexity(s, toks, 64, 0, pm::ppl_scoring::all).ppl;
     }
-    for (const auto& [name, p] : ppl) std::printf("stories260K %s: ppl %.4f (%+.2f%% vs f32)\n", name.c_str(), p,
-                                                 100.0 * (p / ppl["f32"] - 1.0));
+    for (const auto& [name, p] : ppl)
+        std::printf("stories260K %s: ppl %.4f (%+.2f%% vs f32)\n", name.c_str(), p,
+                    100.0 * (p / ppl["f32"] - 1.0));
     EXPECT_GT(ppl["f32"], 1.0);
     EXPECT_LT(ppl["f32"], 20.0); // a children's story is easy for this model
     EXPECT_NEAR(ppl["f16"] / ppl["f32"], 1.0, 0.002);
@@ -196,13 +210,14 @@ TEST(model_stories, perplexity_by_hand_for_one_chunk) {
     const auto cpu = pa::make_cpu_backend(2);
     const std::vector<int32_t> toks = m.tok().encode("Tim had a big red ball.", false, false);
     pm::session s(m, {cpu.get()}, dense_opts(PA_TYPE_F32));
-    const pm::ppl_result r = pm::perplexity(s, toks, 512, 0);
+    const pm::ppl_result r = pm::perplexity(s, toks, 512, 0, pm::ppl_scoring::all);
     // by hand: BOS + text, each text token scored once from the logits before it
     std::vector<int32_t> chunk = {m.tok().bos()};
     chunk.insert(chunk.end(), toks.begin(), toks.end());
     const auto ref = reference_logits(pm::load_llama2c_checkpoint(data_dir + "stories260K.bin"), chunk);
     double nll = 0;
-    for (size_t i = 0; i + 1 < chunk.size(); ++i) nll += pm::token_nll(ref[i], chunk[i + 1]);
+    for (size_t i = 0; i + 1 < chunk.size(); ++i)
+        nll += pm::token_nll(ref[i], chunk[i + 1]);
     EXPECT_EQ(r.scored, int64_t(toks.size()));
     EXPECT_EQ(r.chunks, 1);
     EXPECT_NEAR(r.ppl, std::exp(nll / double(toks.size())), 1e-3 * r.ppl);

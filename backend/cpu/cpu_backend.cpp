@@ -10,6 +10,7 @@
 #include "pa/backend.h"
 #include "pa/error.h"
 #include "pa/op_registry.h"
+#include "simd.h"
 
 namespace pa {
 namespace {
@@ -34,11 +35,11 @@ void run_dynamic(tensor* node) {
 
 class cpu_backend final : public backend {
   public:
-    explicit cpu_backend(int n_threads) : n_threads_(resolve_threads(n_threads)) {}
+    explicit cpu_backend(int n_threads) : n_threads_(resolve_threads(n_threads)), simd_(&cpu::simd()) {}
 
     std::string name() const override { return "cpu"; }
     std::string description() const override {
-        return fmt::format("reference CPU backend, {} threads", n_threads_);
+        return fmt::format("reference CPU backend, {} threads, {}", n_threads_, simd_->name);
     }
     bool is_host() const override { return true; }
 
@@ -87,7 +88,15 @@ class cpu_backend final : public backend {
             n_threads_ = resolve_threads(n);
             return;
         }
-        throw error(fmt::format("cpu: unknown option '{}' (known: n_threads)", key), PA_ERR_UNSUPPORTED);
+        if (key == "simd") { // kernel variant: generic | avx2 | avx512 (simd.h)
+            const cpu::simd_kernels* k = cpu::simd_variant(value);
+            if (!k)
+                throw error(fmt::format("cpu: simd variant '{}' is not built or not supported here", value));
+            simd_ = k;
+            return;
+        }
+        throw error(fmt::format("cpu: unknown option '{}' (known: n_threads, simd)", key),
+                    PA_ERR_UNSUPPORTED);
     }
 
   private:
@@ -106,10 +115,11 @@ class cpu_backend final : public backend {
             throw error(
                 fmt::format("cpu: unsupported op {} ({})", node->op, op_registry::global().name(node->op)),
                 PA_ERR_UNSUPPORTED);
-        k->compute(node, n_threads_);
+        k->compute(node, n_threads_, *simd_);
     }
 
     int n_threads_;
+    const cpu::simd_kernels* simd_;
 };
 
 } // namespace

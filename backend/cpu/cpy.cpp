@@ -32,7 +32,7 @@ template <class F> void for_rows(const tensor* t, int n_threads, F&& fn) {
 
 } // namespace
 
-void op_cpy(tensor* dst, int n_threads) {
+void op_cpy(tensor* dst, int n_threads, const simd_kernels&) {
     const tensor* a = dst->src[0];
     const bool same = same_shape(a, dst);
     const bool a_quant = traits(a->type).quantized, d_quant = traits(dst->type).quantized;

@@ -42,24 +42,24 @@ template <class F> void unary_map(tensor* dst, int n_threads, F&& f) {
 
 } // namespace
 
-void op_add(tensor* dst, int n_threads) {
+void op_add(tensor* dst, int n_threads, const simd_kernels&) {
     binary_broadcast(dst, n_threads, [](float x, float y) { return x + y; });
 }
 
-void op_mul(tensor* dst, int n_threads) {
+void op_mul(tensor* dst, int n_threads, const simd_kernels&) {
     binary_broadcast(dst, n_threads, [](float x, float y) { return x * y; });
 }
 
-void op_scale(tensor* dst, int n_threads) {
+void op_scale(tensor* dst, int n_threads, const simd_kernels&) {
     const float s = pa_param_f(dst, 0);
     unary_map(dst, n_threads, [s](float x) { return x * s; });
 }
 
-void op_silu(tensor* dst, int n_threads) {
+void op_silu(tensor* dst, int n_threads, const simd_kernels&) {
     unary_map(dst, n_threads, silu_f);
 }
 
-void op_swiglu(tensor* dst, int n_threads) {
+void op_swiglu(tensor* dst, int n_threads, const simd_kernels&) {
     binary_broadcast(dst, n_threads, [](float x, float y) { return silu_f(x) * y; });
 }
 

@@ -8,7 +8,7 @@
 
 namespace pa::cpu {
 
-void op_get_rows(tensor* dst, int n_threads) {
+void op_get_rows(tensor* dst, int n_threads, const simd_kernels&) {
     const tensor* a = dst->src[0];
     const tensor* ids = dst->src[1];
     std::vector<float> row(size_t(a->ne[0]));

@@ -5,7 +5,7 @@
 
 namespace pa::cpu {
 
-void op_rms_norm(tensor* dst, int n_threads) {
+void op_rms_norm(tensor* dst, int n_threads, const simd_kernels&) {
     const double eps = pa_param_f(dst, 0);
     const int64_t ne0 = dst->ne[0];
     transform_rows(dst, n_threads, 3.0 * double(ne0), [&](std::vector<float>& x, int64_t, int64_t, int64_t) {

@@ -1,6 +1,8 @@
 // ops.h - the reference CPU kernels (one function per op, in the file of its family: get_rows.cpp,
 // elementwise.cpp, norm.cpp, rope.cpp, softmax.cpp, mul_mat.cpp, cpy.cpp, flash_attn.cpp), the
 // table that dispatches to them (op_table.cpp) and the small helpers they share (util.cpp).
+// mul_mat and flash_attn_ext run their inner loops on the vector kernels of simd.h; parallel_for
+// hands chunks to the workers of thread_pool.h.
 // Every kernel indexes its tensors through ne/nb, so views, permutes and broadcast sources work
 // without copies. Correctness first: the OpenCL backend is tested against these.
 #pragma once
@@ -14,6 +16,8 @@
 #include "pa/types.h"
 
 namespace pa::cpu {
+
+struct simd_kernels; // simd.h
 
 // Address of element (i0, i1, i2, i3); for block types i0 counts blocks.
 inline char* elem_ptr(const tensor* t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
@@ -102,7 +106,8 @@ template <class F> void transform_rows(tensor* dst, int n_threads, double cost_p
 }
 
 // ---- kernels: dst is the node; srcs hang off dst->src[] ----------------------------------
-using kernel = void(tensor* dst, int n_threads);
+// simd: the backend's vector kernels (simd.h), used by mul_mat and flash_attn_ext.
+using kernel = void(tensor* dst, int n_threads, const simd_kernels& simd);
 kernel op_get_rows;                                  // get_rows.cpp
 kernel op_add, op_mul, op_scale, op_silu, op_swiglu; // elementwise.cpp
 kernel op_rms_norm;                                  // norm.cpp

@@ -7,7 +7,7 @@ namespace pa::cpu {
 
 // x [d, H, N, 1]: the pair (p, q) of head h of token t turns by pos * theta^(-2i/n_dims),
 // pos = n_past + t; normal mode pairs (2i, 2i+1), neox (i, i + n_dims/2); the rest is copied.
-void op_rope(tensor* dst, int n_threads) {
+void op_rope(tensor* dst, int n_threads, const simd_kernels&) {
     const int n_dims = pa_param_i(dst, 0);
     const int mode = pa_param_i(dst, 1);
     const double theta = pa_param_f(dst, 2);

@@ -8,7 +8,7 @@
 namespace pa::cpu {
 
 // Mask row i1 serves every (i2, i3). A row whose every entry is -inf gives zeros (no NaN).
-void op_soft_max(tensor* dst, int n_threads) {
+void op_soft_max(tensor* dst, int n_threads, const simd_kernels&) {
     const tensor* mask = dst->src[1];
     const float s = pa_param_f(dst, 0);
     const int64_t ne0 = dst->ne[0];

@@ -1,11 +1,9 @@
 // util.cpp - helpers shared by the CPU kernels: row loading and storing, threading, dot product.
 #include <algorithm>
-#include <exception>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "ops.h"
+#include "thread_pool.h"
 
 namespace pa::cpu {
 
@@ -33,7 +31,7 @@ void store_row(tensor* dst, int64_t i1, int64_t i2, int64_t i3, const float* v) 
 void parallel_for(int n_threads, int64_t n, double cost_per_item,
                   const std::function<void(int64_t, int64_t)>& fn) {
     if (n <= 0) return;
-    // Spawning a thread costs tens of microseconds: only split work worth ~1e5 flops a thread.
+    // Handing work to another thread costs microseconds: only split work worth ~1e5 flops a thread.
     constexpr double min_cost_per_thread = 1e5;
     const int64_t by_cost = static_cast<int64_t>(double(n) * cost_per_item / min_cost_per_thread);
     const int64_t nt = std::clamp<int64_t>(std::min<int64_t>(by_cost, n), 1, std::max(1, n_threads));
@@ -41,27 +39,11 @@ void parallel_for(int n_threads, int64_t n, double cost_per_item,
         fn(0, n);
         return;
     }
-    std::exception_ptr first_error;
-    std::mutex mu;
-    auto run = [&](int64_t begin, int64_t end) {
-        try {
-            fn(begin, end);
-        } catch (...) {
-            std::lock_guard lock(mu);
-            if (!first_error) first_error = std::current_exception();
-        }
-    };
-    std::vector<std::thread> threads;
-    threads.reserve(size_t(nt - 1));
     const int64_t chunk = (n + nt - 1) / nt;
-    for (int64_t t = 1; t < nt; ++t) {
+    run_on_pool(int(nt), [&](int t) { // pool workers live across loops (thread_pool.h)
         const int64_t begin = t * chunk, end = std::min(n, begin + chunk);
-        if (begin < end) threads.emplace_back(run, begin, end);
-    }
-    run(0, std::min(n, chunk));
-    for (auto& th : threads)
-        th.join();
-    if (first_error) std::rethrow_exception(first_error);
+        if (begin < end) fn(begin, end);
+    });
 }
 
 float dot(const float* a, const float* b, int64_t n) {

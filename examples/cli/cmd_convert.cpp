@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <map>
 
+#include "chat_template.h"
 #include "cli.h"
 #include "convert.h"
 #include "pa/error.h"
+#include "session_options.h"
 
 namespace {
 
@@ -17,15 +19,27 @@ const char* usage =
     "  --type T         f32 | f16 | q8_0 | q4_0 | q4_1 for 2-D weights (default f32). Weights whose\n"
     "                   rows are not whole 32-element blocks stay F32; 1-D tensors keep their type.\n"
     "  --name NAME      general.name (default: the checkpoint's file name)\n"
+    "  --chat-template T  write tokenizer.chat_template: chatml | llama3 (a standard Jinja template of\n"
+    "                   that format) or FILE (its text); what `pa run -cnv` formats a conversation with\n"
     "  --quiet          no summary\n";
 
 std::string summary(const std::string& path) {
     const pa::gguf::file f(path);
     std::map<std::string, int> types;
-    for (const auto& t : f.tensors()) types[std::string(pa::type_name(t.type))]++;
+    for (const auto& t : f.tensors())
+        types[std::string(pa::type_name(t.type))]++;
     std::string ts;
-    for (const auto& [name, n] : types) ts += fmt::format("{}{} {}", ts.empty() ? "" : ", ", n, name);
-    return fmt::format("wrote {}: {:.2f} MB, {} tensors ({})", path, double(f.file_size()) / 1e6, f.tensors().size(), ts);
+    for (const auto& [name, n] : types)
+        ts += fmt::format("{}{} {}", ts.empty() ? "" : ", ", n, name);
+    return fmt::format("wrote {}: {:.2f} MB, {} tensors ({})", path, double(f.file_size()) / 1e6,
+                       f.tensors().size(), ts);
+}
+
+// --chat-template: a known format's Jinja template, or the text of a file
+std::string chat_jinja(const std::string& arg) {
+    if (arg == "chatml") return pa::model::chat_template::jinja(pa::model::chat_template::style::chatml);
+    if (arg == "llama3") return pa::model::chat_template::jinja(pa::model::chat_template::style::llama3);
+    return pa::cli::read_text_file(arg);
 }
 
 int run_convert(int argc, char** argv) {
@@ -41,6 +55,7 @@ int run_convert(int argc, char** argv) {
     const std::string out = a.str("-o", "");
     const std::string type_name = a.str("--type", "f32");
     const std::string name = a.str("--name", "");
+    const std::string chat = a.str("--chat-template", "");
     const bool quiet = a.flag("--quiet");
     a.str("--device", "");
     a.str("--plugin", ""); // every command takes them; nothing here runs on a device
@@ -57,19 +72,24 @@ int run_convert(int argc, char** argv) {
         const pa::gguf::file in(in_gguf);
         pa::gguf::writer w = pa::model::requantize_gguf(in, type, notes);
         if (!name.empty()) w.set("general.name", pa::gguf::value::of_string(name));
+        if (!chat.empty()) w.set("tokenizer.chat_template", pa::gguf::value::of_string(chat_jinja(chat)));
         w.write(out);
     } else {
         if (checkpoint.empty() || tokenizer.empty())
-            throw pa::error("give --checkpoint MODEL.bin and --tokenizer TOK.bin, or -m IN.gguf (see --help)");
+            throw pa::error(
+                "give --checkpoint MODEL.bin and --tokenizer TOK.bin, or -m IN.gguf (see --help)");
         pa::gguf::writer w = pa::model::convert_llama2c_files(checkpoint, tokenizer, type, notes);
         if (!name.empty()) w.set("general.name", pa::gguf::value::of_string(name));
+        if (!chat.empty()) w.set("tokenizer.chat_template", pa::gguf::value::of_string(chat_jinja(chat)));
         w.write(out);
     }
-    for (const std::string& n : notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+    for (const std::string& n : notes)
+        std::fprintf(stderr, "note: %s\n", n.c_str());
     if (!quiet) std::fprintf(stderr, "%s\n", summary(out).c_str());
     return 0;
 }
 
 } // namespace
 
-PA_CLI_COMMAND(convert, "llama2.c checkpoint -> GGUF, or requantize a GGUF (f16/q8_0/q4_0/q4_1)", run_convert);
+PA_CLI_COMMAND(convert, "llama2.c checkpoint -> GGUF, or requantize a GGUF (f16/q8_0/q4_0/q4_1)",
+               run_convert);

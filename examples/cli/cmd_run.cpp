@@ -1,11 +1,16 @@
 // pa run: load a GGUF model, prefill a prompt (proxy attention for long chunks), decode with
-// dense attention, stream the text, report prefill and decode speed.
+// dense attention, stream the text, report prefill and decode speed; or (-cnv) chat with it
+// through the chat template in its metadata.
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <fmt/format.h>
+#include <iostream>
+#include <sys/resource.h>
 
+#include "chat_template.h"
 #include "cli.h"
+#include "generate.h"
 #include "model.h"
 #include "pa/error.h"
 #include "proxy_options.h"
@@ -15,26 +20,144 @@
 
 namespace {
 
+namespace pm = pa::model;
 using clock_type = std::chrono::steady_clock;
 
 const char* usage =
     "usage: pa run -m MODEL.gguf (-p PROMPT | -f FILE) [-n N] [options]\n"
+    "       pa run -m MODEL.gguf -cnv [--system TEXT] [options]\n"
     "Generates text: streams it to stdout, prefill progress and speeds to stderr.\n"
-    "  -n N               tokens to generate (default 128; stops early at end of text)\n"
+    "  -n N               tokens to generate (default 128; in chat: per reply, default until the end\n"
+    "                     of the reply); stops early at an end-of-generation token\n"
+    "  -cnv, --chat       chat: each line you type is a user message, formatted with the model's chat\n"
+    "                     template (tokenizer.chat_template: ChatML or Llama-3); Ctrl-C stops a reply and\n"
+    "                     returns to the prompt, Ctrl-D (or Ctrl-C at the prompt) quits\n"
+    "  --system TEXT      chat: the system message (-p PROMPT in chat mode means the same)\n"
+    "  --chat-template T  chat: chatml | llama3 instead of the model's template\n"
     "  --temp T           temperature (default 0.8; 0 = greedy)\n"
     "  --top-k K          keep the K most likely tokens (default 40; 0 = all)\n"
     "  --top-p P          nucleus sampling mass (default 0.95)\n"
     "  --seed S           sampling seed (default: from the clock)\n"
-    "  --ctx C            context size (default: prompt + n, at most the model's)\n"
+    "  -c, --ctx C        context size (default: prompt + n, at most the model's; chat: the model's)\n"
+    "  --ignore-eos       do not stop at end-of-generation tokens\n"
+    "  -t, --threads N    CPU backend threads (default: all cores)\n"
     "  --raw              do not turn special-token text (e.g. <|im_start|>) into tokens\n"
-    "  --json             print one JSON object (text, token counts, speeds) on stdout instead\n"
+    "  --json             print one JSON object (text, token counts, speeds, phases) on stdout instead\n"
     "  --profile          time every op (synchronising after each) and print a table to stderr\n";
 
 double seconds_since(clock_type::time_point t0) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
+// CPU seconds of the whole process (all threads, user + system): on a shared machine, work per
+// CPU second is steadier than wall time.
+double process_cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+struct run_setup {
+    pm::session_options session;
+    pm::sampler_options sampling;
+    int64_t n_predict = -1; // -1: default
+    int64_t ctx = 0;
+    bool ignore_eos = false, raw = false, json = false, profile = false;
+};
+
+// The chat loop: read a line, format the conversation, run the new part, stream the reply.
+int run_chat(const pm::model& m, pa::cli::backend_set& be, run_setup& rs, const std::string& system,
+             const std::string& template_name) {
+    const pm::tokenizer& tok = m.tok();
+    const pm::chat_template tmpl =
+        template_name.empty() ? pm::chat_template::from_metadata(
+                                    m.file().get_string("tokenizer.chat_template", ""), m.file().path())
+                              : pm::chat_template::named(template_name);
+    rs.session.n_ctx = int(rs.ctx > 0 ? rs.ctx : m.hp().n_ctx_train);
+    pm::session s(m, be.order(), rs.session);
+    s.sched().set_abort_flag(pa::cli::interrupt_flag());
+    pm::sampler smp(rs.sampling);
+    const std::atomic<bool>* stop = pa::cli::interrupt_flag();
+    std::fprintf(stderr, "chat (%s template, context %d): Enter sends, Ctrl-C stops a reply, Ctrl-D quits\n",
+                 tmpl.name(), s.n_ctx());
+
+    std::vector<pm::chat_message> messages;
+    if (!system.empty()) messages.push_back({"system", system});
+    std::string in_cache; // the conversation text whose tokens the session holds
+    int64_t replies = 0, reply_tokens = 0;
+    double reply_seconds = 0;
+    for (;;) {
+        std::fputs("\n> ", stdout);
+        std::fflush(stdout);
+        std::string line;
+        if (!std::getline(std::cin, line)) {
+            std::cin.clear();
+            break; // Ctrl-D, or Ctrl-C at the prompt
+        }
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.empty()) continue;
+        messages.push_back({"user", line});
+        const std::string prompt = tmpl.render(messages, true);
+        std::vector<int32_t> tokens;
+        if (prompt.compare(0, in_cache.size(), in_cache) == 0 && s.n_past() > 0) {
+            tokens = tok.encode(std::string_view(prompt).substr(in_cache.size()), false, true);
+        } else { // the template rewrote earlier text: start over
+            s.reset();
+            tokens = tok.encode(prompt, tok.add_bos(), true);
+        }
+        if (s.n_past() + int64_t(tokens.size()) >= s.n_ctx()) {
+            std::fprintf(stderr, "\n(the context of %d tokens is full; start pa again or give a larger -c)\n",
+                         s.n_ctx());
+            break;
+        }
+        std::vector<float> logits;
+        try {
+            logits = s.eval(tokens);
+        } catch (const pa::error& e) {
+            if (e.status() != PA_ERR_INTERRUPTED) throw;
+            pa::cli::clear_interrupt();
+            messages.pop_back();
+            s.reset(); // the partial prompt is in the cache: rebuild from the start next time
+            in_cache.clear();
+            continue;
+        }
+        pm::generate_options go;
+        go.max_tokens = rs.n_predict;
+        go.ignore_eos = rs.ignore_eos;
+        go.feed_last = true;
+        const pm::generate_result r = pm::generate(
+            s, smp, std::move(logits), tokens.back(), go,
+            [](const std::string& piece) {
+                std::fwrite(piece.data(), 1, piece.size(), stdout);
+                std::fflush(stdout);
+            },
+            stop);
+        replies++;
+        reply_tokens += int64_t(r.tokens.size());
+        reply_seconds += r.seconds;
+        in_cache = prompt + r.text;
+        messages.push_back({"assistant", r.text});
+        if (r.why == pm::generate_result::stop::interrupted) {
+            pa::cli::clear_interrupt();
+            std::fputs(" [stopped]", stdout);
+        }
+        if (r.why == pm::generate_result::stop::context_full) {
+            std::fprintf(stderr, "\n(the context of %d tokens is full)\n", s.n_ctx());
+            break;
+        }
+    }
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    if (replies > 0)
+        std::fprintf(stderr, "%lld replies, %lld tokens in %.2f s (%.1f tok/s)\n", (long long)replies,
+                     (long long)reply_tokens, reply_seconds,
+                     reply_seconds > 0 ? double(reply_tokens) / reply_seconds : 0.0);
+    return 0;
+}
+
 int run_run(int argc, char** argv) {
+    const auto t_start = clock_type::now();
     pa::cli::args a(argc, argv,
                     std::string(usage) + pa::cli::session_option_help +
                         std::string(pa::cli::proxy_option_help) + pa::cli::device_options);
@@ -42,31 +165,48 @@ int run_run(int argc, char** argv) {
         fmt::print("{}", a.usage());
         return 0;
     }
+    run_setup rs;
     const std::string path = a.str("-m", "");
     const bool has_prompt = a.has("-p");
     const std::string prompt_arg = has_prompt ? a.str("-p", "") : "";
     const std::string prompt_file = a.str("-f", "");
-    const int64_t n_predict = a.i64("-n", 128);
-    pa::model::sampler_options so;
-    so.temp = float(a.f64("--temp", 0.8));
-    so.top_k = int(a.i64("--top-k", 40));
-    so.top_p = float(a.f64("--top-p", 0.95));
-    so.seed = uint64_t(a.i64("--seed", int64_t(std::time(nullptr))));
-    const int64_t ctx_arg = a.i64("--ctx", 0);
-    if (ctx_arg < 0 || ctx_arg > pa::model::max_ctx) // checked before it narrows to int
-        throw pa::error(
-            fmt::format("--ctx {} is outside 0..{} (the context limit)", ctx_arg, pa::model::max_ctx));
-    const bool raw = a.flag("--raw");
-    const bool json = a.flag("--json");
-    const bool profile = a.flag("--profile");
-    pa::model::session_options o = pa::cli::session_options_from(a, 512);
+    rs.n_predict = a.i64("-n", -1);
+    rs.sampling.temp = float(a.f64("--temp", 0.8));
+    rs.sampling.top_k = int(a.i64("--top-k", 40));
+    rs.sampling.top_p = float(a.f64("--top-p", 0.95));
+    rs.sampling.seed = uint64_t(a.i64("--seed", int64_t(std::time(nullptr))));
+    rs.ctx = a.has("-c") ? a.i64("-c", 0) : a.i64("--ctx", 0);
+    if (rs.ctx < 0 || rs.ctx > pm::max_ctx) // checked before it narrows to int
+        throw pa::error(fmt::format("--ctx {} is outside 0..{} (the context limit)", rs.ctx, pm::max_ctx));
+    const bool chat = a.flag("-cnv") || a.flag("--chat");
+    const bool has_system = a.has("--system");
+    const std::string system = has_system ? a.str("--system", "") : "";
+    const std::string chat_template = a.str("--chat-template", "");
+    rs.ignore_eos = a.flag("--ignore-eos");
+    const int64_t threads = a.has("-t") ? a.i64("-t", 0) : a.i64("--threads", 0);
+    rs.raw = a.flag("--raw");
+    rs.json = a.flag("--json");
+    rs.profile = a.flag("--profile");
+    rs.session = pa::cli::session_options_from(a, 512);
     if (path.empty()) throw pa::error("give a model with -m MODEL.gguf");
-    if (has_prompt == !prompt_file.empty())
-        throw pa::error("give the prompt with -p PROMPT or -f FILE (one of them)");
-    if (n_predict < 0) throw pa::error("-n must be >= 0");
+    if (threads < 0) throw pa::error("--threads must be >= 0");
+    if (rs.n_predict < -1) throw pa::error("-n must be >= 0 (or -1: the default)");
+    if (chat) {
+        if (rs.json) throw pa::error("--json does not go with -cnv (a chat is interactive)");
+        if (!prompt_file.empty())
+            throw pa::error("-f does not go with -cnv: give a system message with --system");
+        if (has_prompt && has_system)
+            throw pa::error("-cnv takes the system message from --system or -p, not both");
+    } else {
+        if (has_prompt == !prompt_file.empty())
+            throw pa::error("give the prompt with -p PROMPT or -f FILE (one of them)");
+        if (has_system || !chat_template.empty())
+            throw pa::error("--system and --chat-template go with -cnv (chat)");
+    }
     pa::cli::backend_set be = pa::cli::open_backends(a);
+    if (threads > 0) be.cpu->set_option("n_threads", std::to_string(threads));
     std::shared_ptr<pa::plugin> proxy_plugin = be.plug;
-    if (!proxy_plugin && o.attn == pa::model::attn_mode::proxy) { // the proxy op comes with the plugin
+    if (!proxy_plugin && rs.session.attn == pm::attn_mode::proxy) { // the proxy op comes with the plugin
         try {
             proxy_plugin = pa::cli::load_plugin(a);
         } catch (const pa::error&) {
@@ -74,66 +214,69 @@ int run_run(int argc, char** argv) {
     }
     a.finish();
 
-    const pa::model::model m(path);
-    const pa::model::tokenizer& tok = m.tok();
-    const std::string prompt = has_prompt ? prompt_arg : pa::cli::read_text_file(prompt_file);
-    std::vector<int32_t> tokens = tok.encode(prompt, tok.add_bos(), !raw);
-    if (tokens.empty())
-        throw pa::error("the prompt is empty and the model adds no BOS token: nothing to start from");
-    const int64_t want_ctx =
-        ctx_arg > 0 ? ctx_arg : std::min<int64_t>(m.hp().n_ctx_train, int64_t(tokens.size()) + n_predict);
-    if (int64_t(tokens.size()) > want_ctx)
-        throw pa::error(fmt::format("the prompt has {} tokens, more than the context of {} (--ctx)",
-                                    tokens.size(), want_ctx));
-    o.n_ctx = int(std::max<int64_t>(want_ctx, 1));
-    if (!json) {
+    const auto t_load = clock_type::now();
+    const pm::model m(path);
+    const double load_s = seconds_since(t_load);
+    const pm::tokenizer& tok = m.tok();
+    if (!rs.json) {
         const std::string dev = be.main().description();
         std::fprintf(stderr, "model: %s\ndevice: %s\n", m.describe().c_str(),
                      dev.substr(0, dev.find(" | ")).c_str());
     }
+    if (chat) return run_chat(m, be, rs, has_system ? system : prompt_arg, chat_template);
 
-    pa::model::session s(m, be.order(), o);
+    const int64_t n_predict = rs.n_predict < 0 ? 128 : rs.n_predict;
+    const auto t_tok = clock_type::now();
+    const std::string prompt = has_prompt ? prompt_arg : pa::cli::read_text_file(prompt_file);
+    std::vector<int32_t> tokens = tok.encode(prompt, tok.add_bos(), !rs.raw);
+    const double tokenize_s = seconds_since(t_tok);
+    if (tokens.empty())
+        throw pa::error("the prompt is empty and the model adds no BOS token: nothing to start from");
+    const int64_t want_ctx =
+        rs.ctx > 0 ? rs.ctx : std::min<int64_t>(m.hp().n_ctx_train, int64_t(tokens.size()) + n_predict);
+    if (int64_t(tokens.size()) > want_ctx)
+        throw pa::error(fmt::format("the prompt has {} tokens, more than the context of {} (-c)",
+                                    tokens.size(), want_ctx));
+    rs.session.n_ctx = int(std::max<int64_t>(want_ctx, 1));
+
+    const auto t_setup = clock_type::now();
+    pm::session s(m, be.order(), rs.session);
     s.sched().set_abort_flag(pa::cli::interrupt_flag());
-    s.set_profile(profile);
-    pa::model::sampler smp(so);
+    s.set_profile(rs.profile);
+    pm::sampler smp(rs.sampling);
+    const double setup_s = seconds_since(t_setup);
 
     // prefill
-    const bool show_progress = !json && int64_t(tokens.size()) > o.n_batch;
+    const bool show_progress = !rs.json && int64_t(tokens.size()) > rs.session.n_batch;
     const auto t_prefill = clock_type::now();
+    const double cpu_prefill = process_cpu_seconds();
     std::vector<float> logits = s.eval(tokens, [&](int64_t done, int64_t total) {
         if (show_progress)
             std::fprintf(stderr, "\rprefill %lld/%lld tokens (%.1f tok/s)", (long long)done, (long long)total,
                          double(done) / seconds_since(t_prefill));
     });
     const double prefill_s = seconds_since(t_prefill);
+    const double prefill_cpu_s = process_cpu_seconds() - cpu_prefill;
     if (show_progress) std::fprintf(stderr, "\n");
     const int64_t proxy_nodes = s.stats().proxy_nodes;
 
     // decode
-    std::string text;
-    int64_t generated = 0;
-    int32_t prev = tokens.back();
-    const auto t_decode = clock_type::now();
-    while (generated < n_predict) {
-        const int32_t t = smp.sample(logits);
-        if (tok.is_eog(t)) break;
-        std::string piece = tok.piece(t);
-        if (prev == tok.bos() && tok.add_space_prefix() && !piece.empty() && piece[0] == ' ')
-            piece.erase(0, 1);
-        text += piece;
-        if (!json) {
+    pm::generate_options go;
+    go.max_tokens = n_predict;
+    go.ignore_eos = rs.ignore_eos;
+    const bool json = rs.json;
+    const double cpu_decode = process_cpu_seconds();
+    const pm::generate_result r =
+        pm::generate(s, smp, std::move(logits), tokens.back(), go, [&](const std::string& piece) {
+            if (json) return;
             std::fwrite(piece.data(), 1, piece.size(), stdout);
             std::fflush(stdout);
-        }
-        prev = t;
-        if (++generated == n_predict) break;
-        if (s.n_past() >= s.n_ctx()) {
-            if (!json) std::fprintf(stderr, "\n(the context of %d tokens is full)", s.n_ctx());
-            break;
-        }
-        logits = s.eval(std::span<const int32_t>(&prev, 1));
-    }
-    const double decode_s = seconds_since(t_decode);
+        });
+    if (r.why == pm::generate_result::stop::context_full && !json)
+        std::fprintf(stderr, "\n(the context of %d tokens is full)", s.n_ctx());
+    const double decode_cpu_s = process_cpu_seconds() - cpu_decode;
+    const int64_t generated = int64_t(r.tokens.size());
+    const double decode_s = r.seconds;
     const double prefill_tps = double(tokens.size()) / prefill_s;
     const double decode_tps = generated > 0 ? double(generated) / decode_s : 0.0;
     if (json) {
@@ -141,10 +284,16 @@ int run_run(int argc, char** argv) {
             "{{\"model\": {}, \"device\": {}, \"attn\": \"{}\", \"prompt_tokens\": {}, \"generated_tokens\": "
             "{}, "
             "\"proxy_nodes\": {}, \"prefill_s\": {:.6f}, \"prefill_tok_s\": {:.3f}, \"decode_s\": {:.6f}, "
-            "\"decode_tok_s\": {:.3f}, \"n_ctx\": {}, \"text\": {}}}\n",
+            "\"decode_tok_s\": {:.3f}, \"n_ctx\": {}, \"phases\": {{\"load_s\": {:.6f}, \"tokenize_s\": "
+            "{:.6f}, "
+            "\"setup_s\": {:.6f}, \"prefill_s\": {:.6f}, \"decode_s\": {:.6f}, \"total_s\": {:.6f}, "
+            "\"prefill_cpu_s\": {:.6f}, \"decode_cpu_s\": {:.6f}}}, "
+            "\"text\": {}}}\n",
             pa::cli::json_escape(path), pa::cli::json_escape(be.main().description()),
-            o.attn == pa::model::attn_mode::proxy ? "proxy" : "dense", tokens.size(), generated, proxy_nodes,
-            prefill_s, prefill_tps, decode_s, decode_tps, s.n_ctx(), pa::cli::json_escape(text));
+            rs.session.attn == pm::attn_mode::proxy ? "proxy" : "dense", tokens.size(), generated,
+            proxy_nodes, prefill_s, prefill_tps, decode_s, decode_tps, s.n_ctx(), load_s, tokenize_s, setup_s,
+            prefill_s, decode_s, seconds_since(t_start), prefill_cpu_s, decode_cpu_s,
+            pa::cli::json_escape(r.text));
     } else {
         std::fputc('\n', stdout);
         std::fflush(stdout);
@@ -153,11 +302,14 @@ int run_run(int argc, char** argv) {
                      proxy_nodes > 0 ? fmt::format(" in {} nodes", proxy_nodes).c_str() : "");
         std::fprintf(stderr, "decode: %lld tokens in %.3f s (%.1f tok/s)\n", (long long)generated, decode_s,
                      decode_tps);
+        std::fprintf(stderr,
+                     "phases: load %.3f s, tokenize %.3f s, setup %.3f s, prefill %.3f s, decode %.3f s\n",
+                     load_s, tokenize_s, setup_s, prefill_s, decode_s);
     }
-    if (profile) std::fprintf(stderr, "%s", s.profile_report().c_str());
+    if (rs.profile) std::fprintf(stderr, "%s", s.profile_report().c_str());
     return 0;
 }
 
 } // namespace
 
-PA_CLI_COMMAND(run, "generate text with a GGUF model (llama, qwen2)", run_run);
+PA_CLI_COMMAND(run, "generate text, or chat (-cnv), with a GGUF model (llama, qwen2)", run_run);

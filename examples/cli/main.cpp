@@ -6,12 +6,15 @@
 
 #include "cli.h"
 #include "pa/error.h"
+#include "pa_version.h"
 
 namespace {
 
 void print_usage() {
-    std::printf("usage: pa <command> [options]   (pa <command> --help for its options)\n\ncommands:\n");
-    for (const auto& c : pa::cli::commands()) std::printf("  %-12s %s\n", c.name, c.summary);
+    std::printf(
+        "usage: pa <command> [options]   (pa <command> --help for its options; pa --version)\n\ncommands:\n");
+    for (const auto& c : pa::cli::commands())
+        std::printf("  %-12s %s\n", c.name, c.summary);
 }
 
 } // namespace
@@ -20,6 +23,10 @@ int main(int argc, char** argv) {
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
         print_usage();
         return argc < 2 ? 1 : 0;
+    }
+    if (!std::strcmp(argv[1], "--version")) {
+        std::printf("pa %s (%s)\n", PA_VERSION, PA_GIT_COMMIT);
+        return 0;
     }
     for (const auto& c : pa::cli::commands()) {
         if (std::strcmp(c.name, argv[1]) != 0) continue;
