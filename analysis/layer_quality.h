@@ -14,7 +14,7 @@
 namespace pa::analysis {
 
 struct layer_options {
-    float gamma = 0.95f; // the oracle's threshold (the estimator's gamma)
+    float gamma = 0.99f; // the oracle's threshold (the estimator's gamma)
     int64_t n_proxy = 1; // proxy heads g: proxy groups of H / g heads
     head_similarity_options sim;
     int n_threads = 0;

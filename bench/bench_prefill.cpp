@@ -28,7 +28,7 @@ const char* usage =
     "  --n-list L       prompt lengths (32768,65536,131072)\n"
     "  --layers L       layers (2)\n"
     "  --reps R         timed passes, median reported (1)\n"
-    "  --gamma G        proxy budget threshold (0.95)\n"
+    "  --gamma G        proxy budget threshold (0.99)\n"
     "  --small          tiny layer shapes (n_embd 256, 4 heads, 2 kv heads, head dim 64, FFN 512): CI smoke\n"
     "  --out FILE       JSON output (bench/results/<device>-<date>-prefill.json)\n";
 
@@ -100,7 +100,7 @@ int run_bench_prefill(int argc, char** argv) {
     const std::vector<int64_t> n_list = parse_sizes(a.str("--n-list", "32768,65536,131072"));
     const int layers = int(a.i64("--layers", 2));
     const int reps = int(std::max<int64_t>(1, a.i64("--reps", 1)));
-    const float gamma = float(a.f64("--gamma", 0.95));
+    const float gamma = float(a.f64("--gamma", 0.99));
     dims m;
     const bool small = a.flag("--small");
     if (small) m = {256, 4, 2, 64, 512, 10000.0f, 1e-5f};

@@ -9,11 +9,11 @@ namespace pa::cli {
 
 inline constexpr const char* proxy_option_help =
     "  --estimator E      proxy | xattn | flex: ProxyAttn, XAttention or FlexPrefill (proxy)\n"
-    "  --gamma G          kept attention mass per (head, row) in (0, 1] (0.95); xattn's threshold\n"
+    "  --gamma G          kept attention mass per (head, row) in (0, 1] (0.99); xattn's threshold\n"
     "                     tau, flex's coverage gamma\n"
     "  --budget MODE      rows | last | fixed: blocks per row from sample rows, from the last\n"
     "                     B queries (the paper), or ceil(min_tokens / B) (rows; proxy)\n"
-    "  --samples R        sample rows of --budget rows (8)\n"
+    "  --samples R        sample rows of --budget rows (16)\n"
     "  --min-tokens M     floor in tokens: blocks per row (flex: also lines) (0)\n"
     "  --max-tokens M     flex: cap in tokens on lines and blocks per row (0: none)\n"
     "  --flex-tau T       flex: query-aware head when sqrt(JS) of its last block < T (0.1)\n"

@@ -116,15 +116,16 @@ TEST(ProxyRef, ParamsPackRoundTrip) {
     EXPECT_EQ(r.n_samples, 5);
     EXPECT_FALSE(r.exact_rows);
     EXPECT_EQ(packed[pa::proxy_param_causal], 1);
+    // The documented defaults (docs/quality.md: the settings that keep SmolLM2 at dense quality).
     const pa::proxy_params def;
     EXPECT_EQ(def.block, 128);
     EXPECT_EQ(def.stride, 4);
     EXPECT_EQ(def.key_stride, 1);
     EXPECT_EQ(def.n_proxy, 1);
-    EXPECT_EQ(def.gamma, 0.95f);
+    EXPECT_EQ(def.gamma, 0.99f);
     EXPECT_EQ(def.min_tokens, 0);
     EXPECT_EQ(def.budget, pa::proxy_budget::rows);
-    EXPECT_EQ(def.n_samples, 8);
+    EXPECT_EQ(def.n_samples, 16);
     EXPECT_TRUE(def.exact_rows);
     EXPECT_TRUE(def.force_sink_and_local);
     for (auto b : {pa::proxy_budget::rows, pa::proxy_budget::last, pa::proxy_budget::fixed}) {

@@ -95,10 +95,10 @@ struct proxy_params {
     int32_t stride = 4;     // S: proxy scores use the first query of every S
     int32_t key_stride = 1; // proxy scores use every key_stride-th key (1: every key)
     int32_t n_proxy = 1;    // g: proxy heads; must divide Hkv
-    float gamma = 0.95f;    // threshold in (0, 1]: kept mass per (head, row); 1 = dense
+    float gamma = 0.99f;    // threshold in (0, 1]: kept mass per (head, row); 1 = dense
     int32_t min_tokens = 0; // budget floor: at least ceil(min_tokens / B) blocks a row
     proxy_budget budget = proxy_budget::rows;
-    int32_t n_samples = 8;            // sample rows of budget = rows (besides the last B queries)
+    int32_t n_samples = 16;           // sample rows of budget = rows (besides the last B queries)
     bool exact_rows = true;           // measured rows keep each head's own top blocks (union)
     bool force_sink_and_local = true; // block 0 and the diagonal block are always kept (extra)
     float scale = 0.0f;               // logit scale; 0 = 1/sqrt(d)
