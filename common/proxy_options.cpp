@@ -34,6 +34,7 @@ proxy_params proxy_params_from(args& a, proxy_params p) {
         throw error(fmt::format("--gamma {} must be in (0, 1]", p.gamma));
     if (!(p.flex_tau >= 0.0f)) throw error(fmt::format("--flex-tau {} must be >= 0", p.flex_tau));
     if (p.max_tokens < 0) throw error(fmt::format("--max-tokens {} must be >= 0", p.max_tokens));
+    proxy_params_check(p); // the rest, before any model or node exists
     return p;
 }
 

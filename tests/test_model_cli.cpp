@@ -249,6 +249,11 @@ TEST_F(model_cli, help_and_errors) {
         {"convert -m a.gguf -o b.gguf --type q9_9", "error: --type: 'q9_9' is not one of"},
         {fmt::format("run -m {} -p hi --attn sparse --device cpu", converted("f32")),
          "error: --attn: 'sparse'"},
+        // proxy settings are checked before the prompt decides whether any node uses them
+        {fmt::format("run -m {} -p hi -n 1 --block 0 --device cpu", converted("f32")),
+         "error: proxy_sparse_attn: block (0) and stride (4) must be > 0"},
+        {fmt::format("perplexity -m {} -p 'a b c d' --samples 0 --device cpu", converted("f32")),
+         "error: proxy_sparse_attn: n_samples (0) must be in 1..1024"},
         {fmt::format("run -m {} -p hi -n 600 --ctx 100000 --device cpu --attn dense",
                      data_dir + "tok512.bin"),
          "bad magic"},

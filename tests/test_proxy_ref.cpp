@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <random>
 
@@ -83,6 +84,53 @@ TEST(ProxyRef, ValidationNamesTheProblem) {
     packed[pa::proxy_param_causal] = 0;
     EXPECT_EQ(pa::proxy::op_infer(src, 3, packed.data(), &out, err, sizeof err), PA_ERR_INVALID);
     EXPECT_NE(std::string(err).find("causal"), std::string::npos) << err;
+}
+
+// Each input-independent rule rejects its field alone, naming it; the defaults and the edges of
+// each range pass.
+TEST(ProxyRef, ParamsCheckNamesTheBadField) {
+    EXPECT_NO_THROW(pa::proxy_params_check(pa::proxy_params{}));
+    struct bad {
+        std::function<void(pa::proxy_params&)> set;
+        std::string field;
+    };
+    const bad cases[] = {
+        {[](auto& p) { p.block = 0; }, "block (0)"},
+        {[](auto& p) { p.stride = 0; }, "stride (0)"},
+        {[](auto& p) { p.stride = 3; }, "multiple of stride (3)"},
+        {[](auto& p) { p.key_stride = 0; }, "key_stride (0)"},
+        {[](auto& p) { p.key_stride = 5; }, "key_stride (5)"},
+        {[](auto& p) { p.block = 1 << 21; }, "at most 2^20"},
+        {[](auto& p) { p.budget = static_cast<pa::proxy_budget>(3); }, "budget mode (3)"},
+        {[](auto& p) { p.estimator = static_cast<pa::proxy_estimator>(-1); }, "estimator (-1)"},
+        {[](auto& p) { p.flex_tau = -0.5f; }, "flex_tau (-0.5)"},
+        {[](auto& p) { p.flex_tau = std::nanf(""); }, "flex_tau (nan)"},
+        {[](auto& p) { p.min_tokens = 512, p.max_tokens = 256; }, "max_tokens (256)"},
+        {[](auto& p) { p.n_samples = 0; }, "n_samples (0)"},
+        {[](auto& p) { p.n_samples = 1025; }, "n_samples (1025)"},
+        {[](auto& p) { p.n_proxy = 0; }, "n_proxy (0)"},
+        {[](auto& p) { p.gamma = 0.0f; }, "gamma (0)"},
+        {[](auto& p) { p.gamma = 1.5f; }, "gamma (1.5)"},
+        {[](auto& p) { p.min_tokens = -1; }, "min_tokens (-1)"},
+        {[](auto& p) { p.scale = INFINITY; }, "scale"},
+        {[](auto& p) { p.n_past = -3; }, "n_past (-3)"},
+        {[](auto& p) { p.stop_after = 5; }, "stop_after (5)"},
+    };
+    for (const bad& b : cases) {
+        pa::proxy_params p;
+        b.set(p);
+        try {
+            pa::proxy_params_check(p);
+            ADD_FAILURE() << "accepted: " << b.field;
+        } catch (const pa::error& e) {
+            EXPECT_NE(std::string(e.what()).find(b.field), std::string::npos) << e.what();
+        }
+    }
+    pa::proxy_params edge;
+    edge.gamma = 1.0f, edge.n_samples = 1024, edge.block = 1 << 20, edge.stride = 1,
+    edge.key_stride = 1 << 20;
+    edge.min_tokens = 256, edge.max_tokens = 256;
+    EXPECT_NO_THROW(pa::proxy_params_check(edge));
 }
 
 TEST(ProxyRef, ParamsPackRoundTrip) {

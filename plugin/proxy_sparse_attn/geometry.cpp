@@ -70,35 +70,11 @@ geometry make_geometry(const pa_tensor* q, const pa_tensor* k, const pa_tensor* 
     require(q->ne[0] > 0 && q->ne[1] > 0 && q->ne[2] > 0 && k->ne[2] > 0, "empty q, k or v");
     require(q->ne[2] % k->ne[2] == 0,
             fmt::format("{} query heads are not a multiple of {} kv heads", q->ne[2], k->ne[2]));
-    require(p.block > 0 && p.stride > 0,
-            fmt::format("block ({}) and stride ({}) must be > 0", p.block, p.stride));
-    require(p.block % p.stride == 0,
-            fmt::format("block ({}) must be a multiple of stride ({})", p.block, p.stride));
-    require(p.key_stride > 0 && p.block % p.key_stride == 0,
-            fmt::format("block ({}) must be a multiple of key_stride ({})", p.block, p.key_stride));
-    require(p.block <= (1 << 20), fmt::format("block ({}) must be at most 2^20", p.block));
-    require(int32_t(p.budget) >= 0 && int32_t(p.budget) <= 2,
-            fmt::format("budget mode ({}) must be rows (0), last (1) or fixed (2)", int32_t(p.budget)));
-    require(int32_t(p.estimator) >= 0 && int32_t(p.estimator) <= 2,
-            fmt::format("estimator ({}) must be proxy (0), xattn (1) or flex (2)", int32_t(p.estimator)));
-    require(std::isfinite(p.flex_tau) && p.flex_tau >= 0.0f,
-            fmt::format("flex_tau ({}) must be finite and >= 0", p.flex_tau));
-    require(
-        p.max_tokens >= 0 && (p.max_tokens == 0 || p.max_tokens >= p.min_tokens),
-        fmt::format("max_tokens ({}) must be 0 (no cap) or >= min_tokens ({})", p.max_tokens, p.min_tokens));
+    proxy_params_check(p);
     require(p.estimator != proxy_estimator::xattn || int64_t(p.stride) * q->ne[0] <= 65536,
             fmt::format("xattn: stride * head dim ({} * {}) must be at most 65536", p.stride, q->ne[0]));
-    require(p.n_samples >= 1 && p.n_samples <= 1024,
-            fmt::format("n_samples ({}) must be in 1..1024", p.n_samples));
-    require(p.n_proxy > 0 && k->ne[2] % p.n_proxy == 0,
+    require(k->ne[2] % p.n_proxy == 0,
             fmt::format("n_proxy ({}) must divide the kv heads ({})", p.n_proxy, k->ne[2]));
-    require(std::isfinite(p.gamma) && p.gamma > 0.0f && p.gamma <= 1.0f,
-            fmt::format("gamma ({}) must be in (0, 1]", p.gamma));
-    require(p.min_tokens >= 0, fmt::format("min_tokens ({}) must be >= 0", p.min_tokens));
-    require(std::isfinite(p.scale), "scale must be finite");
-    require(p.n_past >= 0, fmt::format("n_past ({}) must be >= 0", p.n_past));
-    require(p.stop_after >= 0 && p.stop_after <= 4,
-            fmt::format("stop_after ({}) must be in 0..4", p.stop_after));
     require(p.n_past + q->ne[1] <= k->ne[1],
             fmt::format("needs n_past + N ({} + {}) <= kv length ({})", p.n_past, q->ne[1], k->ne[1]));
     require(p.n_past + q->ne[1] < (int64_t(1) << 31), "more than 2^31 keys");

@@ -39,6 +39,7 @@ int layer_from_name(const char* name) {
 
 tensor* proxy_sparse_attn(context& ctx, tensor* q, tensor* k, tensor* v, const proxy_params& p) {
     if (!q || !k || !v) throw error(fmt::format("{}: q, k and v are required", proxy_op_name));
+    proxy_params_check(p);
     proxy_params r = p;
     if (r.scale == 0.0f) r.scale = 1.0f / std::sqrt(float(q->ne[0]));
     const auto params = proxy_params_pack(r);
@@ -46,6 +47,7 @@ tensor* proxy_sparse_attn(context& ctx, tensor* q, tensor* k, tensor* v, const p
 }
 
 int swap_dense_attention(graph& g, const proxy_params& p, const attn_layer_filter& filter, int64_t min_len) {
+    proxy_params_check(p); // also when no node is long enough to swap
     const op_info* info = nullptr;
     int ordinal = 0, swapped = 0;
     for (tensor* node : g.nodes) {

@@ -177,6 +177,12 @@ inline proxy_params proxy_params_unpack(const int32_t* o) {
     return p;
 }
 
+// Throws pa::error naming the first parameter of p that no input could accept (block, strides,
+// gamma, counts, enum ranges; what depends on the inputs, such as n_proxy dividing the kv heads, is
+// checked by the op's shape rule). Tools call it on their settings before any node exists: a
+// prompt too short to use proxy attention still rejects --block 0.
+void proxy_params_check(const proxy_params& p);
+
 // The node; params are validated by the op's shape rule (throws pa::error naming the problem).
 // A zero scale is resolved to 1/sqrt(d) here, so the node always carries the scale it uses.
 tensor* proxy_sparse_attn(context& ctx, tensor* q, tensor* k, tensor* v, const proxy_params& p);
