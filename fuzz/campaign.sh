@@ -8,7 +8,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 all="fuzz_gguf fuzz_llama2c fuzz_tokenizer_encode fuzz_tokenizer_meta fuzz_ops fuzz_dumps"
-export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:quarantine_size_mb=64 # fuzz/CMakeLists.txt says why
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 if [ "${1:-}" = "--merge" ]; then
