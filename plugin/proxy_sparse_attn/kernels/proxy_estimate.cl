@@ -1,11 +1,11 @@
 // proxy_estimate.cl - ProxyAttn mask estimation on the device (spec steps 1-4):
 //   proxy_pool_q / proxy_pool_k   proxy pooling (mean over a group's heads)
 //   quantize_rows, quantize_q_rows, quantize_k_rows
-//                                 int8 rows with a float scale (det_math.h quantize_row)
-//   proxy_block_stats, sample_block_stats
-//                                 per (query, key block): max logit and the block's sum of
+//                                 int8 rows with a float scale (det_math.h quantize_row), ROW_BYTES
+//                                 apart (zeros past HEAD_DIM), key rows padded with zero rows
+//   (proxy_block_stats.cl)        per (query, key block): max logit and the block's sum of
 //                                 exp(logit - max) in 2^-32 fixed point
-//   merge_blocks                  per query: max logit and 1 / softmax sum, in block order
+//   proxy_merge, sample_merge     per query: max logit and 1 / softmax sum, in block order
 //   proxy_blockmax                A_j[m][n] = max over row m's proxy queries of the largest
 //                                 probability they give a key of block n
 //   sample_mass                   block masses of the measured rows, summed over their queries
@@ -13,9 +13,10 @@
 // batches of rows) carry everything the later steps need.
 //
 // Bit-exactness: every value that decides the mask is computed exactly as in
-// ref/det_math.h and ref/estimate.cpp (same constants, fma written out, integer dot products,
-// fixed-point block sums, sequential sums in the order stated at each kernel), and contraction
-// is off, so budgets and kept blocks equal the CPU reference's bit for bit.
+// ref/det_math.h and ref/estimate.cpp (proxy_det.cl, put in front by the host: same constants,
+// fma written out; integer dot products, fixed-point block sums, sequential sums in the order
+// stated at each kernel), and contraction is off, so budgets and kept blocks equal the CPU
+// reference's bit for bit.
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef HEAD_DIM
@@ -24,6 +25,9 @@
 #ifndef K_F16
 #define K_F16 0 // element type of the K tensor: 0 f32, 1 f16
 #endif
+#ifndef ROW_BYTES
+#define ROW_BYTES HEAD_DIM // int8 row stride: HEAD_DIM rounded up to 32 (proxy_block_stats.cl)
+#endif
 
 #if K_F16
 #define LOAD_K(p) vload_half(0, (__global const half*)(p))
@@ -31,39 +35,10 @@
 #define LOAD_K(p) (*(__global const float*)(p))
 #endif
 
-// ---- deterministic math (mirror of det_math.h) -------------------------------------------
-inline float det_exp(float x) {
-    if (!(x >= -87.0f)) return 0.0f;
-    if (x > 88.0f) x = 88.0f;
-    const float n = rint(x * 1.44269504f);
-    float r = fma(n, -0.693145751953125f, x);
-    r = fma(n, -1.42860677e-06f, r);
-    float p = 1.98412698e-4f;
-    p = fma(p, r, 1.38888889e-3f);
-    p = fma(p, r, 8.33333333e-3f);
-    p = fma(p, r, 4.16666667e-2f);
-    p = fma(p, r, 1.66666667e-1f);
-    p = fma(p, r, 0.5f);
-    p = fma(p, r, 1.0f);
-    p = fma(p, r, 1.0f);
-    const int e = ((int)n + 127) << 23;
-    return p * as_float(e);
-}
-
-inline float det_recip(float s) {
-    float r = as_float(0x7EF311C3 - as_int(s));
-    for (int i = 0; i < 4; ++i) {
-        const float e = fma(-s, r, 1.0f);
-        r = fma(r, e, r);
-    }
-    return r;
-}
-
-inline ulong exp_fixed(float x) { return (ulong)(det_exp(x) * 4294967296.0f); }
-inline float from_fixed(ulong s) { return (float)s * 0x1p-32f; }
-
-// q = rint(x * 127 / amax) per element; returns amax / 127 (0 for a zero row).
+// q = rint(x * 127 / amax) per element, zeros from HEAD_DIM to ROW_BYTES; returns amax / 127
+// (0 for a zero row).
 inline float quantize_row(const float* x, __global char* q) {
+    for (int c = HEAD_DIM; c < ROW_BYTES; ++c) q[c] = 0;
     float amax = 0.0f;
     for (int c = 0; c < HEAD_DIM; ++c) amax = fmax(amax, fabs(x[c]));
     if (!(amax >= 0x1p-100f)) {
@@ -78,13 +53,11 @@ inline float quantize_row(const float* x, __global char* q) {
     return amax * 0x1.020408p-7f;
 }
 
-inline int idot(__global const char* a, __global const char* b) {
-    int acc = 0;
-    for (int c = 0; c < HEAD_DIM; ++c) acc += (int)a[c] * (int)b[c];
-    return acc;
+// A padding row: zeros, scale 0.
+inline void zero_row(__global char* q, __global float* scale) {
+    for (int c = 0; c < ROW_BYTES; ++c) q[c] = 0;
+    *scale = 0.0f;
 }
-
-inline float logit(int dot, float qs, float ks) { return (float)dot * (qs * ks); }
 
 // ---- geometry helpers (mirror of geometry.h) ---------------------------------------------
 // Strided query sample i: the first row (row0) may start mid-block at n_past; later rows start
@@ -124,14 +97,22 @@ __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
 }
 
 // ---- quantization ---------------------------------------------------------------------------
-// One item per row: rows of contiguous floats -> q8 [rows][HEAD_DIM], scale [rows] (times extra).
-__kernel void quantize_rows(__global const float* src, __global char* q8, __global float* scale, long rows,
-                            float extra) {
+// Rows of contiguous floats, per head h = get_global_id(1): src [h][rows_in][HEAD_DIM] ->
+// q8 [h][rows_out][ROW_BYTES], scale [h][rows_out] (times extra); rows rows_in .. rows_out - 1
+// are padding. Global (rows_out, heads).
+__kernel void quantize_rows(__global const float* src, __global char* q8, __global float* scale, long rows_in,
+                            long rows_out, float extra) {
     const long r = get_global_id(0);
-    if (r >= rows) return;
+    const int h = get_global_id(1);
+    if (r >= rows_out) return;
+    const long o = (long)h * rows_out + r;
+    if (r >= rows_in) {
+        zero_row(q8 + o * ROW_BYTES, scale + o);
+        return;
+    }
     float x[HEAD_DIM];
-    for (int c = 0; c < HEAD_DIM; ++c) x[c] = src[r * HEAD_DIM + c];
-    scale[r] = quantize_row(x, q8 + r * HEAD_DIM) * extra;
+    for (int c = 0; c < HEAD_DIM; ++c) x[c] = src[((long)h * rows_in + r) * HEAD_DIM + c];
+    scale[o] = quantize_row(x, q8 + o * ROW_BYTES) * extra;
 }
 
 // The measured queries of every head: row (h, qi) = q[:, pos[qi] - n_past, h], times the
@@ -145,70 +126,25 @@ __kernel void quantize_q_rows(__global const uchar* q, ulong q_offs, long4 q_ne,
     float x[HEAD_DIM];
     for (int c = 0; c < HEAD_DIM; ++c) x[c] = *(__global const float*)(base + c * q_nb.s0);
     const long r = (long)h * n_bq + qi;
-    scale[r] = quantize_row(x, q8 + r * HEAD_DIM) * attn_scale;
+    scale[r] = quantize_row(x, q8 + r * ROW_BYTES) * attn_scale;
 }
 
-// Every key of every kv head: row (hk, j) = k[:, j, hk]. Global (n_keys, Hkv).
+// Every key of every kv head: row (hk, j) = k[:, j, hk] for j < n_keys, padding rows up to
+// k_rows. Global (k_rows, Hkv).
 __kernel void quantize_k_rows(__global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb, __global char* q8,
-                              __global float* scale, long n_keys) {
+                              __global float* scale, long n_keys, long k_rows) {
     const long j = get_global_id(0);
     const int hk = get_global_id(1);
-    if (j >= n_keys) return;
+    if (j >= k_rows) return;
+    const long r = hk * k_rows + j;
+    if (j >= n_keys) {
+        zero_row(q8 + r * ROW_BYTES, scale + r);
+        return;
+    }
     __global const uchar* base = k + k_offs + j * k_nb.s1 + hk * k_nb.s2;
     float x[HEAD_DIM];
     for (int c = 0; c < HEAD_DIM; ++c) x[c] = LOAD_K(base + c * k_nb.s0);
-    const long r = hk * n_keys + j;
-    scale[r] = quantize_row(x, q8 + r * HEAD_DIM);
-}
-
-// ---- block statistics -----------------------------------------------------------------------
-// Keys [a, b) of K (rows of HEAD_DIM int8 from K8, scales KS8) against query row q8 (scale qs):
-// max logit, then the fixed-point sum of exp(logit - max) (logits recomputed: exact integers).
-inline void block_stat(__global const char* q8, float qs, __global const char* K8, __global const float* Ks, long a,
-                       long b, float* bm, float* bs) {
-    float mx = -INFINITY;
-    for (long kk = a; kk < b; ++kk) mx = fmax(mx, logit(idot(q8, K8 + kk * HEAD_DIM), qs, Ks[kk]));
-    ulong sum = 0;
-    for (long kk = a; kk < b; ++kk) sum += exp_fixed(logit(idot(q8, K8 + kk * HEAD_DIM), qs, Ks[kk]) - mx);
-    *bm = a < b ? mx : -INFINITY;
-    *bs = from_fixed(sum);
-}
-
-// Proxy queries i_begin .. i_end - 1 of group j against the group's proxy keys: one item per
-// (block n, query, group), global (n_kblocks, i_end - i_begin, g). bm/bs [g][batch][n_kblocks];
-// blocks past the query's row are not written (nothing reads them).
-__kernel void proxy_block_stats(__global const char* pq8, __global const float* pqs, __global const char* pk8,
-                                __global const float* pks, __global float* bm, __global float* bs, int i_begin,
-                                int i_end, int n_sq, int n_sk, int sq_first, long n_past, long first_full, int S,
-                                int KS, int B, int n_kblocks) {
-    const int n = get_global_id(0), i = i_begin + get_global_id(1), j = get_global_id(2);
-    if (n >= n_kblocks || i >= i_end) return;
-    const long p = sq_pos(i, sq_first, n_past, first_full, S);
-    if ((long)n * B > p) return; // past the query's row
-    const int kpb = B / KS;
-    const long vis = p / KS + 1, a = (long)n * kpb, b = min(a + kpb, vis);
-    const long r = (long)j * n_sq + i;
-    float m, s;
-    block_stat(pq8 + r * HEAD_DIM, pqs[r], pk8 + (long)j * n_sk * HEAD_DIM, pks + (long)j * n_sk, a, b, &m, &s);
-    const long at = ((long)j * (i_end - i_begin) + (i - i_begin)) * n_kblocks + n;
-    bm[at] = m;
-    bs[at] = s;
-}
-
-// Measured queries of every head against all keys of its kv head (blocks of B): global
-// (n_kblocks, n_bq, H). pos[qi] is the query's position, nblk[qi] its row + 1.
-__kernel void sample_block_stats(__global const char* bq8, __global const float* bqs, __global const char* hk8,
-                                 __global const float* hks, __global const long* pos, __global const int* nblk,
-                                 __global float* bm, __global float* bs, int n_bq, long n_keys, int gqa, int B,
-                                 int n_kblocks) {
-    const int n = get_global_id(0), qi = get_global_id(1), h = get_global_id(2);
-    if (n >= n_kblocks || qi >= n_bq || n >= nblk[qi]) return;
-    const long a = (long)n * B, b = min(a + B, pos[qi] + 1);
-    const long r = (long)h * n_bq + qi, kv = (long)(h / gqa) * n_keys;
-    float m, s;
-    block_stat(bq8 + r * HEAD_DIM, bqs[r], hk8 + kv * HEAD_DIM, hks + kv, a, b, &m, &s);
-    bm[r * n_kblocks + n] = m;
-    bs[r * n_kblocks + n] = s;
+    scale[r] = quantize_row(x, q8 + r * ROW_BYTES);
 }
 
 // ---- a query's softmax over its blocks --------------------------------------------------------

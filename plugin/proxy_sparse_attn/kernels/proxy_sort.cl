@@ -11,7 +11,8 @@
 // Order everywhere: higher value first, equal values by lower block index (as the CPU
 // reference), so the result does not depend on the sorting network. Sorts are bitonic in local
 // memory (sort_n = next power of two of the row length, passed with its __local arrays).
-// Sequential sums run on one work-item, in the order ref/estimate.cpp states.
+// Sequential sums run on one work-item, in the order ref/estimate.cpp states. Needs proxy_det.cl
+// in front.
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef LS
@@ -163,26 +164,7 @@ __kernel void row_budgets(__global const int* sample_budget, __global const int*
 // H). keep flags over blocks 0..m go to exact[h][tri(m) ..]. The forced blocks; then blocks in
 // the order of the row's mass until the kept mass reaches gamma of the row's; then per measured
 // query, in order, its own blocks in the order of its mass until it keeps gamma of its own.
-// The per-query masses are recomputed as in sample_mass (query_mass of proxy_estimate.cl,
-// repeated here: the two files build separately).
-inline float det_exp(float x) {
-    if (!(x >= -87.0f)) return 0.0f;
-    if (x > 88.0f) x = 88.0f;
-    const float n = rint(x * 1.44269504f);
-    float r = fma(n, -0.693145751953125f, x);
-    r = fma(n, -1.42860677e-06f, r);
-    float p = 1.98412698e-4f;
-    p = fma(p, r, 1.38888889e-3f);
-    p = fma(p, r, 8.33333333e-3f);
-    p = fma(p, r, 4.16666667e-2f);
-    p = fma(p, r, 1.66666667e-1f);
-    p = fma(p, r, 0.5f);
-    p = fma(p, r, 1.0f);
-    p = fma(p, r, 1.0f);
-    const int e = ((int)n + 127) << 23;
-    return p * as_float(e);
-}
-
+// The per-query masses are recomputed as in sample_mass (query_mass of proxy_estimate.cl).
 // Sum in index order of v over the kept blocks 0..m.
 inline float kept_mass(__global const float* v, __local const uchar* keep, int m) {
     float s = 0.0f;
