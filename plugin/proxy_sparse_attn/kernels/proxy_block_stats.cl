@@ -218,9 +218,10 @@ inline void load_tile(local uint* kt, local float* kst, global const uint4* k8, 
 }
 
 // The statistics of this work-group's rows (lo = row g, hi = row g + 8 of the lane's warp) over
-// key blocks [n0, n1) of one head; warp_nb: blocks of the warp's last row (rows ascend).
+// key blocks [n0, n1) of one head; warp_nb: blocks of the warp's last row, warp_vis0: visible
+// keys of its first row (rows ascend).
 // Results for (row, block n < row's nb) go to bm/bs[out_row * n_kblocks + n].
-inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int n0, int n1, int kpb,
+inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis0, int n0, int n1, int kpb,
                              global const uint* q8, global const float* qs, global const uint4* k8,
                              global const float* ks, global float* bm, global float* bs, int n_kblocks,
                              local uint* ktile, local float* kst, local uint* qtile, local uint4* ex) {
@@ -298,22 +299,27 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int n0, int 
 #endif
 #endif
             }
-            // logits; keys past the block or past a row's last visible key are -inf (they add
-            // nothing: exp_fixed(-inf) = 0, and the max ignores them)
+            // logits = float(dot) * (qs * ks); keys past the block or past a row's last visible key
+            // are -inf (they add nothing: exp_fixed(-inf) = 0, and the max ignores them). Tiles
+            // inside every row's visible keys (all but the diagonal blocks) skip the masking.
             const int kk0 = c * KT, key0 = n * kpb + kk0;
+            const bool full = kk0 + KT <= kpb && key0 + KT <= warp_vis0; // uniform over the warp
             float4 L[NT];
-            float2 tmax = (float2)(-INFINITY, -INFINITY);
             BS_UNROLL for (int j = 0; j < NT; ++j) {
-                const int col = 8 * j + 2 * t;
-                const float2 ksv = vload2(0, kss + col);
-                const bool in0 = kk0 + col < kpb, in1 = kk0 + col + 1 < kpb;
-                const int k_0 = key0 + col, k_1 = k_0 + 1;
-                L[j].x = in0 && k_0 < lo.vis ? small_int_to_float(acc[j].x) * (qs_lo * ksv.x) : -INFINITY;
-                L[j].y = in1 && k_1 < lo.vis ? small_int_to_float(acc[j].y) * (qs_lo * ksv.y) : -INFINITY;
-                L[j].z = in0 && k_0 < hi.vis ? small_int_to_float(acc[j].z) * (qs_hi * ksv.x) : -INFINITY;
-                L[j].w = in1 && k_1 < hi.vis ? small_int_to_float(acc[j].w) * (qs_hi * ksv.y) : -INFINITY;
-                tmax = fmax(tmax, fmax(L[j].xz, L[j].yw));
+                const float2 ksv = vload2(0, kss + 8 * j + 2 * t);
+                L[j] = convert_float4(acc[j]) * (float4)(qs_lo * ksv.x, qs_lo * ksv.y, qs_hi * ksv.x, qs_hi * ksv.y);
             }
+            if (!full) {
+                BS_UNROLL for (int j = 0; j < NT; ++j) {
+                    const int kk = kk0 + 8 * j + 2 * t, k_0 = key0 + 8 * j + 2 * t;
+                    const bool in0 = kk < kpb, in1 = kk + 1 < kpb;
+                    L[j] = select((float4)(-INFINITY), L[j],
+                                  (int4)(in0 && k_0 < lo.vis, in1 && k_0 + 1 < lo.vis, in0 && k_0 < hi.vis,
+                                         in1 && k_0 + 1 < hi.vis) * -1);
+                }
+            }
+            float2 tmax = (float2)(-INFINITY, -INFINITY);
+            BS_UNROLL for (int j = 0; j < NT; ++j) tmax = fmax(tmax, fmax(L[j].xz, L[j].yw));
             if (pass == 0) { // the rows' max: this lane's columns, then the quad's
                 for (int m = 1; m <= 2; m <<= 1) tmax = fmax(tmax, as_float2(exch2(as_uint2(tmax), m, ex)));
                 mx = fmax(mx, tmax);
@@ -387,13 +393,13 @@ kernel void proxy_stats(global const uint* q8, global const float* qs, global co
                                       : first_full + (long)(i_begin + (e) - sq_first) * S,                     \
              KS, kpb)
     const stat_row lo = PROXY_ROW(e_lo), hi = PROXY_ROW(e_hi);
-    const stat_row wl = PROXY_ROW(min(e0 + 16 * w + 15, n_rows - 1));
+    const stat_row wf = PROXY_ROW(e0 + 16 * w), wl = PROXY_ROW(min(e0 + 16 * w + 15, n_rows - 1));
     const stat_row gl = PROXY_ROW(min(e0 + RW - 1, n_rows - 1));
 #undef PROXY_ROW
     const int warp_nb = e0 + 16 * w < n_rows ? wl.nb : 0;
     const int n0 = get_group_id(0) * blocks_per_group, n1 = min(n0 + blocks_per_group, gl.nb);
     if (n0 >= n1) return; // uniform over the work-group
-    block_stats_tile(lo, hi, warp_nb, n0, n1, kpb, q8, qs, k8 + (long)j * k_rows * (DP / 16), ks + (long)j * k_rows,
+    block_stats_tile(lo, hi, warp_nb, wf.vis, n0, n1, kpb, q8, qs, k8 + (long)j * k_rows * (DP / 16), ks + (long)j * k_rows,
                      bm, bs, n_kblocks, ktile, kst, qtile, ex);
 }
 
@@ -412,12 +418,12 @@ kernel void sample_stats(global const uint* q8, global const float* qs, global c
     make_row((e) < n_rows ? ((long)hk * gqa + (e) % gqa) * n_bq + (e) / gqa : -1,                             \
              ((long)hk * gqa + (e) % gqa) * n_bq + (e) / gqa, (e) < n_rows ? pos[(e) / gqa] : 0, 1, B)
     const stat_row lo = SAMPLE_ROW(e_lo), hi = SAMPLE_ROW(e_hi);
-    const stat_row wl = SAMPLE_ROW(min(e0 + 16 * w + 15, n_rows - 1));
+    const stat_row wf = SAMPLE_ROW(e0 + 16 * w), wl = SAMPLE_ROW(min(e0 + 16 * w + 15, n_rows - 1));
     const stat_row gl = SAMPLE_ROW(min(e0 + RW - 1, n_rows - 1));
 #undef SAMPLE_ROW
     const int warp_nb = e0 + 16 * w < n_rows ? wl.nb : 0;
     const int n0 = get_group_id(0) * blocks_per_group, n1 = min(n0 + blocks_per_group, gl.nb);
     if (n0 >= n1) return;
-    block_stats_tile(lo, hi, warp_nb, n0, n1, B, q8, qs, k8 + (long)hk * k_rows * (DP / 16), ks + (long)hk * k_rows,
+    block_stats_tile(lo, hi, warp_nb, wf.vis, n0, n1, B, q8, qs, k8 + (long)hk * k_rows * (DP / 16), ks + (long)hk * k_rows,
                      bm, bs, n_kblocks, ktile, kst, qtile, ex);
 }

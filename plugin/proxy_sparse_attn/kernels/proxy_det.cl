@@ -62,7 +62,3 @@ inline ulong exp_fixed_fast(float x) {
     const float scale = as_float((as_uint(s) << 23) + (159u << 23)); // 2^(n + 32), n >= -126
     return (ulong)(p * scale);
 }
-
-// (float)x for |x| < 2^22 (every int8 dot product of rows up to 256 long): the float
-// 1.5 * 2^23 + x holds x in its mantissa, so no int-to-float conversion unit is needed.
-inline float small_int_to_float(int x) { return as_float(x + 0x4B400000) - 12582912.0f; }

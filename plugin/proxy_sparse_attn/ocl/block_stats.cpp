@@ -2,6 +2,7 @@
 #include "block_stats.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -18,6 +19,17 @@ using namespace pa::ocl;
 bool emulated() {
     const char* e = std::getenv("PA_MMA");
     return e && std::strcmp(e, "emulate") == 0;
+}
+
+// $PA_PROXY_STATS: "W<warps>R<max registers>" or unset.
+void apply_override(block_stats_plan& p) {
+    const char* e = std::getenv("PA_PROXY_STATS");
+    if (!e || !*e) return;
+    int w = 0, r = 0;
+    if (std::sscanf(e, "W%dR%d", &w, &r) != 2 || (w != 1 && w != 2 && w != 4 && w != 8 && w != 16) || r < 0)
+        throw error(fmt::format("PA_PROXY_STATS='{}': expected W<1|2|4|8|16>R<max registers, 0 = any>", e));
+    p.warps = w;
+    p.max_regs = r;
 }
 
 int64_t round_up(int64_t x, int64_t m) {
@@ -43,8 +55,12 @@ block_stats_plan block_stats_plan::make(const device_caps& caps, int64_t d, int6
         p.kind = path::emulated;
     else if (mma_available(caps))
         p.kind = path::mma;
-    // 8 warps share each key tile on the tensor cores (half the L2 traffic of 4); 4 elsewhere
+    // 8 warps share each key tile on the tensor cores (half the L2 traffic of 4); 4 elsewhere.
+    // At most 128 registers (offline ptxas for sm_90: 186 without a cap, none spilled at 128):
+    // two work-groups of 256 items per multiprocessor instead of one.
     p.warps = p.kind == path::mma ? 8 : 4;
+    p.max_regs = p.kind == path::mma ? 128 : 0;
+    apply_override(p);
     // whole blocks of up to 128 keys in one tile (one pass); 64 for rows over 128 bytes
     p.kt = int(std::min<int64_t>(round_up(kpb, 8), p.dp <= 128 ? 128 : 64));
     while (p.local_bytes() > caps.local_mem && (p.kt > 8 || p.warps > 1)) {
@@ -71,7 +87,9 @@ size_t block_stats_plan::local_bytes() const {
 
 std::string block_stats_plan::options() const {
     const int mode = kind == path::portable ? 0 : kind == path::mma ? 1 : 2;
-    return fmt::format("-DBS_MODE={} -DBS_DP={} -DBS_KT={} -DBS_WARPS={}", mode, dp, kt, warps);
+    std::string o = fmt::format("-DBS_MODE={} -DBS_DP={} -DBS_KT={} -DBS_WARPS={}", mode, dp, kt, warps);
+    if (kind == path::mma && max_regs > 0) o += fmt::format(" -cl-nv-maxrregcount={}", max_regs);
+    return o;
 }
 
 const char* block_stats_plan::name() const {

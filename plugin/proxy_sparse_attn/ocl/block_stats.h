@@ -5,7 +5,9 @@
 //   mma        NVIDIA tensor cores, inline PTX mma.sync m16n8k32 s8 (compute capability >= 8.0)
 //   emulated   the mma path with its PTX emulated in OpenCL C ($PA_MMA=emulate; tests, slow)
 // $PA_MMA is read as opencl/flash_attn_mma.h reads it: "0" = portable, "emulate" = emulated,
-// otherwise mma where the device has it.
+// otherwise mma where the device has it. $PA_PROXY_STATS="W<warps>R<max registers>" (e.g. W4R0)
+// overrides the work-group size and, on NVIDIA, the register cap (0 = the compiler's choice), for
+// experiments.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +24,11 @@ int64_t int8_row_bytes(int64_t d);
 struct block_stats_plan {
     enum class path { portable, mma, emulated };
     path kind = path::portable;
-    int warps = 4;   // 16 query rows each
-    int kt = 128;    // keys per local-memory tile
-    int dp = 128;    // int8_row_bytes(d)
-    int64_t kpb = 0; // keys per block (B / key stride for the proxy pass, B for the samples)
+    int warps = 4;    // 16 query rows each
+    int kt = 128;     // keys per local-memory tile
+    int dp = 128;     // int8_row_bytes(d)
+    int max_regs = 0; // NVIDIA: -cl-nv-maxrregcount (0 = none)
+    int64_t kpb = 0;  // keys per block (B / key stride for the proxy pass, B for the samples)
     int blocks_per_group = 1;
 
     // The plan for this device, head dim and keys per block.
