@@ -189,19 +189,20 @@ inline int4 portable_ntile(int4 c, local const uint* qt, local const uint* kt, i
 
 // ---- the tile loop ------------------------------------------------------------------------------
 
-// One query row of a lane: its int8 row (-1: none), where its statistics go, how many keys it
-// sees (indices 0 .. vis - 1) and in how many blocks ((vis - 1) / kpb + 1; 0 for none).
+// One query row of a lane: its int8 row (-1: none), where its block-0 statistics go (block n:
+// n * n_stride further), how many keys it sees (indices 0 .. vis - 1) and in how many blocks
+// ((vis - 1) / kpb + 1; 0 for none).
 typedef struct {
     long q_row;
-    long out_row;
+    long out;
     int vis;
     int nb;
 } stat_row;
 
-inline stat_row make_row(long q_row, long out_row, long pos, int KS, int kpb) {
+inline stat_row make_row(long q_row, long out, long pos, int KS, int kpb) {
     stat_row r;
     r.q_row = q_row;
-    r.out_row = out_row;
+    r.out = out;
     r.vis = q_row < 0 ? 0 : (int)(pos / KS + 1);
     r.nb = q_row < 0 ? 0 : (r.vis - 1) / kpb + 1;
     return r;
@@ -220,10 +221,10 @@ inline void load_tile(local uint* kt, local float* kst, global const uint4* k8, 
 // The statistics of this work-group's rows (lo = row g, hi = row g + 8 of the lane's warp) over
 // key blocks [n0, n1) of one head; warp_nb: blocks of the warp's last row, warp_vis0: visible
 // keys of its first row (rows ascend).
-// Results for (row, block n < row's nb) go to bm/bs[out_row * n_kblocks + n].
+// Results for (row, block n < row's nb) go to bm/bs[out + n * n_stride].
 inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis0, int n0, int n1, int kpb,
                              global const uint* q8, global const float* qs, global const uint4* k8,
-                             global const float* ks, global float* bm, global float* bs, int n_kblocks,
+                             global const float* ks, global float* bm, global float* bs, long n_stride,
                              local uint* ktile, local float* kst, local uint* qtile, local uint4* ex) {
     const int lid = get_local_id(0), lane = lid & 31, g = lane >> 2, t = lane & 3;
     const int nch = (kpb + KT - 1) / KT; // tiles per block
@@ -338,12 +339,12 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
                     sum_hi += ov.y;
                 }
                 if (t == 0 && n < lo.nb) {
-                    bm[lo.out_row * n_kblocks + n] = mx.x;
-                    bs[lo.out_row * n_kblocks + n] = from_fixed(sum_lo);
+                    bm[lo.out + n * n_stride] = mx.x;
+                    bs[lo.out + n * n_stride] = from_fixed(sum_lo);
                 }
                 if (t == 0 && n < hi.nb) {
-                    bm[hi.out_row * n_kblocks + n] = mx.y;
-                    bs[hi.out_row * n_kblocks + n] = from_fixed(sum_hi);
+                    bm[hi.out + n * n_stride] = mx.y;
+                    bs[hi.out + n * n_stride] = from_fixed(sum_hi);
                 }
                 mx = (float2)(-INFINITY, -INFINITY);
                 sum_lo = sum_hi = 0;
@@ -377,8 +378,9 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
     local uint4 ex[EX_VEC];
 
 // Strided proxy queries i_begin .. i_begin + n_rows - 1 of group j = get_group_id(2) against the
-// group's proxy keys (k_rows padded rows per group, kpb = B / KS per block); statistics at row
-// j * n_rows + (i - i_begin). Global (blocks_chunks * NTH, ceil(n_rows / RW), g), local (NTH).
+// group's proxy keys (k_rows padded rows per group, kpb = B / KS per block); statistics at
+// [j][n][i - i_begin] ([g][n_kblocks][n_rows]). Global (block chunks * NTH, ceil(n_rows / RW), g),
+// local (NTH).
 kernel void proxy_stats(global const uint* q8, global const float* qs, global const uint4* k8,
                         global const float* ks, global float* bm, global float* bs, int i_begin, int n_rows,
                         int n_sq, int sq_first, long n_past, long first_full, int S, int KS, int kpb, long k_rows,
@@ -388,7 +390,7 @@ kernel void proxy_stats(global const uint* q8, global const float* qs, global co
     const int e0 = (get_num_groups(1) - 1 - get_group_id(1)) * RW; // later rows (more blocks) first
     const int e_lo = e0 + 16 * w + g, e_hi = e_lo + 8;
 #define PROXY_ROW(e)                                                                                           \
-    make_row((e) < n_rows ? (long)j * n_sq + i_begin + (e) : -1, (long)j * n_rows + (e),                     \
+    make_row((e) < n_rows ? (long)j * n_sq + i_begin + (e) : -1, (long)j * n_kblocks * n_rows + (e),         \
              i_begin + (e) < sq_first ? n_past + (long)(i_begin + (e)) * S                                     \
                                       : first_full + (long)(i_begin + (e) - sq_first) * S,                     \
              KS, kpb)
@@ -400,12 +402,13 @@ kernel void proxy_stats(global const uint* q8, global const float* qs, global co
     const int n0 = get_group_id(0) * blocks_per_group, n1 = min(n0 + blocks_per_group, gl.nb);
     if (n0 >= n1) return; // uniform over the work-group
     block_stats_tile(lo, hi, warp_nb, wf.vis, n0, n1, kpb, q8, qs, k8 + (long)j * k_rows * (DP / 16), ks + (long)j * k_rows,
-                     bm, bs, n_kblocks, ktile, kst, qtile, ex);
+                     bm, bs, n_rows, ktile, kst, qtile, ex);
 }
 
 // Measured queries of the heads of kv head hk = get_group_id(2) against its keys (k_rows padded
 // rows per kv head, blocks of B): row e = qi * gqa + (h - hk * gqa) is query qi of head h, its
-// statistics at row h * n_bq + qi. Global (blocks_chunks * NTH, ceil(n_bq * gqa / RW), Hkv).
+// statistics at [h][n][qi] ([H][n_kblocks][n_bq]). Global (block chunks * NTH,
+// ceil(n_bq * gqa / RW), Hkv).
 kernel void sample_stats(global const uint* q8, global const float* qs, global const uint4* k8,
                          global const float* ks, global float* bm, global float* bs, global const long* pos,
                          int n_bq, int gqa, int B, long k_rows, int n_kblocks, int blocks_per_group) {
@@ -416,7 +419,7 @@ kernel void sample_stats(global const uint* q8, global const float* qs, global c
     const int e_lo = e0 + 16 * w + g, e_hi = e_lo + 8;
 #define SAMPLE_ROW(e)                                                                                          \
     make_row((e) < n_rows ? ((long)hk * gqa + (e) % gqa) * n_bq + (e) / gqa : -1,                             \
-             ((long)hk * gqa + (e) % gqa) * n_bq + (e) / gqa, (e) < n_rows ? pos[(e) / gqa] : 0, 1, B)
+             ((long)hk * gqa + (e) % gqa) * n_kblocks * n_bq + (e) / gqa, (e) < n_rows ? pos[(e) / gqa] : 0, 1, B)
     const stat_row lo = SAMPLE_ROW(e_lo), hi = SAMPLE_ROW(e_hi);
     const stat_row wf = SAMPLE_ROW(e0 + 16 * w), wl = SAMPLE_ROW(min(e0 + 16 * w + 15, n_rows - 1));
     const stat_row gl = SAMPLE_ROW(min(e0 + RW - 1, n_rows - 1));
@@ -425,5 +428,5 @@ kernel void sample_stats(global const uint* q8, global const float* qs, global c
     const int n0 = get_group_id(0) * blocks_per_group, n1 = min(n0 + blocks_per_group, gl.nb);
     if (n0 >= n1) return;
     block_stats_tile(lo, hi, warp_nb, wf.vis, n0, n1, B, q8, qs, k8 + (long)hk * k_rows * (DP / 16), ks + (long)hk * k_rows,
-                     bm, bs, n_kblocks, ktile, kst, qtile, ex);
+                     bm, bs, n_bq, ktile, kst, qtile, ex);
 }

@@ -35,30 +35,6 @@
 #define LOAD_K(p) (*(__global const float*)(p))
 #endif
 
-// q = rint(x * 127 / amax) per element, zeros from HEAD_DIM to ROW_BYTES; returns amax / 127
-// (0 for a zero row).
-inline float quantize_row(const float* x, __global char* q) {
-    for (int c = HEAD_DIM; c < ROW_BYTES; ++c) q[c] = 0;
-    float amax = 0.0f;
-    for (int c = 0; c < HEAD_DIM; ++c) amax = fmax(amax, fabs(x[c]));
-    if (!(amax >= 0x1p-100f)) {
-        for (int c = 0; c < HEAD_DIM; ++c) q[c] = 0;
-        return 0.0f;
-    }
-    const float f = 127.0f * det_recip(amax);
-    for (int c = 0; c < HEAD_DIM; ++c) {
-        const float r = rint(x[c] * f);
-        q[c] = (char)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
-    }
-    return amax * 0x1.020408p-7f;
-}
-
-// A padding row: zeros, scale 0.
-inline void zero_row(__global char* q, __global float* scale) {
-    for (int c = 0; c < ROW_BYTES; ++c) q[c] = 0;
-    *scale = 0.0f;
-}
-
 // ---- geometry helpers (mirror of geometry.h) ---------------------------------------------
 // Strided query sample i: the first row (row0) may start mid-block at n_past; later rows start
 // at first_full = (row0 + 1) * B.
@@ -97,89 +73,121 @@ __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
 }
 
 // ---- quantization ---------------------------------------------------------------------------
-// Rows of contiguous floats, per head h = get_global_id(1): src [h][rows_in][HEAD_DIM] ->
-// q8 [h][rows_out][ROW_BYTES], scale [h][rows_out] (times extra); rows rows_in .. rows_out - 1
-// are padding. Global (rows_out, heads).
+// det_math.h quantize_row, cooperatively: QL items per row (local size (QL, QR): QR rows per
+// work-group), item l holding elements l * QE .. l * QE + QE - 1 (zeros past HEAD_DIM); the row's
+// amax (fmax: order-free) is reduced through local memory. q = rint(x * 127 / amax) clamped to
+// +-127, zeros for a row whose amax is below 2^-100; the row's scale is (amax / 127) * extra (0 *
+// extra for a zero row). Rows past the real ones (padding rows) come out as zeros, scale 0.
+#define QL 16
+#define QR 8
+#define QE (ROW_BYTES / QL)
+
+inline void quantize_coop(const float* x, bool write, __global char* q, __global float* scale, float extra,
+                          __local float* red) {
+    const int l = get_local_id(0), rr = get_local_id(1);
+    float a = 0.0f;
+    for (int e = 0; e < QE; ++e) a = fmax(a, fabs(x[e]));
+    red[rr * QL + l] = a;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float amax = 0.0f;
+    for (int i = 0; i < QL; ++i) amax = fmax(amax, red[rr * QL + i]);
+    if (!write) return;
+    const bool zero = !(amax >= 0x1p-100f);
+    const float f = zero ? 0.0f : 127.0f * det_recip(amax);
+    for (int e = 0; e < QE; ++e) {
+        const float r = rint(x[e] * f);
+        q[l * QE + e] = zero || l * QE + e >= HEAD_DIM ? 0 : (char)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
+    }
+    if (l == 0) *scale = (zero ? 0.0f : amax * 0x1.020408p-7f) * extra;
+}
+
+// Rows of contiguous floats, per head h: src [h][rows_in][HEAD_DIM] -> q8 [h][rows_out][ROW_BYTES],
+// scale [h][rows_out] (times extra); rows rows_in .. rows_out - 1 are padding. Global
+// (QL, rows_out rounded up to QR, heads), local (QL, QR, 1).
 __kernel void quantize_rows(__global const float* src, __global char* q8, __global float* scale, long rows_in,
                             long rows_out, float extra) {
-    const long r = get_global_id(0);
-    const int h = get_global_id(1);
-    if (r >= rows_out) return;
-    const long o = (long)h * rows_out + r;
-    if (r >= rows_in) {
-        zero_row(q8 + o * ROW_BYTES, scale + o);
-        return;
+    __local float red[QL * QR];
+    const int l = get_local_id(0), h = get_global_id(2);
+    const long r = get_global_id(1);
+    float x[QE];
+    for (int e = 0; e < QE; ++e) {
+        const int c = l * QE + e;
+        x[e] = r < rows_in && c < HEAD_DIM ? src[((long)h * rows_in + r) * HEAD_DIM + c] : 0.0f;
     }
-    float x[HEAD_DIM];
-    for (int c = 0; c < HEAD_DIM; ++c) x[c] = src[((long)h * rows_in + r) * HEAD_DIM + c];
-    scale[o] = quantize_row(x, q8 + o * ROW_BYTES) * extra;
+    const long o = (long)h * rows_out + r;
+    quantize_coop(x, r < rows_out, q8 + o * ROW_BYTES, scale + o, extra, red);
 }
 
 // The measured queries of every head: row (h, qi) = q[:, pos[qi] - n_past, h], times the
-// attention scale. Global (n_bq, H).
+// attention scale. Global (QL, n_bq rounded up to QR, H), local (QL, QR, 1).
 __kernel void quantize_q_rows(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb,
                               __global const long* pos, __global char* q8, __global float* scale, int n_bq,
                               long n_past, float attn_scale) {
-    const int qi = get_global_id(0), h = get_global_id(1);
-    if (qi >= n_bq) return;
-    __global const uchar* base = q + q_offs + (pos[qi] - n_past) * q_nb.s1 + h * q_nb.s2;
-    float x[HEAD_DIM];
-    for (int c = 0; c < HEAD_DIM; ++c) x[c] = *(__global const float*)(base + c * q_nb.s0);
+    __local float red[QL * QR];
+    const int l = get_local_id(0), qi = get_global_id(1), h = get_global_id(2);
+    float x[QE];
+    for (int e = 0; e < QE; ++e) {
+        const int c = l * QE + e;
+        x[e] = qi < n_bq && c < HEAD_DIM
+                   ? *(__global const float*)(q + q_offs + (pos[qi] - n_past) * q_nb.s1 + h * q_nb.s2 + c * q_nb.s0)
+                   : 0.0f;
+    }
     const long r = (long)h * n_bq + qi;
-    scale[r] = quantize_row(x, q8 + r * ROW_BYTES) * attn_scale;
+    quantize_coop(x, qi < n_bq, q8 + r * ROW_BYTES, scale + r, attn_scale, red);
 }
 
 // Every key of every kv head: row (hk, j) = k[:, j, hk] for j < n_keys, padding rows up to
-// k_rows. Global (k_rows, Hkv).
+// k_rows. Global (QL, k_rows rounded up to QR, Hkv), local (QL, QR, 1).
 __kernel void quantize_k_rows(__global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb, __global char* q8,
                               __global float* scale, long n_keys, long k_rows) {
-    const long j = get_global_id(0);
-    const int hk = get_global_id(1);
-    if (j >= k_rows) return;
-    const long r = hk * k_rows + j;
-    if (j >= n_keys) {
-        zero_row(q8 + r * ROW_BYTES, scale + r);
-        return;
+    __local float red[QL * QR];
+    const int l = get_local_id(0), hk = get_global_id(2);
+    const long j = get_global_id(1);
+    float x[QE];
+    for (int e = 0; e < QE; ++e) {
+        const int c = l * QE + e;
+        x[e] = j < n_keys && c < HEAD_DIM ? LOAD_K(k + k_offs + j * k_nb.s1 + hk * k_nb.s2 + c * k_nb.s0) : 0.0f;
     }
-    __global const uchar* base = k + k_offs + j * k_nb.s1 + hk * k_nb.s2;
-    float x[HEAD_DIM];
-    for (int c = 0; c < HEAD_DIM; ++c) x[c] = LOAD_K(base + c * k_nb.s0);
-    scale[r] = quantize_row(x, q8 + r * ROW_BYTES);
+    const long r = hk * k_rows + j;
+    quantize_coop(x, j < k_rows, q8 + r * ROW_BYTES, scale + r, 1.0f, red);
 }
 
 // ---- a query's softmax over its blocks --------------------------------------------------------
-// M = max of the block maxima; inv = 1 / (sum in block order of bs * exp(bm - M)). One item per
-// query row r (global rows): stats at bm/bs + r_stat * n_kblocks, results at M/inv + r_out.
-// Proxy rows: r = (j, i), nb = row(i) + 1; measured rows: nb = nblk[qi].
-inline void merge(__global const float* bm, __global const float* bs, int nb, float* M, float* inv) {
+// The statistics are block-major: a query's value of block n sits n * stride after its block-0
+// value (proxy batch: [g][n_kblocks][rows of the batch]; measured queries: [H][n_kblocks][n_bq]),
+// so items of consecutive queries read consecutive addresses.
+// M = max of the block maxima; inv = 1 / (sum in block order of bs * exp(bm - M)).
+inline void merge(__global const float* bm, __global const float* bs, int nb, long stride, float* M, float* inv) {
     float mx = -INFINITY;
-    for (int n = 0; n < nb; ++n) mx = fmax(mx, bm[n]);
+    for (int n = 0; n < nb; ++n) mx = fmax(mx, bm[n * stride]);
     float sum = 0.0f;
-    for (int n = 0; n < nb; ++n) sum = sum + bs[n] * det_exp(bm[n] - mx);
+    for (int n = 0; n < nb; ++n) sum = sum + bs[n * stride] * det_exp(bm[n * stride] - mx);
     *M = mx;
     *inv = det_recip(sum);
 }
 
+// One item per (proxy query i of the batch, group j); nb = row(i) + 1.
 __kernel void proxy_merge(__global const float* bm, __global const float* bs, __global float* row_max,
                           __global float* row_inv, int i_begin, int i_end, int n_sq, int sq_first, long n_past,
                           long first_full, int S, int B, int n_kblocks) {
     const int i = i_begin + get_global_id(0), j = get_global_id(1);
     if (i >= i_end) return;
     const int nb = (int)(sq_pos(i, sq_first, n_past, first_full, S) / B) + 1;
-    const long at = ((long)j * (i_end - i_begin) + (i - i_begin)) * n_kblocks;
+    const long rows = i_end - i_begin, at = (long)j * n_kblocks * rows + (i - i_begin);
     float M, inv;
-    merge(bm + at, bs + at, nb, &M, &inv);
+    merge(bm + at, bs + at, nb, rows, &M, &inv);
     row_max[(long)j * n_sq + i] = M;
     row_inv[(long)j * n_sq + i] = inv;
 }
 
+// One item per (measured query qi, head h); nb = nblk[qi].
 __kernel void sample_merge(__global const float* bm, __global const float* bs, __global const int* nblk,
                            __global float* qM, __global float* qinv, int n_bq, int n_kblocks) {
     const int qi = get_global_id(0), h = get_global_id(1);
     if (qi >= n_bq) return;
-    const long r = (long)h * n_bq + qi;
+    const long r = (long)h * n_bq + qi, at = (long)h * n_kblocks * n_bq + qi;
     float M, inv;
-    merge(bm + r * n_kblocks, bs + r * n_kblocks, nblk[qi], &M, &inv);
+    merge(bm + at, bs + at, nblk[qi], n_bq, &M, &inv);
     qM[r] = M;
     qinv[r] = inv;
 }
@@ -199,17 +207,17 @@ __kernel void proxy_blockmax(__global const float* bm, __global const float* row
     for (int t = 0; t < cnt_q; ++t) {
         const int i = i0 + t;
         const long r = (long)j * n_sq + i;
-        const float b = bm[((long)j * (i_end - i_begin) + (i - i_begin)) * n_kblocks + n];
+        const float b = bm[((long)j * n_kblocks + n) * (i_end - i_begin) + (i - i_begin)];
         best = fmax(best, det_exp(b - row_max[r]) * row_inv[r]);
     }
     scores[(long)j * tri_of(n_kblocks, row0) + tri_of(m, row0) + n] = best;
 }
 
 // ---- step 4: masses of the measured rows --------------------------------------------------------
-// Probability of block n for measured query row r: bs * exp(bm - M) * inv.
+// Probability of block n for measured query qi of head h: bs * exp(bm - M) * inv.
 inline float query_mass(__global const float* bm, __global const float* bs, __global const float* qM,
-                        __global const float* qinv, long r, int n_kblocks, int n) {
-    const long at = r * n_kblocks + n;
+                        __global const float* qinv, int h, int qi, int n_bq, int n_kblocks, int n) {
+    const long at = ((long)h * n_kblocks + n) * n_bq + qi, r = (long)h * n_bq + qi;
     return bs[at] * det_exp(bm[at] - qM[r]) * qinv[r];
 }
 
@@ -223,6 +231,6 @@ __kernel void sample_mass(__global const float* bm, __global const float* bs, __
     if (n >= n_kblocks || n > s_m[s]) return;
     float sum = 0.0f;
     for (int i = 0; i < s_count[s]; ++i)
-        sum = sum + query_mass(bm, bs, qM, qinv, (long)h * n_bq + s_q[s] + i, n_kblocks, n);
+        sum = sum + query_mass(bm, bs, qM, qinv, h, s_q[s] + i, n_bq, n_kblocks, n);
     mass[(long)h * n_mass + s_mass[s] + n] = sum;
 }

@@ -203,7 +203,7 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
         const long r = (long)h * n_bq + s_q[s] + i;
         barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
         for (int n = lid; n <= m; n += LS) {
-            const long at = r * n_kblocks + n;
+            const long at = ((long)h * n_kblocks + n) * n_bq + s_q[s] + i; // block-major statistics
             pq[n] = bs[at] * det_exp(bm[at] - qM[r]) * qinv[r];
         }
         barrier(CLK_GLOBAL_MEM_FENCE);

@@ -60,6 +60,16 @@ size_t sort_local(const geometry& geo) {
     return size_t(next_pow2(geo.n_kblocks)) * 9;
 }
 
+// The quantize kernels of proxy_estimate.cl: QL = 16 items per row, QR = 8 rows per work-group.
+constexpr size_t quantize_lanes = 16, quantize_rows_per_group = 8;
+nd_range quantize_range(int64_t rows, int64_t heads) {
+    const size_t r = (size_t(rows) + quantize_rows_per_group - 1) / quantize_rows_per_group;
+    return range3(quantize_lanes, r * quantize_rows_per_group, size_t(heads));
+}
+nd_range quantize_local() {
+    return range3(quantize_lanes, quantize_rows_per_group, 1);
+}
+
 template <class T> std::vector<T> read_back(device_context& ctx, cl_mem m, int64_t count) {
     std::vector<T> out(static_cast<size_t>(count));
     if (count > 0)
@@ -130,8 +140,8 @@ void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
                               scratch& qs) {
         q8 = temp_of(ctx, geo.g * rows_out * dp, 1);
         qs = temp_of(ctx, geo.g * rows_out);
-        ctx.launch(st.est_kernel("quantize_rows"), range2(size_t(rows_out), size_t(geo.g)), {}, src.mem(),
-                   q8.mem(), qs.mem(), rows_in, rows_out, extra);
+        ctx.launch(st.est_kernel("quantize_rows"), quantize_range(rows_out, geo.g), quantize_local(),
+                   src.mem(), q8.mem(), qs.mem(), rows_in, rows_out, extra);
     };
     quantize(st.pooled_q, geo.n_sq, geo.n_sq, geo.scale, st.pq8, st.pqs);
     quantize(st.pooled_k, geo.n_sk, st.proxy_plan.key_rows(geo.n_kblocks), 1.0f, st.pk8, st.pks);
@@ -219,10 +229,10 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
     st.bqs = temp_of(ctx, geo.H * nbq);
     st.hk8 = temp_of(ctx, geo.Hkv * k_rows * dp, 1);
     st.hks = temp_of(ctx, geo.Hkv * k_rows);
-    ctx.launch(st.est_kernel("quantize_q_rows"), range2(size_t(nbq), size_t(geo.H)), {}, q.mem, q.shape,
+    ctx.launch(st.est_kernel("quantize_q_rows"), quantize_range(nbq, geo.H), quantize_local(), q.mem, q.shape,
                st.bq_pos.mem(), st.bq8.mem(), st.bqs.mem(), int32_t(nbq), geo.n_past, geo.scale);
-    ctx.launch(st.est_kernel("quantize_k_rows"), range2(size_t(k_rows), size_t(geo.Hkv)), {}, k.mem, k.shape,
-               st.hk8.mem(), st.hks.mem(), geo.n_keys, k_rows);
+    ctx.launch(st.est_kernel("quantize_k_rows"), quantize_range(k_rows, geo.Hkv), quantize_local(), k.mem,
+               k.shape, st.hk8.mem(), st.hks.mem(), geo.n_keys, k_rows);
     st.qbm = temp_of(ctx, geo.H * nbq * nb);
     st.qbs = temp_of(ctx, geo.H * nbq * nb);
     st.qM = temp_of(ctx, geo.H * nbq);
