@@ -5,7 +5,8 @@
 //                                 apart (zeros past HEAD_DIM), key rows padded with zero rows
 //   (proxy_block_stats.cl)        per (query, key block): max logit and the block's sum of
 //                                 exp(logit - max) in 2^-32 fixed point
-//   proxy_merge, sample_merge     per query: max logit and 1 / softmax sum, in block order
+//   proxy_merge, sample_merge     per query: max logit and 1 / softmax sum, in block order (and
+//                                 a measured query's total probability)
 //   proxy_blockmax                A_j[m][n] = max over row m's proxy queries of the largest
 //                                 probability they give a key of block n
 //   sample_mass                   block masses of the measured rows, summed over their queries
@@ -180,16 +181,21 @@ __kernel void proxy_merge(__global const float* bm, __global const float* bs, __
     row_inv[(long)j * n_sq + i] = inv;
 }
 
-// One item per (measured query qi, head h); nb = nblk[qi].
+// One item per (measured query qi, head h); nb = nblk[qi]. Also the query's total probability,
+// the sum in block order of bs * exp(bm - M) * inv (exact_rows' threshold).
 __kernel void sample_merge(__global const float* bm, __global const float* bs, __global const int* nblk,
-                           __global float* qM, __global float* qinv, int n_bq, int n_kblocks) {
+                           __global float* qM, __global float* qinv, __global float* qtot, int n_bq, int n_kblocks) {
     const int qi = get_global_id(0), h = get_global_id(1);
     if (qi >= n_bq) return;
     const long r = (long)h * n_bq + qi, at = (long)h * n_kblocks * n_bq + qi;
+    const int nb = nblk[qi];
     float M, inv;
-    merge(bm + at, bs + at, nblk[qi], n_bq, &M, &inv);
+    merge(bm + at, bs + at, nb, n_bq, &M, &inv);
+    float tot = 0.0f;
+    for (int n = 0; n < nb; ++n) tot = tot + bs[at + n * n_bq] * det_exp(bm[at + n * n_bq] - M) * inv;
     qM[r] = M;
     qinv[r] = inv;
+    qtot[r] = tot;
 }
 
 // ---- step 3: block max pooling ------------------------------------------------------------------

@@ -55,9 +55,10 @@ int64_t bm_budget_bytes() {
     return v;
 }
 
-// Local memory of the sorting kernels: keys, indices and keep flags of one row.
+// Local memory of the sorting kernels (exact_rows: keys, indices, keep flags and values of one
+// row, and the flags of the queries).
 size_t sort_local(const geometry& geo) {
-    return size_t(next_pow2(geo.n_kblocks)) * 9;
+    return size_t(next_pow2(geo.n_kblocks)) * 13 + size_t(wg_sort + 1) * 4;
 }
 
 // The quantize kernels of proxy_estimate.cl: QL = 16 items per row, QR = 8 rows per work-group.
@@ -103,7 +104,7 @@ struct run_state {
     scratch row_max, row_inv, scores, ranks;               // steps 2-3
     scratch s_m, s_q, s_count, s_mass, s_tail, s_exact;    // the sample rows
     scratch bq_pos, bq_nblk, bq8, bqs, hk8, hks;           // measured queries, head keys
-    scratch qbm, qbs, qM, qinv, mass;                      // step 4
+    scratch qbm, qbs, qM, qinv, qtot, mass;                // step 4
     scratch sample_budget, budgets, exact, counts, blocks; // steps 5-6
 
     run_state(device_context& c, const geometry& g, pa_type k_type)
@@ -237,11 +238,13 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
     st.qbs = temp_of(ctx, geo.H * nbq * nb);
     st.qM = temp_of(ctx, geo.H * nbq);
     st.qinv = temp_of(ctx, geo.H * nbq);
+    st.qtot = temp_of(ctx, geo.H * nbq);
     st.mass = temp_of(ctx, geo.H * geo.n_mass);
     sample_block_stats(ctx, st.bst, st.sample_plan, geo, st.bq8.mem(), st.bqs.mem(), st.hk8.mem(),
                        st.hks.mem(), st.bq_pos.mem(), st.qbm.mem(), st.qbs.mem());
     ctx.launch(st.est_kernel("sample_merge"), range2(size_t(nbq), size_t(geo.H)), {}, st.qbm.mem(),
-               st.qbs.mem(), st.bq_nblk.mem(), st.qM.mem(), st.qinv.mem(), int32_t(nbq), int32_t(nb));
+               st.qbs.mem(), st.bq_nblk.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(), int32_t(nbq),
+               int32_t(nb));
     ctx.launch(st.est_kernel("sample_mass"), range3(size_t(nb), geo.samples.size(), size_t(geo.H)), {},
                st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.s_m.mem(), st.s_q.mem(),
                st.s_count.mem(), st.s_mass.mem(), st.mass.mem(), int32_t(nbq), int32_t(geo.n_mass),
@@ -284,7 +287,7 @@ void budgets(run_state& st) {
                range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.s_m.mem(), st.s_mass.mem(),
                st.sample_budget.mem(), ns, int32_t(geo.n_mass), int32_t(geo.row0), n_rows,
                int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma,
-               local_mem{size_t(st.sort_n()) * 4});
+               local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
     ctx.launch(st.srt_kernel("row_budgets"), range2(size_t(n_rows), size_t(geo.H)), {},
                st.sample_budget.mem(), st.s_m.mem(), st.budgets.mem(), ns, int32_t(geo.row0), n_rows,
                int32_t(geo.k_min));
@@ -302,15 +305,14 @@ void exact_rows(run_state& st) {
     const bool any = std::any_of(geo.samples.begin(), geo.samples.end(),
                                  [&](const sample_row& s) { return geo.exact_sample(s); });
     if (!any) return;
-    const size_t ns = geo.samples.size();
-    scratch pq = temp_of(ctx, geo.H * int64_t(ns) * geo.n_kblocks);
+    const size_t ns = geo.samples.size(), n = size_t(st.sort_n());
     ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
-               st.mass.mem(), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.s_m.mem(),
-               st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_exact.mem(), st.exact.mem(), pq.mem(),
-               int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks), int32_t(geo.row0),
-               int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
-               local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4},
-               local_mem{size_t(st.sort_n())}, local_mem{16});
+               st.mass.mem(), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
+               st.s_m.mem(), st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_exact.mem(),
+               st.exact.mem(), int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks),
+               int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
+               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{n * 4},
+               local_mem{size_t(wg_sort + 1) * 4});
 }
 
 // Step 6: the kept lists.
