@@ -11,7 +11,9 @@
 //   build_mask     per (head, row): kept blocks = rank < budget + forced, or exact; ascending
 // Order everywhere: higher value first, equal values by lower block index (as the CPU
 // reference), so the result does not depend on the sorting network. Sorts are bitonic in local
-// memory (sort_n = next power of two of the row length, passed with its __local arrays).
+// memory: the __local arrays hold sort_n (the next power of two of the longest row), a row of n
+// values sorts pow2_at_least(n) of them (the -inf padding sorts last, so the order of the n
+// values does not depend on the padding: every value sorted is >= 0 or +inf).
 // Sequential sums run on one work-item, in the order ref/estimate.cpp states. Needs proxy_det.cl
 // in front.
 #pragma OPENCL FP_CONTRACT OFF
@@ -21,6 +23,12 @@
 #endif
 
 inline bool comes_first(float ka, int ia, float kb, int ib) { return ka > kb || (ka == kb && ia < ib); }
+
+inline int pow2_at_least(int x) {
+    int p = 1;
+    while (p < x) p <<= 1;
+    return p;
+}
 
 // Sorts key/idx[0 .. sort_n) (sort_n a power of two) into comes_first order. All LS items call it.
 inline void bitonic_sort(__local float* key, __local int* idx, int sort_n, int lid) {
@@ -87,6 +95,7 @@ __kernel void rank_rows(__global const float* scores, __global int* ranks, int r
     const int lid = get_local_id(0), m = row0 + get_group_id(0), j = get_group_id(1);
     const long tt = tri_of(row0 + n_rows, row0);
     __global const float* A = scores + (long)j * tt + tri_of(m, row0);
+    sort_n = pow2_at_least(m + 1); // this row's
     for (int e = lid; e < sort_n; e += LS) {
         float v = e <= m ? A[e] : -INFINITY;
         if (force && (e == 0 || e == m)) v = INFINITY;
@@ -231,6 +240,7 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
         keep[n] = force && (n == 0 || n == m) ? 1 : 0;
         val[n] = a[n];
     }
+    sort_n = pow2_at_least(m + 1); // this row's
     sort_values(a, m + 1, sort_n, key, idx, lid); // ends with a barrier
     if (lid == 0) add_sorted(key, idx, keep, m, kept_mass(val, keep, m), gamma * sum_in_order_local(val, m + 1));
     for (int c0 = 0; c0 < count; c0 += LS) {
