@@ -58,11 +58,16 @@
 #define KCH (DP / 32)     // k-steps of 32 bytes
 #define SEG (DP / 16)     // words of a row segment (one lane's share)
 #define ROWW (DP / 4 + 4) // local row stride in words: 16 bytes of padding
-#if BS_MODE == 1
-#define NBUF 2 // key tiles double-buffered (cp.async)
-#define BS_UNROLL _Pragma("unroll")
+// Key tiles are double-buffered on the tensor-core path (the next tile's cp.async copies fly
+// while this one is used) and in its emulation (plain copies, same indexing); single elsewhere.
+#if BS_MODE == 1 || BS_MODE == 2
+#define NBUF 2
 #else
 #define NBUF 1
+#endif
+#if BS_MODE == 1
+#define BS_UNROLL _Pragma("unroll")
+#else
 #define BS_UNROLL
 #endif
 

@@ -64,11 +64,10 @@ inline void sort_values(__global const float* v, int n, int sort_n, __local floa
     bitonic_sort(key, idx, sort_n, lid);
 }
 
-// Same, from local memory.
-inline void sort_local_values(__local const float* v, int n, int sort_n, __local float* key, __local int* idx,
-                              int lid) {
+// Sorts the values already in key[0 .. n) (index order), with -inf past n.
+inline void sort_in_place(int n, int sort_n, __local float* key, __local int* idx, int lid) {
     for (int e = lid; e < sort_n; e += LS) {
-        key[e] = e < n ? v[e] : -INFINITY;
+        if (e >= n) key[e] = -INFINITY;
         idx[e] = e;
     }
     bitonic_sort(key, idx, sort_n, lid);
@@ -229,20 +228,27 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
                          __global const int* s_m, __global const int* s_q, __global const int* s_count,
                          __global const int* s_mass, __global const int* s_exact, __global uchar* exact, int n_bq,
                          int n_mass, int n_kblocks, int row0, int n_rows, int force, float gamma, int sort_n,
-                         __local float* key, __local int* idx, __local uchar* keep, __local float* val,
-                         __local int* flags) {
-    // flags[0 .. LS): the chunk's queries that fall short; flags[LS]: the current one still does
+                         __local float* key, __local int* idx, __local uchar* keep, __local int* flags) {
+    // key: the values in block order, then sorted in place; flags[0 .. LS): the chunk's queries
+    // that fall short; flags[LS]: the current one still does
     const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
     if (!s_exact[s]) return; // uniform over the work-group
     const int m = s_m[s], count = s_count[s];
+    sort_n = pow2_at_least(m + 1); // this row's
     __global const float* a = mass + (long)h * n_mass + s_mass[s];
     for (int n = lid; n <= m; n += LS) {
         keep[n] = force && (n == 0 || n == m) ? 1 : 0;
-        val[n] = a[n];
+        key[n] = a[n];
     }
-    sort_n = pow2_at_least(m + 1); // this row's
-    sort_values(a, m + 1, sort_n, key, idx, lid); // ends with a barrier
-    if (lid == 0) add_sorted(key, idx, keep, m, kept_mass(val, keep, m), gamma * sum_in_order_local(val, m + 1));
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float kept = 0.0f, thr = 0.0f; // item 0's
+    if (lid == 0) {
+        kept = kept_mass(key, keep, m);
+        thr = gamma * sum_in_order_local(key, m + 1);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    sort_in_place(m + 1, sort_n, key, idx, lid); // ends with a barrier
+    if (lid == 0) add_sorted(key, idx, keep, m, kept, thr);
     for (int c0 = 0; c0 < count; c0 += LS) {
         barrier(CLK_LOCAL_MEM_FENCE);
         const int q = c0 + lid;
@@ -258,18 +264,18 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
         for (int i = 0; i < min(LS, count - c0); ++i) {
             if (!flags[i]) continue; // uniform: read after a barrier, written before the next
             const long r = (long)h * n_bq + s_q[s] + c0 + i, at0 = (long)h * n_kblocks * n_bq + s_q[s] + c0 + i;
-            const float M = qM[r], inv = qinv[r], thr = gamma * qtot[r];
-            for (int n = lid; n <= m; n += LS) val[n] = query_prob(bm, bs, at0 + (long)n * n_bq, M, inv);
+            const float M = qM[r], inv = qinv[r], qthr = gamma * qtot[r];
+            for (int n = lid; n <= m; n += LS) key[n] = query_prob(bm, bs, at0 + (long)n * n_bq, M, inv);
             barrier(CLK_LOCAL_MEM_FENCE);
             float rec = 0.0f; // item 0's
             if (lid == 0) {
-                rec = kept_mass(val, keep, m);
-                flags[LS] = rec >= thr ? 0 : 1;
+                rec = kept_mass(key, keep, m);
+                flags[LS] = rec >= qthr ? 0 : 1;
             }
             barrier(CLK_LOCAL_MEM_FENCE);
             if (flags[LS]) {
-                sort_local_values(val, m + 1, sort_n, key, idx, lid);
-                if (lid == 0) add_sorted(key, idx, keep, m, rec, thr);
+                sort_in_place(m + 1, sort_n, key, idx, lid);
+                if (lid == 0) add_sorted(key, idx, keep, m, rec, qthr);
             }
             barrier(CLK_LOCAL_MEM_FENCE);
         }

@@ -77,7 +77,7 @@ block_stats_plan block_stats_plan::make(const device_caps& caps, int64_t d, int6
 
 size_t block_stats_plan::local_bytes() const {
     const size_t nth = size_t(32 * warps), roww = size_t(dp / 4 + 4), seg = size_t(dp / 16);
-    const size_t nbuf = kind == path::mma ? 2 : 1;
+    const size_t nbuf = kind == path::portable ? 1 : 2;
     size_t b = nbuf * size_t(kt) * roww * 4 + nbuf * size_t(kt) * 4; // key tiles and scales
     if (kind == path::portable) b += size_t(16 * warps) * roww * 4 + nth * 16;
     if (kind == path::emulated) b += nth * 2 * seg * 4 + nth * 16 + nth * seg * 4;

@@ -55,10 +55,10 @@ int64_t bm_budget_bytes() {
     return v;
 }
 
-// Local memory of the sorting kernels (exact_rows: keys, indices, keep flags and values of one
-// row, and the flags of the queries).
+// Local memory of the sorting kernels (exact_rows: keys, indices and keep flags of one row, and
+// the flags of its queries).
 size_t sort_local(const geometry& geo) {
-    return size_t(next_pow2(geo.n_kblocks)) * 13 + size_t(wg_sort + 1) * 4;
+    return size_t(next_pow2(geo.n_kblocks)) * 9 + size_t(wg_sort + 1) * 4;
 }
 
 // The quantize kernels of proxy_estimate.cl: QL = 16 items per row, QR = 8 rows per work-group.
@@ -311,8 +311,7 @@ void exact_rows(run_state& st) {
                st.s_m.mem(), st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_exact.mem(),
                st.exact.mem(), int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks),
                int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
-               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{n * 4},
-               local_mem{size_t(wg_sort + 1) * 4});
+               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{size_t(wg_sort + 1) * 4});
 }
 
 // Step 6: the kept lists.
