@@ -74,9 +74,9 @@ step "pa bench attn (the CPU reference estimate for density and recall takes a m
 run 300 "$build/bin/pa" bench attn --device "$device" --shapes llama3-8b,qwen2.5-7b --n-list "$sizes" --reps 3 \
   --portable-max 0 --sgemm 0 --out "$OUT/attn.json"
 
-step "statistics variants at $big (PA_PROXY_STATS=W<warps>R<max registers>)"
+step "statistics variants at $big (PA_PROXY_STATS=W<warps>R<max registers>A<int-to-float by an add>)"
 : >"$OUT/variants.jsonl"
-for v in ${PA_STATS_VARIANTS:-W8R0 W4R128 W8R128}; do
+for v in ${PA_STATS_VARIANTS:-W8R128A1 W8R0A0 W4R128A0 W8R128A0}; do
   rm -f "$OUT/v.jsonl"
   run 60 env PA_PROXY_STATS=$v "$est" --shapes llama3-8b,qwen2.5-7b --n-list "$big" --reps 3 --json "$OUT/v.jsonl"
   [ -f "$OUT/v.jsonl" ] && cat "$OUT/v.jsonl" >>"$OUT/variants.jsonl"

@@ -189,7 +189,8 @@ int run(int argc, char** argv) {
                 check = bad.empty() ? "bit-identical" : "DIFFERS: " + bad;
                 ok &= bad.empty();
             }
-            const std::string stats = fmt::format("{}-W{}R{}", plan.name(), plan.warps, plan.max_regs);
+            const std::string stats =
+                fmt::format("{}-W{}R{}A{}", plan.name(), plan.warps, plan.max_regs, plan.i2f_add);
             std::printf("%-11s %7lld %-9s %9.3f %8.3f %8.3f %8.3f %8.3f  %s\n", sh.name.c_str(), (long long)n,
                         stats.c_str(), st[4], st[1], st[2] - st[1], st[3] - st[2], st[4] - st[3],
                         check.c_str());

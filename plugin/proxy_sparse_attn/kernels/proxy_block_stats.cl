@@ -48,6 +48,9 @@
 #ifndef BS_WARPS
 #define BS_WARPS 4
 #endif
+#ifndef BS_I2F_ADD
+#define BS_I2F_ADD 0 // 1: int -> float by a float add (ALU) instead of a conversion (XU)
+#endif
 
 #define DP BS_DP
 #define KT BS_KT
@@ -194,6 +197,18 @@ inline int4 portable_ntile(int4 c, local const uint* qt, local const uint* kt, i
 
 // ---- the tile loop ------------------------------------------------------------------------------
 
+// float(dot), exact either way: |dot| < 2^22 for rows of at most 256 bytes, and 1.5 * 2^23 + dot
+// holds dot in its mantissa. Two conversions per logit (this one and exp_fixed's float -> u64)
+// share the conversion unit (16 a clock per NVIDIA multiprocessor); the add form trades one for
+// an integer and a float add.
+inline float4 dot_to_float(int4 a) {
+#if BS_I2F_ADD
+    return as_float4(a + 0x4B400000) - 12582912.0f;
+#else
+    return convert_float4(a);
+#endif
+}
+
 // One query row of a lane: its int8 row (-1: none), where its block-0 statistics go (block n:
 // n * n_stride further), how many keys it sees (indices 0 .. vis - 1) and in how many blocks
 // ((vis - 1) / kpb + 1; 0 for none).
@@ -313,7 +328,7 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
             float4 L[NT];
             BS_UNROLL for (int j = 0; j < NT; ++j) {
                 const float2 ksv = vload2(0, kss + 8 * j + 2 * t);
-                L[j] = convert_float4(acc[j]) * (float4)(qs_lo * ksv.x, qs_lo * ksv.y, qs_hi * ksv.x, qs_hi * ksv.y);
+                L[j] = dot_to_float(acc[j]) * (float4)(qs_lo * ksv.x, qs_lo * ksv.y, qs_hi * ksv.x, qs_hi * ksv.y);
             }
             if (!full) {
                 BS_UNROLL for (int j = 0; j < NT; ++j) {

@@ -5,9 +5,9 @@
 //   mma        NVIDIA tensor cores, inline PTX mma.sync m16n8k32 s8 (compute capability >= 8.0)
 //   emulated   the mma path with its PTX emulated in OpenCL C ($PA_MMA=emulate; tests, slow)
 // $PA_MMA is read as opencl/flash_attn_mma.h reads it: "0" = portable, "emulate" = emulated,
-// otherwise mma where the device has it. $PA_PROXY_STATS="W<warps>R<max registers>" (e.g. W4R0)
-// overrides the work-group size and, on NVIDIA, the register cap (0 = the compiler's choice), for
-// experiments.
+// otherwise mma where the device has it. $PA_PROXY_STATS="W<warps>R<max registers>[A1]" (e.g.
+// W4R0, W8R128A1) overrides the work-group size, on NVIDIA the register cap (0 = the compiler's
+// choice), and with A1 turns int -> float into a float add (BS_I2F_ADD), for experiments.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +28,7 @@ struct block_stats_plan {
     int kt = 128;     // keys per local-memory tile
     int dp = 128;     // int8_row_bytes(d)
     int max_regs = 0; // NVIDIA: -cl-nv-maxrregcount (0 = none)
+    int i2f_add = 0;  // BS_I2F_ADD
     int64_t kpb = 0;  // keys per block (B / key stride for the proxy pass, B for the samples)
     int blocks_per_group = 1;
 
