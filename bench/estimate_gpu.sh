@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
 # bench/estimate_gpu.sh - the ProxyAttn estimate on an NVIDIA GPU in one device call: build, the
 # bit-identity tests on the device (tensor-core and portable statistics), the estimate alone on
-# the Llama-3-8B and Qwen2.5-7B layer shapes at 32K and 128K (per stage, checked bit for bit
-# against the CPU reference at 32K), per-kernel times at 128K, `pa bench attn` (dense, proxy
-# node, per-stage times), work-group / register variants, and a short table last.
+# the Llama-3-8B and Qwen2.5-7B layer shapes at 32K and 128K (per stage, work-group / register
+# variants, checked bit for bit against the CPU reference at 32K), per-kernel times at 128K,
+# `pa bench attn` (dense, proxy node, per-stage times), and a short table last.
 #
 # From the repository root on the GPU machine, after ../shared/gpu/prepare here (for the tests,
 # also `(cd .gpu && apt-get download libgtest-dev googletest)`: without GTest the tests are
 # skipped and said so):
 #   run(command="source .gpu/gpu-env && bash bench/estimate_gpu.sh", carry=[".gpu"], timeout_s=600)
-# Results in $OUT (default /tmp/pa-est-out): estimate.log, estimate.jsonl, variants.jsonl,
-# profile-<shape>.txt, attn.json. Every step has a time limit inside an overall deadline
+# Results in $OUT (default /tmp/pa-est-out): estimate.log, estimate.jsonl, profile-<shape>.txt,
+# attn.json. Every step has a time limit inside an overall deadline
 # ($PA_DEADLINE_S, default 560 s), so the summary table prints even when a step is cut off.
-# For a smoke test elsewhere: PA_EST_SIZES=2048,4096 PA_EST_BIG=4096 PA_EST_CHECK=4096 PA_EST_DEVICE=0.
+# For a smoke test elsewhere: PA_EST_SIZES=2048,4096 PA_EST_BIG=4096 PA_EST_CHECK=4096 PA_EST_DEVICE=0
+# PA_STATS_VARIANTS=default.
 set -uo pipefail
 OUT=${OUT:-/tmp/pa-est-out}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/estimate.log") 2>&1
 build=${PA_BUILD_DIR:-build-est}
 sizes=${PA_EST_SIZES:-32768,131072} # the estimate and pa bench attn
-big=${PA_EST_BIG:-131072}           # per-kernel profile and variants
+big=${PA_EST_BIG:-131072}           # per-kernel profile
 check=${PA_EST_CHECK:-32768}        # bit-identity check against the CPU reference up to this size
 device=${PA_EST_DEVICE:-NVIDIA}     # pa bench attn --device
 deadline=$(($(date +%s) + ${PA_DEADLINE_S:-560}))
@@ -61,8 +62,10 @@ if [ "$tests" = ON ]; then
   run 120 env PA_MMA=0 "$build/bin/test_proxy_ocl" --gtest_brief=1 --gtest_filter='Shapes/*'
 fi
 
-step "the estimate alone: stages, bit for bit against the CPU reference up to $check"
-run 150 "$est" --shapes llama3-8b,qwen2.5-7b --n-list "$sizes" --reps 5 --check "$check" --json "$OUT/estimate.jsonl"
+# variants: PA_PROXY_STATS=W<warps>R<max registers>A<1: int-to-float by an add> (block_stats.h)
+step "the estimate alone: stages, statistics variants, bit for bit against the CPU reference up to $check"
+run 200 "$est" --shapes llama3-8b,qwen2.5-7b --n-list "$sizes" --reps 5 --check "$check" \
+  --variants "${PA_STATS_VARIANTS:-default,W8R128A1,W8R0A0,W4R128A0}" --json "$OUT/estimate.jsonl"
 
 step "per-kernel times at $big (PA_OPENCL_PROFILE=1: queue serialized, 3 runs of each stage prefix)"
 for shape in llama3-8b qwen2.5-7b; do
@@ -73,14 +76,6 @@ done
 step "pa bench attn (the CPU reference estimate for density and recall takes a minute or two at 128K)"
 run 300 "$build/bin/pa" bench attn --device "$device" --shapes llama3-8b,qwen2.5-7b --n-list "$sizes" --reps 3 \
   --portable-max 0 --sgemm 0 --out "$OUT/attn.json"
-
-step "statistics variants at $big (PA_PROXY_STATS=W<warps>R<max registers>A<int-to-float by an add>)"
-: >"$OUT/variants.jsonl"
-for v in ${PA_STATS_VARIANTS:-W8R128A1 W8R0A0 W4R128A0 W8R128A0}; do
-  rm -f "$OUT/v.jsonl"
-  run 60 env PA_PROXY_STATS=$v "$est" --shapes llama3-8b,qwen2.5-7b --n-list "$big" --reps 3 --json "$OUT/v.jsonl"
-  [ -f "$OUT/v.jsonl" ] && cat "$OUT/v.jsonl" >>"$OUT/variants.jsonl"
-done
 
 step "summary"
 python3 - "$OUT" <<'EOF' || true
@@ -96,11 +91,11 @@ for r in attn:
     if r.get("mode") == "dense":
         dense[(r["shape"], r["n"])] = r["time_ms"]
 print("estimate alone (ms, median; share = of our dense tensor-core attention in the same call)")
-print(f"{'shape':11s} {'n':>7s} {'stats':14s} {'estimate':>9s} {'pool':>7s} {'scores':>7s} {'budgets':>8s} {'mask':>6s} {'share':>7s}  check")
-for r in lines("estimate.jsonl") + lines("variants.jsonl"):
+print(f"{'shape':11s} {'n':>7s} {'stats':18s} {'estimate':>9s} {'pool':>7s} {'scores':>7s} {'budgets':>8s} {'mask':>6s} {'share':>7s}  check")
+for r in lines("estimate.jsonl"):
     d = dense.get((r["shape"], r["n"]))
     share = f"{100 * r['t_estimate_ms'] / d:6.2f}%" if d else "      -"
-    print(f"{r['shape']:11s} {r['n']:7d} {r['stats']:14s} {r['t_estimate_ms']:9.3f} {r['t_pool_ms']:7.3f} "
+    print(f"{r['shape']:11s} {r['n']:7d} {r['stats']:18s} {r['t_estimate_ms']:9.3f} {r['t_pool_ms']:7.3f} "
           f"{r['t_scores_ms']:7.3f} {r['t_budget_ms']:8.3f} {r['t_mask_ms']:6.3f} {share}  {r['check']}")
 print("\npa bench attn (ms)")
 for r in attn:

@@ -7,8 +7,11 @@
 //
 //   pa_estimate_time [--device SPEC] [--shapes llama3-8b,qwen2.5-7b] [--n-list 32768,131072]
 //                    [--reps 5] [--pattern needle] [--check 0] [--json FILE]
-// PA_OPENCL_PROFILE=1 adds per-kernel totals at exit; PA_MMA and PA_PROXY_STATS pick the path
-// and work-group (plugin/proxy_sparse_attn/ocl/block_stats.h). Exit status 1 when a check fails.
+//                    [--variants default,W8R128A1,...]
+// --variants times each (shape, n) once per $PA_PROXY_STATS value ("default": unset), on the
+// same inputs (synthesizing 128K inputs takes ~20 s); PA_MMA picks the path
+// (plugin/proxy_sparse_attn/ocl/block_stats.h). PA_OPENCL_PROFILE=1 adds per-kernel totals at
+// exit. Exit status 1 when a check fails.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -107,16 +110,14 @@ double time_stage(device_context& ctx, const pa::analysis::attn_inputs& in, cons
     return median(t);
 }
 
-// "" when the device estimate equals the CPU reference's in every intermediate, else the first
-// field that differs.
+// "" when the device estimate equals the CPU reference's (e) in every intermediate, else the
+// first field that differs.
 std::string check_bits(device_context& ctx, const pa::analysis::attn_inputs& in, const device_inputs& d,
-                       pa::proxy_params p) {
+                       pa::proxy_params p, const pa::proxy::estimate& e) {
     p.stop_after = 4;
     const pa::proxy::geometry geo = pa::proxy::make_geometry(in.q, in.k, in.v, p);
     pa::proxy::ocl_debug dbg;
     pa::proxy::ocl_run(ctx, geo, d.oq, d.ok, d.ov, d.odst, &dbg);
-    const pa::proxy::host_qkv x = pa::proxy::load_qkv(geo, in.q, in.k, in.v);
-    const pa::proxy::estimate e = pa::proxy::estimate_mask(geo, x);
     if (dbg.pooled_q != e.pooled_q) return "pooled_q";
     if (dbg.pooled_k != e.pooled_k) return "pooled_k";
     if (dbg.row_max != e.row_max) return "row_max";
@@ -130,8 +131,17 @@ std::string check_bits(device_context& ctx, const pa::analysis::attn_inputs& in,
     return "";
 }
 
+// Sets $PA_PROXY_STATS for the next runs ("default": unset).
+void use_variant(const std::string& v) {
+    if (v == "default")
+        unsetenv("PA_PROXY_STATS");
+    else
+        setenv("PA_PROXY_STATS", v.c_str(), 1);
+}
+
 int run(int argc, char** argv) {
     std::string device, shapes = "llama3-8b,qwen2.5-7b", sizes = "32768,131072", pattern = "needle", json;
+    std::string variants = "default";
     int reps = 5;
     int64_t check_max = 0;
     for (int i = 1; i < argc; ++i) {
@@ -154,6 +164,8 @@ int run(int argc, char** argv) {
             check_max = std::atoll(next().c_str());
         else if (a == "--json")
             json = next();
+        else if (a == "--variants")
+            variants = next();
         else
             throw std::runtime_error(
                 fmt::format("unknown option {} (see the top of bench/estimate_time.cpp)", a));
@@ -165,7 +177,7 @@ int run(int argc, char** argv) {
     std::printf("device: %s\n", ctx.caps().summary().c_str());
     std::FILE* jf = json.empty() ? nullptr : std::fopen(json.c_str(), "w");
     bool ok = true;
-    std::printf("%-11s %7s %-9s %9s %8s %8s %8s %8s  %s\n", "shape", "n", "stats", "estimate", "pool",
+    std::printf("%-11s %7s %-16s %9s %8s %8s %8s %8s  %s\n", "shape", "n", "stats", "estimate", "pool",
                 "scores", "budgets", "mask", "check");
     for (const std::string& sn : split(shapes)) {
         const shape sh = shape_by_name(sn);
@@ -179,33 +191,41 @@ int run(int argc, char** argv) {
             pa::analysis::make_attn_inputs(in, s, PA_TYPE_F16);
             pa::tensor* dst = in.ctx.new_tensor(PA_TYPE_F32, {sh.d, sh.H, n});
             const device_inputs d = to_device(ctx, in, dst);
-            const auto plan = pa::proxy::block_stats_plan::make(ctx.caps(), sh.d, p.block / p.key_stride);
-            double st[5] = {0, 0, 0, 0, 0};
-            for (int k = 1; k <= 4; ++k)
-                st[k] = std::max(st[k - 1], time_stage(ctx, in, d, p, k, reps));
-            std::string check = "-";
+            pa::proxy::estimate ref;
             if (n <= check_max) {
-                const std::string bad = check_bits(ctx, in, d, p);
-                check = bad.empty() ? "bit-identical" : "DIFFERS: " + bad;
-                ok &= bad.empty();
+                const pa::proxy::geometry geo = pa::proxy::make_geometry(in.q, in.k, in.v, p);
+                ref = pa::proxy::estimate_mask(geo, pa::proxy::load_qkv(geo, in.q, in.k, in.v));
             }
-            const std::string stats =
-                fmt::format("{}-W{}R{}A{}", plan.name(), plan.warps, plan.max_regs, plan.i2f_add);
-            std::printf("%-11s %7lld %-9s %9.3f %8.3f %8.3f %8.3f %8.3f  %s\n", sh.name.c_str(), (long long)n,
-                        stats.c_str(), st[4], st[1], st[2] - st[1], st[3] - st[2], st[4] - st[3],
-                        check.c_str());
-            std::fflush(stdout);
-            if (jf) {
-                std::fprintf(
-                    jf,
-                    "{\"shape\": \"%s\", \"n\": %lld, \"H\": %lld, \"Hkv\": %lld, \"g\": %lld, \"stats\": "
-                    "\"%s\", \"reps\": %d, \"t_estimate_ms\": %.4f, \"t_pool_ms\": %.4f, "
-                    "\"t_scores_ms\": %.4f, \"t_budget_ms\": %.4f, \"t_mask_ms\": %.4f, \"check\": \"%s\", "
-                    "\"device\": \"%s\"}\n",
-                    sh.name.c_str(), (long long)n, (long long)sh.H, (long long)sh.Hkv, (long long)sh.g,
-                    stats.c_str(), reps, st[4], st[1], st[2] - st[1], st[3] - st[2], st[4] - st[3],
-                    check.c_str(), ctx.caps().name.c_str());
-                std::fflush(jf);
+            for (const std::string& v : split(variants)) {
+                use_variant(v);
+                const auto plan = pa::proxy::block_stats_plan::make(ctx.caps(), sh.d, p.block / p.key_stride);
+                double st[5] = {0, 0, 0, 0, 0};
+                for (int k = 1; k <= 4; ++k)
+                    st[k] = std::max(st[k - 1], time_stage(ctx, in, d, p, k, reps));
+                std::string check = "-";
+                if (n <= check_max) {
+                    const std::string bad = check_bits(ctx, in, d, p, ref);
+                    check = bad.empty() ? "bit-identical" : "DIFFERS: " + bad;
+                    ok &= bad.empty();
+                }
+                const std::string stats =
+                    fmt::format("{}-W{}R{}A{}", plan.name(), plan.warps, plan.max_regs, plan.i2f_add);
+                std::printf("%-11s %7lld %-16s %9.3f %8.3f %8.3f %8.3f %8.3f  %s\n", sh.name.c_str(),
+                            (long long)n, stats.c_str(), st[4], st[1], st[2] - st[1], st[3] - st[2],
+                            st[4] - st[3], check.c_str());
+                std::fflush(stdout);
+                if (jf) {
+                    std::fprintf(
+                        jf,
+                        "{\"shape\": \"%s\", \"n\": %lld, \"H\": %lld, \"Hkv\": %lld, \"g\": %lld, "
+                        "\"stats\": \"%s\", \"variant\": \"%s\", \"reps\": %d, \"t_estimate_ms\": %.4f, "
+                        "\"t_pool_ms\": %.4f, \"t_scores_ms\": %.4f, \"t_budget_ms\": %.4f, "
+                        "\"t_mask_ms\": %.4f, \"check\": \"%s\", \"device\": \"%s\"}\n",
+                        sh.name.c_str(), (long long)n, (long long)sh.H, (long long)sh.Hkv, (long long)sh.g,
+                        stats.c_str(), v.c_str(), reps, st[4], st[1], st[2] - st[1], st[3] - st[2],
+                        st[4] - st[3], check.c_str(), ctx.caps().name.c_str());
+                    std::fflush(jf);
+                }
             }
         }
     }
