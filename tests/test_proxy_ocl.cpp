@@ -5,6 +5,8 @@
 // lowering directly on a device_context of its own.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "flash_attn.h"
 #include "ocl/lowering.h"
 #include "test_proxy_util.h"
@@ -212,6 +214,65 @@ TEST(ProxyOclCache, KeysPastTheLastQueryAreNotRead) {
     c.gamma = 1.0f; // and the dense path
     const ocl_result rd = run_ocl(ctx, big, c);
     EXPECT_LT(rel_l2(rd.out, dense_cpu(ctx, t, c)), out_tolerance(t, c, true));
+}
+
+// Rows that quantize as zero rows (det_math.h quantize_row: NaN, largest |x| above 2^50 or below
+// 2^-100) and rows just inside the range, in queries and keys, for every estimator: the device's
+// quantization (the cooperative one of the proxy pass, xattn's tiles, flex's rows) keeps the
+// reference's rule, so the estimate stays bit-identical. The pooled proxies hold NaN (compared as
+// bits); the output is not compared (queries with NaN give NaN rows on both sides).
+TEST(ProxyOclQuantization, NonFiniteAndOutOfRangeRowsQuantizeAsOnTheCpu) {
+    REQUIRE_DEVICE();
+    const auto bits = [](const std::vector<float>& v) {
+        std::vector<uint32_t> b(v.size());
+        std::memcpy(b.data(), v.data(), v.size() * 4);
+        return b;
+    };
+    for (auto e : {pa::proxy_estimator::proxy, pa::proxy_estimator::xattn, pa::proxy_estimator::flex}) {
+        attn_case c;
+        c.estimator = e;
+        c.N = 301;
+        pa::context ctx;
+        const qkv t = make_qkv(ctx, c);
+        auto* q = static_cast<float*>(t.q->data);
+        auto* k = static_cast<float*>(t.k->data);
+        const int64_t nk = c.n_past + c.N;
+        const auto scale_row = [&](float* row, float f) {
+            for (int64_t i = 0; i < c.d; ++i)
+                row[i] *= f;
+        };
+        for (int64_t h = 0; h < c.H; ++h)
+            for (int64_t p = h; p < c.N; p += 5) { // [d, N, H]
+                float* row = q + (h * c.N + p) * c.d;
+                switch ((p / 5 + h) % 4) {
+                case 0: row[p % c.d] = NAN; break;
+                case 1: scale_row(row, 0x1p60f); break;   // above 2^50
+                case 2: scale_row(row, 0x1p-110f); break; // below 2^-100
+                default: scale_row(row, 0x1p45f); break;  // inside the range: a normal row
+                }
+            }
+        for (int64_t h = 0; h < c.Hkv; ++h)
+            for (int64_t j = 2 * h + 1; j < nk; j += 7) { // [d, nk, Hkv]
+                float* row = k + (h * nk + j) * c.d;
+                switch ((j / 7) % 3) {
+                case 0: row[j % c.d] = -NAN; break;
+                case 1: scale_row(row, 0x1p70f); break;
+                default: scale_row(row, 0x1p-120f); break;
+                }
+            }
+        const ref_result ref = run_ref(t, c);
+        const ocl_result r = run_ocl(ctx, t, c);
+        SCOPED_TRACE(c.name());
+        EXPECT_EQ(bits(r.dbg.pooled_q), bits(ref.est.pooled_q));
+        EXPECT_EQ(bits(r.dbg.pooled_k), bits(ref.est.pooled_k));
+        pa::proxy::estimate cpu = ref.est;
+        pa::proxy::ocl_debug gpu = r.dbg;
+        cpu.pooled_q.clear();
+        cpu.pooled_k.clear();
+        gpu.pooled_q.clear();
+        gpu.pooled_k.clear();
+        expect_same_estimate(cpu, gpu, ref.geo);
+    }
 }
 
 // xattn and flex stopped after each stage: the intermediates of that stage are those of the

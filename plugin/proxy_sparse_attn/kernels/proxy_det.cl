@@ -1,5 +1,6 @@
 // proxy_det.cl - the deterministic arithmetic of ref/det_math.h in OpenCL C (same constants,
-// fma written out, contraction off), put in front of every proxy_*.cl program by the host.
+// fma written out, contraction off), put in front of every program of the estimators by the host
+// (proxy_*.cl: ocl/lowering.cpp; estimator_common.cl with xattn.cl or flex.cl: ocl/estimator_util.cpp).
 // Keep in sync with det_math.h: change a constant there, change it here.
 #pragma OPENCL FP_CONTRACT OFF
 
@@ -31,6 +32,36 @@ inline float det_recip(float s) {
     }
     return r;
 }
+
+// log(x) for normal x > 0 (callers treat x < 2^-100 as zero first): x = 2^e * f with f in
+// [sqrt(1/2), sqrt(2)), log f = 2 atanh(s), s = (f - 1) / (f + 1), odd polynomial up to s^11.
+inline float det_log(float x) {
+    const int bits = as_int(x);
+    int e = ((bits >> 23) & 0xFF) - 127;
+    float f = as_float((bits & 0x7FFFFF) | 0x3F800000);
+    if (f > 1.41421356f) {
+        f = f * 0.5f;
+        e = e + 1;
+    }
+    const float s = (f - 1.0f) * det_recip(f + 1.0f);
+    const float z = s * s;
+    float p = 0.0909090909f;
+    p = fma(p, z, 0.111111111f);
+    p = fma(p, z, 0.142857143f);
+    p = fma(p, z, 0.2f);
+    p = fma(p, z, 0.333333333f);
+    p = fma(p, z, 1.0f);
+    const float logf = 2.0f * s * p;
+    const float fe = (float)e;
+    return fma(fe, 0.693145751953125f, fma(fe, 1.42860677e-06f, logf));
+}
+
+// The zero-row rule of det_math.h quantize_row: a row that holds NaN, or whose largest |x| lies
+// outside [2^-100, 2^50], quantizes as zeros with scale 0. A row's amax taken as the fmax of
+// quant_abs(x) (|x|, NaN as +inf) is the reference's amax when the row has no NaN and +inf when
+// it has one, so quant_zero_row(amax) is the reference's test and the scale is unchanged.
+inline float quant_abs(float x) { return isnan(x) ? INFINITY : fabs(x); }
+inline bool quant_zero_row(float amax) { return !(amax >= 0x1p-100f && amax <= 0x1p50f); }
 
 inline ulong exp_fixed(float x) { return (ulong)(det_exp(x) * 4294967296.0f); }
 inline float from_fixed(ulong s) { return (float)s * 0x1p-32f; }

@@ -77,8 +77,9 @@ __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
 // det_math.h quantize_row, cooperatively: QL items per row (local size (QL, QR): QR rows per
 // work-group), item l holding elements l * QE .. l * QE + QE - 1 (zeros past HEAD_DIM); the row's
 // amax (fmax: order-free) is reduced through local memory. q = rint(x * 127 / amax) clamped to
-// +-127, zeros for a row whose amax is below 2^-100; the row's scale is (amax / 127) * extra (0 *
-// extra for a zero row). Rows past the real ones (padding rows) come out as zeros, scale 0.
+// +-127, zeros for a row that holds NaN or whose amax lies outside [2^-100, 2^50] (proxy_det.cl
+// quant_zero_row); the row's scale is (amax / 127) * extra (0 * extra for a zero row). Rows past
+// the real ones (padding rows) come out as zeros, scale 0.
 #define QL 16
 #define QR 8
 #define QE (ROW_BYTES / QL)
@@ -87,13 +88,13 @@ inline void quantize_coop(const float* x, bool write, __global char* q, __global
                           __local float* red) {
     const int l = get_local_id(0), rr = get_local_id(1);
     float a = 0.0f;
-    for (int e = 0; e < QE; ++e) a = fmax(a, fabs(x[e]));
+    for (int e = 0; e < QE; ++e) a = fmax(a, quant_abs(x[e]));
     red[rr * QL + l] = a;
     barrier(CLK_LOCAL_MEM_FENCE);
     float amax = 0.0f;
     for (int i = 0; i < QL; ++i) amax = fmax(amax, red[rr * QL + i]);
     if (!write) return;
-    const bool zero = !(amax >= 0x1p-100f);
+    const bool zero = quant_zero_row(amax);
     const float f = zero ? 0.0f : 127.0f * det_recip(amax);
     for (int e = 0; e < QE; ++e) {
         const float r = rint(x[e] * f);
