@@ -237,29 +237,24 @@ TEST(ProxyOclQuantization, NonFiniteAndOutOfRangeRowsQuantizeAsOnTheCpu) {
         auto* q = static_cast<float*>(t.q->data);
         auto* k = static_cast<float*>(t.k->data);
         const int64_t nk = c.n_past + c.N;
-        const auto scale_row = [&](float* row, float f) {
+        // in turn per row: one NaN among finite values, or every element scaled (amax above 2^50,
+        // below 2^-100, or near 2^45: inside the range, a normal row)
+        const auto spoil = [&](float* row, int64_t at, float f) {
+            if (std::isnan(f)) {
+                row[at % c.d] = f;
+                return;
+            }
             for (int64_t i = 0; i < c.d; ++i)
                 row[i] *= f;
         };
-        for (int64_t h = 0; h < c.H; ++h)
-            for (int64_t p = h; p < c.N; p += 5) { // [d, N, H]
-                float* row = q + (h * c.N + p) * c.d;
-                switch ((p / 5 + h) % 4) {
-                case 0: row[p % c.d] = NAN; break;
-                case 1: scale_row(row, 0x1p60f); break;   // above 2^50
-                case 2: scale_row(row, 0x1p-110f); break; // below 2^-100
-                default: scale_row(row, 0x1p45f); break;  // inside the range: a normal row
-                }
-            }
-        for (int64_t h = 0; h < c.Hkv; ++h)
-            for (int64_t j = 2 * h + 1; j < nk; j += 7) { // [d, nk, Hkv]
-                float* row = k + (h * nk + j) * c.d;
-                switch ((j / 7) % 3) {
-                case 0: row[j % c.d] = -NAN; break;
-                case 1: scale_row(row, 0x1p70f); break;
-                default: scale_row(row, 0x1p-120f); break;
-                }
-            }
+        const float q_factors[] = {NAN, 0x1p60f, 0x1p-110f, 0x1p45f},
+                    k_factors[] = {-NAN, 0x1p70f, 0x1p-120f};
+        for (int64_t h = 0; h < c.H; ++h) // q [d, N, H]: every 5th query of each head
+            for (int64_t p = h; p < c.N; p += 5)
+                spoil(q + (h * c.N + p) * c.d, p, q_factors[(p / 5 + h) % 4]);
+        for (int64_t h = 0; h < c.Hkv; ++h) // k [d, nk, Hkv]: every 7th key
+            for (int64_t j = 2 * h + 1; j < nk; j += 7)
+                spoil(k + (h * nk + j) * c.d, j, k_factors[(j / 7) % 3]);
         const ref_result ref = run_ref(t, c);
         const ocl_result r = run_ocl(ctx, t, c);
         SCOPED_TRACE(c.name());

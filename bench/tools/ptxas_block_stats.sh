@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ptxas_block_stats.sh [-D...]: offline register/spill report of the tensor-core estimate kernels
-# (plugin/proxy_sparse_attn/kernels/proxy_block_stats.cl, BS_MODE=1) for sm_90, with clang
+# (plugin/proxy_sparse_attn/kernels/proxy_block_stats.cl after opencl/kernels/mma_ptx.cl, BS_MODE=1) for sm_90, with clang
 # (nvptx) + ptxas from a CUDA toolkit, and the PTX instruction mix of proxy_stats. NVIDIA's
 # OpenCL compiler is a different front end: a guide; its build log is the measurement.
 #   bash bench/tools/ptxas_block_stats.sh                      # DP=128 KT=128 W8, cap 128
@@ -34,7 +34,7 @@ float4 OVL select(float4 a, float4 b, int4 c) { return (float4)(c.x < 0 ? b.x : 
 #define inline static inline __attribute__((always_inline))
 PRELUDE
 k="$root/plugin/proxy_sparse_attn/kernels"
-cat "$k/proxy_det.cl" "$k/proxy_block_stats.cl" >>"$tmp/src.cl"
+cat "$k/proxy_det.cl" "$root/opencl/kernels/mma_ptx.cl" "$k/proxy_block_stats.cl" >>"$tmp/src.cl"
 "$clang" -x cl -cl-std=CL1.2 -target nvptx64-nvidia-nvcl -Xclang -finclude-default-header -O3 -march=sm_80 \
   -DBS_MODE=1 -DBS_DP=128 -DBS_KT=128 -DBS_WARPS=8 "$@" -S -o "$tmp/bs.ptx" "$tmp/src.cl"
 cap=()

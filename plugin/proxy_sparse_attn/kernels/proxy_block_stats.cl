@@ -2,7 +2,8 @@
 // exp(logit - max) in 2^-32 fixed point (ref/estimate.cpp block_stats), on tiles:
 //   proxy_stats   strided proxy queries of a batch of rows against their group's proxy keys
 //   sample_stats  measured queries of every head against every key of its kv head
-// Needs proxy_det.cl in front.
+// Needs proxy_det.cl in front, and for BS_MODE 1 and 2 opencl/kernels/mma_ptx.cl (the shared
+// tensor-core helpers: mma16832_s8, shfl_xor_bits, cp.async) before it (ocl/block_stats.cpp).
 //
 // Work-group = WARPS groups of 32 items ("warps"); warp w owns 16 query rows, the work-group
 // 16 * WARPS consecutive rows of one head (rows are ordered by position) and a range of key
@@ -18,22 +19,18 @@
 // Three ways to compute the integer tile (BS_MODE):
 //   0  portable: each item computes its accumulator elements with packed byte dot products
 //      from the query and key rows in local memory; row reductions go through local memory
-//   1  NVIDIA tensor cores (sm_80+): inline PTX mma.sync.m16n8k32 s8 x s8 -> s32, A fragments in
-//      registers, B fragments by 16-byte loads from a padded (bank-conflict free) key tile,
-//      cp.async double-buffered key tiles, shfl.sync row reductions
-//   2  mode 1 with every PTX helper emulated in OpenCL C through local memory (slow): tests the
-//      fragment layouts on any device (PoCL)
+//   1  NVIDIA tensor cores (sm_80+): mma.sync.m16n8k32 s8 x s8 -> s32 (mma_ptx.cl mma16832_s8),
+//      A fragments in registers, B fragments by 16-byte loads from a padded (bank-conflict free)
+//      key tile, cp.async double-buffered key tiles, shfl.sync row reductions
+//   2  mode 1 with mma_ptx.cl built with MMA_EMULATE=1: every PTX helper emulated in OpenCL C
+//      through local memory (slow); tests the fragment layouts on any device (PoCL)
 // Every item of a work-group runs the same control flow in modes 0 and 2 (barriers inside the
 // helpers); in mode 1 a warp whose rows have no visible key in a block skips its compute.
 //
-// Fragment mapping (mma m16n8k32 row.col, lane = 4g + t, 32-bit registers of 4 int8):
-//   A (16x32): a0 = (row g, k 4t..4t+3), a1 = (row g+8, k 4t..), a2 = (row g, k 16+4t..),
-//              a3 = (row g+8, k 16+4t..)
-//   B (32x8):  b0 = (k 4t..4t+3, col g), b1 = (k 16+4t.., col g)
-//   C (16x8):  c0, c1 = (row g, cols 2t, 2t+1), c2, c3 = (row g+8, cols 2t, 2t+1)
-// The sum over k is order-free, so k maps to the row's bytes such that lane t holds one
-// contiguous segment of every row: bytes [t * DP/4, (t+1) * DP/4), SEG = DP/16 words; chunk q
-// (k-step of 32) takes the segment's words 2q (a0/a1, b0) and 2q + 1 (a2/a3, b1).
+// Fragments (mma_ptx.cl's m16n8k32 layout, lane = 4g + t, 32-bit registers of 4 int8): the sum
+// over k is order-free, so k maps to the row's bytes such that lane t holds one contiguous
+// segment of every row: bytes [t * DP/4, (t+1) * DP/4), SEG = DP/16 words; chunk q (k-step of
+// 32) takes the segment's words 2q (A registers x/y of rows g/g+8, b0) and 2q + 1 (z/w, b1).
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef BS_MODE
@@ -88,40 +85,31 @@
         }                                                                                                      \
     } while (0)
 
-// ---- the PTX helpers and their emulation ---------------------------------------------------
+// ---- exchanges between the lanes of a quad, key tile copies --------------------------------
 
-#if BS_MODE == 1
+#if BS_MODE == 1 || BS_MODE == 2
+#ifndef MMA_UNROLL
+#error "proxy_block_stats.cl: BS_MODE 1 and 2 need opencl/kernels/mma_ptx.cl in front"
+#endif
+#if (BS_MODE == 2) != MMA_EMULATE
+#error "proxy_block_stats.cl: BS_MODE 2 is BS_MODE 1 with mma_ptx.cl built with MMA_EMULATE=1"
+#endif
+#define MMA_EMU_WARPS WARPS // emulation area (mma_ptx.cl)
 
-inline int4 mma_s8(int4 c, uint a0, uint a1, uint a2, uint a3, uint b0, uint b1) {
-    int d0, d1, d2, d3;
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
-                 : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "r"(c.x), "r"(c.y), "r"(c.z),
-                   "r"(c.w));
-    return (int4)(d0, d1, d2, d3);
+inline uint2 exch2(uint2 v, int mask, local uint4* ex EMU_PARAM) {
+    return (uint2)(shfl_xor_bits(v.x, mask), shfl_xor_bits(v.y, mask));
 }
-
-inline uint shfl_xor(uint v, int mask) {
-    uint r;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(v), "r"(mask));
-    return r;
+inline uint4 exch4(uint4 v, int mask, local uint4* ex EMU_PARAM) {
+    return (uint4)(shfl_xor_bits(v.x, mask), shfl_xor_bits(v.y, mask), shfl_xor_bits(v.z, mask),
+                   shfl_xor_bits(v.w, mask));
 }
-inline uint2 exch2(uint2 v, int mask, local uint4* ex) { return (uint2)(shfl_xor(v.x, mask), shfl_xor(v.y, mask)); }
-inline uint4 exch4(uint4 v, int mask, local uint4* ex) {
-    return (uint4)(shfl_xor(v.x, mask), shfl_xor(v.y, mask), shfl_xor(v.z, mask), shfl_xor(v.w, mask));
-}
+inline void copy16(local uint* dst, global const uint4* src) { cp_async16((local uint4*)dst, src); }
 
-// 16-byte global -> local copy without registers; a local pointer as an integer is its .shared
-// address (opencl/kernels/flash_attn_mma.cl relies on the same).
-inline void copy16(local uint* dst, global const uint4* src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint)(size_t)dst), "l"(src) : "memory");
-}
-inline void copy_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
-inline void copy_wait_one(void) { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
-inline void copy_wait_all(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
+#else // mode 0: exchanges through local memory (every item calls them)
 
-#else // modes 0 and 2: exchanges through local memory (every item calls them)
+#define EMU_DECL
+#define EMU_PARAM
+#define EMU_ARG
 
 inline uint4 exch4(uint4 v, int mask, local uint4* ex) {
     const int lid = get_local_id(0);
@@ -134,45 +122,7 @@ inline uint4 exch4(uint4 v, int mask, local uint4* ex) {
 inline uint2 exch2(uint2 v, int mask, local uint4* ex) { return exch4((uint4)(v, 0u, 0u), mask, ex).xy; }
 
 inline void copy16(local uint* dst, global const uint4* src) { vstore4(*src, 0, dst); }
-inline void copy_commit(void) {}
-inline void copy_wait_one(void) {}
-inline void copy_wait_all(void) {}
 
-#endif
-
-#if BS_MODE == 2
-// One warp's m16n8k32 products for one n-tile over all KCH k-steps, from the fragments as PTX
-// lays them out: this lane's B segment b goes to eb, the warp's A segments are in ea (written
-// once: [lane][0..SEG) row g, [lane][SEG..2*SEG) row g+8), and each lane rebuilds its four C
-// elements from the documented layout.
-inline int4 emu_ntile(int4 c, const uint* b, local const uint* ea, local uint* eb) {
-    const int lid = get_local_id(0), lane = lid & 31;
-    local uint* mine = eb + lid * SEG;
-    for (int s = 0; s < SEG; ++s) mine[s] = b[s];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    local const uint* wa = ea + (lid - lane) * 2 * SEG;
-    local const uint* wb = eb + (lid - lane) * SEG;
-    const int g = lane >> 2, t = lane & 3;
-    int acc[4] = {c.x, c.y, c.z, c.w};
-    for (int i = 0; i < 4; ++i) {
-        const int row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
-        int sum = 0;
-        for (int q = 0; q < KCH; ++q)
-            for (int k = 0; k < 32; ++k) {
-                // A[row][k]: lane (row % 8) * 4 + (k % 16) / 4, register (row >= 8) + 2 * (k >= 16)
-                const int la = (row & 7) * 4 + ((k & 15) >> 2), ra = (row >= 8) + 2 * (k >= 16);
-                // registers a0..a3 of step q are segment words 2q (a0: row g, a1: row g+8), 2q+1
-                const uint wa_ = wa[la * 2 * SEG + (ra & 1) * SEG + 2 * q + (ra >> 1)];
-                // B[k][col]: lane col * 4 + (k % 16) / 4, register (k >= 16)
-                const int lb = col * 4 + ((k & 15) >> 2);
-                const uint wb_ = wb[lb * SEG + 2 * q + (k >= 16)];
-                sum += (int)(char)(wa_ >> (8 * (k & 3))) * (int)(char)(wb_ >> (8 * (k & 3)));
-            }
-        acc[i] += sum;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return (int4)(acc[0], acc[1], acc[2], acc[3]);
-}
 #endif
 
 #if BS_MODE == 0
@@ -245,25 +195,20 @@ inline void load_tile(local uint* kt, local float* kst, global const uint4* k8, 
 inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis0, int n0, int n1, int kpb,
                              global const uint* q8, global const float* qs, global const uint4* k8,
                              global const float* ks, global float* bm, global float* bs, long n_stride,
-                             local uint* ktile, local float* kst, local uint* qtile, local uint4* ex) {
+                             local uint* ktile, local float* kst, local uint* qtile, local uint4* ex EMU_PARAM) {
     const int lid = get_local_id(0), lane = lid & 31, g = lane >> 2, t = lane & 3;
     const int nch = (kpb + KT - 1) / KT; // tiles per block
     const int npass = nch > 1 ? 2 : 1;   // a block over several tiles: max first, then the sums
     const int per_block = npass * nch;
     const int steps = (n1 - n0) * per_block;
 
-    // the query rows: A fragments in registers (mode 1), in the exchange area (mode 2), or the
-    // rows in local memory (mode 0); each lane holds segment t of rows g and g + 8
+    // the query rows: A fragments in registers (modes 1 and 2) or the rows in local memory (mode
+    // 0); each lane holds segment t of rows g and g + 8
     uint a_lo[SEG], a_hi[SEG];
     for (int s = 0; s < SEG; ++s) a_lo[s] = a_hi[s] = 0;
     if (lo.q_row >= 0) LOAD_SEG(a_lo, q8 + lo.q_row * (DP / 4) + t * SEG);
     if (hi.q_row >= 0) LOAD_SEG(a_hi, q8 + hi.q_row * (DP / 4) + t * SEG);
-#if BS_MODE == 2
-    for (int s = 0; s < SEG; ++s) {
-        qtile[lid * 2 * SEG + s] = a_lo[s];
-        qtile[lid * 2 * SEG + SEG + s] = a_hi[s];
-    }
-#elif BS_MODE == 0
+#if BS_MODE == 0
     local uint* qt = qtile + (lid >> 5) * 16 * ROWW;
     for (int s = 0; s < SEG; ++s) {
         qt[g * ROWW + t * SEG + s] = a_lo[s];
@@ -277,7 +222,7 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
 #if NBUF == 2
     if (steps > 0) {
         load_tile(ktile, kst, k8, ks, n0 * kpb);
-        copy_commit();
+        cp_async_commit();
     }
 #endif
     for (int s = 0; s < steps; ++s) {
@@ -289,10 +234,10 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
         if (s + 1 < steps) { // the next tile's copies fly while this one is used
             const int n2 = n0 + (s + 1) / per_block, c2 = ((s + 1) % per_block) % nch;
             load_tile(ktile + (buf ^ 1) * KT * ROWW, kst + (buf ^ 1) * KT, k8, ks, n2 * kpb + c2 * KT);
-            copy_commit();
-            copy_wait_one();
+            cp_async_commit();
+            cp_async_wait_one();
         } else {
-            copy_wait_all();
+            cp_async_wait_all();
         }
 #else
         load_tile(ktile, kst, k8, ks, n * kpb + c * KT);
@@ -312,12 +257,9 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
 #else
                 uint b[SEG];
                 LOAD_SEG(b, kt + (8 * j + g) * ROWW + t * SEG);
-#if BS_MODE == 1
                 BS_UNROLL for (int q = 0; q < KCH; ++q) acc[j] =
-                    mma_s8(acc[j], a_lo[2 * q], a_hi[2 * q], a_lo[2 * q + 1], a_hi[2 * q + 1], b[2 * q], b[2 * q + 1]);
-#else
-                acc[j] = emu_ntile(acc[j], b, qtile, (local uint*)(ex + NTH));
-#endif
+                    mma16832_s8(acc[j], (uint4)(a_lo[2 * q], a_hi[2 * q], a_lo[2 * q + 1], a_hi[2 * q + 1]),
+                                b[2 * q], b[2 * q + 1]);
 #endif
             }
             // logits = float(dot) * (qs * ks); keys past the block or past a row's last visible key
@@ -342,7 +284,7 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
             float2 tmax = (float2)(-INFINITY, -INFINITY);
             BS_UNROLL for (int j = 0; j < NT; ++j) tmax = fmax(tmax, fmax(L[j].xz, L[j].yw));
             if (pass == 0) { // the rows' max: this lane's columns, then the quad's
-                for (int m = 1; m <= 2; m <<= 1) tmax = fmax(tmax, as_float2(exch2(as_uint2(tmax), m, ex)));
+                for (int m = 1; m <= 2; m <<= 1) tmax = fmax(tmax, as_float2(exch2(as_uint2(tmax), m, ex EMU_ARG)));
                 mx = fmax(mx, tmax);
             }
             if (pass == npass - 1) {
@@ -353,7 +295,7 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
             }
             if (r == per_block - 1) { // block done: the quad's sums, then write
                 for (int m = 1; m <= 2; m <<= 1) {
-                    const uint4 o = exch4(as_uint4((ulong2)(sum_lo, sum_hi)), m, ex);
+                    const uint4 o = exch4(as_uint4((ulong2)(sum_lo, sum_hi)), m, ex EMU_ARG);
                     const ulong2 ov = as_ulong2(o);
                     sum_lo += ov.x;
                     sum_hi += ov.y;
@@ -375,27 +317,21 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
 }
 
 // Local memory of a work-group (declared in each kernel: OpenCL C 1.2 has no local variables in
-// functions): key tiles and scales, and per mode the query rows (0), the A/B fragment exchange
-// (2) and the row-reduction exchange (0, 2).
+// functions): key tiles and scales, and per mode the query rows and the row-reduction exchange
+// (0) or mma_ptx.cl's emulation area (2: EMU_DECL, 24 bytes a work-item).
 #if BS_MODE == 0
 #define QTILE_WORDS (RW * ROWW)
-#elif BS_MODE == 2
-#define QTILE_WORDS (NTH * 2 * SEG)
-#else
-#define QTILE_WORDS 4
-#endif
-#if BS_MODE == 2
-#define EX_VEC (NTH + (NTH * SEG + 3) / 4) // reductions, then the B exchange
-#elif BS_MODE == 0
 #define EX_VEC NTH
 #else
+#define QTILE_WORDS 4
 #define EX_VEC 1 // shfl.sync
 #endif
 #define BS_LOCALS                                                                                              \
     local uint ktile[NBUF * KT * ROWW] __attribute__((aligned(16)));                                          \
     local float kst[NBUF * KT] __attribute__((aligned(16)));                                                  \
     local uint qtile[QTILE_WORDS] __attribute__((aligned(16)));                                               \
-    local uint4 ex[EX_VEC];
+    local uint4 ex[EX_VEC];                                                                                    \
+    EMU_DECL
 
 // Strided proxy queries i_begin .. i_begin + n_rows - 1 of group j = get_group_id(2) against the
 // group's proxy keys (k_rows padded rows per group, kpb = B / KS per block); statistics at
@@ -422,7 +358,7 @@ kernel void proxy_stats(global const uint* q8, global const float* qs, global co
     const int n0 = get_group_id(0) * blocks_per_group, n1 = min(n0 + blocks_per_group, gl.nb);
     if (n0 >= n1) return; // uniform over the work-group
     block_stats_tile(lo, hi, warp_nb, wf.vis, n0, n1, kpb, q8, qs, k8 + (long)j * k_rows * (DP / 16), ks + (long)j * k_rows,
-                     bm, bs, n_rows, ktile, kst, qtile, ex);
+                     bm, bs, n_rows, ktile, kst, qtile, ex EMU_ARG);
 }
 
 // Measured queries of the heads of kv head hk = get_group_id(2) against its keys (k_rows padded
@@ -448,5 +384,5 @@ kernel void sample_stats(global const uint* q8, global const float* qs, global c
     const int n0 = get_group_id(0) * blocks_per_group, n1 = min(n0 + blocks_per_group, gl.nb);
     if (n0 >= n1) return;
     block_stats_tile(lo, hi, warp_nb, wf.vis, n0, n1, B, q8, qs, k8 + (long)hk * k_rows * (DP / 16), ks + (long)hk * k_rows,
-                     bm, bs, n_bq, ktile, kst, qtile, ex);
+                     bm, bs, n_bq, ktile, kst, qtile, ex EMU_ARG);
 }

@@ -79,12 +79,12 @@ block_stats_plan block_stats_plan::make(const device_caps& caps, int64_t d, int6
 }
 
 size_t block_stats_plan::local_bytes() const {
-    const size_t nth = size_t(32 * warps), roww = size_t(dp / 4 + 4), seg = size_t(dp / 16);
+    const size_t nth = size_t(32 * warps), roww = size_t(dp / 4 + 4);
     const size_t nbuf = kind == path::portable ? 1 : 2;
     size_t b = nbuf * size_t(kt) * roww * 4 + nbuf * size_t(kt) * 4; // key tiles and scales
     if (kind == path::portable) b += size_t(16 * warps) * roww * 4 + nth * 16;
-    if (kind == path::emulated) b += nth * 2 * seg * 4 + nth * 16 + nth * seg * 4;
-    if (kind == path::mma) b += 32;
+    if (kind != path::portable) b += 32;          // qtile and ex: one 16-byte stub each
+    if (kind == path::emulated) b += nth * 6 * 4; // mma_ptx.cl's emulation area
     return b;
 }
 
@@ -92,6 +92,7 @@ std::string block_stats_plan::options() const {
     const int mode = kind == path::portable ? 0 : kind == path::mma ? 1 : 2;
     std::string o = fmt::format("-DBS_MODE={} -DBS_DP={} -DBS_KT={} -DBS_WARPS={} -DBS_I2F_ADD={}", mode, dp,
                                 kt, warps, i2f_add);
+    if (kind == path::emulated) o += " -DMMA_EMULATE=1"; // mma_ptx.cl's helpers in OpenCL C
     if (kind == path::mma && max_regs > 0) o += fmt::format(" -cl-nv-maxrregcount={}", max_regs);
     return o;
 }

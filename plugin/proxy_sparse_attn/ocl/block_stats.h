@@ -2,8 +2,10 @@
 // logit and fixed-point exp sum of the proxy pass (step 2) and of the measured queries (step 4),
 // on tiles. Three paths compute the same bits:
 //   portable   packed byte dot products from local memory (any OpenCL device)
-//   mma        NVIDIA tensor cores, inline PTX mma.sync m16n8k32 s8 (compute capability >= 8.0)
-//   emulated   the mma path with its PTX emulated in OpenCL C ($PA_MMA=emulate; tests, slow)
+//   mma        NVIDIA tensor cores, inline PTX mma.sync m16n8k32 s8 (compute capability >= 8.0),
+//              the helpers of opencl/kernels/mma_ptx.cl (shared with flash attention and the GEMM)
+//   emulated   the mma path with mma_ptx.cl's helpers emulated in OpenCL C ($PA_MMA=emulate;
+//              tests, slow)
 // $PA_MMA is read as opencl/flash_attn_mma.h reads it: "0" = portable, "emulate" = emulated,
 // otherwise mma where the device has it. $PA_PROXY_STATS="W<warps>R<max registers>[A1]" (e.g.
 // W4R0, W8R128A1) overrides the work-group size, on NVIDIA the register cap (0 = the compiler's

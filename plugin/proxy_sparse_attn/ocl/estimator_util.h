@@ -1,6 +1,6 @@
 // estimator_util.h - host helpers shared by ocl/xattn.cpp and ocl/flex.cpp: the programs
-// (proxy_det.cl and estimator_common.cl in front of the estimator's file), scratch buffers, uploads, fills and
-// debug read-backs, and the selection kernels of estimator_common.cl.
+// (proxy_det.cl and estimator_common.cl in front of the estimator's file), scratch buffers, uploads, fills
+// and debug read-backs, and the selection kernels of estimator_common.cl.
 #pragma once
 
 #include <cstdint>

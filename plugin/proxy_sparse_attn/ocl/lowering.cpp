@@ -46,6 +46,20 @@ program_source source(std::string_view name) {
             false};
 }
 
+// The block statistics (steps 2 and 4): proxy_det.cl, on the tensor-core paths the PTX helpers
+// shared with the backend's tensor-core kernels (opencl/kernels/mma_ptx.cl, emulated under
+// PA_MMA=emulate through the plan's options), then proxy_block_stats.cl.
+program_source block_stats_source(const block_stats_plan& plan) {
+    std::string text(embedded_text("proxy_det.cl"));
+    if (plan.kind != block_stats_plan::path::portable) {
+        text += "\n";
+        text += embedded_text("mma_ptx.cl");
+    }
+    text += "\n#line 1\n";
+    text += embedded_text("proxy_block_stats.cl");
+    return {"proxy_block_stats.cl", std::move(text), false};
+}
+
 // Device memory for the per-(proxy query, key block) statistics of step 2, per batch of rows:
 // 256 MiB, or $PA_PROXY_BM_BYTES (tests lower it to run many batches on small problems).
 int64_t bm_budget_bytes() {
@@ -98,9 +112,10 @@ template <class T> scratch upload(device_context& ctx, const std::vector<T>& v) 
 struct run_state {
     device_context& ctx;
     const geometry& geo;
-    program_source est, srt, bst;
+    program_source est, srt;
     std::string est_opts, srt_opts;
-    block_stats_plan proxy_plan, sample_plan;              // steps 2 and 4
+    block_stats_plan proxy_plan, sample_plan;              // steps 2 and 4 (the same path)
+    program_source bst;                                    // for that path
     scratch pooled_q, pooled_k, pq8, pqs, pk8, pks;        // step 1
     scratch row_max, row_inv, scores, ranks;               // steps 2-3
     scratch s_m, s_q, s_count, s_mass, s_tail, s_exact;    // the sample rows
@@ -110,9 +125,8 @@ struct run_state {
 
     run_state(device_context& c, const geometry& g, pa_type k_type)
         : ctx(c), geo(g), est(source("proxy_estimate.cl")), srt(source("proxy_sort.cl")),
-          bst(source("proxy_block_stats.cl")),
           proxy_plan(block_stats_plan::make(c.caps(), g.d, g.sk_per_block())),
-          sample_plan(block_stats_plan::make(c.caps(), g.d, g.B)) {
+          sample_plan(block_stats_plan::make(c.caps(), g.d, g.B)), bst(block_stats_source(proxy_plan)) {
         est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DROW_BYTES={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0,
                                int8_row_bytes(g.d));
         srt_opts = fmt::format("-DLS={}", wg_sort);
