@@ -5,7 +5,7 @@
 // lowering directly on a device_context of its own.
 #include <gtest/gtest.h>
 
-#include <cstring>
+#include <bit>
 
 #include "flash_attn.h"
 #include "ocl/lowering.h"
@@ -224,8 +224,9 @@ TEST(ProxyOclCache, KeysPastTheLastQueryAreNotRead) {
 TEST(ProxyOclQuantization, NonFiniteAndOutOfRangeRowsQuantizeAsOnTheCpu) {
     REQUIRE_DEVICE();
     const auto bits = [](const std::vector<float>& v) {
-        std::vector<uint32_t> b(v.size());
-        std::memcpy(b.data(), v.data(), v.size() * 4);
+        std::vector<uint32_t> b;
+        for (float x : v)
+            b.push_back(std::bit_cast<uint32_t>(x));
         return b;
     };
     for (auto e : {pa::proxy_estimator::proxy, pa::proxy_estimator::xattn, pa::proxy_estimator::flex}) {

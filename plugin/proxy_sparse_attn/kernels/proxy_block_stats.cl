@@ -355,8 +355,8 @@ kernel void proxy_stats(global const uint* q8, global const float* qs, global co
     const stat_row gl = PROXY_ROW(min(e0 + RW - 1, n_rows - 1));
 #undef PROXY_ROW
     const int warp_nb = e0 + 16 * w < n_rows ? wl.nb : 0;
-    const int n0 = get_group_id(0) * blocks_per_group, n1 = min(n0 + blocks_per_group, gl.nb);
-    if (n0 >= n1) return; // uniform over the work-group
+    // a group past the rows' blocks runs no tile step (no barrier) rather than returning early
+    const int n0 = get_group_id(0) * blocks_per_group, n1 = max(n0, min(n0 + blocks_per_group, gl.nb));
     block_stats_tile(lo, hi, warp_nb, wf.vis, n0, n1, kpb, q8, qs, k8 + (long)j * k_rows * (DP / 16), ks + (long)j * k_rows,
                      bm, bs, n_rows, ktile, kst, qtile, ex EMU_ARG);
 }
@@ -381,8 +381,8 @@ kernel void sample_stats(global const uint* q8, global const float* qs, global c
     const stat_row gl = SAMPLE_ROW(min(e0 + RW - 1, n_rows - 1));
 #undef SAMPLE_ROW
     const int warp_nb = e0 + 16 * w < n_rows ? wl.nb : 0;
-    const int n0 = get_group_id(0) * blocks_per_group, n1 = min(n0 + blocks_per_group, gl.nb);
-    if (n0 >= n1) return;
+    // a group past the rows' blocks runs no tile step (no barrier) rather than returning early
+    const int n0 = get_group_id(0) * blocks_per_group, n1 = max(n0, min(n0 + blocks_per_group, gl.nb));
     block_stats_tile(lo, hi, warp_nb, wf.vis, n0, n1, B, q8, qs, k8 + (long)hk * k_rows * (DP / 16), ks + (long)hk * k_rows,
                      bm, bs, n_bq, ktile, kst, qtile, ex EMU_ARG);
 }

@@ -231,9 +231,11 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
                          __local float* key, __local int* idx, __local uchar* keep, __local int* flags) {
     // key: the values in block order, then sorted in place; flags[0 .. LS): the chunk's queries
     // that fall short; flags[LS]: the current one still does
+    // a sample without an exact set runs with no blocks and no queries rather than returning:
+    // every work-item reaches every barrier (PoCL needs that, uniform early returns included)
     const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
-    if (!s_exact[s]) return; // uniform over the work-group
-    const int m = s_m[s], count = s_count[s];
+    const bool on = s_exact[s] != 0; // uniform over the work-group
+    const int m = on ? s_m[s] : -1, count = on ? s_count[s] : 0;
     sort_n = pow2_at_least(m + 1); // this row's
     __global const float* a = mass + (long)h * n_mass + s_mass[s];
     for (int n = lid; n <= m; n += LS) {
@@ -281,8 +283,8 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    __global uchar* out = exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
-    for (int n = lid; n <= m; n += LS) out[n] = keep[n];
+    const long out = (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    for (int n = lid; n <= m; n += LS) exact[out + n] = keep[n];
 }
 
 // One item per (row, head): global (n_rows, H). exact may be all zeros (no exact rows).
