@@ -5,6 +5,8 @@
 // lowering directly on a device_context of its own.
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include "flash_attn.h"
 #include "ocl/lowering.h"
 #include "test_proxy_util.h"
@@ -212,6 +214,61 @@ TEST(ProxyOclCache, KeysPastTheLastQueryAreNotRead) {
     c.gamma = 1.0f; // and the dense path
     const ocl_result rd = run_ocl(ctx, big, c);
     EXPECT_LT(rel_l2(rd.out, dense_cpu(ctx, t, c)), out_tolerance(t, c, true));
+}
+
+// Rows that quantize as zero rows (det_math.h quantize_row: NaN, largest |x| above 2^50 or below
+// 2^-100) and rows just inside the range, in queries and keys, for every estimator: the device's
+// quantization (the cooperative one of the proxy pass, xattn's tiles, flex's rows) keeps the
+// reference's rule, so the estimate stays bit-identical. The pooled proxies hold NaN (compared as
+// bits); the output is not compared (queries with NaN give NaN rows on both sides).
+TEST(ProxyOclQuantization, NonFiniteAndOutOfRangeRowsQuantizeAsOnTheCpu) {
+    REQUIRE_DEVICE();
+    const auto bits = [](const std::vector<float>& v) {
+        std::vector<uint32_t> b;
+        for (float x : v)
+            b.push_back(std::bit_cast<uint32_t>(x));
+        return b;
+    };
+    for (auto e : {pa::proxy_estimator::proxy, pa::proxy_estimator::xattn, pa::proxy_estimator::flex}) {
+        attn_case c;
+        c.estimator = e;
+        c.N = 301;
+        pa::context ctx;
+        const qkv t = make_qkv(ctx, c);
+        auto* q = static_cast<float*>(t.q->data);
+        auto* k = static_cast<float*>(t.k->data);
+        const int64_t nk = c.n_past + c.N;
+        // in turn per row: one NaN among finite values, or every element scaled (amax above 2^50,
+        // below 2^-100, or near 2^45: inside the range, a normal row)
+        const auto spoil = [&](float* row, int64_t at, float f) {
+            if (std::isnan(f)) {
+                row[at % c.d] = f;
+                return;
+            }
+            for (int64_t i = 0; i < c.d; ++i)
+                row[i] *= f;
+        };
+        const float q_factors[] = {NAN, 0x1p60f, 0x1p-110f, 0x1p45f},
+                    k_factors[] = {-NAN, 0x1p70f, 0x1p-120f};
+        for (int64_t h = 0; h < c.H; ++h) // q [d, N, H]: every 5th query of each head
+            for (int64_t p = h; p < c.N; p += 5)
+                spoil(q + (h * c.N + p) * c.d, p, q_factors[(p / 5 + h) % 4]);
+        for (int64_t h = 0; h < c.Hkv; ++h) // k [d, nk, Hkv]: every 7th key
+            for (int64_t j = 2 * h + 1; j < nk; j += 7)
+                spoil(k + (h * nk + j) * c.d, j, k_factors[(j / 7) % 3]);
+        const ref_result ref = run_ref(t, c);
+        const ocl_result r = run_ocl(ctx, t, c);
+        SCOPED_TRACE(c.name());
+        EXPECT_EQ(bits(r.dbg.pooled_q), bits(ref.est.pooled_q));
+        EXPECT_EQ(bits(r.dbg.pooled_k), bits(ref.est.pooled_k));
+        pa::proxy::estimate cpu = ref.est;
+        pa::proxy::ocl_debug gpu = r.dbg;
+        cpu.pooled_q.clear();
+        cpu.pooled_k.clear();
+        gpu.pooled_q.clear();
+        gpu.pooled_k.clear();
+        expect_same_estimate(cpu, gpu, ref.geo);
+    }
 }
 
 // xattn and flex stopped after each stage: the intermediates of that stage are those of the

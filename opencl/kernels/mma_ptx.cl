@@ -1,10 +1,11 @@
 // mma_ptx.cl - the NVIDIA tensor-core building blocks as inline PTX (sm_80 or newer), shared by
 // the tensor-core kernels: the host puts this file between common.cl and flash_attn_mma.cl or
-// mul_mat_mma.cl (context.cpp, program_pieces). Other compilers reject the PTX, so those
-// programs are built only after the capability check (NVIDIA platform, compute capability
-// >= 8.0). With -DMMA_EMULATE=1 every helper is portable OpenCL C that exchanges fragments
-// through local memory, so the same kernels (slowly) run on PoCL: that is how the fragment
-// layouts are tested without an NVIDIA GPU.
+// mul_mat_mma.cl (context.cpp, program_pieces), and in front of the ProxyAttn estimate's
+// plugin/proxy_sparse_attn/kernels/proxy_block_stats.cl (ocl/block_stats.cpp). Other compilers
+// reject the PTX, so those programs are built only after the capability check (NVIDIA platform,
+// compute capability >= 8.0). With -DMMA_EMULATE=1 every helper is portable OpenCL C that
+// exchanges fragments through local memory, so the same kernels (slowly) run on PoCL: that is
+// how the fragment layouts are tested without an NVIDIA GPU.
 //
 // Halves travel as ushort bit patterns, two per uint ("f16x2", the lower k or column in the low
 // 16 bits): NVIDIA OpenCL has no cl_khr_fp16.
@@ -13,6 +14,10 @@
 //   A (16x16): a.x = (row g, k 2t..2t+1), a.y = (g+8, 2t..), a.z = (g, 2t+8..), a.w = (g+8, 2t+8..)
 //   B (16x8):  b0 = (k 2t..2t+1, n g), b1 = (k 2t+8..2t+9, n g)
 //   C (16x8):  c.x,c.y = (row g, n 2t, 2t+1), c.z,c.w = (row g+8, n 2t, 2t+1)
+// mma.sync.m16n8k32.row.col (s8 in, s32 accumulate, exact), 32-bit registers of 4 int8:
+//   A (16x32): a.x = (row g, k 4t..4t+3), a.y = (g+8, 4t..), a.z = (g, 16+4t..), a.w = (g+8, 16+4t..)
+//   B (32x8):  b0 = (k 4t..4t+3, n g), b1 = (k 16+4t..16+4t+3, n g)
+//   C (16x8):  as m16n8k16, int32
 // ldmatrix.x4: lane 8j + r gives the address of row r of matrix j (8 rows of 16 bytes); register
 // j of lane 4g + t receives halves 2t, 2t+1 of row g of matrix j.
 //
@@ -46,11 +51,13 @@ inline uint pack_f16x2(float lo, float hi) {
     return r;
 }
 
-inline float shfl_xor(float v, int mask) {
+// The 32 bits of lane (this lane ^ mask) of the warp.
+inline uint shfl_xor_bits(uint v, int mask) {
     uint r;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(as_uint(v)), "r"(mask));
-    return as_float(r);
+    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(v), "r"(mask));
+    return r;
 }
+inline float shfl_xor(float v, int mask) { return as_float(shfl_xor_bits(as_uint(v), mask)); }
 
 // d += A * B on one warp.
 inline void mma16816(float4* d, uint4 a, uint b0, uint b1) {
@@ -61,6 +68,17 @@ inline void mma16816(float4* d, uint4 a, uint b0, uint b1) {
                  : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1),
                    "f"((*d).x), "f"((*d).y), "f"((*d).z), "f"((*d).w));
     *d = (float4)(d0, d1, d2, d3);
+}
+
+// d += A * B on one warp, int8 (exact).
+inline int4 mma16832_s8(int4 d, uint4 a, uint b0, uint b1) {
+    int d0, d1, d2, d3;
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
+                 : "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w), "r"(b0), "r"(b1), "r"(d.x), "r"(d.y), "r"(d.z),
+                   "r"(d.w));
+    return (int4)(d0, d1, d2, d3);
 }
 
 // Four 8x8 matrices of halves from local memory; this lane's row is base[off] (16 bytes). An
@@ -113,15 +131,16 @@ inline uint pack_f16x2(float lo, float hi) {
 }
 inline float emu_half(uint w, int hi) { return half_bits_to_float(hi ? w >> 16 : w & 0xffffu); }
 
-inline float shfl_xor_emu(float v, int mask, local uint* emu) {
+inline uint shfl_xor_bits_emu(uint v, int mask, local uint* emu) {
     const int lane = get_local_id(0) & 31, base = (get_local_id(0) >> 5) * 32 * 6;
-    emu[base + lane] = as_uint(v);
+    emu[base + lane] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = as_float(emu[base + (lane ^ mask)]);
+    const uint r = emu[base + (lane ^ mask)];
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
-#define shfl_xor(v, m) shfl_xor_emu(v, m, emu)
+#define shfl_xor_bits(v, m) shfl_xor_bits_emu(v, m, emu)
+#define shfl_xor(v, m) as_float(shfl_xor_bits_emu(as_uint(v), m, emu))
 
 inline void mma16816_emu(float4* d, uint4 a, uint b0, uint b1, local uint* emu) {
     const int lane = get_local_id(0) & 31, base = (get_local_id(0) >> 5) * 32 * 6;
@@ -148,6 +167,30 @@ inline void mma16816_emu(float4* d, uint4 a, uint b0, uint b1, local uint* emu) 
     *d = (float4)(acc[0], acc[1], acc[2], acc[3]);
 }
 #define mma16816(d, a, b0, b1) mma16816_emu(d, a, b0, b1, emu)
+
+inline int4 mma16832_s8_emu(int4 d, uint4 a, uint b0, uint b1, local uint* emu) {
+    const int lane = get_local_id(0) & 31, base = (get_local_id(0) >> 5) * 32 * 6;
+    local uint* me = emu + base + lane * 6;
+    me[0] = a.x; me[1] = a.y; me[2] = a.z; me[3] = a.w; me[4] = b0; me[5] = b1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int g = lane >> 2, t = lane & 3;
+    int acc[4] = {d.x, d.y, d.z, d.w};
+    for (int i = 0; i < 4; ++i) {
+        const int row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
+        int s = 0;
+        for (int k = 0; k < 32; ++k) {
+            // A[row][k]: lane (row%8)*4 + (k%16)/4, register (row>=8) + 2*(k>=16), byte k&3
+            const uint aw = emu[base + ((row & 7) * 4 + ((k & 15) >> 2)) * 6 + (row >= 8) + 2 * (k >= 16)];
+            // B[k][col]: lane col*4 + (k%16)/4, register 4 + (k>=16), byte k&3
+            const uint bw = emu[base + (col * 4 + ((k & 15) >> 2)) * 6 + 4 + (k >= 16)];
+            s += (int)(char)(aw >> (8 * (k & 3))) * (int)(char)(bw >> (8 * (k & 3)));
+        }
+        acc[i] += s;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return (int4)(acc[0], acc[1], acc[2], acc[3]);
+}
+#define mma16832_s8(d, a, b0, b1) mma16832_s8_emu(d, a, b0, b1, emu)
 
 // Every lane publishes its row offset; register j reads row g of matrix j (lane 8j + g's row).
 inline uint4 ldsm_x4_emu(local const uint4* base, int off, local uint* emu) {
@@ -177,13 +220,19 @@ inline uint h2_fma(uint a, uint b, uint c) {
 #endif // MMA_EMULATE
 
 // 16-byte global -> local copies that bypass registers (cp.async, sm_80+); cp_async_wait_all()
-// waits for every copy this work-item issued (a barrier then publishes them).
+// waits for every copy this work-item issued (a barrier then publishes them). For double
+// buffering: cp_async_commit() closes a group of copies, cp_async_wait_one() waits for all but
+// the last group committed.
 #if !MMA_EMULATE
 inline void cp_async16(local uint4* dst, global const uint4* src) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint)(size_t)dst), "l"(src) : "memory");
 }
 inline void cp_async_wait_all(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
+inline void cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
+inline void cp_async_wait_one(void) { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
 #else
 inline void cp_async16(local uint4* dst, global const uint4* src) { *dst = *src; }
 inline void cp_async_wait_all(void) {}
+inline void cp_async_commit(void) {}
+inline void cp_async_wait_one(void) {}
 #endif

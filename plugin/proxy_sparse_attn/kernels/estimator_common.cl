@@ -1,6 +1,7 @@
 // estimator_common.cl - what the xattn and flex estimators share on the device; the host puts it
-// in front of xattn.cl and flex.cl (ocl/estimator_common.cpp), so it is not a program by itself.
-//   det_exp, det_recip, det_log, exp_fixed, from_fixed, logit   mirror of ref/det_math.h
+// in front of xattn.cl and flex.cl, after proxy_det.cl (ocl/estimator_util.cpp), so it is not a
+// program by itself.
+//   logit, idot_n        integer logits (ref/det_math.h)
 //   rank_threshold       the per-row selection of ref/block_select.cpp (one work-group)
 //   rank_rows_threshold  per (row, head): ranks and count of the row's scores
 //   build_rank_mask      per (row, head): the kept blocks (rank < count + forced), ascending
@@ -12,57 +13,7 @@
 #define LS 128 // work-group size of the sorting kernels
 #endif
 
-// ---- deterministic math (mirror of det_math.h) -------------------------------------------
-inline float det_exp(float x) {
-    if (!(x >= -87.0f)) return 0.0f;
-    if (x > 88.0f) x = 88.0f;
-    const float n = rint(x * 1.44269504f);
-    float r = fma(n, -0.693145751953125f, x);
-    r = fma(n, -1.42860677e-06f, r);
-    float p = 1.98412698e-4f;
-    p = fma(p, r, 1.38888889e-3f);
-    p = fma(p, r, 8.33333333e-3f);
-    p = fma(p, r, 4.16666667e-2f);
-    p = fma(p, r, 1.66666667e-1f);
-    p = fma(p, r, 0.5f);
-    p = fma(p, r, 1.0f);
-    p = fma(p, r, 1.0f);
-    const int e = ((int)n + 127) << 23;
-    return p * as_float(e);
-}
-
-inline float det_recip(float s) {
-    float r = as_float(0x7EF311C3 - as_int(s));
-    for (int i = 0; i < 4; ++i) {
-        const float e = fma(-s, r, 1.0f);
-        r = fma(r, e, r);
-    }
-    return r;
-}
-
-inline float det_log(float x) {
-    const int bits = as_int(x);
-    int e = ((bits >> 23) & 0xFF) - 127;
-    float f = as_float((bits & 0x7FFFFF) | 0x3F800000);
-    if (f > 1.41421356f) {
-        f = f * 0.5f;
-        e = e + 1;
-    }
-    const float s = (f - 1.0f) * det_recip(f + 1.0f);
-    const float z = s * s;
-    float p = 0.0909090909f;
-    p = fma(p, z, 0.111111111f);
-    p = fma(p, z, 0.142857143f);
-    p = fma(p, z, 0.2f);
-    p = fma(p, z, 0.333333333f);
-    p = fma(p, z, 1.0f);
-    const float logf = 2.0f * s * p;
-    const float fe = (float)e;
-    return fma(fe, 0.693145751953125f, fma(fe, 1.42860677e-06f, logf));
-}
-
-inline ulong exp_fixed(float x) { return (ulong)(det_exp(x) * 4294967296.0f); }
-inline float from_fixed(ulong s) { return (float)s * 0x1p-32f; }
+// ---- integer logits (det_math.h; det_exp, det_recip, det_log, exp_fixed: proxy_det.cl) --------
 inline float logit(int dot, float qs, float ks) { return (float)dot * (qs * ks); }
 
 // Exact integer dot product of two int8 rows of n elements.

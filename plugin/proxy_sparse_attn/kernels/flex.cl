@@ -23,11 +23,12 @@
 #define LOAD_K(p) (*(__global const float*)(p))
 #endif
 
-// q = rint(x * 127 / amax) per element into q8; returns amax / 127 (0 for a zero row).
+// q = rint(x * 127 / amax) per element into q8; returns amax / 127 (0 for a zero row:
+// proxy_det.cl quant_zero_row).
 inline float quantize_row(const float* x, __global char* q8) {
     float amax = 0.0f;
-    for (int c = 0; c < HEAD_DIM; ++c) amax = fmax(amax, fabs(x[c]));
-    if (!(amax >= 0x1p-100f)) {
+    for (int c = 0; c < HEAD_DIM; ++c) amax = fmax(amax, quant_abs(x[c]));
+    if (quant_zero_row(amax)) {
         for (int c = 0; c < HEAD_DIM; ++c) q8[c] = 0;
         return 0.0f;
     }

@@ -1,11 +1,12 @@
 // proxy_estimate.cl - ProxyAttn mask estimation on the device (spec steps 1-4):
 //   proxy_pool_q / proxy_pool_k   proxy pooling (mean over a group's heads)
 //   quantize_rows, quantize_q_rows, quantize_k_rows
-//                                 int8 rows with a float scale (det_math.h quantize_row)
-//   proxy_block_stats, sample_block_stats
-//                                 per (query, key block): max logit and the block's sum of
+//                                 int8 rows with a float scale (det_math.h quantize_row), ROW_BYTES
+//                                 apart (zeros past HEAD_DIM), key rows padded with zero rows
+//   (proxy_block_stats.cl)        per (query, key block): max logit and the block's sum of
 //                                 exp(logit - max) in 2^-32 fixed point
-//   merge_blocks                  per query: max logit and 1 / softmax sum, in block order
+//   proxy_merge, sample_merge     per query: max logit and 1 / softmax sum, in block order (and
+//                                 a measured query's total probability)
 //   proxy_blockmax                A_j[m][n] = max over row m's proxy queries of the largest
 //                                 probability they give a key of block n
 //   sample_mass                   block masses of the measured rows, summed over their queries
@@ -13,9 +14,10 @@
 // batches of rows) carry everything the later steps need.
 //
 // Bit-exactness: every value that decides the mask is computed exactly as in
-// ref/det_math.h and ref/estimate.cpp (same constants, fma written out, integer dot products,
-// fixed-point block sums, sequential sums in the order stated at each kernel), and contraction
-// is off, so budgets and kept blocks equal the CPU reference's bit for bit.
+// ref/det_math.h and ref/estimate.cpp (proxy_det.cl, put in front by the host: same constants,
+// fma written out; integer dot products, fixed-point block sums, sequential sums in the order
+// stated at each kernel), and contraction is off, so budgets and kept blocks equal the CPU
+// reference's bit for bit.
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef HEAD_DIM
@@ -24,67 +26,15 @@
 #ifndef K_F16
 #define K_F16 0 // element type of the K tensor: 0 f32, 1 f16
 #endif
+#ifndef ROW_BYTES
+#define ROW_BYTES HEAD_DIM // int8 row stride: HEAD_DIM rounded up to 32 (proxy_block_stats.cl)
+#endif
 
 #if K_F16
 #define LOAD_K(p) vload_half(0, (__global const half*)(p))
 #else
 #define LOAD_K(p) (*(__global const float*)(p))
 #endif
-
-// ---- deterministic math (mirror of det_math.h) -------------------------------------------
-inline float det_exp(float x) {
-    if (!(x >= -87.0f)) return 0.0f;
-    if (x > 88.0f) x = 88.0f;
-    const float n = rint(x * 1.44269504f);
-    float r = fma(n, -0.693145751953125f, x);
-    r = fma(n, -1.42860677e-06f, r);
-    float p = 1.98412698e-4f;
-    p = fma(p, r, 1.38888889e-3f);
-    p = fma(p, r, 8.33333333e-3f);
-    p = fma(p, r, 4.16666667e-2f);
-    p = fma(p, r, 1.66666667e-1f);
-    p = fma(p, r, 0.5f);
-    p = fma(p, r, 1.0f);
-    p = fma(p, r, 1.0f);
-    const int e = ((int)n + 127) << 23;
-    return p * as_float(e);
-}
-
-inline float det_recip(float s) {
-    float r = as_float(0x7EF311C3 - as_int(s));
-    for (int i = 0; i < 4; ++i) {
-        const float e = fma(-s, r, 1.0f);
-        r = fma(r, e, r);
-    }
-    return r;
-}
-
-inline ulong exp_fixed(float x) { return (ulong)(det_exp(x) * 4294967296.0f); }
-inline float from_fixed(ulong s) { return (float)s * 0x1p-32f; }
-
-// q = rint(x * 127 / amax) per element; returns amax / 127 (0 for a zero row).
-inline float quantize_row(const float* x, __global char* q) {
-    float amax = 0.0f;
-    for (int c = 0; c < HEAD_DIM; ++c) amax = fmax(amax, fabs(x[c]));
-    if (!(amax >= 0x1p-100f)) {
-        for (int c = 0; c < HEAD_DIM; ++c) q[c] = 0;
-        return 0.0f;
-    }
-    const float f = 127.0f * det_recip(amax);
-    for (int c = 0; c < HEAD_DIM; ++c) {
-        const float r = rint(x[c] * f);
-        q[c] = (char)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
-    }
-    return amax * 0x1.020408p-7f;
-}
-
-inline int idot(__global const char* a, __global const char* b) {
-    int acc = 0;
-    for (int c = 0; c < HEAD_DIM; ++c) acc += (int)a[c] * (int)b[c];
-    return acc;
-}
-
-inline float logit(int dot, float qs, float ks) { return (float)dot * (qs * ks); }
 
 // ---- geometry helpers (mirror of geometry.h) ---------------------------------------------
 // Strided query sample i: the first row (row0) may start mid-block at n_past; later rows start
@@ -124,128 +74,129 @@ __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
 }
 
 // ---- quantization ---------------------------------------------------------------------------
-// One item per row: rows of contiguous floats -> q8 [rows][HEAD_DIM], scale [rows] (times extra).
-__kernel void quantize_rows(__global const float* src, __global char* q8, __global float* scale, long rows,
-                            float extra) {
-    const long r = get_global_id(0);
-    if (r >= rows) return;
-    float x[HEAD_DIM];
-    for (int c = 0; c < HEAD_DIM; ++c) x[c] = src[r * HEAD_DIM + c];
-    scale[r] = quantize_row(x, q8 + r * HEAD_DIM) * extra;
+// det_math.h quantize_row, cooperatively: QL items per row (local size (QL, QR): QR rows per
+// work-group), item l holding elements l * QE .. l * QE + QE - 1 (zeros past HEAD_DIM); the row's
+// amax (fmax: order-free) is reduced through local memory. q = rint(x * 127 / amax) clamped to
+// +-127, zeros for a row that holds NaN or whose amax lies outside [2^-100, 2^50] (proxy_det.cl
+// quant_zero_row); the row's scale is (amax / 127) * extra (0 * extra for a zero row). Rows past
+// the real ones (padding rows) come out as zeros, scale 0.
+#define QL 16
+#define QR 8
+#define QE (ROW_BYTES / QL)
+
+inline void quantize_coop(const float* x, bool write, __global char* q, __global float* scale, float extra,
+                          __local float* red) {
+    const int l = get_local_id(0), rr = get_local_id(1);
+    float a = 0.0f;
+    for (int e = 0; e < QE; ++e) a = fmax(a, quant_abs(x[e]));
+    red[rr * QL + l] = a;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float amax = 0.0f;
+    for (int i = 0; i < QL; ++i) amax = fmax(amax, red[rr * QL + i]);
+    if (!write) return;
+    const bool zero = quant_zero_row(amax);
+    const float f = zero ? 0.0f : 127.0f * det_recip(amax);
+    for (int e = 0; e < QE; ++e) {
+        const float r = rint(x[e] * f);
+        q[l * QE + e] = zero || l * QE + e >= HEAD_DIM ? 0 : (char)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
+    }
+    if (l == 0) *scale = (zero ? 0.0f : amax * 0x1.020408p-7f) * extra;
+}
+
+// Rows of contiguous floats, per head h: src [h][rows_in][HEAD_DIM] -> q8 [h][rows_out][ROW_BYTES],
+// scale [h][rows_out] (times extra); rows rows_in .. rows_out - 1 are padding. Global
+// (QL, rows_out rounded up to QR, heads), local (QL, QR, 1).
+__kernel void quantize_rows(__global const float* src, __global char* q8, __global float* scale, long rows_in,
+                            long rows_out, float extra) {
+    __local float red[QL * QR];
+    const int l = get_local_id(0), h = get_global_id(2);
+    const long r = get_global_id(1);
+    float x[QE];
+    for (int e = 0; e < QE; ++e) {
+        const int c = l * QE + e;
+        x[e] = r < rows_in && c < HEAD_DIM ? src[((long)h * rows_in + r) * HEAD_DIM + c] : 0.0f;
+    }
+    const long o = (long)h * rows_out + r;
+    quantize_coop(x, r < rows_out, q8 + o * ROW_BYTES, scale + o, extra, red);
 }
 
 // The measured queries of every head: row (h, qi) = q[:, pos[qi] - n_past, h], times the
-// attention scale. Global (n_bq, H).
+// attention scale. Global (QL, n_bq rounded up to QR, H), local (QL, QR, 1).
 __kernel void quantize_q_rows(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb,
                               __global const long* pos, __global char* q8, __global float* scale, int n_bq,
                               long n_past, float attn_scale) {
-    const int qi = get_global_id(0), h = get_global_id(1);
-    if (qi >= n_bq) return;
-    __global const uchar* base = q + q_offs + (pos[qi] - n_past) * q_nb.s1 + h * q_nb.s2;
-    float x[HEAD_DIM];
-    for (int c = 0; c < HEAD_DIM; ++c) x[c] = *(__global const float*)(base + c * q_nb.s0);
+    __local float red[QL * QR];
+    const int l = get_local_id(0), qi = get_global_id(1), h = get_global_id(2);
+    float x[QE];
+    for (int e = 0; e < QE; ++e) {
+        const int c = l * QE + e;
+        x[e] = qi < n_bq && c < HEAD_DIM
+                   ? *(__global const float*)(q + q_offs + (pos[qi] - n_past) * q_nb.s1 + h * q_nb.s2 + c * q_nb.s0)
+                   : 0.0f;
+    }
     const long r = (long)h * n_bq + qi;
-    scale[r] = quantize_row(x, q8 + r * HEAD_DIM) * attn_scale;
+    quantize_coop(x, qi < n_bq, q8 + r * ROW_BYTES, scale + r, attn_scale, red);
 }
 
-// Every key of every kv head: row (hk, j) = k[:, j, hk]. Global (n_keys, Hkv).
+// Every key of every kv head: row (hk, j) = k[:, j, hk] for j < n_keys, padding rows up to
+// k_rows. Global (QL, k_rows rounded up to QR, Hkv), local (QL, QR, 1).
 __kernel void quantize_k_rows(__global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb, __global char* q8,
-                              __global float* scale, long n_keys) {
-    const long j = get_global_id(0);
-    const int hk = get_global_id(1);
-    if (j >= n_keys) return;
-    __global const uchar* base = k + k_offs + j * k_nb.s1 + hk * k_nb.s2;
-    float x[HEAD_DIM];
-    for (int c = 0; c < HEAD_DIM; ++c) x[c] = LOAD_K(base + c * k_nb.s0);
-    const long r = hk * n_keys + j;
-    scale[r] = quantize_row(x, q8 + r * HEAD_DIM);
-}
-
-// ---- block statistics -----------------------------------------------------------------------
-// Keys [a, b) of K (rows of HEAD_DIM int8 from K8, scales KS8) against query row q8 (scale qs):
-// max logit, then the fixed-point sum of exp(logit - max) (logits recomputed: exact integers).
-inline void block_stat(__global const char* q8, float qs, __global const char* K8, __global const float* Ks, long a,
-                       long b, float* bm, float* bs) {
-    float mx = -INFINITY;
-    for (long kk = a; kk < b; ++kk) mx = fmax(mx, logit(idot(q8, K8 + kk * HEAD_DIM), qs, Ks[kk]));
-    ulong sum = 0;
-    for (long kk = a; kk < b; ++kk) sum += exp_fixed(logit(idot(q8, K8 + kk * HEAD_DIM), qs, Ks[kk]) - mx);
-    *bm = a < b ? mx : -INFINITY;
-    *bs = from_fixed(sum);
-}
-
-// Proxy queries i_begin .. i_end - 1 of group j against the group's proxy keys: one item per
-// (block n, query, group), global (n_kblocks, i_end - i_begin, g). bm/bs [g][batch][n_kblocks];
-// blocks past the query's row are not written (nothing reads them).
-__kernel void proxy_block_stats(__global const char* pq8, __global const float* pqs, __global const char* pk8,
-                                __global const float* pks, __global float* bm, __global float* bs, int i_begin,
-                                int i_end, int n_sq, int n_sk, int sq_first, long n_past, long first_full, int S,
-                                int KS, int B, int n_kblocks) {
-    const int n = get_global_id(0), i = i_begin + get_global_id(1), j = get_global_id(2);
-    if (n >= n_kblocks || i >= i_end) return;
-    const long p = sq_pos(i, sq_first, n_past, first_full, S);
-    if ((long)n * B > p) return; // past the query's row
-    const int kpb = B / KS;
-    const long vis = p / KS + 1, a = (long)n * kpb, b = min(a + kpb, vis);
-    const long r = (long)j * n_sq + i;
-    float m, s;
-    block_stat(pq8 + r * HEAD_DIM, pqs[r], pk8 + (long)j * n_sk * HEAD_DIM, pks + (long)j * n_sk, a, b, &m, &s);
-    const long at = ((long)j * (i_end - i_begin) + (i - i_begin)) * n_kblocks + n;
-    bm[at] = m;
-    bs[at] = s;
-}
-
-// Measured queries of every head against all keys of its kv head (blocks of B): global
-// (n_kblocks, n_bq, H). pos[qi] is the query's position, nblk[qi] its row + 1.
-__kernel void sample_block_stats(__global const char* bq8, __global const float* bqs, __global const char* hk8,
-                                 __global const float* hks, __global const long* pos, __global const int* nblk,
-                                 __global float* bm, __global float* bs, int n_bq, long n_keys, int gqa, int B,
-                                 int n_kblocks) {
-    const int n = get_global_id(0), qi = get_global_id(1), h = get_global_id(2);
-    if (n >= n_kblocks || qi >= n_bq || n >= nblk[qi]) return;
-    const long a = (long)n * B, b = min(a + B, pos[qi] + 1);
-    const long r = (long)h * n_bq + qi, kv = (long)(h / gqa) * n_keys;
-    float m, s;
-    block_stat(bq8 + r * HEAD_DIM, bqs[r], hk8 + kv * HEAD_DIM, hks + kv, a, b, &m, &s);
-    bm[r * n_kblocks + n] = m;
-    bs[r * n_kblocks + n] = s;
+                              __global float* scale, long n_keys, long k_rows) {
+    __local float red[QL * QR];
+    const int l = get_local_id(0), hk = get_global_id(2);
+    const long j = get_global_id(1);
+    float x[QE];
+    for (int e = 0; e < QE; ++e) {
+        const int c = l * QE + e;
+        x[e] = j < n_keys && c < HEAD_DIM ? LOAD_K(k + k_offs + j * k_nb.s1 + hk * k_nb.s2 + c * k_nb.s0) : 0.0f;
+    }
+    const long r = hk * k_rows + j;
+    quantize_coop(x, j < k_rows, q8 + r * ROW_BYTES, scale + r, 1.0f, red);
 }
 
 // ---- a query's softmax over its blocks --------------------------------------------------------
-// M = max of the block maxima; inv = 1 / (sum in block order of bs * exp(bm - M)). One item per
-// query row r (global rows): stats at bm/bs + r_stat * n_kblocks, results at M/inv + r_out.
-// Proxy rows: r = (j, i), nb = row(i) + 1; measured rows: nb = nblk[qi].
-inline void merge(__global const float* bm, __global const float* bs, int nb, float* M, float* inv) {
+// The statistics are block-major: a query's value of block n sits n * stride after its block-0
+// value (proxy batch: [g][n_kblocks][rows of the batch]; measured queries: [H][n_kblocks][n_bq]),
+// so items of consecutive queries read consecutive addresses.
+// M = max of the block maxima; inv = 1 / (sum in block order of bs * exp(bm - M)).
+inline void merge(__global const float* bm, __global const float* bs, int nb, long stride, float* M, float* inv) {
     float mx = -INFINITY;
-    for (int n = 0; n < nb; ++n) mx = fmax(mx, bm[n]);
+    for (int n = 0; n < nb; ++n) mx = fmax(mx, bm[n * stride]);
     float sum = 0.0f;
-    for (int n = 0; n < nb; ++n) sum = sum + bs[n] * det_exp(bm[n] - mx);
+    for (int n = 0; n < nb; ++n) sum = sum + bs[n * stride] * det_exp(bm[n * stride] - mx);
     *M = mx;
     *inv = det_recip(sum);
 }
 
+// One item per (proxy query i of the batch, group j); nb = row(i) + 1.
 __kernel void proxy_merge(__global const float* bm, __global const float* bs, __global float* row_max,
                           __global float* row_inv, int i_begin, int i_end, int n_sq, int sq_first, long n_past,
                           long first_full, int S, int B, int n_kblocks) {
     const int i = i_begin + get_global_id(0), j = get_global_id(1);
     if (i >= i_end) return;
     const int nb = (int)(sq_pos(i, sq_first, n_past, first_full, S) / B) + 1;
-    const long at = ((long)j * (i_end - i_begin) + (i - i_begin)) * n_kblocks;
+    const long rows = i_end - i_begin, at = (long)j * n_kblocks * rows + (i - i_begin);
     float M, inv;
-    merge(bm + at, bs + at, nb, &M, &inv);
+    merge(bm + at, bs + at, nb, rows, &M, &inv);
     row_max[(long)j * n_sq + i] = M;
     row_inv[(long)j * n_sq + i] = inv;
 }
 
+// One item per (measured query qi, head h); nb = nblk[qi]. Also the query's total probability,
+// the sum in block order of bs * exp(bm - M) * inv (exact_rows' threshold).
 __kernel void sample_merge(__global const float* bm, __global const float* bs, __global const int* nblk,
-                           __global float* qM, __global float* qinv, int n_bq, int n_kblocks) {
+                           __global float* qM, __global float* qinv, __global float* qtot, int n_bq, int n_kblocks) {
     const int qi = get_global_id(0), h = get_global_id(1);
     if (qi >= n_bq) return;
-    const long r = (long)h * n_bq + qi;
+    const long r = (long)h * n_bq + qi, at = (long)h * n_kblocks * n_bq + qi;
+    const int nb = nblk[qi];
     float M, inv;
-    merge(bm + r * n_kblocks, bs + r * n_kblocks, nblk[qi], &M, &inv);
+    merge(bm + at, bs + at, nb, n_bq, &M, &inv);
+    float tot = 0.0f;
+    for (int n = 0; n < nb; ++n) tot = tot + bs[at + n * n_bq] * det_exp(bm[at + n * n_bq] - M) * inv;
     qM[r] = M;
     qinv[r] = inv;
+    qtot[r] = tot;
 }
 
 // ---- step 3: block max pooling ------------------------------------------------------------------
@@ -263,17 +214,17 @@ __kernel void proxy_blockmax(__global const float* bm, __global const float* row
     for (int t = 0; t < cnt_q; ++t) {
         const int i = i0 + t;
         const long r = (long)j * n_sq + i;
-        const float b = bm[((long)j * (i_end - i_begin) + (i - i_begin)) * n_kblocks + n];
+        const float b = bm[((long)j * n_kblocks + n) * (i_end - i_begin) + (i - i_begin)];
         best = fmax(best, det_exp(b - row_max[r]) * row_inv[r]);
     }
     scores[(long)j * tri_of(n_kblocks, row0) + tri_of(m, row0) + n] = best;
 }
 
 // ---- step 4: masses of the measured rows --------------------------------------------------------
-// Probability of block n for measured query row r: bs * exp(bm - M) * inv.
+// Probability of block n for measured query qi of head h: bs * exp(bm - M) * inv.
 inline float query_mass(__global const float* bm, __global const float* bs, __global const float* qM,
-                        __global const float* qinv, long r, int n_kblocks, int n) {
-    const long at = r * n_kblocks + n;
+                        __global const float* qinv, int h, int qi, int n_bq, int n_kblocks, int n) {
+    const long at = ((long)h * n_kblocks + n) * n_bq + qi, r = (long)h * n_bq + qi;
     return bs[at] * det_exp(bm[at] - qM[r]) * qinv[r];
 }
 
@@ -287,6 +238,6 @@ __kernel void sample_mass(__global const float* bm, __global const float* bs, __
     if (n >= n_kblocks || n > s_m[s]) return;
     float sum = 0.0f;
     for (int i = 0; i < s_count[s]; ++i)
-        sum = sum + query_mass(bm, bs, qM, qinv, (long)h * n_bq + s_q[s] + i, n_kblocks, n);
+        sum = sum + query_mass(bm, bs, qM, qinv, h, s_q[s] + i, n_bq, n_kblocks, n);
     mass[(long)h * n_mass + s_mass[s] + n] = sum;
 }

@@ -6,12 +6,16 @@
 //   tail_budgets   per head, budget = last: the paper's count from the tail's mass
 //   row_budgets    per (head, row): the sample counts scaled to the row, at least k_min
 //   exact_rows     per (head, sample row): the head's own blocks reaching gamma, per row and per
-//                  measured query
+//                  measured query (a parallel pre-check leaves only the queries that fall short
+//                  to the sequential step)
 //   build_mask     per (head, row): kept blocks = rank < budget + forced, or exact; ascending
 // Order everywhere: higher value first, equal values by lower block index (as the CPU
 // reference), so the result does not depend on the sorting network. Sorts are bitonic in local
-// memory (sort_n = next power of two of the row length, passed with its __local arrays).
-// Sequential sums run on one work-item, in the order ref/estimate.cpp states.
+// memory: the __local arrays hold sort_n (the next power of two of the longest row), a row of n
+// values sorts pow2_at_least(n) of them (the -inf padding sorts last, so the order of the n
+// values does not depend on the padding: every value sorted is >= 0 or +inf).
+// Sequential sums run on one work-item, in the order ref/estimate.cpp states. Needs proxy_det.cl
+// in front.
 #pragma OPENCL FP_CONTRACT OFF
 
 #ifndef LS
@@ -19,6 +23,12 @@
 #endif
 
 inline bool comes_first(float ka, int ia, float kb, int ib) { return ka > kb || (ka == kb && ia < ib); }
+
+inline int pow2_at_least(int x) {
+    int p = 1;
+    while (p < x) p <<= 1;
+    return p;
+}
 
 // Sorts key/idx[0 .. sort_n) (sort_n a power of two) into comes_first order. All LS items call it.
 inline void bitonic_sort(__local float* key, __local int* idx, int sort_n, int lid) {
@@ -54,10 +64,24 @@ inline void sort_values(__global const float* v, int n, int sort_n, __local floa
     bitonic_sort(key, idx, sort_n, lid);
 }
 
+// Sorts the values already in key[0 .. n) (index order), with -inf past n.
+inline void sort_in_place(int n, int sort_n, __local float* key, __local int* idx, int lid) {
+    for (int e = lid; e < sort_n; e += LS) {
+        if (e >= n) key[e] = -INFINITY;
+        idx[e] = e;
+    }
+    bitonic_sort(key, idx, sort_n, lid);
+}
+
 inline long tri_of(long m, long row0) { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
 inline int forced_of(int force, int m) { return force ? (m == 0 ? 1 : 2) : 0; }
 
 inline float sum_in_order(__global const float* a, int n) {
+    float s = 0.0f;
+    for (int i = 0; i < n; ++i) s = s + a[i];
+    return s;
+}
+inline float sum_in_order_local(__local const float* a, int n) {
     float s = 0.0f;
     for (int i = 0; i < n; ++i) s = s + a[i];
     return s;
@@ -70,6 +94,7 @@ __kernel void rank_rows(__global const float* scores, __global int* ranks, int r
     const int lid = get_local_id(0), m = row0 + get_group_id(0), j = get_group_id(1);
     const long tt = tri_of(row0 + n_rows, row0);
     __global const float* A = scores + (long)j * tt + tri_of(m, row0);
+    sort_n = pow2_at_least(m + 1); // this row's
     for (int e = lid; e < sort_n; e += LS) {
         float v = e <= m ? A[e] : -INFINITY;
         if (force && (e == 0 || e == m)) v = INFINITY;
@@ -83,22 +108,28 @@ __kernel void rank_rows(__global const float* scores, __global int* ranks, int r
 
 // One work-group per (sample s, head h): global (LS * samples, H). The position in the group's
 // order of row m where the running sum of the mass (in that order) first reaches gamma * (sum
-// in index order), minus the forced blocks. budget [H][samples].
+// in index order), minus the forced blocks. budget [H][samples]. The mass is staged in local
+// memory in both orders, so the sequential sums read local memory only.
 __kernel void sample_budgets(__global const int* ranks, __global const float* mass, __global const int* s_m,
                              __global const int* s_mass, __global int* budget, int n_samples, int n_mass, int row0,
-                             int n_rows, int heads_per_group, int force, float gamma, __local int* order) {
+                             int n_rows, int heads_per_group, int force, float gamma, __local float* by_index,
+                             __local float* by_rank) {
     const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1), m = s_m[s];
     const long tt = tri_of(row0 + n_rows, row0);
     __global const int* rank = ranks + (long)(h / heads_per_group) * tt + tri_of(m, row0);
     __global const float* a = mass + (long)h * n_mass + s_mass[s];
-    for (int n = lid; n <= m; n += LS) order[rank[n]] = n;
+    for (int n = lid; n <= m; n += LS) {
+        const float v = a[n];
+        by_index[n] = v;
+        by_rank[rank[n]] = v;
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid != 0) return;
-    const float thr = gamma * sum_in_order(a, m + 1);
+    const float thr = gamma * sum_in_order_local(by_index, m + 1);
     float cum = 0.0f;
     int cnt = m + 1;
     for (int r = 0; r <= m; ++r) {
-        cum = cum + a[order[r]];
+        cum = cum + by_rank[r];
         if (cum >= thr) {
             cnt = r + 1;
             break;
@@ -162,79 +193,98 @@ __kernel void row_budgets(__global const int* sample_budget, __global const int*
 // One work-group per (sample s, head h) whose sample is exact (s_exact): global (LS * samples,
 // H). keep flags over blocks 0..m go to exact[h][tri(m) ..]. The forced blocks; then blocks in
 // the order of the row's mass until the kept mass reaches gamma of the row's; then per measured
-// query, in order, its own blocks in the order of its mass until it keeps gamma of its own.
-// The per-query masses are recomputed as in sample_mass (query_mass of proxy_estimate.cl,
-// repeated here: the two files build separately).
-inline float det_exp(float x) {
-    if (!(x >= -87.0f)) return 0.0f;
-    if (x > 88.0f) x = 88.0f;
-    const float n = rint(x * 1.44269504f);
-    float r = fma(n, -0.693145751953125f, x);
-    r = fma(n, -1.42860677e-06f, r);
-    float p = 1.98412698e-4f;
-    p = fma(p, r, 1.38888889e-3f);
-    p = fma(p, r, 8.33333333e-3f);
-    p = fma(p, r, 4.16666667e-2f);
-    p = fma(p, r, 1.66666667e-1f);
-    p = fma(p, r, 0.5f);
-    p = fma(p, r, 1.0f);
-    p = fma(p, r, 1.0f);
-    const int e = ((int)n + 127) << 23;
-    return p * as_float(e);
+// query, in order, its own blocks in the order of its mass until it keeps gamma of its own
+// (qtot: the query's total, from sample_merge). Kept masses are sums in index order over the
+// kept blocks, then the added ones in the order added, as in ref/estimate.cpp exact_set.
+//
+// Parallel pre-check: every query of a chunk of LS computes its kept mass under the current keep
+// flags; one that reaches its threshold now reaches it later too (keep only grows, and a sum in
+// index order of non-negative values over a superset is not smaller: rounding is monotone), so
+// only the queries that fall short go through the sequential step, in order.
+inline float query_prob(__global const float* bm, __global const float* bs, long at, float M, float inv) {
+    return bs[at] * det_exp(bm[at] - M) * inv;
+}
+
+// Keeps blocks in sorted order (key = values, idx = blocks) until kept reaches thr.
+inline void add_sorted(__local const float* key, __local const int* idx, __local uchar* keep, int m, float kept,
+                       float thr) {
+    for (int r = 0; r <= m && !(kept >= thr); ++r)
+        if (!keep[idx[r]]) {
+            keep[idx[r]] = 1;
+            kept = kept + key[r];
+        }
 }
 
 // Sum in index order of v over the kept blocks 0..m.
-inline float kept_mass(__global const float* v, __local const uchar* keep, int m) {
+inline float kept_mass(__local const float* v, __local const uchar* keep, int m) {
     float s = 0.0f;
     for (int n = 0; n <= m; ++n)
         if (keep[n]) s = s + v[n];
     return s;
 }
 
-// Keeps blocks in sorted order (idx) until the kept mass of v (the index-order sum over the kept
-// blocks, then the added ones in order) reaches thr.
-inline void add_until(__global const float* v, __local uchar* keep, __local const int* idx, int m, float thr) {
-    float kept = kept_mass(v, keep, m);
-    for (int r = 0; r <= m && !(kept >= thr); ++r)
-        if (!keep[idx[r]]) {
-            keep[idx[r]] = 1;
-            kept = kept + v[idx[r]];
-        }
-}
-
 __kernel void exact_rows(__global const float* mass, __global const float* bm, __global const float* bs,
-                         __global const float* qM, __global const float* qinv, __global const int* s_m,
-                         __global const int* s_q, __global const int* s_count, __global const int* s_mass,
-                         __global const int* s_exact, __global uchar* exact, __global float* pq_scratch, int n_bq,
+                         __global const float* qM, __global const float* qinv, __global const float* qtot,
+                         __global const int* s_m, __global const int* s_q, __global const int* s_count,
+                         __global const int* s_mass, __global const int* s_exact, __global uchar* exact, int n_bq,
                          int n_mass, int n_kblocks, int row0, int n_rows, int force, float gamma, int sort_n,
-                         __local float* key, __local int* idx, __local uchar* keep, __local float* shared) {
-    // shared[0]: the current query needs more blocks (1) or not (0)
+                         __local float* key, __local int* idx, __local uchar* keep, __local int* flags) {
+    // key: the values in block order, then sorted in place; flags[0 .. LS): the chunk's queries
+    // that fall short; flags[LS]: the current one still does
+    // a sample without an exact set runs with no blocks and no queries rather than returning:
+    // every work-item reaches every barrier (PoCL needs that, uniform early returns included)
     const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
-    if (!s_exact[s]) return; // uniform over the work-group
-    const int m = s_m[s];
+    const bool on = s_exact[s] != 0; // uniform over the work-group
+    const int m = on ? s_m[s] : -1, count = on ? s_count[s] : 0;
+    sort_n = pow2_at_least(m + 1); // this row's
     __global const float* a = mass + (long)h * n_mass + s_mass[s];
-    __global float* pq = pq_scratch + ((long)h * get_num_groups(0) + s) * n_kblocks;
-    for (int n = lid; n <= m; n += LS) keep[n] = force && (n == 0 || n == m) ? 1 : 0;
-    sort_values(a, m + 1, sort_n, key, idx, lid);
-    if (lid == 0) add_until(a, keep, idx, m, gamma * sum_in_order(a, m + 1));
-    for (int i = 0; i < s_count[s]; ++i) {
-        const long r = (long)h * n_bq + s_q[s] + i;
-        barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-        for (int n = lid; n <= m; n += LS) {
-            const long at = r * n_kblocks + n;
-            pq[n] = bs[at] * det_exp(bm[at] - qM[r]) * qinv[r];
-        }
-        barrier(CLK_GLOBAL_MEM_FENCE);
-        if (lid == 0) shared[0] = kept_mass(pq, keep, m) >= gamma * sum_in_order(pq, m + 1) ? 0.0f : 1.0f;
+    for (int n = lid; n <= m; n += LS) {
+        keep[n] = force && (n == 0 || n == m) ? 1 : 0;
+        key[n] = a[n];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float kept = 0.0f, thr = 0.0f; // item 0's
+    if (lid == 0) {
+        kept = kept_mass(key, keep, m);
+        thr = gamma * sum_in_order_local(key, m + 1);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    sort_in_place(m + 1, sort_n, key, idx, lid); // ends with a barrier
+    if (lid == 0) add_sorted(key, idx, keep, m, kept, thr);
+    for (int c0 = 0; c0 < count; c0 += LS) {
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (shared[0] != 0.0f) { // uniform: read after the barrier
-            sort_values(pq, m + 1, sort_n, key, idx, lid);
-            if (lid == 0) add_until(pq, keep, idx, m, gamma * sum_in_order(pq, m + 1));
+        const int q = c0 + lid;
+        if (q < count) { // blocks in the same order on every item: consecutive queries, consecutive addresses
+            const long r = (long)h * n_bq + s_q[s] + q, at0 = (long)h * n_kblocks * n_bq + s_q[s] + q;
+            const float M = qM[r], inv = qinv[r];
+            float rec = 0.0f;
+            for (int n = 0; n <= m; ++n)
+                if (keep[n]) rec = rec + query_prob(bm, bs, at0 + (long)n * n_bq, M, inv);
+            flags[lid] = rec >= gamma * qtot[r] ? 0 : 1;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int i = 0; i < min(LS, count - c0); ++i) {
+            if (!flags[i]) continue; // uniform: read after a barrier, written before the next
+            const long r = (long)h * n_bq + s_q[s] + c0 + i, at0 = (long)h * n_kblocks * n_bq + s_q[s] + c0 + i;
+            const float M = qM[r], inv = qinv[r], qthr = gamma * qtot[r];
+            for (int n = lid; n <= m; n += LS) key[n] = query_prob(bm, bs, at0 + (long)n * n_bq, M, inv);
+            barrier(CLK_LOCAL_MEM_FENCE);
+            float rec = 0.0f; // item 0's
+            if (lid == 0) {
+                rec = kept_mass(key, keep, m);
+                flags[LS] = rec >= qthr ? 0 : 1;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            if (flags[LS]) {
+                sort_in_place(m + 1, sort_n, key, idx, lid);
+                if (lid == 0) add_sorted(key, idx, keep, m, rec, qthr);
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    __global uchar* out = exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
-    for (int n = lid; n <= m; n += LS) out[n] = keep[n];
+    const long out = (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    for (int n = lid; n <= m; n += LS) exact[out + n] = keep[n];
 }
 
 // One item per (row, head): global (n_rows, H). exact may be all zeros (no exact rows).

@@ -37,11 +37,11 @@ __kernel void xattn_tile_q(__global const uchar* q, ulong q_offs, long4 q_ne, ul
         const long p = i * S + S - 1 - k;
         if (p < n_past || p >= n_keys) continue;
         for (int c = 0; c < d; ++c)
-            amax = fmax(amax, fabs(*(__global const float*)(base + (p - n_past) * q_nb.s1 + c * q_nb.s0)));
+            amax = fmax(amax, quant_abs(*(__global const float*)(base + (p - n_past) * q_nb.s1 + c * q_nb.s0)));
     }
     const long r = (long)h * n_qtiles + ti;
     __global char* out = q8 + r * S * d;
-    if (!(amax >= 0x1p-100f)) {
+    if (quant_zero_row(amax)) {
         for (int e = 0; e < S * d; ++e) out[e] = 0;
         qs[r] = 0.0f;
         return;
@@ -70,11 +70,11 @@ __kernel void xattn_tile_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
     for (int s = 0; s < S; ++s) {
         const long p = (long)j * S + s;
         if (p >= n_keys) continue;
-        for (int c = 0; c < d; ++c) amax = fmax(amax, fabs(LOAD_K(base + p * k_nb.s1 + c * k_nb.s0)));
+        for (int c = 0; c < d; ++c) amax = fmax(amax, quant_abs(LOAD_K(base + p * k_nb.s1 + c * k_nb.s0)));
     }
     const long r = (long)hk * n_tiles + j;
     __global char* out = k8 + r * S * d;
-    if (!(amax >= 0x1p-100f)) {
+    if (quant_zero_row(amax)) {
         for (int e = 0; e < S * d; ++e) out[e] = 0;
         ks[r] = 0.0f;
         return;

@@ -24,7 +24,9 @@ std::string_view embedded_text(std::string_view name) {
 } // namespace
 
 pa::ocl::program_source program(std::string_view file) {
-    std::string text(embedded_text("estimator_common.cl"));
+    std::string text(embedded_text("proxy_det.cl"));
+    text += "\n";
+    text += embedded_text("estimator_common.cl");
     text += "\n#line 1\n";
     text += embedded_text(file);
     return {std::string(file), std::move(text), false};

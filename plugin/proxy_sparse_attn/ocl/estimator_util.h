@@ -1,6 +1,6 @@
 // estimator_util.h - host helpers shared by ocl/xattn.cpp and ocl/flex.cpp: the programs
-// (estimator_common.cl in front of the estimator's file), scratch buffers, uploads, fills and
-// debug read-backs, and the selection kernels of estimator_common.cl.
+// (proxy_det.cl and estimator_common.cl in front of the estimator's file), scratch buffers, uploads, fills
+// and debug read-backs, and the selection kernels of estimator_common.cl.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@ using pa::ocl::scratch;
 
 inline constexpr int wg_sort = 128; // LS of estimator_common.cl
 
-// estimator_common.cl followed by `file` (an embedded kernels/*.cl).
+// proxy_det.cl and estimator_common.cl followed by `file` (an embedded kernels/*.cl).
 pa::ocl::program_source program(std::string_view file);
 
 // At least `elems` elements of elem_bytes each (one when elems is 0).

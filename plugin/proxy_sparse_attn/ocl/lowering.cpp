@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "block_stats.h"
 #include "estimators.h"
 #include "flash_attn.h"
 #include "pa/error.h"
@@ -33,10 +34,30 @@ int64_t next_pow2(int64_t x) {
     return p;
 }
 
-program_source source(std::string_view name) {
+std::string_view embedded_text(std::string_view name) {
     for (const auto& s : embedded::pa_proxy_sources)
-        if (name == s.name) return {std::string(name), s.text, false};
+        if (name == s.name) return s.text;
     throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
+}
+
+// A proxy program: the deterministic math (proxy_det.cl), then the file.
+program_source source(std::string_view name) {
+    return {std::string(name), std::string(embedded_text("proxy_det.cl")) + std::string(embedded_text(name)),
+            false};
+}
+
+// The block statistics (steps 2 and 4): proxy_det.cl, on the tensor-core paths the PTX helpers
+// shared with the backend's tensor-core kernels (opencl/kernels/mma_ptx.cl, emulated under
+// PA_MMA=emulate through the plan's options), then proxy_block_stats.cl.
+program_source block_stats_source(const block_stats_plan& plan) {
+    std::string text(embedded_text("proxy_det.cl"));
+    if (plan.kind != block_stats_plan::path::portable) {
+        text += "\n";
+        text += embedded_text("mma_ptx.cl");
+    }
+    text += "\n#line 1\n";
+    text += embedded_text("proxy_block_stats.cl");
+    return {"proxy_block_stats.cl", std::move(text), false};
 }
 
 // Device memory for the per-(proxy query, key block) statistics of step 2, per batch of rows:
@@ -49,9 +70,20 @@ int64_t bm_budget_bytes() {
     return v;
 }
 
-// Local memory of the sorting kernels: keys, indices and keep flags of one row.
+// Local memory of the sorting kernels (exact_rows: keys, indices and keep flags of one row, and
+// the flags of its queries).
 size_t sort_local(const geometry& geo) {
-    return size_t(next_pow2(geo.n_kblocks)) * 9;
+    return size_t(next_pow2(geo.n_kblocks)) * 9 + size_t(wg_sort + 1) * 4;
+}
+
+// The quantize kernels of proxy_estimate.cl: QL = 16 items per row, QR = 8 rows per work-group.
+constexpr size_t quantize_lanes = 16, quantize_rows_per_group = 8;
+nd_range quantize_range(int64_t rows, int64_t heads) {
+    const size_t r = (size_t(rows) + quantize_rows_per_group - 1) / quantize_rows_per_group;
+    return range3(quantize_lanes, r * quantize_rows_per_group, size_t(heads));
+}
+nd_range quantize_local() {
+    return range3(quantize_lanes, quantize_rows_per_group, 1);
 }
 
 template <class T> std::vector<T> read_back(device_context& ctx, cl_mem m, int64_t count) {
@@ -82,16 +114,21 @@ struct run_state {
     const geometry& geo;
     program_source est, srt;
     std::string est_opts, srt_opts;
+    block_stats_plan proxy_plan, sample_plan;              // steps 2 and 4 (the same path)
+    program_source bst;                                    // for that path
     scratch pooled_q, pooled_k, pq8, pqs, pk8, pks;        // step 1
     scratch row_max, row_inv, scores, ranks;               // steps 2-3
     scratch s_m, s_q, s_count, s_mass, s_tail, s_exact;    // the sample rows
     scratch bq_pos, bq_nblk, bq8, bqs, hk8, hks;           // measured queries, head keys
-    scratch qbm, qbs, qM, qinv, mass;                      // step 4
+    scratch qbm, qbs, qM, qinv, qtot, mass;                // step 4
     scratch sample_budget, budgets, exact, counts, blocks; // steps 5-6
 
     run_state(device_context& c, const geometry& g, pa_type k_type)
-        : ctx(c), geo(g), est(source("proxy_estimate.cl")), srt(source("proxy_sort.cl")) {
-        est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0);
+        : ctx(c), geo(g), est(source("proxy_estimate.cl")), srt(source("proxy_sort.cl")),
+          proxy_plan(block_stats_plan::make(c.caps(), g.d, g.sk_per_block())),
+          sample_plan(block_stats_plan::make(c.caps(), g.d, g.B)), bst(block_stats_source(proxy_plan)) {
+        est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DROW_BYTES={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0,
+                               int8_row_bytes(g.d));
         srt_opts = fmt::format("-DLS={}", wg_sort);
     }
     cl_kernel est_kernel(const char* name) { return ctx.get_kernel(est, name, est_opts); }
@@ -100,11 +137,12 @@ struct run_state {
     int64_t tt() const { return geo.tri_total(); }
 };
 
-// Step 1: proxy pooling and int8 proxy rows (queries carry the attention scale).
+// Step 1: proxy pooling and int8 proxy rows (queries carry the attention scale); the proxy keys
+// get the padding rows the tiled statistics read.
 void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
-    const int64_t d = geo.d;
+    const int64_t d = geo.d, dp = int8_row_bytes(d);
     st.pooled_q = temp_of(ctx, geo.g * geo.n_sq * d);
     st.pooled_k = temp_of(ctx, geo.g * geo.n_sk * d);
     ctx.launch(st.est_kernel("proxy_pool_q"), range3(size_t(d), size_t(geo.n_sq), size_t(geo.g)), {}, q.mem,
@@ -114,14 +152,15 @@ void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
     ctx.launch(st.est_kernel("proxy_pool_k"), range3(size_t(d), size_t(geo.n_sk), size_t(geo.g)), {}, k.mem,
                k.shape, st.pooled_k.mem(), int32_t(geo.n_sk), int32_t(geo.KS), int32_t(geo.kv_per_group),
                1.0f / float(geo.kv_per_group));
-    const auto quantize = [&](const scratch& src, int64_t rows, float extra, scratch& q8, scratch& qs) {
-        q8 = temp_of(ctx, rows * d, 1);
-        qs = temp_of(ctx, rows);
-        ctx.launch(st.est_kernel("quantize_rows"), range1(size_t(rows)), {}, src.mem(), q8.mem(), qs.mem(),
-                   rows, extra);
+    const auto quantize = [&](const scratch& src, int64_t rows_in, int64_t rows_out, float extra, scratch& q8,
+                              scratch& qs) {
+        q8 = temp_of(ctx, geo.g * rows_out * dp, 1);
+        qs = temp_of(ctx, geo.g * rows_out);
+        ctx.launch(st.est_kernel("quantize_rows"), quantize_range(rows_out, geo.g), quantize_local(),
+                   src.mem(), q8.mem(), qs.mem(), rows_in, rows_out, extra);
     };
-    quantize(st.pooled_q, geo.g * geo.n_sq, geo.scale, st.pq8, st.pqs);
-    quantize(st.pooled_k, geo.g * geo.n_sk, 1.0f, st.pk8, st.pks);
+    quantize(st.pooled_q, geo.n_sq, geo.n_sq, geo.scale, st.pq8, st.pqs);
+    quantize(st.pooled_k, geo.n_sk, st.proxy_plan.key_rows(geo.n_kblocks), 1.0f, st.pk8, st.pks);
 }
 
 // Steps 2-3: block statistics of every proxy query, its softmax, block max pooling; rows in
@@ -145,10 +184,8 @@ void proxy_scores(run_state& st) {
         const int32_t i_begin = int32_t(geo.sq_row_first(m0));
         const int32_t i_end = int32_t(m1 == geo.n_kblocks ? geo.n_sq : geo.sq_row_first(m1));
         const size_t nqb = size_t(i_end - i_begin);
-        ctx.launch(st.est_kernel("proxy_block_stats"), range3(size_t(nb), nqb, size_t(geo.g)), {},
-                   st.pq8.mem(), st.pqs.mem(), st.pk8.mem(), st.pks.mem(), bm.mem(), bs.mem(), i_begin, i_end,
-                   n_sq, int32_t(geo.n_sk), sq_first, geo.n_past, first_full, int32_t(geo.S), int32_t(geo.KS),
-                   int32_t(geo.B), nb);
+        proxy_block_stats(ctx, st.bst, st.proxy_plan, geo, st.pq8.mem(), st.pqs.mem(), st.pk8.mem(),
+                          st.pks.mem(), bm.mem(), bs.mem(), i_begin, i_end);
         ctx.launch(st.est_kernel("proxy_merge"), range2(nqb, size_t(geo.g)), {}, bm.mem(), bs.mem(),
                    st.row_max.mem(), st.row_inv.mem(), i_begin, i_end, n_sq, sq_first, geo.n_past, first_full,
                    int32_t(geo.S), int32_t(geo.B), nb);
@@ -201,27 +238,28 @@ void upload_samples(run_state& st) {
 void measure_samples(run_state& st, const operand& q, const operand& k) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
-    const int64_t d = geo.d, nbq = geo.n_bq, nb = geo.n_kblocks;
+    const int64_t dp = int8_row_bytes(geo.d), nbq = geo.n_bq, nb = geo.n_kblocks;
+    const int64_t k_rows = st.sample_plan.key_rows(nb);
     upload_samples(st);
-    st.bq8 = temp_of(ctx, geo.H * nbq * d, 1);
+    st.bq8 = temp_of(ctx, geo.H * nbq * dp, 1);
     st.bqs = temp_of(ctx, geo.H * nbq);
-    st.hk8 = temp_of(ctx, geo.Hkv * geo.n_keys * d, 1);
-    st.hks = temp_of(ctx, geo.Hkv * geo.n_keys);
-    ctx.launch(st.est_kernel("quantize_q_rows"), range2(size_t(nbq), size_t(geo.H)), {}, q.mem, q.shape,
+    st.hk8 = temp_of(ctx, geo.Hkv * k_rows * dp, 1);
+    st.hks = temp_of(ctx, geo.Hkv * k_rows);
+    ctx.launch(st.est_kernel("quantize_q_rows"), quantize_range(nbq, geo.H), quantize_local(), q.mem, q.shape,
                st.bq_pos.mem(), st.bq8.mem(), st.bqs.mem(), int32_t(nbq), geo.n_past, geo.scale);
-    ctx.launch(st.est_kernel("quantize_k_rows"), range2(size_t(geo.n_keys), size_t(geo.Hkv)), {}, k.mem,
-               k.shape, st.hk8.mem(), st.hks.mem(), geo.n_keys);
+    ctx.launch(st.est_kernel("quantize_k_rows"), quantize_range(k_rows, geo.Hkv), quantize_local(), k.mem,
+               k.shape, st.hk8.mem(), st.hks.mem(), geo.n_keys, k_rows);
     st.qbm = temp_of(ctx, geo.H * nbq * nb);
     st.qbs = temp_of(ctx, geo.H * nbq * nb);
     st.qM = temp_of(ctx, geo.H * nbq);
     st.qinv = temp_of(ctx, geo.H * nbq);
+    st.qtot = temp_of(ctx, geo.H * nbq);
     st.mass = temp_of(ctx, geo.H * geo.n_mass);
-    ctx.launch(st.est_kernel("sample_block_stats"), range3(size_t(nb), size_t(nbq), size_t(geo.H)), {},
-               st.bq8.mem(), st.bqs.mem(), st.hk8.mem(), st.hks.mem(), st.bq_pos.mem(), st.bq_nblk.mem(),
-               st.qbm.mem(), st.qbs.mem(), int32_t(nbq), geo.n_keys, int32_t(geo.gqa), int32_t(geo.B),
-               int32_t(nb));
+    sample_block_stats(ctx, st.bst, st.sample_plan, geo, st.bq8.mem(), st.bqs.mem(), st.hk8.mem(),
+                       st.hks.mem(), st.bq_pos.mem(), st.qbm.mem(), st.qbs.mem());
     ctx.launch(st.est_kernel("sample_merge"), range2(size_t(nbq), size_t(geo.H)), {}, st.qbm.mem(),
-               st.qbs.mem(), st.bq_nblk.mem(), st.qM.mem(), st.qinv.mem(), int32_t(nbq), int32_t(nb));
+               st.qbs.mem(), st.bq_nblk.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(), int32_t(nbq),
+               int32_t(nb));
     ctx.launch(st.est_kernel("sample_mass"), range3(size_t(nb), geo.samples.size(), size_t(geo.H)), {},
                st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.s_m.mem(), st.s_q.mem(),
                st.s_count.mem(), st.s_mass.mem(), st.mass.mem(), int32_t(nbq), int32_t(geo.n_mass),
@@ -264,7 +302,7 @@ void budgets(run_state& st) {
                range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.s_m.mem(), st.s_mass.mem(),
                st.sample_budget.mem(), ns, int32_t(geo.n_mass), int32_t(geo.row0), n_rows,
                int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma,
-               local_mem{size_t(st.sort_n()) * 4});
+               local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
     ctx.launch(st.srt_kernel("row_budgets"), range2(size_t(n_rows), size_t(geo.H)), {},
                st.sample_budget.mem(), st.s_m.mem(), st.budgets.mem(), ns, int32_t(geo.row0), n_rows,
                int32_t(geo.k_min));
@@ -282,15 +320,13 @@ void exact_rows(run_state& st) {
     const bool any = std::any_of(geo.samples.begin(), geo.samples.end(),
                                  [&](const sample_row& s) { return geo.exact_sample(s); });
     if (!any) return;
-    const size_t ns = geo.samples.size();
-    scratch pq = temp_of(ctx, geo.H * int64_t(ns) * geo.n_kblocks);
+    const size_t ns = geo.samples.size(), n = size_t(st.sort_n());
     ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
-               st.mass.mem(), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.s_m.mem(),
-               st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_exact.mem(), st.exact.mem(), pq.mem(),
-               int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks), int32_t(geo.row0),
-               int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
-               local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4},
-               local_mem{size_t(st.sort_n())}, local_mem{16});
+               st.mass.mem(), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
+               st.s_m.mem(), st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_exact.mem(),
+               st.exact.mem(), int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks),
+               int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
+               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{size_t(wg_sort + 1) * 4});
 }
 
 // Step 6: the kept lists.
@@ -363,6 +399,11 @@ std::string ocl_unsupported_reason(const device_context& ctx, const geometry& ge
         return fmt::format("needs {} bytes of local memory, the device has {}", sort_local(geo),
                            caps.local_mem);
     if (std::string why = estimator_unsupported_reason(ctx, geo); !why.empty()) return why;
+    if (geo.estimator == proxy_estimator::proxy)
+        for (int64_t kpb : {geo.sk_per_block(), geo.B}) {
+            const std::string why = block_stats_problem(caps, geo.d, kpb);
+            if (!why.empty()) return why;
+        }
     return pa::ocl::flash_attn_problem(ctx, q, k, v, dst, geo.B);
 }
 

@@ -1,7 +1,8 @@
 // det_math.h - the arithmetic that decides the sparse mask, written so that the CPU reference
-// and the OpenCL kernels (kernels/proxy_estimate.cl, same constants, same order) produce
-// BIT-IDENTICAL results: only IEEE add/mul, fma (exact on both sides), rint, integer arithmetic
-// and bit casts; no library exp/log/division, whose accuracy differs between implementations.
+// and the OpenCL kernels (kernels/proxy_det.cl in front of each estimator's kernels, same
+// constants, same order) produce BIT-IDENTICAL results: only IEEE add/mul, fma (exact on both
+// sides), rint, integer arithmetic and bit casts; no library exp/log/division, whose accuracy
+// differs between implementations.
 // Budgets and kept blocks therefore match exactly between backends, ties included.
 //
 // Logits are integer dot products of int8-quantized rows (exact in any order, so the device may
@@ -9,8 +10,8 @@
 // a key block are taken in 2^-32 fixed point (exact in any order); everything else runs in a
 // documented sequential order.
 //
-// Keep in sync with proxy_estimate.cl and estimator_common.cl. Change a constant here, change it
-// there.
+// Keep in sync with kernels/proxy_det.cl (and the quantization loops of proxy_estimate.cl,
+// xattn.cl, flex.cl). Change a constant here, change it there.
 #pragma once
 
 #include <bit>
