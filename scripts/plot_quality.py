@@ -23,7 +23,7 @@ def main(argv):
         sys.exit(__doc__)
     out, runs = argv[1], []
     for arg in argv[2:]:
-        label, path = arg.split("=", 1)
+        label, path = arg.rsplit("=", 1)
         with open(path) as f:
             runs.append((label, json.load(f)))
 
