@@ -4,11 +4,9 @@
 // Keep in sync with det_math.h: change a constant there, change it here.
 #pragma OPENCL FP_CONTRACT OFF
 
-// exp(x) for x <= 0: 0 below -87, otherwise 2^n * poly(r), degree-7 Taylor polynomial.
-inline float det_exp(float x) {
-    if (!(x >= -87.0f)) return 0.0f;
-    if (x > 88.0f) x = 88.0f;
-    const float n = rint(x * 1.44269504f);
+// exp(x - n ln 2) for the integer-valued n nearest x / ln 2: degree-7 Taylor polynomial of the
+// remainder (ln 2 split in two for an exact first product). Shared by det_exp and exp_fixed.
+inline float det_exp_remainder(float x, float n) {
     float r = fma(n, -0.693145751953125f, x);
     r = fma(n, -1.42860677e-06f, r);
     float p = 1.98412698e-4f;
@@ -19,6 +17,15 @@ inline float det_exp(float x) {
     p = fma(p, r, 0.5f);
     p = fma(p, r, 1.0f);
     p = fma(p, r, 1.0f);
+    return p;
+}
+
+// exp(x) for x <= 0: 0 below -87, otherwise 2^n * poly(r), degree-7 Taylor polynomial.
+inline float det_exp(float x) {
+    if (!(x >= -87.0f)) return 0.0f;
+    if (x > 88.0f) x = 88.0f;
+    const float n = rint(x * 1.44269504f);
+    const float p = det_exp_remainder(x, n);
     const int e = ((int)n + 127) << 23;
     return p * as_float(e);
 }
@@ -79,16 +86,7 @@ inline ulong exp_fixed_fast(float x) {
     const float t = x * 1.44269504f;
     const float s = t + 12582912.0f;
     const float n = s - 12582912.0f;
-    float r = fma(n, -0.693145751953125f, x);
-    r = fma(n, -1.42860677e-06f, r);
-    float p = 1.98412698e-4f;
-    p = fma(p, r, 1.38888889e-3f);
-    p = fma(p, r, 8.33333333e-3f);
-    p = fma(p, r, 4.16666667e-2f);
-    p = fma(p, r, 1.66666667e-1f);
-    p = fma(p, r, 0.5f);
-    p = fma(p, r, 1.0f);
-    p = fma(p, r, 1.0f);
+    const float p = det_exp_remainder(x, n);
     // as_uint(s) = 0x4B400000 + n: shifted by 23 only n's low 9 bits remain, n << 23 mod 2^32
     const float scale = as_float((as_uint(s) << 23) + (159u << 23)); // 2^(n + 32), n >= -126
     return (ulong)(p * scale);
