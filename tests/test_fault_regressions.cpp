@@ -255,4 +255,26 @@ TEST(FuzzRegressions, ProxyQuantizationOfNonFiniteAndHugeRows) {
     EXPECT_EQ(q[3], 0);
 }
 
+// fuzz_dumps (campaign of 2026-11-30): budget = fixed with min_tokens 0 and forcing off keeps no
+// block in any row; the softmax over nothing gave NaN outputs from finite inputs. The parameter
+// check refuses that combination; with forcing on, or one token of floor, it is accepted.
+TEST(FuzzRegressions, FixedBudgetWithoutBlocksIsRefused) {
+    pa::proxy_params p;
+    p.budget = pa::proxy_budget::fixed;
+    p.min_tokens = 0;
+    p.force_sink_and_local = false;
+    try {
+        pa::proxy_params_check(p);
+        ADD_FAILURE() << "a fixed budget of zero blocks was accepted";
+    } catch (const pa::error& e) {
+        EXPECT_NE(std::string(e.what()).find("min_tokens (0) must be > 0"), std::string::npos) << e.what();
+    }
+    p.min_tokens = 1;
+    EXPECT_NO_THROW(pa::proxy_params_check(p));
+    p.min_tokens = 0, p.force_sink_and_local = true;
+    EXPECT_NO_THROW(pa::proxy_params_check(p));
+    p.force_sink_and_local = false, p.estimator = pa::proxy_estimator::xattn; // budget is proxy's
+    EXPECT_NO_THROW(pa::proxy_params_check(p));
+}
+
 } // namespace

@@ -112,6 +112,8 @@ TEST(ProxyRef, ParamsCheckNamesTheBadField) {
         {[](auto& p) { p.gamma = 0.0f; }, "gamma (0)"},
         {[](auto& p) { p.gamma = 1.5f; }, "gamma (1.5)"},
         {[](auto& p) { p.min_tokens = -1; }, "min_tokens (-1)"},
+        {[](auto& p) { p.budget = pa::proxy_budget::fixed, p.force_sink_and_local = false; },
+         "min_tokens (0)"},
         {[](auto& p) { p.scale = INFINITY; }, "scale"},
         {[](auto& p) { p.n_past = -3; }, "n_past (-3)"},
         {[](auto& p) { p.stop_after = 5; }, "stop_after (5)"},

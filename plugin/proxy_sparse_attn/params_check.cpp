@@ -39,6 +39,11 @@ void proxy_params_check(const proxy_params& p) {
     require(std::isfinite(p.gamma) && p.gamma > 0.0f && p.gamma <= 1.0f,
             fmt::format("gamma ({}) must be in (0, 1]", p.gamma));
     require(p.min_tokens >= 0, fmt::format("min_tokens ({}) must be >= 0", p.min_tokens));
+    // A row with no kept block has no softmax (0 / 0): fixed budgets must keep something.
+    require(p.estimator != proxy_estimator::proxy || p.budget != proxy_budget::fixed || p.min_tokens > 0 ||
+                p.force_sink_and_local,
+            "budget fixed keeps ceil(min_tokens / block) blocks a row: min_tokens (0) must be > 0 when the "
+            "sink and diagonal blocks are not forced");
     require(std::isfinite(p.scale), "scale must be finite");
     require(p.n_past >= 0, fmt::format("n_past ({}) must be >= 0", p.n_past));
     require(p.stop_after >= 0 && p.stop_after <= 4,
