@@ -4,34 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include <fmt/format.h>
-
-#include "pa/error.h"
-
-namespace pa::proxy::embedded {
-#include "proxy_kernels.h"
-} // namespace pa::proxy::embedded
-
 namespace pa::proxy::est {
-namespace {
-
-std::string_view embedded_text(std::string_view name) {
-    for (const auto& s : embedded::pa_proxy_sources)
-        if (name == s.name) return s.text;
-    throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
-}
-
-} // namespace
-
-pa::ocl::program_source program(std::string_view file) {
-    std::string text(embedded_text("proxy_det.cl"));
-    text += "\n";
-    text += embedded_text("estimator_common.cl");
-    text += "\n#line 1\n";
-    text += embedded_text(file);
-    return {std::string(file), std::move(text), false};
-}
-
 scratch temp(device_context& ctx, int64_t elems, size_t elem_bytes) {
     return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * elem_bytes);
 }

@@ -1,6 +1,6 @@
-// estimator_util.h - host helpers shared by ocl/xattn.cpp and ocl/flex.cpp: the programs
-// (proxy_det.cl and estimator_common.cl in front of the estimator's file), scratch buffers, uploads, fills
-// and debug read-backs, and the selection kernels of estimator_common.cl.
+// estimator_util.h - host helpers shared by ocl/xattn.cpp and ocl/flex.cpp: scratch buffers,
+// uploads, fills and debug read-backs, and the selection kernels of estimator_common.cl (the
+// programs: program_text.h).
 #pragma once
 
 #include <cstdint>
@@ -17,9 +17,6 @@ using pa::ocl::device_context;
 using pa::ocl::scratch;
 
 inline constexpr int wg_sort = 128; // LS of estimator_common.cl
-
-// proxy_det.cl and estimator_common.cl followed by `file` (an embedded kernels/*.cl).
-pa::ocl::program_source program(std::string_view file);
 
 // At least `elems` elements of elem_bytes each (one when elems is 0).
 scratch temp(device_context& ctx, int64_t elems, size_t elem_bytes = 4);

@@ -5,6 +5,7 @@
 #include "estimator_util.h"
 #include "estimators.h"
 #include "lowering.h"
+#include "program_text.h"
 
 namespace pa::proxy {
 namespace {
@@ -21,7 +22,7 @@ struct flex_device {
     scratch lines, js, pick;                      // step 2
     scratch keep, scores, ranks, budgets;         // step 3
     flex_device(device_context& c, const geometry& g, pa_type k_type)
-        : ctx(c), geo(g), src(est::program("flex.cl")) {
+        : ctx(c), geo(g), src(estimator_program("flex.cl")) {
         opts =
             fmt::format("-DHEAD_DIM={} -DK_F16={} -DLS={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0, est::wg_sort);
     }

@@ -7,6 +7,7 @@
 #include "estimator_util.h"
 #include "estimators.h"
 #include "lowering.h"
+#include "program_text.h"
 
 namespace pa::proxy {
 namespace {
@@ -22,7 +23,7 @@ struct xattn_state {
     scratch scores;         // step 2
     scratch ranks, budgets; // step 3
     xattn_state(device_context& c, const geometry& g, pa_type k_type)
-        : ctx(c), geo(g), src(est::program("xattn.cl")) {
+        : ctx(c), geo(g), src(estimator_program("xattn.cl")) {
         // one program per (private logits capacity, K type): d and S are kernel arguments
         int64_t tpb_max = 8;
         while (tpb_max < g.tiles_per_block())
