@@ -1,6 +1,8 @@
 // estimator_util.cpp - see estimator_util.h.
 #include "estimator_util.h"
 
+#include "lowering.h"
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -47,6 +49,24 @@ void rank_rows(device_context& ctx, cl_kernel k, const geometry& geo, const scra
                flag_stride, int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma,
                int32_t(geo.k_min), int32_t(k_max), sn, pa::ocl::local_mem{size_t(sn) * 4},
                pa::ocl::local_mem{size_t(sn) * 4}, pa::ocl::local_mem{4});
+}
+
+device_mask mask_buffers(device_context& ctx, const geometry& geo) {
+    device_mask m;
+    m.counts = temp(ctx, geo.H * geo.n_rows);
+    m.blocks = temp(ctx, geo.H * geo.tri_total());
+    return m;
+}
+
+void read_ranks(device_context& ctx, const geometry& geo, const scratch& ranks, const scratch& budgets,
+                ocl_debug& dbg) {
+    dbg.ranks = read<int32_t>(ctx, ranks, geo.H * geo.tri_total());
+    dbg.budgets = read<int32_t>(ctx, budgets, geo.H * geo.n_rows);
+}
+
+void read_mask(device_context& ctx, const geometry& geo, const device_mask& mask, ocl_debug& dbg) {
+    dbg.counts = read<int32_t>(ctx, mask.counts, geo.H * geo.n_rows);
+    dbg.blocks = read<int32_t>(ctx, mask.blocks, geo.H * geo.tri_total());
 }
 
 int64_t stats_budget_bytes() {
