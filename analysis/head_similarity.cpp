@@ -98,37 +98,46 @@ head_similarity measure_head_similarity(const attn_qkv& x, const head_similarity
     return hs;
 }
 
+namespace {
+
+// Count, mean and minimum of the similarities added.
+class similarity_tally {
+  public:
+    void add(double v) {
+        sum_ += v;
+        g_.min = g_.pairs == 0 ? v : std::min(g_.min, v);
+        g_.pairs++;
+    }
+    group_similarity result() const {
+        group_similarity g = g_;
+        if (g.pairs > 0) g.mean = sum_ / double(g.pairs);
+        return g;
+    }
+
+  private:
+    group_similarity g_;
+    double sum_ = 0;
+};
+
+} // namespace
+
 group_similarity group_stats(const head_similarity& s, int64_t group_size) {
     if (group_size <= 0 || s.H % group_size != 0)
         throw error(fmt::format("head similarity: groups of {} do not divide {} heads", group_size, s.H));
-    group_similarity g;
-    double sum = 0;
+    similarity_tally t;
     for (int64_t i = 0; i < s.H; ++i)
-        for (int64_t j = 0; j < s.H; ++j) {
-            if (i == j || i / group_size != j / group_size) continue;
-            const double v = s.at(i, j);
-            sum += v;
-            g.min = g.pairs == 0 ? v : std::min(g.min, v);
-            g.pairs++;
-        }
-    if (g.pairs > 0) g.mean = sum / double(g.pairs);
-    return g;
+        for (int64_t j = 0; j < s.H; ++j)
+            if (i != j && i / group_size == j / group_size) t.add(s.at(i, j));
+    return t.result();
 }
 
 group_similarity head_received(const head_similarity& s, int64_t group_size, int64_t j) {
     if (group_size <= 0 || s.H % group_size != 0 || j < 0 || j >= s.H)
         throw error(fmt::format("head similarity: head {} in groups of {} of {} heads", j, group_size, s.H));
-    group_similarity g;
-    double sum = 0;
-    for (int64_t i = j / group_size * group_size; i < (j / group_size + 1) * group_size; ++i) {
-        if (i == j) continue;
-        const double v = s.at(i, j);
-        sum += v;
-        g.min = g.pairs == 0 ? v : std::min(g.min, v);
-        g.pairs++;
-    }
-    if (g.pairs > 0) g.mean = sum / double(g.pairs);
-    return g;
+    similarity_tally t;
+    for (int64_t i = j / group_size * group_size; i < (j / group_size + 1) * group_size; ++i)
+        if (i != j) t.add(s.at(i, j));
+    return t.result();
 }
 
 } // namespace pa::analysis

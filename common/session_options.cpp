@@ -85,4 +85,16 @@ std::string read_text_file(const std::string& path) {
     return text;
 }
 
+std::string session_usage(std::string head) {
+    return head + session_option_help + proxy_option_help + device_options;
+}
+
+text_source text_source_from(args& a) {
+    text_source t;
+    t.has_text = a.has("-p");
+    t.text = t.has_text ? a.str("-p", "") : "";
+    t.file = a.str("-f", "");
+    return t;
+}
+
 } // namespace pa::cli

@@ -1,6 +1,6 @@
 // session_options.h - options shared by the commands that run a model (`pa run`,
 // `pa perplexity`, `pa eval`): attention mode, proxy flags, context, batch, KV type; plus a JSON
-// string escaper and a text file reader.
+// string escaper, a text file reader, the usage text and the -p/-f text of such commands.
 #pragma once
 
 #include <string>
@@ -27,5 +27,20 @@ model::session_options session_options_from(args& a, int default_batch, bool rea
 
 std::string json_escape(std::string_view s); // quoted JSON string
 std::string read_text_file(const std::string& path);
+
+// head followed by the help of the session, proxy and device options (what a command that runs
+// a model takes).
+std::string session_usage(std::string head);
+
+// -p TEXT and -f FILE, the two ways to give a command its text; each command says which
+// combinations it takes.
+struct text_source {
+    bool has_text = false; // -p was given (an empty TEXT counts)
+    std::string text;      // -p's TEXT
+    std::string file;      // -f's FILE, "" when not given
+    bool given() const { return has_text || !file.empty(); }
+    std::string read() const { return has_text ? text : read_text_file(file); } // -p's, else the file's
+};
+text_source text_source_from(args& a);
 
 } // namespace pa::cli

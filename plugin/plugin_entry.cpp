@@ -47,6 +47,14 @@ template <class F> pa_status guarded(std::string& message, F&& f) noexcept {
     }
 }
 
+// Runs f; on failure the message goes to err (at most err_len bytes, NUL-terminated).
+template <class F> pa_status guarded_into(char* err, size_t err_len, F&& f) noexcept {
+    std::string msg;
+    const pa_status s = guarded(msg, std::forward<F>(f));
+    if (s != PA_OK) copy_message(msg, err, err_len);
+    return s;
+}
+
 // One opened backend as the host sees it.
 struct backend_box {
     std::unique_ptr<pa::ocl::opencl_backend> be;
@@ -148,8 +156,7 @@ pa_status plugin_device_describe(int index, char* buf, size_t buf_len) {
 }
 
 pa_status plugin_backend_open(const char* spec, pa_backend_iface* out, char* err, size_t err_len) {
-    std::string msg;
-    const pa_status s = guarded(msg, [&] {
+    return guarded_into(err, err_len, [&] {
         if (!out) throw pa::error("backend_open: out must not be NULL", PA_ERR_INVALID);
         auto b = std::make_unique<backend_box>();
         b->be = std::make_unique<pa::ocl::opencl_backend>(spec ? spec : "");
@@ -169,8 +176,6 @@ pa_status plugin_backend_open(const char* spec, pa_backend_iface* out, char* err
         out->set_option = be_set_option;
         out->destroy = be_destroy;
     });
-    if (s != PA_OK) copy_message(msg, err, err_len);
-    return s;
 }
 
 void plugin_unload() {
@@ -181,8 +186,7 @@ void plugin_unload() {
 
 extern "C" __attribute__((visibility("default"))) pa_status
 pa_plugin_entry(const pa_host_api* host, pa_plugin_desc* out, char* err, size_t err_len) {
-    std::string msg;
-    const pa_status s = guarded(msg, [&] {
+    return guarded_into(err, err_len, [&] {
         if (!host || !out) throw pa::error("pa_plugin_entry: host and out must not be NULL", PA_ERR_INVALID);
         if (host->abi_version != PA_PLUGIN_ABI_VERSION)
             throw pa::error(fmt::format("libpa-opencl was built for plugin ABI {} but the host speaks ABI {}",
@@ -199,6 +203,4 @@ pa_plugin_entry(const pa_host_api* host, pa_plugin_desc* out, char* err, size_t 
         out->backend_open = plugin_backend_open;
         out->unload = plugin_unload;
     });
-    if (s != PA_OK) copy_message(msg, err, err_len);
-    return s;
 }

@@ -64,9 +64,10 @@ void emit_json(const std::string& json, bool to_stdout, const std::string& path)
 std::string json_proxy_params(const proxy_params& p) {
     return fmt::format(
         "\"gamma\": {}, \"block\": {}, \"stride\": {}, \"key_stride\": {}, \"proxy_heads\": {}, "
-        "\"budget\": \"{}\", \"samples\": {}, \"exact_rows\": {}, \"min_tokens\": {}, \"force_sink_and_local\": {}",
-        p.gamma, p.block, p.stride, p.key_stride, p.n_proxy, proxy_budget_name(p.budget), p.n_samples, p.exact_rows,
-        p.min_tokens, p.force_sink_and_local);
+        "\"budget\": \"{}\", \"samples\": {}, \"exact_rows\": {}, \"min_tokens\": {}, "
+        "\"force_sink_and_local\": {}",
+        p.gamma, p.block, p.stride, p.key_stride, p.n_proxy, proxy_budget_name(p.budget), p.n_samples,
+        p.exact_rows, p.min_tokens, p.force_sink_and_local);
 }
 
 std::string json_numbers(const std::vector<double>& v, int precision) {
@@ -93,6 +94,11 @@ analysis::prompt_format prompt_format_for(const model::model& m, const std::stri
     }
     if (system) f.system = *system;
     return f;
+}
+
+std::string niah_session_usage(std::string_view usage) {
+    return session_usage(std::string(usage) + niah_prompt_help +
+                         "Model session (prefill in one chunk by default: --batch defaults to -c):\n");
 }
 
 niah_flags niah_flags_from(args& a) {
@@ -128,16 +134,32 @@ analysis::text_codec codec_for(const model::tokenizer& tok) {
     return c;
 }
 
-std::vector<setting> parse_settings(const std::string& list, const model::session_options& base) {
-    std::vector<setting> out;
+std::vector<std::string> split_list(const std::string& list, char sep) {
+    std::vector<std::string> items;
     size_t from = 0;
     while (from <= list.size()) {
-        size_t end = list.find(';', from);
+        size_t end = list.find(sep, from);
         if (end == std::string::npos) end = list.size();
-        std::string item = list.substr(from, end - from);
+        items.push_back(list.substr(from, end - from));
         from = end + 1;
-        item.erase(0, item.find_first_not_of(" \t"));
-        item.erase(item.find_last_not_of(" \t") + 1);
+    }
+    return items;
+}
+
+namespace {
+
+std::string trimmed(std::string s) {
+    s.erase(0, s.find_first_not_of(" \t"));
+    s.erase(s.find_last_not_of(" \t") + 1);
+    return s;
+}
+
+} // namespace
+
+std::vector<setting> parse_settings(const std::string& list, const model::session_options& base) {
+    std::vector<setting> out;
+    for (const std::string& piece : split_list(list, ';')) {
+        const std::string item = trimmed(piece);
         if (item.empty()) continue;
         setting s{item, base};
         if (item == "dense") {
@@ -147,17 +169,8 @@ std::vector<setting> parse_settings(const std::string& list, const model::sessio
             if (item != "proxy") {
                 // "gamma=0.99,no-force" -> pa setting --gamma=0.99 --no-force
                 std::vector<std::string> words{"setting"};
-                size_t f = 0;
-                while (f <= item.size()) {
-                    size_t e = item.find(',', f);
-                    if (e == std::string::npos) e = item.size();
-                    std::string w = item.substr(f, e - f);
-                    f = e + 1;
-                    w.erase(0, w.find_first_not_of(" \t"));
-                    w.erase(w.find_last_not_of(" \t") + 1);
-                    if (w.empty()) continue;
-                    words.push_back("--" + w);
-                }
+                for (const std::string& piece : split_list(item, ','))
+                    if (const std::string w = trimmed(piece); !w.empty()) words.push_back("--" + w);
                 std::vector<char*> argv;
                 for (std::string& w : words)
                     argv.push_back(w.data());

@@ -71,6 +71,8 @@ struct niah_flags {
     bool has_system = false;
 };
 niah_flags niah_flags_from(args& a);
+// The usage text of niah and attn: usage, the prompt flags, then the session options.
+std::string niah_session_usage(std::string_view usage);
 // The prompt builder of the flags over a text, for n_tokens prompts; *used gets the format.
 analysis::niah_builder make_niah_builder(const model::model& m, std::string_view text, const niah_flags& f,
                                          int64_t n_tokens, analysis::prompt_format* used);
@@ -86,6 +88,9 @@ struct setting {
     std::string label;
     model::session_options options;
 };
+// The pieces of list between the separators, as written (empty ones too): "a,,b" -> a, "", b.
+std::vector<std::string> split_list(const std::string& list, char sep);
+
 // list: ';'-separated items, each "dense", "proxy" (base as given), or comma-separated proxy
 // flags without their dashes, over base: "gamma=0.99,proxy-heads=3", "no-force",
 // "proxy-min-len=2048". Parsed by the same code as the command-line flags.

@@ -300,10 +300,7 @@ std::vector<int32_t> input_tokens(const options& o, const model::model& m, needl
 } // namespace
 
 int run_attn(int argc, char** argv) {
-    args a(argc, argv,
-           std::string(usage) + niah_prompt_help +
-               "Model session (prefill in one chunk by default: --batch defaults to -c):\n" +
-               session_option_help + proxy_option_help + device_options);
+    args a(argc, argv, niah_session_usage(usage));
     if (a.help()) {
         fmt::print("{}", a.usage());
         return 0;

@@ -49,6 +49,14 @@ struct setting_result {
     double seconds = 0;
 };
 
+// Correct answers of r at depth di over the trials (prompts are trial-major).
+int correct_at_depth(const setting_result& r, size_t di, size_t n_depths, int trials) {
+    int ok = 0;
+    for (int t = 0; t < trials; ++t)
+        ok += r.answers[size_t(t) * n_depths + di].correct;
+    return ok;
+}
+
 struct options {
     std::string model_path, haystack_path, out_path, settings = "dense;proxy";
     bool json = false, quiet = false, prompts_only = false;
@@ -68,12 +76,7 @@ std::vector<double> parse_depths(const std::string& s) {
         throw error(fmt::format("--depths: {} depths (1 to 1000)", n));
     }
     std::vector<double> d;
-    size_t from = 0;
-    while (from <= s.size()) {
-        size_t end = s.find(',', from);
-        if (end == std::string::npos) end = s.size();
-        std::string item = s.substr(from, end - from);
-        from = end + 1;
+    for (std::string item : split_list(s, ',')) {
         if (!item.empty() && item.back() == '%') item.pop_back();
         char* e = nullptr;
         const double v = std::strtod(item.c_str(), &e);
@@ -129,9 +132,7 @@ void print_table(const options& o, const std::vector<analysis::niah_prompt>& pro
         fmt::print("{:<{}}", r.s->label, w);
         int64_t all = 0;
         for (size_t di = 0; di < o.depths.size(); ++di) {
-            int ok = 0;
-            for (int t = 0; t < o.trials; ++t)
-                ok += r.answers[size_t(t) * o.depths.size() + di].correct;
+            const int ok = correct_at_depth(r, di, o.depths.size(), o.trials);
             all += ok;
             fmt::print(" {:>6}", fmt::format("{}/{}", ok, o.trials));
         }
@@ -185,9 +186,7 @@ std::string json_of(const options& o, const std::vector<analysis::niah_prompt>& 
         std::vector<double> per_depth;
         int64_t all = 0;
         for (size_t di = 0; di < o.depths.size(); ++di) {
-            int ok = 0;
-            for (int t = 0; t < o.trials; ++t)
-                ok += r.answers[size_t(t) * o.depths.size() + di].correct;
+            const int ok = correct_at_depth(r, di, o.depths.size(), o.trials);
             all += ok;
             per_depth.push_back(double(ok) / double(o.trials));
         }
@@ -210,10 +209,7 @@ std::string json_of(const options& o, const std::vector<analysis::niah_prompt>& 
 } // namespace
 
 int run_niah(int argc, char** argv) {
-    args a(argc, argv,
-           std::string(usage) + niah_prompt_help +
-               "Model session (prefill in one chunk by default: --batch defaults to -c):\n" +
-               session_option_help + proxy_option_help + device_options);
+    args a(argc, argv, niah_session_usage(usage));
     if (a.help()) {
         fmt::print("{}", a.usage());
         return 0;

@@ -91,17 +91,13 @@ void print_kl(const char* label, const pm::kl_summary& k) {
 
 int run_perplexity(int argc, char** argv) {
     const auto t_start = clock_type::now();
-    pa::cli::args a(argc, argv,
-                    std::string(usage) + pa::cli::session_option_help +
-                        std::string(pa::cli::proxy_option_help) + pa::cli::device_options);
+    pa::cli::args a(argc, argv, pa::cli::session_usage(usage));
     if (a.help()) {
         fmt::print("{}", a.usage());
         return 0;
     }
     const std::string path = a.str("-m", "");
-    const bool has_text = a.has("-p");
-    const std::string text_arg = has_text ? a.str("-p", "") : "";
-    const std::string file = a.str("-f", "");
+    const pa::cli::text_source text = pa::cli::text_source_from(a);
     const bool has_ctx = a.has("-c");
     const int64_t c_arg = a.i64("-c", 512);
     if (c_arg < 2 || c_arg > pm::max_ctx) // checked before it narrows to int
@@ -127,9 +123,10 @@ int run_perplexity(int argc, char** argv) {
     pm::session_options o = pa::cli::session_options_from(a, int(c_arg), false);
     o.attn = both ? pm::attn_mode::dense : pa::cli::parse_attn_mode(attn);
     if (path.empty()) throw pa::error("give a model with -m MODEL.gguf");
-    if (base_path.empty() && has_text == !file.empty())
+    if (base_path.empty() && text.has_text == !text.file.empty())
         throw pa::error("give the text with -f FILE or -p TEXT (one of them)");
-    if (has_text && !file.empty()) throw pa::error("give the text with -f FILE or -p TEXT, not both");
+    if (text.has_text && !text.file.empty())
+        throw pa::error("give the text with -f FILE or -p TEXT, not both");
     if (!base_path.empty() && both)
         throw pa::error("--kl-base compares one run with the base: use --attn dense or proxy");
     if (!base_path.empty() && !save_path.empty()) throw pa::error("--kl-base and --save-logits: one of them");
@@ -150,9 +147,8 @@ int run_perplexity(int argc, char** argv) {
     pm::ppl_plan plan;
     size_t text_tokens = 0;
     std::vector<int32_t> tokens;
-    if (has_text || !file.empty()) {
-        const std::string text = has_text ? text_arg : pa::cli::read_text_file(file);
-        tokens = m.tok().encode(text, false, false);
+    if (text.given()) {
+        tokens = m.tok().encode(text.read(), false, false);
         text_tokens = tokens.size();
     }
     if (!base_path.empty()) {
@@ -160,7 +156,7 @@ int run_perplexity(int argc, char** argv) {
         if (has_ctx && c_arg != base->n_ctx())
             throw pa::error(fmt::format("-c {}: {} was written with -c {}", c_arg, base_path, base->n_ctx()));
         plan = pm::plan_from_logits_file(m.tok(), *base, chunks);
-        if (has_text || !file.empty()) { // the text must be the one the base evaluated
+        if (text.given()) { // the text must be the one the base evaluated
             std::vector<int32_t> mine;
             if (plan.bos >= 0) mine.push_back(plan.bos);
             mine.insert(mine.end(), tokens.begin(), tokens.end());

@@ -158,18 +158,14 @@ int run_chat(const pm::model& m, pa::cli::backend_set& be, run_setup& rs, const 
 
 int run_run(int argc, char** argv) {
     const auto t_start = clock_type::now();
-    pa::cli::args a(argc, argv,
-                    std::string(usage) + pa::cli::session_option_help +
-                        std::string(pa::cli::proxy_option_help) + pa::cli::device_options);
+    pa::cli::args a(argc, argv, pa::cli::session_usage(usage));
     if (a.help()) {
         fmt::print("{}", a.usage());
         return 0;
     }
     run_setup rs;
     const std::string path = a.str("-m", "");
-    const bool has_prompt = a.has("-p");
-    const std::string prompt_arg = has_prompt ? a.str("-p", "") : "";
-    const std::string prompt_file = a.str("-f", "");
+    const pa::cli::text_source prompt_src = pa::cli::text_source_from(a);
     rs.n_predict = a.i64("-n", -1);
     rs.sampling.temp = float(a.f64("--temp", 0.8));
     rs.sampling.top_k = int(a.i64("--top-k", 40));
@@ -193,12 +189,12 @@ int run_run(int argc, char** argv) {
     if (rs.n_predict < -1) throw pa::error("-n must be >= 0 (or -1: the default)");
     if (chat) {
         if (rs.json) throw pa::error("--json does not go with -cnv (a chat is interactive)");
-        if (!prompt_file.empty())
+        if (!prompt_src.file.empty())
             throw pa::error("-f does not go with -cnv: give a system message with --system");
-        if (has_prompt && has_system)
+        if (prompt_src.has_text && has_system)
             throw pa::error("-cnv takes the system message from --system or -p, not both");
     } else {
-        if (has_prompt == !prompt_file.empty())
+        if (prompt_src.has_text == !prompt_src.file.empty())
             throw pa::error("give the prompt with -p PROMPT or -f FILE (one of them)");
         if (has_system || !chat_template.empty())
             throw pa::error("--system and --chat-template go with -cnv (chat)");
@@ -223,11 +219,11 @@ int run_run(int argc, char** argv) {
         std::fprintf(stderr, "model: %s\ndevice: %s\n", m.describe().c_str(),
                      dev.substr(0, dev.find(" | ")).c_str());
     }
-    if (chat) return run_chat(m, be, rs, has_system ? system : prompt_arg, chat_template);
+    if (chat) return run_chat(m, be, rs, has_system ? system : prompt_src.text, chat_template);
 
     const int64_t n_predict = rs.n_predict < 0 ? 128 : rs.n_predict;
     const auto t_tok = clock_type::now();
-    const std::string prompt = has_prompt ? prompt_arg : pa::cli::read_text_file(prompt_file);
+    const std::string prompt = prompt_src.read();
     std::vector<int32_t> tokens = tok.encode(prompt, tok.add_bos(), !rs.raw);
     const double tokenize_s = seconds_since(t_tok);
     if (tokens.empty())

@@ -27,9 +27,7 @@ int run_tokenize(int argc, char** argv) {
         return 0;
     }
     const std::string path = a.str("-m", "");
-    const bool has_text = a.has("-p");
-    const std::string text_arg = has_text ? a.str("-p", "") : "";
-    const std::string file = a.str("-f", "");
+    const pa::cli::text_source text_in = pa::cli::text_source_from(a);
     const bool ids_only = a.flag("--ids");
     const bool no_bos = a.flag("--no-bos");
     const bool no_special = a.flag("--no-parse-special");
@@ -38,13 +36,13 @@ int run_tokenize(int argc, char** argv) {
     a.str("--plugin", ""); // every command takes them; nothing here runs on a device
     a.finish();
     if (path.empty()) throw pa::error("give a model with -m MODEL.gguf");
-    if (has_text == !file.empty()) throw pa::error("give the text with -p TEXT or -f FILE (one of them)");
+    if (text_in.has_text == !text_in.file.empty())
+        throw pa::error("give the text with -p TEXT or -f FILE (one of them)");
 
     // only the tokenizer: no weights are checked or mapped into tensors
     const pa::gguf::file f(path);
     const pa::model::tokenizer tok(f);
-    const std::string text = has_text ? text_arg : pa::cli::read_text_file(file);
-    const std::vector<int32_t> ids = tok.encode(text, tok.add_bos() && !no_bos, !no_special);
+    const std::vector<int32_t> ids = tok.encode(text_in.read(), tok.add_bos() && !no_bos, !no_special);
     if (ids_only) {
         std::string out = "[";
         for (size_t i = 0; i < ids.size(); ++i)

@@ -1,6 +1,6 @@
 // estimator_common.cl - what the xattn and flex estimators share on the device; the host puts it
-// in front of xattn.cl and flex.cl, after proxy_det.cl (ocl/estimator_util.cpp), so it is not a
-// program by itself.
+// in front of xattn.cl and flex.cl, after proxy_det.cl and proxy_common.cl (ocl/program_text.cpp), so
+// it is not a program by itself.
 //   logit, idot_n        integer logits (ref/det_math.h)
 //   rank_threshold       the per-row selection of ref/block_select.cpp (one work-group)
 //   rank_rows_threshold  per (row, head): ranks and count of the row's scores
@@ -8,10 +8,6 @@
 // Bit-exactness: the same constants, fma written out, sums in the CPU reference's order,
 // contraction off.
 #pragma OPENCL FP_CONTRACT OFF
-
-#ifndef LS
-#define LS 128 // work-group size of the sorting kernels
-#endif
 
 // ---- integer logits (det_math.h; det_exp, det_recip, det_log, exp_fixed: proxy_det.cl) --------
 inline float logit(int dot, float qs, float ks) { return (float)dot * (qs * ks); }
@@ -23,36 +19,7 @@ inline int idot_n(__global const char* a, __global const char* b, int n) {
     return acc;
 }
 
-inline long tri_of(long m, long row0) { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
-inline int forced_of(int force, int m) { return force ? (m == 0 ? 1 : 2) : 0; }
-
 // ---- selection ---------------------------------------------------------------------------------
-inline bool comes_first(float ka, int ia, float kb, int ib) { return ka > kb || (ka == kb && ia < ib); }
-
-// Sorts key/idx[0 .. sort_n) (a power of two) into comes_first order. All LS items call it.
-inline void bitonic_sort(__local float* key, __local int* idx, int sort_n, int lid) {
-    for (int size = 2; size <= sort_n; size <<= 1) {
-        for (int stride = size >> 1; stride > 0; stride >>= 1) {
-            barrier(CLK_LOCAL_MEM_FENCE);
-            for (int t = lid; t < sort_n / 2; t += LS) {
-                const int a = 2 * t - (t & (stride - 1));
-                const int b = a + stride;
-                const float ka = key[a], kb = key[b];
-                const int ia = idx[a], ib = idx[b];
-                const bool forward = (a & size) == 0;
-                const bool swap = forward ? comes_first(kb, ib, ka, ia) : comes_first(ka, ia, kb, ib);
-                if (swap) {
-                    key[a] = kb;
-                    key[b] = ka;
-                    idx[a] = ib;
-                    idx[b] = ia;
-                }
-            }
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-}
-
 // ref/block_select.cpp rank_threshold, by one work-group: candidates v[0..n), forced f0, f1 (-1:
 // none). Leaves the order in idx[0..n) and returns the count (all items).
 inline int rank_threshold(__global const float* v, int n, int f0, int f1, float gamma, int k_min, int k_max,

@@ -1,5 +1,6 @@
 // flex.cl - estimator = flex (FlexPrefill, arXiv 2502.20766) on the device; follows
-// ref/flex.cpp step by step (the host puts estimator_common.cl in front):
+// ref/flex.cpp step by step (the host puts proxy_det.cl, proxy_common.cl and
+// estimator_common.cl in front):
 //   flex_quantize_q, flex_quantize_k   step 1: int8 rows of the tail queries and of every key
 //   flex_pool_q, flex_pool_k           step 1: pooled (mean) query ranges and key blocks, int8
 //   flex_tail_stats, flex_tail_merge   step 2: the tail's block statistics and softmax
@@ -13,15 +14,6 @@
 #ifndef HEAD_DIM
 #define HEAD_DIM 64
 #endif
-#ifndef K_F16
-#define K_F16 0 // element type of K: 0 f32, 1 f16
-#endif
-
-#if K_F16
-#define LOAD_K(p) vload_half(0, (__global const half*)(p))
-#else
-#define LOAD_K(p) (*(__global const float*)(p))
-#endif
 
 // q = rint(x * 127 / amax) per element into q8; returns amax / 127 (0 for a zero row:
 // proxy_det.cl quant_zero_row).
@@ -32,12 +24,9 @@ inline float quantize_row(const float* x, __global char* q8) {
         for (int c = 0; c < HEAD_DIM; ++c) q8[c] = 0;
         return 0.0f;
     }
-    const float f = 127.0f * det_recip(amax);
-    for (int c = 0; c < HEAD_DIM; ++c) {
-        const float r = rint(x[c] * f);
-        q8[c] = (char)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
-    }
-    return amax * 0x1.020408p-7f;
+    const float f = quant_factor(amax);
+    for (int c = 0; c < HEAD_DIM; ++c) q8[c] = quant_q8(x[c], f);
+    return quant_scale(amax);
 }
 
 // ---- step 1 -----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // proxy_det.cl - the deterministic arithmetic of ref/det_math.h in OpenCL C (same constants,
 // fma written out, contraction off), put in front of every program of the estimators by the host
-// (proxy_*.cl: ocl/lowering.cpp; estimator_common.cl with xattn.cl or flex.cl: ocl/estimator_util.cpp).
+// (ocl/program_text.cpp).
 // Keep in sync with det_math.h: change a constant there, change it here.
 #pragma OPENCL FP_CONTRACT OFF
 
@@ -69,6 +69,14 @@ inline float det_log(float x) {
 // it has one, so quant_zero_row(amax) is the reference's test and the scale is unchanged.
 inline float quant_abs(float x) { return isnan(x) ? INFINITY : fabs(x); }
 inline bool quant_zero_row(float amax) { return !(amax >= 0x1p-100f && amax <= 0x1p50f); }
+// The rest of quantize_row for a row that is not zero: f = quant_factor(amax), element
+// quant_q8(x, f) = rint(x * f) clamped to +-127, scale quant_scale(amax) = amax / 127.
+inline float quant_factor(float amax) { return 127.0f * det_recip(amax); }
+inline char quant_q8(float x, float f) {
+    const float r = rint(x * f);
+    return (char)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
+}
+inline float quant_scale(float amax) { return amax * 0x1.020408p-7f; }
 
 inline ulong exp_fixed(float x) { return (ulong)(det_exp(x) * 4294967296.0f); }
 inline float from_fixed(ulong s) { return (float)s * 0x1p-32f; }

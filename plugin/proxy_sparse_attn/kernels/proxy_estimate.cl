@@ -14,7 +14,7 @@
 // batches of rows) carry everything the later steps need.
 //
 // Bit-exactness: every value that decides the mask is computed exactly as in
-// ref/det_math.h and ref/estimate.cpp (proxy_det.cl, put in front by the host: same constants,
+// ref/det_math.h and ref/estimate.cpp (proxy_det.cl, put in front by the host with proxy_common.cl: same constants,
 // fma written out; integer dot products, fixed-point block sums, sequential sums in the order
 // stated at each kernel), and contraction is off, so budgets and kept blocks equal the CPU
 // reference's bit for bit.
@@ -23,17 +23,8 @@
 #ifndef HEAD_DIM
 #define HEAD_DIM 64
 #endif
-#ifndef K_F16
-#define K_F16 0 // element type of the K tensor: 0 f32, 1 f16
-#endif
 #ifndef ROW_BYTES
 #define ROW_BYTES HEAD_DIM // int8 row stride: HEAD_DIM rounded up to 32 (proxy_block_stats.cl)
-#endif
-
-#if K_F16
-#define LOAD_K(p) vload_half(0, (__global const half*)(p))
-#else
-#define LOAD_K(p) (*(__global const float*)(p))
 #endif
 
 // ---- geometry helpers (mirror of geometry.h) ---------------------------------------------
@@ -45,7 +36,6 @@ inline long sq_pos(int i, int sq_first, long n_past, long first_full, int S) {
 inline int sq_row_first(int m, int row0, int sq_first, int kpb) {
     return m == row0 ? 0 : sq_first + (m - row0 - 1) * kpb;
 }
-inline long tri_of(long m, long row0) { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
 
 // ---- step 1: proxy pooling ----------------------------------------------------------------
 // out [g][n_sq][HEAD_DIM] = (sum over the group's query heads, in head order) * inv_q
@@ -95,12 +85,9 @@ inline void quantize_coop(const float* x, bool write, __global char* q, __global
     for (int i = 0; i < QL; ++i) amax = fmax(amax, red[rr * QL + i]);
     if (!write) return;
     const bool zero = quant_zero_row(amax);
-    const float f = zero ? 0.0f : 127.0f * det_recip(amax);
-    for (int e = 0; e < QE; ++e) {
-        const float r = rint(x[e] * f);
-        q[l * QE + e] = zero || l * QE + e >= HEAD_DIM ? 0 : (char)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
-    }
-    if (l == 0) *scale = (zero ? 0.0f : amax * 0x1.020408p-7f) * extra;
+    const float f = zero ? 0.0f : quant_factor(amax);
+    for (int e = 0; e < QE; ++e) q[l * QE + e] = zero || l * QE + e >= HEAD_DIM ? 0 : quant_q8(x[e], f);
+    if (l == 0) *scale = (zero ? 0.0f : quant_scale(amax)) * extra;
 }
 
 // Rows of contiguous floats, per head h: src [h][rows_in][HEAD_DIM] -> q8 [h][rows_out][ROW_BYTES],

@@ -15,44 +15,13 @@
 // values sorts pow2_at_least(n) of them (the -inf padding sorts last, so the order of the n
 // values does not depend on the padding: every value sorted is >= 0 or +inf).
 // Sequential sums run on one work-item, in the order ref/estimate.cpp states. Needs proxy_det.cl
-// in front.
+// and proxy_common.cl (tri_of, forced_of, comes_first, bitonic_sort) in front.
 #pragma OPENCL FP_CONTRACT OFF
-
-#ifndef LS
-#define LS 128 // work-group size of the sorting kernels
-#endif
-
-inline bool comes_first(float ka, int ia, float kb, int ib) { return ka > kb || (ka == kb && ia < ib); }
 
 inline int pow2_at_least(int x) {
     int p = 1;
     while (p < x) p <<= 1;
     return p;
-}
-
-// Sorts key/idx[0 .. sort_n) (sort_n a power of two) into comes_first order. All LS items call it.
-inline void bitonic_sort(__local float* key, __local int* idx, int sort_n, int lid) {
-    for (int size = 2; size <= sort_n; size <<= 1) {
-        for (int stride = size >> 1; stride > 0; stride >>= 1) {
-            barrier(CLK_LOCAL_MEM_FENCE);
-            for (int t = lid; t < sort_n / 2; t += LS) {
-                const int a = 2 * t - (t & (stride - 1));
-                const int b = a + stride;
-                const float ka = key[a], kb = key[b];
-                const int ia = idx[a], ib = idx[b];
-                // subsequences with (a & size) == 0 go in comes_first order, the others reversed
-                const bool forward = (a & size) == 0;
-                const bool swap = forward ? comes_first(kb, ib, ka, ia) : comes_first(ka, ia, kb, ib);
-                if (swap) {
-                    key[a] = kb;
-                    key[b] = ka;
-                    idx[a] = ib;
-                    idx[b] = ia;
-                }
-            }
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
 }
 
 // Loads v[0..n) (and -inf past n) with indices, then sorts.
@@ -72,9 +41,6 @@ inline void sort_in_place(int n, int sort_n, __local float* key, __local int* id
     }
     bitonic_sort(key, idx, sort_n, lid);
 }
-
-inline long tri_of(long m, long row0) { return m * (m + 1) / 2 - row0 * (row0 + 1) / 2; }
-inline int forced_of(int force, int m) { return force ? (m == 0 ? 1 : 2) : 0; }
 
 inline float sum_in_order(__global const float* a, int n) {
     float s = 0.0f;

@@ -1,5 +1,6 @@
 // xattn.cl - estimator = xattn (XAttention, arXiv 2503.16428) on the device; follows
-// ref/xattn.cpp step by step (the host puts estimator_common.cl in front):
+// ref/xattn.cpp step by step (the host puts proxy_det.cl, proxy_common.cl and
+// estimator_common.cl in front):
 //   xattn_tile_q, xattn_tile_k   step 1: int8 tile rows (a reversed query tile, a key tile)
 //   xattn_block_stats            step 2: per (query tile, key block) max logit and fixed-point
 //                                sum of exp over the block's visible key tiles (antidiagonal sums)
@@ -10,15 +11,6 @@
 // row has S * d int8 elements, the diagonal tile's causal part the first (S + 1) / 2 * d.
 #ifndef TPB_MAX
 #define TPB_MAX 8 // capacity of the private logits of one block: >= B / S (the host rounds up)
-#endif
-#ifndef K_F16
-#define K_F16 0 // element type of K: 0 f32, 1 f16
-#endif
-
-#if K_F16
-#define LOAD_K(p) vload_half(0, (__global const half*)(p))
-#else
-#define LOAD_K(p) (*(__global const float*)(p))
 #endif
 
 // ---- step 1 -----------------------------------------------------------------------------------
@@ -46,17 +38,16 @@ __kernel void xattn_tile_q(__global const uchar* q, ulong q_offs, long4 q_ne, ul
         qs[r] = 0.0f;
         return;
     }
-    const float f = 127.0f * det_recip(amax);
+    const float f = quant_factor(amax);
     for (int k = 0; k < S; ++k) {
         const long p = i * S + S - 1 - k;
         const bool ok = p >= n_past && p < n_keys;
         for (int c = 0; c < d; ++c) {
             const float x = ok ? *(__global const float*)(base + (p - n_past) * q_nb.s1 + c * q_nb.s0) : 0.0f;
-            const float v = rint(x * f);
-            out[k * d + c] = (char)(v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v));
+            out[k * d + c] = quant_q8(x, f);
         }
     }
-    qs[r] = amax * 0x1.020408p-7f * extra;
+    qs[r] = quant_scale(amax) * extra;
 }
 
 // Key tile j of kv head hk: segment k holds key jS + k (zeros past the last key). Global
@@ -79,17 +70,16 @@ __kernel void xattn_tile_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
         ks[r] = 0.0f;
         return;
     }
-    const float f = 127.0f * det_recip(amax);
+    const float f = quant_factor(amax);
     for (int s = 0; s < S; ++s) {
         const long p = (long)j * S + s;
         const bool ok = p < n_keys;
         for (int c = 0; c < d; ++c) {
             const float x = ok ? LOAD_K(base + p * k_nb.s1 + c * k_nb.s0) : 0.0f;
-            const float v = rint(x * f);
-            out[s * d + c] = (char)(v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v));
+            out[s * d + c] = quant_q8(x, f);
         }
     }
-    ks[r] = amax * 0x1.020408p-7f;
+    ks[r] = quant_scale(amax);
 }
 
 // ---- step 2 -----------------------------------------------------------------------------------

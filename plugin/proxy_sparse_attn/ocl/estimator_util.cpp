@@ -1,37 +1,12 @@
 // estimator_util.cpp - see estimator_util.h.
 #include "estimator_util.h"
 
+#include "lowering.h"
+
 #include <algorithm>
 #include <cstdlib>
 
-#include <fmt/format.h>
-
-#include "pa/error.h"
-
-namespace pa::proxy::embedded {
-#include "proxy_kernels.h"
-} // namespace pa::proxy::embedded
-
 namespace pa::proxy::est {
-namespace {
-
-std::string_view embedded_text(std::string_view name) {
-    for (const auto& s : embedded::pa_proxy_sources)
-        if (name == s.name) return s.text;
-    throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
-}
-
-} // namespace
-
-pa::ocl::program_source program(std::string_view file) {
-    std::string text(embedded_text("proxy_det.cl"));
-    text += "\n";
-    text += embedded_text("estimator_common.cl");
-    text += "\n#line 1\n";
-    text += embedded_text(file);
-    return {std::string(file), std::move(text), false};
-}
-
 scratch temp(device_context& ctx, int64_t elems, size_t elem_bytes) {
     return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * elem_bytes);
 }
@@ -74,6 +49,24 @@ void rank_rows(device_context& ctx, cl_kernel k, const geometry& geo, const scra
                flag_stride, int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma,
                int32_t(geo.k_min), int32_t(k_max), sn, pa::ocl::local_mem{size_t(sn) * 4},
                pa::ocl::local_mem{size_t(sn) * 4}, pa::ocl::local_mem{4});
+}
+
+device_mask mask_buffers(device_context& ctx, const geometry& geo) {
+    device_mask m;
+    m.counts = temp(ctx, geo.H * geo.n_rows);
+    m.blocks = temp(ctx, geo.H * geo.tri_total());
+    return m;
+}
+
+void read_ranks(device_context& ctx, const geometry& geo, const scratch& ranks, const scratch& budgets,
+                ocl_debug& dbg) {
+    dbg.ranks = read<int32_t>(ctx, ranks, geo.H * geo.tri_total());
+    dbg.budgets = read<int32_t>(ctx, budgets, geo.H * geo.n_rows);
+}
+
+void read_mask(device_context& ctx, const geometry& geo, const device_mask& mask, ocl_debug& dbg) {
+    dbg.counts = read<int32_t>(ctx, mask.counts, geo.H * geo.n_rows);
+    dbg.blocks = read<int32_t>(ctx, mask.blocks, geo.H * geo.tri_total());
 }
 
 int64_t stats_budget_bytes() {

@@ -1,6 +1,6 @@
-// estimator_util.h - host helpers shared by ocl/xattn.cpp and ocl/flex.cpp: the programs
-// (proxy_det.cl and estimator_common.cl in front of the estimator's file), scratch buffers, uploads, fills
-// and debug read-backs, and the selection kernels of estimator_common.cl.
+// estimator_util.h - host helpers shared by ocl/xattn.cpp and ocl/flex.cpp: scratch buffers,
+// uploads, fills and debug read-backs, and the selection kernels of estimator_common.cl (the
+// programs: program_text.h).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../geometry.h"
+#include "estimators.h"
 #include "ocl_api.h"
 
 namespace pa::proxy::est {
@@ -17,9 +18,6 @@ using pa::ocl::device_context;
 using pa::ocl::scratch;
 
 inline constexpr int wg_sort = 128; // LS of estimator_common.cl
-
-// proxy_det.cl and estimator_common.cl followed by `file` (an embedded kernels/*.cl).
-pa::ocl::program_source program(std::string_view file);
 
 // At least `elems` elements of elem_bytes each (one when elems is 0).
 scratch temp(device_context& ctx, int64_t elems, size_t elem_bytes = 4);
@@ -43,6 +41,14 @@ int32_t sort_n(const geometry& geo); // next power of two of n_kblocks
 void rank_rows(device_context& ctx, cl_kernel k, const geometry& geo, const scratch& scores,
                const scratch& ranks, const scratch& budgets, const scratch& flags, int32_t flag_stride,
                int64_t k_max);
+
+// The mask's buffers, uninitialised: counts [H][n_rows], blocks [H][tri_total].
+device_mask mask_buffers(device_context& ctx, const geometry& geo);
+// dbg's ranks and budgets ([H][tri_total], [H][n_rows]) from the device.
+void read_ranks(device_context& ctx, const geometry& geo, const scratch& ranks, const scratch& budgets,
+                ocl_debug& dbg);
+// dbg's counts and blocks from the mask.
+void read_mask(device_context& ctx, const geometry& geo, const device_mask& mask, ocl_debug& dbg);
 
 // Per-batch scratch budget of the per-(query, block) statistics: $PA_PROXY_BM_BYTES or 256 MiB.
 int64_t stats_budget_bytes();

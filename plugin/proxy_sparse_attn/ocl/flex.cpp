@@ -5,6 +5,7 @@
 #include "estimator_util.h"
 #include "estimators.h"
 #include "lowering.h"
+#include "program_text.h"
 
 namespace pa::proxy {
 namespace {
@@ -21,7 +22,7 @@ struct flex_device {
     scratch lines, js, pick;                      // step 2
     scratch keep, scores, ranks, budgets;         // step 3
     flex_device(device_context& c, const geometry& g, pa_type k_type)
-        : ctx(c), geo(g), src(est::program("flex.cl")) {
+        : ctx(c), geo(g), src(estimator_program("flex.cl")) {
         opts =
             fmt::format("-DHEAD_DIM={} -DK_F16={} -DLS={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0, est::wg_sort);
     }
@@ -126,19 +127,14 @@ bool flex_on_device(device_context& ctx, const geometry& geo, const operand& q, 
         dbg->flex.pick = est::read<int32_t>(ctx, st.pick, geo.H * 3);
         dbg->flex.keep = est::read<uint8_t>(ctx, st.keep, geo.H * 2 * nb);
         dbg->scores = est::read<float>(ctx, st.scores, geo.H * tt);
-        dbg->ranks = est::read<int32_t>(ctx, st.ranks, geo.H * tt);
-        dbg->budgets = est::read<int32_t>(ctx, st.budgets, geo.H * geo.n_rows);
+        est::read_ranks(ctx, geo, st.ranks, st.budgets, *dbg);
     }
     if (geo.stop_after == 3) return false;
-    out.counts = est::temp(ctx, geo.H * geo.n_rows);
-    out.blocks = est::temp(ctx, geo.H * tt);
+    out = est::mask_buffers(ctx, geo);
     ctx.launch(st.kernel("flex_build_mask"), range2(size_t(geo.n_rows), size_t(geo.H)), {}, st.pick.mem(),
                st.keep.mem(), st.ranks.mem(), st.budgets.mem(), out.counts.mem(), out.blocks.mem(),
                int32_t(geo.row0), int32_t(geo.n_rows), int32_t(nb), int32_t(geo.force));
-    if (dbg) {
-        dbg->counts = est::read<int32_t>(ctx, out.counts, geo.H * geo.n_rows);
-        dbg->blocks = est::read<int32_t>(ctx, out.blocks, geo.H * tt);
-    }
+    if (dbg) est::read_mask(ctx, geo, out, *dbg);
     return geo.stop_after != 4;
 }
 

@@ -14,10 +14,7 @@
 #include "flash_attn.h"
 #include "pa/error.h"
 #include "pa/types.h"
-
-namespace pa::proxy::embedded {
-#include "proxy_kernels.h"
-} // namespace pa::proxy::embedded
+#include "program_text.h"
 
 namespace pa::proxy {
 namespace {
@@ -34,30 +31,13 @@ int64_t next_pow2(int64_t x) {
     return p;
 }
 
-std::string_view embedded_text(std::string_view name) {
-    for (const auto& s : embedded::pa_proxy_sources)
-        if (name == s.name) return s.text;
-    throw error(fmt::format("proxy_sparse_attn: no embedded kernel file {}", name), PA_ERR_DEVICE);
-}
-
-// A proxy program: the deterministic math (proxy_det.cl), then the file.
-program_source source(std::string_view name) {
-    return {std::string(name), std::string(embedded_text("proxy_det.cl")) + std::string(embedded_text(name)),
-            false};
-}
-
 // The block statistics (steps 2 and 4): proxy_det.cl, on the tensor-core paths the PTX helpers
 // shared with the backend's tensor-core kernels (opencl/kernels/mma_ptx.cl, emulated under
 // PA_MMA=emulate through the plan's options), then proxy_block_stats.cl.
 program_source block_stats_source(const block_stats_plan& plan) {
-    std::string text(embedded_text("proxy_det.cl"));
-    if (plan.kind != block_stats_plan::path::portable) {
-        text += "\n";
-        text += embedded_text("mma_ptx.cl");
-    }
-    text += "\n#line 1\n";
-    text += embedded_text("proxy_block_stats.cl");
-    return {"proxy_block_stats.cl", std::move(text), false};
+    if (plan.kind == block_stats_plan::path::portable)
+        return program_text({"proxy_det.cl"}, "proxy_block_stats.cl");
+    return program_text({"proxy_det.cl", "mma_ptx.cl"}, "proxy_block_stats.cl");
 }
 
 // Device memory for the per-(proxy query, key block) statistics of step 2, per batch of rows:
@@ -124,7 +104,7 @@ struct run_state {
     scratch sample_budget, budgets, exact, counts, blocks; // steps 5-6
 
     run_state(device_context& c, const geometry& g, pa_type k_type)
-        : ctx(c), geo(g), est(source("proxy_estimate.cl")), srt(source("proxy_sort.cl")),
+        : ctx(c), geo(g), est(proxy_program("proxy_estimate.cl")), srt(proxy_program("proxy_sort.cl")),
           proxy_plan(block_stats_plan::make(c.caps(), g.d, g.sk_per_block())),
           sample_plan(block_stats_plan::make(c.caps(), g.d, g.B)), bst(block_stats_source(proxy_plan)) {
         est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DROW_BYTES={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0,

@@ -7,6 +7,7 @@
 #include "estimator_util.h"
 #include "estimators.h"
 #include "lowering.h"
+#include "program_text.h"
 
 namespace pa::proxy {
 namespace {
@@ -22,7 +23,7 @@ struct xattn_state {
     scratch scores;         // step 2
     scratch ranks, budgets; // step 3
     xattn_state(device_context& c, const geometry& g, pa_type k_type)
-        : ctx(c), geo(g), src(est::program("xattn.cl")) {
+        : ctx(c), geo(g), src(estimator_program("xattn.cl")) {
         // one program per (private logits capacity, K type): d and S are kernel arguments
         int64_t tpb_max = 8;
         while (tpb_max < g.tiles_per_block())
@@ -93,20 +94,13 @@ bool xattn_on_device(device_context& ctx, const geometry& geo, const operand& q,
     st.budgets = est::temp(ctx, geo.H * geo.n_rows);
     const scratch all = est::upload(ctx, std::vector<int32_t>(size_t(geo.H), 1));
     est::rank_rows(ctx, st.kernel("rank_rows_threshold"), geo, st.scores, st.ranks, st.budgets, all, 1, 0);
-    if (dbg) {
-        dbg->ranks = est::read<int32_t>(ctx, st.ranks, geo.H * tt);
-        dbg->budgets = est::read<int32_t>(ctx, st.budgets, geo.H * geo.n_rows);
-    }
+    if (dbg) est::read_ranks(ctx, geo, st.ranks, st.budgets, *dbg);
     if (geo.stop_after == 3) return false;
-    out.counts = est::temp(ctx, geo.H * geo.n_rows);
-    out.blocks = est::temp(ctx, geo.H * tt);
+    out = est::mask_buffers(ctx, geo);
     ctx.launch(st.kernel("build_rank_mask"), range2(size_t(geo.n_rows), size_t(geo.H)), {}, st.ranks.mem(),
                st.budgets.mem(), out.counts.mem(), out.blocks.mem(), int32_t(geo.row0), int32_t(geo.n_rows),
                int32_t(geo.force));
-    if (dbg) {
-        dbg->counts = est::read<int32_t>(ctx, out.counts, geo.H * geo.n_rows);
-        dbg->blocks = est::read<int32_t>(ctx, out.blocks, geo.H * tt);
-    }
+    if (dbg) est::read_mask(ctx, geo, out, *dbg);
     return geo.stop_after != 4;
 }
 

@@ -13,6 +13,18 @@
 namespace pa::proxy {
 namespace {
 
+// out[c] = (sum over heads h0 .. h1 - 1, in head order, starting from 0, of row `row` of the
+// head in x [head][rows][d]) * inv.
+void pool_heads(const float* x, int64_t rows, int64_t row, int64_t h0, int64_t h1, int64_t d, float inv,
+                float* out) {
+    for (int64_t c = 0; c < d; ++c) {
+        float sum = 0.0f;
+        for (int64_t h = h0; h < h1; ++h)
+            sum += x[size_t((h * rows + row) * d + c)];
+        out[c] = sum * inv;
+    }
+}
+
 // Step 1. Proxy query of group j at strided sample i: (sum over the group's query heads, in
 // head order, starting from 0) * (1 / heads); proxy key at key index i (position i * KS) likewise
 // over the group's kv heads.
@@ -25,23 +37,12 @@ void pool(const geometry& geo, const host_qkv& x, estimate& e) {
     for (int64_t j = 0; j < geo.g; ++j) {
         for (int64_t i = 0; i < geo.n_sq; ++i) {
             const int64_t t = geo.sq_pos(i) - geo.n_past;
-            float* out = &e.pooled_q[size_t((j * geo.n_sq + i) * d)];
-            for (int64_t c = 0; c < d; ++c) {
-                float sum = 0.0f;
-                for (int64_t h = j * geo.heads_per_group; h < (j + 1) * geo.heads_per_group; ++h)
-                    sum += x.q[size_t((h * geo.N + t) * d + c)];
-                out[c] = sum * inv_q;
-            }
+            pool_heads(x.q.data(), geo.N, t, j * geo.heads_per_group, (j + 1) * geo.heads_per_group, d, inv_q,
+                       &e.pooled_q[size_t((j * geo.n_sq + i) * d)]);
         }
         for (int64_t i = 0; i < geo.n_sk; ++i) {
-            const int64_t pos = i * geo.KS;
-            float* out = &e.pooled_k[size_t((j * geo.n_sk + i) * d)];
-            for (int64_t c = 0; c < d; ++c) {
-                float sum = 0.0f;
-                for (int64_t h = j * geo.kv_per_group; h < (j + 1) * geo.kv_per_group; ++h)
-                    sum += x.k[size_t((h * geo.n_keys + pos) * d + c)];
-                out[c] = sum * inv_k;
-            }
+            pool_heads(x.k.data(), geo.n_keys, i * geo.KS, j * geo.kv_per_group, (j + 1) * geo.kv_per_group,
+                       d, inv_k, &e.pooled_k[size_t((j * geo.n_sk + i) * d)]);
         }
     }
 }
