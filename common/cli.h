@@ -39,6 +39,7 @@ class args {
     args(int argc, char** argv, std::string usage);
     bool help() const { return help_; } // --help or -h was given: print usage(), return 0
     const std::string& usage() const { return usage_; }
+    int print_usage() const; // prints usage() to stdout; returns 0 (a command's exit code for --help)
     bool flag(const std::string& name); // "--json"
     std::string str(const std::string& name, const std::string& def = "");
     bool has(const std::string& name);

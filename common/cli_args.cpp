@@ -23,6 +23,11 @@ const std::vector<command>& commands() {
     return command_list();
 }
 
+int args::print_usage() const {
+    fmt::print("{}", usage_);
+    return 0;
+}
+
 args::args(int argc, char** argv, std::string usage) : usage_(std::move(usage)) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];

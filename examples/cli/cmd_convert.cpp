@@ -44,10 +44,7 @@ std::string chat_jinja(const std::string& arg) {
 
 int run_convert(int argc, char** argv) {
     pa::cli::args a(argc, argv, std::string(usage) + pa::cli::device_options);
-    if (a.help()) {
-        fmt::print("{}", a.usage());
-        return 0;
-    }
+    if (a.help()) return a.print_usage();
     std::vector<std::string> pos = a.positional();
     std::string checkpoint = a.str("--checkpoint", pos.size() == 2 ? pos[0] : "");
     std::string tokenizer = a.str("--tokenizer", pos.size() == 2 ? pos[1] : "");

@@ -81,10 +81,7 @@ int run_demo(int argc, char** argv) {
                                 "Runs dense and proxy sparse attention on the OpenCL device and on the CPU\n"
                                 "reference, and prints the differences and times.\n") +
                         pa::cli::device_options);
-    if (a.help()) {
-        fmt::print("{}", a.usage());
-        return 0;
-    }
+    if (a.help()) return a.print_usage();
     const int64_t n = a.i64("--n", 1024), h = a.i64("--heads", 8), hkv = a.i64("--kv-heads", 2),
                   d = a.i64("--dim", 64);
     const bool json = a.flag("--json");

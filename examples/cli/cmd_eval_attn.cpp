@@ -301,10 +301,7 @@ std::vector<int32_t> input_tokens(const options& o, const model::model& m, needl
 
 int run_attn(int argc, char** argv) {
     args a(argc, argv, niah_session_usage(usage));
-    if (a.help()) {
-        fmt::print("{}", a.usage());
-        return 0;
-    }
+    if (a.help()) return a.print_usage();
     options o;
     o.model_path = a.str("-m", "");
     o.text_path = a.str("-f", "");

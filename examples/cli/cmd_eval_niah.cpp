@@ -210,10 +210,7 @@ std::string json_of(const options& o, const std::vector<analysis::niah_prompt>& 
 
 int run_niah(int argc, char** argv) {
     args a(argc, argv, niah_session_usage(usage));
-    if (a.help()) {
-        fmt::print("{}", a.usage());
-        return 0;
-    }
+    if (a.help()) return a.print_usage();
     options o;
     o.model_path = a.str("-m", "");
     o.haystack_path = a.str("-f", "");

@@ -92,10 +92,7 @@ void print_kl(const char* label, const pm::kl_summary& k) {
 int run_perplexity(int argc, char** argv) {
     const auto t_start = clock_type::now();
     pa::cli::args a(argc, argv, pa::cli::session_usage(usage));
-    if (a.help()) {
-        fmt::print("{}", a.usage());
-        return 0;
-    }
+    if (a.help()) return a.print_usage();
     const std::string path = a.str("-m", "");
     const pa::cli::text_source text = pa::cli::text_source_from(a);
     const bool has_ctx = a.has("-c");

@@ -159,10 +159,7 @@ int run_chat(const pm::model& m, pa::cli::backend_set& be, run_setup& rs, const 
 int run_run(int argc, char** argv) {
     const auto t_start = clock_type::now();
     pa::cli::args a(argc, argv, pa::cli::session_usage(usage));
-    if (a.help()) {
-        fmt::print("{}", a.usage());
-        return 0;
-    }
+    if (a.help()) return a.print_usage();
     run_setup rs;
     const std::string path = a.str("-m", "");
     const pa::cli::text_source prompt_src = pa::cli::text_source_from(a);

@@ -22,10 +22,7 @@ const char* usage =
 
 int run_tokenize(int argc, char** argv) {
     pa::cli::args a(argc, argv, std::string(usage) + pa::cli::device_options);
-    if (a.help()) {
-        fmt::print("{}", a.usage());
-        return 0;
-    }
+    if (a.help()) return a.print_usage();
     const std::string path = a.str("-m", "");
     const pa::cli::text_source text_in = pa::cli::text_source_from(a);
     const bool ids_only = a.flag("--ids");
