@@ -513,8 +513,11 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
             const float m_new = std::max(mx[r], hmax(vmax(s0, s1)));
             const float corr = exp_v(splat(mx[r] - m_new))[0];
             mx[r] = m_new;
-            const vec p0 = select(keep0, exp_v(s0 - m_new), vec{}),
-                      p1 = select(keep1, exp_v(s1 - m_new), vec{});
+            const vec x0 = s0 - m_new, x1 = s1 - m_new;
+            // softmax's own answer on non-finite scores: a NaN score (NaN inputs, or inf - inf)
+            // makes the row NaN and a score of -inf weighs 0 (exp_v alone gives e^-87.3 to both)
+            const vec p0 = select(x0 != x0, x0, select(keep0 & (s0 != splat(-INFINITY)), exp_v(x0), vec{})),
+                      p1 = select(x1 != x1, x1, select(keep1 & (s1 != splat(-INFINITY)), exp_v(x1), vec{}));
             sum[r] = fmadd(sum[r], corr, hsum(p0 + p1));
             store(pb + r * BK, p0);
             store(pb + r * BK + VL, p1);
