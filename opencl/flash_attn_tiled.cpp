@@ -13,7 +13,7 @@ namespace pa::ocl {
 namespace {
 
 constexpr uint64_t local_budget_cap = 48 * 1024; // portable: NVIDIA's static local limit
-constexpr size_t tiled_wg = 128; // TWG of flash_attn_tiled.cl
+constexpr size_t tiled_wg = 128;                 // TWG of flash_attn_tiled.cl
 
 } // namespace
 
@@ -48,9 +48,9 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
                     PA_ERR_INVALID);
     const int64_t first_tile = n_past / rows, end_tile = (int64_t(n_past) + N + rows - 1) / rows;
     ctx.launch(kern, range2(size_t(end_tile - first_tile) * tiled_wg, size_t(H)), range2(tiled_wg, 1), q.mem,
-               q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past,
-               int32_t(causal), mask->counts, mask->blocks, mask->block, mask->row0, mask->n_rows,
-               mask->tri_total, int32_t(first_tile));
+               q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal),
+               mask->counts, mask->blocks, mask->block, mask->row0, mask->n_rows, mask->tri_total,
+               int32_t(first_tile));
 }
 
 } // namespace pa::ocl

@@ -3,13 +3,17 @@
 // files) is built twice, computed by scheduler({cpu}) and by scheduler({opencl, cpu}), and the
 // two must agree: both refuse it with the same status, or both compute it and every output
 // element the CPU reference gives as finite is finite on OpenCL too and within tolerance of it.
-// Inputs are the programs' own leaves (values in [-2, 2], raw bytes for block types).
+// Inputs are the programs' own leaves (values in [-2, 2], raw bytes for block types). A
+// disagreement names the first node that differs, each node computed on its own (op, types,
+// shapes, strides and params of it and its sources).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
+#include <string>
 
 #include "pa/plugin_loader.h"
 
@@ -156,10 +160,6 @@ std::string describe(const pa::tensor* t) {
 // (each node computed on its own, in graph order), with its sources' types, shapes and strides.
 std::string first_differing_node(const std::vector<uint8_t>& bytes) {
     const size_t n_nodes = build_program(bytes)->g.nodes.size();
-    if (getenv("DBG")) { auto b = build_program(bytes); for (auto* n : b->g.leafs) fprintf(stderr, "leaf %p %s\n", (void*)n, describe(n).c_str()); for (auto* n : b->g.nodes) { fprintf(stderr, "node %p %s\n", (void*)n, describe(n).c_str()); for (auto* s : n->src) if (s) fprintf(stderr, "    src %p\n", (void*)s);} 
-      if (getenv("DBGN") && size_t(atoi(getenv("DBGN"))) < n_nodes) { auto c = build_program(bytes); auto o = compute(c->g.nodes[atoi(getenv("DBGN"))], {env().cpu.get()}); for (size_t i = 0; i < o.values.size(); ++i) fprintf(stderr, "%g%s", o.values[i], i % 16 == 15 ? "\n" : " "); 
-        auto c2 = build_program(bytes); auto o2 = compute(c2->g.nodes[atoi(getenv("DBGN"))], {env().opencl.get(), env().cpu.get()}); fprintf(stderr, "OPENCL\n"); for (size_t i = 0; i < o2.values.size(); ++i) fprintf(stderr, "%g%s", o2.values[i], i % 16 == 15 ? "\n" : " "); }
-    }
     for (size_t k = 0; k < n_nodes; ++k) {
         const auto cpu_side = build_program(bytes);
         const auto ocl_side = build_program(bytes);
@@ -174,7 +174,8 @@ std::string first_differing_node(const std::vector<uint8_t>& bytes) {
             if (src) s += "\n  src " + describe(src);
         if (d.bad)
             s += "\n  " + std::to_string(d.bad) + " elements differ, first at " + std::to_string(d.first) +
-                 ": opencl " + std::to_string(got.values[d.first]) + ", cpu " + std::to_string(ref.values[d.first]);
+                 ": opencl " + std::to_string(got.values[d.first]) + ", cpu " +
+                 std::to_string(ref.values[d.first]);
         return s;
     }
     return "no single node differs";
