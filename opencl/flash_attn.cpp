@@ -21,7 +21,6 @@ namespace {
 
 constexpr int64_t max_head_dim = 256;
 constexpr uint64_t local_budget_cap = 48 * 1024; // portable: NVIDIA's static local limit
-constexpr float log2e = 1.4426950408889634f;
 
 struct row_config {
     int d = 0, bm = 0, bn = 0, tpq = 0;
@@ -71,7 +70,7 @@ void flash_attn_rows(device_context& ctx, const operand& q, const operand& k, co
     const size_t N = size_t(q.shape.ne.s[1]), H = size_t(q.shape.ne.s[2]);
     ctx.launch(ctx.get_kernel("flash_attn.cl", "k_flash_attn", opts),
                range2(ceil_div(N, size_t(c.bm)) * wg, H), range2(wg, 1), q.mem, q.shape, k.mem, k.shape,
-               v.mem, v.shape, o.mem, o.shape, scale * log2e, int32_t(n_past), int32_t(causal));
+               v.mem, v.shape, o.mem, o.shape, scale, int32_t(n_past), int32_t(causal));
 }
 
 void flash_attn_sparse_rows(device_context& ctx, const operand& q, const operand& k, const operand& v,

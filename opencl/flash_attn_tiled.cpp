@@ -13,8 +13,7 @@ namespace pa::ocl {
 namespace {
 
 constexpr uint64_t local_budget_cap = 48 * 1024; // portable: NVIDIA's static local limit
-constexpr float log2e = 1.4426950408889634f;
-constexpr size_t tiled_wg = 128; // TWG of flash_attn_tiled.cl
+constexpr size_t tiled_wg = 128;                 // TWG of flash_attn_tiled.cl
 
 } // namespace
 
@@ -40,7 +39,7 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
     const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2], rows = flash_attn_tiled_rows;
     if (!mask) {
         ctx.launch(kern, range2(ceil_div(size_t(N), size_t(rows)) * tiled_wg, size_t(H)), range2(tiled_wg, 1),
-                   q.mem, q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale * log2e, n_past,
+                   q.mem, q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past,
                    int32_t(causal));
         return;
     }
@@ -49,9 +48,9 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
                     PA_ERR_INVALID);
     const int64_t first_tile = n_past / rows, end_tile = (int64_t(n_past) + N + rows - 1) / rows;
     ctx.launch(kern, range2(size_t(end_tile - first_tile) * tiled_wg, size_t(H)), range2(tiled_wg, 1), q.mem,
-               q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale * log2e, n_past,
-               int32_t(causal), mask->counts, mask->blocks, mask->block, mask->row0, mask->n_rows,
-               mask->tri_total, int32_t(first_tile));
+               q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal),
+               mask->counts, mask->blocks, mask->block, mask->row0, mask->n_rows, mask->tri_total,
+               int32_t(first_tile));
 }
 
 } // namespace pa::ocl

@@ -5,7 +5,10 @@
 // lowering directly on a device_context of its own.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
+#include <tuple>
 
 #include "flash_attn.h"
 #include "ocl/lowering.h"
@@ -142,6 +145,38 @@ TEST(ProxyOclTies, TiesAreBrokenByBlockIndexOnBothSides) {
         EXPECT_EQ(kept[size_t(i)], i);
     EXPECT_EQ(kept.back(), 10);
     EXPECT_LT(rel_l2(r.out, ref.out), out_tolerance(t, c, false));
+}
+
+// A huge attention scale (|q| * scale * log2 e past the float range) with every score
+// scale * (q . k) finite: the sparse step applies the scale to q . k, as the reference does, on
+// the row kernel (d = 16) and the register-tiled one (d = 64, blocks of 64).
+TEST(ProxyOclScale, HugeScaleWithFiniteScoresMatchesTheReference) {
+    REQUIRE_DEVICE();
+    for (auto [d, B, scale] : {std::tuple{int64_t(16), 16, -3e38f}, {int64_t(64), 64, 3e38f}}) {
+        attn_case c;
+        c.N = 16 * B;
+        c.d = d;
+        c.B = B;
+        c.scale = scale;
+        pa::context ctx;
+        const qkv t = make_qkv(ctx, c);
+        // q to amax 1, k to amax 1 / (2 d): |q . k| <= 1/2
+        for (auto [x, amax] : {std::pair{t.q, 1.0f}, {t.k, 0.5f / float(d)}}) {
+            float* e = static_cast<float*>(x->data);
+            float m = 0;
+            for (int64_t i = 0; i < pa::nelements(x); ++i)
+                m = std::max(m, std::fabs(e[i]));
+            for (int64_t i = 0; i < pa::nelements(x); ++i)
+                e[i] *= amax / m;
+        }
+        const ref_result ref = run_ref(t, c);
+        ASSERT_FALSE(ref.geo.all_kept);
+        const ocl_result r = run_ocl(ctx, t, c);
+        for (float x : ref.out)
+            ASSERT_TRUE(std::isfinite(x));
+        expect_same_estimate(ref.est, r.dbg, ref.geo);
+        EXPECT_LT(rel_l2(r.out, ref.out), out_tolerance(t, c, false)) << "d " << d;
+    }
 }
 
 // ---- dense path ---------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ struct attn_case {
     pa::proxy_estimator estimator = pa::proxy_estimator::proxy;
     float flex_tau = 0.1f;
     int32_t max_tokens = 0;
+    float scale = 0; // 0: 1 / sqrt(d)
 
     pa::proxy_params params() const {
         pa::proxy_params p;
@@ -54,7 +55,7 @@ struct attn_case {
         p.estimator = estimator;
         p.flex_tau = flex_tau;
         p.max_tokens = max_tokens;
-        p.scale = 1.0f / std::sqrt(float(d));
+        p.scale = scale != 0 ? scale : 1.0f / std::sqrt(float(d));
         p.n_past = int32_t(n_past);
         return p;
     }

@@ -454,7 +454,9 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
     float* o = scratch;                       // [R][d] running weighted sums of values
     float* pb = o + R * d;                    // [R][BK] scores, then probabilities, of the current block
     std::fill(o, o + R * d, 0.0f);
-    constexpr float lowest = -1e30f; // finite: exp(lowest - lowest) is 1, masked afterwards
+    // masked keys and the initial maximum: -inf, as scores can lie anywhere in the float range
+    // (a huge scale); a weight is exactly 0 for a score of -inf and NaN for a NaN one
+    constexpr float lowest = -INFINITY;
     float mx[R], sum[R];
     int64_t n_keys = 0;
     for (int r = 0; r < R; ++r) {
@@ -511,10 +513,15 @@ void attn_rows_impl(const attn_kv& kv, const float* q, const int32_t* limit, flo
             const vec s0 = select(keep0, load(pb + r * BK), splat(lowest));
             const vec s1 = select(keep1, load(pb + r * BK + VL), splat(lowest));
             const float m_new = std::max(mx[r], hmax(vmax(s0, s1)));
-            const float corr = exp_v(splat(mx[r] - m_new))[0];
+            // nothing accumulated yet while the maximum is -inf (and +inf - +inf is NaN: the row's)
+            const float corr = mx[r] == lowest ? 0.0f : exp_v(splat(mx[r] - m_new))[0];
             mx[r] = m_new;
-            const vec p0 = select(keep0, exp_v(s0 - m_new), vec{}),
-                      p1 = select(keep1, exp_v(s1 - m_new), vec{});
+            // softmax's own answer on non-finite scores: a NaN score (NaN inputs, or +inf - +inf)
+            // makes the row NaN and a score of -inf weighs 0 (exp_v alone gives e^-87.3 to both)
+            const vec x0 = s0 - m_new, x1 = s1 - m_new;
+            const ivec live0 = s0 != splat(lowest), live1 = s1 != splat(lowest); // masked lanes hold -inf
+            const vec p0 = select(live0, select(x0 != x0, x0, exp_v(x0)), vec{}),
+                      p1 = select(live1, select(x1 != x1, x1, exp_v(x1)), vec{});
             sum[r] = fmadd(sum[r], corr, hsum(p0 + p1));
             store(pb + r * BK, p0);
             store(pb + r * BK + VL, p1);

@@ -1,9 +1,11 @@
 // flash_attn.cl - dense flash_attn_ext, portable (FlashAttention-2 style, F32 compute).
 //   o[:, h, t] = sum_j softmax_j(scale * q[:, t, h] . k[:, j, hk]) v[:, j, hk]
 //   q F32 [D, N, H]; k, v F32 or F16 [D, Nkv, Hkv]; hk = h / (H / Hkv); causal: j <= n_past + t.
-// A work-group owns FA_BM queries of one head and walks the keys in tiles of FA_BN: the Q tile
-// (pre-scaled by scale * log2 e), a K and a V tile sit in local memory; the online softmax
-// keeps a running max m and sum l per query row, so scores never leave the work-group.
+// A work-group owns FA_BM queries of one head and walks the keys in tiles of FA_BN: the Q tile,
+// a K and a V tile sit in local memory; the online softmax keeps a running max m and sum l per
+// query row, so scores never leave the work-group. A score is scale * (q . k), as the CPU
+// reference forms it (q pre-scaled by a huge scale would overflow where the score does not);
+// log2 e applies to score differences, which are <= 0. A NaN score makes its row NaN.
 // Thread (row, lane): FA_TPQ lanes share a query row, each owns D / FA_TPQ output dims.
 // Every tensor goes through its strides (KV cache views, permuted Q).
 
@@ -44,7 +46,7 @@
 kernel __attribute__((reqd_work_group_size(FA_WG, 1, 1)))
 void k_flash_attn(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, global const char* k, ulong k_offs,
                   long4 k_ne, ulong4 k_nb, global const char* v, ulong v_offs, long4 v_ne, ulong4 v_nb,
-                  global char* o, ulong o_offs, long4 o_ne, ulong4 o_nb, float scale_log2e, int n_past,
+                  global char* o, ulong o_offs, long4 o_ne, ulong4 o_nb, float scale, int n_past,
                   int causal) {
     local float Qs[FA_BM][FA_D];
     local float Ks[FA_BN][FA_D + 1]; // +1: lanes read different key rows, avoid bank conflicts
@@ -58,11 +60,10 @@ void k_flash_attn(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, g
     const int t0 = get_group_id(0) * FA_BM;
     const int t = t0 + row;
 
-    // Q tile, scaled so that exp2 of a score difference is the softmax weight
     for (int e = lid; e < FA_BM * FA_D; e += FA_WG) {
         const int m = e / FA_D, dd = e % FA_D;
         Qs[m][dd] = t0 + m < N ? *(global const float*)(q + q_offs + (ulong)dd * q_nb.s0 + (ulong)(t0 + m) * q_nb.s1 +
-                                                         (ulong)h * q_nb.s2) * scale_log2e
+                                                         (ulong)h * q_nb.s2)
                                : 0.0f;
     }
     float acc[FA_DPT];
@@ -93,6 +94,7 @@ void k_flash_attn(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, g
             if (j < Nkv && j <= last_visible) {
                 s = 0.0f;
                 for (int dd = 0; dd < FA_D; ++dd) s = fma(Qs[row][dd], Ks[n][dd], s);
+                s *= scale;
             }
             S[row][n] = s;
         }
@@ -100,11 +102,11 @@ void k_flash_attn(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, g
         float m_new = m_run;
         for (int n = 0; n < FA_BN; ++n) m_new = fmax(m_new, S[row][n]);
         barrier(CLK_LOCAL_MEM_FENCE); // all lanes read the raw scores before they turn into weights
-        for (int n = lane; n < FA_BN; n += FA_TPQ) S[row][n] = m_new == -INFINITY ? 0.0f : exp2(S[row][n] - m_new);
+        for (int n = lane; n < FA_BN; n += FA_TPQ) S[row][n] = m_new == -INFINITY ? 0.0f : exp2((S[row][n] - m_new) * M_LOG2E_F);
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // rescale the running state to the new max, then add this tile
-        const float alpha = m_run == -INFINITY ? 0.0f : exp2(m_run - m_new);
+        const float alpha = m_run == -INFINITY ? 0.0f : exp2((m_run - m_new) * M_LOG2E_F);
         float l_tile = 0.0f;
         for (int n = 0; n < FA_BN; ++n) l_tile += S[row][n];
         l_run = l_run * alpha + l_tile;
@@ -118,7 +120,7 @@ void k_flash_attn(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, g
         m_run = m_new;
     }
     if (t >= N) return;
-    const float inv = l_run > 0.0f ? 1.0f / l_run : 0.0f;
+    const float inv = l_run == 0.0f ? 0.0f : 1.0f / l_run; // no visible key: 0; NaN stays NaN
     global char* orow = o + o_offs + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2;
     for (int i = 0; i < FA_DPT; ++i) {
         const int dd = lane + i * FA_TPQ;

@@ -5,7 +5,8 @@
 // work-item = one query. The group walks the row's kept blocks in ascending order (the CSR
 // mask of pa/block_sparse.h: counts[h][row], blocks[h][tri(m) ..]), stages TILE_K keys and
 // values at a time in local memory (f16 via vload_half),
-// and keeps an online softmax (base-2, q pre-scaled by scale * log2 e). Causal inside the
+// and keeps an online softmax (base 2 on score differences; a score is scale * (q . k), as the
+// CPU reference forms it: q pre-scaled by a huge scale would overflow). Causal inside the
 // diagonal block: query p sees keys j <= p. GQA: head h reads kv head h / gqa.
 // Output: dst [HEAD_DIM, H, N] f32, query t = p - n_past.
 #ifndef HEAD_DIM
@@ -62,9 +63,8 @@ __kernel void k_flash_attn_sparse(__global const uchar* q, ulong q_offs, long4 q
     float qv[HEAD_DIM], acc[HEAD_DIM];
     {
         __global const uchar* qrow = q + q_offs + (valid ? p - n_past : 0) * q_nb.s1 + h * q_nb.s2;
-        const float qs = scale * LOG2E;
         for (int c = 0; c < HEAD_DIM; ++c) {
-            qv[c] = valid ? LOAD_F32(qrow + c * q_nb.s0) * qs : 0.0f;
+            qv[c] = valid ? LOAD_F32(qrow + c * q_nb.s0) : 0.0f;
             acc[c] = 0.0f;
         }
     }
@@ -94,17 +94,17 @@ __kernel void k_flash_attn_sparse(__global const uchar* q, ulong q_offs, long4 q
             for (int kk = 0; kk < nk; ++kk) {
                 float dotv = 0.0f;
                 for (int cc = 0; cc < HEAD_DIM; ++cc) dotv += qv[cc] * ks[kk * HEAD_DIM + cc];
-                s[kk] = k0 + kk <= p ? dotv : -INFINITY;
+                s[kk] = k0 + kk <= p ? dotv * scale : -INFINITY;
                 tmax = fmax(tmax, s[kk]);
             }
             if (tmax == -INFINITY) continue; // every key of the tile is in this query's future
             const float mnew = fmax(mrun, tmax);
-            const float corr = exp2(mrun - mnew);
+            const float corr = exp2((mrun - mnew) * LOG2E);
             // the tile's sums start from zero and join the running ones once: long runs of tiny
             // additions into a large accumulator would lose ~1e-5 at 16K keys
             float lt = 0.0f;
             for (int kk = 0; kk < nk; ++kk) {
-                s[kk] = exp2(s[kk] - mnew);
+                s[kk] = exp2((s[kk] - mnew) * LOG2E);
                 lt += s[kk];
             }
             l = l * corr + lt;

@@ -47,7 +47,7 @@
 kernel __attribute__((reqd_work_group_size(TWG, 1, 1)))
 void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, global const char* k,
                         ulong k_offs, long4 k_ne, ulong4 k_nb, global const char* v, ulong v_offs, long4 v_ne,
-                        ulong4 v_nb, global char* o, ulong o_offs, long4 o_ne, ulong4 o_nb, float scale_log2e,
+                        ulong4 v_nb, global char* o, ulong o_offs, long4 o_ne, ulong4 o_nb, float scale,
                         int n_past, int causal
 #if FA_SPARSE
                         ,
@@ -95,7 +95,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
     const int s0 = 0, s1 = n_keys;
 #endif
     for (int j0 = s0; j0 < s1; j0 += TBN) {
-        // S = (Q * scale * log2 e) K^T for this tile, 4 x 4 per work-item
+        // S = Q K^T for this tile, 4 x 4 per work-item (scaled below, as the CPU reference does)
         float s[4][4];
         for (int a = 0; a < 4; ++a)
             for (int b = 0; b < 4; ++b) s[a][b] = 0.0f;
@@ -104,7 +104,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
             for (int e = lid; e < TBM * TDC; e += TWG) {
                 const int r = e / TDC, c = e % TDC, t = t0 + r;
                 Qt[c * (TBM + TPAD) + r] =
-                    t >= 0 && t < N ? *(global const float*)(qh + (ulong)(d0 + c) * q_nb.s0 + (ulong)t * q_nb.s1) * scale_log2e
+                    t >= 0 && t < N ? *(global const float*)(qh + (ulong)(d0 + c) * q_nb.s0 + (ulong)t * q_nb.s1)
                           : 0.0f;
             }
             for (int e = lid; e < TBN * TDC; e += TWG) {
@@ -130,7 +130,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
             for (int b = 0; b < 4; ++b) {
                 const int r = gq * 4 + a, n = gk * 4 + b, j = j0 + n;
                 const bool ok = j < s1 && (!causal || j <= n_past + t0 + r);
-                P[n * (TBM + TPAD) + r] = ok ? s[a][b] : -INFINITY;
+                P[n * (TBM + TPAD) + r] = ok ? s[a][b] * scale : -INFINITY;
             }
         for (int e = lid; e < TBN * FA_D; e += TWG) {
             const int n = e / FA_D, dd = e % FA_D, j = j0 + n;
@@ -148,14 +148,14 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
         barrier(CLK_LOCAL_MEM_FENCE); // both halves read part before it holds sums
         float sum = 0.0f;
         for (int n = n0; n < n0 + TBN / 2; ++n) {
-            const float w = m_new == -INFINITY ? 0.0f : exp2(P[n * (TBM + TPAD) + r] - m_new);
+            const float w = m_new == -INFINITY ? 0.0f : exp2((P[n * (TBM + TPAD) + r] - m_new) * M_LOG2E_F);
             P[n * (TBM + TPAD) + r] = w;
             sum += w;
         }
         part[side][r] = sum;
         barrier(CLK_LOCAL_MEM_FENCE);
         if (side == 0) {
-            const float al = m_run[r] == -INFINITY ? 0.0f : exp2(m_run[r] - m_new);
+            const float al = m_run[r] == -INFINITY ? 0.0f : exp2((m_run[r] - m_new) * M_LOG2E_F);
             l_run[r] = l_run[r] * al + (part[0][r] + part[1][r]);
             m_run[r] = m_new;
             alpha[r] = al;
@@ -188,7 +188,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
         const int r = gq * 4 + a, t = t0 + r;
         if (t < 0 || t >= N) continue;
         const float l = l_run[r];
-        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        const float inv = l == 0.0f ? 0.0f : 1.0f / l; // no visible key: 0; NaN stays NaN
         global char* orow = o + o_offs + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2;
         for (int b = 0; b < TDPT; ++b) *(global float*)(orow + (ulong)(gk * TDPT + b) * o_nb.s0) = acc[a][b] * inv;
     }

@@ -3,6 +3,7 @@
 // (BackendOps).
 #include <cmath>
 #include <numbers>
+#include <string_view>
 
 #include "op_test.h"
 
@@ -36,11 +37,24 @@ TEST_F(CpuOps, FlashAttnTwoKeysCausalAndGqa) {
     expect_near_all({nc[0], nc[1]}, {w0 * 1 + (1 - w0) * 3, w0 * 2 + (1 - w0) * 4});
 }
 
+// Softmax's own answer: a NaN score (here a NaN query element) makes that query's row NaN; the
+// other query's row, with finite scores, stays exact.
+TEST_F(CpuOps, FlashAttnNanScoreMakesItsRowNan) {
+    tensor* q = f32({2, 2, 1}, {std::nanf(""), 0, /* token 1 */ 1, 0});
+    tensor* k = f32({2, 2, 1}, {1, 0, 0, 1});
+    tensor* v = f32({2, 2, 1}, {1, 2, 3, 4});
+    const std::vector<float> got = run(flash_attn_ext(ctx, q, k, v, 1.0f, 0, false));
+    EXPECT_TRUE(std::isnan(got[0]) && std::isnan(got[1])) << got[0] << " " << got[1];
+    const float w0 = float(std::numbers::e / (1 + std::numbers::e)); // scores (1, 0)
+    expect_near_all({got[2], got[3]}, {w0 * 1 + (1 - w0) * 3, w0 * 2 + (1 - w0) * 4});
+}
+
 struct case_flash_attn : test_case {
     int64_t d, N, H, H_kv, n_past, extra_kv;
     pa_type k_type, v_type;
     bool causal;
-    layout lq, lkv; // q: packed or permuted ([d, H, N] storage); kv: packed, permuted or padded (cache view)
+    layout lq, lkv;  // q: packed or permuted ([d, H, N] storage); kv: packed, permuted or padded (cache view)
+    float scale = 0; // 0: 1 / sqrt(d)
     case_flash_attn(int64_t d_, int64_t n, int64_t h, int64_t hkv, int64_t np, int64_t extra, pa_type kt,
                     pa_type vt, bool c, layout q_l, layout kv_l)
         : d(d_), N(n), H(h), H_kv(hkv), n_past(np), extra_kv(extra), k_type(kt), v_type(vt), causal(c),
@@ -49,7 +63,8 @@ struct case_flash_attn : test_case {
     std::string vars() const override {
         return fmt::format("d={},N={},H={},Hkv={},n_past={},Nkv={},k={},v={},{},q={},kv={}", d, N, H, H_kv,
                            n_past, n_past + N + extra_kv, type_name(k_type), type_name(v_type),
-                           causal ? "causal" : "full", layout_name(lq), layout_name(lkv));
+                           causal ? "causal" : "full", layout_name(lq), layout_name(lkv)) +
+               (scale != 0 ? fmt::format(",scale={:g}", scale) : "");
     }
     double max_nmse() const override { return 5e-4; }
     tensor* build(context& ctx) override {
@@ -57,7 +72,16 @@ struct case_flash_attn : test_case {
         tensor* q = make_input(ctx, PA_TYPE_F32, {d, N, H, 1}, lq, "q");
         tensor* k = make_input(ctx, k_type, {d, n_kv, H_kv, 1}, lkv, "k");
         tensor* v = make_input(ctx, v_type, {d, n_kv, H_kv, 1}, lkv, "v");
-        return flash_attn_ext(ctx, q, k, v, float(1.0 / std::sqrt(double(d))), int(n_past), causal);
+        return flash_attn_ext(ctx, q, k, v, scale != 0 ? scale : float(1.0 / std::sqrt(double(d))),
+                              int(n_past), causal);
+    }
+    // With a huge scale, keys of 1/(2d) the size keep every score (scale * q) . k finite.
+    void init(tensor* leaf, std::mt19937& rng) override {
+        std::vector<float> x = random_values(size_t(nelements(leaf)), rng());
+        if (std::fabs(scale) > 1e30f && std::string_view(leaf->name) == "k")
+            for (float& e : x)
+                e /= float(2 * d);
+        set_values(leaf, x);
     }
 };
 
@@ -102,6 +126,15 @@ case_list flash_attn_cases() {
                                                   layout::padded));
     c.push_back(std::make_unique<case_flash_attn>(80, 100, 4, 4, 0, 27, f32, f32, false, layout::packed,
                                                   layout::packed));
+    // a huge scale (|q| * scale * log2 e past the float range, every score finite): the row kernel
+    // (d = 1, the proxy node's case), the register-tiled one (d = 32), both signs
+    for (float sc : {3e38f, -3e38f})
+        for (int64_t d : {1, 32}) {
+            auto hc = std::make_unique<case_flash_attn>(d, 9, 2, 1, 3, 0, f32, f32, true, layout::packed,
+                                                        layout::packed);
+            hc->scale = sc;
+            c.push_back(std::move(hc));
+        }
     shape_rng r(707);
     for (int i = 0; i < 30; ++i) {
         const gqa g = r.pick(ratios);
