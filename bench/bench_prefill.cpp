@@ -18,6 +18,7 @@
 #include "pa/ops.h"
 #include "pa/proxy_sparse_attn.h"
 #include "pa/types.h"
+#include "proxy_options.h"
 
 namespace pa::bench {
 namespace {
@@ -28,7 +29,6 @@ const char* usage =
     "  --n-list L       prompt lengths (32768,65536,131072)\n"
     "  --layers L       layers (2)\n"
     "  --reps R         timed passes, median reported (1)\n"
-    "  --gamma G        proxy budget threshold (0.99)\n"
     "  --small          tiny layer shapes (n_embd 256, 4 heads, 2 kv heads, head dim 64, FFN 512): CI smoke\n"
     "  --out FILE       JSON output (bench/results/<device>-<date>-prefill.json)\n";
 
@@ -94,13 +94,13 @@ bool is_attention(const tensor* t) {
 int run_bench_prefill(int argc, char** argv) {
     cli::args a(argc, argv, usage);
     if (a.help()) {
-        std::printf("%s%s", usage, cli::device_options);
+        std::printf("%s%s%s", usage, cli::proxy_option_help, cli::device_options);
         return 0;
     }
     const std::vector<int64_t> n_list = parse_sizes(a.str("--n-list", "32768,65536,131072"));
     const int layers = int(a.i64("--layers", 2));
     const int reps = int(std::max<int64_t>(1, a.i64("--reps", 1)));
-    const float gamma = float(a.f64("--gamma", 0.99));
+    const proxy_params proxy = cli::proxy_params_from(a, proxy_params{}); // the node's defaults
     dims m;
     const bool small = a.flag("--small");
     if (small) m = {256, 4, 2, 64, 512, 10000.0f, 1e-5f};
@@ -134,8 +134,7 @@ int run_bench_prefill(int argc, char** argv) {
         for (int64_t i = 0; i < m.embd * N; ++i)
             static_cast<float*>(x0->data)[i] = nd(rng);
         x0->flags |= PA_FLAG_PARAM;
-        proxy_params pp;
-        pp.gamma = gamma;
+        proxy_params pp = proxy;
         pp.scale = 1.0f / std::sqrt(float(m.d));
         double t_dense = 0;
         for (const bool use_proxy : {false, true}) {
@@ -174,7 +173,7 @@ int run_bench_prefill(int argc, char** argv) {
                 .set("speedup", t_dense / t)
                 .set("tokens_per_s", double(N) / t * 1e3);
             rec.set("reps", reps).set("date", today());
-            if (use_proxy) rec.set("gamma", double(gamma));
+            if (use_proxy) rec.set("gamma", double(proxy.gamma));
             recs.push_back(rec);
             std::printf("prefill %-5s N=%-7lld layers=%d  %10.1f ms  attention %9.1f ms (%4.1f%%)  x%.2f  "
                         "%.0f tok/s\n",
