@@ -1,6 +1,7 @@
-// fault_util.h - running the `pa` CLI as a child process for fault and limit tests: argument
+// fault_util.h - running the `pa` CLI as a child process: for fault and limit tests an argument
 // vector (no shell), extra environment, captured stdout/stderr, an optional signal sent once
-// stderr shows a given text, and a hard timeout.
+// stderr shows a given text, and a hard timeout; for end-to-end CLI tests a command line through
+// the shell (run_pa).
 #pragma once
 
 #include <fcntl.h>
@@ -10,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -27,13 +30,41 @@ inline std::string pa_binary() {
     return (std::filesystem::path(PA_PLUGIN_PATH).parent_path().parent_path() / "bin" / "pa").string();
 }
 
+struct cli_result {
+    int code = -1; // exit code; -1: did not exit normally
+    std::string out, err;
+};
+
+// `pa ARGS` through the shell (ARGS may quote words), stdout and stderr captured.
+inline cli_result run_pa(const std::string& args) {
+    const std::string err_file =
+        (std::filesystem::temp_directory_path() / ("pa_run_err_" + std::to_string(getpid()))).string();
+    const std::string cmd = pa_binary() + " " + args + " 2>" + err_file;
+    cli_result r;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return r;
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+        r.out.append(buf.data(), n);
+    const int status = pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (FILE* e = std::fopen(err_file.c_str(), "rb")) {
+        while ((n = fread(buf.data(), 1, buf.size(), e)) > 0)
+            r.err.append(buf.data(), n);
+        std::fclose(e);
+    }
+    std::remove(err_file.c_str());
+    return r;
+}
+
 struct child_result {
-    bool exited = false;   // normal exit (code valid)
-    int code = -1;         // exit code
-    int signal = 0;        // terminating signal, if any
+    bool exited = false; // normal exit (code valid)
+    int code = -1;       // exit code
+    int signal = 0;      // terminating signal, if any
     bool timed_out = false;
     std::string out, err;
-    double seconds = 0;           // whole run
+    double seconds = 0;               // whole run
     double seconds_after_signal = -1; // from sending the signal to the exit
 };
 
@@ -76,11 +107,14 @@ inline child_result run_child(const std::vector<std::string>& args, const child_
             setrlimit(RLIMIT_AS, &lim);
         }
         for (const auto& [k, v] : o.env) {
-            if (v) setenv(k.c_str(), v->c_str(), 1);
-            else unsetenv(k.c_str());
+            if (v)
+                setenv(k.c_str(), v->c_str(), 1);
+            else
+                unsetenv(k.c_str());
         }
         std::vector<char*> argv;
-        for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        for (const std::string& a : args)
+            argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
         execv(argv[0], argv.data());
         _exit(127);
@@ -91,7 +125,9 @@ inline child_result run_child(const std::vector<std::string>& args, const child_
     std::chrono::steady_clock::time_point t_sig;
     pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
     int open_fds = 2;
-    auto elapsed = [](auto from) { return std::chrono::duration<double>(std::chrono::steady_clock::now() - from).count(); };
+    auto elapsed = [](auto from) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - from).count();
+    };
     while (open_fds > 0) {
         if (elapsed(t0) > o.timeout_s) {
             kill(pid, SIGKILL);
@@ -111,7 +147,8 @@ inline child_result run_child(const std::vector<std::string>& args, const child_
             }
             (i == 0 ? r.out : r.err).append(buf, size_t(n));
         }
-        if (!signalled && !o.signal_when_stderr_has.empty() && r.err.find(o.signal_when_stderr_has) != std::string::npos) {
+        if (!signalled && !o.signal_when_stderr_has.empty() &&
+            r.err.find(o.signal_when_stderr_has) != std::string::npos) {
             kill(pid, o.signal);
             signalled = true;
             t_sig = std::chrono::steady_clock::now();

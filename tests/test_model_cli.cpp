@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fault_util.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -19,36 +21,10 @@ const std::string data_dir = std::string(PA_SOURCE_DIR) + "/tests/data/";
 const std::string golden =
     "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
 
-// <build>/lib/libpa-opencl.so -> <build>/bin/pa
-std::string pa_binary() {
-    return (fs::path(PA_PLUGIN_PATH).parent_path().parent_path() / "bin" / "pa").string();
-}
-
-struct result {
-    int code = -1;
-    std::string out, err;
-};
-
+using pa::test::pa_binary;
+using result = pa::test::cli_result;
 result run(const std::string& args) {
-    const std::string err_file =
-        (fs::temp_directory_path() / fmt::format("pa_cli_err_{}", getpid())).string();
-    const std::string cmd = pa_binary() + " " + args + " 2>" + err_file;
-    result r;
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return r;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-        r.out.append(buf.data(), n);
-    const int status = pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (FILE* e = std::fopen(err_file.c_str(), "rb")) {
-        while ((n = fread(buf.data(), 1, buf.size(), e)) > 0)
-            r.err.append(buf.data(), n);
-        std::fclose(e);
-    }
-    std::remove(err_file.c_str());
-    return r;
+    return pa::test::run_pa(args);
 }
 
 std::string converted(const std::string& type) {

@@ -19,28 +19,7 @@ using pa::proxy::geometry;
 
 namespace {
 
-// ---- brute force in double ------------------------------------------------------------------------
-// int8 quantization as the reference defines it (rint(x * 127 / amax) * amax / 127), in double: an
-// element can round the other way at a tie, which moves a logit by one quantization step of one
-// term; comparisons below allow 1e-3 relative.
-std::vector<double> quantized(const std::vector<double>& x) {
-    double amax = 0;
-    for (double v : x)
-        amax = std::max(amax, std::abs(v));
-    std::vector<double> q(x.size(), 0.0);
-    if (amax < 0x1p-100) return q;
-    for (size_t i = 0; i < x.size(); ++i)
-        q[i] = std::nearbyint(x[i] * 127.0 / amax) * amax / 127.0;
-    return q;
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; ++i)
-        s += a[i] * b[i];
-    return s;
-}
-
+// ---- brute force in double (quantized, dot: test_proxy_util.h) -----------------------------------
 std::vector<double> softmax(const std::vector<double>& logit) {
     const double mx = *std::max_element(logit.begin(), logit.end());
     std::vector<double> p(logit.size());
@@ -306,14 +285,6 @@ INSTANTIATE_TEST_SUITE_P(Estimators, EstimatorInvariants, ::testing::ValuesIn(es
                          [](const auto& info) { return info.param.name(); });
 
 // ---- parameters ---------------------------------------------------------------------------------
-void expect_invalid(const qkv& t, const pa::proxy_params& p, const std::string& needle) {
-    try {
-        pa::proxy::make_geometry(t.q, t.k, t.v, p);
-        FAIL() << "expected an error mentioning '" << needle << "'";
-    } catch (const pa::error& e) {
-        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-}
 
 TEST(EstimatorRef, ValidationNamesTheProblem) {
     attn_case c;

@@ -21,14 +21,6 @@ using pa::proxy::geometry;
 namespace {
 
 // ---- validation ---------------------------------------------------------------------------
-void expect_invalid(const qkv& t, const pa::proxy_params& p, const std::string& needle) {
-    try {
-        pa::proxy::make_geometry(t.q, t.k, t.v, p);
-        FAIL() << "expected an error mentioning '" << needle << "'";
-    } catch (const pa::error& e) {
-        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-}
 
 TEST(ProxyRef, ValidationNamesTheProblem) {
     attn_case c;
@@ -341,27 +333,8 @@ TEST_P(ProxyInvariants, SparseAttentionMatchesDirectMaskedSoftmax) {
 }
 
 // The scores, sample masses and budgets recomputed in double straight from the definitions (int8
-// rows from the pooled / per-head values, materialised softmax over every visible key). The
-// reference rounds x * 127 / amax in float, this test in double: an element can round the other
-// way at a tie, which moves a logit by one quantization step of one term; hence 1e-3 relative.
-std::vector<double> quantized(const std::vector<double>& x) {
-    double amax = 0;
-    for (double v : x)
-        amax = std::max(amax, std::abs(v));
-    std::vector<double> q(x.size(), 0.0);
-    if (amax < 0x1p-100) return q;
-    for (size_t i = 0; i < x.size(); ++i)
-        q[i] = std::nearbyint(x[i] * 127.0 / amax) * amax / 127.0;
-    return q;
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-    double s = 0;
-    for (size_t i = 0; i < a.size(); ++i)
-        s += a[i] * b[i];
-    return s;
-}
-
+// rows from the pooled / per-head values through quantized(), materialised softmax over every
+// visible key); 1e-3 relative for the int8 ties (test_proxy_util.h).
 // Block probabilities of a query (logits over keys 0..count-1, block of each key), normalised.
 std::vector<double> block_mass(const std::vector<double>& logit, const std::vector<int64_t>& blk, int64_t nb,
                                bool max_not_sum) {

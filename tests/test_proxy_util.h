@@ -2,6 +2,7 @@
 // tensors from the synthetic patterns, the dense reference on the CPU backend.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -11,9 +12,11 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "pa/backend.h"
 #include "pa/context.h"
+#include "pa/error.h"
 #include "pa/ops.h"
 #include "pa/proxy_sparse_attn.h"
 #include "pa/scheduler.h"
@@ -309,6 +312,43 @@ inline ref_result run_ref(const qkv& t, const attn_case& c) {
     r.out.assign(size_t(c.N * c.H * c.d), 0.0f);
     pa::proxy::attend(r.geo, x, r.est, r.out.data());
     return r;
+}
+
+// make_geometry refuses p for these inputs with an error naming needle.
+inline void expect_invalid(const qkv& t, const pa::proxy_params& p, const std::string& needle) {
+    try {
+        pa::proxy::make_geometry(t.q, t.k, t.v, p);
+        FAIL() << "expected an error mentioning '" << needle << "'";
+    } catch (const pa::error& e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
+// ---- brute force in double --------------------------------------------------------------------
+// int8 quantization as the reference defines it (rint(x * 127 / amax) * amax / 127), in double.
+// The reference rounds x * 127 / amax in float: an element can round the other way at a tie,
+// which moves a logit by one quantization step of one term; brute-force comparisons allow 1e-3
+// relative.
+inline std::vector<double> quantized(const std::vector<double>& x) {
+    double amax = 0;
+    for (double v : x)
+        amax = std::max(amax, std::abs(v));
+    std::vector<double> q(x.size(), 0.0);
+    if (amax < 0x1p-100) return q;
+    for (size_t i = 0; i < x.size(); ++i)
+        q[i] = std::nearbyint(x[i] * 127.0 / amax) * amax / 127.0;
+    return q;
+}
+
+// The dot product of the first n elements.
+inline double dot(const std::vector<double>& a, const std::vector<double>& b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; ++i)
+        s += a[i] * b[i];
+    return s;
+}
+inline double dot(const std::vector<double>& a, const std::vector<double>& b) {
+    return dot(a, b, a.size());
 }
 
 } // namespace proxy_test
