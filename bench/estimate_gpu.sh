@@ -25,6 +25,7 @@ check=${PA_EST_CHECK:-32768}        # bit-identity check against the CPU referen
 device=${PA_EST_DEVICE:-NVIDIA}     # pa bench attn --device
 deadline=$(($(date +%s) + ${PA_DEADLINE_S:-560}))
 left() { echo $((deadline - $(date +%s))); }
+source "$(dirname "$0")/gpu_steps.sh" # device_info; step and run below add the deadline
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S), $(left) s left)"; }
 run() { # run <max seconds> <command...>: within the deadline (keeping 25 s for the summary)
   local t=$1; shift
@@ -37,8 +38,7 @@ run() { # run <max seconds> <command...>: within the deadline (keeping 25 s for 
   return 0
 }
 
-step "device"
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv || true
+device_info
 
 step "build"
 tests=ON

@@ -19,17 +19,9 @@ mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gemm_gpu.log") 2>&1
 build=${PA_BUILD_DIR:-build-gpu-gemm}
 pa="$build/bin/pa"
-step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
-run() { # run <timeout-seconds> <command...>: runs it, reports a failure, never stops the script
-  local t=$1; shift
-  timeout "$t" "$@"
-  local rc=$?
-  [ $rc -ne 0 ] && echo "!!! step failed (rc=$rc): $*"
-  return 0
-}
+source "$(dirname "$0")/gpu_steps.sh" # step, run, device_info
 
-step "device"
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv || true
+device_info
 
 step "build"
 tests=ON

@@ -19,14 +19,7 @@ log="$OUT/$phase.log"
 exec > >(tee -a "$log") 2>&1
 export PA_OPENCL_DEVICE=${PA_OPENCL_DEVICE:-NVIDIA} # the default OpenCL device of every test and run
 export PA_KERNEL_CACHE="$build/kernel-cache"
-step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
-run() { # run <timeout-seconds> <command...>: runs it, reports a failure, never stops the session
-  local t=$1; shift
-  timeout "$t" "$@"
-  local rc=$?
-  [ $rc -ne 0 ] && echo "!!! step failed (rc=$rc): $*"
-  return 0
-}
+source "$(dirname "$0")/gpu_steps.sh" # step, run, device_info
 
 build() {
   step "build ($build)"
@@ -38,8 +31,7 @@ build() {
 
 case "$phase" in
 build|check)
-  step "device"
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv || true
+  device_info
   build
   "$pa" devices | head -20
   step "pa demo (the README's main job) on the NVIDIA device"

@@ -15,17 +15,9 @@ log="$OUT/suite.log"
 exec > >(tee -a "$log") 2>&1
 build=${PA_BUILD_DIR:-build-gpu-dev}
 pa="$build/bin/pa"
-step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
-run() { # run <timeout-seconds> <command...>: runs it, reports a failure, never stops the suite
-  local t=$1; shift
-  timeout "$t" "$@"
-  local rc=$?
-  [ $rc -ne 0 ] && echo "!!! step failed (rc=$rc): $*"
-  return 0
-}
+source "$(dirname "$0")/gpu_steps.sh" # step, run, device_info
 
-step "device"
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv || true
+device_info
 
 step "build"
 if ! { cmake -B "$build" -DCMAKE_BUILD_TYPE=Release -DPA_BUILD_TESTS=OFF >"$OUT/build.txt" 2>&1 &&
