@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "cli.h"
 #include "pa/error.h"
 #include "pa/graph.h"
 
@@ -147,14 +148,8 @@ scoped_env::~scoped_env() {
 }
 
 std::vector<std::string> split(const std::string& list, char sep) {
-    std::vector<std::string> out;
-    size_t pos = 0;
-    while (pos <= list.size()) {
-        size_t e = list.find(sep, pos);
-        if (e == std::string::npos) e = list.size();
-        if (e > pos) out.push_back(list.substr(pos, e - pos));
-        pos = e + 1;
-    }
+    std::vector<std::string> out = cli::split_list(list, sep);
+    std::erase(out, std::string());
     return out;
 }
 

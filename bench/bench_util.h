@@ -58,6 +58,6 @@ class scoped_env {
 };
 
 std::vector<int64_t> parse_sizes(const std::string& list); // "4096,16k,128K"
-std::vector<std::string> split(const std::string& list, char sep = ',');
+std::vector<std::string> split(const std::string& list, char sep = ','); // the non-empty pieces
 
 } // namespace pa::bench

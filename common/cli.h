@@ -32,6 +32,9 @@ struct command_registrar {
 #define PA_CLI_COMMAND(name, summary, fn)                                                                    \
     static const ::pa::cli::command_registrar pa_cli_registrar_##name({#name, summary, fn})
 
+// The pieces of list between the separators, as written (empty ones too): "a,,b" -> a, "", b.
+std::vector<std::string> split_list(const std::string& list, char sep);
+
 // --name value / --name=value / -x value; flags without value. Unknown options are errors.
 class args {
   public:

@@ -23,6 +23,18 @@ const std::vector<command>& commands() {
     return command_list();
 }
 
+std::vector<std::string> split_list(const std::string& list, char sep) {
+    std::vector<std::string> items;
+    size_t from = 0;
+    while (from <= list.size()) {
+        size_t end = list.find(sep, from);
+        if (end == std::string::npos) end = list.size();
+        items.push_back(list.substr(from, end - from));
+        from = end + 1;
+    }
+    return items;
+}
+
 int args::print_usage() const {
     fmt::print("{}", usage_);
     return 0;

@@ -134,18 +134,6 @@ analysis::text_codec codec_for(const model::tokenizer& tok) {
     return c;
 }
 
-std::vector<std::string> split_list(const std::string& list, char sep) {
-    std::vector<std::string> items;
-    size_t from = 0;
-    while (from <= list.size()) {
-        size_t end = list.find(sep, from);
-        if (end == std::string::npos) end = list.size();
-        items.push_back(list.substr(from, end - from));
-        from = end + 1;
-    }
-    return items;
-}
-
 namespace {
 
 std::string trimmed(std::string s) {

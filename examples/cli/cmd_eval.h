@@ -88,8 +88,6 @@ struct setting {
     std::string label;
     model::session_options options;
 };
-// The pieces of list between the separators, as written (empty ones too): "a,,b" -> a, "", b.
-std::vector<std::string> split_list(const std::string& list, char sep);
 
 // list: ';'-separated items, each "dense", "proxy" (base as given), or comma-separated proxy
 // flags without their dashes, over base: "gamma=0.99,proxy-heads=3", "no-force",
