@@ -39,7 +39,6 @@ int layer_from_name(const char* name) {
 
 tensor* proxy_sparse_attn(context& ctx, tensor* q, tensor* k, tensor* v, const proxy_params& p) {
     if (!q || !k || !v) throw error(fmt::format("{}: q, k and v are required", proxy_op_name));
-    proxy_params_check(p);
     proxy_params r = p;
     if (r.scale == 0.0f) r.scale = 1.0f / std::sqrt(float(q->ne[0]));
     const auto params = proxy_params_pack(r);
