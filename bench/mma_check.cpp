@@ -243,13 +243,12 @@ times run(const env& e, const kernels& kk, const variant& v, const problem& p, d
     t.prep += event_ms(enqueue(e, kk.prep_k, p.d / 8, nkp, p.hkv, 0));
     t.prep += event_ms(enqueue(e, kk.prep_v, p.d, nkp / 8, p.hkv, 0));
     cl_mem qbuf = dp.q.get(), obuf = dp.o.get();
-    const float scale_log2 = p.scale() * 1.4426950408889634f;
     const int causal = p.causal ? 1 : 0;
     cl_uint i = 0;
     arg(kk.attn, i++, qbuf), arg(kk.attn, i++, zero), arg(kk.attn, i++, dp.q_ne), arg(kk.attn, i++, dp.q_nb);
     arg(kk.attn, i++, k16), arg(kk.attn, i++, vt16), arg(kk.attn, i++, nkp), arg(kk.attn, i++, obuf);
     arg(kk.attn, i++, zero), arg(kk.attn, i++, p.nkv), arg(kk.attn, i++, p.hkv), arg(kk.attn, i++, p.n_past);
-    arg(kk.attn, i++, causal), arg(kk.attn, i++, scale_log2);
+    arg(kk.attn, i++, causal), arg(kk.attn, i++, p.scale());
     if (sparse_args) sparse_args(kk.attn, i);
     const size_t n_wg_rows =
         sparse_args ? (size_t)sparse_rows * (kBlock / v.bm()) : (p.n + v.bm() - 1) / v.bm();

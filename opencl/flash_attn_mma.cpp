@@ -15,8 +15,6 @@
 namespace pa::ocl {
 namespace {
 
-constexpr float log2e = 1.4426950408889634f;
-
 size_t elem_bytes(pa_type t) {
     return t == PA_TYPE_F16 ? 2 : 4;
 }
@@ -133,12 +131,11 @@ void mma_attention(device_context& ctx, const operand& q, const mma_kv& kv, int6
     const size_t wg = size_t(32 * c.warps);
     const int32_t nkp = int32_t(kv.nkp), n_kv = int32_t(kv.n_keys), hkv = int32_t(n_head_kv);
     const int32_t past = int32_t(n_past), caus = causal ? 1 : 0;
-    const float scale_log2 = scale * log2e;
     if (!mask) {
         cl_kernel kn = ctx.get_kernel(mma_program, "fa_mma", opts);
         const size_t rows = size_t((n + c.bm() - 1) / c.bm());
         ctx.launch(kn, range1(rows * size_t(h) * wg), range1(wg), q.mem, q.shape, kv.k16.mem(), kv.vt16.mem(),
-                   nkp, dst.mem, n_kv, hkv, past, caus, scale_log2);
+                   nkp, dst.mem, n_kv, hkv, past, caus, scale);
         return;
     }
     if (mask->block % c.bm() != 0 || mask->block % c.bn != 0)
@@ -150,7 +147,7 @@ void mma_attention(device_context& ctx, const operand& q, const mma_kv& kv, int6
     const size_t rows = size_t(mask->n_rows) * size_t(mask->block / c.bm());
     const int64_t tri_total = mask->tri_total;
     ctx.launch(kn, range1(rows * size_t(h) * wg), range1(wg), q.mem, q.shape, kv.k16.mem(), kv.vt16.mem(),
-               nkp, dst.mem, n_kv, hkv, past, caus, scale_log2, mask->counts, mask->blocks, mask->block,
+               nkp, dst.mem, n_kv, hkv, past, caus, scale, mask->counts, mask->blocks, mask->block,
                mask->row0, mask->n_rows, tri_total);
 }
 

@@ -119,6 +119,25 @@ TEST(FaMma, FlashAttnOnTheTensorCorePathMatchesCpu) {
     }
 }
 
+// The softmax runs on scaled scores: with a negative scale the largest raw product is the
+// smallest score (a max taken before scaling would be wrong).
+TEST(FaMma, FlashAttnScaleSignAndSizeMatchCpu) {
+    if (!env().ocl) GTEST_SKIP() << "no OpenCL device";
+    const attn_case c{64, 70, 0, 2, 1, true, PA_TYPE_F32};
+    uint32_t seed = 30;
+    for (const float scale : {-0.125f, -1.0f, 0.0f}) {
+        bool on = false;
+        const double e = run_both(
+            c, seed += 3,
+            [&](pa::context& ctx, pa::tensor* q, pa::tensor* k, pa::tensor* v) {
+                return pa::flash_attn_ext(ctx, q, k, v, scale, 0, true);
+            },
+            &on);
+        EXPECT_TRUE(on) << "flash_attn_ext did not run on OpenCL";
+        EXPECT_LT(e, tolerance) << "scale=" << scale;
+    }
+}
+
 TEST(FaMma, ProxySparseAttnOnTheTensorCorePathMatchesCpu) {
     if (!env().ocl) GTEST_SKIP() << "no OpenCL device";
     const attn_case cases[] = {

@@ -183,7 +183,7 @@ inline void async_v_tile(local uint4* vl, global const uint4* vt, int row_chunks
 // heads of a KV group share K/V tiles in L2. Sparse: (mask row, part of it, head), same order.
 kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb, global const uint4* k16,
                    global const uint4* vt16, int nkp, global char* ob, ulong o_offs, int n_kv, int n_head_kv,
-                   int n_past, int causal, float scale_log2 TILE_ARGS) {
+                   int n_past, int causal, float scale TILE_ARGS) {
     local uint4 kl[BN * KCH];
     local uint4 vl[D * VCH];
     EMU_DECL
@@ -223,7 +223,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     float4 o[D / 8];
     MMA_UNROLL
     for (int j = 0; j < D / 8; ++j) o[j] = (float4)(0.0f);
-    float mrow0 = NEG_BIG, mrow1 = NEG_BIG; // running max of rows g, g+8 (raw logits)
+    float mrow0 = NEG_BIG, mrow1 = NEG_BIG; // running max of rows g, g+8 (scaled logits)
     float lrow0 = 0.0f, lrow1 = 0.0f;       // this lane's part of the running sums
 
 #ifdef FA_MMA_SPARSE
@@ -288,6 +288,10 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
                     mma16816(&s[j], qa[2 * q + 1], kv.z, kv.w);
                 }
             }
+            // scaled before the max, as the CPU reference does: the max of the raw products is not
+            // the max of the scores for a negative scale, and raw * scale * log2(e) may overflow
+            MMA_UNROLL
+            for (int j = 0; j < BN / 8; ++j) s[j] *= scale;
             // mask (only tiles that cross the diagonal or the end of the keys)
             if (kb + BN - 1 > warp_first) {
                 MMA_UNROLL
@@ -311,17 +315,17 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
             mx1 = fmax(mx1, shfl_xor(mx1, 1));
             mx1 = fmax(mx1, shfl_xor(mx1, 2));
             const float mn0 = fmax(mrow0, mx0), mn1 = fmax(mrow1, mx1);
-            const float al0 = native_exp2((mrow0 - mn0) * scale_log2), al1 = native_exp2((mrow1 - mn1) * scale_log2);
+            const float al0 = native_exp2((mrow0 - mn0) * M_LOG2E_F), al1 = native_exp2((mrow1 - mn1) * M_LOG2E_F);
             mrow0 = mn0;
             mrow1 = mn1;
-            const float c0 = mn0 * scale_log2, c1 = mn1 * scale_log2;
+            const float c0 = mn0 * M_LOG2E_F, c1 = mn1 * M_LOG2E_F;
             float sum0 = 0.0f, sum1 = 0.0f;
             MMA_UNROLL
             for (int j = 0; j < BN / 8; ++j) {
-                s[j].x = native_exp2(fma(s[j].x, scale_log2, -c0));
-                s[j].y = native_exp2(fma(s[j].y, scale_log2, -c0));
-                s[j].z = native_exp2(fma(s[j].z, scale_log2, -c1));
-                s[j].w = native_exp2(fma(s[j].w, scale_log2, -c1));
+                s[j].x = native_exp2(fma(s[j].x, M_LOG2E_F, -c0));
+                s[j].y = native_exp2(fma(s[j].y, M_LOG2E_F, -c0));
+                s[j].z = native_exp2(fma(s[j].z, M_LOG2E_F, -c1));
+                s[j].w = native_exp2(fma(s[j].w, M_LOG2E_F, -c1));
                 sum0 += s[j].x + s[j].y;
                 sum1 += s[j].z + s[j].w;
             }
