@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include <fmt/format.h>
@@ -47,13 +48,24 @@ const char* usage =
     "  --recall-rows R    query rows per head for the recall subsample (256; 0 = skip)\n"
     "  --no-stages        skip the per-stage runs\n"
     "  --sgemm N          time CLBlast SGEMM N^3 through mul_mat (8192; 0 = skip)\n"
-    "  --save-masks DIR   write each proxy mask (PAMASK1) to DIR/<shape>-<n>.mask\n"
+    "  --variants LIST    several sparse settings on the same inputs after one dense run,\n"
+    "                     ';'-separated, each name=value pairs over the flags below, e.g.\n"
+    "                     \"gamma=0.95;estimator=xattn,gamma=0.9;budget=fixed,min-tokens=1664\"\n"
+    "  --save-masks DIR   write each sparse mask (PAMASK1) to DIR/<shape>-<n>.mask (with variants:\n"
+    "                     DIR/<shape>-<n>-v<index>.mask)\n"
     "  --out FILE         JSON output (bench/results/<device>-<date>.json)\n"
     "  --threads T        CPU threads for estimate and recall (all)\n";
 
 struct shape {
     std::string name;
     int64_t H, Hkv, d, g; // g: proxy heads (shared/docs/proxyattn.md: 1; 4 for Qwen2.5)
+};
+
+// One sparse setting: the node's flags, the proxy head count when given (else the shape's g).
+struct variant {
+    std::string label; // as written in --variants ("" for the command's own flags)
+    proxy_params p;
+    bool heads_given = false;
 };
 
 shape shape_by_name(const std::string& n) {
@@ -108,8 +120,8 @@ struct options {
     analysis::pattern pat = analysis::pattern::needle;
     pa_type kv_type = PA_TYPE_F16;
     int reps = 5;
-    proxy_params p; // the node's flags (proxy_options.h); n_proxy comes from the shape
-    std::string mask_dir;
+    std::vector<variant> variants; // the sparse settings, each timed against the same dense run
+    std::string mask_dir, out_path;
     int64_t portable_max = 16384, recall_rows = 256;
     bool stages = true;
     int threads = 0;
@@ -134,6 +146,7 @@ void print_row(const record& r) {
     }
     if (r.has("oracle_density_sampled"))
         stages += fmt::format("  oracle(q) {:.3f}", r.num("oracle_density_sampled"));
+    if (r.has("variant")) stages += fmt::format("  [{}]", r.str("variant"));
     if (r.has("rel_l2_mma_vs_portable"))
         stages += fmt::format("  rel_l2(mma vs portable) {:.2e}", r.num("rel_l2_mma_vs_portable"));
     std::printf("%-11s %7lld %-15s %10.3f ms %7.1f TF/s  x%-6.2f dens %.3f  recall %.4f%s\n",
@@ -142,17 +155,32 @@ void print_row(const record& r) {
     std::fflush(stdout);
 }
 
+// The sparse node of one variant on the inputs of bench_one: time, stages, mask quality, and the
+// portable kernels where asked.
+struct sparse_run {
+    const cli::backend_set& be;
+    const options& o;
+    analysis::attn_inputs& in;
+    scheduler& sched;
+    tensor* dense;
+    const std::vector<float>& dense_out;
+    int64_t n;
+    double t_dense, flops;
+    int reps;
+    bool mma;
+    std::function<record(const char*)> base;
+    void operator()(proxy_params p, const std::string& label, const std::string& mask_path,
+                    std::vector<record>& out) const;
+};
+
 void bench_one(const cli::backend_set& be, const options& o, const shape& sh, int64_t n,
                std::vector<record>& out) {
     const float scale = 1.0f / std::sqrt(float(sh.d));
-    proxy_params p = o.p;
-    p.n_proxy = int32_t(sh.g);
-    p.scale = scale;
-    const analysis::synth_qkv s = analysis::synthesize(o.pat, n, 0, sh.H, sh.Hkv, sh.d, 1, scale, p.block);
+    const analysis::synth_qkv s =
+        analysis::synthesize(o.pat, n, 0, sh.H, sh.Hkv, sh.d, 1, scale, o.variants[0].p.block);
     analysis::attn_inputs in;
     analysis::make_attn_inputs(in, s, o.kv_type);
     tensor* dense = flash_attn_ext(in.ctx, in.q, in.k, in.v, scale, 0, true);
-    tensor* prox = proxy_sparse_attn(in.ctx, in.q, in.k, in.v, p);
     scheduler sched(be.order());
     sched.set_timing(true);
     const int reps = n >= 65536 ? std::min(o.reps, 3) : o.reps;
@@ -176,21 +204,40 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     rd.set("tflops", flops / t_dense * 1e-9).set("density", 1.0).set("recall_mean", 1.0).set("speedup", 1.0);
     out.push_back(rd);
     print_row(rd);
-    std::vector<float> dense_out(static_cast<const float*>(dense->data),
-                                 static_cast<const float*>(dense->data) + n * sh.H * sh.d);
+    const std::vector<float> dense_out(static_cast<const float*>(dense->data),
+                                       static_cast<const float*>(dense->data) + n * sh.H * sh.d);
+    const sparse_run run{be, o, in, sched, dense, dense_out, n, t_dense, flops, reps, mma, base};
+    for (size_t i = 0; i < o.variants.size(); ++i) {
+        const variant& v = o.variants[i];
+        proxy_params p = v.p;
+        if (!v.heads_given) p.n_proxy = int32_t(sh.g);
+        p.scale = scale;
+        std::string mask_path;
+        if (!o.mask_dir.empty())
+            mask_path = o.variants.size() == 1 ? fmt::format("{}/{}-{}.mask", o.mask_dir, sh.name, n)
+                                               : fmt::format("{}/{}-{}-v{}.mask", o.mask_dir, sh.name, n, i);
+        run(p, v.label, mask_path, out);
+        write_records(o.out_path, out); // keep what we have if a later variant fails or is cut off
+    }
+}
 
+void sparse_run::operator()(proxy_params p, const std::string& label, const std::string& mask_path,
+                            std::vector<record>& out) const {
+    tensor* prox = proxy_sparse_attn(in.ctx, in.q, in.k, in.v, p);
     // the sparse node (mode: the estimator's name, "proxy" for ProxyAttn): whole node, then its stages
     const double t_proxy = median(time_node(sched, prox, reps, 1));
     const proxy::geometry geo = proxy::make_geometry(prox);
     const std::string sparse_mode = proxy_estimator_name(p.estimator);
     record rp = base(sparse_mode.c_str());
+    if (!label.empty()) rp.set("variant", label);
     rp.set("estimator", sparse_mode).set("stride", int64_t(p.stride)).set("block", int64_t(p.block));
     if (p.estimator == proxy_estimator::flex)
         rp.set("flex_tau", double(p.flex_tau)).set("max_tokens", int64_t(p.max_tokens));
     rp.set("kernel", mma ? "mma" : "portable")
         .set("on_device", sched.assigned_backend(prox) == 0 && be.accel);
     rp.set("time_ms", t_proxy).set("speedup", t_dense / t_proxy).set("gamma", double(p.gamma));
-    rp.set("min_tokens", int64_t(p.min_tokens)).set("proxy_heads", sh.g).set("all_kept", geo.all_kept);
+    rp.set("min_tokens", int64_t(p.min_tokens)).set("proxy_heads", int64_t(p.n_proxy));
+    rp.set("budget", proxy_budget_name(p.budget)).set("all_kept", geo.all_kept);
     rp.set("rel_l2_vs_dense",
            rel_l2(static_cast<const float*>(prox->data), dense_out.data(), dense_out.size()));
     if (o.stages && !geo.all_kept) {
@@ -210,8 +257,7 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
     // quality: the mask as the node computed it (CPU reference estimate == OpenCL estimate)
     const proxy::host_qkv x = proxy::load_qkv(geo, in.q, in.k, in.v, o.threads);
     const proxy::estimate e = proxy::estimate_mask(geo, x, o.threads);
-    if (!o.mask_dir.empty())
-        analysis::write_mask_file(fmt::format("{}/{}-{}.mask", o.mask_dir, sh.name, n), e.mask);
+    if (!mask_path.empty()) analysis::write_mask_file(mask_path, e.mask);
     const double dens = analysis::mask_density(e.mask);
     rp.set("density", dens).set("tflops", dens * flops / t_proxy * 1e-9);
     if (rp.has("t_attn_ms") && rp.num("t_attn_ms") > 0)
@@ -245,6 +291,7 @@ void bench_one(const cli::backend_set& be, const options& o, const shape& sh, in
         print_row(r);
         const double tp = median(time_node(sched, prox, std::min(reps, 3), 1));
         record q = base((sparse_mode + "_portable").c_str());
+        if (!label.empty()) q.set("variant", label);
         q.set("kernel", "portable")
             .set("time_ms", tp)
             .set("tflops", dens * flops / tp * 1e-9)
@@ -275,7 +322,23 @@ int run_bench_attn(int argc, char** argv) {
     if (kv != "f16" && kv != "f32") throw error(fmt::format("--kv-type must be f16 or f32, not '{}'", kv));
     o.kv_type = kv == "f16" ? PA_TYPE_F16 : PA_TYPE_F32;
     o.reps = int(std::max<int64_t>(1, a.i64("--reps", 5)));
-    o.p = cli::proxy_params_from(a);
+    const bool heads_given = a.has("--proxy-heads");
+    const proxy_params common = cli::proxy_params_from(a);
+    const std::string variants = a.str("--variants", "");
+    for (const std::string& piece : cli::split_list(variants, ';')) {
+        const std::string item = cli::trimmed(piece);
+        if (item.empty()) continue;
+        variant v{item, {}, heads_given};
+        try {
+            v.p = cli::proxy_params_from_pairs(item, common, [&](cli::args& va) {
+                if (va.has("--proxy-heads")) v.heads_given = true;
+            });
+        } catch (const error& e) {
+            throw error(fmt::format("--variants: '{}': {}", item, e.what()));
+        }
+        o.variants.push_back(std::move(v));
+    }
+    if (o.variants.empty()) o.variants.push_back({"", common, heads_given});
     o.mask_dir = a.str("--save-masks", "");
     if (!o.mask_dir.empty()) std::filesystem::create_directories(o.mask_dir);
     o.portable_max = a.i64("--portable-max", 16384);
@@ -291,6 +354,7 @@ int run_bench_attn(int argc, char** argv) {
     a.finish();
     if (out_path.empty())
         out_path = fmt::format("bench/results/{}-{}.json", file_safe(device_name(be.main())), today());
+    o.out_path = out_path;
 
     std::printf("device: %s\n", be.main().description().c_str());
     std::vector<record> recs;

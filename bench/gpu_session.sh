@@ -7,6 +7,9 @@
 #                                       attention analysis, dense vs proxy (needs the model: MODEL=)
 #   bash bench/gpu_session.sh speed     pa bench attn beside PyTorch (SDPA, FlexAttention with the
 #                                       same masks), the estimator's stages, prefill
+#   bash bench/gpu_session.sh estimators  proxy / xattn / flex at three thresholds on the same
+#                                       inputs (32K, 128K), fixed-budget masks at density ~0.10 /
+#                                       0.30, PyTorch SDPA and FlexAttention on every mask
 # Results go to $OUT (at most 8 files come back from the device machine); every step runs on its
 # own (a failing step is reported and the next one runs); a summary table comes last.
 set -uo pipefail
@@ -66,6 +69,29 @@ speed)
     --portable-max 0 --save-masks /tmp/masks --out "$OUT/attn.json"
   step "PyTorch: SDPA dense and FlexAttention with the same masks"
   run 200 python3 bench/anchors/torch_attn.py --hkv 8 --dim 128 --out "$OUT/torch.json" /tmp/masks/llama3-8b-*.mask
+  ;;
+estimators)
+  # every estimator on the same inputs (pa bench attn --variants: one dense run, then each setting),
+  # the masks timed by FlexAttention in the same call; fixed budgets give densities ~0.10 / 0.30
+  [ -x "$pa" ] || build
+  T=(gamma=0.9 gamma=0.95 gamma=0.99)
+  curve=""
+  for e in proxy xattn flex; do for t in "${T[@]}"; do curve+="estimator=$e,$t;"; done; done
+  step "Llama-3-8B layer, 32K: three estimators x three thresholds, fixed budgets at density ~0.10 / 0.30"
+  run 240 "$pa" bench attn --device 0 --shapes llama3-8b --n-list 32768 --reps 3 --portable-max 0 --sgemm 0 \
+    --threads "$(nproc)" --variants "${curve}budget=fixed,min-tokens=1664;budget=fixed,min-tokens=5504" \
+    --save-masks /tmp/masks32 --out "$OUT/est-32k.json"
+  step "Llama-3-8B layer, 128K: each estimator at its default threshold, fixed budgets at ~0.10 / 0.30"
+  run 260 "$pa" bench attn --device 0 --shapes llama3-8b --n-list 131072 --reps 3 --portable-max 0 --sgemm 0 \
+    --threads "$(nproc)" --recall-rows 64 \
+    --variants "estimator=proxy;estimator=flex;budget=fixed,min-tokens=6784;budget=fixed,min-tokens=21504;estimator=xattn" \
+    --save-masks /tmp/masks128 --out "$OUT/est-128k.json"
+  step "Qwen2.5-7B layer, 128K: the estimate with g = 1 and g = 4 proxy heads"
+  run 150 "$pa" bench attn --device 0 --shapes qwen2.5-7b --n-list 131072 --reps 3 --portable-max 0 --sgemm 0 \
+    --threads "$(nproc)" --recall-rows 32 --variants "proxy-heads=1;proxy-heads=4" --out "$OUT/est-qwen-128k.json"
+  step "PyTorch: SDPA dense and FlexAttention with the same masks"
+  run 200 python3 bench/anchors/torch_attn.py --hkv 8 --dim 128 --out "$OUT/torch-est.json" \
+    /tmp/masks32/*.mask /tmp/masks128/*.mask
   ;;
 *) echo "unknown phase $phase"; exit 2 ;;
 esac

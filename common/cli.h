@@ -35,6 +35,9 @@ struct command_registrar {
 // The pieces of list between the separators, as written (empty ones too): "a,,b" -> a, "", b.
 std::vector<std::string> split_list(const std::string& list, char sep);
 
+// s without its leading and trailing blanks (spaces, tabs).
+std::string trimmed(std::string s);
+
 // --name value / --name=value / -x value; flags without value. Unknown options are errors.
 class args {
   public:

@@ -35,6 +35,12 @@ std::vector<std::string> split_list(const std::string& list, char sep) {
     return items;
 }
 
+std::string trimmed(std::string s) {
+    s.erase(0, s.find_first_not_of(" \t"));
+    s.erase(s.find_last_not_of(" \t") + 1);
+    return s;
+}
+
 int args::print_usage() const {
     fmt::print("{}", usage_);
     return 0;

@@ -2,6 +2,7 @@
 #include "proxy_options.h"
 
 #include <fmt/format.h>
+#include <vector>
 
 #include "pa/error.h"
 
@@ -35,6 +36,22 @@ proxy_params proxy_params_from(args& a, proxy_params p) {
     if (!(p.flex_tau >= 0.0f)) throw error(fmt::format("--flex-tau {} must be >= 0", p.flex_tau));
     if (p.max_tokens < 0) throw error(fmt::format("--max-tokens {} must be >= 0", p.max_tokens));
     proxy_params_check(p); // the rest, before any model or node exists
+    return p;
+}
+
+proxy_params proxy_params_from_pairs(const std::string& pairs, proxy_params defaults,
+                                     const std::function<void(args&)>& more) {
+    std::vector<std::string> words{"setting"};
+    for (const std::string& piece : split_list(pairs, ','))
+        if (const std::string w = trimmed(piece); !w.empty()) words.push_back("--" + w);
+    std::vector<char*> argv;
+    for (std::string& w : words)
+        argv.push_back(w.data());
+    args a(int(argv.size()), argv.data(), "");
+    const proxy_params p = proxy_params_from(a, defaults);
+    if (more) more(a);
+    if (!a.positional().empty()) throw error(fmt::format("'{}' is not a flag", a.positional()[0]));
+    a.finish();
     return p;
 }
 

@@ -2,6 +2,9 @@
 // (pa attn, pa run, pa perplexity, pa eval, pa bench attn): parsed in one place.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "cli.h"
 #include "pa/proxy_sparse_attn.h"
 
@@ -26,5 +29,11 @@ inline constexpr const char* proxy_option_help =
 
 // Reads the flags above over `defaults`; the node validates the values it is built with.
 proxy_params proxy_params_from(args& a, proxy_params defaults = {});
+
+// One setting written as name=value pairs separated by ',' ("gamma=0.99,no-force" means
+// --gamma=0.99 --no-force): the flags above over `defaults`, then `more` reads any other flag
+// of the setting. Used by `pa eval --settings` and `pa bench attn --variants`.
+proxy_params proxy_params_from_pairs(const std::string& pairs, proxy_params defaults,
+                                     const std::function<void(args&)>& more = {});
 
 } // namespace pa::cli

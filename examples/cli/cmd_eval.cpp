@@ -134,16 +134,6 @@ analysis::text_codec codec_for(const model::tokenizer& tok) {
     return c;
 }
 
-namespace {
-
-std::string trimmed(std::string s) {
-    s.erase(0, s.find_first_not_of(" \t"));
-    s.erase(s.find_last_not_of(" \t") + 1);
-    return s;
-}
-
-} // namespace
-
 std::vector<setting> parse_settings(const std::string& list, const model::session_options& base) {
     std::vector<setting> out;
     for (const std::string& piece : split_list(list, ';')) {
@@ -155,20 +145,10 @@ std::vector<setting> parse_settings(const std::string& list, const model::sessio
         } else {
             s.options.attn = model::attn_mode::proxy;
             if (item != "proxy") {
-                // "gamma=0.99,no-force" -> pa setting --gamma=0.99 --no-force
-                std::vector<std::string> words{"setting"};
-                for (const std::string& piece : split_list(item, ','))
-                    if (const std::string w = trimmed(piece); !w.empty()) words.push_back("--" + w);
-                std::vector<char*> argv;
-                for (std::string& w : words)
-                    argv.push_back(w.data());
                 try {
-                    args a(int(argv.size()), argv.data(), "");
-                    s.options.proxy = proxy_params_from(a, base.proxy);
-                    s.options.proxy_min_len = a.i64("--proxy-min-len", base.proxy_min_len);
-                    if (!a.positional().empty())
-                        throw error(fmt::format("'{}' is not a flag", a.positional()[0]));
-                    a.finish();
+                    s.options.proxy = proxy_params_from_pairs(item, base.proxy, [&](args& a) {
+                        s.options.proxy_min_len = a.i64("--proxy-min-len", base.proxy_min_len);
+                    });
                 } catch (const error& e) {
                     throw error(fmt::format("--settings: '{}': {}", item, e.what()));
                 }
