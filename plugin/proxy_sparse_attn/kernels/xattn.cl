@@ -4,6 +4,7 @@
 //   xattn_tile_q, xattn_tile_k   step 1: int8 tile rows (a reversed query tile, a key tile)
 //   xattn_block_stats            step 2: per (query tile, key block) max logit and fixed-point
 //                                sum of exp over the block's visible key tiles (antidiagonal sums)
+//   xattn_block_stats_tiled      the same on local-memory tiles (where d % 16 == 0 and they fit)
 //   xattn_merge                  per query tile: max and 1 / softmax sum, blocks in order
 //   xattn_scores                 A_h[m][n]: the row's query tiles' probabilities, tiles in order
 // Steps 3-4 are rank_rows_threshold and build_rank_mask of estimator_common.cl.
@@ -110,6 +111,61 @@ __kernel void xattn_block_stats(__global const char* q8, __global const float* q
     const long at = ((long)h * (t_end - t_begin) + (ti - t_begin)) * n_kblocks + n;
     bm[at] = mx;
     bs[at] = from_fixed(sum);
+}
+
+// Step 2 on local-memory tiles, the host's choice where d is a multiple of 16 and the tiles fit
+// (xattn.cpp): one work-group of XT_LS items per (key block n, qt query tiles from t_begin, head).
+// The block's key tiles and the group's query tiles are staged in local memory (rows padded by
+// 16 bytes against bank conflicts); the items compute the (query tile, key tile) dot products,
+// then one item per query tile takes the max and the fixed-point sum. Same integers, same logits,
+// same order-free max and exact sums as xattn_block_stats: the same bits. Global
+// (n_kblocks * XT_LS, ceil((t_end - t_begin) / qt), H).
+#define XT_LS 256
+#define XT_KEY_BYTES 16896 // B * d (at most 16384) + 16 bytes a key tile (at most 32 tiles)
+#define XT_Q_BYTES 16384
+#define XT_PAIRS 2048 // qt * tpb
+__kernel __attribute__((reqd_work_group_size(XT_LS, 1, 1))) void
+xattn_block_stats_tiled(__global const char* q8, __global const float* qs, __global const char* k8,
+                        __global const float* ks, __global float* bm, __global float* bs, int t_begin, int t_end,
+                        int n_qtiles, int n_tiles, long tq0, int gqa, int n_kblocks, int S, int d, int tpb, int qt) {
+    __local uint4 kl[XT_KEY_BYTES / 16];
+    __local uint4 ql[XT_Q_BYTES / 16];
+    __local float L[XT_PAIRS];
+    const int n = get_group_id(0), h = get_group_id(2), lid = get_local_id(0);
+    const int tb = t_begin + get_group_id(1) * qt, te = min(tb + qt, t_end);
+    if (n > (tq0 + te - 1) / tpb) return; // the group's last (latest) tile does not reach block n
+    const int w = S * d / 16, ws = w + 1, causal_w = (S + 1) / 2 * d / 16; // 16-byte words of a row
+    const long k0 = (long)(h / gqa) * n_tiles, j0 = (long)n * tpb;
+    const int nk = (int)min((long)tpb, n_tiles - j0), nq = te - tb;
+    __global const uint4* kg = (__global const uint4*)(k8 + (k0 + j0) * S * d);
+    for (int e = lid; e < nk * w; e += XT_LS) kl[(e / w) * ws + e % w] = kg[e];
+    __global const uint4* qg = (__global const uint4*)(q8 + ((long)h * n_qtiles + tb) * S * d);
+    for (int e = lid; e < nq * w; e += XT_LS) ql[(e / w) * ws + e % w] = qg[e];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int p = lid; p < nq * tpb; p += XT_LS) {
+        const int a = p / tpb, jj = p % tpb;
+        const long i = tq0 + tb + a, j = j0 + jj;
+        if (j > i) continue; // past the tile's causal limit (also past the last key tile)
+        __local const uint4* qr = ql + a * ws;
+        __local const uint4* kr = kl + jj * ws;
+        const int nw = j == i ? causal_w : w;
+        int acc = 0;
+        for (int c = 0; c < nw; ++c) acc += dot16_i8(qr[c], kr[c]);
+        L[p] = logit(acc, qs[(long)h * n_qtiles + tb + a], ks[k0 + j]);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int a = lid; a < nq; a += XT_LS) {
+        const long i = tq0 + tb + a;
+        if (n > i / tpb) continue;
+        const int m = (int)(min(j0 + tpb, i + 1) - j0);
+        float mx = -INFINITY;
+        for (int jj = 0; jj < m; ++jj) mx = fmax(mx, L[a * tpb + jj]);
+        ulong sum = 0;
+        for (int jj = 0; jj < m; ++jj) sum += exp_fixed(L[a * tpb + jj] - mx);
+        const long at = ((long)h * (t_end - t_begin) + (tb + a - t_begin)) * n_kblocks + n;
+        bm[at] = mx;
+        bs[at] = from_fixed(sum);
+    }
 }
 
 // Per query tile: M = max of its block maxima, inv = 1 / (sum in block order of bs * exp(bm - M)).

@@ -49,11 +49,27 @@ void tile_rows(xattn_state& st, const operand& q, const operand& k) {
                   st.k8.mem(), st.ks.mem(), int32_t(geo.n_tiles), geo.n_keys, int32_t(geo.S), int32_t(geo.d));
 }
 
+// xattn_block_stats_tiled (xattn.cl): work-group size and local buffers.
+constexpr size_t tiled_ls = 256;
+constexpr int64_t tiled_key_bytes = 16896, tiled_q_bytes = 16384, tiled_pairs = 2048;
+
+// Query tiles per work-group of xattn_block_stats_tiled, or 0 where its tiles do not fit (rows
+// not a multiple of 16 bytes, a block's key tiles over its buffer, too little local memory).
+int32_t tiled_query_tiles(const device_context& ctx, const geometry& geo) {
+    const int64_t row = geo.S * geo.d + 16, tpb = geo.tiles_per_block();
+    const int64_t local_bytes = tiled_key_bytes + tiled_q_bytes + 4 * tiled_pairs;
+    if (geo.d % 16 != 0 || tpb * row > tiled_key_bytes || row > tiled_q_bytes || tpb > tiled_pairs ||
+        int64_t(ctx.caps().local_mem) < local_bytes)
+        return 0;
+    return int32_t(std::min({tiled_q_bytes / row, tiled_pairs / tpb, geo.n_qtiles()}));
+}
+
 // Step 2: block statistics, softmax and block scores, rows in batches so that the statistics
 // stay under est::stats_budget_bytes().
 void block_scores(xattn_state& st) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
+    const int32_t qt = tiled_query_tiles(ctx, geo);
     const int32_t nb = int32_t(geo.n_kblocks), nq = int32_t(geo.n_qtiles()),
                   tpb = int32_t(geo.tiles_per_block());
     st.scores = est::temp(ctx, geo.H * geo.tri_total());
@@ -68,9 +84,17 @@ void block_scores(xattn_state& st) {
         const int32_t t_begin = int32_t(geo.tile_first(m0) - geo.tq0),
                       t_end = int32_t(geo.tile_end(m1 - 1) - geo.tq0);
         const size_t nt = size_t(t_end - t_begin);
-        ctx.launch(st.kernel("xattn_block_stats"), range3(size_t(nb), nt, size_t(geo.H)), {}, st.q8.mem(),
-                   st.qs.mem(), st.k8.mem(), st.ks.mem(), bm.mem(), bs.mem(), t_begin, t_end, nq,
-                   int32_t(geo.n_tiles), geo.tq0, int32_t(geo.gqa), nb, int32_t(geo.S), int32_t(geo.d), tpb);
+        if (qt > 0)
+            ctx.launch(st.kernel("xattn_block_stats_tiled"),
+                       range3(size_t(nb) * tiled_ls, (nt + size_t(qt) - 1) / size_t(qt), size_t(geo.H)),
+                       range3(tiled_ls, 1, 1), st.q8.mem(), st.qs.mem(), st.k8.mem(), st.ks.mem(), bm.mem(),
+                       bs.mem(), t_begin, t_end, nq, int32_t(geo.n_tiles), geo.tq0, int32_t(geo.gqa), nb,
+                       int32_t(geo.S), int32_t(geo.d), tpb, qt);
+        else
+            ctx.launch(st.kernel("xattn_block_stats"), range3(size_t(nb), nt, size_t(geo.H)), {}, st.q8.mem(),
+                       st.qs.mem(), st.k8.mem(), st.ks.mem(), bm.mem(), bs.mem(), t_begin, t_end, nq,
+                       int32_t(geo.n_tiles), geo.tq0, int32_t(geo.gqa), nb, int32_t(geo.S), int32_t(geo.d),
+                       tpb);
         ctx.launch(st.kernel("xattn_merge"), range2(nt, size_t(geo.H)), {}, bm.mem(), bs.mem(), tM.mem(),
                    tinv.mem(), t_begin, t_end, nq, geo.tq0, nb, tpb);
         ctx.launch(st.kernel("xattn_scores"), range3(size_t(nb), size_t(m1 - m0), size_t(geo.H)), {},
