@@ -3,7 +3,10 @@
 // layers, with dense attention and with proxy_sparse_attn; prints the time and the share of
 // attention in it. The layer graph is built here from pa ops (rms_norm, mul_mat, rope,
 // flash_attn_ext | proxy_sparse_attn, swiglu, add), as examples/model builds it, without
-// embeddings and logits (a prefill's cost is in the layers).
+// embeddings and logits (a prefill's cost is in the layers). Random weights make every head's
+// attention nearly uniform (a proxy mask keeps almost every block); --pattern feeds attention
+// with the structured Q/K of a synthetic pattern instead (analysis/patterns.h), while the layer
+// still computes its own Q/K products (graph outputs, timed), so the attention share is real.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "attn_inputs.h"
 #include "bench.h"
 #include "bench_util.h"
 #include "cli.h"
@@ -18,6 +22,7 @@
 #include "pa/ops.h"
 #include "pa/proxy_sparse_attn.h"
 #include "pa/types.h"
+#include "patterns.h"
 #include "proxy_options.h"
 
 namespace pa::bench {
@@ -30,6 +35,9 @@ const char* usage =
     "  --layers L       layers (2)\n"
     "  --reps R         timed passes, median reported (1)\n"
     "  --small          tiny layer shapes (n_embd 256, 4 heads, 2 kv heads, head dim 64, FFN 512): CI smoke\n"
+    "  --pattern P      attention reads the Q/K of a synthetic pattern (random | needle | sink-local |\n"
+    "                   diffuse-focused) instead of the layer's own (default: the layer's own; random\n"
+    "                   weights make it nearly uniform); the layer's Q/K products still run\n"
     "  --out FILE       JSON output (bench/results/<device>-<date>-prefill.json)\n";
 
 struct dims {
@@ -65,8 +73,15 @@ tensor* ones(context& ctx, int64_t n) {
     return t;
 }
 
+// Structured Q/K for attention in place of the layer's (--pattern), [d, N, heads].
+struct replay_qk {
+    tensor *q = nullptr, *k = nullptr;
+};
+
+// One layer; the layer's own rope'd Q and K go to `extra` (graph outputs) where replay replaces
+// them in attention.
 tensor* build_layer(context& ctx, const dims& m, const layer_w& w, tensor* x, int64_t N,
-                    const proxy_params* pp, int li) {
+                    const proxy_params* pp, int li, const replay_qk& replay, std::vector<tensor*>& extra) {
     const float scale = 1.0f / std::sqrt(float(m.d));
     tensor* h = mul(ctx, rms_norm(ctx, x, m.eps), w.attn_norm);
     tensor* q =
@@ -77,6 +92,12 @@ tensor* build_layer(context& ctx, const dims& m, const layer_w& w, tensor* x, in
     q = permute(ctx, q, 0, 2, 1, 3); // [d, N, H]
     k = permute(ctx, k, 0, 2, 1, 3);
     v = permute(ctx, v, 0, 2, 1, 3);
+    if (replay.q) {
+        extra.push_back(q);
+        extra.push_back(k);
+        q = replay.q;
+        k = replay.k;
+    }
     tensor* a = pp ? proxy_sparse_attn(ctx, q, k, v, *pp) : flash_attn_ext(ctx, q, k, v, scale, 0, true);
     std::snprintf(a->name, sizeof a->name, "attn-%d", li);
     x = add(ctx, x, mul_mat(ctx, w.wo, reshape(ctx, a, {m.d * m.H, N})));
@@ -104,6 +125,10 @@ int run_bench_prefill(int argc, char** argv) {
     dims m;
     const bool small = a.flag("--small");
     if (small) m = {256, 4, 2, 64, 512, 10000.0f, 1e-5f};
+    const std::string pattern_name = a.str("--pattern", "");
+    analysis::pattern pat = analysis::pattern::needle;
+    if (!pattern_name.empty() && !analysis::pattern_from_name(pattern_name, pat))
+        throw error(fmt::format("--pattern must be {}, not '{}'", analysis::pattern_names, pattern_name));
     std::string out_path = a.str("--out", "");
     cli::backend_set be = cli::open_backends(a);
     a.finish();
@@ -136,12 +161,22 @@ int run_bench_prefill(int argc, char** argv) {
         x0->flags |= PA_FLAG_PARAM;
         proxy_params pp = proxy;
         pp.scale = 1.0f / std::sqrt(float(m.d));
+        analysis::attn_inputs replay_in; // --pattern: one structured Q/K for every layer
+        replay_qk replay;
+        if (!pattern_name.empty()) {
+            analysis::make_attn_inputs(
+                replay_in, analysis::synthesize(pat, N, 0, m.H, m.Hkv, m.d, 1, pp.scale, pp.block),
+                PA_TYPE_F32);
+            replay = {replay_in.q, replay_in.k};
+        }
         double t_dense = 0;
         for (const bool use_proxy : {false, true}) {
             tensor* x = x0;
+            std::vector<tensor*> outs;
             for (int li = 0; li < layers; ++li)
-                x = build_layer(ctx, m, w[size_t(li)], x, N, use_proxy ? &pp : nullptr, li);
-            const graph g = build_forward({x});
+                x = build_layer(ctx, m, w[size_t(li)], x, N, use_proxy ? &pp : nullptr, li, replay, outs);
+            outs.insert(outs.begin(), x);
+            const graph g = build_forward(outs);
             scheduler sched(be.order());
             sched.set_timing(true);
             std::vector<double> total, attn, wall;
@@ -172,7 +207,9 @@ int run_bench_prefill(int argc, char** argv) {
             rec.set("attn_on_device", attn_dev)
                 .set("speedup", t_dense / t)
                 .set("tokens_per_s", double(N) / t * 1e3);
-            rec.set("reps", reps).set("date", today());
+            rec.set("reps", reps)
+                .set("date", today())
+                .set("attention_inputs", pattern_name.empty() ? "layer" : pattern_name);
             if (use_proxy) rec.set("gamma", double(proxy.gamma));
             recs.push_back(rec);
             std::printf("prefill %-5s N=%-7lld layers=%d  %10.1f ms  attention %9.1f ms (%4.1f%%)  x%.2f  "
