@@ -47,6 +47,8 @@ const char* usage =
     "                     path is active (16384; 0 = never)\n"
     "  --recall-rows R    query rows per head for the recall subsample (256; 0 = skip)\n"
     "  --no-stages        skip the per-stage runs\n"
+    "  --no-quality       times only: no CPU reference mask, density, recall or saved masks (for\n"
+    "                     estimators whose CPU reference is slow at 128K)\n"
     "  --sgemm N          time CLBlast SGEMM N^3 through mul_mat (8192; 0 = skip)\n"
     "  --variants LIST    several sparse settings on the same inputs after one dense run,\n"
     "                     ';'-separated, each name=value pairs over the flags below, e.g.\n"
@@ -123,7 +125,7 @@ struct options {
     std::vector<variant> variants; // the sparse settings, each timed against the same dense run
     std::string mask_dir, out_path;
     int64_t portable_max = 16384, recall_rows = 256;
-    bool stages = true;
+    bool stages = true, quality = true;
     int threads = 0;
 };
 
@@ -254,6 +256,12 @@ void sparse_run::operator()(proxy_params p, const std::string& label, const std:
         rp.set("t_estimate_ms", prev).set("t_attn_ms", std::max(0.0, t_proxy - prev));
         rp.set("estimate_share_of_dense", prev / t_dense);
     }
+    if (!o.quality) {
+        rp.set("density", -1.0).set("tflops", 0.0).set("recall_mean", -1.0);
+        out.push_back(rp);
+        print_row(rp);
+        return;
+    }
     // quality: the mask as the node computed it (CPU reference estimate == OpenCL estimate)
     const proxy::host_qkv x = proxy::load_qkv(geo, in.q, in.k, in.v, o.threads);
     const proxy::estimate e = proxy::estimate_mask(geo, x, o.threads);
@@ -344,6 +352,7 @@ int run_bench_attn(int argc, char** argv) {
     o.portable_max = a.i64("--portable-max", 16384);
     o.recall_rows = a.i64("--recall-rows", 256);
     o.stages = !a.flag("--no-stages");
+    o.quality = !a.flag("--no-quality");
     o.threads = int(a.i64("--threads", 0));
     const int64_t sgemm_n = a.i64("--sgemm", 8192);
     std::string out_path = a.str("--out", "");
