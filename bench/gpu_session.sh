@@ -7,6 +7,11 @@
 #                                       attention analysis, dense vs proxy (needs the model: MODEL=)
 #   bash bench/gpu_session.sh speed     pa bench attn beside PyTorch (SDPA, FlexAttention with the
 #                                       same masks), the estimator's stages, prefill
+#   bash bench/gpu_session.sh synthetic   needle / sink-local / diffuse-focused at gamma 0.95, 32K
+#                                       and 128K: recall, density, oracle density
+#   bash bench/gpu_session.sh model     SmolLM2-135M (MODEL=): needles dense vs proxy, perplexity,
+#                                       generation speed (decode_gpu.sh), needles with xattn / flex,
+#                                       prefill with structured attention
 #   bash bench/gpu_session.sh estimators  proxy / xattn / flex at three thresholds on the same
 #                                       inputs (32K, 128K), fixed-budget masks at density ~0.10 /
 #                                       0.30, PyTorch SDPA and FlexAttention on every mask
@@ -92,6 +97,41 @@ estimators)
   step "PyTorch: SDPA dense and FlexAttention with the same masks"
   run 200 python3 bench/anchors/torch_attn.py --hkv 8 --dim 128 --out "$OUT/torch-est.json" \
     /tmp/masks32/*.mask /tmp/masks128/*.mask
+  ;;
+synthetic)
+  # issue 12's synthetic criterion: recall mean / p5 and density over the oracle at gamma 0.95
+  [ -x "$pa" ] || build
+  for pat in needle sink-local diffuse-focused; do
+    step "synthetic $pat, gamma 0.95, Llama-3-8B layer, 32K and 128K (recall on 128 rows a head)"
+    run 150 "$pa" bench attn --device 0 --shapes llama3-8b --n-list 32768,131072 --reps 3 --portable-max 0 \
+      --sgemm 0 --no-stages --threads "$(nproc)" --recall-rows 128 --pattern "$pat" --gamma 0.95 \
+      --out "$OUT/synthetic-$pat.json" | grep -E "proxy|dense" | tail -4
+  done
+  ;;
+model)
+  # the real-model runs of one session, most important first (needs the model: MODEL=)
+  model=${MODEL:?MODEL=path/to/SmolLM2-135M-Instruct.Q4_1.gguf}
+  texts=${TEXTS:-.gpu-xc}
+  [ -x "$pa" ] || build
+  step "needle in a haystack at ~8K, dense vs proxy at the defaults, two texts, 10 depths x 4 trials"
+  for t in sherlock bible-kjv; do
+    run 150 "$pa" eval niah --device 0 -m "$model" -f "$texts/$t.txt" -c 8192 --depths 10 --trials 4 \
+      --settings "dense;proxy" --out "$OUT/niah-$t.json" --quiet | tail -3
+  done
+  step "perplexity at 8K, dense vs proxy: KL(dense || proxy), top-1 agreement"
+  run 100 "$pa" perplexity --device 0 -m "$model" -f "$texts/sherlock.txt" -c 8192 --chunks 4 --attn both \
+    --json >"$OUT/ppl-8k.json"
+  tail -c 600 "$OUT/ppl-8k.json"; echo
+  step "generation: pp512 and tg64 (bench/decode_gpu.sh)"
+  OUT="$OUT/decode" PA_BUILD_DIR="$build" MODEL="$model" run 200 bash "$(dirname "$0")/decode_gpu.sh" | tail -15
+  step "needle in a haystack with the other estimators (xattn, flex), same prompts, 10 depths x 2 trials"
+  for t in sherlock bible-kjv; do
+    run 120 "$pa" eval niah --device 0 -m "$model" -f "$texts/$t.txt" -c 8192 --depths 10 --trials 2 \
+      --settings "dense;estimator=xattn;estimator=flex" --out "$OUT/niah-estimators-$t.json" --quiet | tail -4
+  done
+  step "prefill of Llama-3-8B-shaped layers with structured attention (--pattern needle)"
+  run 150 "$pa" bench prefill --device 0 --n-list 32768,131072 --layers 1 --pattern needle \
+    --out "$OUT/prefill-needle.json" | grep prefill
   ;;
 *) echo "unknown phase $phase"; exit 2 ;;
 esac
