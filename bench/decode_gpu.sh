@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/decode_gpu.sh - generation speed of a small real model on an NVIDIA GPU in one device
+# call: build, then `pa run --json` on SmolLM2-135M: pp512 (a 512-token prompt) and tg (64
+# tokens decoded after it), each after a warm-up run that fills the kernel cache; the decode
+# breakdown per token (graph build, plan, dispatch, wait), the old path (a graph per token,
+# --decode-span 0) beside the new one, and per-kernel times (PA_OPENCL_PROFILE) of a short run.
+#
+# From the repository root on the GPU machine, after ../shared/gpu/prepare here and with the
+# model carried along (bench/NOTES.md: the GGUF travels in parts):
+#   run(command="source .gpu/gpu-env && MODEL=... bash bench/decode_gpu.sh", carry=[".gpu"], timeout_s=600)
+# Elsewhere (PoCL): PA_DECODE_DEVICE=opencl MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf bash bench/decode_gpu.sh
+# Results in $OUT (default /tmp/pa-decode-out): decode.log, runs.jsonl (one pa run JSON a line,
+# with a "label"), profile.txt, build.txt; a table last.
+set -uo pipefail
+OUT=${OUT:-/tmp/pa-decode-out}
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/decode.log") 2>&1
+build=${PA_BUILD_DIR:-build-decode}
+pa="$build/bin/pa"
+model=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
+device=${PA_DECODE_DEVICE:-0}
+n_gen=${PA_DECODE_TOKENS:-64}
+source "$(dirname "$0")/gpu_steps.sh" # step, run, device_info
+
+device_info
+
+step "build"
+if ! { cmake -B "$build" -DCMAKE_BUILD_TYPE=Release -DPA_BUILD_TESTS=OFF >"$OUT/build.txt" 2>&1 &&
+       cmake --build "$build" -j"$(nproc)" --target pa_cli pa-opencl >>"$OUT/build.txt" 2>&1; }; then
+  tail -40 "$OUT/build.txt"; echo "!!! build failed"; exit 1
+fi
+export PA_KERNEL_CACHE="$build/kernel-cache"
+[ -s "$model" ] || { echo "!!! no model at $model (MODEL=)"; exit 1; }
+
+step "a prompt of 512 tokens (sentences dropped from the end until it fits)"
+prompt="$OUT/prompt512.txt"
+python3 - "$prompt" <<'EOF'
+import sys
+words = "river stone lantern orchard harbor meadow violin comet garden bridge".split()
+lines = [f"Note {i}: the {words[i % 10]} near the {words[(3 * i + 1) % 10]} was quiet on day {i}."
+         for i in range(80)]
+open(sys.argv[1], "w").write(" ".join(lines))
+EOF
+count() { "$pa" tokenize --device cpu -m "$model" -f "$1" --ids | python3 -c "import sys; print(len(eval(sys.stdin.read())))"; }
+n=$(count "$prompt")
+while [ "${n:-0}" -gt 512 ]; do
+  python3 - "$prompt" <<'EOF'
+import sys
+t = open(sys.argv[1]).read().split(" ")
+open(sys.argv[1], "w").write(" ".join(t[:-1]))
+EOF
+  n=$(count "$prompt")
+done
+echo "prompt: $n tokens"
+
+# pa run --json with a label in front: one line of runs.jsonl
+measure() { # measure <label> <args...>
+  local label=$1; shift
+  local j
+  j=$(timeout 240 "$pa" run --device "$device" -m "$model" -f "$prompt" --temp 0 --ignore-eos --json "$@")
+  [ $? -ne 0 ] && { echo "!!! failed: $label"; return 0; }
+  python3 -c "import json, sys; r = json.loads(sys.argv[2]); r['label'] = sys.argv[1]; r.pop('text', None); print(json.dumps(r))" \
+    "$label" "$j" | tee -a "$OUT/runs.jsonl"
+}
+
+step "warm-up (builds and caches the kernels of prefill and decode)"
+run 300 "$pa" run --device "$device" -m "$model" -f "$prompt" --temp 0 -n 8 --json >/dev/null
+
+step "pp512 and tg$n_gen, the reused decode graph (default) and a graph per token (--decode-span 0)"
+for rep in 1 2; do
+  measure "reuse-$rep" -n "$n_gen"
+  measure "per-token-$rep" -n "$n_gen" --decode-span 0
+done
+
+step "per-kernel times of 16 decoded tokens (PA_OPENCL_PROFILE: the queue serialized)"
+PA_OPENCL_PROFILE=1 timeout 120 "$pa" run --device "$device" -m "$model" -f "$prompt" --temp 0 --ignore-eos \
+  -n 16 --profile >/dev/null 2>"$OUT/profile.txt"
+head -60 "$OUT/profile.txt"
+
+step "summary (tok/s; per token: first, median of the rest, and where the average went)"
+python3 - "$OUT/runs.jsonl" <<'EOF' || true
+import json, sys
+print(f"{'run':14} {'prompt':>6} {'pp tok/s':>9} {'tg tok/s':>9} {'first ms':>9} {'median ms':>9} "
+      f"{'build':>6} {'plan':>6} {'disp':>6} {'wait':>6} {'sample':>6} {'nodes':>6}")
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    d = r.get("decode_per_token", {})
+    print(f"{r['label']:14} {r['prompt_tokens']:6d} {r['prefill_tok_s']:9.0f} {r['decode_tok_s']:9.1f} "
+          f"{d.get('first_ms', 0):9.2f} {d.get('steady_ms', 0):9.3f} {d.get('build_ms', 0):6.3f} "
+          f"{d.get('plan_ms', 0):6.3f} {d.get('dispatch_ms', 0):6.3f} {d.get('wait_ms', 0):6.3f} "
+          f"{d.get('sample_ms', 0):6.3f} {d.get('nodes', 0):6.0f}")
+print("steady tok/s = 1000 / median ms; targets: tg >= 600 tok/s, pp512 >= 23,000 tok/s (llama.cpp: 918, 45,878)")
+EOF

@@ -1,0 +1,17 @@
+// mul_mv_q.h - mul_mat for decode shapes with quantized weights (kernels/mul_mv_q.cl): a few
+// columns of F32 b against Q8_0 / Q4_0 / Q4_1 rows read block by block.
+#pragma once
+
+#include "ocl_api.h"
+
+namespace pa::ocl {
+
+// Columns of b up to which mul_mat takes this kernel (decode: one token; short chunks).
+inline constexpr int64_t mul_mv_q_max_n = 8;
+
+// Whether mul_mv_q runs the node d (mul_mat): a quantized with packed blocks, b with unit stride
+// along k and 4-byte aligned strides and offset, N <= mul_mv_q_max_n. Needs d's storage.
+bool mul_mv_q_usable(const device_context& ctx, const pa_tensor* d);
+void mul_mv_q(device_context& ctx, pa_tensor* d);
+
+} // namespace pa::ocl
