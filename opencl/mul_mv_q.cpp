@@ -3,6 +3,9 @@
 // columns a work-group cover a decode token (one column) and short chunks without a second pass.
 #include "mul_mv_q.h"
 
+#include <cstdlib>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "launch.h"
@@ -13,6 +16,14 @@ namespace {
 
 constexpr int wg = 64, lanes = 16, cols = 4;
 
+bool enabled() {
+    static const bool on = [] {
+        const char* e = std::getenv("PA_MUL_MV_Q");
+        return !(e && std::string_view(e) == "0");
+    }();
+    return on;
+}
+
 bool quantized_type(pa_type t) {
     return t == PA_TYPE_Q8_0 || t == PA_TYPE_Q4_0 || t == PA_TYPE_Q4_1;
 }
@@ -21,7 +32,8 @@ bool quantized_type(pa_type t) {
 
 bool mul_mv_q_usable(const device_context& ctx, const pa_tensor* d) {
     const pa_tensor *a = d->src[0], *b = d->src[1];
-    if (!quantized_type(a->type) || a->nb[0] != traits(a->type).block_bytes || a->ne[0] % 32 != 0)
+    if (!enabled() || !quantized_type(a->type) || a->nb[0] != traits(a->type).block_bytes ||
+        a->ne[0] % 32 != 0)
         return false;
     if (b->type != PA_TYPE_F32 || b->ne[1] > mul_mv_q_max_n || b->nb[0] != 4) return false;
     if (b->nb[1] % 4 || b->nb[2] % 4 || b->nb[3] % 4) return false;

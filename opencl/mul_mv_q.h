@@ -1,5 +1,6 @@
 // mul_mv_q.h - mul_mat for decode shapes with quantized weights (kernels/mul_mv_q.cl): a few
-// columns of F32 b against Q8_0 / Q4_0 / Q4_1 rows read block by block.
+// columns of F32 b against Q8_0 / Q4_0 / Q4_1 rows read block by block. $PA_MUL_MV_Q=0 turns it
+// off (mul_mat's k_mul_mv then takes these shapes).
 #pragma once
 
 #include "ocl_api.h"

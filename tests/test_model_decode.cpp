@@ -3,13 +3,17 @@
 // up to the span's end behind the causal mask) gives the tokens and logits of a graph built per
 // token (decode_span 0), on the CPU backend and on the OpenCL plugin: stories260K in every weight
 // type with spans that cross several graph rebuilds, and SmolLM2-135M when
-// models/SmolLM2-135M-Instruct.Q4_1.gguf is present (scripts/fetch_smollm2.sh).
+// models/SmolLM2-135M-Instruct.Q4_1.gguf is present (scripts/fetch_smollm2.sh). And `pa run`
+// end to end: the decode path as a whole (reused graph, k_mul_mv_q, flash_attn_decode.cl)
+// generates the greedy text of the path before it (a graph per token, k_mul_mv, the prefill
+// attention kernels: --decode-span 0, PA_MUL_MV_Q=0, PA_FA_DECODE=0).
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "fault_util.h"
 #include "model.h"
 #include "pa/error.h"
 #include "pa/plugin_loader.h"
@@ -133,4 +137,48 @@ TEST(model_decode, reused_graph_equals_graph_per_token_smollm2) {
     const std::vector<pa::backend*> order{be().ocl.get(), be().cpu.get()};
     const decoded ocl_ref = greedy(m, order, prompt, 24, 0, 256);
     expect_same(greedy(m, order, prompt, 24, 16, 256), ocl_ref, 1e-5, "SmolLM2 on OpenCL, span 16");
+}
+
+namespace {
+
+// `pa run` greedy text of n tokens after the prompt on the OpenCL device; old: the path before
+// the decode work (env switches and --decode-span 0).
+std::string pa_run_text(const std::string& model, const std::string& prompt, int n, bool old) {
+    if (old) {
+        setenv("PA_MUL_MV_Q", "0", 1);
+        setenv("PA_FA_DECODE", "0", 1);
+    }
+    const pa::test::cli_result r =
+        pa::test::run_pa(fmt::format("run --device opencl -m {} -p '{}' -n {} --temp 0 --ignore-eos{}", model,
+                                     prompt, n, old ? " --decode-span 0" : ""));
+    unsetenv("PA_MUL_MV_Q");
+    unsetenv("PA_FA_DECODE");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out;
+}
+
+} // namespace
+
+TEST(model_decode, pa_run_decode_path_equals_path_before_it) {
+    if (!be().skip.empty()) GTEST_SKIP() << be().skip;
+    if (!std::filesystem::exists(pa::test::pa_binary()))
+        GTEST_SKIP() << pa::test::pa_binary() << " is not built";
+    for (const std::string type : {"q8_0", "q4_1"}) {
+        const std::string path =
+            (std::filesystem::temp_directory_path() / fmt::format("pa_decode_{}_{}.gguf", getpid(), type))
+                .string();
+        const std::string data = std::string(PA_SOURCE_DIR) + "/tests/data/";
+        const pa::test::cli_result c = pa::test::run_pa(
+            fmt::format("convert --checkpoint {0}stories260K.bin --tokenizer {0}tok512.bin -o {1} --type {2}",
+                        data, path, type));
+        ASSERT_EQ(c.code, 0) << c.err;
+        const std::string text = pa_run_text(path, "Once upon a time", 120, false);
+        EXPECT_GT(text.size(), 200u);
+        EXPECT_EQ(text, pa_run_text(path, "Once upon a time", 120, true)) << type;
+        std::filesystem::remove(path);
+    }
+    const std::string smollm2 = smollm2_path();
+    if (smollm2.empty()) GTEST_SKIP() << "models/SmolLM2-135M-Instruct.Q4_1.gguf not present";
+    const std::string prompt = "The three primary colors are";
+    EXPECT_EQ(pa_run_text(smollm2, prompt, 16, false), pa_run_text(smollm2, prompt, 16, true));
 }
