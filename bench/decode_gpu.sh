@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # bench/decode_gpu.sh - generation speed of a small real model on an NVIDIA GPU in one device
 # call: build, then `pa run --json` on SmolLM2-135M: pp512 (a 512-token prompt) and tg (64
-# tokens decoded after it), each after a warm-up run that fills the kernel cache; the decode
-# breakdown per token (graph build, plan, dispatch, wait), the old path (a graph per token,
-# --decode-span 0) beside the new one, and per-kernel times (PA_OPENCL_PROFILE) of a short run.
+# tokens decoded after it), after a warm-up run that fills the kernel cache; the decode
+# breakdown per token (graph build, plan, dispatch, wait) for the defaults ("after"), a graph per
+# token ("span0": --decode-span 0) and the path before the decode work ("before": also
+# PA_MUL_MV_Q=0 PA_FA_DECODE=0), and per-kernel times (PA_OPENCL_PROFILE) of a short run.
 #
 # From the repository root on the GPU machine, after ../shared/gpu/prepare here and with the
 # model carried along (bench/NOTES.md: the GGUF travels in parts):
 #   run(command="source .gpu/gpu-env && MODEL=... bash bench/decode_gpu.sh", carry=[".gpu"], timeout_s=600)
-# Elsewhere (PoCL): PA_DECODE_DEVICE=opencl MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf bash bench/decode_gpu.sh
+# Elsewhere (PoCL, a smoke test): PA_BUILD_DIR=build PA_DECODE_DEVICE=opencl MODEL=stories260K.gguf
+#   PA_DECODE_PROMPT=200 PA_DECODE_TOKENS=16 bash bench/decode_gpu.sh
 # Results in $OUT (default /tmp/pa-decode-out): decode.log, runs.jsonl (one pa run JSON a line,
 # with a "label"), profile.txt, build.txt; a table last.
 set -uo pipefail
@@ -20,37 +22,40 @@ pa="$build/bin/pa"
 model=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 device=${PA_DECODE_DEVICE:-0}
 n_gen=${PA_DECODE_TOKENS:-64}
+n_prompt=${PA_DECODE_PROMPT:-512} # prompt tokens (at most)
 source "$(dirname "$0")/gpu_steps.sh" # step, run, device_info
 
 device_info
 
 step "build"
-if ! { cmake -B "$build" -DCMAKE_BUILD_TYPE=Release -DPA_BUILD_TESTS=OFF >"$OUT/build.txt" 2>&1 &&
+if ! { cmake -B "$build" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.txt" 2>&1 &&
        cmake --build "$build" -j"$(nproc)" --target pa_cli pa-opencl >>"$OUT/build.txt" 2>&1; }; then
   tail -40 "$OUT/build.txt"; echo "!!! build failed"; exit 1
 fi
 export PA_KERNEL_CACHE="$build/kernel-cache"
 [ -s "$model" ] || { echo "!!! no model at $model (MODEL=)"; exit 1; }
 
-step "a prompt of 512 tokens (sentences dropped from the end until it fits)"
-prompt="$OUT/prompt512.txt"
-python3 - "$prompt" <<'EOF'
-import sys
-words = "river stone lantern orchard harbor meadow violin comet garden bridge".split()
-lines = [f"Note {i}: the {words[i % 10]} near the {words[(3 * i + 1) % 10]} was quiet on day {i}."
-         for i in range(80)]
-open(sys.argv[1], "w").write(" ".join(lines))
+step "a prompt of $n_prompt tokens (the most words of a fixed text that fit, by bisection)"
+prompt="$OUT/prompt.txt"
+n=$(python3 - "$pa" "$model" "$prompt" "$n_prompt" <<'EOF'
+import subprocess, sys
+pa, model, path, want = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+names = "river stone lantern orchard harbor meadow violin comet garden bridge".split()
+words = " ".join(f"Note {i}: the {names[i % 10]} near the {names[(3 * i + 1) % 10]} was quiet on day {i}."
+                 for i in range(4 * want // 10 + 20)).split(" ")
+def count(k):
+    open(path, "w").write(" ".join(words[:k]))
+    out = subprocess.run([pa, "tokenize", "--device", "cpu", "-m", model, "-f", path, "--ids"],
+                         capture_output=True, text=True, check=True).stdout
+    return len(eval(out))
+lo, hi = 1, len(words)  # the largest k with count(k) <= want
+while lo < hi:
+    mid = (lo + hi + 1) // 2
+    if count(mid) <= want: lo = mid
+    else: hi = mid - 1
+print(count(lo))
 EOF
-count() { "$pa" tokenize --device cpu -m "$model" -f "$1" --ids | python3 -c "import sys; print(len(eval(sys.stdin.read())))"; }
-n=$(count "$prompt")
-while [ "${n:-0}" -gt 512 ]; do
-  python3 - "$prompt" <<'EOF'
-import sys
-t = open(sys.argv[1]).read().split(" ")
-open(sys.argv[1], "w").write(" ".join(t[:-1]))
-EOF
-  n=$(count "$prompt")
-done
+)
 echo "prompt: $n tokens"
 
 # pa run --json with a label in front: one line of runs.jsonl
@@ -66,10 +71,11 @@ measure() { # measure <label> <args...>
 step "warm-up (builds and caches the kernels of prefill and decode)"
 run 300 "$pa" run --device "$device" -m "$model" -f "$prompt" --temp 0 -n 8 --json >/dev/null
 
-step "pp512 and tg$n_gen, the reused decode graph (default) and a graph per token (--decode-span 0)"
+step "pp512 and tg$n_gen: after (defaults), a graph per token (--decode-span 0), before (that and the old kernels)"
 for rep in 1 2; do
-  measure "reuse-$rep" -n "$n_gen"
-  measure "per-token-$rep" -n "$n_gen" --decode-span 0
+  measure "after-$rep" -n "$n_gen"
+  measure "span0-$rep" -n "$n_gen" --decode-span 0
+  PA_MUL_MV_Q=0 PA_FA_DECODE=0 measure "before-$rep" -n "$n_gen" --decode-span 0
 done
 
 step "per-kernel times of 16 decoded tokens (PA_OPENCL_PROFILE: the queue serialized)"
