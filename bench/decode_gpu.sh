@@ -4,7 +4,7 @@
 # tokens decoded after it), after a warm-up run that fills the kernel cache; the decode
 # breakdown per token (graph build, plan, dispatch, wait) for the defaults ("after"), a graph per
 # token ("span0": --decode-span 0) and the path before the decode work ("before": also
-# PA_MUL_MV_Q=0 PA_FA_DECODE=0), and per-kernel times (PA_OPENCL_PROFILE) of a short run.
+# PA_MUL_MV_Q=0 PA_FA_DECODE=0 PA_OPENCL_FUSE=0), and per-kernel times (PA_OPENCL_PROFILE) of a short run.
 #
 # From the repository root on the GPU machine, after ../shared/gpu/prepare here and with the
 # model carried along (bench/NOTES.md: the GGUF travels in parts):
@@ -75,7 +75,7 @@ step "pp512 and tg$n_gen: after (defaults), a graph per token (--decode-span 0),
 for rep in 1 2; do
   measure "after-$rep" -n "$n_gen"
   measure "span0-$rep" -n "$n_gen" --decode-span 0
-  PA_MUL_MV_Q=0 PA_FA_DECODE=0 measure "before-$rep" -n "$n_gen" --decode-span 0
+  PA_MUL_MV_Q=0 PA_FA_DECODE=0 PA_OPENCL_FUSE=0 measure "before-$rep" -n "$n_gen" --decode-span 0
 done
 
 step "per-kernel times of 16 decoded tokens (PA_OPENCL_PROFILE: the queue serialized)"

@@ -4,9 +4,10 @@
 // token (decode_span 0), on the CPU backend and on the OpenCL plugin: stories260K in every weight
 // type with spans that cross several graph rebuilds, and SmolLM2-135M when
 // models/SmolLM2-135M-Instruct.Q4_1.gguf is present (scripts/fetch_smollm2.sh). And `pa run`
-// end to end: the decode path as a whole (reused graph, k_mul_mv_q, flash_attn_decode.cl)
-// generates the greedy text of the path before it (a graph per token, k_mul_mv, the prefill
-// attention kernels: --decode-span 0, PA_MUL_MV_Q=0, PA_FA_DECODE=0).
+// end to end: the decode path as a whole (reused graph, k_mul_mv_q, flash_attn_decode.cl, fused
+// pairs) generates the greedy text of the path before it (a graph per token, k_mul_mv, the
+// prefill attention kernels, no fusion: --decode-span 0, PA_MUL_MV_Q=0, PA_FA_DECODE=0,
+// PA_OPENCL_FUSE=0).
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -147,12 +148,14 @@ std::string pa_run_text(const std::string& model, const std::string& prompt, int
     if (old) {
         setenv("PA_MUL_MV_Q", "0", 1);
         setenv("PA_FA_DECODE", "0", 1);
+        setenv("PA_OPENCL_FUSE", "0", 1);
     }
     const pa::test::cli_result r =
         pa::test::run_pa(fmt::format("run --device opencl -m {} -p '{}' -n {} --temp 0 --ignore-eos{}", model,
                                      prompt, n, old ? " --decode-span 0" : ""));
     unsetenv("PA_MUL_MV_Q");
     unsetenv("PA_FA_DECODE");
+    unsetenv("PA_OPENCL_FUSE");
     EXPECT_EQ(r.code, 0) << r.err;
     return r.out;
 }

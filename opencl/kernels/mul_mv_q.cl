@@ -5,7 +5,8 @@
 // kb % MVQ_LANES), reads the block's scale once and its quants as one vector, and dots them
 // with 32 floats of b; the lanes of a row then add up through local memory. A work-group holds
 // MVQ_WG / MVQ_LANES rows. So one row's bytes are read once, in block-sized pieces, with no
-// per-element block arithmetic.
+// per-element block arithmetic. With MVQ_ADD, the lane that writes dst also writes e = r + dst
+// (r and e shaped as dst).
 
 #ifndef A_TYPE
 #define A_TYPE PA_Q8_0
@@ -18,6 +19,10 @@
 #endif
 #ifndef MVQ_N
 #define MVQ_N 4 // columns of b per work-group
+#endif
+
+#ifndef MVQ_ADD
+#define MVQ_ADD 0 // 1: also e = r + dst (an add node after the product: fused.h)
 #endif
 
 #define MVQ_ROWS (MVQ_WG / MVQ_LANES)
@@ -59,10 +64,11 @@ inline float block_dot(global const char* blk, global const float* x) {
 // grid: (ceil(M / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), b2 * b3), local (MVQ_WG, 1, 1)
 kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
 void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global const char* b,
-                ulong b_offs, long4 b_ne, ulong4 b_nb, global char* d, ulong d_offs, long4 d_ne, ulong4 d_nb) {
+                ulong b_offs, long4 b_ne, ulong4 b_nb, global char* d, ulong d_offs, long4 d_ne, ulong4 d_nb,
+                global const char* r, ulong r_offs, ulong4 r_nb, global char* e, ulong e_offs, ulong4 e_nb) {
     local float partial[MVQ_N][MVQ_WG];
-    const int lid = get_local_id(0), lane = lid % MVQ_LANES, r = lid / MVQ_LANES;
-    const int m = get_group_id(0) * MVQ_ROWS + r;
+    const int lid = get_local_id(0), lane = lid % MVQ_LANES;
+    const int m = get_group_id(0) * MVQ_ROWS + lid / MVQ_LANES;
     const int M = (int)a_ne.s1, N = (int)b_ne.s1, blocks = (int)(a_ne.s0 / QK);
     const int n0 = get_group_id(1) * MVQ_N, nc = min(MVQ_N, N - n0);
     const int z = get_group_id(2);
@@ -88,5 +94,12 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     if (lane == 0 && m < M) {
         global char* db = d + d_offs + (ulong)m * d_nb.s0 + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3;
         for (int j = 0; j < nc; ++j) *(global float*)(db + (ulong)(n0 + j) * d_nb.s1) = partial[j][lid];
+#if MVQ_ADD
+        global const char* rb = r + r_offs + (ulong)m * r_nb.s0 + (ulong)i2 * r_nb.s2 + (ulong)i3 * r_nb.s3;
+        global char* eb = e + e_offs + (ulong)m * e_nb.s0 + (ulong)i2 * e_nb.s2 + (ulong)i3 * e_nb.s3;
+        for (int j = 0; j < nc; ++j)
+            *(global float*)(eb + (ulong)(n0 + j) * e_nb.s1) =
+                *(global const float*)(rb + (ulong)(n0 + j) * r_nb.s1) + partial[j][lid];
+#endif
     }
 }

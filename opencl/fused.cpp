@@ -1,0 +1,90 @@
+// fused.cpp - see fused.h.
+#include "fused.h"
+
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "launch.h"
+#include "mul_mv_q.h"
+#include "op_table.h"
+
+namespace pa::ocl {
+namespace {
+
+bool enabled() {
+    static const bool on = [] {
+        const char* e = std::getenv("PA_OPENCL_FUSE");
+        return !(e && std::string_view(e) == "0");
+    }();
+    return on;
+}
+
+// src is the result of node: the same storage, type and layout.
+bool is_result_of(const pa_tensor* src, const pa_tensor* node) {
+    if (!src || src->buffer != node->buffer || src->offs != node->offs || src->type != node->type)
+        return false;
+    for (int i = 0; i < 4; ++i)
+        if (src->ne[i] != node->ne[i] || src->nb[i] != node->nb[i]) return false;
+    return true;
+}
+
+// out's storage is that of a source of node. A host may give the second node of a pair the
+// buffer of a value the first reads last (the scheduler reuses dead buffers within a run, the
+// backend running nodes in order); one launch would then overwrite it while reading it.
+bool overwrites_a_source(const pa_tensor* out, const pa_tensor* node) {
+    for (const pa_tensor* s : node->src)
+        if (s && s->buffer == out->buffer) return true;
+    return false;
+}
+
+bool same_shape_f32(const pa_tensor* a, const pa_tensor* b) {
+    if (a->type != PA_TYPE_F32 || b->type != PA_TYPE_F32) return false;
+    for (int i = 0; i < 4; ++i)
+        if (a->ne[i] != b->ne[i]) return false;
+    return true;
+}
+
+// rms_norm then mul(norm, w) with w one F32 row of ne0 elements
+bool rms_norm_mul(device_context& ctx, pa_tensor* norm, pa_tensor* mul) {
+    if (norm->op != PA_OP_RMS_NORM || mul->op != PA_OP_MUL || !is_result_of(mul->src[0], norm)) return false;
+    const pa_tensor *a = norm->src[0], *w = mul->src[1];
+    if (!w || w->type != PA_TYPE_F32 || w->ne[0] != norm->ne[0] || w->ne[1] != 1 || w->ne[2] != 1 ||
+        w->ne[3] != 1)
+        return false;
+    if (overwrites_a_source(mul, norm) || !supports_rms_norm(ctx, norm) || !supports_binary(ctx, mul) ||
+        !same_shape_f32(norm, mul))
+        return false;
+    const size_t wg = size_t(ctx.tune().norm_wg);
+    ctx.launch(ctx.get_kernel("fused.cl", "k_rms_norm_mul", fmt::format("-DNORM_WG={}", wg)),
+               range1(size_t(nrows(a)) * wg), range1(wg), ctx.mem(a), shape_of(a), ctx.mem(norm),
+               shape_of(norm), pa_param_f(norm, 0), ctx.mem(w), uint64_t(w->nb[0]), ctx.mem(mul),
+               shape_of(mul));
+    return true;
+}
+
+// mul_mat on k_mul_mv_q then add(product, r) or add(r, product), r shaped as the product
+bool mul_mv_q_add(device_context& ctx, pa_tensor* mm, pa_tensor* add) {
+    if (mm->op != PA_OP_MUL_MAT || add->op != PA_OP_ADD) return false;
+    const bool first = is_result_of(add->src[0], mm), second = is_result_of(add->src[1], mm);
+    if (first == second) return false; // not a source, or both (x + x)
+    const pa_tensor* r = first ? add->src[1] : add->src[0];
+    if (overwrites_a_source(add, mm) || !same_shape_f32(r, mm) || !same_shape_f32(add, mm) ||
+        !mul_mv_q_usable(ctx, mm))
+        return false;
+    if (!supports_mul_mat(ctx, mm) || !supports_binary(ctx, add)) return false;
+    mul_mv_q(ctx, mm, r, add);
+    return true;
+}
+
+} // namespace
+
+int run_fused_pair(device_context& ctx, pa_tensor* const* nodes, int n) {
+    if (n < 2 || !enabled()) return 0;
+    pa_tensor *first = nodes[0], *second = nodes[1];
+    if (rms_norm_mul(ctx, first, second) || mul_mv_q_add(ctx, first, second)) return 2;
+    return 0;
+}
+
+} // namespace pa::ocl

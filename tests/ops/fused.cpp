@@ -1,0 +1,94 @@
+// fused.cpp - the node pairs the OpenCL backend runs as one launch (opencl/fused.h): rms_norm
+// then mul by a weight row, and a quantized decode-shaped mul_mat then add. The CPU reference is
+// the two ops apart. Each case reads the first node's result again after the pair (a third node),
+// so both results the fused kernel writes are compared; odd sizes, every quantized type, views,
+// and pairs that must not fuse (a weight that is not one F32 row, more columns, an F32 product,
+// a second result placed in the storage of a value the first node reads last).
+#include "op_test.h"
+
+namespace pa::test {
+namespace {
+
+struct case_rms_norm_mul : test_case {
+    shape4 ne;
+    shape4 w_ne;
+    pa_type w_type;
+    layout lx;
+    bool computed_x = false; // x an intermediate the norm reads last (its buffer free for the mul)
+    case_rms_norm_mul(shape4 n, shape4 w, pa_type wt, layout l, bool cx = false)
+        : ne(n), w_ne(w), w_type(wt), lx(l), computed_x(cx) {}
+    std::string op_name() const override { return "rms_norm+mul"; }
+    std::string vars() const override {
+        return fmt::format("x={},{},w={},{}", shape_str(ne), layout_name(lx), shape_str(w_ne),
+                           type_name(w_type));
+    }
+    double max_nmse() const override { return 1e-6; }
+    tensor* build(context& ctx) override {
+        tensor* x = make_input(ctx, PA_TYPE_F32, ne, lx, "x");
+        if (computed_x) x = scale(ctx, x, 2.0f);
+        tensor* w = make_input(ctx, w_type, w_ne, layout::packed, "w");
+        tensor* norm = rms_norm(ctx, x, 1e-5f);
+        return add(ctx, mul(ctx, norm, w), norm); // the norm read again after the pair
+    }
+};
+
+struct case_mul_mat_add : test_case {
+    pa_type type;
+    int64_t K, M, N;
+    bool product_first; // add(product, r) or add(r, product)
+    layout lr;
+    bool computed_b = false; // b an intermediate the product reads last (its buffer free for the add)
+    case_mul_mat_add(pa_type t, int64_t k, int64_t m, int64_t n, bool pf, layout l, bool cb = false)
+        : type(t), K(k), M(m), N(n), product_first(pf), lr(l), computed_b(cb) {}
+    std::string op_name() const override { return "mul_mat+add"; }
+    std::string vars() const override {
+        return fmt::format("type={},K={},M={},N={},{},r={}{}", type_name(type), K, M, N,
+                           product_first ? "product+r" : "r+product", layout_name(lr),
+                           computed_b ? ",b computed" : "");
+    }
+    double max_nmse() const override { return 5e-4; }
+    tensor* build(context& ctx) override {
+        tensor* a = make_input(ctx, type, {K, M, 1, 1}, layout::packed, "a");
+        tensor* b = make_input(ctx, PA_TYPE_F32, {K, N, 1, 1}, layout::packed, "b");
+        if (computed_b) b = scale(ctx, b, 2.0f);
+        tensor* r = make_input(ctx, PA_TYPE_F32, {M, N, 1, 1}, lr, "r");
+        tensor* p = mul_mat(ctx, a, b);
+        tensor* s = product_first ? add(ctx, p, r) : add(ctx, r, p);
+        return add(ctx, s, p); // the product read again after the pair
+    }
+};
+
+case_list fused_cases() {
+    case_list c;
+    const pa_type f32 = PA_TYPE_F32, f16 = PA_TYPE_F16;
+    for (int64_t ne0 : {1, 17, 576, 1000})
+        for (layout l : {layout::packed, layout::permuted, layout::padded})
+            c.push_back(
+                std::make_unique<case_rms_norm_mul>(shape4{ne0, 3, 2, 1}, shape4{ne0, 1, 1, 1}, f32, l));
+    // not fused: an F16 weight, a weight per row
+    c.push_back(
+        std::make_unique<case_rms_norm_mul>(shape4{64, 3, 1, 1}, shape4{64, 1, 1, 1}, f16, layout::packed));
+    c.push_back(
+        std::make_unique<case_rms_norm_mul>(shape4{64, 3, 1, 1}, shape4{64, 3, 1, 1}, f32, layout::packed));
+    for (pa_type t : {PA_TYPE_Q8_0, PA_TYPE_Q4_0, PA_TYPE_Q4_1})
+        for (int64_t K : {int64_t(64), int64_t(544), int64_t(1600)})
+            for (int64_t N : {1, 3, 8}) {
+                const bool pf = (K + N) % 2 == 0;
+                c.push_back(std::make_unique<case_mul_mat_add>(t, K, 37, N, pf, layout::packed));
+                c.push_back(std::make_unique<case_mul_mat_add>(t, K, 5, N, !pf, layout::padded));
+            }
+    // the second result in the storage of the first node's source (the scheduler reuses it): apart
+    c.push_back(std::make_unique<case_rms_norm_mul>(shape4{576, 1, 1, 1}, shape4{576, 1, 1, 1}, f32,
+                                                    layout::packed, true));
+    for (int64_t N : {1, 4})
+        c.push_back(std::make_unique<case_mul_mat_add>(PA_TYPE_Q4_1, 64, 37, N, true, layout::packed, true));
+    // not fused: f32 weights (k_mul_mv), more columns than k_mul_mv_q takes
+    c.push_back(std::make_unique<case_mul_mat_add>(f32, 64, 9, 1, true, layout::packed));
+    c.push_back(std::make_unique<case_mul_mat_add>(PA_TYPE_Q8_0, 64, 9, 12, true, layout::packed));
+    return c;
+}
+
+PA_BACKEND_OPS_TEST(FusedPairs, "fused", fused_cases)
+
+} // namespace
+} // namespace pa::test
