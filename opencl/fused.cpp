@@ -64,17 +64,21 @@ bool rms_norm_mul(device_context& ctx, pa_tensor* norm, pa_tensor* mul) {
     return true;
 }
 
-// mul_mat on k_mul_mv_q then add(product, r) or add(r, product), r shaped as the product
-bool mul_mv_q_add(device_context& ctx, pa_tensor* mm, pa_tensor* add) {
-    if (mm->op != PA_OP_MUL_MAT || add->op != PA_OP_ADD) return false;
-    const bool first = is_result_of(add->src[0], mm), second = is_result_of(add->src[1], mm);
-    if (first == second) return false; // not a source, or both (x + x)
-    const pa_tensor* r = first ? add->src[1] : add->src[0];
-    if (overwrites_a_source(add, mm) || !same_shape_f32(r, mm) || !same_shape_f32(add, mm) ||
+// mul_mat on k_mul_mv_q then add(product, r), add(r, product) or swiglu(r, product), r shaped
+// as the product
+bool mul_mv_q_then(device_context& ctx, pa_tensor* mm, pa_tensor* next) {
+    if (mm->op != PA_OP_MUL_MAT || (next->op != PA_OP_ADD && next->op != PA_OP_SWIGLU)) return false;
+    const bool first = is_result_of(next->src[0], mm), second = is_result_of(next->src[1], mm);
+    if (first == second) return false;                   // not a source, or both (x + x)
+    if (next->op == PA_OP_SWIGLU && first) return false; // silu of the product: not this epilogue
+    const pa_tensor* r = first ? next->src[1] : next->src[0];
+    if (overwrites_a_source(next, mm) || !same_shape_f32(r, mm) || !same_shape_f32(next, mm) ||
         !mul_mv_q_usable(ctx, mm))
         return false;
-    if (!supports_mul_mat(ctx, mm) || !supports_binary(ctx, add)) return false;
-    mul_mv_q(ctx, mm, r, add);
+    const bool add = next->op == PA_OP_ADD;
+    if (!supports_mul_mat(ctx, mm) || !(add ? supports_binary(ctx, next) : supports_swiglu(ctx, next)))
+        return false;
+    mul_mv_q(ctx, mm, add ? mv_epilogue::add : mv_epilogue::swiglu, r, next);
     return true;
 }
 
@@ -83,7 +87,7 @@ bool mul_mv_q_add(device_context& ctx, pa_tensor* mm, pa_tensor* add) {
 int run_fused_pair(device_context& ctx, pa_tensor* const* nodes, int n) {
     if (n < 2 || !enabled()) return 0;
     pa_tensor *first = nodes[0], *second = nodes[1];
-    if (rms_norm_mul(ctx, first, second) || mul_mv_q_add(ctx, first, second)) return 2;
+    if (rms_norm_mul(ctx, first, second) || mul_mv_q_then(ctx, first, second)) return 2;
     return 0;
 }
 

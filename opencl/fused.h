@@ -3,7 +3,8 @@
 // one. Each node's result is still written, so a later reader of the first node (which the
 // backend cannot see) finds it, and the values are those of the two kernels run apart:
 //   rms_norm(x) then mul(that, w), w one F32 row      -> k_rms_norm_mul (kernels/fused.cl)
-//   mul_mat through k_mul_mv_q then add(that, r)      -> k_mul_mv_q with MVQ_ADD (mul_mv_q.h)
+//   mul_mat through k_mul_mv_q then add(that, r) or swiglu(r, that)
+//                                                     -> k_mul_mv_q with MVQ_EPI (mul_mv_q.h)
 // A pair whose second result would overwrite a source of the first (reused storage) runs apart.
 // $PA_OPENCL_FUSE=0 turns fusion off.
 #pragma once

@@ -5,8 +5,8 @@
 // kb % MVQ_LANES), reads the block's scale once and its quants as one vector, and dots them
 // with 32 floats of b; the lanes of a row then add up through local memory. A work-group holds
 // MVQ_WG / MVQ_LANES rows. So one row's bytes are read once, in block-sized pieces, with no
-// per-element block arithmetic. With MVQ_ADD, the lane that writes dst also writes e = r + dst
-// (r and e shaped as dst).
+// per-element block arithmetic. With MVQ_EPI, the lane that writes dst also writes e = r + dst
+// or silu(r) * dst (r and e shaped as dst).
 
 #ifndef A_TYPE
 #define A_TYPE PA_Q8_0
@@ -21,8 +21,8 @@
 #define MVQ_N 4 // columns of b per work-group
 #endif
 
-#ifndef MVQ_ADD
-#define MVQ_ADD 0 // 1: also e = r + dst (an add node after the product: fused.h)
+#ifndef MVQ_EPI
+#define MVQ_EPI 0 // a node after the product in the same launch (fused.h): 1 e = r + dst, 2 e = silu(r) * dst
 #endif
 
 #define MVQ_ROWS (MVQ_WG / MVQ_LANES)
@@ -94,12 +94,18 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     if (lane == 0 && m < M) {
         global char* db = d + d_offs + (ulong)m * d_nb.s0 + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3;
         for (int j = 0; j < nc; ++j) *(global float*)(db + (ulong)(n0 + j) * d_nb.s1) = partial[j][lid];
-#if MVQ_ADD
+#if MVQ_EPI
         global const char* rb = r + r_offs + (ulong)m * r_nb.s0 + (ulong)i2 * r_nb.s2 + (ulong)i3 * r_nb.s3;
         global char* eb = e + e_offs + (ulong)m * e_nb.s0 + (ulong)i2 * e_nb.s2 + (ulong)i3 * e_nb.s3;
-        for (int j = 0; j < nc; ++j)
-            *(global float*)(eb + (ulong)(n0 + j) * e_nb.s1) =
-                *(global const float*)(rb + (ulong)(n0 + j) * r_nb.s1) + partial[j][lid];
+        for (int j = 0; j < nc; ++j) {
+            const float x = *(global const float*)(rb + (ulong)(n0 + j) * r_nb.s1);
+#if MVQ_EPI == 1
+            const float y = x + partial[j][lid];
+#else
+            const float y = x / (1.0f + exp(-x)) * partial[j][lid]; // as elementwise.cl's k_swiglu
+#endif
+            *(global float*)(eb + (ulong)(n0 + j) * e_nb.s1) = y;
+        }
 #endif
     }
 }

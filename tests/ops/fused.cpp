@@ -1,5 +1,5 @@
 // fused.cpp - the node pairs the OpenCL backend runs as one launch (opencl/fused.h): rms_norm
-// then mul by a weight row, and a quantized decode-shaped mul_mat then add. The CPU reference is
+// then mul by a weight row, and a quantized decode-shaped mul_mat then add or swiglu. The CPU reference is
 // the two ops apart. Each case reads the first node's result again after the pair (a third node),
 // so both results the fused kernel writes are compared; odd sizes, every quantized type, views,
 // and pairs that must not fuse (a weight that is not one F32 row, more columns, an F32 product,
@@ -35,12 +35,14 @@ struct case_rms_norm_mul : test_case {
 struct case_mul_mat_add : test_case {
     pa_type type;
     int64_t K, M, N;
-    bool product_first; // add(product, r) or add(r, product)
+    bool product_first;     // add(product, r) or add(r, product); with swiglu: swiglu(product, r) (not fused)
+    bool swiglu_op = false; // swiglu(r, product) instead of an add
     layout lr;
     bool computed_b = false; // b an intermediate the product reads last (its buffer free for the add)
-    case_mul_mat_add(pa_type t, int64_t k, int64_t m, int64_t n, bool pf, layout l, bool cb = false)
-        : type(t), K(k), M(m), N(n), product_first(pf), lr(l), computed_b(cb) {}
-    std::string op_name() const override { return "mul_mat+add"; }
+    case_mul_mat_add(pa_type t, int64_t k, int64_t m, int64_t n, bool pf, layout l, bool cb = false,
+                     bool sw = false)
+        : type(t), K(k), M(m), N(n), product_first(pf), swiglu_op(sw), lr(l), computed_b(cb) {}
+    std::string op_name() const override { return swiglu_op ? "mul_mat+swiglu" : "mul_mat+add"; }
     std::string vars() const override {
         return fmt::format("type={},K={},M={},N={},{},r={}{}", type_name(type), K, M, N,
                            product_first ? "product+r" : "r+product", layout_name(lr),
@@ -53,7 +55,8 @@ struct case_mul_mat_add : test_case {
         if (computed_b) b = scale(ctx, b, 2.0f);
         tensor* r = make_input(ctx, PA_TYPE_F32, {M, N, 1, 1}, lr, "r");
         tensor* p = mul_mat(ctx, a, b);
-        tensor* s = product_first ? add(ctx, p, r) : add(ctx, r, p);
+        tensor* s = swiglu_op ? (product_first ? swiglu(ctx, p, r) : swiglu(ctx, r, p))
+                              : (product_first ? add(ctx, p, r) : add(ctx, r, p));
         return add(ctx, s, p); // the product read again after the pair
     }
 };
@@ -77,6 +80,13 @@ case_list fused_cases() {
                 c.push_back(std::make_unique<case_mul_mat_add>(t, K, 37, N, pf, layout::packed));
                 c.push_back(std::make_unique<case_mul_mat_add>(t, K, 5, N, !pf, layout::padded));
             }
+    for (pa_type t : {PA_TYPE_Q8_0, PA_TYPE_Q4_0, PA_TYPE_Q4_1})
+        for (int64_t N : {1, 5}) { // swiglu(gate, up product): fused; swiglu(product, r): apart
+            c.push_back(
+                std::make_unique<case_mul_mat_add>(t, 576, 41, N, false, layout::packed, false, true));
+            c.push_back(std::make_unique<case_mul_mat_add>(t, 96, 7, N, false, layout::padded, false, true));
+            c.push_back(std::make_unique<case_mul_mat_add>(t, 96, 7, N, true, layout::packed, false, true));
+        }
     // the second result in the storage of the first node's source (the scheduler reuses it): apart
     c.push_back(std::make_unique<case_rms_norm_mul>(shape4{576, 1, 1, 1}, shape4{576, 1, 1, 1}, f32,
                                                     layout::packed, true));
