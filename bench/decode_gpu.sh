@@ -4,7 +4,8 @@
 # tokens decoded after it), after a warm-up run that fills the kernel cache; the decode
 # breakdown per token (graph build, plan, dispatch, wait) for the defaults ("after"), a graph per
 # token ("span0": --decode-span 0) and the path before the decode work ("before": also
-# PA_MUL_MV_Q=0 PA_FA_DECODE=0 PA_OPENCL_FUSE=0), and per-kernel times (PA_OPENCL_PROFILE) of a short run.
+# PA_MUL_MV_Q=0 PA_FA_DECODE=0 PA_OPENCL_FUSE=0), and per-kernel times of a decoded token
+# (PA_OPENCL_PROFILE: runs of 1 and 17 tokens, the difference).
 #
 # From the repository root on the GPU machine, after ../shared/gpu/prepare here and with the
 # model carried along (bench/NOTES.md: the GGUF travels in parts):
@@ -12,7 +13,7 @@
 # Elsewhere (PoCL, a smoke test): PA_BUILD_DIR=build PA_DECODE_DEVICE=opencl MODEL=stories260K.gguf
 #   PA_DECODE_PROMPT=200 PA_DECODE_TOKENS=16 bash bench/decode_gpu.sh
 # Results in $OUT (default /tmp/pa-decode-out): decode.log, runs.jsonl (one pa run JSON a line,
-# with a "label"), profile.txt, build.txt; a table last.
+# with a "label"), profile.txt (per token), profile-1.txt and profile-17.txt, build.txt; a table last.
 set -uo pipefail
 OUT=${OUT:-/tmp/pa-decode-out}
 mkdir -p "$OUT"
@@ -78,10 +79,25 @@ for rep in 1 2; do
   PA_MUL_MV_Q=0 PA_FA_DECODE=0 PA_OPENCL_FUSE=0 measure "before-$rep" -n "$n_gen" --decode-span 0
 done
 
-step "per-kernel times of 16 decoded tokens (PA_OPENCL_PROFILE: the queue serialized)"
-PA_OPENCL_PROFILE=1 timeout 120 "$pa" run --device "$device" -m "$model" -f "$prompt" --temp 0 --ignore-eos \
-  -n 16 --profile >/dev/null 2>"$OUT/profile.txt"
-head -60 "$OUT/profile.txt"
+step "per-kernel times of a decoded token (PA_OPENCL_PROFILE, queue serialized: runs of 1 and 17 tokens, the difference / 16)"
+for n in 1 17; do
+  PA_OPENCL_PROFILE=1 timeout 150 "$pa" run --device "$device" -m "$model" -f "$prompt" --temp 0 --ignore-eos \
+    -n $n >/dev/null 2>"$OUT/profile-$n.txt"
+done
+python3 - "$OUT/profile-1.txt" "$OUT/profile-17.txt" <<'EOF' | tee "$OUT/profile.txt" || true
+import re, sys
+def load(p):
+    d = {}
+    for line in open(p):
+        m = re.match(r"\s+(\S+)\s+([\d.]+) ms\s+(\d+) launches", line)
+        if m: d[m.group(1)] = (float(m.group(2)), int(m.group(3)))
+    return d
+a, b = load(sys.argv[1]), load(sys.argv[2])
+rows = [((b[k][0] - a.get(k, (0, 0))[0]) / 16, (b[k][1] - a.get(k, (0, 0))[1]) / 16, k) for k in b]
+for ms, n, k in sorted(rows, reverse=True):
+    print(f"  {k:28} {ms:9.4f} ms {n:7.1f} launches  per token")
+print(f"  {'total':28} {sum(r[0] for r in rows):9.4f} ms {sum(r[1] for r in rows):7.1f} launches")
+EOF
 
 step "summary (tok/s; per token: first, median of the rest, and where the average went)"
 python3 - "$OUT/runs.jsonl" <<'EOF' || true
