@@ -79,8 +79,8 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
             throw error(fmt::format("OpenCL backend does not support op {} on {} '{}'", node->op,
                                     shape_string(node), node->name),
                         PA_ERR_UNSUPPORTED);
-        if (run_fused_pair(ctx_, nodes + i, n_nodes - i) == 2) {
-            ++i; // both ran in one launch (fused.h)
+        if (const int fused = run_fused(ctx_, nodes + i, n_nodes - i); fused > 0) {
+            i += fused - 1; // they ran in one launch (fused.h)
         } else if (node->op >= PA_OP_FIRST_DYNAMIC) {
             find_op_impl(node->op)->compute(ctx_, node);
         } else {

@@ -71,7 +71,7 @@ bool mul_mv_q_then(device_context& ctx, pa_tensor* mm, pa_tensor* next) {
     const bool first = is_result_of(next->src[0], mm), second = is_result_of(next->src[1], mm);
     if (first == second) return false;                   // not a source, or both (x + x)
     if (next->op == PA_OP_SWIGLU && first) return false; // silu of the product: not this epilogue
-    const pa_tensor* r = first ? next->src[1] : next->src[0];
+    pa_tensor* r = first ? next->src[1] : next->src[0];
     if (overwrites_a_source(next, mm) || !same_shape_f32(r, mm) || !same_shape_f32(next, mm) ||
         !mul_mv_q_usable(ctx, mm))
         return false;
@@ -82,11 +82,32 @@ bool mul_mv_q_then(device_context& ctx, pa_tensor* mm, pa_tensor* next) {
     return true;
 }
 
+// gate = mul_mat(wg, b), up = mul_mat(wu, b) on k_mul_mv_q, then swiglu(gate, up): one launch
+bool gate_up_swiglu(device_context& ctx, pa_tensor* gate, pa_tensor* up, pa_tensor* sw) {
+    if (gate->op != PA_OP_MUL_MAT || up->op != PA_OP_MUL_MAT || sw->op != PA_OP_SWIGLU) return false;
+    if (!is_result_of(sw->src[0], gate) || !is_result_of(sw->src[1], up)) return false;
+    const pa_tensor *bg = gate->src[1], *bu = up->src[1], *wg = gate->src[0], *wu = up->src[0];
+    if (bg->buffer != bu->buffer || bg->offs != bu->offs || wg->type != wu->type) return false;
+    for (int i = 0; i < 4; ++i)
+        if (bg->ne[i] != bu->ne[i] || bg->nb[i] != bu->nb[i] || wg->ne[i] != wu->ne[i] ||
+            wg->nb[i] != wu->nb[i])
+            return false;
+    if (overwrites_a_source(up, gate) || overwrites_a_source(sw, gate) || overwrites_a_source(sw, up))
+        return false;
+    if (!same_shape_f32(gate, up) || !same_shape_f32(sw, up) || !mul_mv_q_usable(ctx, gate) ||
+        !mul_mv_q_usable(ctx, up) || !supports_mul_mat(ctx, gate) || !supports_mul_mat(ctx, up) ||
+        !supports_swiglu(ctx, sw))
+        return false;
+    mul_mv_q(ctx, up, mv_epilogue::gate_swiglu, gate, sw);
+    return true;
+}
+
 } // namespace
 
-int run_fused_pair(device_context& ctx, pa_tensor* const* nodes, int n) {
+int run_fused(device_context& ctx, pa_tensor* const* nodes, int n) {
     if (n < 2 || !enabled()) return 0;
     pa_tensor *first = nodes[0], *second = nodes[1];
+    if (n >= 3 && gate_up_swiglu(ctx, first, second, nodes[2])) return 3;
     if (rms_norm_mul(ctx, first, second) || mul_mv_q_then(ctx, first, second)) return 2;
     return 0;
 }

@@ -13,10 +13,12 @@ inline constexpr int64_t mul_mv_q_max_n = 8;
 // Whether mul_mv_q runs the node d (mul_mat): a quantized with packed blocks, b with unit stride
 // along k and 4-byte aligned strides and offset, N <= mul_mv_q_max_n. Needs d's storage.
 bool mul_mv_q_usable(const device_context& ctx, const pa_tensor* d);
-// A node after the product run in the same launch, d still written: e = r + d (an add node of d
-// and r) or e = silu(r) * d (a swiglu node of r and d); r, d and e shaped alike.
-enum class mv_epilogue { none, add, swiglu };
-void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi = mv_epilogue::none,
-              const pa_tensor* r = nullptr, pa_tensor* e = nullptr);
+// Nodes after the product run in the same launch, d still written: e = r + d (an add node of d
+// and r), e = silu(r) * d (a swiglu node of r and d), or gate_swiglu: r is itself a mul_mat node
+// of the same b (weights shaped and typed as d's), computed too, then e = silu(r) * d. r, d and
+// e shaped alike.
+enum class mv_epilogue { none, add, swiglu, gate_swiglu };
+void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi = mv_epilogue::none, pa_tensor* r = nullptr,
+              pa_tensor* e = nullptr);
 
 } // namespace pa::ocl

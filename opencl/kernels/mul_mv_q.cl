@@ -6,7 +6,8 @@
 // with 32 floats of b; the lanes of a row then add up through local memory. A work-group holds
 // MVQ_WG / MVQ_LANES rows. So one row's bytes are read once, in block-sized pieces, with no
 // per-element block arithmetic. With MVQ_EPI, the lane that writes dst also writes e = r + dst
-// or silu(r) * dst (r and e shaped as dst).
+// or silu(r) * dst (r and e shaped as dst), r itself a second product of the same b (SwiGLU's
+// gate beside its up product) with MVQ_EPI 3.
 
 #ifndef A_TYPE
 #define A_TYPE PA_Q8_0
@@ -22,7 +23,9 @@
 #endif
 
 #ifndef MVQ_EPI
-#define MVQ_EPI 0 // a node after the product in the same launch (fused.h): 1 e = r + dst, 2 e = silu(r) * dst
+// nodes after the product in the same launch (fused.h): 1 e = r + dst, 2 e = silu(r) * dst,
+// 3 r = the product of weights g (shaped as a) with b, then e = silu(r) * dst
+#define MVQ_EPI 0
 #endif
 
 #define MVQ_ROWS (MVQ_WG / MVQ_LANES)
@@ -65,8 +68,12 @@ inline float block_dot(global const char* blk, global const float* x) {
 kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
 void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global const char* b,
                 ulong b_offs, long4 b_ne, ulong4 b_nb, global char* d, ulong d_offs, long4 d_ne, ulong4 d_nb,
-                global const char* r, ulong r_offs, ulong4 r_nb, global char* e, ulong e_offs, ulong4 e_nb) {
+                global char* r, ulong r_offs, ulong4 r_nb, global char* e, ulong e_offs, ulong4 e_nb,
+                global const char* g, ulong g_offs, ulong4 g_nb) {
     local float partial[MVQ_N][MVQ_WG];
+#if MVQ_EPI == 3
+    local float partial_g[MVQ_N][MVQ_WG];
+#endif
     const int lid = get_local_id(0), lane = lid % MVQ_LANES;
     const int m = get_group_id(0) * MVQ_ROWS + lid / MVQ_LANES;
     const int M = (int)a_ne.s1, N = (int)b_ne.s1, blocks = (int)(a_ne.s0 / QK);
@@ -85,20 +92,40 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
             if (j < nc) acc[j] += block_dot(blk, (global const float*)(bb + (ulong)j * b_nb.s1) + kb * QK);
     }
     for (int j = 0; j < MVQ_N; ++j) partial[j][lid] = acc[j];
+#if MVQ_EPI == 3 // the same for the rows of g
+    global const char* grow = g + g_offs + (ulong)min(m, M - 1) * g_nb.s1 + (ulong)a2 * g_nb.s2 + (ulong)a3 * g_nb.s3;
+    for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
+    for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
+        global const char* blk = grow + (ulong)kb * g_nb.s0;
+        for (int j = 0; j < MVQ_N; ++j)
+            if (j < nc) acc[j] += block_dot(blk, (global const float*)(bb + (ulong)j * b_nb.s1) + kb * QK);
+    }
+    for (int j = 0; j < MVQ_N; ++j) partial_g[j][lid] = acc[j];
+#endif
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int w = MVQ_LANES / 2; w > 0; w >>= 1) {
         if (lane < w)
-            for (int j = 0; j < MVQ_N; ++j) partial[j][lid] += partial[j][lid + w];
+            for (int j = 0; j < MVQ_N; ++j) {
+                partial[j][lid] += partial[j][lid + w];
+#if MVQ_EPI == 3
+                partial_g[j][lid] += partial_g[j][lid + w];
+#endif
+            }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lane == 0 && m < M) {
         global char* db = d + d_offs + (ulong)m * d_nb.s0 + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3;
         for (int j = 0; j < nc; ++j) *(global float*)(db + (ulong)(n0 + j) * d_nb.s1) = partial[j][lid];
 #if MVQ_EPI
-        global const char* rb = r + r_offs + (ulong)m * r_nb.s0 + (ulong)i2 * r_nb.s2 + (ulong)i3 * r_nb.s3;
+        global char* rb = r + r_offs + (ulong)m * r_nb.s0 + (ulong)i2 * r_nb.s2 + (ulong)i3 * r_nb.s3;
         global char* eb = e + e_offs + (ulong)m * e_nb.s0 + (ulong)i2 * e_nb.s2 + (ulong)i3 * e_nb.s3;
         for (int j = 0; j < nc; ++j) {
+#if MVQ_EPI == 3
+            const float x = partial_g[j][lid];
+            *(global float*)(rb + (ulong)(n0 + j) * r_nb.s1) = x;
+#else
             const float x = *(global const float*)(rb + (ulong)(n0 + j) * r_nb.s1);
+#endif
 #if MVQ_EPI == 1
             const float y = x + partial[j][lid];
 #else

@@ -1,5 +1,6 @@
-// fused.cpp - the node pairs the OpenCL backend runs as one launch (opencl/fused.h): rms_norm
-// then mul by a weight row, and a quantized decode-shaped mul_mat then add or swiglu. The CPU reference is
+// fused.cpp - the runs of nodes the OpenCL backend runs as one launch (opencl/fused.h): rms_norm
+// then mul by a weight row, a quantized decode-shaped mul_mat then add or swiglu, and the gate
+// and up products of one input then their swiglu. The CPU reference is
 // the two ops apart. Each case reads the first node's result again after the pair (a third node),
 // so both results the fused kernel writes are compared; odd sizes, every quantized type, views,
 // and pairs that must not fuse (a weight that is not one F32 row, more columns, an F32 product,
@@ -61,6 +62,29 @@ struct case_mul_mat_add : test_case {
     }
 };
 
+struct case_gate_up_swiglu : test_case {
+    pa_type type, up_type;
+    int64_t K, M, N;
+    bool computed_b;
+    case_gate_up_swiglu(pa_type t, pa_type ut, int64_t k, int64_t m, int64_t n, bool cb = false)
+        : type(t), up_type(ut), K(k), M(m), N(n), computed_b(cb) {}
+    std::string op_name() const override { return "mul_mat+mul_mat+swiglu"; }
+    std::string vars() const override {
+        return fmt::format("gate={},up={},K={},M={},N={}{}", type_name(type), type_name(up_type), K, M, N,
+                           computed_b ? ",b computed" : "");
+    }
+    double max_nmse() const override { return 5e-4; }
+    tensor* build(context& ctx) override {
+        tensor* wg = make_input(ctx, type, {K, M, 1, 1}, layout::packed, "gate");
+        tensor* wu = make_input(ctx, up_type, {K, M, 1, 1}, layout::packed, "up");
+        tensor* b = make_input(ctx, PA_TYPE_F32, {K, N, 1, 1}, layout::packed, "b");
+        if (computed_b) b = scale(ctx, b, 2.0f);
+        tensor* g = mul_mat(ctx, wg, b);
+        tensor* u = mul_mat(ctx, wu, b);
+        return add(ctx, add(ctx, swiglu(ctx, g, u), g), u); // both products read again after the run
+    }
+};
+
 case_list fused_cases() {
     case_list c;
     const pa_type f32 = PA_TYPE_F32, f16 = PA_TYPE_F16;
@@ -87,6 +111,14 @@ case_list fused_cases() {
             c.push_back(std::make_unique<case_mul_mat_add>(t, 96, 7, N, false, layout::padded, false, true));
             c.push_back(std::make_unique<case_mul_mat_add>(t, 96, 7, N, true, layout::packed, false, true));
         }
+    for (pa_type t : {PA_TYPE_Q8_0, PA_TYPE_Q4_0, PA_TYPE_Q4_1})
+        for (int64_t N : {1, 2, 8}) {
+            c.push_back(std::make_unique<case_gate_up_swiglu>(t, t, 576, 43, N));
+            c.push_back(std::make_unique<case_gate_up_swiglu>(t, t, 160, 5, N));
+        }
+    // apart: weights of two types; the swiglu in the storage of b, which the up product reads last
+    c.push_back(std::make_unique<case_gate_up_swiglu>(PA_TYPE_Q8_0, PA_TYPE_Q4_1, 64, 9, 1));
+    c.push_back(std::make_unique<case_gate_up_swiglu>(PA_TYPE_Q4_1, PA_TYPE_Q4_1, 64, 37, 2, true));
     // the second result in the storage of the first node's source (the scheduler reuses it): apart
     c.push_back(std::make_unique<case_rms_norm_mul>(shape4{576, 1, 1, 1}, shape4{576, 1, 1, 1}, f32,
                                                     layout::packed, true));
