@@ -82,6 +82,43 @@ bool mul_mv_q_then(device_context& ctx, pa_tensor* mm, pa_tensor* next) {
     return true;
 }
 
+// view has the storage of node with its dims permuted: view dim k is node dim perm[k]
+bool permuted_view_of(const pa_tensor* view, const pa_tensor* node, cl_int4& perm) {
+    if (!view || view->buffer != node->buffer || view->offs != node->offs || view->type != node->type)
+        return false;
+    bool used[4] = {false, false, false, false};
+    for (int k = 0; k < 4; ++k) {
+        int found = -1;
+        for (int q = 0; q < 4 && found < 0; ++q)
+            if (!used[q] && view->ne[k] == node->ne[q] && (view->ne[k] == 1 || view->nb[k] == node->nb[q]))
+                found = q;
+        if (found < 0) return false;
+        used[found] = true;
+        perm.s[k] = found;
+    }
+    return true;
+}
+
+// rope then cpy(permute(rope), s) (the KV cache write)
+bool rope_store(device_context& ctx, pa_tensor* rope, pa_tensor* store) {
+    if (rope->op != PA_OP_ROPE || store->op != PA_OP_CPY) return false;
+    cl_int4 perm{};
+    if (!permuted_view_of(store->src[0], rope, perm)) return false;
+    if (store->type != PA_TYPE_F32 && store->type != PA_TYPE_F16) return false;
+    if (overwrites_a_source(store, rope) || !supports_rope(ctx, rope) || !supports_cpy(ctx, store))
+        return false;
+    const pa_tensor* a = rope->src[0];
+    const int32_t n_dims = pa_param_i(rope, 0);
+    const size_t pairs = size_t(n_dims / 2 + (a->ne[0] - n_dims + 1) / 2);
+    const size_t rows = size_t(a->ne[1] * a->ne[2]);
+    const size_t wx = size_t(ctx.tune().rope_wg);
+    ctx.launch(ctx.get_kernel("fused.cl", "k_rope_store", ctx.caps().fp64 ? "-DPA_FP64" : ""),
+               range2(round_up(pairs, wx), rows), range2(wx, 1), ctx.mem(a), shape_of(a), ctx.mem(rope),
+               shape_of(rope), n_dims, pa_param_i(rope, 1), pa_param_f(rope, 2), pa_param_i(rope, 3),
+               ctx.mem(store), shape_of(store).nb, perm, int32_t(store->type == PA_TYPE_F16));
+    return true;
+}
+
 // gate = mul_mat(wg, b), up = mul_mat(wu, b) on k_mul_mv_q, then swiglu(gate, up): one launch
 bool gate_up_swiglu(device_context& ctx, pa_tensor* gate, pa_tensor* up, pa_tensor* sw) {
     if (gate->op != PA_OP_MUL_MAT || up->op != PA_OP_MUL_MAT || sw->op != PA_OP_SWIGLU) return false;
@@ -108,7 +145,9 @@ int run_fused(device_context& ctx, pa_tensor* const* nodes, int n) {
     if (n < 2 || !enabled()) return 0;
     pa_tensor *first = nodes[0], *second = nodes[1];
     if (n >= 3 && gate_up_swiglu(ctx, first, second, nodes[2])) return 3;
-    if (rms_norm_mul(ctx, first, second) || mul_mv_q_then(ctx, first, second)) return 2;
+    if (rms_norm_mul(ctx, first, second) || mul_mv_q_then(ctx, first, second) ||
+        rope_store(ctx, first, second))
+        return 2;
     return 0;
 }
 

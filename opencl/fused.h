@@ -6,6 +6,7 @@
 //   mul_mat through k_mul_mv_q then add(that, r) or swiglu(r, that)
 //                                                     -> k_mul_mv_q with MVQ_EPI (mul_mv_q.h)
 //   gate and up mul_mats of one b, then swiglu(gate, up) -> k_mul_mv_q with MVQ_EPI 3
+//   rope then cpy(a permutation of it, s) (KV cache write) -> k_rope_store (kernels/fused.cl)
 // Nodes whose result would overwrite a source of an earlier one of the run (reused storage) run
 // apart.
 // $PA_OPENCL_FUSE=0 turns fusion off.

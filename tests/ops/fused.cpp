@@ -1,6 +1,6 @@
 // fused.cpp - the runs of nodes the OpenCL backend runs as one launch (opencl/fused.h): rms_norm
 // then mul by a weight row, a quantized decode-shaped mul_mat then add or swiglu, and the gate
-// and up products of one input then their swiglu. The CPU reference is
+// and up products of one input then their swiglu, rope then its KV cache write. The CPU reference is
 // the two ops apart. Each case reads the first node's result again after the pair (a third node),
 // so both results the fused kernel writes are compared; odd sizes, every quantized type, views,
 // and pairs that must not fuse (a weight that is not one F32 row, more columns, an F32 product,
@@ -85,6 +85,29 @@ struct case_gate_up_swiglu : test_case {
     }
 };
 
+struct case_rope_store : test_case {
+    int64_t d, n_dims, H, N, n_past;
+    int mode;
+    pa_type cache_type;
+    case_rope_store(int64_t d_, int64_t nd, int64_t h, int64_t n, int64_t np, int m, pa_type ct)
+        : d(d_), n_dims(nd), H(h), N(n), n_past(np), mode(m), cache_type(ct) {}
+    std::string op_name() const override { return "rope+cpy"; }
+    std::string vars() const override {
+        return fmt::format("d={},n_dims={},H={},N={},n_past={},mode={},cache={}", d, n_dims, H, N, n_past,
+                           mode, type_name(cache_type));
+    }
+    double max_nmse() const override { return cache_type == PA_TYPE_F16 ? 1e-6 : 1e-9; }
+    tensor* build(context& ctx) override {
+        tensor* x = make_input(ctx, PA_TYPE_F32, {d, H, N, 1}, layout::packed, "x");
+        tensor* cache = make_input(ctx, cache_type, {d, n_past + N + 5, H, 1}, layout::packed, "cache");
+        tensor* r = rope(ctx, x, int(n_dims), mode, 10000.0f, int(n_past));
+        tensor* rows =
+            view_3d(ctx, cache, d, N, H, cache->nb[1], cache->nb[2], size_t(n_past) * cache->nb[1]);
+        tensor* stored = cpy(ctx, permute(ctx, r, 0, 2, 1, 3), rows); // as the model's KV cache write
+        return add(ctx, permute(ctx, r, 0, 2, 1, 3), stored);         // the rope result read again
+    }
+};
+
 case_list fused_cases() {
     case_list c;
     const pa_type f32 = PA_TYPE_F32, f16 = PA_TYPE_F16;
@@ -119,6 +142,12 @@ case_list fused_cases() {
     // apart: weights of two types; the swiglu in the storage of b, which the up product reads last
     c.push_back(std::make_unique<case_gate_up_swiglu>(PA_TYPE_Q8_0, PA_TYPE_Q4_1, 64, 9, 1));
     c.push_back(std::make_unique<case_gate_up_swiglu>(PA_TYPE_Q4_1, PA_TYPE_Q4_1, 64, 37, 2, true));
+    for (pa_type ct : {PA_TYPE_F16, PA_TYPE_F32})
+        for (int mode : {0, 2}) {
+            c.push_back(std::make_unique<case_rope_store>(64, 64, 3, 1, 17, mode, ct));
+            c.push_back(std::make_unique<case_rope_store>(80, 80, 2, 3, 0, mode, ct));
+            c.push_back(std::make_unique<case_rope_store>(35, 32, 3, 2, 5, mode, ct)); // a copied tail
+        }
     // the second result in the storage of the first node's source (the scheduler reuses it): apart
     c.push_back(std::make_unique<case_rms_norm_mul>(shape4{576, 1, 1, 1}, shape4{576, 1, 1, 1}, f32,
                                                     layout::packed, true));
