@@ -269,7 +269,16 @@ void scheduler::report_fallback(const tensor* node, int b) {
     if (fallbacks_reported_.insert(line).second) std::fprintf(stderr, "info: scheduler: %s\n", line.c_str());
 }
 
-const scheduler::plan& scheduler::plan_for(const graph& g) {
+const scheduler::plan& scheduler::plan_for(const graph& g, graph_change change) {
+    if (change == graph_change::params_only && plan_ && plan_->timing == timing_ &&
+        plan_->keys.size() == g.nodes.size() + g.leafs.size()) {
+        bool same = true; // the same tensors: the caller vouches for the rest
+        for (size_t i = 0; same && i < g.nodes.size(); ++i)
+            same = plan_->keys[i].t == g.nodes[i];
+        for (size_t i = 0; same && i < g.leafs.size(); ++i)
+            same = plan_->keys[g.nodes.size() + i].t == g.leafs[i];
+        if (same) return *plan_;
+    }
     std::vector<tensor_key> keys = keys_of(g);
     if (plan_ && plan_->timing == timing_ && plan_->keys == keys) return *plan_;
     auto p = std::make_unique<plan>();
@@ -309,6 +318,7 @@ const scheduler::plan& scheduler::plan_for(const graph& g) {
         p->frees[i].push_back(const_cast<tensor*>(root));
     }
     plan_ = std::move(p);
+    stats_.plans++;
     return *plan_;
 }
 
@@ -461,19 +471,38 @@ void scheduler::drop_device_copies() {
     }
 }
 
-void scheduler::compute(const graph& g) {
+void scheduler::compute(const graph& g, graph_change change) {
+    using clock = std::chrono::steady_clock;
+    const auto seconds = [](clock::time_point a, clock::time_point b) {
+        return std::chrono::duration<double>(b - a).count();
+    };
     assigned_.clear();
     timings_.clear();
+    const auto t0 = clock::now();
     reset_inputs(g);
-    const plan& p = plan_for(g);
+    const int64_t plans = stats_.plans;
+    const plan& p = plan_for(g, change);
+    const auto t1 = clock::now();
+    if (stats_.plans != plans) {
+        stats_.plan_s += seconds(t0, t1);
+    } else {
+        stats_.dispatch_s += seconds(t0, t1);
+    }
     for (const run& r : p.runs) {
         if (abort_ && abort_->load()) throw error("interrupted", PA_ERR_INTERRUPTED);
         execute(g, p, r);
+        stats_.nodes += int64_t(r.end - r.begin);
     }
+    stats_.runs += int64_t(p.runs.size());
+    const auto t2 = clock::now();
     outputs_to_host(g);
     for (backend* be : backends_)
         be->synchronize();
+    const auto t3 = clock::now();
     drop_device_copies();
+    stats_.computes++;
+    stats_.dispatch_s += seconds(t1, t2) + seconds(t3, clock::now());
+    stats_.wait_s += seconds(t2, t3);
 }
 
 int scheduler::assigned_backend(const tensor* node) const {

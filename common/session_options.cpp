@@ -26,6 +26,10 @@ model::session_options session_options_from(args& a, int default_batch, bool rea
     o.proxy_min_len = a.i64("--proxy-min-len", 4096);
     o.proxy = proxy_params_from(a, o.proxy);
     o.n_batch = int(a.i64("--batch", default_batch));
+    const int64_t span = a.i64("--decode-span", o.decode_span);
+    if (span < 0 || span > model::max_ctx)
+        throw error(fmt::format("--decode-span {} is outside 0..{}", span, model::max_ctx));
+    o.decode_span = int(span);
     const std::string kv = a.str("--kv-type", "f16");
     if (kv == "f16")
         o.kv_type = PA_TYPE_F16;

@@ -17,7 +17,8 @@ inline constexpr const char* session_option_help =
     "                     --proxy-min-len keys use proxy_sparse_attn; the rest and decoding stay dense)\n"
     "  --proxy-min-len L  keys (n_past + chunk) from which prefill uses proxy attention (default 4096)\n"
     "  --batch B          tokens per prefill graph\n"
-    "  --kv-type T        f16 | f32 KV cache (default f16)\n";
+    "  --kv-type T        f16 | f32 KV cache (default f16)\n"
+    "  --decode-span S    decoding reuses one graph for S positions (default 256; 0: a graph per token)\n";
 
 model::attn_mode parse_attn_mode(const std::string& s); // dense | proxy
 

@@ -6,6 +6,13 @@
 #include "pa/error.h"
 
 namespace pa::model {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+} // namespace
 
 generate_result generate(session& s, sampler& smp, std::vector<float> logits, int32_t prev,
                          const generate_options& o, const std::function<void(const std::string&)>& on_piece,
@@ -23,6 +30,7 @@ generate_result generate(session& s, sampler& smp, std::vector<float> logits, in
             r.why = generate_result::stop::interrupted;
             break;
         }
+        const auto t_sample = std::chrono::steady_clock::now();
         const int32_t t = smp.sample(logits);
         if (tok.is_eog(t) && !o.ignore_eos) {
             r.why = generate_result::stop::end_token;
@@ -34,6 +42,7 @@ generate_result generate(session& s, sampler& smp, std::vector<float> logits, in
             piece.erase(0, 1);
         r.text += piece;
         r.tokens.push_back(t);
+        r.sample_seconds += seconds_since(t_sample);
         if (on_piece) on_piece(piece);
         prev = t;
         if (s.n_past() >= s.n_ctx()) {
@@ -45,7 +54,9 @@ generate_result generate(session& s, sampler& smp, std::vector<float> logits, in
             break;
         }
         try {
+            const auto t_eval = std::chrono::steady_clock::now();
             logits = s.eval(std::span<const int32_t>(&prev, 1));
+            r.token_seconds.push_back(seconds_since(t_eval));
             r.fed++;
         } catch (const error& e) {
             if (e.status() != PA_ERR_INTERRUPTED) throw;
@@ -55,7 +66,7 @@ generate_result generate(session& s, sampler& smp, std::vector<float> logits, in
             break;
         }
     }
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.seconds = seconds_since(t0);
     return r;
 }
 

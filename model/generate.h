@@ -26,6 +26,8 @@ struct generate_result {
     int64_t fed = 0;             // of them, in the session's cache
     enum class stop { end_token, max_tokens, context_full, interrupted } why = stop::max_tokens;
     double seconds = 0;
+    std::vector<double> token_seconds; // each fed token's eval (the first includes first-use kernel builds)
+    double sample_seconds = 0;         // sampling and detokenizing
 };
 
 // logits: the distribution after `prev` (the last token in the session). stop: polled between

@@ -57,14 +57,16 @@ size_t kv_cache::bytes() const {
 }
 
 llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std::span<const int32_t> tokens,
-                          int n_past, graph_output what, std::span<const int> capture_layers) {
+                          int n_past, graph_output what, std::span<const int> capture_layers,
+                          int64_t n_kv_rows) {
     const hparams& hp = m.hp();
     const int64_t N = int64_t(tokens.size());
-    const int64_t d = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv, n_kv = n_past + N;
+    const int64_t d = hp.head_dim, H = hp.n_head, Hkv = hp.n_head_kv;
+    const int64_t n_kv = std::max<int64_t>(int64_t(n_past) + N, n_kv_rows);
     if (N == 0) throw error("forward: no tokens");
     if (n_past < 0 || n_kv > kv.n_ctx())
-        throw error(
-            fmt::format("forward: positions {}..{} exceed the context of {}", n_past, n_kv - 1, kv.n_ctx()));
+        throw error(fmt::format("forward: positions {}..{} (attending to {} rows) exceed the context of {}",
+                                n_past, n_past + N - 1, n_kv, kv.n_ctx()));
     for (int32_t t : tokens)
         if (t < 0 || t >= hp.n_vocab)
             throw error(fmt::format("forward: token id {} outside the vocabulary", t));
@@ -74,6 +76,7 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
     const float kq_scale = 1.0f / std::sqrt(float(d));
 
     llm_graph r;
+    r.n_kv = n_kv;
     r.tokens = ctx.new_tensor(PA_TYPE_I32, {N});
     std::memcpy(r.tokens->data, tokens.data(), size_t(N) * sizeof(int32_t));
     r.tokens->flags |= PA_FLAG_INPUT;
@@ -94,16 +97,21 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
         if (w.bv) v = add(ctx, v, w.bv);
         q = rope(ctx, reshape(ctx, q, {d, H, N}), hp.n_rot, hp.rope_mode, hp.rope_theta, n_past);
         k = rope(ctx, reshape(ctx, k, {d, Hkv, N}), hp.n_rot, hp.rope_mode, hp.rope_theta, n_past);
+        r.positioned.ropes.insert(r.positioned.ropes.end(), {q, k});
         if (std::find(capture_layers.begin(), capture_layers.end(), l) != capture_layers.end())
             r.captured.push_back({l, q, k, v});
         v = reshape(ctx, v, {d, Hkv, N});
 
         // KV cache: store this chunk, attend over everything up to it
-        writes.push_back(store(ctx, kv.k(l), k, n_past));
-        writes.push_back(store(ctx, kv.v(l), v, n_past));
+        for (tensor* cache : {kv.k(l), kv.v(l)}) {
+            tensor* write = store(ctx, cache, cache == kv.k(l) ? k : v, n_past);
+            writes.push_back(write);
+            r.positioned.writes.insert(r.positioned.writes.end(), {write, write->src[1]});
+        }
         tensor* att = flash_attn_ext(ctx, permute(ctx, q, 0, 2, 1, 3), cached(ctx, kv.k(l), n_kv),
                                      cached(ctx, kv.v(l), n_kv), kq_scale, n_past, true); // [d, H, N]
         set_name(att, fmt::format("attn-{}", l));
+        r.positioned.attns.push_back(att);
 
         x = add(ctx, x, mul_mat(ctx, w.wo, reshape(ctx, att, {d * H, N}))); // residual
 
@@ -137,6 +145,19 @@ llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std:
         t->flags |= PA_FLAG_OUTPUT;
     r.g.outputs = outputs;
     return r;
+}
+
+void set_position(llm_graph& g, int n_past) {
+    const int64_t N = g.tokens->ne[0];
+    if (n_past < 0 || int64_t(n_past) + N > g.n_kv)
+        throw error(fmt::format("forward: positions {}..{} are outside the graph's {} cache rows", n_past,
+                                int64_t(n_past) + N - 1, g.n_kv));
+    for (tensor* t : g.positioned.ropes)
+        set_param_i(t, rope_param_n_past, n_past);
+    for (tensor* t : g.positioned.attns)
+        set_param_i(t, fa_param_n_past, n_past);
+    for (tensor* t : g.positioned.writes) // views of the cache [d, n_ctx, Hkv] at row n_past
+        t->view_offs = size_t(n_past) * t->view_src->nb[1];
 }
 
 llm_graph build_logits_graph(context& ctx, const model& m, std::span<const float> hidden, int64_t n,

@@ -46,18 +46,34 @@ struct qkv_outputs {
     tensor *q = nullptr, *k = nullptr, *v = nullptr;
 };
 
+// The nodes that carry the tokens' position: RoPE and attention (op param n_past) and the
+// cache writes (views at row n_past: the view and the cpy node on it). set_position moves them.
+struct position_nodes {
+    std::vector<tensor*> ropes, attns, writes;
+};
+
 struct llm_graph {
     graph g;
     tensor* tokens = nullptr;          // I32 [N] input, filled
     tensor* out = nullptr;             // see graph_output; has host storage
     std::vector<qkv_outputs> captured; // one per layer asked for in capture_layers
+    position_nodes positioned;
+    int64_t n_kv = 0; // cache rows the attention reads (>= n_past + N)
 };
 
 // tokens sit at positions n_past .. n_past + N - 1; needs n_past + N <= kv.n_ctx(). Dense
 // attention nodes are named "attn-<layer>" (the proxy swap pass reads the layer from it).
 // capture_layers: layers whose Q/K/V become outputs too (none by default).
+// n_kv_rows: cache rows the attention reads, at least n_past + N (0: exactly that); the causal
+// mask hides the rows after the last token, so a graph with more rows gives the same result
+// and can be moved to later positions (set_position) up to n_kv_rows - N.
 llm_graph build_llm_graph(context& ctx, const model& m, const kv_cache& kv, std::span<const int32_t> tokens,
-                          int n_past, graph_output what, std::span<const int> capture_layers = {});
+                          int n_past, graph_output what, std::span<const int> capture_layers = {},
+                          int64_t n_kv_rows = 0);
+
+// Moves the graph's tokens to positions n_past.. (RoPE, the attention's mask, the cache rows
+// written); needs n_past + N <= g.n_kv. The graph's nodes and shapes stay as they are.
+void set_position(llm_graph& g, int n_past);
 
 // logits [n_vocab, n] of hidden states [n_embd, n] (an input leaf with host data). out: where
 // the logits go (n * n_vocab floats, the caller's), or nullptr for storage in ctx.

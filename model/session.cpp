@@ -13,25 +13,64 @@
 namespace pa::model {
 namespace {
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 int resolve_ctx(const model& m, int n_ctx) {
     return n_ctx > 0 ? n_ctx : m.hp().n_ctx_train;
 }
 
 } // namespace
 
+// The decode graph and the positions [first, end) it serves; its attention reads `end` rows.
+struct session::decode_graph {
+    context ctx;
+    llm_graph lg;
+    int first = 0, end = 0;
+};
+
 session::session(const model& m, std::vector<backend*> backends, const session_options& o)
     : m_(m), opt_(o), cache_(m.hp(), resolve_ctx(m, o.n_ctx), o.kv_type), sched_(backends),
       backends_(backends) {
     if (opt_.n_batch <= 0) throw error(fmt::format("batch size {} must be > 0", opt_.n_batch));
+    if (opt_.decode_span < 0) throw error(fmt::format("decode span {} must be >= 0", opt_.decode_span));
 }
 
-void session::run(llm_graph& lg, int64_t n_tokens) {
+session::~session() = default;
+
+std::vector<float> session::decode(int32_t token) {
+    if (token < 0 || token >= m_.hp().n_vocab)
+        throw error(fmt::format("forward: token id {} outside the vocabulary", token));
+    const auto t0 = std::chrono::steady_clock::now();
+    graph_change change = graph_change::params_only;
+    if (!decode_ || n_past_ < decode_->first || n_past_ >= decode_->end) {
+        decode_.reset();
+        auto d = std::make_unique<decode_graph>();
+        d->first = n_past_ / opt_.decode_span * opt_.decode_span;
+        d->end = int(std::min<int64_t>(n_ctx(), int64_t(d->first) + opt_.decode_span));
+        d->lg = build_llm_graph(d->ctx, m_, cache_, std::span<const int32_t>(&token, 1), n_past_,
+                                graph_output::last_logits, {}, d->end);
+        decode_ = std::move(d);
+        change = graph_change::any;
+    } else {
+        *static_cast<int32_t*>(decode_->lg.tokens->data) = token;
+        set_position(decode_->lg, n_past_);
+    }
+    stats_.build_seconds += seconds_since(t0);
+    run(decode_->lg, 1, change);
+    n_past_++;
+    const auto* p = static_cast<const float*>(decode_->lg.out->data);
+    return std::vector<float>(p, p + m_.hp().n_vocab);
+}
+
+void session::run(llm_graph& lg, int64_t n_tokens, graph_change change) {
     // Prefill chunks whose attention span (keys n_past + N) reaches proxy_min_len get proxy
     // attention, whatever the chunk size; decode (one token) never does.
     if (opt_.attn == attn_mode::proxy && n_tokens > 1 && n_past_ + n_tokens >= opt_.proxy_min_len)
         stats_.proxy_nodes += swap_dense_attention(lg.g, opt_.proxy, {}, 0);
     const auto t0 = std::chrono::steady_clock::now();
-    compute(lg.g);
+    compute(lg.g, change);
     stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     stats_.graphs++;
     stats_.tokens += n_tokens;
@@ -42,8 +81,8 @@ void session::set_profile(bool on) {
     sched_.set_timing(on);
 }
 
-void session::compute(const graph& g) {
-    sched_.compute(g);
+void session::compute(const graph& g, graph_change change) {
+    sched_.compute(g, change);
     if (!profiling_) return;
     for (const node_timing& t : sched_.timings()) {
         // a node off the preferred (first) backend is marked: it fell back there
@@ -73,13 +112,20 @@ std::vector<float> session::eval(std::span<const int32_t> tokens, const progress
     if (n_past_ + int64_t(tokens.size()) > n_ctx())
         throw error(fmt::format("{} tokens at position {} exceed the context of {} (use --ctx)",
                                 tokens.size(), n_past_, n_ctx()));
+    if (tokens.size() == 1 && opt_.decode_span > 0 && capture_layers_.empty()) {
+        std::vector<float> logits = decode(tokens[0]);
+        if (progress) progress(1, 1);
+        return logits;
+    }
     std::vector<float> logits;
     for (size_t done = 0; done < tokens.size();) {
         const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
         const bool last = done + n == tokens.size();
+        const auto t0 = std::chrono::steady_clock::now();
         context ctx;
         llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_,
                                        graph_output::last_logits, capture_layers_);
+        stats_.build_seconds += seconds_since(t0);
         run(lg, int64_t(n));
         collect(lg, int64_t(n));
         n_past_ += int(n);
@@ -193,9 +239,11 @@ std::vector<float> session::eval_hidden(std::span<const int32_t> tokens, int64_t
     std::vector<float> out(size_t((int64_t(tokens.size()) - keep_from) * E));
     for (size_t done = 0; done < tokens.size();) {
         const size_t n = std::min(tokens.size() - done, size_t(opt_.n_batch));
+        const auto t0 = std::chrono::steady_clock::now();
         context ctx;
         llm_graph lg = build_llm_graph(ctx, m_, cache_, tokens.subspan(done, n), n_past_,
                                        graph_output::hidden, capture_layers_);
+        stats_.build_seconds += seconds_since(t0);
         run(lg, int64_t(n));
         collect(lg, int64_t(n));
         const auto* hidden = static_cast<const float*>(lg.out->data);

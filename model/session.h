@@ -26,12 +26,17 @@ struct session_options {
     attn_mode attn = attn_mode::proxy;
     int64_t proxy_min_len = 4096; // prefill chunks attending to fewer keys stay dense
     proxy_params proxy;           // scale and n_past are taken from each dense node
+    // One-token evaluation (decoding) reuses one graph for decode_span positions: built once,
+    // its attention reading the cache rows up to the span's end (the causal mask hides the
+    // later ones), then moved to each next position (0: a graph per token).
+    int decode_span = 256;
 };
 
 struct session_stats {
     int64_t graphs = 0, tokens = 0;
     int64_t proxy_nodes = 0;   // attention nodes swapped to proxy_sparse_attn
     double seconds = 0;        // forward graphs (scheduler::compute)
+    double build_seconds = 0;  // building the forward graphs (contexts, nodes)
     double logits_seconds = 0; // classifier slices of eval_all
 };
 
@@ -46,6 +51,7 @@ using progress_fn = std::function<void(int64_t, int64_t)>;
 class session {
   public:
     session(const model& m, std::vector<backend*> backends, const session_options& o);
+    ~session();
 
     // Evaluates tokens at the current position in chunks; returns the last token's logits.
     std::vector<float> eval(std::span<const int32_t> tokens, const progress_fn& progress = {});
@@ -87,8 +93,10 @@ class session {
     std::vector<attn_qkv> take_captured();
 
   private:
-    void run(llm_graph& lg, int64_t n_tokens);
-    void compute(const graph& g);
+    struct decode_graph;
+    std::vector<float> decode(int32_t token);
+    void run(llm_graph& lg, int64_t n_tokens, graph_change change = graph_change::any);
+    void compute(const graph& g, graph_change change = graph_change::any);
     void collect(const llm_graph& lg, int64_t n_tokens);
 
     const model& m_;
@@ -107,6 +115,7 @@ class session {
     std::vector<int> capture_layers_;
     std::vector<layer_capture> captured_;
     int64_t captured_tokens_ = 0;
+    std::unique_ptr<decode_graph> decode_; // the graph one-token evals reuse
 };
 
 } // namespace pa::model

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "context_impl.h"
+#include "fused.h"
 #include "op_table.h"
 
 namespace pa::ocl {
@@ -78,7 +79,9 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
             throw error(fmt::format("OpenCL backend does not support op {} on {} '{}'", node->op,
                                     shape_string(node), node->name),
                         PA_ERR_UNSUPPORTED);
-        if (node->op >= PA_OP_FIRST_DYNAMIC) {
+        if (const int fused = run_fused(ctx_, nodes + i, n_nodes - i); fused > 0) {
+            i += fused - 1; // they ran in one launch (fused.h)
+        } else if (node->op >= PA_OP_FIRST_DYNAMIC) {
             find_op_impl(node->op)->compute(ctx_, node);
         } else {
             find_builtin_op(node->op)->compute(ctx_, node);

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "flash_attn_decode.h"
 #include "flash_attn_mma.h"
 #include "flash_attn_tiled.h"
 #include "op_table.h"
@@ -128,6 +129,8 @@ flash_attn_kernel flash_attn_choice(const device_context& ctx, const operand& q,
 void flash_attn(device_context& ctx, const operand& q, const operand& k, const operand& v, const operand& o,
                 int64_t n_past, bool causal, float scale, const device_block_mask* mask) {
     if (mask && !causal) throw error("flash_attn: a block mask needs causal attention", PA_ERR_INVALID);
+    if (!mask && flash_attn_decode_usable(ctx, q, k, v))
+        return flash_attn_decode(ctx, q, k, v, o, n_past, causal, scale);
     switch (flash_attn_choice(ctx, q, k, v, o, mask ? mask->block : 0)) {
     case flash_attn_kernel::tensor_cores:
         return flash_attn_mma(ctx, q, k, v, o, n_past, causal, scale, mask);

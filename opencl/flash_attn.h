@@ -2,6 +2,7 @@
 // built-in flash_attn_ext and for plugin ops that compute their own mask (proxy_sparse_attn).
 //
 // One entry point picks the kernel:
+//   flash_attn_decode.cl  dense, a few queries (decoding): keys split over work-groups
 //   flash_attn_mma.cl     NVIDIA tensor cores (capability check, flash_attn_mma.h)
 //   flash_attn_tiled.cl   portable register-tiled kernel, head dims 32..128 in steps of 32
 //   flash_attn.cl         portable row kernel, dense (any head dim up to 256)

@@ -1,6 +1,7 @@
 // mul_mat.cpp - mul_mat (kernels/mul_mat.cl, CLBlast): dst[m, n, i2, i3] = sum_k a[k, m, i2/r2, i3/r3] * b[k,
 // n, i2, i3]. Paths, in order of preference:
-//   few columns (N <= mv_max_n, decode)   -> k_mul_mv, any a type, any strides
+//   few columns of quantized a (decode)    -> k_mul_mv_q (mul_mv_q.h)
+//   few columns (N <= mv_max_n)            -> k_mul_mv, any a type, any strides
 //   NVIDIA tensor cores, N >= mmq_min_n    -> mul_mat_mma (F16/quantized a; F32 a from mmq_f32_min_n)
 //   a F32 with unit-stride rows            -> CLBlast strided batched SGEMM
 //   a F16/quantized, N >= blas_min_n       -> a dequantized to F32 scratch (in row chunks), CLBlast
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "mul_mat_mma.h"
+#include "mul_mv_q.h"
 #include "op_table.h"
 
 namespace pa::ocl {
@@ -160,6 +162,7 @@ void compute_mul_mat(device_context& ctx, pa_tensor* d) {
     const tuning& tu = ctx.tune();
     const int64_t N = b->ne[1];
     if (nelements(d) == 0) return;
+    if (N <= mul_mv_q_max_n && mul_mv_q_usable(ctx, d)) return mul_mv_q(ctx, d);
     if (N <= tu.mv_max_n) return mul_mat_kernel(ctx, d, true);
     if (mul_mat_mma_problem(ctx, d).empty()) return mul_mat_mma(ctx, d);
     if (blas_ok_b_d(ctx, b, d)) {

@@ -1,6 +1,7 @@
 // pa run: load a GGUF model, prefill a prompt (proxy attention for long chunks), decode with
 // dense attention, stream the text, report prefill and decode speed; or (-cnv) chat with it
 // through the chat template in its metadata.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -57,6 +58,47 @@ double process_cpu_seconds() {
     return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
            1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
+
+// Where the time of the decoded tokens went, per fed token (averages over the decode).
+struct decode_breakdown {
+    int64_t tokens = 0;
+    double first_ms = 0;  // the first token (includes building the decode shapes' kernels)
+    double steady_ms = 0; // median of the others
+    double build_ms = 0, plan_ms = 0, dispatch_ms = 0, wait_ms = 0, sample_ms = 0;
+    double nodes = 0, runs = 0;
+
+    decode_breakdown(const pm::generate_result& r, const pm::session_stats& s0, const pm::session_stats& s1,
+                     const pa::compute_stats& c0, const pa::compute_stats& c1) {
+        tokens = int64_t(r.token_seconds.size());
+        if (tokens == 0) return;
+        first_ms = 1e3 * r.token_seconds[0];
+        std::vector<double> rest(r.token_seconds.begin() + 1, r.token_seconds.end());
+        std::sort(rest.begin(), rest.end());
+        steady_ms = rest.empty() ? first_ms : 1e3 * rest[rest.size() / 2];
+        const double per = 1e3 / double(tokens);
+        build_ms = per * (s1.build_seconds - s0.build_seconds);
+        plan_ms = per * (c1.plan_s - c0.plan_s);
+        dispatch_ms = per * (c1.dispatch_s - c0.dispatch_s);
+        wait_ms = per * (c1.wait_s - c0.wait_s);
+        sample_ms = 1e3 * r.sample_seconds / double(r.tokens.size());
+        nodes = double(c1.nodes - c0.nodes) / double(tokens);
+        runs = double(c1.runs - c0.runs) / double(tokens);
+    }
+    std::string text() const {
+        return fmt::format(
+            "decode per token: first {:.2f} ms, then {:.3f} ms (median); average build {:.3f} + "
+            "plan {:.3f} + dispatch {:.3f} + wait {:.3f} ms, sample {:.3f} ms; {:.0f} nodes in "
+            "{:.0f} runs\n",
+            first_ms, steady_ms, build_ms, plan_ms, dispatch_ms, wait_ms, sample_ms, nodes, runs);
+    }
+    std::string json() const {
+        return fmt::format(
+            "{{\"tokens\": {}, \"first_ms\": {:.4f}, \"steady_ms\": {:.4f}, \"build_ms\": {:.4f}, "
+            "\"plan_ms\": {:.4f}, \"dispatch_ms\": {:.4f}, \"wait_ms\": {:.4f}, \"sample_ms\": "
+            "{:.4f}, \"nodes\": {:.1f}, \"runs\": {:.1f}}}",
+            tokens, first_ms, steady_ms, build_ms, plan_ms, dispatch_ms, wait_ms, sample_ms, nodes, runs);
+    }
+};
 
 struct run_setup {
     pm::session_options session;
@@ -259,6 +301,8 @@ int run_run(int argc, char** argv) {
     go.ignore_eos = rs.ignore_eos;
     const bool json = rs.json;
     const double cpu_decode = process_cpu_seconds();
+    const pm::session_stats s0 = s.stats();
+    const pa::compute_stats c0 = s.sched().stats();
     const pm::generate_result r =
         pm::generate(s, smp, std::move(logits), tokens.back(), go, [&](const std::string& piece) {
             if (json) return;
@@ -268,6 +312,7 @@ int run_run(int argc, char** argv) {
     if (r.why == pm::generate_result::stop::context_full && !json)
         std::fprintf(stderr, "\n(the context of %d tokens is full)", s.n_ctx());
     const double decode_cpu_s = process_cpu_seconds() - cpu_decode;
+    const decode_breakdown per_token(r, s0, s.stats(), c0, s.sched().stats());
     const int64_t generated = int64_t(r.tokens.size());
     const double decode_s = r.seconds;
     const double prefill_tps = double(tokens.size()) / prefill_s;
@@ -280,12 +325,12 @@ int run_run(int argc, char** argv) {
             "\"decode_tok_s\": {:.3f}, \"n_ctx\": {}, \"phases\": {{\"load_s\": {:.6f}, \"tokenize_s\": "
             "{:.6f}, "
             "\"setup_s\": {:.6f}, \"prefill_s\": {:.6f}, \"decode_s\": {:.6f}, \"total_s\": {:.6f}, "
-            "\"prefill_cpu_s\": {:.6f}, \"decode_cpu_s\": {:.6f}}}, "
+            "\"prefill_cpu_s\": {:.6f}, \"decode_cpu_s\": {:.6f}}}, \"decode_per_token\": {}, "
             "\"text\": {}}}\n",
             pa::cli::json_escape(path), pa::cli::json_escape(be.main().description()),
             rs.session.attn == pm::attn_mode::proxy ? "proxy" : "dense", tokens.size(), generated,
             proxy_nodes, prefill_s, prefill_tps, decode_s, decode_tps, s.n_ctx(), load_s, tokenize_s, setup_s,
-            prefill_s, decode_s, seconds_since(t_start), prefill_cpu_s, decode_cpu_s,
+            prefill_s, decode_s, seconds_since(t_start), prefill_cpu_s, decode_cpu_s, per_token.json(),
             pa::cli::json_escape(r.text));
     } else {
         std::fputc('\n', stdout);
@@ -298,6 +343,7 @@ int run_run(int argc, char** argv) {
         std::fprintf(stderr,
                      "phases: load %.3f s, tokenize %.3f s, setup %.3f s, prefill %.3f s, decode %.3f s\n",
                      load_s, tokenize_s, setup_s, prefill_s, decode_s);
+        if (per_token.tokens > 0) std::fprintf(stderr, "%s", per_token.text().c_str());
     }
     if (rs.profile) std::fprintf(stderr, "%s", s.profile_report().c_str());
     return 0;

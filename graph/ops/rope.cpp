@@ -17,7 +17,7 @@ tensor* rope(context& ctx, tensor* a, int n_dims, int mode, float theta, int n_p
     set_param_i(t, 0, n_dims);
     set_param_i(t, 1, mode);
     set_param_f(t, 2, theta);
-    set_param_i(t, 3, n_past);
+    set_param_i(t, rope_param_n_past, n_past);
     return t;
 }
 

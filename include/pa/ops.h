@@ -32,8 +32,8 @@ tensor* cpy(context& ctx, tensor* a, tensor* b);     // write a (converted) into
 // ---- compute ----------------------------------------------------------------------------
 // a [ne0, rows, ne2, ne3] any type; ids I32 [n, ne2, ne3] (ids->ne[1] == a->ne[2]) -> F32 [ne0, n, ne2, ne3]
 tensor* get_rows(context& ctx, tensor* a, tensor* ids);
-tensor* add(context& ctx, tensor* a, tensor* b);   // F32; b broadcast over a
-tensor* mul(context& ctx, tensor* a, tensor* b);   // F32; b broadcast over a
+tensor* add(context& ctx, tensor* a, tensor* b); // F32; b broadcast over a
+tensor* mul(context& ctx, tensor* a, tensor* b); // F32; b broadcast over a
 tensor* scale(context& ctx, tensor* a, float s);
 tensor* rms_norm(context& ctx, tensor* a, float eps);
 // a [K, M, a2, a3] any type, b F32 [K, N, b2, b3] -> F32 [M, N, b2, b3]; b2 % a2 == 0, b3 % a3 == 0
@@ -43,6 +43,7 @@ tensor* mul_mat(context& ctx, tensor* a, tensor* b);
 inline constexpr int rope_mode_normal = 0;
 inline constexpr int rope_mode_neox = 2;
 tensor* rope(context& ctx, tensor* a, int n_dims, int mode, float theta, int n_past);
+inline constexpr int rope_param_n_past = 3; // op_params slot of n_past
 // softmax(a * scale + mask) along ne0; mask F32/F16 [ne0, >= ne1] or nullptr
 tensor* soft_max_ext(context& ctx, tensor* a, tensor* mask, float scale);
 tensor* silu(context& ctx, tensor* a);

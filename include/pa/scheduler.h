@@ -26,11 +26,28 @@
 
 namespace pa {
 
+// Host-side time of compute() calls, summed over the scheduler's life (a few clock reads per
+// compute, always on). dispatch is host work that overlaps the device (copies in, storage,
+// handing runs to the backends, which enqueue); wait is the host blocked on the device
+// (outputs read back, then each backend's synchronize).
+struct compute_stats {
+    int64_t computes = 0, plans = 0, runs = 0, nodes = 0;
+    double plan_s = 0;     // planning (placement, liveness) of a graph unlike the last one
+    double dispatch_s = 0; // inputs reset, copies in, runs handed to backends
+    double wait_s = 0;     // outputs to the host, synchronize
+};
+
 struct node_timing {
     const tensor* node;
     int backend_index;
     double ms; // host-measured with the node's copies, only when timing is on (one node a run)
 };
+
+// What changed in a graph since the scheduler last computed it. params_only: the same graph
+// object (same nodes and leaves), of which only op params and view offsets changed, none of
+// them in a way that moves a node to another backend (a decode graph re-run at the next
+// position): the plan is reused without comparing the graph against it.
+enum class graph_change { any, params_only };
 
 class scheduler {
   public:
@@ -40,10 +57,12 @@ class scheduler {
     scheduler(const scheduler&) = delete;
     scheduler& operator=(const scheduler&) = delete;
 
-    void compute(const graph& g); // throws pa::error; the graph's outputs are on the host after
+    // throws pa::error; the graph's outputs are on the host after
+    void compute(const graph& g, graph_change change = graph_change::any);
     void set_abort_flag(const std::atomic<bool>* flag) { abort_ = flag; } // checked between runs
     void set_timing(bool on) { timing_ = on; }
     const std::vector<node_timing>& timings() const { return timings_; }
+    const compute_stats& stats() const { return stats_; }
 
     // Which backend ran a node in the last compute (-1 if none), for tests.
     int assigned_backend(const tensor* node) const;
@@ -71,7 +90,7 @@ class scheduler {
     static std::vector<tensor_key> keys_of(const graph& g);
     int pick_backend(const tensor* node) const;
     void report_fallback(const tensor* node, int b);
-    const plan& plan_for(const graph& g);
+    const plan& plan_for(const graph& g, graph_change change);
 
     void reset_inputs(const graph& g);
     void shadow(tensor* t, int b, tensor& s);
@@ -89,6 +108,7 @@ class scheduler {
     // scheduler dies, so copy results out before destroying it
     std::vector<std::pair<tensor*, std::unique_ptr<std::byte[]>>> host_store_;
     std::vector<node_timing> timings_;
+    compute_stats stats_;
     const std::atomic<bool>* abort_ = nullptr;
     bool timing_ = false;
     std::unique_ptr<plan> plan_;                         // of the last graph computed

@@ -126,6 +126,18 @@ case_list flash_attn_cases() {
                                                   layout::padded));
     c.push_back(std::make_unique<case_flash_attn>(80, 100, 4, 4, 0, 27, f32, f32, false, layout::packed,
                                                   layout::packed));
+    // decoding (flash_attn_decode.cl): SmolLM2's and Llama-3-8B's groups over a long cache whose
+    // last rows are masked, a few queries, several splits of the keys, non-causal, d 256
+    c.push_back(std::make_unique<case_flash_attn>(64, 1, 9, 3, 550, 217, f16, f16, true, layout::permuted,
+                                                  layout::padded));
+    c.push_back(std::make_unique<case_flash_attn>(128, 1, 32, 8, 1000, 0, f16, f16, true, layout::permuted,
+                                                  layout::padded));
+    c.push_back(std::make_unique<case_flash_attn>(64, 3, 9, 3, 300, 20, f32, f16, true, layout::packed,
+                                                  layout::permuted));
+    c.push_back(std::make_unique<case_flash_attn>(80, 4, 6, 2, 129, 5, f16, f32, false, layout::permuted,
+                                                  layout::packed));
+    c.push_back(std::make_unique<case_flash_attn>(256, 1, 8, 1, 70, 0, f16, f16, true, layout::permuted,
+                                                  layout::padded));
     // a huge scale (|q| * scale * log2 e past the float range, every score finite): the row kernel
     // (d = 1, the proxy node's case), the register-tiled one (d = 32), both signs
     for (float sc : {3e38f, -3e38f})

@@ -85,6 +85,10 @@ case_list mul_mat_cases() {
         c.push_back(std::make_unique<case_mul_mat>(t, q ? 96 : 100, 300, 130, b2{1, 1}, b2{1, 1}));
         c.push_back(std::make_unique<case_mul_mat>(t, 64, 40, 140, b2{2, 1}, b2{4, 1}));
         c.push_back(std::make_unique<case_mul_mat>(t, 4096, 64, 2, b2{1, 1}, b2{1, 1}));
+        // decode shapes (quantized a: k_mul_mv_q): blocks per row below, at and above its 16 lanes
+        for (int64_t K : {int64_t(160), int64_t(544), int64_t(1600)})
+            for (int64_t N : {1, 3, 8})
+                c.push_back(std::make_unique<case_mul_mat>(t, K, 37, N, b2{1, 1}, b2{1, 1}));
         // non-contiguous inputs
         for (layout lb : all_layouts)
             c.push_back(std::make_unique<case_mul_mat>(t, 64, 9, 7, b2{2, 1}, b2{2, 1}, layout::packed, lb));

@@ -1,0 +1,69 @@
+// flash_attn_decode.cpp - see flash_attn_decode.h. The split count aims at two work-groups per
+// compute unit (a decode token alone has only Hkv of them, 3 for SmolLM2, 8 for Llama-3-8B)
+// while every split keeps at least one tile of keys.
+#include "flash_attn_decode.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "launch.h"
+#include "op_table.h"
+
+namespace pa::ocl {
+namespace {
+
+constexpr int64_t max_outputs_per_thread = 16;
+
+bool enabled() {
+    static const bool on = [] {
+        const char* e = std::getenv("PA_FA_DECODE");
+        return !(e && std::string_view(e) == "0");
+    }();
+    return on;
+}
+
+// threads per work-group (= keys per tile) for group size g and head dim d
+int64_t work_group(int64_t g, int64_t d) {
+    return g * d > 64 * 8 ? 128 : 64;
+}
+
+} // namespace
+
+bool flash_attn_decode_usable(const device_context& ctx, const operand& q, const operand& k,
+                              const operand& v) {
+    const int64_t d = q.shape.ne.s[0], N = q.shape.ne.s[1], H = q.shape.ne.s[2], Hkv = k.shape.ne.s[2];
+    if (!enabled() || N > flash_attn_decode_max_n || Hkv <= 0 || H % Hkv) return false;
+    const int64_t g = H / Hkv, wg = work_group(g, d);
+    const uint64_t local_bytes = uint64_t(4 * (g * d + g * wg + 3 * g));
+    return (g * d + wg - 1) / wg <= max_outputs_per_thread && local_bytes + 256 <= ctx.caps().local_mem &&
+           type_is_float(k.type) && type_is_float(v.type);
+}
+
+void flash_attn_decode(device_context& ctx, const operand& q, const operand& k, const operand& v,
+                       const operand& o, int64_t n_past, bool causal, float scale) {
+    const int64_t d = q.shape.ne.s[0], N = q.shape.ne.s[1], H = q.shape.ne.s[2], Nkv = k.shape.ne.s[1],
+                  Hkv = k.shape.ne.s[2];
+    const int64_t g = H / Hkv, wg = work_group(g, d);
+    const int64_t keys = causal ? std::min(Nkv, n_past + N) : Nkv; // the most any query sees
+    const int64_t target = 2 * std::max<int64_t>(1, ctx.caps().compute_units);
+    int64_t splits = std::clamp<int64_t>((target + Hkv * N - 1) / (Hkv * N), 1, (keys + wg - 1) / wg);
+    const int64_t per_split = (keys + splits - 1) / splits;
+    splits = (keys + per_split - 1) / per_split;
+    const std::string opts = fmt::format("-DFD_D={} -DFD_G={} -DFD_WG={} -DFD_K_F16={} -DFD_V_F16={}", d, g,
+                                         wg, int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16));
+    scratch part = ctx.temp(splits > 1 ? size_t(N * H * splits * d) * 4 : 4);
+    scratch part_ml = ctx.temp(splits > 1 ? size_t(N * H * splits * 2) * 4 : 4);
+    ctx.launch(ctx.get_kernel("flash_attn_decode.cl", "k_fa_decode", opts),
+               range3(size_t(splits * wg), size_t(Hkv), size_t(N)), range3(size_t(wg), 1, 1), q.mem, q.shape,
+               k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, int32_t(n_past), int32_t(causal),
+               int32_t(per_split), int32_t(splits), part.mem(), part_ml.mem());
+    if (splits == 1) return;
+    ctx.launch(ctx.get_kernel("flash_attn_decode.cl", "k_fa_decode_combine", opts),
+               range3(size_t(d), size_t(H), size_t(N)), {}, part.mem(), part_ml.mem(), int32_t(splits), o.mem,
+               o.shape.nb);
+}
+
+} // namespace pa::ocl

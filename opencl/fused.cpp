@@ -1,0 +1,154 @@
+// fused.cpp - see fused.h.
+#include "fused.h"
+
+#include <cstdlib>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "launch.h"
+#include "mul_mv_q.h"
+#include "op_table.h"
+
+namespace pa::ocl {
+namespace {
+
+bool enabled() {
+    static const bool on = [] {
+        const char* e = std::getenv("PA_OPENCL_FUSE");
+        return !(e && std::string_view(e) == "0");
+    }();
+    return on;
+}
+
+// src is the result of node: the same storage, type and layout.
+bool is_result_of(const pa_tensor* src, const pa_tensor* node) {
+    if (!src || src->buffer != node->buffer || src->offs != node->offs || src->type != node->type)
+        return false;
+    for (int i = 0; i < 4; ++i)
+        if (src->ne[i] != node->ne[i] || src->nb[i] != node->nb[i]) return false;
+    return true;
+}
+
+// out's storage is that of a source of node. A host may give the second node of a pair the
+// buffer of a value the first reads last (the scheduler reuses dead buffers within a run, the
+// backend running nodes in order); one launch would then overwrite it while reading it.
+bool overwrites_a_source(const pa_tensor* out, const pa_tensor* node) {
+    for (const pa_tensor* s : node->src)
+        if (s && s->buffer == out->buffer) return true;
+    return false;
+}
+
+bool same_shape_f32(const pa_tensor* a, const pa_tensor* b) {
+    if (a->type != PA_TYPE_F32 || b->type != PA_TYPE_F32) return false;
+    for (int i = 0; i < 4; ++i)
+        if (a->ne[i] != b->ne[i]) return false;
+    return true;
+}
+
+// rms_norm then mul(norm, w) with w one F32 row of ne0 elements
+bool rms_norm_mul(device_context& ctx, pa_tensor* norm, pa_tensor* mul) {
+    if (norm->op != PA_OP_RMS_NORM || mul->op != PA_OP_MUL || !is_result_of(mul->src[0], norm)) return false;
+    const pa_tensor *a = norm->src[0], *w = mul->src[1];
+    if (!w || w->type != PA_TYPE_F32 || w->ne[0] != norm->ne[0] || w->ne[1] != 1 || w->ne[2] != 1 ||
+        w->ne[3] != 1)
+        return false;
+    if (overwrites_a_source(mul, norm) || !supports_rms_norm(ctx, norm) || !supports_binary(ctx, mul) ||
+        !same_shape_f32(norm, mul))
+        return false;
+    const size_t wg = size_t(ctx.tune().norm_wg);
+    ctx.launch(ctx.get_kernel("fused.cl", "k_rms_norm_mul", fmt::format("-DNORM_WG={}", wg)),
+               range1(size_t(nrows(a)) * wg), range1(wg), ctx.mem(a), shape_of(a), ctx.mem(norm),
+               shape_of(norm), pa_param_f(norm, 0), ctx.mem(w), uint64_t(w->nb[0]), ctx.mem(mul),
+               shape_of(mul));
+    return true;
+}
+
+// mul_mat on k_mul_mv_q then add(product, r), add(r, product) or swiglu(r, product), r shaped
+// as the product
+bool mul_mv_q_then(device_context& ctx, pa_tensor* mm, pa_tensor* next) {
+    if (mm->op != PA_OP_MUL_MAT || (next->op != PA_OP_ADD && next->op != PA_OP_SWIGLU)) return false;
+    const bool first = is_result_of(next->src[0], mm), second = is_result_of(next->src[1], mm);
+    if (first == second) return false;                   // not a source, or both (x + x)
+    if (next->op == PA_OP_SWIGLU && first) return false; // silu of the product: not this epilogue
+    pa_tensor* r = first ? next->src[1] : next->src[0];
+    if (overwrites_a_source(next, mm) || !same_shape_f32(r, mm) || !same_shape_f32(next, mm) ||
+        !mul_mv_q_usable(ctx, mm))
+        return false;
+    const bool add = next->op == PA_OP_ADD;
+    if (!supports_mul_mat(ctx, mm) || !(add ? supports_binary(ctx, next) : supports_swiglu(ctx, next)))
+        return false;
+    mul_mv_q(ctx, mm, add ? mv_epilogue::add : mv_epilogue::swiglu, r, next);
+    return true;
+}
+
+// view has the storage of node with its dims permuted: view dim k is node dim perm[k]
+bool permuted_view_of(const pa_tensor* view, const pa_tensor* node, cl_int4& perm) {
+    if (!view || view->buffer != node->buffer || view->offs != node->offs || view->type != node->type)
+        return false;
+    bool used[4] = {false, false, false, false};
+    for (int k = 0; k < 4; ++k) {
+        int found = -1;
+        for (int q = 0; q < 4 && found < 0; ++q)
+            if (!used[q] && view->ne[k] == node->ne[q] && (view->ne[k] == 1 || view->nb[k] == node->nb[q]))
+                found = q;
+        if (found < 0) return false;
+        used[found] = true;
+        perm.s[k] = found;
+    }
+    return true;
+}
+
+// rope then cpy(permute(rope), s) (the KV cache write)
+bool rope_store(device_context& ctx, pa_tensor* rope, pa_tensor* store) {
+    if (rope->op != PA_OP_ROPE || store->op != PA_OP_CPY) return false;
+    cl_int4 perm{};
+    if (!permuted_view_of(store->src[0], rope, perm)) return false;
+    if (store->type != PA_TYPE_F32 && store->type != PA_TYPE_F16) return false;
+    if (overwrites_a_source(store, rope) || !supports_rope(ctx, rope) || !supports_cpy(ctx, store))
+        return false;
+    const pa_tensor* a = rope->src[0];
+    const int32_t n_dims = pa_param_i(rope, 0);
+    const size_t pairs = size_t(n_dims / 2 + (a->ne[0] - n_dims + 1) / 2);
+    const size_t rows = size_t(a->ne[1] * a->ne[2]);
+    const size_t wx = size_t(ctx.tune().rope_wg);
+    ctx.launch(ctx.get_kernel("fused.cl", "k_rope_store", ctx.caps().fp64 ? "-DPA_FP64" : ""),
+               range2(round_up(pairs, wx), rows), range2(wx, 1), ctx.mem(a), shape_of(a), ctx.mem(rope),
+               shape_of(rope), n_dims, pa_param_i(rope, 1), pa_param_f(rope, 2), pa_param_i(rope, 3),
+               ctx.mem(store), shape_of(store).nb, perm, int32_t(store->type == PA_TYPE_F16));
+    return true;
+}
+
+// gate = mul_mat(wg, b), up = mul_mat(wu, b) on k_mul_mv_q, then swiglu(gate, up): one launch
+bool gate_up_swiglu(device_context& ctx, pa_tensor* gate, pa_tensor* up, pa_tensor* sw) {
+    if (gate->op != PA_OP_MUL_MAT || up->op != PA_OP_MUL_MAT || sw->op != PA_OP_SWIGLU) return false;
+    if (!is_result_of(sw->src[0], gate) || !is_result_of(sw->src[1], up)) return false;
+    const pa_tensor *bg = gate->src[1], *bu = up->src[1], *wg = gate->src[0], *wu = up->src[0];
+    if (bg->buffer != bu->buffer || bg->offs != bu->offs || wg->type != wu->type) return false;
+    for (int i = 0; i < 4; ++i)
+        if (bg->ne[i] != bu->ne[i] || bg->nb[i] != bu->nb[i] || wg->ne[i] != wu->ne[i] ||
+            wg->nb[i] != wu->nb[i])
+            return false;
+    if (overwrites_a_source(up, gate) || overwrites_a_source(sw, gate) || overwrites_a_source(sw, up))
+        return false;
+    if (!same_shape_f32(gate, up) || !same_shape_f32(sw, up) || !mul_mv_q_usable(ctx, gate) ||
+        !mul_mv_q_usable(ctx, up) || !supports_mul_mat(ctx, gate) || !supports_mul_mat(ctx, up) ||
+        !supports_swiglu(ctx, sw))
+        return false;
+    mul_mv_q(ctx, up, mv_epilogue::gate_swiglu, gate, sw);
+    return true;
+}
+
+} // namespace
+
+int run_fused(device_context& ctx, pa_tensor* const* nodes, int n) {
+    if (n < 2 || !enabled()) return 0;
+    pa_tensor *first = nodes[0], *second = nodes[1];
+    if (n >= 3 && gate_up_swiglu(ctx, first, second, nodes[2])) return 3;
+    if (rms_norm_mul(ctx, first, second) || mul_mv_q_then(ctx, first, second) ||
+        rope_store(ctx, first, second))
+        return 2;
+    return 0;
+}
+
+} // namespace pa::ocl

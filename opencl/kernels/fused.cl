@@ -1,0 +1,90 @@
+// fused.cl - two graph nodes in one launch, each node's result still written (so any later
+// reader of the first finds it): the OpenCL backend's pairs of fused.h.
+//   k_rms_norm_mul: d = rms_norm(a) (as norm.cl's k_rms_norm), e = d * w, w one F32 row [ne0]
+//                   broadcast over the rows. One work-group per row.
+
+#ifndef NORM_WG
+#define NORM_WG 128 // threads per row (a power of two); the host launches with this size
+#endif
+
+kernel __attribute__((reqd_work_group_size(NORM_WG, 1, 1)))
+void k_rms_norm_mul(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global char* d, ulong d_offs,
+                    long4 d_ne, ulong4 d_nb, float eps, global const char* w, ulong w_offs, ulong w_nb0,
+                    global char* e, ulong e_offs, long4 e_ne, ulong4 e_nb) {
+    local float scratch[NORM_WG];
+    const long4 c = row_coords(get_group_id(0), a_ne);
+    global const char* ar = a + a_offs + off4(a_nb, 0, c.s1, c.s2, c.s3);
+    global char* dr = d + d_offs + off4(d_nb, 0, c.s1, c.s2, c.s3);
+    global char* er = e + e_offs + off4(e_nb, 0, c.s1, c.s2, c.s3);
+    const int ne0 = (int)a_ne.s0;
+
+    float sum_sq = 0.0f;
+    for (int i = get_local_id(0); i < ne0; i += NORM_WG) {
+        const float x = *(global const float*)(ar + (ulong)i * a_nb.s0);
+        sum_sq += x * x;
+    }
+    sum_sq = wg_sum(scratch, sum_sq);
+    const float inv = 1.0f / sqrt(sum_sq / (float)ne0 + eps);
+    for (int i = get_local_id(0); i < ne0; i += NORM_WG) {
+        const float y = *(global const float*)(ar + (ulong)i * a_nb.s0) * inv;
+        *(global float*)(dr + (ulong)i * d_nb.s0) = y;
+        *(global float*)(er + (ulong)i * e_nb.s0) = y * *(global const float*)(w + w_offs + (ulong)i * w_nb0);
+    }
+}
+
+// k_rope_store: d = rope(a) as rope.cl's k_rope (its macros: PA_FP64), and the same values
+// stored into s (F32 or F16) as cpy does for a permuted view of d: element (c0, c1, c2) of d
+// goes to s at coordinates j_k = c_perm[k]. One work item per pair.
+#ifdef PA_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double rope_real;
+#else
+typedef float rope_real;
+#endif
+
+inline void store_to(global char* s, ulong s_offs, ulong4 s_nb, int4 perm, int s_f16, int c0, int c1, int c2,
+                     float v) {
+    const int c[4] = {c0, c1, c2, 0};
+    global char* p = s + s_offs + (ulong)c[perm.s0] * s_nb.s0 + (ulong)c[perm.s1] * s_nb.s1 +
+                     (ulong)c[perm.s2] * s_nb.s2 + (ulong)c[perm.s3] * s_nb.s3;
+    if (s_f16)
+        store_half(p, v);
+    else
+        *(global float*)p = v;
+}
+
+kernel void k_rope_store(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global char* d, ulong d_offs,
+                         long4 d_ne, ulong4 d_nb, int n_dims, int mode, float theta, int n_past, global char* s,
+                         ulong s_offs, ulong4 s_nb, int4 perm, int s_f16) {
+    const int half_dims = n_dims / 2;
+    const int ne0 = (int)a_ne.s0;
+    const int pairs = half_dims + (ne0 - n_dims + 1) / 2;
+    const int p = get_global_id(0);
+    const int r = get_global_id(1); // row: head + H * token
+    if (p >= pairs || r >= (int)(a_ne.s1 * a_ne.s2)) return;
+    const int h = r % (int)a_ne.s1, t = r / (int)a_ne.s1;
+    global const char* ar = a + a_offs + (ulong)h * a_nb.s1 + (ulong)t * a_nb.s2;
+    global char* dr = d + d_offs + (ulong)h * d_nb.s1 + (ulong)t * d_nb.s2;
+
+    if (p >= half_dims) { // pass-through tail
+        const int i = n_dims + 2 * (p - half_dims);
+        for (int e = i; e < min(i + 2, ne0); ++e) {
+            const float v = *(global const float*)(ar + (ulong)e * a_nb.s0);
+            *(global float*)(dr + (ulong)e * d_nb.s0) = v;
+            store_to(s, s_offs, s_nb, perm, s_f16, e, h, t, v);
+        }
+        return;
+    }
+    const int i0 = mode == 2 ? p : 2 * p;
+    const int i1 = mode == 2 ? p + half_dims : 2 * p + 1;
+    const rope_real pos = (rope_real)n_past + (rope_real)t;
+    const rope_real angle = pos * pow((rope_real)theta, (rope_real)(-2) * (rope_real)p / (rope_real)n_dims);
+    const rope_real c = cos(angle), sn = sin(angle);
+    const rope_real x0 = *(global const float*)(ar + (ulong)i0 * a_nb.s0);
+    const rope_real x1 = *(global const float*)(ar + (ulong)i1 * a_nb.s0);
+    const float y0 = (float)(x0 * c - x1 * sn), y1 = (float)(x0 * sn + x1 * c);
+    *(global float*)(dr + (ulong)i0 * d_nb.s0) = y0;
+    *(global float*)(dr + (ulong)i1 * d_nb.s0) = y1;
+    store_to(s, s_offs, s_nb, perm, s_f16, i0, h, t, y0);
+    store_to(s, s_offs, s_nb, perm, s_f16, i1, h, t, y1);
+}
