@@ -598,8 +598,9 @@ TEST(ProxyRef, OneTokenNeedleAtEveryStrideOffsetIsKept) {
     }
 }
 
-// Rows measured exactly keep, for each of their measured queries, gamma of its own mass (up to
-// the int8 estimate: the exact recall in double is within 0.02 of gamma).
+// Rows measured exactly keep gamma of their mass (up to the int8 estimate: the exact recall in
+// double is within 0.02 of gamma): on tail rows each measured query keeps gamma of its own mass,
+// on the spread sample rows the row keeps gamma of its measured queries' summed mass.
 TEST(ProxyRef, ExactRowsKeepGammaOfEachMeasuredQuery) {
     for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::random}) {
         attn_case c;
@@ -612,13 +613,14 @@ TEST(ProxyRef, ExactRowsKeepGammaOfEachMeasuredQuery) {
         const ref_result r = run_ref(t, c);
         const geometry& g = r.geo;
         const auto x = pa::proxy::load_qkv(g, t.q, t.k, t.v);
-        int64_t checked = 0;
+        int64_t checked_queries = 0, checked_spread_rows = 0;
         for (const auto& sr : g.samples) {
             if (!g.exact_sample(sr)) continue;
             for (int64_t h = 0; h < g.H; ++h) {
                 std::vector<char> keep(size_t(sr.m + 1), 0);
                 for (int32_t n : r.est.kept(h, sr.m))
                     keep[size_t(n)] = 1;
+                double row_all = 0, row_in = 0;
                 for (int64_t i = 0; i < sr.count; ++i) {
                     const int64_t p = sr.pos(i);
                     std::vector<double> logit;
@@ -635,12 +637,18 @@ TEST(ProxyRef, ExactRowsKeepGammaOfEachMeasuredQuery) {
                         all += w;
                         if (keep[size_t(j / g.B)]) in += w;
                     }
+                    row_all += 1.0;
+                    row_in += in / all;
+                    if (!sr.tail) continue;
                     EXPECT_GE(in / all, double(c.gamma) - 0.02) << "head " << h << " query " << p;
-                    ++checked;
+                    ++checked_queries;
                 }
+                EXPECT_GE(row_in / row_all, double(c.gamma) - 0.02) << "head " << h << " row " << sr.m;
+                checked_spread_rows += sr.tail ? 0 : 1;
             }
         }
-        EXPECT_GT(checked, 0);
+        EXPECT_GT(checked_queries, 0);
+        EXPECT_GT(checked_spread_rows, 0);
     }
 }
 
