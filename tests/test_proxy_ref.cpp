@@ -454,20 +454,26 @@ TEST_P(ProxyInvariants, ScoresAndBudgetsMatchBruteForce) {
                     << "head " << h << " row " << sr.m;
             }
         }
-    // row budgets: each row's count from its sample neighbours, ceil(k (m + 1) / (s + 1)), the larger
+    // row budgets: a row between two sample rows lo < m <= hi takes the value at m of the line through
+    // (lo, k_lo) and (hi, k_hi), rounded up; a row before the first sample row s that row's count
+    // scaled to it, ceil(k (m + 1) / (s + 1)); at least k_min
     if (c.budget == pa::proxy_budget::rows)
         for (int64_t h = 0; h < g.H; ++h)
             for (int64_t m = g.row0; m < g.n_kblocks; ++m) {
-                int64_t k = 0;
-                for (size_t si = 0; si < ns; ++si) {
-                    const auto& sr = g.samples[si];
-                    const bool neighbour = sr.m >= m ? (si == 0 || g.samples[si - 1].m < m)
-                                                     : (si + 1 < ns && g.samples[si + 1].m >= m);
-                    if (neighbour)
-                        k = std::max(k, int64_t(std::ceil(double(r.est.sample_budget[size_t(h) * ns + si]) *
-                                                          double(m + 1) / double(sr.m + 1))));
+                size_t hi = 0;
+                while (g.samples[hi].m < m)
+                    ++hi;
+                const double k_hi = r.est.sample_budget[size_t(h) * ns + hi], m_hi = double(g.samples[hi].m);
+                double k;
+                if (hi == 0) {
+                    k = k_hi * double(m + 1) / (m_hi + 1.0);
+                } else {
+                    const double k_lo = r.est.sample_budget[size_t(h) * ns + hi - 1],
+                                 m_lo = double(g.samples[hi - 1].m);
+                    k = k_lo + (k_hi - k_lo) * (double(m) - m_lo) / (m_hi - m_lo);
                 }
-                EXPECT_EQ(r.est.budgets[size_t(h * g.n_rows + m - g.row0)], std::max(k, g.k_min))
+                EXPECT_EQ(r.est.budgets[size_t(h * g.n_rows + m - g.row0)],
+                          std::max(int64_t(std::ceil(k - 1e-9)), g.k_min))
                     << "head " << h << " row " << m;
             }
 }
@@ -682,12 +688,13 @@ TEST(ProxyRef, RecallTargetsOnSyntheticPatterns) {
 }
 
 // The estimator's density goal on the same patterns at gamma 0.95 (default sample rows), recall
-// keeping its targets: within 1.25 x the oracle density of a mask that keeps the sink and the
-// diagonal as the estimator does (per (head, row) those two, then the fewest blocks of highest
-// exact mass reaching gamma), and, on the diffuse-early / focused-last pattern, of the plain
-// oracle as the spec's invariant says. (At this size the plain oracle of needle and sink-local
-// keeps the sink alone in most rows, so two forced blocks are twice its count; the 16K runs in
-// docs/quality.md compare with it directly.)
+// keeping its targets. The spec's bound is 1.25 x the oracle density at 16K and up
+// (docs/quality.md); at this size the plain oracle of needle and sink-local keeps the sink alone
+// in most rows, so the two forced blocks are already twice its count. So: within 1.15 x the oracle
+// of a mask that keeps the sink and the diagonal as the estimator does (those two, then the fewest
+// blocks of highest exact mass reaching gamma; the budget rule before the line through the
+// sample counts kept 1.16-1.20 x it here), and, on the diffuse-early / focused-last pattern, within
+// 1.25 x the plain oracle as the spec's invariant says.
 TEST(ProxyRef, DensityWithinOracleBoundOnSyntheticPatterns) {
     for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::sink_local,
                      pa::analysis::pattern::diffuse_focused}) {
@@ -706,7 +713,7 @@ TEST(ProxyRef, DensityWithinOracleBoundOnSyntheticPatterns) {
         const auto x = pa::proxy::load_qkv(r.geo, t.q, t.k, t.v);
         const auto mq = pa::analysis::measure_mask(x, r.est.mask, c.gamma);
         const std::string what = pa::analysis::pattern_name(pat);
-        EXPECT_LE(mq.density, 1.25 * mq.oracle_forced_density) << what;
+        EXPECT_LE(mq.density, 1.15 * mq.oracle_forced_density) << what;
         if (pat == pa::analysis::pattern::diffuse_focused) {
             EXPECT_LE(mq.density, 1.25 * mq.oracle_density);
         }
