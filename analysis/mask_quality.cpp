@@ -23,8 +23,27 @@ struct row_scratch {
 
 struct row_result {
     double iou = 1.0;
-    int64_t oracle_count = 0;
+    int64_t oracle_count = 0, oracle_forced_count = 0;
 };
+
+// Blocks needed to reach gamma of `total` when the blocks flagged in `first` are kept before the
+// rest, which follow in `order` (descending mass): the forced ones, then the order.
+int64_t count_to_gamma(const std::vector<double>& mass, const std::vector<int32_t>& order, int64_t m,
+                       double total, float gamma, const std::vector<char>& first) {
+    double cum = 0.0;
+    int64_t c = 0;
+    for (int64_t n = 0; n <= m; ++n)
+        if (first[size_t(n)]) {
+            cum += mass[size_t(n)];
+            ++c;
+        }
+    for (int64_t i = 0; i <= m && cum < double(gamma) * total; ++i)
+        if (!first[size_t(order[size_t(i)])]) {
+            cum += mass[size_t(order[size_t(i)])];
+            ++c;
+        }
+    return c;
+}
 
 // One (head, row): dense probabilities of each query of the row, folded into block masses.
 // recall[t] for each query t of the row; the row's oracle count and overlap.
@@ -80,6 +99,9 @@ PA_FAST_CLONES row_result measure_row(const attn_qkv& x, const block_mask& mask,
             break;
         }
     }
+    std::vector<char> forced(size_t(m + 1), 0);
+    forced[0] = forced[size_t(m)] = 1;
+    r.oracle_forced_count = count_to_gamma(w.row_mass, w.order, m, total, gamma, forced);
     int64_t inter = 0;
     for (size_t i = 0; i < kept.size(); ++i)
         inter += w.in_kept[size_t(w.order[i])];
@@ -152,16 +174,18 @@ mask_quality measure_mask(const attn_qkv& x, const block_mask& mask, float gamma
     mq.recall_mean = sum / double(recall.size());
     mq.recall_p5 = percentile(recall, 0.05);
     mq.recall_min = recall.front(); // sorted by percentile()
-    double iou = 0, oracle = 0;
+    double iou = 0, oracle = 0, oracle_forced = 0;
     mq.oracle_density_per_head.assign(size_t(x.H), 0.0);
     for (size_t i = 0; i < rows.size(); ++i) {
         iou += rows[i].iou;
         oracle += double(rows[i].oracle_count);
+        oracle_forced += double(rows[i].oracle_forced_count);
         mq.oracle_density_per_head[i / size_t(gr.n_rows)] +=
             double(rows[i].oracle_count) / double(gr.tri_total());
     }
     mq.oracle_iou = iou / double(rows.size());
     mq.oracle_density = oracle / (double(gr.tri_total()) * double(x.H));
+    mq.oracle_forced_density = oracle_forced / (double(gr.tri_total()) * double(x.H));
     return mq;
 }
 

@@ -28,6 +28,10 @@ struct mask_quality {
     // summed over the row's queries) reaches gamma of the row's mass, over causal blocks.
     double oracle_density = 0;
     std::vector<double> oracle_density_per_head;
+    // The same floor for a mask that always keeps block 0 and the diagonal block (an estimator
+    // with force_sink_and_local): per (head, row) those two, then the fewest blocks of highest
+    // mass reaching gamma. Where the sink alone holds gamma, the oracle keeps 1 block and this 2.
+    double oracle_forced_density = 0;
     // Oracle overlap: per (head, row) IoU of the kept set with the blocks of highest true mass
     // at the same count; mean over rows.
     double oracle_iou = 0;

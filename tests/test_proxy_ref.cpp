@@ -454,20 +454,26 @@ TEST_P(ProxyInvariants, ScoresAndBudgetsMatchBruteForce) {
                     << "head " << h << " row " << sr.m;
             }
         }
-    // row budgets: each row's count from its sample neighbours, ceil(k (m + 1) / (s + 1)), the larger
+    // row budgets: a row between two sample rows lo < m <= hi takes the value at m of the line through
+    // (lo, k_lo) and (hi, k_hi), rounded up; a row before the first sample row s that row's count
+    // scaled to it, ceil(k (m + 1) / (s + 1)); at least k_min
     if (c.budget == pa::proxy_budget::rows)
         for (int64_t h = 0; h < g.H; ++h)
             for (int64_t m = g.row0; m < g.n_kblocks; ++m) {
-                int64_t k = 0;
-                for (size_t si = 0; si < ns; ++si) {
-                    const auto& sr = g.samples[si];
-                    const bool neighbour = sr.m >= m ? (si == 0 || g.samples[si - 1].m < m)
-                                                     : (si + 1 < ns && g.samples[si + 1].m >= m);
-                    if (neighbour)
-                        k = std::max(k, int64_t(std::ceil(double(r.est.sample_budget[size_t(h) * ns + si]) *
-                                                          double(m + 1) / double(sr.m + 1))));
+                size_t hi = 0;
+                while (g.samples[hi].m < m)
+                    ++hi;
+                const double k_hi = r.est.sample_budget[size_t(h) * ns + hi], m_hi = double(g.samples[hi].m);
+                double k;
+                if (hi == 0) {
+                    k = k_hi * double(m + 1) / (m_hi + 1.0);
+                } else {
+                    const double k_lo = r.est.sample_budget[size_t(h) * ns + hi - 1],
+                                 m_lo = double(g.samples[hi - 1].m);
+                    k = k_lo + (k_hi - k_lo) * (double(m) - m_lo) / (m_hi - m_lo);
                 }
-                EXPECT_EQ(r.est.budgets[size_t(h * g.n_rows + m - g.row0)], std::max(k, g.k_min))
+                EXPECT_EQ(r.est.budgets[size_t(h * g.n_rows + m - g.row0)],
+                          std::max(int64_t(std::ceil(k - 1e-9)), g.k_min))
                     << "head " << h << " row " << m;
             }
 }
@@ -598,8 +604,9 @@ TEST(ProxyRef, OneTokenNeedleAtEveryStrideOffsetIsKept) {
     }
 }
 
-// Rows measured exactly keep, for each of their measured queries, gamma of its own mass (up to
-// the int8 estimate: the exact recall in double is within 0.02 of gamma).
+// Rows measured exactly keep gamma of their mass (up to the int8 estimate: the exact recall in
+// double is within 0.02 of gamma): on tail rows each measured query keeps gamma of its own mass,
+// on the spread sample rows the row keeps gamma of its measured queries' summed mass.
 TEST(ProxyRef, ExactRowsKeepGammaOfEachMeasuredQuery) {
     for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::random}) {
         attn_case c;
@@ -612,13 +619,14 @@ TEST(ProxyRef, ExactRowsKeepGammaOfEachMeasuredQuery) {
         const ref_result r = run_ref(t, c);
         const geometry& g = r.geo;
         const auto x = pa::proxy::load_qkv(g, t.q, t.k, t.v);
-        int64_t checked = 0;
+        int64_t checked_queries = 0, checked_spread_rows = 0;
         for (const auto& sr : g.samples) {
             if (!g.exact_sample(sr)) continue;
             for (int64_t h = 0; h < g.H; ++h) {
                 std::vector<char> keep(size_t(sr.m + 1), 0);
                 for (int32_t n : r.est.kept(h, sr.m))
                     keep[size_t(n)] = 1;
+                double row_all = 0, row_in = 0;
                 for (int64_t i = 0; i < sr.count; ++i) {
                     const int64_t p = sr.pos(i);
                     std::vector<double> logit;
@@ -635,12 +643,18 @@ TEST(ProxyRef, ExactRowsKeepGammaOfEachMeasuredQuery) {
                         all += w;
                         if (keep[size_t(j / g.B)]) in += w;
                     }
+                    row_all += 1.0;
+                    row_in += in / all;
+                    if (!sr.tail) continue;
                     EXPECT_GE(in / all, double(c.gamma) - 0.02) << "head " << h << " query " << p;
-                    ++checked;
+                    ++checked_queries;
                 }
+                EXPECT_GE(row_in / row_all, double(c.gamma) - 0.02) << "head " << h << " row " << sr.m;
+                checked_spread_rows += sr.tail ? 0 : 1;
             }
         }
-        EXPECT_GT(checked, 0);
+        EXPECT_GT(checked_queries, 0);
+        EXPECT_GT(checked_spread_rows, 0);
     }
 }
 
@@ -670,6 +684,43 @@ TEST(ProxyRef, RecallTargetsOnSyntheticPatterns) {
             EXPECT_GE(qp5, 0.90) << what; // every part of the sequence
         EXPECT_LE(mq.density, pat == pa::analysis::pattern::diffuse_focused ? 1.0 : 0.5) << what;
         EXPECT_GE(mq.density, mq.oracle_density) << what; // the oracle is the floor at this gamma
+    }
+}
+
+// The estimator's density goal on the same patterns at gamma 0.95 (default sample rows), recall
+// keeping its targets. The spec's bound is 1.25 x the oracle density at 16K and up
+// (docs/quality.md); at this size the plain oracle of needle and sink-local keeps the sink alone
+// in most rows, so the two forced blocks are already twice its count. So: within 1.15 x the oracle
+// of a mask that keeps the sink and the diagonal as the estimator does (those two, then the fewest
+// blocks of highest exact mass reaching gamma; taking the larger of the two neighbouring sample
+// counts scaled to the row instead of the line through them keeps 1.16-1.20 x it here), and, on
+// the diffuse-early / focused-last pattern, within 1.25 x the plain oracle as the spec's invariant
+// says.
+TEST(ProxyRef, DensityWithinOracleBoundOnSyntheticPatterns) {
+    for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::sink_local,
+                     pa::analysis::pattern::diffuse_focused}) {
+        attn_case c;
+        c.N = 4096;
+        c.H = 4;
+        c.Hkv = 2;
+        c.B = 64;
+        c.samples = 16;
+        c.pat = pat;
+        c.min_tokens = 0;
+        c.gamma = 0.95f;
+        pa::context ctx;
+        const qkv t = make_qkv(ctx, c);
+        const ref_result r = run_ref(t, c);
+        const auto x = pa::proxy::load_qkv(r.geo, t.q, t.k, t.v);
+        const auto mq = pa::analysis::measure_mask(x, r.est.mask, c.gamma);
+        const std::string what = pa::analysis::pattern_name(pat);
+        EXPECT_LE(mq.density, 1.15 * mq.oracle_forced_density) << what;
+        if (pat == pa::analysis::pattern::diffuse_focused) {
+            EXPECT_LE(mq.density, 1.25 * mq.oracle_density);
+        }
+        EXPECT_GE(mq.oracle_forced_density, mq.oracle_density) << what; // a constrained floor
+        EXPECT_GE(mq.recall_mean, 0.95) << what;
+        EXPECT_GE(mq.recall_p5, 0.90) << what;
     }
 }
 
@@ -704,6 +755,8 @@ TEST(ProxyRef, RecallMatchesBruteForce) {
     const auto x = pa::proxy::load_qkv(g, t.q, t.k, t.v);
     const auto mq = pa::analysis::measure_mask(x, r.est.mask, c.gamma);
     std::vector<double> rec;
+    // the oracles: per (head, row) block masses summed over the row's queries
+    std::vector<double> row_mass(size_t(g.H * g.n_kblocks * g.n_kblocks), 0.0);
     for (int64_t h = 0; h < g.H; ++h)
         for (int64_t tq = 0; tq < g.N; ++tq) {
             std::vector<double> pr(size_t(tq + 1));
@@ -721,7 +774,30 @@ TEST(ProxyRef, RecallMatchesBruteForce) {
                 for (int64_t j = n * g.B; j < std::min<int64_t>((n + 1) * g.B, tq + 1); ++j)
                     in += pr[size_t(j)] / sum;
             rec.push_back(in);
+            for (int64_t j = 0; j <= tq; ++j)
+                row_mass[size_t((h * g.n_kblocks + tq / g.B) * g.n_kblocks + j / g.B)] += pr[size_t(j)] / sum;
         }
+    double oracle = 0, oracle_forced = 0; // block counts
+    for (int64_t h = 0; h < g.H; ++h)
+        for (int64_t m = 0; m < g.n_kblocks; ++m) {
+            const double* a = &row_mass[size_t((h * g.n_kblocks + m) * g.n_kblocks)];
+            std::vector<double> v(a, a + m + 1);
+            const double total = std::accumulate(v.begin(), v.end(), 0.0);
+            std::vector<double> rest(a + std::min<int64_t>(m, 1), a + m); // without the sink and the diagonal
+            double forced = a[0] + (m > 0 ? a[m] : 0.0);
+            std::sort(v.rbegin(), v.rend());
+            std::sort(rest.rbegin(), rest.rend());
+            double cum = 0;
+            for (size_t i = 0; i < v.size() && cum < double(c.gamma) * total; ++i, ++oracle)
+                cum += v[i];
+            oracle_forced += m > 0 ? 2 : 1;
+            for (size_t i = 0; i < rest.size() && forced < double(c.gamma) * total; ++i, ++oracle_forced)
+                forced += rest[i];
+        }
+    const double causal = double(g.tri_total() * g.H);
+    EXPECT_NEAR(mq.oracle_density, oracle / causal, 1.0 / causal);
+    EXPECT_NEAR(mq.oracle_forced_density, oracle_forced / causal, 1.0 / causal);
+    EXPECT_GT(mq.oracle_forced_density, mq.oracle_density);
     EXPECT_NEAR(mq.recall_mean, std::accumulate(rec.begin(), rec.end(), 0.0) / double(rec.size()), 1e-5);
     EXPECT_NEAR(mq.recall_min, *std::min_element(rec.begin(), rec.end()), 1e-5);
     EXPECT_LT(mq.density, 1.0);

@@ -24,14 +24,18 @@ int64_t ceil_div(int64_t a, int64_t b) {
 }
 
 // The measured rows (geometry.h): the tail rows, and with budget = rows (proxy) n_samples rows spread
-// evenly (row0 - 1 + ceil((k + 1) * n_rows / n_samples) for k < n_samples: the last row is one).
+// evenly over the rows before the tail (row0 - 1 + ceil((k + 1) * n_pre / n) for k < n = min(n_samples,
+// n_pre), n_pre = rows before the first tail row: the row just before the tail is one), so that no
+// row lies between the last spread row and the tail.
 void place_samples(geometry& g, int64_t n_samples) {
     if (g.estimator == proxy_estimator::xattn) return; // measures no rows
     const int64_t tail0 = g.n_keys - std::min(g.N, g.B);
     std::vector<int64_t> rows;
-    if (g.budget == proxy_budget::rows && g.estimator == proxy_estimator::proxy)
-        for (int64_t k = 0; k < std::min(n_samples, g.n_rows); ++k)
-            rows.push_back(g.row0 + ceil_div((k + 1) * g.n_rows, std::min(n_samples, g.n_rows)) - 1);
+    if (g.budget == proxy_budget::rows && g.estimator == proxy_estimator::proxy) {
+        const int64_t n_pre = tail0 / g.B - g.row0, n = std::min(n_samples, n_pre);
+        for (int64_t k = 0; k < n; ++k)
+            rows.push_back(g.row0 + ceil_div((k + 1) * n_pre, n) - 1);
+    }
     for (int64_t m = g.row0; m < g.n_kblocks; ++m)
         if (g.row_end(m) > tail0) rows.push_back(m);
     std::sort(rows.begin(), rows.end());

@@ -4,10 +4,11 @@
 //   sample_budgets per (head, sample row), budget = rows: blocks of the shared order needed to
 //                  reach gamma of the row's measured mass
 //   tail_budgets   per head, budget = last: the paper's count from the tail's mass
-//   row_budgets    per (head, row): the sample counts scaled to the row, at least k_min
-//   exact_rows     per (head, sample row): the head's own blocks reaching gamma, per row and per
-//                  measured query (a parallel pre-check leaves only the queries that fall short
-//                  to the sequential step)
+//   row_budgets    per (head, row): the count on the line through the neighbouring sample rows'
+//                  counts (before the first: its count scaled to the row), at least k_min
+//   exact_rows     per (head, sample row): the head's own blocks reaching gamma of the row's mass,
+//                  and on tail rows of each measured query's (a parallel pre-check leaves only the
+//                  queries that fall short to the sequential step)
 //   build_mask     per (head, row): kept blocks = rank < budget + forced, or exact; ascending
 // Order everywhere: higher value first, equal values by lower block index (as the CPU
 // reference), so the result does not depend on the sorting network. Sorts are bitonic in local
@@ -141,8 +142,14 @@ __kernel void tail_budgets(__global const float* mass, __global const int* s_m, 
 // ceil(k * (m + 1) / (s + 1))
 inline long scaled_count(long k, long s, long m) { return (k * (m + 1) + s) / (s + 1); }
 
-// One item per (row, head), budget = rows: the nearest sample rows at or after and before the
-// row, their counts scaled to it, the larger, at least k_min.
+// ceil((klo (hi - m) + khi (m - lo)) / (hi - lo)) for lo < m <= hi
+inline long between_count(long klo, long lo, long khi, long hi, long m) {
+    return (klo * (hi - m) + khi * (m - lo) + hi - lo - 1) / (hi - lo);
+}
+
+// One item per (row, head), budget = rows: the first sample row at or after the row; before the
+// first sample row its count scaled to the row, otherwise the count on the line through it and
+// the sample row before; at least k_min.
 __kernel void row_budgets(__global const int* sample_budget, __global const int* s_m, __global int* budgets,
                           int n_samples, int row0, int n_rows, int k_min) {
     const int row = get_global_id(0), h = get_global_id(1);
@@ -151,15 +158,16 @@ __kernel void row_budgets(__global const int* sample_budget, __global const int*
     int next = 0;
     while (s_m[next] < m) ++next;
     __global const int* sb = sample_budget + (long)h * n_samples;
-    long k = scaled_count(sb[next], s_m[next], m);
-    if (next > 0) k = max(k, scaled_count(sb[next - 1], s_m[next - 1], m));
+    const long k = next == 0 ? scaled_count(sb[0], s_m[0], m)
+                             : between_count(sb[next - 1], s_m[next - 1], sb[next], s_m[next], m);
     budgets[(long)h * n_rows + row] = (int)max(k, (long)k_min);
 }
 
 // One work-group per (sample s, head h) whose sample is exact (s_exact): global (LS * samples,
 // H). keep flags over blocks 0..m go to exact[h][tri(m) ..]. The forced blocks; then blocks in
-// the order of the row's mass until the kept mass reaches gamma of the row's; then per measured
-// query, in order, its own blocks in the order of its mass until it keeps gamma of its own
+// the order of the row's mass until the kept mass reaches gamma of the row's; then, on a tail row
+// (s_tail), per measured query, in order, its own blocks in the order of its mass until it keeps
+// gamma of its own
 // (qtot: the query's total, from sample_merge). Kept masses are sums in index order over the
 // kept blocks, then the added ones in the order added, as in ref/estimate.cpp exact_set.
 //
@@ -192,7 +200,8 @@ inline float kept_mass(__local const float* v, __local const uchar* keep, int m)
 __kernel void exact_rows(__global const float* mass, __global const float* bm, __global const float* bs,
                          __global const float* qM, __global const float* qinv, __global const float* qtot,
                          __global const int* s_m, __global const int* s_q, __global const int* s_count,
-                         __global const int* s_mass, __global const int* s_exact, __global uchar* exact, int n_bq,
+                         __global const int* s_mass, __global const int* s_tail, __global const int* s_exact,
+                         __global uchar* exact, int n_bq,
                          int n_mass, int n_kblocks, int row0, int n_rows, int force, float gamma, int sort_n,
                          __local float* key, __local int* idx, __local uchar* keep, __local int* flags) {
     // key: the values in block order, then sorted in place; flags[0 .. LS): the chunk's queries
@@ -201,7 +210,7 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
     // every work-item reaches every barrier (PoCL needs that, uniform early returns included)
     const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
     const bool on = s_exact[s] != 0; // uniform over the work-group
-    const int m = on ? s_m[s] : -1, count = on ? s_count[s] : 0;
+    const int m = on ? s_m[s] : -1, count = on && s_tail[s] ? s_count[s] : 0; // queries of tail rows
     sort_n = pow2_at_least(m + 1); // this row's
     __global const float* a = mass + (long)h * n_mass + s_mass[s];
     for (int n = lid; n <= m; n += LS) {

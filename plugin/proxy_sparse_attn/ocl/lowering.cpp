@@ -303,10 +303,11 @@ void exact_rows(run_state& st) {
     const size_t ns = geo.samples.size(), n = size_t(st.sort_n());
     ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
                st.mass.mem(), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
-               st.s_m.mem(), st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_exact.mem(),
-               st.exact.mem(), int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks),
-               int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
-               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{size_t(wg_sort + 1) * 4});
+               st.s_m.mem(), st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_tail.mem(),
+               st.s_exact.mem(), st.exact.mem(), int32_t(geo.n_bq), int32_t(geo.n_mass),
+               int32_t(geo.n_kblocks), int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma,
+               st.sort_n(), local_mem{n * 4}, local_mem{n * 4}, local_mem{n},
+               local_mem{size_t(wg_sort + 1) * 4});
 }
 
 // Step 6: the kept lists.

@@ -252,10 +252,19 @@ int64_t scaled_count(int64_t k, int64_t s, int64_t m) {
     return (k * (m + 1) + s) / (s + 1);
 }
 
+// Row m (lo < m <= hi) between sample rows lo and hi with counts klo and khi: the count on the
+// line through them, rounded up: ceil((klo (hi - m) + khi (m - lo)) / (hi - lo)).
+int64_t between_count(int64_t klo, int64_t lo, int64_t khi, int64_t hi, int64_t m) {
+    return (klo * (hi - m) + khi * (m - lo) + hi - lo - 1) / (hi - lo);
+}
+
 // Step 6a: blocks per (head, row) beyond the forced ones.
 //   fixed: k_min.   last: max(own count of the tail's summed mass, k_min) for every row.
-//   rows:  each sample row's shared count, scaled to row m from the nearest sample row before
-//          and after it (the larger), at least k_min.
+//   rows:  each sample row's shared count; a row between two sample rows takes the count on the
+//          line through theirs, a row before the first sample row that row's count scaled to
+//          its length; at least k_min. (A count needed along the sequence grows with the row's
+//          length or stays put; the line follows both. The tail rows directly follow the last
+//          spread sample row, so a focused tail does not lower the rows before it.)
 void budgets(const geometry& geo, estimate& e) {
     const int64_t ns = int64_t(geo.samples.size());
     e.sample_budget.assign(size_t(geo.H * ns), 0);
@@ -275,6 +284,7 @@ void budgets(const geometry& geo, estimate& e) {
             std::fill(row_budget, row_budget + geo.n_rows, int32_t(k));
             continue;
         }
+        const int32_t* sb = &e.sample_budget[size_t(h * ns)];
         for (int64_t si = 0; si < ns; ++si) {
             const sample_row& s = geo.samples[size_t(si)];
             e.sample_budget[size_t(h * ns + si)] =
@@ -285,11 +295,10 @@ void budgets(const geometry& geo, estimate& e) {
         for (int64_t m = geo.row0; m < geo.n_kblocks; ++m) {
             while (geo.samples[next].m < m)
                 ++next;
-            int64_t k = scaled_count(e.sample_budget[size_t(h * ns) + next], geo.samples[next].m, m);
-            if (next > 0) {
-                const sample_row& lo = geo.samples[next - 1];
-                k = std::max(k, scaled_count(e.sample_budget[size_t(h * ns) + next - 1], lo.m, m));
-            }
+            const int64_t hi = geo.samples[next].m;
+            const int64_t k = next == 0
+                                  ? scaled_count(sb[0], hi, m)
+                                  : between_count(sb[next - 1], geo.samples[next - 1].m, sb[next], hi, m);
             row_budget[m - geo.row0] = int32_t(std::max(k, geo.k_min));
         }
     }
@@ -298,8 +307,11 @@ void budgets(const geometry& geo, estimate& e) {
 // Step 6b: the exact set of head h on sample row s (flags over blocks 0..m, 1 = kept): the
 // forced blocks; then blocks in the order of the row's mass (descending, ties by index) until
 // the kept mass (summed in index order over the forced blocks, then in the order added) reaches
-// gamma of the row's mass (sum in index order); then, query by query in order, the query's own
-// blocks in the order of its mass until its kept mass reaches gamma of its own.
+// gamma of the row's mass (sum in index order); then, on a tail row (the queries that ask a
+// prompt's question), query by query in order, the query's own blocks in the order of its mass
+// until its kept mass reaches gamma of its own. Spread sample rows keep gamma of the row's mass
+// like every other row: per-query sets there cost density (a union over the row's queries)
+// without a retrieval to protect.
 void exact_set(const geometry& geo, const work& w, const float* mass, int64_t h, const sample_row& s,
                uint8_t* keep) {
     const int64_t m = s.m;
@@ -316,6 +328,7 @@ void exact_set(const geometry& geo, const work& w, const float* mass, int64_t h,
             keep[order[size_t(r)]] = 1;
             cum = cum + mass[order[size_t(r)]];
         }
+    if (!s.tail) return;
     std::vector<float> pq(size_t(m + 1));
     for (int64_t i = 0; i < s.count; ++i) {
         const int64_t it = h * geo.n_bq + s.q_index + i;

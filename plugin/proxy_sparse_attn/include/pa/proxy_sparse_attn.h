@@ -29,7 +29,7 @@ inline constexpr const char* proxy_op_name = "proxy_sparse_attn";
 // How many key blocks each (head, query block row) keeps, beyond the forced ones
 // (docs/proxy_sparse_attn.md, "Budgets").
 enum class proxy_budget : int32_t {
-    rows = 0,  // row-aware: measured on sample rows spread over the sequence, scaled per row
+    rows = 0,  // row-aware: measured on sample rows spread over the sequence, interpolated per row
     last = 1,  // the paper's rule: one count per head from the last B queries, for every row
     fixed = 2, // ceil(min_tokens / B) blocks in every row (static, for ablations)
 };
