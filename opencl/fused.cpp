@@ -1,6 +1,7 @@
 // fused.cpp - see fused.h.
 #include "fused.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
@@ -82,6 +83,35 @@ bool mul_mv_q_then(device_context& ctx, pa_tensor* mm, pa_tensor* next) {
     return true;
 }
 
+// mul_mat on k_mul_mv_q then cpy(view of the product, s): the view's dims a permutation of the
+// product's packed elements (reshape then permute: the model's V cache write)
+bool mul_mv_q_store(device_context& ctx, pa_tensor* mm, pa_tensor* store) {
+    if (mm->op != PA_OP_MUL_MAT || store->op != PA_OP_CPY) return false;
+    const pa_tensor* v = store->src[0];
+    if (!v || v->buffer != mm->buffer || v->offs != mm->offs || v->type != PA_TYPE_F32 ||
+        mm->type != PA_TYPE_F32 || (store->type != PA_TYPE_F32 && store->type != PA_TYPE_F16))
+        return false;
+    if (mm->ne[2] * mm->ne[3] != 1 || !is_contiguous(mm) || nelements(v) != nelements(mm)) return false;
+    // the view's dims, by stride, must tile the packed elements: strides 1, ne, ne * ne', ...
+    mv_view view;
+    int order[4] = {0, 1, 2, 3};
+    const auto key = [&](int k) { return std::pair{v->ne[k] == 1, v->nb[k]}; }; // size-1 dims last
+    std::sort(order, order + 4, [&](int x, int y) { return key(x) < key(y); });
+    int64_t next = 1;
+    for (int k : order) {
+        view.ne.s[k] = v->ne[k];
+        if (v->ne[k] == 1) continue; // its stride plays no part
+        if (v->nb[k] != next * int64_t(sizeof(float))) return false;
+        view.st.s[k] = next;
+        next *= v->ne[k];
+    }
+    if (next != nelements(mm) || overwrites_a_source(store, mm) || !mul_mv_q_usable(ctx, mm) ||
+        !supports_mul_mat(ctx, mm) || !supports_cpy(ctx, store))
+        return false;
+    mul_mv_q(ctx, mm, mv_epilogue::store, nullptr, store, view);
+    return true;
+}
+
 // view has the storage of node with its dims permuted: view dim k is node dim perm[k]
 bool permuted_view_of(const pa_tensor* view, const pa_tensor* node, cl_int4& perm) {
     if (!view || view->buffer != node->buffer || view->offs != node->offs || view->type != node->type)
@@ -146,7 +176,7 @@ int run_fused(device_context& ctx, pa_tensor* const* nodes, int n) {
     pa_tensor *first = nodes[0], *second = nodes[1];
     if (n >= 3 && gate_up_swiglu(ctx, first, second, nodes[2])) return 3;
     if (rms_norm_mul(ctx, first, second) || mul_mv_q_then(ctx, first, second) ||
-        rope_store(ctx, first, second))
+        mul_mv_q_store(ctx, first, second) || rope_store(ctx, first, second))
         return 2;
     return 0;
 }

@@ -24,7 +24,9 @@
 
 #ifndef MVQ_EPI
 // nodes after the product in the same launch (fused.h): 1 e = r + dst, 2 e = silu(r) * dst,
-// 3 r = the product of weights g (shaped as a) with b, then e = silu(r) * dst
+// 3 r = the product of weights g (shaped as a) with b, then e = silu(r) * dst, 4 e = a copy of
+// dst through a permuted view of its packed elements (sizes v_ne, strides v_st in elements; F32
+// or, with e_f16, F16 at e's strides)
 #define MVQ_EPI 0
 #endif
 
@@ -69,7 +71,7 @@ kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
 void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global const char* b,
                 ulong b_offs, long4 b_ne, ulong4 b_nb, global char* d, ulong d_offs, long4 d_ne, ulong4 d_nb,
                 global char* r, ulong r_offs, ulong4 r_nb, global char* e, ulong e_offs, ulong4 e_nb,
-                global const char* g, ulong g_offs, ulong4 g_nb) {
+                global const char* g, ulong g_offs, ulong4 g_nb, long4 v_ne, long4 v_st, int e_f16) {
     local float partial[MVQ_N][MVQ_WG];
 #if MVQ_EPI == 3
     local float partial_g[MVQ_N][MVQ_WG];
@@ -116,7 +118,17 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     if (lane == 0 && m < M) {
         global char* db = d + d_offs + (ulong)m * d_nb.s0 + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3;
         for (int j = 0; j < nc; ++j) *(global float*)(db + (ulong)(n0 + j) * d_nb.s1) = partial[j][lid];
-#if MVQ_EPI
+#if MVQ_EPI == 4
+        for (int j = 0; j < nc; ++j) {
+            const long f = m + (long)(n0 + j) * M; // flat index in the packed product
+            const ulong off = (ulong)((f / v_st.s0) % v_ne.s0) * e_nb.s0 + (ulong)((f / v_st.s1) % v_ne.s1) * e_nb.s1 +
+                              (ulong)((f / v_st.s2) % v_ne.s2) * e_nb.s2 + (ulong)((f / v_st.s3) % v_ne.s3) * e_nb.s3;
+            if (e_f16)
+                vstore_half(partial[j][lid], 0, (global half*)(e + e_offs + off));
+            else
+                *(global float*)(e + e_offs + off) = partial[j][lid];
+        }
+#elif MVQ_EPI
         global char* rb = r + r_offs + (ulong)m * r_nb.s0 + (ulong)i2 * r_nb.s2 + (ulong)i3 * r_nb.s3;
         global char* eb = e + e_offs + (ulong)m * e_nb.s0 + (ulong)i2 * e_nb.s2 + (ulong)i3 * e_nb.s3;
         for (int j = 0; j < nc; ++j) {

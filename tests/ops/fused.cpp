@@ -108,6 +108,31 @@ struct case_rope_store : test_case {
     }
 };
 
+// a quantized decode product, then its cpy through a reshape + permute into rows of a cache (the
+// model's V cache write)
+struct case_mul_mat_store : test_case {
+    pa_type type, cache_type;
+    int64_t K, d, H, N, n_past;
+    case_mul_mat_store(pa_type t, pa_type ct, int64_t k, int64_t d_, int64_t h, int64_t n, int64_t np)
+        : type(t), cache_type(ct), K(k), d(d_), H(h), N(n), n_past(np) {}
+    std::string op_name() const override { return "mul_mat+cpy"; }
+    std::string vars() const override {
+        return fmt::format("type={},cache={},K={},d={},H={},N={},n_past={}", type_name(type),
+                           type_name(cache_type), K, d, H, N, n_past);
+    }
+    double max_nmse() const override { return 5e-4; }
+    tensor* build(context& ctx) override {
+        tensor* a = make_input(ctx, type, {K, d * H, 1, 1}, layout::packed, "a");
+        tensor* b = make_input(ctx, PA_TYPE_F32, {K, N, 1, 1}, layout::packed, "b");
+        tensor* cache = make_input(ctx, cache_type, {d, n_past + N + 3, H, 1}, layout::packed, "cache");
+        tensor* x = reshape(ctx, mul_mat(ctx, a, b), {d, H, N});
+        tensor* rows =
+            view_3d(ctx, cache, d, N, H, cache->nb[1], cache->nb[2], size_t(n_past) * cache->nb[1]);
+        tensor* stored = cpy(ctx, permute(ctx, x, 0, 2, 1, 3), rows);
+        return add(ctx, permute(ctx, x, 0, 2, 1, 3), stored); // the product read again
+    }
+};
+
 case_list fused_cases() {
     case_list c;
     const pa_type f32 = PA_TYPE_F32, f16 = PA_TYPE_F16;
@@ -147,6 +172,11 @@ case_list fused_cases() {
             c.push_back(std::make_unique<case_rope_store>(64, 64, 3, 1, 17, mode, ct));
             c.push_back(std::make_unique<case_rope_store>(80, 80, 2, 3, 0, mode, ct));
             c.push_back(std::make_unique<case_rope_store>(35, 32, 3, 2, 5, mode, ct)); // a copied tail
+        }
+    for (pa_type t : {PA_TYPE_Q8_0, PA_TYPE_Q4_0, PA_TYPE_Q4_1})
+        for (pa_type ct : {PA_TYPE_F16, PA_TYPE_F32}) {
+            c.push_back(std::make_unique<case_mul_mat_store>(t, ct, 576, 64, 3, 1, 17));
+            c.push_back(std::make_unique<case_mul_mat_store>(t, ct, 96, 24, 5, 3, 0));
         }
     // the second result in the storage of the first node's source (the scheduler reuses it): apart
     c.push_back(std::make_unique<case_rms_norm_mul>(shape4{576, 1, 1, 1}, shape4{576, 1, 1, 1}, f32,
