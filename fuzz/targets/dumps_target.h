@@ -63,13 +63,6 @@ inline bool finite_and_moderate(const std::vector<float>& v, float bound) {
                        [&](float x) { return std::isfinite(x) && std::fabs(x) <= bound; });
 }
 
-inline float max_abs(const float* p, size_t n) {
-    float m = 0.0f;
-    for (size_t i = 0; i < n; ++i)
-        m = std::max(m, std::fabs(p[i]));
-    return m;
-}
-
 // `pa attn --load` on the CPU: both attention nodes, the estimated mask and its quality.
 inline void run_attention(const attn_qkv& s, input& params) {
     ensure_proxy_op();
@@ -114,7 +107,13 @@ inline void run_attention(const attn_qkv& s, input& params) {
         !finite_and_moderate(s.v, bound))
         return;
     const size_t n_out = size_t(s.N * s.H * s.d);
-    const float vmax = max_abs(s.v.data(), s.v.size()) * (kv_type == PA_TYPE_F16 ? 1.001f : 1.0f) * 1.0001f;
+    // the values as attention reads them: F16 storage rounds them (absolutely, not relatively,
+    // among F16's subnormals below 6.1e-5), so the bound is the largest stored value
+    float stored_max = 0.0f;
+    for (float v : s.v)
+        stored_max =
+            std::max(stored_max, std::fabs(kv_type == PA_TYPE_F16 ? fp16_to_fp32(fp32_to_fp16(v)) : v));
+    const float vmax = stored_max * 1.0001f;
     for (const tensor* out : {dense, prox}) {
         const float* o = static_cast<const float*>(out->data);
         for (size_t i = 0; i < n_out; ++i)
