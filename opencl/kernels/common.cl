@@ -82,6 +82,34 @@ inline float wg_sum(local float* s, float v) {
     barrier(CLK_LOCAL_MEM_FENCE);
     return r;
 }
+
+// RoPE's rotation (rope.cl, fused.cl): pair p of the token at position pos turns by
+// pos * theta^(-2p / n_dims); with PA_FP64 (cl_khr_fp64) the angle and the products run in double
+// like the CPU reference (for long contexts the float angle loses ~pos * 6e-8 rad).
+#ifdef PA_FP64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+typedef double rope_real;
+#else
+typedef float rope_real;
+#endif
+inline float2 rope_rotate(float x0, float x1, int p, int pos, float theta, int n_dims) {
+    const rope_real angle = (rope_real)pos * pow((rope_real)theta, (rope_real)(-2) * (rope_real)p / (rope_real)n_dims);
+    const rope_real c = cos(angle), s = sin(angle);
+    return (float2)((float)((rope_real)x0 * c - (rope_real)x1 * s), (float)((rope_real)x0 * s + (rope_real)x1 * c));
+}
+
+// rms_norm's factor of one row of ne0 floats (stride nb0): 1 / sqrt(mean of squares + eps), the
+// items of a work-group taking elements lid, lid + step, ... (norm.cl, fused.cl).
+inline float rms_factor(global const char* ar, ulong nb0, int ne0, float eps, int step, local float* scratch) {
+    float sum_sq = 0.0f;
+    for (int i = get_local_id(0); i < ne0; i += step) {
+        const float x = *(global const float*)(ar + (ulong)i * nb0);
+        sum_sq += x * x;
+    }
+    sum_sq = wg_sum(scratch, sum_sq);
+    return 1.0f / sqrt(sum_sq / (float)ne0 + eps);
+}
+
 inline float wg_max(local float* s, float v) {
     const int l = get_local_id(0), n = get_local_size(0);
     s[l] = v;

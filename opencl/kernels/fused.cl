@@ -18,13 +18,7 @@ void k_rms_norm_mul(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb,
     global char* er = e + e_offs + off4(e_nb, 0, c.s1, c.s2, c.s3);
     const int ne0 = (int)a_ne.s0;
 
-    float sum_sq = 0.0f;
-    for (int i = get_local_id(0); i < ne0; i += NORM_WG) {
-        const float x = *(global const float*)(ar + (ulong)i * a_nb.s0);
-        sum_sq += x * x;
-    }
-    sum_sq = wg_sum(scratch, sum_sq);
-    const float inv = 1.0f / sqrt(sum_sq / (float)ne0 + eps);
+    const float inv = rms_factor(ar, a_nb.s0, ne0, eps, NORM_WG, scratch);
     for (int i = get_local_id(0); i < ne0; i += NORM_WG) {
         const float y = *(global const float*)(ar + (ulong)i * a_nb.s0) * inv;
         *(global float*)(dr + (ulong)i * d_nb.s0) = y;
@@ -32,15 +26,9 @@ void k_rms_norm_mul(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb,
     }
 }
 
-// k_rope_store: d = rope(a) as rope.cl's k_rope (its macros: PA_FP64), and the same values
+// k_rope_store: d = rope(a) as rope.cl's k_rope (common.cl's rope_rotate, PA_FP64), and the same values
 // stored into s (F32 or F16) as cpy does for a permuted view of d: element (c0, c1, c2) of d
 // goes to s at coordinates j_k = c_perm[k]. One work item per pair.
-#ifdef PA_FP64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double rope_real;
-#else
-typedef float rope_real;
-#endif
 
 inline void store_to(global char* s, ulong s_offs, ulong4 s_nb, int4 perm, int s_f16, int c0, int c1, int c2,
                      float v) {
@@ -77,12 +65,9 @@ kernel void k_rope_store(global const char* a, ulong a_offs, long4 a_ne, ulong4 
     }
     const int i0 = mode == 2 ? p : 2 * p;
     const int i1 = mode == 2 ? p + half_dims : 2 * p + 1;
-    const rope_real pos = (rope_real)n_past + (rope_real)t;
-    const rope_real angle = pos * pow((rope_real)theta, (rope_real)(-2) * (rope_real)p / (rope_real)n_dims);
-    const rope_real c = cos(angle), sn = sin(angle);
-    const rope_real x0 = *(global const float*)(ar + (ulong)i0 * a_nb.s0);
-    const rope_real x1 = *(global const float*)(ar + (ulong)i1 * a_nb.s0);
-    const float y0 = (float)(x0 * c - x1 * sn), y1 = (float)(x0 * sn + x1 * c);
+    const float2 y = rope_rotate(*(global const float*)(ar + (ulong)i0 * a_nb.s0),
+                                 *(global const float*)(ar + (ulong)i1 * a_nb.s0), p, n_past + t, theta, n_dims);
+    const float y0 = y.x, y1 = y.y;
     *(global float*)(dr + (ulong)i0 * d_nb.s0) = y0;
     *(global float*)(dr + (ulong)i1 * d_nb.s0) = y1;
     store_to(s, s_offs, s_nb, perm, s_f16, i0, h, t, y0);

@@ -13,13 +13,7 @@ void k_rms_norm(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     global char* dr = d + d_offs + off4(d_nb, 0, c.s1, c.s2, c.s3);
     const int ne0 = (int)a_ne.s0;
 
-    float sum_sq = 0.0f;
-    for (int i = get_local_id(0); i < ne0; i += NORM_WG) {
-        const float x = *(global const float*)(ar + (ulong)i * a_nb.s0);
-        sum_sq += x * x;
-    }
-    sum_sq = wg_sum(scratch, sum_sq);
-    const float inv = 1.0f / sqrt(sum_sq / (float)ne0 + eps);
+    const float inv = rms_factor(ar, a_nb.s0, ne0, eps, NORM_WG, scratch);
     for (int i = get_local_id(0); i < ne0; i += NORM_WG)
         *(global float*)(dr + (ulong)i * d_nb.s0) = *(global const float*)(ar + (ulong)i * a_nb.s0) * inv;
 }

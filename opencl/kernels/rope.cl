@@ -1,15 +1,7 @@
 // rope.cl - rotary position embedding of x [d, H, N, 1]: the pair (p, q) of every head of token
 // t turns by angle (n_past + t) * theta^(-2i/n_dims); normal mode pairs (2i, 2i+1), neox
 // (i, i + n_dims/2). Elements at and beyond n_dims are copied. One work item per pair.
-// With PA_FP64 (cl_khr_fp64) the angle and rotation run in double like the CPU reference: for
-// long contexts the float angle pos * freq loses ~pos * 6e-8 rad.
-
-#ifdef PA_FP64
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
-typedef double real;
-#else
-typedef float real;
-#endif
+// The rotation is common.cl's rope_rotate (in double with PA_FP64, like the CPU reference).
 
 kernel void k_rope(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global char* d, ulong d_offs,
                    long4 d_ne, ulong4 d_nb, int n_dims, int mode, float theta, int n_past) {
@@ -31,11 +23,8 @@ kernel void k_rope(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, 
     }
     const int i0 = mode == 2 ? p : 2 * p;
     const int i1 = mode == 2 ? p + half_dims : 2 * p + 1;
-    const real pos = (real)n_past + (real)t;
-    const real angle = pos * pow((real)theta, (real)(-2) * (real)p / (real)n_dims);
-    const real c = cos(angle), s = sin(angle);
-    const real x0 = *(global const float*)(ar + (ulong)i0 * a_nb.s0);
-    const real x1 = *(global const float*)(ar + (ulong)i1 * a_nb.s0);
-    *(global float*)(dr + (ulong)i0 * d_nb.s0) = (float)(x0 * c - x1 * s);
-    *(global float*)(dr + (ulong)i1 * d_nb.s0) = (float)(x0 * s + x1 * c);
+    const float2 y = rope_rotate(*(global const float*)(ar + (ulong)i0 * a_nb.s0),
+                                 *(global const float*)(ar + (ulong)i1 * a_nb.s0), p, n_past + t, theta, n_dims);
+    *(global float*)(dr + (ulong)i0 * d_nb.s0) = y.x;
+    *(global float*)(dr + (ulong)i1 * d_nb.s0) = y.y;
 }
