@@ -16,6 +16,7 @@
 
 #include "fault_util.h"
 #include "model.h"
+#include "opencl_plugin.h"
 #include "pa/error.h"
 #include "pa/plugin_loader.h"
 #include "sampling.h"
@@ -26,29 +27,8 @@ namespace pm = pa::model;
 
 namespace {
 
-struct backends {
-    std::shared_ptr<pa::plugin> plug;
-    std::unique_ptr<pa::backend> ocl, cpu;
-    std::string skip; // why OpenCL is not there
-};
-
-backends& be() {
-    static backends b = [] {
-        backends x;
-        const char* env = std::getenv("PA_PLUGIN");
-        try {
-            x.plug = pa::plugin::load(env && *env ? env : PA_PLUGIN_PATH);
-            if (x.plug->device_count() == 0)
-                x.skip = "no OpenCL device";
-            else
-                x.ocl = x.plug->open_backend("");
-        } catch (const pa::error& e) {
-            x.skip = e.what();
-        }
-        x.cpu = pa::make_cpu_backend(2);
-        return x;
-    }();
-    return b;
+pa::test::plugin_backends& be() {
+    return pa::test::opencl_and_cpu();
 }
 
 struct decoded {

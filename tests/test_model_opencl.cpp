@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "convert.h"
+#include "opencl_plugin.h"
 #include "pa/error.h"
 #include "pa/plugin_loader.h"
 #include "perplexity.h"
@@ -23,29 +24,8 @@ using pa::test::load_stories;
 const std::string& golden = pa::test::stories_golden;
 const std::string& story = pa::test::stories_story;
 
-struct device {
-    std::shared_ptr<pa::plugin> plug;
-    std::unique_ptr<pa::backend> ocl, cpu;
-    std::string skip;
-};
-
-device& dev() {
-    static device d = [] {
-        device x;
-        const char* env = std::getenv("PA_PLUGIN");
-        try {
-            x.plug = pa::plugin::load(env && *env ? env : PA_PLUGIN_PATH);
-            if (x.plug->device_count() == 0)
-                x.skip = "no OpenCL device";
-            else
-                x.ocl = x.plug->open_backend("");
-        } catch (const pa::error& e) {
-            x.skip = e.what();
-        }
-        x.cpu = pa::make_cpu_backend(2);
-        return x;
-    }();
-    return d;
+pa::test::plugin_backends& dev() {
+    return pa::test::opencl_and_cpu();
 }
 
 #define REQUIRE_OPENCL()                                                                                     \
