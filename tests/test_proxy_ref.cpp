@@ -661,22 +661,29 @@ TEST(ProxyRef, ExactRowsKeepGammaOfEachMeasuredQuery) {
 // The estimator's goal on the synthetic patterns (small enough for CI; docs/quality.md has the
 // 16K-128K runs): attention recall mean >= 0.95 and p5 >= 0.90 at gamma 0.95, sparse masks. On the
 // diffuse-early / focused-last pattern the row-aware budget keeps the early rows' recall.
+// The quality of the CPU reference's mask on a synthetic pattern at gamma 0.95 (4 heads, 2 KV
+// heads, blocks of 64, no floor); samples 0: the case's default sample rows.
+pa::analysis::mask_quality synthetic_mask_quality(pa::analysis::pattern pat, int64_t N, int samples = 0) {
+    attn_case c;
+    c.N = N;
+    c.H = 4;
+    c.Hkv = 2;
+    c.B = 64;
+    if (samples > 0) c.samples = samples;
+    c.pat = pat;
+    c.min_tokens = 0;
+    c.gamma = 0.95f;
+    pa::context ctx;
+    const qkv t = make_qkv(ctx, c);
+    const ref_result r = run_ref(t, c);
+    const auto x = pa::proxy::load_qkv(r.geo, t.q, t.k, t.v);
+    return pa::analysis::measure_mask(x, r.est.mask, c.gamma);
+}
+
 TEST(ProxyRef, RecallTargetsOnSyntheticPatterns) {
     for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::sink_local,
                      pa::analysis::pattern::diffuse_focused}) {
-        attn_case c;
-        c.N = 2048;
-        c.H = 4;
-        c.Hkv = 2;
-        c.B = 64;
-        c.pat = pat;
-        c.min_tokens = 0;
-        c.gamma = 0.95f;
-        pa::context ctx;
-        const qkv t = make_qkv(ctx, c);
-        const ref_result r = run_ref(t, c);
-        const auto x = pa::proxy::load_qkv(r.geo, t.q, t.k, t.v);
-        const auto mq = pa::analysis::measure_mask(x, r.est.mask, c.gamma);
+        const auto mq = synthetic_mask_quality(pat, 2048);
         const std::string what = pa::analysis::pattern_name(pat);
         EXPECT_GE(mq.recall_mean, 0.95) << what;
         EXPECT_GE(mq.recall_p5, 0.90) << what;
@@ -699,20 +706,7 @@ TEST(ProxyRef, RecallTargetsOnSyntheticPatterns) {
 TEST(ProxyRef, DensityWithinOracleBoundOnSyntheticPatterns) {
     for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::sink_local,
                      pa::analysis::pattern::diffuse_focused}) {
-        attn_case c;
-        c.N = 4096;
-        c.H = 4;
-        c.Hkv = 2;
-        c.B = 64;
-        c.samples = 16;
-        c.pat = pat;
-        c.min_tokens = 0;
-        c.gamma = 0.95f;
-        pa::context ctx;
-        const qkv t = make_qkv(ctx, c);
-        const ref_result r = run_ref(t, c);
-        const auto x = pa::proxy::load_qkv(r.geo, t.q, t.k, t.v);
-        const auto mq = pa::analysis::measure_mask(x, r.est.mask, c.gamma);
+        const auto mq = synthetic_mask_quality(pat, 4096, 16);
         const std::string what = pa::analysis::pattern_name(pat);
         EXPECT_LE(mq.density, 1.15 * mq.oracle_forced_density) << what;
         if (pat == pa::analysis::pattern::diffuse_focused) {
