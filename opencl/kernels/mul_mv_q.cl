@@ -66,6 +66,20 @@ inline float block_dot(global const char* blk, global const float* x) {
 #endif
 }
 
+// This lane's share (blocks lane, lane + MVQ_LANES, ...) of the dot products of one weight row
+// (blocks blk_bytes apart) with the nc columns of b at bb, into part[j][lid].
+inline void lane_dots(global const char* row, ulong blk_bytes, global const char* bb, ulong b_nb1, int nc, int lane,
+                      int blocks, int lid, local float (*part)[MVQ_WG]) {
+    float acc[MVQ_N];
+    for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
+    for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
+        global const char* blk = row + (ulong)kb * blk_bytes;
+        for (int j = 0; j < MVQ_N; ++j)
+            if (j < nc) acc[j] += block_dot(blk, (global const float*)(bb + (ulong)j * b_nb1) + kb * QK);
+    }
+    for (int j = 0; j < MVQ_N; ++j) part[j][lid] = acc[j];
+}
+
 // grid: (ceil(M / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), b2 * b3), local (MVQ_WG, 1, 1)
 kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
 void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global const char* b,
@@ -86,23 +100,10 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     global const char* arow = a + a_offs + (ulong)min(m, M - 1) * a_nb.s1 + (ulong)a2 * a_nb.s2 + (ulong)a3 * a_nb.s3;
     global const char* bb = b + b_offs + (ulong)n0 * b_nb.s1 + (ulong)i2 * b_nb.s2 + (ulong)i3 * b_nb.s3;
 
-    float acc[MVQ_N];
-    for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
-    for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
-        global const char* blk = arow + (ulong)kb * a_nb.s0;
-        for (int j = 0; j < MVQ_N; ++j)
-            if (j < nc) acc[j] += block_dot(blk, (global const float*)(bb + (ulong)j * b_nb.s1) + kb * QK);
-    }
-    for (int j = 0; j < MVQ_N; ++j) partial[j][lid] = acc[j];
+    lane_dots(arow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial);
 #if MVQ_EPI == 3 // the same for the rows of g
     global const char* grow = g + g_offs + (ulong)min(m, M - 1) * g_nb.s1 + (ulong)a2 * g_nb.s2 + (ulong)a3 * g_nb.s3;
-    for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
-    for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
-        global const char* blk = grow + (ulong)kb * g_nb.s0;
-        for (int j = 0; j < MVQ_N; ++j)
-            if (j < nc) acc[j] += block_dot(blk, (global const float*)(bb + (ulong)j * b_nb.s1) + kb * QK);
-    }
-    for (int j = 0; j < MVQ_N; ++j) partial_g[j][lid] = acc[j];
+    lane_dots(grow, g_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial_g);
 #endif
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int w = MVQ_LANES / 2; w > 0; w >>= 1) {

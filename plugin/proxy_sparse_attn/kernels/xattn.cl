@@ -120,10 +120,11 @@ __kernel void xattn_block_stats(__global const char* q8, __global const float* q
 // then one item per query tile takes the max and the fixed-point sum. Same integers, same logits,
 // same order-free max and exact sums as xattn_block_stats: the same bits. Global
 // (n_kblocks * XT_LS, ceil((t_end - t_begin) / qt), H).
-#define XT_LS 256
-#define XT_KEY_BYTES 16896 // B * d (at most 16384) + 16 bytes a key tile (at most 32 tiles)
-#define XT_Q_BYTES 16384
-#define XT_PAIRS 2048 // qt * tpb
+// XT_LS, XT_KEY_BYTES (a block's key tiles, padded), XT_Q_BYTES (the query tiles, padded) and
+// XT_PAIRS (qt * tpb logits) come from the host, which checks that the tiles fit them.
+#ifndef XT_LS
+#error "xattn.cl: the host defines XT_LS, XT_KEY_BYTES, XT_Q_BYTES and XT_PAIRS"
+#endif
 __kernel __attribute__((reqd_work_group_size(XT_LS, 1, 1))) void
 xattn_block_stats_tiled(__global const char* q8, __global const float* qs, __global const char* k8,
                         __global const float* ks, __global float* bm, __global float* bs, int t_begin, int t_end,

@@ -14,6 +14,11 @@ namespace {
 
 using namespace pa::ocl;
 
+// xattn_block_stats_tiled (xattn.cl): work-group size and local buffers.
+constexpr size_t tiled_ls = 256;
+// a block's key tiles: B * d (at most 16384) + 16 bytes of padding a tile (at most 32 tiles)
+constexpr int64_t tiled_key_bytes = 16896, tiled_q_bytes = 16384, tiled_pairs = 2048;
+
 struct xattn_state {
     device_context& ctx;
     const geometry& geo;
@@ -28,8 +33,10 @@ struct xattn_state {
         int64_t tpb_max = 8;
         while (tpb_max < g.tiles_per_block())
             tpb_max <<= 1;
-        opts = fmt::format("-DTPB_MAX={} -DK_F16={} -DLS={}", tpb_max, k_type == PA_TYPE_F16 ? 1 : 0,
-                           est::wg_sort);
+        opts = fmt::format("-DTPB_MAX={} -DK_F16={} -DLS={} -DXT_LS={} -DXT_KEY_BYTES={} -DXT_Q_BYTES={} "
+                           "-DXT_PAIRS={}",
+                           tpb_max, k_type == PA_TYPE_F16 ? 1 : 0, est::wg_sort, tiled_ls, tiled_key_bytes,
+                           tiled_q_bytes, tiled_pairs);
     }
     cl_kernel kernel(const char* name) { return ctx.get_kernel(src, name, opts); }
 };
@@ -48,10 +55,6 @@ void tile_rows(xattn_state& st, const operand& q, const operand& k) {
     st.ctx.launch(st.kernel("xattn_tile_k"), range2(size_t(geo.n_tiles), size_t(geo.Hkv)), {}, k.mem, k.shape,
                   st.k8.mem(), st.ks.mem(), int32_t(geo.n_tiles), geo.n_keys, int32_t(geo.S), int32_t(geo.d));
 }
-
-// xattn_block_stats_tiled (xattn.cl): work-group size and local buffers.
-constexpr size_t tiled_ls = 256;
-constexpr int64_t tiled_key_bytes = 16896, tiled_q_bytes = 16384, tiled_pairs = 2048;
 
 // Query tiles per work-group of xattn_block_stats_tiled, or 0 where its tiles do not fit (rows
 // not a multiple of 16 bytes, a block's key tiles over its buffer, too little local memory).
