@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -47,16 +49,41 @@ bool same_shape_f32(const pa_tensor* a, const pa_tensor* b) {
     return true;
 }
 
+// The norm's input as k_mul_mv_q reads b in MVQ_NORM: unit stride, one slice, 4-byte aligned.
+bool norm_input_fits(device_context& ctx, const mv_norm* norm) {
+    const pa_tensor *x = norm->norm->src[0], *w = norm->mul->src[1];
+    return x->type == PA_TYPE_F32 && x->nb[0] == 4 && x->nb[1] % 4 == 0 && x->ne[2] * x->ne[3] == 1 &&
+           x->ne[1] <= mul_mv_q_max_n && ctx.mem(x).offs % 4 == 0 && w->nb[0] == 4 &&
+           ctx.mem(w).offs % 4 == 0 && norm->norm->nb[0] == 4 && norm->mul->nb[0] == 4;
+}
+
+// One launch writes every tensor of writes while reading reads: each written tensor has storage of
+// its own (a host reuses dead buffers for later results; one launch would then write a buffer
+// that it still reads, or two results into one buffer).
+bool writes_apart(const std::vector<const pa_tensor*>& writes, const std::vector<const pa_tensor*>& reads) {
+    for (size_t i = 0; i < writes.size(); ++i) {
+        for (const pa_tensor* r : reads)
+            if (r->buffer == writes[i]->buffer) return false;
+        for (size_t j = 0; j < i; ++j)
+            if (writes[j]->buffer == writes[i]->buffer) return false;
+    }
+    return true;
+}
+
 // rms_norm then mul(norm, w) with w one F32 row of ne0 elements
-bool rms_norm_mul(device_context& ctx, pa_tensor* norm, pa_tensor* mul) {
+bool is_norm_mul(device_context& ctx, const pa_tensor* norm, const pa_tensor* mul) {
     if (norm->op != PA_OP_RMS_NORM || mul->op != PA_OP_MUL || !is_result_of(mul->src[0], norm)) return false;
-    const pa_tensor *a = norm->src[0], *w = mul->src[1];
+    const pa_tensor* w = mul->src[1];
     if (!w || w->type != PA_TYPE_F32 || w->ne[0] != norm->ne[0] || w->ne[1] != 1 || w->ne[2] != 1 ||
         w->ne[3] != 1)
         return false;
-    if (overwrites_a_source(mul, norm) || !supports_rms_norm(ctx, norm) || !supports_binary(ctx, mul) ||
-        !same_shape_f32(norm, mul))
-        return false;
+    return !overwrites_a_source(mul, norm) && supports_rms_norm(ctx, norm) && supports_binary(ctx, mul) &&
+           same_shape_f32(norm, mul);
+}
+
+bool rms_norm_mul(device_context& ctx, pa_tensor* norm, pa_tensor* mul) {
+    if (!is_norm_mul(ctx, norm, mul)) return false;
+    const pa_tensor *a = norm->src[0], *w = mul->src[1];
     const size_t wg = size_t(ctx.tune().norm_wg);
     ctx.launch(ctx.get_kernel("fused.cl", "k_rms_norm_mul", fmt::format("-DNORM_WG={}", wg)),
                range1(size_t(nrows(a)) * wg), range1(wg), ctx.mem(a), shape_of(a), ctx.mem(norm),
@@ -83,6 +110,23 @@ bool mul_mv_q_then(device_context& ctx, pa_tensor* mm, pa_tensor* next) {
     return true;
 }
 
+// The packed view of store's source: its dims, by stride, tile the n packed elements of its
+// storage (strides 1, ne, ne * ne', ...; size-1 dims anywhere).
+bool packed_view(const pa_tensor* v, int64_t n, mv_view& view) {
+    int order[4] = {0, 1, 2, 3};
+    const auto key = [&](int k) { return std::pair{v->ne[k] == 1, v->nb[k]}; }; // size-1 dims last
+    std::sort(order, order + 4, [&](int x, int y) { return key(x) < key(y); });
+    int64_t next = 1;
+    for (int k : order) {
+        view.ne.s[k] = v->ne[k];
+        if (v->ne[k] == 1) continue; // its stride plays no part
+        if (int64_t(v->nb[k]) != next * int64_t(sizeof(float))) return false;
+        view.st.s[k] = next;
+        next *= v->ne[k];
+    }
+    return next == n;
+}
+
 // mul_mat on k_mul_mv_q then cpy(view of the product, s): the view's dims a permutation of the
 // product's packed elements (reshape then permute: the model's V cache write)
 bool mul_mv_q_store(device_context& ctx, pa_tensor* mm, pa_tensor* store) {
@@ -92,20 +136,8 @@ bool mul_mv_q_store(device_context& ctx, pa_tensor* mm, pa_tensor* store) {
         mm->type != PA_TYPE_F32 || (store->type != PA_TYPE_F32 && store->type != PA_TYPE_F16))
         return false;
     if (mm->ne[2] * mm->ne[3] != 1 || !is_contiguous(mm) || nelements(v) != nelements(mm)) return false;
-    // the view's dims, by stride, must tile the packed elements: strides 1, ne, ne * ne', ...
     mv_view view;
-    int order[4] = {0, 1, 2, 3};
-    const auto key = [&](int k) { return std::pair{v->ne[k] == 1, v->nb[k]}; }; // size-1 dims last
-    std::sort(order, order + 4, [&](int x, int y) { return key(x) < key(y); });
-    int64_t next = 1;
-    for (int k : order) {
-        view.ne.s[k] = v->ne[k];
-        if (v->ne[k] == 1) continue; // its stride plays no part
-        if (v->nb[k] != next * int64_t(sizeof(float))) return false;
-        view.st.s[k] = next;
-        next *= v->ne[k];
-    }
-    if (next != nelements(mm) || overwrites_a_source(store, mm) || !mul_mv_q_usable(ctx, mm) ||
+    if (!packed_view(v, nelements(mm), view) || overwrites_a_source(store, mm) || !mul_mv_q_usable(ctx, mm) ||
         !supports_mul_mat(ctx, mm) || !supports_cpy(ctx, store))
         return false;
     mul_mv_q(ctx, mm, mv_epilogue::store, nullptr, store, view);
@@ -149,8 +181,10 @@ bool rope_store(device_context& ctx, pa_tensor* rope, pa_tensor* store) {
     return true;
 }
 
-// gate = mul_mat(wg, b), up = mul_mat(wu, b) on k_mul_mv_q, then swiglu(gate, up): one launch
-bool gate_up_swiglu(device_context& ctx, pa_tensor* gate, pa_tensor* up, pa_tensor* sw) {
+// gate = mul_mat(wg, b), up = mul_mat(wu, b) on k_mul_mv_q, then swiglu(gate, up): one launch;
+// with norm, b is the norm's mul, computed in the launch too
+bool gate_up_swiglu(device_context& ctx, pa_tensor* gate, pa_tensor* up, pa_tensor* sw,
+                    const mv_norm* norm = nullptr) {
     if (gate->op != PA_OP_MUL_MAT || up->op != PA_OP_MUL_MAT || sw->op != PA_OP_SWIGLU) return false;
     if (!is_result_of(sw->src[0], gate) || !is_result_of(sw->src[1], up)) return false;
     const pa_tensor *bg = gate->src[1], *bu = up->src[1], *wg = gate->src[0], *wu = up->src[0];
@@ -165,8 +199,74 @@ bool gate_up_swiglu(device_context& ctx, pa_tensor* gate, pa_tensor* up, pa_tens
         !mul_mv_q_usable(ctx, up) || !supports_mul_mat(ctx, gate) || !supports_mul_mat(ctx, up) ||
         !supports_swiglu(ctx, sw))
         return false;
-    mul_mv_q(ctx, up, mv_epilogue::gate_swiglu, gate, sw);
+    if (norm && (!is_result_of(bg, norm->mul) || !norm_input_fits(ctx, norm) ||
+                 !writes_apart({norm->norm, norm->mul, gate, up, sw},
+                               {norm->norm->src[0], norm->mul->src[1], wg, wu})))
+        return false;
+    mul_mv_q(ctx, up, mv_epilogue::gate_swiglu, gate, sw, {}, norm);
     return true;
+}
+
+// rms_norm, its mul by one F32 row, then up to three quantized products of the mul's result
+// (a layer's k, v and q), each followed by its rope (n_dims = the head size, mode 0 or 2) and a
+// KV cache write of the rope's result or of the product: one k_mul_mv_q_heads launch. Returns the
+// nodes it ran (0: none).
+int attention_input(device_context& ctx, pa_tensor* const* nodes, int n) {
+    if (n < 3 || !is_norm_mul(ctx, nodes[0], nodes[1])) return 0;
+    mv_norm norm{nodes[0], nodes[1]};
+    if (!norm_input_fits(ctx, &norm)) return 0;
+    mv_head heads[mul_mv_q_max_heads];
+    int nh = 0, i = 2;
+    const auto same_storage = [](const pa_tensor* a, const pa_tensor* b) {
+        return a && b && a->buffer == b->buffer && a->offs == b->offs;
+    };
+    for (; i < n; ++i) {
+        pa_tensor* node = nodes[i];
+        if (node->op == PA_OP_MUL_MAT && nh < mul_mv_q_max_heads && is_result_of(node->src[1], norm.mul) &&
+            node->type == PA_TYPE_F32 && node->nb[0] == 4 && mul_mv_q_usable(ctx, node) &&
+            supports_mul_mat(ctx, node) &&
+            (nh == 0 || node->src[0]->type == heads[0].product->src[0]->type)) {
+            heads[nh++] = mv_head{node, nullptr, nullptr, {}};
+            continue;
+        }
+        mv_head* h = nullptr;
+        for (int s = 0; s < nh && !h; ++s)
+            if (same_storage(node->src[0], heads[s].rope ? heads[s].rope : heads[s].product)) h = &heads[s];
+        if (!h || h->store) break;
+        if (node->op == PA_OP_ROPE && !h->rope) {
+            const pa_tensor *x = node->src[0], *p = h->product;
+            const int32_t d = pa_param_i(node, 0), mode = pa_param_i(node, 1);
+            if (d != x->ne[0] || d % 2 || (mode != 0 && mode != 2) || x->ne[0] * x->ne[1] != p->ne[0] ||
+                x->ne[2] != p->ne[1] || x->ne[3] != 1 || x->nb[0] != 4 || x->nb[1] != uint64_t(4 * d) ||
+                x->nb[2] != p->nb[1] || !supports_rope(ctx, node))
+                break;
+            bool same_params = true; // one set of rope parameters a launch
+            for (int s = 0; s < nh; ++s)
+                if (heads[s].rope &&
+                    std::memcmp(heads[s].rope->op_params, node->op_params, 4 * sizeof(int32_t)))
+                    same_params = false;
+            if (!same_params) break;
+            h->rope = node;
+            continue;
+        }
+        if (node->op == PA_OP_CPY && (node->type == PA_TYPE_F32 || node->type == PA_TYPE_F16) &&
+            node->src[0]->type == PA_TYPE_F32 && (h->rope || is_contiguous(h->product)) &&
+            packed_view(node->src[0], nelements(h->product), h->view) && supports_cpy(ctx, node)) {
+            h->store = node;
+            continue;
+        }
+        break;
+    }
+    if (nh == 0) return 0;
+    std::vector<const pa_tensor*> writes{norm.norm, norm.mul}, reads{norm.norm->src[0], norm.mul->src[1]};
+    for (int s = 0; s < nh; ++s) {
+        for (const pa_tensor* t : {heads[s].product, heads[s].rope, heads[s].store})
+            if (t) writes.push_back(t);
+        reads.push_back(heads[s].product->src[0]);
+    }
+    if (!writes_apart(writes, reads)) return 0;
+    mul_mv_q_heads(ctx, heads, nh, &norm);
+    return i;
 }
 
 } // namespace
@@ -174,6 +274,11 @@ bool gate_up_swiglu(device_context& ctx, pa_tensor* gate, pa_tensor* up, pa_tens
 int run_fused(device_context& ctx, pa_tensor* const* nodes, int n) {
     if (n < 2 || !enabled()) return 0;
     pa_tensor *first = nodes[0], *second = nodes[1];
+    if (n >= 5 && is_norm_mul(ctx, first, second)) {
+        const mv_norm norm{first, second};
+        if (gate_up_swiglu(ctx, nodes[2], nodes[3], nodes[4], &norm)) return 5;
+    }
+    if (const int ran = attention_input(ctx, nodes, n); ran > 0) return ran;
     if (n >= 3 && gate_up_swiglu(ctx, first, second, nodes[2])) return 3;
     if (rms_norm_mul(ctx, first, second) || mul_mv_q_then(ctx, first, second) ||
         mul_mv_q_store(ctx, first, second) || rope_store(ctx, first, second))

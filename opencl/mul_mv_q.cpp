@@ -3,6 +3,7 @@
 // columns a work-group cover a decode token (one column) and short chunks without a second pass.
 #include "mul_mv_q.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
@@ -28,6 +29,19 @@ bool quantized_type(pa_type t) {
     return t == PA_TYPE_Q8_0 || t == PA_TYPE_Q4_0 || t == PA_TYPE_Q4_1;
 }
 
+// The norm arguments of k_mul_mv_q(_heads): with MVQ_NORM the norm's weight row, eps and the two
+// results; without, placeholders the kernel never reads or writes (d's storage).
+struct norm_args {
+    mem_ref w, norm, mul;
+    float eps = 0.0f;
+    uint64_t norm_nb1 = 0, mul_nb1 = 0;
+};
+norm_args norm_args_of(device_context& ctx, const mv_norm* norm, const pa_tensor* d) {
+    if (!norm) return {ctx.mem(d), ctx.mem(d), ctx.mem(d)};
+    return {ctx.mem(norm->mul->src[1]), ctx.mem(norm->norm),         ctx.mem(norm->mul),
+            pa_param_f(norm->norm, 0),  uint64_t(norm->norm->nb[1]), uint64_t(norm->mul->nb[1])};
+}
+
 } // namespace
 
 bool mul_mv_q_usable(const device_context& ctx, const pa_tensor* d) {
@@ -41,22 +55,83 @@ bool mul_mv_q_usable(const device_context& ctx, const pa_tensor* d) {
 }
 
 void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi, pa_tensor* r, pa_tensor* e,
-              const mv_view& view) {
-    const pa_tensor *a = d->src[0], *b = d->src[1];
+              const mv_view& view, const mv_norm* norm) {
+    const pa_tensor *a = d->src[0], *b = norm ? norm->norm->src[0] : d->src[1];
     const size_t M = size_t(a->ne[1]), N = size_t(b->ne[1]), slices = size_t(b->ne[2] * b->ne[3]);
     if (epi != mv_epilogue::none && epi != mv_epilogue::store && (!r || !e))
         throw error("mul_mv_q: an epilogue needs r and e", PA_ERR_INVALID);
     if (epi == mv_epilogue::store && !e) throw error("mul_mv_q: a store needs e", PA_ERR_INVALID);
-    const std::string opts = fmt::format("-DA_TYPE={} -DMVQ_WG={} -DMVQ_LANES={} -DMVQ_N={} -DMVQ_EPI={}",
-                                         int(a->type), wg, lanes, cols, int(epi));
+    const std::string opts =
+        fmt::format("-DA_TYPE={} -DMVQ_WG={} -DMVQ_LANES={} -DMVQ_N={} -DMVQ_EPI={} -DMVQ_NORM={}",
+                    int(a->type), wg, lanes, cols, int(epi), int(norm != nullptr));
     if (epi == mv_epilogue::none) r = e = d;                              // unused by the kernel
     if (epi == mv_epilogue::store) r = d;                                 // unused by the kernel
     const pa_tensor* g = epi == mv_epilogue::gate_swiglu ? r->src[0] : a; // gate weights, or unused
+    const norm_args na = norm_args_of(ctx, norm, d);
     ctx.launch(ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q", opts),
                range3(ceil_div(M, size_t(wg / lanes)) * size_t(wg), ceil_div(N, size_t(cols)), slices),
                range3(size_t(wg), 1, 1), ctx.mem(a), shape_of(a), ctx.mem(b), shape_of(b), ctx.mem(d),
                shape_of(d), ctx.mem(r), shape_of(r).nb, ctx.mem(e), shape_of(e).nb, ctx.mem(g),
-               shape_of(g).nb, view.ne, view.st, int32_t(e->type == PA_TYPE_F16));
+               shape_of(g).nb, view.ne, view.st, int32_t(e->type == PA_TYPE_F16), na.w, na.eps, na.norm,
+               na.norm_nb1, na.mul, na.mul_nb1);
+}
+
+void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_norm* norm) {
+    if (n < 1 || n > mul_mv_q_max_heads) throw error("mul_mv_q_heads: 1 to 3 products", PA_ERR_INVALID);
+    const pa_tensor* p0 = heads[0].product;
+    const pa_tensor *a0 = p0->src[0], *b = norm ? norm->norm->src[0] : p0->src[1];
+    const int64_t K = a0->ne[0], N = b->ne[1];
+    cl_int4 rows{{0, 0, 0, 0}}, first{{INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX}}, flags{{0, 0, 0, 0}};
+    int32_t rope_d = 2, rope_mode = 0, n_past = 0;
+    float theta = 10000.0f;
+    int64_t groups = 0;
+    for (int s = 0; s < n; ++s) {
+        const mv_head& h = heads[s];
+        rows.s[s] = int32_t(h.product->ne[0]);
+        first.s[s] = int32_t(groups);
+        groups += ceil_div(h.product->ne[0], int64_t(wg / lanes));
+        if (h.rope) {
+            flags.s[s] |= 1;
+            rope_d = pa_param_i(h.rope, 0);
+            rope_mode = pa_param_i(h.rope, 1);
+            theta = pa_param_f(h.rope, 2);
+            n_past = pa_param_i(h.rope, 3);
+        }
+        if (h.store) flags.s[s] |= h.store->type == PA_TYPE_F16 ? 6 : 2;
+    }
+    const std::string opts = fmt::format("-DA_TYPE={} -DMVQ_WG={} -DMVQ_LANES={} -DMVQ_N={} -DMVQ_NORM={}",
+                                         int(a0->type), wg, lanes, cols, int(norm != nullptr));
+    struct seg_args { // a_S .. v_S of the kernel
+        mem_ref a, d, r, e;
+        uint64_t a_nb1, d_nb1;
+        cl_ulong4 r_nb, e_nb;
+        cl_long4 v_ne, v_st;
+    } sa[mul_mv_q_max_heads];
+    for (int s = 0; s < mul_mv_q_max_heads; ++s) {
+        const mv_head& h = heads[s < n ? s : 0]; // unused segments repeat the first (never reached)
+        const pa_tensor* r = h.rope ? h.rope : h.product;
+        const pa_tensor* e = h.store ? h.store : h.product;
+        sa[s] = {ctx.mem(h.product->src[0]),
+                 ctx.mem(h.product),
+                 ctx.mem(r),
+                 ctx.mem(e),
+                 uint64_t(h.product->src[0]->nb[1]),
+                 uint64_t(h.product->nb[1]),
+                 shape_of(r).nb,
+                 shape_of(e).nb,
+                 h.view.ne,
+                 h.view.st};
+    }
+    const norm_args na = norm_args_of(ctx, norm, p0);
+    ctx.launch(ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q_heads", opts),
+               range3(size_t(groups) * size_t(wg), ceil_div(size_t(N), size_t(cols)), 1),
+               range3(size_t(wg), 1, 1), ctx.mem(b), uint64_t(b->nb[1]), int32_t(K), int32_t(N),
+               uint64_t(a0->nb[0]), na.w, na.eps, na.norm, na.norm_nb1, na.mul, na.mul_nb1, rows, first,
+               flags, rope_d, rope_mode, theta, n_past, sa[0].a, sa[0].a_nb1, sa[0].d, sa[0].d_nb1, sa[0].r,
+               sa[0].r_nb, sa[0].e, sa[0].e_nb, sa[0].v_ne, sa[0].v_st, sa[1].a, sa[1].a_nb1, sa[1].d,
+               sa[1].d_nb1, sa[1].r, sa[1].r_nb, sa[1].e, sa[1].e_nb, sa[1].v_ne, sa[1].v_st, sa[2].a,
+               sa[2].a_nb1, sa[2].d, sa[2].d_nb1, sa[2].r, sa[2].r_nb, sa[2].e, sa[2].e_nb, sa[2].v_ne,
+               sa[2].v_st);
 }
 
 } // namespace pa::ocl

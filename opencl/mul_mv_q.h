@@ -23,7 +23,28 @@ enum class mv_epilogue { none, add, swiglu, gate_swiglu, store };
 struct mv_view {
     cl_long4 ne{{1, 1, 1, 1}}, st{{1, 1, 1, 1}}; // the view's sizes and strides in elements of d
 };
+// b computed inside the launch as mul(rms_norm(x), w), w one F32 row: the norm and mul nodes (both
+// still written), b being mul's result. Columns of x: unit stride, one slice.
+struct mv_norm {
+    pa_tensor* norm = nullptr;
+    pa_tensor* mul = nullptr;
+};
 void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi = mv_epilogue::none, pa_tensor* r = nullptr,
-              pa_tensor* e = nullptr, const mv_view& view = {});
+              pa_tensor* e = nullptr, const mv_view& view = {}, const mv_norm* norm = nullptr);
+
+// One product of a k_mul_mv_q_heads launch: product = mul_mat(a, b) with rows a whole number of
+// heads, then optionally rope (a rope node of the product reshaped to [d, heads, N], n_dims = d,
+// mode 0 or 2) and store (a cpy node of a view of the rope's result, or of the product's without
+// rope, whose dims are a permutation of its packed elements: view).
+struct mv_head {
+    pa_tensor* product = nullptr;
+    pa_tensor* rope = nullptr;
+    pa_tensor* store = nullptr;
+    mv_view view;
+};
+inline constexpr int mul_mv_q_max_heads = 3;
+// One launch for up to mul_mv_q_max_heads products of one b (one slice, unit strides; the
+// weights of one quantized type), with norm as mul_mv_q's.
+void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_norm* norm);
 
 } // namespace pa::ocl

@@ -8,6 +8,12 @@
 // per-element block arithmetic. With MVQ_EPI, the lane that writes dst also writes e = r + dst
 // or silu(r) * dst (r and e shaped as dst), r itself a second product of the same b (SwiGLU's
 // gate beside its up product) with MVQ_EPI 3.
+// With MVQ_NORM, b is mul(rms_norm(x), w) computed on the fly: each work-group finds the rms
+// factor of its columns of x, dots the weights with x * w and scales the sums by the factor;
+// the work-groups of the first row block also write the norm's and the mul's results.
+// k_mul_mv_q_heads runs up to three such products of one b (a layer's q, k and v) in one launch,
+// each optionally followed by RoPE (a work-group holds both rows of a rotated pair) and a copy
+// into a permuted view (the KV cache write).
 
 #ifndef A_TYPE
 #define A_TYPE PA_Q8_0
@@ -30,12 +36,23 @@
 #define MVQ_EPI 0
 #endif
 
+#ifndef MVQ_NORM
+#define MVQ_NORM 0
+#endif
+
 #define MVQ_ROWS (MVQ_WG / MVQ_LANES)
 
-// sum_{j < 32} w_j * x[j] of one block, w its dequantized weights.
-inline float block_dot(global const char* blk, global const float* x) {
+// sum_{j < 32} w_j * x[j] of one block, w its dequantized weights; with MVQ_NORM, x[j] * nw[j].
+inline float block_dot(global const char* blk, global const float* x, global const float* nw) {
+#if MVQ_NORM
+    const float4 x0 = vload4(0, x) * vload4(0, nw), x1 = vload4(1, x) * vload4(1, nw);
+    const float4 x2 = vload4(2, x) * vload4(2, nw), x3 = vload4(3, x) * vload4(3, nw);
+    const float4 x4 = vload4(4, x) * vload4(4, nw), x5 = vload4(5, x) * vload4(5, nw);
+    const float4 x6 = vload4(6, x) * vload4(6, nw), x7 = vload4(7, x) * vload4(7, nw);
+#else
     const float4 x0 = vload4(0, x), x1 = vload4(1, x), x2 = vload4(2, x), x3 = vload4(3, x);
     const float4 x4 = vload4(4, x), x5 = vload4(5, x), x6 = vload4(6, x), x7 = vload4(7, x);
+#endif
     const float d = load_half(blk);
 #if A_TYPE == PA_Q8_0
     const float16 lo = convert_float16(vload16(0, (global const char*)(blk + 2)));
@@ -67,17 +84,37 @@ inline float block_dot(global const char* blk, global const float* x) {
 }
 
 // This lane's share (blocks lane, lane + MVQ_LANES, ...) of the dot products of one weight row
-// (blocks blk_bytes apart) with the nc columns of b at bb, into part[j][lid].
+// (blocks blk_bytes apart) with the nc columns of b at bb, into part[j][lid]; with MVQ_NORM, of
+// b = x * nw scaled by the column's factor.
 inline void lane_dots(global const char* row, ulong blk_bytes, global const char* bb, ulong b_nb1, int nc, int lane,
-                      int blocks, int lid, local float (*part)[MVQ_WG]) {
+                      int blocks, int lid, local float (*part)[MVQ_WG], global const float* nw, const float* factor) {
     float acc[MVQ_N];
     for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
     for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
         global const char* blk = row + (ulong)kb * blk_bytes;
         for (int j = 0; j < MVQ_N; ++j)
-            if (j < nc) acc[j] += block_dot(blk, (global const float*)(bb + (ulong)j * b_nb1) + kb * QK);
+            if (j < nc) acc[j] += block_dot(blk, (global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK);
     }
-    for (int j = 0; j < MVQ_N; ++j) part[j][lid] = acc[j];
+    for (int j = 0; j < MVQ_N; ++j) part[j][lid] = MVQ_NORM ? acc[j] * factor[j] : acc[j];
+}
+
+// MVQ_NORM: the rms factors of the nc columns of x at xb (K floats each, columns x_nb1 apart) into
+// factor; the work-groups with write_results also write rms_norm(x) and its product with nw.
+inline void norm_prologue(global const char* xb, ulong x_nb1, int K, int nc, float eps, global const float* nw,
+                          global char* norm_out, ulong norm_nb1, global char* mul_out, ulong mul_nb1,
+                          bool write_results, local float* scratch, float* factor) {
+    for (int j = 0; j < MVQ_N; ++j) factor[j] = 1.0f;
+#if MVQ_NORM
+    for (int j = 0; j < MVQ_N; ++j)
+        if (j < nc) factor[j] = rms_factor(xb + (ulong)j * x_nb1, 4, K, eps, MVQ_WG, scratch);
+    if (!write_results) return;
+    for (int j = 0; j < nc; ++j)
+        for (int k = get_local_id(0); k < K; k += MVQ_WG) {
+            const float y = *(global const float*)(xb + (ulong)j * x_nb1 + (ulong)k * 4) * factor[j];
+            *(global float*)(norm_out + (ulong)j * norm_nb1 + (ulong)k * 4) = y;
+            *(global float*)(mul_out + (ulong)j * mul_nb1 + (ulong)k * 4) = y * nw[k];
+        }
+#endif
 }
 
 // grid: (ceil(M / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), b2 * b3), local (MVQ_WG, 1, 1)
@@ -85,7 +122,9 @@ kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
 void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global const char* b,
                 ulong b_offs, long4 b_ne, ulong4 b_nb, global char* d, ulong d_offs, long4 d_ne, ulong4 d_nb,
                 global char* r, ulong r_offs, ulong4 r_nb, global char* e, ulong e_offs, ulong4 e_nb,
-                global const char* g, ulong g_offs, ulong4 g_nb, long4 v_ne, long4 v_st, int e_f16) {
+                global const char* g, ulong g_offs, ulong4 g_nb, long4 v_ne, long4 v_st, int e_f16,
+                global const char* nw, ulong nw_offs, float eps, global char* norm_out, ulong norm_offs, ulong norm_nb1,
+                global char* mul_out, ulong mul_offs, ulong mul_nb1) {
     local float partial[MVQ_N][MVQ_WG];
 #if MVQ_EPI == 3
     local float partial_g[MVQ_N][MVQ_WG];
@@ -99,11 +138,15 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     const int a2 = i2 / (int)(b_ne.s2 / a_ne.s2), a3 = i3 / (int)(b_ne.s3 / a_ne.s3);
     global const char* arow = a + a_offs + (ulong)min(m, M - 1) * a_nb.s1 + (ulong)a2 * a_nb.s2 + (ulong)a3 * a_nb.s3;
     global const char* bb = b + b_offs + (ulong)n0 * b_nb.s1 + (ulong)i2 * b_nb.s2 + (ulong)i3 * b_nb.s3;
+    global const float* nwp = (global const float*)(nw + nw_offs);
+    float factor[MVQ_N];
+    norm_prologue(bb, b_nb.s1, (int)a_ne.s0, nc, eps, nwp, norm_out + norm_offs + (ulong)n0 * norm_nb1, norm_nb1,
+                  mul_out + mul_offs + (ulong)n0 * mul_nb1, mul_nb1, get_group_id(0) == 0, partial[0], factor);
 
-    lane_dots(arow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial);
+    lane_dots(arow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial, nwp, factor);
 #if MVQ_EPI == 3 // the same for the rows of g
     global const char* grow = g + g_offs + (ulong)min(m, M - 1) * g_nb.s1 + (ulong)a2 * g_nb.s2 + (ulong)a3 * g_nb.s3;
-    lane_dots(grow, g_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial_g);
+    lane_dots(grow, g_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial_g, nwp, factor);
 #endif
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int w = MVQ_LANES / 2; w > 0; w >>= 1) {
@@ -147,5 +190,90 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
             *(global float*)(eb + (ulong)(n0 + j) * e_nb.s1) = y;
         }
 #endif
+    }
+}
+
+// Up to three products of one b (MVQ_N columns a work-group, b's slices 1) in one launch: the
+// work-groups [first.sS, first.sS+1) compute segment S, a_S [K, rows.sS] times b into d_S
+// [rows.sS, N] (columns d_nb1 apart). flags.sS: bit 0 RoPE (the product viewed as [rope_d, heads,
+// N], every pair rotated as rope.cl does with n_dims = rope_d, into r_S at strides r_nb), bit 1
+// store (the rotated values, or the product's without bit 0, copied into e_S through a view of the
+// packed [rope_d, heads, N] elements as MVQ_EPI 4), bit 2 the store is F16. With RoPE the four
+// rows of a work-group are two rotated pairs, so each row finds its partner in local memory.
+// grid: (sum of the segments' ceil(rows / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), 1), local (MVQ_WG, 1, 1)
+kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
+void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, int N, ulong blk_bytes,
+                      global const char* nw, ulong nw_offs, float eps, global char* norm_out, ulong norm_offs,
+                      ulong norm_nb1, global char* mul_out, ulong mul_offs, ulong mul_nb1, int4 rows, int4 first,
+                      int4 flags, int rope_d, int rope_mode, float theta, int n_past,
+                      global const char* a0, ulong a0_offs, ulong a0_nb1, global char* d0, ulong d0_offs, ulong d0_nb1,
+                      global char* r0, ulong r0_offs, ulong4 r0_nb, global char* e0, ulong e0_offs, ulong4 e0_nb,
+                      long4 v0_ne, long4 v0_st,
+                      global const char* a1, ulong a1_offs, ulong a1_nb1, global char* d1, ulong d1_offs, ulong d1_nb1,
+                      global char* r1, ulong r1_offs, ulong4 r1_nb, global char* e1, ulong e1_offs, ulong4 e1_nb,
+                      long4 v1_ne, long4 v1_st,
+                      global const char* a2, ulong a2_offs, ulong a2_nb1, global char* d2, ulong d2_offs, ulong d2_nb1,
+                      global char* r2, ulong r2_offs, ulong4 r2_nb, global char* e2, ulong e2_offs, ulong4 e2_nb,
+                      long4 v2_ne, long4 v2_st) {
+    local float partial[MVQ_N][MVQ_WG];
+    const int lid = get_local_id(0), lane = lid % MVQ_LANES, slot = lid / MVQ_LANES;
+    const int g0 = get_group_id(0);
+    const int seg = g0 >= first.s2 ? 2 : g0 >= first.s1 ? 1 : 0;
+    const int M = seg == 0 ? rows.s0 : seg == 1 ? rows.s1 : rows.s2;
+    const int fl = seg == 0 ? flags.s0 : seg == 1 ? flags.s1 : flags.s2;
+    const int w = g0 - (seg == 0 ? first.s0 : seg == 1 ? first.s1 : first.s2);
+    global const char* a = seg == 0 ? a0 + a0_offs : seg == 1 ? a1 + a1_offs : a2 + a2_offs;
+    const ulong a_nb1 = seg == 0 ? a0_nb1 : seg == 1 ? a1_nb1 : a2_nb1;
+
+    // this row: with RoPE, member (slot & 1) of pair p = 2 w + slot / 2 of the segment's pairs
+    const int half_d = rope_d / 2;
+    const int p = 2 * w + slot / 2, member = slot & 1, pi = p % max(half_d, 1);
+    int m = MVQ_ROWS * w + slot;
+    if (fl & 1) m = (p / half_d) * rope_d + (rope_mode == 2 ? pi + member * half_d : 2 * pi + member);
+    if (fl & 1 && p >= M / 2) m = M; // past the last pair
+
+    const int n0 = get_group_id(1) * MVQ_N, nc = min(MVQ_N, N - n0);
+    global const char* bb = b + b_offs + (ulong)n0 * b_nb1;
+    global const float* nwp = (global const float*)(nw + nw_offs);
+    float factor[MVQ_N];
+    norm_prologue(bb, b_nb1, K, nc, eps, nwp, norm_out + norm_offs + (ulong)n0 * norm_nb1, norm_nb1,
+                  mul_out + mul_offs + (ulong)n0 * mul_nb1, mul_nb1, g0 == 0, partial[0], factor);
+    lane_dots(a + (ulong)min(m, M - 1) * a_nb1, blk_bytes, bb, b_nb1, nc, lane, K / QK, lid, partial, nwp, factor);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = MVQ_LANES / 2; s > 0; s >>= 1) {
+        if (lane < s)
+            for (int j = 0; j < MVQ_N; ++j) partial[j][lid] += partial[j][lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lane != 0 || m >= M) return;
+
+    global char* d = seg == 0 ? d0 + d0_offs : seg == 1 ? d1 + d1_offs : d2 + d2_offs;
+    const ulong d_nb1 = seg == 0 ? d0_nb1 : seg == 1 ? d1_nb1 : d2_nb1;
+    global char* r = seg == 0 ? r0 + r0_offs : seg == 1 ? r1 + r1_offs : r2 + r2_offs;
+    const ulong4 r_nb = seg == 0 ? r0_nb : seg == 1 ? r1_nb : r2_nb;
+    global char* e = seg == 0 ? e0 + e0_offs : seg == 1 ? e1 + e1_offs : e2 + e2_offs;
+    const ulong4 e_nb = seg == 0 ? e0_nb : seg == 1 ? e1_nb : e2_nb;
+    const long4 v_ne = seg == 0 ? v0_ne : seg == 1 ? v1_ne : v2_ne;
+    const long4 v_st = seg == 0 ? v0_st : seg == 1 ? v1_st : v2_st;
+    for (int j = 0; j < nc; ++j) {
+        const int n = n0 + j;
+        float y = partial[j][lid];
+        *(global float*)(d + (ulong)m * 4 + (ulong)n * d_nb1) = y;
+        if (fl & 1) {
+            const float other = partial[j][lid ^ MVQ_LANES]; // the pair's other row (slot ^ 1)
+            const float2 rot = member == 0 ? rope_rotate(y, other, pi, n_past + n, theta, rope_d)
+                                           : rope_rotate(other, y, pi, n_past + n, theta, rope_d);
+            y = member == 0 ? rot.x : rot.y;
+            *(global float*)(r + (ulong)(m % rope_d) * r_nb.s0 + (ulong)(m / rope_d) * r_nb.s1 + (ulong)n * r_nb.s2) = y;
+        }
+        if (fl & 2) {
+            const long f = m + (long)n * M; // flat index in the packed [rope_d, heads, N] values
+            const ulong off = (ulong)((f / v_st.s0) % v_ne.s0) * e_nb.s0 + (ulong)((f / v_st.s1) % v_ne.s1) * e_nb.s1 +
+                              (ulong)((f / v_st.s2) % v_ne.s2) * e_nb.s2 + (ulong)((f / v_st.s3) % v_ne.s3) * e_nb.s3;
+            if (fl & 4)
+                vstore_half(y, 0, (global half*)(e + off));
+            else
+                *(global float*)(e + off) = y;
+        }
     }
 }

@@ -1,10 +1,11 @@
 // fused.cpp - the runs of nodes the OpenCL backend runs as one launch (opencl/fused.h): rms_norm
-// then mul by a weight row, a quantized decode-shaped mul_mat then add or swiglu, and the gate
-// and up products of one input then their swiglu, rope then its KV cache write. The CPU reference is
-// the two ops apart. Each case reads the first node's result again after the pair (a third node),
-// so both results the fused kernel writes are compared; odd sizes, every quantized type, views,
-// and pairs that must not fuse (a weight that is not one F32 row, more columns, an F32 product,
-// a second result placed in the storage of a value the first node reads last).
+// then mul by a weight row (alone, or computed inside the products that read it: a layer's q, k
+// and v with their RoPE and cache writes, the gate and up products with their swiglu), a quantized
+// decode-shaped mul_mat then add or swiglu, and the gate and up products of one input then their swiglu, rope
+// then its KV cache write. The CPU reference is the two ops apart. Each case reads the first node's result
+// again after the pair (a third node), so both results the fused kernel writes are compared; odd sizes, every
+// quantized type, views, and pairs that must not fuse (a weight that is not one F32 row, more columns, an F32
+// product, a second result placed in the storage of a value the first node reads last).
 #include "op_test.h"
 
 namespace pa::test {
@@ -133,6 +134,73 @@ struct case_mul_mat_store : test_case {
     }
 };
 
+// a layer's attention input as the model builds it: rms_norm, mul by a weight row, then the q, k
+// and v products of the result, RoPE of q and k, the k and v cache writes: one launch
+// (k_mul_mv_q_heads). The result adds q's first Hkv heads, both written cache rows, v's product
+// and (when K = d * Hkv) the mul's result, so every value the launch writes is compared.
+struct case_attention_input : test_case {
+    pa_type type, cache_type;
+    int64_t d, H, Hkv, N, n_past;
+    int mode;
+    case_attention_input(pa_type t, pa_type ct, int64_t d_, int64_t h, int64_t hkv, int64_t n, int64_t np,
+                         int m)
+        : type(t), cache_type(ct), d(d_), H(h), Hkv(hkv), N(n), n_past(np), mode(m) {}
+    int64_t K() const { return d * Hkv % 32 == 0 ? d * Hkv : 96; }
+    std::string op_name() const override { return "rms_norm+mul+q,k,v+rope+cpy"; }
+    std::string vars() const override {
+        return fmt::format("type={},cache={},K={},d={},H={},Hkv={},N={},n_past={},mode={}", type_name(type),
+                           type_name(cache_type), K(), d, H, Hkv, N, n_past, mode);
+    }
+    double max_nmse() const override { return 5e-4; }
+    tensor* build(context& ctx) override {
+        tensor* x = make_input(ctx, PA_TYPE_F32, {K(), N, 1, 1}, layout::packed, "x");
+        tensor* w = make_input(ctx, PA_TYPE_F32, {K(), 1, 1, 1}, layout::packed, "norm weight");
+        tensor* wq = make_input(ctx, type, {K(), d * H, 1, 1}, layout::packed, "wq");
+        tensor* wk = make_input(ctx, type, {K(), d * Hkv, 1, 1}, layout::packed, "wk");
+        tensor* wv = make_input(ctx, type, {K(), d * Hkv, 1, 1}, layout::packed, "wv");
+        tensor* kc = make_input(ctx, cache_type, {d, n_past + N + 3, Hkv, 1}, layout::packed, "k cache");
+        tensor* vc = make_input(ctx, cache_type, {d, n_past + N + 3, Hkv, 1}, layout::packed, "v cache");
+        tensor* cur = mul(ctx, rms_norm(ctx, x, 1e-5f), w);
+        tensor* q =
+            rope(ctx, reshape(ctx, mul_mat(ctx, wq, cur), {d, H, N}), int(d), mode, 10000.0f, int(n_past));
+        const auto write = [&](tensor* cache, tensor* t) {
+            tensor* rows =
+                view_3d(ctx, cache, d, N, Hkv, cache->nb[1], cache->nb[2], size_t(n_past) * cache->nb[1]);
+            return cpy(ctx, permute(ctx, t, 0, 2, 1, 3), rows);
+        };
+        tensor* k =
+            rope(ctx, reshape(ctx, mul_mat(ctx, wk, cur), {d, Hkv, N}), int(d), mode, 10000.0f, int(n_past));
+        tensor* k_rows = write(kc, k);
+        tensor* v = reshape(ctx, mul_mat(ctx, wv, cur), {d, Hkv, N});
+        tensor* v_rows = write(vc, v);
+        tensor* q_heads = view_3d(ctx, q, d, N, Hkv, q->nb[2], q->nb[1], 0); // [d, N, Hkv]: q's first heads
+        tensor* out = add(ctx, add(ctx, add(ctx, q_heads, k_rows), v_rows), permute(ctx, v, 0, 2, 1, 3));
+        if (K() == d * Hkv) out = add(ctx, out, permute(ctx, reshape(ctx, cur, {d, Hkv, N}), 0, 2, 1, 3));
+        return out;
+    }
+};
+
+// rms_norm, mul by a weight row, then the gate and up products of the result and their swiglu:
+// one launch (k_mul_mv_q with MVQ_NORM and MVQ_EPI 3); the mul's result read again after it.
+struct case_norm_gate_up_swiglu : test_case {
+    pa_type type;
+    int64_t K, N;
+    case_norm_gate_up_swiglu(pa_type t, int64_t k, int64_t n) : type(t), K(k), N(n) {}
+    std::string op_name() const override { return "rms_norm+mul+mul_mat+mul_mat+swiglu"; }
+    std::string vars() const override { return fmt::format("type={},K={},N={}", type_name(type), K, N); }
+    double max_nmse() const override { return 5e-4; }
+    tensor* build(context& ctx) override {
+        tensor* x = make_input(ctx, PA_TYPE_F32, {K, N, 1, 1}, layout::packed, "x");
+        tensor* w = make_input(ctx, PA_TYPE_F32, {K, 1, 1, 1}, layout::packed, "norm weight");
+        tensor* wg = make_input(ctx, type, {K, K, 1, 1}, layout::packed, "gate");
+        tensor* wu = make_input(ctx, type, {K, K, 1, 1}, layout::packed, "up");
+        tensor* cur = mul(ctx, rms_norm(ctx, x, 1e-5f), w);
+        tensor* g = mul_mat(ctx, wg, cur);
+        tensor* u = mul_mat(ctx, wu, cur);
+        return add(ctx, add(ctx, add(ctx, swiglu(ctx, g, u), g), u), cur);
+    }
+};
+
 case_list fused_cases() {
     case_list c;
     const pa_type f32 = PA_TYPE_F32, f16 = PA_TYPE_F16;
@@ -178,6 +246,16 @@ case_list fused_cases() {
             c.push_back(std::make_unique<case_mul_mat_store>(t, ct, 576, 64, 3, 1, 17));
             c.push_back(std::make_unique<case_mul_mat_store>(t, ct, 96, 24, 5, 3, 0));
         }
+    for (pa_type t : {PA_TYPE_Q8_0, PA_TYPE_Q4_0, PA_TYPE_Q4_1})
+        for (int mode : {0, 2}) {
+            c.push_back(std::make_unique<case_attention_input>(t, f16, 64, 3, 3, 1, 17, mode));
+            c.push_back(std::make_unique<case_attention_input>(t, f32, 32, 6, 2, 3, 0, mode)); // GQA 3
+            c.push_back(std::make_unique<case_attention_input>(t, f16, 16, 4, 1, 8, 5, mode)); // K != d * Hkv
+            c.push_back(std::make_unique<case_attention_input>(t, f32, 128, 4, 1, 2, 40, mode)); // GQA 4
+        }
+    for (pa_type t : {PA_TYPE_Q8_0, PA_TYPE_Q4_0, PA_TYPE_Q4_1})
+        for (int64_t N : {1, 3, 8})
+            c.push_back(std::make_unique<case_norm_gate_up_swiglu>(t, N == 3 ? 96 : 64, N));
     // the second result in the storage of the first node's source (the scheduler reuses it): apart
     c.push_back(std::make_unique<case_rms_norm_mul>(shape4{576, 1, 1, 1}, shape4{576, 1, 1, 1}, f32,
                                                     layout::packed, true));
