@@ -5,7 +5,8 @@
 # breakdown per token (graph build, plan, dispatch, wait) for the defaults ("after"), a graph per
 # token ("span0": --decode-span 0) and the path before the decode work ("before": also
 # PA_MUL_MV_Q=0 PA_FA_DECODE=0 PA_OPENCL_FUSE=0), and per-kernel times of a decoded token
-# (PA_OPENCL_PROFILE: runs of 1 and 17 tokens, the difference).
+# (PA_OPENCL_PROFILE: runs of 1 and 17 tokens, the difference); then `pa bench model` (pp512,
+# pp8192, tg128 from position 0 and after the prompt, as llama-bench measures them: after a warm-up).
 #
 # From the repository root on the GPU machine, after ../shared/gpu/prepare here and with the
 # model carried along (bench/NOTES.md: the GGUF travels in parts):
@@ -13,7 +14,8 @@
 # Elsewhere (PoCL, a smoke test): PA_BUILD_DIR=build PA_DECODE_DEVICE=opencl MODEL=stories260K.gguf
 #   PA_DECODE_PROMPT=200 PA_DECODE_TOKENS=16 bash bench/decode_gpu.sh
 # Results in $OUT (default /tmp/pa-decode-out): decode.log, runs.jsonl (one pa run JSON a line,
-# with a "label"), profile.txt (per token), profile-1.txt and profile-17.txt, build.txt; a table last.
+# with a "label"), profile.txt (per token), profile-1.txt and profile-17.txt, bench-model.json,
+# build.txt; a table last.
 set -uo pipefail
 OUT=${OUT:-/tmp/pa-decode-out}
 mkdir -p "$OUT"
@@ -98,6 +100,10 @@ for ms, n, k in sorted(rows, reverse=True):
     print(f"  {k:28} {ms:9.4f} ms {n:7.1f} launches  per token")
 print(f"  {'total':28} {sum(r[0] for r in rows):9.4f} ms {sum(r[1] for r in rows):7.1f} launches")
 EOF
+
+step "llama-bench style (pa bench model: warm-up, then pp and tg, medians of ${PA_DECODE_REPS:-3} runs)"
+"$pa" bench model -m "$model" --device "$device" -p "${PA_BENCH_PROMPTS:-512,8192}" -n "${PA_BENCH_GEN:-128}" \
+  --tg-after "$n_prompt" -r "${PA_DECODE_REPS:-3}" --out "$OUT/bench-model.json" || echo "!!! pa bench model failed"
 
 step "summary (tok/s; per token: first, median of the rest, and where the average went)"
 python3 - "$OUT/runs.jsonl" <<'EOF' || true

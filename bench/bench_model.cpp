@@ -1,0 +1,155 @@
+// bench_model.cpp - `pa bench model`: prompt processing and generation speed of a GGUF model, the
+// way llama.cpp's llama-bench measures them, so the two read side by side: the model is loaded and
+// every kernel built in an untimed warm-up, then ppN is N random tokens evaluated from an empty
+// cache (tokens / seconds) and tgN is N tokens decoded one at a time, greedily, from position 0
+// (llama-bench's tg) and after a prompt of --tg-after tokens (the issue's "tg after a 512-token
+// prompt"). Each figure is the median of --reps runs; a table on stdout and a JSON array of records.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <span>
+
+#include <fmt/format.h>
+
+#include "bench.h"
+#include "bench_util.h"
+#include "cli.h"
+#include "model.h"
+#include "pa/error.h"
+#include "sampling.h"
+#include "session.h"
+
+namespace pa::bench {
+namespace {
+
+constexpr const char* usage =
+    "usage: pa bench model -m MODEL.gguf [options]\n"
+    "Prompt processing (ppN) and generation (tgN) speed, as llama.cpp's llama-bench measures them:\n"
+    "after an untimed warm-up, ppN evaluates N random tokens from an empty cache, tgN decodes N\n"
+    "tokens one at a time (greedy) from position 0 and after a prompt of --tg-after tokens.\n"
+    "  -m, --model F     the GGUF model\n"
+    "  -p, --n-prompt L  prompt sizes (default 512)\n"
+    "  -n, --n-gen N     tokens to generate (default 128; 0: no tg)\n"
+    "  --tg-after P      also measure tgN after a prompt of P tokens (default 512; 0: not)\n"
+    "  -r, --reps R      runs of each, the median reported (default 3)\n"
+    "  --attn MODE       dense | proxy (default proxy: long prefill chunks use proxy_sparse_attn)\n"
+    "  --batch B         tokens per prefill graph (default: the largest prompt, as llama-bench -ub)\n"
+    "  --out FILE        JSON results (default bench/results/<device>-<date>-model.json)\n";
+
+// greedy: the id of the largest logit
+int32_t argmax_token(const std::vector<float>& logits) {
+    return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+double seconds(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Seconds to decode n tokens one at a time from an empty cache, after evaluating prompt (untimed).
+double time_generation(model::session& s, std::span<const int32_t> prompt, int64_t n) {
+    s.reset();
+    int32_t next = 1;
+    if (!prompt.empty()) next = argmax_token(s.eval(prompt));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < n; ++i)
+        next = argmax_token(s.eval(std::span<const int32_t>(&next, 1)));
+    return seconds(t0);
+}
+
+} // namespace
+
+int run_bench_model(int argc, char** argv) {
+    cli::args a(argc, argv, usage);
+    if (a.help()) {
+        std::printf("%s%s", usage, cli::device_options);
+        return 0;
+    }
+    // -x or --long-name
+    const auto str = [&](const char* s, const char* l, const char* def) {
+        return a.has(s) ? a.str(s) : a.str(l, def);
+    };
+    const auto num = [&](const char* s, const char* l, int64_t def) {
+        return a.has(s) ? a.i64(s, def) : a.i64(l, def);
+    };
+    const std::string path = str("-m", "--model", "");
+    const std::vector<int64_t> prompts = parse_sizes(str("-p", "--n-prompt", "512"));
+    const int64_t n_gen = num("-n", "--n-gen", 128);
+    const int64_t tg_after = a.i64("--tg-after", 512);
+    const int reps = int(num("-r", "--reps", 3));
+    const std::string attn = a.str("--attn", "proxy");
+    const int64_t batch = a.i64("--batch", 0);
+    std::string out_path = a.str("--out", "");
+    cli::backend_set be = cli::open_backends(a);
+    a.finish();
+    if (path.empty()) throw error("pa bench model: give the model with -m FILE.gguf");
+    if (reps < 1) throw error("--reps must be >= 1");
+    if (n_gen < 0 || tg_after < 0) throw error("--n-gen and --tg-after must be >= 0");
+    if (attn != "dense" && attn != "proxy")
+        throw error(fmt::format("--attn must be dense or proxy, not '{}'", attn));
+    if (prompts.empty() && n_gen == 0) throw error("nothing to measure: give -p sizes or -n > 0");
+
+    const model::model m(path);
+    const int64_t max_prompt = prompts.empty() ? 0 : *std::max_element(prompts.begin(), prompts.end());
+    model::session_options so;
+    so.n_ctx = int(std::max(max_prompt, tg_after + n_gen) + 1);
+    if (so.n_ctx > m.hp().n_ctx_train)
+        throw error(fmt::format("the runs need a context of {} tokens, more than the model's {}", so.n_ctx,
+                                m.hp().n_ctx_train));
+    so.n_batch = int(batch > 0 ? batch : std::max<int64_t>(max_prompt, 1));
+    so.attn = attn == "dense" ? model::attn_mode::dense : model::attn_mode::proxy;
+    model::session s(m, be.order(), so);
+    const std::string dev = device_name(be.main());
+    if (out_path.empty()) out_path = fmt::format("bench/results/{}-{}-model.json", file_safe(dev), today());
+    std::printf("device: %s\nmodel: %s\n", be.main().description().c_str(), m.describe().c_str());
+
+    std::mt19937 rng(42);
+    std::uniform_int_distribution<int32_t> pick(0, int32_t(m.hp().n_vocab) - 1);
+    std::vector<int32_t> tokens(size_t(std::max(max_prompt, tg_after)));
+    for (int32_t& t : tokens)
+        t = pick(rng);
+
+    // warm-up: builds and caches every kernel, uploads the weights (llama-bench warms up too)
+    for (int64_t p : prompts) {
+        s.reset();
+        s.eval(std::span<const int32_t>(tokens.data(), size_t(p)));
+    }
+    if (n_gen > 0) time_generation(s, {}, std::min<int64_t>(n_gen, 8));
+
+    std::vector<record> recs;
+    std::printf("%-10s %8s %12s %12s\n", "test", "tokens", "ms", "tokens/s");
+    const auto report = [&](const std::string& test, int64_t n, std::vector<double> secs, int64_t after) {
+        const double t = median(secs);
+        std::printf("%-10s %8lld %12.2f %12.1f\n", test.c_str(), (long long)n, 1e3 * t, double(n) / t);
+        record r;
+        r.set("device", dev).set("model", path).set("test", test).set("tokens", n).set("after", after);
+        r.set("reps", reps).set("median_ms", 1e3 * t).set("tok_s", double(n) / t).set("attn", attn);
+        recs.push_back(r);
+    };
+    for (int64_t p : prompts) {
+        std::vector<double> secs;
+        for (int r = 0; r < reps; ++r) {
+            s.reset();
+            const auto t0 = std::chrono::steady_clock::now();
+            s.eval(std::span<const int32_t>(tokens.data(), size_t(p)));
+            secs.push_back(seconds(t0));
+        }
+        report(fmt::format("pp{}", p), p, secs, 0);
+    }
+    if (n_gen > 0) {
+        std::vector<int64_t> afters{0};
+        if (tg_after > 0) afters.push_back(tg_after);
+        for (const int64_t after : afters) {
+            std::vector<double> secs;
+            for (int r = 0; r < reps; ++r)
+                secs.push_back(
+                    time_generation(s, std::span<const int32_t>(tokens.data(), size_t(after)), n_gen));
+            report(after ? fmt::format("tg{}@{}", n_gen, after) : fmt::format("tg{}", n_gen), n_gen, secs,
+                   after);
+        }
+    }
+    std::printf("wrote %s\n", write_records(out_path, recs).c_str());
+    return 0;
+}
+
+} // namespace pa::bench
