@@ -8,5 +8,6 @@ int run_bench_attn(int argc, char** argv);
 int run_bench_prefill(int argc, char** argv);
 int run_bench_gemm(int argc, char** argv);
 int run_bench_model(int argc, char** argv);
+int run_bench_random_model(int argc, char** argv);
 
 } // namespace pa::bench
