@@ -15,6 +15,8 @@
 #   bash bench/gpu_session.sh estimators  proxy / xattn / flex at three thresholds on the same
 #                                       inputs (32K, 128K), fixed-budget masks at density ~0.10 /
 #                                       0.30, PyTorch SDPA and FlexAttention on every mask
+#   bash bench/gpu_session.sh anchor    pa bench model beside llama.cpp's llama-bench (CUDA) on
+#                                       SmolLM2 (MODEL=) and a random Llama-3-8B-shaped Q4_0 GGUF
 # Results go to $OUT (at most 8 files come back from the device machine); every step runs on its
 # own (a failing step is reported and the next one runs); a summary table comes last.
 set -uo pipefail
@@ -132,6 +134,47 @@ model)
   step "prefill of Llama-3-8B-shaped layers with structured attention (--pattern needle)"
   run 150 "$pa" bench prefill --device 0 --n-list 32768,131072 --layers 1 --pattern needle \
     --out "$OUT/prefill-needle.json" | grep prefill
+  ;;
+anchor)
+  # llama.cpp with CUDA beside pa, same files, llama-bench's way: SmolLM2 (MODEL=) and a random
+  # Llama-3-8B-shaped Q4_0 model both programs load (pa bench random-model). Needs llama-bench
+  # built by bench/anchors/llama_cpp_cuda.sh build (LLAMA_BUILD=, default /tmp/lcb).
+  model=${MODEL:?MODEL=path/to/SmolLM2-135M-Instruct.Q4_1.gguf}
+  lcb=${LLAMA_BUILD:-/tmp/lcb}
+  anchor="$(dirname "$0")/anchors/llama_cpp_cuda.sh"
+  [ -x "$pa" ] || build
+  step "a random Llama-3-8B-shaped Q4_0 model"
+  big=/tmp/llama3-8b-random-q4_0.gguf
+  [ -s "$big" ] || run 200 "$pa" bench random-model --shape llama3-8b --type q4_0 -o "$big"
+  for m in "$model" "$big"; do
+    name=$(basename "$m" .gguf)
+    step "$name: pa bench model (pp512, pp8192, tg128 from 0 and after 512)"
+    run 240 "$pa" bench model --device 0 -m "$m" -p 512,8192 -n 128 --tg-after 512 -r 3 --out "$OUT/pa-$name.json"
+    step "$name: llama-bench -ngl 99 -fa 1 (pp512, pp8192, tg128 at depth 0 and 512)"
+    run 240 bash "$anchor" bench "$lcb" "$m" -p 512,8192 -n 128 -d 0,512 -r 3 >"$OUT/llama-$name.json"
+    grep -E '"n_prompt"|"n_gen"|"n_depth"|"avg_ts"' "$OUT/llama-$name.json" | paste - - - - | head
+  done
+  step "side by side (tokens/s; pa / llama.cpp)"
+  python3 - "$OUT" <<'PY' || true
+import json, sys, glob, os
+out = sys.argv[1]
+for pa_file in sorted(glob.glob(os.path.join(out, "pa-*.json"))):
+    name = os.path.basename(pa_file)[3:-5]
+    try:
+        ours = json.load(open(pa_file)); theirs = json.load(open(os.path.join(out, f"llama-{name}.json")))
+    except Exception as e:
+        print(name, "missing:", e); continue
+    def ll(n_prompt, n_gen, depth):
+        for r in theirs:
+            if r["n_prompt"] == n_prompt and r["n_gen"] == n_gen and r.get("n_depth", 0) == depth:
+                return r["avg_ts"]
+    for r in ours:
+        t = r["test"]
+        if t.startswith("pp"): ref = ll(r["tokens"], 0, 0)
+        else: ref = ll(0, r["tokens"], r["after"])
+        ratio = r["tok_s"] / ref if ref else float("nan")
+        print(f"{name:36} {t:10} pa {r['tok_s']:10.1f}  llama.cpp {ref or float('nan'):10.1f}  ratio {ratio:5.2f}")
+PY
   ;;
 *) echo "unknown phase $phase"; exit 2 ;;
 esac
