@@ -73,10 +73,10 @@ struct scheduler::plan {
     std::vector<tensor_key> keys; // nodes, then leafs
     bool timing = false;          // made with one node a run
     std::vector<run> runs;
-    std::vector<int32_t> node_run;                        // per node: its run (-1: a view)
-    std::vector<tensor*> roots;                           // storage roots of nodes and leafs
-    std::vector<uint32_t> transient;                      // roots that do not keep state
-    std::vector<uint32_t> node_root;                      // per node: its root
+    std::vector<int32_t> node_run;                          // per node: its run (-1: a view)
+    std::vector<tensor*> roots;                             // storage roots of nodes and leafs
+    std::vector<uint32_t> transient;                        // roots that do not keep state
+    std::vector<uint32_t> node_root;                        // per node: its root
     std::vector<std::array<uint32_t, PA_MAX_SRC>> src_root; // per node: its srcs' roots (or none)
     std::vector<uint32_t> frees, frees_begin; // node i reads roots frees[frees_begin[i]..[i+1]] last
     // records of the roots, valid while bound_epoch == the scheduler's res_epoch_
@@ -114,7 +114,8 @@ class scheduler::spare_handles {
         auto best = spares_.end();
         for (auto it = spares_.begin(); it != spares_.end(); ++it) {
             if (it->bytes < bytes || it->bytes > 2 * bytes) continue;
-            if (!any_age && it->bytes <= small_spare_bytes && step <= it->last_read + reuse_distance) continue;
+            if (!any_age && it->bytes <= small_spare_bytes && step <= it->last_read + reuse_distance)
+                continue;
             if (best == spares_.end() || it->bytes < best->bytes) best = it;
         }
         if (best == spares_.end()) return nullptr;
@@ -352,8 +353,9 @@ scheduler::plan& scheduler::plan_for(const graph& g, graph_change change) {
         }
         const int b = pick_backend(node);
         if (b != 0) report_fallback(node, b);
-        const size_t max_run =
-            timing_ ? 1 : backends_[size_t(b)]->is_host() ? max_host_nodes_per_run : SIZE_MAX;
+        const size_t max_run = timing_                           ? 1
+                               : backends_[size_t(b)]->is_host() ? max_host_nodes_per_run
+                                                                 : SIZE_MAX;
         if (p->runs.empty() || p->runs.back().backend != b || in_run == max_run) {
             p->runs.push_back({i, i + 1, b});
             in_run = 0;
@@ -510,7 +512,8 @@ void scheduler::execute(const graph& g, plan& p, const run& r) {
         const size_t step = run_nodes_.size();
         const auto& srcs = p.src_root[i];
         for (int k = 0; k < PA_MAX_SRC; ++k)
-            if (srcs[size_t(k)] != plan::none) make_valid(*p.rec[srcs[size_t(k)]], p.roots[srcs[size_t(k)]], b);
+            if (srcs[size_t(k)] != plan::none)
+                make_valid(*p.rec[srcs[size_t(k)]], p.roots[srcs[size_t(k)]], b);
         result_storage(p, i, b, step);
         shadow_node& sh = shadows_[step];
         residency& out = *p.rec[p.node_root[i]];

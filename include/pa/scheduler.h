@@ -5,6 +5,15 @@
 // Leaves: PA_FLAG_PARAM tensors are uploaded once per backend and kept; PA_FLAG_PERSIST
 // tensors (KV caches) keep their newest copy on the device across computes; other leaves are
 // re-read from host data on every compute. Intermediates are freed after their last use.
+// Runs: a host backend's compute returns only when done, so its runs are at most 32 nodes (the
+// abort flag is checked between runs); a device backend's run is every consecutive node it got.
+// Storage reuse within a run: a dead intermediate's storage goes to a later result of the run.
+// Small storage (at most 1 MiB: decode-sized values) goes only to a result at least 13 compute
+// nodes after its last reader, so no result shares storage with what the 12 nodes before it
+// read (a backend may run adjacent nodes as one kernel); when memory runs out it goes at once.
+// Large storage (prefill) is reused at once, so peak memory follows liveness.
+// A planned graph's records are found by index: re-running it (a decode step) looks nothing up
+// by address and allocates no host memory in the scheduler.
 // Outputs (PA_FLAG_OUTPUT, set by build_forward) are copied to host data after compute; the
 // scheduler allocates that host storage if the tensor has none (it lives as long as the
 // scheduler: data is reset to NULL when the scheduler is destroyed).
