@@ -33,7 +33,7 @@ namespace pa {
 
 struct scheduler::residency {
     std::vector<void*> handle; // per backend
-    std::vector<bool> owned;   // handle allocated by us (false: the root's own host data)
+    uint32_t owned = 0;        // bit b: handle[b] allocated by us (else the root's own host data)
     uint32_t valid = 0;        // bit b: backend b holds the current value
     size_t bytes = 0;
     // keeps_state() of the root when the record was made: the final sweep of compute() must
@@ -44,9 +44,7 @@ struct scheduler::residency {
     pa_type type = PA_TYPE_F32;
     int64_t ne[4] = {0, 0, 0, 0};
 
-    bool holds_nothing() const {
-        return valid == 0 && std::none_of(owned.begin(), owned.end(), [](bool o) { return o; });
-    }
+    bool holds_nothing() const { return valid == 0 && owned == 0; }
     bool same_identity(const tensor* root) const {
         return data == root->data && type == root->type && std::memcmp(ne, root->ne, sizeof ne) == 0;
     }
@@ -191,7 +189,7 @@ scheduler::~scheduler() {
 // A record for root that holds nothing yet, or only the root's own host data.
 void scheduler::init_record(residency& r, const tensor* root) const {
     r.handle.assign(backends_.size(), nullptr);
-    r.owned.assign(backends_.size(), false);
+    r.owned = 0;
     r.valid = 0;
     r.bytes = nbytes(root);
     r.keep = keeps_state(root);
@@ -219,11 +217,12 @@ scheduler::residency& scheduler::res_of(tensor* root) {
 }
 
 void scheduler::release_all(residency& r) {
-    for (size_t b = 0; b < r.handle.size(); ++b) {
-        if (r.handle[b] && r.owned[b]) backends_[b]->release(r.handle[b]);
-        r.handle[b] = nullptr;
-        r.owned[b] = false;
-    }
+    for (size_t b = 0; r.owned != 0; ++b) // the others are host data, or none
+        if (r.owned & (1u << b)) {
+            backends_[b]->release(r.handle[b]);
+            r.owned &= ~(1u << b);
+        }
+    std::fill(r.handle.begin(), r.handle.end(), nullptr);
     r.valid = 0;
 }
 
@@ -249,7 +248,7 @@ void* scheduler::handle_on(residency& r, const tensor* root, int b) {
             r.handle[b] = root->data;
         } else {
             r.handle[b] = backends_[b]->alloc(r.bytes == 0 ? 1 : r.bytes);
-            r.owned[b] = true;
+            r.owned |= 1u << b;
         }
     }
     return r.handle[b];
@@ -478,7 +477,7 @@ void scheduler::result_storage(plan& p, size_t i, int b, size_t step) {
         }
     }
     r.handle[b] = h;
-    r.owned[b] = true;
+    r.owned |= 1u << b;
 }
 
 // Roots whose last reader is node i (the step-th compute node of its run): their handle on b
@@ -486,10 +485,10 @@ void scheduler::result_storage(plan& p, size_t i, int b, size_t step) {
 void scheduler::free_dead(plan& p, size_t i, int b, size_t step) {
     for (uint32_t k = p.frees_begin[i]; k < p.frees_begin[i + 1]; ++k) {
         residency& r = *p.rec[p.frees[k]];
-        if (r.handle[b] && r.owned[b]) {
+        if (r.handle[b] && (r.owned & (1u << b))) {
             spares_->add(r.handle[b], r.bytes == 0 ? 1 : r.bytes, step);
             r.handle[b] = nullptr;
-            r.owned[b] = false;
+            r.owned &= ~(1u << b);
         }
         release_all(r);
     }
@@ -547,12 +546,12 @@ void scheduler::outputs_to_host(const graph& g) {
             host_store_.emplace_back(root, std::make_unique<std::byte[]>(r.bytes == 0 ? 1 : r.bytes));
             root->data = host_store_.back().second.get();
             r.data = root->data;
-            if (r.handle[host_index_] && r.owned[host_index_]) { // move the host copy into place
+            if (r.handle[host_index_] && (r.owned & (1u << host_index_))) { // move the host copy into place
                 if (r.valid & (1u << host_index_)) std::memcpy(root->data, r.handle[host_index_], r.bytes);
                 backends_[host_index_]->release(r.handle[host_index_]);
             }
             r.handle[host_index_] = root->data;
-            r.owned[host_index_] = false;
+            r.owned &= ~(1u << host_index_);
         }
         make_valid(res_of(root), root, host_index_);
         if (out->view_src) {
@@ -577,9 +576,9 @@ void scheduler::drop_device_copies(const plan& p) {
         }
         for (size_t b = 0; b < r.handle.size(); ++b) {
             if (int(b) == host_index_ || !r.handle[b]) continue;
-            if (r.owned[b]) backends_[b]->release(r.handle[b]);
+            if (r.owned & (1u << b)) backends_[b]->release(r.handle[b]);
             r.handle[b] = nullptr;
-            r.owned[b] = false;
+            r.owned &= ~(1u << b);
         }
         r.valid = 1u << host_index_;
     };
