@@ -17,6 +17,7 @@
 #include "pa/scheduler.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -32,16 +33,21 @@ namespace pa {
 
 struct scheduler::residency {
     std::vector<void*> handle; // per backend
-    std::vector<bool> owned;   // handle allocated by us (false: the root's own host data)
+    uint32_t owned = 0;        // bit b: handle[b] allocated by us (else the root's own host data)
     uint32_t valid = 0;        // bit b: backend b holds the current value
     size_t bytes = 0;
     // keeps_state() of the root when the record was made: the final sweep of compute() must
     // not look at the root itself, whose context may be gone (graphs built per call)
     bool keep = false;
-    // identity of a kept leaf, so that a new tensor at a reused address is not mistaken for it
+    // identity of the root, so that a new tensor at a reused address is not mistaken for it
     void* data = nullptr;
     pa_type type = PA_TYPE_F32;
     int64_t ne[4] = {0, 0, 0, 0};
+
+    bool holds_nothing() const { return valid == 0 && owned == 0; }
+    bool same_identity(const tensor* root) const {
+        return data == root->data && type == root->type && std::memcmp(ne, root->ne, sizeof ne) == 0;
+    }
 };
 
 // What placement and liveness depend on, for every node and leaf of the planned graph.
@@ -58,50 +64,85 @@ struct scheduler::tensor_key {
     bool operator==(const tensor_key&) const = default;
 };
 
+// Storage roots are numbered once per plan, so that running a node looks its records up by
+// index instead of by address.
 struct scheduler::plan {
+    static constexpr uint32_t none = UINT32_MAX;
     std::vector<tensor_key> keys; // nodes, then leafs
     bool timing = false;          // made with one node a run
     std::vector<run> runs;
-    std::vector<std::vector<tensor*>> frees; // per node: intermediate roots it reads last
+    std::vector<int32_t> node_run;                          // per node: its run (-1: a view)
+    std::vector<tensor*> roots;                             // storage roots of nodes and leafs
+    std::vector<uint32_t> transient;                        // roots that do not keep state
+    std::vector<uint32_t> node_root;                        // per node: its root
+    std::vector<std::array<uint32_t, PA_MAX_SRC>> src_root; // per node: its srcs' roots (or none)
+    std::vector<uint32_t> frees, frees_begin; // node i reads roots frees[frees_begin[i]..[i+1]] last
+    // records of the roots, valid while bound_epoch == the scheduler's res_epoch_
+    std::vector<residency*> rec;
+    uint64_t bound_epoch = UINT64_MAX;
 };
 
 // Handles of dead intermediates on the backend of a run, reused for the storage of later
 // results of the same run (the backend runs the nodes in order, so the last reader of a handle
 // runs before its next writer) and given back to the backend when the run is over.
+// A small handle (at most small_spare_bytes) is reused only reuse_distance compute nodes after
+// its last reader: a backend that runs a few adjacent nodes as one kernel needs a result's
+// storage to differ from what the nodes before it read (decode-sized values, so the extra
+// memory is small). Large handles (prefill) are reused at once, keeping memory to liveness.
 class scheduler::spare_handles {
   public:
-    explicit spare_handles(backend* be) : be_(be) {}
-    ~spare_handles() {
-        for (const auto& [h, bytes] : spares_)
-            be_->release(h);
-    }
-    spare_handles(const spare_handles&) = delete;
-    spare_handles& operator=(const spare_handles&) = delete;
+    static constexpr size_t small_spare_bytes = size_t(1) << 20;
+    static constexpr size_t reuse_distance = 12;
 
-    void add(void* h, size_t bytes) { spares_.emplace_back(h, bytes); }
-    // The smallest spare of bytes..2*bytes, or nullptr.
-    void* take(size_t bytes) {
+    void start(backend* be) {
+        be_ = be;
+        spares_.clear();
+    }
+    // Gives every spare back to the backend (the run is over).
+    void release_all() noexcept {
+        for (const spare& s : spares_)
+            be_->release(s.handle);
+        spares_.clear();
+    }
+    // A handle whose last reader is the step-th compute node of the run.
+    void add(void* h, size_t bytes, size_t step) { spares_.push_back({h, bytes, step}); }
+    // The smallest spare of bytes..2*bytes that the step-th compute node may write, or
+    // nullptr; any_age: small ones too, however recent (memory is short).
+    void* take(size_t bytes, size_t step, bool any_age = false) {
         auto best = spares_.end();
-        for (auto it = spares_.begin(); it != spares_.end(); ++it)
-            if (it->second >= bytes && it->second <= 2 * bytes &&
-                (best == spares_.end() || it->second < best->second))
-                best = it;
+        for (auto it = spares_.begin(); it != spares_.end(); ++it) {
+            if (it->bytes < bytes || it->bytes > 2 * bytes) continue;
+            if (!any_age && it->bytes <= small_spare_bytes && step <= it->last_read + reuse_distance)
+                continue;
+            if (best == spares_.end() || it->bytes < best->bytes) best = it;
+        }
         if (best == spares_.end()) return nullptr;
-        void* h = best->first;
+        void* h = best->handle;
         spares_.erase(best);
         return h;
     }
 
   private:
-    backend* be_;
-    std::vector<std::pair<void*, size_t>> spares_;
+    struct spare {
+        void* handle;
+        size_t bytes;
+        size_t last_read;
+    };
+    backend* be_ = nullptr;
+    std::vector<spare> spares_;
+};
+
+struct scheduler::shadow_node {
+    tensor node;
+    tensor srcs[PA_MAX_SRC];
 };
 
 namespace {
 
 // The abort flag is checked between runs; on a host backend compute() returns only when the
-// nodes are done, so runs stay short enough for Ctrl-C to stop a long prefill promptly.
-constexpr size_t max_nodes_per_run = 32;
+// nodes are done, so its runs stay short enough for Ctrl-C to stop a long prefill promptly.
+// A device backend returns once the nodes are enqueued, so its runs are not cut.
+constexpr size_t max_host_nodes_per_run = 32;
 
 bool keeps_state(const tensor* root) {
     return root->op == PA_OP_NONE && (root->flags & (PA_FLAG_PARAM | PA_FLAG_PERSIST));
@@ -126,7 +167,8 @@ std::string node_signature(const tensor* node) {
 
 } // namespace
 
-scheduler::scheduler(std::vector<backend*> backends) : backends_(std::move(backends)) {
+scheduler::scheduler(std::vector<backend*> backends)
+    : backends_(std::move(backends)), spares_(std::make_unique<spare_handles>()) {
     if (backends_.empty() || backends_.size() > 31) throw error("scheduler: give 1 to 31 backends");
     for (size_t i = 0; i < backends_.size(); ++i) {
         if (!backends_[i]) throw error("scheduler: null backend");
@@ -144,37 +186,43 @@ scheduler::~scheduler() {
 
 // ---- residency ----------------------------------------------------------------------------
 
+// A record for root that holds nothing yet, or only the root's own host data.
+void scheduler::init_record(residency& r, const tensor* root) const {
+    r.handle.assign(backends_.size(), nullptr);
+    r.owned = 0;
+    r.valid = 0;
+    r.bytes = nbytes(root);
+    r.keep = keeps_state(root);
+    r.data = root->data;
+    r.type = root->type;
+    std::memcpy(r.ne, root->ne, sizeof r.ne);
+    if (root->data) { // the host copy is the tensor's own data
+        r.handle[host_index_] = root->data;
+        r.valid = 1u << host_index_;
+    }
+}
+
 scheduler::residency& scheduler::res_of(tensor* root) {
     auto it = res_.find(root);
     if (it != res_.end()) {
         residency& r = *it->second;
-        const bool same =
-            r.data == root->data && r.type == root->type && std::memcmp(r.ne, root->ne, sizeof r.ne) == 0;
-        if (same) return r;
+        if (r.same_identity(root)) return r;
         release_all(r); // a different tensor now lives at this address
         res_.erase(it);
+        ++res_epoch_;
     }
     auto r = std::make_unique<residency>();
-    r->handle.assign(backends_.size(), nullptr);
-    r->owned.assign(backends_.size(), false);
-    r->bytes = nbytes(root);
-    r->keep = keeps_state(root);
-    r->data = root->data;
-    r->type = root->type;
-    std::memcpy(r->ne, root->ne, sizeof r->ne);
-    if (root->data) { // the host copy is the tensor's own data
-        r->handle[host_index_] = root->data;
-        r->valid = 1u << host_index_;
-    }
+    init_record(*r, root);
     return *res_.emplace(root, std::move(r)).first->second;
 }
 
 void scheduler::release_all(residency& r) {
-    for (size_t b = 0; b < r.handle.size(); ++b) {
-        if (r.handle[b] && r.owned[b]) backends_[b]->release(r.handle[b]);
-        r.handle[b] = nullptr;
-        r.owned[b] = false;
-    }
+    for (size_t b = 0; r.owned != 0; ++b) // the others are host data, or none
+        if (r.owned & (1u << b)) {
+            backends_[b]->release(r.handle[b]);
+            r.owned &= ~(1u << b);
+        }
+    std::fill(r.handle.begin(), r.handle.end(), nullptr);
     r.valid = 0;
 }
 
@@ -183,25 +231,32 @@ void scheduler::forget_root(const tensor* root) {
     if (it == res_.end()) return;
     release_all(*it->second);
     res_.erase(it);
+    ++res_epoch_;
 }
 
-void* scheduler::handle_on(tensor* root, int b) {
-    residency& r = res_of(root);
+// Records that hold nothing (intermediates after their last reader) stay while their plan is
+// in use, so that the next compute of the graph finds them; a new plan drops them.
+void scheduler::sweep_empty_records() {
+    const size_t before = res_.size();
+    std::erase_if(res_, [](const auto& e) { return !e.second->keep && e.second->holds_nothing(); });
+    if (res_.size() != before) ++res_epoch_;
+}
+
+void* scheduler::handle_on(residency& r, const tensor* root, int b) {
     if (!r.handle[b]) {
         if (b == host_index_ && root->data) {
             r.handle[b] = root->data;
         } else {
             r.handle[b] = backends_[b]->alloc(r.bytes == 0 ? 1 : r.bytes);
-            r.owned[b] = true;
+            r.owned |= 1u << b;
         }
     }
     return r.handle[b];
 }
 
-void scheduler::make_valid(tensor* root, int b) {
-    residency& r = res_of(root);
+void scheduler::make_valid(residency& r, const tensor* root, int b) {
     if (r.valid & (1u << b)) return;
-    void* dst = handle_on(root, b);
+    void* dst = handle_on(r, root, b);
     if (r.valid == 0) {
         if (!(root->flags & PA_FLAG_PERSIST))
             throw error(fmt::format("tensor '{}' {} is read before anything wrote it", root->name,
@@ -269,7 +324,7 @@ void scheduler::report_fallback(const tensor* node, int b) {
     if (fallbacks_reported_.insert(line).second) std::fprintf(stderr, "info: scheduler: %s\n", line.c_str());
 }
 
-const scheduler::plan& scheduler::plan_for(const graph& g, graph_change change) {
+scheduler::plan& scheduler::plan_for(const graph& g, graph_change change) {
     if (change == graph_change::params_only && plan_ && plan_->timing == timing_ &&
         plan_->keys.size() == g.nodes.size() + g.leafs.size()) {
         bool same = true; // the same tensors: the caller vouches for the rest
@@ -284,10 +339,12 @@ const scheduler::plan& scheduler::plan_for(const graph& g, graph_change change) 
     auto p = std::make_unique<plan>();
     p->keys = std::move(keys);
     p->timing = timing_;
-    const size_t max_run = timing_ ? 1 : max_nodes_per_run; // timings are per node
+    const size_t n = g.nodes.size();
     // Placement, and runs of consecutive compute nodes on one backend (views join any run).
+    // Timings are per node, so timing makes every node a run.
+    p->node_run.assign(n, -1);
     size_t in_run = 0;
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
         const tensor* node = g.nodes[i];
         if (is_view_op(node->op)) {
             if (!p->runs.empty()) p->runs.back().end = i + 1;
@@ -295,31 +352,79 @@ const scheduler::plan& scheduler::plan_for(const graph& g, graph_change change) 
         }
         const int b = pick_backend(node);
         if (b != 0) report_fallback(node, b);
+        const size_t max_run = timing_                           ? 1
+                               : backends_[size_t(b)]->is_host() ? max_host_nodes_per_run
+                                                                 : SIZE_MAX;
         if (p->runs.empty() || p->runs.back().backend != b || in_run == max_run) {
             p->runs.push_back({i, i + 1, b});
             in_run = 0;
         }
         p->runs.back().end = i + 1;
+        p->node_run[i] = int32_t(p->runs.size() - 1);
         ++in_run;
     }
+    // Storage roots, numbered.
+    std::unordered_map<const tensor*, uint32_t> index;
+    auto root_index = [&](tensor* t) {
+        tensor* root = storage_root(t);
+        auto [it, added] = index.emplace(root, uint32_t(p->roots.size()));
+        if (added) {
+            p->roots.push_back(root);
+            if (!keeps_state(root)) p->transient.push_back(it->second);
+        }
+        return it->second;
+    };
+    p->node_root.resize(n);
+    p->src_root.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+        p->node_root[i] = root_index(g.nodes[i]);
+        for (int k = 0; k < PA_MAX_SRC; ++k)
+            p->src_root[i][size_t(k)] = g.nodes[i]->src[k] ? root_index(g.nodes[i]->src[k]) : plan::none;
+    }
+    for (tensor* leaf : g.leafs)
+        root_index(leaf);
     // Liveness: the last reader of every storage root; computed intermediates that are not
     // outputs are freed after it (when it computes something). An output may be a view into an
     // intermediate (e.g. cpy into a node's result): that root's storage is the output's.
-    std::unordered_map<const tensor*, size_t> last_use;
-    for (size_t i = 0; i < g.nodes.size(); ++i)
-        for (tensor* s : g.nodes[i]->src)
-            if (s) last_use[storage_root(s)] = i;
-    std::unordered_set<const tensor*> output_roots;
-    for (const tensor* out : g.outputs)
-        output_roots.insert(storage_root(out));
-    p->frees.resize(g.nodes.size());
-    for (const auto& [root, i] : last_use) {
-        if (root->op == PA_OP_NONE || output_roots.count(root) || is_view_op(g.nodes[i]->op)) continue;
-        p->frees[i].push_back(const_cast<tensor*>(root));
+    std::vector<size_t> last_use(p->roots.size(), SIZE_MAX);
+    for (size_t i = 0; i < n; ++i)
+        for (uint32_t r : p->src_root[i])
+            if (r != plan::none) last_use[r] = i;
+    std::vector<bool> is_output(p->roots.size(), false);
+    for (tensor* out : g.outputs)
+        if (auto it = index.find(storage_root(out)); it != index.end()) is_output[it->second] = true;
+    std::vector<std::vector<uint32_t>> frees(n);
+    for (uint32_t r = 0; r < p->roots.size(); ++r) {
+        const size_t i = last_use[r];
+        if (i == SIZE_MAX || p->roots[r]->op == PA_OP_NONE || is_output[r] || is_view_op(g.nodes[i]->op))
+            continue;
+        frees[i].push_back(r);
     }
+    p->frees_begin.reserve(n + 1);
+    for (const auto& f : frees) {
+        p->frees_begin.push_back(uint32_t(p->frees.size()));
+        p->frees.insert(p->frees.end(), f.begin(), f.end());
+    }
+    p->frees_begin.push_back(uint32_t(p->frees.size()));
+    p->rec.assign(p->roots.size(), nullptr);
     plan_ = std::move(p);
     stats_.plans++;
+    sweep_empty_records();
     return *plan_;
+}
+
+// Points the plan at the records of its roots (made if missing): by address after a record
+// left res_, else checking that each root is still the tensor its record was made for.
+void scheduler::bind(plan& p) {
+    if (p.bound_epoch != res_epoch_) {
+        for (size_t i = 0; i < p.roots.size(); ++i)
+            p.rec[i] = &res_of(p.roots[i]);
+    } else {
+        for (size_t i = 0; i < p.roots.size(); ++i)
+            if (!p.rec[i]->same_identity(p.roots[i])) p.rec[i] = &res_of(p.roots[i]);
+    }
+    // res_of may have replaced records of these roots, which only moves their own pointers
+    p.bound_epoch = res_epoch_;
 }
 
 // ---- running ------------------------------------------------------------------------------
@@ -328,15 +433,18 @@ void scheduler::reset_inputs(const graph& g) {
     // Leaves: kept ones stay as they are; the others are re-read from host data.
     for (tensor* leaf : g.leafs) {
         if (keeps_state(leaf)) continue;
-        forget_root(leaf);
         if (!leaf->data)
             throw error(fmt::format("input tensor '{}' {} has no host data", leaf->name, shape_string(leaf)));
+        if (auto it = res_.find(leaf); it != res_.end()) { // anew, in place: the plan keeps pointing at it
+            release_all(*it->second);
+            init_record(*it->second, leaf);
+        }
     }
 }
 
-void scheduler::shadow(tensor* t, int b, tensor& s) {
+void scheduler::shadow(const tensor* t, int b, residency& r, tensor& s) {
     s = *t;
-    void* h = handle_on(storage_root(t), b);
+    void* h = handle_on(r, storage_root(t), b);
     const size_t offs = t->view_src ? t->view_offs : 0;
     s.buffer = h;
     s.offs = offs;
@@ -346,70 +454,80 @@ void scheduler::shadow(tensor* t, int b, tensor& s) {
     std::memset(s.src, 0, sizeof s.src);
 }
 
-// Storage on b for the result of a node: a spare handle of this run when one fits.
-void scheduler::result_storage(tensor* node, int b, spare_handles& spares) {
-    tensor* root = storage_root(node);
-    if (node->view_src) { // an in-place write into part of existing storage
-        make_valid(root, b);
+// Storage on b for the result of node i, the step-th compute node of its run: a spare handle
+// of this run when one fits. The spare rule for small handles yields to memory: when b is out of
+// memory, a recently read spare is taken rather than failing.
+void scheduler::result_storage(plan& p, size_t i, int b, size_t step) {
+    const tensor* root = p.roots[p.node_root[i]];
+    residency& r = *p.rec[p.node_root[i]];
+    if (root != p.keys[i].t) { // an in-place write into part of existing storage
+        make_valid(r, root, b);
         return;
     }
-    residency& r = res_of(root);
     if (r.handle[b]) return;
-    if (void* h = spares.take(r.bytes == 0 ? 1 : r.bytes)) {
-        r.handle[b] = h;
-        r.owned[b] = true;
-    } else {
-        handle_on(root, b);
+    const size_t bytes = r.bytes == 0 ? 1 : r.bytes;
+    void* h = spares_->take(bytes, step);
+    if (!h) {
+        try {
+            h = backends_[b]->alloc(bytes);
+        } catch (const error& e) {
+            if (e.status() != PA_ERR_OUT_OF_MEMORY) throw;
+            h = spares_->take(bytes, step, true);
+            if (!h) throw;
+        }
     }
+    r.handle[b] = h;
+    r.owned |= 1u << b;
 }
 
-// Roots whose last reader is the node: their handle on b becomes a spare of the run, the
-// others are released.
-void scheduler::free_dead(const std::vector<tensor*>& roots, int b, spare_handles& spares) {
-    for (tensor* root : roots) {
-        auto it = res_.find(root);
-        if (it == res_.end()) continue;
-        residency& r = *it->second;
-        if (r.handle[b] && r.owned[b]) {
-            spares.add(r.handle[b], r.bytes == 0 ? 1 : r.bytes);
+// Roots whose last reader is node i (the step-th compute node of its run): their handle on b
+// becomes a spare of the run, the others are released. Their records stay, holding nothing.
+void scheduler::free_dead(plan& p, size_t i, int b, size_t step) {
+    for (uint32_t k = p.frees_begin[i]; k < p.frees_begin[i + 1]; ++k) {
+        residency& r = *p.rec[p.frees[k]];
+        if (r.handle[b] && (r.owned & (1u << b))) {
+            spares_->add(r.handle[b], r.bytes == 0 ? 1 : r.bytes, step);
             r.handle[b] = nullptr;
-            r.owned[b] = false;
+            r.owned &= ~(1u << b);
         }
         release_all(r);
-        res_.erase(it);
     }
 }
 
-void scheduler::execute(const graph& g, const plan& p, const run& r) {
+void scheduler::execute(const graph& g, plan& p, const run& r) {
     const auto t0 = std::chrono::steady_clock::now();
     const int b = r.backend;
     backend* be = backends_[b];
-    struct shadow_node {
-        tensor node;
-        tensor srcs[PA_MAX_SRC];
-    };
-    std::vector<shadow_node> shadows(r.end - r.begin);
-    std::vector<tensor*> nodes;
-    spare_handles spares(be);
+    if (shadows_.size() < r.end - r.begin) shadows_.resize(r.end - r.begin);
+    run_nodes_.clear();
+    spares_->start(be);
+    struct give_back_spares { // also when a node's preparation or the compute throws
+        spare_handles& s;
+        ~give_back_spares() { s.release_all(); }
+    } guard{*spares_};
     for (size_t i = r.begin; i < r.end; ++i) {
         tensor* node = g.nodes[i];
         if (is_view_op(node->op)) continue;
-        for (tensor* s : node->src)
-            if (s) make_valid(storage_root(s), b);
-        result_storage(node, b, spares);
-        shadow_node& sh = shadows[nodes.size()];
-        shadow(node, b, sh.node);
+        const size_t step = run_nodes_.size();
+        const auto& srcs = p.src_root[i];
+        for (int k = 0; k < PA_MAX_SRC; ++k)
+            if (srcs[size_t(k)] != plan::none)
+                make_valid(*p.rec[srcs[size_t(k)]], p.roots[srcs[size_t(k)]], b);
+        result_storage(p, i, b, step);
+        shadow_node& sh = shadows_[step];
+        residency& out = *p.rec[p.node_root[i]];
+        shadow(node, b, out, sh.node);
         for (int k = 0; k < PA_MAX_SRC; ++k) {
-            if (!node->src[k]) continue;
-            shadow(node->src[k], b, sh.srcs[k]);
+            if (srcs[size_t(k)] == plan::none) continue;
+            shadow(node->src[k], b, *p.rec[srcs[size_t(k)]], sh.srcs[k]);
             sh.node.src[k] = &sh.srcs[k];
         }
-        nodes.push_back(&sh.node);
-        res_of(storage_root(node)).valid = 1u << b; // later nodes of the run read it on b
-        assigned_[node] = b;
-        free_dead(p.frees[i], b, spares);
+        run_nodes_.push_back(&sh.node);
+        assigned_upto_ = i + 1;
+        out.valid = 1u << b; // later nodes of the run read it on b
+        free_dead(p, i, b, step);
     }
-    be->compute(nodes);
+    be->compute(run_nodes_);
     if (timing_) { // a run is one node (with its copies) while timing is on
         be->synchronize();
         const double ms =
@@ -423,19 +541,19 @@ void scheduler::outputs_to_host(const graph& g) {
         tensor* root = storage_root(out);
         if (!root->data) {
             auto it = res_.find(root);
-            if (it == res_.end()) continue; // a pure view of nothing computed
+            if (it == res_.end() || it->second->holds_nothing()) continue; // a pure view of nothing computed
             residency& r = *it->second;
             host_store_.emplace_back(root, std::make_unique<std::byte[]>(r.bytes == 0 ? 1 : r.bytes));
             root->data = host_store_.back().second.get();
             r.data = root->data;
-            if (r.handle[host_index_] && r.owned[host_index_]) { // move the host copy into place
+            if (r.handle[host_index_] && (r.owned & (1u << host_index_))) { // move the host copy into place
                 if (r.valid & (1u << host_index_)) std::memcpy(root->data, r.handle[host_index_], r.bytes);
                 backends_[host_index_]->release(r.handle[host_index_]);
             }
             r.handle[host_index_] = root->data;
-            r.owned[host_index_] = false;
+            r.owned &= ~(1u << host_index_);
         }
-        make_valid(root, host_index_);
+        make_valid(res_of(root), root, host_index_);
         if (out->view_src) {
             out->data = static_cast<char*>(root->data) + out->view_offs;
             // reset with its root, but only if the root's storage is ours: a view into storage
@@ -447,28 +565,31 @@ void scheduler::outputs_to_host(const graph& g) {
     }
 }
 
-void scheduler::drop_device_copies() {
-    // Device copies of outputs and inputs are not kept; params and persistent state are.
-    for (auto it = res_.begin(); it != res_.end();) {
-        residency& r = *it->second;
-        if (r.keep) {
-            ++it;
-            continue;
-        }
-        if (!(r.valid & (1u << host_index_))) {
-            ++it; // not on the host (an unread intermediate): free it all
+// Device copies of outputs and inputs are not kept; params and persistent state are. Only the
+// plan's roots can hold any after a compute that finished (after one that failed, every record).
+void scheduler::drop_device_copies(const plan& p) {
+    const auto drop = [&](residency& r) {
+        if (r.keep) return;
+        if (!(r.valid & (1u << host_index_))) { // not on the host (an unread intermediate): free it all
             release_all(r);
-            continue;
+            return;
         }
         for (size_t b = 0; b < r.handle.size(); ++b) {
             if (int(b) == host_index_ || !r.handle[b]) continue;
-            if (r.owned[b]) backends_[b]->release(r.handle[b]);
+            if (r.owned & (1u << b)) backends_[b]->release(r.handle[b]);
             r.handle[b] = nullptr;
-            r.owned[b] = false;
+            r.owned &= ~(1u << b);
         }
         r.valid = 1u << host_index_;
-        ++it;
+    };
+    if (sweep_all_) {
+        for (auto& [t, r] : res_)
+            drop(*r);
+        sweep_all_ = false;
+        return;
     }
+    for (uint32_t i : p.transient)
+        drop(*p.rec[i]);
 }
 
 void scheduler::compute(const graph& g, graph_change change) {
@@ -476,38 +597,47 @@ void scheduler::compute(const graph& g, graph_change change) {
     const auto seconds = [](clock::time_point a, clock::time_point b) {
         return std::chrono::duration<double>(b - a).count();
     };
-    assigned_.clear();
+    assigned_upto_ = 0;
     timings_.clear();
-    const auto t0 = clock::now();
-    reset_inputs(g);
-    const int64_t plans = stats_.plans;
-    const plan& p = plan_for(g, change);
-    const auto t1 = clock::now();
-    if (stats_.plans != plans) {
-        stats_.plan_s += seconds(t0, t1);
-    } else {
-        stats_.dispatch_s += seconds(t0, t1);
+    try {
+        const auto t0 = clock::now();
+        reset_inputs(g);
+        const int64_t plans = stats_.plans;
+        plan& p = plan_for(g, change);
+        bind(p);
+        const auto t1 = clock::now();
+        if (stats_.plans != plans) {
+            stats_.plan_s += seconds(t0, t1);
+        } else {
+            stats_.dispatch_s += seconds(t0, t1);
+        }
+        for (const run& r : p.runs) {
+            if (abort_ && abort_->load()) throw error("interrupted", PA_ERR_INTERRUPTED);
+            execute(g, p, r);
+            stats_.nodes += int64_t(r.end - r.begin);
+        }
+        stats_.runs += int64_t(p.runs.size());
+        const auto t2 = clock::now();
+        outputs_to_host(g);
+        for (backend* be : backends_)
+            be->synchronize();
+        const auto t3 = clock::now();
+        drop_device_copies(p);
+        stats_.computes++;
+        stats_.dispatch_s += seconds(t1, t2) + seconds(t3, clock::now());
+        stats_.wait_s += seconds(t2, t3);
+    } catch (...) {
+        sweep_all_ = true; // records outside the next plan may hold device copies
+        throw;
     }
-    for (const run& r : p.runs) {
-        if (abort_ && abort_->load()) throw error("interrupted", PA_ERR_INTERRUPTED);
-        execute(g, p, r);
-        stats_.nodes += int64_t(r.end - r.begin);
-    }
-    stats_.runs += int64_t(p.runs.size());
-    const auto t2 = clock::now();
-    outputs_to_host(g);
-    for (backend* be : backends_)
-        be->synchronize();
-    const auto t3 = clock::now();
-    drop_device_copies();
-    stats_.computes++;
-    stats_.dispatch_s += seconds(t1, t2) + seconds(t3, clock::now());
-    stats_.wait_s += seconds(t2, t3);
 }
 
 int scheduler::assigned_backend(const tensor* node) const {
-    auto it = assigned_.find(node);
-    return it == assigned_.end() ? -1 : it->second;
+    if (!plan_) return -1;
+    for (size_t i = 0; i < assigned_upto_ && i < plan_->node_run.size(); ++i)
+        if (plan_->keys[i].t == node)
+            return plan_->node_run[i] < 0 ? -1 : plan_->runs[size_t(plan_->node_run[i])].backend;
+    return -1;
 }
 
 void scheduler::forget(const tensor* t) {
@@ -518,7 +648,7 @@ void scheduler::read_tensor(const tensor* t, void* dst, size_t bytes) {
     tensor* root = const_cast<tensor*>(storage_root(t));
     auto it = res_.find(root);
     const size_t offs = t->view_src ? t->view_offs : 0;
-    if (it == res_.end()) {
+    if (it == res_.end() || it->second->holds_nothing()) {
         if (!root->data) throw error(fmt::format("read_tensor: '{}' holds no value", t->name));
         std::memcpy(dst, static_cast<char*>(root->data) + offs, bytes);
         return;

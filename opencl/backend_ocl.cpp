@@ -20,6 +20,10 @@ bool known_types(const pa_tensor* node) {
     return true;
 }
 
+// A long call (a whole decode graph) submits its work in parts, so the device starts on the
+// first kernels while the host still enqueues the rest.
+constexpr int nodes_per_flush = 32;
+
 device_buffer* as_buffer(void* handle) {
     if (!handle) throw error("OpenCL: null buffer handle", PA_ERR_INVALID);
     return static_cast<device_buffer*>(handle);
@@ -72,7 +76,12 @@ void opencl_backend::read(void* handle, size_t offset, void* dst, size_t bytes) 
 
 void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
     std::lock_guard lock(compute_mu_);
+    int next_flush = nodes_per_flush;
     for (int i = 0; i < n_nodes; ++i) {
+        if (i >= next_flush) { // hand the device what is enqueued so far while the rest is
+            check(clFlush(ctx_.queue()), "flushing the OpenCL queue");
+            next_flush = i + nodes_per_flush;
+        }
         pa_tensor* node = nodes[i];
         if (is_view_op(node->op)) continue; // nothing to compute
         if (!supports_op(node))

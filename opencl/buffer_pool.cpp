@@ -122,15 +122,18 @@ void buffer_pool::write(device_buffer* b, size_t offset, const void* src, size_t
     check_bounds(b, offset, bytes, "write");
     if (bytes == 0) return;
     // blocking: the caller's host memory may go away right after
-    check(clEnqueueWriteBuffer(queue_, b->mem.get(), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
-          fmt::format("writing {} bytes ({}) to the device", bytes, mib(bytes)));
+    const cl_int err =
+        clEnqueueWriteBuffer(queue_, b->mem.get(), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr);
+    if (err != CL_SUCCESS) check(err, fmt::format("writing {} bytes ({}) to the device", bytes, mib(bytes)));
 }
 
 void buffer_pool::read(device_buffer* b, size_t offset, void* dst, size_t bytes) {
     check_bounds(b, offset, bytes, "read");
     if (bytes == 0) return;
-    check(clEnqueueReadBuffer(queue_, b->mem.get(), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
-          fmt::format("reading {} bytes ({}) from the device", bytes, mib(bytes)));
+    const cl_int err =
+        clEnqueueReadBuffer(queue_, b->mem.get(), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr);
+    if (err != CL_SUCCESS)
+        check(err, fmt::format("reading {} bytes ({}) from the device", bytes, mib(bytes)));
 }
 
 void buffer_pool::fill_zero(device_buffer* b) {

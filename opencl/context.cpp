@@ -87,34 +87,65 @@ std::string device_context::tuned_options(std::string_view program, const std::s
 
 cl_kernel device_context::get_kernel(std::string_view builtin_program, std::string_view kernel_name,
                                      const std::string& options) {
-    std::string key = fmt::format("{}|{}|{}", builtin_program, kernel_name, options);
+    kernel_key key;
+    key.of = kernel_key::kind::builtin_options;
+    key.program = builtin_program;
+    key.kernel = kernel_name;
+    key.options = options;
     {
         std::lock_guard lock(impl_->kernels_mu);
-        if (auto it = impl_->builtin_kernels.find(key); it != impl_->builtin_kernels.end()) return it->second;
+        if (cl_kernel k = impl_->kernels.find(key)) return k;
     }
     const std::string src = builtin_source(builtin_program);
     cl_kernel k =
         impl_->programs->kernel(builtin_program, src, kernel_name, tuned_options(builtin_program, options));
     std::lock_guard lock(impl_->kernels_mu);
-    impl_->builtin_kernels.emplace(std::move(key), k);
+    impl_->kernels.insert(key, k);
+    return k;
+}
+
+cl_kernel device_context::get_kernel(std::string_view builtin_program, std::string_view kernel_name,
+                                     std::initializer_list<define> defines, std::string_view extra) {
+    kernel_key key;
+    key.of = kernel_key::kind::builtin_defines;
+    key.program = builtin_program;
+    key.kernel = kernel_name;
+    key.options = extra;
+    key.defs = std::span<const define>(defines.begin(), defines.size());
+    {
+        std::lock_guard lock(impl_->kernels_mu);
+        if (cl_kernel k = impl_->kernels.find(key)) return k;
+    }
+    std::string options;
+    for (const define& d : defines)
+        options += fmt::format("{}-D{}={}", options.empty() ? "" : " ", d.name, d.value);
+    if (!extra.empty()) options += fmt::format("{}{}", options.empty() ? "" : " ", extra);
+    cl_kernel k = get_kernel(builtin_program, kernel_name, options);
+    std::lock_guard lock(impl_->kernels_mu);
+    impl_->kernels.insert(key, k);
     return k;
 }
 
 cl_kernel device_context::get_kernel(const program_source& src, std::string_view kernel_name,
                                      const std::string& options) {
-    // fast path: launches ask for their kernel every time; std::hash of the text is far cheaper
-    // than building the full source and the cache's key
-    std::string key = fmt::format("{}|{}|{}|{}|{}|{}", src.name, kernel_name, options, src.prepend_common,
-                                  src.text.size(), std::hash<std::string_view>{}(src.text));
+    // std::hash of the text is far cheaper than building the full source and the cache's key
+    kernel_key key;
+    key.of = kernel_key::kind::source;
+    key.program = src.name;
+    key.kernel = kernel_name;
+    key.options = options;
+    key.text_size = src.text.size();
+    key.text_hash = std::hash<std::string_view>{}(src.text);
+    key.prepend_common = src.prepend_common;
     {
         std::lock_guard lock(impl_->kernels_mu);
-        if (auto it = impl_->source_kernels.find(key); it != impl_->source_kernels.end()) return it->second;
+        if (cl_kernel k = impl_->kernels.find(key)) return k;
     }
     const std::string text =
         src.prepend_common ? fmt::format("{}\n#line 1\n{}", common_source(), src.text) : src.text;
     cl_kernel k = impl_->programs->kernel(src.name, text, kernel_name, tuned_options(src.name, options));
     std::lock_guard lock(impl_->kernels_mu);
-    impl_->source_kernels.emplace(std::move(key), k);
+    impl_->kernels.insert(key, k);
     return k;
 }
 

@@ -4,9 +4,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "buffer_pool.h"
+#include "kernel_cache.h"
 #include "ocl_api.h"
 #include "program_cache.h"
 #include "tuning.h"
@@ -21,8 +21,7 @@ struct device_context::impl {
     std::unique_ptr<program_cache> programs;
     tuning tune;
     std::mutex kernels_mu;
-    std::unordered_map<std::string, cl_kernel> builtin_kernels; // "program|kernel|options"
-    std::unordered_map<std::string, cl_kernel> source_kernels;  // "name|kernel|options|size|hash"
+    kernel_cache kernels; // under kernels_mu
     std::once_flag blas_warm;
     std::string blas_report;
 };

@@ -83,8 +83,11 @@ void launch(cl_command_queue q, cl_kernel k, const nd_range& global, const nd_ra
         g[i] = round_up(global.size[i], l[i]);
     }
     kernel_profile* prof = kernel_profile::get();
-    if (prof) clFinish(q);
-    const auto t0 = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point t0;
+    if (prof) {
+        clFinish(q);
+        t0 = std::chrono::steady_clock::now();
+    }
     const cl_int err =
         clEnqueueNDRangeKernel(q, k, dims, nullptr, g, local.dims ? l : nullptr, 0, nullptr, nullptr);
     if (prof && err == CL_SUCCESS) {

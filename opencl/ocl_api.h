@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,12 @@ struct program_source {
     std::string name; // for messages and the cache key, e.g. "proxy_score.cl"
     std::string text;
     bool prepend_common = true;
+};
+
+// One -D macro of a kernel build: "-D<name>=<value>".
+struct define {
+    std::string_view name;
+    int64_t value;
 };
 
 // Pooled temporary device memory; goes back to the pool when destroyed. Reuse is safe for
@@ -103,6 +110,11 @@ class device_context {
                          const std::string& options = {});
     cl_kernel get_kernel(const program_source& src, std::string_view kernel_name,
                          const std::string& options = {});
+    // The same with the options given as -D macros, "-DA=1 -DB=2" for {{"A", 1}, {"B", 2}},
+    // followed by extra (more flags, or empty). A launch that asks for its kernel this way
+    // formats no string unless the kernel is not built yet.
+    cl_kernel get_kernel(std::string_view builtin_program, std::string_view kernel_name,
+                         std::initializer_list<define> defines, std::string_view extra = {});
 
     // Storage of a tensor of this backend (throws if it has none).
     mem_ref mem(const pa_tensor* t) const;

@@ -50,6 +50,10 @@ class fake_device final : public pa::backend {
     void compute(std::span<pa::tensor* const> nodes) override {
         ++calls;
         for (pa::tensor* n : nodes) {
+            std::vector<void*> srcs;
+            for (const pa::tensor* s : n->src)
+                if (s) srcs.push_back(s->buffer);
+            storage.push_back({n->buffer, std::move(srcs)});
             EXPECT_EQ(n->data, nullptr) << "a device backend gets no host pointers";
             float* out = f32(n);
             const int64_t count = pa::nelements(n);
@@ -68,7 +72,12 @@ class fake_device final : public pa::backend {
         }
     }
 
+    struct node_storage {
+        void* result;
+        std::vector<void*> srcs;
+    };
     std::map<void*, std::unique_ptr<std::vector<std::byte>>> blocks;
+    std::vector<node_storage> storage; // of every node computed, in order
     size_t live_bytes = 0, cap = size_t(1) << 30;
     int allocs = 0, writes = 0, computed = 0, calls = 0;
     mutable int supports_queries = 0;
@@ -202,6 +211,8 @@ TEST(Scheduler, PersistentStateWrittenInPlaceStaysOnDevice) {
         EXPECT_EQ(got[i], 0.0f) << "untouched slots keep their zeros";
 }
 
+// Also for small values, whose storage is otherwise reused only a few nodes later (see
+// SmallResultsKeepClearOfRecentlyReadStorage): short of memory, the scheduler reuses it at once.
 TEST(Scheduler, IntermediatesFreedAfterLastUse) {
     pa::context ctx;
     auto dev = fake_device();
@@ -217,6 +228,75 @@ TEST(Scheduler, IntermediatesFreedAfterLastUse) {
     sched.compute(pa::build_forward({cur}));
     EXPECT_EQ(dev.computed, 50);
     EXPECT_FLOAT_EQ(static_cast<float*>(cur->data)[1000], 1000.0f);
+}
+
+// Small results (decode-sized) never take the storage of a value that one of the 12 compute
+// nodes before them read, so a backend may run adjacent nodes as one kernel; storage is still
+// reused after that.
+TEST(Scheduler, SmallResultsKeepClearOfRecentlyReadStorage) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {64});
+    fill(x, 1.0f);
+    pa::tensor* cur = x;
+    for (int i = 0; i < 60; ++i) // a chain with a side branch: results read by one or two nodes
+        cur = i % 3 == 2 ? pa::add(ctx, cur, ctx.new_tensor(PA_TYPE_F32, {64})) : pa::scale(ctx, cur, 1.0f);
+    pa::graph g = pa::build_forward({cur});
+    for (pa::tensor* leaf : g.leafs)
+        if (leaf != x) fill(leaf, 0.0f); // 0, 1, 2, ...
+    pa::scheduler sched({&dev, cpu.get()});
+    sched.compute(g);
+    ASSERT_EQ(dev.storage.size(), 60u);
+    const size_t distance = 12;
+    for (size_t k = 0; k < dev.storage.size(); ++k)
+        for (size_t j = k >= distance ? k - distance : 0; j <= k; ++j)
+            for (void* s : dev.storage[j].srcs)
+                EXPECT_NE(dev.storage[k].result, s) << "node " << k << " writes what node " << j << " read";
+    EXPECT_LT(dev.allocs, 40) << "dead storage is still reused";
+    EXPECT_FLOAT_EQ(static_cast<float*>(cur->data)[5], 6.0f + 20 * 5.0f)
+        << "x plus 20 side inputs, 0, 1, 2...";
+}
+
+// Large results (prefill-sized) take a dead value's storage at once: a chain needs two buffers.
+TEST(Scheduler, LargeResultsReuseStorageAtOnce) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {300 * 1024}); // 1.2 MB
+    fill(x, 0.0f);
+    pa::tensor* cur = x;
+    for (int i = 0; i < 6; ++i)
+        cur = pa::scale(ctx, cur, 2.0f);
+    pa::scheduler sched({&dev, cpu.get()});
+    sched.compute(pa::build_forward({cur}));
+    ASSERT_EQ(dev.storage.size(), 6u);
+    for (size_t k = 2; k < 6; ++k)
+        EXPECT_EQ(dev.storage[k].result, dev.storage[k - 2].result) << k;
+    EXPECT_EQ(dev.allocs, 3) << "the input and two results";
+    EXPECT_FLOAT_EQ(static_cast<float*>(cur->data)[1000], 64000.0f);
+}
+
+// A device backend gets a whole stretch of its nodes in one call; a host backend, whose compute
+// returns only when done, gets at most 32 at a time so that the abort flag is seen in between.
+TEST(Scheduler, OnlyHostRunsAreCut) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {8});
+    fill(x, 1.0f);
+    pa::tensor* cur = x;
+    for (int i = 0; i < 70; ++i)
+        cur = pa::scale(ctx, cur, 1.0f);
+    pa::graph g = pa::build_forward({cur});
+    pa::scheduler on_device({&dev, cpu.get()});
+    on_device.compute(g);
+    EXPECT_EQ(dev.calls, 1);
+    EXPECT_EQ(on_device.stats().runs, 1);
+    pa::scheduler on_host({cpu.get()});
+    on_host.compute(g);
+    EXPECT_EQ(on_host.stats().runs, 3) << "70 nodes: 32 + 32 + 6";
+    EXPECT_FLOAT_EQ(static_cast<float*>(cur->data)[7], 8.0f);
 }
 
 TEST(Scheduler, OutOfDeviceMemoryIsAnError) {

@@ -5,6 +5,15 @@
 // Leaves: PA_FLAG_PARAM tensors are uploaded once per backend and kept; PA_FLAG_PERSIST
 // tensors (KV caches) keep their newest copy on the device across computes; other leaves are
 // re-read from host data on every compute. Intermediates are freed after their last use.
+// Runs: a host backend's compute returns only when done, so its runs are at most 32 nodes (the
+// abort flag is checked between runs); a device backend's run is every consecutive node it got.
+// Storage reuse within a run: a dead intermediate's storage goes to a later result of the run.
+// Small storage (at most 1 MiB: decode-sized values) goes only to a result at least 13 compute
+// nodes after its last reader, so no result shares storage with what the 12 nodes before it
+// read (a backend may run adjacent nodes as one kernel); when memory runs out it goes at once.
+// Large storage (prefill) is reused at once, so peak memory follows liveness.
+// A planned graph's records are found by index: re-running it (a decode step) looks nothing up
+// by address and allocates no host memory in the scheduler.
 // Outputs (PA_FLAG_OUTPUT, set by build_forward) are copied to host data after compute; the
 // scheduler allocates that host storage if the tensor has none (it lives as long as the
 // scheduler: data is reset to NULL when the scheduler is destroyed).
@@ -80,30 +89,36 @@ class scheduler {
     };
     struct plan;
     class spare_handles;
+    struct shadow_node;
 
     residency& res_of(tensor* root);
-    void* handle_on(tensor* root, int b);
-    void make_valid(tensor* root, int b);
+    void init_record(residency& r, const tensor* root) const;
+    void* handle_on(residency& r, const tensor* root, int b);
+    void make_valid(residency& r, const tensor* root, int b);
     void release_all(residency& r);
     void forget_root(const tensor* root);
+    void sweep_empty_records();
 
     static std::vector<tensor_key> keys_of(const graph& g);
     int pick_backend(const tensor* node) const;
     void report_fallback(const tensor* node, int b);
-    const plan& plan_for(const graph& g, graph_change change);
+    plan& plan_for(const graph& g, graph_change change);
+    void bind(plan& p);
 
     void reset_inputs(const graph& g);
-    void shadow(tensor* t, int b, tensor& s);
-    void result_storage(tensor* node, int b, spare_handles& spares);
-    void free_dead(const std::vector<tensor*>& roots, int b, spare_handles& spares);
-    void execute(const graph& g, const plan& p, const run& r);
+    void shadow(const tensor* t, int b, residency& r, tensor& s);
+    void result_storage(plan& p, size_t i, int b, size_t step);
+    void free_dead(plan& p, size_t i, int b, size_t step);
+    void execute(const graph& g, plan& p, const run& r);
     void outputs_to_host(const graph& g);
-    void drop_device_copies();
+    void drop_device_copies(const plan& p);
 
     std::vector<backend*> backends_;
     int host_index_ = -1;
     std::unordered_map<const tensor*, std::unique_ptr<residency>> res_;
-    std::unordered_map<const tensor*, int> assigned_;
+    uint64_t res_epoch_ = 0;   // bumped when a record leaves res_ (pointers to it dangle)
+    bool sweep_all_ = false;   // a compute failed midway: the next one drops every record's copies
+    size_t assigned_upto_ = 0; // nodes [0, assigned_upto_) of the last plan got their backend
     // host storage given to outputs that had none; their data is reset to NULL when the
     // scheduler dies, so copy results out before destroying it
     std::vector<std::pair<tensor*, std::unique_ptr<std::byte[]>>> host_store_;
@@ -112,6 +127,9 @@ class scheduler {
     const std::atomic<bool>* abort_ = nullptr;
     bool timing_ = false;
     std::unique_ptr<plan> plan_;                         // of the last graph computed
+    std::unique_ptr<spare_handles> spares_;              // of the run being prepared
+    std::vector<shadow_node> shadows_;                   // of the run being prepared
+    std::vector<tensor*> run_nodes_;                     // of the run being prepared
     std::unordered_set<std::string> fallbacks_reported_; // PA_VERBOSE lines already printed
 };
 
