@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <string_view>
 
-#include <fmt/format.h>
 
 #include "launch.h"
 #include "op_table.h"
@@ -61,15 +60,18 @@ void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi, pa_tensor* r, 
     if (epi != mv_epilogue::none && epi != mv_epilogue::store && (!r || !e))
         throw error("mul_mv_q: an epilogue needs r and e", PA_ERR_INVALID);
     if (epi == mv_epilogue::store && !e) throw error("mul_mv_q: a store needs e", PA_ERR_INVALID);
-    const std::string opts =
-        fmt::format("-DA_TYPE={} -DMVQ_WG={} -DMVQ_LANES={} -DMVQ_N={} -DMVQ_EPI={} -DMVQ_NORM={}",
-                    int(a->type), wg, lanes, cols, int(epi), int(norm != nullptr));
     if (epi == mv_epilogue::none) r = e = d;                              // unused by the kernel
     if (epi == mv_epilogue::store) r = d;                                 // unused by the kernel
     const pa_tensor* g = epi == mv_epilogue::gate_swiglu ? r->src[0] : a; // gate weights, or unused
     const norm_args na = norm_args_of(ctx, norm, d);
-    ctx.launch(ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q", opts),
-               range3(ceil_div(M, size_t(wg / lanes)) * size_t(wg), ceil_div(N, size_t(cols)), slices),
+    const cl_kernel k = ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q",
+                                       {{"A_TYPE", a->type},
+                                        {"MVQ_WG", wg},
+                                        {"MVQ_LANES", lanes},
+                                        {"MVQ_N", cols},
+                                        {"MVQ_EPI", int(epi)},
+                                        {"MVQ_NORM", norm != nullptr}});
+    ctx.launch(k, range3(ceil_div(M, size_t(wg / lanes)) * size_t(wg), ceil_div(N, size_t(cols)), slices),
                range3(size_t(wg), 1, 1), ctx.mem(a), shape_of(a), ctx.mem(b), shape_of(b), ctx.mem(d),
                shape_of(d), ctx.mem(r), shape_of(r).nb, ctx.mem(e), shape_of(e).nb, ctx.mem(g),
                shape_of(g).nb, view.ne, view.st, int32_t(e->type == PA_TYPE_F16), na.w, na.eps, na.norm,
@@ -99,8 +101,6 @@ void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_n
         }
         if (h.store) flags.s[s] |= h.store->type == PA_TYPE_F16 ? 6 : 2;
     }
-    const std::string opts = fmt::format("-DA_TYPE={} -DMVQ_WG={} -DMVQ_LANES={} -DMVQ_N={} -DMVQ_NORM={}",
-                                         int(a0->type), wg, lanes, cols, int(norm != nullptr));
     struct seg_args { // a_S .. v_S of the kernel
         mem_ref a, d, r, e;
         uint64_t a_nb1, d_nb1;
@@ -123,8 +123,13 @@ void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_n
                  h.view.st};
     }
     const norm_args na = norm_args_of(ctx, norm, p0);
-    ctx.launch(ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q_heads", opts),
-               range3(size_t(groups) * size_t(wg), ceil_div(size_t(N), size_t(cols)), 1),
+    const cl_kernel k = ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q_heads",
+                                       {{"A_TYPE", a0->type},
+                                        {"MVQ_WG", wg},
+                                        {"MVQ_LANES", lanes},
+                                        {"MVQ_N", cols},
+                                        {"MVQ_NORM", norm != nullptr}});
+    ctx.launch(k, range3(size_t(groups) * size_t(wg), ceil_div(size_t(N), size_t(cols)), 1),
                range3(size_t(wg), 1, 1), ctx.mem(b), uint64_t(b->nb[1]), int32_t(K), int32_t(N),
                uint64_t(a0->nb[0]), na.w, na.eps, na.norm, na.norm_nb1, na.mul, na.mul_nb1, rows, first,
                flags, rope_d, rope_mode, theta, n_past, sa[0].a, sa[0].a_nb1, sa[0].d, sa[0].d_nb1, sa[0].r,
