@@ -7,8 +7,13 @@
 //                                                     -> k_mul_mv_q with MVQ_EPI (mul_mv_q.h)
 //   gate and up mul_mats of one b, then swiglu(gate, up) -> k_mul_mv_q with MVQ_EPI 3
 //   rope then cpy(a permutation of it, s) (KV cache write) -> k_rope_store (kernels/fused.cl)
+//   rms_norm, mul (one F32 row), then up to three quantized products of the mul (a layer's k, v,
+//   q), each with its rope and KV cache write            -> k_mul_mv_q_heads (a decoded layer's
+//                                                           attention input in one launch)
+//   rms_norm, mul, then gate, up and swiglu of the mul   -> k_mul_mv_q with MVQ_NORM, MVQ_EPI 3
 // Nodes whose result would overwrite a source of an earlier one of the run (reused storage) run
-// apart.
+// apart; the scheduler keeps small dead buffers out of reuse for a few nodes, so at decode sizes
+// they rarely do.
 // $PA_OPENCL_FUSE=0 turns fusion off.
 #pragma once
 
@@ -16,8 +21,8 @@
 
 namespace pa::ocl {
 
-// Runs nodes[0], nodes[1] (and nodes[2]) as one launch when they form a run above that the
-// backend supports (n: nodes left, >= 1); returns how many nodes it ran: 3, 2, or 0 (none).
+// Runs nodes[0], nodes[1], ... as one launch when they form a run above that the backend
+// supports (n: nodes left, >= 1); returns how many nodes it ran (0: none).
 int run_fused(device_context& ctx, pa_tensor* const* nodes, int n);
 
 } // namespace pa::ocl
