@@ -192,7 +192,19 @@ uint64_t device_context::allocated() const {
 }
 
 void device_context::finish() {
+    std::vector<std::function<void()>> checks;
+    {
+        std::lock_guard lock(impl_->checks_mu);
+        checks.swap(impl_->deferred_checks);
+    }
     check(clFinish(queue()), "waiting for the OpenCL queue");
+    for (const auto& c : checks)
+        c();
+}
+
+void device_context::after_finish(std::function<void()> check) {
+    std::lock_guard lock(impl_->checks_mu);
+    impl_->deferred_checks.push_back(std::move(check));
 }
 
 // ---- scratch ----------------------------------------------------------------------------

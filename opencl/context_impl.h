@@ -1,9 +1,11 @@
 // context_impl.h - what a device_context holds (internal to opencl/ and plugin_entry).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "buffer_pool.h"
 #include "kernel_cache.h"
@@ -22,6 +24,8 @@ struct device_context::impl {
     tuning tune;
     std::mutex kernels_mu;
     kernel_cache kernels; // under kernels_mu
+    std::mutex checks_mu;
+    std::vector<std::function<void()>> deferred_checks; // after_finish(), under checks_mu
     std::once_flag blas_warm;
     std::string blas_report;
 };

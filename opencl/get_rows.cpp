@@ -1,10 +1,12 @@
 // get_rows.cpp - rows of a (any type, dequantized) picked by I32 ids (kernels/get_rows.cl).
 // Ids are checked on the device: the kernel records the lowest row whose id is out of range and
-// the launcher reads that record back, so a bad id is the same pa::error as on the CPU
-// reference (same message, PA_ERR_INVALID) instead of a plausible wrong row. The read-back
-// waits for the queue once per get_rows node (one per forward pass in a model).
+// the record comes back with the queue's next finish (device_context::after_finish), so a bad
+// id is the same pa::error as on the CPU reference (same message, PA_ERR_INVALID), raised when
+// the graph's results are waited for, instead of a plausible wrong row.
 #include <algorithm>
+#include <array>
 #include <climits>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -13,13 +15,13 @@
 namespace pa::ocl {
 namespace {
 
-// The id of flat row r of d (rows i1 fastest), read from the device.
-int32_t id_of_row(device_context& ctx, const pa_tensor* ids, const pa_tensor* d, int64_t r) {
-    const int64_t i1 = r % d->ne[1], i2 = (r / d->ne[1]) % d->ne[2], i3 = r / (d->ne[1] * d->ne[2]);
-    const mem_ref m = ctx.mem(ids);
+// The id of flat row r of d (rows i1 fastest; d's ne[1], ne[2] given), read from the device.
+int32_t id_of_row(device_context& ctx, const mem_ref& ids, const std::array<uint64_t, 3>& ids_nb,
+                  const std::array<int64_t, 2>& d_ne, int64_t r) {
+    const int64_t i1 = r % d_ne[0], i2 = (r / d_ne[0]) % d_ne[1], i3 = r / (d_ne[0] * d_ne[1]);
     int32_t id = 0;
-    check(clEnqueueReadBuffer(ctx.queue(), m.mem, CL_TRUE,
-                              m.offs + i1 * ids->nb[0] + i2 * ids->nb[1] + i3 * ids->nb[2], sizeof id, &id, 0,
+    check(clEnqueueReadBuffer(ctx.queue(), ids.mem, CL_TRUE,
+                              ids.offs + i1 * ids_nb[0] + i2 * ids_nb[1] + i3 * ids_nb[2], sizeof id, &id, 0,
                               nullptr, nullptr),
           "reading a get_rows id");
     return id;
@@ -50,13 +52,22 @@ void compute_get_rows(device_context& ctx, pa_tensor* d) {
                range2(round_up(std::max<size_t>(1, size_t(d->ne[0])), wx), size_t(rows)), range2(wx, 1),
                ctx.mem(a), shape_of(a), type_arg(a->type), ctx.mem(ids), shape_of(ids).nb, ctx.mem(d),
                shape_of(d), bad.mem());
-    cl_int bad_row = none;
-    check(clEnqueueReadBuffer(ctx.queue(), bad.mem(), CL_TRUE, 0, sizeof bad_row, &bad_row, 0, nullptr,
+    // the flag comes back with the queue's next finish (no wait here: a decoded token would
+    // otherwise stop the host at its first node)
+    auto bad_row = std::make_shared<cl_int>(none);
+    check(clEnqueueReadBuffer(ctx.queue(), bad.mem(), CL_FALSE, 0, sizeof(cl_int), bad_row.get(), 0, nullptr,
                               nullptr),
           "reading the get_rows id check");
-    if (bad_row != none)
-        throw error(fmt::format("get_rows: row id {} out of range [0, {})", id_of_row(ctx, ids, d, bad_row),
-                                a->ne[1]));
+    const mem_ref ids_mem = ctx.mem(ids);
+    const std::array<uint64_t, 3> ids_nb{ids->nb[0], ids->nb[1], ids->nb[2]};
+    const std::array<int64_t, 2> d_ne{d->ne[1], d->ne[2]};
+    const int64_t n_rows = a->ne[1];
+    ctx.after_finish(
+        [&ctx, bad_row, flag = std::make_shared<scratch>(std::move(bad)), ids_mem, ids_nb, d_ne, n_rows] {
+            if (*bad_row == none) return;
+            throw error(fmt::format("get_rows: row id {} out of range [0, {})",
+                                    id_of_row(ctx, ids_mem, ids_nb, d_ne, *bad_row), n_rows));
+        });
 }
 
 } // namespace pa::ocl

@@ -143,7 +143,13 @@ class device_context {
     uint64_t max_alloc() const;
     uint64_t allocated() const; // live bytes, pooled free buffers included
 
-    void finish(); // waits for every enqueued command
+    // Waits for every enqueued command, then runs the checks deferred by after_finish (in order,
+    // the first failing one throws; all are dropped either way).
+    void finish();
+    // A check of device results that needs them done (e.g. an error flag a kernel set and an
+    // enqueued non-blocking read brought back): run by the next finish() instead of waiting for
+    // the queue now. Whatever it reads must stay alive in the closure.
+    void after_finish(std::function<void()> check);
 
     // Internals shared with the backend (buffer handles and pool); not for op code.
     struct impl;
