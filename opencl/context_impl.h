@@ -25,6 +25,9 @@ struct device_context::impl {
     std::unordered_map<std::string, cl_kernel> source_kernels;  // "name|kernel|options|size|hash"
     std::once_flag blas_warm;
     std::string blas_report;
+    std::mutex counters_mu;
+    mem_handle counters; // device_context::counters
+    size_t counters_n = 0;
 };
 
 // Source text of an embedded program with common.cl in front (throws for an unknown name).
