@@ -2,9 +2,11 @@
 // table of plugin op implementations.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "blas.h"
 #include "context_impl.h"
@@ -168,6 +170,21 @@ scratch device_context::temp(size_t bytes) {
     s.mem_ = b->mem.get();
     s.size_ = bytes;
     return s;
+}
+
+cl_mem device_context::counters(size_t n) {
+    std::lock_guard lock(impl_->counters_mu);
+    if (n > impl_->counters_n) { // a buffer still in use by queued kernels lives until they end
+        const size_t want = std::max<size_t>(n, 2 * impl_->counters_n);
+        std::vector<cl_int> zeros(want, 0);
+        cl_int err = CL_SUCCESS;
+        mem_handle buf(clCreateBuffer(cl_ctx(), CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
+                                      want * sizeof(cl_int), zeros.data(), &err));
+        check(err, fmt::format("allocating {} counters", want));
+        impl_->counters = std::move(buf);
+        impl_->counters_n = want;
+    }
+    return impl_->counters.get();
 }
 
 void device_context::gemm(const gemm_desc& g) {

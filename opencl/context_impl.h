@@ -28,6 +28,9 @@ struct device_context::impl {
     std::vector<std::function<void()>> deferred_checks; // after_finish(), under checks_mu
     std::once_flag blas_warm;
     std::string blas_report;
+    std::mutex counters_mu;
+    mem_handle counters; // device_context::counters
+    size_t counters_n = 0;
 };
 
 // Source text of an embedded program with common.cl in front (throws for an unknown name).

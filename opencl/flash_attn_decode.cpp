@@ -1,6 +1,8 @@
 // flash_attn_decode.cpp - see flash_attn_decode.h. The split count aims at two work-groups per
 // compute unit (a decode token alone has only Hkv of them, 3 for SmolLM2, 8 for Llama-3-8B)
-// while every split keeps at least one tile of keys.
+// while every split keeps at least one tile of keys. With several splits the kernel merges them
+// itself (the last work-group of each query and kv head, counted in ctx.counters), so decode
+// attention is one launch either way.
 #include "flash_attn_decode.h"
 
 #include <algorithm>
@@ -23,6 +25,13 @@ bool enabled() {
         return !(e && std::string_view(e) == "0");
     }();
     return on;
+}
+
+// $PA_FA_DECODE_SPLITS: the split count to use instead of the device's (still at most one split
+// per tile of keys), for tests; read at every call so a test can set it for a few cases.
+int64_t forced_splits() {
+    const char* e = std::getenv("PA_FA_DECODE_SPLITS");
+    return e ? std::strtoll(e, nullptr, 10) : 0;
 }
 
 // threads per work-group (= keys per tile) for group size g and head dim d
@@ -49,21 +58,19 @@ void flash_attn_decode(device_context& ctx, const operand& q, const operand& k, 
     const int64_t g = H / Hkv, wg = work_group(g, d);
     const int64_t keys = causal ? std::min(Nkv, n_past + N) : Nkv; // the most any query sees
     const int64_t target = 2 * std::max<int64_t>(1, ctx.caps().compute_units);
-    int64_t splits = std::clamp<int64_t>((target + Hkv * N - 1) / (Hkv * N), 1, (keys + wg - 1) / wg);
+    const int64_t wanted = forced_splits() > 0 ? forced_splits() : (target + Hkv * N - 1) / (Hkv * N);
+    int64_t splits = std::clamp<int64_t>(wanted, 1, (keys + wg - 1) / wg);
     const int64_t per_split = (keys + splits - 1) / splits;
     splits = (keys + per_split - 1) / per_split;
     const std::string opts = fmt::format("-DFD_D={} -DFD_G={} -DFD_WG={} -DFD_K_F16={} -DFD_V_F16={}", d, g,
                                          wg, int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16));
     scratch part = ctx.temp(splits > 1 ? size_t(N * H * splits * d) * 4 : 4);
     scratch part_ml = ctx.temp(splits > 1 ? size_t(N * H * splits * 2) * 4 : 4);
+    const cl_mem counters = splits > 1 ? ctx.counters(size_t(Hkv * N)) : part.mem();
     ctx.launch(ctx.get_kernel("flash_attn_decode.cl", "k_fa_decode", opts),
                range3(size_t(splits * wg), size_t(Hkv), size_t(N)), range3(size_t(wg), 1, 1), q.mem, q.shape,
                k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, int32_t(n_past), int32_t(causal),
-               int32_t(per_split), int32_t(splits), part.mem(), part_ml.mem());
-    if (splits == 1) return;
-    ctx.launch(ctx.get_kernel("flash_attn_decode.cl", "k_fa_decode_combine", opts),
-               range3(size_t(d), size_t(H), size_t(N)), {}, part.mem(), part_ml.mem(), int32_t(splits), o.mem,
-               o.shape.nb);
+               int32_t(per_split), int32_t(splits), part.mem(), part_ml.mem(), counters);
 }
 
 } // namespace pa::ocl

@@ -1,8 +1,8 @@
 // flash_attn_decode.h - dense attention for a few queries (decoding) over a long cache
 // (kernels/flash_attn_decode.cl): the keys split across work-groups, the query heads of a
-// GQA group sharing each K and V row, the splits merged by a second kernel when there are
-// several. Operands as in flash_attn.h. $PA_FA_DECODE=0 turns it off (the other kernels of
-// flash_attn.h then take decoding).
+// GQA group sharing each K and V row, the splits merged in the same launch by the last
+// work-group to finish (one launch per call). Operands as in flash_attn.h. $PA_FA_DECODE=0
+// turns it off (the other kernels of flash_attn.h then take decoding).
 #pragma once
 
 #include <cstdint>

@@ -125,6 +125,11 @@ class device_context {
     // Temporary device memory of at least bytes (from the pool; counts against max_alloc_bytes).
     scratch temp(size_t bytes);
 
+    // At least n ints of device memory that are zero between launches: a kernel counting in
+    // them (the "last work-group" pattern) sets them back to zero before it ends. Kept for the
+    // context's life, grown when a launch needs more.
+    cl_mem counters(size_t n);
+
     // set_args + launch on this device's queue.
     template <class... A>
     void launch(cl_kernel k, const nd_range& global, const nd_range& local, const A&... args) {

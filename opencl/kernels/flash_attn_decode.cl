@@ -6,7 +6,8 @@
 // FD_WG keys: each thread scores one key against the FD_G heads, a thread per head turns the
 // tile's scores into probabilities with the online softmax (running max m, sum l), then each
 // thread updates its FD_OPT output elements (head, dim). One split writes o; several write
-// (m, l, unnormalised o) per split and k_fa_decode_combine merges them.
+// (m, l, unnormalised o) per split and the last work-group of the query and kv head to finish
+// merges them into o (merge_splits), all in one launch.
 // A score is scale * (q . k) as the CPU reference forms it; log2 e applies to score
 // differences (<= 0). A NaN score makes its row NaN (fmax skips it, its probability is NaN).
 
@@ -39,16 +40,84 @@
 #define LOAD_V(p) (*(global const float*)(p))
 #endif
 
-// grid: (n_splits * FD_WG, Hkv, N), local (FD_WG, 1, 1). part: n_splits > 1, per (t, h, split)
-// FD_D floats of unnormalised output then (m, l) at part_ml.
+// The merge of the n_splits partials of query t, kv head hk into o, by the last work-group of
+// the pair to finish (merging = 1, its FD_WG items): per head the largest split max m, then in
+// chunks of FD_WG splits each item forms one split's weight w = exp2((m_s - m) log2 e) per head
+// into W, and o = sum_s w o_s / sum_s w l_s over the splits in order. An empty split has m_s =
+// -inf and weighs nothing. Every work-group calls it (merging = 0: no split, nothing written) so
+// that its barriers are reached by all work-groups without an early return, which PoCL 3.1
+// miscompiles ahead of barriers.
+void merge_splits(volatile global const float* part, volatile global const float* part_ml, int n_splits,
+                  int merging, global char* o, ulong o_offs, ulong4 o_nb, int hk, int t, int H,
+                  local float (*W)[FD_WG], local float* m_g, local float* l_g) {
+    const int lid = get_local_id(0), n_merge = merging ? n_splits : 0;
+    const float log2e = 1.4426950408889634f;
+    const ulong r_hk = (ulong)(t * H + hk * FD_G) * n_splits; // row of head g, split s: r_hk + g * n_splits + s
+    for (int g = 0; g < FD_G; ++g) {
+        float mx = -INFINITY;
+        for (int s = lid; s < n_merge; s += FD_WG) mx = fmax(mx, part_ml[2 * (r_hk + g * n_splits + s)]);
+        W[g][lid] = mx;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid < FD_G) {
+        float mx = -INFINITY;
+        for (int i = 0; i < FD_WG; ++i) mx = fmax(mx, W[lid][i]);
+        m_g[lid] = mx;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float num[FD_OPT], den = 0.0f; // den: item g < FD_G sums head g's
+    for (int i = 0; i < FD_OPT; ++i) num[i] = 0.0f;
+    for (int s0 = 0; s0 < n_merge; s0 += FD_WG) {
+        const int ns = min(FD_WG, n_merge - s0);
+        if (lid < ns)
+            for (int g = 0; g < FD_G; ++g) {
+                const float ms = part_ml[2 * (r_hk + g * n_splits + s0 + lid)];
+                W[g][lid] = ms == -INFINITY ? -INFINITY : exp2((ms - m_g[g]) * log2e); // -inf: skip
+            }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < FD_G)
+            for (int i = 0; i < ns; ++i)
+                if (W[lid][i] != -INFINITY)
+                    den = fma(W[lid][i], part_ml[2 * (r_hk + lid * n_splits + s0 + i) + 1], den);
+        for (int j = 0; j < FD_OPT; ++j) {
+            const int e = lid + j * FD_WG;
+            if (e < FD_G * FD_D) {
+                const int g = e / FD_D, c = e % FD_D;
+                volatile global const float* pc = part + (r_hk + g * n_splits + s0) * FD_D + c;
+                float a = num[j];
+                for (int i = 0; i < ns; ++i)
+                    if (W[g][i] != -INFINITY) a = fma(W[g][i], pc[(ulong)i * FD_D], a);
+                num[j] = a;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid < FD_G) l_g[lid] = den;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int j = 0; j < FD_OPT; ++j) {
+        const int e = lid + j * FD_WG;
+        if (merging && e < FD_G * FD_D) {
+            const int g = e / FD_D, c = e % FD_D, h = hk * FD_G + g;
+            *(global float*)(o + o_offs + (ulong)c * o_nb.s0 + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2) =
+                num[j] / l_g[g];
+        }
+    }
+}
+
+// grid: (n_splits * FD_WG, Hkv, N), local (FD_WG, 1, 1). n_splits > 1: part holds per (t, h,
+// split) FD_D floats of unnormalised output, part_ml its (m, l); counters[t * Hkv + hk] counts
+// the finished splits of (t, hk) and is 0 before and after the launch.
 kernel __attribute__((reqd_work_group_size(FD_WG, 1, 1)))
 void k_fa_decode(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, global const char* k,
                  ulong k_offs, long4 k_ne, ulong4 k_nb, global const char* v, ulong v_offs, long4 v_ne,
                  ulong4 v_nb, global char* o, ulong o_offs, long4 o_ne, ulong4 o_nb, float scale, int n_past,
-                 int causal, int keys_per_split, int n_splits, global float* part, global float* part_ml) {
+                 int causal, int keys_per_split, int n_splits, global float* part, global float* part_ml,
+                 global int* counters) {
     local float Qs[FD_G][FD_D];
     local float S[FD_G][FD_WG];
     local float m_l[FD_G], l_l[FD_G], alpha_l[FD_G];
+    local int is_last;
 
     const int lid = get_local_id(0);
     const int split = get_group_id(0), hk = get_group_id(1), t = get_group_id(2);
@@ -113,15 +182,17 @@ void k_fa_decode(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, gl
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
+    // One split writes o; several write this split's (m, l, unnormalised o), then the last
+    // work-group of (t, hk) to finish merges them all.
     for (int i = 0; i < FD_OPT; ++i) {
         const int e = lid + i * FD_WG;
-        if (e >= FD_G * FD_D) break;
-        const int g = e / FD_D, c = e % FD_D, h = hk * FD_G + g;
-        if (n_splits == 1) {
-            *(global float*)(o + o_offs + (ulong)c * o_nb.s0 + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2) =
-                acc[i] / l_l[g];
-        } else {
-            part[((ulong)(t * H + h) * n_splits + split) * FD_D + c] = acc[i];
+        if (e < FD_G * FD_D) {
+            const int g = e / FD_D, c = e % FD_D, h = hk * FD_G + g;
+            if (n_splits == 1)
+                *(global float*)(o + o_offs + (ulong)c * o_nb.s0 + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2) =
+                    acc[i] / l_l[g];
+            else
+                part[((ulong)(t * H + h) * n_splits + split) * FD_D + c] = acc[i];
         }
     }
     if (n_splits > 1 && lid < FD_G) {
@@ -129,24 +200,21 @@ void k_fa_decode(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, gl
         part_ml[2 * r] = m_l[lid];
         part_ml[2 * r + 1] = l_l[lid];
     }
-}
-
-// grid: (FD_D, H, N): o[c, h, t] from the splits' (m, l, unnormalised o); an empty split has
-// m = -inf and weighs nothing.
-kernel void k_fa_decode_combine(global const float* part, global const float* part_ml, int n_splits,
-                                global char* o, ulong o_offs, ulong4 o_nb) {
-    const int c = get_global_id(0), h = get_global_id(1), t = get_global_id(2);
-    const int H = get_global_size(1);
-    const ulong r0 = (ulong)(t * H + h) * n_splits;
-    float m = -INFINITY;
-    for (int s = 0; s < n_splits; ++s) m = fmax(m, part_ml[2 * (r0 + s)]);
-    float num = 0.0f, den = 0.0f;
-    for (int s = 0; s < n_splits; ++s) {
-        const float ms = part_ml[2 * (r0 + s)];
-        if (ms == -INFINITY) continue;
-        const float w = exp2((ms - m) * 1.4426950408889634f);
-        num = fma(w, part[(r0 + s) * FD_D + c], num);
-        den = fma(w, part_ml[2 * (r0 + s) + 1], den);
+    // The partials of every work-item must reach device scope before its work-group counts as
+    // done: each item fences its own global writes (on NVIDIA a device-wide membar, CUDA's
+    // __threadfence), the barrier puts item 0's increment after every item's fence. The
+    // work-group whose increment returns n_splits - 1 is the last: all others have counted, so
+    // their partials are visible to it; it reads them through volatile pointers (loads that
+    // skip the non-coherent L1, so no line cached before the others wrote can answer) and sets
+    // the counter back to 0 for the next launch (no other work-group of this launch touches it).
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        global int* counter = counters + t * (int)k_ne.s2 + hk;
+        is_last = n_splits > 1 && atomic_inc(counter) == n_splits - 1;
+        if (is_last) atomic_xchg(counter, 0);
     }
-    *(global float*)(o + o_offs + (ulong)c * o_nb.s0 + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2) = num / den;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    merge_splits(part, part_ml, n_splits, is_last, o, o_offs, o_nb, hk, t, H, S, m_l, l_l);
 }

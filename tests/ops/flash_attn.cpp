@@ -2,6 +2,7 @@
 // reference against closed-form values (CpuOps) and every backend against the CPU reference
 // (BackendOps).
 #include <cmath>
+#include <cstdlib>
 #include <numbers>
 #include <string_view>
 
@@ -55,6 +56,7 @@ struct case_flash_attn : test_case {
     bool causal;
     layout lq, lkv;  // q: packed or permuted ([d, H, N] storage); kv: packed, permuted or padded (cache view)
     float scale = 0; // 0: 1 / sqrt(d)
+    int repeats = 1; // > 1: the sum of that many attentions of the operands, each its own scale
     case_flash_attn(int64_t d_, int64_t n, int64_t h, int64_t hkv, int64_t np, int64_t extra, pa_type kt,
                     pa_type vt, bool c, layout q_l, layout kv_l)
         : d(d_), N(n), H(h), H_kv(hkv), n_past(np), extra_kv(extra), k_type(kt), v_type(vt), causal(c),
@@ -64,7 +66,8 @@ struct case_flash_attn : test_case {
         return fmt::format("d={},N={},H={},Hkv={},n_past={},Nkv={},k={},v={},{},q={},kv={}", d, N, H, H_kv,
                            n_past, n_past + N + extra_kv, type_name(k_type), type_name(v_type),
                            causal ? "causal" : "full", layout_name(lq), layout_name(lkv)) +
-               (scale != 0 ? fmt::format(",scale={:g}", scale) : "");
+               (scale != 0 ? fmt::format(",scale={:g}", scale) : "") +
+               (repeats > 1 ? fmt::format(",x{}", repeats) : "");
     }
     double max_nmse() const override { return 5e-4; }
     tensor* build(context& ctx) override {
@@ -72,8 +75,11 @@ struct case_flash_attn : test_case {
         tensor* q = make_input(ctx, PA_TYPE_F32, {d, N, H, 1}, lq, "q");
         tensor* k = make_input(ctx, k_type, {d, n_kv, H_kv, 1}, lkv, "k");
         tensor* v = make_input(ctx, v_type, {d, n_kv, H_kv, 1}, lkv, "v");
-        return flash_attn_ext(ctx, q, k, v, scale != 0 ? scale : float(1.0 / std::sqrt(double(d))),
-                              int(n_past), causal);
+        const float s0 = scale != 0 ? scale : float(1.0 / std::sqrt(double(d)));
+        tensor* out = flash_attn_ext(ctx, q, k, v, s0, int(n_past), causal);
+        for (int r = 1; r < repeats; ++r)
+            out = add(ctx, out, flash_attn_ext(ctx, q, k, v, s0 * float(1 + r), int(n_past), causal));
+        return out;
     }
     // With a huge scale, keys of 1/(2d) the size keep every score (scale * q) . k finite.
     void init(tensor* leaf, std::mt19937& rng) override {
@@ -84,6 +90,34 @@ struct case_flash_attn : test_case {
         set_values(leaf, x);
     }
 };
+
+// Decoding over long caches (flash_attn_decode.cl with its keys split over work-groups and
+// merged in the same launch): few kv heads, odd lengths, GQA 1, 3 and 4, F16 and F32 K/V, 1 to
+// 4 queries, causal and not; the x3 cases run the kernel three times in a row on the same
+// context (a merge counter not set back to zero would break the second and third).
+case_list flash_attn_decode_cases() {
+    const pa_type f16 = PA_TYPE_F16, f32 = PA_TYPE_F32;
+    case_list c;
+    const auto add_case = [&](int64_t d, int64_t n, int64_t h, int64_t hkv, int64_t np, int64_t extra,
+                              pa_type kt, pa_type vt, bool causal, int repeats = 1) {
+        auto fc = std::make_unique<case_flash_attn>(d, n, h, hkv, np, extra, kt, vt, causal, layout::permuted,
+                                                    layout::padded);
+        fc->repeats = repeats;
+        c.push_back(std::move(fc));
+    };
+    add_case(64, 1, 1, 1, 3001, 0, f16, f16, true);
+    add_case(64, 1, 1, 1, 4999, 0, f16, f16, true); // more tiles of keys than threads per work-group
+    add_case(64, 2, 3, 1, 1999, 13, f32, f32, true);
+    add_case(64, 1, 9, 3, 2047, 0, f16, f16, true); // SmolLM2's heads
+    add_case(128, 3, 8, 2, 777, 41, f16, f32, false);
+    add_case(80, 4, 2, 2, 1234, 5, f32, f16, true);
+    add_case(64, 4, 4, 1, 500, 77, f32, f32, false);
+    add_case(256, 1, 3, 1, 1111, 0, f16, f16, true); // 128 threads per work-group
+    add_case(64, 1, 3, 1, 1500, 0, f16, f16, true, 3);
+    add_case(64, 4, 8, 2, 901, 3, f32, f16, false, 3);
+    add_case(32, 3, 4, 4, 2500, 9, f16, f32, true, 3);
+    return c;
+}
 
 case_list flash_attn_cases() {
     case_list c;
@@ -147,6 +181,8 @@ case_list flash_attn_cases() {
             hc->scale = sc;
             c.push_back(std::move(hc));
         }
+    for (auto& dc : flash_attn_decode_cases())
+        c.push_back(std::move(dc));
     shape_rng r(707);
     for (int i = 0; i < 30; ++i) {
         const gqa g = r.pick(ratios);
@@ -164,6 +200,20 @@ case_list flash_attn_cases() {
 }
 
 PA_BACKEND_OPS_TEST(FlashAttnExt, "flash_attn_ext", flash_attn_cases)
+
+// The decode cases with their keys split many ways whatever the device's compute units
+// ($PA_FA_DECODE_SPLITS): every tile of keys its own split (up to 79, more than the threads of
+// a work-group), and an odd count.
+TEST(BackendOps, FlashAttnDecodeManySplits) {
+    struct env_guard {
+        explicit env_guard(const char* v) { ::setenv("PA_FA_DECODE_SPLITS", v, 1); }
+        ~env_guard() { ::unsetenv("PA_FA_DECODE_SPLITS"); }
+    };
+    for (const char* splits : {"100000", "7"}) {
+        env_guard g(splits);
+        run_family(fmt::format("fa_decode/{}", splits).c_str(), flash_attn_decode_cases());
+    }
+}
 
 } // namespace
 } // namespace pa::test
