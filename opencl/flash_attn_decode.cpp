@@ -58,7 +58,8 @@ void flash_attn_decode(device_context& ctx, const operand& q, const operand& k, 
     const int64_t g = H / Hkv, wg = work_group(g, d);
     const int64_t keys = causal ? std::min(Nkv, n_past + N) : Nkv; // the most any query sees
     const int64_t target = 2 * std::max<int64_t>(1, ctx.caps().compute_units);
-    const int64_t wanted = forced_splits() > 0 ? forced_splits() : (target + Hkv * N - 1) / (Hkv * N);
+    const int64_t forced = forced_splits();
+    const int64_t wanted = forced > 0 ? forced : (target + Hkv * N - 1) / (Hkv * N);
     int64_t splits = std::clamp<int64_t>(wanted, 1, (keys + wg - 1) / wg);
     const int64_t per_split = (keys + splits - 1) / splits;
     splits = (keys + per_split - 1) / per_split;
