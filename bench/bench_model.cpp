@@ -92,7 +92,7 @@ int run_bench_model(int argc, char** argv) {
     const model::model m(path);
     const int64_t max_prompt = prompts.empty() ? 0 : *std::max_element(prompts.begin(), prompts.end());
     model::session_options so;
-    so.n_ctx = int(std::max(max_prompt, tg_after + n_gen) + 1);
+    so.n_ctx = int(std::max<int64_t>(std::max(max_prompt, tg_after + n_gen), 1));
     if (so.n_ctx > m.hp().n_ctx_train)
         throw error(fmt::format("the runs need a context of {} tokens, more than the model's {}", so.n_ctx,
                                 m.hp().n_ctx_train));

@@ -7,14 +7,19 @@
 #include <cstdlib>
 #include <string_view>
 
-
 #include "launch.h"
 #include "op_table.h"
 
 namespace pa::ocl {
 namespace {
 
-constexpr int wg = 64, lanes = 16, cols = 4;
+constexpr int wg = 64, lanes = 16;
+
+// Columns of b a work-group takes: one for a decoded token (the kernel's per-column registers
+// then hold one column, not four), else four.
+int columns_for(int64_t n) {
+    return n == 1 ? 1 : 4;
+}
 
 bool enabled() {
     static const bool on = [] {
@@ -68,10 +73,12 @@ void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi, pa_tensor* r, 
                                        {{"A_TYPE", a->type},
                                         {"MVQ_WG", wg},
                                         {"MVQ_LANES", lanes},
-                                        {"MVQ_N", cols},
+                                        {"MVQ_N", columns_for(int64_t(N))},
                                         {"MVQ_EPI", int(epi)},
                                         {"MVQ_NORM", norm != nullptr}});
-    ctx.launch(k, range3(ceil_div(M, size_t(wg / lanes)) * size_t(wg), ceil_div(N, size_t(cols)), slices),
+    ctx.launch(k,
+               range3(ceil_div(M, size_t(wg / lanes)) * size_t(wg),
+                      ceil_div(N, size_t(columns_for(int64_t(N)))), slices),
                range3(size_t(wg), 1, 1), ctx.mem(a), shape_of(a), ctx.mem(b), shape_of(b), ctx.mem(d),
                shape_of(d), ctx.mem(r), shape_of(r).nb, ctx.mem(e), shape_of(e).nb, ctx.mem(g),
                shape_of(g).nb, view.ne, view.st, int32_t(e->type == PA_TYPE_F16), na.w, na.eps, na.norm,
@@ -127,9 +134,9 @@ void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_n
                                        {{"A_TYPE", a0->type},
                                         {"MVQ_WG", wg},
                                         {"MVQ_LANES", lanes},
-                                        {"MVQ_N", cols},
+                                        {"MVQ_N", columns_for(N)},
                                         {"MVQ_NORM", norm != nullptr}});
-    ctx.launch(k, range3(size_t(groups) * size_t(wg), ceil_div(size_t(N), size_t(cols)), 1),
+    ctx.launch(k, range3(size_t(groups) * size_t(wg), ceil_div(size_t(N), size_t(columns_for(N))), 1),
                range3(size_t(wg), 1, 1), ctx.mem(b), uint64_t(b->nb[1]), int32_t(K), int32_t(N),
                uint64_t(a0->nb[0]), na.w, na.eps, na.norm, na.norm_nb1, na.mul, na.mul_nb1, rows, first,
                flags, rope_d, rope_mode, theta, n_past, sa[0].a, sa[0].a_nb1, sa[0].d, sa[0].d_nb1, sa[0].r,
