@@ -15,6 +15,14 @@ namespace {
 
 constexpr int wg = 64, lanes = 16;
 
+// Whether k_mul_mv_q can stage a's rows through local memory as 4-byte words (MVQ_STAGE): rows
+// at 4-byte alignment, whole words per two blocks for the 18- and 34-byte blocks.
+bool stageable(device_context& ctx, const pa_tensor* a) {
+    const bool even_blocks = a->type == PA_TYPE_Q4_1 || (a->ne[0] / 32) % 2 == 0;
+    return even_blocks && a->nb[1] % 4 == 0 && a->nb[2] % 4 == 0 && a->nb[3] % 4 == 0 &&
+           ctx.mem(a).offs % 4 == 0;
+}
+
 // Columns of b a work-group takes: one for a decoded token (the kernel's per-column registers
 // then hold one column, not four), else four.
 int columns_for(int64_t n) {
@@ -75,7 +83,8 @@ void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi, pa_tensor* r, 
                                         {"MVQ_LANES", lanes},
                                         {"MVQ_N", columns_for(int64_t(N))},
                                         {"MVQ_EPI", int(epi)},
-                                        {"MVQ_NORM", norm != nullptr}});
+                                        {"MVQ_NORM", norm != nullptr},
+                                        {"MVQ_STAGE", stageable(ctx, a) && stageable(ctx, g)}});
     ctx.launch(k,
                range3(ceil_div(M, size_t(wg / lanes)) * size_t(wg),
                       ceil_div(N, size_t(columns_for(int64_t(N)))), slices),
@@ -129,13 +138,17 @@ void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_n
                  h.view.ne,
                  h.view.st};
     }
+    bool stage = true;
+    for (int s = 0; s < n; ++s)
+        stage = stage && stageable(ctx, heads[s].product->src[0]);
     const norm_args na = norm_args_of(ctx, norm, p0);
     const cl_kernel k = ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q_heads",
                                        {{"A_TYPE", a0->type},
                                         {"MVQ_WG", wg},
                                         {"MVQ_LANES", lanes},
                                         {"MVQ_N", columns_for(N)},
-                                        {"MVQ_NORM", norm != nullptr}});
+                                        {"MVQ_NORM", norm != nullptr},
+                                        {"MVQ_STAGE", stage}});
     ctx.launch(k, range3(size_t(groups) * size_t(wg), ceil_div(size_t(N), size_t(columns_for(N))), 1),
                range3(size_t(wg), 1, 1), ctx.mem(b), uint64_t(b->nb[1]), int32_t(K), int32_t(N),
                uint64_t(a0->nb[0]), na.w, na.eps, na.norm, na.norm_nb1, na.mul, na.mul_nb1, rows, first,

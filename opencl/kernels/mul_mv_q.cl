@@ -42,8 +42,48 @@
 
 #define MVQ_ROWS (MVQ_WG / MVQ_LANES)
 
+#ifndef MVQ_STAGE
+// 1: a row's blocks reach local memory as aligned 4-byte words, read by all lanes of the row
+// together, and each lane takes its block from there (blocks are 18, 20 or 34 bytes: read
+// straight from global memory a lane's block is 16-32 byte loads at 2-byte alignment, which
+// the L1 serves a sector at a time). Needs rows at 4-byte alignment and, for Q4_0 and Q8_0, an
+// even number of blocks a row (the host checks).
+#define MVQ_STAGE 0
+#endif
+
+#if A_TYPE == PA_Q8_0
+#define MVQ_BLK 34
+#elif A_TYPE == PA_Q4_0
+#define MVQ_BLK 18
+#else
+#define MVQ_BLK 20
+#endif
+
+// One block's scale d, offset m (Q4_1; else 0) and quants (q1: Q8_0's second sixteen).
+typedef struct {
+    float d, m;
+    uchar16 q0, q1;
+} qblock;
+
+#if A_TYPE == PA_Q8_0
+#define QBLOCK_BODY(AS) b.m = 0.0f; b.q0 = vload16(0, (AS const uchar*)(blk + 2)); b.q1 = vload16(1, (AS const uchar*)(blk + 2));
+#elif A_TYPE == PA_Q4_0
+#define QBLOCK_BODY(AS) b.m = 0.0f; b.q0 = vload16(0, (AS const uchar*)(blk + 2)); b.q1 = (uchar16)0;
+#else
+#define QBLOCK_BODY(AS) b.m = vload_half(1, (AS const half*)blk); b.q0 = vload16(0, (AS const uchar*)(blk + 4)); b.q1 = (uchar16)0;
+#endif
+#define QBLOCK_LOADER(NAME, AS)                                                                                        \
+    inline qblock NAME(AS const char* blk) {                                                                           \
+        qblock b;                                                                                                      \
+        b.d = vload_half(0, (AS const half*)blk);                                                                      \
+        QBLOCK_BODY(AS)                                                                                                \
+        return b;                                                                                                      \
+    }
+QBLOCK_LOADER(qblock_global, global)
+QBLOCK_LOADER(qblock_local, local)
+
 // sum_{j < 32} w_j * x[j] of one block, w its dequantized weights; with MVQ_NORM, x[j] * nw[j].
-inline float block_dot(global const char* blk, global const float* x, global const float* nw) {
+inline float block_dot(qblock b, global const float* x, global const float* nw) {
 #if MVQ_NORM
     const float4 x0 = vload4(0, x) * vload4(0, nw), x1 = vload4(1, x) * vload4(1, nw);
     const float4 x2 = vload4(2, x) * vload4(2, nw), x3 = vload4(3, x) * vload4(3, nw);
@@ -53,30 +93,24 @@ inline float block_dot(global const char* blk, global const float* x, global con
     const float4 x0 = vload4(0, x), x1 = vload4(1, x), x2 = vload4(2, x), x3 = vload4(3, x);
     const float4 x4 = vload4(4, x), x5 = vload4(5, x), x6 = vload4(6, x), x7 = vload4(7, x);
 #endif
-    const float d = load_half(blk);
 #if A_TYPE == PA_Q8_0
-    const float16 lo = convert_float16(vload16(0, (global const char*)(blk + 2)));
-    const float16 hi = convert_float16(vload16(1, (global const char*)(blk + 2)));
+    const float16 lo = convert_float16(as_char16(b.q0));
+    const float16 hi = convert_float16(as_char16(b.q1));
     const float4 s = lo.s0123 * x0 + lo.s4567 * x1 + lo.s89ab * x2 + lo.scdef * x3 + hi.s0123 * x4 +
                      hi.s4567 * x5 + hi.s89ab * x6 + hi.scdef * x7;
-    return d * (s.x + s.y + s.z + s.w);
+    return b.d * (s.x + s.y + s.z + s.w);
 #elif A_TYPE == PA_Q4_0 || A_TYPE == PA_Q4_1
-#if A_TYPE == PA_Q4_0
-    const uchar16 q = vload16(0, (global const uchar*)(blk + 2));
-#else
-    const uchar16 q = vload16(0, (global const uchar*)(blk + 4));
-#endif
     // elements 0..15: low nibbles, 16..31: high nibbles
-    const float16 lo = convert_float16(q & (uchar16)15);
-    const float16 hi = convert_float16(q >> (uchar16)4);
+    const float16 lo = convert_float16(b.q0 & (uchar16)15);
+    const float16 hi = convert_float16(b.q0 >> (uchar16)4);
     const float4 s = lo.s0123 * x0 + lo.s4567 * x1 + lo.s89ab * x2 + lo.scdef * x3 + hi.s0123 * x4 +
                      hi.s4567 * x5 + hi.s89ab * x6 + hi.scdef * x7;
     const float4 t = (x0 + x1 + x2 + x3) + (x4 + x5 + x6 + x7); // sum of x, for the offset
     const float dot = s.x + s.y + s.z + s.w, sum_x = t.x + t.y + t.z + t.w;
 #if A_TYPE == PA_Q4_0
-    return d * (dot - 8.0f * sum_x); // x = d * (nibble - 8)
+    return b.d * (dot - 8.0f * sum_x); // x = d * (nibble - 8)
 #else
-    return d * dot + load_half(blk + 2) * sum_x; // x = d * nibble + m
+    return b.d * dot + b.m * sum_x; // x = d * nibble + m
 #endif
 #else
 #error "mul_mv_q.cl: A_TYPE must be Q8_0, Q4_0 or Q4_1"
@@ -86,15 +120,35 @@ inline float block_dot(global const char* blk, global const float* x, global con
 // This lane's share (blocks lane, lane + MVQ_LANES, ...) of the dot products of one weight row
 // (blocks blk_bytes apart) with the nc columns of b at bb, into part[j][lid]; with MVQ_NORM, of
 // b = x * nw scaled by the column's factor.
+// With MVQ_STAGE every work-item of the work-group must call it (it has barriers); stage holds
+// MVQ_ROWS * MVQ_LANES blocks.
 inline void lane_dots(global const char* row, ulong blk_bytes, global const char* bb, ulong b_nb1, int nc, int lane,
-                      int blocks, int lid, local float (*part)[MVQ_WG], global const float* nw, const float* factor) {
+                      int blocks, int lid, local float (*part)[MVQ_WG], global const float* nw, const float* factor,
+                      local uint* stage) {
     float acc[MVQ_N];
     for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
-    for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
-        global const char* blk = row + (ulong)kb * blk_bytes;
-        for (int j = 0; j < MVQ_N; ++j)
-            if (j < nc) acc[j] += block_dot(blk, (global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK);
+#if MVQ_STAGE
+    local uint* mine = stage + (lid / MVQ_LANES) * (MVQ_LANES * MVQ_BLK / 4);
+    for (int c = 0; c < blocks; c += MVQ_LANES) {
+        const int words = min(MVQ_LANES, blocks - c) * MVQ_BLK / 4;
+        global const uint* src = (global const uint*)(row + (ulong)c * MVQ_BLK);
+        for (int w = lane; w < words; w += MVQ_LANES) mine[w] = src[w];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int kb = c + lane;
+        if (kb < blocks) {
+            const qblock q = qblock_local((local const char*)mine + lane * MVQ_BLK);
+            for (int j = 0; j < MVQ_N; ++j)
+                if (j < nc) acc[j] += block_dot(q, (global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
+#else
+    for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
+        const qblock q = qblock_global(row + (ulong)kb * blk_bytes);
+        for (int j = 0; j < MVQ_N; ++j)
+            if (j < nc) acc[j] += block_dot(q, (global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK);
+    }
+#endif
     for (int j = 0; j < MVQ_N; ++j) part[j][lid] = MVQ_NORM ? acc[j] * factor[j] : acc[j];
 }
 
@@ -126,6 +180,7 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
                 global const char* nw, ulong nw_offs, float eps, global char* norm_out, ulong norm_offs, ulong norm_nb1,
                 global char* mul_out, ulong mul_offs, ulong mul_nb1) {
     local float partial[MVQ_N][MVQ_WG];
+    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_LANES * MVQ_BLK / 4 : 1];
 #if MVQ_EPI == 3
     local float partial_g[MVQ_N][MVQ_WG];
 #endif
@@ -143,10 +198,10 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     norm_prologue(bb, b_nb.s1, (int)a_ne.s0, nc, eps, nwp, norm_out + norm_offs + (ulong)n0 * norm_nb1, norm_nb1,
                   mul_out + mul_offs + (ulong)n0 * mul_nb1, mul_nb1, get_group_id(0) == 0, partial[0], factor);
 
-    lane_dots(arow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial, nwp, factor);
+    lane_dots(arow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial, nwp, factor, stage);
 #if MVQ_EPI == 3 // the same for the rows of g
     global const char* grow = g + g_offs + (ulong)min(m, M - 1) * g_nb.s1 + (ulong)a2 * g_nb.s2 + (ulong)a3 * g_nb.s3;
-    lane_dots(grow, g_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial_g, nwp, factor);
+    lane_dots(grow, g_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial_g, nwp, factor, stage);
 #endif
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int w = MVQ_LANES / 2; w > 0; w >>= 1) {
@@ -216,6 +271,7 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
                       global char* r2, ulong r2_offs, ulong4 r2_nb, global char* e2, ulong e2_offs, ulong4 e2_nb,
                       long4 v2_ne, long4 v2_st) {
     local float partial[MVQ_N][MVQ_WG];
+    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_LANES * MVQ_BLK / 4 : 1];
     const int lid = get_local_id(0), lane = lid % MVQ_LANES, slot = lid / MVQ_LANES;
     const int g0 = get_group_id(0);
     const int seg = g0 >= first.s2 ? 2 : g0 >= first.s1 ? 1 : 0;
@@ -238,7 +294,8 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
     float factor[MVQ_N];
     norm_prologue(bb, b_nb1, K, nc, eps, nwp, norm_out + norm_offs + (ulong)n0 * norm_nb1, norm_nb1,
                   mul_out + mul_offs + (ulong)n0 * mul_nb1, mul_nb1, g0 == 0, partial[0], factor);
-    lane_dots(a + (ulong)min(m, M - 1) * a_nb1, blk_bytes, bb, b_nb1, nc, lane, K / QK, lid, partial, nwp, factor);
+    lane_dots(a + (ulong)min(m, M - 1) * a_nb1, blk_bytes, bb, b_nb1, nc, lane, K / QK, lid, partial, nwp, factor,
+              stage);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = MVQ_LANES / 2; s > 0; s >>= 1) {
         if (lane < s)
