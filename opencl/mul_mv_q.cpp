@@ -1,6 +1,6 @@
-// mul_mv_q.cpp - see mul_mv_q.h. Sixteen lanes a row and four rows a work-group keep a row's
-// blocks (18 for k = 576, 48 for k = 1536) spread over the lanes without idle halves, and four
-// columns a work-group cover a decode token (one column) and short chunks without a second pass.
+// mul_mv_q.cpp - see mul_mv_q.h. By default (tuning.h: mvq_lanes, mvq_wg) sixteen lanes a row and
+// four rows a work-group keep a row's blocks (18 for k = 576, 48 for k = 1536) spread over the
+// lanes without idle halves; one column a work-group for a decoded token, four for short chunks.
 #include "mul_mv_q.h"
 
 #include <cstdint>
@@ -13,14 +13,22 @@
 namespace pa::ocl {
 namespace {
 
-constexpr int wg = 64, lanes = 16;
-
 // Whether k_mul_mv_q can stage a's rows through local memory as 4-byte words (MVQ_STAGE): rows
 // at 4-byte alignment, whole words per two blocks for the 18- and 34-byte blocks.
 bool stageable(device_context& ctx, const pa_tensor* a) {
     const bool even_blocks = a->type == PA_TYPE_Q4_1 || (a->ne[0] / 32) % 2 == 0;
     return even_blocks && a->nb[1] % 4 == 0 && a->nb[2] % 4 == 0 && a->nb[3] % 4 == 0 &&
            ctx.mem(a).offs % 4 == 0;
+}
+
+// Whether the staged kernel's local memory (mul_mv_q.cl: MVQ_CHUNK = 16 blocks of every row of
+// the work-group, 16 x 36 activations a column, the partial sums) fits the device's.
+bool stage_fits(const device_context& ctx, const pa_tensor* a, int64_t cols, int partial_sets) {
+    const tuning& t = ctx.tune();
+    const uint64_t rows = uint64_t(t.mvq_wg / t.mvq_lanes);
+    const uint64_t bytes = rows * 16 * traits(a->type).block_bytes + uint64_t(cols) * 16 * 36 * 4 +
+                           uint64_t(partial_sets) * uint64_t(cols) * uint64_t(t.mvq_wg) * 4;
+    return bytes + 1024 <= ctx.caps().local_mem;
 }
 
 // Columns of b a work-group takes: one for a decoded token (the kernel's per-column registers
@@ -68,6 +76,7 @@ bool mul_mv_q_usable(const device_context& ctx, const pa_tensor* d) {
 
 void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi, pa_tensor* r, pa_tensor* e,
               const mv_view& view, const mv_norm* norm) {
+    const int wg = ctx.tune().mvq_wg, lanes = ctx.tune().mvq_lanes;
     const pa_tensor *a = d->src[0], *b = norm ? norm->norm->src[0] : d->src[1];
     const size_t M = size_t(a->ne[1]), N = size_t(b->ne[1]), slices = size_t(b->ne[2] * b->ne[3]);
     if (epi != mv_epilogue::none && epi != mv_epilogue::store && (!r || !e))
@@ -77,14 +86,17 @@ void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi, pa_tensor* r, 
     if (epi == mv_epilogue::store) r = d;                                 // unused by the kernel
     const pa_tensor* g = epi == mv_epilogue::gate_swiglu ? r->src[0] : a; // gate weights, or unused
     const norm_args na = norm_args_of(ctx, norm, d);
-    const cl_kernel k = ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q",
-                                       {{"A_TYPE", a->type},
-                                        {"MVQ_WG", wg},
-                                        {"MVQ_LANES", lanes},
-                                        {"MVQ_N", columns_for(int64_t(N))},
-                                        {"MVQ_EPI", int(epi)},
-                                        {"MVQ_NORM", norm != nullptr},
-                                        {"MVQ_STAGE", stageable(ctx, a) && stageable(ctx, g)}});
+    const cl_kernel k =
+        ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q",
+                       {{"A_TYPE", a->type},
+                        {"MVQ_WG", wg},
+                        {"MVQ_LANES", lanes},
+                        {"MVQ_N", columns_for(int64_t(N))},
+                        {"MVQ_EPI", int(epi)},
+                        {"MVQ_NORM", norm != nullptr},
+                        {"MVQ_STAGE", stageable(ctx, a) && stageable(ctx, g) &&
+                                          stage_fits(ctx, a, columns_for(int64_t(N)),
+                                                     epi == mv_epilogue::gate_swiglu ? 2 : 1)}});
     ctx.launch(k,
                range3(ceil_div(M, size_t(wg / lanes)) * size_t(wg),
                       ceil_div(N, size_t(columns_for(int64_t(N)))), slices),
@@ -95,6 +107,7 @@ void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi, pa_tensor* r, 
 }
 
 void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_norm* norm) {
+    const int wg = ctx.tune().mvq_wg, lanes = ctx.tune().mvq_lanes;
     if (n < 1 || n > mul_mv_q_max_heads) throw error("mul_mv_q_heads: 1 to 3 products", PA_ERR_INVALID);
     const pa_tensor* p0 = heads[0].product;
     const pa_tensor *a0 = p0->src[0], *b = norm ? norm->norm->src[0] : p0->src[1];
@@ -138,7 +151,7 @@ void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_n
                  h.view.ne,
                  h.view.st};
     }
-    bool stage = true;
+    bool stage = stage_fits(ctx, a0, columns_for(N), 1);
     for (int s = 0; s < n; ++s)
         stage = stage && stageable(ctx, heads[s].product->src[0]);
     const norm_args na = norm_args_of(ctx, norm, p0);

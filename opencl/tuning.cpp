@@ -39,6 +39,8 @@ constexpr tuning_field fields[] = {
     {"cpy_wg", &tuning::cpy_wg, "", ""},
     {"quantize_wg", &tuning::quantize_wg, "", ""},
     {"fa_threads", &tuning::fa_threads, "", ""},
+    {"mvq_lanes", &tuning::mvq_lanes, "", ""},
+    {"mvq_wg", &tuning::mvq_wg, "", ""},
 };
 
 struct setting {
@@ -59,7 +61,7 @@ const std::vector<vendor_entry>& table() {
     static const std::vector<vendor_entry> t = {
         // CPU devices (PoCL): small work-groups, one thread per core does the work
         {"cpu", {{"mm_tm", 32}, {"mm_tn", 32}, {"norm_wg", 64}, {"softmax_wg", 64}, {"fa_threads", 64}}, {}},
-        {"nvidia", {}, {}},
+        {"nvidia", {{"mvq_lanes", 8}}, {}},
         // a smaller local-memory footprint per EU thread
         {"intel", {{"mm_tm", 32}, {"mm_tn", 32}}, {}},
         // Adreno, Mali
@@ -161,7 +163,8 @@ tuning tuning_for(const device_caps& dev) {
     }
     if (const char* env = std::getenv("PA_OPENCL_TUNING"); env && *env) apply_override(t, env);
     if (t.mm_tm % t.mm_wm || t.mm_tn % t.mm_wn || !power_of_two(t.norm_wg) || !power_of_two(t.softmax_wg) ||
-        !power_of_two(t.mv_wg) || t.mv_max_n > 64)
+        !power_of_two(t.mv_wg) || t.mv_max_n > 64 || !power_of_two(t.mvq_lanes) || !power_of_two(t.mvq_wg) ||
+        t.mvq_wg < 2 * t.mvq_lanes || t.mvq_wg > 1024)
         throw error(
             "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
     if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||

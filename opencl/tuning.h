@@ -39,7 +39,10 @@ struct tuning {
     int cpy_wg = 256;            // cpy.cl k_cpy_elem, k_cpy_blocks work-group size
     int quantize_wg = 64;        // cpy.cl k_cpy_quant blocks per work-group
     int fa_threads = 128;        // flash_attn.cl work-group size (FA_BM * FA_TPQ)
-    std::string source;          // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
+    // mul_mv_q.cl (quantized products of a few columns: decoding): threads per weight row and
+    // per work-group (powers of two, at least two rows a work-group)
+    int mvq_lanes = 16, mvq_wg = 64;
+    std::string source; // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
 
     // -D flags of one program ("mul_mat.cl", ...); empty for programs without tuning macros.
     std::string defines(std::string_view program) const;

@@ -59,6 +59,10 @@
 #define MVQ_BLK 20
 #endif
 
+#define MVQ_CHUNK 16        // blocks a row stages at a time (MVQ_STAGE)
+#define MVQ_XS_STRIDE (QK + 4) // floats between staged activation blocks (against bank conflicts)
+#define MVQ_XS_FLOATS (MVQ_STAGE ? MVQ_CHUNK * MVQ_XS_STRIDE : 1)
+
 // One block's scale d, offset m (Q4_1; else 0) and quants (q1: Q8_0's second sixteen).
 typedef struct {
     float d, m;
@@ -82,31 +86,42 @@ typedef struct {
 QBLOCK_LOADER(qblock_global, global)
 QBLOCK_LOADER(qblock_local, local)
 
-// sum_{j < 32} w_j * x[j] of one block, w its dequantized weights; with MVQ_NORM, x[j] * nw[j].
-inline float block_dot(qblock b, global const float* x, global const float* nw) {
+// The 32 activations a block multiplies (with MVQ_NORM times the norm weights nw), from global
+// memory or from the staged copy in local memory.
+typedef struct {
+    float16 lo, hi;
+} xblock;
+inline xblock xblock_global(global const float* x, global const float* nw) {
+    xblock v;
+    v.lo = vload16(0, x);
+    v.hi = vload16(1, x);
 #if MVQ_NORM
-    const float4 x0 = vload4(0, x) * vload4(0, nw), x1 = vload4(1, x) * vload4(1, nw);
-    const float4 x2 = vload4(2, x) * vload4(2, nw), x3 = vload4(3, x) * vload4(3, nw);
-    const float4 x4 = vload4(4, x) * vload4(4, nw), x5 = vload4(5, x) * vload4(5, nw);
-    const float4 x6 = vload4(6, x) * vload4(6, nw), x7 = vload4(7, x) * vload4(7, nw);
-#else
-    const float4 x0 = vload4(0, x), x1 = vload4(1, x), x2 = vload4(2, x), x3 = vload4(3, x);
-    const float4 x4 = vload4(4, x), x5 = vload4(5, x), x6 = vload4(6, x), x7 = vload4(7, x);
+    v.lo *= vload16(0, nw);
+    v.hi *= vload16(1, nw);
 #endif
+    return v;
+}
+inline xblock xblock_local(local const float* x) {
+    xblock v;
+    v.lo = vload16(0, x);
+    v.hi = vload16(1, x);
+    return v;
+}
+
+// sum_{j < 32} w_j * x[j] of one block, w its dequantized weights.
+inline float block_dot(qblock b, xblock x) {
 #if A_TYPE == PA_Q8_0
-    const float16 lo = convert_float16(as_char16(b.q0));
-    const float16 hi = convert_float16(as_char16(b.q1));
-    const float4 s = lo.s0123 * x0 + lo.s4567 * x1 + lo.s89ab * x2 + lo.scdef * x3 + hi.s0123 * x4 +
-                     hi.s4567 * x5 + hi.s89ab * x6 + hi.scdef * x7;
-    return b.d * (s.x + s.y + s.z + s.w);
+    const float16 s = convert_float16(as_char16(b.q0)) * x.lo + convert_float16(as_char16(b.q1)) * x.hi;
+    const float8 s8 = s.lo + s.hi;
+    const float4 s4 = s8.lo + s8.hi;
+    return b.d * (s4.x + s4.y + s4.z + s4.w);
 #elif A_TYPE == PA_Q4_0 || A_TYPE == PA_Q4_1
     // elements 0..15: low nibbles, 16..31: high nibbles
-    const float16 lo = convert_float16(b.q0 & (uchar16)15);
-    const float16 hi = convert_float16(b.q0 >> (uchar16)4);
-    const float4 s = lo.s0123 * x0 + lo.s4567 * x1 + lo.s89ab * x2 + lo.scdef * x3 + hi.s0123 * x4 +
-                     hi.s4567 * x5 + hi.s89ab * x6 + hi.scdef * x7;
-    const float4 t = (x0 + x1 + x2 + x3) + (x4 + x5 + x6 + x7); // sum of x, for the offset
-    const float dot = s.x + s.y + s.z + s.w, sum_x = t.x + t.y + t.z + t.w;
+    const float16 s = convert_float16(b.q0 & (uchar16)15) * x.lo + convert_float16(b.q0 >> (uchar16)4) * x.hi;
+    const float16 t = x.lo + x.hi; // sum of x, for the offset
+    const float8 s8 = s.lo + s.hi, t8 = t.lo + t.hi;
+    const float4 s4 = s8.lo + s8.hi, t4 = t8.lo + t8.hi;
+    const float dot = s4.x + s4.y + s4.z + s4.w, sum_x = t4.x + t4.y + t4.z + t4.w;
 #if A_TYPE == PA_Q4_0
     return b.d * (dot - 8.0f * sum_x); // x = d * (nibble - 8)
 #else
@@ -120,25 +135,30 @@ inline float block_dot(qblock b, global const float* x, global const float* nw) 
 // This lane's share (blocks lane, lane + MVQ_LANES, ...) of the dot products of one weight row
 // (blocks blk_bytes apart) with the nc columns of b at bb, into part[j][lid]; with MVQ_NORM, of
 // b = x * nw scaled by the column's factor.
-// With MVQ_STAGE every work-item of the work-group must call it (it has barriers); stage holds
-// MVQ_ROWS * MVQ_LANES blocks.
+// With MVQ_STAGE every work-item of the work-group must call it (it has barriers): the rows'
+// next MVQ_CHUNK blocks go to stage and the columns' activations for them to xs (shared by the
+// rows of the work-group, read once from global memory), then each lane takes its blocks.
 inline void lane_dots(global const char* row, ulong blk_bytes, global const char* bb, ulong b_nb1, int nc, int lane,
                       int blocks, int lid, local float (*part)[MVQ_WG], global const float* nw, const float* factor,
-                      local uint* stage) {
+                      local uint* stage, local float (*xs)[MVQ_XS_FLOATS]) {
     float acc[MVQ_N];
     for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
 #if MVQ_STAGE
-    local uint* mine = stage + (lid / MVQ_LANES) * (MVQ_LANES * MVQ_BLK / 4);
-    for (int c = 0; c < blocks; c += MVQ_LANES) {
-        const int words = min(MVQ_LANES, blocks - c) * MVQ_BLK / 4;
+    local uint* mine = stage + (lid / MVQ_LANES) * (MVQ_CHUNK * MVQ_BLK / 4);
+    for (int c = 0; c < blocks; c += MVQ_CHUNK) {
+        const int nblk = min(MVQ_CHUNK, blocks - c), words = nblk * MVQ_BLK / 4;
         global const uint* src = (global const uint*)(row + (ulong)c * MVQ_BLK);
         for (int w = lane; w < words; w += MVQ_LANES) mine[w] = src[w];
+        for (int j = 0; j < nc; ++j) {
+            global const float* x = (global const float*)(bb + (ulong)j * b_nb1) + c * QK;
+            for (int i = lid; i < nblk * QK; i += MVQ_WG)
+                xs[j][(i / QK) * MVQ_XS_STRIDE + i % QK] = MVQ_NORM ? x[i] * nw[c * QK + i] : x[i];
+        }
         barrier(CLK_LOCAL_MEM_FENCE);
-        const int kb = c + lane;
-        if (kb < blocks) {
-            const qblock q = qblock_local((local const char*)mine + lane * MVQ_BLK);
+        for (int kb = lane; kb < nblk; kb += MVQ_LANES) {
+            const qblock q = qblock_local((local const char*)mine + kb * MVQ_BLK);
             for (int j = 0; j < MVQ_N; ++j)
-                if (j < nc) acc[j] += block_dot(q, (global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK);
+                if (j < nc) acc[j] += block_dot(q, xblock_local(xs[j] + kb * MVQ_XS_STRIDE));
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
@@ -146,7 +166,8 @@ inline void lane_dots(global const char* row, ulong blk_bytes, global const char
     for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
         const qblock q = qblock_global(row + (ulong)kb * blk_bytes);
         for (int j = 0; j < MVQ_N; ++j)
-            if (j < nc) acc[j] += block_dot(q, (global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK);
+            if (j < nc)
+                acc[j] += block_dot(q, xblock_global((global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK));
     }
 #endif
     for (int j = 0; j < MVQ_N; ++j) part[j][lid] = MVQ_NORM ? acc[j] * factor[j] : acc[j];
@@ -180,7 +201,8 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
                 global const char* nw, ulong nw_offs, float eps, global char* norm_out, ulong norm_offs, ulong norm_nb1,
                 global char* mul_out, ulong mul_offs, ulong mul_nb1) {
     local float partial[MVQ_N][MVQ_WG];
-    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_LANES * MVQ_BLK / 4 : 1];
+    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_CHUNK * MVQ_BLK / 4 : 1];
+    local float xs[MVQ_N][MVQ_XS_FLOATS];
 #if MVQ_EPI == 3
     local float partial_g[MVQ_N][MVQ_WG];
 #endif
@@ -198,10 +220,10 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     norm_prologue(bb, b_nb.s1, (int)a_ne.s0, nc, eps, nwp, norm_out + norm_offs + (ulong)n0 * norm_nb1, norm_nb1,
                   mul_out + mul_offs + (ulong)n0 * mul_nb1, mul_nb1, get_group_id(0) == 0, partial[0], factor);
 
-    lane_dots(arow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial, nwp, factor, stage);
+    lane_dots(arow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial, nwp, factor, stage, xs);
 #if MVQ_EPI == 3 // the same for the rows of g
     global const char* grow = g + g_offs + (ulong)min(m, M - 1) * g_nb.s1 + (ulong)a2 * g_nb.s2 + (ulong)a3 * g_nb.s3;
-    lane_dots(grow, g_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial_g, nwp, factor, stage);
+    lane_dots(grow, g_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial_g, nwp, factor, stage, xs);
 #endif
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int w = MVQ_LANES / 2; w > 0; w >>= 1) {
@@ -254,7 +276,7 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
 // N], every pair rotated as rope.cl does with n_dims = rope_d, into r_S at strides r_nb), bit 1
 // store (the rotated values, or the product's without bit 0, copied into e_S through a view of the
 // packed [rope_d, heads, N] elements as MVQ_EPI 4), bit 2 the store is F16. With RoPE the four
-// rows of a work-group are two rotated pairs, so each row finds its partner in local memory.
+// rows of a work-group are rotated pairs, so each row finds its partner in local memory.
 // grid: (sum of the segments' ceil(rows / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), 1), local (MVQ_WG, 1, 1)
 kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
 void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, int N, ulong blk_bytes,
@@ -271,7 +293,8 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
                       global char* r2, ulong r2_offs, ulong4 r2_nb, global char* e2, ulong e2_offs, ulong4 e2_nb,
                       long4 v2_ne, long4 v2_st) {
     local float partial[MVQ_N][MVQ_WG];
-    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_LANES * MVQ_BLK / 4 : 1];
+    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_CHUNK * MVQ_BLK / 4 : 1];
+    local float xs[MVQ_N][MVQ_XS_FLOATS];
     const int lid = get_local_id(0), lane = lid % MVQ_LANES, slot = lid / MVQ_LANES;
     const int g0 = get_group_id(0);
     const int seg = g0 >= first.s2 ? 2 : g0 >= first.s1 ? 1 : 0;
@@ -281,9 +304,9 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
     global const char* a = seg == 0 ? a0 + a0_offs : seg == 1 ? a1 + a1_offs : a2 + a2_offs;
     const ulong a_nb1 = seg == 0 ? a0_nb1 : seg == 1 ? a1_nb1 : a2_nb1;
 
-    // this row: with RoPE, member (slot & 1) of pair p = 2 w + slot / 2 of the segment's pairs
+    // this row: with RoPE, member (slot & 1) of pair p = (MVQ_ROWS / 2) w + slot / 2 of the segment's pairs
     const int half_d = rope_d / 2;
-    const int p = 2 * w + slot / 2, member = slot & 1, pi = p % max(half_d, 1);
+    const int p = (MVQ_ROWS / 2) * w + slot / 2, member = slot & 1, pi = p % max(half_d, 1);
     int m = MVQ_ROWS * w + slot;
     if (fl & 1) m = (p / half_d) * rope_d + (rope_mode == 2 ? pi + member * half_d : 2 * pi + member);
     if (fl & 1 && p >= M / 2) m = M; // past the last pair
@@ -295,7 +318,7 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
     norm_prologue(bb, b_nb1, K, nc, eps, nwp, norm_out + norm_offs + (ulong)n0 * norm_nb1, norm_nb1,
                   mul_out + mul_offs + (ulong)n0 * mul_nb1, mul_nb1, g0 == 0, partial[0], factor);
     lane_dots(a + (ulong)min(m, M - 1) * a_nb1, blk_bytes, bb, b_nb1, nc, lane, K / QK, lid, partial, nwp, factor,
-              stage);
+              stage, xs);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = MVQ_LANES / 2; s > 0; s >>= 1) {
         if (lane < s)
