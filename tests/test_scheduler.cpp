@@ -93,6 +93,16 @@ void fill(pa::tensor* t, float start) {
         p[i] = start + float(i);
 }
 
+// A chain of n scale nodes (factor f) over a new input of `elements` floats start, start + 1, ...;
+// returns the last node.
+pa::tensor* scale_chain(pa::context& ctx, int64_t elements, float start, int n, float f) {
+    pa::tensor* cur = ctx.new_tensor(PA_TYPE_F32, {elements});
+    fill(cur, start);
+    for (int i = 0; i < n; ++i)
+        cur = pa::scale(ctx, cur, f);
+    return cur;
+}
+
 TEST(Scheduler, SplitsBetweenBackendsAndCopies) {
     pa::context ctx;
     auto dev = fake_device();
@@ -123,11 +133,7 @@ TEST(Scheduler, ConsecutiveNodesRunInOneCallPlannedOnce) {
     pa::context ctx;
     auto dev = fake_device();
     auto cpu = pa::make_cpu_backend(1);
-    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {8});
-    fill(x, 1.0f);
-    pa::tensor* cur = x;
-    for (int i = 0; i < 10; ++i)
-        cur = pa::scale(ctx, cur, 2.0f);
+    pa::tensor* cur = scale_chain(ctx, 8, 1.0f, 10, 2.0f);
     pa::graph g = pa::build_forward({cur});
     pa::scheduler sched({&dev, cpu.get()});
     sched.compute(g);
@@ -217,12 +223,8 @@ TEST(Scheduler, IntermediatesFreedAfterLastUse) {
     pa::context ctx;
     auto dev = fake_device();
     auto cpu = pa::make_cpu_backend(1);
-    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {1024});
-    fill(x, 0.0f);
     // a long chain: at most input, current and next must be alive at once
-    pa::tensor* cur = x;
-    for (int i = 0; i < 50; ++i)
-        cur = pa::scale(ctx, cur, 1.0f);
+    pa::tensor* cur = scale_chain(ctx, 1024, 0.0f, 50, 1.0f);
     dev.cap = 3 * 1024 * 4; // would overflow without freeing
     pa::scheduler sched({&dev, cpu.get()});
     sched.compute(pa::build_forward({cur}));
@@ -263,11 +265,7 @@ TEST(Scheduler, LargeResultsReuseStorageAtOnce) {
     pa::context ctx;
     auto dev = fake_device();
     auto cpu = pa::make_cpu_backend(1);
-    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {300 * 1024}); // 1.2 MB
-    fill(x, 0.0f);
-    pa::tensor* cur = x;
-    for (int i = 0; i < 6; ++i)
-        cur = pa::scale(ctx, cur, 2.0f);
+    pa::tensor* cur = scale_chain(ctx, 300 * 1024, 0.0f, 6, 2.0f); // 1.2 MB
     pa::scheduler sched({&dev, cpu.get()});
     sched.compute(pa::build_forward({cur}));
     ASSERT_EQ(dev.storage.size(), 6u);
@@ -283,11 +281,7 @@ TEST(Scheduler, OnlyHostRunsAreCut) {
     pa::context ctx;
     auto dev = fake_device();
     auto cpu = pa::make_cpu_backend(1);
-    pa::tensor* x = ctx.new_tensor(PA_TYPE_F32, {8});
-    fill(x, 1.0f);
-    pa::tensor* cur = x;
-    for (int i = 0; i < 70; ++i)
-        cur = pa::scale(ctx, cur, 1.0f);
+    pa::tensor* cur = scale_chain(ctx, 8, 1.0f, 70, 1.0f);
     pa::graph g = pa::build_forward({cur});
     pa::scheduler on_device({&dev, cpu.get()});
     on_device.compute(g);
