@@ -1,6 +1,6 @@
-// mul_mv_q.cpp - see mul_mv_q.h. By default (tuning.h: mvq_lanes, mvq_wg) sixteen lanes a row and
-// four rows a work-group keep a row's blocks (18 for k = 576, 48 for k = 1536) spread over the
-// lanes without idle halves; one column a work-group for a decoded token, four for short chunks.
+// mul_mv_q.cpp - see mul_mv_q.h. Lanes a row and threads a work-group come from the tuning table
+// (tuning.h mvq_lanes, mvq_wg: 16 and 64 by default, 8 and 64 on NVIDIA, where fewer lanes a row
+// measured faster); one column a work-group for a decoded token, four for short chunks.
 #include "mul_mv_q.h"
 
 #include <cstdint>
