@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <exception>
 #include <fmt/format.h>
 
 #include "context_impl.h"
@@ -76,6 +77,15 @@ void opencl_backend::read(void* handle, size_t offset, void* dst, size_t bytes) 
 
 void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
     std::lock_guard lock(compute_mu_);
+    // a node that fails drops the checks deferred to the next finish: its error is the one to
+    // report, and the next graph must not inherit them
+    struct discard_on_throw {
+        device_context& ctx;
+        int uncaught = std::uncaught_exceptions();
+        ~discard_on_throw() {
+            if (std::uncaught_exceptions() > uncaught) ctx.discard_deferred_checks();
+        }
+    } guard{ctx_};
     int next_flush = nodes_per_flush;
     for (int i = 0; i < n_nodes; ++i) {
         if (i >= next_flush) { // hand the device what is enqueued so far while the rest is

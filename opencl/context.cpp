@@ -219,6 +219,11 @@ void device_context::finish() {
         c();
 }
 
+void device_context::discard_deferred_checks() {
+    std::lock_guard lock(impl_->checks_mu);
+    impl_->deferred_checks.clear();
+}
+
 void device_context::after_finish(std::function<void()> check) {
     std::lock_guard lock(impl_->checks_mu);
     impl_->deferred_checks.push_back(std::move(check));

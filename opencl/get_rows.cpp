@@ -59,15 +59,17 @@ void compute_get_rows(device_context& ctx, pa_tensor* d) {
                               nullptr),
           "reading the get_rows id check");
     const mem_ref ids_mem = ctx.mem(ids);
+    check(clRetainMemObject(ids_mem.mem), "keeping the get_rows ids for the check");
+    const mem_handle ids_kept(ids_mem.mem); // alive until the check has run
     const std::array<uint64_t, 3> ids_nb{ids->nb[0], ids->nb[1], ids->nb[2]};
     const std::array<int64_t, 2> d_ne{d->ne[1], d->ne[2]};
     const int64_t n_rows = a->ne[1];
-    ctx.after_finish(
-        [&ctx, bad_row, flag = std::make_shared<scratch>(std::move(bad)), ids_mem, ids_nb, d_ne, n_rows] {
-            if (*bad_row == none) return;
-            throw error(fmt::format("get_rows: row id {} out of range [0, {})",
-                                    id_of_row(ctx, ids_mem, ids_nb, d_ne, *bad_row), n_rows));
-        });
+    ctx.after_finish([&ctx, bad_row, flag = std::make_shared<scratch>(std::move(bad)), ids_kept, ids_mem,
+                      ids_nb, d_ne, n_rows] {
+        if (*bad_row == none) return;
+        throw error(fmt::format("get_rows: row id {} out of range [0, {})",
+                                id_of_row(ctx, ids_mem, ids_nb, d_ne, *bad_row), n_rows));
+    });
 }
 
 } // namespace pa::ocl

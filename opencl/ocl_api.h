@@ -155,6 +155,8 @@ class device_context {
     // enqueued non-blocking read brought back): run by the next finish() instead of waiting for
     // the queue now. Whatever it reads must stay alive in the closure.
     void after_finish(std::function<void()> check);
+    // Drops the checks not yet run (the work they check failed to be enqueued: its error wins).
+    void discard_deferred_checks();
 
     // Internals shared with the backend (buffer handles and pool); not for op code.
     struct impl;
