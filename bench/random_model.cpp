@@ -94,44 +94,26 @@ int run_bench_random_model(int argc, char** argv) {
     if (ctx < 1 || ctx > INT32_MAX) throw error("--ctx must be in 1..2^31-1");
 
     gguf::writer w;
-    const std::string arch = "llama";
     const int64_t d = s.embd / s.heads, kv = d * s.kv_heads;
-    w.set("general.architecture", gguf::value::of_string(arch));
-    w.set("general.name", gguf::value::of_string(fmt::format("random {} {}", shape_name, type_name_s)));
-    w.set("general.file_type", gguf::value::of_u32(model::file_type_of(t)));
-    w.set("general.quantization_version", gguf::value::of_u32(2));
-    w.set(arch + ".context_length", gguf::value::of_u32(uint32_t(ctx)));
-    w.set(arch + ".embedding_length", gguf::value::of_u32(uint32_t(s.embd)));
-    w.set(arch + ".block_count", gguf::value::of_u32(uint32_t(s.layers)));
-    w.set(arch + ".feed_forward_length", gguf::value::of_u32(uint32_t(s.ffn)));
-    w.set(arch + ".rope.dimension_count", gguf::value::of_u32(uint32_t(d)));
-    w.set(arch + ".attention.head_count", gguf::value::of_u32(uint32_t(s.heads)));
-    w.set(arch + ".attention.head_count_kv", gguf::value::of_u32(uint32_t(s.kv_heads)));
-    w.set(arch + ".attention.layer_norm_rms_epsilon", gguf::value::of_f32(1e-5f));
-    w.set(arch + ".rope.freq_base", gguf::value::of_f32(s.rope_theta));
-    w.set(arch + ".vocab_size", gguf::value::of_u32(uint32_t(s.vocab)));
+    model::set_llama_metadata(w, fmt::format("random {} {}", shape_name, type_name_s), t,
+                              {uint32_t(ctx), uint32_t(s.embd), uint32_t(s.layers), uint32_t(s.ffn),
+                               uint32_t(d), uint32_t(s.heads), uint32_t(s.kv_heads), uint32_t(s.vocab), 1e-5f,
+                               s.rope_theta});
 
     std::vector<std::string> tokens{"<unk>", "<s>", "</s>"};
-    std::vector<int32_t> types{2, 3, 3}; // unknown, control, control
+    std::vector<int32_t> types{model::tt_unknown, model::tt_control, model::tt_control};
     for (int b = 0; b < 256 && int64_t(tokens.size()) < s.vocab; ++b) {
         tokens.push_back(fmt::format("<0x{:02X}>", b));
-        types.push_back(6); // byte
+        types.push_back(model::tt_byte);
     }
     while (int64_t(tokens.size()) < s.vocab) {
         tokens.push_back(fmt::format("\xe2\x96\x81t{}", tokens.size()));
-        types.push_back(1); // normal
+        types.push_back(model::tt_normal);
     }
     std::vector<float> scores(tokens.size());
     for (size_t i = 0; i < scores.size(); ++i)
         scores[i] = -float(i);
-    w.set("tokenizer.ggml.model", gguf::value::of_string("llama"));
-    w.set("tokenizer.ggml.tokens", gguf::value::of_strings(std::move(tokens)));
-    w.set("tokenizer.ggml.scores", gguf::value::of_f32s(scores));
-    w.set("tokenizer.ggml.token_type", gguf::value::of_i32s(types));
-    w.set("tokenizer.ggml.unknown_token_id", gguf::value::of_u32(0));
-    w.set("tokenizer.ggml.bos_token_id", gguf::value::of_u32(1));
-    w.set("tokenizer.ggml.eos_token_id", gguf::value::of_u32(2));
-    w.set("tokenizer.ggml.add_bos_token", gguf::value::of_bool(true));
+    model::set_spm_vocabulary(w, std::move(tokens), scores, types);
 
     std::mt19937_64 rng(seed);
     const auto weight = [&](const std::string& name, int64_t ne0, int64_t ne1) {
