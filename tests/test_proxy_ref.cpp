@@ -658,9 +658,6 @@ TEST(ProxyRef, ExactRowsKeepGammaOfEachMeasuredQuery) {
     }
 }
 
-// The estimator's goal on the synthetic patterns (small enough for CI; docs/quality.md has the
-// 16K-128K runs): attention recall mean >= 0.95 and p5 >= 0.90 at gamma 0.95, sparse masks. On the
-// diffuse-early / focused-last pattern the row-aware budget keeps the early rows' recall.
 // The quality of the CPU reference's mask on a synthetic pattern at gamma 0.95 (4 heads, 2 KV
 // heads, blocks of 64, no floor); samples 0: the case's default sample rows.
 pa::analysis::mask_quality synthetic_mask_quality(pa::analysis::pattern pat, int64_t N, int samples = 0) {
@@ -680,6 +677,9 @@ pa::analysis::mask_quality synthetic_mask_quality(pa::analysis::pattern pat, int
     return pa::analysis::measure_mask(x, r.est.mask, c.gamma);
 }
 
+// The estimator's goal on the synthetic patterns (small enough for CI; docs/quality.md has the
+// 16K-128K runs): attention recall mean >= 0.95 and p5 >= 0.90 at gamma 0.95, sparse masks. On the
+// diffuse-early / focused-last pattern the row-aware budget keeps the early rows' recall.
 TEST(ProxyRef, RecallTargetsOnSyntheticPatterns) {
     for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::sink_local,
                      pa::analysis::pattern::diffuse_focused}) {
