@@ -117,5 +117,6 @@ for line in open(sys.argv[1]):
           f"{d.get('first_ms', 0):9.2f} {d.get('steady_ms', 0):9.3f} {d.get('build_ms', 0):6.3f} "
           f"{d.get('plan_ms', 0):6.3f} {d.get('dispatch_ms', 0):6.3f} {d.get('wait_ms', 0):6.3f} "
           f"{d.get('sample_ms', 0):6.3f} {d.get('nodes', 0):6.0f}")
-print("steady tok/s = 1000 / median ms; targets: tg >= 600 tok/s, pp512 >= 23,000 tok/s (llama.cpp: 918, 45,878)")
+print("steady tok/s = 1000 / median ms; pp tok/s here is a process's first prompt (weights uploaded, kernels")
+print("loaded): compare llama.cpp with the warmed-up figures of pa bench model above (bench-model.json)")
 EOF
