@@ -10,6 +10,7 @@
 
 #include "blas.h"
 #include "context_impl.h"
+#include "kernel_profile.h"
 #include "opencl_kernels.h"
 
 namespace pa::ocl {
@@ -54,7 +55,9 @@ device_context::device_context(std::string_view spec) : impl_(std::make_unique<i
                                            reinterpret_cast<cl_context_properties>(s.caps.platform_id), 0};
     s.ctx = context_handle(clCreateContext(props, 1, &s.caps.device_id, nullptr, nullptr, &err));
     check(err, fmt::format("creating an OpenCL context on {}", s.caps.name));
-    s.queue = queue_handle(clCreateCommandQueue(s.ctx.get(), s.caps.device_id, 0, &err));
+    const cl_command_queue_properties queue_props =
+        kernel_profile::current() == kernel_profile::mode::device ? CL_QUEUE_PROFILING_ENABLE : 0;
+    s.queue = queue_handle(clCreateCommandQueue(s.ctx.get(), s.caps.device_id, queue_props, &err));
     check(err, fmt::format("creating a command queue on {}", s.caps.name));
     s.pool = std::make_shared<buffer_pool>(s.ctx.get(), s.queue.get(), s.caps);
     s.programs = std::make_unique<program_cache>(s.ctx.get(), s.caps);
@@ -62,7 +65,9 @@ device_context::device_context(std::string_view spec) : impl_(std::make_unique<i
 }
 
 device_context::~device_context() {
-    if (impl_ && impl_->queue) clFinish(impl_->queue.get()); // no kernel may outlive its buffers
+    if (!impl_ || !impl_->queue) return;
+    clFinish(impl_->queue.get()); // no kernel may outlive its buffers
+    kernel_profile::report_device(impl_->queue.get());
 }
 
 const device_caps& device_context::caps() const {

@@ -39,6 +39,15 @@ int64_t work_group(int64_t g, int64_t d) {
     return g * d > 64 * 8 ? 128 : 64;
 }
 
+// Whether K's rows can be read as 16-byte words (FD_K_VEC): contiguous along the head dim, whole
+// words a row, every row at 16-byte alignment.
+bool k_rows_vectorizable(const operand& k) {
+    const uint64_t elem = k.type == PA_TYPE_F16 ? 2 : 4;
+    const uint64_t d = uint64_t(k.shape.ne.s[0]);
+    return k.shape.nb.s[0] == elem && (d * elem) % 16 == 0 && k.shape.nb.s[1] % 16 == 0 &&
+           k.shape.nb.s[2] % 16 == 0 && k.shape.nb.s[3] % 16 == 0 && k.mem.offs % 16 == 0;
+}
+
 } // namespace
 
 bool flash_attn_decode_usable(const device_context& ctx, const operand& q, const operand& k,
@@ -63,8 +72,9 @@ void flash_attn_decode(device_context& ctx, const operand& q, const operand& k, 
     int64_t splits = std::clamp<int64_t>(wanted, 1, (keys + wg - 1) / wg);
     const int64_t per_split = (keys + splits - 1) / splits;
     splits = (keys + per_split - 1) / per_split;
-    const std::string opts = fmt::format("-DFD_D={} -DFD_G={} -DFD_WG={} -DFD_K_F16={} -DFD_V_F16={}", d, g,
-                                         wg, int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16));
+    const std::string opts =
+        fmt::format("-DFD_D={} -DFD_G={} -DFD_WG={} -DFD_K_F16={} -DFD_V_F16={} -DFD_K_VEC={}", d, g, wg,
+                    int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), int(k_rows_vectorizable(k)));
     scratch part = ctx.temp(splits > 1 ? size_t(N * H * splits * d) * 4 : 4);
     scratch part_ml = ctx.temp(splits > 1 ? size_t(N * H * splits * 2) * 4 : 4);
     const cl_mem counters = splits > 1 ? ctx.counters(size_t(Hkv * N)) : part.mem();

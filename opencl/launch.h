@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -87,6 +88,9 @@ template <class... A> void set_args(cl_kernel k, const A&... args) {
     cl_uint i = 0;
     (detail::set_arg(k, i, args), ...);
 }
+
+// The kernel's function name ("?" if the driver cannot say), for messages.
+std::string kernel_name(cl_kernel k);
 
 // Enqueues k. Each global size is rounded up to a multiple of the local size (kernels
 // bounds-check); local.dims == 0 leaves the work-group size to the driver.

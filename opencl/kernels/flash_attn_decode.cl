@@ -27,7 +27,14 @@
 #define FD_V_F16 0
 #endif
 
+#ifndef FD_K_VEC
+// 1: K rows are contiguous and 16-byte aligned (the host checks), read as 16-byte words
+#define FD_K_VEC 0
+#endif
+
 #define FD_OPT ((FD_G * FD_D + FD_WG - 1) / FD_WG) // output elements per thread
+#define FD_K_PER_WORD (FD_K_F16 ? 8 : 4)             // K elements per 16-byte word
+#define FD_K_WORDS (FD_D / FD_K_PER_WORD)
 
 #if FD_K_F16
 #define LOAD_K(p) load_half(p)
@@ -147,10 +154,29 @@ void k_fa_decode(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, gl
             global const char* kr = kb + (ulong)(jt + lid) * k_nb.s1;
             float s[FD_G];
             for (int g = 0; g < FD_G; ++g) s[g] = 0.0f;
+#if FD_K_VEC // the row as 16-byte loads, all issued before the first product
+            uint4 raw[FD_K_WORDS];
+#pragma unroll
+            for (int w = 0; w < FD_K_WORDS; ++w) raw[w] = ((global const uint4*)kr)[w];
+#pragma unroll
+            for (int w = 0; w < FD_K_WORDS; ++w) {
+#if FD_K_F16
+                const float8 kv = vload_half8(0, (const half*)&raw[w]);
+                const float kc[8] = {kv.s0, kv.s1, kv.s2, kv.s3, kv.s4, kv.s5, kv.s6, kv.s7};
+#else
+                const float4 kv = as_float4(raw[w]);
+                const float kc[4] = {kv.s0, kv.s1, kv.s2, kv.s3};
+#endif
+#pragma unroll
+                for (int i = 0; i < FD_K_PER_WORD; ++i)
+                    for (int g = 0; g < FD_G; ++g) s[g] = fma(Qs[g][w * FD_K_PER_WORD + i], kc[i], s[g]);
+            }
+#else
             for (int c = 0; c < FD_D; ++c) {
                 const float kc = LOAD_K(kr + (ulong)c * k_nb.s0);
                 for (int g = 0; g < FD_G; ++g) s[g] = fma(Qs[g][c], kc, s[g]);
             }
+#endif
             for (int g = 0; g < FD_G; ++g) S[g][lid] = scale * s[g];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -176,6 +202,7 @@ void k_fa_decode(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, gl
             const int g = e / FD_D, c = e % FD_D;
             float a = acc[i] * alpha_l[g];
             global const char* vc = vb + (ulong)jt * v_nb.s1 + (ulong)c * v_nb.s0;
+#pragma unroll 8
             for (int j = 0; j < nv; ++j) a = fma(S[g][j], LOAD_V(vc + (ulong)j * v_nb.s1), a);
             acc[i] = a;
         }

@@ -132,6 +132,50 @@ inline float block_dot(qblock b, xblock x) {
 #endif
 }
 
+#define MVQ_WORDS (MVQ_CHUNK * MVQ_BLK / 4)                    // words of one row's chunk
+#define MVQ_WPL ((MVQ_WORDS + MVQ_LANES - 1) / MVQ_LANES)      // of them, per lane
+#define MVQ_XPT ((MVQ_CHUNK * QK + MVQ_WG - 1) / MVQ_WG)       // activations per work-item and column
+
+// MVQ_STAGE: this work-item's share of the chunk of blocks [c, c + MVQ_CHUNK) into registers:
+// words of its row (lanes interleaved) and activations of the nc columns (work-group interleaved;
+// with MVQ_NORM times the norm weights).
+inline void mvq_fetch(global const char* row, global const char* bb, ulong b_nb1, int nc, int lane, int lid, int c,
+                      int blocks, global const float* nw, uint* wreg, float (*xreg)[MVQ_XPT]) {
+    const int nblk = min(MVQ_CHUNK, blocks - c), words = nblk * MVQ_BLK / 4, xn = nblk * QK;
+    global const uint* src = (global const uint*)(row + (ulong)c * MVQ_BLK);
+#pragma unroll
+    for (int t = 0; t < MVQ_WPL; ++t) {
+        const int w = lane + t * MVQ_LANES;
+        wreg[t] = w < words ? src[w] : 0u;
+    }
+#pragma unroll
+    for (int j = 0; j < MVQ_N; ++j) {
+        global const float* x = (global const float*)(bb + (ulong)min(j, nc - 1) * b_nb1) + c * QK;
+#pragma unroll
+        for (int t = 0; t < MVQ_XPT; ++t) {
+            const int i = lid + t * MVQ_WG;
+            xreg[j][t] = j < nc && i < xn ? (MVQ_NORM ? x[i] * nw[c * QK + i] : x[i]) : 0.0f;
+        }
+    }
+}
+// ... and from registers into local memory (stage: the row's words; xs: activations by block).
+inline void mvq_put(int nblk, int nc, int lane, int lid, local uint* mine, local float (*xs)[MVQ_XS_FLOATS],
+                    const uint* wreg, float (*xreg)[MVQ_XPT]) {
+    const int words = nblk * MVQ_BLK / 4, xn = nblk * QK;
+#pragma unroll
+    for (int t = 0; t < MVQ_WPL; ++t) {
+        const int w = lane + t * MVQ_LANES;
+        if (w < words) mine[w] = wreg[t];
+    }
+#pragma unroll
+    for (int j = 0; j < MVQ_N; ++j)
+#pragma unroll
+        for (int t = 0; t < MVQ_XPT; ++t) {
+            const int i = lid + t * MVQ_WG;
+            if (j < nc && i < xn) xs[j][(i / QK) * MVQ_XS_STRIDE + i % QK] = xreg[j][t];
+        }
+}
+
 // This lane's share (blocks lane, lane + MVQ_LANES, ...) of the dot products of one weight row
 // (blocks blk_bytes apart) with the nc columns of b at bb, into part[j][lid]; with MVQ_NORM, of
 // b = x * nw scaled by the column's factor.
@@ -144,17 +188,18 @@ inline void lane_dots(global const char* row, ulong blk_bytes, global const char
     float acc[MVQ_N];
     for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
 #if MVQ_STAGE
+    // Software-pipelined: the next chunk's words and activations are loaded into registers (all
+    // loads of a lane issued back to back) while the current chunk is dotted from local memory,
+    // so a product of a few chunks waits about one memory latency instead of one per load.
     local uint* mine = stage + (lid / MVQ_LANES) * (MVQ_CHUNK * MVQ_BLK / 4);
+    uint wreg[MVQ_WPL];
+    float xreg[MVQ_N][MVQ_XPT];
+    mvq_fetch(row, bb, b_nb1, nc, lane, lid, 0, blocks, nw, wreg, xreg);
     for (int c = 0; c < blocks; c += MVQ_CHUNK) {
-        const int nblk = min(MVQ_CHUNK, blocks - c), words = nblk * MVQ_BLK / 4;
-        global const uint* src = (global const uint*)(row + (ulong)c * MVQ_BLK);
-        for (int w = lane; w < words; w += MVQ_LANES) mine[w] = src[w];
-        for (int j = 0; j < nc; ++j) {
-            global const float* x = (global const float*)(bb + (ulong)j * b_nb1) + c * QK;
-            for (int i = lid; i < nblk * QK; i += MVQ_WG)
-                xs[j][(i / QK) * MVQ_XS_STRIDE + i % QK] = MVQ_NORM ? x[i] * nw[c * QK + i] : x[i];
-        }
+        const int nblk = min(MVQ_CHUNK, blocks - c);
+        mvq_put(nblk, nc, lane, lid, mine, xs, wreg, xreg);
         barrier(CLK_LOCAL_MEM_FENCE);
+        if (c + MVQ_CHUNK < blocks) mvq_fetch(row, bb, b_nb1, nc, lane, lid, c + MVQ_CHUNK, blocks, nw, wreg, xreg);
         for (int kb = lane; kb < nblk; kb += MVQ_LANES) {
             const qblock q = qblock_local((local const char*)mine + kb * MVQ_BLK);
             for (int j = 0; j < MVQ_N; ++j)

@@ -99,9 +99,10 @@ case_list flash_attn_decode_cases() {
     const pa_type f16 = PA_TYPE_F16, f32 = PA_TYPE_F32;
     case_list c;
     const auto add_case = [&](int64_t d, int64_t n, int64_t h, int64_t hkv, int64_t np, int64_t extra,
-                              pa_type kt, pa_type vt, bool causal, int repeats = 1) {
+                              pa_type kt, pa_type vt, bool causal, int repeats = 1,
+                              layout kv_layout = layout::padded) {
         auto fc = std::make_unique<case_flash_attn>(d, n, h, hkv, np, extra, kt, vt, causal, layout::permuted,
-                                                    layout::padded);
+                                                    kv_layout);
         fc->repeats = repeats;
         c.push_back(std::move(fc));
     };
@@ -116,6 +117,11 @@ case_list flash_attn_decode_cases() {
     add_case(64, 1, 3, 1, 1500, 0, f16, f16, true, 3);
     add_case(64, 4, 8, 2, 901, 3, f32, f16, false, 3);
     add_case(32, 3, 4, 4, 2500, 9, f16, f32, true, 3);
+    // K rows at 16-byte alignment (packed and permuted cache views): read as 16-byte words
+    add_case(64, 1, 9, 3, 2047, 0, f16, f16, true, 1, layout::packed);
+    add_case(128, 1, 8, 2, 777, 0, f16, f16, true, 1, layout::permuted);
+    add_case(80, 2, 3, 1, 1001, 7, f32, f16, true, 1, layout::packed);
+    add_case(32, 4, 4, 2, 300, 1, f16, f32, false, 1, layout::permuted);
     return c;
 }
 

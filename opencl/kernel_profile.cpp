@@ -1,0 +1,180 @@
+// kernel_profile.cpp - PA_OPENCL_PROFILE (see kernel_profile.h).
+#include "kernel_profile.h"
+
+#include "launch.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pa::ocl::kernel_profile {
+namespace {
+
+struct totals {
+    double ms = 0;
+    long launches = 0;
+};
+
+void print_table(const char* title, const std::map<std::string, totals>& by_name) {
+    std::vector<std::pair<std::string, totals>> rows(by_name.begin(), by_name.end());
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+    std::fprintf(stderr, "PA_OPENCL_PROFILE: %s\n", title);
+    for (const auto& [name, t] : rows)
+        std::fprintf(stderr, "  %-28s %10.3f ms  %8ld launches  %8.2f us each\n", name.c_str(), t.ms,
+                     t.launches, t.launches ? 1e3 * t.ms / t.launches : 0.0);
+}
+
+// Wall mode: totals printed when the process exits.
+struct wall_table {
+    std::mutex mu;
+    std::map<std::string, totals> by_name;
+    std::chrono::steady_clock::time_point t0;
+    ~wall_table() {
+        if (!by_name.empty()) print_table("kernel wall times (queue serialized)", by_name);
+    }
+};
+wall_table& wall() {
+    static wall_table t;
+    return t;
+}
+
+// Device mode: one event a launch, resolved in batches so the events held stay bounded.
+struct device_record {
+    std::string name;
+    event_handle ev;
+};
+struct device_table {
+    std::mutex mu;
+    std::vector<device_record> pending;
+    std::map<std::string, totals> by_name;
+    double busy_ms = 0, gap_ms = 0, idle_ms = 0; // idle: gaps over 1 ms (the host not feeding)
+    long gaps = 0, idles = 0;
+    cl_ulong last_end = 0;
+    cl_event slot = nullptr; // the event of the launch in flight
+};
+device_table& dev() {
+    static device_table t;
+    return t;
+}
+
+constexpr size_t resolve_every = 16384;
+constexpr double idle_ms_threshold = 1.0;
+
+void resolve(device_table& t) { // t.mu held
+    if (t.pending.empty()) return;
+    cl_event last = t.pending.back().ev.get();
+    if (clWaitForEvents(1, &last) != CL_SUCCESS) {
+        t.pending.clear();
+        return;
+    }
+    for (const auto& r : t.pending) {
+        cl_ulong start = 0, end = 0;
+        if (clGetEventProfilingInfo(r.ev.get(), CL_PROFILING_COMMAND_START, sizeof start, &start, nullptr) !=
+                CL_SUCCESS ||
+            clGetEventProfilingInfo(r.ev.get(), CL_PROFILING_COMMAND_END, sizeof end, &end, nullptr) !=
+                CL_SUCCESS)
+            continue;
+        const double ms = 1e-6 * static_cast<double>(end - start);
+        auto& row = t.by_name[r.name];
+        row.ms += ms;
+        ++row.launches;
+        t.busy_ms += ms;
+        if (t.last_end && start >= t.last_end) {
+            const double gap = 1e-6 * static_cast<double>(start - t.last_end);
+            if (gap < idle_ms_threshold) {
+                t.gap_ms += gap;
+                ++t.gaps;
+            } else {
+                t.idle_ms += gap;
+                ++t.idles;
+            }
+        }
+        t.last_end = std::max(t.last_end, end);
+    }
+    t.pending.clear();
+}
+
+} // namespace
+
+mode current() {
+    static const mode m = [] {
+        const char* e = std::getenv("PA_OPENCL_PROFILE");
+        const std::string_view v = e ? e : "";
+        if (v.empty() || v == "0") return mode::off;
+        return v == "device" ? mode::device : mode::wall;
+    }();
+    return m;
+}
+
+cl_event* before(cl_command_queue q) {
+    switch (current()) {
+    case mode::off:
+        return nullptr;
+    case mode::wall:
+        clFinish(q);
+        wall().t0 = std::chrono::steady_clock::now();
+        return nullptr;
+    case mode::device: {
+        auto& t = dev();
+        t.mu.lock(); // held until after(): the slot belongs to this launch
+        t.slot = nullptr;
+        return &t.slot;
+    }
+    }
+    return nullptr;
+}
+
+void after(cl_command_queue q, cl_kernel k, cl_int enqueue_status) {
+    switch (current()) {
+    case mode::off:
+        return;
+    case mode::wall: {
+        if (enqueue_status != CL_SUCCESS) return;
+        clFinish(q);
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall().t0).count();
+        std::lock_guard lock(wall().mu);
+        auto& row = wall().by_name[kernel_name(k)];
+        row.ms += ms;
+        ++row.launches;
+        return;
+    }
+    case mode::device: {
+        auto& t = dev();
+        std::lock_guard lock(t.mu, std::adopt_lock);
+        if (enqueue_status != CL_SUCCESS || !t.slot) return;
+        t.pending.push_back({kernel_name(k), event_handle(t.slot)});
+        t.slot = nullptr;
+        if (t.pending.size() >= resolve_every) resolve(t);
+        return;
+    }
+    }
+}
+
+void report_device(cl_command_queue) {
+    if (current() != mode::device) return;
+    auto& t = dev();
+    std::lock_guard lock(t.mu);
+    resolve(t);
+    if (t.by_name.empty()) return;
+    print_table("kernel device times (profiling events, queue not serialized)", t.by_name);
+    std::fprintf(
+        stderr,
+        "  busy %.3f ms; between kernels %.3f ms in %ld gaps (%.2f us each); idle (gaps >= %.0f ms) %.3f "
+        "ms in %ld\n",
+        t.busy_ms, t.gap_ms, t.gaps, t.gaps ? 1e3 * t.gap_ms / t.gaps : 0.0, idle_ms_threshold, t.idle_ms,
+        t.idles);
+    t.by_name.clear();
+    t.busy_ms = t.gap_ms = t.idle_ms = 0;
+    t.gaps = t.idles = 0;
+    t.last_end = 0;
+}
+
+} // namespace pa::ocl::kernel_profile
