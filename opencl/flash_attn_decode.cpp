@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <string_view>
 
-#include <fmt/format.h>
 
 #include "launch.h"
 #include "op_table.h"
@@ -72,16 +71,19 @@ void flash_attn_decode(device_context& ctx, const operand& q, const operand& k, 
     int64_t splits = std::clamp<int64_t>(wanted, 1, (keys + wg - 1) / wg);
     const int64_t per_split = (keys + splits - 1) / splits;
     splits = (keys + per_split - 1) / per_split;
-    const std::string opts =
-        fmt::format("-DFD_D={} -DFD_G={} -DFD_WG={} -DFD_K_F16={} -DFD_V_F16={} -DFD_K_VEC={}", d, g, wg,
-                    int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), int(k_rows_vectorizable(k)));
+    const cl_kernel kernel = ctx.get_kernel("flash_attn_decode.cl", "k_fa_decode",
+                                            {{"FD_D", d},
+                                             {"FD_G", g},
+                                             {"FD_WG", wg},
+                                             {"FD_K_F16", k.type == PA_TYPE_F16},
+                                             {"FD_V_F16", v.type == PA_TYPE_F16},
+                                             {"FD_K_VEC", k_rows_vectorizable(k)}});
     scratch part = ctx.temp(splits > 1 ? size_t(N * H * splits * d) * 4 : 4);
     scratch part_ml = ctx.temp(splits > 1 ? size_t(N * H * splits * 2) * 4 : 4);
     const cl_mem counters = splits > 1 ? ctx.counters(size_t(Hkv * N)) : part.mem();
-    ctx.launch(ctx.get_kernel("flash_attn_decode.cl", "k_fa_decode", opts),
-               range3(size_t(splits * wg), size_t(Hkv), size_t(N)), range3(size_t(wg), 1, 1), q.mem, q.shape,
-               k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, int32_t(n_past), int32_t(causal),
-               int32_t(per_split), int32_t(splits), part.mem(), part_ml.mem(), counters);
+    ctx.launch(kernel, range3(size_t(splits * wg), size_t(Hkv), size_t(N)), range3(size_t(wg), 1, 1), q.mem,
+               q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, int32_t(n_past),
+               int32_t(causal), int32_t(per_split), int32_t(splits), part.mem(), part_ml.mem(), counters);
 }
 
 } // namespace pa::ocl

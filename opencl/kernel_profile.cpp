@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,6 +20,7 @@ namespace {
 struct totals {
     double ms = 0;
     long launches = 0;
+    double gap_before_ms = 0; // device mode: idle time before its launches (gaps under 1 ms)
 };
 
 void print_table(const char* title, const std::map<std::string, totals>& by_name) {
@@ -27,8 +29,9 @@ void print_table(const char* title, const std::map<std::string, totals>& by_name
               [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
     std::fprintf(stderr, "PA_OPENCL_PROFILE: %s\n", title);
     for (const auto& [name, t] : rows)
-        std::fprintf(stderr, "  %-28s %10.3f ms  %8ld launches  %8.2f us each\n", name.c_str(), t.ms,
-                     t.launches, t.launches ? 1e3 * t.ms / t.launches : 0.0);
+        std::fprintf(stderr, "  %-28s %10.3f ms  %8ld launches  %8.2f us each  %8.2f us gap before\n",
+                     name.c_str(), t.ms, t.launches, t.launches ? 1e3 * t.ms / t.launches : 0.0,
+                     t.launches ? 1e3 * t.gap_before_ms / t.launches : 0.0);
 }
 
 // Wall mode: totals printed when the process exits.
@@ -57,6 +60,7 @@ struct device_table {
     double busy_ms = 0, gap_ms = 0, idle_ms = 0; // idle: gaps over 1 ms (the host not feeding)
     long gaps = 0, idles = 0;
     cl_ulong last_end = 0;
+    long gap_hist[7] = {};   // gaps under 2, 5, 10, 20, 50, 100, 1000 us
     cl_event slot = nullptr; // the event of the launch in flight
 };
 device_table& dev() {
@@ -91,6 +95,11 @@ void resolve(device_table& t) { // t.mu held
             if (gap < idle_ms_threshold) {
                 t.gap_ms += gap;
                 ++t.gaps;
+                row.gap_before_ms += gap;
+                int b = 0;
+                for (const double edge : {0.002, 0.005, 0.010, 0.020, 0.050, 0.100})
+                    if (gap >= edge) ++b;
+                ++t.gap_hist[b];
             } else {
                 t.idle_ms += gap;
                 ++t.idles;
@@ -171,7 +180,12 @@ void report_device(cl_command_queue) {
         "ms in %ld\n",
         t.busy_ms, t.gap_ms, t.gaps, t.gaps ? 1e3 * t.gap_ms / t.gaps : 0.0, idle_ms_threshold, t.idle_ms,
         t.idles);
+    std::fprintf(stderr,
+                 "  gaps (us): <2 %ld, 2-5 %ld, 5-10 %ld, 10-20 %ld, 20-50 %ld, 50-100 %ld, 100-1000 %ld\n",
+                 t.gap_hist[0], t.gap_hist[1], t.gap_hist[2], t.gap_hist[3], t.gap_hist[4], t.gap_hist[5],
+                 t.gap_hist[6]);
     t.by_name.clear();
+    std::fill(std::begin(t.gap_hist), std::end(t.gap_hist), 0L);
     t.busy_ms = t.gap_ms = t.idle_ms = 0;
     t.gaps = t.idles = 0;
     t.last_end = 0;

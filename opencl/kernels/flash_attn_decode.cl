@@ -202,7 +202,6 @@ void k_fa_decode(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, gl
             const int g = e / FD_D, c = e % FD_D;
             float a = acc[i] * alpha_l[g];
             global const char* vc = vb + (ulong)jt * v_nb.s1 + (ulong)c * v_nb.s0;
-#pragma unroll 8
             for (int j = 0; j < nv; ++j) a = fma(S[g][j], LOAD_V(vc + (ulong)j * v_nb.s1), a);
             acc[i] = a;
         }
