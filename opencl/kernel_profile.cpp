@@ -21,17 +21,23 @@ struct totals {
     double ms = 0;
     long launches = 0;
     double gap_before_ms = 0; // device mode: idle time before its launches (gaps under 1 ms)
+    double enqueue_ms = 0;    // device mode: host time in clEnqueueNDRangeKernel
 };
 
-void print_table(const char* title, const std::map<std::string, totals>& by_name) {
+void print_table(const char* title, const std::map<std::string, totals>& by_name, bool device) {
     std::vector<std::pair<std::string, totals>> rows(by_name.begin(), by_name.end());
     std::sort(rows.begin(), rows.end(),
               [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
     std::fprintf(stderr, "PA_OPENCL_PROFILE: %s\n", title);
-    for (const auto& [name, t] : rows)
-        std::fprintf(stderr, "  %-28s %10.3f ms  %8ld launches  %8.2f us each  %8.2f us gap before\n",
-                     name.c_str(), t.ms, t.launches, t.launches ? 1e3 * t.ms / t.launches : 0.0,
-                     t.launches ? 1e3 * t.gap_before_ms / t.launches : 0.0);
+    const auto per_launch = [](double ms, long n) { return n ? 1e3 * ms / double(n) : 0.0; };
+    for (const auto& [name, t] : rows) {
+        std::fprintf(stderr, "  %-28s %10.3f ms  %8ld launches  %8.2f us each", name.c_str(), t.ms,
+                     t.launches, per_launch(t.ms, t.launches));
+        if (device)
+            std::fprintf(stderr, "  %8.2f us gap before  %6.2f us host enqueue",
+                         per_launch(t.gap_before_ms, t.launches), per_launch(t.enqueue_ms, t.launches));
+        std::fprintf(stderr, "\n");
+    }
 }
 
 // Wall mode: totals printed when the process exits.
@@ -40,7 +46,7 @@ struct wall_table {
     std::map<std::string, totals> by_name;
     std::chrono::steady_clock::time_point t0;
     ~wall_table() {
-        if (!by_name.empty()) print_table("kernel wall times (queue serialized)", by_name);
+        if (!by_name.empty()) print_table("kernel wall times (queue serialized)", by_name, false);
     }
 };
 wall_table& wall() {
@@ -62,6 +68,8 @@ struct device_table {
     cl_ulong last_end = 0;
     long gap_hist[7] = {};   // gaps under 2, 5, 10, 20, 50, 100, 1000 us
     cl_event slot = nullptr; // the event of the launch in flight
+    std::chrono::steady_clock::time_point slot_t0;
+    std::map<std::string, double> enqueue_ms; // by kernel name
 };
 device_table& dev() {
     static device_table t;
@@ -134,6 +142,7 @@ cl_event* before(cl_command_queue q) {
         auto& t = dev();
         t.mu.lock(); // held until after(): the slot belongs to this launch
         t.slot = nullptr;
+        t.slot_t0 = std::chrono::steady_clock::now();
         return &t.slot;
     }
     }
@@ -158,8 +167,11 @@ void after(cl_command_queue q, cl_kernel k, cl_int enqueue_status) {
     case mode::device: {
         auto& t = dev();
         std::lock_guard lock(t.mu, std::adopt_lock);
+        const double enqueue_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t.slot_t0).count();
         if (enqueue_status != CL_SUCCESS || !t.slot) return;
         t.pending.push_back({kernel_name(k), event_handle(t.slot)});
+        t.enqueue_ms[t.pending.back().name] += enqueue_ms;
         t.slot = nullptr;
         if (t.pending.size() >= resolve_every) resolve(t);
         return;
@@ -173,7 +185,9 @@ void report_device(cl_command_queue) {
     std::lock_guard lock(t.mu);
     resolve(t);
     if (t.by_name.empty()) return;
-    print_table("kernel device times (profiling events, queue not serialized)", t.by_name);
+    for (auto& [name, row] : t.by_name)
+        if (auto it = t.enqueue_ms.find(name); it != t.enqueue_ms.end()) row.enqueue_ms = it->second;
+    print_table("kernel device times (profiling events, queue not serialized)", t.by_name, true);
     std::fprintf(
         stderr,
         "  busy %.3f ms; between kernels %.3f ms in %ld gaps (%.2f us each); idle (gaps >= %.0f ms) %.3f "
@@ -185,6 +199,7 @@ void report_device(cl_command_queue) {
                  t.gap_hist[0], t.gap_hist[1], t.gap_hist[2], t.gap_hist[3], t.gap_hist[4], t.gap_hist[5],
                  t.gap_hist[6]);
     t.by_name.clear();
+    t.enqueue_ms.clear();
     std::fill(std::begin(t.gap_hist), std::end(t.gap_hist), 0L);
     t.busy_ms = t.gap_ms = t.idle_ms = 0;
     t.gaps = t.idles = 0;
