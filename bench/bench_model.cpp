@@ -1,9 +1,11 @@
 // bench_model.cpp - `pa bench model`: prompt processing and generation speed of a GGUF model, the
 // way llama.cpp's llama-bench measures them, so the two read side by side: the model is loaded and
 // every kernel built in an untimed warm-up, then ppN is N random tokens evaluated from an empty
-// cache (tokens / seconds) and tgN is N tokens decoded one at a time, greedily, from position 0
-// (llama-bench's tg) and after a prompt of --tg-after tokens (the issue's "tg after a 512-token
-// prompt"). Each figure is the median of --reps runs; a table on stdout and a JSON array of records.
+// cache (tokens / seconds) and tgN is N tokens decoded one at a time from position 0 (llama-bench's
+// tg) and after a prompt of --tg-after tokens (the issue's "tg after a 512-token prompt"), each
+// next token drawn at random as llama-bench does (its logits are computed and read back, not
+// sampled: a host argmax over the vocabulary is not part of the figure). Each figure is the median of --reps
+// runs; a table on stdout and a JSON array of records.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -17,7 +19,6 @@
 #include "cli.h"
 #include "model.h"
 #include "pa/error.h"
-#include "sampling.h"
 #include "session.h"
 
 namespace pa::bench {
@@ -27,7 +28,8 @@ constexpr const char* usage =
     "usage: pa bench model -m MODEL.gguf [options]\n"
     "Prompt processing (ppN) and generation (tgN) speed, as llama.cpp's llama-bench measures them:\n"
     "after an untimed warm-up, ppN evaluates N random tokens from an empty cache, tgN decodes N\n"
-    "tokens one at a time (greedy) from position 0 and after a prompt of --tg-after tokens.\n"
+    "tokens one at a time (random tokens, as llama-bench) from position 0 and after a prompt of\n"
+    "--tg-after tokens.\n"
     "  -m, --model F     the GGUF model\n"
     "  -p, --n-prompt L  prompt sizes (default 512)\n"
     "  -n, --n-gen N     tokens to generate (default 128; 0: no tg)\n"
@@ -37,23 +39,23 @@ constexpr const char* usage =
     "  --batch B         tokens per prefill graph (default: the largest prompt, as llama-bench -ub)\n"
     "  --out FILE        JSON results (default bench/results/<device>-<date>-model.json)\n";
 
-// greedy: the id of the largest logit
-int32_t argmax_token(const std::vector<float>& logits) {
-    return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
-
 double seconds(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // Seconds to decode n tokens one at a time from an empty cache, after evaluating prompt (untimed).
-double time_generation(model::session& s, std::span<const int32_t> prompt, int64_t n) {
+// Each token's logits come back to the host (eval returns them); the next token is random.
+double time_generation(model::session& s, std::span<const int32_t> prompt, int64_t n, int32_t n_vocab) {
     s.reset();
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int32_t> pick(0, n_vocab - 1);
     int32_t next = 1;
-    if (!prompt.empty()) next = argmax_token(s.eval(prompt));
+    if (!prompt.empty()) s.eval(prompt);
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t i = 0; i < n; ++i)
-        next = argmax_token(s.eval(std::span<const int32_t>(&next, 1)));
+    for (int64_t i = 0; i < n; ++i) {
+        s.eval(std::span<const int32_t>(&next, 1));
+        next = pick(rng);
+    }
     return seconds(t0);
 }
 
@@ -104,7 +106,8 @@ int run_bench_model(int argc, char** argv) {
     std::printf("device: %s\nmodel: %s\n", be.main().description().c_str(), m.describe().c_str());
 
     std::mt19937 rng(42);
-    std::uniform_int_distribution<int32_t> pick(0, int32_t(m.hp().n_vocab) - 1);
+    const int32_t n_vocab = int32_t(m.hp().n_vocab);
+    std::uniform_int_distribution<int32_t> pick(0, n_vocab - 1);
     std::vector<int32_t> tokens(size_t(std::max(max_prompt, tg_after)));
     for (int32_t& t : tokens)
         t = pick(rng);
@@ -114,7 +117,7 @@ int run_bench_model(int argc, char** argv) {
         s.reset();
         s.eval(std::span<const int32_t>(tokens.data(), size_t(p)));
     }
-    if (n_gen > 0) time_generation(s, {}, std::min<int64_t>(n_gen, 8));
+    if (n_gen > 0) time_generation(s, {}, std::min<int64_t>(n_gen, 8), n_vocab);
 
     std::vector<record> recs;
     std::printf("%-10s %8s %12s %12s\n", "test", "tokens", "ms", "tokens/s");
@@ -142,8 +145,8 @@ int run_bench_model(int argc, char** argv) {
         for (const int64_t after : afters) {
             std::vector<double> secs;
             for (int r = 0; r < reps; ++r)
-                secs.push_back(
-                    time_generation(s, std::span<const int32_t>(tokens.data(), size_t(after)), n_gen));
+                secs.push_back(time_generation(s, std::span<const int32_t>(tokens.data(), size_t(after)),
+                                               n_gen, n_vocab));
             report(after ? fmt::format("tg{}@{}", n_gen, after) : fmt::format("tg{}", n_gen), n_gen, secs,
                    after);
         }
