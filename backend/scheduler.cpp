@@ -505,24 +505,9 @@ void scheduler::execute(const graph& g, plan& p, const run& r) {
         spare_handles& s;
         ~give_back_spares() { s.release_all(); }
     } guard{*spares_};
-    // A device run goes to its backend in parts, so the device starts on the first nodes while
-    // the host prepares the rest (preparing a decoded token's ~150 nodes first left the GPU idle
-    // ~0.4 ms a token). A part ends before a normalization node, where no fused run of nodes of
-    // the OpenCL backend spans the cut (its fusions start at one or end before one), once it
-    // holds at least part_min compute nodes; part_min doubles after each part (few parts, few
-    // flushes). Host backends take the run in one call.
-    constexpr size_t max_part_min = 64;
-    size_t handed = 0, part_min = 1;
-    const auto hand_over = [&] {
-        be->compute(std::span<tensor* const>(run_nodes_).subspan(handed));
-        handed = run_nodes_.size();
-        part_min = std::min<size_t>(part_min * 2, max_part_min);
-    };
     for (size_t i = r.begin; i < r.end; ++i) {
         tensor* node = g.nodes[i];
         if (is_view_op(node->op)) continue;
-        if (!be->is_host() && node->op == PA_OP_RMS_NORM && run_nodes_.size() - handed >= part_min)
-            hand_over();
         const size_t step = run_nodes_.size();
         const auto& srcs = p.src_root[i];
         for (int k = 0; k < PA_MAX_SRC; ++k)
@@ -542,7 +527,7 @@ void scheduler::execute(const graph& g, plan& p, const run& r) {
         out.valid = 1u << b; // later nodes of the run read it on b
         free_dead(p, i, b, step);
     }
-    if (run_nodes_.size() > handed) hand_over();
+    be->compute(run_nodes_);
     if (timing_) { // a run is one node (with its copies) while timing is on
         be->synchronize();
         const double ms =

@@ -24,7 +24,7 @@ class fake_device final : public pa::backend {
     std::string description() const override { return "test device"; }
     bool supports_op(const pa::tensor* n) const override {
         ++supports_queries;
-        if (n->op != PA_OP_ADD && n->op != PA_OP_SCALE && n->op != PA_OP_RMS_NORM) return false;
+        if (n->op != PA_OP_ADD && n->op != PA_OP_SCALE) return false;
         for (const pa::tensor* s : n->src)
             if (s && (s->type != PA_TYPE_F32 || !pa::is_contiguous(s) || !pa::same_shape(s, n))) return false;
         return true;
@@ -49,7 +49,6 @@ class fake_device final : public pa::backend {
     void read(void* h, size_t off, void* dst, size_t n) override { std::memcpy(dst, bytes(h) + off, n); }
     void compute(std::span<pa::tensor* const> nodes) override {
         ++calls;
-        part_sizes.push_back(int(nodes.size()));
         for (pa::tensor* n : nodes) {
             std::vector<void*> srcs;
             for (const pa::tensor* s : n->src)
@@ -63,17 +62,6 @@ class fake_device final : public pa::backend {
                 const float* b = f32(n->src[1]);
                 for (int64_t i = 0; i < count; ++i)
                     out[i] = a[i] + b[i];
-            } else if (n->op == PA_OP_RMS_NORM) { // rows of ne0, as the CPU reference
-                const float* a = f32(n->src[0]);
-                const float eps = pa_param_f(n, 0);
-                for (int64_t r = 0; r < count / n->ne[0]; ++r) {
-                    double sum_sq = 0;
-                    for (int64_t i = 0; i < n->ne[0]; ++i)
-                        sum_sq += double(a[r * n->ne[0] + i]) * a[r * n->ne[0] + i];
-                    const float f = float(1.0 / std::sqrt(sum_sq / double(n->ne[0]) + eps));
-                    for (int64_t i = 0; i < n->ne[0]; ++i)
-                        out[r * n->ne[0] + i] = a[r * n->ne[0] + i] * f;
-                }
             } else {
                 const float* a = f32(n->src[0]);
                 const float s = pa_param_f(n, 0);
@@ -90,7 +78,6 @@ class fake_device final : public pa::backend {
     };
     std::map<void*, std::unique_ptr<std::vector<std::byte>>> blocks;
     std::vector<node_storage> storage; // of every node computed, in order
-    std::vector<int> part_sizes;       // nodes of each compute call
     size_t live_bytes = 0, cap = size_t(1) << 30;
     int allocs = 0, writes = 0, computed = 0, calls = 0;
     mutable int supports_queries = 0;
@@ -304,35 +291,6 @@ TEST(Scheduler, OnlyHostRunsAreCut) {
     on_host.compute(g);
     EXPECT_EQ(on_host.stats().runs, 3) << "70 nodes: 32 + 32 + 6";
     EXPECT_FLOAT_EQ(static_cast<float*>(cur->data)[7], 8.0f);
-}
-
-// A device run reaches its backend in parts that end before a normalization node, so the
-// device starts while the host prepares the rest; each part at least twice the last one's
-// minimum (1, 2, 4, ...); the values are those of the run on the CPU alone.
-TEST(Scheduler, DeviceRunsGoInPartsBeforeNorms) {
-    pa::context ctx;
-    auto dev = fake_device();
-    auto cpu = pa::make_cpu_backend(1);
-    pa::tensor* cur = ctx.new_tensor(PA_TYPE_F32, {8, 2});
-    fill(cur, 1.0f);
-    for (int block = 0; block < 6; ++block) { // [norm, scale, scale] x 6: 18 nodes
-        cur = pa::rms_norm(ctx, cur, 1e-6f);
-        cur = pa::scale(ctx, cur, 2.0f);
-        cur = pa::scale(ctx, cur, 0.5f + float(block));
-    }
-    pa::graph g = pa::build_forward({cur});
-    pa::scheduler sched({&dev, cpu.get()});
-    sched.compute(g);
-    std::vector<float> on_device(static_cast<float*>(cur->data), static_cast<float*>(cur->data) + 16);
-    EXPECT_EQ(sched.stats().runs, 1);
-    EXPECT_EQ(dev.computed, 18);
-    // parts: before norm 2 (3 pending >= 1), before norm 3 (3 >= 2), before norm 5 (6 >= 4), the rest
-    EXPECT_EQ(dev.part_sizes, (std::vector<int>{3, 3, 6, 6}));
-    pa::scheduler on_host({cpu.get()});
-    on_host.compute(g);
-    for (int i = 0; i < 16; ++i)
-        EXPECT_NEAR(static_cast<float*>(cur->data)[i], on_device[size_t(i)],
-                    1e-5f * std::fabs(on_device[size_t(i)]));
 }
 
 TEST(Scheduler, OutOfDeviceMemoryIsAnError) {
