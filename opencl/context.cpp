@@ -67,7 +67,7 @@ device_context::device_context(std::string_view spec) : impl_(std::make_unique<i
 device_context::~device_context() {
     if (!impl_ || !impl_->queue) return;
     clFinish(impl_->queue.get()); // no kernel may outlive its buffers
-    kernel_profile::report_device(impl_->queue.get());
+    kernel_profile::report_device();
 }
 
 const device_caps& device_context::caps() const {

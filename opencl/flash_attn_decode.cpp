@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <string_view>
 
-
 #include "launch.h"
 #include "op_table.h"
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -44,7 +45,6 @@ void print_table(const char* title, const std::map<std::string, totals>& by_name
 struct wall_table {
     std::mutex mu;
     std::map<std::string, totals> by_name;
-    std::chrono::steady_clock::time_point t0;
     ~wall_table() {
         if (!by_name.empty()) print_table("kernel wall times (queue serialized)", by_name, false);
     }
@@ -66,10 +66,7 @@ struct device_table {
     double busy_ms = 0, gap_ms = 0, idle_ms = 0; // idle: gaps over 1 ms (the host not feeding)
     long gaps = 0, idles = 0;
     cl_ulong last_end = 0;
-    long gap_hist[7] = {};   // gaps under 2, 5, 10, 20, 50, 100, 1000 us
-    cl_event slot = nullptr; // the event of the launch in flight
-    std::chrono::steady_clock::time_point slot_t0;
-    std::map<std::string, double> enqueue_ms; // by kernel name
+    long gap_hist[7] = {}; // gaps under 2, 5, 10, 20, 50, 100, 1000 us
 };
 device_table& dev() {
     static device_table t;
@@ -130,63 +127,43 @@ mode current() {
     return m;
 }
 
-cl_event* before(cl_command_queue q) {
-    switch (current()) {
-    case mode::off:
-        return nullptr;
-    case mode::wall:
+cl_int enqueue(cl_command_queue q, cl_kernel k, const std::function<cl_int(cl_event*)>& enqueue) {
+    using clock = std::chrono::steady_clock;
+    const auto ms_since = [](clock::time_point t0) {
+        return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    };
+    if (current() == mode::wall) {
         clFinish(q);
-        wall().t0 = std::chrono::steady_clock::now();
-        return nullptr;
-    case mode::device: {
-        auto& t = dev();
-        t.mu.lock(); // held until after(): the slot belongs to this launch
-        t.slot = nullptr;
-        t.slot_t0 = std::chrono::steady_clock::now();
-        return &t.slot;
-    }
-    }
-    return nullptr;
-}
-
-void after(cl_command_queue q, cl_kernel k, cl_int enqueue_status) {
-    switch (current()) {
-    case mode::off:
-        return;
-    case mode::wall: {
-        if (enqueue_status != CL_SUCCESS) return;
+        const auto t0 = clock::now();
+        const cl_int err = enqueue(nullptr);
+        if (err != CL_SUCCESS) return err;
         clFinish(q);
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall().t0).count();
+        const double ms = ms_since(t0);
         std::lock_guard lock(wall().mu);
         auto& row = wall().by_name[kernel_name(k)];
         row.ms += ms;
         ++row.launches;
-        return;
+        return err;
     }
-    case mode::device: {
-        auto& t = dev();
-        std::lock_guard lock(t.mu, std::adopt_lock);
-        const double enqueue_ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t.slot_t0).count();
-        if (enqueue_status != CL_SUCCESS || !t.slot) return;
-        t.pending.push_back({kernel_name(k), event_handle(t.slot)});
-        t.enqueue_ms[t.pending.back().name] += enqueue_ms;
-        t.slot = nullptr;
-        if (t.pending.size() >= resolve_every) resolve(t);
-        return;
-    }
-    }
+    cl_event ev = nullptr;
+    const auto t0 = clock::now();
+    const cl_int err = enqueue(current() == mode::device ? &ev : nullptr);
+    const double enqueue_ms = ms_since(t0);
+    if (err != CL_SUCCESS || !ev) return err;
+    auto& t = dev();
+    std::lock_guard lock(t.mu);
+    t.pending.push_back({kernel_name(k), event_handle(ev)});
+    t.by_name[t.pending.back().name].enqueue_ms += enqueue_ms;
+    if (t.pending.size() >= resolve_every) resolve(t);
+    return err;
 }
 
-void report_device(cl_command_queue) {
+void report_device() {
     if (current() != mode::device) return;
     auto& t = dev();
     std::lock_guard lock(t.mu);
     resolve(t);
     if (t.by_name.empty()) return;
-    for (auto& [name, row] : t.by_name)
-        if (auto it = t.enqueue_ms.find(name); it != t.enqueue_ms.end()) row.enqueue_ms = it->second;
     print_table("kernel device times (profiling events, queue not serialized)", t.by_name, true);
     std::fprintf(
         stderr,
@@ -199,7 +176,6 @@ void report_device(cl_command_queue) {
                  t.gap_hist[0], t.gap_hist[1], t.gap_hist[2], t.gap_hist[3], t.gap_hist[4], t.gap_hist[5],
                  t.gap_hist[6]);
     t.by_name.clear();
-    t.enqueue_ms.clear();
     std::fill(std::begin(t.gap_hist), std::end(t.gap_hist), 0L);
     t.busy_ms = t.gap_ms = t.idle_ms = 0;
     t.gaps = t.idles = 0;

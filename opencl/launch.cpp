@@ -36,14 +36,12 @@ void launch(cl_command_queue q, cl_kernel k, const nd_range& global, const nd_ra
         l[i] = local.dims ? local.size[i] : 1;
         g[i] = round_up(global.size[i], l[i]);
     }
-    cl_int err = CL_SUCCESS;
-    if (kernel_profile::current() == kernel_profile::mode::off) {
-        err = clEnqueueNDRangeKernel(q, k, dims, nullptr, g, local.dims ? l : nullptr, 0, nullptr, nullptr);
-    } else {
-        cl_event* ev = kernel_profile::before(q);
-        err = clEnqueueNDRangeKernel(q, k, dims, nullptr, g, local.dims ? l : nullptr, 0, nullptr, ev);
-        kernel_profile::after(q, k, err);
-    }
+    const auto enqueue = [&](cl_event* ev) {
+        return clEnqueueNDRangeKernel(q, k, dims, nullptr, g, local.dims ? l : nullptr, 0, nullptr, ev);
+    };
+    const cl_int err = kernel_profile::current() == kernel_profile::mode::off
+                           ? enqueue(nullptr)
+                           : kernel_profile::enqueue(q, k, enqueue);
     if (err != CL_SUCCESS)
         check(err, fmt::format("launching kernel {} (global {}x{}x{}, local {}x{}x{})", kernel_name(k), g[0],
                                dims > 1 ? g[1] : 1, dims > 2 ? g[2] : 1, local.dims ? l[0] : 0,
