@@ -9,7 +9,9 @@
 # Without models, a random SmolLM2-shaped Q4_1 and a Llama-3-8B-shaped Q4_0 model are written
 # on the device (pa bench random-model). Per model: pp512, tg128 and tg128 after 512
 # (`pa bench model`, medians of $AB_REPS, default 3; other sizes: AB_BENCH="-p 64 -n 16 ...") for
-# A, B, A, B; then one PA_OPENCL_PROFILE=device run of each build. JSON and logs go to $OUT (at most 8 files come back: they are put in two tarballs).
+# A, B, A, B; then one PA_OPENCL_PROFILE=device run of each build. AB_SHAPES picks the random
+# models ("shape:type ...", default "smollm2-135m:q4_1 llama3-8b:q4_0"); AB_CHECK=1 first builds
+# all of B and runs pa demo and the whole CTest suite with it on the NVIDIA device (ctest-b.txt). JSON and logs go to $OUT (at most 8 files come back: they are put in two tarballs).
 set -uo pipefail
 patch_file=$(realpath "${1:?usage: ab_gpu.sh PATCH [MODEL.gguf ...]}")
 shift
@@ -40,28 +42,50 @@ done
 wait
 [ -x "$work/build-a/bin/pa" ] && [ -x "$work/build-b/bin/pa" ] || { tail -20 "$OUT"/build-*.txt; exit 1; }
 
+if [ "${AB_CHECK:-0}" = 1 ]; then
+  step "B: all targets, pa demo, the whole CTest suite on the NVIDIA device"
+  cmake --build "$work/build-b" -j"$(nproc)" >>"$OUT/build-b.txt" 2>&1 || { tail -20 "$OUT/build-b.txt"; exit 1; }
+  run 120 "$work/build-b/bin/pa" demo --device 0 | tail -4
+  run 420 ctest --test-dir "$work/build-b" -j8 --output-on-failure --timeout 300 >"$OUT/ctest-b.txt" 2>&1
+  grep -E "tests passed|tests failed|Failed|\*\*\*" "$OUT/ctest-b.txt" | tail -30
+fi
+
 models=("$@")
 if [ ${#models[@]} -eq 0 ]; then
   step "random models"
-  run 200 "$work/build-a/bin/pa" bench random-model --shape smollm2-135m --type q4_1 -o "$work/smollm2-135m-q4_1.gguf"
-  run 200 "$work/build-a/bin/pa" bench random-model --shape llama3-8b --type q4_0 -o "$work/llama3-8b-q4_0.gguf"
-  models=("$work/smollm2-135m-q4_1.gguf" "$work/llama3-8b-q4_0.gguf")
+  for st in ${AB_SHAPES:-smollm2-135m:q4_1 llama3-8b:q4_0}; do
+    m="$work/${st%%:*}-${st##*:}.gguf"
+    [ -s "$m" ] || run 200 "$work/build-a/bin/pa" bench random-model --shape "${st%%:*}" --type "${st##*:}" -o "$m"
+    models+=("$m")
+  done
 fi
 
+# The runs, each LABEL=BUILD[:VAR=VALUE] (one environment variable for that run, e.g. a tuning
+# override: AB_RUNS="a=a b=b b32=b:PA_OPENCL_TUNING=mvq_chunk=32"); labels without '-'.
+read -r -a RUNS <<<"${AB_RUNS:-a=a b=b}"
+pa_of() { # pa_of SPEC: PA=(env [VAR=VALUE] build/bin/pa), the spec's pa with its variable set
+  local rest=${1#*=}
+  local v=${rest%%:*}
+  PA=(env)
+  [ "$rest" != "$v" ] && PA+=("${rest#*:}")
+  PA+=("$work/build-$v/bin/pa")
+}
 mkdir -p "$OUT/json" "$OUT/profiles"
 for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
   for round in 1 2; do
-    for v in a b; do
-      step "$name, build $v, round $round"
-      run 240 "$work/build-$v/bin/pa" bench model --device 0 -m "$m" "${BENCH[@]}" -r "$REPS" \
-        --out "$OUT/json/$name-$v-$round.json" >"$work/run.log" 2>&1
+    for spec in "${RUNS[@]}"; do
+      step "$name, ${spec}, round $round"
+      pa_of "$spec"
+      run 240 "${PA[@]}" bench model --device 0 -m "$m" "${BENCH[@]}" -r "$REPS" \
+        --out "$OUT/json/$name-${spec%%=*}-$round.json" >"$work/run.log" 2>&1
       grep -E "^(pp|tg)|error|!!!" "$work/run.log"
     done
   done
-  for v in a b; do
-    PA_OPENCL_PROFILE=device run 240 "$work/build-$v/bin/pa" bench model --device 0 -m "$m" -p 16 -n 64 \
-      --tg-after 0 -r 1 --out /dev/null >"$OUT/profiles/$name-$v.txt" 2>&1
+  for spec in "${RUNS[@]}"; do
+    pa_of "$spec"
+    PA_OPENCL_PROFILE=device run 240 "${PA[@]}" bench model --device 0 -m "$m" -p 16 -n 64 \
+      --tg-after 0 -r 1 --out /dev/null >"$OUT/profiles/$name-${spec%%=*}.txt" 2>&1
   done
 done
 
