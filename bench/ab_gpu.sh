@@ -23,23 +23,27 @@ mkdir -p "$OUT" "$work"
 source "$(dirname "$0")/gpu_steps.sh" # step, run
 export PA_OPENCL_DEVICE=${PA_OPENCL_DEVICE:-NVIDIA} PA_KERNEL_CACHE=$work/kernel-cache
 
-step "the two trees: A as sent, B with $patch_file"
-rm -rf "$work/a" "$work/b" && mkdir -p "$work/a" "$work/b"
-tar --exclude='./.gpu*' --exclude='./build*' -cf - . | tar -xf - -C "$work/a"
-cp -r "$work/a/." "$work/b/"
-if command -v patch >/dev/null; then
-  (cd "$work/b" && patch -p1 --quiet <"$patch_file")
+if [ "${AB_REUSE:-0}" = 1 ] && [ -x "$work/build-a/bin/pa" ] && [ -x "$work/build-b/bin/pa" ]; then
+  step "reusing the builds in $work (AB_REUSE=1)"
 else
-  (cd "$work/b" && git apply "$patch_file")
-fi || { echo "!!! the patch does not apply"; exit 1; }
+  step "the two trees: A as sent, B with $patch_file"
+  rm -rf "$work/a" "$work/b" && mkdir -p "$work/a" "$work/b"
+  tar --exclude='./.gpu*' --exclude='./build*' -cf - . | tar -xf - -C "$work/a"
+  cp -r "$work/a/." "$work/b/"
+  if command -v patch >/dev/null; then
+    (cd "$work/b" && patch -p1 --quiet <"$patch_file")
+  else
+    (cd "$work/b" && git apply "$patch_file")
+  fi || { echo "!!! the patch does not apply"; exit 1; }
 
-step "build both (side by side)"
-for v in a b; do
-  (cmake -S "$work/$v" -B "$work/build-$v" -DCMAKE_BUILD_TYPE=Release >"$OUT/build-$v.txt" 2>&1 &&
-     cmake --build "$work/build-$v" -j"$(($(nproc) / 2))" --target pa_cli pa-opencl >>"$OUT/build-$v.txt" 2>&1 ||
-     echo "!!! build $v failed") &
-done
-wait
+  step "build both (side by side)"
+  for v in a b; do
+    (cmake -S "$work/$v" -B "$work/build-$v" -DCMAKE_BUILD_TYPE=Release >"$OUT/build-$v.txt" 2>&1 &&
+       cmake --build "$work/build-$v" -j"$(($(nproc) / 2))" --target pa_cli pa-opencl >>"$OUT/build-$v.txt" 2>&1 ||
+       echo "!!! build $v failed") &
+  done
+  wait
+fi
 [ -x "$work/build-a/bin/pa" ] && [ -x "$work/build-b/bin/pa" ] || { tail -20 "$OUT"/build-*.txt; exit 1; }
 
 if [ "${AB_CHECK:-0}" = 1 ]; then
@@ -61,12 +65,14 @@ if [ ${#models[@]} -eq 0 ]; then
 fi
 
 # The runs, each LABEL=BUILD[:VAR=VALUE] (one environment variable for that run, e.g. a tuning
-# override: AB_RUNS="a=a b=b b32=b:PA_OPENCL_TUNING=mvq_chunk=32"); labels without '-'.
+# override: AB_RUNS="a=a b=b b32=b:PA_OPENCL_TUNING=mvq_chunk=32"); labels without '-'. AB_PIN=CPUS
+# runs every pa under `taskset -c CPUS`; AB_PROFILE=0 skips the device profiles; AB_REUSE=1 keeps
+# the builds of an earlier call on the same (warm) machine.
 read -r -a RUNS <<<"${AB_RUNS:-a=a b=b}"
 pa_of() { # pa_of SPEC: PA=(env [VAR=VALUE] build/bin/pa), the spec's pa with its variable set
   local rest=${1#*=}
   local v=${rest%%:*}
-  PA=(env)
+  PA=(${AB_PIN:+taskset -c "$AB_PIN"} env)
   [ "$rest" != "$v" ] && PA+=("${rest#*:}")
   PA+=("$work/build-$v/bin/pa")
 }
@@ -82,7 +88,7 @@ for m in "${models[@]}"; do
       grep -E "^(pp|tg)|error|!!!" "$work/run.log"
     done
   done
-  for spec in "${RUNS[@]}"; do
+  [ "${AB_PROFILE:-1}" = 1 ] && for spec in "${RUNS[@]}"; do
     pa_of "$spec"
     PA_OPENCL_PROFILE=device run 240 "${PA[@]}" bench model --device 0 -m "$m" -p 16 -n 64 \
       --tg-after 0 -r 1 --out /dev/null >"$OUT/profiles/$name-${spec%%=*}.txt" 2>&1
