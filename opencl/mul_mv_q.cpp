@@ -21,13 +21,15 @@ bool stageable(device_context& ctx, const pa_tensor* a) {
            ctx.mem(a).offs % 4 == 0;
 }
 
-// Whether the staged kernel's local memory (mul_mv_q.cl: MVQ_CHUNK = 16 blocks of every row of
-// the work-group, 16 x 36 activations a column, the partial sums) fits the device's.
-bool stage_fits(const device_context& ctx, const pa_tensor* a, int64_t cols, int partial_sets) {
+// Whether the staged kernel's local memory (mul_mv_q.cl: mvq_chunk blocks of every row of the
+// work-group, of two weight matrices for SwiGLU's gate and up products, the chunk's activations
+// a column, the partial sums) fits the device's.
+bool stage_fits(const device_context& ctx, const pa_tensor* a, int64_t cols, int weight_sets) {
     const tuning& t = ctx.tune();
-    const uint64_t rows = uint64_t(t.mvq_wg / t.mvq_lanes);
-    const uint64_t bytes = rows * 16 * traits(a->type).block_bytes + uint64_t(cols) * 16 * 36 * 4 +
-                           uint64_t(partial_sets) * uint64_t(cols) * uint64_t(t.mvq_wg) * 4;
+    const uint64_t rows = uint64_t(t.mvq_wg / t.mvq_lanes), chunk = uint64_t(t.mvq_chunk);
+    const uint64_t bytes = uint64_t(weight_sets) * rows * chunk * traits(a->type).block_bytes +
+                           uint64_t(cols) * chunk * 36 * 4 +
+                           uint64_t(weight_sets) * uint64_t(cols) * uint64_t(t.mvq_wg) * 4;
     return bytes + 1024 <= ctx.caps().local_mem;
 }
 

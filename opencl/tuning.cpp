@@ -41,6 +41,7 @@ constexpr tuning_field fields[] = {
     {"fa_threads", &tuning::fa_threads, "", ""},
     {"mvq_lanes", &tuning::mvq_lanes, "", ""},
     {"mvq_wg", &tuning::mvq_wg, "", ""},
+    {"mvq_chunk", &tuning::mvq_chunk, "mul_mv_q.cl", "MVQ_CHUNK"},
 };
 
 struct setting {
@@ -164,7 +165,8 @@ tuning tuning_for(const device_caps& dev) {
     if (const char* env = std::getenv("PA_OPENCL_TUNING"); env && *env) apply_override(t, env);
     if (t.mm_tm % t.mm_wm || t.mm_tn % t.mm_wn || !power_of_two(t.norm_wg) || !power_of_two(t.softmax_wg) ||
         !power_of_two(t.mv_wg) || t.mv_max_n > 64 || !power_of_two(t.mvq_lanes) || !power_of_two(t.mvq_wg) ||
-        t.mvq_wg < 2 * t.mvq_lanes || t.mvq_wg > 1024)
+        t.mvq_wg < 2 * t.mvq_lanes || t.mvq_wg > 1024 || t.mvq_chunk % 2 || t.mvq_chunk < 2 ||
+        t.mvq_chunk > 64)
         throw error(
             "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
     if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||

@@ -40,8 +40,9 @@ struct tuning {
     int quantize_wg = 64;        // cpy.cl k_cpy_quant blocks per work-group
     int fa_threads = 128;        // flash_attn.cl work-group size (FA_BM * FA_TPQ)
     // mul_mv_q.cl (quantized products of a few columns: decoding): threads per weight row and
-    // per work-group (powers of two, at least two rows a work-group)
-    int mvq_lanes = 16, mvq_wg = 64;
+    // per work-group (powers of two, at least two rows a work-group), and blocks a row stages
+    // into local memory at a time (even, 2..64: a chunk costs a memory latency)
+    int mvq_lanes = 16, mvq_wg = 64, mvq_chunk = 16;
     std::string source; // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
 
     // -D flags of one program ("mul_mat.cl", ...); empty for programs without tuning macros.

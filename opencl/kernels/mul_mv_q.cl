@@ -59,7 +59,9 @@
 #define MVQ_BLK 20
 #endif
 
-#define MVQ_CHUNK 16        // blocks a row stages at a time (MVQ_STAGE)
+#ifndef MVQ_CHUNK
+#define MVQ_CHUNK 16 // blocks a row stages at a time (MVQ_STAGE; even: Q4_0 and Q8_0 blocks pair into words)
+#endif
 #define MVQ_XS_STRIDE (QK + 4) // floats between staged activation blocks (against bank conflicts)
 #define MVQ_XS_FLOATS (MVQ_STAGE ? MVQ_CHUNK * MVQ_XS_STRIDE : 1)
 
@@ -132,21 +134,35 @@ inline float block_dot(qblock b, xblock x) {
 #endif
 }
 
+#if MVQ_EPI == 3
+#define MVQ_NR 2 // weight rows a lane dots at once: the up product's and the gate's (SwiGLU)
+#else
+#define MVQ_NR 1
+#endif
 #define MVQ_WORDS (MVQ_CHUNK * MVQ_BLK / 4)                    // words of one row's chunk
 #define MVQ_WPL ((MVQ_WORDS + MVQ_LANES - 1) / MVQ_LANES)      // of them, per lane
 #define MVQ_XPT ((MVQ_CHUNK * QK + MVQ_WG - 1) / MVQ_WG)       // activations per work-item and column
 
-// MVQ_STAGE: this work-item's share of the chunk of blocks [c, c + MVQ_CHUNK) into registers:
-// words of its row (lanes interleaved) and activations of the nc columns (work-group interleaved;
-// with MVQ_NORM times the norm weights).
-inline void mvq_fetch(global const char* row, global const char* bb, ulong b_nb1, int nc, int lane, int lid, int c,
-                      int blocks, global const float* nw, uint* wreg, float (*xreg)[MVQ_XPT]) {
+// MVQ_STAGE: a work-item's share of one chunk in registers, between its loads and local memory.
+typedef struct {
+    uint w[MVQ_NR][MVQ_WPL];  // words of its rows (lanes interleaved)
+    float x[MVQ_N][MVQ_XPT];  // activations of the columns (work-group interleaved)
+} mvq_regs;
+
+// This work-item's share of the chunk of blocks [c, c + MVQ_CHUNK) into registers: words of rows
+// row0 (and row1 with MVQ_NR 2), activations of the nc columns (with MVQ_NORM times the norm
+// weights). All loads are independent, so they are in flight together.
+inline void mvq_fetch(global const char* row0, global const char* row1, global const char* bb, ulong b_nb1, int nc,
+                      int lane, int lid, int c, int blocks, global const float* nw, mvq_regs* r) {
     const int nblk = min(MVQ_CHUNK, blocks - c), words = nblk * MVQ_BLK / 4, xn = nblk * QK;
-    global const uint* src = (global const uint*)(row + (ulong)c * MVQ_BLK);
 #pragma unroll
-    for (int t = 0; t < MVQ_WPL; ++t) {
-        const int w = lane + t * MVQ_LANES;
-        wreg[t] = w < words ? src[w] : 0u;
+    for (int rr = 0; rr < MVQ_NR; ++rr) {
+        global const uint* src = (global const uint*)((rr ? row1 : row0) + (ulong)c * MVQ_BLK);
+#pragma unroll
+        for (int t = 0; t < MVQ_WPL; ++t) {
+            const int w = lane + t * MVQ_LANES;
+            r->w[rr][t] = w < words ? src[w] : 0u;
+        }
     }
 #pragma unroll
     for (int j = 0; j < MVQ_N; ++j) {
@@ -154,83 +170,83 @@ inline void mvq_fetch(global const char* row, global const char* bb, ulong b_nb1
 #pragma unroll
         for (int t = 0; t < MVQ_XPT; ++t) {
             const int i = lid + t * MVQ_WG;
-            xreg[j][t] = j < nc && i < xn ? (MVQ_NORM ? x[i] * nw[c * QK + i] : x[i]) : 0.0f;
+            r->x[j][t] = j < nc && i < xn ? (MVQ_NORM ? x[i] * nw[c * QK + i] : x[i]) : 0.0f;
         }
     }
 }
-// ... and from registers into local memory (stage: the row's words; xs: activations by block).
+// ... and from registers into local memory (mine[rr]: row rr's words; xs: activations by block).
 inline void mvq_put(int nblk, int nc, int lane, int lid, local uint* mine, local float (*xs)[MVQ_XS_FLOATS],
-                    const uint* wreg, float (*xreg)[MVQ_XPT]) {
+                    const mvq_regs* r) {
     const int words = nblk * MVQ_BLK / 4, xn = nblk * QK;
 #pragma unroll
-    for (int t = 0; t < MVQ_WPL; ++t) {
-        const int w = lane + t * MVQ_LANES;
-        if (w < words) mine[w] = wreg[t];
-    }
+    for (int rr = 0; rr < MVQ_NR; ++rr)
+#pragma unroll
+        for (int t = 0; t < MVQ_WPL; ++t) {
+            const int w = lane + t * MVQ_LANES;
+            if (w < words) mine[rr * MVQ_ROWS * MVQ_WORDS + w] = r->w[rr][t];
+        }
 #pragma unroll
     for (int j = 0; j < MVQ_N; ++j)
 #pragma unroll
         for (int t = 0; t < MVQ_XPT; ++t) {
             const int i = lid + t * MVQ_WG;
-            if (j < nc && i < xn) xs[j][(i / QK) * MVQ_XS_STRIDE + i % QK] = xreg[j][t];
+            if (j < nc && i < xn) xs[j][(i / QK) * MVQ_XS_STRIDE + i % QK] = r->x[j][t];
         }
 }
 
-// This lane's share (blocks lane, lane + MVQ_LANES, ...) of the dot products of one weight row
-// (blocks blk_bytes apart) with the nc columns of b at bb, into part[j][lid]; with MVQ_NORM, of
-// b = x * nw scaled by the column's factor.
-// With MVQ_STAGE every work-item of the work-group must call it (it has barriers): the rows'
-// next MVQ_CHUNK blocks go to stage and the columns' activations for them to xs (shared by the
-// rows of the work-group, read once from global memory), then each lane takes its blocks.
-inline void lane_dots(global const char* row, ulong blk_bytes, global const char* bb, ulong b_nb1, int nc, int lane,
-                      int blocks, int lid, local float (*part)[MVQ_WG], global const float* nw, const float* factor,
-                      local uint* stage, local float (*xs)[MVQ_XS_FLOATS]) {
-    float acc[MVQ_N];
-    for (int j = 0; j < MVQ_N; ++j) acc[j] = 0.0f;
+// This lane's share (blocks lane, lane + MVQ_LANES, ...) of the dot products of weight row row0
+// (and row1 with MVQ_NR 2; blocks blk_bytes apart) with the nc columns of b at bb, into
+// part[j][lid] (and part1[j][lid]); with MVQ_NORM, of b = x * nw scaled by the column's factor.
+// With MVQ_STAGE every work-item of the work-group must call it (it has barriers), with the first
+// chunk already in regs (mvq_fetch at c = 0, issued before the norm prologue so that both wait on
+// memory together): each chunk's rows go to stage and the columns' activations to xs (shared by
+// the rows of the work-group, read once from global memory), and the next chunk is loaded into
+// registers while this one is dotted from local memory.
+inline void lane_dots(global const char* row0, global const char* row1, ulong blk_bytes, global const char* bb,
+                      ulong b_nb1, int nc, int lane, int blocks, int lid, local float (*part)[MVQ_WG],
+                      local float (*part1)[MVQ_WG], global const float* nw, const float* factor, local uint* stage,
+                      local float (*xs)[MVQ_XS_FLOATS], mvq_regs* regs) {
+    float acc[MVQ_NR][MVQ_N];
+    for (int rr = 0; rr < MVQ_NR; ++rr)
+        for (int j = 0; j < MVQ_N; ++j) acc[rr][j] = 0.0f;
 #if MVQ_STAGE
-    // Software-pipelined: the next chunk's words and activations are loaded into registers (all
-    // loads of a lane issued back to back) while the current chunk is dotted from local memory,
-    // so a product of a few chunks waits about one memory latency instead of one per load.
-    local uint* mine = stage + (lid / MVQ_LANES) * (MVQ_CHUNK * MVQ_BLK / 4);
-    uint wreg[MVQ_WPL];
-    float xreg[MVQ_N][MVQ_XPT];
-    mvq_fetch(row, bb, b_nb1, nc, lane, lid, 0, blocks, nw, wreg, xreg);
+    local uint* mine = stage + (lid / MVQ_LANES) * MVQ_WORDS;
     for (int c = 0; c < blocks; c += MVQ_CHUNK) {
         const int nblk = min(MVQ_CHUNK, blocks - c);
-        mvq_put(nblk, nc, lane, lid, mine, xs, wreg, xreg);
+        mvq_put(nblk, nc, lane, lid, mine, xs, regs);
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (c + MVQ_CHUNK < blocks) mvq_fetch(row, bb, b_nb1, nc, lane, lid, c + MVQ_CHUNK, blocks, nw, wreg, xreg);
-        for (int kb = lane; kb < nblk; kb += MVQ_LANES) {
-            const qblock q = qblock_local((local const char*)mine + kb * MVQ_BLK);
-            for (int j = 0; j < MVQ_N; ++j)
-                if (j < nc) acc[j] += block_dot(q, xblock_local(xs[j] + kb * MVQ_XS_STRIDE));
-        }
+        if (c + MVQ_CHUNK < blocks) mvq_fetch(row0, row1, bb, b_nb1, nc, lane, lid, c + MVQ_CHUNK, blocks, nw, regs);
+        for (int kb = lane; kb < nblk; kb += MVQ_LANES)
+            for (int rr = 0; rr < MVQ_NR; ++rr) {
+                const qblock q = qblock_local((local const char*)(mine + rr * MVQ_ROWS * MVQ_WORDS) + kb * MVQ_BLK);
+                for (int j = 0; j < MVQ_N; ++j)
+                    if (j < nc) acc[rr][j] += block_dot(q, xblock_local(xs[j] + kb * MVQ_XS_STRIDE));
+            }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 #else
-    for (int kb = lane; kb < blocks; kb += MVQ_LANES) {
-        const qblock q = qblock_global(row + (ulong)kb * blk_bytes);
-        for (int j = 0; j < MVQ_N; ++j)
-            if (j < nc)
-                acc[j] += block_dot(q, xblock_global((global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK));
-    }
+    for (int kb = lane; kb < blocks; kb += MVQ_LANES)
+        for (int rr = 0; rr < MVQ_NR; ++rr) {
+            const qblock q = qblock_global((rr ? row1 : row0) + (ulong)kb * blk_bytes);
+            for (int j = 0; j < MVQ_N; ++j)
+                if (j < nc)
+                    acc[rr][j] +=
+                        block_dot(q, xblock_global((global const float*)(bb + (ulong)j * b_nb1) + kb * QK, nw + kb * QK));
+        }
 #endif
-    for (int j = 0; j < MVQ_N; ++j) part[j][lid] = MVQ_NORM ? acc[j] * factor[j] : acc[j];
+    for (int j = 0; j < MVQ_N; ++j) {
+        part[j][lid] = MVQ_NORM ? acc[0][j] * factor[j] : acc[0][j];
+#if MVQ_NR == 2
+        part1[j][lid] = MVQ_NORM ? acc[1][j] * factor[j] : acc[1][j];
+#endif
+    }
 }
 
-// rms_factor of K unit-stride floats at x: where x is 16-byte aligned and K a multiple of 4, as
-// float4 loads (every work-group of the launch computes it, so its memory latency is on the
-// launch's critical path: 64 steps a work-item at K = 4096 with scalar loads, 16 with these).
-inline float mvq_rms_factor(global const char* x, int K, float eps, local float* scratch) {
-    if (((ulong)x & 15) || (K & 3)) return rms_factor(x, 4, K, eps, MVQ_WG, scratch);
-    global const float4* x4 = (global const float4*)x;
-    float sum_sq = 0.0f;
-    for (int i = get_local_id(0); i < K / 4; i += MVQ_WG) {
-        const float4 v = x4[i];
-        sum_sq += dot(v, v);
-    }
-    sum_sq = wg_sum(scratch, sum_sq);
-    return 1.0f / sqrt(sum_sq / (float)K + eps);
+// The sum of a row's MVQ_LANES partial dots, p its lane 0's entry (after a barrier).
+inline float lanes_sum(local const float* p) {
+    float s = 0.0f;
+    for (int l = 0; l < MVQ_LANES; ++l) s += p[l];
+    return s;
 }
 
 // MVQ_NORM: the rms factors of the nc columns of x at xb (K floats each, columns x_nb1 apart) into
@@ -241,7 +257,7 @@ inline void norm_prologue(global const char* xb, ulong x_nb1, int K, int nc, flo
     for (int j = 0; j < MVQ_N; ++j) factor[j] = 1.0f;
 #if MVQ_NORM
     for (int j = 0; j < MVQ_N; ++j)
-        if (j < nc) factor[j] = mvq_rms_factor(xb + (ulong)j * x_nb1, K, eps, scratch);
+        if (j < nc) factor[j] = rms_factor(xb + (ulong)j * x_nb1, 4, K, eps, MVQ_WG, scratch);
     if (!write_results) return;
     for (int j = 0; j < nc; ++j)
         for (int k = get_local_id(0); k < K; k += MVQ_WG) {
@@ -261,10 +277,12 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
                 global const char* nw, ulong nw_offs, float eps, global char* norm_out, ulong norm_offs, ulong norm_nb1,
                 global char* mul_out, ulong mul_offs, ulong mul_nb1) {
     local float partial[MVQ_N][MVQ_WG];
-    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_CHUNK * MVQ_BLK / 4 : 1];
+    local uint stage[MVQ_STAGE ? MVQ_NR * MVQ_ROWS * MVQ_WORDS : 1];
     local float xs[MVQ_N][MVQ_XS_FLOATS];
 #if MVQ_EPI == 3
     local float partial_g[MVQ_N][MVQ_WG];
+#else
+    local float (*partial_g)[MVQ_WG] = partial; // unused
 #endif
     const int lid = get_local_id(0), lane = lid % MVQ_LANES;
     const int m = get_group_id(0) * MVQ_ROWS + lid / MVQ_LANES;
@@ -274,55 +292,65 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     const int i2 = z % (int)b_ne.s2, i3 = z / (int)b_ne.s2;
     const int a2 = i2 / (int)(b_ne.s2 / a_ne.s2), a3 = i3 / (int)(b_ne.s3 / a_ne.s3);
     global const char* arow = a + a_offs + (ulong)min(m, M - 1) * a_nb.s1 + (ulong)a2 * a_nb.s2 + (ulong)a3 * a_nb.s3;
+#if MVQ_EPI == 3 // the gate's row beside the up product's
+    global const char* grow = g + g_offs + (ulong)min(m, M - 1) * g_nb.s1 + (ulong)a2 * g_nb.s2 + (ulong)a3 * g_nb.s3;
+#else
+    global const char* grow = arow;
+#endif
     global const char* bb = b + b_offs + (ulong)n0 * b_nb.s1 + (ulong)i2 * b_nb.s2 + (ulong)i3 * b_nb.s3;
     global const float* nwp = (global const float*)(nw + nw_offs);
+    mvq_regs regs;
+#if MVQ_STAGE
+    mvq_fetch(arow, grow, bb, b_nb.s1, nc, lane, lid, 0, blocks, nwp, &regs);
+#endif
+#if MVQ_EPI == 1 // the residual, loaded now so that its latency overlaps the product's
+    float res[MVQ_N];
+    global const char* rb0 = r + r_offs + (ulong)m * r_nb.s0 + (ulong)i2 * r_nb.s2 + (ulong)i3 * r_nb.s3;
+    for (int j = 0; j < MVQ_N; ++j)
+        res[j] = lane == 0 && m < M && j < nc ? *(global const float*)(rb0 + (ulong)(n0 + j) * r_nb.s1) : 0.0f;
+#endif
     float factor[MVQ_N];
     norm_prologue(bb, b_nb.s1, (int)a_ne.s0, nc, eps, nwp, norm_out + norm_offs + (ulong)n0 * norm_nb1, norm_nb1,
                   mul_out + mul_offs + (ulong)n0 * mul_nb1, mul_nb1, get_group_id(0) == 0, partial[0], factor);
 
-    lane_dots(arow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial, nwp, factor, stage, xs);
-#if MVQ_EPI == 3 // the same for the rows of g
-    global const char* grow = g + g_offs + (ulong)min(m, M - 1) * g_nb.s1 + (ulong)a2 * g_nb.s2 + (ulong)a3 * g_nb.s3;
-    lane_dots(grow, g_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial_g, nwp, factor, stage, xs);
-#endif
+    lane_dots(arow, grow, a_nb.s0, bb, b_nb.s1, nc, lane, blocks, lid, partial, partial_g, nwp, factor, stage, xs,
+              &regs);
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int w = MVQ_LANES / 2; w > 0; w >>= 1) {
-        if (lane < w)
-            for (int j = 0; j < MVQ_N; ++j) {
-                partial[j][lid] += partial[j][lid + w];
-#if MVQ_EPI == 3
-                partial_g[j][lid] += partial_g[j][lid + w];
-#endif
-            }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
     if (lane == 0 && m < M) {
         global char* db = d + d_offs + (ulong)m * d_nb.s0 + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3;
-        for (int j = 0; j < nc; ++j) *(global float*)(db + (ulong)(n0 + j) * d_nb.s1) = partial[j][lid];
+        float y_d[MVQ_N];
+        for (int j = 0; j < nc; ++j) {
+            y_d[j] = lanes_sum(&partial[j][lid]);
+            *(global float*)(db + (ulong)(n0 + j) * d_nb.s1) = y_d[j];
+        }
 #if MVQ_EPI == 4
         for (int j = 0; j < nc; ++j) {
             const long f = m + (long)(n0 + j) * M; // flat index in the packed product
             const ulong off = (ulong)((f / v_st.s0) % v_ne.s0) * e_nb.s0 + (ulong)((f / v_st.s1) % v_ne.s1) * e_nb.s1 +
                               (ulong)((f / v_st.s2) % v_ne.s2) * e_nb.s2 + (ulong)((f / v_st.s3) % v_ne.s3) * e_nb.s3;
             if (e_f16)
-                vstore_half(partial[j][lid], 0, (global half*)(e + e_offs + off));
+                vstore_half(y_d[j], 0, (global half*)(e + e_offs + off));
             else
-                *(global float*)(e + e_offs + off) = partial[j][lid];
+                *(global float*)(e + e_offs + off) = y_d[j];
         }
 #elif MVQ_EPI
+#if MVQ_EPI != 1
         global char* rb = r + r_offs + (ulong)m * r_nb.s0 + (ulong)i2 * r_nb.s2 + (ulong)i3 * r_nb.s3;
+#endif
         global char* eb = e + e_offs + (ulong)m * e_nb.s0 + (ulong)i2 * e_nb.s2 + (ulong)i3 * e_nb.s3;
         for (int j = 0; j < nc; ++j) {
 #if MVQ_EPI == 3
-            const float x = partial_g[j][lid];
+            const float x = lanes_sum(&partial_g[j][lid]);
             *(global float*)(rb + (ulong)(n0 + j) * r_nb.s1) = x;
+#elif MVQ_EPI == 1
+            const float x = res[j];
 #else
             const float x = *(global const float*)(rb + (ulong)(n0 + j) * r_nb.s1);
 #endif
 #if MVQ_EPI == 1
-            const float y = x + partial[j][lid];
+            const float y = x + y_d[j];
 #else
-            const float y = x / (1.0f + exp(-x)) * partial[j][lid]; // as elementwise.cl's k_swiglu
+            const float y = x / (1.0f + exp(-x)) * y_d[j]; // as elementwise.cl's k_swiglu
 #endif
             *(global float*)(eb + (ulong)(n0 + j) * e_nb.s1) = y;
         }
@@ -353,7 +381,7 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
                       global char* r2, ulong r2_offs, ulong4 r2_nb, global char* e2, ulong e2_offs, ulong4 e2_nb,
                       long4 v2_ne, long4 v2_st) {
     local float partial[MVQ_N][MVQ_WG];
-    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_CHUNK * MVQ_BLK / 4 : 1];
+    local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_WORDS : 1];
     local float xs[MVQ_N][MVQ_XS_FLOATS];
     const int lid = get_local_id(0), lane = lid % MVQ_LANES, slot = lid / MVQ_LANES;
     const int g0 = get_group_id(0);
@@ -374,17 +402,17 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
     const int n0 = get_group_id(1) * MVQ_N, nc = min(MVQ_N, N - n0);
     global const char* bb = b + b_offs + (ulong)n0 * b_nb1;
     global const float* nwp = (global const float*)(nw + nw_offs);
+    global const char* arow = a + (ulong)min(m, M - 1) * a_nb1;
+    mvq_regs regs;
+#if MVQ_STAGE
+    mvq_fetch(arow, arow, bb, b_nb1, nc, lane, lid, 0, K / QK, nwp, &regs);
+#endif
     float factor[MVQ_N];
     norm_prologue(bb, b_nb1, K, nc, eps, nwp, norm_out + norm_offs + (ulong)n0 * norm_nb1, norm_nb1,
                   mul_out + mul_offs + (ulong)n0 * mul_nb1, mul_nb1, g0 == 0, partial[0], factor);
-    lane_dots(a + (ulong)min(m, M - 1) * a_nb1, blk_bytes, bb, b_nb1, nc, lane, K / QK, lid, partial, nwp, factor,
-              stage, xs);
+    lane_dots(arow, arow, blk_bytes, bb, b_nb1, nc, lane, K / QK, lid, partial, partial, nwp, factor, stage, xs,
+              &regs);
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = MVQ_LANES / 2; s > 0; s >>= 1) {
-        if (lane < s)
-            for (int j = 0; j < MVQ_N; ++j) partial[j][lid] += partial[j][lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
     if (lane != 0 || m >= M) return;
 
     global char* d = seg == 0 ? d0 + d0_offs : seg == 1 ? d1 + d1_offs : d2 + d2_offs;
@@ -397,10 +425,10 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
     const long4 v_st = seg == 0 ? v0_st : seg == 1 ? v1_st : v2_st;
     for (int j = 0; j < nc; ++j) {
         const int n = n0 + j;
-        float y = partial[j][lid];
+        float y = lanes_sum(&partial[j][lid]);
         *(global float*)(d + (ulong)m * 4 + (ulong)n * d_nb1) = y;
         if (fl & 1) {
-            const float other = partial[j][lid ^ MVQ_LANES]; // the pair's other row (slot ^ 1)
+            const float other = lanes_sum(&partial[j][lid ^ MVQ_LANES]); // the pair's other row (slot ^ 1)
             const float2 rot = member == 0 ? rope_rotate(y, other, pi, n_past + n, theta, rope_d)
                                            : rope_rotate(other, y, pi, n_past + n, theta, rope_d);
             y = member == 0 ? rot.x : rot.y;
