@@ -36,13 +36,16 @@ else
     (cd "$work/b" && git apply "$patch_file")
   fi || { echo "!!! the patch does not apply"; exit 1; }
 
-  step "build both (side by side)"
-  for v in a b; do
+  builds=(a b)
+  [ -s "$patch_file" ] || builds=(a) # no patch: one build, its runs told apart by AB_RUNS' variables
+  step "build ${builds[*]} (side by side)"
+  for v in "${builds[@]}"; do
     (cmake -S "$work/$v" -B "$work/build-$v" -DCMAKE_BUILD_TYPE=Release >"$OUT/build-$v.txt" 2>&1 &&
        cmake --build "$work/build-$v" -j"$(($(nproc) / 2))" --target pa_cli pa-opencl >>"$OUT/build-$v.txt" 2>&1 ||
        echo "!!! build $v failed") &
   done
   wait
+  [ -s "$patch_file" ] || ln -sfn "$work/build-a" "$work/build-b"
 fi
 [ -x "$work/build-a/bin/pa" ] && [ -x "$work/build-b/bin/pa" ] || { tail -20 "$OUT"/build-*.txt; exit 1; }
 
@@ -67,7 +70,8 @@ fi
 # The runs, each LABEL=BUILD[:VAR=VALUE] (one environment variable for that run, e.g. a tuning
 # override: AB_RUNS="a=a b=b b32=b:PA_OPENCL_TUNING=mvq_chunk=32"); labels without '-'. AB_PIN=CPUS
 # runs every pa under `taskset -c CPUS`; AB_PROFILE=0 skips the device profiles; AB_REUSE=1 keeps
-# the builds of an earlier call on the same (warm) machine.
+# the builds of an earlier call on the same (warm) machine; AB_ROUNDS sets the rounds (default 2).
+# An empty PATCH builds only A (runs differ by their variables).
 read -r -a RUNS <<<"${AB_RUNS:-a=a b=b}"
 pa_of() { # pa_of SPEC: PA=(env [VAR=VALUE] build/bin/pa), the spec's pa with its variable set
   local rest=${1#*=}
@@ -79,7 +83,7 @@ pa_of() { # pa_of SPEC: PA=(env [VAR=VALUE] build/bin/pa), the spec's pa with it
 mkdir -p "$OUT/json" "$OUT/profiles"
 for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
-  for round in 1 2; do
+  for round in $(seq "${AB_ROUNDS:-2}"); do
     for spec in "${RUNS[@]}"; do
       step "$name, ${spec}, round $round"
       pa_of "$spec"

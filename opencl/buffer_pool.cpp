@@ -1,6 +1,8 @@
 // buffer_pool.cpp - allocation with a cap, reuse, copies.
 #include "buffer_pool.h"
 
+#include "host_wait.h"
+
 #include <cstdlib>
 #include <fmt/format.h>
 
@@ -121,19 +123,25 @@ void buffer_pool::check_bounds(const device_buffer* b, size_t offset, size_t byt
 void buffer_pool::write(device_buffer* b, size_t offset, const void* src, size_t bytes) {
     check_bounds(b, offset, bytes, "write");
     if (bytes == 0) return;
-    // blocking: the caller's host memory may go away right after
-    const cl_int err =
-        clEnqueueWriteBuffer(queue_, b->mem.get(), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr);
+    // done before returning (blocking, or waited for): the caller's host memory may go away right after
+    const bool spin = host_wait_mode() == wait_mode::spin;
+    cl_event ev = nullptr;
+    const cl_int err = clEnqueueWriteBuffer(queue_, b->mem.get(), spin ? CL_FALSE : CL_TRUE, offset, bytes,
+                                            src, 0, nullptr, spin ? &ev : nullptr);
     if (err != CL_SUCCESS) check(err, fmt::format("writing {} bytes ({}) to the device", bytes, mib(bytes)));
+    if (spin) wait_for(queue_, event_handle(ev), "writing to the device");
 }
 
 void buffer_pool::read(device_buffer* b, size_t offset, void* dst, size_t bytes) {
     check_bounds(b, offset, bytes, "read");
     if (bytes == 0) return;
-    const cl_int err =
-        clEnqueueReadBuffer(queue_, b->mem.get(), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr);
+    const bool spin = host_wait_mode() == wait_mode::spin;
+    cl_event ev = nullptr;
+    const cl_int err = clEnqueueReadBuffer(queue_, b->mem.get(), spin ? CL_FALSE : CL_TRUE, offset, bytes,
+                                           dst, 0, nullptr, spin ? &ev : nullptr);
     if (err != CL_SUCCESS)
         check(err, fmt::format("reading {} bytes ({}) from the device", bytes, mib(bytes)));
+    if (spin) wait_for(queue_, event_handle(ev), "reading from the device");
 }
 
 void buffer_pool::fill_zero(device_buffer* b) {

@@ -10,6 +10,7 @@
 
 #include "blas.h"
 #include "context_impl.h"
+#include "host_wait.h"
 #include "kernel_profile.h"
 #include "opencl_kernels.h"
 
@@ -62,6 +63,7 @@ device_context::device_context(std::string_view spec) : impl_(std::make_unique<i
     s.pool = std::make_shared<buffer_pool>(s.ctx.get(), s.queue.get(), s.caps);
     s.programs = std::make_unique<program_cache>(s.ctx.get(), s.caps);
     s.tune = tuning_for(s.caps);
+    host_wait_mode(); // a bad $PA_OPENCL_WAIT fails the backend's opening, not its first wait
 }
 
 device_context::~device_context() {
@@ -219,7 +221,7 @@ void device_context::finish() {
         std::lock_guard lock(impl_->checks_mu);
         checks.swap(impl_->deferred_checks);
     }
-    check(clFinish(queue()), "waiting for the OpenCL queue");
+    finish_queue(queue(), "waiting for the OpenCL queue");
     for (const auto& c : checks)
         c();
 }

@@ -1,0 +1,57 @@
+// host_wait.cpp - see host_wait.h.
+#include "host_wait.h"
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+namespace pa::ocl {
+namespace {
+
+wait_mode parse_mode() {
+    const char* e = std::getenv("PA_OPENCL_WAIT");
+    const std::string_view v = e ? e : "";
+    if (v.empty() || v == "block") return wait_mode::block;
+    if (v == "spin") return wait_mode::spin;
+    throw error(fmt::format("PA_OPENCL_WAIT: '{}' is not 'block' or 'spin'", v), PA_ERR_INVALID);
+}
+
+// Polls e until it has run (status CL_COMPLETE) or failed (a negative status: the error code).
+void spin_on(cl_command_queue q, cl_event e, std::string_view what) {
+    check(clFlush(q), fmt::format("{}: flushing the queue", what)); // else the command may never start
+    for (unsigned polls = 0;; ++polls) {
+        cl_int status = CL_QUEUED;
+        check(clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr),
+              fmt::format("{}: reading the event status", what));
+        if (status == CL_COMPLETE) return;
+        if (status < 0) check(status, what);
+        if (polls > 1000) std::this_thread::yield(); // a long wait: let other threads in
+    }
+}
+
+} // namespace
+
+wait_mode host_wait_mode() {
+    static const wait_mode m = parse_mode(); // a bad value throws again at every call
+    return m;
+}
+
+void wait_for(cl_command_queue q, const event_handle& e, std::string_view what) {
+    if (host_wait_mode() == wait_mode::spin) return spin_on(q, e.get(), what);
+    const cl_event ev = e.get();
+    check(clWaitForEvents(1, &ev), what);
+}
+
+void finish_queue(cl_command_queue q, std::string_view what) {
+    if (host_wait_mode() == wait_mode::spin) {
+        cl_event marker = nullptr;
+        check(clEnqueueMarkerWithWaitList(q, 0, nullptr, &marker), fmt::format("{}: a marker", what));
+        const event_handle m(marker);
+        spin_on(q, marker, what);
+    }
+    check(clFinish(q), std::string(what)); // with spin: returns at once, and reports a failed queue
+}
+
+} // namespace pa::ocl
