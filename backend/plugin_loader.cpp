@@ -32,19 +32,22 @@ int32_t host_register_op(const pa_op_desc* desc, char* err, size_t err_len) {
     }
 }
 
-int32_t host_find_op(const char* name) { return name ? op_registry::global().find(name) : -1; }
+int32_t host_find_op(const char* name) {
+    return name ? op_registry::global().find(name) : -1;
+}
 
 void host_log(int level, const char* msg) {
     static const char* names[] = {"error", "warning", "info", "debug"};
     if (level < 0 || level > 3) level = 2;
-    if (level <= 1 || std::getenv("PA_VERBOSE")) std::fprintf(stderr, "%s: %s\n", names[level], msg ? msg : "");
+    if (level <= 1 || std::getenv("PA_VERBOSE"))
+        std::fprintf(stderr, "%s: %s\n", names[level], msg ? msg : "");
 }
 
 const pa_host_api g_host_api = {PA_PLUGIN_ABI_VERSION, host_register_op, host_find_op, host_log};
 
 // The C++ face of a plugin's backend table. Every failed call becomes a pa::error.
 class plugin_backend final : public backend {
-public:
+  public:
     explicit plugin_backend(const pa_backend_iface& iface) : i_(iface) {}
     ~plugin_backend() override {
         if (i_.destroy) i_.destroy(i_.ctx);
@@ -73,7 +76,7 @@ public:
         check(i_.set_option(i_.ctx, key.c_str(), value.c_str()), "set_option");
     }
 
-private:
+  private:
     void check(pa_status st, const char* what) const {
         if (st == PA_OK) return;
         const char* msg = i_.last_error ? i_.last_error(i_.ctx) : nullptr;
@@ -95,8 +98,9 @@ std::shared_ptr<plugin> plugin::load(const std::string& path) {
     auto entry = reinterpret_cast<pa_plugin_entry_fn>(dlsym(handle, PA_PLUGIN_ENTRY_SYMBOL));
     if (!entry) {
         dlclose(handle);
-        throw error(fmt::format("plugin '{}': not a pa plugin (no entry symbol '{}')", path, PA_PLUGIN_ENTRY_SYMBOL),
-                    PA_ERR_ABI);
+        throw error(
+            fmt::format("plugin '{}': not a pa plugin (no entry symbol '{}')", path, PA_PLUGIN_ENTRY_SYMBOL),
+            PA_ERR_ABI);
     }
     auto p = std::make_shared<plugin>();
     char err[512] = {0};
@@ -118,7 +122,9 @@ std::shared_ptr<plugin> plugin::load(const std::string& path) {
     return p;
 }
 
-int plugin::device_count() const { return desc_.device_count(); }
+int plugin::device_count() const {
+    return desc_.device_count();
+}
 
 std::string plugin::describe_device(int index) const {
     char buf[1024] = {0};
@@ -132,7 +138,11 @@ std::unique_ptr<backend> plugin::open_backend(const std::string& spec) const {
     char err[1024] = {0};
     const pa_status st = desc_.backend_open(spec.c_str(), &iface, err, sizeof err);
     if (st != PA_OK)
-        throw error(fmt::format("{}: cannot open device '{}': {}", name_, spec, err[0] ? err : "failed"), st);
+        throw error(
+            fmt::format("{}: cannot open {}: {}", name_,
+                        spec.empty() ? std::string("the default device") : fmt::format("device '{}'", spec),
+                        err[0] ? err : "failed"),
+            st);
     return std::make_unique<plugin_backend>(iface);
 }
 
