@@ -123,25 +123,27 @@ void buffer_pool::check_bounds(const device_buffer* b, size_t offset, size_t byt
 void buffer_pool::write(device_buffer* b, size_t offset, const void* src, size_t bytes) {
     check_bounds(b, offset, bytes, "write");
     if (bytes == 0) return;
-    // done before returning (blocking, or waited for): the caller's host memory may go away right after
-    const bool spin = host_wait_mode() == wait_mode::spin;
-    cl_event ev = nullptr;
-    const cl_int err = clEnqueueWriteBuffer(queue_, b->mem.get(), spin ? CL_FALSE : CL_TRUE, offset, bytes,
-                                            src, 0, nullptr, spin ? &ev : nullptr);
+    // done before returning: the caller's host memory may go away right after
+    const cl_int err = enqueue_waited(
+        queue_,
+        [&](cl_bool blocking, cl_event* ev) {
+            return clEnqueueWriteBuffer(queue_, b->mem.get(), blocking, offset, bytes, src, 0, nullptr, ev);
+        },
+        "writing to the device");
     if (err != CL_SUCCESS) check(err, fmt::format("writing {} bytes ({}) to the device", bytes, mib(bytes)));
-    if (spin) wait_for(queue_, event_handle(ev), "writing to the device");
 }
 
 void buffer_pool::read(device_buffer* b, size_t offset, void* dst, size_t bytes) {
     check_bounds(b, offset, bytes, "read");
     if (bytes == 0) return;
-    const bool spin = host_wait_mode() == wait_mode::spin;
-    cl_event ev = nullptr;
-    const cl_int err = clEnqueueReadBuffer(queue_, b->mem.get(), spin ? CL_FALSE : CL_TRUE, offset, bytes,
-                                           dst, 0, nullptr, spin ? &ev : nullptr);
+    const cl_int err = enqueue_waited(
+        queue_,
+        [&](cl_bool blocking, cl_event* ev) {
+            return clEnqueueReadBuffer(queue_, b->mem.get(), blocking, offset, bytes, dst, 0, nullptr, ev);
+        },
+        "reading from the device");
     if (err != CL_SUCCESS)
         check(err, fmt::format("reading {} bytes ({}) from the device", bytes, mib(bytes)));
-    if (spin) wait_for(queue_, event_handle(ev), "reading from the device");
 }
 
 void buffer_pool::fill_zero(device_buffer* b) {

@@ -18,8 +18,10 @@ wait_mode parse_mode() {
     throw error(fmt::format("PA_OPENCL_WAIT: '{}' is not 'block' or 'spin'", v), PA_ERR_INVALID);
 }
 
-// Polls e until it has run (status CL_COMPLETE) or failed (a negative status: the error code).
-void spin_on(cl_command_queue q, cl_event e, std::string_view what) {
+} // namespace
+
+// Done: status CL_COMPLETE; failed: a negative status (the error code).
+void spin_until_done(cl_command_queue q, cl_event e, std::string_view what) {
     check(clFlush(q), fmt::format("{}: flushing the queue", what)); // else the command may never start
     for (unsigned polls = 0;; ++polls) {
         cl_int status = CL_QUEUED;
@@ -31,17 +33,9 @@ void spin_on(cl_command_queue q, cl_event e, std::string_view what) {
     }
 }
 
-} // namespace
-
 wait_mode host_wait_mode() {
     static const wait_mode m = parse_mode(); // a bad value throws again at every call
     return m;
-}
-
-void wait_for(cl_command_queue q, const event_handle& e, std::string_view what) {
-    if (host_wait_mode() == wait_mode::spin) return spin_on(q, e.get(), what);
-    const cl_event ev = e.get();
-    check(clWaitForEvents(1, &ev), what);
 }
 
 void finish_queue(cl_command_queue q, std::string_view what) {
@@ -49,7 +43,7 @@ void finish_queue(cl_command_queue q, std::string_view what) {
         cl_event marker = nullptr;
         check(clEnqueueMarkerWithWaitList(q, 0, nullptr, &marker), fmt::format("{}: a marker", what));
         const event_handle m(marker);
-        spin_on(q, marker, what);
+        spin_until_done(q, marker, what);
     }
     check(clFinish(q), std::string(what)); // with spin: returns at once, and reports a failed queue
 }

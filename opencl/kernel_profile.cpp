@@ -147,7 +147,7 @@ cl_int enqueue(cl_command_queue q, cl_kernel k, const std::function<cl_int(cl_ev
     }
     cl_event ev = nullptr;
     const auto t0 = clock::now();
-    const cl_int err = enqueue(current() == mode::device ? &ev : nullptr);
+    const cl_int err = enqueue(&ev); // device mode (off never comes here)
     const double enqueue_ms = ms_since(t0);
     if (err != CL_SUCCESS || !ev) return err;
     auto& t = dev();
