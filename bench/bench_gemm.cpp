@@ -34,7 +34,7 @@ const char* usage =
     "  --blas-max-n N   largest N also timed with $PA_MMA=0 (CLBlast) (32768)\n"
     "  --out FILE       JSON output (bench/results/<device>-<date>-gemm.json)\n"
     "F32 weights take the tensor cores here (the tuning table's mmq_f32_min_n is set to 1 for this\n"
-    "command); PA_OPENCL_TUNING=mmq_wn=..,mmq_wm=.. picks other tiles.\n";
+    "command); PA_OPENCL_TUNING=mmq_wn=..,mmq_wm=..,mmq_stages=.. picks other tiles.\n";
 
 struct shape {
     std::string name;

@@ -8,6 +8,9 @@
 #   main (default, ~8 minutes): build, the tests on the device, registers, 8K and 32K tokens (every
 #        type, tensor cores and CLBlast), 128K (tensor cores alone)
 #   variants (~5 minutes, a second call if wanted): build, other tiles and the X16 path at 32K
+#        ($GEMM_VARIANTS: PA_OPENCL_TUNING strings, the default tile first; $GEMM_TYPES; $GEMM_N
+#        tokens; GEMM_TESTS=1 runs test_mul_mat_mma on the device first), their registers, then
+#        whether Nsight Compute (ncu) profiles an OpenCL kernel (ncu.txt: it did not, 2026-11-30)
 # Results in $OUT (default /tmp/pa-gemm-out): gemm_gpu.log, gemm.json, gemm-128k.json,
 # gemm-variants.json, ptxas.txt (registers of the PTX NVIDIA's compiler made), build.txt.
 # Each step runs on its own (a failing step is reported, the next one runs); the steps that matter
@@ -25,7 +28,7 @@ device_info
 
 step "build"
 tests=ON
-if [ "$mode" != main ]; then tests=OFF
+if [ "$mode" != main ] && [ "${GEMM_TESTS:-0}" != 1 ]; then tests=OFF
 elif ! ls .gpu/libgtest-dev_*.deb >/dev/null 2>&1; then tests=OFF; echo "no .gpu/libgtest-dev_*.deb: tests not built"; fi
 targets="pa_cli pa-opencl pa_mma_check"
 [ "$tests" = ON ] && targets="$targets test_mul_mat_mma test_backend_ops"
@@ -38,8 +41,8 @@ export PA_KERNEL_CACHE="$build/kernel-cache"
 step "smoke: the default tile (48 KiB of local memory) builds and launches"
 if ! timeout 120 "$pa" bench gemm --device 0 --shapes tiny --types q4_0,f16 --n-list 512 --reps 1 --blas-max-n 0 \
      --out /tmp/gemm-smoke.json; then
-  echo "!!! the default tile failed; the steps below run with PA_OPENCL_TUNING=mmq_wn=2,mmq_wm=2 (32 KiB)"
-  export PA_OPENCL_TUNING=mmq_wn=2,mmq_wm=2
+  echo "!!! the default tile failed; the steps below run with PA_OPENCL_TUNING=mmq_wn=2,mmq_wm=2,mmq_stages=2 (32 KiB)"
+  export PA_OPENCL_TUNING=mmq_wn=2,mmq_wm=2,mmq_stages=2
 fi
 
 if [ "$mode" = main ]; then
@@ -65,9 +68,13 @@ run 150 "$pa" bench gemm --device 0 --shapes llama3-8b --types q4_0,q8_0,f16 --n
 fi # main
 
 if [ "$mode" = variants ]; then
-step "variants at 32K tokens: other tiles (PA_OPENCL_TUNING) and b through X16"
-for v in mmq_wn=2,mmq_wm=2 mmq_wn=4,mmq_wm=2 mmq_wn=1,mmq_wm=4 mmq_x16_min_m=1; do
-  run 90 env PA_OPENCL_TUNING=$v "$pa" bench gemm --device 0 --shapes llama3-8b --types q4_0,f16 --n-list 32768 \
+if [ "$tests" = ON ]; then
+  step "correctness on the device: test_mul_mat_mma (every tile and stage count the tests name, PA_MMA=1)"
+  run 240 env PA_TEST_VERBOSE=1 PA_MMA=1 "$build/bin/test_mul_mat_mma"
+fi
+step "variants at ${GEMM_N:-32768} tokens: other tiles and stages (PA_OPENCL_TUNING) and b through X16"
+for v in ${GEMM_VARIANTS:-mmq_wn=2,mmq_wm=2,mmq_stages=3 mmq_wn=2,mmq_wm=4,mmq_stages=2 mmq_wn=2,mmq_wm=4,mmq_stages=2,mmq_x16_min_m=1 mmq_wn=2,mmq_wm=2,mmq_stages=2,mmq_x16_min_m=1 mmq_wn=1,mmq_wm=2,mmq_stages=3}; do
+  run 90 env PA_OPENCL_TUNING=$v "$pa" bench gemm --device 0 --shapes llama3-8b --types ${GEMM_TYPES:-q4_0,f16} --n-list ${GEMM_N:-32768} \
     --reps 3 --blas-max-n 0 --out "/tmp/gemm-var-$v.json"
 done
 python3 - "$OUT/gemm-variants.json" /tmp/gemm-var-*.json <<'EOF' || true
@@ -80,6 +87,22 @@ for p in sys.argv[2:]:
         out.append(r)
 json.dump(out, open(sys.argv[1], "w"), indent=1)
 EOF
+step "registers of the variants' k_mmq (ptxas -v on the cached PTX)"
+run 60 bash bench/tools/ptxas_from_cache.sh "$PA_KERNEL_CACHE" k_mmq | tee "$OUT/ptxas.txt"
+if [ "${GEMM_NCU:-0}" = 1 ]; then
+step "Nsight Compute on an OpenCL kernel (does ncu see NVIDIA OpenCL launches?)"
+ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+if [ -n "$ncu" ]; then
+  run 120 "$ncu" --clock-control none --kernel-name regex:k_mmq --launch-count 1 --section SpeedOfLight \
+    --section WarpStateStats --section Occupancy "$pa" bench gemm --device 0 --shapes llama3-8b --types q4_0 \
+    --n-list 8192 --reps 1 --blas-max-n 0 --out /tmp/gemm-ncu.json 2>&1 | tail -80 | tee "$OUT/ncu.txt"
+else echo "no ncu"; fi
+fi
+if [ -n "${GEMM_PROFILE:-}" ]; then
+  step "device time per kernel of one variant (PA_OPENCL_PROFILE=device, PA_OPENCL_TUNING=$GEMM_PROFILE)"
+  run 90 env PA_OPENCL_PROFILE=device PA_OPENCL_TUNING=$GEMM_PROFILE "$pa" bench gemm --device 0 --shapes llama3-8b \
+    --types q4_0 --n-list ${GEMM_N:-32768} --reps 3 --blas-max-n 0 --out /tmp/gemm-prof.json 2>&1 | tail -30
+fi
 fi # variants
 
 step "summary (TFLOP/s = 2 M N K / time of the mul_mat node, conversions included)"

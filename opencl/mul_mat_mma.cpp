@@ -83,8 +83,9 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const size_t kp = round_up(size_t(K), 32), kc = kp / 8, n_kb = kp / 32;
     const size_t mp = round_up(size_t(M), bw);
     const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
-    // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic)
-    const bool xf32 = direct_b(ctx, b) && M < tu.mmq_x16_min_m;
+    // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic;
+    // three stages only take the copy)
+    const bool xf32 = direct_b(ctx, b) && M < tu.mmq_x16_min_m && tu.mmq_stages == 2;
     const std::string opts = build_options(d, xf32);
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 

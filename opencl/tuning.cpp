@@ -27,6 +27,7 @@ constexpr tuning_field fields[] = {
     {"dequant_chunk_mib", &tuning::dequant_chunk_mib, "", ""},
     {"mmq_wn", &tuning::mmq_wn, "mul_mat_mma.cl", "MMQ_WN"},
     {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma.cl", "MMQ_WM"},
+    {"mmq_stages", &tuning::mmq_stages, "mul_mat_mma.cl", "MMQ_STAGES"},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
@@ -63,8 +64,11 @@ const std::vector<vendor_entry>& table() {
         // CPU devices (PoCL): small work-groups, one thread per core does the work
         {"cpu", {{"mm_tm", 32}, {"mm_tn", 32}, {"norm_wg", 64}, {"softmax_wg", 64}, {"fa_threads", 64}}, {}},
         // decode products: 8 lanes a row, 16 rows a work-group (H200: Llama-3-8B-shaped tg128 185 -> 201
-        // tokens/s against 64 threads; 4 or 16 lanes, 32 threads, 32-block chunks all slower)
-        {"nvidia", {{"mvq_lanes", 8}, {"mvq_wg", 128}}, {}},
+        // tokens/s against 64 threads; 4 or 16 lanes, 32 threads, 32-block chunks all slower).
+        // Prefill GEMMs: 128 x 128 tiles (two work-groups a multiprocessor), three stages, b through
+        // its f16 copy (H200, Llama-3-8B shapes at 32K, Q4_0: 246-256 -> 236-308 TFLOP/s; Q8_0
+        // 203-223 -> 230-286; F16 197-223 -> 202-238; the 2 x 4 tile with either b path is slower)
+        {"nvidia", {{"mvq_lanes", 8}, {"mvq_wg", 128}, {"mmq_wn", 2}, {"mmq_wm", 2}, {"mmq_stages", 3}}, {}},
         // a smaller local-memory footprint per EU thread
         {"intel", {{"mm_tm", 32}, {"mm_tn", 32}}, {}},
         // Adreno, Mali
@@ -172,8 +176,9 @@ tuning tuning_for(const device_caps& dev) {
         throw error(
             "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
     if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
-        t.mmq_wn + t.mmq_wm > 6)
-        throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_wn + mmq_wm <= 6");
+        (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12)
+        throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3, "
+                    "(mmq_wn + mmq_wm) x mmq_stages <= 12");
     return t;
 }
 

@@ -25,8 +25,9 @@ struct tuning {
     int blas_min_n = 16;         // columns of b from which F16/quantized a is dequantized for CLBlast
     int dequant_chunk_mib = 128; // scratch for the rows of a dequantized for CLBlast
     // mul_mat_mma.cl (tensor cores, where mma_available): warps along tokens (1, 2, 4) x along
-    // weight rows (2, 4), 64 x 64 outputs each, mmq_wn + mmq_wm <= 6 (local memory)
-    int mmq_wn = 2, mmq_wm = 4;
+    // weight rows (2, 4), 64 x 64 outputs each; local-memory stages (2, or 3: loads two k-steps
+    // ahead, b always through its f16 copy); (mmq_wn + mmq_wm) x mmq_stages <= 12 (48 KiB)
+    int mmq_wn = 2, mmq_wm = 4, mmq_stages = 2;
     int mmq_min_n = 32;          // columns of b from which F16/quantized a runs on tensor cores
     int mmq_f32_min_n = 1 << 30; // the same for F32 a (rounded to f16 on the way; default never)
     int mmq_x16_min_m = 1 << 30; // rows of a from which b is copied to f16 first (else read as F32)

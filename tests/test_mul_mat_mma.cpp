@@ -195,10 +195,11 @@ bool quantized(pa_type t) {
     return pa::traits(t).quantized;
 }
 
-// The default tile (mmq_wn 2 x mmq_wm 4 warps: 128 tokens x 256 weight rows): every weight type at
-// sizes that are not multiples of the tile (M = 300: a second, partial weight tile; N = 130: a
-// second token tile with 2 tokens), one k-step, a long K, broadcast batches, padded weights, an
-// odd M (no 8-byte stores). b is read as F32 by the GEMM kernel where its rows allow (whole 32-k
+// The device's own tile (the table's default: mmq_wn 2 x mmq_wm 4 warps, 128 tokens x 256 weight
+// rows, two stages; NVIDIA: 2 x 2 warps, three stages): every weight type at sizes that are not
+// multiples of the tile (M = 300: a second, partial weight tile; N = 130: a second token tile
+// with 2 tokens), one k-step, a long K, broadcast batches, padded weights, an odd M (no 8-byte
+// stores). With two stages b is read as F32 by the GEMM kernel where its rows allow (whole 32-k
 // blocks, 16-byte aligned), else converted to X16 first: K = 100 (plain weights), padded and
 // transposed b.
 TEST(MulMatMma, EveryTypeAtOddShapesMatchesTheReferences) {
@@ -221,12 +222,28 @@ TEST(MulMatMma, EveryTypeAtOddShapesMatchesTheReferences) {
 
 // The other tile shapes the tuning table may choose (each warp 64 x 64; 1, 2 or 4 warps along
 // tokens, 2 or 4 along weight rows; each work-item loads 2 to 8 chunks of b, 2 to 16 quant words
-// and 1 or 2 rows of scales per step), at sizes with partial tiles on both sides.
+// and 1 or 2 rows of scales per step), at sizes with partial tiles on both sides, two stages
+// (the 2 x 4 tile also where the device's default is another one).
 TEST(MulMatMma, OtherTileShapesMatchTheReferences) {
-    check_cases("mmq_wn=4,mmq_wm=2", {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
-    check_cases("mmq_wn=1,mmq_wm=4",
+    check_cases("mmq_wn=2,mmq_wm=4,mmq_stages=2",
+                {{PA_TYPE_Q4_1, 96, 300, 130}, {PA_TYPE_F16, 100, 77, 33}, {PA_TYPE_Q8_0, 64, 40, 70}});
+    check_cases("mmq_wn=4,mmq_wm=2,mmq_stages=2", {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
+    check_cases("mmq_wn=1,mmq_wm=4,mmq_stages=2",
                 {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
-    check_cases("mmq_wn=2,mmq_wm=2", {{PA_TYPE_F16, 70, 150, 140}}); // X16
+    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=2", {{PA_TYPE_F16, 70, 150, 140}}); // X16
+}
+
+// Three local-memory stages (loads two k-steps ahead, b through X16 even where it could be read as
+// F32): one, two, three, an odd and an even number of k-steps (the steps run in pairs, the last
+// ones reload their tiles into idle stages), every weight source, partial tiles on both sides.
+TEST(MulMatMma, ThreeStagesMatchTheReferences) {
+    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=3",
+                {{PA_TYPE_Q4_0, 32, 150, 140},
+                 {PA_TYPE_Q4_1, 64, 130, 70, {1, 1}, {2, 1}},
+                 {PA_TYPE_Q8_0, 96, 200, 65},
+                 {PA_TYPE_F16, 100, 140, 129},
+                 {PA_TYPE_F32, 160, 70, 40},
+                 {PA_TYPE_Q4_0, 224, 129, 200, {2, 1}, {2, 1}, layout::padded, layout::packed}});
 }
 
 // X16 in several launches of at most mmq_chunk_mib each (1 MiB = 128 tokens of K = 2048 in two

@@ -26,15 +26,22 @@
 // Work-group: MMQ_WN x MMQ_WM warps, warp (wn, wm) owns 64 tokens x 64 weight rows of a
 // BT x BW tile (BT = 64 MMQ_WN tokens, BW = 64 MMQ_WM rows): 4 x 8 mma tiles, 128 f32
 // accumulators per lane. mma rows are tokens and mma columns weight rows, so a lane's two
-// accumulators of one row are two adjacent dst elements. K runs in steps of BK = 32 through two
-// local-memory stages of [rows][4 chunks of 16 bytes] each, chunk index XOR-swizzled by row
-// (SWZ) so that the 8 rows of an ldmatrix matrix, and 8 lanes storing 16 bytes, hit distinct
-// banks. One barrier per step: while the warps multiply stage s, stage s^1 receives the next
-// tiles, by cp.async (X16, W16) or from registers loaded before the MMAs (b in F32, rounded to
-// f16; quantized weights, dequantized in f16x2 arithmetic) and stored after them.
+// accumulators of one row are two adjacent dst elements. K runs in steps of BK = 32 through
+// MMQ_STAGES local-memory stages of [rows][4 chunks of 16 bytes] each, chunk index XOR-swizzled
+// by row (SWZ) so that the 8 rows of an ldmatrix matrix, and 8 lanes storing 16 bytes, hit
+// distinct banks. One barrier per step.
+//   Two stages: while the warps multiply stage s, stage s^1 receives the next tiles, by cp.async
+//   (X16, W16) or from registers loaded before the MMAs (b in F32, rounded to f16; quantized
+//   weights, dequantized in f16x2 arithmetic) and stored after them. A load has one step of MMAs
+//   to arrive.
+//   Three stages (X16 only): step kb multiplies stage kb % 3 while cp.async fills stage
+//   (kb + 2) % 3 with step kb + 2 (b, W16), and quantized weights of step kb + 2, loaded into
+//   registers during step kb - 1, are stored there; step kb + 3's are loaded into the other
+//   register set. Every load has two steps of MMAs to arrive.
 //
-// Tuning macros (-D, tuning.h): MMQ_WN (1, 2, 4), MMQ_WM (2, 4), MMQ_WN + MMQ_WM <= 6 (two stages
-// of both tiles fill 8 KiB x (MMQ_WN + MMQ_WM)); host-chosen: MMQ_W the weight source, MMQ_XF32.
+// Tuning macros (-D, tuning.h): MMQ_WN (1, 2, 4), MMQ_WM (2, 4), MMQ_STAGES (2, 3); the stages of
+// both tiles fill 4 KiB x (MMQ_WN + MMQ_WM) x MMQ_STAGES <= 48 KiB; host-chosen: MMQ_W the weight
+// source, MMQ_XF32 (two stages only).
 
 #ifndef MMQ_WN
 #define MMQ_WN 2
@@ -48,6 +55,9 @@
 #ifndef MMQ_XF32
 #define MMQ_XF32 1
 #endif
+#ifndef MMQ_STAGES
+#define MMQ_STAGES 2
+#endif
 
 #define BT (64 * MMQ_WN)            // tokens per tile
 #define BW (64 * MMQ_WM)            // weight rows per tile
@@ -57,8 +67,12 @@
 #define WCH (BW * 4 / NT)           // weight chunks each work-item fills per step
 #define SWZ(row) (((row) >> 1) & 3) // chunk swizzle of a 64-byte tile row
 
-#if (MMQ_WN != 1 && MMQ_WN != 2 && MMQ_WN != 4) || (MMQ_WM != 2 && MMQ_WM != 4) || MMQ_WN + MMQ_WM > 6
-#error "mul_mat_mma.cl: MMQ_WN must be 1, 2 or 4, MMQ_WM 2 or 4, MMQ_WN + MMQ_WM <= 6"
+#if (MMQ_WN != 1 && MMQ_WN != 2 && MMQ_WN != 4) || (MMQ_WM != 2 && MMQ_WM != 4) || \
+    (MMQ_STAGES != 2 && MMQ_STAGES != 3) || (MMQ_WN + MMQ_WM) * MMQ_STAGES > 12
+#error "mul_mat_mma.cl: MMQ_WN must be 1, 2 or 4, MMQ_WM 2 or 4, MMQ_STAGES 2 or 3, (MMQ_WN + MMQ_WM) * MMQ_STAGES <= 12"
+#endif
+#if MMQ_STAGES == 3 && MMQ_XF32
+#error "mul_mat_mma.cl: three stages take b through X16 (MMQ_XF32 0)"
 #endif
 
 #define MMQ_QUANT (MMQ_W == PA_Q4_0 || MMQ_W == PA_Q4_1 || MMQ_W == PA_Q8_0)
@@ -216,8 +230,8 @@ kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global const uint4* wv, global const uint* wsc,
            int mp, int kc, global char* d, ulong d_offs, ulong4 d_nb, int d_vec2, int n, int m, int tiles_w, int b2,
            int r2, int r3, int a2) {
-    local uint4 xs[2][BT * 4];
-    local uint4 ws[2][BW * 4];
+    local uint4 xs[MMQ_STAGES][BT * 4];
+    local uint4 ws[MMQ_STAGES][BW * 4];
     EMU_DECL
     const int tid = get_local_id(0), warp = tid >> 5, lane = tid & 31;
     const int wn = warp % MMQ_WN, wm = warp / MMQ_WN;
@@ -239,7 +253,11 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
     global const uint* wqg = (global const uint*)wv + (ulong)zw * n_kb * mp * QWPC * 4 + (ulong)m0 * QWPC * 4;
     global const uint* wsg = wsc + (ulong)zw * n_kb * mp * SW + (ulong)m0 * SW;
     const ulong q_step = (ulong)mp * QWPC * 4, s_step = (ulong)mp * SW;
+#if MMQ_STAGES == 2
     wq_regs wr;
+#else
+    wq_regs wr[2]; // the weights of the next step to store, and of the one after
+#endif
 #else
     global const uint4* wg = wv + ((ulong)zw * mp + m0) * kc;
 #endif
@@ -251,6 +269,7 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
         for (int j = 0; j < 8; ++j) acc[i][j] = (float4)(0.0f);
     }
 
+#if MMQ_STAGES == 2
     // stage 0 <- step 0
 #if MMQ_XF32
     load_x(&xr, xrow, 0, tid);
@@ -295,6 +314,56 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
         cp_async_wait_all();
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+#else // MMQ_STAGES == 3
+    // stages 0 and 1 <- steps 0 and 1 (one cp.async group each), registers <- step 2's weights
+    MMA_UNROLL
+    for (int p = 0; p < 2; ++p) {
+        const int ks = min(p, n_kb - 1);
+        copy_x_tile(xs[p], xrow, ks, tid);
+#if MMQ_QUANT
+        load_wq(&wr[0], wqg + ks * q_step, wsg + ks * s_step, tid);
+        store_wq(ws[p], &wr[0], tid);
+#else
+        copy_w_tile(ws[p], wg, kc, ks, tid);
+#endif
+        cp_async_commit();
+    }
+#if MMQ_QUANT
+    load_wq(&wr[0], wqg + min(2, n_kb - 1) * q_step, wsg + min(2, n_kb - 1) * s_step, tid);
+#endif
+    cp_async_wait_one();
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    // Steps in pairs, so that the register set that holds the weights to store (wr[h]) and the
+    // one that receives the next ones (wr[h ^ 1]) are known at compile time. Branch-free but
+    // for an odd last step: past the end, steps load the last tiles again into the idle stage.
+    int sc = 0; // stage multiplied now; (sc + 2) % 3 is filled
+    for (int kb0 = 0; kb0 < n_kb; kb0 += 2) {
+        MMA_UNROLL
+        for (int h = 0; h < 2; ++h) {
+            const int kb = kb0 + h;
+            if (kb >= n_kb) break;
+            const int sf = sc == 0 ? 2 : sc - 1, k2 = min(kb + 2, n_kb - 1);
+            copy_x_tile(xs[sf], xrow, k2, tid);
+#if MMQ_QUANT
+            const int k3 = min(kb + 3, n_kb - 1);
+            load_wq(&wr[h ^ 1], wqg + k3 * q_step, wsg + k3 * s_step, tid);
+#else
+            copy_w_tile(ws[sf], wg, kc, k2, tid);
+#endif
+            cp_async_commit();
+            MMA_UNROLL
+            for (int kk = 0; kk < 2; ++kk) mma_k16(acc, xs[sc], ws[sc], wn, wm, lane, kk EMU_ARG);
+#if MMQ_QUANT
+            store_wq(ws[sf], &wr[h], tid); // stage sf was last read in step kb - 1
+#endif
+            cp_async_wait_one(); // this work-item's copies of step kb + 1 are done
+            barrier(CLK_LOCAL_MEM_FENCE);
+            sc = sc == 2 ? 0 : sc + 1;
+        }
+    }
+    cp_async_wait_all(); // no copy into local memory outlives the work-group
+#endif
 
     // lane (g, t) holds tokens g, g+8 of each 16-token tile, weight rows 2t, 2t+1 of each 8-row tile
     const int g = lane >> 2, t = lane & 3;
@@ -332,6 +401,17 @@ kernel void k_mmq_prep_f16(global const char* src, ulong offs, long4 ne, ulong4 
     if (id >= (ulong)rows_p * kc) return;
     const int row = id / kc, c = id % kc, k0 = (c >> 2) * 32 + 4 * (c & 3);
     global const char* p = src + offs + (ulong)row * nb.s1 + (ulong)(z % ne.s2) * nb.s2 + (ulong)(z / ne.s2) * nb.s3;
+    // F32 rows of whole 32-k blocks, 16-byte aligned (the activations of a model): two float4s
+    if (!src_f16 && nb.s0 == 4 && (ne.s0 & 31) == 0 && ((offs | nb.s1 | nb.s2 | nb.s3) & 15) == 0) {
+        float4 a = (float4)(0.0f), b = (float4)(0.0f);
+        if (row < ne.s1) {
+            a = *(global const float4*)(p + (ulong)k0 * 4);
+            b = *(global const float4*)(p + (ulong)(k0 + 16) * 4);
+        }
+        dst[(ulong)z * rows_p * kc + id] =
+            (uint4)(pack_f16x2(a.x, a.z), pack_f16x2(a.y, a.w), pack_f16x2(b.x, b.z), pack_f16x2(b.y, b.w));
+        return;
+    }
     float v[8];
     for (int e = 0; e < 8; ++e) {
         const int k = k0 + (e & 3) + 16 * (e >> 2); // x[4j..4j+3], then x[16+4j..]
