@@ -39,7 +39,8 @@ const char* usage =
     "Dense attention vs proxy_sparse_attn over N; prints a table, writes JSON records (mode: dense,\n"
     "and proxy, xattn or flex after --estimator).\n"
     "  --n-list L         sizes (4096,8192,16384,32768,65536,131072; 16k style accepted)\n"
-    "  --shapes S         llama3-8b,qwen2.5-7b (H=32/Hkv=8 and H=28/Hkv=4, d=128); also tiny (H=4/2, d=64)\n"
+    "  --shapes S         llama3-8b,qwen2.5-7b (H=32/Hkv=8 and H=28/Hkv=4, d=128); also smollm2-135m (H=9/3,\n"
+    "                     d=64) and tiny (H=4/2, d=64)\n"
     "  --pattern P        random | needle | sink-local | diffuse-focused (needle)\n"
     "  --kv-type T        f16 | f32 storage of K and V (f16)\n"
     "  --reps R           timed runs, median reported (5; 3 from 64K on)\n"
@@ -73,8 +74,9 @@ struct variant {
 shape shape_by_name(const std::string& n) {
     if (n == "llama3-8b") return {n, 32, 8, 128, 1};
     if (n == "qwen2.5-7b") return {n, 28, 4, 128, 4};
+    if (n == "smollm2-135m") return {n, 9, 3, 64, 1};
     if (n == "tiny") return {n, 4, 2, 64, 1};
-    throw error(fmt::format("unknown shape '{}' (llama3-8b, qwen2.5-7b, tiny)", n));
+    throw error(fmt::format("unknown shape '{}' (llama3-8b, qwen2.5-7b, smollm2-135m, tiny)", n));
 }
 
 double rel_l2(const float* a, const float* ref, size_t n) {

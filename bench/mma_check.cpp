@@ -6,7 +6,7 @@
 //   pa_mma_check --emulate       any device (PoCL): the PTX helpers emulated; checks only
 //   pa_mma_check --probe         only which inline-PTX shared-memory forms work (own process:
 //                                a failing probe can break the OpenCL context)
-// Options: --check-only, --time-only, --n-list 4096,8192,... , --variants W8B64,W4B64 ,
+// Options: --check-only, --time-only, --n-list 4096,8192,... , --variants W8B64A0,W4B64A1M2 ,
 //          --json FILE (timings as JSON lines), --reps R, --sparse-n N.
 // Exit status 1 when a check fails.
 #include <CL/cl.h>
@@ -152,11 +152,12 @@ float round_f16(float f) { // float -> nearest f16 -> float (normal range is all
 
 // ---- configuration ------------------------------------------------------------------------
 struct variant {
-    int warps = 8, bn = 64, async = 0, maxreg = 0; // maxreg: -cl-nv-maxrregcount (0 = compiler's choice)
+    int warps = 8, bn = 64, async = 0, mt = 1, maxreg = 0; // maxreg: -cl-nv-maxrregcount (0 = compiler's choice)
     std::string name() const {
-        return fmt::format("W{}B{}A{}", warps, bn, async) + (maxreg ? fmt::format("R{}", maxreg) : "");
+        return fmt::format("W{}B{}A{}", warps, bn, async) + (mt != 1 ? fmt::format("M{}", mt) : "") +
+               (maxreg ? fmt::format("R{}", maxreg) : "");
     }
-    int bm() const { return 16 * warps; }
+    int bm() const { return 16 * mt * warps; }
 };
 
 struct problem {
@@ -181,8 +182,8 @@ kernels make_kernels(const env& e, const variant& v, int d, bool kv_f16, bool sp
     if (sparse) src = std::string(source_of("flash_attn_mma_sparse.cl")) + "\n" + src;
     src = std::string(source_of("mma_ptx.cl")) + "\n" + src; // the PTX helpers go first
     std::string opts = fmt::format("-cl-std=CL1.2 -DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} "
-                                   "-DMMA_KV_F16={} -DMMA_EMULATE={}",
-                                   d, v.warps, v.bn, v.async, kv_f16 ? 1 : 0, emulate ? 1 : 0);
+                                   "-DMMA_MT={} -DMMA_KV_F16={} -DMMA_EMULATE={}",
+                                   d, v.warps, v.bn, v.async, v.mt, kv_f16 ? 1 : 0, emulate ? 1 : 0);
     if (e.nvidia) opts += " -cl-nv-verbose";
     if (e.nvidia && v.maxreg) opts += fmt::format(" -cl-nv-maxrregcount={}", v.maxreg);
     kernels k;
@@ -518,7 +519,8 @@ void run_ptx_probes(const env& e) {
 
 int main(int argc, char** argv) {
     bool emulate = false, check_only = false, time_only = false, probe = false;
-    std::string json_path, ptx_path, variants_s = "W8B64A0,W8B64A1,W4B64A1,W4B32A1";
+    std::string json_path, ptx_path, variants_s = "W8B64A0,W8B64A1,W4B64A1,W4B32A1,W4B32A1M2";
+    bool variants_given = false; // emulated checks run only the first variant unless --variants names them
     std::vector<int> n_list = {4096, 8192, 16384, 32768, 65536, 131072};
     int reps = 5, sparse_n = 32768;
     for (int i = 1; i < argc; ++i) {
@@ -538,7 +540,7 @@ int main(int argc, char** argv) {
         else if (a == "--json")
             json_path = next();
         else if (a == "--variants")
-            variants_s = next();
+            variants_s = next(), variants_given = true;
         else if (a == "--dump-ptx")
             ptx_path = next();
         else if (a == "--n-list")
@@ -564,9 +566,18 @@ int main(int argc, char** argv) {
             size_t c = variants_s.find(',', pos);
             if (c == std::string::npos) c = variants_s.size();
             variant v;
-            if (std::sscanf(variants_s.substr(pos, c - pos).c_str(), "W%dB%dA%dR%d", &v.warps, &v.bn,
-                            &v.async, &v.maxreg) < 2)
-                fail("bad variant " + variants_s.substr(pos, c - pos));
+            const std::string vs = variants_s.substr(pos, c - pos);
+            int used = 0;
+            if (std::sscanf(vs.c_str(), "W%dB%d%n", &v.warps, &v.bn, &used) < 2) fail("bad variant " + vs);
+            for (size_t at = size_t(used); at < vs.size();) { // A<cp.async>, M<m-tiles>, R<max registers>
+                int val = 0, len = 0;
+                if (std::sscanf(vs.c_str() + at, "%*c%d%n", &val, &len) < 1) fail("bad variant " + vs);
+                if (vs[at] == 'A') v.async = val;
+                else if (vs[at] == 'M') v.mt = val;
+                else if (vs[at] == 'R') v.maxreg = val;
+                else fail("bad variant " + vs);
+                at += size_t(len);
+            }
             vars.push_back(v);
             pos = c + 1;
         }
@@ -602,7 +613,7 @@ int main(int argc, char** argv) {
             p.nkv = 700;
             p.n_past = 100;
             cases.push_back({p, true}); // sparse, n_past
-            const std::vector<variant> cv = emulate ? std::vector<variant>{vars.front()} : vars;
+            const std::vector<variant> cv = emulate && !variants_given ? std::vector<variant>{vars.front()} : vars;
             for (const auto& v : cv)
                 for (size_t ci = 0; ci < cases.size(); ++ci) {
                     if (emulate && v.bm() > 128) continue;

@@ -27,8 +27,8 @@ const char* mma_env() {
 }
 
 std::string options(const mma_config& c, int64_t d) {
-    return fmt::format("-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={}{}", d, c.warps, c.bn, c.async,
-                       mma_emulated() ? " -DMMA_EMULATE=1" : "");
+    return fmt::format("-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} -DMMA_MT={}{}", d, c.warps, c.bn,
+                       c.async, c.mt, mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 // The prep kernels alone (they do not depend on the tile configuration).
 std::string prep_options(int64_t d, pa_type src) {
@@ -55,16 +55,20 @@ bool mma_available(const device_caps& caps) {
     return std::strcmp(mma_env(), "0") != 0;
 }
 
-mma_config mma_config_for(const device_caps&) {
+mma_config mma_config_for(const device_caps&, int64_t head_dim) {
     // H100, dense causal 32K, Llama-3-8B shape (bench/NOTES.md): W8B64A0 254 TFLOP/s, W8B64A1
-    // (cp.async) 245, W4B64A1 228, W4B32A1 195, W8B32A1 185. sm_80/86/89 are untested: the same.
+    // (cp.async) 245, W4B64A1 228, W4B32A1 195, W8B32A1 185. H200, same shape, one call: W8B64A0
+    // 237, W4B32A1M2 (two m-tiles a warp) 281, W4B64A1M2 (K and V in one buffer) 215. d = 64 has
+    // only the first measurement. sm_80/86/89 are untested: the same.
     mma_config c;
+    if (head_dim == 128) c = {.warps = 4, .bn = 32, .async = 1, .mt = 2};
     const char* e = mma_env();
     if (*e && std::strcmp(e, "0") != 0 && std::strcmp(e, "1") != 0 && !mma_emulated()) {
         mma_config o;
-        if (std::sscanf(e, "W%dB%dA%d", &o.warps, &o.bn, &o.async) < 2 || (o.warps != 4 && o.warps != 8) ||
-            (o.bn != 32 && o.bn != 64) || (o.async != 0 && o.async != 1))
-            throw error(fmt::format("PA_MMA='{}': expected 0 or W<4|8>B<32|64>A<0|1>", e));
+        if (std::sscanf(e, "W%dB%dA%dM%d", &o.warps, &o.bn, &o.async, &o.mt) < 2 ||
+            (o.warps != 4 && o.warps != 8) || (o.bn != 32 && o.bn != 64) || (o.async != 0 && o.async != 1) ||
+            (o.mt != 1 && o.mt != 2) || (o.mt == 2 && (o.async != 1 || o.warps != 4)))
+            throw error(fmt::format("PA_MMA='{}': expected 0, W<4|8>B<32|64>A<0|1> or W4B<32|64>A1M2", e));
         c = o;
     }
     return c;
@@ -95,7 +99,7 @@ std::string mma_layout_problem(const operand& q, const operand& k, const operand
 std::string flash_attn_mma_problem(const device_context& ctx, const operand& q, const operand& k,
                                    const operand& v, const operand& o, int64_t mask_block) {
     if (!mma_available(ctx.caps())) return "no tensor-core path on this device";
-    const mma_config c = mma_config_for(ctx.caps());
+    const mma_config c = mma_config_for(ctx.caps(), q.shape.ne.s[0]);
     if (mask_block > 0 && (mask_block % c.bm() != 0 || mask_block % c.bn != 0))
         return fmt::format("block {} is not a multiple of the tile ({} x {})", mask_block, c.bm(), c.bn);
     return mma_layout_problem(q, k, v, o);
@@ -126,7 +130,7 @@ void mma_attention(device_context& ctx, const operand& q, const mma_kv& kv, int6
                    const operand& dst, int64_t n_past, bool causal, float scale,
                    const device_block_mask* mask) {
     const int64_t d = q.shape.ne.s[0], n = q.shape.ne.s[1], h = q.shape.ne.s[2];
-    const mma_config c = mma_config_for(ctx.caps());
+    const mma_config c = mma_config_for(ctx.caps(), d);
     const std::string opts = options(c, d);
     const size_t wg = size_t(32 * c.warps);
     const int32_t nkp = int32_t(kv.nkp), n_kv = int32_t(kv.n_keys), hkv = int32_t(n_head_kv);
@@ -155,7 +159,8 @@ void flash_attn_mma(device_context& ctx, const operand& q, const operand& k, con
                     const operand& o, int64_t n_past, bool causal, float scale,
                     const device_block_mask* mask) {
     const int64_t n_keys = causal ? n_past + q.shape.ne.s[1] : k.shape.ne.s[1]; // keys anyone can see
-    const int64_t key_pad = std::max<int64_t>(mma_config_for(ctx.caps()).bn, mask ? mask->block : 0);
+    const int64_t key_pad =
+        std::max<int64_t>(mma_config_for(ctx.caps(), q.shape.ne.s[0]).bn, mask ? mask->block : 0);
     const mma_kv kv = mma_prepare_kv(ctx, k, v, n_keys, key_pad);
     mma_attention(ctx, q, kv, k.shape.ne.s[2], o, n_past, causal, scale, mask);
 }

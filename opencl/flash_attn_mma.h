@@ -5,7 +5,7 @@
 //
 // Capability: NVIDIA platform (cl_nv_device_attribute_query) with compute capability >= 8.0.
 // $PA_MMA: "0" switches the path off (benchmarks compare both), "W8B64A1" picks warps per
-// work-group, keys per tile and cp.async for experiments, "emulate" runs the kernels on any
+// work-group, keys per tile and cp.async for experiments ("W4B64A1M2": two m-tiles a warp), "emulate" runs the kernels on any
 // device with the PTX emulated (slow; tests the host code on PoCL); read at every call.
 #pragma once
 
@@ -18,18 +18,19 @@ namespace pa::ocl {
 
 // The tile configuration of fa_mma.cl.
 struct mma_config {
-    int warps = 8; // MMA_WARPS: 16 query rows each
+    int warps = 8; // MMA_WARPS
     int bn = 64;   // MMA_BN: keys per tile
     int async = 0; // MMA_ASYNC: cp.async tile loads
-    int bm() const { return 16 * warps; }
+    int mt = 1;    // MMA_MT: 16-row m-tiles a warp (2: Q in local memory, cp.async only)
+    int bm() const { return 16 * mt * warps; }
 };
 
 // Whether this device runs mma.sync (and $PA_MMA does not say "0").
 bool mma_available(const device_caps& caps);
 // Whether $PA_MMA says "emulate" (the tensor-core programs then build with -DMMA_EMULATE=1).
 bool mma_emulated();
-// The configuration for this device ($PA_MMA may override it).
-mma_config mma_config_for(const device_caps& caps);
+// The configuration for this device and head dim ($PA_MMA may override it).
+mma_config mma_config_for(const device_caps& caps, int64_t head_dim);
 
 // Layout checks: head dim 64 or 128; q F32 [d, N, H] with contiguous rows; k, v F32|F16 with
 // contiguous rows, H % Hkv == 0; dst F32 [d, H, N] contiguous. "" when fine, else why not.

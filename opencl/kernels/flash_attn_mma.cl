@@ -13,12 +13,17 @@
 //   O  F32 [D, H, N] contiguous
 // NKP is Nkv rounded up to a multiple of 128 (whole sparse blocks stay in bounds).
 //
-// One work-group = WARPS warps; warp w owns 16 query rows of one head (BM = 16*WARPS rows).
-// Key tiles of BN keys stream through local memory: K as [BN][D], V^T as [D][BN], with a
-// 16-byte-chunk XOR swizzle so the 128-bit fragment loads of a quarter warp hit distinct banks.
-// Schedule per tile (FlashAttention-2's split): V loads are in flight while S = Q K^T runs,
-// the next K tile's loads while O += P V runs; two barriers per tile. Loads go by cp.async
-// (ASYNC=1) or through staging registers (ASYNC=0).
+// One work-group = WARPS warps; warp w owns 16 MT query rows of one head (MT m-tiles; BM =
+// 16 MT WARPS rows). Key tiles of BN keys stream through local memory: K as [BN][D], V^T as
+// [D][BN], with a 16-byte-chunk XOR swizzle so the 128-bit fragment loads of a quarter warp hit
+// distinct banks. Schedule per tile (FlashAttention-2's split): V loads are in flight while
+// S = Q K^T runs, the next K tile's loads while O += P V runs; two barriers per tile. Loads go by
+// cp.async (ASYNC=1) or through staging registers (ASYNC=0).
+// Two m-tiles a warp (MT=2) use every K and V fragment loaded from local memory twice (half the
+// local-memory reads per MMA); the warp's Q fragments (64 registers) then live in local memory
+// (each lane reads back only what it wrote: no barrier), and where Q, K and V tiles exceed 48
+// KiB (BN=64) K and V take turns in one buffer: S; barrier; V loads during the softmax; barrier;
+// O += P V; barrier; the next K; barrier.
 //
 // Fragment mapping. mma m16n8k16 (row.col): lane = 4g + t holds
 //   A (16x16): a.x = (row g, k 2t..2t+1), a.y = (g+8, 2t..), a.z = (g, 2t+8..), a.w = (g+8, 2t+8..)
@@ -35,7 +40,8 @@
 
 // Tuning macros (-D): MMA_D head dim (64 | 128), MMA_WARPS warps per work-group, MMA_BN keys per
 // tile (32 | 64), MMA_ASYNC 1 = tiles go global -> local by cp.async (no staging registers),
-// 0 = through registers; MMA_KV_F16 source type of the prep kernels (0 = F32, 1 = F16).
+// 0 = through registers; MMA_MT m-tiles (16 query rows) a warp (1 | 2; 2 needs MMA_ASYNC 1);
+// MMA_KV_F16 source type of the prep kernels (0 = F32, 1 = F16).
 #ifndef MMA_D
 #define MMA_D 128
 #endif
@@ -51,6 +57,9 @@
 #ifndef MMA_KV_F16
 #define MMA_KV_F16 0
 #endif
+#ifndef MMA_MT
+#define MMA_MT 1
+#endif
 #define D MMA_D
 #define WARPS MMA_WARPS
 #define MMA_EMU_WARPS WARPS // emulation area (mma_ptx.cl)
@@ -58,14 +67,21 @@
 #define ASYNC MMA_ASYNC
 #define KV_F16 MMA_KV_F16
 
-#define BM (16 * WARPS)
+#define MT MMA_MT
+#define BM (16 * MT * WARPS)
 #define NT (32 * WARPS)
+#define Q_LOCAL (MT == 2) // the warp's Q fragments in local memory
+// K and V tiles share one buffer where Q's fragments and both tiles would exceed 48 KiB
+#define KV_SHARED (Q_LOCAL && BM * D * 2 + 2 * BN * D * 2 > 49152)
 #define KCH (D / 8)  // 16-byte chunks in a K row
 #define VCH (BN / 8) // 16-byte chunks in a V^T row
 #define NEG_BIG (-1e30f) // initial running max: finite, so rows with no visible key stay NaN-free
 
 #if D % 32 != 0 || BN % 32 != 0 || (BN * KCH) % NT != 0 || (D * VCH) % NT != 0
 #error "fa_mma.cl: D and BN must be multiples of 32 and the tiles a multiple of the work-group"
+#endif
+#if (MT != 1 && MT != 2) || (MT == 2 && !ASYNC)
+#error "fa_mma.cl: MMA_MT is 1 or 2, and 2 loads tiles by cp.async (MMA_ASYNC 1)"
 #endif
 
 // XOR swizzle of 16-byte chunks: odd rows swap chunk halves (rows of 128 or 256 bytes would
@@ -184,8 +200,17 @@ inline void async_v_tile(local uint4* vl, global const uint4* vt, int row_chunks
 kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb, global const uint4* k16,
                    global const uint4* vt16, int nkp, global char* ob, ulong o_offs, int n_kv, int n_head_kv,
                    int n_past, int causal, float scale TILE_ARGS) {
+#if KV_SHARED
+    local uint4 kvl[BN * KCH]; // == D * VCH: a K tile, then a V^T tile
+    local uint4* const kl = kvl;
+    local uint4* const vl = kvl;
+#else
     local uint4 kl[BN * KCH];
     local uint4 vl[D * VCH];
+#endif
+#if Q_LOCAL
+    local uint4 ql[WARPS * MT * (D / 16) * 32];
+#endif
     EMU_DECL
     const int n_q = q_ne.s1, n_head = q_ne.s2;
     const int wg = get_group_id(0);
@@ -197,12 +222,18 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #endif
     const int kvh = h / (n_head / n_head_kv);
     const int tid = get_local_id(0), warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-    const int r0 = m0 + 16 * warp; // first query row of the warp (rows outside [0, n_q) are padding)
+    const int r0 = m0 + 16 * MT * warp; // first query row of the warp (rows outside [0, n_q) are padding)
 
-    // Q fragments (see the mapping above), converted from F32 in registers.
-    uint4 qa[D / 16];
-    {
-        const int ra = r0 + g, rb = r0 + g + 8;
+    // Q fragments (see the mapping above) of m-tile i, k-chunk c, converted from F32.
+#if Q_LOCAL
+#define QA(i, c) ql[((warp * MT + (i)) * (D / 16) + (c)) * 32 + lane]
+#else
+    uint4 qa[MT][D / 16];
+#define QA(i, c) qa[i][c]
+#endif
+    MMA_UNROLL
+    for (int i = 0; i < MT; ++i) {
+        const int ra = r0 + 16 * i + g, rb = ra + 8;
         global const char* pa = qb + q_offs + (ulong)clamp(ra, 0, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
         global const char* pb = qb + q_offs + (ulong)clamp(rb, 0, n_q - 1) * q_nb.s1 + (ulong)h * q_nb.s2;
         MMA_UNROLL
@@ -213,18 +244,27 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
             float4 b1 = vload4(1, (global const float*)(pb) + 32 * q + 8 * t);
             if (ra < 0 || ra >= n_q) a0 = a1 = (float4)(0.0f);
             if (rb < 0 || rb >= n_q) b0 = b1 = (float4)(0.0f);
-            qa[2 * q] = (uint4)(pack_f16x2(a0.x, a0.y), pack_f16x2(b0.x, b0.y), pack_f16x2(a0.z, a0.w),
-                                pack_f16x2(b0.z, b0.w));
-            qa[2 * q + 1] = (uint4)(pack_f16x2(a1.x, a1.y), pack_f16x2(b1.x, b1.y), pack_f16x2(a1.z, a1.w),
-                                    pack_f16x2(b1.z, b1.w));
+            QA(i, 2 * q) = (uint4)(pack_f16x2(a0.x, a0.y), pack_f16x2(b0.x, b0.y), pack_f16x2(a0.z, a0.w),
+                                   pack_f16x2(b0.z, b0.w));
+            QA(i, 2 * q + 1) = (uint4)(pack_f16x2(a1.x, a1.y), pack_f16x2(b1.x, b1.y), pack_f16x2(a1.z, a1.w),
+                                       pack_f16x2(b1.z, b1.w));
         }
     }
 
-    float4 o[D / 8];
+    float4 o[MT][D / 8];
+    float mrow[MT][2], lrow[MT][2]; // running max (scaled logits) of rows g, g+8; this lane's part of the sums
+    int lim[MT][2];                 // the last key rows g, g+8 of each m-tile see
     MMA_UNROLL
-    for (int j = 0; j < D / 8; ++j) o[j] = (float4)(0.0f);
-    float mrow0 = NEG_BIG, mrow1 = NEG_BIG; // running max of rows g, g+8 (scaled logits)
-    float lrow0 = 0.0f, lrow1 = 0.0f;       // this lane's part of the running sums
+    for (int i = 0; i < MT; ++i) {
+        MMA_UNROLL
+        for (int j = 0; j < D / 8; ++j) o[i][j] = (float4)(0.0f);
+        MMA_UNROLL
+        for (int e = 0; e < 2; ++e) {
+            mrow[i][e] = NEG_BIG;
+            lrow[i][e] = 0.0f;
+            lim[i][e] = causal ? min(n_past + r0 + 16 * i + g + 8 * e, n_kv - 1) : n_kv - 1;
+        }
+    }
 
 #ifdef FA_MMA_SPARSE
     const int n_tiles = SPARSE_TILES(h, wg / n_head);
@@ -235,10 +275,8 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     const int n_tiles = (key_end + BN - 1) / BN;
 #define TILE_KEY(it) ((it) * BN)
 #endif
-    const int lim0 = causal ? min(n_past + r0 + g, n_kv - 1) : n_kv - 1; // last key of row g
-    const int lim1 = causal ? min(n_past + r0 + g + 8, n_kv - 1) : n_kv - 1;
 #if !MMA_EMULATE
-    const int warp_last = causal ? min(n_past + r0 + 15, n_kv - 1) : n_kv - 1; // last key of the warp
+    const int warp_last = causal ? min(n_past + r0 + 16 * MT - 1, n_kv - 1) : n_kv - 1; // last key of the warp
 #endif
     const int warp_first = causal ? min(n_past + r0, n_kv - 1) : n_kv - 1;
 
@@ -262,87 +300,112 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 
     for (int it = 0; it < n_tiles; ++it) {
         const int kb = TILE_KEY(it);
+#if !KV_SHARED
 #if ASYNC
         async_v_tile(vl, vh + kb / 8, v_row_chunks, tid);
 #else
         load_v_tile(vr, vh + kb / 8, v_row_chunks, tid);
+#endif
 #endif
 #if MMA_EMULATE
         const bool active = true; // emulation needs uniform control flow (barriers inside)
 #else
         const bool active = kb <= warp_last; // warp-uniform: skip tiles entirely above the diagonal
 #endif
-        uint4 pa[BN / 16];
+        float4 s[MT][BN / 8];
+        uint4 pa[MT][BN / 16];
         if (active) {
-            // S = Q K^T
-            float4 s[BN / 8];
+            // S = Q K^T: each K fragment serves the warp's MT m-tiles
             MMA_UNROLL
-            for (int j = 0; j < BN / 8; ++j) s[j] = (float4)(0.0f);
+            for (int i = 0; i < MT; ++i) {
+                MMA_UNROLL
+                for (int j = 0; j < BN / 8; ++j) s[i][j] = (float4)(0.0f);
+            }
             MMA_UNROLL
             for (int q = 0; q < D / 32; ++q) {
+                uint4 a[MT][2];
+                MMA_UNROLL
+                for (int i = 0; i < MT; ++i) {
+                    a[i][0] = QA(i, 2 * q);
+                    a[i][1] = QA(i, 2 * q + 1);
+                }
                 MMA_UNROLL
                 for (int j = 0; j < BN / 8; ++j) {
                     const int row = k_row(j, g);
                     const uint4 kv = kl[row * KCH + ((4 * q + t) ^ K_SWZ(row))];
-                    mma16816(&s[j], qa[2 * q], kv.x, kv.y);
-                    mma16816(&s[j], qa[2 * q + 1], kv.z, kv.w);
+                    MMA_UNROLL
+                    for (int i = 0; i < MT; ++i) {
+                        mma16816(&s[i][j], a[i][0], kv.x, kv.y);
+                        mma16816(&s[i][j], a[i][1], kv.z, kv.w);
+                    }
                 }
             }
-            // scaled before the max, as the CPU reference does: the max of the raw products is not
-            // the max of the scores for a negative scale, and raw * scale * log2(e) may overflow
+        }
+#if KV_SHARED
+        barrier(CLK_LOCAL_MEM_FENCE); // every warp is done with the K tile: V^T takes its place
+        async_v_tile(vl, vh + kb / 8, v_row_chunks, tid);
+#endif
+        if (active) {
             MMA_UNROLL
-            for (int j = 0; j < BN / 8; ++j) s[j] *= scale;
-            // mask (only tiles that cross the diagonal or the end of the keys)
-            if (kb + BN - 1 > warp_first) {
+            for (int i = 0; i < MT; ++i) {
+                // scaled before the max, as the CPU reference does: the max of the raw products is
+                // not the max of the scores for a negative scale, and raw * scale * log2(e) may overflow
+                MMA_UNROLL
+                for (int j = 0; j < BN / 8; ++j) s[i][j] *= scale;
+                // mask (only tiles that cross the diagonal or the end of the keys)
+                if (kb + BN - 1 > warp_first) {
+                    MMA_UNROLL
+                    for (int j = 0; j < BN / 8; ++j) {
+                        const int k0 = kb + s_key(j, 0, t), k1 = kb + s_key(j, 1, t);
+                        if (k0 > lim[i][0]) s[i][j].x = -INFINITY;
+                        if (k1 > lim[i][0]) s[i][j].y = -INFINITY;
+                        if (k0 > lim[i][1]) s[i][j].z = -INFINITY;
+                        if (k1 > lim[i][1]) s[i][j].w = -INFINITY;
+                    }
+                }
+                // online softmax: a row lives in the 4 lanes of one group
+                float mx0 = NEG_BIG, mx1 = NEG_BIG;
                 MMA_UNROLL
                 for (int j = 0; j < BN / 8; ++j) {
-                    const int k0 = kb + s_key(j, 0, t), k1 = kb + s_key(j, 1, t);
-                    if (k0 > lim0) s[j].x = -INFINITY;
-                    if (k1 > lim0) s[j].y = -INFINITY;
-                    if (k0 > lim1) s[j].z = -INFINITY;
-                    if (k1 > lim1) s[j].w = -INFINITY;
+                    mx0 = fmax(mx0, fmax(s[i][j].x, s[i][j].y));
+                    mx1 = fmax(mx1, fmax(s[i][j].z, s[i][j].w));
                 }
+                mx0 = fmax(mx0, shfl_xor(mx0, 1));
+                mx0 = fmax(mx0, shfl_xor(mx0, 2));
+                mx1 = fmax(mx1, shfl_xor(mx1, 1));
+                mx1 = fmax(mx1, shfl_xor(mx1, 2));
+                const float mn0 = fmax(mrow[i][0], mx0), mn1 = fmax(mrow[i][1], mx1);
+                const float al0 = native_exp2((mrow[i][0] - mn0) * M_LOG2E_F);
+                const float al1 = native_exp2((mrow[i][1] - mn1) * M_LOG2E_F);
+                mrow[i][0] = mn0;
+                mrow[i][1] = mn1;
+                const float c0 = mn0 * M_LOG2E_F, c1 = mn1 * M_LOG2E_F;
+                float sum0 = 0.0f, sum1 = 0.0f;
+                MMA_UNROLL
+                for (int j = 0; j < BN / 8; ++j) {
+                    s[i][j].x = native_exp2(fma(s[i][j].x, M_LOG2E_F, -c0));
+                    s[i][j].y = native_exp2(fma(s[i][j].y, M_LOG2E_F, -c0));
+                    s[i][j].z = native_exp2(fma(s[i][j].z, M_LOG2E_F, -c1));
+                    s[i][j].w = native_exp2(fma(s[i][j].w, M_LOG2E_F, -c1));
+                    sum0 += s[i][j].x + s[i][j].y;
+                    sum1 += s[i][j].z + s[i][j].w;
+                }
+                lrow[i][0] = lrow[i][0] * al0 + sum0;
+                lrow[i][1] = lrow[i][1] * al1 + sum1;
+                MMA_UNROLL
+                for (int j = 0; j < D / 8; ++j) {
+                    o[i][j].x *= al0;
+                    o[i][j].y *= al0;
+                    o[i][j].z *= al1;
+                    o[i][j].w *= al1;
+                }
+                MMA_UNROLL
+                for (int kk = 0; kk < BN / 16; ++kk)
+                    pa[i][kk] = (uint4)(pack_f16x2(s[i][2 * kk].x, s[i][2 * kk].y),
+                                        pack_f16x2(s[i][2 * kk].z, s[i][2 * kk].w),
+                                        pack_f16x2(s[i][2 * kk + 1].x, s[i][2 * kk + 1].y),
+                                        pack_f16x2(s[i][2 * kk + 1].z, s[i][2 * kk + 1].w));
             }
-            // online softmax: a row lives in the 4 lanes of one group
-            float mx0 = NEG_BIG, mx1 = NEG_BIG;
-            MMA_UNROLL
-            for (int j = 0; j < BN / 8; ++j) {
-                mx0 = fmax(mx0, fmax(s[j].x, s[j].y));
-                mx1 = fmax(mx1, fmax(s[j].z, s[j].w));
-            }
-            mx0 = fmax(mx0, shfl_xor(mx0, 1));
-            mx0 = fmax(mx0, shfl_xor(mx0, 2));
-            mx1 = fmax(mx1, shfl_xor(mx1, 1));
-            mx1 = fmax(mx1, shfl_xor(mx1, 2));
-            const float mn0 = fmax(mrow0, mx0), mn1 = fmax(mrow1, mx1);
-            const float al0 = native_exp2((mrow0 - mn0) * M_LOG2E_F), al1 = native_exp2((mrow1 - mn1) * M_LOG2E_F);
-            mrow0 = mn0;
-            mrow1 = mn1;
-            const float c0 = mn0 * M_LOG2E_F, c1 = mn1 * M_LOG2E_F;
-            float sum0 = 0.0f, sum1 = 0.0f;
-            MMA_UNROLL
-            for (int j = 0; j < BN / 8; ++j) {
-                s[j].x = native_exp2(fma(s[j].x, M_LOG2E_F, -c0));
-                s[j].y = native_exp2(fma(s[j].y, M_LOG2E_F, -c0));
-                s[j].z = native_exp2(fma(s[j].z, M_LOG2E_F, -c1));
-                s[j].w = native_exp2(fma(s[j].w, M_LOG2E_F, -c1));
-                sum0 += s[j].x + s[j].y;
-                sum1 += s[j].z + s[j].w;
-            }
-            lrow0 = lrow0 * al0 + sum0;
-            lrow1 = lrow1 * al1 + sum1;
-            MMA_UNROLL
-            for (int j = 0; j < D / 8; ++j) {
-                o[j].x *= al0;
-                o[j].y *= al0;
-                o[j].z *= al1;
-                o[j].w *= al1;
-            }
-            MMA_UNROLL
-            for (int kk = 0; kk < BN / 16; ++kk)
-                pa[kk] = (uint4)(pack_f16x2(s[2 * kk].x, s[2 * kk].y), pack_f16x2(s[2 * kk].z, s[2 * kk].w),
-                                 pack_f16x2(s[2 * kk + 1].x, s[2 * kk + 1].y),
-                                 pack_f16x2(s[2 * kk + 1].z, s[2 * kk + 1].w));
         }
 #if ASYNC
         cp_async_wait_all();
@@ -351,24 +414,33 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #endif
         barrier(CLK_LOCAL_MEM_FENCE);
         const bool more = it + 1 < n_tiles;
+#if !KV_SHARED
 #if ASYNC
         if (more) async_k_tile(kl, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
 #else
         if (more) load_k_tile(kr, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
 #endif
+#endif
         if (active) {
-            // O += P V
+            // O += P V: each V fragment serves the warp's MT m-tiles
             MMA_UNROLL
             for (int qq = 0; qq < BN / 32; ++qq) {
                 MMA_UNROLL
                 for (int j = 0; j < D / 8; ++j) {
                     const int row = 8 * j + g;
                     const uint4 vv = vl[row * VCH + ((4 * qq + t) ^ V_SWZ(row))];
-                    mma16816(&o[j], pa[2 * qq], vv.x, vv.y);
-                    mma16816(&o[j], pa[2 * qq + 1], vv.z, vv.w);
+                    MMA_UNROLL
+                    for (int i = 0; i < MT; ++i) {
+                        mma16816(&o[i][j], pa[i][2 * qq], vv.x, vv.y);
+                        mma16816(&o[i][j], pa[i][2 * qq + 1], vv.z, vv.w);
+                    }
                 }
             }
         }
+#if KV_SHARED
+        barrier(CLK_LOCAL_MEM_FENCE); // every warp is done with the V^T tile: the next K takes its place
+        if (more) async_k_tile(kl, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
+#endif
 #if ASYNC
         cp_async_wait_all();
 #else
@@ -378,19 +450,23 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     }
 
     // O / l (the row sum is spread over the 4 lanes of a group)
-    lrow0 += shfl_xor(lrow0, 1);
-    lrow0 += shfl_xor(lrow0, 2);
-    lrow1 += shfl_xor(lrow1, 1);
-    lrow1 += shfl_xor(lrow1, 2);
-    const float inv0 = lrow0 > 0.0f ? 1.0f / lrow0 : 0.0f, inv1 = lrow1 > 0.0f ? 1.0f / lrow1 : 0.0f;
-    const int ra = r0 + g, rb = r0 + g + 8;
-    global float* oa = (global float*)(ob + o_offs) + ((ulong)ra * n_head + h) * D + 2 * t;
-    global float* obb = (global float*)(ob + o_offs) + ((ulong)rb * n_head + h) * D + 2 * t;
-    const bool wa = ra >= 0 && ra < n_q, wb = rb >= 0 && rb < n_q;
     MMA_UNROLL
-    for (int j = 0; j < D / 8; ++j) {
-        if (wa) vstore2((float2)(o[j].x * inv0, o[j].y * inv0), 0, oa + 8 * j);
-        if (wb) vstore2((float2)(o[j].z * inv1, o[j].w * inv1), 0, obb + 8 * j);
+    for (int i = 0; i < MT; ++i) {
+        float l0 = lrow[i][0], l1 = lrow[i][1];
+        l0 += shfl_xor(l0, 1);
+        l0 += shfl_xor(l0, 2);
+        l1 += shfl_xor(l1, 1);
+        l1 += shfl_xor(l1, 2);
+        const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+        const int ra = r0 + 16 * i + g, rb = ra + 8;
+        global float* oa = (global float*)(ob + o_offs) + ((ulong)ra * n_head + h) * D + 2 * t;
+        global float* obb = (global float*)(ob + o_offs) + ((ulong)rb * n_head + h) * D + 2 * t;
+        const bool wa = ra >= 0 && ra < n_q, wb = rb >= 0 && rb < n_q;
+        MMA_UNROLL
+        for (int j = 0; j < D / 8; ++j) {
+            if (wa) vstore2((float2)(o[i][j].x * inv0, o[i][j].y * inv0), 0, oa + 8 * j);
+            if (wb) vstore2((float2)(o[i][j].z * inv1, o[i][j].w * inv1), 0, obb + 8 * j);
+        }
     }
 }
 #endif // !MMA_PREP_ONLY
