@@ -5,8 +5,9 @@
 //
 // Capability: NVIDIA platform (cl_nv_device_attribute_query) with compute capability >= 8.0.
 // $PA_MMA: "0" switches the path off (benchmarks compare both), "W8B64A1" picks warps per
-// work-group, keys per tile and cp.async for experiments ("W4B64A1M2": two m-tiles a warp), "emulate" runs the kernels on any
-// device with the PTX emulated (slow; tests the host code on PoCL); read at every call.
+// work-group, keys per tile and cp.async for experiments ("W4B64A1M2": two m-tiles a warp),
+// "emulate" runs the kernels on any device with the PTX emulated (slow; tests the host code on
+// PoCL); read at every call.
 #pragma once
 
 #include <cstdint>
