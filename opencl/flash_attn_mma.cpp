@@ -58,10 +58,10 @@ bool mma_available(const device_caps& caps) {
 mma_config mma_config_for(const device_caps&, int64_t head_dim) {
     // H100, dense causal 32K, Llama-3-8B shape (bench/NOTES.md): W8B64A0 254 TFLOP/s, W8B64A1
     // (cp.async) 245, W4B64A1 228, W4B32A1 195, W8B32A1 185. H200, same shape, one call: W8B64A0
-    // 237, W4B32A1M2 (two m-tiles a warp) 281, W4B64A1M2 (K and V in one buffer) 215. d = 64 has
-    // only the first measurement. sm_80/86/89 are untested: the same.
-    mma_config c;
-    if (head_dim == 128) c = {.warps = 4, .bn = 32, .async = 1, .mt = 2};
+    // 237, W4B32A1M2 (two m-tiles a warp) 281, W4B64A1M2 (K and V in one buffer) 215. H200, d = 64
+    // (SmolLM2: H 9, Hkv 3), 32K, one call: W8B64A0 192, W4B32A1M2 207, W4B64A1M2 266 (at d = 64
+    // K and V keep their own buffers). sm_80/86/89 are untested: the same.
+    mma_config c{.warps = 4, .bn = head_dim == 128 ? 32 : 64, .async = 1, .mt = 2};
     const char* e = mma_env();
     if (*e && std::strcmp(e, "0") != 0 && std::strcmp(e, "1") != 0 && !mma_emulated()) {
         mma_config o;

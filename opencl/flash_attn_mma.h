@@ -18,7 +18,7 @@
 namespace pa::ocl {
 
 // The tile configuration of fa_mma.cl.
-struct mma_config {
+struct mma_config { // the defaults: mma_config_for()
     int warps = 8; // MMA_WARPS
     int bn = 64;   // MMA_BN: keys per tile
     int async = 0; // MMA_ASYNC: cp.async tile loads
