@@ -56,6 +56,7 @@ device_buffer* buffer_pool::acquire(size_t bytes) {
         free_.erase(it);
         pooled_ -= b->capacity;
         b->size = bytes;
+        b->serial = ++serial_;
         device_buffer* raw = b.get();
         live_.emplace(raw, std::move(b));
         return raw;
@@ -87,6 +88,7 @@ device_buffer* buffer_pool::acquire(size_t bytes) {
     b->mem = mem_handle(mem);
     b->size = bytes;
     b->capacity = want;
+    b->serial = ++serial_;
     allocated_ += want;
     device_buffer* raw = b.get();
     live_.emplace(raw, std::move(b));
@@ -111,6 +113,12 @@ void buffer_pool::give_back(device_buffer* b) {
 bool buffer_pool::owns(const void* handle) const {
     std::lock_guard lock(mu_);
     return live_.count(static_cast<const device_buffer*>(handle)) != 0;
+}
+
+bool buffer_pool::same_allocation(const void* handle, uint64_t serial) const {
+    std::lock_guard lock(mu_);
+    auto it = live_.find(static_cast<const device_buffer*>(handle));
+    return it != live_.end() && it->second->serial == serial;
 }
 
 void buffer_pool::check_bounds(const device_buffer* b, size_t offset, size_t bytes, const char* what) const {

@@ -26,6 +26,7 @@ struct device_buffer {
     mem_handle mem;
     size_t size = 0;     // bytes requested
     size_t capacity = 0; // bytes of the cl_mem
+    uint64_t serial = 0; // new at every acquire: a buffer reused from the pool is a new allocation
 };
 
 class buffer_pool {
@@ -36,6 +37,8 @@ class buffer_pool {
     device_buffer* acquire(size_t bytes); // throws pa::error(PA_ERR_OUT_OF_MEMORY)
     void give_back(device_buffer* b);     // b returns to the free list (or is released)
     bool owns(const void* handle) const;  // a live buffer of this pool
+    // Whether handle is a live buffer of this pool with this serial (the same allocation).
+    bool same_allocation(const void* handle, uint64_t serial) const;
 
     void write(device_buffer* b, size_t offset, const void* src, size_t bytes);
     void read(device_buffer* b, size_t offset, void* dst, size_t bytes); // blocking
@@ -58,6 +61,7 @@ class buffer_pool {
     std::unordered_map<const device_buffer*, std::unique_ptr<device_buffer>> live_;
     std::multimap<size_t, std::unique_ptr<device_buffer>> free_; // by capacity
     uint64_t allocated_ = 0, pooled_ = 0, cap_ = 0;
+    uint64_t serial_ = 0; // of the last acquire
     uint64_t max_pooled_ = 0; // bytes of free buffers kept for reuse
 };
 

@@ -11,6 +11,7 @@
 #include "kernel_cache.h"
 #include "ocl_api.h"
 #include "program_cache.h"
+#include "repack_cache.h"
 #include "tuning.h"
 
 namespace pa::ocl {
@@ -31,6 +32,7 @@ struct device_context::impl {
     std::mutex counters_mu;
     mem_handle counters; // device_context::counters
     size_t counters_n = 0;
+    repack_cache mmq_weights; // mul_mat_mma's repacked PARAM weights (used under the backend's compute lock)
 };
 
 // Source text of an embedded program with common.cl in front (throws for an unknown name).

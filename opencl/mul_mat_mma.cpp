@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "context_impl.h"
 #include "flash_attn_mma.h"
 #include "pa/types.h"
 
@@ -43,6 +44,22 @@ bool dst_vec2(const device_context& ctx, const pa_tensor* d) {
 bool direct_b(const device_context& ctx, const pa_tensor* b) {
     return b->nb[0] == 4 && b->ne[0] % 32 == 0 && ctx.mem(b).offs % 16 == 0 && b->nb[1] % 16 == 0 &&
            b->nb[2] % 16 == 0 && b->nb[3] % 16 == 0;
+}
+
+// What identifies a weight's repacked copy: its buffer allocation, offset, type, shape, and the
+// tile height the rows are padded to (bw).
+repack_cache::key weight_key(const pa_tensor* a, const mem_ref& am, size_t bw) {
+    repack_cache::key k;
+    k.buffer = a->buffer;
+    k.serial = a->buffer ? static_cast<const device_buffer*>(a->buffer)->serial : 0;
+    k.offs = am.offs;
+    k.type = int(a->type);
+    for (int i = 0; i < 4; ++i) {
+        k.ne[size_t(i)] = a->ne[i];
+        k.nb[size_t(i)] = a->nb[i];
+    }
+    k.variant = int(bw);
+    return k;
 }
 
 std::string build_options(const pa_tensor* d, bool xf32) {
@@ -89,20 +106,34 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const std::string opts = build_options(d, xf32);
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
-    // weights: W16, or WQ + WS
+    // weights: W16, or WQ + WS; those the runtime uploaded once (PARAM) are repacked once
+    repack_cache& kept = ctx.internals().mmq_weights;
+    const repack_cache::key wkey = weight_key(a, am, bw);
+    const bool param = (a->flags & PA_FLAG_PARAM) && a->buffer;
+    const repack_cache::entry* cached = param ? kept.find(wkey) : nullptr;
     scratch w, ws;
-    if (quantized(a->type)) {
-        w = ctx.temp(slices_a * n_kb * mp * quant_bytes(a->type));
-        ws = ctx.temp(slices_a * n_kb * mp * scale_bytes(a->type));
-        ctx.launch(ctx.get_kernel(program, "k_mmq_prep_q", opts),
-                   range2(round_up(mp * n_kb, prep_wg), slices_a), range2(prep_wg, 1), am, shape_of(a),
-                   w.mem(), ws.mem(), int32_t(mp), int32_t(n_kb));
-    } else {
-        w = ctx.temp(slices_a * mp * kp * 2);
-        ctx.launch(ctx.get_kernel(program, "k_mmq_prep_f16", opts),
-                   range2(round_up(mp * kc, prep_wg), slices_a), range2(prep_wg, 1), am, shape_of(a),
-                   int32_t(a->type == PA_TYPE_F16 ? 1 : 0), w.mem(), int32_t(mp), int32_t(kc));
+    if (!cached) {
+        if (quantized(a->type)) {
+            w = ctx.temp(slices_a * n_kb * mp * quant_bytes(a->type));
+            ws = ctx.temp(slices_a * n_kb * mp * scale_bytes(a->type));
+            ctx.launch(ctx.get_kernel(program, "k_mmq_prep_q", opts),
+                       range2(round_up(mp * n_kb, prep_wg), slices_a), range2(prep_wg, 1), am, shape_of(a),
+                       w.mem(), ws.mem(), int32_t(mp), int32_t(n_kb));
+        } else {
+            w = ctx.temp(slices_a * mp * kp * 2);
+            ctx.launch(ctx.get_kernel(program, "k_mmq_prep_f16", opts),
+                       range2(round_up(mp * kc, prep_wg), slices_a), range2(prep_wg, 1), am, shape_of(a),
+                       int32_t(a->type == PA_TYPE_F16 ? 1 : 0), w.mem(), int32_t(mp), int32_t(kc));
+        }
+        if (param) {
+            const uint64_t cap =
+                std::min<uint64_t>(uint64_t(tu.mmq_cache_mib) << 20, ctx.caps().global_mem / 8);
+            const size_t bytes = w.size() + ws.size();
+            cached = kept.keep(wkey, std::move(w), std::move(ws), bytes, cap, *ctx.internals().pool);
+        }
     }
+    const cl_mem w_mem = cached ? cached->a.mem() : w.mem();
+    const cl_mem ws_mem = cached ? cached->b.mem() : ws.mem();
 
     cl_kernel gemm = ctx.get_kernel(program, "k_mmq", opts);
     const int32_t tiles_w = int32_t(mp / bw);
@@ -110,8 +141,8 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
                   r3 = int32_t(b->ne[3] / a->ne[3]);
     const auto run = [&](cl_mem x, uint64_t x_offs, cl_ulong4 x_nb, size_t n0, size_t nc) {
         const size_t tiles = ceil_div(nc, bt) * size_t(tiles_w);
-        ctx.launch(gemm, range2(tiles * nt, slices_b), range2(nt, 1), x, x_offs, x_nb, int32_t(n_kb), w.mem(),
-                   ws.mem() ? ws.mem() : w.mem(), int32_t(mp), int32_t(kc), dm.mem,
+        ctx.launch(gemm, range2(tiles * nt, slices_b), range2(nt, 1), x, x_offs, x_nb, int32_t(n_kb), w_mem,
+                   ws_mem ? ws_mem : w_mem, int32_t(mp), int32_t(kc), dm.mem,
                    uint64_t(dm.offs + n0 * d->nb[1]), shape_of(d).nb, int32_t(dst_vec2(ctx, d) ? 1 : 0),
                    int32_t(nc), int32_t(M), tiles_w, b2, r2, r3, int32_t(a->ne[2]));
     };

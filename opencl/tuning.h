@@ -32,14 +32,16 @@ struct tuning {
     int mmq_f32_min_n = 1 << 30; // the same for F32 a (rounded to f16 on the way; default never)
     int mmq_x16_min_m = 1 << 30; // rows of a from which b is copied to f16 first (else read as F32)
     int mmq_chunk_mib = 512;     // scratch for the f16 copy of b: columns per launch
-    int ew_wg = 256;             // elementwise.cl work-group size
-    int norm_wg = 128;           // norm.cl threads per row (a power of two)
-    int softmax_wg = 128;        // softmax.cl threads per row (a power of two)
-    int rope_wg = 32;            // rope.cl rotation pairs per work-group
-    int get_rows_wg = 64;        // get_rows.cl elements of a row per work-group
-    int cpy_wg = 256;            // cpy.cl k_cpy_elem, k_cpy_blocks work-group size
-    int quantize_wg = 64;        // cpy.cl k_cpy_quant blocks per work-group
-    int fa_threads = 128;        // flash_attn.cl work-group size (FA_BM * FA_TPQ)
+    // repacked PARAM weights kept between calls, at most this and an eighth of the device's memory
+    int mmq_cache_mib = 4096;
+    int ew_wg = 256;      // elementwise.cl work-group size
+    int norm_wg = 128;    // norm.cl threads per row (a power of two)
+    int softmax_wg = 128; // softmax.cl threads per row (a power of two)
+    int rope_wg = 32;     // rope.cl rotation pairs per work-group
+    int get_rows_wg = 64; // get_rows.cl elements of a row per work-group
+    int cpy_wg = 256;     // cpy.cl k_cpy_elem, k_cpy_blocks work-group size
+    int quantize_wg = 64; // cpy.cl k_cpy_quant blocks per work-group
+    int fa_threads = 128; // flash_attn.cl work-group size (FA_BM * FA_TPQ)
     // mul_mv_q.cl (quantized products of a few columns: decoding): threads per weight row and
     // per work-group (powers of two, at least two rows a work-group), and blocks a row stages
     // into local memory at a time (even, 2..64: a chunk costs a memory latency)

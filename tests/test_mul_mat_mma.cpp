@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -244,6 +245,41 @@ TEST(MulMatMma, ThreeStagesMatchTheReferences) {
                  {PA_TYPE_F16, 100, 140, 129},
                  {PA_TYPE_F32, 160, 70, 40},
                  {PA_TYPE_Q4_0, 224, 129, 200, {2, 1}, {2, 1}, layout::padded, layout::packed}});
+}
+
+// Weights the runtime keeps on the device (PA_FLAG_PARAM) are repacked once and the copy reused
+// (opencl/repack_cache.h): rounds 1 and 2 use it with new activations; before round 3 the weights
+// change and the scheduler forgets them (their buffer goes back to the pool, to be reused for the
+// new upload or not), so round 3 must use the new values, not the kept copy.
+TEST(MulMatMma, ParamWeightsAreRepackedOnceAndDroppedWithTheirBuffer) {
+    std::unique_ptr<pa::backend> ocl = open_ocl("");
+    if (!ocl) GTEST_SKIP() << "no OpenCL device";
+    for (pa_type type : {PA_TYPE_Q4_0, PA_TYPE_F16}) {
+        SCOPED_TRACE(pa::type_name(type));
+        const mm_case c{type, 96, 150, 70};
+        pa::context ctx;
+        pa::tensor* a = pa::test::make_input(ctx, c.type, {c.K, c.M, 1, 1}, layout::packed, "a");
+        a->flags |= PA_FLAG_PARAM;
+        pa::tensor* b = pa::test::make_input(ctx, PA_TYPE_F32, {c.K, c.N, 1, 1}, layout::packed, "b");
+        pa::tensor* out = pa::mul_mat(ctx, a, b);
+        const pa::graph g = pa::build_forward({out});
+        std::mt19937 rng(77);
+        const env_guard mma("PA_MMA", mma_mode());
+        pa::scheduler s({ocl.get(), env().cpu.get()});
+        for (int round = 0; round < 4; ++round) {
+            SCOPED_TRACE(fmt::format("round {}", round));
+            if (round == 0 || round == 3) {
+                pa::test::set_values(a, pa::test::random_values(size_t(pa::nelements(a)), rng()));
+                if (round == 3) s.forget(a);
+            }
+            pa::test::set_values(b, pa::test::random_values(size_t(pa::nelements(b)), rng()));
+            s.compute(g);
+            EXPECT_EQ(s.assigned_backend(out), 0);
+            const std::vector<float> got = pa::test::get_values(out);
+            const double e = pa::test::nmse(got, reference_f16(c, input_values(a), input_values(b)));
+            EXPECT_LE(e, 5e-9) << "not the product of the current weights";
+        }
+    }
 }
 
 // X16 in several launches of at most mmq_chunk_mib each (1 MiB = 128 tokens of K = 2048 in two
