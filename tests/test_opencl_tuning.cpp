@@ -81,4 +81,37 @@ TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
     }
 }
 
+// The tensor-core GEMM's tile and stages share 48 KiB of local memory: NVIDIA's entry takes the
+// 2 x 2 tile with three stages, a bigger tile with three stages is refused with a message that
+// says why, and the kept repack's size may be 0 (off) where every other size must be positive.
+TEST(OpenclTuning, GemmStagesFitLocalMemoryAndTheRepackCacheMayBeOff) {
+    ::unsetenv("PA_OPENCL_TUNING");
+    const tuning nv = tuning_for(gpu("NVIDIA Corporation"));
+    EXPECT_EQ(nv.mmq_wn * 10 + nv.mmq_wm, 22);
+    EXPECT_EQ(nv.mmq_stages, 3);
+    EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).mmq_stages, 2);
+    EXPECT_EQ(nv.defines("mul_mat_mma.cl"), "-DMMQ_WN=2 -DMMQ_WM=2 -DMMQ_STAGES=3");
+    {
+        tuning_env env("mmq_wm=4"); // 2 x 4 warps: three stages of 24 KiB do not fit
+        try {
+            tuning_for(gpu("NVIDIA Corporation"));
+            ADD_FAILURE() << "a 2 x 4 tile with three stages was accepted";
+        } catch (const pa::error& e) {
+            EXPECT_NE(std::string(e.what()).find("mmq_stages"), std::string::npos) << e.what();
+        }
+    }
+    {
+        tuning_env env("mmq_wm=4,mmq_stages=2");
+        EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).mmq_stages, 2);
+    }
+    {
+        tuning_env env("mmq_cache_mib=0");
+        EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).mmq_cache_mib, 0);
+    }
+    {
+        tuning_env env("mmq_chunk_mib=0");
+        EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
+    }
+}
+
 } // namespace
