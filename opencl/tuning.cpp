@@ -32,7 +32,7 @@ constexpr tuning_field fields[] = {
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
     {"mmq_chunk_mib", &tuning::mmq_chunk_mib, "", ""},
-    {"mmq_cache_mib", &tuning::mmq_cache_mib, "", ""},
+    {"mmq_cache_mib", &tuning::mmq_cache_mib, "", "", 0},
     {"ew_wg", &tuning::ew_wg, "elementwise.cl", "EW_WG"},
     {"norm_wg", &tuning::norm_wg, "norm.cl", "NORM_WG"},
     {"softmax_wg", &tuning::softmax_wg, "softmax.cl", "SOFTMAX_WG"},
@@ -128,9 +128,8 @@ void apply_override(tuning& t, std::string_view spec) {
             throw error(fmt::format("PA_OPENCL_TUNING: '{}' is not key=value", item));
         const tuning_field* f = find_field(std::string_view(item).substr(0, eq));
         const int value = std::atoi(item.c_str() + eq + 1);
-        // sizes and counts are positive; a cache of 0 MiB turns the cache off
-        const bool zero_ok = f && f->member == &tuning::mmq_cache_mib && item.substr(eq + 1) == "0";
-        if (!f || (value <= 0 && !zero_ok))
+        // atoi's 0 is also what a non-number gives: 0 counts only when written as "0"
+        if (!f || value < f->min || (value == 0 && item.substr(eq + 1) != "0"))
             throw error(fmt::format("PA_OPENCL_TUNING: bad entry '{}'", item));
         t.*(f->member) = value;
     }

@@ -59,6 +59,7 @@ struct tuning_field {
     int tuning::*member;
     std::string_view program;
     std::string_view macro;
+    int min = 1; // the smallest value $PA_OPENCL_TUNING may set (0 where 0 turns something off)
 };
 std::span<const tuning_field> tuning_fields();
 
