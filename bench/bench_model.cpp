@@ -5,7 +5,9 @@
 // tg) and after a prompt of --tg-after tokens (the "tg after a 512-token prompt"), each
 // next token drawn at random as llama-bench does (its logits are computed and read back, not
 // sampled: a host argmax over the vocabulary is not part of the figure). Each figure is the median of --reps
-// runs; a table on stdout and a JSON array of records.
+// runs; a table on stdout and a JSON array of records. A tg row also gives the host's time per token
+// in the median run: preparing the nodes (storage, copies in), launching them (in the backend's
+// compute: enqueueing, for a device) and waiting for the logits.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,7 +31,8 @@ constexpr const char* usage =
     "Prompt processing (ppN) and generation (tgN) speed, as llama.cpp's llama-bench measures them:\n"
     "after an untimed warm-up, ppN evaluates N random tokens from an empty cache, tgN decodes N\n"
     "tokens one at a time (random tokens, as llama-bench) from position 0 and after a prompt of\n"
-    "--tg-after tokens.\n"
+    "--tg-after tokens. Each tg row is followed by the host's time per token: prepare (nodes given\n"
+    "storage), launch (the backend enqueueing them), wait (for the logits), other.\n"
     "  -m, --model F     the GGUF model\n"
     "  -p, --n-prompt L  prompt sizes (default 512)\n"
     "  -n, --n-gen N     tokens to generate (default 128; 0: no tg)\n"
@@ -43,20 +46,32 @@ double seconds(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Seconds to decode n tokens one at a time from an empty cache, after evaluating prompt (untimed).
+// Host time of a tgN run, per decoded token (from the scheduler's counters).
+struct decode_split {
+    double total_s = 0, prepare_s = 0, launch_s = 0, wait_s = 0;
+};
+
+// Decodes n tokens one at a time from an empty cache, after evaluating prompt (untimed).
 // Each token's logits come back to the host (eval returns them); the next token is random.
-double time_generation(model::session& s, std::span<const int32_t> prompt, int64_t n, int32_t n_vocab) {
+decode_split time_generation(model::session& s, std::span<const int32_t> prompt, int64_t n, int32_t n_vocab) {
     s.reset();
     std::mt19937 rng(7);
     std::uniform_int_distribution<int32_t> pick(0, n_vocab - 1);
     int32_t next = 1;
     if (!prompt.empty()) s.eval(prompt);
+    const compute_stats c0 = s.sched().stats();
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < n; ++i) {
         s.eval(std::span<const int32_t>(&next, 1));
         next = pick(rng);
     }
-    return seconds(t0);
+    decode_split d;
+    d.total_s = seconds(t0);
+    const compute_stats c1 = s.sched().stats();
+    d.prepare_s = c1.prepare_s - c0.prepare_s;
+    d.launch_s = c1.launch_s - c0.launch_s;
+    d.wait_s = c1.wait_s - c0.wait_s;
+    return d;
 }
 
 } // namespace
@@ -117,7 +132,7 @@ int run_bench_model(int argc, char** argv) {
         s.reset();
         s.eval(std::span<const int32_t>(tokens.data(), size_t(p)));
     }
-    if (n_gen > 0) time_generation(s, {}, std::min<int64_t>(n_gen, 8), n_vocab);
+    if (n_gen > 0) (void)time_generation(s, {}, std::min<int64_t>(n_gen, 8), n_vocab);
 
     std::vector<record> recs;
     std::printf("%-10s %8s %12s %12s\n", "test", "tokens", "ms", "tokens/s");
@@ -143,12 +158,25 @@ int run_bench_model(int argc, char** argv) {
         std::vector<int64_t> afters{0};
         if (tg_after > 0) afters.push_back(tg_after);
         for (const int64_t after : afters) {
-            std::vector<double> secs;
+            std::vector<decode_split> runs;
             for (int r = 0; r < reps; ++r)
-                secs.push_back(time_generation(s, std::span<const int32_t>(tokens.data(), size_t(after)),
+                runs.push_back(time_generation(s, std::span<const int32_t>(tokens.data(), size_t(after)),
                                                n_gen, n_vocab));
+            std::sort(runs.begin(), runs.end(),
+                      [](const auto& x, const auto& y) { return x.total_s < y.total_s; });
+            std::vector<double> secs;
+            for (const decode_split& d : runs)
+                secs.push_back(d.total_s);
             report(after ? fmt::format("tg{}@{}", n_gen, after) : fmt::format("tg{}", n_gen), n_gen, secs,
                    after);
+            // the median run's host time per token: preparing the nodes, enqueueing them, waiting
+            const decode_split& m = runs[runs.size() / 2];
+            const double per = 1e3 / double(n_gen);
+            recs.back().set("prepare_ms", per * m.prepare_s).set("launch_ms", per * m.launch_s);
+            recs.back().set("wait_ms", per * m.wait_s);
+            std::printf("%-10s per token: prepare %.3f ms, launch %.3f ms, wait %.3f ms, other %.3f ms\n", "",
+                        per * m.prepare_s, per * m.launch_s, per * m.wait_s,
+                        per * (m.total_s - m.prepare_s - m.launch_s - m.wait_s));
         }
     }
     std::printf("wrote %s\n", write_records(out_path, recs).c_str());

@@ -12,6 +12,16 @@ namespace {
 constexpr size_t granule = 256;      // sizes round up to this (also keeps offsets aligned)
 constexpr double reuse_slack = 1.25; // a pooled buffer up to 25% larger than asked is reused
 constexpr uint64_t min_pool_bytes = 64ull << 20;
+constexpr size_t max_staged_copies = 64; // beyond: wait for the oldest
+
+// Whether e's command has run; a failed one throws.
+bool command_done(cl_event e) {
+    cl_int status = CL_QUEUED;
+    check(clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr),
+          "reading a write's status");
+    if (status < 0) check(status, "writing to the device");
+    return status == CL_COMPLETE;
+}
 
 std::string mib(uint64_t b) {
     return fmt::format("{:.1f} MiB", double(b) / (1024.0 * 1024.0));
@@ -33,7 +43,14 @@ buffer_pool::buffer_pool(cl_context ctx, cl_command_queue queue, const device_ca
     max_pooled_ = std::max<uint64_t>(min_pool_bytes, dev.global_mem / 4);
 }
 
-buffer_pool::~buffer_pool() = default;
+buffer_pool::~buffer_pool() {
+    // the device may still read the staged copies (the context finishes its queue first, but a
+    // pool can be the last owner of it)
+    for (staged_copy& c : staged_) {
+        const cl_event e = c.done.get();
+        clWaitForEvents(1, &e);
+    }
+}
 
 void buffer_pool::drop_pooled_locked(uint64_t need) {
     // release the largest free buffers first until `need` more bytes fit (or the pool is empty)
@@ -131,6 +148,7 @@ void buffer_pool::check_bounds(const device_buffer* b, size_t offset, size_t byt
 void buffer_pool::write(device_buffer* b, size_t offset, const void* src, size_t bytes) {
     check_bounds(b, offset, bytes, "write");
     if (bytes == 0) return;
+    if (bytes <= staged_write_max) return write_staged(b, offset, src, bytes);
     // done before returning: the caller's host memory may go away right after
     const cl_int err = enqueue_waited(
         queue_,
@@ -139,6 +157,26 @@ void buffer_pool::write(device_buffer* b, size_t offset, const void* src, size_t
         },
         "writing to the device");
     if (err != CL_SUCCESS) check(err, fmt::format("writing {} bytes ({}) to the device", bytes, mib(bytes)));
+}
+
+void buffer_pool::write_staged(device_buffer* b, size_t offset, const void* src, size_t bytes) {
+    std::lock_guard lock(staged_mu_);
+    while (!staged_.empty() &&
+           (staged_.size() >= max_staged_copies || command_done(staged_.front().done.get()))) {
+        if (staged_.size() >= max_staged_copies) {
+            const cl_event e = staged_.front().done.get();
+            check(clWaitForEvents(1, &e), "waiting for a write to the device");
+        }
+        staged_.pop_front();
+    }
+    staged_copy c;
+    c.bytes.assign(static_cast<const std::byte*>(src), static_cast<const std::byte*>(src) + bytes);
+    cl_event ev = nullptr;
+    const cl_int err =
+        clEnqueueWriteBuffer(queue_, b->mem.get(), CL_FALSE, offset, bytes, c.bytes.data(), 0, nullptr, &ev);
+    if (err != CL_SUCCESS) check(err, fmt::format("writing {} bytes ({}) to the device", bytes, mib(bytes)));
+    c.done = event_handle(ev);
+    staged_.push_back(std::move(c));
 }
 
 void buffer_pool::read(device_buffer* b, size_t offset, void* dst, size_t bytes) {

@@ -11,10 +11,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "cl_common.h"
 #include "device.h"
@@ -40,6 +42,10 @@ class buffer_pool {
     // Whether handle is a live buffer of this pool with this serial (the same allocation).
     bool same_allocation(const void* handle, uint64_t serial) const;
 
+    // A small write (at most staged_write_max bytes) is enqueued from a copy the pool keeps until
+    // the device has read it, so the host does not wait for it (a decoded token's id must not
+    // cost a round trip before its first kernel); a larger one blocks until done.
+    static constexpr size_t staged_write_max = 64 * 1024;
     void write(device_buffer* b, size_t offset, const void* src, size_t bytes);
     void read(device_buffer* b, size_t offset, void* dst, size_t bytes); // blocking
     void fill_zero(device_buffer* b);                                    // whole capacity
@@ -53,6 +59,7 @@ class buffer_pool {
   private:
     void check_bounds(const device_buffer* b, size_t offset, size_t bytes, const char* what) const;
     void drop_pooled_locked(uint64_t need);
+    void write_staged(device_buffer* b, size_t offset, const void* src, size_t bytes);
 
     cl_context ctx_;
     cl_command_queue queue_;
@@ -61,8 +68,16 @@ class buffer_pool {
     std::unordered_map<const device_buffer*, std::unique_ptr<device_buffer>> live_;
     std::multimap<size_t, std::unique_ptr<device_buffer>> free_; // by capacity
     uint64_t allocated_ = 0, pooled_ = 0, cap_ = 0;
-    uint64_t serial_ = 0; // of the last acquire
+    uint64_t serial_ = 0;     // of the last acquire
     uint64_t max_pooled_ = 0; // bytes of free buffers kept for reuse
+
+    // host copies of small writes the device may not have read yet, oldest first
+    struct staged_copy {
+        std::vector<std::byte> bytes;
+        event_handle done;
+    };
+    std::mutex staged_mu_;
+    std::deque<staged_copy> staged_;
 };
 
 } // namespace pa::ocl

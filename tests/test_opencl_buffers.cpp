@@ -39,6 +39,36 @@ TEST_F(Buffers, WriteReadRoundTripWithOffsets) {
     pool().give_back(b);
 }
 
+// Small writes return before the device has read them (the pool keeps a copy): the caller may
+// reuse its memory at once, and the device still sees every write, in order, also when more
+// are pending than the pool keeps (it then waits for the oldest).
+TEST_F(Buffers, SmallWritesReturnAtOnceAndLandInOrder) {
+    constexpr size_t slots = 300;
+    device_buffer* b = pool().acquire(slots * 4);
+    uint32_t v = 0; // every write reads this one word: the pool must copy it
+    for (uint32_t round = 0; round < 2; ++round)
+        for (uint32_t i = 0; i < slots; ++i) {
+            v = round * 1000 + i;
+            pool().write(b, i * 4, &v, 4);
+        }
+    std::vector<uint32_t> in(8, 0);
+    std::iota(in.begin(), in.end(), 5000u);
+    pool().write(b, 0, in.data(), in.size() * 4); // overlaps slots 0..7, after them
+    in.assign(in.size(), 0);
+    std::vector<uint32_t> out(slots);
+    pool().read(b, 0, out.data(), slots * 4);
+    for (uint32_t i = 0; i < slots; ++i)
+        EXPECT_EQ(out[i], i < 8 ? 5000 + i : 1000 + i) << "slot " << i;
+    // a write too large to stage blocks, and comes after the staged ones
+    std::vector<uint8_t> big(buffer_pool::staged_write_max + 4, 7), back(big.size());
+    device_buffer* c = pool().acquire(big.size());
+    pool().write(c, 0, big.data(), big.size());
+    pool().read(c, 0, back.data(), back.size());
+    EXPECT_EQ(back, big);
+    pool().give_back(b);
+    pool().give_back(c);
+}
+
 TEST_F(Buffers, FreedBuffersOfCloseSizeAreReused) {
     device_buffer* a = pool().acquire(1 << 20);
     const cl_mem mem = a->mem.get();

@@ -1,8 +1,8 @@
 // Scheduler: placement by supports_op, runs of consecutive nodes in one compute call, the plan
 // reused for an unchanged graph, copies between backends, parameter caching, persistent state
 // written in place, intermediates freed after their last use, outputs on the host. A fake "device" backend
-// (host memory behind opaque handles) supports only add and scale of contiguous F32 tensors, so graphs must
-// be split between it and the CPU.
+// (host memory behind opaque handles) supports only add, scale and (one-row) rms_norm of contiguous F32
+// tensors, so graphs must be split between it and the CPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,7 +24,7 @@ class fake_device final : public pa::backend {
     std::string description() const override { return "test device"; }
     bool supports_op(const pa::tensor* n) const override {
         ++supports_queries;
-        if (n->op != PA_OP_ADD && n->op != PA_OP_SCALE) return false;
+        if (n->op != PA_OP_ADD && n->op != PA_OP_SCALE && n->op != PA_OP_RMS_NORM) return false;
         for (const pa::tensor* s : n->src)
             if (s && (s->type != PA_TYPE_F32 || !pa::is_contiguous(s) || !pa::same_shape(s, n))) return false;
         return true;
@@ -49,6 +49,7 @@ class fake_device final : public pa::backend {
     void read(void* h, size_t off, void* dst, size_t n) override { std::memcpy(dst, bytes(h) + off, n); }
     void compute(std::span<pa::tensor* const> nodes) override {
         ++calls;
+        call_sizes.push_back(nodes.size());
         for (pa::tensor* n : nodes) {
             std::vector<void*> srcs;
             for (const pa::tensor* s : n->src)
@@ -62,6 +63,14 @@ class fake_device final : public pa::backend {
                 const float* b = f32(n->src[1]);
                 for (int64_t i = 0; i < count; ++i)
                     out[i] = a[i] + b[i];
+            } else if (n->op == PA_OP_RMS_NORM) { // one row
+                const float* a = f32(n->src[0]);
+                double sum = 0;
+                for (int64_t i = 0; i < count; ++i)
+                    sum += double(a[i]) * a[i];
+                const float f = float(1.0 / std::sqrt(sum / double(count) + pa_param_f(n, 0)));
+                for (int64_t i = 0; i < count; ++i)
+                    out[i] = a[i] * f;
             } else {
                 const float* a = f32(n->src[0]);
                 const float s = pa_param_f(n, 0);
@@ -80,6 +89,7 @@ class fake_device final : public pa::backend {
     std::vector<node_storage> storage; // of every node computed, in order
     size_t live_bytes = 0, cap = size_t(1) << 30;
     int allocs = 0, writes = 0, computed = 0, calls = 0;
+    std::vector<size_t> call_sizes; // nodes handed over in each compute call
     mutable int supports_queries = 0;
 
   private:
@@ -291,6 +301,33 @@ TEST(Scheduler, OnlyHostRunsAreCut) {
     on_host.compute(g);
     EXPECT_EQ(on_host.stats().runs, 3) << "70 nodes: 32 + 32 + 6";
     EXPECT_FLOAT_EQ(static_cast<float*>(cur->data)[7], 8.0f);
+}
+
+// A device run starts on the device before the host has prepared all of it: its first block,
+// up to the first normalization after eight compute nodes, is handed over first.
+TEST(Scheduler, DeviceRunIsHandedOverFromItsFirstBlockOn) {
+    pa::context ctx;
+    auto dev = fake_device();
+    auto cpu = pa::make_cpu_backend(1);
+    pa::tensor* cur = scale_chain(ctx, 4, 1.0f, 2, 2.0f); // 1..4 x 4
+    cur = pa::rms_norm(ctx, cur, 0.0f);                   // step 2: too early to cut
+    for (int i = 0; i < 9; ++i)                           // steps 3..11
+        cur = pa::scale(ctx, cur, 1.0f);
+    cur = pa::rms_norm(ctx, cur, 0.0f); // step 12: the cut
+    cur = pa::scale(ctx, cur, 3.0f);
+    cur = pa::rms_norm(ctx, cur, 0.0f); // later norms: no more cuts
+    pa::graph g = pa::build_forward({cur});
+    pa::scheduler sched({&dev, cpu.get()});
+    sched.compute(g);
+    EXPECT_EQ(sched.stats().runs, 1);
+    EXPECT_EQ(dev.call_sizes, (std::vector<size_t>{12, 3}));
+    // rms_norm of 1, 2, 3, 4 (mean of squares 7.5), whatever the scales before it
+    for (int i = 0; i < 4; ++i)
+        EXPECT_NEAR(static_cast<float*>(cur->data)[i], float(i + 1) / std::sqrt(7.5f), 1e-6f);
+    dev.call_sizes.clear();
+    sched.set_timing(true); // a node a run: nothing to cut
+    sched.compute(g);
+    EXPECT_EQ(dev.call_sizes, std::vector<size_t>(15, 1));
 }
 
 TEST(Scheduler, OutOfDeviceMemoryIsAnError) {

@@ -44,6 +44,9 @@ struct compute_stats {
     double plan_s = 0;     // planning (placement, liveness) of a graph unlike the last one
     double dispatch_s = 0; // inputs reset, copies in, runs handed to backends
     double wait_s = 0;     // outputs to the host, synchronize
+    // parts of dispatch: runs' nodes given storage and copies in (prepare), then handed to
+    // their backend (launch: a device backend enqueues, a host backend computes)
+    double prepare_s = 0, launch_s = 0;
 };
 
 struct node_timing {
