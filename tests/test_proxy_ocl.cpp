@@ -10,8 +10,13 @@
 #include <cmath>
 #include <tuple>
 
+#include <limits>
+#include <random>
+
 #include "flash_attn.h"
 #include "ocl/lowering.h"
+#include "ocl/program_text.h"
+#include "ref/det_math.h"
 #include "test_proxy_util.h"
 
 using namespace proxy_test;
@@ -306,6 +311,68 @@ TEST(ProxyOclQuantization, NonFiniteAndOutOfRangeRowsQuantizeAsOnTheCpu) {
         gpu.pooled_k.clear();
         expect_same_estimate(cpu, gpu, ref.geo);
     }
+}
+
+// The tile loops' exp_fixed_fast (a clamp instead of the branch, rint and 2^n by float adds)
+// against the reference's exp_fixed, on edge values and random ones.
+TEST(ProxyOclDetMath, FastFixedExpMatchesTheReference) {
+    REQUIRE_DEVICE();
+    pa::ocl::program_source src = pa::proxy::program_text({}, "proxy_det.cl");
+    src.name = "det_math_test.cl";
+    src.text += R"(
+__kernel void det_math_test(__global const float* x, __global ulong* e, int n) {
+    const int i = get_global_id(0);
+    if (i >= n) return;
+    e[i] = exp_fixed_fast(x[i]);
+})";
+    std::vector<float> x = {0.0f,
+                            -0.0f,
+                            -1e-30f,
+                            -1e-8f,
+                            -0.3465736f,
+                            -0.5f,
+                            -0.6931472f,
+                            -1.0f,
+                            -10.0f,
+                            -22.18071f,
+                            -86.9f,
+                            -86.99999f,
+                            -87.0f,
+                            -87.00001f,
+                            -88.0f,
+                            -100.0f,
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN()};
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> logit(-90.0f, 0.0f);
+    while (x.size() < 65536)
+        x.push_back(logit(rng));
+    const int n = int(x.size());
+    pa::ocl::device_context& ctx = *device();
+    cl_int err = CL_SUCCESS;
+    const auto buffer = [&](size_t bytes, void* host) {
+        pa::ocl::mem_handle m(clCreateBuffer(
+            ctx.cl_ctx(), CL_MEM_READ_WRITE | (host ? CL_MEM_COPY_HOST_PTR : 0), bytes, host, &err));
+        pa::ocl::check(err, "test buffer");
+        return m;
+    };
+    const pa::ocl::mem_handle xb = buffer(x.size() * 4, x.data()), eb = buffer(x.size() * 8, nullptr);
+    ctx.launch(ctx.get_kernel(src, "det_math_test", ""), pa::ocl::range1(size_t(n)), pa::ocl::range1(64),
+               xb.get(), eb.get(), int32_t(n));
+    std::vector<uint64_t> e(x.size());
+    pa::ocl::check(
+        clEnqueueReadBuffer(ctx.queue(), eb.get(), CL_TRUE, 0, e.size() * 8, e.data(), 0, nullptr, nullptr),
+        "reading e");
+    int bad = 0;
+    for (size_t i = 0; i < x.size() && bad < 10; ++i) {
+        const float xi = std::isnan(x[i]) ? -87.0f : x[i]; // the clamp's NaN rule: 0 either way
+        if (e[i] != pa::proxy::det::exp_fixed(xi)) {
+            ADD_FAILURE() << "exp_fixed_fast(" << x[i] << ") = " << e[i] << ", reference "
+                          << pa::proxy::det::exp_fixed(xi);
+            ++bad;
+        }
+    }
+    EXPECT_EQ(e[0], uint64_t(1) << 32); // exp(0) = 1
 }
 
 // xattn and flex stopped after each stage: the intermediates of that stage are those of the
