@@ -6,7 +6,8 @@
 // of memory reproducible: a request that would exceed it first drops pooled buffers, then
 // throws pa::error(PA_ERR_OUT_OF_MEMORY) naming the request, the live total and the cap. A
 // driver allocation failure (CL_MEM_OBJECT_ALLOCATION_FAILURE / CL_OUT_OF_RESOURCES, also
-// reported late by the first write) is the same error.
+// reported late by the first write, or for a small write that does not wait by the next write,
+// read or finish) is the same error.
 #pragma once
 
 #include <cstddef>
