@@ -321,6 +321,11 @@ TEST(Scheduler, DeviceRunIsHandedOverFromItsFirstBlockOn) {
     sched.compute(g);
     EXPECT_EQ(sched.stats().runs, 1);
     EXPECT_EQ(dev.call_sizes, (std::vector<size_t>{12, 3}));
+    // preparing the nodes and handing them over are parts of the dispatch time
+    const pa::compute_stats& st = sched.stats();
+    EXPECT_GT(st.launch_s, 0.0);
+    EXPECT_GT(st.prepare_s, 0.0);
+    EXPECT_LE(st.prepare_s + st.launch_s, st.dispatch_s * (1 + 1e-9));
     // rms_norm of 1, 2, 3, 4 (mean of squares 7.5), whatever the scales before it
     for (int i = 0; i < 4; ++i)
         EXPECT_NEAR(static_cast<float*>(cur->data)[i], float(i + 1) / std::sqrt(7.5f), 1e-6f);

@@ -65,6 +65,7 @@ struct decode_breakdown {
     double first_ms = 0;  // the first token (includes building the decode shapes' kernels)
     double steady_ms = 0; // median of the others
     double build_ms = 0, plan_ms = 0, dispatch_ms = 0, wait_ms = 0, sample_ms = 0;
+    double prepare_ms = 0, launch_ms = 0; // parts of dispatch: nodes given storage, then enqueued
     double nodes = 0, runs = 0;
 
     decode_breakdown(const pm::generate_result& r, const pm::session_stats& s0, const pm::session_stats& s1,
@@ -80,6 +81,8 @@ struct decode_breakdown {
         plan_ms = per * (c1.plan_s - c0.plan_s);
         dispatch_ms = per * (c1.dispatch_s - c0.dispatch_s);
         wait_ms = per * (c1.wait_s - c0.wait_s);
+        prepare_ms = per * (c1.prepare_s - c0.prepare_s);
+        launch_ms = per * (c1.launch_s - c0.launch_s);
         sample_ms = 1e3 * r.sample_seconds / double(r.tokens.size());
         nodes = double(c1.nodes - c0.nodes) / double(tokens);
         runs = double(c1.runs - c0.runs) / double(tokens);
@@ -87,16 +90,18 @@ struct decode_breakdown {
     std::string text() const {
         return fmt::format(
             "decode per token: first {:.2f} ms, then {:.3f} ms (median); average build {:.3f} + "
-            "plan {:.3f} + dispatch {:.3f} + wait {:.3f} ms, sample {:.3f} ms; {:.0f} nodes in "
-            "{:.0f} runs\n",
-            first_ms, steady_ms, build_ms, plan_ms, dispatch_ms, wait_ms, sample_ms, nodes, runs);
+            "plan {:.3f} + dispatch {:.3f} (prepare {:.3f}, launch {:.3f}) + wait {:.3f} ms, sample "
+            "{:.3f} ms; {:.0f} nodes in {:.0f} runs\n",
+            first_ms, steady_ms, build_ms, plan_ms, dispatch_ms, prepare_ms, launch_ms, wait_ms, sample_ms,
+            nodes, runs);
     }
     std::string json() const {
         return fmt::format(
             "{{\"tokens\": {}, \"first_ms\": {:.4f}, \"steady_ms\": {:.4f}, \"build_ms\": {:.4f}, "
-            "\"plan_ms\": {:.4f}, \"dispatch_ms\": {:.4f}, \"wait_ms\": {:.4f}, \"sample_ms\": "
-            "{:.4f}, \"nodes\": {:.1f}, \"runs\": {:.1f}}}",
-            tokens, first_ms, steady_ms, build_ms, plan_ms, dispatch_ms, wait_ms, sample_ms, nodes, runs);
+            "\"plan_ms\": {:.4f}, \"dispatch_ms\": {:.4f}, \"prepare_ms\": {:.4f}, \"launch_ms\": {:.4f}, "
+            "\"wait_ms\": {:.4f}, \"sample_ms\": {:.4f}, \"nodes\": {:.1f}, \"runs\": {:.1f}}}",
+            tokens, first_ms, steady_ms, build_ms, plan_ms, dispatch_ms, prepare_ms, launch_ms, wait_ms,
+            sample_ms, nodes, runs);
     }
 };
 
