@@ -169,7 +169,8 @@ int run_bench_model(int argc, char** argv) {
                 secs.push_back(d.total_s);
             report(after ? fmt::format("tg{}@{}", n_gen, after) : fmt::format("tg{}", n_gen), n_gen, secs,
                    after);
-            // the median run's host time per token: preparing the nodes, enqueueing them, waiting
+            // the median run's host time per token (of an even count, the slower middle one):
+            // preparing the nodes, enqueueing them, waiting
             const decode_split& m = runs[runs.size() / 2];
             const double per = 1e3 / double(n_gen);
             recs.back().set("prepare_ms", per * m.prepare_s).set("launch_ms", per * m.launch_s);

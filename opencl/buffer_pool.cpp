@@ -14,15 +14,6 @@ constexpr double reuse_slack = 1.25; // a pooled buffer up to 25% larger than as
 constexpr uint64_t min_pool_bytes = 64ull << 20;
 constexpr size_t max_staged_copies = 64; // beyond: wait for the oldest
 
-// Whether e's command has run; a failed one throws.
-bool command_done(cl_event e) {
-    cl_int status = CL_QUEUED;
-    check(clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr),
-          "reading a write's status");
-    if (status < 0) check(status, "writing to the device");
-    return status == CL_COMPLETE;
-}
-
 std::string mib(uint64_t b) {
     return fmt::format("{:.1f} MiB", double(b) / (1024.0 * 1024.0));
 }
@@ -161,12 +152,13 @@ void buffer_pool::write(device_buffer* b, size_t offset, const void* src, size_t
 
 void buffer_pool::write_staged(device_buffer* b, size_t offset, const void* src, size_t bytes) {
     std::lock_guard lock(staged_mu_);
-    while (!staged_.empty() &&
-           (staged_.size() >= max_staged_copies || command_done(staged_.front().done.get()))) {
-        if (staged_.size() >= max_staged_copies) {
-            const cl_event e = staged_.front().done.get();
+    // drop the copies the device has read, oldest first; with too many kept, wait for the oldest
+    while (!staged_.empty()) {
+        const cl_event e = staged_.front().done.get();
+        if (staged_.size() >= max_staged_copies)
             check(clWaitForEvents(1, &e), "waiting for a write to the device");
-        }
+        else if (!command_done(e, "writing to the device"))
+            break;
         staged_.pop_front();
     }
     staged_copy c;

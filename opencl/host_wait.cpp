@@ -21,16 +21,18 @@ wait_mode parse_mode() {
 } // namespace
 
 // Done: status CL_COMPLETE; failed: a negative status (the error code).
+bool command_done(cl_event e, std::string_view what) {
+    cl_int status = CL_QUEUED;
+    const cl_int err = clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr);
+    if (err != CL_SUCCESS) check(err, fmt::format("{}: reading the event status", what));
+    if (status < 0) check(status, what);
+    return status == CL_COMPLETE;
+}
+
 void spin_until_done(cl_command_queue q, cl_event e, std::string_view what) {
     check(clFlush(q), fmt::format("{}: flushing the queue", what)); // else the command may never start
-    for (unsigned polls = 0;; ++polls) {
-        cl_int status = CL_QUEUED;
-        check(clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, nullptr),
-              fmt::format("{}: reading the event status", what));
-        if (status == CL_COMPLETE) return;
-        if (status < 0) check(status, what);
+    for (unsigned polls = 0; !command_done(e, what); ++polls)
         if (polls > 1000) std::this_thread::yield(); // a long wait: let other threads in
-    }
 }
 
 wait_mode host_wait_mode() {

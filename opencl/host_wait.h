@@ -15,6 +15,9 @@ namespace pa::ocl {
 enum class wait_mode { block, spin };
 wait_mode host_wait_mode(); // throws pa::error (PA_ERR_INVALID) on a bad $PA_OPENCL_WAIT
 
+// Whether e's command has run (CL_COMPLETE); a failed command throws pa::error("<what>: ...").
+bool command_done(cl_event e, std::string_view what);
+
 // Polls e (a command enqueued on q, which is flushed first) until it has run; a failed command
 // throws pa::error("<what>: ...").
 void spin_until_done(cl_command_queue q, cl_event e, std::string_view what);

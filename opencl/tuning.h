@@ -29,8 +29,8 @@ struct tuning {
     // ahead, b always through its f16 copy); (mmq_wn + mmq_wm) x mmq_stages <= 12 (48 KiB)
     int mmq_wn = 2, mmq_wm = 4, mmq_stages = 2;
     // columns of b from which F16/quantized a runs on tensor cores: just past the decode products
-    // (mv_max_n); below 32 the other paths dequantized every weight to F32 for CLBlast (H200,
-    // Llama-3-8B shape: a 16-token prompt 92 -> 292 tokens/s)
+    // (mv_max_n); the path below dequantizes every weight to F32 for CLBlast on each call (H200,
+    // Llama-3-8B shape, 16 columns: 3x slower)
     int mmq_min_n = 9;
     int mmq_f32_min_n = 1 << 30; // the same for F32 a (rounded to f16 on the way; default never)
     int mmq_x16_min_m = 1 << 30; // rows of a from which b is copied to f16 first (else read as F32)
