@@ -80,9 +80,11 @@ void flash_attn_decode(device_context& ctx, const operand& q, const operand& k, 
     scratch part = ctx.temp(splits > 1 ? size_t(N * H * splits * d) * 4 : 4);
     scratch part_ml = ctx.temp(splits > 1 ? size_t(N * H * splits * 2) * 4 : 4);
     const cl_mem counters = splits > 1 ? ctx.counters(size_t(Hkv * N)) : part.mem();
-    ctx.launch(kernel, range3(size_t(splits * wg), size_t(Hkv), size_t(N)), range3(size_t(wg), 1, 1), q.mem,
-               q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, int32_t(n_past),
-               int32_t(causal), int32_t(per_split), int32_t(splits), part.mem(), part_ml.mem(), counters);
+    ctx.launch(kernel, range3(size_t(splits * wg), size_t(Hkv), size_t(N)), range3(size_t(wg), 1, 1),
+               q.mem.mem, k.mem.mem, v.mem.mem, o.mem.mem, part.mem(), part_ml.mem(), counters,
+               arg_pack(uint64_t(q.mem.offs), q.shape, uint64_t(k.mem.offs), k.shape, uint64_t(v.mem.offs),
+                        v.shape, uint64_t(o.mem.offs), o.shape, scale, int32_t(n_past), int32_t(causal),
+                        int32_t(per_split), int32_t(splits)));
 }
 
 } // namespace pa::ocl

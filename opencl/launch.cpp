@@ -23,6 +23,16 @@ shape_ref shape_of(const pa_tensor* t) {
     return s;
 }
 
+void arg_pack::overflow() {
+    throw error(fmt::format("kernel arguments: more than {} bytes of scalars in one arg_pack", max_bytes),
+                PA_ERR_INVALID);
+}
+
+void buffer_args::overflow() {
+    throw error(fmt::format("kernel arguments: more than {} buffers in one buffer_args", max_count),
+                PA_ERR_INVALID);
+}
+
 void detail::arg_error(cl_kernel k, cl_uint index, cl_int err) {
     check(err, fmt::format("setting argument {} of kernel {}", index, kernel_name(k)));
     throw error("unreachable", PA_ERR_DEVICE);

@@ -99,13 +99,23 @@ void mul_mv_q(device_context& ctx, pa_tensor* d, mv_epilogue epi, pa_tensor* r, 
                         {"MVQ_STAGE", stageable(ctx, a) && stageable(ctx, g) &&
                                           stage_fits(ctx, a, columns_for(int64_t(N)),
                                                      epi == mv_epilogue::gate_swiglu ? 2 : 1)}});
+    const mem_ref ma = ctx.mem(a), mb = ctx.mem(b), md = ctx.mem(d), mr = ctx.mem(r), me = ctx.mem(e),
+                  mg = ctx.mem(g);
+    buffer_args variant_buffers(ma.mem, mb.mem, md.mem); // as k_mul_mv_q declares them for the variant
+    if (epi == mv_epilogue::add || epi == mv_epilogue::swiglu || epi == mv_epilogue::gate_swiglu)
+        variant_buffers.add(mr.mem);
+    if (epi != mv_epilogue::none) variant_buffers.add(me.mem);
+    if (epi == mv_epilogue::gate_swiglu) variant_buffers.add(mg.mem);
+    if (norm) variant_buffers.add(na.w.mem).add(na.norm.mem).add(na.mul.mem);
     ctx.launch(k,
                range3(ceil_div(M, size_t(wg / lanes)) * size_t(wg),
                       ceil_div(N, size_t(columns_for(int64_t(N)))), slices),
-               range3(size_t(wg), 1, 1), ctx.mem(a), shape_of(a), ctx.mem(b), shape_of(b), ctx.mem(d),
-               shape_of(d), ctx.mem(r), shape_of(r).nb, ctx.mem(e), shape_of(e).nb, ctx.mem(g),
-               shape_of(g).nb, view.ne, view.st, int32_t(e->type == PA_TYPE_F16), na.w, na.eps, na.norm,
-               na.norm_nb1, na.mul, na.mul_nb1);
+               range3(size_t(wg), 1, 1), variant_buffers,
+               arg_pack(uint64_t(ma.offs), shape_of(a), uint64_t(mb.offs), shape_of(b), uint64_t(md.offs),
+                        shape_of(d), uint64_t(mr.offs), shape_of(r).nb, uint64_t(me.offs), shape_of(e).nb,
+                        uint64_t(mg.offs), shape_of(g).nb, view.ne, view.st, int32_t(e->type == PA_TYPE_F16),
+                        uint64_t(na.w.offs), na.eps, uint64_t(na.norm.offs), na.norm_nb1,
+                        uint64_t(na.mul.offs), na.mul_nb1));
 }
 
 void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_norm* norm) {
@@ -164,14 +174,17 @@ void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_n
                                         {"MVQ_N", columns_for(N)},
                                         {"MVQ_NORM", norm != nullptr},
                                         {"MVQ_STAGE", stage}});
+    const mem_ref mb = ctx.mem(b);
+    arg_pack args(uint64_t(mb.offs), uint64_t(b->nb[1]), int32_t(K), int32_t(N), uint64_t(a0->nb[0]),
+                  uint64_t(na.w.offs), na.eps, uint64_t(na.norm.offs), na.norm_nb1, uint64_t(na.mul.offs),
+                  na.mul_nb1, rows, first, flags, rope_d, rope_mode, theta, n_past);
+    for (const seg_args& g : sa) // in mvq_heads_args' order
+        args.add(uint64_t(g.a.offs), g.a_nb1, uint64_t(g.d.offs), g.d_nb1, uint64_t(g.r.offs), g.r_nb,
+                 uint64_t(g.e.offs), g.e_nb, g.v_ne, g.v_st);
     ctx.launch(k, range3(size_t(groups) * size_t(wg), ceil_div(size_t(N), size_t(columns_for(N))), 1),
-               range3(size_t(wg), 1, 1), ctx.mem(b), uint64_t(b->nb[1]), int32_t(K), int32_t(N),
-               uint64_t(a0->nb[0]), na.w, na.eps, na.norm, na.norm_nb1, na.mul, na.mul_nb1, rows, first,
-               flags, rope_d, rope_mode, theta, n_past, sa[0].a, sa[0].a_nb1, sa[0].d, sa[0].d_nb1, sa[0].r,
-               sa[0].r_nb, sa[0].e, sa[0].e_nb, sa[0].v_ne, sa[0].v_st, sa[1].a, sa[1].a_nb1, sa[1].d,
-               sa[1].d_nb1, sa[1].r, sa[1].r_nb, sa[1].e, sa[1].e_nb, sa[1].v_ne, sa[1].v_st, sa[2].a,
-               sa[2].a_nb1, sa[2].d, sa[2].d_nb1, sa[2].r, sa[2].r_nb, sa[2].e, sa[2].e_nb, sa[2].v_ne,
-               sa[2].v_st);
+               range3(size_t(wg), 1, 1), mb.mem, na.w.mem, na.norm.mem, na.mul.mem, sa[0].a.mem, sa[0].d.mem,
+               sa[0].r.mem, sa[0].e.mem, sa[1].a.mem, sa[1].d.mem, sa[1].r.mem, sa[1].e.mem, sa[2].a.mem,
+               sa[2].d.mem, sa[2].r.mem, sa[2].e.mem, args);
 }
 
 } // namespace pa::ocl

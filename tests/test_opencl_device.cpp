@@ -138,6 +138,60 @@ TEST(OpenclDevice, LaunchHelperPassesTypedArguments) {
         EXPECT_EQ(y[i], 2.0f * float(i + 4) + 3.0f) << i;
 }
 
+// arg_pack lays out scalars as OpenCL C lays out a struct of the same members: padding before
+// 8-, 16- and 32-byte members, a shape_ref as ne then nb, the tail padded. The kernel writes every
+// member back as a long; a layout disagreement would move every member after it.
+TEST(OpenclDevice, ArgPackMatchesTheKernelsStruct) {
+    REQUIRE_DEVICE();
+    env_guard env("PA_KERNEL_CACHE", "off");
+    device_context ctx("");
+    const program_source src{
+        "pack.cl",
+        "typedef struct { int a; long4 ne; ulong4 nb; float f; ulong u; int4 i4;"
+        " int b; ulong4 w; float g; } P;\n"
+        "kernel void echo(global long* out, P p) {\n"
+        "  if (get_global_id(0) != 0) return;\n"
+        "  out[0] = p.a; out[1] = p.ne.s0; out[2] = p.ne.s3; out[3] = (long)p.nb.s1;\n"
+        "  out[4] = (long)p.nb.s2; out[5] = (long)(p.f * 4.0f); out[6] = (long)p.u;\n"
+        "  out[7] = p.i4.s0; out[8] = p.i4.s3; out[9] = p.b; out[10] = (long)p.w.s0;\n"
+        "  out[11] = (long)p.w.s3; out[12] = (long)(p.g * 4.0f); out[13] = sizeof(P); }\n",
+        false};
+    const cl_kernel k = ctx.get_kernel(src, "echo");
+    pa_tensor t{};
+    t.type = PA_TYPE_F32;
+    const int64_t ne[4] = {5, 7, 11, 13};
+    for (int i = 0; i < 4; ++i) {
+        t.ne[i] = ne[i];
+        t.nb[i] = size_t(4 * (i + 1) * 1000);
+    }
+    const cl_int4 i4{{-3, 4, 5, 6}};
+    const cl_ulong4 w{{1ull << 40, 2, 3, (1ull << 41) + 9}};
+    const arg_pack pack(int32_t(-7), shape_of(&t), 2.25f, uint64_t(1) << 35, i4, int32_t(42), w, -1.5f);
+    scratch out = ctx.temp(14 * 8);
+    ctx.launch(k, range1(1), range1(1), out.mem(), pack);
+    std::vector<int64_t> got(14);
+    pa::ocl::check(clEnqueueReadBuffer(ctx.queue(), out.mem(), CL_TRUE, 0, got.size() * 8, got.data(), 0,
+                                       nullptr, nullptr),
+                   "read");
+    const std::vector<int64_t> want = {-7,
+                                       5,
+                                       13,
+                                       8000,
+                                       12000,
+                                       9,
+                                       int64_t(1) << 35,
+                                       -3,
+                                       6,
+                                       42,
+                                       int64_t(1) << 40,
+                                       (int64_t(1) << 41) + 9,
+                                       -6,
+                                       int64_t(pack.size())};
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(pack.size(),
+              224u); // hand-counted: 4 + pad 28, 32, 32, 4 + pad 4, 8, 16, 4 + pad 28, 32, 4 + pad 28
+}
+
 // Every embedded program compiles standalone with its default macros (and the type variants
 // the host uses), so a syntax error in a rarely used kernel shows up here.
 TEST(OpenclDevice, EveryEmbeddedProgramBuilds) {

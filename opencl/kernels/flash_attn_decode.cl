@@ -115,12 +115,33 @@ void merge_splits(volatile global const float* part, volatile global const float
 // grid: (n_splits * FD_WG, Hkv, N), local (FD_WG, 1, 1). n_splits > 1: part holds per (t, h,
 // split) FD_D floats of unnormalised output, part_ml its (m, l); counters[t * Hkv + hk] counts
 // the finished splits of (t, hk) and is 0 before and after the launch.
+// k_fa_decode's scalars, one struct argument (launch.h arg_pack; flash_attn_decode.cpp fills it in
+// this order)
+typedef struct {
+    ulong q_offs;
+    long4 q_ne;
+    ulong4 q_nb;
+    ulong k_offs;
+    long4 k_ne;
+    ulong4 k_nb;
+    ulong v_offs;
+    long4 v_ne;
+    ulong4 v_nb;
+    ulong o_offs;
+    long4 o_ne;
+    ulong4 o_nb;
+    float scale;
+    int n_past, causal, keys_per_split, n_splits;
+} fd_args;
+
 kernel __attribute__((reqd_work_group_size(FD_WG, 1, 1)))
-void k_fa_decode(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, global const char* k,
-                 ulong k_offs, long4 k_ne, ulong4 k_nb, global const char* v, ulong v_offs, long4 v_ne,
-                 ulong4 v_nb, global char* o, ulong o_offs, long4 o_ne, ulong4 o_nb, float scale, int n_past,
-                 int causal, int keys_per_split, int n_splits, global float* part, global float* part_ml,
-                 global int* counters) {
+void k_fa_decode(global const char* q, global const char* k, global const char* v, global char* o,
+                 global float* part, global float* part_ml, global int* counters, fd_args P) {
+    const ulong q_offs = P.q_offs, k_offs = P.k_offs, v_offs = P.v_offs, o_offs = P.o_offs;
+    const long4 q_ne = P.q_ne, k_ne = P.k_ne;
+    const ulong4 q_nb = P.q_nb, k_nb = P.k_nb, v_nb = P.v_nb, o_nb = P.o_nb;
+    const float scale = P.scale;
+    const int n_past = P.n_past, causal = P.causal, keys_per_split = P.keys_per_split, n_splits = P.n_splits;
     local float Qs[FD_G][FD_D];
     local float S[FD_G][FD_WG];
     local float m_l[FD_G], l_l[FD_G], alpha_l[FD_G];

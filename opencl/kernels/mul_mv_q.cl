@@ -268,14 +268,69 @@ inline void norm_prologue(global const char* xb, ulong x_nb1, int K, int nc, flo
 #endif
 }
 
+// k_mul_mv_q's scalars, one struct argument (launch.h arg_pack; mul_mv_q.cpp fills it in this order)
+typedef struct {
+    ulong a_offs;
+    long4 a_ne;
+    ulong4 a_nb;
+    ulong b_offs;
+    long4 b_ne;
+    ulong4 b_nb;
+    ulong d_offs;
+    long4 d_ne;
+    ulong4 d_nb;
+    ulong r_offs;
+    ulong4 r_nb;
+    ulong e_offs;
+    ulong4 e_nb;
+    ulong g_offs;
+    ulong4 g_nb;
+    long4 v_ne, v_st;
+    int e_f16;
+    ulong nw_offs;
+    float eps;
+    ulong norm_offs, norm_nb1, mul_offs, mul_nb1;
+} mvq_args;
+
 // grid: (ceil(M / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), b2 * b3), local (MVQ_WG, 1, 1)
+// The buffers are those of the variant (mul_mv_q.cpp passes the same list): r with the epilogues 1
+// to 3, e with any, g with 3, the norm's weights and results with MVQ_NORM.
+#define MVQ_HAS_R (MVQ_EPI >= 1 && MVQ_EPI <= 3)
 kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
-void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global const char* b,
-                ulong b_offs, long4 b_ne, ulong4 b_nb, global char* d, ulong d_offs, long4 d_ne, ulong4 d_nb,
-                global char* r, ulong r_offs, ulong4 r_nb, global char* e, ulong e_offs, ulong4 e_nb,
-                global const char* g, ulong g_offs, ulong4 g_nb, long4 v_ne, long4 v_st, int e_f16,
-                global const char* nw, ulong nw_offs, float eps, global char* norm_out, ulong norm_offs, ulong norm_nb1,
-                global char* mul_out, ulong mul_offs, ulong mul_nb1) {
+void k_mul_mv_q(global const char* a, global const char* b, global char* d,
+#if MVQ_HAS_R
+                global char* r,
+#endif
+#if MVQ_EPI
+                global char* e,
+#endif
+#if MVQ_EPI == 3
+                global const char* g,
+#endif
+#if MVQ_NORM
+                global const char* nw, global char* norm_out, global char* mul_out,
+#endif
+                mvq_args P) {
+#if !MVQ_HAS_R
+    global char* r = d; // placeholders of the buffers this variant has not (never read or written)
+#endif
+#if !MVQ_EPI
+    global char* e = d;
+#endif
+#if MVQ_EPI != 3
+    global const char* g = a;
+#endif
+#if !MVQ_NORM
+    global const char* nw = b;
+    global char *norm_out = d, *mul_out = d;
+#endif
+    const ulong a_offs = P.a_offs, b_offs = P.b_offs, d_offs = P.d_offs, r_offs = P.r_offs, e_offs = P.e_offs,
+                g_offs = P.g_offs, nw_offs = P.nw_offs, norm_offs = P.norm_offs, norm_nb1 = P.norm_nb1,
+                mul_offs = P.mul_offs, mul_nb1 = P.mul_nb1;
+    const long4 a_ne = P.a_ne, b_ne = P.b_ne, d_ne = P.d_ne, v_ne = P.v_ne, v_st = P.v_st;
+    const ulong4 a_nb = P.a_nb, b_nb = P.b_nb, d_nb = P.d_nb, r_nb = P.r_nb, e_nb = P.e_nb, g_nb = P.g_nb;
+    const int e_f16 = P.e_f16;
+    const float eps = P.eps;
     local float partial[MVQ_N][MVQ_WG];
     local uint stage[MVQ_STAGE ? MVQ_NR * MVQ_ROWS * MVQ_WORDS : 1];
     local float xs[MVQ_N][MVQ_XS_FLOATS];
@@ -366,20 +421,40 @@ void k_mul_mv_q(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
 // packed [rope_d, heads, N] elements as MVQ_EPI 4), bit 2 the store is F16. With RoPE the four
 // rows of a work-group are rotated pairs, so each row finds its partner in local memory.
 // grid: (sum of the segments' ceil(rows / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), 1), local (MVQ_WG, 1, 1)
+// k_mul_mv_q_heads' scalars, one struct argument (launch.h arg_pack; mul_mv_q.cpp fills it in this
+// order): the shared ones, then segment 0's, 1's and 2's (offsets and strides of a_S, d_S, r_S, e_S
+// and the view of the store)
+#define MVQ_SEG_ARGS(S)                                                                                       \
+    ulong a##S##_offs, a##S##_nb1, d##S##_offs, d##S##_nb1, r##S##_offs;                                      \
+    ulong4 r##S##_nb;                                                                                         \
+    ulong e##S##_offs;                                                                                        \
+    ulong4 e##S##_nb;                                                                                         \
+    long4 v##S##_ne, v##S##_st;
+typedef struct {
+    ulong b_offs, b_nb1;
+    int K, N;
+    ulong blk_bytes, nw_offs;
+    float eps;
+    ulong norm_offs, norm_nb1, mul_offs, mul_nb1;
+    int4 rows, first, flags;
+    int rope_d, rope_mode;
+    float theta;
+    int n_past;
+    MVQ_SEG_ARGS(0)
+    MVQ_SEG_ARGS(1)
+    MVQ_SEG_ARGS(2)
+} mvq_heads_args;
+
 kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
-void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, int N, ulong blk_bytes,
-                      global const char* nw, ulong nw_offs, float eps, global char* norm_out, ulong norm_offs,
-                      ulong norm_nb1, global char* mul_out, ulong mul_offs, ulong mul_nb1, int4 rows, int4 first,
-                      int4 flags, int rope_d, int rope_mode, float theta, int n_past,
-                      global const char* a0, ulong a0_offs, ulong a0_nb1, global char* d0, ulong d0_offs, ulong d0_nb1,
-                      global char* r0, ulong r0_offs, ulong4 r0_nb, global char* e0, ulong e0_offs, ulong4 e0_nb,
-                      long4 v0_ne, long4 v0_st,
-                      global const char* a1, ulong a1_offs, ulong a1_nb1, global char* d1, ulong d1_offs, ulong d1_nb1,
-                      global char* r1, ulong r1_offs, ulong4 r1_nb, global char* e1, ulong e1_offs, ulong4 e1_nb,
-                      long4 v1_ne, long4 v1_st,
-                      global const char* a2, ulong a2_offs, ulong a2_nb1, global char* d2, ulong d2_offs, ulong d2_nb1,
-                      global char* r2, ulong r2_offs, ulong4 r2_nb, global char* e2, ulong e2_offs, ulong4 e2_nb,
-                      long4 v2_ne, long4 v2_st) {
+void k_mul_mv_q_heads(global const char* b, global const char* nw, global char* norm_out, global char* mul_out,
+                      global const char* a0, global char* d0, global char* r0, global char* e0,
+                      global const char* a1, global char* d1, global char* r1, global char* e1,
+                      global const char* a2, global char* d2, global char* r2, global char* e2, mvq_heads_args P) {
+    const ulong b_offs = P.b_offs, b_nb1 = P.b_nb1, blk_bytes = P.blk_bytes, nw_offs = P.nw_offs,
+                norm_offs = P.norm_offs, norm_nb1 = P.norm_nb1, mul_offs = P.mul_offs, mul_nb1 = P.mul_nb1;
+    const int K = P.K, N = P.N, rope_d = P.rope_d, rope_mode = P.rope_mode, n_past = P.n_past;
+    const float eps = P.eps, theta = P.theta;
+    const int4 rows = P.rows, first = P.first, flags = P.flags;
     local float partial[MVQ_N][MVQ_WG];
     local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_WORDS : 1];
     local float xs[MVQ_N][MVQ_XS_FLOATS];
@@ -389,8 +464,8 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
     const int M = seg == 0 ? rows.s0 : seg == 1 ? rows.s1 : rows.s2;
     const int fl = seg == 0 ? flags.s0 : seg == 1 ? flags.s1 : flags.s2;
     const int w = g0 - (seg == 0 ? first.s0 : seg == 1 ? first.s1 : first.s2);
-    global const char* a = seg == 0 ? a0 + a0_offs : seg == 1 ? a1 + a1_offs : a2 + a2_offs;
-    const ulong a_nb1 = seg == 0 ? a0_nb1 : seg == 1 ? a1_nb1 : a2_nb1;
+    global const char* a = seg == 0 ? a0 + P.a0_offs : seg == 1 ? a1 + P.a1_offs : a2 + P.a2_offs;
+    const ulong a_nb1 = seg == 0 ? P.a0_nb1 : seg == 1 ? P.a1_nb1 : P.a2_nb1;
 
     // this row: with RoPE, member (slot & 1) of pair p = (MVQ_ROWS / 2) w + slot / 2 of the segment's pairs
     const int half_d = rope_d / 2;
@@ -415,14 +490,14 @@ void k_mul_mv_q_heads(global const char* b, ulong b_offs, ulong b_nb1, int K, in
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lane != 0 || m >= M) return;
 
-    global char* d = seg == 0 ? d0 + d0_offs : seg == 1 ? d1 + d1_offs : d2 + d2_offs;
-    const ulong d_nb1 = seg == 0 ? d0_nb1 : seg == 1 ? d1_nb1 : d2_nb1;
-    global char* r = seg == 0 ? r0 + r0_offs : seg == 1 ? r1 + r1_offs : r2 + r2_offs;
-    const ulong4 r_nb = seg == 0 ? r0_nb : seg == 1 ? r1_nb : r2_nb;
-    global char* e = seg == 0 ? e0 + e0_offs : seg == 1 ? e1 + e1_offs : e2 + e2_offs;
-    const ulong4 e_nb = seg == 0 ? e0_nb : seg == 1 ? e1_nb : e2_nb;
-    const long4 v_ne = seg == 0 ? v0_ne : seg == 1 ? v1_ne : v2_ne;
-    const long4 v_st = seg == 0 ? v0_st : seg == 1 ? v1_st : v2_st;
+    global char* d = seg == 0 ? d0 + P.d0_offs : seg == 1 ? d1 + P.d1_offs : d2 + P.d2_offs;
+    const ulong d_nb1 = seg == 0 ? P.d0_nb1 : seg == 1 ? P.d1_nb1 : P.d2_nb1;
+    global char* r = seg == 0 ? r0 + P.r0_offs : seg == 1 ? r1 + P.r1_offs : r2 + P.r2_offs;
+    const ulong4 r_nb = seg == 0 ? P.r0_nb : seg == 1 ? P.r1_nb : P.r2_nb;
+    global char* e = seg == 0 ? e0 + P.e0_offs : seg == 1 ? e1 + P.e1_offs : e2 + P.e2_offs;
+    const ulong4 e_nb = seg == 0 ? P.e0_nb : seg == 1 ? P.e1_nb : P.e2_nb;
+    const long4 v_ne = seg == 0 ? P.v0_ne : seg == 1 ? P.v1_ne : P.v2_ne;
+    const long4 v_st = seg == 0 ? P.v0_st : seg == 1 ? P.v1_st : P.v2_st;
     for (int j = 0; j < nc; ++j) {
         const int n = n0 + j;
         float y = lanes_sum(&partial[j][lid]);
