@@ -77,14 +77,14 @@ void flash_attn_decode(device_context& ctx, const operand& q, const operand& k, 
                                              {"FD_K_F16", k.type == PA_TYPE_F16},
                                              {"FD_V_F16", v.type == PA_TYPE_F16},
                                              {"FD_K_VEC", k_rows_vectorizable(k)}});
-    scratch part = ctx.temp(splits > 1 ? size_t(N * H * splits * d) * 4 : 4);
-    scratch part_ml = ctx.temp(splits > 1 ? size_t(N * H * splits * 2) * 4 : 4);
+    const uint64_t part_floats = splits > 1 ? uint64_t(N * H * splits * d) : 0; // then (m, l) pairs
+    scratch part = ctx.temp(splits > 1 ? size_t(part_floats + uint64_t(N * H * splits * 2)) * 4 : 4);
     const cl_mem counters = splits > 1 ? ctx.counters(size_t(Hkv * N)) : part.mem();
     ctx.launch(kernel, range3(size_t(splits * wg), size_t(Hkv), size_t(N)), range3(size_t(wg), 1, 1),
-               q.mem.mem, k.mem.mem, v.mem.mem, o.mem.mem, part.mem(), part_ml.mem(), counters,
+               q.mem.mem, k.mem.mem, v.mem.mem, o.mem.mem, part.mem(), counters,
                arg_pack(uint64_t(q.mem.offs), q.shape, uint64_t(k.mem.offs), k.shape, uint64_t(v.mem.offs),
                         v.shape, uint64_t(o.mem.offs), o.shape, scale, int32_t(n_past), int32_t(causal),
-                        int32_t(per_split), int32_t(splits)));
+                        int32_t(per_split), int32_t(splits), part_floats));
 }
 
 } // namespace pa::ocl

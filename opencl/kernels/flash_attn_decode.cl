@@ -113,7 +113,8 @@ void merge_splits(volatile global const float* part, volatile global const float
 }
 
 // grid: (n_splits * FD_WG, Hkv, N), local (FD_WG, 1, 1). n_splits > 1: part holds per (t, h,
-// split) FD_D floats of unnormalised output, part_ml its (m, l); counters[t * Hkv + hk] counts
+// split) FD_D floats of unnormalised output, then from float ml_offs on their (m, l) (part_ml;
+// one buffer, one argument fewer to enqueue); counters[t * Hkv + hk] counts
 // the finished splits of (t, hk) and is 0 before and after the launch.
 // k_fa_decode's scalars, one struct argument (launch.h arg_pack; flash_attn_decode.cpp fills it in
 // this order)
@@ -132,11 +133,13 @@ typedef struct {
     ulong4 o_nb;
     float scale;
     int n_past, causal, keys_per_split, n_splits;
+    ulong ml_offs;
 } fd_args;
 
 kernel __attribute__((reqd_work_group_size(FD_WG, 1, 1)))
 void k_fa_decode(global const char* q, global const char* k, global const char* v, global char* o,
-                 global float* part, global float* part_ml, global int* counters, fd_args P) {
+                 global float* part, global int* counters, fd_args P) {
+    global float* part_ml = part + P.ml_offs;
     const ulong q_offs = P.q_offs, k_offs = P.k_offs, v_offs = P.v_offs, o_offs = P.o_offs;
     const long4 q_ne = P.q_ne, k_ne = P.k_ne;
     const ulong4 q_nb = P.q_nb, k_nb = P.k_nb, v_nb = P.v_nb, o_nb = P.o_nb;

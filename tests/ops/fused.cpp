@@ -138,18 +138,20 @@ struct case_mul_mat_store : test_case {
 // and v products of the result, RoPE of q and k, the k and v cache writes: one launch
 // (k_mul_mv_q_heads). The result adds q's first Hkv heads, both written cache rows, v's product
 // and (when K = d * Hkv) the mul's result, so every value the launch writes is compared.
+// subset 1: only k (RoPE, no cache write) and v (cache write, no RoPE); 2: only v (cache write):
+// the launch's variants with fewer products and buffers.
 struct case_attention_input : test_case {
     pa_type type, cache_type;
     int64_t d, H, Hkv, N, n_past;
-    int mode;
+    int mode, subset;
     case_attention_input(pa_type t, pa_type ct, int64_t d_, int64_t h, int64_t hkv, int64_t n, int64_t np,
-                         int m)
-        : type(t), cache_type(ct), d(d_), H(h), Hkv(hkv), N(n), n_past(np), mode(m) {}
+                         int m, int sub = 0)
+        : type(t), cache_type(ct), d(d_), H(h), Hkv(hkv), N(n), n_past(np), mode(m), subset(sub) {}
     int64_t K() const { return d * Hkv % 32 == 0 ? d * Hkv : 96; }
     std::string op_name() const override { return "rms_norm+mul+q,k,v+rope+cpy"; }
     std::string vars() const override {
-        return fmt::format("type={},cache={},K={},d={},H={},Hkv={},N={},n_past={},mode={}", type_name(type),
-                           type_name(cache_type), K(), d, H, Hkv, N, n_past, mode);
+        return fmt::format("type={},cache={},K={},d={},H={},Hkv={},N={},n_past={},mode={},subset={}",
+                           type_name(type), type_name(cache_type), K(), d, H, Hkv, N, n_past, mode, subset);
     }
     double max_nmse() const override { return 5e-4; }
     tensor* build(context& ctx) override {
@@ -161,13 +163,23 @@ struct case_attention_input : test_case {
         tensor* kc = make_input(ctx, cache_type, {d, n_past + N + 3, Hkv, 1}, layout::packed, "k cache");
         tensor* vc = make_input(ctx, cache_type, {d, n_past + N + 3, Hkv, 1}, layout::packed, "v cache");
         tensor* cur = mul(ctx, rms_norm(ctx, x, 1e-5f), w);
-        tensor* q =
-            rope(ctx, reshape(ctx, mul_mat(ctx, wq, cur), {d, H, N}), int(d), mode, 10000.0f, int(n_past));
         const auto write = [&](tensor* cache, tensor* t) {
             tensor* rows =
                 view_3d(ctx, cache, d, N, Hkv, cache->nb[1], cache->nb[2], size_t(n_past) * cache->nb[1]);
             return cpy(ctx, permute(ctx, t, 0, 2, 1, 3), rows);
         };
+        if (subset == 1) {
+            tensor* k = rope(ctx, reshape(ctx, mul_mat(ctx, wk, cur), {d, Hkv, N}), int(d), mode, 10000.0f,
+                             int(n_past));
+            tensor* v = reshape(ctx, mul_mat(ctx, wv, cur), {d, Hkv, N});
+            return add(ctx, add(ctx, permute(ctx, k, 0, 2, 1, 3), write(vc, v)), permute(ctx, v, 0, 2, 1, 3));
+        }
+        if (subset == 2) {
+            tensor* v = reshape(ctx, mul_mat(ctx, wv, cur), {d, Hkv, N});
+            return add(ctx, write(vc, v), permute(ctx, v, 0, 2, 1, 3));
+        }
+        tensor* q =
+            rope(ctx, reshape(ctx, mul_mat(ctx, wq, cur), {d, H, N}), int(d), mode, 10000.0f, int(n_past));
         tensor* k =
             rope(ctx, reshape(ctx, mul_mat(ctx, wk, cur), {d, Hkv, N}), int(d), mode, 10000.0f, int(n_past));
         tensor* k_rows = write(kc, k);
@@ -253,6 +265,10 @@ case_list fused_cases() {
             c.push_back(std::make_unique<case_attention_input>(t, f16, 16, 4, 1, 8, 5, mode)); // K != d * Hkv
             c.push_back(std::make_unique<case_attention_input>(t, f32, 128, 4, 1, 2, 40, mode)); // GQA 4
         }
+    for (pa_type t : {PA_TYPE_Q8_0, PA_TYPE_Q4_1}) { // fewer products: k and v, or v alone
+        c.push_back(std::make_unique<case_attention_input>(t, f16, 64, 3, 3, 1, 17, 2, 1));
+        c.push_back(std::make_unique<case_attention_input>(t, f32, 32, 6, 2, 3, 0, 0, 2));
+    }
     for (pa_type t : {PA_TYPE_Q8_0, PA_TYPE_Q4_0, PA_TYPE_Q4_1})
         for (int64_t N : {1, 3, 8})
             c.push_back(std::make_unique<case_norm_gate_up_swiglu>(t, N == 3 ? 96 : 64, N));
