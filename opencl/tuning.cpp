@@ -44,6 +44,7 @@ constexpr tuning_field fields[] = {
     {"mvq_lanes", &tuning::mvq_lanes, "", ""},
     {"mvq_wg", &tuning::mvq_wg, "", ""},
     {"mvq_chunk", &tuning::mvq_chunk, "mul_mv_q.cl", "MVQ_CHUNK"},
+    {"fa_tiled_prefetch", &tuning::fa_tiled_prefetch, "flash_attn_tiled.cl", "FA_PREFETCH", 0},
 };
 
 struct setting {
