@@ -25,10 +25,13 @@
 #define FA_SPARSE 0
 #endif
 #ifndef FA_PREFETCH
-// 1: the next 16 dims of Q and K and the tile's V come into registers while the current ones are
-// multiplied (one memory latency a tile instead of one per 16 dims); 0: each just before its use
-#define FA_PREFETCH 1
+// bit 0: the next 16 dims of Q and K come into registers while the current ones are multiplied;
+// bit 1: the tile's V comes into registers before the scores (32 more registers a work-item);
+// 0: each just before its use
+#define FA_PREFETCH 0
 #endif
+#define FA_PREFETCH_QK (FA_PREFETCH & 1)
+#define FA_PREFETCH_V (FA_PREFETCH & 2)
 
 #define TBM 64              // queries per work-group
 #define TBN 32              // keys per tile
@@ -107,14 +110,17 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
         float s[4][4];
         for (int a = 0; a < 4; ++a)
             for (int b = 0; b < 4; ++b) s[a][b] = 0.0f;
-#if FA_PREFETCH
-        // element i of a work-item: row lid / TDC + i * (TWG / TDC), dim lid % TDC of the 16
-        const int pc = lid % TDC, pr = lid / TDC;
-        float qn[TQE], kn[TKE], vn[TVE];
+#if FA_PREFETCH_V
+        float vn[TVE];
         for (int i = 0; i < TVE; ++i) { // the tile's V, needed after the scores
             const int e = lid + i * TWG, n = e / FA_D, dd = e % FA_D, j = j0 + n;
             vn[i] = j < s1 ? TLOAD_V(vh + (ulong)dd * v_nb.s0 + (ulong)j * v_nb.s1) : 0.0f;
         }
+#endif
+#if FA_PREFETCH_QK
+        // element i of a work-item: row lid / TDC + i * (TWG / TDC), dim lid % TDC of the 16
+        const int pc = lid % TDC, pr = lid / TDC;
+        float qn[TQE], kn[TKE];
         for (int i = 0; i < TQE; ++i) {
             const int t = t0 + pr + i * (TWG / TDC);
             qn[i] = t >= 0 && t < N ? *(global const float*)(qh + (ulong)pc * q_nb.s0 + (ulong)t * q_nb.s1) : 0.0f;
@@ -126,7 +132,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
 #endif
         for (int d0 = 0; d0 < FA_D; d0 += TDC) {
             barrier(CLK_LOCAL_MEM_FENCE);
-#if FA_PREFETCH
+#if FA_PREFETCH_QK
             for (int i = 0; i < TQE; ++i) Qt[pc * (TBM + TPAD) + pr + i * (TWG / TDC)] = qn[i];
             for (int i = 0; i < TKE; ++i) Kt[pc * (TBN + TPAD) + pr + i * (TWG / TDC)] = kn[i];
             barrier(CLK_LOCAL_MEM_FENCE);
@@ -175,7 +181,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
                 const bool ok = j < s1 && (!causal || j <= n_past + t0 + r);
                 P[n * (TBM + TPAD) + r] = ok ? s[a][b] * scale : -INFINITY;
             }
-#if FA_PREFETCH
+#if FA_PREFETCH_V
         for (int i = 0; i < TVE; ++i) {
             const int e = lid + i * TWG;
             Vs[(e / FA_D) * (FA_D + TPAD) + e % FA_D] = vn[i];
