@@ -53,7 +53,8 @@ struct tuning {
     // registers while the current ones are multiplied, 2 the tile's V before its scores; 0 loads
     // each just before its use
     int fa_tiled_prefetch = 0;
-    std::string source; // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
+    int fa_tiled_dc = 16; // flash_attn_tiled.cl head dims staged a step of Q K^T (8, 16 or 32)
+    std::string source;   // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
 
     // -D flags of one program ("mul_mat.cl", ...); empty for programs without tuning macros.
     std::string defines(std::string_view program) const;

@@ -25,7 +25,7 @@
 #define FA_SPARSE 0
 #endif
 #ifndef FA_PREFETCH
-// bit 0: the next 16 dims of Q and K come into registers while the current ones are multiplied;
+// bit 0: the next TDC dims of Q and K come into registers while the current ones are multiplied;
 // bit 1: the tile's V comes into registers before the scores (32 more registers a work-item);
 // 0: each just before its use
 #define FA_PREFETCH 0
@@ -36,11 +36,14 @@
 #define TBM 64              // queries per work-group
 #define TBN 32              // keys per tile
 #define TWG 128             // work-items: 16 query groups x 8 key (or dim) groups
-#define TDC 16              // head dims staged per step of S
+#ifndef FA_TDC
+#define FA_TDC 16
+#endif
+#define TDC FA_TDC          // head dims staged per step of S (8, 16 or 32: divides FA_D)
 #define TPAD 4              // row padding of staged tiles (keeps 16-byte alignment)
 #define TDPT (FA_D / 8)     // output dims per work-item (a multiple of 4)
-#define TQE (TBM * TDC / TWG)   // Q elements a work-item stages per 16 dims (8)
-#define TKE (TBN * TDC / TWG)   // K elements (4)
+#define TQE (TBM * TDC / TWG)   // Q elements a work-item stages per TDC dims (8 for 16)
+#define TKE (TBN * TDC / TWG)   // K elements (4 for 16)
 #define TVE (TBN * FA_D / TWG)  // V elements a tile (up to 32)
 
 #if FA_K_F16
@@ -118,7 +121,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
         }
 #endif
 #if FA_PREFETCH_QK
-        // element i of a work-item: row lid / TDC + i * (TWG / TDC), dim lid % TDC of the 16
+        // element i of a work-item: row lid / TDC + i * (TWG / TDC), dim lid % TDC of the TDC
         const int pc = lid % TDC, pr = lid / TDC;
         float qn[TQE], kn[TKE];
         for (int i = 0; i < TQE; ++i) {
@@ -136,7 +139,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
             for (int i = 0; i < TQE; ++i) Qt[pc * (TBM + TPAD) + pr + i * (TWG / TDC)] = qn[i];
             for (int i = 0; i < TKE; ++i) Kt[pc * (TBN + TPAD) + pr + i * (TWG / TDC)] = kn[i];
             barrier(CLK_LOCAL_MEM_FENCE);
-            if (d0 + TDC < FA_D) { // the next 16 dims, in flight during this step's products
+            if (d0 + TDC < FA_D) { // the next TDC dims, in flight during this step's products
                 const int c = d0 + TDC + pc;
                 for (int i = 0; i < TQE; ++i) {
                     const int t = t0 + pr + i * (TWG / TDC);
