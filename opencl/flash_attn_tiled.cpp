@@ -22,10 +22,9 @@ bool flash_attn_tiled_usable(const device_context& ctx, int64_t d) {
         const char* e = std::getenv("PA_FA_TILED");
         return !(e && std::string_view(e) == "0");
     }();
-    // Qt, Kt (TDC dims of 64 queries and 32 keys), Vs, P and the row statistics of flash_attn_tiled.cl
-    const uint64_t dc = uint64_t(ctx.tune().fa_tiled_dc);
+    // Qt, Kt, Vs, P and the row statistics of flash_attn_tiled.cl
     const uint64_t bytes =
-        4ull * (dc * (64 + 4) + dc * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
+        4ull * (16 * (64 + 4) + 16 * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
     return enabled && d % 32 == 0 && d >= 32 && d <= 128 &&
            bytes + 256 <= std::min<uint64_t>(ctx.caps().local_mem, local_budget_cap);
 }

@@ -44,8 +44,6 @@ constexpr tuning_field fields[] = {
     {"mvq_lanes", &tuning::mvq_lanes, "", ""},
     {"mvq_wg", &tuning::mvq_wg, "", ""},
     {"mvq_chunk", &tuning::mvq_chunk, "mul_mv_q.cl", "MVQ_CHUNK"},
-    {"fa_tiled_prefetch", &tuning::fa_tiled_prefetch, "flash_attn_tiled.cl", "FA_PREFETCH", 0},
-    {"fa_tiled_dc", &tuning::fa_tiled_dc, "flash_attn_tiled.cl", "FA_TDC"},
 };
 
 struct setting {
@@ -180,8 +178,6 @@ tuning tuning_for(const device_caps& dev) {
         t.mvq_chunk > 64)
         throw error(
             "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
-    if ((t.fa_tiled_dc != 8 && t.fa_tiled_dc != 16 && t.fa_tiled_dc != 32) || t.fa_tiled_prefetch > 3)
-        throw error("OpenCL tuning: fa_tiled_dc must be 8, 16 or 32, fa_tiled_prefetch 0 to 3");
     if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
         (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3, "

@@ -49,12 +49,7 @@ struct tuning {
     // per work-group (powers of two, at least two rows a work-group), and blocks a row stages
     // into local memory at a time (even, 2..64: a chunk costs a memory latency)
     int mvq_lanes = 16, mvq_wg = 64, mvq_chunk = 16;
-    // flash_attn_tiled.cl (portable attention), bits: 1 loads the next 16 dims of Q and K into
-    // registers while the current ones are multiplied, 2 the tile's V before its scores; 0 loads
-    // each just before its use
-    int fa_tiled_prefetch = 0;
-    int fa_tiled_dc = 16; // flash_attn_tiled.cl head dims staged a step of Q K^T (8, 16 or 32)
-    std::string source;   // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
+    std::string source; // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
 
     // -D flags of one program ("mul_mat.cl", ...); empty for programs without tuning macros.
     std::string defines(std::string_view program) const;

@@ -24,27 +24,13 @@
 #ifndef FA_SPARSE
 #define FA_SPARSE 0
 #endif
-#ifndef FA_PREFETCH
-// bit 0: the next TDC dims of Q and K come into registers while the current ones are multiplied;
-// bit 1: the tile's V comes into registers before the scores (32 more registers a work-item);
-// 0: each just before its use
-#define FA_PREFETCH 0
-#endif
-#define FA_PREFETCH_QK (FA_PREFETCH & 1)
-#define FA_PREFETCH_V (FA_PREFETCH & 2)
 
 #define TBM 64              // queries per work-group
 #define TBN 32              // keys per tile
 #define TWG 128             // work-items: 16 query groups x 8 key (or dim) groups
-#ifndef FA_TDC
-#define FA_TDC 16
-#endif
-#define TDC FA_TDC          // head dims staged per step of S (8, 16 or 32: divides FA_D)
+#define TDC 16              // head dims staged per step of S
 #define TPAD 4              // row padding of staged tiles (keeps 16-byte alignment)
 #define TDPT (FA_D / 8)     // output dims per work-item (a multiple of 4)
-#define TQE (TBM * TDC / TWG)   // Q elements a work-item stages per TDC dims (8 for 16)
-#define TKE (TBN * TDC / TWG)   // K elements (4 for 16)
-#define TVE (TBN * FA_D / TWG)  // V elements a tile (up to 32)
 
 #if FA_K_F16
 #define TLOAD_K(p) load_half(p)
@@ -113,45 +99,8 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
         float s[4][4];
         for (int a = 0; a < 4; ++a)
             for (int b = 0; b < 4; ++b) s[a][b] = 0.0f;
-#if FA_PREFETCH_V
-        float vn[TVE];
-        for (int i = 0; i < TVE; ++i) { // the tile's V, needed after the scores
-            const int e = lid + i * TWG, n = e / FA_D, dd = e % FA_D, j = j0 + n;
-            vn[i] = j < s1 ? TLOAD_V(vh + (ulong)dd * v_nb.s0 + (ulong)j * v_nb.s1) : 0.0f;
-        }
-#endif
-#if FA_PREFETCH_QK
-        // element i of a work-item: row lid / TDC + i * (TWG / TDC), dim lid % TDC of the TDC
-        const int pc = lid % TDC, pr = lid / TDC;
-        float qn[TQE], kn[TKE];
-        for (int i = 0; i < TQE; ++i) {
-            const int t = t0 + pr + i * (TWG / TDC);
-            qn[i] = t >= 0 && t < N ? *(global const float*)(qh + (ulong)pc * q_nb.s0 + (ulong)t * q_nb.s1) : 0.0f;
-        }
-        for (int i = 0; i < TKE; ++i) {
-            const int j = j0 + pr + i * (TWG / TDC);
-            kn[i] = j < s1 ? TLOAD_K(kh + (ulong)pc * k_nb.s0 + (ulong)j * k_nb.s1) : 0.0f;
-        }
-#endif
         for (int d0 = 0; d0 < FA_D; d0 += TDC) {
             barrier(CLK_LOCAL_MEM_FENCE);
-#if FA_PREFETCH_QK
-            for (int i = 0; i < TQE; ++i) Qt[pc * (TBM + TPAD) + pr + i * (TWG / TDC)] = qn[i];
-            for (int i = 0; i < TKE; ++i) Kt[pc * (TBN + TPAD) + pr + i * (TWG / TDC)] = kn[i];
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (d0 + TDC < FA_D) { // the next TDC dims, in flight during this step's products
-                const int c = d0 + TDC + pc;
-                for (int i = 0; i < TQE; ++i) {
-                    const int t = t0 + pr + i * (TWG / TDC);
-                    qn[i] = t >= 0 && t < N ? *(global const float*)(qh + (ulong)c * q_nb.s0 + (ulong)t * q_nb.s1)
-                                            : 0.0f;
-                }
-                for (int i = 0; i < TKE; ++i) {
-                    const int j = j0 + pr + i * (TWG / TDC);
-                    kn[i] = j < s1 ? TLOAD_K(kh + (ulong)c * k_nb.s0 + (ulong)j * k_nb.s1) : 0.0f;
-                }
-            }
-#else
             for (int e = lid; e < TBM * TDC; e += TWG) {
                 const int r = e / TDC, c = e % TDC, t = t0 + r;
                 Qt[c * (TBM + TPAD) + r] =
@@ -163,7 +112,6 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
                 Kt[c * (TBN + TPAD) + r] = j < s1 ? TLOAD_K(kh + (ulong)(d0 + c) * k_nb.s0 + (ulong)j * k_nb.s1) : 0.0f;
             }
             barrier(CLK_LOCAL_MEM_FENCE);
-#endif
             for (int c = 0; c < TDC; ++c) {
                 const float4 qv = vload4(0, Qt + c * (TBM + TPAD) + gq * 4);
                 const float4 kv = vload4(0, Kt + c * (TBN + TPAD) + gk * 4);
@@ -184,17 +132,10 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
                 const bool ok = j < s1 && (!causal || j <= n_past + t0 + r);
                 P[n * (TBM + TPAD) + r] = ok ? s[a][b] * scale : -INFINITY;
             }
-#if FA_PREFETCH_V
-        for (int i = 0; i < TVE; ++i) {
-            const int e = lid + i * TWG;
-            Vs[(e / FA_D) * (FA_D + TPAD) + e % FA_D] = vn[i];
-        }
-#else
         for (int e = lid; e < TBN * FA_D; e += TWG) {
             const int n = e / FA_D, dd = e % FA_D, j = j0 + n;
             Vs[n * (FA_D + TPAD) + dd] = j < s1 ? TLOAD_V(vh + (ulong)dd * v_nb.s0 + (ulong)j * v_nb.s1) : 0.0f;
         }
-#endif
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // online softmax: work-items r and r + 64 take half of row r's keys each
