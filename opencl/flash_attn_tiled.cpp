@@ -15,6 +15,18 @@ namespace {
 constexpr uint64_t local_budget_cap = 48 * 1024; // portable: NVIDIA's static local limit
 constexpr size_t tiled_wg = 128;                 // TWG of flash_attn_tiled.cl
 
+// Whether the kernel may stage Q, K and V 4 dims a load (FA_VEC): every row contiguous along the
+// head dim and starting at a multiple of 4 elements (a 4-element load is then aligned, whatever
+// the compiler makes of vload4 / vload_half4).
+bool rows_vectorizable(const operand& q, const operand& k, const operand& v) {
+    const auto fits = [](const operand& t) {
+        const uint64_t elem = t.type == PA_TYPE_F16 ? 2 : 4, word = 4 * elem;
+        return (t.type == PA_TYPE_F32 || t.type == PA_TYPE_F16) && t.shape.nb.s[0] == elem &&
+               t.mem.offs % word == 0 && t.shape.nb.s[1] % word == 0 && t.shape.nb.s[2] % word == 0;
+    };
+    return q.type == PA_TYPE_F32 && fits(q) && fits(k) && fits(v);
+}
+
 } // namespace
 
 bool flash_attn_tiled_usable(const device_context& ctx, int64_t d) {
@@ -33,8 +45,9 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
                       const operand& o, int32_t n_past, bool causal, float scale,
                       const device_block_mask* mask) {
     const std::string opts =
-        fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={}", q.shape.ne.s[0],
-                    int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0);
+        fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={} -DFA_VEC={}", q.shape.ne.s[0],
+                    int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0,
+                    int(rows_vectorizable(q, k, v)));
     cl_kernel kern = ctx.get_kernel("flash_attn_tiled.cl", "k_flash_attn_tiled", opts);
     const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2], rows = flash_attn_tiled_rows;
     if (!mask) {

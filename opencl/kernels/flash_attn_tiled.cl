@@ -6,6 +6,11 @@
 // registers; O += P V with P (key-major) and the V tile in local memory and each work-item
 // holding 4 query rows x D/8 output dims. The online softmax (FlashAttention-2) keeps the
 // running max and sum of each row in local memory; two work-items share a row.
+// A warp's 32 work-items take 4 query groups x 8 key groups (S) or dim groups (O), and a work-item's
+// dims are 4-wide pieces 32 dims apart, so each local-memory read of Q, K, P or V is one
+// conflict-free 128-byte wavefront or a broadcast (the ablation runs of docs/benchmarks.md put most
+// of the kernel's time in the Q K^T loop and in staging Q and K). With FA_VEC (rows contiguous
+// along the head dim, Q's at 16-byte alignment: the host checks) Q, K and V are staged 4 dims a load.
 // With FA_SPARSE (proxy_sparse_attn's step 7 off NVIDIA) a work-group's 64 queries lie in one
 // row block of the proxy mask (block size a multiple of 64, tiles aligned to absolute
 // positions from first_tile * 64) and the keys come from that row's kept blocks only
@@ -24,6 +29,9 @@
 #ifndef FA_SPARSE
 #define FA_SPARSE 0
 #endif
+#ifndef FA_VEC
+#define FA_VEC 0
+#endif
 
 #define TBM 64              // queries per work-group
 #define TBN 32              // keys per tile
@@ -39,9 +47,18 @@
 #endif
 #if FA_V_F16
 #define TLOAD_V(p) load_half(p)
+#define TLOAD_V4(p) vload_half4(0, (global const half*)(p))
 #else
 #define TLOAD_V(p) (*(global const float*)(p))
+#define TLOAD_V4(p) vload4(0, (global const float*)(p))
 #endif
+#if FA_K_F16
+#define TLOAD_K4(p) vload_half4(0, (global const half*)(p))
+#else
+#define TLOAD_K4(p) vload4(0, (global const float*)(p))
+#endif
+#define TKB (FA_K_F16 ? 2 : 4) // bytes of a K element
+#define TVB (FA_V_F16 ? 2 : 4)
 
 // grid: (ceil(N / TBM) * TWG, H), local (TWG, 1)
 kernel __attribute__((reqd_work_group_size(TWG, 1, 1)))
@@ -73,7 +90,8 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
     const int t0 = get_group_id(0) * TBM;
     const int n_spans = 1;
 #endif
-    const int gq = lid % 16, gk = lid / 16; // 4 queries gq*4.. ; 4 keys gk*4.. (S) or dims gk*TDPT.. (O)
+    // 4 queries gq*4.. ; 4 keys gk*4.. (S) or dims gk*4 + 32 i.. (O)
+    const int gq = lid / 8, gk = lid % 8;
     const int t_last = min(t0 + TBM, N) - 1;
     const int n_keys = causal ? min(Nkv, n_past + t_last + 1) : Nkv;
     global const char* qh = q + q_offs + (ulong)h * q_nb.s2;
@@ -101,6 +119,25 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
             for (int b = 0; b < 4; ++b) s[a][b] = 0.0f;
         for (int d0 = 0; d0 < FA_D; d0 += TDC) {
             barrier(CLK_LOCAL_MEM_FENCE);
+#if FA_VEC
+            for (int e = lid; e < TBM * TDC / 4; e += TWG) { // 4 dims a load, stored transposed
+                const int r = e / (TDC / 4), c = (e % (TDC / 4)) * 4, t = t0 + r;
+                const float4 x = t >= 0 && t < N ? *(global const float4*)(qh + (ulong)(d0 + c) * 4 + (ulong)t * q_nb.s1)
+                                                 : (float4)(0.0f);
+                Qt[c * (TBM + TPAD) + r] = x.x;
+                Qt[(c + 1) * (TBM + TPAD) + r] = x.y;
+                Qt[(c + 2) * (TBM + TPAD) + r] = x.z;
+                Qt[(c + 3) * (TBM + TPAD) + r] = x.w;
+            }
+            for (int e = lid; e < TBN * TDC / 4; e += TWG) {
+                const int r = e / (TDC / 4), c = (e % (TDC / 4)) * 4, j = j0 + r;
+                const float4 x = j < s1 ? TLOAD_K4(kh + (ulong)(d0 + c) * TKB + (ulong)j * k_nb.s1) : (float4)(0.0f);
+                Kt[c * (TBN + TPAD) + r] = x.x;
+                Kt[(c + 1) * (TBN + TPAD) + r] = x.y;
+                Kt[(c + 2) * (TBN + TPAD) + r] = x.z;
+                Kt[(c + 3) * (TBN + TPAD) + r] = x.w;
+            }
+#else
             for (int e = lid; e < TBM * TDC; e += TWG) {
                 const int r = e / TDC, c = e % TDC, t = t0 + r;
                 Qt[c * (TBM + TPAD) + r] =
@@ -111,6 +148,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
                 const int r = e / TDC, c = e % TDC, j = j0 + r;
                 Kt[c * (TBN + TPAD) + r] = j < s1 ? TLOAD_K(kh + (ulong)(d0 + c) * k_nb.s0 + (ulong)j * k_nb.s1) : 0.0f;
             }
+#endif
             barrier(CLK_LOCAL_MEM_FENCE);
             for (int c = 0; c < TDC; ++c) {
                 const float4 qv = vload4(0, Qt + c * (TBM + TPAD) + gq * 4);
@@ -132,10 +170,18 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
                 const bool ok = j < s1 && (!causal || j <= n_past + t0 + r);
                 P[n * (TBM + TPAD) + r] = ok ? s[a][b] * scale : -INFINITY;
             }
+#if FA_VEC
+        for (int e = lid; e < TBN * FA_D / 4; e += TWG) {
+            const int n = e / (FA_D / 4), dd = (e % (FA_D / 4)) * 4, j = j0 + n;
+            vstore4(j < s1 ? TLOAD_V4(vh + (ulong)dd * TVB + (ulong)j * v_nb.s1) : (float4)(0.0f), 0,
+                    Vs + n * (FA_D + TPAD) + dd);
+        }
+#else
         for (int e = lid; e < TBN * FA_D; e += TWG) {
             const int n = e / FA_D, dd = e % FA_D, j = j0 + n;
             Vs[n * (FA_D + TPAD) + dd] = j < s1 ? TLOAD_V(vh + (ulong)dd * v_nb.s0 + (ulong)j * v_nb.s1) : 0.0f;
         }
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // online softmax: work-items r and r + 64 take half of row r's keys each
@@ -169,8 +215,8 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
         }
         for (int n = 0; n < TBN; ++n) {
             const float4 p = vload4(0, P + n * (TBM + TPAD) + gq * 4);
-            for (int b = 0; b < TDPT; b += 4) {
-                const float4 vv = vload4(0, Vs + n * (FA_D + TPAD) + gk * TDPT + b);
+            for (int b = 0; b < TDPT; b += 4) { // dims b * 8 + gk * 4 .. + 3
+                const float4 vv = vload4(0, Vs + n * (FA_D + TPAD) + b * 8 + gk * 4);
                 acc[0][b] = fma(p.x, vv.x, acc[0][b]); acc[0][b + 1] = fma(p.x, vv.y, acc[0][b + 1]);
                 acc[0][b + 2] = fma(p.x, vv.z, acc[0][b + 2]); acc[0][b + 3] = fma(p.x, vv.w, acc[0][b + 3]);
                 acc[1][b] = fma(p.y, vv.x, acc[1][b]); acc[1][b + 1] = fma(p.y, vv.y, acc[1][b + 1]);
@@ -190,6 +236,7 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
         const float l = l_run[r];
         const float inv = l == 0.0f ? 0.0f : 1.0f / l; // no visible key: 0; NaN stays NaN
         global char* orow = o + o_offs + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2;
-        for (int b = 0; b < TDPT; ++b) *(global float*)(orow + (ulong)(gk * TDPT + b) * o_nb.s0) = acc[a][b] * inv;
+        for (int b = 0; b < TDPT; ++b)
+            *(global float*)(orow + (ulong)((b / 4) * 32 + gk * 4 + b % 4) * o_nb.s0) = acc[a][b] * inv;
     }
 }
