@@ -167,32 +167,14 @@ void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_n
     for (int s = 0; s < n; ++s)
         stage = stage && stageable(ctx, heads[s].product->src[0]);
     const norm_args na = norm_args_of(ctx, norm, p0);
-    // the variant's buffers, as k_mul_mv_q_heads declares them: a_S, d_S, then r_S with RoPE and
-    // e_S with a store, for the n segments
-    int r_mask = 0, e_mask = 0;
-    const mem_ref mb = ctx.mem(b);
-    buffer_args variant_buffers(mb.mem, na.w.mem, na.norm.mem, na.mul.mem);
-    for (int s = 0; s < n; ++s) {
-        variant_buffers.add(sa[s].a.mem).add(sa[s].d.mem);
-        if (heads[s].rope) {
-            r_mask |= 1 << s;
-            variant_buffers.add(sa[s].r.mem);
-        }
-        if (heads[s].store) {
-            e_mask |= 1 << s;
-            variant_buffers.add(sa[s].e.mem);
-        }
-    }
     const cl_kernel k = ctx.get_kernel("mul_mv_q.cl", "k_mul_mv_q_heads",
                                        {{"A_TYPE", a0->type},
                                         {"MVQ_WG", wg},
                                         {"MVQ_LANES", lanes},
                                         {"MVQ_N", columns_for(N)},
                                         {"MVQ_NORM", norm != nullptr},
-                                        {"MVQ_STAGE", stage},
-                                        {"MVQ_NSEG", n},
-                                        {"MVQ_R_MASK", r_mask},
-                                        {"MVQ_E_MASK", e_mask}});
+                                        {"MVQ_STAGE", stage}});
+    const mem_ref mb = ctx.mem(b);
     arg_pack args(uint64_t(mb.offs), uint64_t(b->nb[1]), int32_t(K), int32_t(N), uint64_t(a0->nb[0]),
                   uint64_t(na.w.offs), na.eps, uint64_t(na.norm.offs), na.norm_nb1, uint64_t(na.mul.offs),
                   na.mul_nb1, rows, first, flags, rope_d, rope_mode, theta, n_past);
@@ -200,7 +182,9 @@ void mul_mv_q_heads(device_context& ctx, const mv_head* heads, int n, const mv_n
         args.add(uint64_t(g.a.offs), g.a_nb1, uint64_t(g.d.offs), g.d_nb1, uint64_t(g.r.offs), g.r_nb,
                  uint64_t(g.e.offs), g.e_nb, g.v_ne, g.v_st);
     ctx.launch(k, range3(size_t(groups) * size_t(wg), ceil_div(size_t(N), size_t(columns_for(N))), 1),
-               range3(size_t(wg), 1, 1), variant_buffers, args);
+               range3(size_t(wg), 1, 1), mb.mem, na.w.mem, na.norm.mem, na.mul.mem, sa[0].a.mem, sa[0].d.mem,
+               sa[0].r.mem, sa[0].e.mem, sa[1].a.mem, sa[1].d.mem, sa[1].r.mem, sa[1].e.mem, sa[2].a.mem,
+               sa[2].d.mem, sa[2].r.mem, sa[2].e.mem, args);
 }
 
 } // namespace pa::ocl

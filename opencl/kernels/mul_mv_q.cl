@@ -445,72 +445,11 @@ typedef struct {
     MVQ_SEG_ARGS(2)
 } mvq_heads_args;
 
-// The buffers are those of the variant (mul_mv_q.cpp passes the same list): a_S and d_S of the
-// MVQ_NSEG segments, r_S where bit S of MVQ_R_MASK is set (RoPE), e_S where bit S of MVQ_E_MASK is
-// (a store); the others are placeholders never read or written.
-#ifndef MVQ_NSEG
-#define MVQ_NSEG 3
-#endif
-#ifndef MVQ_R_MASK
-#define MVQ_R_MASK 7
-#endif
-#ifndef MVQ_E_MASK
-#define MVQ_E_MASK 7
-#endif
 kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
 void k_mul_mv_q_heads(global const char* b, global const char* nw, global char* norm_out, global char* mul_out,
-                      global const char* a0, global char* d0,
-#if MVQ_R_MASK & 1
-                      global char* r0,
-#endif
-#if MVQ_E_MASK & 1
-                      global char* e0,
-#endif
-#if MVQ_NSEG > 1
-                      global const char* a1, global char* d1,
-#if MVQ_R_MASK & 2
-                      global char* r1,
-#endif
-#if MVQ_E_MASK & 2
-                      global char* e1,
-#endif
-#endif
-#if MVQ_NSEG > 2
-                      global const char* a2, global char* d2,
-#if MVQ_R_MASK & 4
-                      global char* r2,
-#endif
-#if MVQ_E_MASK & 4
-                      global char* e2,
-#endif
-#endif
-                      mvq_heads_args P) {
-#if MVQ_NSEG < 2
-    global const char* a1 = a0; // placeholders (segments and buffers this variant has not)
-    global char* d1 = d0;
-#endif
-#if MVQ_NSEG < 3
-    global const char* a2 = a0;
-    global char* d2 = d0;
-#endif
-#if !(MVQ_R_MASK & 1) || MVQ_NSEG < 1
-    global char* r0 = d0;
-#endif
-#if !(MVQ_R_MASK & 2) || MVQ_NSEG < 2
-    global char* r1 = d1;
-#endif
-#if !(MVQ_R_MASK & 4) || MVQ_NSEG < 3
-    global char* r2 = d2;
-#endif
-#if !(MVQ_E_MASK & 1) || MVQ_NSEG < 1
-    global char* e0 = d0;
-#endif
-#if !(MVQ_E_MASK & 2) || MVQ_NSEG < 2
-    global char* e1 = d1;
-#endif
-#if !(MVQ_E_MASK & 4) || MVQ_NSEG < 3
-    global char* e2 = d2;
-#endif
+                      global const char* a0, global char* d0, global char* r0, global char* e0,
+                      global const char* a1, global char* d1, global char* r1, global char* e1,
+                      global const char* a2, global char* d2, global char* r2, global char* e2, mvq_heads_args P) {
     const ulong b_offs = P.b_offs, b_nb1 = P.b_nb1, blk_bytes = P.blk_bytes, nw_offs = P.nw_offs,
                 norm_offs = P.norm_offs, norm_nb1 = P.norm_nb1, mul_offs = P.mul_offs, mul_nb1 = P.mul_nb1;
     const int K = P.K, N = P.N, rope_d = P.rope_d, rope_mode = P.rope_mode, n_past = P.n_past;
