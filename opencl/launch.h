@@ -55,8 +55,8 @@ inline constexpr bool plain_arg =
 // the same order: each member at a multiple of its size (int4 / float4 at 16 bytes, long4 /
 // ulong4 at 32; a shape_ref is its ne then its nb), the whole padded to its largest member; the
 // kernel declares that struct (OpenclDevice.ArgPackMatchesTheKernelsStruct checks the agreement
-// on the device). The largest, k_mul_mv_q_heads', is 800 bytes: with its 16 buffers (128) under the 1024
-// bytes of parameters every full-profile device takes.
+// on the device). The largest, k_mul_mv_q_heads', is 800 bytes: with its 16 buffers (128) under
+// the 1024 bytes of parameters every full-profile device takes.
 class arg_pack {
   public:
     static constexpr size_t max_bytes = 1024;
