@@ -413,14 +413,6 @@ void k_mul_mv_q(global const char* a, global const char* b, global char* d,
     }
 }
 
-// Up to three products of one b (MVQ_N columns a work-group, b's slices 1) in one launch: the
-// work-groups [first.sS, first.sS+1) compute segment S, a_S [K, rows.sS] times b into d_S
-// [rows.sS, N] (columns d_nb1 apart). flags.sS: bit 0 RoPE (the product viewed as [rope_d, heads,
-// N], every pair rotated as rope.cl does with n_dims = rope_d, into r_S at strides r_nb), bit 1
-// store (the rotated values, or the product's without bit 0, copied into e_S through a view of the
-// packed [rope_d, heads, N] elements as MVQ_EPI 4), bit 2 the store is F16. With RoPE the four
-// rows of a work-group are rotated pairs, so each row finds its partner in local memory.
-// grid: (sum of the segments' ceil(rows / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), 1), local (MVQ_WG, 1, 1)
 // k_mul_mv_q_heads' scalars, one struct argument (launch.h arg_pack; mul_mv_q.cpp fills it in this
 // order): the shared ones, then segment 0's, 1's and 2's (offsets and strides of a_S, d_S, r_S, e_S
 // and the view of the store)
@@ -445,6 +437,14 @@ typedef struct {
     MVQ_SEG_ARGS(2)
 } mvq_heads_args;
 
+// Up to three products of one b (MVQ_N columns a work-group, b's slices 1) in one launch: the
+// work-groups [first.sS, first.sS+1) compute segment S, a_S [K, rows.sS] times b into d_S
+// [rows.sS, N] (columns d_nb1 apart). flags.sS: bit 0 RoPE (the product viewed as [rope_d, heads,
+// N], every pair rotated as rope.cl does with n_dims = rope_d, into r_S at strides r_nb), bit 1
+// store (the rotated values, or the product's without bit 0, copied into e_S through a view of the
+// packed [rope_d, heads, N] elements as MVQ_EPI 4), bit 2 the store is F16. With RoPE the four
+// rows of a work-group are rotated pairs, so each row finds its partner in local memory.
+// grid: (sum of the segments' ceil(rows / MVQ_ROWS) * MVQ_WG, ceil(N / MVQ_N), 1), local (MVQ_WG, 1, 1)
 kernel __attribute__((reqd_work_group_size(MVQ_WG, 1, 1)))
 void k_mul_mv_q_heads(global const char* b, global const char* nw, global char* norm_out, global char* mul_out,
                       global const char* a0, global char* d0, global char* r0, global char* e0,
