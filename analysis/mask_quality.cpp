@@ -47,8 +47,8 @@ int64_t count_to_gamma(const std::vector<double>& mass, const std::vector<int32_
 
 // One (head, row): dense probabilities of each query of the row, folded into block masses.
 // recall[t] for each query t of the row; the row's oracle count and overlap.
-PA_FAST_CLONES row_result measure_row(const attn_qkv& x, const block_mask& mask, float gamma, int64_t h,
-                                      int64_t m, double* recall, row_scratch& w) {
+PA_NO_COVERAGE PA_FAST_CLONES row_result measure_row(const attn_qkv& x, const block_mask& mask, float gamma,
+                                                     int64_t h, int64_t m, double* recall, row_scratch& w) {
     const block_grid& gr = mask.grid;
     const int64_t d = x.d, B = gr.B;
     const float* K = x.k_head(h / x.gqa());

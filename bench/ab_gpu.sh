@@ -40,7 +40,7 @@ else
   [ -s "$patch_file" ] || builds=(a) # no patch: one build, its runs told apart by AB_RUNS' variables
   step "build ${builds[*]} (side by side)"
   for v in "${builds[@]}"; do
-    (cmake -S "$work/$v" -B "$work/build-$v" -DCMAKE_BUILD_TYPE=Release >"$OUT/build-$v.txt" 2>&1 &&
+    (cmake -S "$work/$v" -B "$work/build-$v" -DCMAKE_BUILD_TYPE=Release -DPA_TEST_PROGRAM_CACHE=ON >"$OUT/build-$v.txt" 2>&1 &&
        cmake --build "$work/build-$v" -j"$(($(nproc) / 2))" --target pa_cli pa-opencl >>"$OUT/build-$v.txt" 2>&1 ||
        echo "!!! build $v failed") &
   done

@@ -33,7 +33,9 @@ source "$(dirname "$0")/gpu_steps.sh" # step, run, device_info
 
 build() {
   step "build ($build)"
-  if ! { cmake -B "$build" -DCMAKE_BUILD_TYPE=Release >"$OUT/build.txt" 2>&1 &&
+  # PA_TEST_PROGRAM_CACHE: on the GPU the tests keep pa's program binaries (a test process would
+  # otherwise build every program it uses from source again)
+  if ! { cmake -B "$build" -DCMAKE_BUILD_TYPE=Release -DPA_TEST_PROGRAM_CACHE=ON >"$OUT/build.txt" 2>&1 &&
          cmake --build "$build" -j"$(nproc)" >>"$OUT/build.txt" 2>&1; }; then
     tail -40 "$OUT/build.txt"; echo "!!! build failed"; exit 1
   fi

@@ -62,8 +62,9 @@ void copy_message(const std::exception& ex, char* err, size_t err_len) {
 }
 
 // One query row: two passes over the kept keys (max, then exp/sum/accumulate), sum in double.
-PA_FAST_CLONES void attend_row(const geometry& geo, const host_qkv& x, const estimate& e, int64_t h,
-                               int64_t t, float* out, std::vector<float>& s, std::vector<float>& acc) {
+PA_NO_COVERAGE PA_FAST_CLONES void attend_row(const geometry& geo, const host_qkv& x, const estimate& e,
+                                              int64_t h, int64_t t, float* out, std::vector<float>& s,
+                                              std::vector<float>& acc) {
     const int64_t d = geo.d, B = geo.B, p = geo.n_past + t, m = p / B;
     const float* qv = &x.q[size_t((h * geo.N + t) * d)];
     const int64_t hk = h / geo.gqa;

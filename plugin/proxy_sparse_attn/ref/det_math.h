@@ -18,6 +18,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "pa/no_coverage.h"
+
 // No contraction of a*b+c into fma behind our back (GCC contracts by default even in ISO C++
 // mode): every fma here is written out. Applies to the rest of each file that includes this.
 #if defined(__clang__)
@@ -28,7 +30,8 @@
 
 // Hot loops get an FMA-instruction clone on x86 (std::fma is otherwise a libm call); both
 // clones compute the same exact fma, so results do not depend on the clone picked.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__FMA__)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__FMA__) &&                 \
+    !defined(PA_COVERAGE_BUILD)
 #define PA_DET_CLONES __attribute__((target_clones("fma", "default")))
 #else
 #define PA_DET_CLONES

@@ -75,8 +75,9 @@ void quantize_heads(const geometry& geo, const host_qkv& x, work& w, int n_threa
 // Block statistics of one query row against keys 0 .. vis-1 (blocks of kpb keys), for the first
 // nb blocks: bm[n] = max logit of the block's visible keys, bs[n] = sum over them of
 // exp(logit - bm[n]) in 2^-32 fixed point (-inf and 0 for a block with no visible key).
-PA_DET_CLONES void block_stats(const int8_t* q, float qs, const quant_rows& K, int64_t k0, int64_t vis,
-                               int64_t kpb, int64_t nb, float* bm, float* bs, std::vector<float>& L) {
+PA_NO_COVERAGE PA_DET_CLONES void block_stats(const int8_t* q, float qs, const quant_rows& K, int64_t k0,
+                                              int64_t vis, int64_t kpb, int64_t nb, float* bm, float* bs,
+                                              std::vector<float>& L) {
     const int64_t d = K.d;
     for (int64_t n = 0; n < nb; ++n) {
         const int64_t a = n * kpb, b = std::min(a + kpb, vis);
