@@ -95,10 +95,18 @@ std::string program_cache::default_directory() {
     return {};
 }
 
+bool program_cache::driver_caches_builds(const device_caps& dev) {
+    const bool pocl = dev.platform.find("Portable Computing Language") != std::string::npos;
+    return pocl && env_or_empty("POCL_KERNEL_CACHE") != "0"; // PoCL's cache is on unless turned off
+}
+
 program_cache::program_cache(cl_context ctx, const device_caps& dev, std::string cache_dir)
     : ctx_(ctx), dev_(dev), dir_(cache_dir.empty()    ? default_directory()
                                  : cache_dir == "off" ? ""
-                                                      : cache_dir) {}
+                                                      : cache_dir) {
+    if (cache_dir.empty() && env_or_empty("PA_KERNEL_CACHE").empty() && driver_caches_builds(dev))
+        dir_.clear();
+}
 
 program_cache::key_t program_cache::make_key(std::string_view program_name, std::string_view source,
                                              std::string_view options) const {

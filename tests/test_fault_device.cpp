@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "env_guard.h"
 #include "pa/error.h"
 #include "pa/ops.h"
 #include "pa/plugin_loader.h"
@@ -139,29 +140,13 @@ TEST(FaultDevice, OutOfMemoryAtEveryCapIsAnErrorOrTheRightAnswer) {
     EXPECT_LT(nmse(after.proxy, ref.proxy), 1e-5);
 }
 
-class ScopedEnv {
-  public:
-    ScopedEnv(const char* name, const std::string& value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        ::setenv(name, value.c_str(), 1);
-    }
-    ~ScopedEnv() {
-        if (old_)
-            ::setenv(name_, old_->c_str(), 1);
-        else
-            ::unsetenv(name_);
-    }
-
-  private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
+using pa::test::env_guard;
 
 TEST(FaultDevice, DamagedKernelCacheIsRebuiltThroughThePlugin) {
     REQUIRE_DEVICE();
     const fs::path dir = fs::temp_directory_path() / fmt::format("pa-fault-kcache-{}", ::getpid());
     fs::remove_all(dir);
-    ScopedEnv env("PA_KERNEL_CACHE", dir.string());
+    env_guard env("PA_KERNEL_CACHE", dir.string());
     auto cpu = pa::make_cpu_backend(2);
     problem pr(11);
     const results ref = compute(nullptr, cpu.get(), pr);

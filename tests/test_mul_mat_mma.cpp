@@ -29,6 +29,7 @@
 
 #include <fmt/format.h>
 
+#include "env_guard.h"
 #include "ops/op_test.h"
 #include "pa/plugin_loader.h"
 #include "pa/scheduler.h"
@@ -37,21 +38,7 @@ namespace {
 
 using pa::test::layout;
 
-// Sets an environment variable for a scope, then restores the old state.
-struct env_guard {
-    std::string name, old;
-    bool had = false;
-    env_guard(const char* n, const char* v) : name(n) {
-        if (const char* o = std::getenv(n)) old = o, had = true;
-        setenv(n, v, 1);
-    }
-    ~env_guard() {
-        if (had)
-            setenv(name.c_str(), old.c_str(), 1);
-        else
-            unsetenv(name.c_str());
-    }
-};
+using pa::test::env_guard;
 
 const char* mma_mode() {
     const char* e = std::getenv("PA_MMA");

@@ -9,6 +9,7 @@
 
 #include "context_impl.h"
 #include "device.h"
+#include "env_guard.h"
 #include "ocl_api.h"
 #include "opencl_kernels.h"
 #include "pa/error.h"
@@ -21,20 +22,7 @@ using namespace pa::ocl;
     if (list_devices().empty()) GTEST_SKIP() << "no OpenCL device present"
 
 // Sets an environment variable for one scope and restores the old value.
-struct env_guard {
-    std::string name;
-    std::optional<std::string> old;
-    env_guard(const char* n, const char* value) : name(n) {
-        if (const char* v = std::getenv(n)) old = v;
-        ::setenv(n, value, 1);
-    }
-    ~env_guard() {
-        if (old)
-            ::setenv(name.c_str(), old->c_str(), 1);
-        else
-            ::unsetenv(name.c_str());
-    }
-};
+using pa::test::env_guard;
 
 std::string lower(std::string s) {
     for (char& c : s)

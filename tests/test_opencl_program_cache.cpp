@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "env_guard.h"
 #include "ocl_api.h"
 #include "pa/error.h"
 #include "program_cache.h"
@@ -161,6 +162,38 @@ TEST_F(ProgramCache, UnwritableDirectoryOnlyCostsTime) {
     program_cache off(ctx_->cl_ctx(), ctx_->caps(), "off");
     EXPECT_TRUE(off.directory().empty());
     expect_runs(off);
+}
+
+// The default directory: none on PoCL (its own cache keeps what it compiled; a binary request would
+// make it compile every kernel of a program), unless $PA_KERNEL_CACHE names one or PoCL's cache is
+// off; the usual default elsewhere. The platform's name is read here from OpenCL itself.
+TEST_F(ProgramCache, NoDefaultDirectoryWherePoclCaches) {
+    char name[256] = {};
+    check(clGetPlatformInfo(ctx_->caps().platform_id, CL_PLATFORM_NAME, sizeof name - 1, name, nullptr),
+          "platform name");
+    const bool pocl = std::string(name).find("Portable Computing Language") != std::string::npos;
+    {
+        pa::test::env_guard unset("PA_KERNEL_CACHE", nullptr), pocl_cache("POCL_KERNEL_CACHE", nullptr),
+            xdg("XDG_CACHE_HOME", (dir_ / "xdg").string()); // the default directory, not the user's
+        program_cache pc(ctx_->cl_ctx(), ctx_->caps());
+        EXPECT_EQ(program_cache::default_directory(), (dir_ / "xdg" / "pa-opencl").string());
+        EXPECT_EQ(pc.directory(), pocl ? std::string() : program_cache::default_directory()) << name;
+        expect_runs(pc);
+        EXPECT_EQ(pc.get_stats().disk_writes, pocl ? 0 : 1) << name;
+    }
+    {
+        pa::test::env_guard named("PA_KERNEL_CACHE", dir_.string());
+        program_cache pc(ctx_->cl_ctx(), ctx_->caps());
+        EXPECT_EQ(pc.directory(), dir_.string());
+        expect_runs(pc);
+        EXPECT_EQ(pc.get_stats().disk_writes, 1); // named: used on PoCL too
+    }
+    {
+        pa::test::env_guard unset("PA_KERNEL_CACHE", nullptr), pocl_off("POCL_KERNEL_CACHE", "0"),
+            xdg("XDG_CACHE_HOME", (dir_ / "xdg").string());
+        program_cache pc(ctx_->cl_ctx(), ctx_->caps());
+        EXPECT_EQ(pc.directory(), program_cache::default_directory()); // PoCL keeps nothing: pa does
+    }
 }
 
 } // namespace
