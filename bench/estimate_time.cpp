@@ -42,8 +42,10 @@ struct shape {
 shape shape_by_name(const std::string& n) {
     if (n == "llama3-8b") return {n, 32, 8, 128, 1};
     if (n == "qwen2.5-7b") return {n, 28, 4, 128, 4};
+    if (n == "smollm2-135m") return {n, 9, 3, 64, 1};
     if (n == "tiny") return {n, 4, 2, 64, 1};
-    throw std::runtime_error(fmt::format("unknown shape '{}' (llama3-8b, qwen2.5-7b, tiny)", n));
+    throw std::runtime_error(
+        fmt::format("unknown shape '{}' (llama3-8b, qwen2.5-7b, smollm2-135m, tiny)", n));
 }
 
 std::vector<std::string> split(const std::string& s) {

@@ -135,6 +135,11 @@ cl_kernel device_context::get_kernel(std::string_view builtin_program, std::stri
     return k;
 }
 
+program_source hashed(program_source src) {
+    src.text_hash = std::hash<std::string_view>{}(src.text);
+    return src;
+}
+
 cl_kernel device_context::get_kernel(const program_source& src, std::string_view kernel_name,
                                      const std::string& options) {
     // std::hash of the text is far cheaper than building the full source and the cache's key
@@ -144,7 +149,7 @@ cl_kernel device_context::get_kernel(const program_source& src, std::string_view
     key.kernel = kernel_name;
     key.options = options;
     key.text_size = src.text.size();
-    key.text_hash = std::hash<std::string_view>{}(src.text);
+    key.text_hash = src.text_hash ? src.text_hash : std::hash<std::string_view>{}(src.text);
     key.prepend_common = src.prepend_common;
     {
         std::lock_guard lock(impl_->kernels_mu);
@@ -177,6 +182,13 @@ scratch device_context::temp(size_t bytes) {
     s.mem_ = b->mem.get();
     s.size_ = bytes;
     return s;
+}
+
+void device_context::write(const scratch& s, const void* src, size_t bytes) {
+    if (bytes > s.size())
+        throw error(fmt::format("writing {} bytes into a scratch buffer of {}", bytes, s.size()),
+                    PA_ERR_INVALID);
+    impl_->pool->write(static_cast<device_buffer*>(s.buffer_), 0, src, bytes);
 }
 
 cl_mem device_context::counters(size_t n) {

@@ -146,7 +146,9 @@ void mma_attention(device_context& ctx, const operand& q, const mma_kv& kv, int6
         throw error(fmt::format("fa_mma: block {} is not a multiple of the tile ({} x {})", mask->block,
                                 c.bm(), c.bn),
                     PA_ERR_UNSUPPORTED);
-    const program_source src{mma_sparse_prefix, builtin_source(mma_program, mma_sparse_prefix), false};
+    // built and hashed once: the text is the same for every device and launch
+    static const program_source src =
+        hashed({mma_sparse_prefix, builtin_source(mma_program, mma_sparse_prefix), false});
     cl_kernel kn = ctx.get_kernel(src, "fa_mma", opts);
     const size_t rows = size_t(mask->n_rows) * size_t(mask->block / c.bm());
     const int64_t tri_total = mask->tri_total;

@@ -41,7 +41,14 @@ struct program_source {
     std::string name; // for messages and the cache key, e.g. "proxy_score.cl"
     std::string text;
     bool prepend_common = true;
+    // std::hash of text when the owner computed it once (hashed()); 0: get_kernel hashes the
+    // text at every call, which for a 50 KB program costs more than the launch itself
+    size_t text_hash = 0;
 };
+
+// src with text_hash filled in: for a source kept and launched from many times (change its
+// text afterwards and the hash is stale).
+program_source hashed(program_source src);
 
 // One -D macro of a kernel build: "-D<name>=<value>".
 struct define {
@@ -124,6 +131,11 @@ class device_context {
 
     // Temporary device memory of at least bytes (from the pool; counts against max_alloc_bytes).
     scratch temp(size_t bytes);
+    // Host bytes into the start of s, in queue order. A small write (at most 64 KiB) is enqueued
+    // from a copy and returns at once; a larger one returns when it is done. Either way the host
+    // memory may go right after the call. (A blocking write would also wait for every kernel
+    // before it: the host would stall and the device then starve while launches catch up.)
+    void write(const scratch& s, const void* src, size_t bytes);
 
     // At least n ints of device memory that are zero between launches: a kernel counting in
     // them (the "last work-group" pattern) sets them back to zero before it ends. Kept for the

@@ -2,6 +2,7 @@
 // every embedded kernel program builds on this device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -124,6 +125,35 @@ TEST(OpenclDevice, LaunchHelperPassesTypedArguments) {
         "read");
     for (size_t i = 0; i < y.size(); ++i)
         EXPECT_EQ(y[i], 2.0f * float(i + 4) + 3.0f) << i;
+}
+
+// device_context::write: a small write returns before the device has read the bytes (it keeps a
+// copy: the caller's memory is overwritten right after), a large one blocks; both land in queue
+// order, behind a kernel that wrote the same buffer first; past the buffer's size it throws.
+TEST(OpenclDevice, ScratchWritesLandInQueueOrder) {
+    REQUIRE_DEVICE();
+    env_guard env("PA_KERNEL_CACHE", "off");
+    device_context ctx("");
+    const program_source src{"fill.cl",
+                             "kernel void fill(global int* y, int v) { y[get_global_id(0)] = v; }\n", false};
+    for (const size_t n : {size_t(37), size_t(40000)}) { // 148 bytes, 160 KB (over the 64 KiB staging)
+        scratch s = ctx.temp(n * 4);
+        ctx.launch(ctx.get_kernel(src, "fill"), range1(n), {}, s.mem(), int32_t(-1));
+        std::vector<int32_t> v(n);
+        for (size_t i = 0; i < n; ++i)
+            v[i] = int32_t(i * 7 + 1);
+        ctx.write(s, v.data(), (n - 3) * 4); // the last three keep the kernel's -1
+        std::fill(v.begin(), v.end(), 0);    // the caller's memory may change at once
+        std::vector<int32_t> got(n);
+        pa::ocl::check(
+            clEnqueueReadBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, n * 4, got.data(), 0, nullptr, nullptr),
+            "read");
+        for (size_t i = 0; i < n; ++i)
+            ASSERT_EQ(got[i], i + 3 < n ? int32_t(i * 7 + 1) : -1) << "n " << n << " i " << i;
+    }
+    scratch small = ctx.temp(16);
+    const std::vector<int32_t> big(1024, 1);
+    EXPECT_THROW(ctx.write(small, big.data(), big.size() * 4), pa::error);
 }
 
 // arg_pack lays out scalars as OpenCL C lays out a struct of the same members: padding before

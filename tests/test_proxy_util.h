@@ -85,7 +85,8 @@ struct attn_case {
 // The shapes both the reference's invariants and the OpenCL bit-identity run on: odd lengths,
 // GQA 1/2/4/7/8, g in {1, 2, Hkv}, head dims 64/80/128, n_past on and off the grid, no forcing,
 // f16 K/V, other strides, longer sorts, blocks of 64/128 (the tiled attention kernel), every
-// budget mode, a key stride, no exact rows, a diffuse-early / focused-last input.
+// budget mode, a key stride, no exact rows, a diffuse-early / focused-last input, rows of 150
+// blocks.
 inline std::vector<attn_case> shape_cases() {
     std::vector<attn_case> v;
     attn_case c;
@@ -174,6 +175,12 @@ inline std::vector<attn_case> shape_cases() {
     x.N = 500;
     x.min_tokens = 0;
     x.gamma = 0.95f;
+    v.push_back(x);
+    x = c; // rows of more blocks than a work-group of the sorting kernels has items (128)
+    x.N = 16 * 150 + 5;
+    x.H = 2;
+    x.Hkv = 1;
+    x.min_tokens = 0;
     v.push_back(x);
     return v;
 }

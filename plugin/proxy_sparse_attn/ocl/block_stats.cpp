@@ -40,9 +40,11 @@ int64_t round_up(int64_t x, int64_t m) {
 }
 
 // Keys per work-group along the blocks: enough work per group to amortize loading its query
-// rows, enough groups to fill a GPU when few rows are measured (a 128K sample pass has ~90 row
-// tiles: split 32 ways).
-constexpr int64_t keys_per_group = 4096;
+// rows and starting its tile pipeline, enough groups to fill a GPU when few rows are measured.
+constexpr int64_t keys_per_group = 4096, min_keys_per_group = 256;
+// Work-groups a launch should have per compute unit: two run at once on one (registers), and
+// about half of them have no visible key in their blocks (causal).
+constexpr int64_t groups_per_unit = 4;
 
 } // namespace
 
@@ -74,8 +76,18 @@ block_stats_plan block_stats_plan::make(const device_caps& caps, int64_t d, int6
     }
     while (size_t(32 * p.warps) > caps.max_work_group && p.warps > 1)
         p.warps /= 2;
-    p.blocks_per_group = int(std::max<int64_t>(1, keys_per_group / std::max<int64_t>(1, kpb)));
+    p.compute_units = int(std::max<uint32_t>(1, caps.compute_units));
     return p;
+}
+
+int block_stats_plan::blocks_per_group(int64_t n_kblocks, int64_t row_groups) const {
+    const int64_t k = std::max<int64_t>(1, kpb);
+    const int64_t most = std::max<int64_t>(1, keys_per_group / k),
+                  least = std::max<int64_t>(1, min_keys_per_group / k);
+    const int64_t want_chunks = (groups_per_unit * compute_units + std::max<int64_t>(1, row_groups) - 1) /
+                                std::max<int64_t>(1, row_groups);
+    const int64_t fill = (n_kblocks + want_chunks - 1) / want_chunks;
+    return int(std::clamp(fill, std::min(least, most), most));
 }
 
 size_t block_stats_plan::local_bytes() const {
@@ -116,13 +128,14 @@ void proxy_block_stats(device_context& ctx, const program_source& src, const blo
                        cl_mem bs, int64_t i_begin, int64_t i_end) {
     const int64_t rows = i_end - i_begin, rw = 16 * plan.warps, nth = 32 * plan.warps;
     if (rows <= 0) return;
-    const int64_t chunks = (geo.n_kblocks + plan.blocks_per_group - 1) / plan.blocks_per_group;
+    const int64_t row_tiles = (rows + rw - 1) / rw;
+    const int bpg = plan.blocks_per_group(geo.n_kblocks, row_tiles * geo.g);
+    const int64_t chunks = (geo.n_kblocks + bpg - 1) / bpg;
     ctx.launch(ctx.get_kernel(src, "proxy_stats", plan.options()),
-               range3(size_t(chunks * nth), size_t((rows + rw - 1) / rw), size_t(geo.g)),
-               range3(size_t(nth), 1, 1), pq8, pqs, pk8, pks, bm, bs, int32_t(i_begin), int32_t(rows),
-               int32_t(geo.n_sq), int32_t(geo.sq_first), geo.n_past, (geo.row0 + 1) * geo.B, int32_t(geo.S),
-               int32_t(geo.KS), int32_t(plan.kpb), plan.key_rows(geo.n_kblocks), int32_t(geo.n_kblocks),
-               int32_t(plan.blocks_per_group));
+               range3(size_t(chunks * nth), size_t(row_tiles), size_t(geo.g)), range3(size_t(nth), 1, 1), pq8,
+               pqs, pk8, pks, bm, bs, int32_t(i_begin), int32_t(rows), int32_t(geo.n_sq),
+               int32_t(geo.sq_first), geo.n_past, (geo.row0 + 1) * geo.B, int32_t(geo.S), int32_t(geo.KS),
+               int32_t(plan.kpb), plan.key_rows(geo.n_kblocks), int32_t(geo.n_kblocks), int32_t(bpg));
 }
 
 void sample_block_stats(device_context& ctx, const program_source& src, const block_stats_plan& plan,
@@ -130,12 +143,13 @@ void sample_block_stats(device_context& ctx, const program_source& src, const bl
                         cl_mem bm, cl_mem bs) {
     const int64_t rows = geo.n_bq * geo.gqa, rw = 16 * plan.warps, nth = 32 * plan.warps;
     if (rows <= 0) return;
-    const int64_t chunks = (geo.n_kblocks + plan.blocks_per_group - 1) / plan.blocks_per_group;
+    const int64_t row_tiles = (rows + rw - 1) / rw;
+    const int bpg = plan.blocks_per_group(geo.n_kblocks, row_tiles * geo.Hkv);
+    const int64_t chunks = (geo.n_kblocks + bpg - 1) / bpg;
     ctx.launch(ctx.get_kernel(src, "sample_stats", plan.options()),
-               range3(size_t(chunks * nth), size_t((rows + rw - 1) / rw), size_t(geo.Hkv)),
-               range3(size_t(nth), 1, 1), bq8, bqs, hk8, hks, bm, bs, pos, int32_t(geo.n_bq),
-               int32_t(geo.gqa), int32_t(geo.B), plan.key_rows(geo.n_kblocks), int32_t(geo.n_kblocks),
-               int32_t(plan.blocks_per_group));
+               range3(size_t(chunks * nth), size_t(row_tiles), size_t(geo.Hkv)), range3(size_t(nth), 1, 1),
+               bq8, bqs, hk8, hks, bm, bs, pos, int32_t(geo.n_bq), int32_t(geo.gqa), int32_t(geo.B),
+               plan.key_rows(geo.n_kblocks), int32_t(geo.n_kblocks), int32_t(bpg));
 }
 
 } // namespace pa::proxy

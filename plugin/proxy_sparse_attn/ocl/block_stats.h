@@ -32,7 +32,12 @@ struct block_stats_plan {
     int max_regs = 0; // NVIDIA: -cl-nv-maxrregcount (0 = none)
     int i2f_add = 0;  // BS_I2F_ADD
     int64_t kpb = 0;  // keys per block (B / key stride for the proxy pass, B for the samples)
-    int blocks_per_group = 1;
+    int compute_units = 1;
+
+    // Key blocks per work-group of a launch whose grid has row_groups rows of work-groups (row
+    // tiles x heads): 4096 keys' worth, fewer where that leaves the compute units short of
+    // work-groups (an 8K SmolLM2 proxy pass has 16 row tiles), never under 256 keys.
+    int blocks_per_group(int64_t n_kblocks, int64_t row_groups) const;
 
     // The plan for this device, head dim and keys per block.
     static block_stats_plan make(const pa::ocl::device_caps& caps, int64_t d, int64_t kpb);

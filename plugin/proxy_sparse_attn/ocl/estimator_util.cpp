@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 namespace pa::proxy::est {
 scratch temp(device_context& ctx, int64_t elems, size_t elem_bytes) {
@@ -20,10 +21,37 @@ scratch zeros(device_context& ctx, int64_t elems, size_t elem_bytes) {
 }
 
 void write(device_context& ctx, const scratch& s, const void* data, size_t bytes) {
-    if (bytes)
-        pa::ocl::check(
-            clEnqueueWriteBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, bytes, data, 0, nullptr, nullptr),
-            "proxy_sparse_attn: uploading");
+    ctx.write(s, data, bytes);
+}
+
+int packed_upload::add_bytes(const void* p, size_t n) {
+    // offsets are aligned in send(), once the device's alignment is known; here 8 bytes
+    const size_t at = (bytes_.size() + 7) / 8 * 8;
+    bytes_.resize(at + std::max<size_t>(n, 4));
+    if (n) std::memcpy(bytes_.data() + at, p, n);
+    regions_.emplace_back(at, std::max<size_t>(n, 4));
+    return int(regions_.size() - 1);
+}
+
+void packed_upload::send(device_context& ctx) {
+    const size_t align = std::max<size_t>(ctx.caps().mem_base_align, 8);
+    std::vector<std::byte> out;
+    std::vector<cl_buffer_region> at;
+    for (const auto& [offs, n] : regions_) {
+        const size_t o = (out.size() + align - 1) / align * align;
+        out.resize(o + n);
+        std::memcpy(out.data() + o, bytes_.data() + offs, n);
+        at.push_back({o, n});
+    }
+    buf_ = temp(ctx, int64_t(std::max<size_t>(out.size(), 1)), 1);
+    ctx.write(buf_, out.data(), out.size());
+    parts_.clear();
+    for (const cl_buffer_region& r : at) {
+        cl_int err = CL_SUCCESS;
+        parts_.emplace_back(
+            clCreateSubBuffer(buf_.mem(), CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &err));
+        pa::ocl::check(err, "proxy_sparse_attn: a sub-buffer of the packed upload");
+    }
 }
 
 void read_bytes(device_context& ctx, const scratch& s, void* data, size_t bytes) {

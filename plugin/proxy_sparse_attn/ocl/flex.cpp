@@ -15,7 +15,7 @@ using namespace pa::ocl;
 struct flex_device {
     device_context& ctx;
     const geometry& geo;
-    program_source src;
+    const program_source& src;
     std::string opts;
     int32_t n_ranges = 0;                         // pooled query ranges: the tail, then every row
     scratch tq8, tqs, k8, ks, pq8, pqs, pk8, pks; // step 1

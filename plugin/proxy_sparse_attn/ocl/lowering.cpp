@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "block_stats.h"
+#include "estimator_util.h"
 #include "estimators.h"
 #include "flash_attn.h"
 #include "pa/error.h"
@@ -34,10 +35,10 @@ int64_t next_pow2(int64_t x) {
 // The block statistics (steps 2 and 4): proxy_det.cl, on the tensor-core paths the PTX helpers
 // shared with the backend's tensor-core kernels (opencl/kernels/mma_ptx.cl, emulated under
 // PA_MMA=emulate through the plan's options), then proxy_block_stats.cl.
-program_source block_stats_source(const block_stats_plan& plan) {
+const program_source& block_stats_source(const block_stats_plan& plan) {
     if (plan.kind == block_stats_plan::path::portable)
-        return program_text({"proxy_det.cl"}, "proxy_block_stats.cl");
-    return program_text({"proxy_det.cl", "mma_ptx.cl"}, "proxy_block_stats.cl");
+        return shared_program_text({"proxy_det.cl"}, "proxy_block_stats.cl");
+    return shared_program_text({"proxy_det.cl", "mma_ptx.cl"}, "proxy_block_stats.cl");
 }
 
 // Device memory for the per-(proxy query, key block) statistics of step 2, per batch of rows:
@@ -66,40 +67,19 @@ nd_range quantize_local() {
     return range3(quantize_lanes, quantize_rows_per_group, 1);
 }
 
-template <class T> std::vector<T> read_back(device_context& ctx, cl_mem m, int64_t count) {
-    std::vector<T> out(static_cast<size_t>(count));
-    if (count > 0)
-        check(clEnqueueReadBuffer(ctx.queue(), m, CL_TRUE, 0, size_t(count) * sizeof(T), out.data(), 0,
-                                  nullptr, nullptr),
-              "proxy_sparse_attn: reading debug output");
-    return out;
-}
-
-scratch temp_of(device_context& ctx, int64_t elems, size_t elem_bytes = 4) {
-    return ctx.temp(size_t(std::max<int64_t>(elems, 1)) * elem_bytes);
-}
-
-template <class T> scratch upload(device_context& ctx, const std::vector<T>& v) {
-    scratch s = temp_of(ctx, int64_t(v.size()), sizeof(T));
-    if (!v.empty())
-        check(clEnqueueWriteBuffer(ctx.queue(), s.mem(), CL_TRUE, 0, v.size() * sizeof(T), v.data(), 0,
-                                   nullptr, nullptr),
-              "proxy_sparse_attn: uploading the sample rows");
-    return s;
-}
-
 // The device buffers of one run, step by step.
 struct run_state {
     device_context& ctx;
     const geometry& geo;
-    program_source est, srt;
+    const program_source &est, &srt;
     std::string est_opts, srt_opts;
-    block_stats_plan proxy_plan, sample_plan;              // steps 2 and 4 (the same path)
-    program_source bst;                                    // for that path
-    scratch pooled_q, pooled_k, pq8, pqs, pk8, pks;        // step 1
-    scratch row_max, row_inv, scores, ranks;               // steps 2-3
-    scratch s_m, s_q, s_count, s_mass, s_tail, s_exact;    // the sample rows
-    scratch bq_pos, bq_nblk, bq8, bqs, hk8, hks;           // measured queries, head keys
+    block_stats_plan proxy_plan, sample_plan;       // steps 2 and 4 (the same path)
+    const program_source& bst;                      // for that path
+    scratch pooled_q, pooled_k, pq8, pqs, pk8, pks; // step 1
+    scratch row_max, row_inv, scores, ranks;        // steps 2-3
+    est::packed_upload samples;                     // the sample rows (part numbers:)
+    int s_m = 0, s_q = 0, s_count = 0, s_mass = 0, s_tail = 0, s_exact = 0, bq_pos = 0, bq_nblk = 0;
+    scratch bq8, bqs, hk8, hks;                            // measured queries, head keys
     scratch qbm, qbs, qM, qinv, qtot, mass;                // step 4
     scratch sample_budget, budgets, exact, counts, blocks; // steps 5-6
 
@@ -123,8 +103,8 @@ void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
     const int64_t d = geo.d, dp = int8_row_bytes(d);
-    st.pooled_q = temp_of(ctx, geo.g * geo.n_sq * d);
-    st.pooled_k = temp_of(ctx, geo.g * geo.n_sk * d);
+    st.pooled_q = est::temp(ctx, geo.g * geo.n_sq * d);
+    st.pooled_k = est::temp(ctx, geo.g * geo.n_sk * d);
     ctx.launch(st.est_kernel("proxy_pool_q"), range3(size_t(d), size_t(geo.n_sq), size_t(geo.g)), {}, q.mem,
                q.shape, st.pooled_q.mem(), int32_t(geo.n_sq), int32_t(geo.sq_first), geo.n_past,
                (geo.row0 + 1) * geo.B, int32_t(geo.S), int32_t(geo.heads_per_group),
@@ -134,8 +114,8 @@ void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
                1.0f / float(geo.kv_per_group));
     const auto quantize = [&](const scratch& src, int64_t rows_in, int64_t rows_out, float extra, scratch& q8,
                               scratch& qs) {
-        q8 = temp_of(ctx, geo.g * rows_out * dp, 1);
-        qs = temp_of(ctx, geo.g * rows_out);
+        q8 = est::temp(ctx, geo.g * rows_out * dp, 1);
+        qs = est::temp(ctx, geo.g * rows_out);
         ctx.launch(st.est_kernel("quantize_rows"), quantize_range(rows_out, geo.g), quantize_local(),
                    src.mem(), q8.mem(), qs.mem(), rows_in, rows_out, extra);
     };
@@ -150,15 +130,15 @@ void proxy_scores(run_state& st) {
     device_context& ctx = st.ctx;
     const int32_t nb = int32_t(geo.n_kblocks), n_sq = int32_t(geo.n_sq), sq_first = int32_t(geo.sq_first);
     const int64_t first_full = (geo.row0 + 1) * geo.B;
-    st.row_max = temp_of(ctx, geo.g * geo.n_sq);
-    st.row_inv = temp_of(ctx, geo.g * geo.n_sq);
-    st.scores = temp_of(ctx, geo.g * st.tt());
+    st.row_max = est::temp(ctx, geo.g * geo.n_sq);
+    st.row_inv = est::temp(ctx, geo.g * geo.n_sq);
+    st.scores = est::temp(ctx, geo.g * st.tt());
     const int64_t per_row = geo.g * geo.sq_per_block() * geo.n_kblocks * 8;
     const int64_t rows_per_batch = std::max<int64_t>(1, bm_budget_bytes() / std::max<int64_t>(1, per_row));
     const int64_t batch_q =
         std::min<int64_t>(geo.n_sq, rows_per_batch * geo.sq_per_block() + geo.sq_per_block());
-    scratch bm = temp_of(ctx, geo.g * batch_q * geo.n_kblocks),
-            bs = temp_of(ctx, geo.g * batch_q * geo.n_kblocks);
+    scratch bm = est::temp(ctx, geo.g * batch_q * geo.n_kblocks),
+            bs = est::temp(ctx, geo.g * batch_q * geo.n_kblocks);
     for (int64_t m0 = geo.row0; m0 < geo.n_kblocks; m0 += rows_per_batch) {
         const int64_t m1 = std::min(geo.n_kblocks, m0 + rows_per_batch);
         const int32_t i_begin = int32_t(geo.sq_row_first(m0));
@@ -179,7 +159,7 @@ void proxy_scores(run_state& st) {
 // Step 3b: one order per (group, row), forced blocks first, as ranks.
 void rank_rows(run_state& st) {
     const geometry& geo = st.geo;
-    st.ranks = temp_of(st.ctx, geo.g * st.tt());
+    st.ranks = est::temp(st.ctx, geo.g * st.tt());
     st.ctx.launch(st.srt_kernel("rank_rows"), range2(size_t(wg_sort) * size_t(geo.n_rows), size_t(geo.g)),
                   range2(wg_sort, 1), st.scores.mem(), st.ranks.mem(), int32_t(geo.row0), int32_t(geo.n_rows),
                   int32_t(geo.force), st.sort_n(), local_mem{size_t(st.sort_n()) * 4},
@@ -203,14 +183,15 @@ void upload_samples(run_state& st) {
             nblk.push_back(int32_t(s.m + 1));
         }
     }
-    st.s_m = upload(st.ctx, m);
-    st.s_q = upload(st.ctx, q);
-    st.s_count = upload(st.ctx, count);
-    st.s_mass = upload(st.ctx, mass);
-    st.s_tail = upload(st.ctx, tail);
-    st.s_exact = upload(st.ctx, exact);
-    st.bq_pos = upload(st.ctx, pos);
-    st.bq_nblk = upload(st.ctx, nblk);
+    st.s_m = st.samples.add(m);
+    st.s_q = st.samples.add(q);
+    st.s_count = st.samples.add(count);
+    st.s_mass = st.samples.add(mass);
+    st.s_tail = st.samples.add(tail);
+    st.s_exact = st.samples.add(exact);
+    st.bq_pos = st.samples.add(pos);
+    st.bq_nblk = st.samples.add(nblk);
+    st.samples.send(st.ctx);
 }
 
 // Step 4: every measured query of every head against its kv head's keys, its softmax, and the
@@ -221,29 +202,29 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
     const int64_t dp = int8_row_bytes(geo.d), nbq = geo.n_bq, nb = geo.n_kblocks;
     const int64_t k_rows = st.sample_plan.key_rows(nb);
     upload_samples(st);
-    st.bq8 = temp_of(ctx, geo.H * nbq * dp, 1);
-    st.bqs = temp_of(ctx, geo.H * nbq);
-    st.hk8 = temp_of(ctx, geo.Hkv * k_rows * dp, 1);
-    st.hks = temp_of(ctx, geo.Hkv * k_rows);
+    st.bq8 = est::temp(ctx, geo.H * nbq * dp, 1);
+    st.bqs = est::temp(ctx, geo.H * nbq);
+    st.hk8 = est::temp(ctx, geo.Hkv * k_rows * dp, 1);
+    st.hks = est::temp(ctx, geo.Hkv * k_rows);
     ctx.launch(st.est_kernel("quantize_q_rows"), quantize_range(nbq, geo.H), quantize_local(), q.mem, q.shape,
-               st.bq_pos.mem(), st.bq8.mem(), st.bqs.mem(), int32_t(nbq), geo.n_past, geo.scale);
+               st.samples.mem(st.bq_pos), st.bq8.mem(), st.bqs.mem(), int32_t(nbq), geo.n_past, geo.scale);
     ctx.launch(st.est_kernel("quantize_k_rows"), quantize_range(k_rows, geo.Hkv), quantize_local(), k.mem,
                k.shape, st.hk8.mem(), st.hks.mem(), geo.n_keys, k_rows);
-    st.qbm = temp_of(ctx, geo.H * nbq * nb);
-    st.qbs = temp_of(ctx, geo.H * nbq * nb);
-    st.qM = temp_of(ctx, geo.H * nbq);
-    st.qinv = temp_of(ctx, geo.H * nbq);
-    st.qtot = temp_of(ctx, geo.H * nbq);
-    st.mass = temp_of(ctx, geo.H * geo.n_mass);
+    st.qbm = est::temp(ctx, geo.H * nbq * nb);
+    st.qbs = est::temp(ctx, geo.H * nbq * nb);
+    st.qM = est::temp(ctx, geo.H * nbq);
+    st.qinv = est::temp(ctx, geo.H * nbq);
+    st.qtot = est::temp(ctx, geo.H * nbq);
+    st.mass = est::temp(ctx, geo.H * geo.n_mass);
     sample_block_stats(ctx, st.bst, st.sample_plan, geo, st.bq8.mem(), st.bqs.mem(), st.hk8.mem(),
-                       st.hks.mem(), st.bq_pos.mem(), st.qbm.mem(), st.qbs.mem());
+                       st.hks.mem(), st.samples.mem(st.bq_pos), st.qbm.mem(), st.qbs.mem());
     ctx.launch(st.est_kernel("sample_merge"), range2(size_t(nbq), size_t(geo.H)), {}, st.qbm.mem(),
-               st.qbs.mem(), st.bq_nblk.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(), int32_t(nbq),
-               int32_t(nb));
+               st.qbs.mem(), st.samples.mem(st.bq_nblk), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
+               int32_t(nbq), int32_t(nb));
     ctx.launch(st.est_kernel("sample_mass"), range3(size_t(nb), geo.samples.size(), size_t(geo.H)), {},
-               st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.s_m.mem(), st.s_q.mem(),
-               st.s_count.mem(), st.s_mass.mem(), st.mass.mem(), int32_t(nbq), int32_t(geo.n_mass),
-               int32_t(nb));
+               st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.samples.mem(st.s_m),
+               st.samples.mem(st.s_q), st.samples.mem(st.s_count), st.samples.mem(st.s_mass), st.mass.mem(),
+               int32_t(nbq), int32_t(geo.n_mass), int32_t(nb));
 }
 
 // Step 5: blocks per (head, row) beyond the forced ones (ref/estimate.cpp budgets()).
@@ -251,48 +232,41 @@ void budgets(run_state& st) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
     const int32_t ns = int32_t(geo.samples.size()), n_rows = int32_t(geo.n_rows);
-    st.sample_budget = temp_of(ctx, geo.H * ns);
-    st.budgets = temp_of(ctx, geo.H * geo.n_rows);
+    st.sample_budget = est::temp(ctx, geo.H * ns);
+    st.budgets = est::temp(ctx, geo.H * geo.n_rows);
     if (geo.budget == proxy_budget::fixed) {
         const std::vector<int32_t> k(size_t(geo.H * geo.n_rows), int32_t(geo.k_min));
-        check(clEnqueueWriteBuffer(ctx.queue(), st.budgets.mem(), CL_TRUE, 0, k.size() * 4, k.data(), 0,
-                                   nullptr, nullptr),
-              "proxy_sparse_attn: budgets");
+        est::write(ctx, st.budgets, k.data(), k.size() * 4);
         const std::vector<int32_t> zero(size_t(geo.H * ns), 0);
-        if (!zero.empty())
-            check(clEnqueueWriteBuffer(ctx.queue(), st.sample_budget.mem(), CL_TRUE, 0, zero.size() * 4,
-                                       zero.data(), 0, nullptr, nullptr),
-                  "proxy_sparse_attn: budgets");
+        est::write(ctx, st.sample_budget, zero.data(), zero.size() * 4);
         return;
     }
     if (geo.budget == proxy_budget::last) {
         const std::vector<int32_t> zero(size_t(geo.H * ns), 0);
-        check(clEnqueueWriteBuffer(ctx.queue(), st.sample_budget.mem(), CL_TRUE, 0, zero.size() * 4,
-                                   zero.data(), 0, nullptr, nullptr),
-              "proxy_sparse_attn: budgets");
-        scratch tail = temp_of(ctx, geo.H * geo.n_kblocks);
+        est::write(ctx, st.sample_budget, zero.data(), zero.size() * 4);
+        scratch tail = est::temp(ctx, geo.H * geo.n_kblocks);
         ctx.launch(st.srt_kernel("tail_budgets"), range1(size_t(wg_sort) * size_t(geo.H)), range1(wg_sort),
-                   st.mass.mem(), st.s_m.mem(), st.s_mass.mem(), st.s_tail.mem(), tail.mem(),
-                   st.budgets.mem(), ns, int32_t(geo.n_mass), int32_t(geo.n_kblocks), n_rows, geo.gamma,
-                   int32_t(geo.k_min), st.sort_n(), local_mem{size_t(st.sort_n()) * 4},
-                   local_mem{size_t(st.sort_n()) * 4});
+                   st.mass.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_mass),
+                   st.samples.mem(st.s_tail), tail.mem(), st.budgets.mem(), ns, int32_t(geo.n_mass),
+                   int32_t(geo.n_kblocks), n_rows, geo.gamma, int32_t(geo.k_min), st.sort_n(),
+                   local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
         return;
     }
     ctx.launch(st.srt_kernel("sample_budgets"), range2(size_t(wg_sort) * size_t(ns), size_t(geo.H)),
-               range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.s_m.mem(), st.s_mass.mem(),
-               st.sample_budget.mem(), ns, int32_t(geo.n_mass), int32_t(geo.row0), n_rows,
-               int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma,
+               range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.samples.mem(st.s_m),
+               st.samples.mem(st.s_mass), st.sample_budget.mem(), ns, int32_t(geo.n_mass), int32_t(geo.row0),
+               n_rows, int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma,
                local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
     ctx.launch(st.srt_kernel("row_budgets"), range2(size_t(n_rows), size_t(geo.H)), {},
-               st.sample_budget.mem(), st.s_m.mem(), st.budgets.mem(), ns, int32_t(geo.row0), n_rows,
-               int32_t(geo.k_min));
+               st.sample_budget.mem(), st.samples.mem(st.s_m), st.budgets.mem(), ns, int32_t(geo.row0),
+               n_rows, int32_t(geo.k_min));
 }
 
 // Step 5b: the exact sets of the measured rows (zeros where a row has none).
 void exact_rows(run_state& st) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
-    st.exact = temp_of(ctx, geo.H * st.tt(), 1);
+    st.exact = est::temp(ctx, geo.H * st.tt(), 1);
     const uint8_t zero = 0;
     check(clEnqueueFillBuffer(ctx.queue(), st.exact.mem(), &zero, 1, 0, size_t(geo.H * st.tt()), 0, nullptr,
                               nullptr),
@@ -303,21 +277,22 @@ void exact_rows(run_state& st) {
     const size_t ns = geo.samples.size(), n = size_t(st.sort_n());
     ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
                st.mass.mem(), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
-               st.s_m.mem(), st.s_q.mem(), st.s_count.mem(), st.s_mass.mem(), st.s_tail.mem(),
-               st.s_exact.mem(), st.exact.mem(), int32_t(geo.n_bq), int32_t(geo.n_mass),
-               int32_t(geo.n_kblocks), int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma,
-               st.sort_n(), local_mem{n * 4}, local_mem{n * 4}, local_mem{n},
-               local_mem{size_t(wg_sort + 1) * 4});
+               st.samples.mem(st.s_m), st.samples.mem(st.s_q), st.samples.mem(st.s_count),
+               st.samples.mem(st.s_mass), st.samples.mem(st.s_tail), st.samples.mem(st.s_exact),
+               st.exact.mem(), int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks),
+               int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
+               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{size_t(wg_sort + 1) * 4});
 }
 
 // Step 6: the kept lists.
 void build_mask(run_state& st) {
     const geometry& geo = st.geo;
-    st.counts = temp_of(st.ctx, geo.H * geo.n_rows);
-    st.blocks = temp_of(st.ctx, geo.H * st.tt());
-    st.ctx.launch(st.srt_kernel("build_mask"), range2(size_t(geo.n_rows), size_t(geo.H)), {}, st.ranks.mem(),
-                  st.budgets.mem(), st.exact.mem(), st.counts.mem(), st.blocks.mem(), int32_t(geo.row0),
-                  int32_t(geo.n_rows), int32_t(geo.heads_per_group), int32_t(geo.force));
+    st.counts = est::temp(st.ctx, geo.H * geo.n_rows);
+    st.blocks = est::temp(st.ctx, geo.H * st.tt());
+    st.ctx.launch(st.srt_kernel("build_mask"), range2(size_t(wg_sort) * size_t(geo.n_rows), size_t(geo.H)),
+                  range2(wg_sort, 1), st.ranks.mem(), st.budgets.mem(), st.exact.mem(), st.counts.mem(),
+                  st.blocks.mem(), int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.heads_per_group),
+                  int32_t(geo.force));
 }
 
 bool needs_samples(const geometry& geo) {
@@ -330,34 +305,33 @@ bool estimate_on_device(run_state& st, const operand& q, const operand& k, ocl_d
     device_context& ctx = st.ctx;
     pool_and_quantize(st, q, k);
     if (dbg) {
-        dbg->pooled_q = read_back<float>(ctx, st.pooled_q.mem(), geo.g * geo.n_sq * geo.d);
-        dbg->pooled_k = read_back<float>(ctx, st.pooled_k.mem(), geo.g * geo.n_sk * geo.d);
+        dbg->pooled_q = est::read<float>(ctx, st.pooled_q, geo.g * geo.n_sq * geo.d);
+        dbg->pooled_k = est::read<float>(ctx, st.pooled_k, geo.g * geo.n_sk * geo.d);
     }
     if (geo.stop_after == 1) return false;
     proxy_scores(st);
     rank_rows(st);
     if (dbg) {
-        dbg->row_max = read_back<float>(ctx, st.row_max.mem(), geo.g * geo.n_sq);
-        dbg->row_inv_sum = read_back<float>(ctx, st.row_inv.mem(), geo.g * geo.n_sq);
-        dbg->scores = read_back<float>(ctx, st.scores.mem(), geo.g * st.tt());
-        dbg->ranks = read_back<int32_t>(ctx, st.ranks.mem(), geo.g * st.tt());
+        dbg->row_max = est::read<float>(ctx, st.row_max, geo.g * geo.n_sq);
+        dbg->row_inv_sum = est::read<float>(ctx, st.row_inv, geo.g * geo.n_sq);
+        dbg->scores = est::read<float>(ctx, st.scores, geo.g * st.tt());
+        dbg->ranks = est::read<int32_t>(ctx, st.ranks, geo.g * st.tt());
     }
     if (geo.stop_after == 2) return false;
     if (needs_samples(geo)) measure_samples(st, q, k);
     budgets(st);
     exact_rows(st);
     if (dbg) {
-        if (needs_samples(geo)) dbg->sample_mass = read_back<float>(ctx, st.mass.mem(), geo.H * geo.n_mass);
-        dbg->sample_budget =
-            read_back<int32_t>(ctx, st.sample_budget.mem(), geo.H * int64_t(geo.samples.size()));
-        dbg->budgets = read_back<int32_t>(ctx, st.budgets.mem(), geo.H * geo.n_rows);
-        dbg->exact = read_back<uint8_t>(ctx, st.exact.mem(), geo.H * st.tt());
+        if (needs_samples(geo)) dbg->sample_mass = est::read<float>(ctx, st.mass, geo.H * geo.n_mass);
+        dbg->sample_budget = est::read<int32_t>(ctx, st.sample_budget, geo.H * int64_t(geo.samples.size()));
+        dbg->budgets = est::read<int32_t>(ctx, st.budgets, geo.H * geo.n_rows);
+        dbg->exact = est::read<uint8_t>(ctx, st.exact, geo.H * st.tt());
     }
     if (geo.stop_after == 3) return false;
     build_mask(st);
     if (dbg) {
-        dbg->counts = read_back<int32_t>(ctx, st.counts.mem(), geo.H * geo.n_rows);
-        dbg->blocks = read_back<int32_t>(ctx, st.blocks.mem(), geo.H * st.tt());
+        dbg->counts = est::read<int32_t>(ctx, st.counts, geo.H * geo.n_rows);
+        dbg->blocks = est::read<int32_t>(ctx, st.blocks, geo.H * st.tt());
     }
     return geo.stop_after != 4;
 }

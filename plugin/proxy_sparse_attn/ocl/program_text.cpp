@@ -1,6 +1,9 @@
 // program_text.cpp - see program_text.h.
 #include "program_text.h"
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include <fmt/format.h>
@@ -33,12 +36,27 @@ pa::ocl::program_source program_text(std::initializer_list<std::string_view> fro
     return {std::string(file), std::move(text), false};
 }
 
-pa::ocl::program_source proxy_program(std::string_view file) {
-    return program_text({"proxy_det.cl", "proxy_common.cl"}, file);
+const pa::ocl::program_source& shared_program_text(std::initializer_list<std::string_view> front,
+                                                   std::string_view file) {
+    static std::mutex mu;
+    static std::map<std::string, std::unique_ptr<const pa::ocl::program_source>> kept;
+    std::string key;
+    for (std::string_view f : front)
+        key += fmt::format("{}+", f);
+    key += file;
+    std::lock_guard lock(mu);
+    auto& slot = kept[key];
+    if (!slot)
+        slot = std::make_unique<const pa::ocl::program_source>(pa::ocl::hashed(program_text(front, file)));
+    return *slot;
 }
 
-pa::ocl::program_source estimator_program(std::string_view file) {
-    return program_text({"proxy_det.cl", "proxy_common.cl", "estimator_common.cl"}, file);
+const pa::ocl::program_source& proxy_program(std::string_view file) {
+    return shared_program_text({"proxy_det.cl", "proxy_common.cl"}, file);
+}
+
+const pa::ocl::program_source& estimator_program(std::string_view file) {
+    return shared_program_text({"proxy_det.cl", "proxy_common.cl", "estimator_common.cl"}, file);
 }
 
 } // namespace pa::proxy

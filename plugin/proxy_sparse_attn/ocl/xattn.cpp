@@ -22,7 +22,7 @@ constexpr int64_t tiled_key_bytes = 16896, tiled_q_bytes = 16384, tiled_pairs = 
 struct xattn_state {
     device_context& ctx;
     const geometry& geo;
-    program_source src;
+    const program_source& src;
     std::string opts;
     scratch q8, qs, k8, ks; // step 1: tile rows
     scratch scores;         // step 2
