@@ -344,9 +344,11 @@ __kernel void det_math_test(__global const float* x, __global ulong* e, int n) {
                             -std::numeric_limits<float>::infinity(),
                             std::numeric_limits<float>::quiet_NaN()};
     std::mt19937 rng(5);
-    std::uniform_real_distribution<float> logit(-90.0f, 0.0f);
-    while (x.size() < 65536)
+    std::uniform_real_distribution<float> logit(-90.0f, 0.0f), near_max(-0.75f, 0.0f);
+    while (x.size() < 57344)
         x.push_back(logit(rng));
+    while (x.size() < 65536) // results in [2^31, 2^32]: the conversion's top bit and its 2^32 case
+        x.push_back(near_max(rng));
     const int n = int(x.size());
     pa::ocl::device_context& ctx = *device();
     cl_int err = CL_SUCCESS;
