@@ -176,8 +176,6 @@ __kernel void row_budgets(__global const int* sample_budget, __global const int*
 // flags; one that reaches its threshold now reaches it later too (keep only grows, and a sum in
 // index order of non-negative values over a superset is not smaller: rounding is monotone), so
 // only the queries that fall short go through the sequential step, in order.
-#define PRECHECK_BATCH 8 // exact_rows' pre-check: block statistics loaded a batch at a time
-
 inline float query_prob(__global const float* bm, __global const float* bs, long at, float M, float inv) {
     return bs[at] * det_exp(bm[at] - M) * inv;
 }
@@ -236,21 +234,7 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
             const long r = (long)h * n_bq + s_q[s] + q, at0 = (long)h * n_kblocks * n_bq + s_q[s] + q;
             const float M = qM[r], inv = qinv[r];
             float rec = 0.0f;
-            int n = 0;
-            // the statistics of PRECHECK_BATCH blocks loaded before any is used (a load in flight
-            // at a time made this loop most of exact_rows' 1.3 ms at 128K); sums as before
-            for (; n + PRECHECK_BATCH <= m + 1; n += PRECHECK_BATCH) {
-                float b[PRECHECK_BATCH], e[PRECHECK_BATCH];
-#pragma unroll
-                for (int u = 0; u < PRECHECK_BATCH; ++u) {
-                    b[u] = bm[at0 + (long)(n + u) * n_bq];
-                    e[u] = bs[at0 + (long)(n + u) * n_bq];
-                }
-#pragma unroll
-                for (int u = 0; u < PRECHECK_BATCH; ++u)
-                    if (keep[n + u]) rec = rec + e[u] * det_exp(b[u] - M) * inv;
-            }
-            for (; n <= m; ++n)
+            for (int n = 0; n <= m; ++n)
                 if (keep[n]) rec = rec + query_prob(bm, bs, at0 + (long)n * n_bq, M, inv);
             flags[lid] = rec >= gamma * qtot[r] ? 0 : 1;
         }
