@@ -84,8 +84,8 @@ int block_stats_plan::blocks_per_group(int64_t n_kblocks, int64_t row_groups) co
     const int64_t k = std::max<int64_t>(1, kpb);
     const int64_t most = std::max<int64_t>(1, keys_per_group / k),
                   least = std::max<int64_t>(1, min_keys_per_group / k);
-    const int64_t want_chunks = (groups_per_unit * compute_units + std::max<int64_t>(1, row_groups) - 1) /
-                                std::max<int64_t>(1, row_groups);
+    const int64_t rows = std::max<int64_t>(1, row_groups);
+    const int64_t want_chunks = (groups_per_unit * compute_units + rows - 1) / rows;
     const int64_t fill = (n_kblocks + want_chunks - 1) / want_chunks;
     return int(std::clamp(fill, std::min(least, most), most));
 }

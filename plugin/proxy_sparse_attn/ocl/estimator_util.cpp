@@ -20,33 +20,22 @@ scratch zeros(device_context& ctx, int64_t elems, size_t elem_bytes) {
     return s;
 }
 
-void write(device_context& ctx, const scratch& s, const void* data, size_t bytes) {
-    ctx.write(s, data, bytes);
-}
+packed_upload::packed_upload(const device_context& ctx)
+    : align_(std::max<size_t>(ctx.caps().mem_base_align, 8)) {}
 
 int packed_upload::add_bytes(const void* p, size_t n) {
-    // offsets are aligned in send(), once the device's alignment is known; here 8 bytes
-    const size_t at = (bytes_.size() + 7) / 8 * 8;
-    bytes_.resize(at + std::max<size_t>(n, 4));
+    const size_t at = (bytes_.size() + align_ - 1) / align_ * align_, size = std::max<size_t>(n, 4);
+    bytes_.resize(at + size);
     if (n) std::memcpy(bytes_.data() + at, p, n);
-    regions_.emplace_back(at, std::max<size_t>(n, 4));
-    return int(regions_.size() - 1);
+    parts_at_.push_back({at, size});
+    return int(parts_at_.size() - 1);
 }
 
 void packed_upload::send(device_context& ctx) {
-    const size_t align = std::max<size_t>(ctx.caps().mem_base_align, 8);
-    std::vector<std::byte> out;
-    std::vector<cl_buffer_region> at;
-    for (const auto& [offs, n] : regions_) {
-        const size_t o = (out.size() + align - 1) / align * align;
-        out.resize(o + n);
-        std::memcpy(out.data() + o, bytes_.data() + offs, n);
-        at.push_back({o, n});
-    }
-    buf_ = temp(ctx, int64_t(std::max<size_t>(out.size(), 1)), 1);
-    ctx.write(buf_, out.data(), out.size());
+    buf_ = temp(ctx, int64_t(std::max<size_t>(bytes_.size(), 1)), 1);
+    ctx.write(buf_, bytes_.data(), bytes_.size());
     parts_.clear();
-    for (const cl_buffer_region& r : at) {
+    for (const cl_buffer_region& r : parts_at_) {
         cl_int err = CL_SUCCESS;
         parts_.emplace_back(
             clCreateSubBuffer(buf_.mem(), CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &err));

@@ -23,11 +23,10 @@ inline constexpr int wg_sort = 128; // LS of estimator_common.cl
 // At least `elems` elements of elem_bytes each (one when elems is 0).
 scratch temp(device_context& ctx, int64_t elems, size_t elem_bytes = 4);
 scratch zeros(device_context& ctx, int64_t elems, size_t elem_bytes = 4);
-void write(device_context& ctx, const scratch& s, const void* data, size_t bytes);
 void read_bytes(device_context& ctx, const scratch& s, void* data, size_t bytes);
 template <class T> scratch upload(device_context& ctx, const std::vector<T>& v) {
     scratch s = temp(ctx, int64_t(v.size()), sizeof(T));
-    write(ctx, s, v.data(), v.size() * sizeof(T));
+    ctx.write(s, v.data(), v.size() * sizeof(T));
     return s;
 }
 // Several small host arrays sent to the device as one write, each then seen by kernels as a
@@ -36,6 +35,7 @@ template <class T> scratch upload(device_context& ctx, const std::vector<T>& v) 
 // ~130 us of an 8K estimate of ~300.
 class packed_upload {
   public:
+    explicit packed_upload(const device_context& ctx); // the device's sub-buffer alignment
     // Adds an array (sent by send()); returns its part number.
     template <class T> int add(const std::vector<T>& v) { return add_bytes(v.data(), v.size() * sizeof(T)); }
     void send(device_context& ctx); // one scratch buffer, one write, a sub-buffer per part
@@ -43,9 +43,10 @@ class packed_upload {
 
   private:
     int add_bytes(const void* p, size_t n);
-    std::vector<std::byte> bytes_;
-    std::vector<std::pair<size_t, size_t>> regions_; // offset, bytes (at least 4: no empty region)
-    scratch buf_;                                    // before parts_: the sub-buffers go first
+    size_t align_;
+    std::vector<std::byte> bytes_;           // the parts at their offsets in the device buffer
+    std::vector<cl_buffer_region> parts_at_; // at least 4 bytes each: no empty region
+    scratch buf_;                            // before parts_: the sub-buffers go first
     std::vector<pa::ocl::mem_handle> parts_;
 };
 

@@ -86,7 +86,8 @@ struct run_state {
     run_state(device_context& c, const geometry& g, pa_type k_type)
         : ctx(c), geo(g), est(proxy_program("proxy_estimate.cl")), srt(proxy_program("proxy_sort.cl")),
           proxy_plan(block_stats_plan::make(c.caps(), g.d, g.sk_per_block())),
-          sample_plan(block_stats_plan::make(c.caps(), g.d, g.B)), bst(block_stats_source(proxy_plan)) {
+          sample_plan(block_stats_plan::make(c.caps(), g.d, g.B)), bst(block_stats_source(proxy_plan)),
+          samples(c) {
         est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DROW_BYTES={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0,
                                int8_row_bytes(g.d));
         srt_opts = fmt::format("-DLS={}", wg_sort);
@@ -236,14 +237,14 @@ void budgets(run_state& st) {
     st.budgets = est::temp(ctx, geo.H * geo.n_rows);
     if (geo.budget == proxy_budget::fixed) {
         const std::vector<int32_t> k(size_t(geo.H * geo.n_rows), int32_t(geo.k_min));
-        est::write(ctx, st.budgets, k.data(), k.size() * 4);
+        ctx.write(st.budgets, k.data(), k.size() * 4);
         const std::vector<int32_t> zero(size_t(geo.H * ns), 0);
-        est::write(ctx, st.sample_budget, zero.data(), zero.size() * 4);
+        ctx.write(st.sample_budget, zero.data(), zero.size() * 4);
         return;
     }
     if (geo.budget == proxy_budget::last) {
         const std::vector<int32_t> zero(size_t(geo.H * ns), 0);
-        est::write(ctx, st.sample_budget, zero.data(), zero.size() * 4);
+        ctx.write(st.sample_budget, zero.data(), zero.size() * 4);
         scratch tail = est::temp(ctx, geo.H * geo.n_kblocks);
         ctx.launch(st.srt_kernel("tail_budgets"), range1(size_t(wg_sort) * size_t(geo.H)), range1(wg_sort),
                    st.mass.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_mass),
