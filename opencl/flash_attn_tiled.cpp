@@ -1,4 +1,5 @@
-// flash_attn_tiled.cpp - host side of the register-tiled attention kernel.
+// flash_attn_tiled.cpp - host side of the register-tiled attention kernels: the variant the tuning
+// table names (fat_variant), its local memory, options and launch geometry.
 #include "flash_attn_tiled.h"
 
 #include <algorithm>
@@ -13,7 +14,54 @@ namespace pa::ocl {
 namespace {
 
 constexpr uint64_t local_budget_cap = 48 * 1024; // portable: NVIDIA's static local limit
-constexpr size_t tiled_wg = 128;                 // TWG of flash_attn_tiled.cl
+
+// The variants (fat_variant indexes this): 0 is flash_attn_tiled.cl (64 queries x 32 keys, Q and
+// K staged 16 dims at a time for every key tile); the others are flash_attn_tiled_q.cl (the
+// work-group's queries staged once, K and V staged key-major, row statistics in registers) in the
+// geometries below. Every query tile divides flash_attn_tiled_rows.
+struct tiled_geometry {
+    std::string_view program, kernel;
+    int64_t bm, bn, wg, vk; // queries a work-group, keys a tile, work-items, V keys a stage (q only)
+};
+constexpr tiled_geometry geometries[] = {
+    {"flash_attn_tiled.cl", "k_flash_attn_tiled", 64, 32, 128, 0},
+    // 32 x 64, 128 work-items: S 4 x 4, O 4 rows x d/16 dims a work-item (fewest registers)
+    {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 128, 32},
+    // 32 x 64, 64 work-items: S 4 x 8, O 4 x d/8 (half the local reads of Q a multiply-add)
+    {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 64, 32},
+    // 32 x 32, 64 work-items: S 4 x 4, O 4 x d/8, K and V of a tile staged at once (4 barriers a tile)
+    {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 32, 64, 32},
+};
+static_assert(std::size(geometries) == flash_attn_tiled_variants);
+
+// Dims of K staged at a time (FQ_DC): the whole row where K and V share the V buffer's size,
+// else 64 or 32.
+int64_t k_dims(const tiled_geometry& g, int64_t d) {
+    return g.bn == g.vk ? d : d % 64 == 0 ? 64 : 32;
+}
+
+uint64_t local_bytes(const tiled_geometry& g, int64_t d) {
+    if (g.vk == 0) // Qt, Kt, Vs, P and the row statistics of flash_attn_tiled.cl
+        return 4ull * (16 * (64 + 4) + 16 * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
+    const int64_t ngk = g.wg / (g.bm / 4);
+    const int64_t kv = std::max(g.bn * (k_dims(g, d) + 4), g.vk * (d + 4));
+    return 4ull * uint64_t(g.bm * (d + 4) + kv + g.bn * (g.bm + 4) + ngk * (g.bm + 4)); // Qs, KV, P, red
+}
+
+bool fits(const device_context& ctx, int variant, int64_t d) {
+    return local_bytes(geometries[variant], d) + 256 <=
+           std::min<uint64_t>(ctx.caps().local_mem, local_budget_cap);
+}
+
+// The variant to run: the one asked for (-1: the tuning table's) where it fits, else 0; -1 for none.
+int pick_variant(const device_context& ctx, int64_t d, int variant) {
+    if (variant < 0) variant = ctx.tune().fat_variant;
+    if (variant < 0 || variant >= flash_attn_tiled_variants)
+        throw error(fmt::format("flash_attn_tiled: no variant {}", variant), PA_ERR_INVALID);
+    if (d % 32 != 0 || d < 32 || d > 128) return -1;
+    if (fits(ctx, variant, d)) return variant;
+    return fits(ctx, 0, d) ? 0 : -1;
+}
 
 // Whether the kernel may stage Q, K and V 4 dims a load (FA_VEC): every row contiguous along the
 // head dim and starting at a multiple of 4 elements (a 4-element load is then aligned, whatever
@@ -34,36 +82,41 @@ bool flash_attn_tiled_usable(const device_context& ctx, int64_t d) {
         const char* e = std::getenv("PA_FA_TILED");
         return !(e && std::string_view(e) == "0");
     }();
-    // Qt, Kt, Vs, P and the row statistics of flash_attn_tiled.cl
-    const uint64_t bytes =
-        4ull * (16 * (64 + 4) + 16 * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
-    return enabled && d % 32 == 0 && d >= 32 && d <= 128 &&
-           bytes + 256 <= std::min<uint64_t>(ctx.caps().local_mem, local_budget_cap);
+    return enabled && pick_variant(ctx, d, -1) >= 0;
 }
 
 void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, const operand& v,
                       const operand& o, int32_t n_past, bool causal, float scale,
-                      const device_block_mask* mask) {
-    const std::string opts =
-        fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={} -DFA_VEC={}", q.shape.ne.s[0],
-                    int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0,
-                    int(rows_vectorizable(q, k, v)));
-    cl_kernel kern = ctx.get_kernel("flash_attn_tiled.cl", "k_flash_attn_tiled", opts);
-    const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2], rows = flash_attn_tiled_rows;
+                      const device_block_mask* mask, int variant) {
+    const int64_t d = q.shape.ne.s[0];
+    const int picked = pick_variant(ctx, d, variant);
+    if (picked < 0) throw error(fmt::format("flash_attn_tiled: head dim {} does not fit", d), PA_ERR_INVALID);
+    const tiled_geometry& g = geometries[picked];
+    std::string opts = fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={} -DFA_VEC={}", d,
+                                   int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0,
+                                   int(rows_vectorizable(q, k, v)));
+    if (g.vk > 0) // (unrolling hints on GPUs only: on PoCL's CPU devices they double the compile time)
+        opts += fmt::format(" -DFQ_BM={} -DFQ_BN={} -DFQ_WG={} -DFQ_DC={} -DFQ_VK={}{}", g.bm, g.bn, g.wg,
+                            k_dims(g, d), g.vk, ctx.caps().is_gpu ? "" : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
+    if (const int regs = ctx.tune().fat_maxrreg;
+        regs > 0 && ctx.caps().extensions.find("cl_nv_compiler_options") != std::string::npos)
+        opts += fmt::format(" -cl-nv-maxrregcount={}", regs);
+    cl_kernel kern = ctx.get_kernel(g.program, g.kernel, opts);
+    const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2];
+    const size_t wg = size_t(g.wg);
     if (!mask) {
-        ctx.launch(kern, range2(ceil_div(size_t(N), size_t(rows)) * tiled_wg, size_t(H)), range2(tiled_wg, 1),
-                   q.mem, q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past,
-                   int32_t(causal));
+        ctx.launch(kern, range2(ceil_div(size_t(N), size_t(g.bm)) * wg, size_t(H)), range2(wg, 1), q.mem,
+                   q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal));
         return;
     }
-    if (mask->block % rows != 0)
-        throw error(fmt::format("flash_attn_tiled: mask block {} is not a multiple of {}", mask->block, rows),
+    if (mask->block % flash_attn_tiled_rows != 0)
+        throw error(fmt::format("flash_attn_tiled: mask block {} is not a multiple of {}", mask->block,
+                                flash_attn_tiled_rows),
                     PA_ERR_INVALID);
-    const int64_t first_tile = n_past / rows, end_tile = (int64_t(n_past) + N + rows - 1) / rows;
-    ctx.launch(kern, range2(size_t(end_tile - first_tile) * tiled_wg, size_t(H)), range2(tiled_wg, 1), q.mem,
-               q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal),
-               mask->counts, mask->blocks, mask->block, mask->row0, mask->n_rows, mask->tri_total,
-               int32_t(first_tile));
+    const int64_t first_tile = n_past / g.bm, end_tile = (int64_t(n_past) + N + g.bm - 1) / g.bm;
+    ctx.launch(kern, range2(size_t(end_tile - first_tile) * wg, size_t(H)), range2(wg, 1), q.mem, q.shape,
+               k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal), mask->counts,
+               mask->blocks, mask->block, mask->row0, mask->n_rows, mask->tri_total, int32_t(first_tile));
 }
 
 } // namespace pa::ocl

@@ -41,6 +41,8 @@ constexpr tuning_field fields[] = {
     {"cpy_wg", &tuning::cpy_wg, "", ""},
     {"quantize_wg", &tuning::quantize_wg, "", ""},
     {"fa_threads", &tuning::fa_threads, "", ""},
+    {"fat_variant", &tuning::fat_variant, "", "", 0},
+    {"fat_maxrreg", &tuning::fat_maxrreg, "", "", 0},
     {"mvq_lanes", &tuning::mvq_lanes, "", ""},
     {"mvq_wg", &tuning::mvq_wg, "", ""},
     {"mvq_chunk", &tuning::mvq_chunk, "mul_mv_q.cl", "MVQ_CHUNK"},
@@ -175,9 +177,10 @@ tuning tuning_for(const device_caps& dev) {
     if (t.mm_tm % t.mm_wm || t.mm_tn % t.mm_wn || !power_of_two(t.norm_wg) || !power_of_two(t.softmax_wg) ||
         !power_of_two(t.mv_wg) || t.mv_max_n > 64 || !power_of_two(t.mvq_lanes) || !power_of_two(t.mvq_wg) ||
         t.mvq_wg < 2 * t.mvq_lanes || t.mvq_wg > 1024 || t.mvq_chunk % 2 || t.mvq_chunk < 2 ||
-        t.mvq_chunk > 64)
+        t.mvq_chunk > 64 || t.fat_variant > 3)
         throw error(
-            "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two");
+            "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two, "
+            "fat_variant be 0-3");
     if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
         (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3, "

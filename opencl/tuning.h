@@ -45,6 +45,12 @@ struct tuning {
     int cpy_wg = 256;     // cpy.cl k_cpy_elem, k_cpy_blocks work-group size
     int quantize_wg = 64; // cpy.cl k_cpy_quant blocks per work-group
     int fa_threads = 128; // flash_attn.cl work-group size (FA_BM * FA_TPQ)
+    // flash_attn_tiled: which kernel and geometry (0: flash_attn_tiled.cl; 1-3: the Q-resident
+    // flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp)
+    int fat_variant = 0;
+    // registers a work-item of flash_attn_tiled may use (-cl-nv-maxrregcount where the device has
+    // cl_nv_compiler_options; 0: the compiler's choice), for occupancy experiments
+    int fat_maxrreg = 0;
     // mul_mv_q.cl (quantized products of a few columns: decoding): threads per weight row and
     // per work-group (powers of two, at least two rows a work-group), and blocks a row stages
     // into local memory at a time (even, 2..64: a chunk costs a memory latency)

@@ -79,6 +79,14 @@ TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
         tuning_env env("norm_wg=48"); // reductions need a power of two
         EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
     }
+    {
+        tuning_env env("fat_variant=0"); // the portable attention kernel: 0 (as today) to 3
+        EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 0);
+    }
+    {
+        tuning_env env("fat_variant=4");
+        EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
+    }
 }
 
 // The tensor-core GEMM's tile and stages share 48 KiB of local memory: NVIDIA's entry takes the

@@ -1,0 +1,302 @@
+// flash_attn_tiled_q.cl - dense (or block-sparse) flash_attn_ext, portable, register-tiled (F32
+// compute), with the work-group's queries staged once: the Q-resident variants of
+// flash_attn_tiled.cl (same contract: q F32 [D, N, H]; k, v F32 or F16 [D, Nkv, Hkv]; o F32
+// [D, H, N]; causal: key j visible to query t when j <= n_past + t; head dims 32..128 in steps of
+// 32; FA_SPARSE and FA_VEC as there). The host picks the geometry (flash_attn_tiled.cpp,
+// $PA_OPENCL_TUNING fat_variant):
+//   FQ_BM queries a work-group (a multiple of 16), staged once, row-major (Qs: dims contiguous);
+//   FQ_BN keys a tile; FQ_WG work-items = FQ_BM / 4 query groups x FQ_NGK key groups (a multiple
+//   of 8); K staged FQ_DC dims at a time, V FQ_VK keys at a time, both key-major (dims
+//   contiguous, loaded and stored 4 dims at a time: no transposition), sharing one buffer.
+// S = Q K^T: a work-item holds 4 query rows (gq + NGQ a) x RK keys (gk + NGK b) of S; each step
+// of 4 dims reads 4 float4 of Q and RK float4 of K for 16 RK multiply-adds. The row statistics
+// live in registers (each of a row group's NGK work-items keeps the same running max and its own
+// part of the running sum): one exchange of partial maxima a tile through local memory, the sums
+// added once at the end. O += P V: the same 4 rows x D / NGK dims (4- or 2-wide pieces NGK
+// pieces apart), P through local memory (key-major; a row group's 4 rows side by side).
+// Local-memory reads of a warp (4 query groups x 8 key groups): Q a 64-byte broadcast, K, V a
+// 128-byte row, P a 64-byte broadcast; row strides of 4 mod 32 floats keep them conflict-free.
+
+#ifndef FA_D
+#define FA_D 128
+#endif
+#ifndef FA_K_F16
+#define FA_K_F16 0
+#endif
+#ifndef FA_V_F16
+#define FA_V_F16 0
+#endif
+#ifndef FA_SPARSE
+#define FA_SPARSE 0
+#endif
+#ifndef FA_VEC
+#define FA_VEC 0
+#endif
+
+#ifndef FQ_BM
+#define FQ_BM 32 // queries per work-group
+#endif
+#ifndef FQ_BN
+#define FQ_BN 64 // keys per tile
+#endif
+#ifndef FQ_WG
+#define FQ_WG 128 // work-items
+#endif
+#ifndef FQ_DC
+#define FQ_DC 64 // dims of K staged at a time (divides FA_D, a multiple of 4)
+#endif
+#ifndef FQ_VK
+#define FQ_VK 32 // keys of V staged at a time (divides FQ_BN)
+#endif
+
+// loop unrolling hints (constant trip counts over register arrays); the host turns them off where
+// they only cost compile time (-DFQ_UNROLL= -DFQ_UNROLL_4=: CPU devices)
+#ifndef FQ_UNROLL
+#define FQ_UNROLL _Pragma("unroll")
+#endif
+#ifndef FQ_UNROLL_4
+#define FQ_UNROLL_4 _Pragma("unroll 4")
+#endif
+
+#define FQ_NGQ (FQ_BM / 4)       // query groups of 4 rows
+#define FQ_NGK (FQ_WG / FQ_NGQ)  // key groups (S) = dim groups (O)
+#define FQ_RK (FQ_BN / FQ_NGK)   // keys of S per work-item
+#define FQ_DPW (FA_D / FQ_NGK)   // output dims per work-item
+#define FQ_QS (FA_D + 4)         // row stride of Qs and of staged V
+#define FQ_KS (FQ_DC + 4)        // row stride of staged K
+#define FQ_PS (FQ_BM + 4)        // row stride of P and of the row exchange
+#define FQ_KV_FLOATS (FQ_BN * FQ_KS > FQ_VK * FQ_QS ? FQ_BN * FQ_KS : FQ_VK * FQ_QS)
+
+#if FQ_BM % 16 || FQ_NGK % 8 || FQ_BN % FQ_NGK || FA_D % FQ_NGK || FQ_DPW % 2 || FA_D % FQ_DC || FQ_DC % 4 || \
+    FQ_BN % FQ_VK
+#error "flash_attn_tiled_q.cl: unsupported geometry"
+#endif
+#if FQ_DPW % 4 == 0
+#define FQ_PW 4 // output dims are 4-wide pieces
+#else
+#define FQ_PW 2
+#endif
+#define FQ_NP (FQ_DPW / FQ_PW) // pieces per work-item, FQ_NGK * FQ_PW dims apart
+
+#if FA_K_F16
+#define FQ_LOAD_K(p) load_half(p)
+#define FQ_LOAD_K4(p) vload_half4(0, (global const half*)(p))
+#else
+#define FQ_LOAD_K(p) (*(global const float*)(p))
+#define FQ_LOAD_K4(p) vload4(0, (global const float*)(p))
+#endif
+#if FA_V_F16
+#define FQ_LOAD_V(p) load_half(p)
+#define FQ_LOAD_V4(p) vload_half4(0, (global const half*)(p))
+#else
+#define FQ_LOAD_V(p) (*(global const float*)(p))
+#define FQ_LOAD_V4(p) vload4(0, (global const float*)(p))
+#endif
+// rows [j0, j0 + nrows) of a K or V head (keys past s1 as zeros), dims [c0, c0 + ncols), into
+// dst[n * stride + c]; nb1, nb0: the row and element strides in bytes (FA_VEC: nb0 = element size)
+#if FA_VEC
+#define FQ_STAGE(dst, stride, base, nb1, nb0, LOAD4, LOAD1, j0, nrows, c0, ncols, s1)                          \
+    for (int e = lid; e < (nrows) * (ncols) / 4; e += FQ_WG) {                                                   \
+        const int n_ = e / ((ncols) / 4), c_ = (e % ((ncols) / 4)) * 4, j_ = (j0) + n_;                        \
+        vstore4(j_ < (s1) ? LOAD4((base) + (ulong)((c0) + c_) * (nb0) + (ulong)j_ * (nb1)) : (float4)(0.0f), 0, \
+                (dst) + n_ * (stride) + c_);                                                                     \
+    }
+#else
+#define FQ_STAGE(dst, stride, base, nb1, nb0, LOAD4, LOAD1, j0, nrows, c0, ncols, s1)                          \
+    for (int e = lid; e < (nrows) * (ncols); e += FQ_WG) {                                                       \
+        const int n_ = e / (ncols), c_ = e % (ncols), j_ = (j0) + n_;                                            \
+        (dst)[n_ * (stride) + c_] = j_ < (s1) ? LOAD1((base) + (ulong)((c0) + c_) * (nb0) + (ulong)j_ * (nb1)) : 0.0f; \
+    }
+#endif
+
+// grid: (ceil(N / FQ_BM) * FQ_WG, H) (FA_SPARSE: the tiles from first_tile on), local (FQ_WG, 1)
+kernel __attribute__((reqd_work_group_size(FQ_WG, 1, 1)))
+void k_flash_attn_tiled_q(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, global const char* k,
+                          ulong k_offs, long4 k_ne, ulong4 k_nb, global const char* v, ulong v_offs, long4 v_ne,
+                          ulong4 v_nb, global char* o, ulong o_offs, long4 o_ne, ulong4 o_nb, float scale,
+                          int n_past, int causal
+#if FA_SPARSE
+                          ,
+                          global const int* counts, global const int* blocks, int B, int row0, int n_rows,
+                          long tri_total, int first_tile
+#endif
+) {
+    local float Qs[FQ_BM * FQ_QS] __attribute__((aligned(16)));
+    local float KV[FQ_KV_FLOATS] __attribute__((aligned(16))); // K dims of a tile (S), then V keys (O)
+    local float P[FQ_BN * FQ_PS] __attribute__((aligned(16)));  // weights, key-major
+    local float red[FQ_NGK * FQ_PS] __attribute__((aligned(16))); // partial row maxima, then sums
+
+    const int lid = get_local_id(0);
+    // a warp (32 work-items) is 4 query groups x 8 key groups
+    const int gk = lid % 8 + 8 * ((lid / 32) % (FQ_NGK / 8));
+    const int gq = (lid % 32) / 8 + 4 * (lid / (32 * (FQ_NGK / 8)));
+    const int N = (int)q_ne.s1, H = (int)q_ne.s2, Nkv = (int)k_ne.s1, Hkv = (int)k_ne.s2;
+    const int h = get_group_id(1), hk = h / (H / Hkv);
+#if FA_SPARSE
+    const int t0 = (first_tile + (int)get_group_id(0)) * FQ_BM - n_past; // may be < 0: those rows are idle
+    const int m = (t0 + n_past) / B;
+    const int n_spans = counts[(long)h * n_rows + (m - row0)];
+    global const int* span_list = blocks + (long)h * tri_total + ((long)m * (m + 1) / 2 - (long)row0 * (row0 + 1) / 2);
+#else
+    const int t0 = get_group_id(0) * FQ_BM;
+    const int n_spans = 1;
+#endif
+    const int t_last = min(t0 + FQ_BM, N) - 1;
+    const int n_keys = causal ? min(Nkv, n_past + t_last + 1) : Nkv;
+    global const char* qh = q + q_offs + (ulong)h * q_nb.s2;
+    global const char* kh = k + k_offs + (ulong)hk * k_nb.s2;
+    global const char* vh = v + v_offs + (ulong)hk * v_nb.s2;
+
+    // the work-group's queries, once (rows outside [0, N) as zeros)
+#if FA_VEC
+    for (int e = lid; e < FQ_BM * FA_D / 4; e += FQ_WG) {
+        const int r = e / (FA_D / 4), c = (e % (FA_D / 4)) * 4, t = t0 + r;
+        vstore4(t >= 0 && t < N ? *(global const float4*)(qh + (ulong)c * 4 + (ulong)t * q_nb.s1) : (float4)(0.0f), 0,
+                Qs + r * FQ_QS + c);
+    }
+#else
+    for (int e = lid; e < FQ_BM * FA_D; e += FQ_WG) {
+        const int r = e / FA_D, c = e % FA_D, t = t0 + r;
+        Qs[r * FQ_QS + c] = t >= 0 && t < N ? *(global const float*)(qh + (ulong)c * q_nb.s0 + (ulong)t * q_nb.s1) : 0.0f;
+    }
+#endif
+
+    float m_run[4], l_part[4], acc[4][FQ_DPW];
+FQ_UNROLL
+    for (int a = 0; a < 4; ++a) {
+        m_run[a] = -INFINITY;
+        l_part[a] = 0.0f;
+FQ_UNROLL
+        for (int b = 0; b < FQ_DPW; ++b) acc[a][b] = 0.0f;
+    }
+
+    for (int span = 0; span < n_spans; ++span) {
+#if FA_SPARSE
+    const int s0 = span_list[span] * B, s1 = min(s0 + B, n_keys); // one kept key block
+#else
+    const int s0 = 0, s1 = n_keys;
+#endif
+    for (int j0 = s0; j0 < s1; j0 += FQ_BN) {
+        // S = Q K^T, 4 rows x RK keys a work-item (scaled below, as the CPU reference does)
+        float s[4][FQ_RK];
+FQ_UNROLL
+        for (int a = 0; a < 4; ++a)
+FQ_UNROLL
+            for (int b = 0; b < FQ_RK; ++b) s[a][b] = 0.0f;
+        for (int d0 = 0; d0 < FA_D; d0 += FQ_DC) {
+            barrier(CLK_LOCAL_MEM_FENCE); // KV free (the last tile's V, the last step's K); Qs written
+            FQ_STAGE(KV, FQ_KS, kh, k_nb.s1, k_nb.s0, FQ_LOAD_K4, FQ_LOAD_K, j0, FQ_BN, d0, FQ_DC, s1)
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int c = 0; c < FQ_DC; c += 4) {
+                float4 qa[4];
+FQ_UNROLL
+                for (int a = 0; a < 4; ++a) qa[a] = vload4(0, Qs + (gq + FQ_NGQ * a) * FQ_QS + d0 + c);
+FQ_UNROLL
+                for (int b = 0; b < FQ_RK; ++b) {
+                    const float4 kb = vload4(0, KV + (gk + FQ_NGK * b) * FQ_KS + c);
+FQ_UNROLL
+                    for (int a = 0; a < 4; ++a)
+                        s[a][b] = fma(qa[a].w, kb.w, fma(qa[a].z, kb.z, fma(qa[a].y, kb.y, fma(qa[a].x, kb.x, s[a][b]))));
+                }
+            }
+        }
+        // masked, scaled scores; the row group's partial maxima to the exchange
+        float mx[4];
+FQ_UNROLL
+        for (int a = 0; a < 4; ++a) {
+            const int t = t0 + gq + FQ_NGQ * a;
+            mx[a] = -INFINITY;
+FQ_UNROLL
+            for (int b = 0; b < FQ_RK; ++b) {
+                const int j = j0 + gk + FQ_NGK * b;
+                const bool ok = j < s1 && (!causal || j <= n_past + t);
+                s[a][b] = ok ? s[a][b] * scale : -INFINITY;
+                mx[a] = fmax(mx[a], s[a][b]);
+            }
+        }
+        vstore4((float4)(mx[0], mx[1], mx[2], mx[3]), 0, red + gk * FQ_PS + gq * 4);
+        barrier(CLK_LOCAL_MEM_FENCE); // maxima visible; K no longer read
+
+        // online softmax in registers: every work-item of a row group finds the same new max
+        float m_new[4], al[4];
+FQ_UNROLL
+        for (int a = 0; a < 4; ++a) m_new[a] = m_run[a];
+FQ_UNROLL_4 // not all NGK partials in flight at once (registers)
+        for (int g = 0; g < FQ_NGK; ++g) {
+            const float4 x = vload4(0, red + g * FQ_PS + gq * 4);
+            m_new[0] = fmax(m_new[0], x.x);
+            m_new[1] = fmax(m_new[1], x.y);
+            m_new[2] = fmax(m_new[2], x.z);
+            m_new[3] = fmax(m_new[3], x.w);
+        }
+FQ_UNROLL
+        for (int a = 0; a < 4; ++a) {
+            al[a] = m_run[a] == -INFINITY ? 0.0f : exp2((m_run[a] - m_new[a]) * M_LOG2E_F);
+            m_run[a] = m_new[a];
+            float sum = 0.0f;
+FQ_UNROLL
+            for (int b = 0; b < FQ_RK; ++b) {
+                s[a][b] = m_new[a] == -INFINITY ? 0.0f : exp2((s[a][b] - m_new[a]) * M_LOG2E_F);
+                sum += s[a][b];
+            }
+            l_part[a] = l_part[a] * al[a] + sum;
+FQ_UNROLL
+            for (int b = 0; b < FQ_DPW; ++b) acc[a][b] *= al[a];
+        }
+FQ_UNROLL
+        for (int b = 0; b < FQ_RK; ++b)
+            vstore4((float4)(s[0][b], s[1][b], s[2][b], s[3][b]), 0, P + (gk + FQ_NGK * b) * FQ_PS + gq * 4);
+
+        // O += P V, FQ_VK keys of V at a time
+        for (int vs = 0; vs < FQ_BN; vs += FQ_VK) {
+            if (vs > 0) barrier(CLK_LOCAL_MEM_FENCE); // the last V keys read
+            FQ_STAGE(KV, FQ_QS, vh, v_nb.s1, v_nb.s0, FQ_LOAD_V4, FQ_LOAD_V, j0 + vs, FQ_VK, 0, FA_D, s1)
+            barrier(CLK_LOCAL_MEM_FENCE); // P and V visible
+            for (int n = 0; n < FQ_VK; ++n) {
+                const float4 p = vload4(0, P + (vs + n) * FQ_PS + gq * 4);
+FQ_UNROLL
+                for (int i = 0; i < FQ_NP; ++i) {
+#if FQ_PW == 4
+                    const float4 vv = vload4(0, KV + n * FQ_QS + (i * FQ_NGK + gk) * 4);
+                    acc[0][i * 4] = fma(p.x, vv.x, acc[0][i * 4]); acc[0][i * 4 + 1] = fma(p.x, vv.y, acc[0][i * 4 + 1]);
+                    acc[0][i * 4 + 2] = fma(p.x, vv.z, acc[0][i * 4 + 2]); acc[0][i * 4 + 3] = fma(p.x, vv.w, acc[0][i * 4 + 3]);
+                    acc[1][i * 4] = fma(p.y, vv.x, acc[1][i * 4]); acc[1][i * 4 + 1] = fma(p.y, vv.y, acc[1][i * 4 + 1]);
+                    acc[1][i * 4 + 2] = fma(p.y, vv.z, acc[1][i * 4 + 2]); acc[1][i * 4 + 3] = fma(p.y, vv.w, acc[1][i * 4 + 3]);
+                    acc[2][i * 4] = fma(p.z, vv.x, acc[2][i * 4]); acc[2][i * 4 + 1] = fma(p.z, vv.y, acc[2][i * 4 + 1]);
+                    acc[2][i * 4 + 2] = fma(p.z, vv.z, acc[2][i * 4 + 2]); acc[2][i * 4 + 3] = fma(p.z, vv.w, acc[2][i * 4 + 3]);
+                    acc[3][i * 4] = fma(p.w, vv.x, acc[3][i * 4]); acc[3][i * 4 + 1] = fma(p.w, vv.y, acc[3][i * 4 + 1]);
+                    acc[3][i * 4 + 2] = fma(p.w, vv.z, acc[3][i * 4 + 2]); acc[3][i * 4 + 3] = fma(p.w, vv.w, acc[3][i * 4 + 3]);
+#else
+                    const float2 vv = vload2(0, KV + n * FQ_QS + (i * FQ_NGK + gk) * 2);
+                    acc[0][i * 2] = fma(p.x, vv.x, acc[0][i * 2]); acc[0][i * 2 + 1] = fma(p.x, vv.y, acc[0][i * 2 + 1]);
+                    acc[1][i * 2] = fma(p.y, vv.x, acc[1][i * 2]); acc[1][i * 2 + 1] = fma(p.y, vv.y, acc[1][i * 2 + 1]);
+                    acc[2][i * 2] = fma(p.z, vv.x, acc[2][i * 2]); acc[2][i * 2 + 1] = fma(p.z, vv.y, acc[2][i * 2 + 1]);
+                    acc[3][i * 2] = fma(p.w, vv.x, acc[3][i * 2]); acc[3][i * 2 + 1] = fma(p.w, vv.y, acc[3][i * 2 + 1]);
+#endif
+                }
+            }
+        }
+    }
+    }
+
+    // the row sums: the row group's NGK parts, added in one order by all of its work-items
+    barrier(CLK_LOCAL_MEM_FENCE);
+    vstore4((float4)(l_part[0], l_part[1], l_part[2], l_part[3]), 0, red + gk * FQ_PS + gq * 4);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float4 l = (float4)(0.0f);
+FQ_UNROLL_4
+    for (int g = 0; g < FQ_NGK; ++g) l += vload4(0, red + g * FQ_PS + gq * 4);
+    const float ls[4] = {l.x, l.y, l.z, l.w};
+FQ_UNROLL
+    for (int a = 0; a < 4; ++a) {
+        const int t = t0 + gq + FQ_NGQ * a;
+        if (t < 0 || t >= N) continue;
+        const float inv = ls[a] == 0.0f ? 0.0f : 1.0f / ls[a]; // no visible key: 0; NaN stays NaN
+        global char* orow = o + o_offs + (ulong)h * o_nb.s1 + (ulong)t * o_nb.s2;
+FQ_UNROLL
+        for (int i = 0; i < FQ_NP; ++i)
+FQ_UNROLL
+            for (int e = 0; e < FQ_PW; ++e)
+                *(global float*)(orow + (ulong)((i * FQ_NGK + gk) * FQ_PW + e) * o_nb.s0) = acc[a][i * FQ_PW + e] * inv;
+    }
+}
