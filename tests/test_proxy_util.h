@@ -230,6 +230,11 @@ inline std::vector<attn_case> estimator_cases() {
     c.kv = PA_TYPE_F16;
     v.push_back(c);
     c = attn_case{};
+    c.d = 42; // not a multiple of 4: proxy_pool_k a dim an item
+    c.N = 300;
+    c.kv = PA_TYPE_F16;
+    v.push_back(c);
+    c = attn_case{};
     c.estimator = pa::proxy_estimator::xattn;
     c.d = 40; // rows not a multiple of 16 bytes: xattn_block_stats, not its tiled form
     c.N = 260;

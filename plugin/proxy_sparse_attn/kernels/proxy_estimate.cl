@@ -38,29 +38,69 @@ inline int sq_row_first(int m, int row0, int sq_first, int kpb) {
 }
 
 // ---- step 1: proxy pooling ----------------------------------------------------------------
-// out [g][n_sq][HEAD_DIM] = (sum over the group's query heads, in head order) * inv_q
+// out [g][n_sq][HEAD_DIM] = (sum over the group's query heads, in head order) * inv_q; an item takes
+// POOL_DIMS consecutive dims, 8 heads' loads issued before any is added. Global
+// (HEAD_DIM / POOL_DIMS, n_sq, g).
+#if HEAD_DIM % 4 == 0
+#define POOL_DIMS 4
+#define POOL_VEC float4
+#define LOAD_Q(p) vload4(0, (__global const float*)(p))
+#define STORE_POOL(v, p) vstore4(v, 0, p)
+#if K_F16
+#define LOAD_KP(p) vload_half4(0, (__global const half*)(p))
+#else
+#define LOAD_KP(p) vload4(0, (__global const float*)(p))
+#endif
+#else
+#define POOL_DIMS 1
+#define POOL_VEC float
+#define LOAD_Q(p) (*(__global const float*)(p))
+#define STORE_POOL(v, p) (*(p) = (v))
+#define LOAD_KP(p) LOAD_K(p)
+#endif
+#define POOL_BATCH 8
+
 __kernel void proxy_pool_q(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global float* out,
                            int n_sq, int sq_first, long n_past, long first_full, int S, int heads_per_group,
                            float inv_q) {
-    const int c = get_global_id(0), i = get_global_id(1), j = get_global_id(2);
+    const int c = get_global_id(0) * POOL_DIMS, i = get_global_id(1), j = get_global_id(2);
     if (c >= HEAD_DIM || i >= n_sq) return;
     const long t = sq_pos(i, sq_first, n_past, first_full, S) - n_past;
     __global const uchar* base = q + q_offs + t * q_nb.s1 + c * q_nb.s0;
-    float sum = 0.0f;
-    for (int h = j * heads_per_group; h < (j + 1) * heads_per_group; ++h)
-        sum += *(__global const float*)(base + h * q_nb.s2);
-    out[((long)j * n_sq + i) * HEAD_DIM + c] = sum * inv_q;
+    POOL_VEC sum = 0.0f;
+    int h = j * heads_per_group;
+    const int h_end = h + heads_per_group;
+    for (; h + POOL_BATCH <= h_end; h += POOL_BATCH) {
+        POOL_VEC v[POOL_BATCH];
+#pragma unroll
+        for (int u = 0; u < POOL_BATCH; ++u) v[u] = LOAD_Q(base + (h + u) * q_nb.s2);
+#pragma unroll
+        for (int u = 0; u < POOL_BATCH; ++u) sum += v[u];
+    }
+    for (; h < h_end; ++h) sum += LOAD_Q(base + h * q_nb.s2);
+    STORE_POOL(sum * inv_q, out + ((long)j * n_sq + i) * HEAD_DIM + c);
 }
 
-// out [g][n_sk][HEAD_DIM]: keys at positions i * KS, mean over the group's kv heads
+// out [g][n_sk][HEAD_DIM]: keys at positions i * KS, mean over the group's kv heads, POOL_DIMS
+// dims an item (K's rows are contiguous; vload4 / vload_half4 need only the element's alignment).
+// Global (HEAD_DIM / POOL_DIMS, n_sk, g).
 __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb, __global float* out,
                            int n_sk, int KS, int kv_per_group, float inv_k) {
-    const int c = get_global_id(0), i = get_global_id(1), j = get_global_id(2);
+    const int c = get_global_id(0) * POOL_DIMS, i = get_global_id(1), j = get_global_id(2);
     if (c >= HEAD_DIM || i >= n_sk) return;
     __global const uchar* base = k + k_offs + (long)i * KS * k_nb.s1 + c * k_nb.s0;
-    float sum = 0.0f;
-    for (int h = j * kv_per_group; h < (j + 1) * kv_per_group; ++h) sum += LOAD_K(base + h * k_nb.s2);
-    out[((long)j * n_sk + i) * HEAD_DIM + c] = sum * inv_k;
+    POOL_VEC sum = 0.0f;
+    int h = j * kv_per_group;
+    const int h_end = h + kv_per_group;
+    for (; h + POOL_BATCH <= h_end; h += POOL_BATCH) {
+        POOL_VEC v[POOL_BATCH];
+#pragma unroll
+        for (int u = 0; u < POOL_BATCH; ++u) v[u] = LOAD_KP(base + (h + u) * k_nb.s2);
+#pragma unroll
+        for (int u = 0; u < POOL_BATCH; ++u) sum += v[u];
+    }
+    for (; h < h_end; ++h) sum += LOAD_KP(base + h * k_nb.s2);
+    STORE_POOL(sum * inv_k, out + ((long)j * n_sk + i) * HEAD_DIM + c);
 }
 
 // ---- quantization ---------------------------------------------------------------------------
@@ -145,78 +185,121 @@ __kernel void quantize_k_rows(__global const uchar* k, ulong k_offs, long4 k_ne,
 // The statistics are block-major: a query's value of block n sits n * stride after its block-0
 // value (proxy batch: [g][n_kblocks][rows of the batch]; measured queries: [H][n_kblocks][n_bq]),
 // so items of consecutive queries read consecutive addresses.
-// An item walks ~1000 blocks of one query with few items per multiprocessor (one per query), so
-// its loads are issued MERGE_BATCH at a time before any is used (memory-level parallelism: at 128K
-// one load in flight per item left the merges at ~0.2 TB/s); the sums still add in block order.
-#define MERGE_BATCH 8
+// A work-group takes MQ consecutive queries (local id 0) with MW items each (local id 1): the
+// loads and exps of a query's ~1000 blocks are spread over its MW items (blocks w, w + MW, ...),
+// and the sums in block order run on the items of w = 0 (one warp), each adding its query's
+// terms from local memory, MCH blocks at a time. At 128K an item a query left the merges
+// latency-bound (32K items in all: ~250 a multiprocessor, 0.45-0.7 ms).
+#define MQ 32
+#define MW 4
+#define MCH 128
+#define MBATCH 8 // loads issued before any is used
 
-// The max of bm over blocks 0 .. nb - 1 (order-free).
-inline float blocks_max(__global const float* bm, int nb, long stride) {
-    float mx = -INFINITY;
-    int n = 0;
-    for (; n + MERGE_BATCH <= nb; n += MERGE_BATCH) {
-        float v[MERGE_BATCH];
-#pragma unroll
-        for (int u = 0; u < MERGE_BATCH; ++u) v[u] = bm[(n + u) * stride];
-#pragma unroll
-        for (int u = 0; u < MERGE_BATCH; ++u) mx = fmax(mx, v[u]);
-    }
-    for (; n < nb; ++n) mx = fmax(mx, bm[n * stride]);
+// The largest nb of the work-group's queries; nbs: local [MQ].
+inline int group_nb(int nb, local int* nbs) {
+    const int lane = get_local_id(0);
+    if (get_local_id(1) == 0) nbs[lane] = nb;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int mx = 0;
+    for (int u = 0; u < MQ; ++u) mx = max(mx, nbs[u]);
     return mx;
 }
 
-// The sum in block order of bs * exp(bm - M) * f (f = 1 leaves every term's bits as they are).
-inline float blocks_sum(__global const float* bm, __global const float* bs, int nb, long stride, float M, float f) {
-    float sum = 0.0f;
-    int n = 0;
-    for (; n + MERGE_BATCH <= nb; n += MERGE_BATCH) {
-        float t[MERGE_BATCH];
+// The max of bm over blocks 0 .. nb - 1 of this item's query (order-free), on every item of it;
+// red: local [MW][MQ].
+inline float query_max(global const float* bm, int nb, long stride, local float* red) {
+    const int lane = get_local_id(0), w = get_local_id(1);
+    float mx = -INFINITY;
+    int n = w;
+    for (; n + (MBATCH - 1) * MW < nb; n += MBATCH * MW) {
+        float v[MBATCH];
 #pragma unroll
-        for (int u = 0; u < MERGE_BATCH; ++u) t[u] = bm[(n + u) * stride];
+        for (int u = 0; u < MBATCH; ++u) v[u] = bm[(n + u * MW) * stride];
 #pragma unroll
-        for (int u = 0; u < MERGE_BATCH; ++u) t[u] = bs[(n + u) * stride] * det_exp(t[u] - M) * f;
-#pragma unroll
-        for (int u = 0; u < MERGE_BATCH; ++u) sum = sum + t[u];
+        for (int u = 0; u < MBATCH; ++u) mx = fmax(mx, v[u]);
     }
-    for (; n < nb; ++n) sum = sum + bs[n * stride] * det_exp(bm[n * stride] - M) * f;
+    for (; n < nb; n += MW) mx = fmax(mx, bm[n * stride]);
+    red[w * MQ + lane] = mx;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float M = -INFINITY;
+    for (int u = 0; u < MW; ++u) M = fmax(M, red[u * MQ + lane]);
+    barrier(CLK_LOCAL_MEM_FENCE); // red may be written again
+    return M;
+}
+
+// The sum in block order of bs * exp(bm - M) * f over blocks 0 .. nb - 1 (f = 1 leaves every
+// term's bits as they are), valid on the items of w = 0; every item of the work-group calls it
+// with the group's largest nb (nb_max). T: local [MCH][MQ].
+inline float query_sum(global const float* bm, global const float* bs, int nb, int nb_max, long stride, float M,
+                       float f, local float* T) {
+    const int lane = get_local_id(0), w = get_local_id(1);
+    float sum = 0.0f;
+    for (int c0 = 0; c0 < nb_max; c0 += MCH) {
+        const int c1 = min(c0 + MCH, nb);
+        for (int b = c0 + w; b < c1; b += MBATCH * MW) {
+            float vm[MBATCH], vs[MBATCH];
+#pragma unroll
+            for (int u = 0; u < MBATCH; ++u) { // clamped to a block of the query: always in bounds
+                const long at = min(b + u * MW, c1 - 1) * stride;
+                vm[u] = bm[at];
+                vs[u] = bs[at];
+            }
+#pragma unroll
+            for (int u = 0; u < MBATCH; ++u)
+                if (b + u * MW < c1) T[(b + u * MW - c0) * MQ + lane] = vs[u] * det_exp(vm[u] - M) * f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (w == 0)
+            for (int n = c0; n < c1; ++n) sum = sum + T[(n - c0) * MQ + lane];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
     return sum;
 }
 
-// M = max of the block maxima; inv = 1 / (sum in block order of bs * exp(bm - M)).
-inline void merge(__global const float* bm, __global const float* bs, int nb, long stride, float* M, float* inv) {
-    const float mx = blocks_max(bm, nb, stride);
-    *M = mx;
-    *inv = det_recip(blocks_sum(bm, bs, nb, stride, mx, 1.0f));
-}
+// Global (ceil(queries / MQ) * MQ, MW, heads), local (MQ, MW, 1).
+#define MERGE_LOCALS                                                                                           \
+    local int nbs[MQ];                                                                                         \
+    local float red[MW * MQ];                                                                                  \
+    local float T[MCH * MQ];
 
-// One item per (proxy query i of the batch, group j); nb = row(i) + 1.
+// One query per (proxy query i of the batch, group j); nb = row(i) + 1. Row max M and
+// inv = 1 / (sum in block order of bs * exp(bm - M)).
 __kernel void proxy_merge(__global const float* bm, __global const float* bs, __global float* row_max,
                           __global float* row_inv, int i_begin, int i_end, int n_sq, int sq_first, long n_past,
                           long first_full, int S, int B, int n_kblocks) {
-    const int i = i_begin + get_global_id(0), j = get_global_id(1);
-    if (i >= i_end) return;
-    const int nb = (int)(sq_pos(i, sq_first, n_past, first_full, S) / B) + 1;
+    MERGE_LOCALS
+    const int i = i_begin + get_global_id(0), j = get_global_id(2);
+    const int nb = i < i_end ? (int)(sq_pos(i, sq_first, n_past, first_full, S) / B) + 1 : 0;
+    const int nb_max = group_nb(nb, nbs);
     const long rows = i_end - i_begin, at = (long)j * n_kblocks * rows + (i - i_begin);
-    float M, inv;
-    merge(bm + at, bs + at, nb, rows, &M, &inv);
-    row_max[(long)j * n_sq + i] = M;
-    row_inv[(long)j * n_sq + i] = inv;
+    const float M = query_max(bm + at, nb, rows, red);
+    const float sum = query_sum(bm + at, bs + at, nb, nb_max, rows, M, 1.0f, T);
+    if (get_local_id(1) == 0 && i < i_end) {
+        row_max[(long)j * n_sq + i] = M;
+        row_inv[(long)j * n_sq + i] = det_recip(sum);
+    }
 }
 
-// One item per (measured query qi, head h); nb = nblk[qi]. Also the query's total probability,
+// One query per (measured query qi, head h); nb = nblk[qi]. Also the query's total probability,
 // the sum in block order of bs * exp(bm - M) * inv (exact_rows' threshold).
 __kernel void sample_merge(__global const float* bm, __global const float* bs, __global const int* nblk,
                            __global float* qM, __global float* qinv, __global float* qtot, int n_bq, int n_kblocks) {
-    const int qi = get_global_id(0), h = get_global_id(1);
-    if (qi >= n_bq) return;
+    MERGE_LOCALS
+    const int qi = get_global_id(0), h = get_global_id(2);
+    const int nb = qi < n_bq ? nblk[qi] : 0;
+    const int nb_max = group_nb(nb, nbs);
     const long r = (long)h * n_bq + qi, at = (long)h * n_kblocks * n_bq + qi;
-    const int nb = nblk[qi];
-    float M, inv;
-    merge(bm + at, bs + at, nb, n_bq, &M, &inv);
-    const float tot = blocks_sum(bm + at, bs + at, nb, n_bq, M, inv);
-    qM[r] = M;
-    qinv[r] = inv;
-    qtot[r] = tot;
+    const float M = query_max(bm + at, nb, n_bq, red);
+    const float inv = det_recip(query_sum(bm + at, bs + at, nb, nb_max, n_bq, M, 1.0f, T));
+    if (get_local_id(1) == 0) red[get_local_id(0)] = inv; // to every item of the query
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float f = red[get_local_id(0)];
+    const float tot = query_sum(bm + at, bs + at, nb, nb_max, n_bq, M, f, T);
+    if (get_local_id(1) == 0 && qi < n_bq) {
+        qM[r] = M;
+        qinv[r] = inv;
+        qtot[r] = tot;
+    }
 }
 
 // ---- step 3: block max pooling ------------------------------------------------------------------
@@ -241,23 +324,46 @@ __kernel void proxy_blockmax(__global const float* bm, __global const float* row
 }
 
 // ---- step 4: masses of the measured rows --------------------------------------------------------
-// Probability of block n for measured query qi of head h: bs * exp(bm - M) * inv.
-inline float query_mass(__global const float* bm, __global const float* bs, __global const float* qM,
-                        __global const float* qinv, int h, int qi, int n_bq, int n_kblocks, int n) {
-    const long at = ((long)h * n_kblocks + n) * n_bq + qi, r = (long)h * n_bq + qi;
-    return bs[at] * det_exp(bm[at] - qM[r]) * qinv[r];
-}
 
-// One item per (block n, sample s, head h), global (n_kblocks, samples, H): the sample's mass of
-// block n = sum over its queries, in order, of their probabilities. mass [H][n_mass].
+// A work-group of SM_BLOCKS items per (SM_BLOCKS blocks of sample s, head h), global
+// (ceil(n_kblocks / SM_BLOCKS) * SM_BLOCKS, samples, H), local (SM_BLOCKS, 1, 1): the sample's
+// mass of block n = sum over its queries, in order, of their probabilities; mass [H][n_mass].
+// The probabilities are computed MQ queries at a time by items laid along the queries (a query's
+// blocks are n_bq apart, consecutive queries adjacent: loads of a warp are one line), then item
+// n - n0 adds its block's MQ values in query order from local memory.
+#define SM_BLOCKS 128
 __kernel void sample_mass(__global const float* bm, __global const float* bs, __global const float* qM,
                           __global const float* qinv, __global const int* s_m, __global const int* s_q,
                           __global const int* s_count, __global const int* s_mass, __global float* mass, int n_bq,
                           int n_mass, int n_kblocks) {
-    const int n = get_global_id(0), s = get_global_id(1), h = get_global_id(2);
-    if (n >= n_kblocks || n > s_m[s]) return;
+    local float T[SM_BLOCKS * (MQ + 1)]; // [block][query], a row padded
+    const int lid = get_local_id(0), s = get_group_id(1), h = get_group_id(2), lane = lid % MQ, w = lid / MQ;
+    const int n0 = get_group_id(0) * SM_BLOCKS, n_end = min(s_m[s] + 1, n0 + SM_BLOCKS);
+    const int q0 = s_q[s], cnt = n0 < n_end ? s_count[s] : 0; // a group past the row: no work, same barriers
     float sum = 0.0f;
-    for (int i = 0; i < s_count[s]; ++i)
-        sum = sum + query_mass(bm, bs, qM, qinv, h, s_q[s] + i, n_bq, n_kblocks, n);
-    mass[(long)h * n_mass + s_mass[s] + n] = sum;
+    for (int i0 = 0; i0 < cnt; i0 += MQ) {
+        const bool q_ok = i0 + lane < cnt;
+        const long r = (long)h * n_bq + q0 + i0 + lane;
+        const float M = q_ok ? qM[r] : 0.0f, inv = q_ok ? qinv[r] : 0.0f;
+        for (int b = n0 + w; b < n_end; b += MBATCH * (SM_BLOCKS / MQ)) {
+            float vm[MBATCH], vs[MBATCH];
+#pragma unroll
+            for (int u = 0; u < MBATCH; ++u) { // clamped to a block of the row: always in bounds
+                const long at = ((long)h * n_kblocks + min(b + u * (SM_BLOCKS / MQ), n_end - 1)) * n_bq + q0 +
+                                min(i0 + lane, cnt - 1);
+                vm[u] = bm[at];
+                vs[u] = bs[at];
+            }
+#pragma unroll
+            for (int u = 0; u < MBATCH; ++u) {
+                const int n = b + u * (SM_BLOCKS / MQ);
+                if (n < n_end && q_ok) T[(n - n0) * (MQ + 1) + lane] = vs[u] * det_exp(vm[u] - M) * inv;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (n0 + lid < n_end)
+            for (int i = 0; i < min(MQ, cnt - i0); ++i) sum = sum + T[lid * (MQ + 1) + i];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (n0 + lid < n_end) mass[(long)h * n_mass + s_mass[s] + n0 + lid] = sum;
 }

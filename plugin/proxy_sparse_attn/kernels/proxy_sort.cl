@@ -6,9 +6,10 @@
 //   tail_budgets   per head, budget = last: the paper's count from the tail's mass
 //   row_budgets    per (head, row): the count on the line through the neighbouring sample rows'
 //                  counts (before the first: its count scaled to the row), at least k_min
-//   exact_rows     per (head, sample row): the head's own blocks reaching gamma of the row's mass,
-//                  and on tail rows of each measured query's (a parallel pre-check leaves only the
-//                  queries that fall short to the sequential step)
+//   exact_rows     per (head, sample row): the head's own blocks reaching gamma of the row's mass
+//   exact_tail     per (head, query of a tail row): that row's set and the query's own blocks
+//                  reaching gamma of its mass (each query from the row's set alone: independent)
+//   exact_merge    per (head, tail row): the row's set or-ed with its queries' sets
 //   build_mask     per (head, row), a work-group each: kept blocks = rank < budget + forced, or
 //                  exact; ascending
 // Order everywhere: higher value first, equal values by lower block index (as the CPU
@@ -51,6 +52,7 @@ inline float sum_in_order(__global const float* a, int n) {
 }
 inline float sum_in_order_local(__local const float* a, int n) {
     float s = 0.0f;
+#pragma unroll 8
     for (int i = 0; i < n; ++i) s = s + a[i];
     return s;
 }
@@ -165,53 +167,73 @@ __kernel void row_budgets(__global const int* sample_budget, __global const int*
 }
 
 // One work-group per (sample s, head h) whose sample is exact (s_exact): global (LS * samples,
-// H). keep flags over blocks 0..m go to exact[h][tri(m) ..]. The forced blocks; then blocks in
-// the order of the row's mass until the kept mass reaches gamma of the row's; then, on a tail row
-// (s_tail), per measured query, in order, its own blocks in the order of its mass until it keeps
-// gamma of its own
-// (qtot: the query's total, from sample_merge). Kept masses are sums in index order over the
-// kept blocks, then the added ones in the order added, as in ref/estimate.cpp exact_set.
-//
-// Parallel pre-check: every query of a chunk of LS computes its kept mass under the current keep
-// flags; one that reaches its threshold now reaches it later too (keep only grows, and a sum in
-// index order of non-negative values over a superset is not smaller: rounding is monotone), so
-// only the queries that fall short go through the sequential step, in order.
+// H). keep flags over blocks 0..m go to exact[h][tri(m) ..]: the forced blocks, then blocks in
+// the order of the row's mass until the kept mass reaches gamma of the row's. Kept masses are
+// sums in index order over the kept blocks, then the added ones in the order added, as in
+// ref/estimate.cpp exact_set. The queries of tail rows follow in exact_tail and exact_merge.
+#define PROB_BATCH 8 // query_probs: block statistics loaded a batch at a time
+
 inline float query_prob(__global const float* bm, __global const float* bs, long at, float M, float inv) {
     return bs[at] * det_exp(bm[at] - M) * inv;
 }
 
-// Keeps blocks in sorted order (key = values, idx = blocks) until kept reaches thr.
-inline void add_sorted(__local const float* key, __local const int* idx, __local uchar* keep, int m, float kept,
-                       float thr) {
-    for (int r = 0; r <= m && !(kept >= thr); ++r)
-        if (!keep[idx[r]]) {
-            keep[idx[r]] = 1;
-            kept = kept + key[r];
+// key[n] = the query's probability of block n, n = 0..m, by every item: PROB_BATCH blocks'
+// loads before any is used (a query's blocks lie n_bq apart).
+inline void query_probs(__global const float* bm, __global const float* bs, long at0, int n_bq, float M, float inv,
+                        int m, __local float* key) {
+    int n = get_local_id(0);
+    for (; n + (PROB_BATCH - 1) * LS <= m; n += PROB_BATCH * LS) {
+        float b[PROB_BATCH], e[PROB_BATCH];
+#pragma unroll
+        for (int u = 0; u < PROB_BATCH; ++u) {
+            b[u] = bm[at0 + (long)(n + u * LS) * n_bq];
+            e[u] = bs[at0 + (long)(n + u * LS) * n_bq];
         }
+#pragma unroll
+        for (int u = 0; u < PROB_BATCH; ++u) key[n + u * LS] = e[u] * det_exp(b[u] - M) * inv;
+    }
+    for (; n <= m; n += LS) key[n] = query_prob(bm, bs, at0 + (long)n * n_bq, M, inv);
 }
 
-// Sum in index order of v over the kept blocks 0..m.
+// Keeps blocks in sorted order (key = values, idx = blocks) until kept reaches thr, as the
+// reference: for r = 0, 1, ... while kept < thr, a block not yet kept is kept and its value added.
+// All LS items call it; item 0's kept and thr count. The blocks already kept are marked first, in
+// parallel (idx[r] = -1 - block), so item 0's loop reads local memory with no dependent loads.
+inline void add_sorted(__local const float* key, __local int* idx, __local uchar* keep, int m, float kept,
+                       float thr) {
+    const int lid = get_local_id(0);
+    for (int r = lid; r <= m; r += LS)
+        if (keep[idx[r]]) idx[r] = -1 - idx[r];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0)
+        for (int r = 0; r <= m && !(kept >= thr); ++r) {
+            const int b = idx[r];
+            if (b >= 0) {
+                keep[b] = 1;
+                kept = kept + key[r];
+            }
+        }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+// Sum in index order of v over the kept blocks 0..m. The blocks not kept add +0.0f, which leaves
+// every sum here as it is (the values are probabilities: +0 or more, or NaN), so the loop has no
+// branch and its loads can be issued ahead.
 inline float kept_mass(__local const float* v, __local const uchar* keep, int m) {
     float s = 0.0f;
-    for (int n = 0; n <= m; ++n)
-        if (keep[n]) s = s + v[n];
+#pragma unroll 8
+    for (int n = 0; n <= m; ++n) s = s + (keep[n] ? v[n] : 0.0f);
     return s;
 }
 
-__kernel void exact_rows(__global const float* mass, __global const float* bm, __global const float* bs,
-                         __global const float* qM, __global const float* qinv, __global const float* qtot,
-                         __global const int* s_m, __global const int* s_q, __global const int* s_count,
-                         __global const int* s_mass, __global const int* s_tail, __global const int* s_exact,
-                         __global uchar* exact, int n_bq,
-                         int n_mass, int n_kblocks, int row0, int n_rows, int force, float gamma, int sort_n,
-                         __local float* key, __local int* idx, __local uchar* keep, __local int* flags) {
-    // key: the values in block order, then sorted in place; flags[0 .. LS): the chunk's queries
-    // that fall short; flags[LS]: the current one still does
-    // a sample without an exact set runs with no blocks and no queries rather than returning:
-    // every work-item reaches every barrier (PoCL needs that, uniform early returns included)
+__kernel void exact_rows(__global const float* mass, __global const int* s_m, __global const int* s_mass,
+                         __global const int* s_exact, __global uchar* exact, int n_mass, int row0, int n_rows,
+                         int force, float gamma, int sort_n, __local float* key, __local int* idx,
+                         __local uchar* keep) {
+    // a sample without an exact set runs with no blocks rather than returning: every work-item
+    // reaches every barrier (PoCL needs that, uniform early returns included)
     const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
-    const bool on = s_exact[s] != 0; // uniform over the work-group
-    const int m = on ? s_m[s] : -1, count = on && s_tail[s] ? s_count[s] : 0; // queries of tail rows
+    const int m = s_exact[s] != 0 ? s_m[s] : -1;
     sort_n = pow2_at_least(m + 1); // this row's
     __global const float* a = mass + (long)h * n_mass + s_mass[s];
     for (int n = lid; n <= m; n += LS) {
@@ -226,48 +248,71 @@ __kernel void exact_rows(__global const float* mass, __global const float* bm, _
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     sort_in_place(m + 1, sort_n, key, idx, lid); // ends with a barrier
-    if (lid == 0) add_sorted(key, idx, keep, m, kept, thr);
-    for (int c0 = 0; c0 < count; c0 += LS) {
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const int q = c0 + lid;
-        if (q < count) { // blocks in the same order on every item: consecutive queries, consecutive addresses
-            const long r = (long)h * n_bq + s_q[s] + q, at0 = (long)h * n_kblocks * n_bq + s_q[s] + q;
-            const float M = qM[r], inv = qinv[r];
-            float rec = 0.0f;
-            for (int n = 0; n <= m; ++n)
-                if (keep[n]) rec = rec + query_prob(bm, bs, at0 + (long)n * n_bq, M, inv);
-            flags[lid] = rec >= gamma * qtot[r] ? 0 : 1;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int i = 0; i < min(LS, count - c0); ++i) {
-            if (!flags[i]) continue; // uniform: read after a barrier, written before the next
-            const long r = (long)h * n_bq + s_q[s] + c0 + i, at0 = (long)h * n_kblocks * n_bq + s_q[s] + c0 + i;
-            const float M = qM[r], inv = qinv[r], qthr = gamma * qtot[r];
-            for (int n = lid; n <= m; n += LS) key[n] = query_prob(bm, bs, at0 + (long)n * n_bq, M, inv);
-            barrier(CLK_LOCAL_MEM_FENCE);
-            float rec = 0.0f; // item 0's
-            if (lid == 0) {
-                rec = kept_mass(key, keep, m);
-                flags[LS] = rec >= qthr ? 0 : 1;
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (flags[LS]) {
-                sort_in_place(m + 1, sort_n, key, idx, lid);
-                if (lid == 0) add_sorted(key, idx, keep, m, rec, qthr);
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
+    add_sorted(key, idx, keep, m, kept, thr);
     const long out = (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
     for (int n = lid; n <= m; n += LS) exact[out + n] = keep[n];
 }
 
+// One work-group per (query t of the tail rows, head h): global (LS * n_tail, H). Query t is
+// measured query t_q[t] of sample t_s[t] (row m); its set starts as the row's (exact, from
+// exact_rows) and, when the row's set holds less than gamma of the query's mass (qtot: its total,
+// from sample_merge), gains the query's blocks in the order of its mass until it holds gamma.
+// added[h][t][0..m] = the set (1 = kept).
+__kernel void exact_tail(__global const float* bm, __global const float* bs, __global const float* qM,
+                         __global const float* qinv, __global const float* qtot, __global const int* s_m,
+                         __global const int* t_s, __global const int* t_q, __global const uchar* exact,
+                         __global uchar* added, int n_bq, int n_tail, int n_kblocks, int row0, int n_rows,
+                         float gamma, int sort_n, __local float* key, __local int* idx, __local uchar* keep,
+                         __local int* flag) {
+    const int lid = get_local_id(0), t = get_group_id(0), h = get_group_id(1);
+    const int m = s_m[t_s[t]], qi = t_q[t];
+    sort_n = pow2_at_least(m + 1); // this row's
+    __global const uchar* base = exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    const long r = (long)h * n_bq + qi;
+    const float qthr = gamma * qtot[r];
+    for (int n = lid; n <= m; n += LS) keep[n] = base[n];
+    query_probs(bm, bs, (long)h * n_kblocks * n_bq + qi, n_bq, qM[r], qinv[r], m, key);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float rec = 0.0f; // item 0's
+    if (lid == 0) {
+        rec = kept_mass(key, keep, m);
+        flag[0] = rec >= qthr ? 0 : 1;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (flag[0]) { // uniform
+        sort_in_place(m + 1, sort_n, key, idx, lid);
+        add_sorted(key, idx, keep, m, rec, qthr);
+    }
+    __global uchar* out = added + ((long)h * n_tail + t) * n_kblocks;
+    for (int n = lid; n <= m; n += LS) out[n] = keep[n];
+}
+
+// One work-group per (sample s, head h): global (LS * samples, H). On an exact tail row (its
+// queries are tail queries s_t0[s] .. s_t0[s] + s_count[s] - 1), exact |= each query's set.
+__kernel void exact_merge(__global const uchar* added, __global const int* s_m, __global const int* s_count,
+                          __global const int* s_tail, __global const int* s_exact, __global const int* s_t0,
+                          __global uchar* exact, int n_tail, int n_kblocks, int row0, int n_rows) {
+    const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
+    if (!(s_exact[s] && s_tail[s])) return; // no barrier in this kernel
+    const int m = s_m[s], t0 = s_t0[s];
+    __global uchar* ex = exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    for (int n = lid; n <= m; n += LS) {
+        uchar v = ex[n]; // the row's set (also in every query's)
+        for (int t = t0; t < t0 + s_count[s]; ++t) v |= added[((long)h * n_tail + t) * n_kblocks + n];
+        ex[n] = v;
+    }
+}
+
 // One work-group of LS items per (row, head): global (LS * n_rows, H), local (LS, 1). exact may
-// be all zeros (no exact rows). The row goes LS blocks a pass: each item flags its block, a scan
-// of the flags in local memory places every kept block in the list, ascending, where one item
-// walking the row would have written it (one item a row, each walking its own ~KB of ranks,
-// took 0.58 ms at 128K).
+// be all zeros (no exact rows). Item lid takes the row's blocks [lid * per, (lid + 1) * per),
+// per = ceil((m + 1) / LS): it counts its kept blocks, an exclusive scan of the counts in local
+// memory gives where its first one goes, and it writes them there, ascending (one scan a row;
+// one item a row, each walking its own ~KB of ranks, took 0.58 ms at 128K, a scan of every LS
+// blocks 0.12 ms).
+inline bool kept_block(__global const int* rank, __global const uchar* ex, int n, int lim) {
+    return rank[n] < lim || ex[n];
+}
+
 __kernel void build_mask(__global const int* ranks, __global const int* budgets, __global const uchar* exact,
                          __global int* counts, __global int* blocks, int row0, int n_rows, int heads_per_group,
                          int force) {
@@ -279,21 +324,19 @@ __kernel void build_mask(__global const int* ranks, __global const int* budgets,
     __global const int* rank = ranks + (long)j * tt + tri_of(m, row0);
     __global const uchar* ex = exact + (long)h * tt + tri_of(m, row0);
     __global int* list = blocks + (long)h * tt + tri_of(m, row0);
+    const int per = (m + LS) / LS, b0 = min(lid * per, m + 1), b1 = min(b0 + per, m + 1);
     int c = 0;
-    for (int base = 0; base <= m; base += LS) {
-        const int n = base + lid;
-        const int keep = n <= m && (rank[n] < lim || ex[n]) ? 1 : 0;
-        scan[lid] = keep;
+    for (int n = b0; n < b1; ++n) c += kept_block(rank, ex, n, lim) ? 1 : 0;
+    scan[lid] = c;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = 1; off < LS; off <<= 1) { // inclusive scan (Hillis-Steele)
+        const int add = lid >= off ? scan[lid - off] : 0;
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int off = 1; off < LS; off <<= 1) { // inclusive scan (Hillis-Steele)
-            const int add = lid >= off ? scan[lid - off] : 0;
-            barrier(CLK_LOCAL_MEM_FENCE);
-            scan[lid] += add;
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        if (keep) list[c + scan[lid] - 1] = n;
-        c += scan[LS - 1];
+        scan[lid] += add;
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0) counts[(long)h * n_rows + row] = c;
+    int at = scan[lid] - c;
+    for (int n = b0; n < b1; ++n)
+        if (kept_block(rank, ex, n, lim)) list[at++] = n;
+    if (lid == LS - 1) counts[(long)h * n_rows + row] = scan[LS - 1];
 }

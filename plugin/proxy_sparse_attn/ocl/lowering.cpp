@@ -51,10 +51,10 @@ int64_t bm_budget_bytes() {
     return v;
 }
 
-// Local memory of the sorting kernels (exact_rows: keys, indices and keep flags of one row, and
-// the flags of its queries).
+// Local memory of the sorting kernels (the largest, exact_tail: keys, indices and keep flags of
+// one row, and a flag).
 size_t sort_local(const geometry& geo) {
-    return size_t(next_pow2(geo.n_kblocks)) * 9 + size_t(wg_sort + 1) * 4;
+    return size_t(next_pow2(geo.n_kblocks)) * 9 + 4;
 }
 
 // The quantize kernels of proxy_estimate.cl: QL = 16 items per row, QR = 8 rows per work-group.
@@ -65,6 +65,15 @@ nd_range quantize_range(int64_t rows, int64_t heads) {
 }
 nd_range quantize_local() {
     return range3(quantize_lanes, quantize_rows_per_group, 1);
+}
+
+// The merges of proxy_estimate.cl: MQ = 32 queries per work-group, MW = 4 items a query.
+constexpr size_t merge_queries = 32, merge_items = 4;
+nd_range merge_range(size_t queries, int64_t heads) {
+    return range3((queries + merge_queries - 1) / merge_queries * merge_queries, merge_items, size_t(heads));
+}
+nd_range merge_local() {
+    return range3(merge_queries, merge_items, 1);
 }
 
 // The device buffers of one run, step by step.
@@ -78,8 +87,10 @@ struct run_state {
     scratch pooled_q, pooled_k, pq8, pqs, pk8, pks; // step 1
     scratch row_max, row_inv, scores, ranks;        // steps 2-3
     est::packed_upload samples;                     // the sample rows (part numbers:)
-    int s_m = 0, s_q = 0, s_count = 0, s_mass = 0, s_tail = 0, s_exact = 0, bq_pos = 0, bq_nblk = 0;
-    scratch bq8, bqs, hk8, hks;                            // measured queries, head keys
+    int s_m = 0, s_q = 0, s_count = 0, s_mass = 0, s_tail = 0, s_exact = 0, s_t0 = 0, bq_pos = 0, bq_nblk = 0;
+    int t_s = 0, t_q = 0;       // the queries of exact tail rows: their sample, their measured-query index
+    int32_t n_tail = 0;         // how many
+    scratch bq8, bqs, hk8, hks; // measured queries, head keys
     scratch qbm, qbs, qM, qinv, qtot, mass;                // step 4
     scratch sample_budget, budgets, exact, counts, blocks; // steps 5-6
 
@@ -106,13 +117,14 @@ void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
     const int64_t d = geo.d, dp = int8_row_bytes(d);
     st.pooled_q = est::temp(ctx, geo.g * geo.n_sq * d);
     st.pooled_k = est::temp(ctx, geo.g * geo.n_sk * d);
-    ctx.launch(st.est_kernel("proxy_pool_q"), range3(size_t(d), size_t(geo.n_sq), size_t(geo.g)), {}, q.mem,
-               q.shape, st.pooled_q.mem(), int32_t(geo.n_sq), int32_t(geo.sq_first), geo.n_past,
+    const size_t pool_dims = d % 4 == 0 ? 4 : 1; // POOL_DIMS of proxy_estimate.cl
+    ctx.launch(st.est_kernel("proxy_pool_q"), range3(size_t(d) / pool_dims, size_t(geo.n_sq), size_t(geo.g)),
+               {}, q.mem, q.shape, st.pooled_q.mem(), int32_t(geo.n_sq), int32_t(geo.sq_first), geo.n_past,
                (geo.row0 + 1) * geo.B, int32_t(geo.S), int32_t(geo.heads_per_group),
                1.0f / float(geo.heads_per_group));
-    ctx.launch(st.est_kernel("proxy_pool_k"), range3(size_t(d), size_t(geo.n_sk), size_t(geo.g)), {}, k.mem,
-               k.shape, st.pooled_k.mem(), int32_t(geo.n_sk), int32_t(geo.KS), int32_t(geo.kv_per_group),
-               1.0f / float(geo.kv_per_group));
+    ctx.launch(st.est_kernel("proxy_pool_k"), range3(size_t(d) / pool_dims, size_t(geo.n_sk), size_t(geo.g)),
+               {}, k.mem, k.shape, st.pooled_k.mem(), int32_t(geo.n_sk), int32_t(geo.KS),
+               int32_t(geo.kv_per_group), 1.0f / float(geo.kv_per_group));
     const auto quantize = [&](const scratch& src, int64_t rows_in, int64_t rows_out, float extra, scratch& q8,
                               scratch& qs) {
         q8 = est::temp(ctx, geo.g * rows_out * dp, 1);
@@ -147,7 +159,7 @@ void proxy_scores(run_state& st) {
         const size_t nqb = size_t(i_end - i_begin);
         proxy_block_stats(ctx, st.bst, st.proxy_plan, geo, st.pq8.mem(), st.pqs.mem(), st.pk8.mem(),
                           st.pks.mem(), bm.mem(), bs.mem(), i_begin, i_end);
-        ctx.launch(st.est_kernel("proxy_merge"), range2(nqb, size_t(geo.g)), {}, bm.mem(), bs.mem(),
+        ctx.launch(st.est_kernel("proxy_merge"), merge_range(nqb, geo.g), merge_local(), bm.mem(), bs.mem(),
                    st.row_max.mem(), st.row_inv.mem(), i_begin, i_end, n_sq, sq_first, geo.n_past, first_full,
                    int32_t(geo.S), int32_t(geo.B), nb);
         ctx.launch(st.est_kernel("proxy_blockmax"), range3(size_t(nb), size_t(m1 - m0), size_t(geo.g)), {},
@@ -170,7 +182,7 @@ void rank_rows(run_state& st) {
 // The sample rows and measured queries (geometry.h) as device arrays.
 void upload_samples(run_state& st) {
     const geometry& geo = st.geo;
-    std::vector<int32_t> m, q, count, mass, tail, exact, nblk;
+    std::vector<int32_t> m, q, count, mass, tail, exact, t0, nblk, ts, tq;
     std::vector<int64_t> pos;
     for (const sample_row& s : geo.samples) {
         m.push_back(int32_t(s.m));
@@ -179,17 +191,26 @@ void upload_samples(run_state& st) {
         mass.push_back(int32_t(s.mass_index));
         tail.push_back(s.tail ? 1 : 0);
         exact.push_back(geo.exact_sample(s) ? 1 : 0);
+        t0.push_back(int32_t(ts.size()));
         for (int64_t i = 0; i < s.count; ++i) {
             pos.push_back(s.pos(i));
             nblk.push_back(int32_t(s.m + 1));
+            if (s.tail && geo.exact_sample(s)) {
+                ts.push_back(int32_t(&s - geo.samples.data()));
+                tq.push_back(int32_t(s.q_index + i));
+            }
         }
     }
+    st.n_tail = int32_t(ts.size());
     st.s_m = st.samples.add(m);
     st.s_q = st.samples.add(q);
     st.s_count = st.samples.add(count);
     st.s_mass = st.samples.add(mass);
     st.s_tail = st.samples.add(tail);
     st.s_exact = st.samples.add(exact);
+    st.s_t0 = st.samples.add(t0);
+    st.t_s = st.samples.add(ts);
+    st.t_q = st.samples.add(tq);
     st.bq_pos = st.samples.add(pos);
     st.bq_nblk = st.samples.add(nblk);
     st.samples.send(st.ctx);
@@ -219,13 +240,16 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
     st.mass = est::temp(ctx, geo.H * geo.n_mass);
     sample_block_stats(ctx, st.bst, st.sample_plan, geo, st.bq8.mem(), st.bqs.mem(), st.hk8.mem(),
                        st.hks.mem(), st.samples.mem(st.bq_pos), st.qbm.mem(), st.qbs.mem());
-    ctx.launch(st.est_kernel("sample_merge"), range2(size_t(nbq), size_t(geo.H)), {}, st.qbm.mem(),
+    ctx.launch(st.est_kernel("sample_merge"), merge_range(size_t(nbq), geo.H), merge_local(), st.qbm.mem(),
                st.qbs.mem(), st.samples.mem(st.bq_nblk), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
                int32_t(nbq), int32_t(nb));
-    ctx.launch(st.est_kernel("sample_mass"), range3(size_t(nb), geo.samples.size(), size_t(geo.H)), {},
-               st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.samples.mem(st.s_m),
-               st.samples.mem(st.s_q), st.samples.mem(st.s_count), st.samples.mem(st.s_mass), st.mass.mem(),
-               int32_t(nbq), int32_t(geo.n_mass), int32_t(nb));
+    constexpr size_t mass_blocks = 128; // SM_BLOCKS of proxy_estimate.cl
+    ctx.launch(
+        st.est_kernel("sample_mass"),
+        range3((size_t(nb) + mass_blocks - 1) / mass_blocks * mass_blocks, geo.samples.size(), size_t(geo.H)),
+        range3(mass_blocks, 1, 1), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(),
+        st.samples.mem(st.s_m), st.samples.mem(st.s_q), st.samples.mem(st.s_count), st.samples.mem(st.s_mass),
+        st.mass.mem(), int32_t(nbq), int32_t(geo.n_mass), int32_t(nb));
 }
 
 // Step 5: blocks per (head, row) beyond the forced ones (ref/estimate.cpp budgets()).
@@ -276,13 +300,23 @@ void exact_rows(run_state& st) {
                                  [&](const sample_row& s) { return geo.exact_sample(s); });
     if (!any) return;
     const size_t ns = geo.samples.size(), n = size_t(st.sort_n());
+    const int32_t row0 = int32_t(geo.row0), n_rows = int32_t(geo.n_rows), nb = int32_t(geo.n_kblocks);
     ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
-               st.mass.mem(), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
-               st.samples.mem(st.s_m), st.samples.mem(st.s_q), st.samples.mem(st.s_count),
-               st.samples.mem(st.s_mass), st.samples.mem(st.s_tail), st.samples.mem(st.s_exact),
-               st.exact.mem(), int32_t(geo.n_bq), int32_t(geo.n_mass), int32_t(geo.n_kblocks),
-               int32_t(geo.row0), int32_t(geo.n_rows), int32_t(geo.force), geo.gamma, st.sort_n(),
-               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{size_t(wg_sort + 1) * 4});
+               st.mass.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_mass), st.samples.mem(st.s_exact),
+               st.exact.mem(), int32_t(geo.n_mass), row0, n_rows, int32_t(geo.force), geo.gamma, st.sort_n(),
+               local_mem{n * 4}, local_mem{n * 4}, local_mem{n});
+    if (st.n_tail == 0) return;
+    // the tail rows' queries, each from its row's set alone (in parallel), then or-ed into it
+    const scratch added = est::temp(ctx, geo.H * int64_t(st.n_tail) * geo.n_kblocks, 1);
+    ctx.launch(st.srt_kernel("exact_tail"), range2(size_t(wg_sort) * size_t(st.n_tail), size_t(geo.H)),
+               range2(wg_sort, 1), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
+               st.samples.mem(st.s_m), st.samples.mem(st.t_s), st.samples.mem(st.t_q), st.exact.mem(),
+               added.mem(), int32_t(geo.n_bq), st.n_tail, nb, row0, n_rows, geo.gamma, st.sort_n(),
+               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{4});
+    ctx.launch(st.srt_kernel("exact_merge"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
+               added.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_count), st.samples.mem(st.s_tail),
+               st.samples.mem(st.s_exact), st.samples.mem(st.s_t0), st.exact.mem(), st.n_tail, nb, row0,
+               n_rows);
 }
 
 // Step 6: the kept lists.

@@ -309,8 +309,12 @@ void budgets(const geometry& geo, estimate& e) {
 // forced blocks; then blocks in the order of the row's mass (descending, ties by index) until
 // the kept mass (summed in index order over the forced blocks, then in the order added) reaches
 // gamma of the row's mass (sum in index order); then, on a tail row (the queries that ask a
-// prompt's question), query by query in order, the query's own blocks in the order of its mass
-// until its kept mass reaches gamma of its own. Spread sample rows keep gamma of the row's mass
+// prompt's question), the union over its queries of each query's own blocks: in the order of its
+// mass, those outside the row's set until the query's mass in the row's set and them (summed in
+// index order over the row's set, then in the order added) reaches gamma of its own. Every query
+// starts from the row's set alone, so the queries are independent (the device takes them in
+// parallel); a query that started from the blocks earlier queries added would stop no later, so
+// the union holds what the sequential form keeps. Spread sample rows keep gamma of the row's mass
 // like every other row: per-query sets there cost density (a union over the row's queries)
 // without a retrieval to protect.
 void exact_set(const geometry& geo, const work& w, const float* mass, int64_t h, const sample_row& s,
@@ -331,6 +335,7 @@ void exact_set(const geometry& geo, const work& w, const float* mass, int64_t h,
         }
     if (!s.tail) return;
     std::vector<float> pq(size_t(m + 1));
+    std::vector<uint8_t> added(size_t(m + 1), 0);
     for (int64_t i = 0; i < s.count; ++i) {
         const int64_t it = h * geo.n_bq + s.q_index + i;
         for (int64_t n = 0; n <= m; ++n)
@@ -343,10 +348,12 @@ void exact_set(const geometry& geo, const work& w, const float* mass, int64_t h,
         sort_desc(pq.data(), m + 1, order);
         for (int64_t r = 0; r <= m && !(rec >= qthr); ++r)
             if (!keep[order[size_t(r)]]) {
-                keep[order[size_t(r)]] = 1;
+                added[size_t(order[size_t(r)])] = 1;
                 rec = rec + pq[size_t(order[size_t(r)])];
             }
     }
+    for (int64_t n = 0; n <= m; ++n)
+        keep[n] = keep[n] | added[size_t(n)];
 }
 
 void exact_rows(const geometry& geo, estimate& e, const work& w, int n_threads) {
