@@ -46,7 +46,7 @@ struct tuning {
     int quantize_wg = 64; // cpy.cl k_cpy_quant blocks per work-group
     int fa_threads = 128; // flash_attn.cl work-group size (FA_BM * FA_TPQ)
     // flash_attn_tiled: which kernel and geometry (0: flash_attn_tiled.cl; 1-3: the Q-resident
-    // flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp)
+    // flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp; NVIDIA's entry takes 1)
     int fat_variant = 0;
     // registers a work-item of flash_attn_tiled may use (-cl-nv-maxrregcount where the device has
     // cl_nv_compiler_options; 0: the compiler's choice), for occupancy experiments

@@ -79,8 +79,9 @@ TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
         tuning_env env("norm_wg=48"); // reductions need a power of two
         EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
     }
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 1); // the portable attention kernel
     {
-        tuning_env env("fat_variant=0"); // the portable attention kernel: 0 (as today) to 3
+        tuning_env env("fat_variant=0"); // 0 to 3
         EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 0);
     }
     {

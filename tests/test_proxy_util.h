@@ -182,6 +182,11 @@ inline std::vector<attn_case> shape_cases() {
     x.Hkv = 1;
     x.min_tokens = 0;
     v.push_back(x);
+    x = c; // a head dim that is not a multiple of 4: the pooling kernels take a dim an item
+    x.d = 42;
+    x.N = 300;
+    x.kv = PA_TYPE_F16;
+    v.push_back(x);
     return v;
 }
 
@@ -227,11 +232,6 @@ inline std::vector<attn_case> estimator_cases() {
     v.push_back(c);
     c.S = 1;
     c.B = 16;
-    c.kv = PA_TYPE_F16;
-    v.push_back(c);
-    c = attn_case{};
-    c.d = 42; // not a multiple of 4: proxy_pool_k a dim an item
-    c.N = 300;
     c.kv = PA_TYPE_F16;
     v.push_back(c);
     c = attn_case{};
