@@ -16,22 +16,7 @@
 // positions from first_tile * 64) and the keys come from that row's kept blocks only
 // (counts [H][n_rows], blocks [H][tri_total], as written by build_mask).
 
-#ifndef FA_D
-#define FA_D 128
-#endif
-#ifndef FA_K_F16
-#define FA_K_F16 0
-#endif
-#ifndef FA_V_F16
-#define FA_V_F16 0
-#endif
-
-#ifndef FA_SPARSE
-#define FA_SPARSE 0
-#endif
-#ifndef FA_VEC
-#define FA_VEC 0
-#endif
+// FA_D, FA_K_F16, FA_V_F16, FA_SPARSE, FA_VEC and TLOAD_K / TLOAD_V: flash_attn_tiled_common.cl
 
 #define TBM 64              // queries per work-group
 #define TBN 32              // keys per tile
@@ -40,23 +25,6 @@
 #define TPAD 4              // row padding of staged tiles (keeps 16-byte alignment)
 #define TDPT (FA_D / 8)     // output dims per work-item (a multiple of 4)
 
-#if FA_K_F16
-#define TLOAD_K(p) load_half(p)
-#else
-#define TLOAD_K(p) (*(global const float*)(p))
-#endif
-#if FA_V_F16
-#define TLOAD_V(p) load_half(p)
-#define TLOAD_V4(p) vload_half4(0, (global const half*)(p))
-#else
-#define TLOAD_V(p) (*(global const float*)(p))
-#define TLOAD_V4(p) vload4(0, (global const float*)(p))
-#endif
-#if FA_K_F16
-#define TLOAD_K4(p) vload_half4(0, (global const half*)(p))
-#else
-#define TLOAD_K4(p) vload4(0, (global const float*)(p))
-#endif
 #define TKB (FA_K_F16 ? 2 : 4) // bytes of a K element
 #define TVB (FA_V_F16 ? 2 : 4)
 

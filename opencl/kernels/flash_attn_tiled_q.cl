@@ -17,21 +17,7 @@
 // Local-memory reads of a warp (4 query groups x 8 key groups): Q a 64-byte broadcast, K, V a
 // 128-byte row, P a 64-byte broadcast; row strides of 4 mod 32 floats keep them conflict-free.
 
-#ifndef FA_D
-#define FA_D 128
-#endif
-#ifndef FA_K_F16
-#define FA_K_F16 0
-#endif
-#ifndef FA_V_F16
-#define FA_V_F16 0
-#endif
-#ifndef FA_SPARSE
-#define FA_SPARSE 0
-#endif
-#ifndef FA_VEC
-#define FA_VEC 0
-#endif
+// FA_D, FA_K_F16, FA_V_F16, FA_SPARSE, FA_VEC and TLOAD_K / TLOAD_V: flash_attn_tiled_common.cl
 
 #ifndef FQ_BM
 #define FQ_BM 32 // queries per work-group
@@ -78,20 +64,6 @@
 #endif
 #define FQ_NP (FQ_DPW / FQ_PW) // pieces per work-item, FQ_NGK * FQ_PW dims apart
 
-#if FA_K_F16
-#define FQ_LOAD_K(p) load_half(p)
-#define FQ_LOAD_K4(p) vload_half4(0, (global const half*)(p))
-#else
-#define FQ_LOAD_K(p) (*(global const float*)(p))
-#define FQ_LOAD_K4(p) vload4(0, (global const float*)(p))
-#endif
-#if FA_V_F16
-#define FQ_LOAD_V(p) load_half(p)
-#define FQ_LOAD_V4(p) vload_half4(0, (global const half*)(p))
-#else
-#define FQ_LOAD_V(p) (*(global const float*)(p))
-#define FQ_LOAD_V4(p) vload4(0, (global const float*)(p))
-#endif
 // rows [j0, j0 + nrows) of a K or V head (keys past s1 as zeros), dims [c0, c0 + ncols), into
 // dst[n * stride + c]; nb1, nb0: the row and element strides in bytes (FA_VEC: nb0 = element size)
 #if FA_VEC
@@ -185,7 +157,7 @@ FQ_UNROLL
             for (int b = 0; b < FQ_RK; ++b) s[a][b] = 0.0f;
         for (int d0 = 0; d0 < FA_D; d0 += FQ_DC) {
             barrier(CLK_LOCAL_MEM_FENCE); // KV free (the last tile's V, the last step's K); Qs written
-            FQ_STAGE(KV, FQ_KS, kh, k_nb.s1, k_nb.s0, FQ_LOAD_K4, FQ_LOAD_K, j0, FQ_BN, d0, FQ_DC, s1)
+            FQ_STAGE(KV, FQ_KS, kh, k_nb.s1, k_nb.s0, TLOAD_K4, TLOAD_K, j0, FQ_BN, d0, FQ_DC, s1)
             barrier(CLK_LOCAL_MEM_FENCE);
             for (int c = 0; c < FQ_DC; c += 4) {
                 float4 qa[4];
@@ -250,7 +222,7 @@ FQ_UNROLL
         // O += P V, FQ_VK keys of V at a time
         for (int vs = 0; vs < FQ_BN; vs += FQ_VK) {
             if (vs > 0) barrier(CLK_LOCAL_MEM_FENCE); // the last V keys read
-            FQ_STAGE(KV, FQ_QS, vh, v_nb.s1, v_nb.s0, FQ_LOAD_V4, FQ_LOAD_V, j0 + vs, FQ_VK, 0, FA_D, s1)
+            FQ_STAGE(KV, FQ_QS, vh, v_nb.s1, v_nb.s0, TLOAD_V4, TLOAD_V, j0 + vs, FQ_VK, 0, FA_D, s1)
             barrier(CLK_LOCAL_MEM_FENCE); // P and V visible
             for (int n = 0; n < FQ_VK; ++n) {
                 const float4 p = vload4(0, P + (vs + n) * FQ_PS + gq * 4);

@@ -49,11 +49,14 @@ void make_rows(flex_device& st, const operand& q, const operand& k) {
         count.push_back(int32_t(geo.row_end(m) - geo.row_begin(m)));
     }
     st.n_ranges = int32_t(first.size());
-    const scratch first_d = est::upload(ctx, first), count_d = est::upload(ctx, count);
+    est::packed_upload ranges(ctx); // both arrays in one write
+    const int first_part = ranges.add(first), count_part = ranges.add(count);
+    ranges.send(ctx);
     st.pq8 = est::temp(ctx, geo.H * st.n_ranges * d, 1);
     st.pqs = est::temp(ctx, geo.H * st.n_ranges);
     ctx.launch(st.kernel("flex_pool_q"), range2(size_t(st.n_ranges), size_t(geo.H)), {}, q.mem, q.shape,
-               first_d.mem(), count_d.mem(), st.pq8.mem(), st.pqs.mem(), st.n_ranges, geo.scale);
+               ranges.mem(first_part), ranges.mem(count_part), st.pq8.mem(), st.pqs.mem(), st.n_ranges,
+               geo.scale);
     st.pk8 = est::temp(ctx, geo.Hkv * nb * d, 1);
     st.pks = est::temp(ctx, geo.Hkv * nb);
     ctx.launch(st.kernel("flex_pool_k"), range2(size_t(nb), size_t(geo.Hkv)), {}, k.mem, k.shape,
