@@ -87,6 +87,17 @@ inline void run_on_host(context& ctx, const graph& g, backend& b) {
     b.compute(g.nodes);
 }
 
+// Relative L2 error ||a - ref|| / ||ref||; infinite when a holds a non-finite value.
+inline double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (!std::isfinite(a[i])) return INFINITY;
+        num += double(a[i] - ref[i]) * double(a[i] - ref[i]);
+        den += double(ref[i]) * double(ref[i]);
+    }
+    return std::sqrt(num / den);
+}
+
 // Normalised mean squared error sum((a-b)^2) / sum(b^2); b is the reference.
 inline double nmse(const std::vector<float>& out, const std::vector<float>& ref) {
     double err = 0.0, norm = 0.0;

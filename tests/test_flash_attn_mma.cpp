@@ -47,16 +47,6 @@ struct attn_case {
     bool permuted = false; // q/k/v as permuted views of [d, heads, n] tensors (as a model makes them)
 };
 
-double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (!std::isfinite(a[i])) return INFINITY;
-        num += double(a[i] - ref[i]) * double(a[i] - ref[i]);
-        den += double(ref[i]) * double(ref[i]);
-    }
-    return std::sqrt(num / den);
-}
-
 // Builds q/k/v and the node with make_node, runs it on OpenCL (PA_MMA=emulate) and on the CPU;
 // returns rel_l2 of the OpenCL result and whether it ran on OpenCL.
 template <class F> double run_both(const attn_case& c, uint32_t seed, F make_node, bool* on_ocl) {
@@ -89,7 +79,7 @@ template <class F> double run_both(const attn_case& c, uint32_t seed, F make_nod
     pa::scheduler s({env().cpu.get()});
     s.compute(g);
     ref = pa::test::get_values(out);
-    return rel_l2(got, ref);
+    return pa::test::rel_l2(got, ref);
 }
 
 // f16 operands (Q, K, V and P rounded to f16, f32 accumulation): a few 1e-4 relative.

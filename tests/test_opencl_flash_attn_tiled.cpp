@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "backend_ops_util.h"
 #include "flash_attn_tiled.h"
 #include "pa/types.h"
 
@@ -174,16 +175,6 @@ shape_ref shape(int64_t d, int64_t rows, int64_t heads, uint64_t elem, uint64_t 
     return s;
 }
 
-double rel_l2(const std::vector<float>& a, const std::vector<float>& ref) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (!std::isfinite(a[i])) return INFINITY;
-        num += double(a[i] - ref[i]) * double(a[i] - ref[i]);
-        den += double(ref[i]) * double(ref[i]);
-    }
-    return std::sqrt(num / den);
-}
-
 class FlashAttnTiled : public ::testing::TestWithParam<tiled_case> {};
 
 TEST_P(FlashAttnTiled, EveryVariantMatchesTheReference) {
@@ -223,7 +214,7 @@ TEST_P(FlashAttnTiled, EveryVariantMatchesTheReference) {
         check(clEnqueueReadBuffer(device()->queue(), mo.get(), CL_TRUE, 0, got.size() * 4, got.data(), 0,
                                   nullptr, nullptr),
               "test read");
-        EXPECT_LT(rel_l2(got, want), 2e-6) << "variant " << variant;
+        EXPECT_LT(pa::test::rel_l2(got, want), 2e-6) << "variant " << variant;
     }
 }
 

@@ -38,28 +38,39 @@ inline int sq_row_first(int m, int row0, int sq_first, int kpb) {
 }
 
 // ---- step 1: proxy pooling ----------------------------------------------------------------
-// out [g][n_sq][HEAD_DIM] = (sum over the group's query heads, in head order) * inv_q; an item takes
-// POOL_DIMS consecutive dims, 8 heads' loads issued before any is added. Global
-// (HEAD_DIM / POOL_DIMS, n_sq, g).
+// An item of the pooling kernels takes POOL_DIMS consecutive dims (4 where HEAD_DIM allows: Q's
+// and K's rows are contiguous, and vload4 / vload_half4 need only the element's alignment).
 #if HEAD_DIM % 4 == 0
 #define POOL_DIMS 4
 #define POOL_VEC float4
-#define LOAD_Q(p) vload4(0, (__global const float*)(p))
+#define POOL_LOAD(p, f16) ((f16) ? vload_half4(0, (__global const half*)(p)) : vload4(0, (__global const float*)(p)))
 #define STORE_POOL(v, p) vstore4(v, 0, p)
-#if K_F16
-#define LOAD_KP(p) vload_half4(0, (__global const half*)(p))
-#else
-#define LOAD_KP(p) vload4(0, (__global const float*)(p))
-#endif
 #else
 #define POOL_DIMS 1
 #define POOL_VEC float
-#define LOAD_Q(p) (*(__global const float*)(p))
+#define POOL_LOAD(p, f16) ((f16) ? vload_half(0, (__global const half*)(p)) : *(__global const float*)(p))
 #define STORE_POOL(v, p) (*(p) = (v))
-#define LOAD_KP(p) LOAD_K(p)
 #endif
 #define POOL_BATCH 8
 
+// The sum, in head order, of heads h0 .. h0 + count - 1 at base (heads stride bytes apart; f16:
+// stored as f16), POOL_BATCH heads' loads issued before any is added.
+inline POOL_VEC pool_heads(__global const uchar* base, ulong stride, int h0, int count, int f16) {
+    POOL_VEC sum = 0.0f;
+    int h = h0;
+    for (; h + POOL_BATCH <= h0 + count; h += POOL_BATCH) {
+        POOL_VEC v[POOL_BATCH];
+#pragma unroll
+        for (int u = 0; u < POOL_BATCH; ++u) v[u] = POOL_LOAD(base + (h + u) * stride, f16);
+#pragma unroll
+        for (int u = 0; u < POOL_BATCH; ++u) sum += v[u];
+    }
+    for (; h < h0 + count; ++h) sum += POOL_LOAD(base + h * stride, f16);
+    return sum;
+}
+
+// out [g][n_sq][HEAD_DIM] = (sum over the group's query heads, in head order) * inv_q. Global
+// (HEAD_DIM / POOL_DIMS, n_sq, g).
 __kernel void proxy_pool_q(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global float* out,
                            int n_sq, int sq_first, long n_past, long first_full, int S, int heads_per_group,
                            float inv_q) {
@@ -67,40 +78,19 @@ __kernel void proxy_pool_q(__global const uchar* q, ulong q_offs, long4 q_ne, ul
     if (c >= HEAD_DIM || i >= n_sq) return;
     const long t = sq_pos(i, sq_first, n_past, first_full, S) - n_past;
     __global const uchar* base = q + q_offs + t * q_nb.s1 + c * q_nb.s0;
-    POOL_VEC sum = 0.0f;
-    int h = j * heads_per_group;
-    const int h_end = h + heads_per_group;
-    for (; h + POOL_BATCH <= h_end; h += POOL_BATCH) {
-        POOL_VEC v[POOL_BATCH];
-#pragma unroll
-        for (int u = 0; u < POOL_BATCH; ++u) v[u] = LOAD_Q(base + (h + u) * q_nb.s2);
-#pragma unroll
-        for (int u = 0; u < POOL_BATCH; ++u) sum += v[u];
-    }
-    for (; h < h_end; ++h) sum += LOAD_Q(base + h * q_nb.s2);
-    STORE_POOL(sum * inv_q, out + ((long)j * n_sq + i) * HEAD_DIM + c);
+    STORE_POOL(pool_heads(base, q_nb.s2, j * heads_per_group, heads_per_group, 0) * inv_q,
+               out + ((long)j * n_sq + i) * HEAD_DIM + c);
 }
 
-// out [g][n_sk][HEAD_DIM]: keys at positions i * KS, mean over the group's kv heads, POOL_DIMS
-// dims an item (K's rows are contiguous; vload4 / vload_half4 need only the element's alignment).
-// Global (HEAD_DIM / POOL_DIMS, n_sk, g).
+// out [g][n_sk][HEAD_DIM]: keys at positions i * KS, mean over the group's kv heads. Global
+// (HEAD_DIM / POOL_DIMS, n_sk, g).
 __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb, __global float* out,
                            int n_sk, int KS, int kv_per_group, float inv_k) {
     const int c = get_global_id(0) * POOL_DIMS, i = get_global_id(1), j = get_global_id(2);
     if (c >= HEAD_DIM || i >= n_sk) return;
     __global const uchar* base = k + k_offs + (long)i * KS * k_nb.s1 + c * k_nb.s0;
-    POOL_VEC sum = 0.0f;
-    int h = j * kv_per_group;
-    const int h_end = h + kv_per_group;
-    for (; h + POOL_BATCH <= h_end; h += POOL_BATCH) {
-        POOL_VEC v[POOL_BATCH];
-#pragma unroll
-        for (int u = 0; u < POOL_BATCH; ++u) v[u] = LOAD_KP(base + (h + u) * k_nb.s2);
-#pragma unroll
-        for (int u = 0; u < POOL_BATCH; ++u) sum += v[u];
-    }
-    for (; h < h_end; ++h) sum += LOAD_KP(base + h * k_nb.s2);
-    STORE_POOL(sum * inv_k, out + ((long)j * n_sk + i) * HEAD_DIM + c);
+    STORE_POOL(pool_heads(base, k_nb.s2, j * kv_per_group, kv_per_group, K_F16) * inv_k,
+               out + ((long)j * n_sk + i) * HEAD_DIM + c);
 }
 
 // ---- quantization ---------------------------------------------------------------------------
