@@ -22,6 +22,8 @@ constexpr uint64_t local_budget_cap = 48 * 1024; // portable: NVIDIA's static lo
 struct tiled_geometry {
     std::string_view program, kernel;
     int64_t bm, bn, wg, vk; // queries a work-group, keys a tile, work-items, V keys a stage (q only)
+    bool pipelined = false; // FQ_PF: each stage's loads issued before the previous stage's products
+    int unroll_s = 0;       // FQ_UNROLL_S: S's loop over dims unrolled so often (GPUs)
 };
 constexpr tiled_geometry geometries[] = {
     {"flash_attn_tiled.cl", "k_flash_attn_tiled", 64, 32, 128, 0},
@@ -31,6 +33,8 @@ constexpr tiled_geometry geometries[] = {
     {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 64, 32},
     // 32 x 32, 64 work-items: S 4 x 4, O 4 x d/8, K and V of a tile staged at once (4 barriers a tile)
     {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 32, 64, 32},
+    // 1 with pipelined staging (4-dim loads only, else as 1) and S's loop over dims unrolled by 2
+    {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 128, 32, true, 2},
 };
 static_assert(std::size(geometries) == flash_attn_tiled_variants);
 
@@ -89,15 +93,18 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
                       const operand& o, int32_t n_past, bool causal, float scale,
                       const device_block_mask* mask, int variant) {
     const int64_t d = q.shape.ne.s[0];
+    const bool vec = rows_vectorizable(q, k, v);
     const int picked = pick_variant(ctx, d, variant);
     if (picked < 0) throw error(fmt::format("flash_attn_tiled: head dim {} does not fit", d), PA_ERR_INVALID);
     const tiled_geometry& g = geometries[picked];
-    std::string opts = fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={} -DFA_VEC={}", d,
-                                   int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0,
-                                   int(rows_vectorizable(q, k, v)));
+    std::string opts =
+        fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={} -DFA_VEC={}", d,
+                    int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0, int(vec));
     if (g.vk > 0) // (unrolling hints on GPUs only: on PoCL's CPU devices they double the compile time)
-        opts += fmt::format(" -DFQ_BM={} -DFQ_BN={} -DFQ_WG={} -DFQ_DC={} -DFQ_VK={}{}", g.bm, g.bn, g.wg,
-                            k_dims(g, d), g.vk, ctx.caps().is_gpu ? "" : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
+        opts += fmt::format(" -DFQ_BM={} -DFQ_BN={} -DFQ_WG={} -DFQ_DC={} -DFQ_VK={} -DFQ_PF={}{}", g.bm,
+                            g.bn, g.wg, k_dims(g, d), g.vk, int(g.pipelined && vec),
+                            ctx.caps().is_gpu ? fmt::format(" -DFQ_UNROLL_S={}", g.unroll_s)
+                                              : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
     if (const int regs = ctx.tune().fat_maxrreg;
         regs > 0 && ctx.caps().extensions.find("cl_nv_compiler_options") != std::string::npos)
         opts += fmt::format(" -cl-nv-maxrregcount={}", regs);

@@ -7,11 +7,12 @@
 #include <cstdint>
 
 #include "flash_attn.h"
+#include "tuning.h"
 
 namespace pa::ocl {
 
 // Variants 0 .. flash_attn_tiled_variants - 1 (fat_variant).
-inline constexpr int flash_attn_tiled_variants = 4;
+inline constexpr int flash_attn_tiled_variants = fat_variants;
 
 // Head dims 32..128 in steps of 32 whose tiles fit the device's local memory ($PA_FA_TILED=0: never);
 // a variant that does not fit gives way to variant 0.

@@ -79,7 +79,7 @@ const std::vector<vendor_entry>& table() {
           {"mmq_wn", 2},
           {"mmq_wm", 2},
           {"mmq_stages", 3},
-          {"fat_variant", 1}},
+          {"fat_variant", 4}},
          {}},
         // a smaller local-memory footprint per EU thread
         {"intel", {{"mm_tm", 32}, {"mm_tn", 32}}, {}},
@@ -186,10 +186,11 @@ tuning tuning_for(const device_caps& dev) {
     if (t.mm_tm % t.mm_wm || t.mm_tn % t.mm_wn || !power_of_two(t.norm_wg) || !power_of_two(t.softmax_wg) ||
         !power_of_two(t.mv_wg) || t.mv_max_n > 64 || !power_of_two(t.mvq_lanes) || !power_of_two(t.mvq_wg) ||
         t.mvq_wg < 2 * t.mvq_lanes || t.mvq_wg > 1024 || t.mvq_chunk % 2 || t.mvq_chunk < 2 ||
-        t.mvq_chunk > 64 || t.fat_variant > 3)
+        t.mvq_chunk > 64 || t.fat_variant < 0 || t.fat_variant >= fat_variants)
         throw error(
-            "OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be powers of two, "
-            "fat_variant be 0-3");
+            fmt::format("OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be "
+                        "powers of two, fat_variant be 0 to {}",
+                        fat_variants - 1));
     if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
         (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3, "

@@ -17,6 +17,9 @@
 
 namespace pa::ocl {
 
+// How many flash_attn_tiled variants there are (tuning key fat_variant: 0 .. fat_variants - 1).
+inline constexpr int fat_variants = 5;
+
 struct tuning {
     // mul_mat.cl k_mul_mat_tiled: TM x TN tile, TK k-step, WM x WN outputs per thread
     int mm_tm = 64, mm_tn = 64, mm_tk = 32, mm_wm = 4, mm_wn = 4;
@@ -45,8 +48,8 @@ struct tuning {
     int cpy_wg = 256;     // cpy.cl k_cpy_elem, k_cpy_blocks work-group size
     int quantize_wg = 64; // cpy.cl k_cpy_quant blocks per work-group
     int fa_threads = 128; // flash_attn.cl work-group size (FA_BM * FA_TPQ)
-    // flash_attn_tiled: which kernel and geometry (0: flash_attn_tiled.cl; 1-3: the Q-resident
-    // flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp; NVIDIA's entry takes 1)
+    // flash_attn_tiled: which kernel and geometry (0: flash_attn_tiled.cl; 1 .. fat_variants - 1:
+    // the Q-resident flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp; NVIDIA's entry takes 4)
     int fat_variant = 0;
     // registers a work-item of flash_attn_tiled may use (-cl-nv-maxrregcount where the device has
     // cl_nv_compiler_options; 0: the compiler's choice), for occupancy experiments

@@ -3,8 +3,9 @@
 // double-precision reference written here, on odd shapes: head dims 32 / 96 / 128, f16 and f32 K
 // and V, rows loaded 4 dims at a time (FA_VEC) or not (K and V elements 2 apart, odd row strides),
 // causal with n_past and without, GQA, a cache longer than the queries reach (NaN there: never
-// read), a block mask of 128 (FA_SPARSE) with an empty row. Variant 0 (flash_attn_tiled.cl,
-// the default) is BackendOps.FlashAttnExt's on this device; the others run here, one launch each.
+// read), block masks of 64 and 128 (FA_SPARSE) with an empty row, over rows loaded either way.
+// Variant 0 (flash_attn_tiled.cl, the default on PoCL) is BackendOps.FlashAttnExt's on this
+// device; the others run here, one launch each.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -222,7 +223,11 @@ constexpr pa_type f16 = PA_TYPE_F16, f32 = PA_TYPE_F32;
 INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttnTiled,
                          ::testing::Values(tiled_case{128, 77, 5, 9, 4, 2, f16, f16, true, false, 0},
                                            tiled_case{96, 33, 0, 12, 2, 1, f32, f16, false, true, 0},
-                                           tiled_case{32, 90, 100, 3, 2, 2, f16, f32, true, true, 128}),
+                                           tiled_case{32, 90, 100, 3, 2, 2, f16, f32, true, true, 128},
+                                           // 4-dim loads over a mask (the pipelined staging's walk
+                                           // from span to span) and f32 K / V
+                                           tiled_case{64, 300, 37, 5, 4, 2, f16, f16, true, false, 128},
+                                           tiled_case{128, 150, 70, 2, 3, 3, f32, f32, true, false, 64}),
                          [](const auto& info) { return info.param.name(); });
 
 } // namespace

@@ -79,13 +79,14 @@ TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
         tuning_env env("norm_wg=48"); // reductions need a power of two
         EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
     }
-    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 1); // the portable attention kernel
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 4); // the portable attention kernel
     {
-        tuning_env env("fat_variant=0"); // 0 to 3
+        tuning_env env("fat_variant=0"); // 0 to fat_variants - 1
         EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 0);
     }
     {
-        tuning_env env("fat_variant=4");
+        const std::string past_last = "fat_variant=" + std::to_string(pa::ocl::fat_variants);
+        tuning_env env(past_last.c_str());
         EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
     }
 }

@@ -52,8 +52,8 @@ void k_flash_attn_tiled(global const char* q, ulong q_offs, long4 q_ne, ulong4 q
 #if FA_SPARSE
     const int t0 = (first_tile + (int)get_group_id(0)) * TBM - n_past; // may be < 0: those rows are idle
     const int m = (t0 + n_past) / B;
-    const int n_spans = counts[(long)h * n_rows + (m - row0)];
-    global const int* span_list = blocks + (long)h * tri_total + ((long)m * (m + 1) / 2 - (long)row0 * (row0 + 1) / 2);
+    const int n_spans = fa_mask_count(counts, h, m, row0, n_rows);
+    global const int* span_list = fa_mask_list(blocks, h, m, row0, tri_total);
 #else
     const int t0 = get_group_id(0) * TBM;
     const int n_spans = 1;

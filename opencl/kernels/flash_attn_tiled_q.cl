@@ -16,6 +16,11 @@
 // pieces apart), P through local memory (key-major; a row group's 4 rows side by side).
 // Local-memory reads of a warp (4 query groups x 8 key groups): Q a 64-byte broadcast, K, V a
 // 128-byte row, P a 64-byte broadcast; row strides of 4 mod 32 floats keep them conflict-free.
+// FQ_PF 1 (FA_VEC only: 4-element loads of whole rows) pipelines the staging: each stage's global
+// loads are issued before the previous stage's products and kept as raw bits (f16 halves are
+// converted when stored), so their latency hides behind the products; a tile's last stage loads
+// the next tile's first (across kept blocks too). FQ_UNROLL_S (n > 1) asks the compiler to unroll
+// the loop over dims of S = Q K^T n times.
 
 // FA_D, FA_K_F16, FA_V_F16, FA_SPARSE, FA_VEC and TLOAD_K / TLOAD_V: flash_attn_tiled_common.cl
 
@@ -33,6 +38,19 @@
 #endif
 #ifndef FQ_VK
 #define FQ_VK 32 // keys of V staged at a time (divides FQ_BN)
+#endif
+#ifndef FQ_PF
+#define FQ_PF 0
+#endif
+#if FQ_PF && !FA_VEC
+#error "flash_attn_tiled_q.cl: FQ_PF needs FA_VEC"
+#endif
+#define FQ_PRAGMA_(x) _Pragma(#x)
+#define FQ_PRAGMA(x) FQ_PRAGMA_(x)
+#if defined(FQ_UNROLL_S) && FQ_UNROLL_S > 1
+#define FQ_UNROLL_S_LOOP FQ_PRAGMA(unroll FQ_UNROLL_S)
+#else
+#define FQ_UNROLL_S_LOOP
 #endif
 
 // loop unrolling hints (constant trip counts over register arrays); the host turns them off where
@@ -81,6 +99,61 @@
     }
 #endif
 
+#if FQ_PF
+// Pipelined staging: pf holds the raw bits of the next stage (4 elements a uint4: f16 in .xy).
+#define FQ_PF_FLOATS (FQ_BN * FQ_DC > FQ_VK * FA_D ? FQ_BN * FQ_DC : FQ_VK * FA_D)
+#define FQ_PF_N ((FQ_PF_FLOATS / 4 + FQ_WG - 1) / FQ_WG)
+inline float4 fq_halves(uint2 w) { return vload_half4(0, (const private half*)&w); }
+#if FA_K_F16
+#define FQ_RAW_K(p) ((uint4)(vload2(0, (global const uint*)(p)), 0u, 0u))
+#define FQ_CVT_K(r) fq_halves((r).xy)
+#else
+#define FQ_RAW_K(p) as_uint4(vload4(0, (global const float*)(p)))
+#define FQ_CVT_K(r) as_float4(r)
+#endif
+#if FA_V_F16
+#define FQ_RAW_V(p) ((uint4)(vload2(0, (global const uint*)(p)), 0u, 0u))
+#define FQ_CVT_V(r) fq_halves((r).xy)
+#else
+#define FQ_RAW_V(p) as_uint4(vload4(0, (global const float*)(p)))
+#define FQ_CVT_V(r) as_float4(r)
+#endif
+// rows [j0, j0 + nrows) (keys past s1 as zeros), dims [c0, c0 + ncols) into pf
+#define FQ_PF_LOAD(base, nb1, nb0, RAW, j0, nrows, c0, ncols, s1)                                              \
+    FQ_UNROLL for (int i_ = 0; i_ < FQ_PF_N; ++i_) {                                                          \
+        const int e_ = lid + i_ * FQ_WG;                                                                      \
+        if (e_ < (nrows) * (ncols) / 4) {                                                                     \
+            const int n_ = e_ / ((ncols) / 4), c_ = (e_ % ((ncols) / 4)) * 4, j_ = (j0) + n_;                \
+            pf[i_] = j_ < (s1) ? RAW((base) + (ulong)((c0) + c_) * (nb0) + (ulong)j_ * (nb1)) : (uint4)(0u);  \
+        }                                                                                                    \
+    }
+// pf (nrows x ncols, as loaded) into dst[n * stride + c]
+#define FQ_PF_STORE(dst, stride, CVT, nrows, ncols)                                                            \
+    FQ_UNROLL for (int i_ = 0; i_ < FQ_PF_N; ++i_) {                                                          \
+        const int e_ = lid + i_ * FQ_WG;                                                                      \
+        if (e_ < (nrows) * (ncols) / 4)                                                                       \
+            vstore4(CVT(pf[i_]), 0, (dst) + (e_ / ((ncols) / 4)) * (stride) + (e_ % ((ncols) / 4)) * 4);     \
+    }
+#endif
+
+// The key tile after (sp, j0, s1) in the walk (span by span, FQ_BN keys a tile): sp, j0, s1 become
+// its span, first key and span end; j0 >= s1 when there is none.
+#if FA_SPARSE
+#define FQ_SPAN_S1(s0) min((s0) + B, n_keys)
+#define FQ_SPAN_S0(sp) (span_list[sp] * B)
+#else
+#define FQ_SPAN_S1(s0) n_keys
+#define FQ_SPAN_S0(sp) 0
+#endif
+#define FQ_NEXT_TILE(sp, j0, s1)                                                                               \
+    do {                                                                                                       \
+        (j0) += FQ_BN;                                                                                         \
+        while ((j0) >= (s1) && ++(sp) < n_spans) {                                                             \
+            (j0) = FQ_SPAN_S0(sp);                                                                             \
+            (s1) = FQ_SPAN_S1(j0);                                                                             \
+        }                                                                                                      \
+    } while (0)
+
 // grid: (ceil(N / FQ_BM) * FQ_WG, H) (FA_SPARSE: the tiles from first_tile on), local (FQ_WG, 1)
 kernel __attribute__((reqd_work_group_size(FQ_WG, 1, 1)))
 void k_flash_attn_tiled_q(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, global const char* k,
@@ -107,8 +180,8 @@ void k_flash_attn_tiled_q(global const char* q, ulong q_offs, long4 q_ne, ulong4
 #if FA_SPARSE
     const int t0 = (first_tile + (int)get_group_id(0)) * FQ_BM - n_past; // may be < 0: those rows are idle
     const int m = (t0 + n_past) / B;
-    const int n_spans = counts[(long)h * n_rows + (m - row0)];
-    global const int* span_list = blocks + (long)h * tri_total + ((long)m * (m + 1) / 2 - (long)row0 * (row0 + 1) / 2);
+    const int n_spans = fa_mask_count(counts, h, m, row0, n_rows);
+    global const int* span_list = fa_mask_list(blocks, h, m, row0, tri_total);
 #else
     const int t0 = get_group_id(0) * FQ_BM;
     const int n_spans = 1;
@@ -142,12 +215,18 @@ FQ_UNROLL
         for (int b = 0; b < FQ_DPW; ++b) acc[a][b] = 0.0f;
     }
 
-    for (int span = 0; span < n_spans; ++span) {
-#if FA_SPARSE
-    const int s0 = span_list[span] * B, s1 = min(s0 + B, n_keys); // one kept key block
-#else
-    const int s0 = 0, s1 = n_keys;
+#if FQ_PF
+    uint4 pf[FQ_PF_N];
+    { // the first tile's first K stage
+        int sp = -1, j0 = -FQ_BN, s1 = 0;
+        FQ_NEXT_TILE(sp, j0, s1);
+        if (j0 < s1) {
+            FQ_PF_LOAD(kh, k_nb.s1, k_nb.s0, FQ_RAW_K, j0, FQ_BN, 0, FQ_DC, s1)
+        }
+    }
 #endif
+    for (int span = 0; span < n_spans; ++span) {
+    const int s0 = FQ_SPAN_S0(span), s1 = FQ_SPAN_S1(s0); // one kept key block (dense: all keys)
     for (int j0 = s0; j0 < s1; j0 += FQ_BN) {
         // S = Q K^T, 4 rows x RK keys a work-item (scaled below, as the CPU reference does)
         float s[4][FQ_RK];
@@ -157,8 +236,19 @@ FQ_UNROLL
             for (int b = 0; b < FQ_RK; ++b) s[a][b] = 0.0f;
         for (int d0 = 0; d0 < FA_D; d0 += FQ_DC) {
             barrier(CLK_LOCAL_MEM_FENCE); // KV free (the last tile's V, the last step's K); Qs written
+#if FQ_PF
+            FQ_PF_STORE(KV, FQ_KS, FQ_CVT_K, FQ_BN, FQ_DC)
+            barrier(CLK_LOCAL_MEM_FENCE);
+            if (d0 + FQ_DC < FA_D) { // the next stage: K's next dims, else the tile's first V keys
+                FQ_PF_LOAD(kh, k_nb.s1, k_nb.s0, FQ_RAW_K, j0, FQ_BN, d0 + FQ_DC, FQ_DC, s1)
+            } else {
+                FQ_PF_LOAD(vh, v_nb.s1, v_nb.s0, FQ_RAW_V, j0, FQ_VK, 0, FA_D, s1)
+            }
+#else
             FQ_STAGE(KV, FQ_KS, kh, k_nb.s1, k_nb.s0, TLOAD_K4, TLOAD_K, j0, FQ_BN, d0, FQ_DC, s1)
             barrier(CLK_LOCAL_MEM_FENCE);
+#endif
+FQ_UNROLL_S_LOOP
             for (int c = 0; c < FQ_DC; c += 4) {
                 float4 qa[4];
 FQ_UNROLL
@@ -222,8 +312,22 @@ FQ_UNROLL
         // O += P V, FQ_VK keys of V at a time
         for (int vs = 0; vs < FQ_BN; vs += FQ_VK) {
             if (vs > 0) barrier(CLK_LOCAL_MEM_FENCE); // the last V keys read
+#if FQ_PF
+            FQ_PF_STORE(KV, FQ_QS, FQ_CVT_V, FQ_VK, FA_D)
+            barrier(CLK_LOCAL_MEM_FENCE); // P and V visible
+            if (vs + FQ_VK < FQ_BN) { // the next stage: V's next keys, else the next tile's first K dims
+                FQ_PF_LOAD(vh, v_nb.s1, v_nb.s0, FQ_RAW_V, j0 + vs + FQ_VK, FQ_VK, 0, FA_D, s1)
+            } else {
+                int sp = span, nj0 = j0, ns1 = s1;
+                FQ_NEXT_TILE(sp, nj0, ns1);
+                if (nj0 < ns1) {
+                    FQ_PF_LOAD(kh, k_nb.s1, k_nb.s0, FQ_RAW_K, nj0, FQ_BN, 0, FQ_DC, ns1)
+                }
+            }
+#else
             FQ_STAGE(KV, FQ_QS, vh, v_nb.s1, v_nb.s0, TLOAD_V4, TLOAD_V, j0 + vs, FQ_VK, 0, FA_D, s1)
             barrier(CLK_LOCAL_MEM_FENCE); // P and V visible
+#endif
             for (int n = 0; n < FQ_VK; ++n) {
                 const float4 p = vload4(0, P + (vs + n) * FQ_PS + gq * 4);
 FQ_UNROLL
