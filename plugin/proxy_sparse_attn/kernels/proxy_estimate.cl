@@ -26,6 +26,17 @@
 #ifndef ROW_BYTES
 #define ROW_BYTES HEAD_DIM // int8 row stride: HEAD_DIM rounded up to 32 (proxy_block_stats.cl)
 #endif
+// The launch geometry, chosen by the host (ocl/lowering.cpp, which passes every one of these):
+//   POOL_DIMS  dims an item of the pooling kernels takes (4 where HEAD_DIM % 4 == 0, else 1)
+//   QL, QR     quantize kernels: items a row, rows a work-group
+//   MQ, MW     merges: queries a work-group, items a query
+//   SM_BLOCKS  sample_mass: blocks a work-group
+#if !defined(POOL_DIMS) || !defined(QL) || !defined(QR) || !defined(MQ) || !defined(MW) || !defined(SM_BLOCKS)
+#error "proxy_estimate.cl: the host passes POOL_DIMS, QL, QR, MQ, MW and SM_BLOCKS"
+#endif
+#if (POOL_DIMS != 1 && POOL_DIMS != 4) || HEAD_DIM % POOL_DIMS != 0
+#error "proxy_estimate.cl: POOL_DIMS must be 1, or 4 where it divides HEAD_DIM"
+#endif
 
 // ---- geometry helpers (mirror of geometry.h) ---------------------------------------------
 // Strided query sample i: the first row (row0) may start mid-block at n_past; later rows start
@@ -40,13 +51,11 @@ inline int sq_row_first(int m, int row0, int sq_first, int kpb) {
 // ---- step 1: proxy pooling ----------------------------------------------------------------
 // An item of the pooling kernels takes POOL_DIMS consecutive dims (4 where HEAD_DIM allows: Q's
 // and K's rows are contiguous, and vload4 / vload_half4 need only the element's alignment).
-#if HEAD_DIM % 4 == 0
-#define POOL_DIMS 4
+#if POOL_DIMS == 4
 #define POOL_VEC float4
 #define POOL_LOAD(p, f16) ((f16) ? vload_half4(0, (__global const half*)(p)) : vload4(0, (__global const float*)(p)))
 #define STORE_POOL(v, p) vstore4(v, 0, p)
 #else
-#define POOL_DIMS 1
 #define POOL_VEC float
 #define POOL_LOAD(p, f16) ((f16) ? vload_half(0, (__global const half*)(p)) : *(__global const float*)(p))
 #define STORE_POOL(v, p) (*(p) = (v))
@@ -100,8 +109,6 @@ __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
 // +-127, zeros for a row that holds NaN or whose amax lies outside [2^-100, 2^50] (proxy_det.cl
 // quant_zero_row); the row's scale is (amax / 127) * extra (0 * extra for a zero row). Rows past
 // the real ones (padding rows) come out as zeros, scale 0.
-#define QL 16
-#define QR 8
 #define QE (ROW_BYTES / QL)
 
 inline void quantize_coop(const float* x, bool write, __global char* q, __global float* scale, float extra,
@@ -180,8 +187,6 @@ __kernel void quantize_k_rows(__global const uchar* k, ulong k_offs, long4 k_ne,
 // and the sums in block order run on the items of w = 0 (one warp), each adding its query's
 // terms from local memory, MCH blocks at a time. At 128K an item a query left the merges
 // latency-bound (32K items in all: ~250 a multiprocessor, 0.45-0.7 ms).
-#define MQ 32
-#define MW 4
 #define MCH 128
 #define MBATCH 8 // loads issued before any is used
 
@@ -321,7 +326,6 @@ __kernel void proxy_blockmax(__global const float* bm, __global const float* row
 // The probabilities are computed MQ queries at a time by items laid along the queries (a query's
 // blocks are n_bq apart, consecutive queries adjacent: loads of a warp are one line), then item
 // n - n0 adds its block's MQ values in query order from local memory.
-#define SM_BLOCKS 128
 __kernel void sample_mass(__global const float* bm, __global const float* bs, __global const float* qM,
                           __global const float* qinv, __global const int* s_m, __global const int* s_q,
                           __global const int* s_count, __global const int* s_mass, __global float* mass, int n_bq,

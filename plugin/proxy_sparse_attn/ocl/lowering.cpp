@@ -57,7 +57,8 @@ size_t sort_local(const geometry& geo) {
     return size_t(next_pow2(geo.n_kblocks)) * 9 + 4;
 }
 
-// The quantize kernels of proxy_estimate.cl: QL = 16 items per row, QR = 8 rows per work-group.
+// The launch geometry of proxy_estimate.cl's kernels (passed to it as -D options, est_options).
+// The quantize kernels: QL items per row, QR rows per work-group.
 constexpr size_t quantize_lanes = 16, quantize_rows_per_group = 8;
 nd_range quantize_range(int64_t rows, int64_t heads) {
     const size_t r = (size_t(rows) + quantize_rows_per_group - 1) / quantize_rows_per_group;
@@ -67,13 +68,29 @@ nd_range quantize_local() {
     return range3(quantize_lanes, quantize_rows_per_group, 1);
 }
 
-// The merges of proxy_estimate.cl: MQ = 32 queries per work-group, MW = 4 items a query.
+// The merges: MQ queries per work-group, MW items a query.
 constexpr size_t merge_queries = 32, merge_items = 4;
 nd_range merge_range(size_t queries, int64_t heads) {
     return range3((queries + merge_queries - 1) / merge_queries * merge_queries, merge_items, size_t(heads));
 }
 nd_range merge_local() {
     return range3(merge_queries, merge_items, 1);
+}
+
+// sample_mass: SM_BLOCKS blocks per work-group.
+constexpr size_t mass_blocks = 128;
+
+// The pooling kernels: POOL_DIMS dims an item.
+size_t pool_dims(int64_t d) {
+    return d % 4 == 0 ? 4 : 1;
+}
+
+std::string est_options(int64_t d, pa_type k_type) {
+    return fmt::format(
+        "-DHEAD_DIM={} -DK_F16={} -DROW_BYTES={} -DPOOL_DIMS={} -DQL={} -DQR={} -DMQ={} -DMW={} "
+        "-DSM_BLOCKS={}",
+        d, k_type == PA_TYPE_F16 ? 1 : 0, int8_row_bytes(d), pool_dims(d), quantize_lanes,
+        quantize_rows_per_group, merge_queries, merge_items, mass_blocks);
 }
 
 // The device buffers of one run, step by step.
@@ -99,8 +116,7 @@ struct run_state {
           proxy_plan(block_stats_plan::make(c.caps(), g.d, g.sk_per_block())),
           sample_plan(block_stats_plan::make(c.caps(), g.d, g.B)), bst(block_stats_source(proxy_plan)),
           samples(c) {
-        est_opts = fmt::format("-DHEAD_DIM={} -DK_F16={} -DROW_BYTES={}", g.d, k_type == PA_TYPE_F16 ? 1 : 0,
-                               int8_row_bytes(g.d));
+        est_opts = est_options(g.d, k_type);
         srt_opts = fmt::format("-DLS={}", wg_sort);
     }
     cl_kernel est_kernel(const char* name) { return ctx.get_kernel(est, name, est_opts); }
@@ -117,14 +133,16 @@ void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
     const int64_t d = geo.d, dp = int8_row_bytes(d);
     st.pooled_q = est::temp(ctx, geo.g * geo.n_sq * d);
     st.pooled_k = est::temp(ctx, geo.g * geo.n_sk * d);
-    const size_t pool_dims = d % 4 == 0 ? 4 : 1; // POOL_DIMS of proxy_estimate.cl
-    ctx.launch(st.est_kernel("proxy_pool_q"), range3(size_t(d) / pool_dims, size_t(geo.n_sq), size_t(geo.g)),
-               {}, q.mem, q.shape, st.pooled_q.mem(), int32_t(geo.n_sq), int32_t(geo.sq_first), geo.n_past,
+    const size_t dims_an_item = pool_dims(d);
+    ctx.launch(st.est_kernel("proxy_pool_q"),
+               range3(size_t(d) / dims_an_item, size_t(geo.n_sq), size_t(geo.g)), {}, q.mem, q.shape,
+               st.pooled_q.mem(), int32_t(geo.n_sq), int32_t(geo.sq_first), geo.n_past,
                (geo.row0 + 1) * geo.B, int32_t(geo.S), int32_t(geo.heads_per_group),
                1.0f / float(geo.heads_per_group));
-    ctx.launch(st.est_kernel("proxy_pool_k"), range3(size_t(d) / pool_dims, size_t(geo.n_sk), size_t(geo.g)),
-               {}, k.mem, k.shape, st.pooled_k.mem(), int32_t(geo.n_sk), int32_t(geo.KS),
-               int32_t(geo.kv_per_group), 1.0f / float(geo.kv_per_group));
+    ctx.launch(st.est_kernel("proxy_pool_k"),
+               range3(size_t(d) / dims_an_item, size_t(geo.n_sk), size_t(geo.g)), {}, k.mem, k.shape,
+               st.pooled_k.mem(), int32_t(geo.n_sk), int32_t(geo.KS), int32_t(geo.kv_per_group),
+               1.0f / float(geo.kv_per_group));
     const auto quantize = [&](const scratch& src, int64_t rows_in, int64_t rows_out, float extra, scratch& q8,
                               scratch& qs) {
         q8 = est::temp(ctx, geo.g * rows_out * dp, 1);
@@ -243,7 +261,6 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
     ctx.launch(st.est_kernel("sample_merge"), merge_range(size_t(nbq), geo.H), merge_local(), st.qbm.mem(),
                st.qbs.mem(), st.samples.mem(st.bq_nblk), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
                int32_t(nbq), int32_t(nb));
-    constexpr size_t mass_blocks = 128; // SM_BLOCKS of proxy_estimate.cl
     ctx.launch(
         st.est_kernel("sample_mass"),
         range3((size_t(nb) + mass_blocks - 1) / mass_blocks * mass_blocks, geo.samples.size(), size_t(geo.H)),
