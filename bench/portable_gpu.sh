@@ -7,7 +7,8 @@
 # default build; the script builds those targets there if cmake is configured, quietly). The call:
 #   run(command="source .gpu/gpu-env && bash bench/portable_gpu.sh", carry=[".gpu"], timeout_s=600)
 # $FAT_VARIANTS: the variants, each N or N:R (fat_maxrreg=R: -cl-nv-maxrregcount), default
-# "0 1 2 3"; $PORTABLE_N the sizes (default 16384,32768). Per variant ($OUT, default /tmp/pa-portable-out):
+# "0 1 2 3 4"; $PORTABLE_N the sizes (default 16384,32768). Per variant ($OUT, default
+# /tmp/pa-portable-out):
 #   fa-ops-vN.txt        BackendOps.FlashAttnExt with PA_MMA=0 (the tiled kernel on the op table)
 #   portable-vN.json     pa bench attn: the portable dense kernel at 16K and 32K (dense_portable
 #                        records: time_ms, tflops, rel_l2_mma_vs_portable against the tensor cores)
@@ -37,7 +38,7 @@ if [ -x "$build/bin/test_opencl_flash_attn_tiled" ]; then
   run 120 "$build/bin/test_opencl_flash_attn_tiled" 2>&1 | tail -8
 fi
 
-for item in ${FAT_VARIANTS:-0 1 2 3}; do
+for item in ${FAT_VARIANTS:-0 1 2 3 4}; do
   n=${item%%:*}
   tuning="fat_variant=$n"
   tag="v$n"
