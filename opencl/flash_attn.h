@@ -6,7 +6,7 @@
 //   flash_attn_mma.cl     NVIDIA tensor cores (capability check, flash_attn_mma.h)
 //   flash_attn_tiled.cl   portable register-tiled kernel, head dims 32..128 in steps of 32
 //   flash_attn_tiled_q.cl the same with the queries resident in local memory (tuning fat_variant
-//                         1-3; NVIDIA's default)
+//                         1-4; NVIDIA's default is 4)
 //   flash_attn.cl         portable row kernel, dense (any head dim up to 256)
 //   flash_attn_sparse.cl  portable row kernel over a block mask (any head dim and block size)
 //

@@ -71,8 +71,9 @@ const std::vector<vendor_entry>& table() {
         // Prefill GEMMs: 128 x 128 tiles (two work-groups a multiprocessor), three stages, b through
         // its f16 copy (H200, Llama-3-8B shapes at 32K, Q4_0: 246-256 -> 236-308 TFLOP/s; Q8_0
         // 203-223 -> 230-286; F16 197-223 -> 202-238; the 2 x 4 tile with either b path is slower).
-        // Portable attention: the Q-resident 32 x 64 tile (H200, Llama-3-8B layer, 16K / 32K: 25.0 / 25.5
-        // TFLOP/s against 23.9 / 24.5 for variant 0; variants 2 and 3 21-22)
+        // Portable attention: the Q-resident 32 x 64 tile with pipelined staging (variant 4; H200,
+        // Llama-3-8B layer, 16K / 32K: 28.4 / 28.85 TFLOP/s against 25.0 / 25.5 for variant 1 and
+        // 23.9 / 24.5 for variant 0; variants 2 and 3 21-22)
         {"nvidia",
          {{"mvq_lanes", 8},
           {"mvq_wg", 128},
