@@ -152,10 +152,12 @@ float round_f16(float f) { // float -> nearest f16 -> float (normal range is all
 
 // ---- configuration ------------------------------------------------------------------------
 struct variant {
-    int warps = 8, bn = 64, async = 0, mt = 1, maxreg = 0; // maxreg: -cl-nv-maxrregcount (0 = compiler's choice)
+    int warps = 8, bn = 64, async = 0, mt = 1;
+    int maxreg = 0; // -cl-nv-maxrregcount (0 = compiler's choice; NVIDIA's driver 580 ignores it)
+    int fold = 1;   // MMA_FOLD_SCALE in the sparse kernel, as the backend (the checks' scale is > 0)
     std::string name() const {
         return fmt::format("W{}B{}A{}", warps, bn, async) + (mt != 1 ? fmt::format("M{}", mt) : "") +
-               (maxreg ? fmt::format("R{}", maxreg) : "");
+               (maxreg ? fmt::format("R{}", maxreg) : "") + (fold != 1 ? fmt::format("F{}", fold) : "");
     }
     int bm() const { return 16 * mt * warps; }
 };
@@ -181,9 +183,10 @@ kernels make_kernels(const env& e, const variant& v, int d, bool kv_f16, bool sp
     std::string src = source_of("flash_attn_mma.cl");
     if (sparse) src = std::string(source_of("flash_attn_mma_sparse.cl")) + "\n" + src;
     src = std::string(source_of("mma_ptx.cl")) + "\n" + src; // the PTX helpers go first
-    std::string opts = fmt::format("-cl-std=CL1.2 -DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} "
-                                   "-DMMA_MT={} -DMMA_KV_F16={} -DMMA_EMULATE={}",
-                                   d, v.warps, v.bn, v.async, v.mt, kv_f16 ? 1 : 0, emulate ? 1 : 0);
+    std::string opts =
+        fmt::format("-cl-std=CL1.2 -DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} "
+                    "-DMMA_MT={} -DMMA_KV_F16={} -DMMA_EMULATE={} -DMMA_FOLD_SCALE={}",
+                    d, v.warps, v.bn, v.async, v.mt, kv_f16 ? 1 : 0, emulate ? 1 : 0, sparse ? v.fold : 0);
     if (e.nvidia) opts += " -cl-nv-verbose";
     if (e.nvidia && v.maxreg) opts += fmt::format(" -cl-nv-maxrregcount={}", v.maxreg);
     kernels k;
@@ -569,13 +572,20 @@ int main(int argc, char** argv) {
             const std::string vs = variants_s.substr(pos, c - pos);
             int used = 0;
             if (std::sscanf(vs.c_str(), "W%dB%d%n", &v.warps, &v.bn, &used) < 2) fail("bad variant " + vs);
-            for (size_t at = size_t(used); at < vs.size();) { // A<cp.async>, M<m-tiles>, R<max registers>
+            // A<cp.async>, M<m-tiles>, R<max registers>, F<scale folded into the exponent>
+            for (size_t at = size_t(used); at < vs.size();) {
                 int val = 0, len = 0;
                 if (std::sscanf(vs.c_str() + at, "%*c%d%n", &val, &len) < 1) fail("bad variant " + vs);
-                if (vs[at] == 'A') v.async = val;
-                else if (vs[at] == 'M') v.mt = val;
-                else if (vs[at] == 'R') v.maxreg = val;
-                else fail("bad variant " + vs);
+                if (vs[at] == 'A')
+                    v.async = val;
+                else if (vs[at] == 'M')
+                    v.mt = val;
+                else if (vs[at] == 'R')
+                    v.maxreg = val;
+                else if (vs[at] == 'F')
+                    v.fold = val;
+                else
+                    fail("bad variant " + vs);
                 at += size_t(len);
             }
             vars.push_back(v);
@@ -613,7 +623,8 @@ int main(int argc, char** argv) {
             p.nkv = 700;
             p.n_past = 100;
             cases.push_back({p, true}); // sparse, n_past
-            const std::vector<variant> cv = emulate && !variants_given ? std::vector<variant>{vars.front()} : vars;
+            const std::vector<variant> cv =
+                emulate && !variants_given ? std::vector<variant>{vars.front()} : vars;
             for (const auto& v : cv)
                 for (size_t ci = 0; ci < cases.size(); ++ci) {
                     if (emulate && v.bm() > 128) continue;

@@ -26,9 +26,11 @@ const char* mma_env() {
     return e ? e : "";
 }
 
-std::string options(const mma_config& c, int64_t d) {
-    return fmt::format("-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} -DMMA_MT={}{}", d, c.warps, c.bn,
-                       c.async, c.mt, mma_emulated() ? " -DMMA_EMULATE=1" : "");
+// fold: the scale is positive and may move into the exponent (MMA_FOLD_SCALE; a program of its own)
+std::string options(const mma_config& c, int64_t d, bool fold) {
+    return fmt::format(
+        "-DMMA_D={} -DMMA_WARPS={} -DMMA_BN={} -DMMA_ASYNC={} -DMMA_MT={} -DMMA_FOLD_SCALE={}{}", d, c.warps,
+        c.bn, c.async, c.mt, int(fold && c.fold), mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 // The prep kernels alone (they do not depend on the tile configuration).
 std::string prep_options(int64_t d, pa_type src) {
@@ -65,10 +67,12 @@ mma_config mma_config_for(const device_caps&, int64_t head_dim) {
     const char* e = mma_env();
     if (*e && std::strcmp(e, "0") != 0 && std::strcmp(e, "1") != 0 && !mma_emulated()) {
         mma_config o;
-        if (std::sscanf(e, "W%dB%dA%dM%d", &o.warps, &o.bn, &o.async, &o.mt) < 2 ||
-            (o.warps != 4 && o.warps != 8) || (o.bn != 32 && o.bn != 64) || (o.async != 0 && o.async != 1) ||
-            (o.mt != 1 && o.mt != 2) || (o.mt == 2 && (o.async != 1 || o.warps != 4)))
-            throw error(fmt::format("PA_MMA='{}': expected 0, W<4|8>B<32|64>A<0|1> or W4B<32|64>A1M2", e));
+        const int n = std::sscanf(e, "W%dB%dA%dM%dF%d", &o.warps, &o.bn, &o.async, &o.mt, &o.fold);
+        if (n < 2 || (o.warps != 4 && o.warps != 8) || (o.bn != 32 && o.bn != 64) ||
+            (o.async != 0 && o.async != 1) || (o.mt != 1 && o.mt != 2) ||
+            (o.mt == 2 && (o.async != 1 || o.warps != 4)) || (o.fold != 0 && o.fold != 1))
+            throw error(fmt::format(
+                "PA_MMA='{}': expected 0, W<4|8>B<32|64>A<0|1> or W4B<32|64>A1M2, optionally F<0|1>", e));
         c = o;
     }
     return c;
@@ -131,7 +135,11 @@ void mma_attention(device_context& ctx, const operand& q, const mma_kv& kv, int6
                    const device_block_mask* mask) {
     const int64_t d = q.shape.ne.s[0], n = q.shape.ne.s[1], h = q.shape.ne.s[2];
     const mma_config c = mma_config_for(ctx.caps(), d);
-    const std::string opts = options(c, d);
+    // The scale folded into the exponent (MMA_FOLD_SCALE) only in the block-sparse kernel: H200,
+    // Llama-3-8B layer, one call (bench/results/h200-2026-12-01-e/call2): proxy 32K 17.2 against
+    // 17.8 ms, 128K 402.5 against 413.6; dense 284-287 against 291 TFLOP/s (NVIDIA's compiler
+    // schedules the two programs differently).
+    const std::string opts = options(c, d, mask != nullptr && scale > 0.0f);
     const size_t wg = size_t(32 * c.warps);
     const int32_t nkp = int32_t(kv.nkp), n_kv = int32_t(kv.n_keys), hkv = int32_t(n_head_kv);
     const int32_t past = int32_t(n_past), caus = causal ? 1 : 0;

@@ -5,7 +5,9 @@
 //
 // Capability: NVIDIA platform (cl_nv_device_attribute_query) with compute capability >= 8.0.
 // $PA_MMA: "0" switches the path off (benchmarks compare both), "W8B64A1" picks warps per
-// work-group, keys per tile and cp.async for experiments ("W4B64A1M2": two m-tiles a warp),
+// work-group, keys per tile and cp.async for experiments ("W4B64A1M2": two m-tiles a warp; a
+// trailing "F0": the block-sparse kernel multiplies every score by the scale, as before
+// MMA_FOLD_SCALE),
 // "emulate" runs the kernels on any device with the PTX emulated (slow; tests the host code on
 // PoCL); read at every call.
 #pragma once
@@ -19,10 +21,11 @@ namespace pa::ocl {
 
 // The tile configuration of fa_mma.cl.
 struct mma_config { // the defaults: mma_config_for()
-    int warps = 8; // MMA_WARPS
-    int bn = 64;   // MMA_BN: keys per tile
-    int async = 0; // MMA_ASYNC: cp.async tile loads
-    int mt = 1;    // MMA_MT: 16-row m-tiles a warp (2: Q in local memory, cp.async only)
+    int warps = 8;  // MMA_WARPS
+    int bn = 64;    // MMA_BN: keys per tile
+    int async = 0;  // MMA_ASYNC: cp.async tile loads
+    int mt = 1;     // MMA_MT: 16-row m-tiles a warp (2: Q in local memory, cp.async only)
+    int fold = 1;   // MMA_FOLD_SCALE in the block-sparse kernel where scale > 0 (0: A/B runs)
     int bm() const { return 16 * mt * warps; }
 };
 

@@ -218,7 +218,12 @@ program_handle program_cache::build_source(std::string_view program_name, std::s
     cl_int err = CL_SUCCESS;
     program_handle prog(clCreateProgramWithSource(ctx_, 1, &text, &len, &err));
     check(err, fmt::format("creating program {}", program_name));
-    const std::string opts(options);
+    // PA_OPENCL_BUILD_LOG=1: every source build's log to stderr, with NVIDIA's register and spill
+    // report (-cl-nv-verbose) where the driver takes its options
+    const bool show_log = env_or_empty("PA_OPENCL_BUILD_LOG") == "1";
+    std::string opts(options);
+    if (show_log && dev_.extensions.find("cl_nv_compiler_options") != std::string::npos)
+        opts += " -cl-nv-verbose";
     err = clBuildProgram(prog.get(), 1, &dev_.device_id, opts.c_str(), nullptr, nullptr);
     if (err != CL_SUCCESS) {
         const std::string log = build_log(prog.get(), dev_.device_id);
@@ -227,6 +232,9 @@ program_handle program_cache::build_source(std::string_view program_name, std::s
                                 log.empty() ? "(empty build log)" : log),
                     PA_ERR_DEVICE);
     }
+    if (show_log)
+        fmt::print(stderr, "pa: built {} for {}, options '{}':\n{}\n", program_name, dev_.name, opts,
+                   build_log(prog.get(), dev_.device_id));
     ++stats_.source_builds;
     return prog;
 }

@@ -52,7 +52,9 @@ struct tuning {
     // the Q-resident flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp; NVIDIA's entry takes 4)
     int fat_variant = 0;
     // registers a work-item of flash_attn_tiled may use (-cl-nv-maxrregcount where the device has
-    // cl_nv_compiler_options; 0: the compiler's choice), for occupancy experiments
+    // cl_nv_compiler_options; 0: the compiler's choice), for occupancy experiments. NVIDIA's driver
+    // 580 accepts the option and ignores it: variant 4 keeps 168 registers under a cap of 128 by
+    // its own build log (PA_OPENCL_BUILD_LOG=1, bench/results/h200-2026-12-01-e/call2)
     int fat_maxrreg = 0;
     // mul_mv_q.cl (quantized products of a few columns: decoding): threads per weight row and
     // per work-group (powers of two, at least two rows a work-group), and blocks a row stages

@@ -1,5 +1,6 @@
 // test_opencl_program_cache.cpp - the program cache: memory and disk hits, corrupt, truncated
-// and foreign entries are deleted and rebuilt (never trusted), build errors carry the log.
+// and foreign entries are deleted and rebuilt (never trusted), build errors carry the log, and
+// PA_OPENCL_BUILD_LOG reports builds.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -153,6 +154,25 @@ TEST_F(ProgramCache, BuildErrorCarriesTheLog) {
     EXPECT_FALSE(fs::exists(pc.entry_path("broken.cl", bad, "")));
     // through the device context too, with the common header prepended
     EXPECT_THROW(ctx_->get_kernel(program_source{"broken.cl", bad}, "broken"), pa::error);
+}
+
+// PA_OPENCL_BUILD_LOG=1 reports each build from source (name, options) on stderr; hits do not.
+TEST_F(ProgramCache, BuildLogOnRequest) {
+    program_cache pc = make();
+    {
+        pa::test::env_guard on("PA_OPENCL_BUILD_LOG", "1");
+        ::testing::internal::CaptureStderr();
+        pc.program("twice.cl", kSource, "-DLOG_PROBE=1");
+        pc.program("twice.cl", kSource, "-DLOG_PROBE=1"); // a memory hit: no second report
+        const std::string err = ::testing::internal::GetCapturedStderr();
+        EXPECT_NE(err.find("pa: built twice.cl"), std::string::npos) << err;
+        EXPECT_NE(err.find("-DLOG_PROBE=1"), std::string::npos) << err;
+        EXPECT_EQ(err.find("pa: built"), err.rfind("pa: built")) << err;
+    }
+    pa::test::env_guard off("PA_OPENCL_BUILD_LOG", nullptr);
+    ::testing::internal::CaptureStderr();
+    pc.program("twice.cl", kSource, "-DLOG_PROBE=2");
+    EXPECT_EQ(::testing::internal::GetCapturedStderr().find("pa: built"), std::string::npos);
 }
 
 TEST_F(ProgramCache, UnwritableDirectoryOnlyCostsTime) {

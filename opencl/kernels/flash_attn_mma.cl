@@ -41,7 +41,8 @@
 // Tuning macros (-D): MMA_D head dim (64 | 128), MMA_WARPS warps per work-group, MMA_BN keys per
 // tile (32 | 64), MMA_ASYNC 1 = tiles go global -> local by cp.async (no staging registers),
 // 0 = through registers; MMA_MT m-tiles (16 query rows) a warp (1 | 2; 2 needs MMA_ASYNC 1);
-// MMA_KV_F16 source type of the prep kernels (0 = F32, 1 = F16).
+// MMA_KV_F16 source type of the prep kernels (0 = F32, 1 = F16); MMA_FOLD_SCALE 1: the host
+// promises scale > 0, and the scale moves into the exponent's fma (below).
 #ifndef MMA_D
 #define MMA_D 128
 #endif
@@ -59,6 +60,9 @@
 #endif
 #ifndef MMA_MT
 #define MMA_MT 1
+#endif
+#ifndef MMA_FOLD_SCALE
+#define MMA_FOLD_SCALE 0
 #endif
 #define D MMA_D
 #define WARPS MMA_WARPS
@@ -348,10 +352,18 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
         if (active) {
             MMA_UNROLL
             for (int i = 0; i < MT; ++i) {
-                // scaled before the max, as the CPU reference does: the max of the raw products is
-                // not the max of the scores for a negative scale, and raw * scale * log2(e) may overflow
+                // Scaled before the max, as the CPU reference does: the max of the raw products is
+                // not the max of the scores for a negative scale, and raw * scale * log2(e) may
+                // overflow. With MMA_FOLD_SCALE (scale > 0, a separate program) the max of the raw
+                // products times the scale is the max of the scaled scores (rounding is monotone),
+                // so the scale moves into the exponent's fma instead of a multiply a score.
+#if MMA_FOLD_SCALE
+                const float ms = scale; // turns the max of s into the scaled max
+#else
                 MMA_UNROLL
                 for (int j = 0; j < BN / 8; ++j) s[i][j] *= scale;
+                const float ms = 1.0f;
+#endif
                 // mask (only tiles that cross the diagonal or the end of the keys)
                 if (kb + BN - 1 > warp_first) {
                     MMA_UNROLL
@@ -374,19 +386,19 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
                 mx0 = fmax(mx0, shfl_xor(mx0, 2));
                 mx1 = fmax(mx1, shfl_xor(mx1, 1));
                 mx1 = fmax(mx1, shfl_xor(mx1, 2));
-                const float mn0 = fmax(mrow[i][0], mx0), mn1 = fmax(mrow[i][1], mx1);
+                const float mn0 = fmax(mrow[i][0], mx0 * ms), mn1 = fmax(mrow[i][1], mx1 * ms);
                 const float al0 = native_exp2((mrow[i][0] - mn0) * M_LOG2E_F);
                 const float al1 = native_exp2((mrow[i][1] - mn1) * M_LOG2E_F);
                 mrow[i][0] = mn0;
                 mrow[i][1] = mn1;
-                const float c0 = mn0 * M_LOG2E_F, c1 = mn1 * M_LOG2E_F;
+                const float c0 = mn0 * M_LOG2E_F, c1 = mn1 * M_LOG2E_F, sl = ms * M_LOG2E_F;
                 float sum0 = 0.0f, sum1 = 0.0f;
                 MMA_UNROLL
                 for (int j = 0; j < BN / 8; ++j) {
-                    s[i][j].x = native_exp2(fma(s[i][j].x, M_LOG2E_F, -c0));
-                    s[i][j].y = native_exp2(fma(s[i][j].y, M_LOG2E_F, -c0));
-                    s[i][j].z = native_exp2(fma(s[i][j].z, M_LOG2E_F, -c1));
-                    s[i][j].w = native_exp2(fma(s[i][j].w, M_LOG2E_F, -c1));
+                    s[i][j].x = native_exp2(fma(s[i][j].x, sl, -c0));
+                    s[i][j].y = native_exp2(fma(s[i][j].y, sl, -c0));
+                    s[i][j].z = native_exp2(fma(s[i][j].z, sl, -c1));
+                    s[i][j].w = native_exp2(fma(s[i][j].w, sl, -c1));
                     sum0 += s[i][j].x + s[i][j].y;
                     sum1 += s[i][j].z + s[i][j].w;
                 }
