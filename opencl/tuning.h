@@ -60,6 +60,8 @@ struct tuning {
     // per work-group (powers of two, at least two rows a work-group), and blocks a row stages
     // into local memory at a time (even, 2..64: a chunk costs a memory latency)
     int mvq_lanes = 16, mvq_wg = 64, mvq_chunk = 16;
+    // mul_mv_q.cl: Q4 nibbles made floats from their bits (1) or by integer-to-float conversions (0)
+    int mvq_nib = 1;
     std::string source; // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
 
     // -D flags of one program ("mul_mat.cl", ...); empty for programs without tuning macros.
