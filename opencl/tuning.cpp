@@ -47,6 +47,7 @@ constexpr tuning_field fields[] = {
     {"mvq_wg", &tuning::mvq_wg, "", ""},
     {"mvq_chunk", &tuning::mvq_chunk, "mul_mv_q.cl", "MVQ_CHUNK"},
     {"mvq_nib", &tuning::mvq_nib, "mul_mv_q.cl", "MVQ_NIB", 0},
+    {"mvq_aligned", &tuning::mvq_aligned, "mul_mv_q.cl", "MVQ_ALIGNED", 0},
 };
 
 struct setting {
@@ -188,8 +189,8 @@ tuning tuning_for(const device_caps& dev) {
     if (t.mm_tm % t.mm_wm || t.mm_tn % t.mm_wn || !power_of_two(t.norm_wg) || !power_of_two(t.softmax_wg) ||
         !power_of_two(t.mv_wg) || t.mv_max_n > 64 || !power_of_two(t.mvq_lanes) || !power_of_two(t.mvq_wg) ||
         t.mvq_wg < 2 * t.mvq_lanes || t.mvq_wg > 1024 || t.mvq_chunk % 2 || t.mvq_chunk < 2 ||
-        t.mvq_chunk > 64 || t.mvq_nib < 0 || t.mvq_nib > 1 || t.fat_variant < 0 ||
-        t.fat_variant >= fat_variants)
+        t.mvq_chunk > 64 || t.mvq_nib < 0 || t.mvq_nib > 1 || t.mvq_aligned < 0 || t.mvq_aligned > 1 ||
+        t.fat_variant < 0 || t.fat_variant >= fat_variants)
         throw error(
             fmt::format("OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be "
                         "powers of two, fat_variant be 0 to {}",

@@ -62,6 +62,9 @@ struct tuning {
     int mvq_lanes = 16, mvq_wg = 64, mvq_chunk = 16;
     // mul_mv_q.cl: Q4 nibbles made floats from their bits (1) or by integer-to-float conversions (0)
     int mvq_nib = 1;
+    // mul_mv_q.cl: staged blocks read from local memory as aligned words and float4s (1) or by
+    // vload at their own alignment (0)
+    int mvq_aligned = 1;
     std::string source; // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
 
     // -D flags of one program ("mul_mat.cl", ...); empty for programs without tuning macros.

@@ -42,6 +42,10 @@
 
 #define MVQ_ROWS (MVQ_WG / MVQ_LANES)
 
+#ifndef MVQ_ALIGNED
+#define MVQ_ALIGNED 1 // staged blocks read from local memory as aligned words and float4s (0: as before)
+#endif
+
 #ifndef MVQ_STAGE
 // 1: a row's blocks reach local memory as aligned 4-byte words, read by all lanes of the row
 // together, and each lane takes its block from there (blocks are 18, 20 or 34 bytes: read
@@ -105,10 +109,55 @@ inline xblock xblock_global(global const float* x, global const float* nw) {
 }
 inline xblock xblock_local(local const float* x) {
     xblock v;
+#if MVQ_ALIGNED
+    // a staged block starts at a multiple of 16 bytes (xs is aligned, rows of MVQ_XS_STRIDE
+    // floats): eight 16-byte loads, where vload16 may only assume a float's alignment
+    local const float4* p = (local const float4*)x;
+    v.lo = (float16)(p[0], p[1], p[2], p[3]);
+    v.hi = (float16)(p[4], p[5], p[6], p[7]);
+#else
     v.lo = vload16(0, x);
     v.hi = vload16(1, x);
+#endif
     return v;
 }
+
+#if MVQ_ALIGNED
+// Block kb of a staged row (4-byte words): the words that cover it, and each quant word funnelled
+// out of two neighbours (a block of 18 or 34 bytes starts at 2 bytes into a word for odd kb), so
+// the loads are whole aligned words instead of bytes (qblock_local's vload16 at 2-byte alignment).
+inline qblock qblock_words(local const uint* row, int kb) {
+    const int byte0 = kb * MVQ_BLK, sh = (byte0 & 2) * 8; // 0 or 16
+    local const uint* u = row + (byte0 >> 2);
+    qblock b;
+    const uint u0 = u[0];
+#if A_TYPE == PA_Q4_1 // 20-byte blocks: always aligned
+    b.d = vload_half(0, (const private half*)&u0);
+    b.m = vload_half(1, (const private half*)&u0);
+    b.q0 = as_uchar16((uint4)(u[1], u[2], u[3], u[4]));
+    b.q1 = (uchar16)0;
+#else
+    const uint dbits = (u0 >> sh) & 0xFFFFu;
+    b.d = vload_half(0, (const private half*)&dbits);
+    b.m = 0.0f;
+    uint q[MVQ_BLK / 4];
+    uint prev = u0;
+#pragma unroll
+    for (int i = 0; i < MVQ_BLK / 4; ++i) { // quant word i: block bytes 2 + 4i .. 5 + 4i
+        const uint next = u[i + 1];
+        q[i] = (uint)((((ulong)next << 32) | prev) >> (16 + sh));
+        prev = next;
+    }
+    b.q0 = as_uchar16((uint4)(q[0], q[1], q[2], q[3]));
+#if A_TYPE == PA_Q8_0
+    b.q1 = as_uchar16((uint4)(q[4], q[5], q[6], q[7]));
+#else
+    b.q1 = (uchar16)0;
+#endif
+#endif
+    return b;
+}
+#endif
 
 #ifndef MVQ_NIB
 #define MVQ_NIB 1 // Q4 nibbles made floats from their bits (0: integer-to-float conversions)
@@ -253,7 +302,11 @@ inline void lane_dots(global const char* row0, global const char* row1, ulong bl
         if (c + MVQ_CHUNK < blocks) mvq_fetch(row0, row1, bb, b_nb1, nc, lane, lid, c + MVQ_CHUNK, blocks, nw, regs);
         for (int kb = lane; kb < nblk; kb += MVQ_LANES)
             for (int rr = 0; rr < MVQ_NR; ++rr) {
+#if MVQ_ALIGNED
+                const qblock q = qblock_words(mine + rr * MVQ_ROWS * MVQ_WORDS, kb);
+#else
                 const qblock q = qblock_local((local const char*)(mine + rr * MVQ_ROWS * MVQ_WORDS) + kb * MVQ_BLK);
+#endif
                 for (int j = 0; j < MVQ_N; ++j)
                     if (j < nc) acc[rr][j] += block_dot(q, xblock_local(xs[j] + kb * MVQ_XS_STRIDE));
             }
@@ -368,7 +421,7 @@ void k_mul_mv_q(global const char* a, global const char* b, global char* d,
     const float eps = P.eps;
     local float partial[MVQ_N][MVQ_WG];
     local uint stage[MVQ_STAGE ? MVQ_NR * MVQ_ROWS * MVQ_WORDS : 1];
-    local float xs[MVQ_N][MVQ_XS_FLOATS];
+    local float xs[MVQ_N][MVQ_XS_FLOATS] __attribute__((aligned(16)));
 #if MVQ_EPI == 3
     local float partial_g[MVQ_N][MVQ_WG];
 #else
@@ -492,7 +545,7 @@ void k_mul_mv_q_heads(global const char* b, global const char* nw, global char* 
     const int4 rows = P.rows, first = P.first, flags = P.flags;
     local float partial[MVQ_N][MVQ_WG];
     local uint stage[MVQ_STAGE ? MVQ_ROWS * MVQ_WORDS : 1];
-    local float xs[MVQ_N][MVQ_XS_FLOATS];
+    local float xs[MVQ_N][MVQ_XS_FLOATS] __attribute__((aligned(16)));
     const int lid = get_local_id(0), lane = lid % MVQ_LANES, slot = lid / MVQ_LANES;
     const int g0 = get_group_id(0);
     const int seg = g0 >= first.s2 ? 2 : g0 >= first.s1 ? 1 : 0;
