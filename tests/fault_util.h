@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sanitizer_build.h"
+
 namespace pa::test {
 
 // <build>/lib/libpa-opencl.so -> <build>/bin/pa
@@ -77,19 +79,6 @@ struct child_options {
     // instead of thrashing the machine. Not usable with ASan, which reserves terabytes.
     size_t max_address_space = 0;
 };
-
-inline constexpr bool built_with_asan =
-#if defined(__SANITIZE_ADDRESS__)
-    true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    true;
-#else
-    false;
-#endif
-#else
-    false;
-#endif
 
 inline child_result run_child(const std::vector<std::string>& args, const child_options& o = {}) {
     int out_pipe[2], err_pipe[2];

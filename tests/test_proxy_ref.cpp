@@ -13,6 +13,7 @@
 #include "pa/error.h"
 #include "pa/op_registry.h"
 #include "ref/det_math.h"
+#include "sanitizer_build.h"
 #include "test_proxy_util.h"
 
 using namespace proxy_test;
@@ -703,7 +704,10 @@ TEST(ProxyRef, RecallTargetsOnSyntheticPatterns) {
 // counts scaled to the row instead of the line through them keeps 1.16-1.20 x it here), and, on
 // the diffuse-early / focused-last pattern, within 1.25 x the plain oracle as the spec's invariant
 // says.
+// (4096 tokens of three patterns: 2 s in Release, ~50 s under ASan, which adds nothing here that
+// the smaller ProxyRef tests do not already check; the Release suite runs it)
 TEST(ProxyRef, DensityWithinOracleBoundOnSyntheticPatterns) {
+    if (pa::test::built_with_asan) GTEST_SKIP() << "a quality bound at 4096 tokens: the Release suite checks it";
     for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::sink_local,
                      pa::analysis::pattern::diffuse_focused}) {
         const auto mq = synthetic_mask_quality(pat, 4096, 16);
