@@ -707,7 +707,8 @@ TEST(ProxyRef, RecallTargetsOnSyntheticPatterns) {
 // (4096 tokens of three patterns: 2 s in Release, ~50 s under ASan, which adds nothing here that
 // the smaller ProxyRef tests do not already check; the Release suite runs it)
 TEST(ProxyRef, DensityWithinOracleBoundOnSyntheticPatterns) {
-    if (pa::test::built_with_asan) GTEST_SKIP() << "a quality bound at 4096 tokens: the Release suite checks it";
+    if (pa::test::built_with_asan)
+        GTEST_SKIP() << "a quality bound at 4096 tokens: the Release suite checks it";
     for (auto pat : {pa::analysis::pattern::needle, pa::analysis::pattern::sink_local,
                      pa::analysis::pattern::diffuse_focused}) {
         const auto mq = synthetic_mask_quality(pat, 4096, 16);
