@@ -4,7 +4,11 @@
 // dequantized to F32 for the other types). TFLOP/s = 2 M N K / time; the time is the scheduler's
 // for the node (inputs resident; the f16 conversion of the activations and the weight repacking
 // included). Where both paths ran, the tensor-core record carries the NMSE of its result against
-// the CLBlast one (a check at sizes the op tests do not reach).
+// the CLBlast one (a check at sizes the op tests do not reach). GB/s = the bytes a product must
+// move at least once (weights, activations, result) over its time, beside the device's copy rate
+// in the same run (a contiguous copy of --copy-mib MiB: bytes read + written over its time): for
+// the decode-shaped products (N <= 8, k_mul_mv_q / k_mul_mv on either path) the figure that says
+// whether they read weights at memory speed.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -32,6 +36,7 @@ const char* usage =
     "  --n-list L       tokens N (8192,32768)\n"
     "  --reps R         timed runs per point, median reported (3)\n"
     "  --blas-max-n N   largest N also timed with $PA_MMA=0 (CLBlast) (32768)\n"
+    "  --copy-mib M     size of the copy that gives the device's copy rate (256; 0 = skip)\n"
     "  --out FILE       JSON output (bench/results/<device>-<date>-gemm.json)\n"
     "F32 weights take the tensor cores here (the tuning table's mmq_f32_min_n is set to 1 for this\n"
     "command); PA_OPENCL_TUNING=mmq_wn=..,mmq_wm=..,mmq_stages=.. picks other tiles.\n";
@@ -125,6 +130,20 @@ timed run_point(const cli::backend_set& be, tensor* a, tensor* b, int reps, bool
     return t;
 }
 
+// The device's copy rate: a contiguous F32 copy of mib MiB as one node, (read + written) / time.
+double copy_gbps(const cli::backend_set& be, int64_t mib, int reps) {
+    context ctx;
+    const int64_t n = mib * (int64_t(1) << 20) / 4;
+    tensor* x = ctx.new_tensor(PA_TYPE_F32, {n});
+    std::fill_n(static_cast<float*>(x->data), n, 1.0f);
+    x->flags |= PA_FLAG_PARAM;
+    tensor* y = cont(ctx, x);
+    scheduler sched(be.order());
+    sched.set_timing(true);
+    const double ms = median(time_node(sched, y, reps, 1));
+    return 2.0 * double(n) * 4.0 / (ms * 1e-3) / 1e9;
+}
+
 double nmse(const std::vector<float>& x, const std::vector<float>& ref) {
     double e = 0, n = 0;
     for (size_t i = 0; i < ref.size(); ++i) {
@@ -150,6 +169,8 @@ int run_bench_gemm(int argc, char** argv) {
     const std::vector<int64_t> n_list = parse_sizes(a.str("--n-list", "8192,32768"));
     const int reps = int(std::max<int64_t>(1, a.i64("--reps", 3)));
     const int64_t blas_max_n = a.i64("--blas-max-n", 32768);
+    const int64_t copy_mib = a.i64("--copy-mib", 256);
+    if (copy_mib < 0 || copy_mib > 65536) throw error("--copy-mib: 0 to 65536", PA_ERR_INVALID);
     std::string out_path = a.str("--out", "");
     // F32 weights on the tensor cores too (read when the device context opens)
     const char* user_tuning = std::getenv("PA_OPENCL_TUNING");
@@ -164,8 +185,11 @@ int run_bench_gemm(int argc, char** argv) {
     const char* mma_env = std::getenv("PA_MMA");
     const bool emulated = mma_env && std::string_view(mma_env) == "emulate";
     const bool tc = be.accel && (emulated || cli::tensor_core_attention(be.main()));
-    std::printf("%-8s %-7s %7s %6s %-13s %10s %9s %s\n", "shape", "M x K", "N", "type", "path", "ms",
-                "TFLOP/s", "nmse vs CLBlast");
+    const double copy_rate = copy_mib > 0 ? copy_gbps(be, copy_mib, reps) : 0.0;
+    if (copy_mib > 0)
+        std::printf("device copy (%lld MiB, read + written): %.1f GB/s\n", (long long)copy_mib, copy_rate);
+    std::printf("%-8s %-7s %7s %6s %-13s %10s %9s %8s %s\n", "shape", "M x K", "N", "type", "path", "ms",
+                "TFLOP/s", "GB/s", "nmse vs CLBlast");
 
     std::vector<record> recs;
     fast_rng r{0x9e3779b97f4a7c15ull};
@@ -187,6 +211,8 @@ int run_bench_gemm(int argc, char** argv) {
                     t_blas = run_point(be, w, b, reps, both);
                 }
                 const double flop = 2.0 * double(s.m) * double(N) * double(s.k);
+                const double bytes =
+                    double(row_size(t, s.k)) * double(s.m) + 4.0 * double(N) * double(s.k + s.m);
                 for (int p = 0; p < 2; ++p) {
                     const timed& x = p == 0 ? t_tc : t_blas;
                     if ((p == 0 && !tc) || (p == 1 && tc && N > blas_max_n)) continue;
@@ -195,7 +221,10 @@ int run_bench_gemm(int argc, char** argv) {
                     record rec;
                     rec.set("device", dev).set("shape", s.name).set("m", s.m).set("k", s.k).set("n", N);
                     rec.set("type", std::string(type_name(t))).set("path", path).set("time_ms", x.ms);
+                    const double gbps = bytes / (x.ms * 1e-3) / 1e9;
                     rec.set("tflops", flop / (x.ms * 1e-3) / 1e12).set("reps", reps).set("date", today());
+                    rec.set("gbps", gbps);
+                    if (copy_rate > 0) rec.set("copy_gbps", copy_rate).set("of_copy", gbps / copy_rate);
                     std::string check;
                     if (p == 0 && both) {
                         const double e = nmse(t_tc.out, t_blas.out);
@@ -203,10 +232,10 @@ int run_bench_gemm(int argc, char** argv) {
                         check = fmt::format("{:.2e}", e);
                     }
                     recs.push_back(rec);
-                    std::printf("%-8s %-7s %7lld %6s %-13s %10.3f %9.1f %s\n", s.name.c_str(),
+                    std::printf("%-8s %-7s %7lld %6s %-13s %10.3f %9.1f %8.1f %s\n", s.name.c_str(),
                                 fmt::format("{}x{}", s.m, s.k).c_str(), (long long)N,
                                 std::string(type_name(t)).c_str(), path, x.ms, flop / (x.ms * 1e-3) / 1e12,
-                                check.c_str());
+                                gbps, check.c_str());
                     std::fflush(stdout);
                 }
                 write_records(out_path, recs);
