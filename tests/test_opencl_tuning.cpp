@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "flash_attn_mma.h"
 #include "pa/error.h"
 #include "tuning.h"
 
@@ -121,6 +122,57 @@ TEST(OpenclTuning, GemmStagesFitLocalMemoryAndTheRepackCacheMayBeOff) {
     {
         tuning_env env("mmq_chunk_mib=0");
         EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
+    }
+}
+
+// The decode products' A/B keys: on by default, passed to mul_mv_q.cl only, 0 or 1.
+TEST(OpenclTuning, DecodeLoopKeysAreSwitches) {
+    ::unsetenv("PA_OPENCL_TUNING");
+    const tuning t = tuning_for(gpu("NVIDIA Corporation"));
+    EXPECT_EQ(t.mvq_nib, 1);
+    EXPECT_EQ(t.mvq_aligned, 1);
+    EXPECT_NE(t.defines("mul_mv_q.cl").find("-DMVQ_NIB=1 -DMVQ_ALIGNED=1"), std::string::npos)
+        << t.defines("mul_mv_q.cl");
+    EXPECT_EQ(t.defines("mul_mat.cl").find("MVQ_"), std::string::npos);
+    {
+        tuning_env env("mvq_nib=0,mvq_aligned=0");
+        const tuning off = tuning_for(gpu("NVIDIA Corporation"));
+        EXPECT_NE(off.defines("mul_mv_q.cl").find("-DMVQ_NIB=0 -DMVQ_ALIGNED=0"), std::string::npos);
+    }
+    for (const char* bad : {"mvq_nib=2", "mvq_aligned=-1"}) {
+        tuning_env env(bad);
+        EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error) << bad;
+    }
+}
+
+// $PA_MMA's variant strings (read on NVIDIA devices; parsed the same anywhere): the block-sparse
+// kernel's folded scale is on unless a trailing F0 says otherwise, and anything else is refused
+// with the expected forms in the message.
+TEST(OpenclTuning, MmaVariantStrings) {
+    struct mma_env {
+        explicit mma_env(const char* v) { ::setenv("PA_MMA", v, 1); }
+        ~mma_env() { ::unsetenv("PA_MMA"); }
+    };
+    const device_caps nv = gpu("NVIDIA Corporation");
+    {
+        mma_env e("W4B32A1M2");
+        const mma_config c = mma_config_for(nv, 128);
+        EXPECT_EQ(c.warps * 1000 + c.bn * 10 + c.async, 4321);
+        EXPECT_EQ(c.mt, 2);
+        EXPECT_EQ(c.fold, 1);
+    }
+    {
+        mma_env e("W4B32A1M2F0");
+        EXPECT_EQ(mma_config_for(nv, 128).fold, 0);
+    }
+    for (const char* bad : {"W4B32A1M2F2", "W3B32", "fast"}) {
+        mma_env e(bad);
+        try {
+            mma_config_for(nv, 128);
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const pa::error& err) {
+            EXPECT_NE(std::string(err.what()).find("F<0|1>"), std::string::npos) << err.what();
+        }
     }
 }
 
