@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "env_guard.h"
 #include "flash_attn_mma.h"
 #include "pa/error.h"
 #include "tuning.h"
@@ -149,24 +150,22 @@ TEST(OpenclTuning, DecodeLoopKeysAreSwitches) {
 // kernel's folded scale is on unless a trailing F0 says otherwise, and anything else is refused
 // with the expected forms in the message.
 TEST(OpenclTuning, MmaVariantStrings) {
-    struct mma_env {
-        explicit mma_env(const char* v) { ::setenv("PA_MMA", v, 1); }
-        ~mma_env() { ::unsetenv("PA_MMA"); }
-    };
     const device_caps nv = gpu("NVIDIA Corporation");
     {
-        mma_env e("W4B32A1M2");
+        pa::test::env_guard e("PA_MMA", "W4B32A1M2");
         const mma_config c = mma_config_for(nv, 128);
-        EXPECT_EQ(c.warps * 1000 + c.bn * 10 + c.async, 4321);
+        EXPECT_EQ(c.warps, 4);
+        EXPECT_EQ(c.bn, 32);
+        EXPECT_EQ(c.async, 1);
         EXPECT_EQ(c.mt, 2);
         EXPECT_EQ(c.fold, 1);
     }
     {
-        mma_env e("W4B32A1M2F0");
+        pa::test::env_guard e("PA_MMA", "W4B32A1M2F0");
         EXPECT_EQ(mma_config_for(nv, 128).fold, 0);
     }
     for (const char* bad : {"W4B32A1M2F2", "W3B32", "fast"}) {
-        mma_env e(bad);
+        pa::test::env_guard e("PA_MMA", bad);
         try {
             mma_config_for(nv, 128);
             ADD_FAILURE() << bad << " was accepted";
