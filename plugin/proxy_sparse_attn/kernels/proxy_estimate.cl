@@ -1,8 +1,9 @@
 // proxy_estimate.cl - ProxyAttn mask estimation on the device (spec steps 1-4):
-//   proxy_pool_q / proxy_pool_k   proxy pooling (mean over a group's heads)
-//   quantize_rows, quantize_q_rows, quantize_k_rows
-//                                 int8 rows with a float scale (det_math.h quantize_row), ROW_BYTES
-//                                 apart (zeros past HEAD_DIM), key rows padded with zero rows
+//   proxy_pool_quantize           proxy pooling (mean over a group's heads) of queries and keys,
+//                                 as int8 rows with a float scale (det_math.h quantize_row)
+//   quantize_sample_rows          the measured queries and every key, as int8 rows likewise
+//                                 (rows ROW_BYTES apart, zeros past HEAD_DIM, key rows padded
+//                                 with zero rows)
 //   (proxy_block_stats.cl)        per (query, key block): max logit and the block's sum of
 //                                 exp(logit - max) in 2^-32 fixed point
 //   proxy_merge, sample_merge     per query: max logit and 1 / softmax sum, in block order (and
@@ -27,7 +28,7 @@
 #define ROW_BYTES HEAD_DIM // int8 row stride: HEAD_DIM rounded up to 32 (proxy_block_stats.cl)
 #endif
 // The launch geometry, chosen by the host (ocl/lowering.cpp, which passes every one of these):
-//   POOL_DIMS  dims an item of the pooling kernels takes (4 where HEAD_DIM % 4 == 0, else 1)
+//   POOL_DIMS  dims a pooling load takes (4 where 4 divides HEAD_DIM and ROW_BYTES / QL, else 1)
 //   QL, QR     quantize kernels: items a row, rows a work-group
 //   MQ, MW     merges: queries a work-group, items a query
 //   SM_BLOCKS  sample_mass: blocks a work-group
@@ -48,8 +49,8 @@ inline int sq_row_first(int m, int row0, int sq_first, int kpb) {
     return m == row0 ? 0 : sq_first + (m - row0 - 1) * kpb;
 }
 
-// ---- step 1: proxy pooling ----------------------------------------------------------------
-// An item of the pooling kernels takes POOL_DIMS consecutive dims (4 where HEAD_DIM allows: Q's
+// ---- pooling a row's elements over heads ----------------------------------------------------
+// An item of the pooling kernel takes POOL_DIMS consecutive dims (4 where HEAD_DIM allows: Q's
 // and K's rows are contiguous, and vload4 / vload_half4 need only the element's alignment).
 #if POOL_DIMS == 4
 #define POOL_VEC float4
@@ -78,30 +79,6 @@ inline POOL_VEC pool_heads(__global const uchar* base, ulong stride, int h0, int
     return sum;
 }
 
-// out [g][n_sq][HEAD_DIM] = (sum over the group's query heads, in head order) * inv_q. Global
-// (HEAD_DIM / POOL_DIMS, n_sq, g).
-__kernel void proxy_pool_q(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb, __global float* out,
-                           int n_sq, int sq_first, long n_past, long first_full, int S, int heads_per_group,
-                           float inv_q) {
-    const int c = get_global_id(0) * POOL_DIMS, i = get_global_id(1), j = get_global_id(2);
-    if (c >= HEAD_DIM || i >= n_sq) return;
-    const long t = sq_pos(i, sq_first, n_past, first_full, S) - n_past;
-    __global const uchar* base = q + q_offs + t * q_nb.s1 + c * q_nb.s0;
-    STORE_POOL(pool_heads(base, q_nb.s2, j * heads_per_group, heads_per_group, 0) * inv_q,
-               out + ((long)j * n_sq + i) * HEAD_DIM + c);
-}
-
-// out [g][n_sk][HEAD_DIM]: keys at positions i * KS, mean over the group's kv heads. Global
-// (HEAD_DIM / POOL_DIMS, n_sk, g).
-__kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb, __global float* out,
-                           int n_sk, int KS, int kv_per_group, float inv_k) {
-    const int c = get_global_id(0) * POOL_DIMS, i = get_global_id(1), j = get_global_id(2);
-    if (c >= HEAD_DIM || i >= n_sk) return;
-    __global const uchar* base = k + k_offs + (long)i * KS * k_nb.s1 + c * k_nb.s0;
-    STORE_POOL(pool_heads(base, k_nb.s2, j * kv_per_group, kv_per_group, K_F16) * inv_k,
-               out + ((long)j * n_sk + i) * HEAD_DIM + c);
-}
-
 // ---- quantization ---------------------------------------------------------------------------
 // det_math.h quantize_row, cooperatively: QL items per row (local size (QL, QR): QR rows per
 // work-group), item l holding elements l * QE .. l * QE + QE - 1 (zeros past HEAD_DIM); the row's
@@ -110,6 +87,9 @@ __kernel void proxy_pool_k(__global const uchar* k, ulong k_offs, long4 k_ne, ul
 // quant_zero_row); the row's scale is (amax / 127) * extra (0 * extra for a zero row). Rows past
 // the real ones (padding rows) come out as zeros, scale 0.
 #define QE (ROW_BYTES / QL)
+#if QE % POOL_DIMS != 0
+#error "proxy_estimate.cl: POOL_DIMS must divide ROW_BYTES / QL"
+#endif
 
 inline void quantize_coop(const float* x, bool write, __global char* q, __global float* scale, float extra,
                           __local float* red) {
@@ -127,55 +107,103 @@ inline void quantize_coop(const float* x, bool write, __global char* q, __global
     if (l == 0) *scale = (zero ? 0.0f : quant_scale(amax)) * extra;
 }
 
-// Rows of contiguous floats, per head h: src [h][rows_in][HEAD_DIM] -> q8 [h][rows_out][ROW_BYTES],
-// scale [h][rows_out] (times extra); rows rows_in .. rows_out - 1 are padding. Global
-// (QL, rows_out rounded up to QR, heads), local (QL, QR, 1).
-__kernel void quantize_rows(__global const float* src, __global char* q8, __global float* scale, long rows_in,
-                            long rows_out, float extra) {
+// ---- step 1: proxy pooling, quantized -----------------------------------------------------------
+// One launch for both proxies: launch row r < rq is proxy query r, a later one proxy key r - rq
+// (rq: n_sq rounded up to QR, so a work-group takes one kind). A proxy query i of group j is the
+// sum, in head order, of the group's query heads at sq_pos(i) times inv_q (mean); a proxy key i
+// the same over its kv heads at key i * KS times inv_k. Each item pools its QE elements, then the
+// row is quantized as above (queries with the attention scale as extra). Key rows n_sk ..
+// k_rows - 1 are the padding the tiled statistics read. keep_pooled: the pooled floats also go to
+// pooled_q [g][n_sq][HEAD_DIM] and pooled_k [g][n_sk][HEAD_DIM] (tests compare them with the
+// reference). Global (QL, rq + k_rows rounded up to QR, g), local (QL, QR, 1).
+__kernel void proxy_pool_quantize(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb,
+                                  __global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb,
+                                  __global char* q8, __global float* qs, __global char* k8, __global float* ks,
+                                  __global float* pooled_q, __global float* pooled_k, int keep_pooled, int n_sq,
+                                  int sq_first, long n_past, long first_full, int S, int heads_per_group,
+                                  float inv_q, float q_extra, int n_sk, int KS, int kv_per_group, float inv_k,
+                                  long k_rows, long rq) {
     __local float red[QL * QR];
-    const int l = get_local_id(0), h = get_global_id(2);
+    const int l = get_local_id(0), j = get_global_id(2);
     const long r = get_global_id(1);
-    float x[QE];
-    for (int e = 0; e < QE; ++e) {
-        const int c = l * QE + e;
-        x[e] = r < rows_in && c < HEAD_DIM ? src[((long)h * rows_in + r) * HEAD_DIM + c] : 0.0f;
+    const bool is_q = r < rq;
+    const long i = is_q ? r : r - rq, rows_in = is_q ? n_sq : n_sk, rows_out = is_q ? n_sq : k_rows;
+    __global const uchar* base;
+    ulong head_stride, elem;
+    int h0, count, f16;
+    float inv;
+    if (is_q) {
+        const long t = i < n_sq ? sq_pos(i, sq_first, n_past, first_full, S) - n_past : 0;
+        base = q + q_offs + t * q_nb.s1;
+        head_stride = q_nb.s2;
+        elem = q_nb.s0;
+        h0 = j * heads_per_group;
+        count = heads_per_group;
+        f16 = 0;
+        inv = inv_q;
+    } else {
+        base = k + k_offs + i * KS * k_nb.s1;
+        head_stride = k_nb.s2;
+        elem = k_nb.s0;
+        h0 = j * kv_per_group;
+        count = kv_per_group;
+        f16 = K_F16;
+        inv = inv_k;
     }
-    const long o = (long)h * rows_out + r;
-    quantize_coop(x, r < rows_out, q8 + o * ROW_BYTES, scale + o, extra, red);
+    __global float* pooled = (is_q ? pooled_q : pooled_k) + ((long)j * rows_in + i) * HEAD_DIM;
+    float x[QE];
+    for (int e = 0; e < QE; e += POOL_DIMS) {
+        const int c = l * QE + e; // c .. c + POOL_DIMS - 1 lie all below HEAD_DIM or all past it
+        POOL_VEC v = 0.0f;
+        if (i < rows_in && c < HEAD_DIM) {
+            v = pool_heads(base + c * elem, head_stride, h0, count, f16) * inv;
+            if (keep_pooled) STORE_POOL(v, pooled + c);
+        }
+#if POOL_DIMS == 4
+        vstore4(v, 0, x + e);
+#else
+        x[e] = v;
+#endif
+    }
+    const long o = (long)j * rows_out + i;
+    quantize_coop(x, i < rows_out, (is_q ? q8 : k8) + o * ROW_BYTES, (is_q ? qs : ks) + o, is_q ? q_extra : 1.0f,
+                  red);
 }
 
-// The measured queries of every head: row (h, qi) = q[:, pos[qi] - n_past, h], times the
-// attention scale. Global (QL, n_bq rounded up to QR, H), local (QL, QR, 1).
-__kernel void quantize_q_rows(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb,
-                              __global const long* pos, __global char* q8, __global float* scale, int n_bq,
-                              long n_past, float attn_scale) {
+// The measured queries of every head and every key of every kv head, in one launch: launch row
+// r < H * bq_rows is query (h, qi) = (r / bq_rows, r % bq_rows), row (h, qi) = q[:, pos[qi] -
+// n_past, h] times the attention scale; a later row is key (hk, j) = k[:, j, hk] for j < n_keys,
+// padding rows up to k_rows (bq_rows, kr_rows: n_bq and k_rows rounded up to QR, so a
+// work-group takes one head of one kind). Global (QL, H * bq_rows + Hkv * kr_rows, 1), local
+// (QL, QR, 1).
+__kernel void quantize_sample_rows(__global const uchar* q, ulong q_offs, long4 q_ne, ulong4 q_nb,
+                                   __global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb,
+                                   __global const long* pos, __global char* bq8, __global float* bqs,
+                                   __global char* hk8, __global float* hks, int n_bq, long bq_rows, long n_past,
+                                   float attn_scale, long n_keys, long k_rows, long kr_rows, long q_launch_rows) {
     __local float red[QL * QR];
-    const int l = get_local_id(0), qi = get_global_id(1), h = get_global_id(2);
+    const int l = get_local_id(0);
+    const long r = get_global_id(1);
+    const bool is_q = r < q_launch_rows;
+    const long rr = is_q ? r : r - q_launch_rows, per_head = is_q ? bq_rows : kr_rows;
+    const long h = rr / per_head, i = rr % per_head;
     float x[QE];
     for (int e = 0; e < QE; ++e) {
         const int c = l * QE + e;
-        x[e] = qi < n_bq && c < HEAD_DIM
-                   ? *(__global const float*)(q + q_offs + (pos[qi] - n_past) * q_nb.s1 + h * q_nb.s2 + c * q_nb.s0)
-                   : 0.0f;
+        float v = 0.0f;
+        if (c < HEAD_DIM) {
+            if (is_q && i < n_bq)
+                v = *(__global const float*)(q + q_offs + (pos[i] - n_past) * q_nb.s1 + h * q_nb.s2 + c * q_nb.s0);
+            else if (!is_q && i < n_keys)
+                v = LOAD_K(k + k_offs + i * k_nb.s1 + h * k_nb.s2 + c * k_nb.s0);
+        }
+        x[e] = v;
     }
-    const long r = (long)h * n_bq + qi;
-    quantize_coop(x, qi < n_bq, q8 + r * ROW_BYTES, scale + r, attn_scale, red);
-}
-
-// Every key of every kv head: row (hk, j) = k[:, j, hk] for j < n_keys, padding rows up to
-// k_rows. Global (QL, k_rows rounded up to QR, Hkv), local (QL, QR, 1).
-__kernel void quantize_k_rows(__global const uchar* k, ulong k_offs, long4 k_ne, ulong4 k_nb, __global char* q8,
-                              __global float* scale, long n_keys, long k_rows) {
-    __local float red[QL * QR];
-    const int l = get_local_id(0), hk = get_global_id(2);
-    const long j = get_global_id(1);
-    float x[QE];
-    for (int e = 0; e < QE; ++e) {
-        const int c = l * QE + e;
-        x[e] = j < n_keys && c < HEAD_DIM ? LOAD_K(k + k_offs + j * k_nb.s1 + hk * k_nb.s2 + c * k_nb.s0) : 0.0f;
-    }
-    const long r = hk * k_rows + j;
-    quantize_coop(x, j < k_rows, q8 + r * ROW_BYTES, scale + r, 1.0f, red);
+    // one call site: with the barrier inside reached from both arms of this (work-group uniform)
+    // branch, PoCL 3.1 wrote past the buffers
+    const long o = h * (is_q ? n_bq : k_rows) + i;
+    quantize_coop(x, i < (is_q ? n_bq : k_rows), (is_q ? bq8 : hk8) + o * ROW_BYTES, (is_q ? bqs : hks) + o,
+                  is_q ? attn_scale : 1.0f, red);
 }
 
 // ---- a query's softmax over its blocks --------------------------------------------------------

@@ -60,9 +60,9 @@ size_t sort_local(const geometry& geo) {
 // The launch geometry of proxy_estimate.cl's kernels (passed to it as -D options, est_options).
 // The quantize kernels: QL items per row, QR rows per work-group.
 constexpr size_t quantize_lanes = 16, quantize_rows_per_group = 8;
-nd_range quantize_range(int64_t rows, int64_t heads) {
-    const size_t r = (size_t(rows) + quantize_rows_per_group - 1) / quantize_rows_per_group;
-    return range3(quantize_lanes, r * quantize_rows_per_group, size_t(heads));
+int64_t quantize_rows_padded(int64_t rows) {
+    const int64_t per = int64_t(quantize_rows_per_group);
+    return (rows + per - 1) / per * per;
 }
 nd_range quantize_local() {
     return range3(quantize_lanes, quantize_rows_per_group, 1);
@@ -80,9 +80,9 @@ nd_range merge_local() {
 // sample_mass: SM_BLOCKS blocks per work-group.
 constexpr size_t mass_blocks = 128;
 
-// The pooling kernels: POOL_DIMS dims an item.
+// The pooling loads: POOL_DIMS dims at a time, where they fit the quantize items' elements.
 size_t pool_dims(int64_t d) {
-    return d % 4 == 0 ? 4 : 1;
+    return d % 4 == 0 && (int8_row_bytes(d) / int64_t(quantize_lanes)) % 4 == 0 ? 4 : 1;
 }
 
 std::string est_options(int64_t d, pa_type k_type) {
@@ -125,33 +125,32 @@ struct run_state {
     int64_t tt() const { return geo.tri_total(); }
 };
 
-// Step 1: proxy pooling and int8 proxy rows (queries carry the attention scale); the proxy keys
-// get the padding rows the tiled statistics read.
-void pool_and_quantize(run_state& st, const operand& q, const operand& k) {
+// Step 1: proxy pooling and int8 proxy rows of queries and keys in one launch (queries carry the
+// attention scale); the proxy keys get the padding rows the tiled statistics read. The pooled
+// floats themselves are kept only for a debug read-back.
+void pool_and_quantize(run_state& st, const operand& q, const operand& k, bool keep_pooled) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
-    const int64_t d = geo.d, dp = int8_row_bytes(d);
-    st.pooled_q = est::temp(ctx, geo.g * geo.n_sq * d);
-    st.pooled_k = est::temp(ctx, geo.g * geo.n_sk * d);
-    const size_t dims_an_item = pool_dims(d);
-    ctx.launch(st.est_kernel("proxy_pool_q"),
-               range3(size_t(d) / dims_an_item, size_t(geo.n_sq), size_t(geo.g)), {}, q.mem, q.shape,
-               st.pooled_q.mem(), int32_t(geo.n_sq), int32_t(geo.sq_first), geo.n_past,
-               (geo.row0 + 1) * geo.B, int32_t(geo.S), int32_t(geo.heads_per_group),
-               1.0f / float(geo.heads_per_group));
-    ctx.launch(st.est_kernel("proxy_pool_k"),
-               range3(size_t(d) / dims_an_item, size_t(geo.n_sk), size_t(geo.g)), {}, k.mem, k.shape,
-               st.pooled_k.mem(), int32_t(geo.n_sk), int32_t(geo.KS), int32_t(geo.kv_per_group),
-               1.0f / float(geo.kv_per_group));
-    const auto quantize = [&](const scratch& src, int64_t rows_in, int64_t rows_out, float extra, scratch& q8,
-                              scratch& qs) {
-        q8 = est::temp(ctx, geo.g * rows_out * dp, 1);
-        qs = est::temp(ctx, geo.g * rows_out);
-        ctx.launch(st.est_kernel("quantize_rows"), quantize_range(rows_out, geo.g), quantize_local(),
-                   src.mem(), q8.mem(), qs.mem(), rows_in, rows_out, extra);
-    };
-    quantize(st.pooled_q, geo.n_sq, geo.n_sq, geo.scale, st.pq8, st.pqs);
-    quantize(st.pooled_k, geo.n_sk, st.proxy_plan.key_rows(geo.n_kblocks), 1.0f, st.pk8, st.pks);
+    const int64_t dp = int8_row_bytes(geo.d), k_rows = st.proxy_plan.key_rows(geo.n_kblocks);
+    st.pq8 = est::temp(ctx, geo.g * geo.n_sq * dp, 1);
+    st.pqs = est::temp(ctx, geo.g * geo.n_sq);
+    st.pk8 = est::temp(ctx, geo.g * k_rows * dp, 1);
+    st.pks = est::temp(ctx, geo.g * k_rows);
+    if (keep_pooled) {
+        st.pooled_q = est::temp(ctx, geo.g * geo.n_sq * geo.d);
+        st.pooled_k = est::temp(ctx, geo.g * geo.n_sk * geo.d);
+    } else { // never written: a placeholder for the kernel's arguments
+        st.pooled_q = est::temp(ctx, 1);
+        st.pooled_k = est::temp(ctx, 1);
+    }
+    const int64_t rq = quantize_rows_padded(geo.n_sq);
+    ctx.launch(st.est_kernel("proxy_pool_quantize"),
+               range3(quantize_lanes, size_t(rq + quantize_rows_padded(k_rows)), size_t(geo.g)),
+               quantize_local(), q.mem, q.shape, k.mem, k.shape, st.pq8.mem(), st.pqs.mem(), st.pk8.mem(),
+               st.pks.mem(), st.pooled_q.mem(), st.pooled_k.mem(), int32_t(keep_pooled), int32_t(geo.n_sq),
+               int32_t(geo.sq_first), geo.n_past, (geo.row0 + 1) * geo.B, int32_t(geo.S),
+               int32_t(geo.heads_per_group), 1.0f / float(geo.heads_per_group), geo.scale, int32_t(geo.n_sk),
+               int32_t(geo.KS), int32_t(geo.kv_per_group), 1.0f / float(geo.kv_per_group), k_rows, rq);
 }
 
 // Steps 2-3: block statistics of every proxy query, its softmax, block max pooling; rows in
@@ -246,10 +245,12 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
     st.bqs = est::temp(ctx, geo.H * nbq);
     st.hk8 = est::temp(ctx, geo.Hkv * k_rows * dp, 1);
     st.hks = est::temp(ctx, geo.Hkv * k_rows);
-    ctx.launch(st.est_kernel("quantize_q_rows"), quantize_range(nbq, geo.H), quantize_local(), q.mem, q.shape,
-               st.samples.mem(st.bq_pos), st.bq8.mem(), st.bqs.mem(), int32_t(nbq), geo.n_past, geo.scale);
-    ctx.launch(st.est_kernel("quantize_k_rows"), quantize_range(k_rows, geo.Hkv), quantize_local(), k.mem,
-               k.shape, st.hk8.mem(), st.hks.mem(), geo.n_keys, k_rows);
+    const int64_t bq_rows = quantize_rows_padded(nbq), q_launch_rows = geo.H * bq_rows;
+    ctx.launch(st.est_kernel("quantize_sample_rows"),
+               range3(quantize_lanes, size_t(q_launch_rows + geo.Hkv * quantize_rows_padded(k_rows)), 1),
+               quantize_local(), q.mem, q.shape, k.mem, k.shape, st.samples.mem(st.bq_pos), st.bq8.mem(),
+               st.bqs.mem(), st.hk8.mem(), st.hks.mem(), int32_t(nbq), bq_rows, geo.n_past, geo.scale,
+               geo.n_keys, k_rows, quantize_rows_padded(k_rows), q_launch_rows);
     st.qbm = est::temp(ctx, geo.H * nbq * nb);
     st.qbs = est::temp(ctx, geo.H * nbq * nb);
     st.qM = est::temp(ctx, geo.H * nbq);
@@ -355,13 +356,11 @@ bool needs_samples(const geometry& geo) {
 bool estimate_on_device(run_state& st, const operand& q, const operand& k, ocl_debug* dbg) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
-    pool_and_quantize(st, q, k);
+    pool_and_quantize(st, q, k, dbg != nullptr);
     if (dbg) {
         dbg->pooled_q = est::read<float>(ctx, st.pooled_q, geo.g * geo.n_sq * geo.d);
         dbg->pooled_k = est::read<float>(ctx, st.pooled_k, geo.g * geo.n_sk * geo.d);
     }
-    // The pooled floats are only the quantizer's input: back to the pool for the later steps
-    // (Qwen2.5-7B at 128K: 335 MB; the queue is in order, so the quantize kernels still read them).
     st.pooled_q = scratch{};
     st.pooled_k = scratch{};
     if (geo.stop_after == 1) return false;

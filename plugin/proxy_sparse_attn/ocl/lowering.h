@@ -1,9 +1,9 @@
 // lowering.h - the OpenCL lowering of proxy_sparse_attn. Every step runs on the device and
 // nothing is read back in between:
-//   proxy_pool_q/k, quantize_rows                      step 1 (proxy_estimate.cl)
+//   proxy_pool_quantize                                 step 1 (proxy_estimate.cl)
 //   proxy_block_stats -> proxy_merge -> proxy_blockmax  steps 2-3, in batches of rows
 //   rank_rows                                           step 3b (proxy_sort.cl)
-//   quantize_q_rows/k_rows -> sample_block_stats -> sample_merge -> sample_mass   step 4
+//   quantize_sample_rows -> sample_block_stats -> sample_merge -> sample_mass     step 4
 //   sample_budgets -> row_budgets (or tail_budgets) -> exact_rows -> build_mask   steps 5-6
 //   flash attention over the mask                       step 7 (opencl/flash_attn.h)
 // When every block is kept (gamma = 1, or the min_tokens floor covers every row) the estimate
