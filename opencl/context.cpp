@@ -193,6 +193,25 @@ void device_context::write(const scratch& s, const void* src, size_t bytes) {
     impl_->pool->write(static_cast<device_buffer*>(s.buffer_), 0, src, bytes);
 }
 
+std::shared_ptr<const void>
+device_context::kept_any(std::string_view kind, std::span<const std::byte> bytes,
+                         const std::function<std::shared_ptr<const void>()>& make) {
+    constexpr size_t keep = 8; // distinct tables alive at once: a model's few node shapes
+    std::lock_guard lock(impl_->kept_mu);
+    auto& kept = impl_->kept;
+    const auto hit = std::find_if(kept.begin(), kept.end(), [&](const impl::kept_entry& e) {
+        return e.kind == kind && std::ranges::equal(e.bytes, bytes);
+    });
+    if (hit != kept.end()) {
+        std::rotate(kept.begin(), hit, hit + 1);
+        return kept.front().value;
+    }
+    std::shared_ptr<const void> value = make();
+    if (kept.size() == keep) kept.pop_back();
+    kept.insert(kept.begin(), {std::string(kind), std::vector<std::byte>(bytes.begin(), bytes.end()), value});
+    return value;
+}
+
 cl_mem device_context::counters(size_t n) {
     std::lock_guard lock(impl_->counters_mu);
     if (n > impl_->counters_n) { // a buffer still in use by queued kernels lives until they end

@@ -33,6 +33,13 @@ struct device_context::impl {
     mem_handle counters; // device_context::counters
     size_t counters_n = 0;
     repack_cache mmq_weights; // mul_mat_mma's repacked PARAM weights (used under the backend's compute lock)
+    struct kept_entry {
+        std::string kind;
+        std::vector<std::byte> bytes;
+        std::shared_ptr<const void> value;
+    };
+    std::mutex kept_mu;
+    std::vector<kept_entry> kept; // device_context::kept_upload, most recently used first; under kept_mu
 };
 
 // Source text of an embedded program with common.cl in front (throws for an unknown name).

@@ -22,6 +22,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -137,6 +138,18 @@ class device_context {
     // before it: the host would stall and the device then starve while launches catch up.)
     void write(const scratch& s, const void* src, size_t bytes);
 
+    // Device data built from small host tables that launches only read (a node's index tables,
+    // which depend on its shape alone), kept by the tables' contents: asked again for the same
+    // kind and bytes (the next layer's node, the next run), it returns the object make() built
+    // the first time and enqueues nothing. make() (called on a miss) returns a
+    // std::shared_ptr<const T>, typically a temp() filled by write(). The most recently used
+    // few are kept for the context's life; kernels must not write to them.
+    template <class T, class Make>
+    std::shared_ptr<const T> kept_upload(std::string_view kind, std::span<const std::byte> bytes, Make make) {
+        return std::static_pointer_cast<const T>(
+            kept_any(kind, bytes, [&]() -> std::shared_ptr<const void> { return make(); }));
+    }
+
     // At least n ints of device memory that are zero between launches: a kernel counting in
     // them (the "last work-group" pattern) sets them back to zero before it ends. Kept for the
     // context's life, grown when a launch needs more.
@@ -177,6 +190,8 @@ class device_context {
 
   private:
     std::string tuned_options(std::string_view program, const std::string& options) const;
+    std::shared_ptr<const void> kept_any(std::string_view kind, std::span<const std::byte> bytes,
+                                         const std::function<std::shared_ptr<const void>()>& make);
     std::unique_ptr<impl> impl_;
 };
 

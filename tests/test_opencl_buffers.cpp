@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <memory>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -101,6 +103,44 @@ TEST_F(Buffers, ScratchReturnsToThePool) {
     EXPECT_GT(pool().pooled(), 0u);
     scratch again = ctx_->temp(4000);
     EXPECT_EQ(again.mem(), mem);
+}
+
+// kept_upload: the same kind and bytes give back the object built the first time (make() not
+// called again, the device copy as written); other bytes or another kind build their own; the
+// context keeps a bounded number, so the oldest is built again after enough others.
+TEST_F(Buffers, KeptUploadsAreSharedByContent) {
+    struct copy {
+        scratch s;
+    };
+    int made = 0;
+    const auto upload = [&](std::string_view kind, const std::vector<uint32_t>& v) {
+        const std::span<const std::byte> bytes = std::as_bytes(std::span(v));
+        return ctx_->kept_upload<copy>(kind, bytes, [&] {
+            ++made;
+            auto c = std::make_shared<copy>();
+            c->s = ctx_->temp(bytes.size());
+            ctx_->write(c->s, v.data(), bytes.size());
+            return std::shared_ptr<const copy>(std::move(c));
+        });
+    };
+    const std::vector<uint32_t> a{1, 2, 3, 4}, b{1, 2, 3, 5};
+    const auto first = upload("t", a);
+    EXPECT_EQ(made, 1);
+    EXPECT_EQ(upload("t", std::vector<uint32_t>(a)).get(), first.get()); // equal contents, other memory
+    EXPECT_EQ(made, 1);
+    EXPECT_NE(upload("t", b).get(), first.get());
+    EXPECT_NE(upload("u", a).get(), first.get());
+    EXPECT_EQ(made, 3);
+    std::vector<uint32_t> back(a.size());
+    EXPECT_EQ(clEnqueueReadBuffer(ctx_->queue(), first->s.mem(), CL_TRUE, 0, back.size() * 4, back.data(), 0,
+                                  nullptr, nullptr),
+              CL_SUCCESS);
+    EXPECT_EQ(back, a);
+    for (uint32_t i = 0; i < 16; ++i) // enough others to push "t" a out
+        upload("many", {i});
+    const int before = made;
+    EXPECT_NE(upload("t", a).get(), nullptr);
+    EXPECT_EQ(made, before + 1);
 }
 
 TEST_F(Buffers, CapGivesOutOfMemoryWithSizes) {

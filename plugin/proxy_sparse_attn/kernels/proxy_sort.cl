@@ -58,9 +58,12 @@ inline float sum_in_order_local(__local const float* a, int n) {
 }
 
 // One work-group per (row, group): global (LS * n_rows, g). ranks[j][tri(m) + n] = position of
-// block n in the row's order.
-__kernel void rank_rows(__global const float* scores, __global int* ranks, int row0, int n_rows, int force,
-                        int sort_n, __local float* key, __local int* idx) {
+// block n in the row's order. It also clears the row's exact flags for the group's heads
+// (exact[h][tri(m) + n] = 0), which exact_rows then sets on the measured rows: one launch less
+// than a separate fill.
+__kernel void rank_rows(__global const float* scores, __global int* ranks, __global uchar* exact, int row0,
+                        int n_rows, int force, int heads_per_group, int sort_n, __local float* key,
+                        __local int* idx) {
     const int lid = get_local_id(0), m = row0 + get_group_id(0), j = get_group_id(1);
     const long tt = tri_of(row0 + n_rows, row0);
     __global const float* A = scores + (long)j * tt + tri_of(m, row0);
@@ -74,6 +77,8 @@ __kernel void rank_rows(__global const float* scores, __global int* ranks, int r
     bitonic_sort(key, idx, sort_n, lid);
     __global int* rank = ranks + (long)j * tt + tri_of(m, row0);
     for (int r = lid; r <= m; r += LS) rank[idx[r]] = r;
+    for (int h = j * heads_per_group; h < (j + 1) * heads_per_group; ++h)
+        for (int n = lid; n <= m; n += LS) exact[(long)h * tt + tri_of(m, row0) + n] = 0;
 }
 
 // One work-group per (sample s, head h): global (LS * samples, H). The position in the group's

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,22 +33,27 @@ template <class T> scratch upload(device_context& ctx, const std::vector<T>& v) 
 // Several small host arrays sent to the device as one write, each then seen by kernels as a
 // buffer of its own (a sub-buffer at an offset aligned for the device). On the H200 every write
 // on the queue left the device idle ~15 us between kernels: the sample rows' eight arrays cost
-// ~130 us of an 8K estimate of ~300.
+// ~130 us of an 8K estimate of ~300. The device copy is kept by its contents
+// (device_context::kept_upload): the next node with the same tables (every layer of a model at
+// one prompt length, every run of a bench) sends nothing and creates no sub-buffer.
 class packed_upload {
   public:
     explicit packed_upload(const device_context& ctx); // the device's sub-buffer alignment
     // Adds an array (sent by send()); returns its part number.
     template <class T> int add(const std::vector<T>& v) { return add_bytes(v.data(), v.size() * sizeof(T)); }
     void send(device_context& ctx); // one scratch buffer, one write, a sub-buffer per part
-    cl_mem mem(int part) const { return parts_[size_t(part)].get(); }
+    cl_mem mem(int part) const { return copy_->parts[size_t(part)].get(); }
 
   private:
+    struct device_copy {
+        scratch buf; // before parts: the sub-buffers go first
+        std::vector<pa::ocl::mem_handle> parts;
+    };
     int add_bytes(const void* p, size_t n);
     size_t align_;
     std::vector<std::byte> bytes_;           // the parts at their offsets in the device buffer
     std::vector<cl_buffer_region> parts_at_; // at least 4 bytes each: no empty region
-    scratch buf_;                            // before parts_: the sub-buffers go first
-    std::vector<pa::ocl::mem_handle> parts_;
+    std::shared_ptr<const device_copy> copy_;
 };
 
 template <class T> std::vector<T> read(device_context& ctx, const scratch& s, int64_t count) {

@@ -186,14 +186,16 @@ void proxy_scores(run_state& st) {
     }
 }
 
-// Step 3b: one order per (group, row), forced blocks first, as ranks.
+// Step 3b: one order per (group, row), forced blocks first, as ranks; the exact flags of step 5b
+// cleared on the way.
 void rank_rows(run_state& st) {
     const geometry& geo = st.geo;
     st.ranks = est::temp(st.ctx, geo.g * st.tt());
+    st.exact = est::temp(st.ctx, geo.H * st.tt(), 1);
     st.ctx.launch(st.srt_kernel("rank_rows"), range2(size_t(wg_sort) * size_t(geo.n_rows), size_t(geo.g)),
-                  range2(wg_sort, 1), st.scores.mem(), st.ranks.mem(), int32_t(geo.row0), int32_t(geo.n_rows),
-                  int32_t(geo.force), st.sort_n(), local_mem{size_t(st.sort_n()) * 4},
-                  local_mem{size_t(st.sort_n()) * 4});
+                  range2(wg_sort, 1), st.scores.mem(), st.ranks.mem(), st.exact.mem(), int32_t(geo.row0),
+                  int32_t(geo.n_rows), int32_t(geo.force), int32_t(geo.heads_per_group), st.sort_n(),
+                  local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
 }
 
 // The sample rows and measured queries (geometry.h) as device arrays.
@@ -305,15 +307,10 @@ void budgets(run_state& st) {
                n_rows, int32_t(geo.k_min));
 }
 
-// Step 5b: the exact sets of the measured rows (zeros where a row has none).
+// Step 5b: the exact sets of the measured rows (rank_rows cleared every row's).
 void exact_rows(run_state& st) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
-    st.exact = est::temp(ctx, geo.H * st.tt(), 1);
-    const uint8_t zero = 0;
-    check(clEnqueueFillBuffer(ctx.queue(), st.exact.mem(), &zero, 1, 0, size_t(geo.H * st.tt()), 0, nullptr,
-                              nullptr),
-          "proxy_sparse_attn: clearing the exact rows");
     const bool any = std::any_of(geo.samples.begin(), geo.samples.end(),
                                  [&](const sample_row& s) { return geo.exact_sample(s); });
     if (!any) return;
