@@ -1,5 +1,6 @@
-// test_fa_mma.cpp - the tensor-core attention path (opencl/fa_mma.*, kernels/fa_mma.cl,
-// plugin/proxy/sparse_mma.*) through the plugin and the scheduler, on any OpenCL device:
+// test_flash_attn_mma.cpp - the tensor-core attention path (opencl/flash_attn_mma.*,
+// kernels/flash_attn_mma.cl and flash_attn_mma_sparse.cl) through the plugin and the scheduler,
+// on any OpenCL device:
 // PA_MMA=emulate makes the backend take that path with the PTX helpers emulated in OpenCL C,
 // so the host code, the fragment layouts and the mask walk are checked against the CPU
 // backend here (on NVIDIA sm_80+ the same code runs with real mma.sync; bench/mma_check.cpp
@@ -12,17 +13,13 @@
 #include <vector>
 
 #include "backend_ops_util.h"
+#include "env_guard.h"
 #include "pa/ops.h"
 #include "pa/plugin_loader.h"
 #include "pa/proxy_sparse_attn.h"
 #include "pa/scheduler.h"
 
 namespace {
-
-struct env_guard {
-    explicit env_guard(const char* v) { setenv("PA_MMA", v, 1); }
-    ~env_guard() { unsetenv("PA_MMA"); }
-};
 
 struct backends {
     std::shared_ptr<pa::plugin> plug;
@@ -70,7 +67,7 @@ template <class F> double run_both(const attn_case& c, uint32_t seed, F make_nod
     const pa::graph g = pa::build_forward({out});
     std::vector<float> got, ref;
     {
-        const env_guard mma("emulate");
+        const pa::test::env_guard mma("PA_MMA", "emulate");
         pa::scheduler s({env().ocl.get(), env().cpu.get()});
         s.compute(g);
         *on_ocl = s.assigned_backend(out) == 0;
