@@ -12,11 +12,17 @@
 # A, B, A, B; then one PA_OPENCL_PROFILE=device run of each build. AB_SHAPES picks the random
 # models ("shape:type ...", default "smollm2-135m:q4_1 llama3-8b:q4_0"); AB_CHECK=1 first builds
 # all of B and runs pa demo and the whole CTest suite with it on the NVIDIA device (ctest-b.txt). JSON and logs go to $OUT (at most 8 files come back: they are put in two tarballs).
+# AB_KIND=attn compares attention nodes instead of models (no MODEL arguments): `pa bench attn`
+# on AB_ATTN_SHAPES (default smollm2-135m) at AB_ATTN_N (default 8192,16384), dense and proxy at
+# the default settings, times only, medians of AB_REPS (default 5 here), for A, B, A, B; then one
+# PA_OPENCL_PROFILE=device run of each at the first size (the estimate's kernels and the gaps
+# between them), e.g. the 8K node whose launches outnumber its work.
 set -uo pipefail
 patch_file=$(realpath "${1:?usage: ab_gpu.sh PATCH [MODEL.gguf ...]}")
 shift
 OUT=${OUT:-/tmp/pa-ab-out}
-REPS=${AB_REPS:-3}
+KIND=${AB_KIND:-model}
+REPS=${AB_REPS:-$([ "$KIND" = attn ] && echo 5 || echo 3)}
 read -r -a BENCH <<<"${AB_BENCH:--p 512 -n 128 --tg-after 512}" # pa bench model's sizes
 work=/tmp/pa-ab
 mkdir -p "$OUT" "$work"
@@ -58,6 +64,7 @@ if [ "${AB_CHECK:-0}" = 1 ]; then
 fi
 
 models=("$@")
+[ "$KIND" = attn ] && models=(attn)
 if [ ${#models[@]} -eq 0 ]; then
   step "random models"
   for st in ${AB_SHAPES:-smollm2-135m:q4_1 llama3-8b:q4_0}; do
@@ -81,6 +88,24 @@ pa_of() { # pa_of SPEC: PA=(env [VAR=VALUE] build/bin/pa), the spec's pa with it
   PA+=("$work/build-$v/bin/pa")
 }
 mkdir -p "$OUT/json" "$OUT/profiles"
+attn_n=${AB_ATTN_N:-8192,16384}
+attn_args=(bench attn --device 0 --shapes "${AB_ATTN_SHAPES:-smollm2-135m}" --portable-max 0 --sgemm 0 --no-quality
+  --no-stages)
+[ "$KIND" = attn ] && for round in $(seq "${AB_ROUNDS:-2}"); do
+  for spec in "${RUNS[@]}"; do
+    step "attention, ${spec}, round $round"
+    pa_of "$spec"
+    run 300 "${PA[@]}" "${attn_args[@]}" --n-list "$attn_n" --reps "$REPS" \
+      --out "$OUT/json/attn-${spec%%=*}-$round.json" >"$work/run.log" 2>&1
+    grep -E "^\S+ +[0-9]+ (dense|proxy) |error|!!!" "$work/run.log" | awk '!seen[$0]++' # rows once (also in the closing table)
+  done
+done
+[ "$KIND" = attn ] && [ "${AB_PROFILE:-1}" = 1 ] && for spec in "${RUNS[@]}"; do
+  pa_of "$spec"
+  PA_OPENCL_PROFILE=device run 240 "${PA[@]}" "${attn_args[@]}" --n-list "${attn_n%%,*}" --reps 20 \
+    --out /dev/null >"$OUT/profiles/attn-${spec%%=*}.txt" 2>&1
+done
+[ "$KIND" = attn ] && models=()
 for m in "${models[@]}"; do
   name=$(basename "$m" .gguf)
   for round in $(seq "${AB_ROUNDS:-2}"); do
@@ -99,16 +124,19 @@ for m in "${models[@]}"; do
   done
 done
 
-step "tokens/s, A and B in turn (the median of each run)"
+step "A and B in turn (the median of each run: tokens/s of models, ms of attention nodes)"
 python3 - "$OUT/json" <<'PY' || true
 import json, sys, glob, os, collections
 rows = collections.defaultdict(list)
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     name, v, _ = os.path.basename(f)[:-5].rsplit("-", 2)
     for r in json.load(open(f)):
-        rows[(name, r["test"], v)].append(r["tok_s"])
+        if name == "attn":
+            rows[(f"{r['shape']} {r['n']}", r["mode"], v)].append(r["time_ms"])
+        else:
+            rows[(name, r["test"], v)].append(r["tok_s"])
 for (name, test, v), vals in sorted(rows.items()):
-    print(f"{name:28} {test:12} {v.upper()}  " + "  ".join(f"{x:10.1f}" for x in vals))
+    print(f"{name:28} {test:12} {v.upper()}  " + "  ".join(f"{x:10.3f}" for x in vals))
 PY
 tar -C "$OUT" -czf "$OUT/profiles.tgz" profiles && rm -rf "$OUT/profiles"
 tar -C "$OUT" -czf "$OUT/json.tgz" json && rm -rf "$OUT/json"
