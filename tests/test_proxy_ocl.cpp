@@ -121,6 +121,17 @@ TEST_P(ProxyOcl, EstimateIsBitIdenticalAndOutputMatches) {
     const ocl_result r = run_ocl(ctx, t, c);
     expect_same_estimate(ref.est, r.dbg, ref.geo);
     EXPECT_LT(rel_l2(r.out, ref.out), out_tolerance(t, c, false));
+    // the kernels that count finished work-groups (sample_budgets, exact_tail) leave the context's
+    // counters at zero, as the next launch that counts in them needs (all of them, as allocated:
+    // asking for one never grows the buffer)
+    const cl_mem counters = device()->counters(1);
+    size_t bytes = 0;
+    pa::ocl::check(clGetMemObjectInfo(counters, CL_MEM_SIZE, sizeof(bytes), &bytes, nullptr), "test size");
+    std::vector<int32_t> left(bytes / 4, -1);
+    pa::ocl::check(clEnqueueReadBuffer(device()->queue(), counters, CL_TRUE, 0, left.size() * 4, left.data(), 0,
+                                       nullptr, nullptr),
+                   "test read");
+    EXPECT_EQ(left, std::vector<int32_t>(left.size(), 0));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ProxyOcl, ::testing::ValuesIn(shape_cases()),

@@ -2,14 +2,15 @@
 //   rank_rows      per (proxy group, row): one sorted order of A_j[m][0..m], forced blocks
 //                  (sink, diagonal) first, stored as ranks; shared by the group's heads
 //   sample_budgets per (head, sample row), budget = rows: blocks of the shared order needed to
-//                  reach gamma of the row's measured mass
-//   tail_budgets   per head, budget = last: the paper's count from the tail's mass
-//   row_budgets    per (head, row): the count on the line through the neighbouring sample rows'
+//                  reach gamma of the row's measured mass; the last work-group of a head then
+//                  gives every row the count on the line through the neighbouring sample rows'
 //                  counts (before the first: its count scaled to the row), at least k_min
+//   tail_budgets   per head, budget = last: the paper's count from the tail's mass
 //   exact_rows     per (head, sample row): the head's own blocks reaching gamma of the row's mass
 //   exact_tail     per (head, query of a tail row): that row's set and the query's own blocks
-//                  reaching gamma of its mass (each query from the row's set alone: independent)
-//   exact_merge    per (head, tail row): the row's set or-ed with its queries' sets
+//                  reaching gamma of its mass (each query from the row's set alone: independent);
+//                  the last work-group of a (head, tail row) then ors its queries' sets into the
+//                  row's
 //   build_mask     per (head, row), a work-group each: kept blocks = rank < budget + forced, or
 //                  exact; ascending
 // Order everywhere: higher value first, equal values by lower block index (as the CPU
@@ -81,14 +82,39 @@ __kernel void rank_rows(__global const float* scores, __global int* ranks, __glo
         for (int n = lid; n <= m; n += LS) exact[(long)h * tt + tri_of(m, row0) + n] = 0;
 }
 
+// ceil(k * (m + 1) / (s + 1))
+inline long scaled_count(long k, long s, long m) { return (k * (m + 1) + s) / (s + 1); }
+
+// ceil((klo (hi - m) + khi (m - lo)) / (hi - lo)) for lo < m <= hi
+inline long between_count(long klo, long lo, long khi, long hi, long m) {
+    return (klo * (hi - m) + khi * (m - lo) + hi - lo - 1) / (hi - lo);
+}
+
+// The budget of row m, budget = rows, from the sample rows' (sb [samples], rows s_m ascending,
+// the last one the last row): the first sample row at or after m; before the first sample row
+// its count scaled to the row, otherwise the count on the line through it and the sample row
+// before; at least k_min.
+inline int row_budget(volatile global const int* sb, global const int* s_m, int m, int k_min) {
+    int next = 0;
+    while (s_m[next] < m) ++next;
+    const long k = next == 0 ? scaled_count(sb[0], s_m[0], m)
+                             : between_count(sb[next - 1], s_m[next - 1], sb[next], s_m[next], m);
+    return (int)max(k, (long)k_min);
+}
+
 // One work-group per (sample s, head h): global (LS * samples, H). The position in the group's
 // order of row m where the running sum of the mass (in that order) first reaches gamma * (sum
-// in index order), minus the forced blocks. budget [H][samples]. The mass is staged in local
-// memory in both orders, so the sequential sums read local memory only.
+// in index order), minus the forced blocks: budget [H][samples]. The mass is staged in local
+// memory in both orders, so the sequential sums read local memory only. The last work-group of
+// a head to finish (counted in counters[h], zero before and after the launch; the pattern of
+// flash_attn_decode.cl's split merge) then writes every row's budget of that head from the
+// samples' (row_budget): budgets [H][n_rows], without a launch of its own.
 __kernel void sample_budgets(__global const int* ranks, __global const float* mass, __global const int* s_m,
-                             __global const int* s_mass, __global int* budget, int n_samples, int n_mass, int row0,
-                             int n_rows, int heads_per_group, int force, float gamma, __local float* by_index,
+                             __global const int* s_mass, __global int* budget, __global int* budgets,
+                             __global int* counters, int n_samples, int n_mass, int row0, int n_rows,
+                             int heads_per_group, int force, float gamma, int k_min, __local float* by_index,
                              __local float* by_rank) {
+    __local int is_last;
     const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1), m = s_m[s];
     const long tt = tri_of(row0 + n_rows, row0);
     __global const int* rank = ranks + (long)(h / heads_per_group) * tt + tri_of(m, row0);
@@ -99,18 +125,32 @@ __kernel void sample_budgets(__global const int* ranks, __global const float* ma
         by_rank[rank[n]] = v;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid != 0) return;
-    const float thr = gamma * sum_in_order_local(by_index, m + 1);
-    float cum = 0.0f;
-    int cnt = m + 1;
-    for (int r = 0; r <= m; ++r) {
-        cum = cum + by_rank[r];
-        if (cum >= thr) {
-            cnt = r + 1;
-            break;
+    if (lid == 0) {
+        const float thr = gamma * sum_in_order_local(by_index, m + 1);
+        float cum = 0.0f;
+        int cnt = m + 1;
+        for (int r = 0; r <= m; ++r) {
+            cum = cum + by_rank[r];
+            if (cum >= thr) {
+                cnt = r + 1;
+                break;
+            }
         }
+        budget[(long)h * n_samples + s] = max(0, cnt - forced_of(force, m));
     }
-    budget[(long)h * n_samples + s] = max(0, cnt - forced_of(force, m));
+    // item 0's budget reaches device scope before the work-group counts as done (see
+    // flash_attn_decode.cl); the last one reads the others' through volatile loads
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        is_last = atomic_inc(counters + h) == n_samples - 1;
+        if (is_last) atomic_xchg(counters + h, 0);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    if (!is_last) return;
+    volatile global const int* sb = budget + (long)h * n_samples;
+    for (int row = lid; row < n_rows; row += LS) budgets[(long)h * n_rows + row] = row_budget(sb, s_m, row0 + row, k_min);
 }
 
 // One work-group per head, budget = last: the tail rows' masses summed (tail[n] = tail[n] +
@@ -147,35 +187,11 @@ __kernel void tail_budgets(__global const float* mass, __global const int* s_m, 
     for (int r = lid; r < n_rows; r += LS) budgets[(long)h * n_rows + r] = idx[0];
 }
 
-// ceil(k * (m + 1) / (s + 1))
-inline long scaled_count(long k, long s, long m) { return (k * (m + 1) + s) / (s + 1); }
-
-// ceil((klo (hi - m) + khi (m - lo)) / (hi - lo)) for lo < m <= hi
-inline long between_count(long klo, long lo, long khi, long hi, long m) {
-    return (klo * (hi - m) + khi * (m - lo) + hi - lo - 1) / (hi - lo);
-}
-
-// One item per (row, head), budget = rows: the first sample row at or after the row; before the
-// first sample row its count scaled to the row, otherwise the count on the line through it and
-// the sample row before; at least k_min.
-__kernel void row_budgets(__global const int* sample_budget, __global const int* s_m, __global int* budgets,
-                          int n_samples, int row0, int n_rows, int k_min) {
-    const int row = get_global_id(0), h = get_global_id(1);
-    if (row >= n_rows) return;
-    const int m = row0 + row;
-    int next = 0;
-    while (s_m[next] < m) ++next;
-    __global const int* sb = sample_budget + (long)h * n_samples;
-    const long k = next == 0 ? scaled_count(sb[0], s_m[0], m)
-                             : between_count(sb[next - 1], s_m[next - 1], sb[next], s_m[next], m);
-    budgets[(long)h * n_rows + row] = (int)max(k, (long)k_min);
-}
-
 // One work-group per (sample s, head h) whose sample is exact (s_exact): global (LS * samples,
 // H). keep flags over blocks 0..m go to exact[h][tri(m) ..]: the forced blocks, then blocks in
 // the order of the row's mass until the kept mass reaches gamma of the row's. Kept masses are
 // sums in index order over the kept blocks, then the added ones in the order added, as in
-// ref/estimate.cpp exact_set. The queries of tail rows follow in exact_tail and exact_merge.
+// ref/estimate.cpp exact_set. The queries of tail rows follow in exact_tail.
 #define PROB_BATCH 8 // query_probs: block statistics loaded a batch at a time
 
 inline float query_prob(__global const float* bm, __global const float* bs, long at, float M, float inv) {
@@ -262,20 +278,24 @@ __kernel void exact_rows(__global const float* mass, __global const int* s_m, __
 // measured query t_q[t] of sample t_s[t] (row m); its set starts as the row's (exact, from
 // exact_rows) and, when the row's set holds less than gamma of the query's mass (qtot: its total,
 // from sample_merge), gains the query's blocks in the order of its mass until it holds gamma.
-// added[h][t][0..m] = the set (1 = kept).
+// added[h][t][0..m] = the set (1 = kept). The last work-group of a (sample, head) to finish
+// (counted in counters[h][sample], zero before and after the launch; the sample's queries are
+// tail queries s_t0[s] .. s_t0[s] + s_count[s] - 1) then or-s every query's set into the row's:
+// exact |= added, without a launch of its own.
 __kernel void exact_tail(__global const float* bm, __global const float* bs, __global const float* qM,
                          __global const float* qinv, __global const float* qtot, __global const int* s_m,
-                         __global const int* t_s, __global const int* t_q, __global const uchar* exact,
-                         __global uchar* added, int n_bq, int n_tail, int n_kblocks, int row0, int n_rows,
-                         float gamma, int sort_n, __local float* key, __local int* idx, __local uchar* keep,
-                         __local int* flag) {
+                         __global const int* s_count, __global const int* s_t0, __global const int* t_s,
+                         __global const int* t_q, __global uchar* exact, __global uchar* added,
+                         __global int* counters, int n_samples, int n_bq, int n_tail, int n_kblocks, int row0,
+                         int n_rows, float gamma, int sort_n, __local float* key, __local int* idx,
+                         __local uchar* keep, __local int* flag) {
     const int lid = get_local_id(0), t = get_group_id(0), h = get_group_id(1);
-    const int m = s_m[t_s[t]], qi = t_q[t];
+    const int s = t_s[t], m = s_m[s], qi = t_q[t];
     sort_n = pow2_at_least(m + 1); // this row's
-    __global const uchar* base = exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    __global uchar* row = exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
     const long r = (long)h * n_bq + qi;
     const float qthr = gamma * qtot[r];
-    for (int n = lid; n <= m; n += LS) keep[n] = base[n];
+    for (int n = lid; n <= m; n += LS) keep[n] = row[n];
     query_probs(bm, bs, (long)h * n_kblocks * n_bq + qi, n_bq, qM[r], qinv[r], m, key);
     barrier(CLK_LOCAL_MEM_FENCE);
     float rec = 0.0f; // item 0's
@@ -290,21 +310,26 @@ __kernel void exact_tail(__global const float* bm, __global const float* bs, __g
     }
     __global uchar* out = added + ((long)h * n_tail + t) * n_kblocks;
     for (int n = lid; n <= m; n += LS) out[n] = keep[n];
-}
-
-// One work-group per (sample s, head h): global (LS * samples, H). On an exact tail row (its
-// queries are tail queries s_t0[s] .. s_t0[s] + s_count[s] - 1), exact |= each query's set.
-__kernel void exact_merge(__global const uchar* added, __global const int* s_m, __global const int* s_count,
-                          __global const int* s_tail, __global const int* s_exact, __global const int* s_t0,
-                          __global uchar* exact, int n_tail, int n_kblocks, int row0, int n_rows) {
-    const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
-    if (!(s_exact[s] && s_tail[s])) return; // no barrier in this kernel
-    const int m = s_m[s], t0 = s_t0[s];
-    __global uchar* ex = exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
+    // every item's writes reach device scope before the work-group counts as done (see
+    // flash_attn_decode.cl); the last one reads the others' sets through volatile loads. The
+    // row's set in exact is read above by every work-group of the sample before it counts, so
+    // the last one may write it.
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        global int* c = counters + (long)h * n_samples + s;
+        flag[0] = atomic_inc(c) == s_count[s] - 1;
+        if (flag[0]) atomic_xchg(c, 0);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    if (!flag[0]) return;
+    const int t0 = s_t0[s];
+    volatile global const uchar* sets = added + (long)h * n_tail * n_kblocks;
     for (int n = lid; n <= m; n += LS) {
-        uchar v = ex[n]; // the row's set (also in every query's)
-        for (int t = t0; t < t0 + s_count[s]; ++t) v |= added[((long)h * n_tail + t) * n_kblocks + n];
-        ex[n] = v;
+        uchar v = row[n]; // the row's set (also in every query's)
+        for (int u = t0; u < t0 + s_count[s]; ++u) v |= sets[(long)u * n_kblocks + n];
+        row[n] = v;
     }
 }
 

@@ -272,6 +272,13 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
         st.mass.mem(), int32_t(nbq), int32_t(geo.n_mass), int32_t(nb));
 }
 
+// The context's zeroed counters for the kernels that count finished work-groups (sample_budgets:
+// one a head; exact_tail: one a (head, sample)), asked for at the larger size by both, so that
+// both count in the same buffer.
+cl_mem counters_of(run_state& st) {
+    return st.ctx.counters(size_t(st.geo.H) * std::max<size_t>(st.geo.samples.size(), 1));
+}
+
 // Step 5: blocks per (head, row) beyond the forced ones (ref/estimate.cpp budgets()).
 void budgets(run_state& st) {
     const geometry& geo = st.geo;
@@ -297,14 +304,13 @@ void budgets(run_state& st) {
                    local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
         return;
     }
+    // the sample rows' budgets, then (the last work-group of each head) every row's
     ctx.launch(st.srt_kernel("sample_budgets"), range2(size_t(wg_sort) * size_t(ns), size_t(geo.H)),
                range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.samples.mem(st.s_m),
-               st.samples.mem(st.s_mass), st.sample_budget.mem(), ns, int32_t(geo.n_mass), int32_t(geo.row0),
-               n_rows, int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma,
-               local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
-    ctx.launch(st.srt_kernel("row_budgets"), range2(size_t(n_rows), size_t(geo.H)), {},
-               st.sample_budget.mem(), st.samples.mem(st.s_m), st.budgets.mem(), ns, int32_t(geo.row0),
-               n_rows, int32_t(geo.k_min));
+               st.samples.mem(st.s_mass), st.sample_budget.mem(), st.budgets.mem(), counters_of(st), ns,
+               int32_t(geo.n_mass), int32_t(geo.row0), n_rows, int32_t(geo.heads_per_group),
+               int32_t(geo.force), geo.gamma, int32_t(geo.k_min), local_mem{size_t(st.sort_n()) * 4},
+               local_mem{size_t(st.sort_n()) * 4});
 }
 
 // Step 5b: the exact sets of the measured rows (rank_rows cleared every row's).
@@ -321,17 +327,15 @@ void exact_rows(run_state& st) {
                st.exact.mem(), int32_t(geo.n_mass), row0, n_rows, int32_t(geo.force), geo.gamma, st.sort_n(),
                local_mem{n * 4}, local_mem{n * 4}, local_mem{n});
     if (st.n_tail == 0) return;
-    // the tail rows' queries, each from its row's set alone (in parallel), then or-ed into it
+    // the tail rows' queries, each from its row's set alone (in parallel), then (the last
+    // work-group of each row and head) or-ed into it
     const scratch added = est::temp(ctx, geo.H * int64_t(st.n_tail) * geo.n_kblocks, 1);
     ctx.launch(st.srt_kernel("exact_tail"), range2(size_t(wg_sort) * size_t(st.n_tail), size_t(geo.H)),
                range2(wg_sort, 1), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
-               st.samples.mem(st.s_m), st.samples.mem(st.t_s), st.samples.mem(st.t_q), st.exact.mem(),
-               added.mem(), int32_t(geo.n_bq), st.n_tail, nb, row0, n_rows, geo.gamma, st.sort_n(),
+               st.samples.mem(st.s_m), st.samples.mem(st.s_count), st.samples.mem(st.s_t0),
+               st.samples.mem(st.t_s), st.samples.mem(st.t_q), st.exact.mem(), added.mem(), counters_of(st),
+               int32_t(ns), int32_t(geo.n_bq), st.n_tail, nb, row0, n_rows, geo.gamma, st.sort_n(),
                local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{4});
-    ctx.launch(st.srt_kernel("exact_merge"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
-               added.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_count), st.samples.mem(st.s_tail),
-               st.samples.mem(st.s_exact), st.samples.mem(st.s_t0), st.exact.mem(), st.n_tail, nb, row0,
-               n_rows);
 }
 
 // Step 6: the kept lists.
