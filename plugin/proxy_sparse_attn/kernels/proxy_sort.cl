@@ -7,6 +7,7 @@
 //                  counts (before the first: its count scaled to the row), at least k_min
 //   tail_budgets   per head, budget = last: the paper's count from the tail's mass
 //   exact_rows     per (head, sample row): the head's own blocks reaching gamma of the row's mass
+//                  (with budget = rows sample_budgets makes these sets in the same work-groups)
 //   exact_tail     per (head, query of a tail row): that row's set and the query's own blocks
 //                  reaching gamma of its mass (each query from the row's set alone: independent);
 //                  the last work-group of a (head, tail row) then ors its queries' sets into the
@@ -60,7 +61,7 @@ inline float sum_in_order_local(__local const float* a, int n) {
 
 // One work-group per (row, group): global (LS * n_rows, g). ranks[j][tri(m) + n] = position of
 // block n in the row's order. It also clears the row's exact flags for the group's heads
-// (exact[h][tri(m) + n] = 0), which exact_rows then sets on the measured rows: one launch less
+// (exact[h][tri(m) + n] = 0), which the exact sets then mark on the measured rows: one launch less
 // than a separate fill.
 __kernel void rank_rows(__global const float* scores, __global int* ranks, __global uchar* exact, int row0,
                         int n_rows, int force, int heads_per_group, int sort_n, __local float* key,
@@ -102,57 +103,6 @@ inline int row_budget(volatile global const int* sb, global const int* s_m, int 
     return (int)max(k, (long)k_min);
 }
 
-// One work-group per (sample s, head h): global (LS * samples, H). The position in the group's
-// order of row m where the running sum of the mass (in that order) first reaches gamma * (sum
-// in index order), minus the forced blocks: budget [H][samples]. The mass is staged in local
-// memory in both orders, so the sequential sums read local memory only. The last work-group of
-// a head to finish (counted in counters[h], zero before and after the launch; the pattern of
-// flash_attn_decode.cl's split merge) then writes every row's budget of that head from the
-// samples' (row_budget): budgets [H][n_rows], without a launch of its own.
-__kernel void sample_budgets(__global const int* ranks, __global const float* mass, __global const int* s_m,
-                             __global const int* s_mass, __global int* budget, __global int* budgets,
-                             __global int* counters, int n_samples, int n_mass, int row0, int n_rows,
-                             int heads_per_group, int force, float gamma, int k_min, __local float* by_index,
-                             __local float* by_rank) {
-    __local int is_last;
-    const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1), m = s_m[s];
-    const long tt = tri_of(row0 + n_rows, row0);
-    __global const int* rank = ranks + (long)(h / heads_per_group) * tt + tri_of(m, row0);
-    __global const float* a = mass + (long)h * n_mass + s_mass[s];
-    for (int n = lid; n <= m; n += LS) {
-        const float v = a[n];
-        by_index[n] = v;
-        by_rank[rank[n]] = v;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid == 0) {
-        const float thr = gamma * sum_in_order_local(by_index, m + 1);
-        float cum = 0.0f;
-        int cnt = m + 1;
-        for (int r = 0; r <= m; ++r) {
-            cum = cum + by_rank[r];
-            if (cum >= thr) {
-                cnt = r + 1;
-                break;
-            }
-        }
-        budget[(long)h * n_samples + s] = max(0, cnt - forced_of(force, m));
-    }
-    // item 0's budget reaches device scope before the work-group counts as done (see
-    // flash_attn_decode.cl); the last one reads the others' through volatile loads
-    mem_fence(CLK_GLOBAL_MEM_FENCE);
-    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-    if (lid == 0) {
-        is_last = atomic_inc(counters + h) == n_samples - 1;
-        if (is_last) atomic_xchg(counters + h, 0);
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    mem_fence(CLK_GLOBAL_MEM_FENCE);
-    if (!is_last) return;
-    volatile global const int* sb = budget + (long)h * n_samples;
-    for (int row = lid; row < n_rows; row += LS) budgets[(long)h * n_rows + row] = row_budget(sb, s_m, row0 + row, k_min);
-}
-
 // One work-group per head, budget = last: the tail rows' masses summed (tail[n] = tail[n] +
 // mass in sample order), sorted; the smallest k whose top-k sum reaches gamma * (sum in index
 // order); max(k, k_min) for every row. tail is scratch [H][n_kblocks].
@@ -187,11 +137,10 @@ __kernel void tail_budgets(__global const float* mass, __global const int* s_m, 
     for (int r = lid; r < n_rows; r += LS) budgets[(long)h * n_rows + r] = idx[0];
 }
 
-// One work-group per (sample s, head h) whose sample is exact (s_exact): global (LS * samples,
-// H). keep flags over blocks 0..m go to exact[h][tri(m) ..]: the forced blocks, then blocks in
-// the order of the row's mass until the kept mass reaches gamma of the row's. Kept masses are
-// sums in index order over the kept blocks, then the added ones in the order added, as in
-// ref/estimate.cpp exact_set. The queries of tail rows follow in exact_tail.
+// Exact sets. Of a sample row (exact_set): keep flags over blocks 0..m, the forced blocks, then
+// blocks in the order of the row's mass until the kept mass reaches gamma of the row's. Kept
+// masses are sums in index order over the kept blocks, then the added ones in the order added,
+// as in ref/estimate.cpp exact_set. The queries of tail rows follow in exact_tail.
 #define PROB_BATCH 8 // query_probs: block statistics loaded a batch at a time
 
 inline float query_prob(__global const float* bm, __global const float* bs, long at, float M, float inv) {
@@ -247,36 +196,101 @@ inline float kept_mass(__local const float* v, __local const uchar* keep, int m)
     return s;
 }
 
-__kernel void exact_rows(__global const float* mass, __global const int* s_m, __global const int* s_mass,
-                         __global const int* s_exact, __global uchar* exact, int n_mass, int row0, int n_rows,
-                         int force, float gamma, int sort_n, __local float* key, __local int* idx,
-                         __local uchar* keep) {
-    // a sample without an exact set runs with no blocks rather than returning: every work-item
-    // reaches every barrier (PoCL needs that, uniform early returns included)
-    const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
-    const int m = s_exact[s] != 0 ? s_m[s] : -1;
-    sort_n = pow2_at_least(m + 1); // this row's
-    __global const float* a = mass + (long)h * n_mass + s_mass[s];
-    for (int n = lid; n <= m; n += LS) {
-        keep[n] = force && (n == 0 || n == m) ? 1 : 0;
-        key[n] = a[n];
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
+// The exact set of a sample row (m; -1: none, every work-item still reaches every barrier) from
+// its mass, staged by the caller in key[0..m] with keep[0..m] = the forced blocks: keep flags go
+// to out[0..m]. key and idx are sorted in place.
+inline void exact_set(int m, float gamma, int lid, __local float* key, __local int* idx, __local uchar* keep,
+                      __global uchar* out) {
     float kept = 0.0f, thr = 0.0f; // item 0's
     if (lid == 0) {
         kept = kept_mass(key, keep, m);
         thr = gamma * sum_in_order_local(key, m + 1);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    sort_in_place(m + 1, sort_n, key, idx, lid); // ends with a barrier
+    sort_in_place(m + 1, pow2_at_least(m + 1), key, idx, lid); // ends with a barrier
     add_sorted(key, idx, keep, m, kept, thr);
-    const long out = (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0);
-    for (int n = lid; n <= m; n += LS) exact[out + n] = keep[n];
+    for (int n = lid; n <= m; n += LS) out[n] = keep[n];
+}
+
+// One work-group per (sample s, head h) whose sample is exact (s_exact): global (LS * samples,
+// H); the set goes to exact[h][tri(m) ..]. Budget = last or fixed only: with budget = rows,
+// sample_budgets makes the sets.
+__kernel void exact_rows(__global const float* mass, __global const int* s_m, __global const int* s_mass,
+                         __global const int* s_exact, __global uchar* exact, int n_mass, int row0, int n_rows,
+                         int force, float gamma, __local float* key, __local int* idx, __local uchar* keep) {
+    // a sample without an exact set runs with no blocks rather than returning: every work-item
+    // reaches every barrier (PoCL needs that, uniform early returns included)
+    const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1);
+    const int m = s_exact[s] != 0 ? s_m[s] : -1;
+    __global const float* a = mass + (long)h * n_mass + s_mass[s];
+    for (int n = lid; n <= m; n += LS) {
+        keep[n] = force && (n == 0 || n == m) ? 1 : 0;
+        key[n] = a[n];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    exact_set(m, gamma, lid, key, idx, keep, exact + (long)h * tri_of(row0 + n_rows, row0) + tri_of(m, row0));
+}
+
+// One work-group per (sample s, head h): global (LS * samples, H), budget = rows. The position in
+// the group's order of row m where the running sum of the mass (in that order) first reaches
+// gamma * (sum in index order), minus the forced blocks: budget [H][samples]. The mass is staged
+// in local memory in both orders (by rank in idx's memory, which the exact set sorts later), so
+// the sequential sums read local memory only. Then, on a sample with an exact set (s_exact), that
+// set, as exact_rows would (it saves that launch). The last work-group of a head to finish
+// (counted in counters[h], zero before and after the launch; the pattern of flash_attn_decode.cl's
+// split merge) then writes every row's budget of that head from the samples' (row_budget):
+// budgets [H][n_rows], without a launch of its own.
+__kernel void sample_budgets(__global const int* ranks, __global const float* mass, __global const int* s_m,
+                             __global const int* s_mass, __global const int* s_exact, __global int* budget,
+                             __global int* budgets, __global uchar* exact, __global int* counters, int n_samples,
+                             int n_mass, int row0, int n_rows, int heads_per_group, int force, float gamma,
+                             int k_min, __local float* key, __local int* idx, __local uchar* keep) {
+    __local int is_last;
+    __local float* by_rank = (__local float*)idx;
+    const int lid = get_local_id(0), s = get_group_id(0), h = get_group_id(1), m = s_m[s];
+    const long tt = tri_of(row0 + n_rows, row0);
+    __global const int* rank = ranks + (long)(h / heads_per_group) * tt + tri_of(m, row0);
+    __global const float* a = mass + (long)h * n_mass + s_mass[s];
+    for (int n = lid; n <= m; n += LS) {
+        const float v = a[n];
+        key[n] = v;
+        by_rank[rank[n]] = v;
+        keep[n] = force && (n == 0 || n == m) ? 1 : 0;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        const float thr = gamma * sum_in_order_local(key, m + 1);
+        float cum = 0.0f;
+        int cnt = m + 1;
+        for (int r = 0; r <= m; ++r) {
+            cum = cum + by_rank[r];
+            if (cum >= thr) {
+                cnt = r + 1;
+                break;
+            }
+        }
+        budget[(long)h * n_samples + s] = max(0, cnt - forced_of(force, m));
+    }
+    barrier(CLK_LOCAL_MEM_FENCE); // by_rank read: idx may be sorted
+    exact_set(s_exact[s] != 0 ? m : -1, gamma, lid, key, idx, keep, exact + (long)h * tt + tri_of(m, row0));
+    // item 0's budget reaches device scope before the work-group counts as done (see
+    // flash_attn_decode.cl); the last one reads the others' through volatile loads
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    if (lid == 0) {
+        is_last = atomic_inc(counters + h) == n_samples - 1;
+        if (is_last) atomic_xchg(counters + h, 0);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    if (!is_last) return;
+    volatile global const int* sb = budget + (long)h * n_samples;
+    for (int row = lid; row < n_rows; row += LS) budgets[(long)h * n_rows + row] = row_budget(sb, s_m, row0 + row, k_min);
 }
 
 // One work-group per (query t of the tail rows, head h): global (LS * n_tail, H). Query t is
 // measured query t_q[t] of sample t_s[t] (row m); its set starts as the row's (exact, from
-// exact_rows) and, when the row's set holds less than gamma of the query's mass (qtot: its total,
+// sample_budgets or exact_rows) and, when the row's set holds less than gamma of the query's mass (qtot: its total,
 // from sample_merge), gains the query's blocks in the order of its mass until it holds gamma.
 // added[h][t][0..m] = the set (1 = kept). The last work-group of a (sample, head) to finish
 // (counted in counters[h][sample], zero before and after the launch; the sample's queries are

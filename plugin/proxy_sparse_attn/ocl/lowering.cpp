@@ -304,16 +304,19 @@ void budgets(run_state& st) {
                    local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
         return;
     }
-    // the sample rows' budgets, then (the last work-group of each head) every row's
+    // the sample rows' budgets and exact sets, then (the last work-group of each head) every row's
+    // budget
+    const size_t n = size_t(st.sort_n());
     ctx.launch(st.srt_kernel("sample_budgets"), range2(size_t(wg_sort) * size_t(ns), size_t(geo.H)),
                range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.samples.mem(st.s_m),
-               st.samples.mem(st.s_mass), st.sample_budget.mem(), st.budgets.mem(), counters_of(st), ns,
-               int32_t(geo.n_mass), int32_t(geo.row0), n_rows, int32_t(geo.heads_per_group),
-               int32_t(geo.force), geo.gamma, int32_t(geo.k_min), local_mem{size_t(st.sort_n()) * 4},
-               local_mem{size_t(st.sort_n()) * 4});
+               st.samples.mem(st.s_mass), st.samples.mem(st.s_exact), st.sample_budget.mem(),
+               st.budgets.mem(), st.exact.mem(), counters_of(st), ns, int32_t(geo.n_mass), int32_t(geo.row0),
+               n_rows, int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma, int32_t(geo.k_min),
+               local_mem{n * 4}, local_mem{n * 4}, local_mem{n});
 }
 
-// Step 5b: the exact sets of the measured rows (rank_rows cleared every row's).
+// Step 5b: the exact sets of the measured rows (rank_rows cleared every row's; with budget = rows
+// sample_budgets made the sample rows' sets).
 void exact_rows(run_state& st) {
     const geometry& geo = st.geo;
     device_context& ctx = st.ctx;
@@ -322,10 +325,11 @@ void exact_rows(run_state& st) {
     if (!any) return;
     const size_t ns = geo.samples.size(), n = size_t(st.sort_n());
     const int32_t row0 = int32_t(geo.row0), n_rows = int32_t(geo.n_rows), nb = int32_t(geo.n_kblocks);
-    ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)), range2(wg_sort, 1),
-               st.mass.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_mass), st.samples.mem(st.s_exact),
-               st.exact.mem(), int32_t(geo.n_mass), row0, n_rows, int32_t(geo.force), geo.gamma, st.sort_n(),
-               local_mem{n * 4}, local_mem{n * 4}, local_mem{n});
+    if (geo.budget != proxy_budget::rows)
+        ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)),
+                   range2(wg_sort, 1), st.mass.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_mass),
+                   st.samples.mem(st.s_exact), st.exact.mem(), int32_t(geo.n_mass), row0, n_rows,
+                   int32_t(geo.force), geo.gamma, local_mem{n * 4}, local_mem{n * 4}, local_mem{n});
     if (st.n_tail == 0) return;
     // the tail rows' queries, each from its row's set alone (in parallel), then (the last
     // work-group of each row and head) or-ed into it

@@ -4,7 +4,7 @@
 //   proxy_block_stats -> proxy_merge -> proxy_blockmax  steps 2-3, in batches of rows
 //   rank_rows                                           step 3b (proxy_sort.cl)
 //   quantize_sample_rows -> sample_block_stats -> sample_merge -> sample_mass     step 4
-//   sample_budgets (or tail_budgets) -> exact_rows -> exact_tail -> build_mask    steps 5-6
+//   sample_budgets (or tail_budgets, exact_rows) -> exact_tail -> build_mask      steps 5-6
 //   flash attention over the mask                       step 7 (opencl/flash_attn.h)
 // When every block is kept (gamma = 1, or the min_tokens floor covers every row) the estimate
 // is skipped and dense flash attention runs. estimator = xattn | flex replace steps 1-6 with
