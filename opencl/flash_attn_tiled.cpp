@@ -106,7 +106,7 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
                             ctx.caps().is_gpu ? fmt::format(" -DFQ_UNROLL_S={}", g.unroll_s)
                                               : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
     if (const int regs = ctx.tune().fat_maxrreg;
-        regs > 0 && ctx.caps().extensions.find("cl_nv_compiler_options") != std::string::npos)
+        regs > 0 && ctx.caps().has_extension("cl_nv_compiler_options"))
         opts += fmt::format(" -cl-nv-maxrregcount={}", regs);
     cl_kernel kern = ctx.get_kernel(g.program, g.kernel, opts);
     const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2];

@@ -222,8 +222,7 @@ program_handle program_cache::build_source(std::string_view program_name, std::s
     // report (-cl-nv-verbose) where the driver takes its options
     const bool show_log = env_or_empty("PA_OPENCL_BUILD_LOG") == "1";
     std::string opts(options);
-    if (show_log && dev_.extensions.find("cl_nv_compiler_options") != std::string::npos)
-        opts += " -cl-nv-verbose";
+    if (show_log && dev_.has_extension("cl_nv_compiler_options")) opts += " -cl-nv-verbose";
     err = clBuildProgram(prog.get(), 1, &dev_.device_id, opts.c_str(), nullptr, nullptr);
     if (err != CL_SUCCESS) {
         const std::string log = build_log(prog.get(), dev_.device_id);
