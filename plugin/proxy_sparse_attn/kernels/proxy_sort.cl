@@ -83,6 +83,23 @@ __kernel void rank_rows(__global const float* scores, __global int* ranks, __glo
         for (int n = lid; n <= m; n += LS) exact[(long)h * tt + tri_of(m, row0) + n] = 0;
 }
 
+// The last work-group to finish among total work-groups counting in *counter (zero before the
+// launch; the last one sets it back to 0), true on every item of that one; every item calls it
+// after its global writes. As flash_attn_decode.cl's split merge: each item fences its writes to
+// device scope and the barrier puts item 0's count after every fence, so the last one sees the
+// others' writes (reading them through volatile loads: the L1 is not coherent). flag: local.
+inline bool last_to_finish(global int* counter, int total, local int* flag) {
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    if (get_local_id(0) == 0) {
+        *flag = atomic_inc(counter) == total - 1;
+        if (*flag) atomic_xchg(counter, 0);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    return *flag;
+}
+
 // ceil(k * (m + 1) / (s + 1))
 inline long scaled_count(long k, long s, long m) { return (k * (m + 1) + s) / (s + 1); }
 
@@ -273,17 +290,7 @@ __kernel void sample_budgets(__global const int* ranks, __global const float* ma
     }
     barrier(CLK_LOCAL_MEM_FENCE); // by_rank read: idx may be sorted
     exact_set(s_exact[s] != 0 ? m : -1, gamma, lid, key, idx, keep, exact + (long)h * tt + tri_of(m, row0));
-    // item 0's budget reaches device scope before the work-group counts as done (see
-    // flash_attn_decode.cl); the last one reads the others' through volatile loads
-    mem_fence(CLK_GLOBAL_MEM_FENCE);
-    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-    if (lid == 0) {
-        is_last = atomic_inc(counters + h) == n_samples - 1;
-        if (is_last) atomic_xchg(counters + h, 0);
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    mem_fence(CLK_GLOBAL_MEM_FENCE);
-    if (!is_last) return;
+    if (!last_to_finish(counters + h, n_samples, &is_last)) return;
     volatile global const int* sb = budget + (long)h * n_samples;
     for (int row = lid; row < n_rows; row += LS) budgets[(long)h * n_rows + row] = row_budget(sb, s_m, row0 + row, k_min);
 }
@@ -324,20 +331,9 @@ __kernel void exact_tail(__global const float* bm, __global const float* bs, __g
     }
     __global uchar* out = added + ((long)h * n_tail + t) * n_kblocks;
     for (int n = lid; n <= m; n += LS) out[n] = keep[n];
-    // every item's writes reach device scope before the work-group counts as done (see
-    // flash_attn_decode.cl); the last one reads the others' sets through volatile loads. The
-    // row's set in exact is read above by every work-group of the sample before it counts, so
-    // the last one may write it.
-    mem_fence(CLK_GLOBAL_MEM_FENCE);
-    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-    if (lid == 0) {
-        global int* c = counters + (long)h * n_samples + s;
-        flag[0] = atomic_inc(c) == s_count[s] - 1;
-        if (flag[0]) atomic_xchg(c, 0);
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    mem_fence(CLK_GLOBAL_MEM_FENCE);
-    if (!flag[0]) return;
+    // the row's set in exact is read above by every work-group of the sample before it counts,
+    // so the last one may write it
+    if (!last_to_finish(counters + (long)h * n_samples + s, s_count[s], flag)) return;
     const int t0 = s_t0[s];
     volatile global const uchar* sets = added + (long)h * n_tail * n_kblocks;
     for (int n = lid; n <= m; n += LS) {
