@@ -139,15 +139,16 @@ void pool_and_quantize(run_state& st, const operand& q, const operand& k, bool k
     if (keep_pooled) {
         st.pooled_q = est::temp(ctx, geo.g * geo.n_sq * geo.d);
         st.pooled_k = est::temp(ctx, geo.g * geo.n_sk * geo.d);
-    } else { // never written: a placeholder for the kernel's arguments
-        st.pooled_q = est::temp(ctx, 1);
-        st.pooled_k = est::temp(ctx, 1);
     }
+    // without keep_pooled the kernel never touches its pooled_q / pooled_k arguments: any float
+    // buffer stands in for them
+    const cl_mem pooled_q = keep_pooled ? st.pooled_q.mem() : st.pqs.mem();
+    const cl_mem pooled_k = keep_pooled ? st.pooled_k.mem() : st.pks.mem();
     const int64_t rq = quantize_rows_padded(geo.n_sq);
     ctx.launch(st.est_kernel("proxy_pool_quantize"),
                range3(quantize_lanes, size_t(rq + quantize_rows_padded(k_rows)), size_t(geo.g)),
                quantize_local(), q.mem, q.shape, k.mem, k.shape, st.pq8.mem(), st.pqs.mem(), st.pk8.mem(),
-               st.pks.mem(), st.pooled_q.mem(), st.pooled_k.mem(), int32_t(keep_pooled), int32_t(geo.n_sq),
+               st.pks.mem(), pooled_q, pooled_k, int32_t(keep_pooled), int32_t(geo.n_sq),
                int32_t(geo.sq_first), geo.n_past, (geo.row0 + 1) * geo.B, int32_t(geo.S),
                int32_t(geo.heads_per_group), 1.0f / float(geo.heads_per_group), geo.scale, int32_t(geo.n_sk),
                int32_t(geo.KS), int32_t(geo.kv_per_group), 1.0f / float(geo.kv_per_group), k_rows, rq);
