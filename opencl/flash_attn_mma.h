@@ -6,8 +6,8 @@
 // Capability: NVIDIA platform (cl_nv_device_attribute_query) with compute capability >= 8.0.
 // $PA_MMA: "0" switches the path off (benchmarks compare both), "W8B64A1" picks warps per
 // work-group, keys per tile and cp.async for experiments ("W4B64A1M2": two m-tiles a warp; a
-// trailing "F0": the block-sparse kernel multiplies every score by the scale, as before
-// MMA_FOLD_SCALE),
+// trailing "F0": the block-sparse kernel multiplies every score by the scale, as the dense one
+// does, instead of MMA_FOLD_SCALE),
 // "emulate" runs the kernels on any device with the PTX emulated (slow; tests the host code on
 // PoCL); read at every call.
 #pragma once

@@ -43,7 +43,7 @@
 #define MVQ_ROWS (MVQ_WG / MVQ_LANES)
 
 #ifndef MVQ_ALIGNED
-#define MVQ_ALIGNED 1 // staged blocks read from local memory as aligned words and float4s (0: as before)
+#define MVQ_ALIGNED 1 // staged blocks read from local memory as aligned words and float4s (0: vload at their own alignment)
 #endif
 
 #ifndef MVQ_STAGE
