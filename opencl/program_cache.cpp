@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "ptx_register_cap.h"
+
 namespace pa::ocl {
 namespace {
 
@@ -238,6 +240,40 @@ program_handle program_cache::build_source(std::string_view program_name, std::s
     return prog;
 }
 
+program_handle program_cache::with_register_cap(std::string_view program_name, cl_program built,
+                                                std::string_view options) {
+    const int cap = register_cap_of(options);
+    if (cap <= 0 || !dev_.has_extension("cl_nv_compiler_options")) return {};
+    const bool show_log = env_or_empty("PA_OPENCL_BUILD_LOG") == "1";
+    const auto skip = [&](std::string_view why) -> program_handle {
+        if (show_log) fmt::print(stderr, "pa: {}: register cap {} not applied: {}\n", program_name, cap, why);
+        return {};
+    };
+    size_t size = 0;
+    if (clGetProgramInfo(built, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS ||
+        size == 0)
+        return skip("the driver offers no binary");
+    std::string binary(size, '\0');
+    unsigned char* dst = reinterpret_cast<unsigned char*>(binary.data());
+    if (clGetProgramInfo(built, CL_PROGRAM_BINARIES, sizeof dst, &dst, nullptr) != CL_SUCCESS)
+        return skip("reading the binary failed");
+    const std::optional<std::string> ptx = ptx_with_register_cap(binary, cap);
+    if (!ptx) return skip("the binary is not PTX with kernel entries");
+    const auto* text = reinterpret_cast<const unsigned char*>(ptx->data());
+    const size_t len = ptx->size();
+    cl_int status = CL_SUCCESS, err = CL_SUCCESS;
+    program_handle prog(clCreateProgramWithBinary(ctx_, 1, &dev_.device_id, &len, &text, &status, &err));
+    if (err != CL_SUCCESS || status != CL_SUCCESS) return skip("the driver refused the capped PTX");
+    const std::string opts(options);
+    if (clBuildProgram(prog.get(), 1, &dev_.device_id, opts.c_str(), nullptr, nullptr) != CL_SUCCESS)
+        return skip(
+            fmt::format("building the capped PTX failed:\n{}", build_log(prog.get(), dev_.device_id)));
+    if (show_log)
+        fmt::print(stderr, "pa: {} rebuilt from its PTX with .maxnreg {}:\n{}\n", program_name, cap,
+                   build_log(prog.get(), dev_.device_id));
+    return prog;
+}
+
 cl_program program_cache::program(std::string_view program_name, std::string_view source,
                                   std::string_view options) {
     const key_t key = make_key(program_name, source, options);
@@ -249,6 +285,8 @@ cl_program program_cache::program(std::string_view program_name, std::string_vie
     program_handle prog = load_entry(key, options);
     if (!prog) {
         prog = build_source(program_name, source, options);
+        if (program_handle capped = with_register_cap(program_name, prog.get(), options))
+            prog = std::move(capped);
         store_entry(key, prog.get());
     }
     cl_program raw = prog.get();

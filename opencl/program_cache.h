@@ -31,6 +31,9 @@
 // Concurrency: all methods are thread-safe (one mutex); several processes may share the
 // directory (atomic rename; identical keys hold identical content).
 // Build failure: pa::error(PA_ERR_DEVICE) naming the program and carrying the build log.
+// A register cap in the options (-cl-nv-maxrregcount=N, which NVIDIA's driver ignores) is applied
+// on NVIDIA by rebuilding the program from its PTX with the cap written in (ptx_register_cap.h);
+// the capped PTX is what the disk entry keeps.
 #pragma once
 
 #include <cstdint>
@@ -82,6 +85,10 @@ class program_cache {
     std::string path_of(const key_t& key) const;
     program_handle load_entry(const key_t& key, std::string_view options);
     void store_entry(const key_t& key, cl_program prog);
+    // The program built again from its PTX with the options' -cl-nv-maxrregcount as a .maxnreg on
+    // every kernel (ptx_register_cap.h), on devices that take NVIDIA's options; empty where there
+    // is no cap or it cannot be applied (the program as built then stays).
+    program_handle with_register_cap(std::string_view program_name, cl_program built, std::string_view options);
     program_handle build_source(std::string_view program_name, std::string_view source,
                                 std::string_view options);
 

@@ -15,6 +15,10 @@
 namespace pa::ocl {
 namespace {
 
+// NVIDIA's register cap (see tuning.h): a build option, only where the device takes it and set
+constexpr std::string_view register_cap_option = "-cl-nv-maxrregcount";
+
+// (a key may stand on several lines, one a program: the same value for each)
 constexpr tuning_field fields[] = {
     {"mm_tm", &tuning::mm_tm, "mul_mat.cl", "TM"},
     {"mm_tn", &tuning::mm_tn, "mul_mat.cl", "TN"},
@@ -43,6 +47,10 @@ constexpr tuning_field fields[] = {
     {"fa_threads", &tuning::fa_threads, "", ""},
     {"fat_variant", &tuning::fat_variant, "", "", 0},
     {"fat_maxrreg", &tuning::fat_maxrreg, "", "", 0},
+    {"mvq_maxrreg", &tuning::mvq_maxrreg, "mul_mv_q.cl", register_cap_option, 0},
+    {"mmq_maxrreg", &tuning::mmq_maxrreg, "mul_mat_mma.cl", register_cap_option, 0},
+    {"mma_maxrreg", &tuning::mma_maxrreg, "flash_attn_mma.cl", register_cap_option, 0},
+    {"mma_maxrreg", &tuning::mma_maxrreg, "flash_attn_mma_sparse.cl", register_cap_option, 0},
     {"mvq_lanes", &tuning::mvq_lanes, "", ""},
     {"mvq_wg", &tuning::mvq_wg, "", ""},
     {"mvq_chunk", &tuning::mvq_chunk, "mul_mv_q.cl", "MVQ_CHUNK"},
@@ -164,7 +172,13 @@ std::string tuning::defines(std::string_view program) const {
     std::string out;
     for (const tuning_field& f : fields) {
         if (f.program != program) continue;
-        out += fmt::format("{}-D{}={}", out.empty() ? "" : " ", f.macro, this->*(f.member));
+        const int value = this->*(f.member);
+        if (f.macro.starts_with('-')) { // a build option: only when set and the device takes it
+            if (value > 0 && nv_options)
+                out += fmt::format("{}{}={}", out.empty() ? "" : " ", f.macro, value);
+            continue;
+        }
+        out += fmt::format("{}-D{}={}", out.empty() ? "" : " ", f.macro, value);
     }
     return out;
 }
@@ -172,6 +186,7 @@ std::string tuning::defines(std::string_view program) const {
 tuning tuning_for(const device_caps& dev) {
     tuning t;
     t.source = "default";
+    t.nv_options = dev.has_extension("cl_nv_compiler_options");
     const std::string_view vendor = vendor_of(dev);
     check_keys();
     for (const vendor_entry& v : table()) {

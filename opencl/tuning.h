@@ -56,6 +56,12 @@ struct tuning {
     // 580 accepts the option and ignores it: variant 4 keeps 168 registers under a cap of 128 by
     // its own build log (PA_OPENCL_BUILD_LOG=1, bench/results/h200-2026-12-01-e/call2)
     int fat_maxrreg = 0;
+    // registers a work-item of the programs below may use, 0: the compiler's choice. Where the
+    // device takes NVIDIA's compiler options the cap reaches the program's build options as
+    // -cl-nv-maxrregcount, which the program cache writes into the PTX (ptx_register_cap.h; the
+    // driver ignores the option itself). mvq: mul_mv_q.cl (decode products), mmq: mul_mat_mma.cl
+    // (tensor-core GEMM), mma: flash_attn_mma.cl and its block-sparse form
+    int mvq_maxrreg = 0, mmq_maxrreg = 0, mma_maxrreg = 0;
     // mul_mv_q.cl (quantized products of a few columns: decoding): threads per weight row and
     // per work-group (powers of two, at least two rows a work-group), and blocks a row stages
     // into local memory at a time (even, 2..64: a chunk costs a memory latency)
@@ -65,7 +71,8 @@ struct tuning {
     // mul_mv_q.cl: staged blocks read from local memory as aligned words and float4s (1) or by
     // vload at their own alignment (0)
     int mvq_aligned = 1;
-    std::string source; // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
+    std::string source;      // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
+    bool nv_options = false; // the device takes NVIDIA's compiler options (cl_nv_compiler_options)
 
     // -D flags of one program ("mul_mat.cl", ...); empty for programs without tuning macros.
     std::string defines(std::string_view program) const;
@@ -77,8 +84,8 @@ struct tuning_field {
     std::string_view key;
     int tuning::*member;
     std::string_view program;
-    std::string_view macro;
-    int min = 1; // the smallest value $PA_OPENCL_TUNING may set (0 where 0 turns something off)
+    std::string_view macro; // or a build option ("-cl-nv-..."), given as option=value when set
+    int min = 1;            // the smallest value $PA_OPENCL_TUNING may set (0 where 0 turns something off)
 };
 std::span<const tuning_field> tuning_fields();
 

@@ -44,8 +44,8 @@ class ProgramCache : public ::testing::Test {
         out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
     }
     // The kernel from the cache doubles a buffer: proof the (re)loaded program works.
-    void expect_runs(program_cache& pc) {
-        cl_kernel k = pc.kernel("twice.cl", kSource, "twice", "");
+    void expect_runs(program_cache& pc, const std::string& options = "") {
+        cl_kernel k = pc.kernel("twice.cl", kSource, "twice", options);
         scratch buf = ctx_->temp(4 * 4);
         const float in[4] = {1, 2, 3, 4};
         check(clEnqueueWriteBuffer(ctx_->queue(), buf.mem(), CL_TRUE, 0, sizeof in, in, 0, nullptr, nullptr),
@@ -173,6 +173,38 @@ TEST_F(ProgramCache, BuildLogOnRequest) {
     ::testing::internal::CaptureStderr();
     pc.program("twice.cl", kSource, "-DLOG_PROBE=2");
     EXPECT_EQ(::testing::internal::GetCapturedStderr().find("pa: built"), std::string::npos);
+}
+
+// A register cap in the options reaches NVIDIA's programs (the driver ignores the option itself,
+// the cache writes it into the PTX): the stored binary carries .maxnreg, the build log's register
+// count respects the cap, and the kernel still computes. Elsewhere the option is not given
+// (tuning.cpp) and a program built with it is the plain one.
+TEST_F(ProgramCache, RegisterCapReachesNvidiaPrograms) {
+    if (!ctx_->caps().has_extension("cl_nv_compiler_options"))
+        GTEST_SKIP() << "the device does not take NVIDIA's compiler options";
+    program_cache pc = make();
+    const std::string opts = "-cl-nv-verbose -cl-nv-maxrregcount=32";
+    cl_kernel k = pc.kernel("twice.cl", kSource, "twice", opts);
+    cl_program prog = nullptr;
+    check(clGetKernelInfo(k, CL_KERNEL_PROGRAM, sizeof prog, &prog, nullptr), "program of kernel");
+    size_t size = 0;
+    check(clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr), "binary size");
+    std::string binary(size, '\0');
+    unsigned char* dst = reinterpret_cast<unsigned char*>(binary.data());
+    check(clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof dst, &dst, nullptr), "binary");
+    EXPECT_NE(binary.find(".maxnreg 32"), std::string::npos) << binary.substr(0, 2000);
+    size_t log_size = 0;
+    check(clGetProgramBuildInfo(prog, ctx_->device(), CL_PROGRAM_BUILD_LOG, 0, nullptr, &log_size), "log size");
+    std::string log(log_size, '\0');
+    check(clGetProgramBuildInfo(prog, ctx_->device(), CL_PROGRAM_BUILD_LOG, log_size, log.data(), nullptr), "log");
+    if (const size_t used = log.find("Used "); used != std::string::npos) {
+        EXPECT_LE(std::stoi(log.substr(used + 5)), 32) << log;
+    }
+    // the disk entry holds the capped PTX: a second cache loads it
+    program_cache again = make();
+    expect_runs(again, opts);
+    EXPECT_EQ(again.get_stats().disk_hits, 1);
+    EXPECT_EQ(again.get_stats().source_builds, 0);
 }
 
 TEST_F(ProgramCache, UnwritableDirectoryOnlyCostsTime) {

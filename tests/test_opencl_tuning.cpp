@@ -61,6 +61,25 @@ TEST(OpenclTuning, EachProgramGetsItsFieldsAsDefines) {
         EXPECT_EQ(f.program.empty(), f.macro.empty()) << f.key;
 }
 
+// A register cap reaches its programs as NVIDIA's build option, and only where the device takes
+// NVIDIA's options and the cap is set (the program cache writes it into the PTX).
+TEST(OpenclTuning, RegisterCapsAreBuildOptionsOnNvidiaOnly) {
+    device_caps nv = gpu("NVIDIA Corporation");
+    nv.extensions = "cl_khr_global_int32_base_atomics cl_nv_compiler_options cl_nv_device_attribute_query";
+    {
+        tuning_env env("mvq_maxrreg=96,mma_maxrreg=168");
+        const tuning t = tuning_for(nv);
+        EXPECT_NE(t.defines("mul_mv_q.cl").find("-cl-nv-maxrregcount=96"), std::string::npos);
+        EXPECT_NE(t.defines("flash_attn_mma.cl").find("-cl-nv-maxrregcount=168"), std::string::npos);
+        EXPECT_NE(t.defines("flash_attn_mma_sparse.cl").find("-cl-nv-maxrregcount=168"), std::string::npos);
+        EXPECT_EQ(t.defines("mul_mat_mma.cl").find("maxrregcount"), std::string::npos) << "not set";
+        EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).defines("mul_mv_q.cl").find("maxrregcount"),
+                  std::string::npos)
+            << "a device without NVIDIA's options";
+    }
+    EXPECT_EQ(tuning_for(nv).defines("mul_mv_q.cl").find("maxrregcount"), std::string::npos) << "off by default";
+}
+
 TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
     {
         tuning_env env("mm_tm=32,norm_wg=256");
