@@ -141,6 +141,42 @@ INSTANTIATE_TEST_SUITE_P(Estimators, ProxyOcl, ::testing::ValuesIn(estimator_cas
                          [](const auto& info) { return info.param.name(); });
 
 // Equal scores everywhere (zero queries): every ranking and budget is decided by block index.
+// The device keeps the sample rows' tables between nodes (lowering.cpp upload_samples): nodes
+// run one after another in one context, whose sample rows differ only in where their queries
+// lie (the same block count, the last row cut at another length, a cache in front) or in which
+// make exact sets (budget modes), each match the CPU reference, also when an earlier shape
+// comes back.
+TEST(ProxyOclKept, SampleTablesFollowEachNode) {
+    REQUIRE_DEVICE();
+    std::vector<attn_case> cases;
+    for (int64_t n : {256, 250, 241, 256}) {
+        attn_case c;
+        c.N = n;
+        cases.push_back(c);
+    }
+    attn_case past;
+    past.N = 240;
+    past.n_past = 16;
+    cases.push_back(past);
+    attn_case last;
+    last.budget = pa::proxy_budget::last;
+    cases.push_back(last);
+    attn_case no_exact;
+    no_exact.exact = false;
+    cases.push_back(no_exact);
+    cases.push_back(attn_case{});
+    for (const attn_case& c : cases) {
+        SCOPED_TRACE(c.name());
+        pa::context ctx;
+        const qkv t = make_qkv(ctx, c);
+        const ref_result ref = run_ref(t, c);
+        ASSERT_FALSE(ref.geo.all_kept);
+        const ocl_result r = run_ocl(ctx, t, c);
+        expect_same_estimate(ref.est, r.dbg, ref.geo);
+        EXPECT_LT(rel_l2(r.out, ref.out), out_tolerance(t, c, false));
+    }
+}
+
 TEST(ProxyOclTies, TiesAreBrokenByBlockIndexOnBothSides) {
     REQUIRE_DEVICE();
     attn_case c;

@@ -31,22 +31,33 @@ int packed_upload::add_bytes(const void* p, size_t n) {
     return int(parts_at_.size() - 1);
 }
 
+std::shared_ptr<const packed_upload::device_copy> packed_upload::make_copy(device_context& ctx) const {
+    auto c = std::make_shared<device_copy>();
+    c->buf = temp(ctx, int64_t(std::max<size_t>(bytes_.size(), 1)), 1);
+    ctx.write(c->buf, bytes_.data(), bytes_.size());
+    for (const cl_buffer_region& r : parts_at_) {
+        cl_int err = CL_SUCCESS;
+        c->parts.emplace_back(
+            clCreateSubBuffer(c->buf.mem(), CL_MEM_READ_ONLY, CL_BUFFER_CREATE_TYPE_REGION, &r, &err));
+        pa::ocl::check(err, "proxy_sparse_attn: a sub-buffer of the packed upload");
+    }
+    return c;
+}
+
 void packed_upload::send(device_context& ctx) {
     // the key: the bytes, then where the parts lie in them
     std::vector<std::byte> key(bytes_);
     const auto* at = reinterpret_cast<const std::byte*>(parts_at_.data());
     key.insert(key.end(), at, at + parts_at_.size() * sizeof(cl_buffer_region));
-    copy_ = ctx.kept_upload<device_copy>("proxy_sparse_attn packed_upload", key, [&] {
-        auto c = std::make_shared<device_copy>();
-        c->buf = temp(ctx, int64_t(std::max<size_t>(bytes_.size(), 1)), 1);
-        ctx.write(c->buf, bytes_.data(), bytes_.size());
-        for (const cl_buffer_region& r : parts_at_) {
-            cl_int err = CL_SUCCESS;
-            c->parts.emplace_back(
-                clCreateSubBuffer(c->buf.mem(), CL_MEM_READ_ONLY, CL_BUFFER_CREATE_TYPE_REGION, &r, &err));
-            pa::ocl::check(err, "proxy_sparse_attn: a sub-buffer of the packed upload");
-        }
-        return std::shared_ptr<const device_copy>(std::move(c));
+    copy_ =
+        ctx.kept_upload<device_copy>("proxy_sparse_attn packed_upload", key, [&] { return make_copy(ctx); });
+}
+
+void packed_upload::send_keyed(device_context& ctx, std::string_view kind, std::span<const std::byte> key,
+                               const std::function<void(packed_upload&)>& fill) {
+    copy_ = ctx.kept_upload<device_copy>(kind, key, [&] {
+        fill(*this);
+        return make_copy(ctx);
     });
 }
 

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +44,12 @@ class packed_upload {
     // Adds an array (sent by send()); returns its part number.
     template <class T> int add(const std::vector<T>& v) { return add_bytes(v.data(), v.size() * sizeof(T)); }
     void send(device_context& ctx); // one scratch buffer, one write, a sub-buffer per part
+    // The same for parts that fill() adds, kept by a short key from which fill() always makes the
+    // same parts (e.g. the fields of the sample rows the tables list): a node whose key an
+    // earlier node had neither runs fill() nor compares the tables themselves. Part numbers
+    // count from 0 in fill()'s order of add().
+    void send_keyed(device_context& ctx, std::string_view kind, std::span<const std::byte> key,
+                    const std::function<void(packed_upload&)>& fill);
     cl_mem mem(int part) const { return copy_->parts[size_t(part)].get(); }
 
   private:
@@ -49,6 +57,7 @@ class packed_upload {
         scratch buf; // before parts: the sub-buffers go first
         std::vector<pa::ocl::mem_handle> parts;
     };
+    std::shared_ptr<const device_copy> make_copy(device_context& ctx) const;
     int add_bytes(const void* p, size_t n);
     size_t align_;
     std::vector<std::byte> bytes_;           // the parts at their offsets in the device buffer

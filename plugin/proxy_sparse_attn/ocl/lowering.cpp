@@ -93,21 +93,25 @@ std::string est_options(int64_t d, pa_type k_type) {
         quantize_rows_per_group, merge_queries, merge_items, mass_blocks);
 }
 
+// The sample rows' tables: parts of one upload, in this order. Per sample row: its row, first
+// measured query, count, first block mass, whether it is a tail row, whether it makes an exact
+// set, its first exact tail query; per exact tail query: its sample and measured-query index;
+// per measured query: its position and visible blocks.
+enum sample_part : int { s_m, s_q, s_count, s_mass, s_tail, s_exact, s_t0, t_s, t_q, bq_pos, bq_nblk };
+
 // The device buffers of one run, step by step.
 struct run_state {
     device_context& ctx;
     const geometry& geo;
     const program_source &est, &srt;
     std::string est_opts, srt_opts;
-    block_stats_plan proxy_plan, sample_plan;       // steps 2 and 4 (the same path)
-    const program_source& bst;                      // for that path
-    scratch pooled_q, pooled_k, pq8, pqs, pk8, pks; // step 1
-    scratch row_max, row_inv, scores, ranks;        // steps 2-3
-    est::packed_upload samples;                     // the sample rows (part numbers:)
-    int s_m = 0, s_q = 0, s_count = 0, s_mass = 0, s_tail = 0, s_exact = 0, s_t0 = 0, bq_pos = 0, bq_nblk = 0;
-    int t_s = 0, t_q = 0;       // the queries of exact tail rows: their sample, their measured-query index
-    int32_t n_tail = 0;         // how many
-    scratch bq8, bqs, hk8, hks; // measured queries, head keys
+    block_stats_plan proxy_plan, sample_plan;              // steps 2 and 4 (the same path)
+    const program_source& bst;                             // for that path
+    scratch pooled_q, pooled_k, pq8, pqs, pk8, pks;        // step 1
+    scratch row_max, row_inv, scores, ranks;               // steps 2-3
+    est::packed_upload samples;                            // the sample rows (parts: sample_part)
+    int32_t n_tail = 0;                                    // queries of exact tail rows
+    scratch bq8, bqs, hk8, hks;                            // measured queries, head keys
     scratch qbm, qbs, qM, qinv, qtot, mass;                // step 4
     scratch sample_budget, budgets, exact, counts, blocks; // steps 5-6
 
@@ -199,41 +203,58 @@ void rank_rows(run_state& st) {
                   local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
 }
 
-// The sample rows and measured queries (geometry.h) as device arrays.
+// The sample rows and measured queries (geometry.h) as device arrays, kept by the sample rows'
+// fields (every layer of a model at one prompt length has the same): a node whose rows an earlier
+// node had builds no table.
 void upload_samples(run_state& st) {
     const geometry& geo = st.geo;
-    std::vector<int32_t> m, q, count, mass, tail, exact, t0, nblk, ts, tq;
-    std::vector<int64_t> pos;
+    std::vector<int64_t> key;
+    key.reserve(geo.samples.size() * 8);
+    st.n_tail = 0;
     for (const sample_row& s : geo.samples) {
-        m.push_back(int32_t(s.m));
-        q.push_back(int32_t(s.q_index));
-        count.push_back(int32_t(s.count));
-        mass.push_back(int32_t(s.mass_index));
-        tail.push_back(s.tail ? 1 : 0);
-        exact.push_back(geo.exact_sample(s) ? 1 : 0);
-        t0.push_back(int32_t(ts.size()));
-        for (int64_t i = 0; i < s.count; ++i) {
-            pos.push_back(s.pos(i));
-            nblk.push_back(int32_t(s.m + 1));
-            if (s.tail && geo.exact_sample(s)) {
-                ts.push_back(int32_t(&s - geo.samples.data()));
-                tq.push_back(int32_t(s.q_index + i));
-            }
-        }
+        const bool exact = geo.exact_sample(s);
+        key.insert(key.end(),
+                   {s.m, s.first, s.count, s.step, s.q_index, s.mass_index, int64_t(s.tail), int64_t(exact)});
+        if (s.tail && exact) st.n_tail += int32_t(s.count);
     }
-    st.n_tail = int32_t(ts.size());
-    st.s_m = st.samples.add(m);
-    st.s_q = st.samples.add(q);
-    st.s_count = st.samples.add(count);
-    st.s_mass = st.samples.add(mass);
-    st.s_tail = st.samples.add(tail);
-    st.s_exact = st.samples.add(exact);
-    st.s_t0 = st.samples.add(t0);
-    st.t_s = st.samples.add(ts);
-    st.t_q = st.samples.add(tq);
-    st.bq_pos = st.samples.add(pos);
-    st.bq_nblk = st.samples.add(nblk);
-    st.samples.send(st.ctx);
+    st.samples.send_keyed(
+        st.ctx, "proxy_sparse_attn sample rows", std::as_bytes(std::span(key)), [&](est::packed_upload& up) {
+            std::vector<int32_t> m, q, count, mass, tail, exact, t0, nblk, ts, tq;
+            std::vector<int64_t> pos;
+            for (const sample_row& s : geo.samples) {
+                m.push_back(int32_t(s.m));
+                q.push_back(int32_t(s.q_index));
+                count.push_back(int32_t(s.count));
+                mass.push_back(int32_t(s.mass_index));
+                tail.push_back(s.tail ? 1 : 0);
+                exact.push_back(geo.exact_sample(s) ? 1 : 0);
+                t0.push_back(int32_t(ts.size()));
+                for (int64_t i = 0; i < s.count; ++i) {
+                    pos.push_back(s.pos(i));
+                    nblk.push_back(int32_t(s.m + 1));
+                    if (s.tail && geo.exact_sample(s)) {
+                        ts.push_back(int32_t(&s - geo.samples.data()));
+                        tq.push_back(int32_t(s.q_index + i));
+                    }
+                }
+            }
+            int next = 0;
+            const auto put = [&](sample_part part, const auto& v) {
+                if (up.add(v) != part || part != next++)
+                    throw error("proxy_sparse_attn: sample tables out of order", PA_ERR_DEVICE);
+            };
+            put(s_m, m);
+            put(s_q, q);
+            put(s_count, count);
+            put(s_mass, mass);
+            put(s_tail, tail);
+            put(s_exact, exact);
+            put(s_t0, t0);
+            put(t_s, ts);
+            put(t_q, tq);
+            put(bq_pos, pos);
+            put(bq_nblk, nblk);
+        });
 }
 
 // Step 4: every measured query of every head against its kv head's keys, its softmax, and the
@@ -251,7 +272,7 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
     const int64_t bq_rows = quantize_rows_padded(nbq), q_launch_rows = geo.H * bq_rows;
     ctx.launch(st.est_kernel("quantize_sample_rows"),
                range3(quantize_lanes, size_t(q_launch_rows + geo.Hkv * quantize_rows_padded(k_rows)), 1),
-               quantize_local(), q.mem, q.shape, k.mem, k.shape, st.samples.mem(st.bq_pos), st.bq8.mem(),
+               quantize_local(), q.mem, q.shape, k.mem, k.shape, st.samples.mem(bq_pos), st.bq8.mem(),
                st.bqs.mem(), st.hk8.mem(), st.hks.mem(), int32_t(nbq), bq_rows, geo.n_past, geo.scale,
                geo.n_keys, k_rows, quantize_rows_padded(k_rows), q_launch_rows);
     st.qbm = est::temp(ctx, geo.H * nbq * nb);
@@ -261,15 +282,15 @@ void measure_samples(run_state& st, const operand& q, const operand& k) {
     st.qtot = est::temp(ctx, geo.H * nbq);
     st.mass = est::temp(ctx, geo.H * geo.n_mass);
     sample_block_stats(ctx, st.bst, st.sample_plan, geo, st.bq8.mem(), st.bqs.mem(), st.hk8.mem(),
-                       st.hks.mem(), st.samples.mem(st.bq_pos), st.qbm.mem(), st.qbs.mem());
+                       st.hks.mem(), st.samples.mem(bq_pos), st.qbm.mem(), st.qbs.mem());
     ctx.launch(st.est_kernel("sample_merge"), merge_range(size_t(nbq), geo.H), merge_local(), st.qbm.mem(),
-               st.qbs.mem(), st.samples.mem(st.bq_nblk), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
-               int32_t(nbq), int32_t(nb));
+               st.qbs.mem(), st.samples.mem(bq_nblk), st.qM.mem(), st.qinv.mem(), st.qtot.mem(), int32_t(nbq),
+               int32_t(nb));
     ctx.launch(
         st.est_kernel("sample_mass"),
         range3((size_t(nb) + mass_blocks - 1) / mass_blocks * mass_blocks, geo.samples.size(), size_t(geo.H)),
         range3(mass_blocks, 1, 1), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(),
-        st.samples.mem(st.s_m), st.samples.mem(st.s_q), st.samples.mem(st.s_count), st.samples.mem(st.s_mass),
+        st.samples.mem(s_m), st.samples.mem(s_q), st.samples.mem(s_count), st.samples.mem(s_mass),
         st.mass.mem(), int32_t(nbq), int32_t(geo.n_mass), int32_t(nb));
 }
 
@@ -299,20 +320,20 @@ void budgets(run_state& st) {
         ctx.write(st.sample_budget, zero.data(), zero.size() * 4);
         scratch tail = est::temp(ctx, geo.H * geo.n_kblocks);
         ctx.launch(st.srt_kernel("tail_budgets"), range1(size_t(wg_sort) * size_t(geo.H)), range1(wg_sort),
-                   st.mass.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_mass),
-                   st.samples.mem(st.s_tail), tail.mem(), st.budgets.mem(), ns, int32_t(geo.n_mass),
-                   int32_t(geo.n_kblocks), n_rows, geo.gamma, int32_t(geo.k_min), st.sort_n(),
-                   local_mem{size_t(st.sort_n()) * 4}, local_mem{size_t(st.sort_n()) * 4});
+                   st.mass.mem(), st.samples.mem(s_m), st.samples.mem(s_mass), st.samples.mem(s_tail),
+                   tail.mem(), st.budgets.mem(), ns, int32_t(geo.n_mass), int32_t(geo.n_kblocks), n_rows,
+                   geo.gamma, int32_t(geo.k_min), st.sort_n(), local_mem{size_t(st.sort_n()) * 4},
+                   local_mem{size_t(st.sort_n()) * 4});
         return;
     }
     // the sample rows' budgets and exact sets, then (the last work-group of each head) every row's
     // budget
     const size_t n = size_t(st.sort_n());
     ctx.launch(st.srt_kernel("sample_budgets"), range2(size_t(wg_sort) * size_t(ns), size_t(geo.H)),
-               range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.samples.mem(st.s_m),
-               st.samples.mem(st.s_mass), st.samples.mem(st.s_exact), st.sample_budget.mem(),
-               st.budgets.mem(), st.exact.mem(), counters_of(st), ns, int32_t(geo.n_mass), int32_t(geo.row0),
-               n_rows, int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma, int32_t(geo.k_min),
+               range2(wg_sort, 1), st.ranks.mem(), st.mass.mem(), st.samples.mem(s_m), st.samples.mem(s_mass),
+               st.samples.mem(s_exact), st.sample_budget.mem(), st.budgets.mem(), st.exact.mem(),
+               counters_of(st), ns, int32_t(geo.n_mass), int32_t(geo.row0), n_rows,
+               int32_t(geo.heads_per_group), int32_t(geo.force), geo.gamma, int32_t(geo.k_min),
                local_mem{n * 4}, local_mem{n * 4}, local_mem{n});
 }
 
@@ -328,8 +349,8 @@ void exact_rows(run_state& st) {
     const int32_t row0 = int32_t(geo.row0), n_rows = int32_t(geo.n_rows), nb = int32_t(geo.n_kblocks);
     if (geo.budget != proxy_budget::rows)
         ctx.launch(st.srt_kernel("exact_rows"), range2(size_t(wg_sort) * ns, size_t(geo.H)),
-                   range2(wg_sort, 1), st.mass.mem(), st.samples.mem(st.s_m), st.samples.mem(st.s_mass),
-                   st.samples.mem(st.s_exact), st.exact.mem(), int32_t(geo.n_mass), row0, n_rows,
+                   range2(wg_sort, 1), st.mass.mem(), st.samples.mem(s_m), st.samples.mem(s_mass),
+                   st.samples.mem(s_exact), st.exact.mem(), int32_t(geo.n_mass), row0, n_rows,
                    int32_t(geo.force), geo.gamma, local_mem{n * 4}, local_mem{n * 4}, local_mem{n});
     if (st.n_tail == 0) return;
     // the tail rows' queries, each from its row's set alone (in parallel), then (the last
@@ -337,10 +358,10 @@ void exact_rows(run_state& st) {
     const scratch added = est::temp(ctx, geo.H * int64_t(st.n_tail) * geo.n_kblocks, 1);
     ctx.launch(st.srt_kernel("exact_tail"), range2(size_t(wg_sort) * size_t(st.n_tail), size_t(geo.H)),
                range2(wg_sort, 1), st.qbm.mem(), st.qbs.mem(), st.qM.mem(), st.qinv.mem(), st.qtot.mem(),
-               st.samples.mem(st.s_m), st.samples.mem(st.s_count), st.samples.mem(st.s_t0),
-               st.samples.mem(st.t_s), st.samples.mem(st.t_q), st.exact.mem(), added.mem(), counters_of(st),
-               int32_t(ns), int32_t(geo.n_bq), st.n_tail, nb, row0, n_rows, geo.gamma, st.sort_n(),
-               local_mem{n * 4}, local_mem{n * 4}, local_mem{n}, local_mem{4});
+               st.samples.mem(s_m), st.samples.mem(s_count), st.samples.mem(s_t0), st.samples.mem(t_s),
+               st.samples.mem(t_q), st.exact.mem(), added.mem(), counters_of(st), int32_t(ns),
+               int32_t(geo.n_bq), st.n_tail, nb, row0, n_rows, geo.gamma, st.sort_n(), local_mem{n * 4},
+               local_mem{n * 4}, local_mem{n}, local_mem{4});
 }
 
 // Step 6: the kept lists.
