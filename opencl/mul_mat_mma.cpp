@@ -62,10 +62,17 @@ repack_cache::key weight_key(const pa_tensor* a, const mem_ref& am, size_t bw) {
     return k;
 }
 
-std::string build_options(const pa_tensor* d, bool xf32) {
+// The stages of this product's weight source (tuning.h mmq_f16_stages).
+int stages_of(const tuning& tu, pa_type t) {
+    return !quantized(t) && tu.mmq_f16_stages > 0 ? tu.mmq_f16_stages : tu.mmq_stages;
+}
+
+std::string build_options(const tuning& tu, const pa_tensor* d, bool xf32) {
     const pa_type t = d->src[0]->type;
     const int w = quantized(t) ? int(t) : int(PA_TYPE_F16); // F32 weights go through the f16 copy too
-    return fmt::format("-DMMQ_W={} -DMMQ_XF32={}{}", w, xf32 ? 1 : 0,
+    const int stages = stages_of(tu, t);
+    return fmt::format("-DMMQ_W={} -DMMQ_XF32={}{}{}", w, xf32 ? 1 : 0,
+                       stages != tu.mmq_stages ? fmt::format(" -DMMQ_STAGES_W={}", stages) : "",
                        mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 
@@ -102,8 +109,8 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
     // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic;
     // three stages only take the copy)
-    const bool xf32 = direct_b(ctx, b) && M < tu.mmq_x16_min_m && tu.mmq_stages == 2;
-    const std::string opts = build_options(d, xf32);
+    const bool xf32 = direct_b(ctx, b) && M < tu.mmq_x16_min_m && stages_of(tu, a->type) == 2;
+    const std::string opts = build_options(tu, d, xf32);
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
     // weights: W16, or WQ + WS; those the runtime uploaded once (PARAM) are repacked once

@@ -32,6 +32,7 @@ constexpr tuning_field fields[] = {
     {"mmq_wn", &tuning::mmq_wn, "mul_mat_mma.cl", "MMQ_WN"},
     {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma.cl", "MMQ_WM"},
     {"mmq_stages", &tuning::mmq_stages, "mul_mat_mma.cl", "MMQ_STAGES"},
+    {"mmq_f16_stages", &tuning::mmq_f16_stages, "", "", 0},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
@@ -81,6 +82,9 @@ const std::vector<vendor_entry>& table() {
         // Prefill GEMMs: 128 x 128 tiles (two work-groups a multiprocessor), three stages, b through
         // its f16 copy (H200, Llama-3-8B shapes at 32K, Q4_0: 246-256 -> 236-308 TFLOP/s; Q8_0
         // 203-223 -> 230-286; F16 197-223 -> 202-238; the 2 x 4 tile with either b path is slower).
+        // F16 weights take two stages with b read as F32 instead (H200, same call, 8K / 32K / 128K:
+        // k/v 184 / 207 / 216 -> 205 / 233 / 239, q/o 229 / 239 / 241 -> 236 / 241 / 249 TFLOP/s;
+        // quantized weights lose 10-25% that way).
         // Portable attention: the Q-resident 32 x 64 tile with pipelined staging (variant 4; H200,
         // Llama-3-8B layer, 16K / 32K: 28.4 / 28.85 TFLOP/s against 25.0 / 25.5 for variant 1 and
         // 23.9 / 24.5 for variant 0; variants 2 and 3 21-22)
@@ -90,6 +94,7 @@ const std::vector<vendor_entry>& table() {
           {"mmq_wn", 2},
           {"mmq_wm", 2},
           {"mmq_stages", 3},
+          {"mmq_f16_stages", 2},
           {"fat_variant", 4}},
          {}},
         // a smaller local-memory footprint per EU thread
@@ -211,9 +216,11 @@ tuning tuning_for(const device_caps& dev) {
                         "powers of two, fat_variant be 0 to {}",
                         fat_variants - 1));
     if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
-        (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12)
-        throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3, "
-                    "(mmq_wn + mmq_wm) x mmq_stages <= 12");
+        (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12 ||
+        (t.mmq_f16_stages != 0 && t.mmq_f16_stages != 2 && t.mmq_f16_stages != 3) ||
+        (t.mmq_wn + t.mmq_wm) * t.mmq_f16_stages > 12)
+        throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3 "
+                    "(mmq_f16_stages 0, 2 or 3), (mmq_wn + mmq_wm) x mmq_stages <= 12");
     return t;
 }
 

@@ -31,6 +31,9 @@ struct tuning {
     // weight rows (2, 4), 64 x 64 outputs each; local-memory stages (2, or 3: loads two k-steps
     // ahead, b always through its f16 copy); (mmq_wn + mmq_wm) x mmq_stages <= 12 (48 KiB)
     int mmq_wn = 2, mmq_wm = 4, mmq_stages = 2;
+    // the stages where the weights are F16 or F32 (their tiles loaded by cp.async, no
+    // dequantization), 0: mmq_stages. Two stages read b as F32 where they can (no f16 copy)
+    int mmq_f16_stages = 0;
     // columns of b from which F16/quantized a runs on tensor cores: just past the decode products
     // (mv_max_n); the path below dequantizes every weight to F32 for CLBlast on each call (H200,
     // Llama-3-8B shape, 16 columns: 3x slower)

@@ -234,6 +234,19 @@ TEST(MulMatMma, ThreeStagesMatchTheReferences) {
                  {PA_TYPE_Q4_0, 224, 129, 200, {2, 1}, {2, 1}, layout::padded, layout::packed}});
 }
 
+// Another stage count for F16 / F32 weights than for quantized ones (mmq_f16_stages, NVIDIA's
+// entry: three stages through X16 for quantized weights, two reading b as F32 for F16): both
+// in one table, each weight source on its own path.
+TEST(MulMatMma, StagesPerWeightSourceMatchTheReferences) {
+    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=3,mmq_f16_stages=2",
+                {{PA_TYPE_F16, 100, 140, 129},
+                 {PA_TYPE_F32, 64, 70, 35, {1, 1}, {2, 1}, layout::packed, layout::transposed},
+                 {PA_TYPE_Q4_0, 96, 150, 140},
+                 {PA_TYPE_Q8_0, 64, 33, 50, {2, 1}, {2, 1}, layout::permuted, layout::permuted}});
+    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=2,mmq_f16_stages=3",
+                {{PA_TYPE_F16, 160, 70, 40}, {PA_TYPE_Q4_1, 64, 130, 70, {1, 1}, {2, 1}}});
+}
+
 // Weights the runtime keeps on the device (PA_FLAG_PARAM) are repacked once and the copy reused
 // (opencl/repack_cache.h): rounds 1 and 2 use it with new activations; before round 3 the weights
 // change and the scheduler forgets them (their buffer goes back to the pool, to be reused for the

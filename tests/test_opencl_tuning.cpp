@@ -77,7 +77,8 @@ TEST(OpenclTuning, RegisterCapsAreBuildOptionsOnNvidiaOnly) {
                   std::string::npos)
             << "a device without NVIDIA's options";
     }
-    EXPECT_EQ(tuning_for(nv).defines("mul_mv_q.cl").find("maxrregcount"), std::string::npos) << "off by default";
+    EXPECT_EQ(tuning_for(nv).defines("mul_mv_q.cl").find("maxrregcount"), std::string::npos)
+        << "off by default";
 }
 
 TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
@@ -122,6 +123,16 @@ TEST(OpenclTuning, GemmStagesFitLocalMemoryAndTheRepackCacheMayBeOff) {
     EXPECT_EQ(nv.mmq_stages, 3);
     EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).mmq_stages, 2);
     EXPECT_EQ(nv.defines("mul_mat_mma.cl"), "-DMMQ_WN=2 -DMMQ_WM=2 -DMMQ_STAGES=3");
+    EXPECT_EQ(nv.mmq_f16_stages, 2) << "F16 weights: two stages, b read as F32";
+    EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).mmq_f16_stages, 0) << "elsewhere as mmq_stages";
+    {
+        tuning_env env("mmq_f16_stages=1");
+        EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
+    }
+    {
+        tuning_env env("mmq_wm=4,mmq_stages=2,mmq_f16_stages=3"); // 3 x 24 KiB do not fit
+        EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
+    }
     {
         tuning_env env("mmq_wm=4"); // 2 x 4 warps: three stages of 24 KiB do not fit
         try {

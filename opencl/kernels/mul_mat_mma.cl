@@ -41,7 +41,8 @@
 //
 // Tuning macros (-D, tuning.h): MMQ_WN (1, 2, 4), MMQ_WM (2, 4), MMQ_STAGES (2, 3); the stages of
 // both tiles fill 4 KiB x (MMQ_WN + MMQ_WM) x MMQ_STAGES <= 48 KiB; host-chosen: MMQ_W the weight
-// source, MMQ_XF32 (two stages only).
+// source, MMQ_XF32 (two stages only), MMQ_STAGES_W (the stages of this weight source where they
+// differ from the table's MMQ_STAGES: F16 tiles, tuning key mmq_f16_stages).
 
 #ifndef MMQ_WN
 #define MMQ_WN 2
@@ -57,6 +58,10 @@
 #endif
 #ifndef MMQ_STAGES
 #define MMQ_STAGES 2
+#endif
+#ifdef MMQ_STAGES_W
+#undef MMQ_STAGES
+#define MMQ_STAGES MMQ_STAGES_W
 #endif
 
 #define BT (64 * MMQ_WN)            // tokens per tile
