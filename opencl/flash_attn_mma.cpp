@@ -109,6 +109,19 @@ std::string flash_attn_mma_problem(const device_context& ctx, const operand& q, 
     return mma_layout_problem(q, k, v, o);
 }
 
+// The prep kernels' work-groups: all of dimension 0 (one row of chunks or dims), then as much of
+// dimension 1 as makes up to 256 items and divides its global size. Left to NVIDIA's driver (no
+// local size), K's conversion at the SmolLM2 shape (3 kv heads x 8K keys x 64 dims, 3 MB) took
+// 22.5 us on the H200, V's 8 us (device profile, bench/results/h200-2026-12-01-f).
+static nd_range prep_local(const device_context& ctx, size_t dim0, size_t global1) {
+    const size_t most = std::min<size_t>(256, ctx.caps().max_work_group);
+    if (dim0 == 0 || dim0 > most) return {};
+    size_t dim1 = 1;
+    while (dim0 * dim1 * 2 <= most && global1 % (dim1 * 2) == 0)
+        dim1 *= 2;
+    return range3(dim0, dim1, 1);
+}
+
 mma_kv mma_prepare_kv(device_context& ctx, const operand& k, const operand& v, int64_t n_keys,
                       int64_t key_pad) {
     const int64_t d = k.shape.ne.s[0], hkv = k.shape.ne.s[2];
@@ -124,9 +137,11 @@ mma_kv mma_prepare_kv(device_context& ctx, const operand& k, const operand& v, i
     vs.ne.s[1] = n_keys;
     const int32_t nkp = int32_t(kv.nkp);
     cl_kernel pk = ctx.get_kernel(mma_program, "fa_mma_prep_k", prep_options(d, k.type));
-    ctx.launch(pk, range3(size_t(d / 8), size_t(kv.nkp), size_t(hkv)), {}, k.mem, ks, kv.k16.mem(), nkp);
+    ctx.launch(pk, range3(size_t(d / 8), size_t(kv.nkp), size_t(hkv)),
+               prep_local(ctx, size_t(d / 8), size_t(kv.nkp)), k.mem, ks, kv.k16.mem(), nkp);
     cl_kernel pv = ctx.get_kernel(mma_program, "fa_mma_prep_v", prep_options(d, v.type));
-    ctx.launch(pv, range3(size_t(d), size_t(kv.nkp / 8), size_t(hkv)), {}, v.mem, vs, kv.vt16.mem(), nkp);
+    ctx.launch(pv, range3(size_t(d), size_t(kv.nkp / 8), size_t(hkv)),
+               prep_local(ctx, size_t(d), size_t(kv.nkp / 8)), v.mem, vs, kv.vt16.mem(), nkp);
     return kv;
 }
 
