@@ -55,15 +55,16 @@ struct tuning {
     // the Q-resident flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp; NVIDIA's entry takes 4)
     int fat_variant = 0;
     // registers a work-item of flash_attn_tiled may use (-cl-nv-maxrregcount where the device has
-    // cl_nv_compiler_options; 0: the compiler's choice), for occupancy experiments. NVIDIA's driver
-    // 580 accepts the option and ignores it: variant 4 keeps 168 registers under a cap of 128 by
-    // its own build log (PA_OPENCL_BUILD_LOG=1, bench/results/h200-2026-12-01-e/call2)
+    // cl_nv_compiler_options, applied through the PTX as below; 0: the compiler's choice), for
+    // occupancy experiments: on the H200 variant 4 ran slower capped at 152 or 128 than at its 168
+    // (bench/results/h200-2026-12-01-f/call1)
     int fat_maxrreg = 0;
     // registers a work-item of the programs below may use, 0: the compiler's choice. Where the
     // device takes NVIDIA's compiler options the cap reaches the program's build options as
     // -cl-nv-maxrregcount, which the program cache writes into the PTX (ptx_register_cap.h; the
     // driver ignores the option itself). mvq: mul_mv_q.cl (decode products), mmq: mul_mat_mma.cl
-    // (tensor-core GEMM), mma: flash_attn_mma.cl and its block-sparse form
+    // (tensor-core GEMM), mma: flash_attn_mma.cl and its block-sparse form. Every cap tried on
+    // the H200 lost to the uncapped build (spills; bench/results/h200-2026-12-01-f/call1)
     int mvq_maxrreg = 0, mmq_maxrreg = 0, mma_maxrreg = 0;
     // mul_mv_q.cl (quantized products of a few columns: decoding): threads per weight row and
     // per work-group (powers of two, at least two rows a work-group), and blocks a row stages
