@@ -88,7 +88,8 @@ class program_cache {
     // The program built again from its PTX with the options' -cl-nv-maxrregcount as a .maxnreg on
     // every kernel (ptx_register_cap.h), on devices that take NVIDIA's options; empty where there
     // is no cap or it cannot be applied (the program as built then stays).
-    program_handle with_register_cap(std::string_view program_name, cl_program built, std::string_view options);
+    program_handle with_register_cap(std::string_view program_name, cl_program built,
+                                     std::string_view options);
     program_handle build_source(std::string_view program_name, std::string_view source,
                                 std::string_view options);
 

@@ -194,9 +194,11 @@ TEST_F(ProgramCache, RegisterCapReachesNvidiaPrograms) {
     check(clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof dst, &dst, nullptr), "binary");
     EXPECT_NE(binary.find(".maxnreg 32"), std::string::npos) << binary.substr(0, 2000);
     size_t log_size = 0;
-    check(clGetProgramBuildInfo(prog, ctx_->device(), CL_PROGRAM_BUILD_LOG, 0, nullptr, &log_size), "log size");
+    check(clGetProgramBuildInfo(prog, ctx_->device(), CL_PROGRAM_BUILD_LOG, 0, nullptr, &log_size),
+          "log size");
     std::string log(log_size, '\0');
-    check(clGetProgramBuildInfo(prog, ctx_->device(), CL_PROGRAM_BUILD_LOG, log_size, log.data(), nullptr), "log");
+    check(clGetProgramBuildInfo(prog, ctx_->device(), CL_PROGRAM_BUILD_LOG, log_size, log.data(), nullptr),
+          "log");
     if (const size_t used = log.find("Used "); used != std::string::npos) {
         EXPECT_LE(std::stoi(log.substr(used + 5)), 32) << log;
     }

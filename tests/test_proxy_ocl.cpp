@@ -128,8 +128,8 @@ TEST_P(ProxyOcl, EstimateIsBitIdenticalAndOutputMatches) {
     size_t bytes = 0;
     pa::ocl::check(clGetMemObjectInfo(counters, CL_MEM_SIZE, sizeof(bytes), &bytes, nullptr), "test size");
     std::vector<int32_t> left(bytes / 4, -1);
-    pa::ocl::check(clEnqueueReadBuffer(device()->queue(), counters, CL_TRUE, 0, left.size() * 4, left.data(), 0,
-                                       nullptr, nullptr),
+    pa::ocl::check(clEnqueueReadBuffer(device()->queue(), counters, CL_TRUE, 0, left.size() * 4, left.data(),
+                                       0, nullptr, nullptr),
                    "test read");
     EXPECT_EQ(left, std::vector<int32_t>(left.size(), 0));
 }
