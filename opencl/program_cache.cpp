@@ -83,6 +83,34 @@ std::string build_log(cl_program prog, cl_device_id dev) {
     return trim(std::move(log));
 }
 
+// The program's device binary (CL_PROGRAM_BINARIES of its one device); empty when the driver
+// offers none.
+std::vector<unsigned char> program_binary(cl_program prog) {
+    size_t size = 0;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS ||
+        size == 0)
+        return {};
+    std::vector<unsigned char> binary(size);
+    unsigned char* dst = binary.data();
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof dst, &dst, nullptr) != CL_SUCCESS) return {};
+    return binary;
+}
+
+// A program made from a device binary and built with options; empty when the driver refuses
+// either step (a failed build's log into *failed_log where given).
+program_handle build_binary(cl_context ctx, cl_device_id dev, const unsigned char* bytes, size_t len,
+                            std::string_view options, std::string* failed_log = nullptr) {
+    cl_int status = CL_SUCCESS, err = CL_SUCCESS;
+    program_handle prog(clCreateProgramWithBinary(ctx, 1, &dev, &len, &bytes, &status, &err));
+    if (err != CL_SUCCESS || status != CL_SUCCESS) return {};
+    const std::string opts(options);
+    if (clBuildProgram(prog.get(), 1, &dev, opts.c_str(), nullptr, nullptr) != CL_SUCCESS) {
+        if (failed_log) *failed_log = build_log(prog.get(), dev);
+        return {};
+    }
+    return prog;
+}
+
 std::string env_or_empty(const char* name) {
     const char* v = std::getenv(name);
     return v ? std::string(v) : std::string();
@@ -161,14 +189,8 @@ program_handle program_cache::load_entry(const key_t& key, std::string_view opti
     const unsigned char* payload = h + header_size;
     if (checksum(payload, len) != get_u64(h + 40)) return reject();
 
-    cl_int status = CL_SUCCESS, err = CL_SUCCESS;
-    const size_t size = len;
-    cl_program raw = clCreateProgramWithBinary(ctx_, 1, &dev_.device_id, &size, &payload, &status, &err);
-    program_handle prog(raw);
-    if (err != CL_SUCCESS || status != CL_SUCCESS) return reject();
-    const std::string opts(options);
-    if (clBuildProgram(raw, 1, &dev_.device_id, opts.c_str(), nullptr, nullptr) != CL_SUCCESS)
-        return reject();
+    program_handle prog = build_binary(ctx_, dev_.device_id, payload, size_t(len), options);
+    if (!prog) return reject();
     ++stats_.disk_hits;
     return prog;
 }
@@ -176,20 +198,16 @@ program_handle program_cache::load_entry(const key_t& key, std::string_view opti
 void program_cache::store_entry(const key_t& key, cl_program prog) {
     const std::string path = path_of(key);
     if (path.empty()) return;
-    size_t size = 0;
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS ||
-        size == 0)
-        return; // the driver offers no binary: nothing to cache
-    std::vector<unsigned char> file(header_size + size);
-    unsigned char* payload = file.data() + header_size;
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof payload, &payload, nullptr) != CL_SUCCESS) return;
-    std::memcpy(file.data(), magic, sizeof magic);
-    put_u32(file.data() + 8, format_version);
-    put_u32(file.data() + 12, header_size);
-    put_u64(file.data() + 16, key.first);
-    put_u64(file.data() + 24, key.second);
-    put_u64(file.data() + 32, size);
-    put_u64(file.data() + 40, checksum(payload, size));
+    const std::vector<unsigned char> binary = program_binary(prog);
+    if (binary.empty()) return; // the driver offers no binary: nothing to cache
+    unsigned char header[header_size];
+    std::memcpy(header, magic, sizeof magic);
+    put_u32(header + 8, format_version);
+    put_u32(header + 12, header_size);
+    put_u64(header + 16, key.first);
+    put_u64(header + 24, key.second);
+    put_u64(header + 32, binary.size());
+    put_u64(header + 40, checksum(binary.data(), binary.size()));
 
     static std::atomic<unsigned> counter{0};
     std::error_code ec;
@@ -198,7 +216,8 @@ void program_cache::store_entry(const key_t& key, cl_program prog) {
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         if (!out) return;
-        out.write(reinterpret_cast<const char*>(file.data()), std::streamsize(file.size()));
+        out.write(reinterpret_cast<const char*>(header), std::streamsize(header_size));
+        out.write(reinterpret_cast<const char*>(binary.data()), std::streamsize(binary.size()));
         if (!out) {
             out.close();
             fs::remove(tmp, ec);
@@ -249,25 +268,18 @@ program_handle program_cache::with_register_cap(std::string_view program_name, c
         if (show_log) fmt::print(stderr, "pa: {}: register cap {} not applied: {}\n", program_name, cap, why);
         return {};
     };
-    size_t size = 0;
-    if (clGetProgramInfo(built, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS ||
-        size == 0)
-        return skip("the driver offers no binary");
-    std::string binary(size, '\0');
-    unsigned char* dst = reinterpret_cast<unsigned char*>(binary.data());
-    if (clGetProgramInfo(built, CL_PROGRAM_BINARIES, sizeof dst, &dst, nullptr) != CL_SUCCESS)
-        return skip("reading the binary failed");
-    const std::optional<std::string> ptx = ptx_with_register_cap(binary, cap);
+    const std::vector<unsigned char> binary = program_binary(built);
+    if (binary.empty()) return skip("the driver offers no binary");
+    const std::optional<std::string> ptx = ptx_with_register_cap(
+        std::string_view(reinterpret_cast<const char*>(binary.data()), binary.size()), cap);
     if (!ptx) return skip("the binary is not PTX with kernel entries");
-    const auto* text = reinterpret_cast<const unsigned char*>(ptx->data());
-    const size_t len = ptx->size();
-    cl_int status = CL_SUCCESS, err = CL_SUCCESS;
-    program_handle prog(clCreateProgramWithBinary(ctx_, 1, &dev_.device_id, &len, &text, &status, &err));
-    if (err != CL_SUCCESS || status != CL_SUCCESS) return skip("the driver refused the capped PTX");
-    const std::string opts(options);
-    if (clBuildProgram(prog.get(), 1, &dev_.device_id, opts.c_str(), nullptr, nullptr) != CL_SUCCESS)
-        return skip(
-            fmt::format("building the capped PTX failed:\n{}", build_log(prog.get(), dev_.device_id)));
+    std::string failed_log;
+    program_handle prog =
+        build_binary(ctx_, dev_.device_id, reinterpret_cast<const unsigned char*>(ptx->data()), ptx->size(),
+                     options, &failed_log);
+    if (!prog)
+        return skip(failed_log.empty() ? std::string("the driver refused the capped PTX")
+                                       : fmt::format("building the capped PTX failed:\n{}", failed_log));
     if (show_log)
         fmt::print(stderr, "pa: {} rebuilt from its PTX with .maxnreg {}:\n{}\n", program_name, cap,
                    build_log(prog.get(), dev_.device_id));
