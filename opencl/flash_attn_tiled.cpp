@@ -105,9 +105,6 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
                             g.bn, g.wg, k_dims(g, d), g.vk, int(g.pipelined && vec),
                             ctx.caps().is_gpu ? fmt::format(" -DFQ_UNROLL_S={}", g.unroll_s)
                                               : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
-    if (const int regs = ctx.tune().fat_maxrreg;
-        regs > 0 && ctx.caps().has_extension("cl_nv_compiler_options"))
-        opts += fmt::format(" -cl-nv-maxrregcount={}", regs);
     cl_kernel kern = ctx.get_kernel(g.program, g.kernel, opts);
     const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2];
     const size_t wg = size_t(g.wg);

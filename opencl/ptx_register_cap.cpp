@@ -27,7 +27,7 @@ size_t next_entry(std::string_view text, size_t from) {
 } // namespace
 
 int register_cap_of(std::string_view options) {
-    constexpr std::string_view flag = "-cl-nv-maxrregcount=";
+    const std::string flag = fmt::format("{}=", register_cap_option);
     int cap = 0;
     for (size_t at = options.find(flag); at != std::string_view::npos; at = options.find(flag, at + 1)) {
         const char* first = options.data() + at + flag.size();

@@ -14,6 +14,9 @@
 
 namespace pa::ocl {
 
+// The build option that asks NVIDIA's compiler for a cap: "-cl-nv-maxrregcount=N".
+inline constexpr std::string_view register_cap_option = "-cl-nv-maxrregcount";
+
 // N of the last -cl-nv-maxrregcount=N in build options; 0 when there is none or N is not a
 // positive number.
 int register_cap_of(std::string_view options);

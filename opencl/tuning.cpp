@@ -11,12 +11,10 @@
 #include <vector>
 
 #include "pa/error.h"
+#include "ptx_register_cap.h" // register_cap_option: NVIDIA's register cap, a build option
 
 namespace pa::ocl {
 namespace {
-
-// NVIDIA's register cap (see tuning.h): a build option, only where the device takes it and set
-constexpr std::string_view register_cap_option = "-cl-nv-maxrregcount";
 
 // (a key may stand on several lines, one a program: the same value for each)
 constexpr tuning_field fields[] = {
@@ -47,7 +45,8 @@ constexpr tuning_field fields[] = {
     {"quantize_wg", &tuning::quantize_wg, "", ""},
     {"fa_threads", &tuning::fa_threads, "", ""},
     {"fat_variant", &tuning::fat_variant, "", "", 0},
-    {"fat_maxrreg", &tuning::fat_maxrreg, "", "", 0},
+    {"fat_maxrreg", &tuning::fat_maxrreg, "flash_attn_tiled.cl", register_cap_option, 0},
+    {"fat_maxrreg", &tuning::fat_maxrreg, "flash_attn_tiled_q.cl", register_cap_option, 0},
     {"mvq_maxrreg", &tuning::mvq_maxrreg, "mul_mv_q.cl", register_cap_option, 0},
     {"mmq_maxrreg", &tuning::mmq_maxrreg, "mul_mat_mma.cl", register_cap_option, 0},
     {"mma_maxrreg", &tuning::mma_maxrreg, "flash_attn_mma.cl", register_cap_option, 0},

@@ -54,18 +54,15 @@ struct tuning {
     // flash_attn_tiled: which kernel and geometry (0: flash_attn_tiled.cl; 1 .. fat_variants - 1:
     // the Q-resident flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp; NVIDIA's entry takes 4)
     int fat_variant = 0;
-    // registers a work-item of flash_attn_tiled may use (-cl-nv-maxrregcount where the device has
-    // cl_nv_compiler_options, applied through the PTX as below; 0: the compiler's choice), for
-    // occupancy experiments: on the H200 variant 4 ran slower capped at 152 or 128 than at its 168
-    // (bench/results/h200-2026-12-01-f/call1)
-    int fat_maxrreg = 0;
     // registers a work-item of the programs below may use, 0: the compiler's choice. Where the
     // device takes NVIDIA's compiler options the cap reaches the program's build options as
     // -cl-nv-maxrregcount, which the program cache writes into the PTX (ptx_register_cap.h; the
-    // driver ignores the option itself). mvq: mul_mv_q.cl (decode products), mmq: mul_mat_mma.cl
-    // (tensor-core GEMM), mma: flash_attn_mma.cl and its block-sparse form. Every cap tried on
-    // the H200 lost to the uncapped build (spills; bench/results/h200-2026-12-01-f/call1)
-    int mvq_maxrreg = 0, mmq_maxrreg = 0, mma_maxrreg = 0;
+    // driver ignores the option itself). fat: flash_attn_tiled*.cl (portable attention), mvq:
+    // mul_mv_q.cl (decode products), mmq: mul_mat_mma.cl (tensor-core GEMM), mma:
+    // flash_attn_mma.cl and its block-sparse form. Every cap tried on the H200 lost to the
+    // uncapped build (spills; e.g. variant 4 of flash_attn_tiled at 152 or 128 against its 168:
+    // bench/results/h200-2026-12-01-f/call1)
+    int fat_maxrreg = 0, mvq_maxrreg = 0, mmq_maxrreg = 0, mma_maxrreg = 0;
     // mul_mv_q.cl (quantized products of a few columns: decoding): threads per weight row and
     // per work-group (powers of two, at least two rows a work-group), and blocks a row stages
     // into local memory at a time (even, 2..64: a chunk costs a memory latency)

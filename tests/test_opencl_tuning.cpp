@@ -67,8 +67,10 @@ TEST(OpenclTuning, RegisterCapsAreBuildOptionsOnNvidiaOnly) {
     device_caps nv = gpu("NVIDIA Corporation");
     nv.extensions = "cl_khr_global_int32_base_atomics cl_nv_compiler_options cl_nv_device_attribute_query";
     {
-        tuning_env env("mvq_maxrreg=96,mma_maxrreg=168");
+        tuning_env env("mvq_maxrreg=96,mma_maxrreg=168,fat_maxrreg=128");
         const tuning t = tuning_for(nv);
+        EXPECT_NE(t.defines("flash_attn_tiled.cl").find("-cl-nv-maxrregcount=128"), std::string::npos);
+        EXPECT_NE(t.defines("flash_attn_tiled_q.cl").find("-cl-nv-maxrregcount=128"), std::string::npos);
         EXPECT_NE(t.defines("mul_mv_q.cl").find("-cl-nv-maxrregcount=96"), std::string::npos);
         EXPECT_NE(t.defines("flash_attn_mma.cl").find("-cl-nv-maxrregcount=168"), std::string::npos);
         EXPECT_NE(t.defines("flash_attn_mma_sparse.cl").find("-cl-nv-maxrregcount=168"), std::string::npos);

@@ -10,6 +10,7 @@
 
 #include "flash_attn_mma.h"
 #include "pa/error.h"
+#include "ptx_register_cap.h"
 
 namespace pa::proxy {
 namespace {
@@ -107,7 +108,7 @@ std::string block_stats_plan::options() const {
     std::string o = fmt::format("-DBS_MODE={} -DBS_DP={} -DBS_KT={} -DBS_WARPS={} -DBS_I2F_ADD={}", mode, dp,
                                 kt, warps, i2f_add);
     if (kind == path::emulated) o += " -DMMA_EMULATE=1"; // mma_ptx.cl's helpers in OpenCL C
-    if (kind == path::mma && max_regs > 0) o += fmt::format(" -cl-nv-maxrregcount={}", max_regs);
+    if (kind == path::mma && max_regs > 0) o += fmt::format(" {}={}", pa::ocl::register_cap_option, max_regs);
     return o;
 }
 
