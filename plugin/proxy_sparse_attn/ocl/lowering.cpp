@@ -238,9 +238,8 @@ void upload_samples(run_state& st) {
                     }
                 }
             }
-            int next = 0;
-            const auto put = [&](sample_part part, const auto& v) {
-                if (up.add(v) != part || part != next++)
+            const auto put = [&](sample_part part, const auto& v) { // add() numbers the parts in order
+                if (up.add(v) != part)
                     throw error("proxy_sparse_attn: sample tables out of order", PA_ERR_DEVICE);
             };
             put(s_m, m);
