@@ -273,6 +273,10 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #ifdef FA_MMA_SPARSE
     const int n_tiles = SPARSE_TILES(h, wg / n_head);
 #define TILE_KEY(it) SPARSE_TILE_KEY(h, wg / n_head, it)
+    // The next tile's first key is a load from the mask's block list: read at the top of each tile,
+    // a whole product ahead of the copy that needs it (3% faster on the H200; the dense kernel,
+    // which computes its keys, lost 3% with the same change).
+#define KEY_AHEAD 1
 #else
     // keys this work-group can see: causal -> up to its last row's position
     const int key_end = causal ? min(n_kv, n_past + min(m0 + BM, n_q)) : n_kv;
@@ -302,8 +306,18 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 
     MMA_UNROLL
 
+#if KEY_AHEAD
+    int kb_next = n_tiles > 0 ? TILE_KEY(0) : 0;
+#endif
     for (int it = 0; it < n_tiles; ++it) {
+#if KEY_AHEAD
+        const int kb = kb_next;
+        kb_next = it + 1 < n_tiles ? TILE_KEY(it + 1) : 0;
+#define NEXT_KEY kb_next
+#else
         const int kb = TILE_KEY(it);
+#define NEXT_KEY TILE_KEY(it + 1)
+#endif
 #if !KV_SHARED
 #if ASYNC
         async_v_tile(vl, vh + kb / 8, v_row_chunks, tid);
@@ -428,9 +442,9 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
         const bool more = it + 1 < n_tiles;
 #if !KV_SHARED
 #if ASYNC
-        if (more) async_k_tile(kl, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
+        if (more) async_k_tile(kl, kh + (ulong)NEXT_KEY * KCH, tid);
 #else
-        if (more) load_k_tile(kr, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
+        if (more) load_k_tile(kr, kh + (ulong)NEXT_KEY * KCH, tid);
 #endif
 #endif
         if (active) {
@@ -451,7 +465,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
         }
 #if KV_SHARED
         barrier(CLK_LOCAL_MEM_FENCE); // every warp is done with the V^T tile: the next K takes its place
-        if (more) async_k_tile(kl, kh + (ulong)TILE_KEY(it + 1) * KCH, tid);
+        if (more) async_k_tile(kl, kh + (ulong)NEXT_KEY * KCH, tid);
 #endif
 #if ASYNC
         cp_async_wait_all();
