@@ -304,11 +304,10 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #endif
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    MMA_UNROLL
-
 #if KEY_AHEAD
     int kb_next = n_tiles > 0 ? TILE_KEY(0) : 0;
 #endif
+    MMA_UNROLL
     for (int it = 0; it < n_tiles; ++it) {
 #if KEY_AHEAD
         const int kb = kb_next;
