@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# call 3 (eighth session): the final tree (ba925d5): the whole suite on the H200, targets 1-3 beside
+# PyTorch (speed phase), the block-sparse kernel's key read ahead A/B at the SmolLM2 shape (d = 64,
+# 8K / 16K; B = the kernel before), and the estimate's block statistics W8R128 / W4R128 at the small
+# shapes.
+set -u
+export PA_OPENCL_DEVICE=NVIDIA
+B=/tmp/pa-build
+O=/tmp/c3; mkdir -p $O
+OUT_FINAL=$OUT
+OUT=$O PA_BUILD_DIR=$B bash bench/gpu_session.sh check
+cp $O/check.log $O/ctest.txt $OUT_FINAL/ 2>/dev/null
+OUT=$O PA_BUILD_DIR=$B bash bench/gpu_session.sh speed
+cp $O/attn.json $O/torch.json $O/speed.log $OUT_FINAL/ 2>/dev/null
+echo "=== stats variants, small shapes $(date -u +%T)"
+PA_KERNEL_CACHE=$B/kernel-cache timeout 60 $B/bin/pa_estimate_time --device 0 --shapes smollm2-135m,llama3-8b --n-list 8192,16384 --reps 9 \
+  --variants default,W4R128 --json $O/est-small.jsonl > $O/est-small.txt 2>&1 || echo "!!! est"
+tail -10 $O/est-small.txt
+OUT=$O/ab AB_KIND=attn AB_ATTN_SHAPES=smollm2-135m AB_ATTN_N=8192,16384 AB_REPS=15 AB_ROUNDS=2 AB_PROFILE=0 \
+  bash bench/ab_gpu.sh .gpu-ab/s8/b3.patch
+echo "=== done $(date -u +%T)"
+tar czf $OUT_FINAL/call3.tgz -C $O .
