@@ -348,9 +348,6 @@ std::function<void(cl_kernel, cl_uint)> sparse_setter(const mem_ptr& counts, con
         arg(kn, i, a), arg(kn, i + 1, b), arg(kn, i + 2, kBlock), arg(kn, i + 3, m.row0),
             arg(kn, i + 4, m.n_rows);
         arg(kn, i + 5, tt);
-        // one part a row (no split): the part buffers are never written, counts stands in
-        const cl_int parts = 1, part_blocks = 1 << 30;
-        arg(kn, i + 6, parts), arg(kn, i + 7, part_blocks), arg(kn, i + 8, a), arg(kn, i + 9, a);
     };
 }
 

@@ -145,13 +145,6 @@ mma_kv mma_prepare_kv(device_context& ctx, const operand& k, const operand& v, i
     return kv;
 }
 
-int32_t sparse_parts(int split_per_cu, uint32_t compute_units, size_t work_groups, int32_t longest) {
-    if (split_per_cu <= 0 || work_groups == 0 || longest < 2) return 1;
-    const size_t want = size_t(split_per_cu) * std::max<size_t>(1, compute_units);
-    const size_t parts = (want + work_groups / 2) / work_groups; // rounded
-    return int32_t(std::clamp<size_t>(parts, 1, size_t(std::min(max_sparse_parts, longest))));
-}
-
 void mma_attention(device_context& ctx, const operand& q, const mma_kv& kv, int64_t n_head_kv,
                    const operand& dst, int64_t n_past, bool causal, float scale,
                    const device_block_mask* mask) {
@@ -182,24 +175,9 @@ void mma_attention(device_context& ctx, const operand& q, const mma_kv& kv, int6
     cl_kernel kn = ctx.get_kernel(src, "fa_mma", opts);
     const size_t rows = size_t(mask->n_rows) * size_t(mask->block / c.bm());
     const int64_t tri_total = mask->tri_total;
-    const int32_t longest = mask->row0 + mask->n_rows; // kept blocks of a row are at most its row index + 1
-    const int32_t parts =
-        sparse_parts(ctx.tune().mma_split_per_cu, ctx.caps().compute_units, rows * size_t(h), longest);
-    const int32_t part_blocks = (longest + parts - 1) / parts;
-    scratch part_o, part_ml;
-    if (parts > 1) {
-        part_o = ctx.temp(size_t(parts) * size_t(n * h * d) * 4);
-        part_ml = ctx.temp(size_t(parts) * size_t(n * h) * 8);
-    }
-    // with one part no row is split and the kernel writes neither buffer (dst stands in)
-    const cl_mem po = parts > 1 ? part_o.mem() : dst.mem.mem, pml = parts > 1 ? part_ml.mem() : dst.mem.mem;
-    ctx.launch(kn, range1(rows * size_t(parts) * size_t(h) * wg), range1(wg), q.mem, q.shape, kv.k16.mem(),
-               kv.vt16.mem(), nkp, dst.mem, n_kv, hkv, past, caus, scale, mask->counts, mask->blocks,
-               mask->block, mask->row0, mask->n_rows, tri_total, parts, part_blocks, po, pml);
-    if (parts == 1) return;
-    cl_kernel merge = ctx.get_kernel(src, "fa_mma_merge", opts);
-    ctx.launch(merge, range3(size_t(d / 4), size_t(n), size_t(h)), nd_range{}, dst.mem, int32_t(n),
-               int32_t(h), past, mask->counts, mask->block, mask->row0, mask->n_rows, part_blocks, po, pml);
+    ctx.launch(kn, range1(rows * size_t(h) * wg), range1(wg), q.mem, q.shape, kv.k16.mem(), kv.vt16.mem(),
+               nkp, dst.mem, n_kv, hkv, past, caus, scale, mask->counts, mask->blocks, mask->block,
+               mask->row0, mask->n_rows, tri_total);
 }
 
 void flash_attn_mma(device_context& ctx, const operand& q, const operand& k, const operand& v,

@@ -55,14 +55,6 @@ struct mma_kv {
 mma_kv mma_prepare_kv(device_context& ctx, const operand& k, const operand& v, int64_t n_keys,
                       int64_t key_pad);
 
-// How many parts the block-sparse kernel cuts each row's kept list into (1: none): about
-// split_per_cu (tuning mma_split_per_cu; 0: never) x compute_units work-groups over the launch's
-// work_groups (rows x heads), at most max_sparse_parts and longest (the most blocks a row may
-// keep). A launch of few work-groups a compute unit otherwise takes as long as its longest list
-// (kernels/flash_attn_mma_sparse.cl).
-inline constexpr int32_t max_sparse_parts = 4;
-int32_t sparse_parts(int split_per_cu, uint32_t compute_units, size_t work_groups, int32_t longest);
-
 // dst = attention(q, kv) over keys [0, kv.n_keys): causal (query t sees keys <= n_past + t) or
 // not; with mask, only the kept blocks of each (head, row).
 void mma_attention(device_context& ctx, const operand& q, const mma_kv& kv, int64_t n_head_kv,

@@ -51,7 +51,6 @@ constexpr tuning_field fields[] = {
     {"mmq_maxrreg", &tuning::mmq_maxrreg, "mul_mat_mma.cl", register_cap_option, 0},
     {"mma_maxrreg", &tuning::mma_maxrreg, "flash_attn_mma.cl", register_cap_option, 0},
     {"mma_maxrreg", &tuning::mma_maxrreg, "flash_attn_mma_sparse.cl", register_cap_option, 0},
-    {"mma_split_per_cu", &tuning::mma_split_per_cu, "", "", 0},
     {"mvq_lanes", &tuning::mvq_lanes, "", ""},
     {"mvq_wg", &tuning::mvq_wg, "", ""},
     {"mvq_chunk", &tuning::mvq_chunk, "mul_mv_q.cl", "MVQ_CHUNK"},

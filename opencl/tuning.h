@@ -72,10 +72,6 @@ struct tuning {
     // mul_mv_q.cl: staged blocks read from local memory as aligned words and float4s (1) or by
     // vload at their own alignment (0)
     int mvq_aligned = 1;
-    // flash_attn_mma.cl's block-sparse kernel: work-groups a compute unit below which each row's
-    // kept list is cut into parts (up to 4) merged afterwards, 0: never (flash_attn_mma.h
-    // sparse_parts). A launch of few work-groups otherwise takes as long as its longest list.
-    int mma_split_per_cu = 16;
     std::string source;      // the entries that gave the values, e.g. "cpu + PA_OPENCL_TUNING"
     bool nv_options = false; // the device takes NVIDIA's compiler options (cl_nv_compiler_options)
 

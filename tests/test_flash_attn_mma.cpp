@@ -46,8 +46,7 @@ struct attn_case {
 
 // Builds q/k/v and the node with make_node, runs it on OpenCL (PA_MMA=emulate) and on the CPU;
 // returns rel_l2 of the OpenCL result and whether it ran on OpenCL.
-template <class F>
-double run_both(const attn_case& c, uint32_t seed, F make_node, bool* on_ocl, pa::backend* ocl = nullptr) {
+template <class F> double run_both(const attn_case& c, uint32_t seed, F make_node, bool* on_ocl) {
     pa::context ctx;
     const int64_t nk = c.n_past + c.n;
     pa::tensor* q = c.permuted ? ctx.new_tensor(PA_TYPE_F32, {c.d, c.h, c.n})
@@ -69,7 +68,7 @@ double run_both(const attn_case& c, uint32_t seed, F make_node, bool* on_ocl, pa
     std::vector<float> got, ref;
     {
         const pa::test::env_guard mma("PA_MMA", "emulate");
-        pa::scheduler s({ocl ? ocl : env().ocl.get(), env().cpu.get()});
+        pa::scheduler s({env().ocl.get(), env().cpu.get()});
         s.compute(g);
         *on_ocl = s.assigned_backend(out) == 0;
         got = pa::test::get_values(out);
@@ -147,43 +146,6 @@ TEST(FaMma, ProxySparseAttnOnTheTensorCorePathMatchesCpu) {
             &on);
         EXPECT_TRUE(on) << "proxy_sparse_attn did not run on OpenCL";
         EXPECT_LT(e, tolerance) << "d=" << c.d << " n=" << c.n << " n_past=" << c.n_past;
-    }
-}
-
-// Rows whose kept lists are cut into parts and merged (flash_attn_mma_sparse.cl, tuning
-// mma_split_per_cu): off, two parts a row (40 a unit on this device's two units: 80 work-groups
-// wanted of 20 and 30) and the most parts (4: lists of two blocks, parts past short rows' lists),
-// each on a backend opened with that tuning, against the CPU. The estimate is bit-identical, so
-// both sides use the same mask; gamma 0.95 on random data keeps most blocks, so long rows split.
-TEST(FaMma, ProxySparseAttnSplitRowsMatchCpu) {
-    if (!env().ocl) GTEST_SKIP() << "no OpenCL device";
-    const attn_case cases[] = {
-        {128, 600, 0, 4, 2, true, PA_TYPE_F16}, // 5 blocks of 128, the last one partial
-        {64, 500, 60, 5, 1, true, PA_TYPE_F32}, // mid-block first row, d 64, GQA 5
-    };
-    for (const char* tune : {"mma_split_per_cu=0", "mma_split_per_cu=40", "mma_split_per_cu=100000"}) {
-        const pa::test::env_guard t("PA_OPENCL_TUNING", tune);
-        std::unique_ptr<pa::backend> ocl;
-        {
-            const pa::test::env_guard mma("PA_MMA", "emulate");
-            ocl = env().plug->open_backend("");
-        }
-        uint32_t seed = 70;
-        for (const attn_case& c : cases) {
-            bool on = false;
-            const double e = run_both(
-                c, seed += 3,
-                [&](pa::context& ctx, pa::tensor* q, pa::tensor* k, pa::tensor* v) {
-                    pa::proxy_params p;
-                    p.gamma = 0.95f;
-                    p.min_tokens = 0;
-                    p.n_past = int32_t(c.n_past);
-                    return pa::proxy_sparse_attn(ctx, q, k, v, p);
-                },
-                &on, ocl.get());
-            EXPECT_TRUE(on) << tune;
-            EXPECT_LT(e, tolerance) << tune << " d=" << c.d << " n=" << c.n << " n_past=" << c.n_past;
-        }
     }
 }
 

@@ -207,20 +207,4 @@ TEST(OpenclTuning, MmaVariantStrings) {
     }
 }
 
-// The block-sparse kernel's parts a row: the wanted work-groups (per compute unit x units) over
-// the launch's, rounded, within 1 .. max_sparse_parts and the longest row; 0 turns it off.
-TEST(OpenclTuning, SparsePartsFollowTheLaunchSize) {
-    EXPECT_EQ(tuning{}.mma_split_per_cu, 16);
-    // SmolLM2 at 8K on 132 units: 64 rows x 9 heads = 576 work-groups, 2112 wanted: 3.67 -> 4
-    EXPECT_EQ(sparse_parts(16, 132, 576, 64), 4);
-    EXPECT_EQ(sparse_parts(16, 132, 1152, 128), 2); // 16K: 1.83 -> 2
-    EXPECT_EQ(sparse_parts(16, 132, 8192, 256), 1); // Llama-3-8B at 32K: far more than wanted
-    EXPECT_EQ(sparse_parts(16, 132, 1700, 128), 1); // 1.24 rounds to 1
-    EXPECT_EQ(sparse_parts(16, 132, 10, 3), 3);     // never more parts than blocks in a row
-    EXPECT_EQ(sparse_parts(16, 132, 10, 1), 1);     // a row of one block cannot split
-    EXPECT_EQ(sparse_parts(0, 132, 10, 64), 1);     // off
-    EXPECT_EQ(sparse_parts(16, 0, 4, 64), 4);       // an unknown unit count counts as one
-    EXPECT_EQ(sparse_parts(1000, 2, 20, 5), max_sparse_parts);
-}
-
 } // namespace

@@ -220,8 +220,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     const int wg = get_group_id(0);
     const int h = wg % n_head;
 #ifdef FA_MMA_SPARSE
-    if (SPARSE_EMPTY(h, wg / n_head)) return; // a part past its row's kept blocks: nothing to do
-    const int m0 = SPARSE_M0(wg / n_head);    // may be negative: a first row that starts mid-block
+    const int m0 = SPARSE_M0(wg / n_head); // may be negative: a first row that starts mid-block
 #else
     const int m0 = ((n_q + BM - 1) / BM - 1 - wg / n_head) * BM;
 #endif
@@ -475,12 +474,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
-    // O / l (the row sum is spread over the 4 lanes of a group); a part of a split row writes its
-    // O / l and (max, l) for fa_mma_merge instead
-#ifdef FA_MMA_SPARSE
-    const bool split = SPARSE_SPLIT(h, wg / n_head);
-    const long part_row0 = (long)SPARSE_PART(wg / n_head) * n_q; // the part's first query row
-#endif
+    // O / l (the row sum is spread over the 4 lanes of a group)
     MMA_UNROLL
     for (int i = 0; i < MT; ++i) {
         float l0 = lrow[i][0], l1 = lrow[i][1];
@@ -493,14 +487,6 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
         global float* oa = (global float*)(ob + o_offs) + ((ulong)ra * n_head + h) * D + 2 * t;
         global float* obb = (global float*)(ob + o_offs) + ((ulong)rb * n_head + h) * D + 2 * t;
         const bool wa = ra >= 0 && ra < n_q, wb = rb >= 0 && rb < n_q;
-#ifdef FA_MMA_SPARSE
-        if (split) {
-            oa = part_o + ((part_row0 + ra) * n_head + h) * D + 2 * t;
-            obb = part_o + ((part_row0 + rb) * n_head + h) * D + 2 * t;
-            if (t == 0 && wa) part_ml[(part_row0 + ra) * n_head + h] = (float2)(mrow[i][0], l0);
-            if (t == 0 && wb) part_ml[(part_row0 + rb) * n_head + h] = (float2)(mrow[i][1], l1);
-        }
-#endif
         MMA_UNROLL
         for (int j = 0; j < D / 8; ++j) {
             if (wa) vstore2((float2)(o[i][j].x * inv0, o[i][j].y * inv0), 0, oa + 8 * j);
@@ -508,36 +494,4 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
         }
     }
 }
-
-#ifdef FA_MMA_SPARSE
-// global (D / 4, N, H): one item 4 dims of one query's O. The rows fa_mma split into parts
-// (SPARSE_SPLIT): O = sum_p w_p O_p / sum_p w_p with w_p = l_p exp(m_p - max_p m_p), over the
-// row's parts (part_ml holds (m_p, l_p): the part's running max, in scaled-logit units, and its sum
-// relative to it; O_p is already divided by l_p). A part that saw no key has l_p = 0.
-kernel void fa_mma_merge(global char* ob, ulong o_offs, int n_q, int n_head, int n_past, global const int* counts,
-                         int blk, int row0, int n_rows, int part_blocks, global const float* part_o,
-                         global const float2* part_ml) {
-    const int c = get_global_id(0), q = get_global_id(1), h = get_global_id(2);
-    if (c >= D / 4 || q >= n_q || h >= n_head) return;
-    const int count = counts[h * n_rows + (n_past + q) / blk - row0];
-    if (count <= part_blocks) return; // one part: fa_mma wrote O
-    const int parts = (count + part_blocks - 1) / part_blocks;
-    float mx = NEG_BIG;
-    for (int p = 0; p < parts; ++p) {
-        const float2 ml = part_ml[((long)p * n_q + q) * n_head + h];
-        if (ml.y > 0.0f) mx = fmax(mx, ml.x);
-    }
-    float4 acc = (float4)(0.0f);
-    float wsum = 0.0f;
-    for (int p = 0; p < parts; ++p) {
-        const long row = ((long)p * n_q + q) * n_head + h;
-        const float2 ml = part_ml[row];
-        if (!(ml.y > 0.0f)) continue;
-        const float w = ml.y * exp(ml.x - mx);
-        acc += w * vload4(c, part_o + row * D);
-        wsum += w;
-    }
-    vstore4(wsum > 0.0f ? acc / wsum : (float4)(0.0f), c, (global float*)(ob + o_offs) + ((long)q * n_head + h) * D);
-}
-#endif
 #endif // !MMA_PREP_ONLY
