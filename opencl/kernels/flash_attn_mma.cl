@@ -304,7 +304,7 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #endif
     barrier(CLK_LOCAL_MEM_FENCE);
 
-#if KEY_AHEAD
+#if KEY_AHEAD // (above the pragma: NVIDIA's compiler wants the loop right after it; PoCL does not care)
     int kb_next = n_tiles > 0 ? TILE_KEY(0) : 0;
 #endif
     MMA_UNROLL
