@@ -277,11 +277,14 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
     // a whole product ahead of the copy that needs it (3% faster on the H200; the dense kernel,
     // which computes its keys, lost 3% with the same change).
 #define KEY_AHEAD 1
+#define NEXT_KEY kb_next
 #else
     // keys this work-group can see: causal -> up to its last row's position
     const int key_end = causal ? min(n_kv, n_past + min(m0 + BM, n_q)) : n_kv;
     const int n_tiles = (key_end + BN - 1) / BN;
 #define TILE_KEY(it) ((it) * BN)
+#define KEY_AHEAD 0
+#define NEXT_KEY TILE_KEY(it + 1)
 #endif
 #if !MMA_EMULATE
     const int warp_last = causal ? min(n_past + r0 + 16 * MT - 1, n_kv - 1) : n_kv - 1; // last key of the warp
@@ -312,10 +315,8 @@ kernel void fa_mma(global const char* qb, ulong q_offs, long4 q_ne, ulong4 q_nb,
 #if KEY_AHEAD
         const int kb = kb_next;
         kb_next = it + 1 < n_tiles ? TILE_KEY(it + 1) : 0;
-#define NEXT_KEY kb_next
 #else
         const int kb = TILE_KEY(it);
-#define NEXT_KEY TILE_KEY(it + 1)
 #endif
 #if !KV_SHARED
 #if ASYNC
