@@ -145,7 +145,6 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ProxyOcl, ::testing::ValuesIn(shape_cases()),
 INSTANTIATE_TEST_SUITE_P(Estimators, ProxyOcl, ::testing::ValuesIn(estimator_cases()),
                          [](const auto& info) { return info.param.name(); });
 
-// Equal scores everywhere (zero queries): every ranking and budget is decided by block index.
 // The device keeps the sample rows' tables between nodes (lowering.cpp upload_samples): nodes
 // run one after another in one context, whose sample rows differ only in where their queries
 // lie (the same block count, the last row cut at another length, a cache in front) or in which
@@ -176,6 +175,7 @@ TEST(ProxyOclKept, SampleTablesFollowEachNode) {
     }
 }
 
+// Equal scores everywhere (zero queries): every ranking and budget is decided by block index.
 TEST(ProxyOclTies, TiesAreBrokenByBlockIndexOnBothSides) {
     REQUIRE_DEVICE();
     attn_case c;

@@ -222,17 +222,18 @@ void upload_samples(run_state& st) {
             std::vector<int32_t> m, q, count, mass, tail, exact, t0, nblk, ts, tq;
             std::vector<int64_t> pos;
             for (const sample_row& s : geo.samples) {
+                const bool exact_set = geo.exact_sample(s);
                 m.push_back(int32_t(s.m));
                 q.push_back(int32_t(s.q_index));
                 count.push_back(int32_t(s.count));
                 mass.push_back(int32_t(s.mass_index));
                 tail.push_back(s.tail ? 1 : 0);
-                exact.push_back(geo.exact_sample(s) ? 1 : 0);
+                exact.push_back(exact_set ? 1 : 0);
                 t0.push_back(int32_t(ts.size()));
                 for (int64_t i = 0; i < s.count; ++i) {
                     pos.push_back(s.pos(i));
                     nblk.push_back(int32_t(s.m + 1));
-                    if (s.tail && geo.exact_sample(s)) {
+                    if (s.tail && exact_set) {
                         ts.push_back(int32_t(&s - geo.samples.data()));
                         tq.push_back(int32_t(s.q_index + i));
                     }
