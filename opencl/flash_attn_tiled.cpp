@@ -21,9 +21,11 @@ constexpr uint64_t local_budget_cap = 48 * 1024; // portable: NVIDIA's static lo
 // geometries below. Every query tile divides flash_attn_tiled_rows.
 struct tiled_geometry {
     std::string_view program, kernel;
-    int64_t bm, bn, wg, vk; // queries a work-group, keys a tile, work-items, V keys a stage (q only)
-    bool pipelined = false; // FQ_PF: each stage's loads issued before the previous stage's products
-    int unroll_s = 0;       // FQ_UNROLL_S: S's loop over dims unrolled so often (GPUs)
+    int64_t bm, bn, wg, vk;   // queries a work-group, keys a tile, work-items, V keys a stage (q only)
+    bool pipelined = false;   // FQ_PF: each stage's loads issued before the previous stage's products
+    int unroll_s = 0;         // FQ_UNROLL_S: S's loop over dims unrolled so often (GPUs)
+    bool heavy_first = false; // FQ_ORDER: KV group by KV group, the last query tiles first (1-D grid)
+    bool lazy_max = false;    // FQ_LAZY: the running max moves only when outgrown by 2^8
 };
 constexpr tiled_geometry geometries[] = {
     {"flash_attn_tiled.cl", "k_flash_attn_tiled", 64, 32, 128, 0},
@@ -35,6 +37,10 @@ constexpr tiled_geometry geometries[] = {
     {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 32, 64, 32},
     // 1 with pipelined staging (4-dim loads only, else as 1) and S's loop over dims unrolled by 2
     {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 128, 32, true, 2},
+    // 4 launched KV group by KV group, the heaviest query tiles first
+    {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 128, 32, true, 2, true, false},
+    // 5 with the lazy running max
+    {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 128, 32, true, 2, true, true},
 };
 static_assert(std::size(geometries) == flash_attn_tiled_variants);
 
@@ -49,7 +55,8 @@ uint64_t local_bytes(const tiled_geometry& g, int64_t d) {
         return 4ull * (16 * (64 + 4) + 16 * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
     const int64_t ngk = g.wg / (g.bm / 4);
     const int64_t kv = std::max(g.bn * (k_dims(g, d) + 4), g.vk * (d + 4));
-    return 4ull * uint64_t(g.bm * (d + 4) + kv + g.bn * (g.bm + 4) + ngk * (g.bm + 4)); // Qs, KV, P, red
+    // Qs, KV, P, red, grew
+    return 4ull * uint64_t(g.bm * (d + 4) + kv + g.bn * (g.bm + 4) + ngk * (g.bm + 4) + g.bm / 4);
 }
 
 bool fits(const device_context& ctx, int variant, int64_t d) {
@@ -101,16 +108,23 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
         fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={} -DFA_VEC={}", d,
                     int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0, int(vec));
     if (g.vk > 0) // (unrolling hints on GPUs only: on PoCL's CPU devices they double the compile time)
-        opts += fmt::format(" -DFQ_BM={} -DFQ_BN={} -DFQ_WG={} -DFQ_DC={} -DFQ_VK={} -DFQ_PF={}{}", g.bm,
-                            g.bn, g.wg, k_dims(g, d), g.vk, int(g.pipelined && vec),
-                            ctx.caps().is_gpu ? fmt::format(" -DFQ_UNROLL_S={}", g.unroll_s)
-                                              : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
+        opts +=
+            fmt::format(" -DFQ_BM={} -DFQ_BN={} -DFQ_WG={} -DFQ_DC={} -DFQ_VK={} -DFQ_PF={} -DFQ_ORDER={} "
+                        "-DFQ_LAZY={}{}",
+                        g.bm, g.bn, g.wg, k_dims(g, d), g.vk, int(g.pipelined && vec), int(g.heavy_first),
+                        int(g.lazy_max),
+                        ctx.caps().is_gpu ? fmt::format(" -DFQ_UNROLL_S={}", g.unroll_s)
+                                          : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
     cl_kernel kern = ctx.get_kernel(g.program, g.kernel, opts);
     const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2];
     const size_t wg = size_t(g.wg);
+    // tiles x heads work-groups: a 2-D grid, or 1-D in FQ_ORDER's order
+    const auto grid = [&](size_t tiles) {
+        return g.heavy_first ? range2(tiles * size_t(H) * wg, 1) : range2(tiles * wg, size_t(H));
+    };
     if (!mask) {
-        ctx.launch(kern, range2(ceil_div(size_t(N), size_t(g.bm)) * wg, size_t(H)), range2(wg, 1), q.mem,
-                   q.shape, k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal));
+        ctx.launch(kern, grid(ceil_div(size_t(N), size_t(g.bm))), range2(wg, 1), q.mem, q.shape, k.mem,
+                   k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal));
         return;
     }
     if (mask->block % flash_attn_tiled_rows != 0)
@@ -118,9 +132,9 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
                                 flash_attn_tiled_rows),
                     PA_ERR_INVALID);
     const int64_t first_tile = n_past / g.bm, end_tile = (int64_t(n_past) + N + g.bm - 1) / g.bm;
-    ctx.launch(kern, range2(size_t(end_tile - first_tile) * wg, size_t(H)), range2(wg, 1), q.mem, q.shape,
-               k.mem, k.shape, v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal), mask->counts,
-               mask->blocks, mask->block, mask->row0, mask->n_rows, mask->tri_total, int32_t(first_tile));
+    ctx.launch(kern, grid(size_t(end_tile - first_tile)), range2(wg, 1), q.mem, q.shape, k.mem, k.shape,
+               v.mem, v.shape, o.mem, o.shape, scale, n_past, int32_t(causal), mask->counts, mask->blocks,
+               mask->block, mask->row0, mask->n_rows, mask->tri_total, int32_t(first_tile));
 }
 
 } // namespace pa::ocl

@@ -38,10 +38,11 @@ struct tiled_case {
     pa_type kt, vt;
     bool causal, padded; // padded: K and V elements 2 apart, rows 2 d + 1 (no 4-dim loads)
     int32_t block;       // mask block (0: dense)
+    bool ramp = false;   // K scaled up key by key (x1 .. x31): rows whose max keeps growing tile by tile
     std::string name() const {
-        return fmt::format("d{}_n{}_past{}_extra{}_h{}_{}_k{}_v{}_{}{}_B{}", d, n, n_past, extra, h, hkv,
+        return fmt::format("d{}_n{}_past{}_extra{}_h{}_{}_k{}_v{}_{}{}_B{}{}", d, n, n_past, extra, h, hkv,
                            kt == PA_TYPE_F16 ? "f16" : "f32", vt == PA_TYPE_F16 ? "f16" : "f32",
-                           causal ? "causal" : "full", padded ? "_padded" : "", block);
+                           causal ? "causal" : "full", padded ? "_padded" : "", block, ramp ? "_ramp" : "");
     }
 };
 
@@ -57,8 +58,9 @@ void PrintTo(const tiled_case& c, std::ostream* os) {
     *os << c.name();
 }
 
-// Rows from `reached` on are NaN (never read by causal attention).
-cache make_cache(const tiled_case& c, pa_type t, int64_t reached, std::mt19937& rng) {
+// Rows from `reached` on are NaN (never read by causal attention); ramp: row j scaled by
+// 1 + 30 j / reached.
+cache make_cache(const tiled_case& c, pa_type t, int64_t reached, std::mt19937& rng, bool ramp = false) {
     const int64_t nkv = reached + c.extra;
     cache x;
     x.elem = t == PA_TYPE_F16 ? 2 : 4;
@@ -70,6 +72,7 @@ cache make_cache(const tiled_case& c, pa_type t, int64_t reached, std::mt19937& 
     for (int64_t r = 0; r < c.hkv * nkv; ++r)
         for (int64_t e = 0; e < c.d; ++e) {
             float f = r % nkv < reached ? u(rng) : NAN;
+            if (ramp) f *= 1.0f + 30.0f * float(r % nkv) / float(reached);
             uint8_t* at = x.bytes.data() + (uint64_t(r) * x.stride + uint64_t(e) * x.step) * x.elem;
             if (t == PA_TYPE_F16) {
                 const uint16_t hbits = pa::fp32_to_fp16(f);
@@ -187,7 +190,7 @@ TEST_P(FlashAttnTiled, EveryVariantMatchesTheReference) {
     for (float& x : q)
         x = u(rng);
     const int64_t nkv = c.n_past + c.n + c.extra, reached = c.causal ? c.n_past + c.n : nkv;
-    const cache k = make_cache(c, c.kt, reached, rng), v = make_cache(c, c.vt, reached, rng);
+    const cache k = make_cache(c, c.kt, reached, rng, c.ramp), v = make_cache(c, c.vt, reached, rng);
     const float scale = 1.0f / std::sqrt(float(c.d));
     const host_mask mk = c.block ? make_mask(c) : host_mask{};
     const std::vector<float> want = reference(c, q, k, v, scale, c.block ? &mk : nullptr);
@@ -227,7 +230,10 @@ INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttnTiled,
                                            // 4-dim loads over a mask (the pipelined staging's walk
                                            // from span to span) and f32 K / V
                                            tiled_case{64, 300, 37, 5, 4, 2, f16, f16, true, false, 128},
-                                           tiled_case{128, 150, 70, 2, 3, 3, f32, f32, true, false, 64}),
+                                           tiled_case{128, 150, 70, 2, 3, 3, f32, f32, true, false, 64},
+                                           // scores that outgrow the running max by far (e^100
+                                           // and more) in later tiles: the lazy max must move
+                                           tiled_case{64, 200, 300, 0, 2, 1, f16, f16, true, false, 0, true}),
                          [](const auto& info) { return info.param.name(); });
 
 } // namespace

@@ -21,6 +21,12 @@
 // converted when stored), so their latency hides behind the products; a tile's last stage loads
 // the next tile's first (across kept blocks too). FQ_UNROLL_S (n > 1) asks the compiler to unroll
 // the loop over dims of S = Q K^T n times.
+// FQ_ORDER 1: a one-dimensional grid, one KV group after the other, in each the last query tiles
+// (the most keys under a causal mask) first and the group's query heads side by side (they read
+// the same K / V rows): the launch does not end on its longest work-groups, and the K / V rows in
+// use stay those of one or two KV heads (all heads side by side lost 8%: L2). FQ_LAZY 1: a row group's running max moves only where a tile's
+// scores exceed it by more than FQ_LAZY_T (weights then stay <= 2^8): a flag a row group in local
+// memory says so, and only then are the partial maxima read and O rescaled.
 
 // FA_D, FA_K_F16, FA_V_F16, FA_SPARSE, FA_VEC and TLOAD_K / TLOAD_V: flash_attn_tiled_common.cl
 
@@ -42,6 +48,13 @@
 #ifndef FQ_PF
 #define FQ_PF 0
 #endif
+#ifndef FQ_ORDER
+#define FQ_ORDER 0
+#endif
+#ifndef FQ_LAZY
+#define FQ_LAZY 0
+#endif
+#define FQ_LAZY_T (8.0f * M_LN2_F) // in units of scaled scores
 #if FQ_PF && !FA_VEC
 #error "flash_attn_tiled_q.cl: FQ_PF needs FA_VEC"
 #endif
@@ -154,7 +167,8 @@ inline float4 fq_halves(uint2 w) { return vload_half4(0, (const private half*)&w
         }                                                                                                      \
     } while (0)
 
-// grid: (ceil(N / FQ_BM) * FQ_WG, H) (FA_SPARSE: the tiles from first_tile on), local (FQ_WG, 1)
+// grid: (ceil(N / FQ_BM) * FQ_WG, H) (FA_SPARSE: the tiles from first_tile on), local (FQ_WG, 1);
+// FQ_ORDER 1: (ceil(N / FQ_BM) * H * FQ_WG, 1)
 kernel __attribute__((reqd_work_group_size(FQ_WG, 1, 1)))
 void k_flash_attn_tiled_q(global const char* q, ulong q_offs, long4 q_ne, ulong4 q_nb, global const char* k,
                           ulong k_offs, long4 k_ne, ulong4 k_nb, global const char* v, ulong v_offs, long4 v_ne,
@@ -170,20 +184,30 @@ void k_flash_attn_tiled_q(global const char* q, ulong q_offs, long4 q_ne, ulong4
     local float KV[FQ_KV_FLOATS] __attribute__((aligned(16))); // K dims of a tile (S), then V keys (O)
     local float P[FQ_BN * FQ_PS] __attribute__((aligned(16)));  // weights, key-major
     local float red[FQ_NGK * FQ_PS] __attribute__((aligned(16))); // partial row maxima, then sums
+#if FQ_LAZY
+    local int grew[FQ_NGQ]; // the last tile whose scores outgrew the row group's running max
+#endif
 
     const int lid = get_local_id(0);
     // a warp (32 work-items) is 4 query groups x 8 key groups
     const int gk = lid % 8 + 8 * ((lid / 32) % (FQ_NGK / 8));
     const int gq = (lid % 32) / 8 + 4 * (lid / (32 * (FQ_NGK / 8)));
     const int N = (int)q_ne.s1, H = (int)q_ne.s2, Nkv = (int)k_ne.s1, Hkv = (int)k_ne.s2;
-    const int h = get_group_id(1), hk = h / (H / Hkv);
+#if FQ_ORDER
+    // KV group by KV group; in one, the last query tile first, the group's query heads side by side
+    const int r_ = H / Hkv, per_ = (int)get_num_groups(0) / Hkv, g_ = get_group_id(0);
+    const int h = (g_ / per_) * r_ + (g_ % per_) % r_, tile = per_ / r_ - 1 - (g_ % per_) / r_;
+#else
+    const int h = get_group_id(1), tile = get_group_id(0);
+#endif
+    const int hk = h / (H / Hkv);
 #if FA_SPARSE
-    const int t0 = (first_tile + (int)get_group_id(0)) * FQ_BM - n_past; // may be < 0: those rows are idle
+    const int t0 = (first_tile + tile) * FQ_BM - n_past; // may be < 0: those rows are idle
     const int m = (t0 + n_past) / B;
     const int n_spans = fa_mask_count(counts, h, m, row0, n_rows);
     global const int* span_list = fa_mask_list(blocks, h, m, row0, tri_total);
 #else
-    const int t0 = get_group_id(0) * FQ_BM;
+    const int t0 = tile * FQ_BM;
     const int n_spans = 1;
 #endif
     const int t_last = min(t0 + FQ_BM, N) - 1;
@@ -215,6 +239,10 @@ FQ_UNROLL
         for (int b = 0; b < FQ_DPW; ++b) acc[a][b] = 0.0f;
     }
 
+#if FQ_LAZY
+    for (int i = lid; i < FQ_NGQ; i += FQ_WG) grew[i] = -1; // seen after the first stage's barrier
+    int tile_no = 0;
+#endif
 #if FQ_PF
     uint4 pf[FQ_PF_N];
     { // the first tile's first K stage
@@ -277,8 +305,48 @@ FQ_UNROLL
             }
         }
         vstore4((float4)(mx[0], mx[1], mx[2], mx[3]), 0, red + gk * FQ_PS + gq * 4);
+#if FQ_LAZY
+        if (mx[0] > m_run[0] + FQ_LAZY_T || mx[1] > m_run[1] + FQ_LAZY_T || mx[2] > m_run[2] + FQ_LAZY_T ||
+            mx[3] > m_run[3] + FQ_LAZY_T)
+            grew[gq] = tile_no; // (every writer writes the same value)
+#endif
         barrier(CLK_LOCAL_MEM_FENCE); // maxima visible; K no longer read
 
+#if FQ_LAZY
+        // the row group's max moves only when one of its work-items saw it outgrown
+        if (grew[gq] == tile_no) {
+            float m_new[4];
+FQ_UNROLL
+            for (int a = 0; a < 4; ++a) m_new[a] = m_run[a];
+FQ_UNROLL_4
+            for (int g = 0; g < FQ_NGK; ++g) {
+                const float4 x = vload4(0, red + g * FQ_PS + gq * 4);
+                m_new[0] = fmax(m_new[0], x.x);
+                m_new[1] = fmax(m_new[1], x.y);
+                m_new[2] = fmax(m_new[2], x.z);
+                m_new[3] = fmax(m_new[3], x.w);
+            }
+FQ_UNROLL
+            for (int a = 0; a < 4; ++a) {
+                const float al = m_run[a] == -INFINITY ? 0.0f : exp2((m_run[a] - m_new[a]) * M_LOG2E_F);
+                m_run[a] = m_new[a];
+                l_part[a] *= al;
+FQ_UNROLL
+                for (int b = 0; b < FQ_DPW; ++b) acc[a][b] *= al;
+            }
+        }
+        ++tile_no;
+FQ_UNROLL
+        for (int a = 0; a < 4; ++a) {
+            float sum = 0.0f;
+FQ_UNROLL
+            for (int b = 0; b < FQ_RK; ++b) {
+                s[a][b] = m_run[a] == -INFINITY ? 0.0f : exp2((s[a][b] - m_run[a]) * M_LOG2E_F);
+                sum += s[a][b];
+            }
+            l_part[a] += sum;
+        }
+#else
         // online softmax in registers: every work-item of a row group finds the same new max
         float m_new[4], al[4];
 FQ_UNROLL
@@ -305,6 +373,7 @@ FQ_UNROLL
 FQ_UNROLL
             for (int b = 0; b < FQ_DPW; ++b) acc[a][b] *= al[a];
         }
+#endif
 FQ_UNROLL
         for (int b = 0; b < FQ_RK; ++b)
             vstore4((float4)(s[0][b], s[1][b], s[2][b], s[3][b]), 0, P + (gk + FQ_NGK * b) * FQ_PS + gq * 4);
