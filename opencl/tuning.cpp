@@ -87,9 +87,10 @@ const std::vector<vendor_entry>& table() {
         // Portable attention: the Q-resident 32 x 64 tile with pipelined staging (variant 4; H200,
         // Llama-3-8B layer, 16K / 32K: 28.4 / 28.85 TFLOP/s against 25.0 / 25.5 for variant 1 and
         // 23.9 / 24.5 for variant 0; variants 2 and 3 21-22), launched KV group by KV group with
-        // the heaviest tiles first and the lazy running max (variant 6: 28.95 / 29.11, SmolLM2's
-        // d = 64 28.1 against 25.4, block-sparse 32K -3%), held to 168 registers (three work-groups
-        // a multiprocessor; 178 without the cap: two, 26.5-26.8)
+        // the heaviest tiles first and the lazy running max (variant 6: 28.97 / 29.13 against 28.21
+        // / 28.72 in one call, SmolLM2's d = 64 28.2 against 25.6, block-sparse 32K -3%), held to
+        // 168 registers (three work-groups a multiprocessor; the lazy max alone took 178, i.e. two,
+        // and lost 7%; uncapped, 6 gets 168 with a small spill and runs 0.6% slower)
         {"nvidia",
          {{"mvq_lanes", 8},
           {"mvq_wg", 128},

@@ -23,10 +23,10 @@
 // the loop over dims of S = Q K^T n times.
 // FQ_ORDER 1: a one-dimensional grid, one KV group after the other, in each the last query tiles
 // (the most keys under a causal mask) first and the group's query heads side by side (they read
-// the same K / V rows): the launch does not end on its longest work-groups, and the K / V rows in
-// use stay those of one or two KV heads (all heads side by side lost 8%: L2). FQ_LAZY 1: a row group's running max moves only where a tile's
-// scores exceed it by more than FQ_LAZY_T (weights then stay <= 2^8): a flag a row group in local
-// memory says so, and only then are the partial maxima read and O rescaled.
+// the same K / V rows): the launch no longer ends on its longest work-groups. FQ_LAZY 1: a row
+// group's running max moves only where a tile's scores exceed it by more than FQ_LAZY_T (weights
+// then stay <= 2^8): a flag a row group in local memory says so, and only then are the partial
+// maxima read and O rescaled.
 
 // FA_D, FA_K_F16, FA_V_F16, FA_SPARSE, FA_VEC and TLOAD_K / TLOAD_V: flash_attn_tiled_common.cl
 
