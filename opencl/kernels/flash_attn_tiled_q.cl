@@ -167,6 +167,18 @@ inline float4 fq_halves(uint2 w) { return vload_half4(0, (const private half*)&w
         }                                                                                                      \
     } while (0)
 
+// m[a] = the max of m_run[a] and the row group's NGK partial maxima of its row a (in red, after the
+// exchange's barrier); not all partials in flight at once (registers)
+#define FQ_ROW_GROUP_MAX(m)                                                                                   \
+    FQ_UNROLL for (int a_ = 0; a_ < 4; ++a_)(m)[a_] = m_run[a_];                                             \
+    FQ_UNROLL_4 for (int g_ = 0; g_ < FQ_NGK; ++g_) {                                                         \
+        const float4 x_ = vload4(0, red + g_ * FQ_PS + gq * 4);                                               \
+        (m)[0] = fmax((m)[0], x_.x);                                                                          \
+        (m)[1] = fmax((m)[1], x_.y);                                                                          \
+        (m)[2] = fmax((m)[2], x_.z);                                                                          \
+        (m)[3] = fmax((m)[3], x_.w);                                                                          \
+    }
+
 // grid: (ceil(N / FQ_BM) * FQ_WG, H) (FA_SPARSE: the tiles from first_tile on), local (FQ_WG, 1);
 // FQ_ORDER 1: (ceil(N / FQ_BM) * H * FQ_WG, 1)
 kernel __attribute__((reqd_work_group_size(FQ_WG, 1, 1)))
@@ -316,16 +328,7 @@ FQ_UNROLL
         // the row group's max moves only when one of its work-items saw it outgrown
         if (grew[gq] == tile_no) {
             float m_new[4];
-FQ_UNROLL
-            for (int a = 0; a < 4; ++a) m_new[a] = m_run[a];
-FQ_UNROLL_4
-            for (int g = 0; g < FQ_NGK; ++g) {
-                const float4 x = vload4(0, red + g * FQ_PS + gq * 4);
-                m_new[0] = fmax(m_new[0], x.x);
-                m_new[1] = fmax(m_new[1], x.y);
-                m_new[2] = fmax(m_new[2], x.z);
-                m_new[3] = fmax(m_new[3], x.w);
-            }
+            FQ_ROW_GROUP_MAX(m_new)
 FQ_UNROLL
             for (int a = 0; a < 4; ++a) {
                 const float al = m_run[a] == -INFINITY ? 0.0f : exp2((m_run[a] - m_new[a]) * M_LOG2E_F);
@@ -349,16 +352,7 @@ FQ_UNROLL
 #else
         // online softmax in registers: every work-item of a row group finds the same new max
         float m_new[4], al[4];
-FQ_UNROLL
-        for (int a = 0; a < 4; ++a) m_new[a] = m_run[a];
-FQ_UNROLL_4 // not all NGK partials in flight at once (registers)
-        for (int g = 0; g < FQ_NGK; ++g) {
-            const float4 x = vload4(0, red + g * FQ_PS + gq * 4);
-            m_new[0] = fmax(m_new[0], x.x);
-            m_new[1] = fmax(m_new[1], x.y);
-            m_new[2] = fmax(m_new[2], x.z);
-            m_new[3] = fmax(m_new[3], x.w);
-        }
+        FQ_ROW_GROUP_MAX(m_new)
 FQ_UNROLL
         for (int a = 0; a < 4; ++a) {
             al[a] = m_run[a] == -INFINITY ? 0.0f : exp2((m_run[a] - m_new[a]) * M_LOG2E_F);
