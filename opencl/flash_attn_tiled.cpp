@@ -55,8 +55,9 @@ uint64_t local_bytes(const tiled_geometry& g, int64_t d) {
         return 4ull * (16 * (64 + 4) + 16 * (32 + 4) + 32 * uint64_t(d + 4) + 32 * (64 + 4) + 5 * 64);
     const int64_t ngk = g.wg / (g.bm / 4);
     const int64_t kv = std::max(g.bn * (k_dims(g, d) + 4), g.vk * (d + 4));
-    // Qs, KV, P, red, grew
-    return 4ull * uint64_t(g.bm * (d + 4) + kv + g.bn * (g.bm + 4) + ngk * (g.bm + 4) + g.bm / 4);
+    const int64_t grew = g.lazy_max ? g.bm / 4 : 0; // FQ_LAZY's flag a row group
+    return 4ull *
+           uint64_t(g.bm * (d + 4) + kv + g.bn * (g.bm + 4) + ngk * (g.bm + 4) + grew); // Qs, KV, P, red
 }
 
 bool fits(const device_context& ctx, int variant, int64_t d) {
