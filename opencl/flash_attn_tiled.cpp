@@ -3,6 +3,7 @@
 #include "flash_attn_tiled.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string_view>
 
@@ -26,6 +27,7 @@ struct tiled_geometry {
     int unroll_s = 0;         // FQ_UNROLL_S: S's loop over dims unrolled so often (GPUs)
     bool heavy_first = false; // FQ_ORDER: KV group by KV group, the last query tiles first (1-D grid)
     bool lazy_max = false;    // FQ_LAZY: the running max moves only when outgrown by 2^8
+    bool fold = false;        // FQ_FOLD: scale log2(e) in the staged Q, unmasked tiles not masked
 };
 constexpr tiled_geometry geometries[] = {
     {"flash_attn_tiled.cl", "k_flash_attn_tiled", 64, 32, 128, 0},
@@ -41,6 +43,8 @@ constexpr tiled_geometry geometries[] = {
     {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 128, 32, true, 2, true, false},
     // 5 with the lazy running max
     {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 128, 32, true, 2, true, true},
+    // 6 with the scale folded into Q and no masking of unmasked tiles
+    {"flash_attn_tiled_q.cl", "k_flash_attn_tiled_q", 32, 64, 128, 32, true, 2, true, true, true},
 };
 static_assert(std::size(geometries) == flash_attn_tiled_variants);
 
@@ -105,15 +109,20 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
     const int picked = pick_variant(ctx, d, variant);
     if (picked < 0) throw error(fmt::format("flash_attn_tiled: head dim {} does not fit", d), PA_ERR_INVALID);
     const tiled_geometry& g = geometries[picked];
+    // FQ_FOLD multiplies Q by scale log2(e) before the product: only where that factor is at most 1
+    // in magnitude, so that a folded score is finite wherever the unfolded product is (a scale
+    // near FLT_MAX with small scores would overflow Q); else the variant runs unfolded
+    constexpr float log2e = 1.44269504f;
+    const bool fold = g.fold && std::fabs(scale) * log2e <= 1.0f;
     std::string opts =
         fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={} -DFA_VEC={}", d,
                     int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0, int(vec));
     if (g.vk > 0) // (unrolling hints on GPUs only: on PoCL's CPU devices they double the compile time)
         opts +=
             fmt::format(" -DFQ_BM={} -DFQ_BN={} -DFQ_WG={} -DFQ_DC={} -DFQ_VK={} -DFQ_PF={} -DFQ_ORDER={} "
-                        "-DFQ_LAZY={}{}",
+                        "-DFQ_LAZY={} -DFQ_FOLD={}{}",
                         g.bm, g.bn, g.wg, k_dims(g, d), g.vk, int(g.pipelined && vec), int(g.heavy_first),
-                        int(g.lazy_max),
+                        int(g.lazy_max), int(fold),
                         ctx.caps().is_gpu ? fmt::format(" -DFQ_UNROLL_S={}", g.unroll_s)
                                           : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
     cl_kernel kern = ctx.get_kernel(g.program, g.kernel, opts);

@@ -88,9 +88,11 @@ const std::vector<vendor_entry>& table() {
         // Llama-3-8B layer, 16K / 32K: 28.4 / 28.85 TFLOP/s against 25.0 / 25.5 for variant 1 and
         // 23.9 / 24.5 for variant 0; variants 2 and 3 21-22), launched KV group by KV group with
         // the heaviest tiles first and the lazy running max (variant 6: 28.97 / 29.13 against 28.21
-        // / 28.72 in one call, SmolLM2's d = 64 28.2 against 25.6, block-sparse 32K -3%), held to
-        // 168 registers (three work-groups a multiprocessor; the lazy max alone took 178, i.e. two,
-        // and lost 7%; uncapped, 6 gets 168 with a small spill and runs 0.6% slower)
+        // / 28.72 in one call, SmolLM2's d = 64 28.2 against 25.6, block-sparse 32K -3%), with the
+        // scale folded into Q and unmasked tiles not masked (variant 7: 29.8 / 29.9 against 6's
+        // 29.0 / 29.1 in one call), held to 160 registers (three work-groups a multiprocessor;
+        // uncapped 7 takes 165 and runs at 29.55 / 29.7, capped at 144 / 152 / 164 / 168 28.6 /
+        // 28.3 / 29.7 / 28.8; 176 lets it take two work-groups' worth: 26.6)
         {"nvidia",
          {{"mvq_lanes", 8},
           {"mvq_wg", 128},
@@ -98,8 +100,8 @@ const std::vector<vendor_entry>& table() {
           {"mmq_wm", 2},
           {"mmq_stages", 3},
           {"mmq_f16_stages", 2},
-          {"fat_variant", 6},
-          {"fat_maxrreg", 168}},
+          {"fat_variant", 7},
+          {"fat_maxrreg", 160}},
          {}},
         // a smaller local-memory footprint per EU thread
         {"intel", {{"mm_tm", 32}, {"mm_tn", 32}}, {}},

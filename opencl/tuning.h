@@ -18,7 +18,7 @@
 namespace pa::ocl {
 
 // How many flash_attn_tiled variants there are (tuning key fat_variant: 0 .. fat_variants - 1).
-inline constexpr int fat_variants = 7;
+inline constexpr int fat_variants = 8;
 
 struct tuning {
     // mul_mat.cl k_mul_mat_tiled: TM x TN tile, TK k-step, WM x WN outputs per thread

@@ -39,10 +39,12 @@ struct tiled_case {
     bool causal, padded; // padded: K and V elements 2 apart, rows 2 d + 1 (no 4-dim loads)
     int32_t block;       // mask block (0: dense)
     bool ramp = false;   // K scaled up key by key (x1 .. x31): rows whose max keeps growing tile by tile
+    bool huge = false;   // scale 3e38, |q . k| <= 1/2: scores near FLT_MAX, though q x scale overflows
     std::string name() const {
-        return fmt::format("d{}_n{}_past{}_extra{}_h{}_{}_k{}_v{}_{}{}_B{}{}", d, n, n_past, extra, h, hkv,
+        return fmt::format("d{}_n{}_past{}_extra{}_h{}_{}_k{}_v{}_{}{}_B{}{}{}", d, n, n_past, extra, h, hkv,
                            kt == PA_TYPE_F16 ? "f16" : "f32", vt == PA_TYPE_F16 ? "f16" : "f32",
-                           causal ? "causal" : "full", padded ? "_padded" : "", block, ramp ? "_ramp" : "");
+                           causal ? "causal" : "full", padded ? "_padded" : "", block, ramp ? "_ramp" : "",
+                           huge ? "_huge_scale" : "");
     }
 };
 
@@ -58,9 +60,10 @@ void PrintTo(const tiled_case& c, std::ostream* os) {
     *os << c.name();
 }
 
-// Rows from `reached` on are NaN (never read by causal attention); ramp: row j scaled by
-// 1 + 30 j / reached.
-cache make_cache(const tiled_case& c, pa_type t, int64_t reached, std::mt19937& rng, bool ramp = false) {
+// Rows from `reached` on are NaN (never read by causal attention); values times mul; ramp: row j
+// scaled by 1 + 30 j / reached.
+cache make_cache(const tiled_case& c, pa_type t, int64_t reached, std::mt19937& rng, bool ramp = false,
+                 float mul = 1.0f) {
     const int64_t nkv = reached + c.extra;
     cache x;
     x.elem = t == PA_TYPE_F16 ? 2 : 4;
@@ -71,7 +74,7 @@ cache make_cache(const tiled_case& c, pa_type t, int64_t reached, std::mt19937& 
     std::uniform_real_distribution<float> u(-2.0f, 2.0f);
     for (int64_t r = 0; r < c.hkv * nkv; ++r)
         for (int64_t e = 0; e < c.d; ++e) {
-            float f = r % nkv < reached ? u(rng) : NAN;
+            float f = r % nkv < reached ? mul * u(rng) : NAN;
             if (ramp) f *= 1.0f + 30.0f * float(r % nkv) / float(reached);
             uint8_t* at = x.bytes.data() + (uint64_t(r) * x.stride + uint64_t(e) * x.step) * x.elem;
             if (t == PA_TYPE_F16) {
@@ -188,10 +191,11 @@ TEST_P(FlashAttnTiled, EveryVariantMatchesTheReference) {
     std::uniform_real_distribution<float> u(-2.0f, 2.0f);
     std::vector<float> q(size_t(c.d * c.n * c.h));
     for (float& x : q)
-        x = u(rng);
+        x = c.huge ? 0.5f * u(rng) : u(rng); // huge: |q| <= 1, |k| <= 1 / (2 d)
     const int64_t nkv = c.n_past + c.n + c.extra, reached = c.causal ? c.n_past + c.n : nkv;
-    const cache k = make_cache(c, c.kt, reached, rng, c.ramp), v = make_cache(c, c.vt, reached, rng);
-    const float scale = 1.0f / std::sqrt(float(c.d));
+    const cache k = make_cache(c, c.kt, reached, rng, c.ramp, c.huge ? 0.25f / float(c.d) : 1.0f),
+                v = make_cache(c, c.vt, reached, rng);
+    const float scale = c.huge ? 3e38f : 1.0f / std::sqrt(float(c.d));
     const host_mask mk = c.block ? make_mask(c) : host_mask{};
     const std::vector<float> want = reference(c, q, k, v, scale, c.block ? &mk : nullptr);
 
@@ -233,7 +237,10 @@ INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttnTiled,
                                            tiled_case{128, 150, 70, 2, 3, 3, f32, f32, true, false, 64},
                                            // scores that outgrow the running max by far (e^100
                                            // and more) in later tiles: the lazy max must move
-                                           tiled_case{64, 200, 300, 0, 2, 1, f16, f16, true, false, 0, true}),
+                                           tiled_case{64, 200, 300, 0, 2, 1, f16, f16, true, false, 0, true},
+                                           // a scale near FLT_MAX (variant 7 must not fold it into Q)
+                                           tiled_case{64, 100, 20, 0, 2, 1, f32, f16, true, false, 0, false,
+                                                      true}),
                          [](const auto& info) { return info.param.name(); });
 
 } // namespace

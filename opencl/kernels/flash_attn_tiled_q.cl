@@ -27,6 +27,10 @@
 // group's running max moves only where a tile's scores exceed it by more than FQ_LAZY_T (weights
 // then stay <= 2^8): a flag a row group in local memory says so, and only then are the partial
 // maxima read and O rescaled.
+// FQ_FOLD 1: Q is staged times scale log2(e), so the scores come out of the product in the units
+// of exp2 (no scaling a score, no multiply in the exponent), and a tile that no row of the
+// work-group sees masked (every key before the first row's diagonal and the span's end) is not
+// masked.
 
 // FA_D, FA_K_F16, FA_V_F16, FA_SPARSE, FA_VEC and TLOAD_K / TLOAD_V: flash_attn_tiled_common.cl
 
@@ -54,7 +58,16 @@
 #ifndef FQ_LAZY
 #define FQ_LAZY 0
 #endif
+#ifndef FQ_FOLD
+#define FQ_FOLD 0
+#endif
+#if FQ_FOLD
+#define FQ_LAZY_T 8.0f // in units of exp2
+#define FQ_EXPD(x) (x)  // a score difference in units of exp2
+#else
 #define FQ_LAZY_T (8.0f * M_LN2_F) // in units of scaled scores
+#define FQ_EXPD(x) ((x) * M_LOG2E_F)
+#endif
 #if FQ_PF && !FA_VEC
 #error "flash_attn_tiled_q.cl: FQ_PF needs FA_VEC"
 #endif
@@ -207,8 +220,8 @@ void k_flash_attn_tiled_q(global const char* q, ulong q_offs, long4 q_ne, ulong4
     const int N = (int)q_ne.s1, H = (int)q_ne.s2, Nkv = (int)k_ne.s1, Hkv = (int)k_ne.s2;
 #if FQ_ORDER
     // KV group by KV group; in one, the last query tile first, the group's query heads side by side
-    const int r_ = H / Hkv, per_ = (int)get_num_groups(0) / Hkv, g_ = get_group_id(0);
-    const int h = (g_ / per_) * r_ + (g_ % per_) % r_, tile = per_ / r_ - 1 - (g_ % per_) / r_;
+    const int r_ = H / Hkv, per_ = (int)get_num_groups(0) / Hkv, wg_ = get_group_id(0);
+    const int h = (wg_ / per_) * r_ + (wg_ % per_) % r_, tile = per_ / r_ - 1 - (wg_ % per_) / r_;
 #else
     const int h = get_group_id(1), tile = get_group_id(0);
 #endif
@@ -228,17 +241,20 @@ void k_flash_attn_tiled_q(global const char* q, ulong q_offs, long4 q_ne, ulong4
     global const char* kh = k + k_offs + (ulong)hk * k_nb.s2;
     global const char* vh = v + v_offs + (ulong)hk * v_nb.s2;
 
-    // the work-group's queries, once (rows outside [0, N) as zeros)
+    // the work-group's queries, once (rows outside [0, N) as zeros; FQ_FOLD: times scale log2(e))
+    const float q_scale = FQ_FOLD ? scale * M_LOG2E_F : 1.0f;
 #if FA_VEC
     for (int e = lid; e < FQ_BM * FA_D / 4; e += FQ_WG) {
         const int r = e / (FA_D / 4), c = (e % (FA_D / 4)) * 4, t = t0 + r;
-        vstore4(t >= 0 && t < N ? *(global const float4*)(qh + (ulong)c * 4 + (ulong)t * q_nb.s1) : (float4)(0.0f), 0,
-                Qs + r * FQ_QS + c);
+        vstore4(t >= 0 && t < N ? q_scale * *(global const float4*)(qh + (ulong)c * 4 + (ulong)t * q_nb.s1)
+                                : (float4)(0.0f),
+                0, Qs + r * FQ_QS + c);
     }
 #else
     for (int e = lid; e < FQ_BM * FA_D; e += FQ_WG) {
         const int r = e / FA_D, c = e % FA_D, t = t0 + r;
-        Qs[r * FQ_QS + c] = t >= 0 && t < N ? *(global const float*)(qh + (ulong)c * q_nb.s0 + (ulong)t * q_nb.s1) : 0.0f;
+        Qs[r * FQ_QS + c] =
+            t >= 0 && t < N ? q_scale * *(global const float*)(qh + (ulong)c * q_nb.s0 + (ulong)t * q_nb.s1) : 0.0f;
     }
 #endif
 
@@ -304,16 +320,27 @@ FQ_UNROLL
         }
         // masked, scaled scores; the row group's partial maxima to the exchange
         float mx[4];
+        // (FQ_FOLD, uniform: whether no row of the work-group sees a key of this tile masked)
+        const bool unmasked = FQ_FOLD && j0 + FQ_BN <= s1 && (!causal || j0 + FQ_BN - 1 <= n_past + t0);
+        if (unmasked) {
 FQ_UNROLL
-        for (int a = 0; a < 4; ++a) {
-            const int t = t0 + gq + FQ_NGQ * a;
-            mx[a] = -INFINITY;
+            for (int a = 0; a < 4; ++a) {
+                mx[a] = s[a][0];
 FQ_UNROLL
-            for (int b = 0; b < FQ_RK; ++b) {
-                const int j = j0 + gk + FQ_NGK * b;
-                const bool ok = j < s1 && (!causal || j <= n_past + t);
-                s[a][b] = ok ? s[a][b] * scale : -INFINITY;
-                mx[a] = fmax(mx[a], s[a][b]);
+                for (int b = 1; b < FQ_RK; ++b) mx[a] = fmax(mx[a], s[a][b]);
+            }
+        } else {
+FQ_UNROLL
+            for (int a = 0; a < 4; ++a) {
+                const int t = t0 + gq + FQ_NGQ * a;
+                mx[a] = -INFINITY;
+FQ_UNROLL
+                for (int b = 0; b < FQ_RK; ++b) {
+                    const int j = j0 + gk + FQ_NGK * b;
+                    const bool ok = j < s1 && (!causal || j <= n_past + t);
+                    s[a][b] = ok ? (FQ_FOLD ? s[a][b] : s[a][b] * scale) : -INFINITY;
+                    mx[a] = fmax(mx[a], s[a][b]);
+                }
             }
         }
         vstore4((float4)(mx[0], mx[1], mx[2], mx[3]), 0, red + gk * FQ_PS + gq * 4);
@@ -331,7 +358,7 @@ FQ_UNROLL
             FQ_ROW_GROUP_MAX(m_new)
 FQ_UNROLL
             for (int a = 0; a < 4; ++a) {
-                const float al = m_run[a] == -INFINITY ? 0.0f : exp2((m_run[a] - m_new[a]) * M_LOG2E_F);
+                const float al = m_run[a] == -INFINITY ? 0.0f : exp2(FQ_EXPD(m_run[a] - m_new[a]));
                 m_run[a] = m_new[a];
                 l_part[a] *= al;
 FQ_UNROLL
@@ -342,11 +369,21 @@ FQ_UNROLL
 FQ_UNROLL
         for (int a = 0; a < 4; ++a) {
             float sum = 0.0f;
+#if FQ_FOLD
+            // a row with no key seen yet has only masked scores: exp2(-inf - inf) = 0, one select a row
+            const float mr = m_run[a] == -INFINITY ? INFINITY : m_run[a];
 FQ_UNROLL
             for (int b = 0; b < FQ_RK; ++b) {
-                s[a][b] = m_run[a] == -INFINITY ? 0.0f : exp2((s[a][b] - m_run[a]) * M_LOG2E_F);
+                s[a][b] = exp2(s[a][b] - mr);
                 sum += s[a][b];
             }
+#else
+FQ_UNROLL
+            for (int b = 0; b < FQ_RK; ++b) {
+                s[a][b] = m_run[a] == -INFINITY ? 0.0f : exp2(FQ_EXPD(s[a][b] - m_run[a]));
+                sum += s[a][b];
+            }
+#endif
             l_part[a] += sum;
         }
 #else
@@ -355,12 +392,12 @@ FQ_UNROLL
         FQ_ROW_GROUP_MAX(m_new)
 FQ_UNROLL
         for (int a = 0; a < 4; ++a) {
-            al[a] = m_run[a] == -INFINITY ? 0.0f : exp2((m_run[a] - m_new[a]) * M_LOG2E_F);
+            al[a] = m_run[a] == -INFINITY ? 0.0f : exp2(FQ_EXPD(m_run[a] - m_new[a]));
             m_run[a] = m_new[a];
             float sum = 0.0f;
 FQ_UNROLL
             for (int b = 0; b < FQ_RK; ++b) {
-                s[a][b] = m_new[a] == -INFINITY ? 0.0f : exp2((s[a][b] - m_new[a]) * M_LOG2E_F);
+                s[a][b] = m_new[a] == -INFINITY ? 0.0f : exp2(FQ_EXPD(s[a][b] - m_new[a]));
                 sum += s[a][b];
             }
             l_part[a] = l_part[a] * al[a] + sum;
