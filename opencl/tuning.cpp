@@ -91,8 +91,8 @@ const std::vector<vendor_entry>& table() {
         // / 28.72 in one call, SmolLM2's d = 64 28.2 against 25.6, block-sparse 32K -3%), with the
         // scale folded into Q and unmasked tiles not masked (variant 7: 29.8 / 29.9 against 6's
         // 29.0 / 29.1 in one call), held to 160 registers (three work-groups a multiprocessor;
-        // uncapped 7 takes 165 and runs at 29.55 / 29.7, capped at 144 / 152 / 164 / 168 28.6 /
-        // 28.3 / 29.7 / 28.8; 176 lets it take two work-groups' worth: 26.6)
+        // uncapped 7 takes 165 and runs at 29.55 / 29.7; capped at 144 / 152 / 156 / 164 / 168,
+        // 16K: 28.6 / 28.3 / 28.8 / 29.7 / 28.8; 176 lets it take two work-groups' worth: 26.6)
         {"nvidia",
          {{"mvq_lanes", 8},
           {"mvq_wg", 128},

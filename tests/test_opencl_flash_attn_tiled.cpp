@@ -3,7 +3,8 @@
 // double-precision reference written here, on odd shapes: head dims 32 / 96 / 128, f16 and f32 K
 // and V, rows loaded 4 dims at a time (FA_VEC) or not (K and V elements 2 apart, odd row strides),
 // causal with n_past and without, GQA, a cache longer than the queries reach (NaN there: never
-// read), block masks of 64 and 128 (FA_SPARSE) with an empty row, over rows loaded either way.
+// read), block masks of 64 and 128 (FA_SPARSE) with an empty row, over rows loaded either way;
+// scores that outgrow the running max by far, and a scale near FLT_MAX.
 // Variant 0 (flash_attn_tiled.cl, the default on PoCL) is BackendOps.FlashAttnExt's on this
 // device; the others run here, one launch each.
 #include <gtest/gtest.h>
