@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <numbers>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -112,8 +113,7 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
     // FQ_FOLD multiplies Q by scale log2(e) before the product: only where that factor is at most 1
     // in magnitude, so that a folded score is finite wherever the unfolded product is (a scale
     // near FLT_MAX with small scores would overflow Q); else the variant runs unfolded
-    constexpr float log2e = 1.44269504f;
-    const bool fold = g.fold && std::fabs(scale) * log2e <= 1.0f;
+    const bool fold = g.fold && std::fabs(scale) * std::numbers::log2e_v<float> <= 1.0f;
     std::string opts =
         fmt::format("-DFA_D={} -DFA_K_F16={} -DFA_V_F16={} -DFA_SPARSE={} -DFA_VEC={}", d,
                     int(k.type == PA_TYPE_F16), int(v.type == PA_TYPE_F16), mask ? 1 : 0, int(vec));
