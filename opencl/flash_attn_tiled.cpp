@@ -110,6 +110,7 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
     const int picked = pick_variant(ctx, d, variant);
     if (picked < 0) throw error(fmt::format("flash_attn_tiled: head dim {} does not fit", d), PA_ERR_INVALID);
     const tiled_geometry& g = geometries[picked];
+    const tuning& tu = ctx.tune();
     // FQ_FOLD multiplies Q by scale log2(e) before the product: only where that factor is at most 1
     // in magnitude, so that a folded score is finite wherever the unfolded product is (a scale
     // near FLT_MAX with small scores would overflow Q); else the variant runs unfolded
@@ -123,7 +124,9 @@ void flash_attn_tiled(device_context& ctx, const operand& q, const operand& k, c
                         "-DFQ_LAZY={} -DFQ_FOLD={}{}",
                         g.bm, g.bn, g.wg, k_dims(g, d), g.vk, int(g.pipelined && vec), int(g.heavy_first),
                         int(g.lazy_max), int(fold),
-                        ctx.caps().is_gpu ? fmt::format(" -DFQ_UNROLL_S={}", g.unroll_s)
+                        ctx.caps().is_gpu ? fmt::format(" -DFQ_UNROLL_S={} -DFQ_UNROLL_PV={}",
+                                                        tu.fat_unroll_s > 0 ? tu.fat_unroll_s : g.unroll_s,
+                                                        tu.fat_unroll_pv)
                                           : " -DFQ_UNROLL= -DFQ_UNROLL_4=");
     cl_kernel kern = ctx.get_kernel(g.program, g.kernel, opts);
     const int64_t N = q.shape.ne.s[1], H = q.shape.ne.s[2];

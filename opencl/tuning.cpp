@@ -45,6 +45,8 @@ constexpr tuning_field fields[] = {
     {"quantize_wg", &tuning::quantize_wg, "", ""},
     {"fa_threads", &tuning::fa_threads, "", ""},
     {"fat_variant", &tuning::fat_variant, "", "", 0},
+    {"fat_unroll_s", &tuning::fat_unroll_s, "", "", 0},
+    {"fat_unroll_pv", &tuning::fat_unroll_pv, "", "", 0},
     {"fat_maxrreg", &tuning::fat_maxrreg, "flash_attn_tiled.cl", register_cap_option, 0},
     {"fat_maxrreg", &tuning::fat_maxrreg, "flash_attn_tiled_q.cl", register_cap_option, 0},
     {"mvq_maxrreg", &tuning::mvq_maxrreg, "mul_mv_q.cl", register_cap_option, 0},
@@ -92,7 +94,10 @@ const std::vector<vendor_entry>& table() {
         // scale folded into Q and unmasked tiles not masked (variant 7: 29.8 / 29.9 against 6's
         // 29.0 / 29.1 in one call), held to 160 registers (three work-groups a multiprocessor;
         // uncapped 7 takes 165 and runs at 29.55 / 29.7; capped at 144 / 152 / 156 / 164 / 168,
-        // 16K: 28.6 / 28.3 / 28.8 / 29.7 / 28.8; 176 lets it take two work-groups' worth: 26.6)
+        // 16K: 28.6 / 28.3 / 28.8 / 29.7 / 28.8; 176 lets it take two work-groups' worth: 26.6),
+        // with O += P V's loop over keys unrolled fully and the cap at 168 (32.3 / 32.5 in one
+        // call against 29.7 / 29.9; unrolled 8 / 16 times 31.8 / 32.1 at 168, fully at 164 / 166
+        // / 172 / uncapped 31.6 / 31.5 / 28.2 / 28.0: bench/results/h200-2026-12-02-d)
         {"nvidia",
          {{"mvq_lanes", 8},
           {"mvq_wg", 128},
@@ -101,7 +106,8 @@ const std::vector<vendor_entry>& table() {
           {"mmq_stages", 3},
           {"mmq_f16_stages", 2},
           {"fat_variant", 7},
-          {"fat_maxrreg", 160}},
+          {"fat_unroll_pv", 32},
+          {"fat_maxrreg", 168}},
          {}},
         // a smaller local-memory footprint per EU thread
         {"intel", {{"mm_tm", 32}, {"mm_tn", 32}}, {}},

@@ -54,6 +54,9 @@ struct tuning {
     // flash_attn_tiled: which kernel and geometry (0: flash_attn_tiled.cl; 1 .. fat_variants - 1:
     // the Q-resident flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp; NVIDIA's entry takes 4)
     int fat_variant = 0;
+    // flash_attn_tiled_q.cl on GPUs: S's loop over dims unrolled so often (0: the variant's own)
+    // and O += P V's loop over keys (0: the compiler's choice)
+    int fat_unroll_s = 0, fat_unroll_pv = 0;
     // registers a work-item of the programs below may use, 0: the compiler's choice. Where the
     // device takes NVIDIA's compiler options the cap reaches the program's build options as
     // -cl-nv-maxrregcount, which the program cache writes into the PTX (ptx_register_cap.h; the

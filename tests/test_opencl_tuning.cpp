@@ -81,7 +81,7 @@ TEST(OpenclTuning, RegisterCapsAreBuildOptionsOnNvidiaOnly) {
     }
     EXPECT_EQ(tuning_for(nv).defines("mul_mv_q.cl").find("maxrregcount"), std::string::npos)
         << "off by default";
-    EXPECT_NE(tuning_for(nv).defines("flash_attn_tiled_q.cl").find("-cl-nv-maxrregcount=160"),
+    EXPECT_NE(tuning_for(nv).defines("flash_attn_tiled_q.cl").find("-cl-nv-maxrregcount=168"),
               std::string::npos)
         << "the portable attention's entry: three work-groups a multiprocessor";
 }
@@ -107,6 +107,8 @@ TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
         EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
     }
     EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 7); // the portable attention kernel
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_unroll_pv, 32); // its P V loop unrolled
+    EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).fat_unroll_pv, 0);    // the compiler's choice
     {
         tuning_env env("fat_variant=0"); // 0 to fat_variants - 1
         EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 0);

@@ -20,7 +20,7 @@
 // loads are issued before the previous stage's products and kept as raw bits (f16 halves are
 // converted when stored), so their latency hides behind the products; a tile's last stage loads
 // the next tile's first (across kept blocks too). FQ_UNROLL_S (n > 1) asks the compiler to unroll
-// the loop over dims of S = Q K^T n times.
+// the loop over dims of S = Q K^T n times, FQ_UNROLL_PV (n > 0) the loop over keys of O += P V.
 // FQ_ORDER 1: a one-dimensional grid, one KV group after the other, in each the last query tiles
 // (the most keys under a causal mask) first and the group's query heads side by side (they read
 // the same K / V rows): the launch no longer ends on its longest work-groups. FQ_LAZY 1: a row
@@ -77,6 +77,11 @@
 #define FQ_UNROLL_S_LOOP FQ_PRAGMA(unroll FQ_UNROLL_S)
 #else
 #define FQ_UNROLL_S_LOOP
+#endif
+#if defined(FQ_UNROLL_PV) && FQ_UNROLL_PV > 0
+#define FQ_UNROLL_PV_LOOP FQ_PRAGMA(unroll FQ_UNROLL_PV)
+#else
+#define FQ_UNROLL_PV_LOOP
 #endif
 
 // loop unrolling hints (constant trip counts over register arrays); the host turns them off where
@@ -428,6 +433,7 @@ FQ_UNROLL
             FQ_STAGE(KV, FQ_QS, vh, v_nb.s1, v_nb.s0, TLOAD_V4, TLOAD_V, j0 + vs, FQ_VK, 0, FA_D, s1)
             barrier(CLK_LOCAL_MEM_FENCE); // P and V visible
 #endif
+FQ_UNROLL_PV_LOOP
             for (int n = 0; n < FQ_VK; ++n) {
                 const float4 p = vload4(0, P + (vs + n) * FQ_PS + gq * 4);
 FQ_UNROLL
