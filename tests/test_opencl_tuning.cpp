@@ -39,6 +39,7 @@ TEST(OpenclTuning, VendorEntriesOverTheDefaults) {
     EXPECT_EQ(c.norm_wg, 64);
     EXPECT_EQ(c.fa_threads, 64);
     EXPECT_EQ(c.ew_wg, 256) << "what the cpu entry does not name keeps its default";
+    EXPECT_EQ(c.fat_variant, 0) << "CPU devices: the portable kernel that compiles fastest";
 
     const tuning intel = tuning_for(gpu("Intel(R) Corporation"));
     EXPECT_EQ(intel.source, "intel");
@@ -48,6 +49,7 @@ TEST(OpenclTuning, VendorEntriesOverTheDefaults) {
     const tuning other = tuning_for(gpu("Some Vendor Inc."));
     EXPECT_EQ(other.source, "default");
     EXPECT_EQ(other.mm_tm, 64);
+    EXPECT_EQ(other.fat_variant, 7) << "GPUs: the Q-resident portable kernel";
     EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).source, "nvidia");
 }
 
