@@ -1,7 +1,9 @@
 // bench_prefill.cpp - `pa bench prefill`: prefill of a random-weight llama with Llama-3-8B layer
-// shapes (n_embd 4096, 32 heads, 8 kv heads, head dim 128, FFN 14336, Q4_0 weights), a few
-// layers, with dense attention and with proxy_sparse_attn; prints the time and the share of
-// attention in it. The layer graph is built here from pa ops (rms_norm, mul_mat, rope,
+// shapes (n_embd 4096, 32 heads, 8 kv heads, head dim 128, FFN 14336, Q4_0 weights) or
+// SmolLM2-135M's, a few layers, with dense attention and with proxy_sparse_attn; prints the time
+// and the share of attention in it (every node timed on its own), and the time of the same passes
+// with the nodes queued back to back as a model runs them (the host's launches then overlap the
+// device's work). The layer graph is built here from pa ops (rms_norm, mul_mat, rope,
 // flash_attn_ext | proxy_sparse_attn, swiglu, add), as examples/model builds it, without
 // embeddings and logits (a prefill's cost is in the layers). Random weights make every head's
 // attention nearly uniform (a proxy mask keeps almost every block); --pattern feeds attention
@@ -30,11 +32,16 @@ namespace {
 
 const char* usage =
     "usage: pa bench prefill [options]\n"
-    "Prefill of a random-weight llama (Llama-3-8B layer shapes, Q4_0 weights): dense vs proxy attention.\n"
+    "Prefill of a random-weight llama (Q4_0 weights): dense vs proxy attention. Per pass: the sum of\n"
+    "the nodes' times, each node run and waited for on its own (attention's share of it), and the\n"
+    "pass with its nodes queued back to back (\"queued\": what a model run sees).\n"
+    "  --shape S        llama3-8b (n_embd 4096, 32 heads, 8 kv heads, head dim 128, FFN 14336),\n"
+    "                   smollm2-135m (576, 9, 3, 64, 1536) or tiny (256, 4, 2, 64, 512: CI smoke)\n"
+    "                   (llama3-8b)\n"
     "  --n-list L       prompt lengths (32768,65536,131072)\n"
     "  --layers L       layers (2)\n"
     "  --reps R         timed passes, median reported (1)\n"
-    "  --small          tiny layer shapes (n_embd 256, 4 heads, 2 kv heads, head dim 64, FFN 512): CI smoke\n"
+    "  --small          the same as --shape tiny\n"
     "  --pattern P      attention reads the Q/K of a synthetic pattern (random | needle | sink-local |\n"
     "                   diffuse-focused) instead of the layer's own (default: the layer's own; random\n"
     "                   weights make it nearly uniform); the layer's Q/K products still run\n"
@@ -44,6 +51,20 @@ struct dims {
     int64_t embd = 4096, H = 32, Hkv = 8, d = 128, ff = 14336;
     float theta = 500000.0f, eps = 1e-5f;
 };
+
+// The layer shapes --shape names.
+dims dims_of(const std::string& shape) {
+    if (shape == "llama3-8b") return {};
+    if (shape == "smollm2-135m") return {576, 9, 3, 64, 1536, 100000.0f, 1e-5f};
+    if (shape == "tiny") return {256, 4, 2, 64, 512, 10000.0f, 1e-5f};
+    throw error(fmt::format("--shape must be llama3-8b, smollm2-135m or tiny, not '{}'", shape));
+}
+
+// A one-element copy of t's first element: keeps the node that makes t in the graph without
+// copying all of t back to the host after each pass.
+tensor* keep(context& ctx, tensor* t) {
+    return cont(ctx, view_1d(ctx, t, 1, 0));
+}
 
 struct layer_w {
     tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *gate, *up, *down;
@@ -78,23 +99,23 @@ struct replay_qk {
     tensor *q = nullptr, *k = nullptr;
 };
 
-// One layer; the layer's own rope'd Q and K go to `extra` (graph outputs) where replay replaces
-// them in attention.
+// One layer; the layer's own rope'd Q and K go to `extra` (graph outputs, kept by one element each)
+// where replay replaces them in attention.
 tensor* build_layer(context& ctx, const dims& m, const layer_w& w, tensor* x, int64_t N,
                     const proxy_params* pp, int li, const replay_qk& replay, std::vector<tensor*>& extra) {
     const float scale = 1.0f / std::sqrt(float(m.d));
     tensor* h = mul(ctx, rms_norm(ctx, x, m.eps), w.attn_norm);
-    tensor* q =
+    tensor* qr =
         rope(ctx, reshape(ctx, mul_mat(ctx, w.wq, h), {m.d, m.H, N}), int(m.d), rope_mode_normal, m.theta, 0);
-    tensor* k = rope(ctx, reshape(ctx, mul_mat(ctx, w.wk, h), {m.d, m.Hkv, N}), int(m.d), rope_mode_normal,
-                     m.theta, 0);
+    tensor* kr = rope(ctx, reshape(ctx, mul_mat(ctx, w.wk, h), {m.d, m.Hkv, N}), int(m.d), rope_mode_normal,
+                      m.theta, 0);
     tensor* v = reshape(ctx, mul_mat(ctx, w.wv, h), {m.d, m.Hkv, N});
-    q = permute(ctx, q, 0, 2, 1, 3); // [d, N, H]
-    k = permute(ctx, k, 0, 2, 1, 3);
+    tensor* q = permute(ctx, qr, 0, 2, 1, 3); // [d, N, H]
+    tensor* k = permute(ctx, kr, 0, 2, 1, 3);
     v = permute(ctx, v, 0, 2, 1, 3);
     if (replay.q) {
-        extra.push_back(q);
-        extra.push_back(k);
+        extra.push_back(keep(ctx, qr));
+        extra.push_back(keep(ctx, kr));
         q = replay.q;
         k = replay.k;
     }
@@ -122,9 +143,9 @@ int run_bench_prefill(int argc, char** argv) {
     const int layers = int(a.i64("--layers", 2));
     const int reps = int(std::max<int64_t>(1, a.i64("--reps", 1)));
     const proxy_params proxy = cli::proxy_params_from(a, proxy_params{}); // the node's defaults
-    dims m;
-    const bool small = a.flag("--small");
-    if (small) m = {256, 4, 2, 64, 512, 10000.0f, 1e-5f};
+    std::string shape = a.str("--shape", "llama3-8b");
+    if (a.flag("--small")) shape = "tiny";
+    const dims m = dims_of(shape);
     const std::string pattern_name = a.str("--pattern", "");
     analysis::pattern pat = analysis::pattern::needle;
     if (!pattern_name.empty() && !analysis::pattern_from_name(pattern_name, pat))
@@ -169,13 +190,14 @@ int run_bench_prefill(int argc, char** argv) {
                 PA_TYPE_F32);
             replay = {replay_in.q, replay_in.k};
         }
-        double t_dense = 0;
+        double t_dense = 0, tq_dense = 0;
         for (const bool use_proxy : {false, true}) {
             tensor* x = x0;
             std::vector<tensor*> outs;
             for (int li = 0; li < layers; ++li)
                 x = build_layer(ctx, m, w[size_t(li)], x, N, use_proxy ? &pp : nullptr, li, replay, outs);
-            outs.insert(outs.begin(), x);
+            // the last token's hidden state: a prefill hands one row on (to the logits)
+            outs.insert(outs.begin(), cont(ctx, view_1d(ctx, x, m.embd, size_t(N - 1) * x->nb[1])));
             const graph g = build_forward(outs);
             scheduler sched(be.order());
             sched.set_timing(true);
@@ -196,10 +218,20 @@ int run_bench_prefill(int argc, char** argv) {
                 }
                 if (r > 0) total.push_back(tot), attn.push_back(at), wall.push_back(w_ms);
             }
-            const double t = median(total), ta = median(attn);
-            if (!use_proxy) t_dense = t;
+            // the same passes queued back to back (the first after the switch plans again: not timed)
+            sched.set_timing(false);
+            std::vector<double> queued;
+            for (int r = 0; r < reps + 1; ++r) {
+                const auto t0 = std::chrono::steady_clock::now();
+                sched.compute(g);
+                if (r > 0)
+                    queued.push_back(
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+            }
+            const double t = median(total), ta = median(attn), tq = median(queued);
+            if (!use_proxy) t_dense = t, tq_dense = tq;
             record rec;
-            rec.set("device", dev).set("shape", small ? "tiny-layer" : "llama3-8b-layer").set("n", N);
+            rec.set("device", dev).set("shape", shape + "-layer").set("n", N);
             rec.set("mode", use_proxy ? "prefill_proxy" : "prefill_dense")
                 .set("layers", layers)
                 .set("weights", "q4_0");
@@ -207,15 +239,16 @@ int run_bench_prefill(int argc, char** argv) {
             rec.set("attn_on_device", attn_dev)
                 .set("speedup", t_dense / t)
                 .set("tokens_per_s", double(N) / t * 1e3);
+            rec.set("queued_ms", tq).set("queued_speedup", tq_dense / tq);
             rec.set("reps", reps)
                 .set("date", today())
                 .set("attention_inputs", pattern_name.empty() ? "layer" : pattern_name);
             if (use_proxy) rec.set("gamma", double(proxy.gamma));
             recs.push_back(rec);
             std::printf("prefill %-5s N=%-7lld layers=%d  %10.1f ms  attention %9.1f ms (%4.1f%%)  x%.2f  "
-                        "%.0f tok/s\n",
+                        "%.0f tok/s  queued %9.1f ms  x%.2f\n",
                         use_proxy ? "proxy" : "dense", (long long)N, layers, t, ta, 100.0 * ta / t,
-                        t_dense / t, double(N) / t * 1e3);
+                        t_dense / t, double(N) / t * 1e3, tq, tq_dense / tq);
             std::fflush(stdout);
         }
         write_records(out_path, recs);
