@@ -226,7 +226,8 @@ int run_bench_prefill(int argc, char** argv) {
                 sched.compute(g);
                 if (r > 0)
                     queued.push_back(
-                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                            .count());
             }
             const double t = median(total), ta = median(attn), tq = median(queued);
             if (!use_proxy) t_dense = t, tq_dense = tq;

@@ -78,7 +78,12 @@ const std::vector<vendor_entry>& table() {
     static const std::vector<vendor_entry> t = {
         // CPU devices (PoCL): small work-groups, one thread per core does the work
         {"cpu",
-         {{"mm_tm", 32}, {"mm_tn", 32}, {"norm_wg", 64}, {"softmax_wg", 64}, {"fa_threads", 64}, {"fat_variant", 0}},
+         {{"mm_tm", 32},
+          {"mm_tn", 32},
+          {"norm_wg", 64},
+          {"softmax_wg", 64},
+          {"fa_threads", 64},
+          {"fat_variant", 0}},
          {}},
         // decode products: 8 lanes a row, 16 rows a work-group (H200: Llama-3-8B-shaped tg128 185 -> 201
         // tokens/s against 64 threads; 4 or 16 lanes, 32 threads, 32-block chunks all slower).

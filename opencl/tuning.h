@@ -53,8 +53,9 @@ struct tuning {
     int fa_threads = 128; // flash_attn.cl work-group size (FA_BM * FA_TPQ)
     // flash_attn_tiled: which kernel and geometry (0: flash_attn_tiled.cl; 1 .. fat_variants - 1:
     // the Q-resident flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp). GPUs take 7 (H200,
-    // with none of NVIDIA's own settings: 29.5 TFLOP/s against variant 0's 17-18); a device whose
-    // local memory it does not fit (45.9 KB at d = 128) runs 0; CPU devices 0 (compile time)
+    // with none of NVIDIA's own settings, Llama-3-8B layer 16K / 32K: 29.6 / 29.7 TFLOP/s against
+    // variant 0's 23.9 / 24.5 in one call); a device whose local memory it does not fit (45.9 KB at
+    // d = 128) runs 0; CPU devices 0 (compile time)
     int fat_variant = 7;
     // flash_attn_tiled_q.cl on GPUs: S's loop over dims unrolled so often (0: the variant's own)
     // and O += P V's loop over keys (0: the compiler's choice)

@@ -108,7 +108,7 @@ TEST(OpenclTuning, EnvironmentOverridesAndItsErrors) {
         tuning_env env("norm_wg=48"); // reductions need a power of two
         EXPECT_THROW(tuning_for(gpu("NVIDIA Corporation")), pa::error);
     }
-    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 7); // the portable attention kernel
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_variant, 7);    // the portable attention kernel
     EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).fat_unroll_pv, 32); // its P V loop unrolled
     EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).fat_unroll_pv, 0);    // the compiler's choice
     {
