@@ -55,7 +55,7 @@ struct tuning {
     // the Q-resident flash_attn_tiled_q.cl, geometries in flash_attn_tiled.cpp). GPUs take 7 (H200,
     // with none of NVIDIA's own settings, Llama-3-8B layer 16K / 32K: 29.6 / 29.7 TFLOP/s against
     // variant 0's 23.9 / 24.5 in one call); a device whose local memory it does not fit (45.9 KB at
-    // d = 128) runs 0; CPU devices 0 (compile time)
+    // d = 128) runs 0; CPU devices 0 (compile time), Intel's entry 0 (registers: tuning.cpp)
     int fat_variant = 7;
     // flash_attn_tiled_q.cl on GPUs: S's loop over dims unrolled so often (0: the variant's own)
     // and O += P V's loop over keys (0: the compiler's choice)

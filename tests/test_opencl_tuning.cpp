@@ -45,6 +45,7 @@ TEST(OpenclTuning, VendorEntriesOverTheDefaults) {
     EXPECT_EQ(intel.source, "intel");
     EXPECT_EQ(intel.mm_tn, 32);
     EXPECT_EQ(intel.norm_wg, 128);
+    EXPECT_EQ(intel.fat_variant, 0) << "Intel: the portable kernel with fewer registers";
 
     const tuning other = tuning_for(gpu("Some Vendor Inc."));
     EXPECT_EQ(other.source, "default");
