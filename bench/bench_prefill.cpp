@@ -200,14 +200,17 @@ int run_bench_prefill(int argc, char** argv) {
             outs.insert(outs.begin(), cont(ctx, view_1d(ctx, x, m.embd, size_t(N - 1) * x->nb[1])));
             const graph g = build_forward(outs);
             scheduler sched(be.order());
+            const auto pass_ms = [&] { // one pass, its wall time
+                const auto t0 = std::chrono::steady_clock::now();
+                sched.compute(g);
+                return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                    .count();
+            };
             sched.set_timing(true);
             std::vector<double> total, attn, wall;
             bool attn_dev = true;
             for (int r = 0; r < reps + 1; ++r) { // the first pass compiles and uploads: not timed
-                const auto t0 = std::chrono::steady_clock::now();
-                sched.compute(g);
-                const double w_ms =
-                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+                const double w_ms = pass_ms();
                 double tot = 0, at = 0;
                 for (const auto& nt : sched.timings()) {
                     tot += nt.ms;
@@ -222,12 +225,8 @@ int run_bench_prefill(int argc, char** argv) {
             sched.set_timing(false);
             std::vector<double> queued;
             for (int r = 0; r < reps + 1; ++r) {
-                const auto t0 = std::chrono::steady_clock::now();
-                sched.compute(g);
-                if (r > 0)
-                    queued.push_back(
-                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                            .count());
+                const double q_ms = pass_ms();
+                if (r > 0) queued.push_back(q_ms);
             }
             const double t = median(total), ta = median(attn), tq = median(queued);
             if (!use_proxy) t_dense = t, tq_dense = tq;
