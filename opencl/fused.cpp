@@ -172,10 +172,10 @@ bool rope_store(device_context& ctx, pa_tensor* rope, pa_tensor* store) {
     const pa_tensor* a = rope->src[0];
     const int32_t n_dims = pa_param_i(rope, 0);
     const size_t pairs = size_t(n_dims / 2 + (a->ne[0] - n_dims + 1) / 2);
-    const size_t rows = size_t(a->ne[1] * a->ne[2]);
+    const size_t tokens = size_t(a->ne[2]);
     const size_t wx = size_t(ctx.tune().rope_wg);
     ctx.launch(ctx.get_kernel("fused.cl", "k_rope_store", ctx.caps().fp64 ? "-DPA_FP64" : ""),
-               range2(round_up(pairs, wx), rows), range2(wx, 1), ctx.mem(a), shape_of(a), ctx.mem(rope),
+               range2(round_up(pairs, wx), tokens), range2(wx, 1), ctx.mem(a), shape_of(a), ctx.mem(rope),
                shape_of(rope), n_dims, pa_param_i(rope, 1), pa_param_f(rope, 2), pa_param_i(rope, 3),
                ctx.mem(store), shape_of(store).nb, perm, int32_t(store->type == PA_TYPE_F16));
     return true;

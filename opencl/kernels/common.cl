@@ -92,10 +92,23 @@ typedef double rope_real;
 #else
 typedef float rope_real;
 #endif
-inline float2 rope_rotate(float x0, float x1, int p, int pos, float theta, int n_dims) {
+// The angle's cosine and sine, computed once where several heads of a token share the pair
+// (rope.cl: the trigonometry in double is most of a prefill rope's time), and their use.
+typedef struct {
+    rope_real c, s;
+} rope_cs;
+inline rope_cs rope_angle(int p, int pos, float theta, int n_dims) {
     const rope_real angle = (rope_real)pos * pow((rope_real)theta, (rope_real)(-2) * (rope_real)p / (rope_real)n_dims);
-    const rope_real c = cos(angle), s = sin(angle);
-    return (float2)((float)((rope_real)x0 * c - (rope_real)x1 * s), (float)((rope_real)x0 * s + (rope_real)x1 * c));
+    rope_cs r;
+    r.c = cos(angle);
+    r.s = sin(angle);
+    return r;
+}
+inline float2 rope_apply(float x0, float x1, rope_cs r) {
+    return (float2)((float)((rope_real)x0 * r.c - (rope_real)x1 * r.s), (float)((rope_real)x0 * r.s + (rope_real)x1 * r.c));
+}
+inline float2 rope_rotate(float x0, float x1, int p, int pos, float theta, int n_dims) {
+    return rope_apply(x0, x1, rope_angle(p, pos, theta, n_dims));
 }
 
 // rms_norm's factor of one row of ne0 floats (stride nb0): 1 / sqrt(mean of squares + eps), the

@@ -1,6 +1,9 @@
 // elementwise.cl - add, mul (src1 broadcast over src0), scale, silu, swiglu.
 // One work item per element of dst, flat index i0 fastest; every tensor through its own
 // strides, so views and permutes need no copies. Element counts fit in int (checked by host).
+// The *4 kernels: contiguous F32 tensors at 16-byte offsets (the host checks), one float4 of dst
+// per work item, b the same shape or one row repeated; no coordinates to compute (the general
+// kernels' divisions and 64-bit offsets held them at a third of a GPU's memory bandwidth).
 
 #ifndef EW_WG
 #define EW_WG 256 // work-group size the host launches with
@@ -36,6 +39,23 @@ inline float silu_f(float x) { return x / (1.0f + exp(-x)); }
 PA_BINARY_KERNEL(k_add, x + y)
 PA_BINARY_KERNEL(k_mul, x * y)
 PA_BINARY_KERNEL(k_swiglu, silu_f(x) * y)
+
+// n4 float4s of dst; b_row4 > 0: b is one row of b_row4 float4s repeated, else b has dst's shape
+#define PA_BINARY4_KERNEL(NAME, EXPR)                                                                 \
+    kernel void NAME(global const char* a, ulong a_offs, global const char* b, ulong b_offs, int b_row4, \
+                     global char* d, ulong d_offs, int n4) {                                            \
+        const int i = get_global_id(0);                                                                 \
+        if (i >= n4) return;                                                                            \
+        const float4 x = ((global const float4*)(a + a_offs))[i];                                       \
+        const float4 y = ((global const float4*)(b + b_offs))[b_row4 > 0 ? i % b_row4 : i];            \
+        ((global float4*)(d + d_offs))[i] = (EXPR);                                                     \
+    }
+
+inline float4 silu_f4(float4 x) { return (float4)(silu_f(x.s0), silu_f(x.s1), silu_f(x.s2), silu_f(x.s3)); }
+
+PA_BINARY4_KERNEL(k_add4, x + y)
+PA_BINARY4_KERNEL(k_mul4, x * y)
+PA_BINARY4_KERNEL(k_swiglu4, silu_f4(x) * y)
 
 // op: 0 scale (by s), 1 silu
 kernel void k_unary(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global char* d, ulong d_offs,

@@ -19,16 +19,26 @@ void k_rms_norm_mul(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb,
     const int ne0 = (int)a_ne.s0;
 
     const float inv = rms_factor(ar, a_nb.s0, ne0, eps, NORM_WG, scratch);
+    global const char* wr = w + w_offs;
+    if (a_nb.s0 == 4 && d_nb.s0 == 4 && e_nb.s0 == 4 && w_nb0 == 4 && !(((ulong)ar | (ulong)dr | (ulong)er | (ulong)wr) & 15) &&
+        !(ne0 & 3)) { // float4s
+        for (int i = get_local_id(0); i < ne0 / 4; i += NORM_WG) {
+            const float4 y = ((global const float4*)ar)[i] * inv;
+            ((global float4*)dr)[i] = y;
+            ((global float4*)er)[i] = y * ((global const float4*)wr)[i];
+        }
+        return;
+    }
     for (int i = get_local_id(0); i < ne0; i += NORM_WG) {
         const float y = *(global const float*)(ar + (ulong)i * a_nb.s0) * inv;
         *(global float*)(dr + (ulong)i * d_nb.s0) = y;
-        *(global float*)(er + (ulong)i * e_nb.s0) = y * *(global const float*)(w + w_offs + (ulong)i * w_nb0);
+        *(global float*)(er + (ulong)i * e_nb.s0) = y * *(global const float*)(wr + (ulong)i * w_nb0);
     }
 }
 
-// k_rope_store: d = rope(a) as rope.cl's k_rope (common.cl's rope_rotate, PA_FP64), and the same values
-// stored into s (F32 or F16) as cpy does for a permuted view of d: element (c0, c1, c2) of d
-// goes to s at coordinates j_k = c_perm[k]. One work item per pair.
+// k_rope_store: d = rope(a) as rope.cl's k_rope (common.cl's rope_angle, PA_FP64; one work item per
+// pair of a token, for all its heads), and the same values stored into s (F32 or F16) as cpy does
+// for a permuted view of d: element (c0, c1, c2) of d goes to s at coordinates j_k = c_perm[k].
 
 inline void store_to(global char* s, ulong s_offs, ulong4 s_nb, int4 perm, int s_f16, int c0, int c1, int c2,
                      float v) {
@@ -45,31 +55,35 @@ kernel void k_rope_store(global const char* a, ulong a_offs, long4 a_ne, ulong4 
                          long4 d_ne, ulong4 d_nb, int n_dims, int mode, float theta, int n_past, global char* s,
                          ulong s_offs, ulong4 s_nb, int4 perm, int s_f16) {
     const int half_dims = n_dims / 2;
-    const int ne0 = (int)a_ne.s0;
+    const int ne0 = (int)a_ne.s0, n_heads = (int)a_ne.s1;
     const int pairs = half_dims + (ne0 - n_dims + 1) / 2;
     const int p = get_global_id(0);
-    const int r = get_global_id(1); // row: head + H * token
-    if (p >= pairs || r >= (int)(a_ne.s1 * a_ne.s2)) return;
-    const int h = r % (int)a_ne.s1, t = r / (int)a_ne.s1;
-    global const char* ar = a + a_offs + (ulong)h * a_nb.s1 + (ulong)t * a_nb.s2;
-    global char* dr = d + d_offs + (ulong)h * d_nb.s1 + (ulong)t * d_nb.s2;
+    const int t = get_global_id(1); // token
+    if (p >= pairs || t >= (int)a_ne.s2) return;
+    global const char* at = a + a_offs + (ulong)t * a_nb.s2;
+    global char* dt = d + d_offs + (ulong)t * d_nb.s2;
 
     if (p >= half_dims) { // pass-through tail
         const int i = n_dims + 2 * (p - half_dims);
-        for (int e = i; e < min(i + 2, ne0); ++e) {
-            const float v = *(global const float*)(ar + (ulong)e * a_nb.s0);
-            *(global float*)(dr + (ulong)e * d_nb.s0) = v;
-            store_to(s, s_offs, s_nb, perm, s_f16, e, h, t, v);
-        }
+        for (int h = 0; h < n_heads; ++h)
+            for (int e = i; e < min(i + 2, ne0); ++e) {
+                const float v = *(global const float*)(at + (ulong)h * a_nb.s1 + (ulong)e * a_nb.s0);
+                *(global float*)(dt + (ulong)h * d_nb.s1 + (ulong)e * d_nb.s0) = v;
+                store_to(s, s_offs, s_nb, perm, s_f16, e, h, t, v);
+            }
         return;
     }
     const int i0 = mode == 2 ? p : 2 * p;
     const int i1 = mode == 2 ? p + half_dims : 2 * p + 1;
-    const float2 y = rope_rotate(*(global const float*)(ar + (ulong)i0 * a_nb.s0),
-                                 *(global const float*)(ar + (ulong)i1 * a_nb.s0), p, n_past + t, theta, n_dims);
-    const float y0 = y.x, y1 = y.y;
-    *(global float*)(dr + (ulong)i0 * d_nb.s0) = y0;
-    *(global float*)(dr + (ulong)i1 * d_nb.s0) = y1;
-    store_to(s, s_offs, s_nb, perm, s_f16, i0, h, t, y0);
-    store_to(s, s_offs, s_nb, perm, s_f16, i1, h, t, y1);
+    const rope_cs r = rope_angle(p, n_past + t, theta, n_dims);
+    for (int h = 0; h < n_heads; ++h) {
+        global const char* ar = at + (ulong)h * a_nb.s1;
+        global char* dr = dt + (ulong)h * d_nb.s1;
+        const float2 y = rope_apply(*(global const float*)(ar + (ulong)i0 * a_nb.s0),
+                                    *(global const float*)(ar + (ulong)i1 * a_nb.s0), r);
+        *(global float*)(dr + (ulong)i0 * d_nb.s0) = y.x;
+        *(global float*)(dr + (ulong)i1 * d_nb.s0) = y.y;
+        store_to(s, s_offs, s_nb, perm, s_f16, i0, h, t, y.x);
+        store_to(s, s_offs, s_nb, perm, s_f16, i1, h, t, y.y);
+    }
 }

@@ -14,6 +14,11 @@ void k_rms_norm(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, glo
     const int ne0 = (int)a_ne.s0;
 
     const float inv = rms_factor(ar, a_nb.s0, ne0, eps, NORM_WG, scratch);
+    if (a_nb.s0 == 4 && d_nb.s0 == 4 && !(((ulong)ar | (ulong)dr) & 15) && !(ne0 & 3)) { // float4s
+        for (int i = get_local_id(0); i < ne0 / 4; i += NORM_WG)
+            ((global float4*)dr)[i] = ((global const float4*)ar)[i] * inv;
+        return;
+    }
     for (int i = get_local_id(0); i < ne0; i += NORM_WG)
         *(global float*)(dr + (ulong)i * d_nb.s0) = *(global const float*)(ar + (ulong)i * a_nb.s0) * inv;
 }

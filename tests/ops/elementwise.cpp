@@ -75,9 +75,19 @@ case_list binary_cases() {
         shape4 a, b;
     };
     const shapes sh[] = {
-        {{17, 3, 2, 1}, {17, 1, 1, 1}},     {{33, 5, 3, 2}, {33, 5, 3, 2}}, {{1, 1, 1, 1}, {1, 1, 1, 1}},
-        {{16, 4, 6, 2}, {1, 4, 1, 2}},      {{7, 3, 5, 1}, {7, 3, 1, 1}},   {{64, 1, 1, 1}, {32, 1, 1, 1}},
+        {{17, 3, 2, 1}, {17, 1, 1, 1}},
+        {{33, 5, 3, 2}, {33, 5, 3, 2}},
+        {{1, 1, 1, 1}, {1, 1, 1, 1}},
+        {{16, 4, 6, 2}, {1, 4, 1, 2}},
+        {{7, 3, 5, 1}, {7, 3, 1, 1}},
+        {{64, 1, 1, 1}, {32, 1, 1, 1}},
         {{4096, 3, 1, 1}, {4096, 1, 1, 1}},
+        // contiguous F32 rows of whole float4s (the float4 kernels): b of a's shape, one row of b
+        // repeated (a model's norm weight), and rows of 4n + 2 (the general kernel)
+        {{64, 9, 3, 1}, {64, 9, 3, 1}},
+        {{576, 7, 1, 1}, {576, 1, 1, 1}},
+        {{4, 5, 2, 3}, {4, 1, 1, 1}},
+        {{18, 6, 1, 1}, {18, 1, 1, 1}},
     };
     for (int32_t op : {PA_OP_ADD, PA_OP_MUL}) {
         for (const shapes& s : sh)
@@ -90,6 +100,8 @@ case_list binary_cases() {
                                                       PA_TYPE_F16, layout::packed, l));
         }
     }
+    c.push_back(std::make_unique<case_binary>(PA_OP_SWIGLU, shape4{1536, 3, 2, 1}, shape4{1536, 3, 2, 1},
+                                              PA_TYPE_F32, layout::packed, layout::packed));
     for (layout l : all_layouts) {
         c.push_back(std::make_unique<case_binary>(PA_OP_SWIGLU, shape4{35, 7, 2, 1}, shape4{35, 7, 2, 1},
                                                   PA_TYPE_F32, l, layout::packed));
