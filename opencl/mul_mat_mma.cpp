@@ -62,26 +62,18 @@ repack_cache::key weight_key(const pa_tensor* a, const mem_ref& am, size_t bw) {
     return k;
 }
 
-// This product's tile: warps along tokens and along weight rows, local-memory stages (the table's,
-// but two stages for F16 / F32 weights where mmq_f16_stages says so, and the 2 x 4 two-stage tile
-// for K <= mmq_small_k).
-struct mmq_tile {
-    int wn, wm, stages;
-};
-mmq_tile tile_of(const tuning& tu, pa_type t, int64_t K) {
-    if (tu.mmq_small_k > 0 && K <= tu.mmq_small_k) return {2, 4, 2};
-    return {tu.mmq_wn, tu.mmq_wm, !quantized(t) && tu.mmq_f16_stages > 0 ? tu.mmq_f16_stages : tu.mmq_stages};
+// The stages of this product's weight source (tuning.h mmq_f16_stages).
+int stages_of(const tuning& tu, pa_type t) {
+    return !quantized(t) && tu.mmq_f16_stages > 0 ? tu.mmq_f16_stages : tu.mmq_stages;
 }
 
-std::string build_options(const tuning& tu, const pa_tensor* d, const mmq_tile& tile, bool xf32) {
+std::string build_options(const tuning& tu, const pa_tensor* d, bool xf32) {
     const pa_type t = d->src[0]->type;
     const int w = quantized(t) ? int(t) : int(PA_TYPE_F16); // F32 weights go through the f16 copy too
-    std::string o = fmt::format("-DMMQ_W={} -DMMQ_XF32={}", w, xf32 ? 1 : 0);
-    // the tile where it is not the table's (whose values every build of the program gets)
-    if (tile.wn != tu.mmq_wn || tile.wm != tu.mmq_wm || tile.stages != tu.mmq_stages)
-        o += fmt::format(" -DMMQ_WN_P={} -DMMQ_WM_P={} -DMMQ_STAGES_P={}", tile.wn, tile.wm, tile.stages);
-    if (mma_emulated()) o += " -DMMA_EMULATE=1";
-    return o;
+    const int stages = stages_of(tu, t);
+    return fmt::format("-DMMQ_W={} -DMMQ_XF32={}{}{}", w, xf32 ? 1 : 0,
+                       stages != tu.mmq_stages ? fmt::format(" -DMMQ_STAGES_W={}", stages) : "",
+                       mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 
 } // namespace
@@ -110,15 +102,15 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const pa_tensor *a = d->src[0], *b = d->src[1];
     const tuning& tu = ctx.tune();
     const int64_t K = a->ne[0], M = a->ne[1], N = b->ne[1];
-    const mmq_tile tile = tile_of(tu, a->type, K);
-    const size_t bt = size_t(64 * tile.wn), bw = size_t(64 * tile.wm), nt = size_t(32 * tile.wn * tile.wm);
+    const size_t bt = size_t(64 * tu.mmq_wn), bw = size_t(64 * tu.mmq_wm),
+                 nt = size_t(32 * tu.mmq_wn * tu.mmq_wm);
     const size_t kp = round_up(size_t(K), 32), kc = kp / 8, n_kb = kp / 32;
     const size_t mp = round_up(size_t(M), bw);
     const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
     // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic;
     // three stages only take the copy)
-    const bool xf32 = direct_b(ctx, b) && M < tu.mmq_x16_min_m && tile.stages == 2;
-    const std::string opts = build_options(tu, d, tile, xf32);
+    const bool xf32 = direct_b(ctx, b) && M < tu.mmq_x16_min_m && stages_of(tu, a->type) == 2;
+    const std::string opts = build_options(tu, d, xf32);
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
     // weights: W16, or WQ + WS; those the runtime uploaded once (PARAM) are repacked once

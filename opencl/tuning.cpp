@@ -31,7 +31,6 @@ constexpr tuning_field fields[] = {
     {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma.cl", "MMQ_WM"},
     {"mmq_stages", &tuning::mmq_stages, "mul_mat_mma.cl", "MMQ_STAGES"},
     {"mmq_f16_stages", &tuning::mmq_f16_stages, "", "", 0},
-    {"mmq_small_k", &tuning::mmq_small_k, "", "", 0},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
@@ -106,11 +105,9 @@ const std::vector<vendor_entry>& table() {
         // with O += P V's loop over keys unrolled fully and the cap at 168 (32.3 / 32.5 in one
         // call against 29.7 / 29.9; unrolled 8 / 16 times 31.8 / 32.1 at 168, fully at 164 / 166
         // / 172 / uncapped 31.6 / 31.5 / 28.2 / 28.0: bench/results/h200-2026-12-02-d)
-        // SmolLM2's products (K 576 and 1536, 8K tokens, Q4_1): the 2 x 4 two-stage tile, b read as
-        // F32, 0.567 ms a layer's seven against 0.763 for the 2 x 2 three-stage tile with the f16
-        // copy (1 x 4: 0.586; Llama-3-8B's K = 4096: equal for k/v, 11% slower for q/o); rms_norm
-        // with 64 items a row (576 floats: 15.8 / 20.5 us against 21.4 / 27.1 with 128, alone / with
-        // its mul; bench/results/h200-2026-12-02-e, call 3).
+        // rms_norm with 64 items a row (H200, SmolLM2-shaped prefill, 576 floats a row: 15.8 / 20.5 us
+        // against 21.4 / 27.1 with 128, alone / with its mul; 32: 15.1 / 18.4, 256: 32.3 / 41.0;
+        // bench/results/h200-2026-12-02-e, call 3).
         {"nvidia",
          {{"mvq_lanes", 8},
           {"mvq_wg", 128},
@@ -118,7 +115,6 @@ const std::vector<vendor_entry>& table() {
           {"mmq_wm", 2},
           {"mmq_stages", 3},
           {"mmq_f16_stages", 2},
-          {"mmq_small_k", 1536},
           {"norm_wg", 64},
           {"fat_variant", 7},
           {"fat_unroll_pv", 32},

@@ -34,10 +34,6 @@ struct tuning {
     // the stages where the weights are F16 or F32 (their tiles loaded by cp.async, no
     // dequantization), 0: mmq_stages. Two stages read b as F32 where they can (no f16 copy)
     int mmq_f16_stages = 0;
-    // products with K <= this (a small model's hidden size) take the 2 x 4 tile with two stages,
-    // b read as F32: a few k-steps leave a third stage's pipeline half empty, and the f16 copy of
-    // b costs a large part of such a product; 0: none
-    int mmq_small_k = 0;
     // columns of b from which F16/quantized a runs on tensor cores: just past the decode products
     // (mv_max_n); the path below dequantizes every weight to F32 for CLBlast on each call (H200,
     // Llama-3-8B shape, 16 columns: 3x slower)

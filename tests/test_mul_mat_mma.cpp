@@ -247,20 +247,6 @@ TEST(MulMatMma, StagesPerWeightSourceMatchTheReferences) {
                 {{PA_TYPE_F16, 160, 70, 40}, {PA_TYPE_Q4_1, 64, 130, 70, {1, 1}, {2, 1}}});
 }
 
-// Products with K <= mmq_small_k take the 2 x 4 two-stage tile (b read as F32 where its rows allow)
-// beside the table's 2 x 2 three-stage one (NVIDIA's entry): K at, below and above the bound,
-// every weight source, partial tiles, b padded (then through X16 with two stages).
-TEST(MulMatMma, SmallKTileBesideTheTablesMatchesTheReferences) {
-    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=3,mmq_f16_stages=2,mmq_small_k=64",
-                {{PA_TYPE_Q4_1, 64, 300, 130},
-                 {PA_TYPE_Q4_0, 32, 70, 45},
-                 {PA_TYPE_Q8_0, 96, 150, 140}, // above: the table's tile
-                 {PA_TYPE_F16, 64, 77, 33},
-                 {PA_TYPE_F32, 33, 40, 20, {1, 1}, {2, 1}},
-                 {PA_TYPE_Q4_0, 64, 9, 40, {2, 1}, {2, 1}, layout::padded, layout::packed},
-                 {PA_TYPE_Q4_1, 64, 40, 70, {2, 1}, {2, 1}, layout::packed, layout::padded}});
-}
-
 // Weights the runtime keeps on the device (PA_FLAG_PARAM) are repacked once and the copy reused
 // (opencl/repack_cache.h): rounds 1 and 2 use it with new activations; before round 3 the weights
 // change and the scheduler forgets them (their buffer goes back to the pool, to be reused for the

@@ -41,8 +41,8 @@
 //
 // Tuning macros (-D, tuning.h): MMQ_WN (1, 2, 4), MMQ_WM (2, 4), MMQ_STAGES (2, 3); the stages of
 // both tiles fill 4 KiB x (MMQ_WN + MMQ_WM) x MMQ_STAGES <= 48 KiB; host-chosen: MMQ_W the weight
-// source, MMQ_XF32 (two stages only), MMQ_WN_P, MMQ_WM_P, MMQ_STAGES_P (this product's tile where
-// it is not the table's: F16 weights' stages, tuning key mmq_f16_stages; small K, mmq_small_k).
+// source, MMQ_XF32 (two stages only), MMQ_STAGES_W (the stages of this weight source where they
+// differ from the table's MMQ_STAGES: F16 tiles, tuning key mmq_f16_stages).
 
 #ifndef MMQ_WN
 #define MMQ_WN 2
@@ -59,13 +59,9 @@
 #ifndef MMQ_STAGES
 #define MMQ_STAGES 2
 #endif
-#ifdef MMQ_STAGES_P
-#undef MMQ_WN
-#undef MMQ_WM
+#ifdef MMQ_STAGES_W
 #undef MMQ_STAGES
-#define MMQ_WN MMQ_WN_P
-#define MMQ_WM MMQ_WM_P
-#define MMQ_STAGES MMQ_STAGES_P
+#define MMQ_STAGES MMQ_STAGES_W
 #endif
 
 #define BT (64 * MMQ_WN)            // tokens per tile
