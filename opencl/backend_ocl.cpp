@@ -64,10 +64,13 @@ void* opencl_backend::alloc(size_t bytes) {
 }
 
 void opencl_backend::release(void* handle) noexcept {
-    if (handle) ctx_.internals().pool->give_back(static_cast<device_buffer*>(handle));
+    if (!handle) return;
+    ctx_.internals().mmq_x16.forget(); // its key names the buffer's cl_mem, which may be reused
+    ctx_.internals().pool->give_back(static_cast<device_buffer*>(handle));
 }
 
 void opencl_backend::write(void* handle, size_t offset, const void* src, size_t bytes) {
+    ctx_.internals().mmq_x16.forget(); // the bytes it was made from may change
     ctx_.internals().pool->write(as_buffer(handle), offset, src, bytes);
 }
 
@@ -86,6 +89,13 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
             if (std::uncaught_exceptions() > uncaught) ctx.discard_deferred_checks();
         }
     } guard{ctx_};
+    // the f16 copy of activations that products share lives within one call (x16_copy.h)
+    x16_keeper& x16 = ctx_.internals().mmq_x16;
+    x16.forget();
+    struct forget_at_exit {
+        x16_keeper& k;
+        ~forget_at_exit() { k.forget(); }
+    } x16_guard{x16};
     int next_flush = nodes_per_flush;
     for (int i = 0; i < n_nodes; ++i) {
         if (i >= next_flush) { // hand the device what is enqueued so far while the rest is
@@ -99,11 +109,15 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
                                     shape_string(node), node->name),
                         PA_ERR_UNSUPPORTED);
         if (const int fused = run_fused(ctx_, nodes + i, n_nodes - i); fused > 0) {
+            for (int j = i; j < i + fused; ++j)
+                x16.written(ctx_, nodes[j]);
             i += fused - 1; // they ran in one launch (fused.h)
-        } else if (node->op >= PA_OP_FIRST_DYNAMIC) {
-            find_op_impl(node->op)->compute(ctx_, node);
         } else {
-            find_builtin_op(node->op)->compute(ctx_, node);
+            if (node->op >= PA_OP_FIRST_DYNAMIC)
+                find_op_impl(node->op)->compute(ctx_, node);
+            else
+                find_builtin_op(node->op)->compute(ctx_, node);
+            x16.written(ctx_, node);
         }
         if (sync_each_node_) {
             const cl_int rc = clFinish(ctx_.queue());

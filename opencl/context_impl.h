@@ -13,6 +13,7 @@
 #include "program_cache.h"
 #include "repack_cache.h"
 #include "tuning.h"
+#include "x16_copy.h"
 
 namespace pa::ocl {
 
@@ -33,6 +34,7 @@ struct device_context::impl {
     mem_handle counters; // device_context::counters
     size_t counters_n = 0;
     repack_cache mmq_weights; // mul_mat_mma's repacked PARAM weights (used under the backend's compute lock)
+    x16_keeper mmq_x16;       // mul_mat_mma's f16 copy of the last activations (same lock)
     struct kept_entry {
         std::string kind;
         std::vector<std::byte> bytes;

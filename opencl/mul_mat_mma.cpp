@@ -1,7 +1,7 @@
 // mul_mat_mma.cpp - host side of the tensor-core GEMM (kernels/mul_mat_mma.cl): which nodes
 // take it, the operands (quantized weights repacked per block column, F16/F32 weights copied to
 // f16; b read as F32 by the GEMM kernel where its rows allow, else copied to f16 in chunks of
-// tokens), the launches.
+// tokens, a copy of all of b kept for the next products of the same b: x16_copy.h), the launches.
 #include "mul_mat_mma.h"
 
 #include <algorithm>
@@ -159,6 +159,13 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const size_t token_bytes = kp * 2 * slices_b;
     const size_t chunk = std::min(round_up(size_t(N), bt),
                                   std::max(bt, (size_t(tu.mmq_chunk_mib) << 20) / token_bytes / bt * bt));
+    const size_t np_all = round_up(size_t(N), bt);
+    const bool keep = tu.mmq_keep_x16 && chunk == np_all; // one launch's copy of all of b
+    x16_keeper& kept_x = ctx.internals().mmq_x16;
+    if (const x16_copy* k = keep ? kept_x.find(ctx, b, np_all, kp) : nullptr) {
+        const cl_ulong4 x_nb = {{2, kp * 2, np_all * kp * 2, size_t(b2) * np_all * kp * 2}};
+        return run(k->x.mem(), 0, x_nb, 0, size_t(N));
+    }
     scratch x = ctx.temp(chunk * token_bytes);
     cl_kernel prep_x = ctx.get_kernel(program, "k_mmq_prep_f16", opts);
     for (size_t n0 = 0; n0 < size_t(N); n0 += chunk) {
@@ -171,6 +178,7 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
         const cl_ulong4 x_nb = {{2, kp * 2, np * kp * 2, size_t(b2) * np * kp * 2}};
         run(x.mem(), 0, x_nb, n0, nc);
     }
+    if (keep) kept_x.keep(ctx, b, np_all, kp, std::move(x));
 }
 
 } // namespace pa::ocl

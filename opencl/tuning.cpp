@@ -35,6 +35,7 @@ constexpr tuning_field fields[] = {
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
     {"mmq_chunk_mib", &tuning::mmq_chunk_mib, "", ""},
+    {"mmq_keep_x16", &tuning::mmq_keep_x16, "", "", 0},
     {"mmq_cache_mib", &tuning::mmq_cache_mib, "", "", 0},
     {"ew_wg", &tuning::ew_wg, "elementwise.cl", "EW_WG"},
     {"norm_wg", &tuning::norm_wg, "norm.cl", "NORM_WG"},

@@ -41,6 +41,7 @@ struct tuning {
     int mmq_f32_min_n = 1 << 30; // the same for F32 a (rounded to f16 on the way; default never)
     int mmq_x16_min_m = 1 << 30; // rows of a from which b is copied to f16 first (else read as F32)
     int mmq_chunk_mib = 512;     // scratch for the f16 copy of b: columns per launch
+    int mmq_keep_x16 = 1;        // 1: products of the same b in one compute() share its f16 copy
     // repacked PARAM weights kept between calls, at most this and an eighth of the device's memory
     int mmq_cache_mib = 4096;
     int ew_wg = 256;      // elementwise.cl work-group size

@@ -282,6 +282,46 @@ TEST(MulMatMma, ParamWeightsAreRepackedOnceAndDroppedWithTheirBuffer) {
     }
 }
 
+// Products of one b in one graph share its f16 copy (x16_copy.h) until a node writes over b: q and
+// k read x, then a cpy writes y into x's storage and v reads it (the same buffer, offset and
+// shape as x: only the write tells the kept copy is stale), then o reads x once more. Every
+// product against the f16 reference of the values it must have seen, the copy kept and not.
+TEST(MulMatMma, ProductsOfOneInputShareItsCopyUntilItIsWritten) {
+    for (const char* keep : {"mmq_keep_x16=1", "mmq_keep_x16=0"}) {
+        SCOPED_TRACE(keep);
+        std::unique_ptr<pa::backend> ocl = open_ocl(std::string("mmq_wn=2,mmq_wm=2,mmq_stages=3,") + keep);
+        if (!ocl) GTEST_SKIP() << "no OpenCL device";
+        const mm_case c{PA_TYPE_Q4_0, 96, 70, 40};
+        pa::context ctx;
+        std::vector<pa::tensor*> w;
+        for (const char* name : {"wq", "wk", "wv", "wo"})
+            w.push_back(pa::test::make_input(ctx, c.type, {c.K, c.M, 1, 1}, layout::packed, name));
+        pa::tensor* x = pa::test::make_input(ctx, PA_TYPE_F32, {c.K, c.N, 1, 1}, layout::packed, "x");
+        pa::tensor* y = pa::test::make_input(ctx, PA_TYPE_F32, {c.K, c.N, 1, 1}, layout::packed, "y");
+        pa::tensor* q = pa::mul_mat(ctx, w[0], x);
+        pa::tensor* k = pa::mul_mat(ctx, w[1], x);
+        pa::tensor* x2 = pa::cpy(ctx, y, x);
+        pa::tensor* v = pa::mul_mat(ctx, w[2], x2);
+        pa::tensor* o = pa::mul_mat(ctx, w[3], x2);
+        const pa::graph g = pa::build_forward({q, k, v, o});
+        std::mt19937 rng(5);
+        for (pa::tensor* leaf : g.leafs)
+            pa::test::set_values(leaf, pa::test::random_values(size_t(pa::nelements(leaf)), rng()));
+        const std::vector<float> xv = input_values(x), yv = input_values(y);
+        const env_guard mma("PA_MMA", mma_mode());
+        pa::scheduler s({ocl.get(), env().cpu.get()});
+        s.compute(g);
+        const std::pair<pa::tensor*, const std::vector<float>*> expect[] = {
+            {q, &xv}, {k, &xv}, {v, &yv}, {o, &yv}};
+        for (size_t i = 0; i < 4; ++i) {
+            EXPECT_EQ(s.assigned_backend(expect[i].first), 0) << "product " << i;
+            const double e = pa::test::nmse(pa::test::get_values(expect[i].first),
+                                            reference_f16(c, input_values(w[i]), *expect[i].second));
+            EXPECT_LE(e, 5e-9) << "product " << i << " did not see the values of its b";
+        }
+    }
+}
+
 // X16 in several launches of at most mmq_chunk_mib each (1 MiB = 128 tokens of K = 2048 in two
 // slices here): each launch's tokens land at their own columns.
 TEST(MulMatMma, TokensInSeveralLaunchesMatchTheReferences) {
