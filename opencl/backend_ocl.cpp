@@ -64,13 +64,10 @@ void* opencl_backend::alloc(size_t bytes) {
 }
 
 void opencl_backend::release(void* handle) noexcept {
-    if (!handle) return;
-    ctx_.internals().mmq_x16.forget(); // its key names the buffer's cl_mem, which may be reused
-    ctx_.internals().pool->give_back(static_cast<device_buffer*>(handle));
+    if (handle) ctx_.internals().pool->give_back(static_cast<device_buffer*>(handle));
 }
 
 void opencl_backend::write(void* handle, size_t offset, const void* src, size_t bytes) {
-    ctx_.internals().mmq_x16.forget(); // the bytes it was made from may change
     ctx_.internals().pool->write(as_buffer(handle), offset, src, bytes);
 }
 
@@ -89,7 +86,8 @@ void opencl_backend::compute(pa_tensor* const* nodes, int n_nodes) {
             if (std::uncaught_exceptions() > uncaught) ctx.discard_deferred_checks();
         }
     } guard{ctx_};
-    // the f16 copy of activations that products share lives within one call (x16_copy.h)
+    // the f16 copy of activations that products share lives within one call (x16_copy.h), under
+    // compute_mu_: host writes and buffer releases happen between calls, when none is kept
     x16_keeper& x16 = ctx_.internals().mmq_x16;
     x16.forget();
     struct forget_at_exit {

@@ -2,8 +2,9 @@
 // the next products that read the same activations in one compute() call: a layer's q, k and v
 // products share their input, and so do gate and up, so one conversion serves them (the copy costs
 // 14 us of a 64 us product at SmolLM2's width, 56 us at Llama-3-8B's, 8K tokens). Dropped when a
-// node writes over any byte of the activations it was made from, at every compute() call's start
-// and end, and at every host write (backend_ocl.cpp), so a kept copy is never stale.
+// node writes over any byte of the activations it was made from, and at every compute() call's
+// start and end (backend_ocl.cpp: host writes and buffer releases come between calls, when none
+// is kept), so a kept copy is never stale.
 #pragma once
 
 #include <array>
