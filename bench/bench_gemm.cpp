@@ -2,8 +2,9 @@
 // time (random weights of each type x F32 activations), on the tensor-core path
 // (opencl/mul_mat_mma.*) and on the path without it ($PA_MMA=0: CLBlast SGEMM, on weights
 // dequantized to F32 for the other types). TFLOP/s = 2 M N K / time; the time is the scheduler's
-// for the node (inputs resident; the f16 conversion of the activations and the weight repacking
-// included). Where both paths ran, the tensor-core record carries the NMSE of its result against
+// for the node, waited for on its own (inputs resident; the f16 conversion of the activations and
+// each launch's host enqueue included; the weights are PARAM, so their repack happens once, in the
+// untimed first run). Where both paths ran, the tensor-core record carries the NMSE of its result against
 // the CLBlast one (a check at sizes the op tests do not reach). GB/s = the bytes a product must
 // move at least once (weights, activations, result) over its time, beside the device's copy rate
 // in the same run (a contiguous copy of --copy-mib MiB: bytes read + written over its time): for
