@@ -166,6 +166,7 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
         const cl_ulong4 x_nb = {{2, kp * 2, np_all * kp * 2, size_t(b2) * np_all * kp * 2}};
         return run(k->x.mem(), 0, x_nb, 0, size_t(N));
     }
+    kept_x.forget(); // another b: the kept copy's buffer goes back to the pool, free for this one
     scratch x = ctx.temp(chunk * token_bytes);
     cl_kernel prep_x = ctx.get_kernel(program, "k_mmq_prep_f16", opts);
     for (size_t n0 = 0; n0 < size_t(N); n0 += chunk) {
