@@ -157,15 +157,16 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
 
     // b through X16, at most mmq_chunk_mib per launch (whole token tiles)
     const size_t token_bytes = kp * 2 * slices_b;
-    const size_t chunk = std::min(round_up(size_t(N), bt),
-                                  std::max(bt, (size_t(tu.mmq_chunk_mib) << 20) / token_bytes / bt * bt));
     const size_t np_all = round_up(size_t(N), bt);
+    const size_t chunk =
+        std::min(np_all, std::max(bt, (size_t(tu.mmq_chunk_mib) << 20) / token_bytes / bt * bt));
+    const auto x16_nb = [&](size_t np) { // X16's byte strides for np (padded) tokens
+        return cl_ulong4{{2, kp * 2, np * kp * 2, size_t(b2) * np * kp * 2}};
+    };
     const bool keep = tu.mmq_keep_x16 && chunk == np_all; // one launch's copy of all of b
     x16_keeper& kept_x = ctx.internals().mmq_x16;
-    if (const x16_copy* k = keep ? kept_x.find(ctx, b, np_all, kp) : nullptr) {
-        const cl_ulong4 x_nb = {{2, kp * 2, np_all * kp * 2, size_t(b2) * np_all * kp * 2}};
-        return run(k->x.mem(), 0, x_nb, 0, size_t(N));
-    }
+    if (const x16_copy* k = keep ? kept_x.find(ctx, b, np_all, kp) : nullptr)
+        return run(k->x.mem(), 0, x16_nb(np_all), 0, size_t(N));
     kept_x.forget(); // another b: the kept copy's buffer goes back to the pool, free for this one
     scratch x = ctx.temp(chunk * token_bytes);
     cl_kernel prep_x = ctx.get_kernel(program, "k_mmq_prep_f16", opts);
@@ -176,8 +177,7 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
         ctx.launch(prep_x, range2(round_up(np * kc, prep_wg), slices_b), range2(prep_wg, 1),
                    mem_ref{bm.mem, bm.offs + n0 * b->nb[1]}, shape_of(&bc), int32_t(0), x.mem(), int32_t(np),
                    int32_t(kc));
-        const cl_ulong4 x_nb = {{2, kp * 2, np * kp * 2, size_t(b2) * np * kp * 2}};
-        run(x.mem(), 0, x_nb, n0, nc);
+        run(x.mem(), 0, x16_nb(np), n0, nc);
     }
     if (keep) kept_x.keep(ctx, b, np_all, kp, std::move(x));
 }
