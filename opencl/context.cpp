@@ -32,6 +32,9 @@ std::string common_source() {
 constexpr std::pair<std::string_view, std::string_view> program_pieces[] = {
     {"flash_attn_mma.cl", "mma_ptx.cl"}, // the inline-PTX tensor-core helpers (and their emulation)
     {"mul_mat_mma.cl", "mma_ptx.cl"},
+    {"mul_mat_mma.cl", "mmq_common.cl"}, // the GEMMs' geometry, activation tiles, results
+    {"mul_mat_mma_rq.cl", "mma_ptx.cl"},
+    {"mul_mat_mma_rq.cl", "mmq_common.cl"},
     {"flash_attn_tiled.cl", "flash_attn_tiled_common.cl"}, // options' defaults, K / V loads
     {"flash_attn_tiled_q.cl", "flash_attn_tiled_common.cl"},
 };

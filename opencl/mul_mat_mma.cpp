@@ -1,7 +1,8 @@
-// mul_mat_mma.cpp - host side of the tensor-core GEMM (kernels/mul_mat_mma.cl): which nodes
-// take it, the operands (quantized weights repacked per block column, F16/F32 weights copied to
-// f16; b read as F32 by the GEMM kernel where its rows allow, else copied to f16 in chunks of
-// tokens, a copy of all of b kept for the next products of the same b: x16_copy.h), the launches.
+// mul_mat_mma.cpp - host side of the tensor-core GEMMs (kernels/mul_mat_mma.cl; quantized weights
+// dequantized in registers: kernels/mul_mat_mma_rq.cl): which nodes take them, the operands
+// (quantized weights repacked per block column, F16/F32 weights copied to f16; b read as F32 by
+// the GEMM kernel where its rows allow, else copied to f16 in chunks of tokens, a copy of all of b
+// kept for the next products of the same b: x16_copy.h), the launches.
 #include "mul_mat_mma.h"
 
 #include <algorithm>
@@ -16,6 +17,7 @@ namespace pa::ocl {
 namespace {
 
 constexpr const char* program = "mul_mat_mma.cl";
+constexpr const char* program_rq = "mul_mat_mma_rq.cl";
 constexpr size_t prep_wg = 256; // work-group size of the prep kernels
 
 bool quantized(pa_type t) {
@@ -28,6 +30,26 @@ size_t quant_bytes(pa_type t) {
 }
 size_t scale_bytes(pa_type t) {
     return t == PA_TYPE_Q4_1 ? 8 : 4;
+}
+
+// mul_mat_mma_rq.cl's piece of one 32-k block of a 64-row group (GB words), in bytes.
+size_t rq_piece_bytes(pa_type t) {
+    const size_t quant_words = t == PA_TYPE_Q8_0 ? 16 * 32 : 8 * 32, scale_rows = t == PA_TYPE_Q4_1 ? 4 : 2;
+    return (quant_words + scale_rows * 32) * 4;
+}
+
+// The local-memory stages of mul_mat_mma_rq.cl for this weight type: mmq_rq_stages, fewer where
+// they would not fit the device's local memory (each: bt tokens of f16 activations, wm pieces);
+// 0 where it does not run (mmq_wreg 0, weights not quantized, not even two stages fit).
+int rq_stages(const device_context& ctx, pa_type t) {
+    const tuning& tu = ctx.tune();
+    if (!tu.mmq_wreg || !quantized(t)) return 0;
+    const uint64_t stage = uint64_t(64 * tu.mmq_wn) * 64 + uint64_t(tu.mmq_wm) * rq_piece_bytes(t);
+    const uint64_t emu =
+        mma_emulated() ? uint64_t(tu.mmq_wn * tu.mmq_wm) * 32 * 6 * 4 : 0; // mma_ptx.cl's area
+    const uint64_t room = ctx.caps().local_mem > emu ? ctx.caps().local_mem - emu : 0;
+    const int fit = int(std::min<uint64_t>(room / stage, 8));
+    return fit >= 2 ? std::min(tu.mmq_rq_stages, fit) : 0;
 }
 
 bool all_multiple(const pa_tensor* t, size_t offs, size_t m) {
@@ -65,6 +87,11 @@ repack_cache::key weight_key(const pa_tensor* a, const mem_ref& am, size_t bw) {
 // The stages of this product's weight source (tuning.h mmq_f16_stages).
 int stages_of(const tuning& tu, pa_type t) {
     return !quantized(t) && tu.mmq_f16_stages > 0 ? tu.mmq_f16_stages : tu.mmq_stages;
+}
+
+std::string build_options_rq(pa_type t, int stages) {
+    return fmt::format("-DMMQ_W={} -DRQ_STAGES={}{}", int(t), stages,
+                       mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 
 std::string build_options(const tuning& tu, const pa_tensor* d, bool xf32) {
@@ -107,20 +134,28 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const size_t kp = round_up(size_t(K), 32), kc = kp / 8, n_kb = kp / 32;
     const size_t mp = round_up(size_t(M), bw);
     const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
+    // weights dequantized in registers (b through X16), or mul_mat_mma.cl
+    const int stages_rq = rq_stages(ctx, a->type);
     // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic;
     // three stages only take the copy)
-    const bool xf32 = direct_b(ctx, b) && M < tu.mmq_x16_min_m && stages_of(tu, a->type) == 2;
+    const bool xf32 = !stages_rq && direct_b(ctx, b) && M < tu.mmq_x16_min_m && stages_of(tu, a->type) == 2;
     const std::string opts = build_options(tu, d, xf32);
+    const std::string opts_rq = stages_rq ? build_options_rq(a->type, stages_rq) : "";
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
     // weights: W16, or WQ + WS; those the runtime uploaded once (PARAM) are repacked once
     repack_cache& kept = ctx.internals().mmq_weights;
-    const repack_cache::key wkey = weight_key(a, am, bw);
+    const repack_cache::key wkey = weight_key(a, am, stages_rq ? (bw | 1) : bw); // odd: WR
     const bool param = (a->flags & PA_FLAG_PARAM) && a->buffer;
     const repack_cache::entry* cached = param ? kept.find(wkey) : nullptr;
     scratch w, ws;
     if (!cached) {
-        if (quantized(a->type)) {
+        if (stages_rq) {
+            w = ctx.temp(slices_a * n_kb * (mp / 64) * rq_piece_bytes(a->type));
+            ctx.launch(ctx.get_kernel(program_rq, "k_mmq_prep_r", opts_rq),
+                       range2(round_up(mp * n_kb, prep_wg), slices_a), range2(prep_wg, 1), am, shape_of(a),
+                       w.mem(), int32_t(mp), int32_t(n_kb));
+        } else if (quantized(a->type)) {
             w = ctx.temp(slices_a * n_kb * mp * quant_bytes(a->type));
             ws = ctx.temp(slices_a * n_kb * mp * scale_bytes(a->type));
             ctx.launch(ctx.get_kernel(program, "k_mmq_prep_q", opts),
@@ -142,16 +177,23 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const cl_mem w_mem = cached ? cached->a.mem() : w.mem();
     const cl_mem ws_mem = cached ? cached->b.mem() : ws.mem();
 
-    cl_kernel gemm = ctx.get_kernel(program, "k_mmq", opts);
+    cl_kernel gemm =
+        stages_rq ? ctx.get_kernel(program_rq, "k_mmq_rq", opts_rq) : ctx.get_kernel(program, "k_mmq", opts);
     const int32_t tiles_w = int32_t(mp / bw);
     const int32_t b2 = int32_t(b->ne[2]), r2 = int32_t(b->ne[2] / a->ne[2]),
                   r3 = int32_t(b->ne[3] / a->ne[3]);
     const auto run = [&](cl_mem x, uint64_t x_offs, cl_ulong4 x_nb, size_t n0, size_t nc) {
-        const size_t tiles = ceil_div(nc, bt) * size_t(tiles_w);
-        ctx.launch(gemm, range2(tiles * nt, slices_b), range2(nt, 1), x, x_offs, x_nb, int32_t(n_kb), w_mem,
-                   ws_mem ? ws_mem : w_mem, int32_t(mp), int32_t(kc), dm.mem,
-                   uint64_t(dm.offs + n0 * d->nb[1]), shape_of(d).nb, int32_t(dst_vec2(ctx, d) ? 1 : 0),
-                   int32_t(nc), int32_t(M), tiles_w, b2, r2, r3, int32_t(a->ne[2]));
+        const nd_range global = range2(ceil_div(nc, bt) * size_t(tiles_w) * nt, slices_b),
+                       local = range2(nt, 1);
+        const uint64_t d_offs = dm.offs + n0 * d->nb[1];
+        const int32_t d_vec2 = dst_vec2(ctx, d) ? 1 : 0;
+        if (stages_rq)
+            return ctx.launch(gemm, global, local, x, x_offs, x_nb, int32_t(n_kb), w_mem, int32_t(mp / 64),
+                              dm.mem, d_offs, shape_of(d).nb, d_vec2, int32_t(nc), int32_t(M), tiles_w, b2,
+                              r2, r3, int32_t(a->ne[2]));
+        ctx.launch(gemm, global, local, x, x_offs, x_nb, int32_t(n_kb), w_mem, ws_mem ? ws_mem : w_mem,
+                   int32_t(mp), int32_t(kc), dm.mem, d_offs, shape_of(d).nb, d_vec2, int32_t(nc), int32_t(M),
+                   tiles_w, b2, r2, r3, int32_t(a->ne[2]));
     };
     if (xf32) return run(bm.mem, bm.offs, shape_of(b).nb, 0, size_t(N));
 

@@ -28,9 +28,13 @@ constexpr tuning_field fields[] = {
     {"blas_min_n", &tuning::blas_min_n, "", ""},
     {"dequant_chunk_mib", &tuning::dequant_chunk_mib, "", ""},
     {"mmq_wn", &tuning::mmq_wn, "mul_mat_mma.cl", "MMQ_WN"},
+    {"mmq_wn", &tuning::mmq_wn, "mul_mat_mma_rq.cl", "MMQ_WN"},
     {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma.cl", "MMQ_WM"},
+    {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma_rq.cl", "MMQ_WM"},
     {"mmq_stages", &tuning::mmq_stages, "mul_mat_mma.cl", "MMQ_STAGES"},
     {"mmq_f16_stages", &tuning::mmq_f16_stages, "", "", 0},
+    {"mmq_wreg", &tuning::mmq_wreg, "", "", 0},
+    {"mmq_rq_stages", &tuning::mmq_rq_stages, "", ""},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
@@ -52,6 +56,7 @@ constexpr tuning_field fields[] = {
     {"fat_maxrreg", &tuning::fat_maxrreg, "flash_attn_tiled_q.cl", register_cap_option, 0},
     {"mvq_maxrreg", &tuning::mvq_maxrreg, "mul_mv_q.cl", register_cap_option, 0},
     {"mmq_maxrreg", &tuning::mmq_maxrreg, "mul_mat_mma.cl", register_cap_option, 0},
+    {"mmq_maxrreg", &tuning::mmq_maxrreg, "mul_mat_mma_rq.cl", register_cap_option, 0},
     {"mma_maxrreg", &tuning::mma_maxrreg, "flash_attn_mma.cl", register_cap_option, 0},
     {"mma_maxrreg", &tuning::mma_maxrreg, "flash_attn_mma_sparse.cl", register_cap_option, 0},
     {"mvq_lanes", &tuning::mvq_lanes, "", ""},
@@ -247,6 +252,8 @@ tuning tuning_for(const device_caps& dev) {
         (t.mmq_wn + t.mmq_wm) * t.mmq_f16_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3 "
                     "(mmq_f16_stages 0, 2 or 3), (mmq_wn + mmq_wm) x mmq_stages <= 12");
+    if (t.mmq_wreg > 1 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5)
+        throw error("OpenCL tuning: mmq_wreg must be 0 or 1, mmq_rq_stages 2 to 5");
     return t;
 }
 

@@ -234,6 +234,36 @@ TEST(MulMatMma, ThreeStagesMatchTheReferences) {
                  {PA_TYPE_Q4_0, 224, 129, 200, {2, 1}, {2, 1}, layout::padded, layout::packed}});
 }
 
+// Quantized weights dequantized in registers (mmq_wreg 1: mul_mat_mma_rq.cl, its own repacked
+// layout, b always through X16): every quantized type at odd shapes (partial tiles on both sides,
+// one k-step, a long K, broadcast batches, padded and permuted weights) with the device's tile and
+// four stages; then 2, 3 and 5 stages with fewer k-steps than stages (the loads past the end) and
+// more, and the other tile shapes (1 x 4 and 4 x 2 warps: 1 to 8 activation chunks and 1 to 3
+// weight chunks a work-item, the last ones partly).
+TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
+    std::vector<mm_case> cases;
+    for (pa_type t : {PA_TYPE_Q4_0, PA_TYPE_Q4_1, PA_TYPE_Q8_0}) {
+        cases.push_back({t, 96, 300, 130});
+        cases.push_back({t, 32, 77, 33});                 // one k-step, odd M
+        cases.push_back({t, 64, 40, 20, {2, 1}, {4, 3}}); // a broadcast over b's slices
+        cases.push_back({t, 96, 9, 40, {2, 1}, {2, 1}, layout::padded, layout::packed});
+    }
+    cases.push_back({PA_TYPE_Q4_0, 1024, 70, 45}); // a long K
+    cases.push_back({PA_TYPE_Q8_0, 64, 33, 50, {2, 1}, {2, 1}, layout::permuted, layout::permuted});
+    cases.push_back({PA_TYPE_Q4_1, 96, 40, 70, {2, 1}, {2, 1}, layout::packed, layout::padded});
+    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=4", cases);
+    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=2",
+                {{PA_TYPE_Q4_1, 160, 130, 70}, {PA_TYPE_Q8_0, 32, 70, 20}});
+    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=3",
+                {{PA_TYPE_Q4_0, 64, 150, 140}, {PA_TYPE_Q8_0, 224, 129, 200, {2, 1}, {2, 1}}});
+    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=5",
+                {{PA_TYPE_Q4_0, 96, 150, 140}, {PA_TYPE_Q4_1, 256, 70, 40}});
+    check_cases("mmq_wreg=1,mmq_wn=1,mmq_wm=4,mmq_rq_stages=3",
+                {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
+    check_cases("mmq_wreg=1,mmq_wn=4,mmq_wm=2,mmq_rq_stages=2",
+                {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
+}
+
 // Another stage count for F16 / F32 weights than for quantized ones (mmq_f16_stages, NVIDIA's
 // entry: three stages through X16 for quantized weights, two reading b as F32 for F16): both
 // in one table, each weight source on its own path.

@@ -169,6 +169,29 @@ TEST(OpenclTuning, GemmStagesFitLocalMemoryAndTheRepackCacheMayBeOff) {
     }
 }
 
+// The GEMM of weights dequantized in registers (mul_mat_mma_rq.cl): a switch (0 or 1) and 2 to 5
+// stages, the tile's shape passed to its program as to mul_mat_mma.cl's, the stages not (the host
+// passes them, fewer where a weight type's stages would not fit).
+TEST(OpenclTuning, RegisterDequantizedGemmKeys) {
+    ::unsetenv("PA_OPENCL_TUNING");
+    EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).mmq_wreg, 0);
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).defines("mul_mat_mma_rq.cl"), "-DMMQ_WN=2 -DMMQ_WM=2");
+    for (const char* bad : {"mmq_wreg=2", "mmq_rq_stages=1", "mmq_rq_stages=6"}) {
+        tuning_env env(bad);
+        try {
+            tuning_for(gpu("NVIDIA Corporation"));
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const pa::error& e) {
+            EXPECT_NE(std::string(e.what()).find(std::string(bad).substr(0, std::string(bad).find('='))),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+    tuning_env env("mmq_wreg=1,mmq_rq_stages=3");
+    const tuning t = tuning_for(gpu("NVIDIA Corporation"));
+    EXPECT_EQ(t.mmq_wreg * 10 + t.mmq_rq_stages, 13);
+}
+
 // The decode products' A/B keys: on by default, passed to mul_mv_q.cl only, 0 or 1.
 TEST(OpenclTuning, DecodeLoopKeysAreSwitches) {
     ::unsetenv("PA_OPENCL_TUNING");

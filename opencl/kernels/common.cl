@@ -111,6 +111,56 @@ inline float2 rope_rotate(float x0, float x1, int p, int pos, float theta, int n
     return rope_apply(x0, x1, rope_angle(p, pos, theta, n_dims));
 }
 
+// Element (c0, c1, c2) of a rope result also stored into s (F32 or F16) as cpy does for a permuted
+// view of it: at coordinates j_k = c_perm[k] (fused.cl's k_rope_store: the KV cache).
+inline void rope_store_to(global char* s, ulong s_offs, ulong4 s_nb, int4 perm, int s_f16, int c0, int c1, int c2,
+                          float v) {
+    const int c[4] = {c0, c1, c2, 0};
+    global char* p = s + s_offs + (ulong)c[perm.s0] * s_nb.s0 + (ulong)c[perm.s1] * s_nb.s1 +
+                     (ulong)c[perm.s2] * s_nb.s2 + (ulong)c[perm.s3] * s_nb.s3;
+    if (s_f16)
+        store_half(p, v);
+    else
+        *(global float*)p = v;
+}
+
+// Rope of x [d, H, N, 1] (a) into d for pair p of token t, every head: normal mode pairs (2i,
+// 2i+1), neox (mode 2) (i, i + n_dims/2); pairs past n_dims / 2 copy the elements at and beyond
+// n_dims. Where s is not null each value also goes to s (rope_store_to). One angle for all heads.
+inline void rope_token_pair(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global char* d, ulong d_offs,
+                            ulong4 d_nb, int n_dims, int mode, float theta, int n_past, int p, int t, global char* s,
+                            ulong s_offs, ulong4 s_nb, int4 perm, int s_f16) {
+    const int half_dims = n_dims / 2;
+    const int ne0 = (int)a_ne.s0, n_heads = (int)a_ne.s1;
+    global const char* at = a + a_offs + (ulong)t * a_nb.s2;
+    global char* dt = d + d_offs + (ulong)t * d_nb.s2;
+    if (p >= half_dims) { // pass-through tail
+        const int i = n_dims + 2 * (p - half_dims);
+        for (int h = 0; h < n_heads; ++h)
+            for (int e = i; e < min(i + 2, ne0); ++e) {
+                const float v = *(global const float*)(at + (ulong)h * a_nb.s1 + (ulong)e * a_nb.s0);
+                *(global float*)(dt + (ulong)h * d_nb.s1 + (ulong)e * d_nb.s0) = v;
+                if (s) rope_store_to(s, s_offs, s_nb, perm, s_f16, e, h, t, v);
+            }
+        return;
+    }
+    const int i0 = mode == 2 ? p : 2 * p;
+    const int i1 = mode == 2 ? p + half_dims : 2 * p + 1;
+    const rope_cs r = rope_angle(p, n_past + t, theta, n_dims);
+    for (int h = 0; h < n_heads; ++h) {
+        global const char* ar = at + (ulong)h * a_nb.s1;
+        global char* dr = dt + (ulong)h * d_nb.s1;
+        const float2 y = rope_apply(*(global const float*)(ar + (ulong)i0 * a_nb.s0),
+                                    *(global const float*)(ar + (ulong)i1 * a_nb.s0), r);
+        *(global float*)(dr + (ulong)i0 * d_nb.s0) = y.x;
+        *(global float*)(dr + (ulong)i1 * d_nb.s0) = y.y;
+        if (s) {
+            rope_store_to(s, s_offs, s_nb, perm, s_f16, i0, h, t, y.x);
+            rope_store_to(s, s_offs, s_nb, perm, s_f16, i1, h, t, y.y);
+        }
+    }
+}
+
 // rms_norm's factor of one row of ne0 floats (stride nb0): 1 / sqrt(mean of squares + eps), the
 // items of a work-group taking elements lid, lid + step, ... (norm.cl, fused.cl).
 // A contiguous row at 16-byte alignment with ne0 a multiple of 4 is read as float4s (a fused

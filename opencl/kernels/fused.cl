@@ -36,54 +36,16 @@ void k_rms_norm_mul(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb,
     }
 }
 
-// k_rope_store: d = rope(a) as rope.cl's k_rope (common.cl's rope_angle, PA_FP64; one work item per
-// pair of a token, for all its heads), and the same values stored into s (F32 or F16) as cpy does
+// k_rope_store: d = rope(a) as rope.cl's k_rope (one work item per pair of a token, for all its
+// heads: common.cl's rope_token_pair), and the same values stored into s (F32 or F16) as cpy does
 // for a permuted view of d: element (c0, c1, c2) of d goes to s at coordinates j_k = c_perm[k].
-
-inline void store_to(global char* s, ulong s_offs, ulong4 s_nb, int4 perm, int s_f16, int c0, int c1, int c2,
-                     float v) {
-    const int c[4] = {c0, c1, c2, 0};
-    global char* p = s + s_offs + (ulong)c[perm.s0] * s_nb.s0 + (ulong)c[perm.s1] * s_nb.s1 +
-                     (ulong)c[perm.s2] * s_nb.s2 + (ulong)c[perm.s3] * s_nb.s3;
-    if (s_f16)
-        store_half(p, v);
-    else
-        *(global float*)p = v;
-}
 
 kernel void k_rope_store(global const char* a, ulong a_offs, long4 a_ne, ulong4 a_nb, global char* d, ulong d_offs,
                          long4 d_ne, ulong4 d_nb, int n_dims, int mode, float theta, int n_past, global char* s,
                          ulong s_offs, ulong4 s_nb, int4 perm, int s_f16) {
-    const int half_dims = n_dims / 2;
-    const int ne0 = (int)a_ne.s0, n_heads = (int)a_ne.s1;
-    const int pairs = half_dims + (ne0 - n_dims + 1) / 2;
-    const int p = get_global_id(0);
-    const int t = get_global_id(1); // token
+    const int pairs = n_dims / 2 + ((int)a_ne.s0 - n_dims + 1) / 2;
+    const int p = get_global_id(0), t = get_global_id(1); // pair, token
     if (p >= pairs || t >= (int)a_ne.s2) return;
-    global const char* at = a + a_offs + (ulong)t * a_nb.s2;
-    global char* dt = d + d_offs + (ulong)t * d_nb.s2;
-
-    if (p >= half_dims) { // pass-through tail
-        const int i = n_dims + 2 * (p - half_dims);
-        for (int h = 0; h < n_heads; ++h)
-            for (int e = i; e < min(i + 2, ne0); ++e) {
-                const float v = *(global const float*)(at + (ulong)h * a_nb.s1 + (ulong)e * a_nb.s0);
-                *(global float*)(dt + (ulong)h * d_nb.s1 + (ulong)e * d_nb.s0) = v;
-                store_to(s, s_offs, s_nb, perm, s_f16, e, h, t, v);
-            }
-        return;
-    }
-    const int i0 = mode == 2 ? p : 2 * p;
-    const int i1 = mode == 2 ? p + half_dims : 2 * p + 1;
-    const rope_cs r = rope_angle(p, n_past + t, theta, n_dims);
-    for (int h = 0; h < n_heads; ++h) {
-        global const char* ar = at + (ulong)h * a_nb.s1;
-        global char* dr = dt + (ulong)h * d_nb.s1;
-        const float2 y = rope_apply(*(global const float*)(ar + (ulong)i0 * a_nb.s0),
-                                    *(global const float*)(ar + (ulong)i1 * a_nb.s0), r);
-        *(global float*)(dr + (ulong)i0 * d_nb.s0) = y.x;
-        *(global float*)(dr + (ulong)i1 * d_nb.s0) = y.y;
-        store_to(s, s_offs, s_nb, perm, s_f16, i0, h, t, y.x);
-        store_to(s, s_offs, s_nb, perm, s_f16, i1, h, t, y.y);
-    }
+    rope_token_pair(a, a_offs, a_ne, a_nb, d, d_offs, d_nb, n_dims, mode, theta, n_past, p, t, s, s_offs, s_nb, perm,
+                    s_f16);
 }

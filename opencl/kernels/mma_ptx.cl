@@ -222,7 +222,8 @@ inline uint h2_fma(uint a, uint b, uint c) {
 // 16-byte global -> local copies that bypass registers (cp.async, sm_80+); cp_async_wait_all()
 // waits for every copy this work-item issued (a barrier then publishes them). For double
 // buffering: cp_async_commit() closes a group of copies, cp_async_wait_one() waits for all but
-// the last group committed.
+// the last group committed, cp_async_wait_group(n) for all but the last n (n a literal or a
+// macro that expands to one).
 #if !MMA_EMULATE
 inline void cp_async16(local uint4* dst, global const uint4* src) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint)(size_t)dst), "l"(src) : "memory");
@@ -230,9 +231,12 @@ inline void cp_async16(local uint4* dst, global const uint4* src) {
 inline void cp_async_wait_all(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
 inline void cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
 inline void cp_async_wait_one(void) { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
+#define cp_async_wait_group(n) cp_async_wait_group_(n)
+#define cp_async_wait_group_(n) asm volatile("cp.async.wait_group " #n ";" ::: "memory")
 #else
 inline void cp_async16(local uint4* dst, global const uint4* src) { *dst = *src; }
 inline void cp_async_wait_all(void) {}
 inline void cp_async_commit(void) {}
 inline void cp_async_wait_one(void) {}
+#define cp_async_wait_group(n) ((void)0)
 #endif

@@ -4,32 +4,21 @@
 // accumulation, through mma.sync m16n8k16, ldmatrix and cp.async (mma_ptx.cl, which the host puts
 // in front of this file; -DMMA_EMULATE=1 runs everything in portable OpenCL C).
 //
-// Operands (host: mul_mat_mma.cpp):
+// Operands (host: mul_mat_mma.cpp; geometry, X16 and PERM: mmq_common.cl, which the host puts in
+// front of this file after mma_ptx.cl):
 //   b      read as F32 by the GEMM kernel (MMQ_XF32 = 1: rows of whole 32-k blocks, 16-byte
 //          aligned) and rounded to f16 on the way to local memory, or else first copied by
-//          k_mmq_prep_f16 into
-//   X16    [slice of b][NP][KP/8] uint4: b as f16, tokens n >= N and k >= K zero, PERM order
-//   W16    [slice of a][MP][KP/8] uint4: F16 or F32 weights as f16 (MMQ_W == PA_F16), same layout
+//          k_mmq_prep_f16 into X16
+//   W16    [slice of a][MP][KP/8] uint4: F16 or F32 weights as f16 (MMQ_W == PA_F16), X16's layout
 //   WQ     [slice of a][KP/32][MP][QW] quantized weights (MMQ_W == PA_Q4_0 | PA_Q4_1 | PA_Q8_0),
 //          repacked by k_mmq_prep_q: uint words per block, the rows of one block column adjacent
 //          (a warp's loads are one contiguous piece): Q4 the 16 bytes of nibbles, Q8 the 32 bytes
 //          as (word j, word 4+j) for j = 0..3; rows m >= M have scale 0
 //   WS     [slice of a][KP/32][MP][SW] uint scales: d as f16x2 (d, d); Q4_1 then (m, m)
-// NP, MP: N and M rounded up to whole tiles; KP: K rounded up to 32.
+// MP: M rounded up to whole tiles.
 //
-// PERM, the order of k inside each 32-k block of every f16 tile: position 8j + 2s + e holds
-// k = 4j + 2e + (s & 1) + 16 (s >> 1)  (chunk j, pair s, half e), i.e. chunk j holds k = 4j,
-// 4j+2, 4j+1, 4j+3, 16+4j, 16+4j+2, 16+4j+1, 16+4j+3: exactly the pairs one shift-and-mask of word
-// j of Q4 nibbles (low nibbles k 4j.., high nibbles k 16+4j..) or of Q8 bytes gives, and the two
-// float4s of b at k 4j and 16+4j. The sum over k is order-free; only the two operands must agree.
-//
-// Work-group: MMQ_WN x MMQ_WM warps, warp (wn, wm) owns 64 tokens x 64 weight rows of a
-// BT x BW tile (BT = 64 MMQ_WN tokens, BW = 64 MMQ_WM rows): 4 x 8 mma tiles, 128 f32
-// accumulators per lane. mma rows are tokens and mma columns weight rows, so a lane's two
-// accumulators of one row are two adjacent dst elements. K runs in steps of BK = 32 through
-// MMQ_STAGES local-memory stages of [rows][4 chunks of 16 bytes] each, chunk index XOR-swizzled
-// by row (SWZ) so that the 8 rows of an ldmatrix matrix, and 8 lanes storing 16 bytes, hit
-// distinct banks. One barrier per step.
+// Weight tiles are stages of [BW rows][4 chunks] like the activations'. K runs in steps of BK =
+// 32 through MMQ_STAGES local-memory stages, one barrier per step.
 //   Two stages: while the warps multiply stage s, stage s^1 receives the next tiles, by cp.async
 //   (X16, W16) or from registers loaded before the MMAs (b in F32, rounded to f16; quantized
 //   weights, dequantized in f16x2 arithmetic) and stored after them. A load has one step of MMAs
@@ -44,15 +33,6 @@
 // source, MMQ_XF32 (two stages only), MMQ_STAGES_W (the stages of this weight source where they
 // differ from the table's MMQ_STAGES: F16 tiles, tuning key mmq_f16_stages).
 
-#ifndef MMQ_WN
-#define MMQ_WN 2
-#endif
-#ifndef MMQ_WM
-#define MMQ_WM 4
-#endif
-#ifndef MMQ_W
-#define MMQ_W PA_F16
-#endif
 #ifndef MMQ_XF32
 #define MMQ_XF32 1
 #endif
@@ -64,49 +44,26 @@
 #define MMQ_STAGES MMQ_STAGES_W
 #endif
 
-#define BT (64 * MMQ_WN)            // tokens per tile
-#define BW (64 * MMQ_WM)            // weight rows per tile
-#define NT (32 * MMQ_WN * MMQ_WM)   // work-items per work-group
-#define MMA_EMU_WARPS (MMQ_WN * MMQ_WM)
-#define XCH (BT * 4 / NT)           // activation chunks each work-item copies per step
-#define WCH (BW * 4 / NT)           // weight chunks each work-item fills per step
-#define SWZ(row) (((row) >> 1) & 3) // chunk swizzle of a 64-byte tile row
+#define WCH (BW * 4 / NT) // weight chunks each work-item fills per step
 
-#if (MMQ_WN != 1 && MMQ_WN != 2 && MMQ_WN != 4) || (MMQ_WM != 2 && MMQ_WM != 4) || \
-    (MMQ_STAGES != 2 && MMQ_STAGES != 3) || (MMQ_WN + MMQ_WM) * MMQ_STAGES > 12
-#error "mul_mat_mma.cl: MMQ_WN must be 1, 2 or 4, MMQ_WM 2 or 4, MMQ_STAGES 2 or 3, (MMQ_WN + MMQ_WM) * MMQ_STAGES <= 12"
+#if (MMQ_STAGES != 2 && MMQ_STAGES != 3) || (MMQ_WN + MMQ_WM) * MMQ_STAGES > 12
+#error "mul_mat_mma.cl: MMQ_STAGES must be 2 or 3, (MMQ_WN + MMQ_WM) * MMQ_STAGES <= 12"
 #endif
 #if MMQ_STAGES == 3 && MMQ_XF32
 #error "mul_mat_mma.cl: three stages take b through X16 (MMQ_XF32 0)"
 #endif
 
-#define MMQ_QUANT (MMQ_W == PA_Q4_0 || MMQ_W == PA_Q4_1 || MMQ_W == PA_Q8_0)
 #if MMQ_W == PA_Q8_0
 #define QWPC 2 // words of quants per 16-byte chunk of 8 halves
 #else
 #define QWPC 1
-#endif
-#if MMQ_W == PA_Q4_1
-#define SW 2 // scale words per block
-#else
-#define SW 1
 #endif
 #define QW (WCH * QWPC)              // quant words each work-item loads per step
 #define RPT (WCH >= 4 ? WCH / 4 : 1) // weight rows each work-item dequantizes per step
 
 // ---- main kernel ---------------------------------------------------------------------------
 
-#if !MMQ_XF32
-// The next tile of X16: XCH chunks per work-item, global -> local without registers.
-// xrow[i]: this work-item's row of chunk i.
-inline void copy_x_tile(local uint4* xs, global const char* const* xrow, int kb, int tid) {
-    MMA_UNROLL
-    for (int i = 0; i < XCH; ++i) {
-        const int c = tid + i * NT, row = c >> 2, j = c & 3;
-        cp_async16(xs + row * 4 + (j ^ SWZ(row)), (global const uint4*)xrow[i] + kb * 4 + j);
-    }
-}
-#else
+#if MMQ_XF32
 // The next tile of b in F32, through registers: chunk j of a 32-k block is the float4s at k 4j
 // and 16 + 4j (PERM), rounded to f16 when stored.
 typedef struct {
@@ -168,15 +125,6 @@ inline void load_wq(wq_regs* r, global const uint* wq, global const uint* ws, in
 }
 
 // 8 weights (one chunk, PERM order) from quant words w0 (and w1: Q8) as f16x2: (q - zero) * d (+ m).
-inline uint deq_pair(uint v, uint d2, uint m2) {
-#if MMQ_W == PA_Q4_0
-    return h2_mul(h2_sub((v & 0x000F000Fu) | 0x64006400u, 0x64086408u), d2); // 1024 + q - 1032
-#elif MMQ_W == PA_Q4_1
-    return h2_fma(h2_sub((v & 0x000F000Fu) | 0x64006400u, 0x64006400u), d2, m2); // d q + m
-#else
-    return h2_mul(h2_sub((v & 0x00FF00FFu) | 0x64006400u, 0x64806480u), d2); // 1024 + (q + 128) - 1152
-#endif
-}
 inline uint4 deq_chunk(uint w0, uint w1, uint d2, uint m2) {
 #if MMQ_W == PA_Q8_0
     const uint x0 = w0 ^ 0x80808080u, x1 = w1 ^ 0x80808080u; // bytes q + 128
@@ -203,11 +151,7 @@ inline void store_wq(local uint4* ws, const wq_regs* r, int tid) {
 inline void mma_k16(float4 acc[4][8], local const uint4* xs, local const uint4* ws, int wn, int wm, int lane,
                     int kk EMU_PARAM) {
     uint4 af[4], bf[4];
-    MMA_UNROLL
-    for (int i = 0; i < 4; ++i) { // tokens 16i.. : matrices (rows 0-7 | 8-15) x (chunk 2kk | 2kk+1)
-        const int row = wn * 64 + 16 * i + (lane & 7) + 8 * ((lane >> 3) & 1), ch = 2 * kk + (lane >> 4);
-        af[i] = ldsm_x4(xs, row * 4 + (ch ^ SWZ(row)));
-    }
+    load_a_frags(af, xs, wn, lane, kk EMU_ARG);
     MMA_UNROLL
     for (int p = 0; p < 4; ++p) { // weight rows 16p..: b0, b1 of n-tile 2p, then of 2p+1
         const int row = wm * 64 + 16 * p + (lane & 7) + 8 * (lane >> 4), ch = 2 * kk + ((lane >> 3) & 1);
@@ -244,12 +188,8 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
     const int z = get_group_id(1), i2 = z % b2, i3 = z / b2;
     const int zw = (i3 / r3) * a2 + i2 / r2; // slice of a
 
-    // the rows of b this work-item loads (tokens past n repeat the last one: never stored)
-    global const char* xrow[XCH];
-    MMA_UNROLL
-    for (int i = 0; i < XCH; ++i)
-        xrow[i] = x + x_offs + (ulong)i2 * x_nb.s2 + (ulong)i3 * x_nb.s3 +
-                  (ulong)min(n0 + ((tid + i * NT) >> 2), n - 1) * x_nb.s1;
+    global const char* xrow[XCH]; // the rows of b this work-item loads
+    x_rows(xrow, x, x_offs, x_nb, i2, i3, n0, n, tid);
 #if MMQ_XF32
     x_regs xr;
 #endif
@@ -370,29 +310,8 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
     cp_async_wait_all(); // no copy into local memory outlives the work-group
 #endif
 
-    // lane (g, t) holds tokens g, g+8 of each 16-token tile, weight rows 2t, 2t+1 of each 8-row tile
-    const int g = lane >> 2, t = lane & 3;
-    global char* db = d + d_offs + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3;
-    MMA_UNROLL
-    for (int i = 0; i < 4; ++i) {
-        MMA_UNROLL
-        for (int h = 0; h < 2; ++h) {
-            const int tok = n0 + wn * 64 + 16 * i + g + 8 * h;
-            if (tok >= n) continue;
-            global char* drow = db + (ulong)tok * d_nb.s1;
-            MMA_UNROLL
-            for (int j = 0; j < 8; ++j) {
-                const int row = m0 + wm * 64 + 8 * j + 2 * t;
-                const float v0 = h ? acc[i][j].z : acc[i][j].x, v1 = h ? acc[i][j].w : acc[i][j].y;
-                if (d_vec2 && row + 1 < m) {
-                    *(global float2*)(drow + (ulong)row * 4) = (float2)(v0, v1);
-                    continue;
-                }
-                if (row < m) *(global float*)(drow + (ulong)row * d_nb.s0) = v0;
-                if (row + 1 < m) *(global float*)(drow + (ulong)(row + 1) * d_nb.s0) = v1;
-            }
-        }
-    }
+    store_warp_tile(acc, d + d_offs + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3, d_nb, d_vec2, n0 + wn * 64,
+                    m0 + wm * 64, n, m, lane);
 }
 
 // ---- preparation ---------------------------------------------------------------------------
