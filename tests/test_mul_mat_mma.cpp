@@ -184,7 +184,8 @@ bool quantized(pa_type t) {
 }
 
 // The device's own tile (the table's default: mmq_wn 2 x mmq_wm 4 warps, 128 tokens x 256 weight
-// rows, two stages; NVIDIA: 2 x 2 warps, three stages): every weight type at sizes that are not
+// rows, two stages; NVIDIA: 2 x 2 warps, three stages, quantized weights dequantized in registers
+// by mul_mat_mma_rq.cl): every weight type at sizes that are not
 // multiples of the tile (M = 300: a second, partial weight tile; N = 130: a second token tile
 // with 2 tokens), one k-step, a long K, broadcast batches, padded weights, an odd M (no 8-byte
 // stores). With two stages b is read as F32 by the GEMM kernel where its rows allow (whole 32-k
@@ -208,24 +209,26 @@ TEST(MulMatMma, EveryTypeAtOddShapesMatchesTheReferences) {
     check_cases("", cases);
 }
 
+// mul_mat_mma.cl (mmq_wreg 0: quantized weights dequantized into local memory) below, since
+// NVIDIA's entry takes mul_mat_mma_rq.cl for them.
 // The other tile shapes the tuning table may choose (each warp 64 x 64; 1, 2 or 4 warps along
 // tokens, 2 or 4 along weight rows; each work-item loads 2 to 8 chunks of b, 2 to 16 quant words
 // and 1 or 2 rows of scales per step), at sizes with partial tiles on both sides, two stages
 // (the 2 x 4 tile also where the device's default is another one).
 TEST(MulMatMma, OtherTileShapesMatchTheReferences) {
-    check_cases("mmq_wn=2,mmq_wm=4,mmq_stages=2",
+    check_cases("mmq_wreg=0,mmq_wn=2,mmq_wm=4,mmq_stages=2",
                 {{PA_TYPE_Q4_1, 96, 300, 130}, {PA_TYPE_F16, 100, 77, 33}, {PA_TYPE_Q8_0, 64, 40, 70}});
-    check_cases("mmq_wn=4,mmq_wm=2,mmq_stages=2", {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
-    check_cases("mmq_wn=1,mmq_wm=4,mmq_stages=2",
+    check_cases("mmq_wreg=0,mmq_wn=4,mmq_wm=2,mmq_stages=2", {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
+    check_cases("mmq_wreg=0,mmq_wn=1,mmq_wm=4,mmq_stages=2",
                 {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
-    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=2", {{PA_TYPE_F16, 70, 150, 140}}); // X16
+    check_cases("mmq_wreg=0,mmq_wn=2,mmq_wm=2,mmq_stages=2", {{PA_TYPE_F16, 70, 150, 140}}); // X16
 }
 
 // Three local-memory stages (loads two k-steps ahead, b through X16 even where it could be read as
 // F32): one, two, three, an odd and an even number of k-steps (the steps run in pairs, the last
 // ones reload their tiles into idle stages), every weight source, partial tiles on both sides.
 TEST(MulMatMma, ThreeStagesMatchTheReferences) {
-    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=3",
+    check_cases("mmq_wreg=0,mmq_wn=2,mmq_wm=2,mmq_stages=3",
                 {{PA_TYPE_Q4_0, 32, 150, 140},
                  {PA_TYPE_Q4_1, 64, 130, 70, {1, 1}, {2, 1}},
                  {PA_TYPE_Q8_0, 96, 200, 65},
@@ -238,8 +241,9 @@ TEST(MulMatMma, ThreeStagesMatchTheReferences) {
 // layout, b always through X16): every quantized type at odd shapes (partial tiles on both sides,
 // one k-step, a long K, broadcast batches, padded and permuted weights) with the device's tile and
 // four stages; then 2, 3 and 5 stages with fewer k-steps than stages (the loads past the end) and
-// more, and the other tile shapes (1 x 4 and 4 x 2 warps: 1 to 8 activation chunks and 1 to 3
-// weight chunks a work-item, the last ones partly).
+// more, two k-steps a barrier (one, two, three, an even and an odd number of steps; Q8_0's four
+// stages fit where local memory is larger than NVIDIA's 48 KiB), and the other tile shapes (1 x 4 and 4 x 2
+// warps: 1 to 8 activation chunks and 1 to 3 weight chunks a work-item, the last ones partly).
 TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
     std::vector<mm_case> cases;
     for (pa_type t : {PA_TYPE_Q4_0, PA_TYPE_Q4_1, PA_TYPE_Q8_0}) {
@@ -258,9 +262,15 @@ TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
                 {{PA_TYPE_Q4_0, 64, 150, 140}, {PA_TYPE_Q8_0, 224, 129, 200, {2, 1}, {2, 1}}});
     check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=5",
                 {{PA_TYPE_Q4_0, 96, 150, 140}, {PA_TYPE_Q4_1, 256, 70, 40}});
-    check_cases("mmq_wreg=1,mmq_wn=1,mmq_wm=4,mmq_rq_stages=3",
+    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_batch=2", // pairs of steps (odd counts too)
+                {{PA_TYPE_Q4_0, 32, 150, 140},
+                 {PA_TYPE_Q4_1, 96, 130, 70, {1, 1}, {2, 1}},
+                 {PA_TYPE_Q8_0, 128, 200, 65},
+                 {PA_TYPE_Q4_0, 1024, 70, 45},
+                 {PA_TYPE_Q4_1, 160, 129, 200, {2, 1}, {2, 1}, layout::padded, layout::packed}});
+    check_cases("mmq_wreg=1,mmq_wn=1,mmq_wm=4,mmq_stages=2,mmq_rq_stages=3",
                 {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
-    check_cases("mmq_wreg=1,mmq_wn=4,mmq_wm=2,mmq_rq_stages=2",
+    check_cases("mmq_wreg=1,mmq_wn=4,mmq_wm=2,mmq_stages=2,mmq_rq_stages=2",
                 {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
 }
 
@@ -268,12 +278,12 @@ TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
 // entry: three stages through X16 for quantized weights, two reading b as F32 for F16): both
 // in one table, each weight source on its own path.
 TEST(MulMatMma, StagesPerWeightSourceMatchTheReferences) {
-    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=3,mmq_f16_stages=2",
+    check_cases("mmq_wreg=0,mmq_wn=2,mmq_wm=2,mmq_stages=3,mmq_f16_stages=2",
                 {{PA_TYPE_F16, 100, 140, 129},
                  {PA_TYPE_F32, 64, 70, 35, {1, 1}, {2, 1}, layout::packed, layout::transposed},
                  {PA_TYPE_Q4_0, 96, 150, 140},
                  {PA_TYPE_Q8_0, 64, 33, 50, {2, 1}, {2, 1}, layout::permuted, layout::permuted}});
-    check_cases("mmq_wn=2,mmq_wm=2,mmq_stages=2,mmq_f16_stages=3",
+    check_cases("mmq_wreg=0,mmq_wn=2,mmq_wm=2,mmq_stages=2,mmq_f16_stages=3",
                 {{PA_TYPE_F16, 160, 70, 40}, {PA_TYPE_Q4_1, 64, 130, 70, {1, 1}, {2, 1}}});
 }
 
