@@ -38,23 +38,19 @@ size_t rq_piece_bytes(pa_type t) {
     return (quant_words + scale_rows * 32) * 4;
 }
 
-// mul_mat_mma_rq.cl's local-memory stages and k-steps a barrier for this weight type:
-// mmq_rq_stages, fewer where they would not fit the device's local memory (each: bt tokens of f16
-// activations, wm pieces); two steps a barrier (mmq_rq_batch 2) where four stages fit, else one.
-// stages 0 where it does not run (mmq_wreg 0, weights not quantized, not even two stages fit).
-struct rq_plan {
-    int stages = 0, batch = 1;
-};
-rq_plan plan_rq(const device_context& ctx, pa_type t) {
+// The local-memory stages of mul_mat_mma_rq.cl for this weight type: mmq_rq_stages, fewer where
+// they would not fit the device's local memory (each: bt tokens of f16 activations, wm pieces);
+// 0 where it does not run (mmq_wreg 0, or 1 and Q8_0 weights; weights not quantized; not even two
+// stages fit).
+int rq_stages(const device_context& ctx, pa_type t) {
     const tuning& tu = ctx.tune();
-    if (!tu.mmq_wreg || !quantized(t)) return {};
+    if (!quantized(t) || tu.mmq_wreg == 0 || (tu.mmq_wreg == 1 && t == PA_TYPE_Q8_0)) return 0;
     const uint64_t stage = uint64_t(64 * tu.mmq_wn) * 64 + uint64_t(tu.mmq_wm) * rq_piece_bytes(t);
     const uint64_t emu =
         mma_emulated() ? uint64_t(tu.mmq_wn * tu.mmq_wm) * 32 * 6 * 4 : 0; // mma_ptx.cl's area
     const uint64_t room = ctx.caps().local_mem > emu ? ctx.caps().local_mem - emu : 0;
     const int fit = int(std::min<uint64_t>(room / stage, 8));
-    if (tu.mmq_rq_batch == 2 && fit >= 4) return {4, 2};
-    return fit >= 2 ? rq_plan{std::min(tu.mmq_rq_stages, fit), 1} : rq_plan{};
+    return fit >= 2 ? std::min(tu.mmq_rq_stages, fit) : 0;
 }
 
 bool all_multiple(const pa_tensor* t, size_t offs, size_t m) {
@@ -94,8 +90,8 @@ int stages_of(const tuning& tu, pa_type t) {
     return !quantized(t) && tu.mmq_f16_stages > 0 ? tu.mmq_f16_stages : tu.mmq_stages;
 }
 
-std::string build_options_rq(pa_type t, rq_plan p) {
-    return fmt::format("-DMMQ_W={} -DRQ_STAGES={} -DRQ_BATCH={}{}", int(t), p.stages, p.batch,
+std::string build_options_rq(pa_type t, int stages) {
+    return fmt::format("-DMMQ_W={} -DRQ_STAGES={}{}", int(t), stages,
                        mma_emulated() ? " -DMMA_EMULATE=1" : "");
 }
 
@@ -140,13 +136,12 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const size_t mp = round_up(size_t(M), bw);
     const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
     // weights dequantized in registers (b through X16), or mul_mat_mma.cl
-    const rq_plan rq = plan_rq(ctx, a->type);
-    const bool stages_rq = rq.stages > 0;
+    const int stages_rq = rq_stages(ctx, a->type);
     // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic;
     // three stages only take the copy)
     const bool xf32 = !stages_rq && direct_b(ctx, b) && M < tu.mmq_x16_min_m && stages_of(tu, a->type) == 2;
     const std::string opts = build_options(tu, d, xf32);
-    const std::string opts_rq = stages_rq ? build_options_rq(a->type, rq) : "";
+    const std::string opts_rq = stages_rq ? build_options_rq(a->type, stages_rq) : "";
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
     // weights: W16, or WQ + WS; those the runtime uploaded once (PARAM) are repacked once

@@ -35,7 +35,6 @@ constexpr tuning_field fields[] = {
     {"mmq_f16_stages", &tuning::mmq_f16_stages, "", "", 0},
     {"mmq_wreg", &tuning::mmq_wreg, "", "", 0},
     {"mmq_rq_stages", &tuning::mmq_rq_stages, "", ""},
-    {"mmq_rq_batch", &tuning::mmq_rq_batch, "", ""},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
@@ -112,11 +111,14 @@ const std::vector<vendor_entry>& table() {
         // with O += P V's loop over keys unrolled fully and the cap at 168 (32.3 / 32.5 in one
         // call against 29.7 / 29.9; unrolled 8 / 16 times 31.8 / 32.1 at 168, fully at 164 / 166
         // / 172 / uncapped 31.6 / 31.5 / 28.2 / 28.0: bench/results/h200-2026-12-02-d)
-        // Quantized weights dequantized in registers (mul_mat_mma_rq.cl) with three stages (H200,
-        // Q4_0 at 8K, same calls: q/o 272-282 against 270-281 TFLOP/s, gate/up 305-310 against
-        // 298-300, down 291-296 against 290-294, k/v within the spread; 32K +1-4% but q/o -1%;
-        // SmolLM2-shaped prefill 8K queued 26.1-26.2 against 26.9-27.1 ms; four or five stages the
-        // same within the spread: bench/results/h200-2026-12-02-f).
+        // Q4_0 and Q4_1 weights dequantized in registers (mul_mat_mma_rq.cl), three stages (H200,
+        // 8K tokens, same calls, Q4_0: q/o 273-282 against 270-281 TFLOP/s, gate/up 303-310 against
+        // 295-300, down 292-296 against 289-294, k/v -1%; 32K gate/up / down / k/v +2-3%, q/o -2%;
+        // Q4_1 8K gate/up +2%, the others -1 to -3%; SmolLM2-shaped prefill 8K queued 26.0-26.3
+        // against 26.9-27.3 ms, a random SmolLM2-shaped Q4_1 model pp8192 237-243K against 229K
+        // tokens/s; four or five stages the same within the spread, two k-steps a barrier 8-10%
+        // slower). Q8_0 stays on mul_mat_mma.cl (in registers 2-8% slower on every shape):
+        // bench/results/h200-2026-12-02-f.
         // rms_norm with 64 items a row (H200, SmolLM2-shaped prefill, 576 floats a row: 15.8 / 20.5 us
         // against 21.4 / 27.1 with 128, alone / with its mul; 32: 15.1 / 18.4, 256: 32.3 / 41.0;
         // bench/results/h200-2026-12-02-e, call 3).
@@ -260,8 +262,8 @@ tuning tuning_for(const device_caps& dev) {
         (t.mmq_wn + t.mmq_wm) * t.mmq_f16_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3 "
                     "(mmq_f16_stages 0, 2 or 3), (mmq_wn + mmq_wm) x mmq_stages <= 12");
-    if (t.mmq_wreg > 1 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5 || t.mmq_rq_batch > 2)
-        throw error("OpenCL tuning: mmq_wreg must be 0 or 1, mmq_rq_stages 2 to 5, mmq_rq_batch 1 or 2");
+    if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5)
+        throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5");
     return t;
 }
 

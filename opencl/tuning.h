@@ -34,11 +34,10 @@ struct tuning {
     // the stages where the weights are F16 or F32 (their tiles loaded by cp.async, no
     // dequantization), 0: mmq_stages. Two stages read b as F32 where they can (no f16 copy)
     int mmq_f16_stages = 0;
-    // 1: quantized weights take mul_mat_mma_rq.cl (dequantized in registers, b through its f16
-    // copy) with mmq_rq_stages local-memory stages (2 .. 5; fewer where a weight type's stages
-    // would not fit the device's local memory) and mmq_rq_batch k-steps a barrier (1, or 2: then
-    // four stages where they fit), 0: mul_mat_mma.cl
-    int mmq_wreg = 0, mmq_rq_stages = 4, mmq_rq_batch = 1;
+    // quantized weights that take mul_mat_mma_rq.cl (dequantized in registers, b through its f16
+    // copy): 0 none, 1 Q4_0 and Q4_1, 2 Q8_0 too; with mmq_rq_stages local-memory stages (2 .. 5;
+    // fewer where a weight type's stages would not fit the device's local memory)
+    int mmq_wreg = 0, mmq_rq_stages = 4;
     // columns of b from which F16/quantized a runs on tensor cores: just past the decode products
     // (mv_max_n); the path below dequantizes every weight to F32 for CLBlast on each call (H200,
     // Llama-3-8B shape, 16 columns: 3x slower)

@@ -184,8 +184,8 @@ bool quantized(pa_type t) {
 }
 
 // The device's own tile (the table's default: mmq_wn 2 x mmq_wm 4 warps, 128 tokens x 256 weight
-// rows, two stages; NVIDIA: 2 x 2 warps, three stages, quantized weights dequantized in registers
-// by mul_mat_mma_rq.cl): every weight type at sizes that are not
+// rows, two stages; NVIDIA: 2 x 2 warps, three stages, Q4_0 and Q4_1 weights dequantized in
+// registers by mul_mat_mma_rq.cl): every weight type at sizes that are not
 // multiples of the tile (M = 300: a second, partial weight tile; N = 130: a second token tile
 // with 2 tokens), one k-step, a long K, broadcast batches, padded weights, an odd M (no 8-byte
 // stores). With two stages b is read as F32 by the GEMM kernel where its rows allow (whole 32-k
@@ -237,13 +237,12 @@ TEST(MulMatMma, ThreeStagesMatchTheReferences) {
                  {PA_TYPE_Q4_0, 224, 129, 200, {2, 1}, {2, 1}, layout::padded, layout::packed}});
 }
 
-// Quantized weights dequantized in registers (mmq_wreg 1: mul_mat_mma_rq.cl, its own repacked
-// layout, b always through X16): every quantized type at odd shapes (partial tiles on both sides,
-// one k-step, a long K, broadcast batches, padded and permuted weights) with the device's tile and
-// four stages; then 2, 3 and 5 stages with fewer k-steps than stages (the loads past the end) and
-// more, two k-steps a barrier (one, two, three, an even and an odd number of steps; Q8_0's four
-// stages fit where local memory is larger than NVIDIA's 48 KiB), and the other tile shapes (1 x 4 and 4 x 2
-// warps: 1 to 8 activation chunks and 1 to 3 weight chunks a work-item, the last ones partly).
+// Quantized weights dequantized in registers (mmq_wreg 2: mul_mat_mma_rq.cl for every quantized
+// type, its own repacked layout, b always through X16): every quantized type at odd shapes (partial tiles on
+// both sides, one k-step, a long K, broadcast batches, padded and permuted weights) with the device's tile
+// and four stages; then 2, 3 and 5 stages with fewer k-steps than stages (the loads past the end) and more,
+// and the other tile shapes (1 x 4 and 4 x 2 warps: 1 to 8 activation chunks and 1 to 3 weight chunks a
+// work-item, the last ones partly).
 TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
     std::vector<mm_case> cases;
     for (pa_type t : {PA_TYPE_Q4_0, PA_TYPE_Q4_1, PA_TYPE_Q8_0}) {
@@ -255,22 +254,16 @@ TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
     cases.push_back({PA_TYPE_Q4_0, 1024, 70, 45}); // a long K
     cases.push_back({PA_TYPE_Q8_0, 64, 33, 50, {2, 1}, {2, 1}, layout::permuted, layout::permuted});
     cases.push_back({PA_TYPE_Q4_1, 96, 40, 70, {2, 1}, {2, 1}, layout::packed, layout::padded});
-    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=4", cases);
-    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=2",
+    check_cases("mmq_wreg=2,mmq_wn=2,mmq_wm=2,mmq_rq_stages=4", cases);
+    check_cases("mmq_wreg=2,mmq_wn=2,mmq_wm=2,mmq_rq_stages=2",
                 {{PA_TYPE_Q4_1, 160, 130, 70}, {PA_TYPE_Q8_0, 32, 70, 20}});
-    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=3",
+    check_cases("mmq_wreg=2,mmq_wn=2,mmq_wm=2,mmq_rq_stages=3",
                 {{PA_TYPE_Q4_0, 64, 150, 140}, {PA_TYPE_Q8_0, 224, 129, 200, {2, 1}, {2, 1}}});
-    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=5",
+    check_cases("mmq_wreg=2,mmq_wn=2,mmq_wm=2,mmq_rq_stages=5",
                 {{PA_TYPE_Q4_0, 96, 150, 140}, {PA_TYPE_Q4_1, 256, 70, 40}});
-    check_cases("mmq_wreg=1,mmq_wn=2,mmq_wm=2,mmq_rq_batch=2", // pairs of steps (odd counts too)
-                {{PA_TYPE_Q4_0, 32, 150, 140},
-                 {PA_TYPE_Q4_1, 96, 130, 70, {1, 1}, {2, 1}},
-                 {PA_TYPE_Q8_0, 128, 200, 65},
-                 {PA_TYPE_Q4_0, 1024, 70, 45},
-                 {PA_TYPE_Q4_1, 160, 129, 200, {2, 1}, {2, 1}, layout::padded, layout::packed}});
-    check_cases("mmq_wreg=1,mmq_wn=1,mmq_wm=4,mmq_stages=2,mmq_rq_stages=3",
+    check_cases("mmq_wreg=2,mmq_wn=1,mmq_wm=4,mmq_stages=2,mmq_rq_stages=3",
                 {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
-    check_cases("mmq_wreg=1,mmq_wn=4,mmq_wm=2,mmq_stages=2,mmq_rq_stages=2",
+    check_cases("mmq_wreg=2,mmq_wn=4,mmq_wm=2,mmq_stages=2,mmq_rq_stages=2",
                 {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
 }
 

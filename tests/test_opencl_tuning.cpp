@@ -169,8 +169,8 @@ TEST(OpenclTuning, GemmStagesFitLocalMemoryAndTheRepackCacheMayBeOff) {
     }
 }
 
-// The GEMM of weights dequantized in registers (mul_mat_mma_rq.cl): on in NVIDIA's entry with three
-// stages, off elsewhere; a switch (0 or 1), 2 to 5 stages, 1 or 2 k-steps a barrier; the tile's
+// The GEMM of weights dequantized in registers (mul_mat_mma_rq.cl): on for Q4_0 / Q4_1 in NVIDIA's
+// entry with three stages, off elsewhere; 0, 1 (Q4) or 2 (Q8_0 too), 2 to 5 stages; the tile's
 // shape passed to its program as to mul_mat_mma.cl's, the stages not (the host passes them, fewer
 // where a weight type's stages would not fit).
 TEST(OpenclTuning, RegisterDequantizedGemmKeys) {
@@ -180,7 +180,7 @@ TEST(OpenclTuning, RegisterDequantizedGemmKeys) {
                   tuning_for(gpu("NVIDIA Corporation")).mmq_rq_stages,
               13);
     EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).defines("mul_mat_mma_rq.cl"), "-DMMQ_WN=2 -DMMQ_WM=2");
-    for (const char* bad : {"mmq_wreg=2", "mmq_rq_stages=1", "mmq_rq_stages=6", "mmq_rq_batch=3"}) {
+    for (const char* bad : {"mmq_wreg=3", "mmq_rq_stages=1", "mmq_rq_stages=6"}) {
         tuning_env env(bad);
         try {
             tuning_for(gpu("NVIDIA Corporation"));
@@ -191,9 +191,9 @@ TEST(OpenclTuning, RegisterDequantizedGemmKeys) {
                 << e.what();
         }
     }
-    tuning_env env("mmq_wreg=0,mmq_rq_stages=4,mmq_rq_batch=2");
+    tuning_env env("mmq_wreg=2,mmq_rq_stages=4");
     const tuning t = tuning_for(gpu("NVIDIA Corporation"));
-    EXPECT_EQ(t.mmq_wreg * 100 + t.mmq_rq_stages * 10 + t.mmq_rq_batch, 42);
+    EXPECT_EQ(t.mmq_wreg * 10 + t.mmq_rq_stages, 24);
 }
 
 // The decode products' A/B keys: on by default, passed to mul_mv_q.cl only, 0 or 1.

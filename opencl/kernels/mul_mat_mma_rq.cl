@@ -29,9 +29,6 @@
 #ifndef RQ_STAGES
 #define RQ_STAGES 3
 #endif
-#ifndef RQ_BATCH
-#define RQ_BATCH 1 // k-steps a barrier: 1, or 2 (pairs of stages, RQ_STAGES even)
-#endif
 #if MMQ_W == PA_Q8_0
 #define QL 16 // quant words a lane a step
 #else
@@ -52,8 +49,8 @@
 #if !MMQ_QUANT
 #error "mul_mat_mma_rq.cl: quantized weights only (MMQ_W Q4_0, Q4_1 or Q8_0)"
 #endif
-#if RQ_STAGES < 2 || RQ_STAGES > 5 || (RQ_BATCH != 1 && RQ_BATCH != 2) || (RQ_BATCH == 2 && RQ_STAGES != 4)
-#error "mul_mat_mma_rq.cl: RQ_STAGES must be 2 .. 5, RQ_BATCH 1 or 2 (with RQ_STAGES 4)"
+#if RQ_STAGES < 2 || RQ_STAGES > 5
+#error "mul_mat_mma_rq.cl: RQ_STAGES must be 2 .. 5"
 #endif
 
 // k of register c (0..3: b0, b1 of the first 16 k, then of the second), half e, of lane t.
@@ -143,31 +140,6 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
         for (int j = 0; j < 8; ++j) acc[i][j] = (float4)(0.0f);
     }
 
-#if RQ_BATCH == 2
-    // Pairs of steps: stages 0, 1 <- steps 0, 1 (one copy group). Steps kb, kb + 1 (kb even): once
-    // their group is in, the barrier publishes it and ends every warp's reads of the pair before,
-    // whose stages then receive steps kb + 2, kb + 3 while the warps multiply kb, kb + 1. Half the
-    // barriers of one step a barrier, with the loads two steps ahead as with three stages.
-    copy_x_tile(xs[0], xrow, 0, tid);
-    copy_w_pieces(wsm[0], wg, tid);
-    copy_x_tile(xs[1], xrow, min(1, n_kb - 1), tid);
-    copy_w_pieces(wsm[1], wg + min(1, n_kb - 1) * w_step, tid);
-    cp_async_commit();
-    int s = 0;
-    for (int kb = 0; kb < n_kb; kb += 2) {
-        cp_async_wait_all();
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const int sf = s ^ 2, k2 = min(kb + 2, n_kb - 1), k3 = min(kb + 3, n_kb - 1);
-        copy_x_tile(xs[sf], xrow, k2, tid);
-        copy_w_pieces(wsm[sf], wg + k2 * w_step, tid);
-        copy_x_tile(xs[sf + 1], xrow, k3, tid);
-        copy_w_pieces(wsm[sf + 1], wg + k3 * w_step, tid);
-        cp_async_commit();
-        mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane EMU_ARG);
-        if (kb + 1 < n_kb) mma_step_rq(acc, xs[s + 1], wsm[s + 1] + wm * (GB / 4), wn, lane EMU_ARG);
-        s ^= 2;
-    }
-#else
     // stages 0 .. RQ_STAGES - 2 <- steps 0 .. RQ_STAGES - 2, one copy group each
     MMA_UNROLL
     for (int p = 0; p < RQ_STAGES - 1; ++p) {
@@ -190,7 +162,6 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
         mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane EMU_ARG);
         s = s == RQ_STAGES - 1 ? 0 : s + 1;
     }
-#endif
     cp_async_wait_all(); // no copy into local memory outlives the work-group
 
     store_warp_tile(acc, d + d_offs + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3, d_nb, d_vec2, n0 + wn * 64,
