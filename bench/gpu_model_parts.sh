@@ -2,17 +2,18 @@
 # bench/gpu_model_parts.sh - moves a file bigger than one device call's carry (64 MiB together with
 # the working tree: the 98 MB SmolLM2 GGUF) to the GPU machine in parts, one a call, over calls made
 # back to back while the machine is warm (/tmp there survives between them: the device README).
-#   here:  bash bench/gpu_model_parts.sh split FILE [PARTS]
+#   here:  bash bench/gpu_model_parts.sh split FILE [PARTS (5)]
 #          writes .gpu-xa/, .gpu-xb/, ... (git-ignored), one part each, the last also FILE's sha256
-#          and the texts of scripts/fetch_texts.sh (gpu_session.sh's TEXTS default, .gpu-xc for 3
-#          parts); prints what each call carries beside the working tree
+#          and the texts of scripts/fetch_texts.sh (.gpu-xe for 5 parts: pass TEXTS=.gpu-xe to
+#          gpu_session.sh); prints what each call carries beside the working tree
 #   there: bash bench/gpu_model_parts.sh take DIR     (every call, DIR its carried part: to /tmp/pa-parts)
 #          bash bench/gpu_model_parts.sh join OUT     (after the last take: the parts joined into OUT,
 #                                                      its sha256 checked; non-zero and a one-line error
 #                                                      when a part is missing or the sum differs)
-# A call carries [".gpu", ".gpu-xa"] and runs `source .gpu/gpu-env && bash bench/gpu_model_parts.sh
-# take .gpu-xa`; the last one goes on with join and its work (e.g. MODEL=/tmp/model.gguf
-# TEXTS=.gpu-xc bash bench/gpu_session.sh model).
+# A call carries [".gpu-xa"] (and .gpu where it builds or runs pa) and runs `bash
+# bench/gpu_model_parts.sh take .gpu-xa`; the last one goes on with join and its work (e.g.
+# `source .gpu/gpu-env && MODEL=/tmp/model.gguf TEXTS=.gpu-xe bash bench/gpu_session.sh model`).
+# The calls must follow each other within the machine's idle release (30 s): nothing else between.
 set -euo pipefail
 die() { echo "error: $*" >&2; exit 1; }
 cmd=${1:-}
@@ -21,7 +22,7 @@ store=/tmp/pa-parts
 case "$cmd" in
 split)
   file=${2:?usage: gpu_model_parts.sh split FILE [PARTS]}
-  parts=${3:-3}
+  parts=${3:-5}
   [ -s "$file" ] || die "$file: no such file or empty"
   [[ "$parts" =~ ^[1-9]$ ]] || die "PARTS must be 1 to 9, not '$parts'"
   file=$(realpath "$file")
@@ -44,15 +45,18 @@ split)
   done
   sha256sum "$file" | cut -d' ' -f1 > "$last/sha256"
   echo "$parts" > "$last/parts"
-  tree=$(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
-  gpu=$(du -sb .gpu 2>/dev/null | cut -f1 || echo 0)
+  # sizes as disk usage (whole blocks a file): three parts of 34 MB, 64.0 MB of bytes with the
+  # tree and .gpu but 71 MiB on disk, were refused as over the 64 MiB a call carries (2026-12-02);
+  # five parts of 20 MB (58 MiB on disk) travelled
+  tree=$(git ls-files -z --cached --others --exclude-standard | du -c --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+  gpu=$(du -s .gpu 2>/dev/null | cut -f1 || echo 0)
   for ((i = 0; i < parts; ++i)); do
     d=".gpu-x${names[i]}"
-    b=$(du -sb "$d" | cut -f1)
-    total=$((tree + gpu + b))
-    printf '%s: %d MB; with the working tree (%d MB) and .gpu (%d MB) %d MB of the 67 MB a call carries%s\n' \
-      "$d" $((b / 1000000)) $((tree / 1000000)) $((gpu / 1000000)) $((total / 1000000)) \
-      "$([ $total -gt 67108864 ] && echo ' -- too big: split into more parts')"
+    b=$(du -s "$d" | cut -f1)
+    total=$((tree + gpu + b)) # KiB
+    printf '%s: %d MiB; with the working tree (%d MiB) and .gpu (%d MiB) %d MiB of the 64 MiB a call carries%s\n' \
+      "$d" $((b / 1024)) $((tree / 1024)) $((gpu / 1024)) $((total / 1024)) \
+      "$([ $total -gt 65536 ] && echo ' -- too big: split into more parts')"
   done
   ;;
 take)

@@ -55,7 +55,7 @@ build|check)
   ;;
 quality)
   model=${MODEL:?MODEL=path/to/SmolLM2-135M-Instruct.Q4_1.gguf}
-  texts=${TEXTS:-.gpu-xc} # the last of the model's three parts travels with the texts (bench/gpu_model_parts.sh)
+  texts=${TEXTS:-.gpu-xe} # the last of the model's five parts travels with the texts (bench/gpu_model_parts.sh)
   [ -x "$pa" ] || build
   step "needle in a haystack, SmolLM2 at ~8K tokens, two real texts, 10 depths x 4 trials"
   settings=${SETTINGS:-"dense;proxy;proxy-heads=3;gamma=0.99;budget=last"}
@@ -115,7 +115,7 @@ synthetic)
 model)
   # the real-model runs of one session, most important first (needs the model: MODEL=)
   model=${MODEL:?MODEL=path/to/SmolLM2-135M-Instruct.Q4_1.gguf}
-  texts=${TEXTS:-.gpu-xc}
+  texts=${TEXTS:-.gpu-xe}
   [ -x "$pa" ] || build
   step "needle in a haystack at ~8K, dense vs proxy at the defaults, two texts, 10 depths x 4 trials"
   for t in sherlock bible-kjv; do
