@@ -47,6 +47,38 @@
 #define SW 1
 #endif
 
+// Where a work-item of a GEMM work-group works. Launch: global (tiles * NT, slices of b), local
+// (NT); tile t = (token tile t / tiles_w, weight tile t % tiles_w): the work-groups that share a
+// token tile run together; b2 = slices along dim 2 of b, r2/r3 broadcast ratios, a2 = slices along
+// dim 2 of a.
+typedef struct {
+    int tid, lane, wn, wm; // work-item, lane, the warp's place in the tile
+    int n0, m0;            // the tile's first token and weight row
+    int i2, i3, zw;        // b's slice and a's
+} mmq_place;
+inline mmq_place mmq_place_of(int tiles_w, int b2, int r2, int r3, int a2) {
+    mmq_place p;
+    p.tid = get_local_id(0);
+    p.lane = p.tid & 31;
+    p.wn = (p.tid >> 5) % MMQ_WN;
+    p.wm = (p.tid >> 5) / MMQ_WN;
+    const int tile = get_group_id(0), z = get_group_id(1);
+    p.n0 = (tile / tiles_w) * BT;
+    p.m0 = (tile % tiles_w) * BW;
+    p.i2 = z % b2;
+    p.i3 = z / b2;
+    p.zw = (p.i3 / r3) * a2 + p.i2 / r2;
+    return p;
+}
+
+inline void zero_acc(float4 acc[4][8]) {
+    MMA_UNROLL
+    for (int i = 0; i < 4; ++i) {
+        MMA_UNROLL
+        for (int j = 0; j < 8; ++j) acc[i][j] = (float4)(0.0f);
+    }
+}
+
 // The rows of b this work-item loads for its XCH chunks of a tile starting at token n0 (tokens past
 // n repeat the last one: never stored). x: b or X16 at the launch's first token; i2, i3: b's slice.
 inline void x_rows(global const char* xrow[XCH], global const char* x, ulong x_offs, ulong4 x_nb, int i2, int i3,

@@ -167,14 +167,12 @@ inline void mma_k16(float4 acc[4][8], local const uint4* xs, local const uint4* 
     }
 }
 
-// global (tiles * NT, slices of b), local (NT): tile t = (token tile t / tiles_w, weight tile
-// t % tiles_w): the work-groups that share a token tile run together.
+// Launch and tiles_w, b2, r2, r3, a2: mmq_common.cl's mmq_place_of.
 //   x: b (MMQ_XF32: F32 rows, 16-byte aligned, K a multiple of 32) or X16 (rows of KP/8 chunks),
 //   at this launch's first token, with its byte strides (nb0 unused); n_kb = KP/32
 //   wv: W16 or WQ, wsc: WS (unused for W16), mp rows per slice of a, kc = KP/8
 //   d: dst at this launch's first token, d_vec2 = 1 when its rows take 8-byte stores (nb0 = 4,
-//   nb1.. and the offset multiples of 8); n, m: valid tokens and rows; b2 = slices along dim 2 of
-//   b, r2/r3 broadcast ratios, a2 = slices along dim 2 of a
+//   nb1.. and the offset multiples of 8); n, m: valid tokens and rows
 kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global const uint4* wv, global const uint* wsc,
            int mp, int kc, global char* d, ulong d_offs, ulong4 d_nb, int d_vec2, int n, int m, int tiles_w, int b2,
@@ -182,11 +180,9 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
     local uint4 xs[MMQ_STAGES][BT * 4];
     local uint4 ws[MMQ_STAGES][BW * 4];
     EMU_DECL
-    const int tid = get_local_id(0), warp = tid >> 5, lane = tid & 31;
-    const int wn = warp % MMQ_WN, wm = warp / MMQ_WN;
-    const int tile = get_group_id(0), n0 = (tile / tiles_w) * BT, m0 = (tile % tiles_w) * BW;
-    const int z = get_group_id(1), i2 = z % b2, i3 = z / b2;
-    const int zw = (i3 / r3) * a2 + i2 / r2; // slice of a
+    const mmq_place pl = mmq_place_of(tiles_w, b2, r2, r3, a2);
+    const int tid = pl.tid, lane = pl.lane, wn = pl.wn, wm = pl.wm, n0 = pl.n0, m0 = pl.m0;
+    const int i2 = pl.i2, i3 = pl.i3, zw = pl.zw;
 
     global const char* xrow[XCH]; // the rows of b this work-item loads
     x_rows(xrow, x, x_offs, x_nb, i2, i3, n0, n, tid);
@@ -208,11 +204,7 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
 #endif
 
     float4 acc[4][8];
-    MMA_UNROLL
-    for (int i = 0; i < 4; ++i) {
-        MMA_UNROLL
-        for (int j = 0; j < 8; ++j) acc[i][j] = (float4)(0.0f);
-    }
+    zero_acc(acc);
 
 #if MMQ_STAGES == 2
     // stage 0 <- step 0
