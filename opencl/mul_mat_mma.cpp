@@ -144,7 +144,8 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const std::string opts_rq = stages_rq ? build_options_rq(a->type, stages_rq) : "";
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
-    // weights: W16, or WQ + WS; those the runtime uploaded once (PARAM) are repacked once
+    // weights: W16, WQ + WS, or WR (mul_mat_mma_rq.cl); those the runtime uploaded once (PARAM) are
+    // repacked once
     repack_cache& kept = ctx.internals().mmq_weights;
     const repack_cache::key wkey = weight_key(a, am, stages_rq ? (bw | 1) : bw); // odd: WR
     const bool param = (a->flags & PA_FLAG_PARAM) && a->buffer;
