@@ -4,8 +4,8 @@
 //
 //   pa_mma_check                 NVIDIA sm_80+: real PTX; checks, then timings
 //   pa_mma_check --emulate       any device (PoCL): the PTX helpers emulated; checks only
-//   pa_mma_check --probe         only which inline-PTX shared-memory forms work (own process:
-//                                a failing probe can break the OpenCL context)
+//   pa_mma_check --probe         only which inline-PTX shared-memory forms and named barriers
+//                                work (own process: a failing probe can break the OpenCL context)
 // Options: --check-only, --time-only, --n-list 4096,8192,... , --variants W8B64A0,W4B64A1M2 ,
 //          --json FILE (timings as JSON lines), --reps R, --sparse-n N.
 // Exit status 1 when a check fails.
@@ -464,14 +464,13 @@ void run_ptx_probes(const env& e) {
         std::printf("ptx probes: build failed: %s\n", ex.what());
         return;
     }
-    const size_t one = 32;
-    auto run1 = [&](const char* name, std::vector<cl_mem> args) -> bool {
+    auto run1 = [&](const char* name, std::vector<cl_mem> args, size_t items = 32) -> bool {
         cl_int err = 0;
         cl_kernel k = clCreateKernel(p, name, &err);
         if (err) return false;
         for (cl_uint i = 0; i < args.size(); ++i)
             clSetKernelArg(k, i, sizeof(cl_mem), &args[i]);
-        err = clEnqueueNDRangeKernel(e.q, k, 1, nullptr, &one, &one, 0, nullptr, nullptr);
+        err = clEnqueueNDRangeKernel(e.q, k, 1, nullptr, &items, &items, 0, nullptr, nullptr);
         err = err ? err : clFinish(e.q);
         clReleaseKernel(k);
         return err == CL_SUCCESS;
@@ -512,6 +511,15 @@ void run_ptx_probes(const env& e) {
                     ok && out[l * 4 + i] == ((uint32_t)src[r * 8 + c] | ((uint32_t)src[r * 8 + c + 1] << 16));
             }
         std::printf("ptx probe ldmatrix.x4: %s\n", ok ? "OK" : "FAIL");
+    }
+    {
+        std::vector<uint32_t> out(256, 0);
+        mem_ptr o = buffer(e, 1024);
+        bool ok = run1("probe_named_barrier", {o.get()}, 256);
+        clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 1024, out.data(), 0, nullptr, nullptr);
+        for (uint32_t l = 0; l < 256; ++l)
+            ok = ok && out[l] == (l % 128) * 5 + 3;
+        std::printf("ptx probe bar.arrive / bar.sync 1 (named barrier, 256 items): %s\n", ok ? "OK" : "FAIL");
     }
     clReleaseProgram(p);
 }

@@ -36,3 +36,21 @@ kernel void probe_ldmatrix(global const ushort* src, global uint4* out) {
                  : "r"(addr));
     out[l] = (uint4)(r0, r1, r2, r3); // expect reg i = matrix i, row l/4, cols 2(l%4), +1
 }
+
+// Named barriers (bar.arrive / bar.sync with an id other than 0, which OpenCL's barrier() uses):
+// what a producer / consumer kernel needs (a producer warp group filling local memory while
+// consumer warps multiply). One work-group of 256: warps 0-3 write buf and arrive at barrier 1,
+// warps 4-7 wait at it (256 threads counted) and read. Expect out[l] = l * 5 + 3 for l < 128 and
+// out[l] = (l - 128) * 5 + 3 for l >= 128 (each consumer reads its producer's word).
+kernel void probe_named_barrier(global uint* out) {
+    local uint buf[128];
+    const uint l = get_local_id(0);
+    if (l < 128) {
+        buf[l] = l * 5 + 3;
+        asm volatile("bar.arrive 1, 256;" ::: "memory");
+        out[l] = l * 5 + 3;
+    } else {
+        asm volatile("bar.sync 1, 256;" ::: "memory");
+        out[l] = buf[l - 128];
+    }
+}
