@@ -559,7 +559,7 @@ int main(int argc, char** argv) {
         else if (a == "--sparse-n")
             sparse_n = std::stoi(next());
         else {
-            std::fprintf(stderr, "usage: pa_mma_check [--emulate] [--check-only|--time-only] [--n-list L] "
+            std::fprintf(stderr, "usage: pa_mma_check [--emulate] [--check-only|--time-only|--probe] [--n-list L] "
                                  "[--variants W8B64,...] [--reps R] [--sparse-n N] [--json FILE]\n");
             return 2;
         }
