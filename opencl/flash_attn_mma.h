@@ -33,6 +33,11 @@ struct mma_config { // the defaults: mma_config_for()
 bool mma_available(const device_caps& caps);
 // Whether $PA_MMA says "emulate" (the tensor-core programs then build with -DMMA_EMULATE=1).
 bool mma_emulated();
+// Local memory the emulated helpers take in a work-group of this many work-items (mma_ptx.cl's
+// EMU_DECL: 6 words a work-item), for kernels that budget their local memory.
+inline size_t mma_emulation_bytes(size_t work_items) {
+    return work_items * 6 * 4;
+}
 // The configuration for this device and head dim ($PA_MMA may override it).
 mma_config mma_config_for(const device_caps& caps, int64_t head_dim);
 

@@ -46,8 +46,7 @@ int rq_stages(const device_context& ctx, pa_type t) {
     const tuning& tu = ctx.tune();
     if (!quantized(t) || tu.mmq_wreg == 0 || (tu.mmq_wreg == 1 && t == PA_TYPE_Q8_0)) return 0;
     const uint64_t stage = uint64_t(64 * tu.mmq_wn) * 64 + uint64_t(tu.mmq_wm) * rq_piece_bytes(t);
-    const uint64_t emu =
-        mma_emulated() ? uint64_t(tu.mmq_wn * tu.mmq_wm) * 32 * 6 * 4 : 0; // mma_ptx.cl's area
+    const uint64_t emu = mma_emulated() ? mma_emulation_bytes(size_t(32 * tu.mmq_wn * tu.mmq_wm)) : 0;
     const uint64_t room = ctx.caps().local_mem > emu ? ctx.caps().local_mem - emu : 0;
     const int fit = int(std::min<uint64_t>(room / stage, 8));
     return fit >= 2 ? std::min(tu.mmq_rq_stages, fit) : 0;

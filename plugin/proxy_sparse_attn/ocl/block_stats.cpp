@@ -98,8 +98,8 @@ size_t block_stats_plan::local_bytes() const {
     const size_t nbuf = kind == path::portable ? 1 : 2;
     size_t b = nbuf * size_t(kt) * roww * 4 + nbuf * size_t(kt) * 4; // key tiles and scales
     if (kind == path::portable) b += size_t(16 * warps) * roww * 4 + nth * 16;
-    if (kind != path::portable) b += 32;          // qtile and ex: one 16-byte stub each
-    if (kind == path::emulated) b += nth * 6 * 4; // mma_ptx.cl's emulation area
+    if (kind != path::portable) b += 32; // qtile and ex: one 16-byte stub each
+    if (kind == path::emulated) b += pa::ocl::mma_emulation_bytes(nth);
     return b;
 }
 
