@@ -4,7 +4,7 @@
 //
 //   pa_mma_check                 NVIDIA sm_80+: real PTX; checks, then timings
 //   pa_mma_check --emulate       any device (PoCL): the PTX helpers emulated; checks only
-//   pa_mma_check --probe         only which inline-PTX shared-memory forms and named barriers
+//   pa_mma_check --probe         only which inline-PTX shared-memory forms, named barriers and mbarriers
 //                                work (own process: a failing probe can break the OpenCL context)
 // Options: --check-only, --time-only, --n-list 4096,8192,... , --variants W8B64A0,W4B64A1M2 ,
 //          --json FILE (timings as JSON lines), --reps R, --sparse-n N.
@@ -454,6 +454,52 @@ std::vector<int> parse_list(const std::string& s) {
     return v;
 }
 
+// mma_ptx.cl's mbarrier helpers in a two-stage producer / consumer pipeline (ptx_probe_mbar.cl),
+// a program of its own: the driver may reject the PTX without taking the other probes with it.
+void run_mbarrier_probe(const env& e) {
+    std::string log;
+    cl_program p = nullptr;
+    try {
+        const std::string src = std::string(source_of("mma_ptx.cl")) + "\n" + source_of("ptx_probe_mbar.cl");
+        p = build(e, src, "-cl-std=CL1.2 -DMMA_MBARRIER=1", &log);
+    } catch (const std::exception& ex) {
+        std::printf("ptx probe mbarrier: build failed: %s\n", ex.what());
+        return;
+    }
+    constexpr int rounds = 9;
+    std::vector<uint32_t> src(size_t(rounds) * 128), out(64, 0);
+    for (size_t i = 0; i < src.size(); ++i)
+        src[i] = uint32_t(i) * 2654435761u + 12345u;
+    mem_ptr s = buffer(e, src.size() * 4, src.data()), o = buffer(e, 256);
+    cl_int err = 0;
+    cl_kernel k = clCreateKernel(p, "probe_mbar_pipeline", &err);
+    bool ok = err == CL_SUCCESS;
+    if (ok) {
+        cl_mem a0 = s.get(), a1 = o.get();
+        clSetKernelArg(k, 0, sizeof(cl_mem), &a0);
+        clSetKernelArg(k, 1, sizeof(cl_mem), &a1);
+        clSetKernelArg(k, 2, sizeof(int), &rounds);
+        const size_t items = 96;
+        err = clEnqueueNDRangeKernel(e.q, k, 1, nullptr, &items, &items, 0, nullptr, nullptr);
+        err = err ? err : clFinish(e.q);
+        ok = err == CL_SUCCESS;
+        clReleaseKernel(k);
+    }
+    clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 256, out.data(), 0, nullptr, nullptr);
+    for (uint32_t c = 0; c < 64; ++c) {
+        const uint32_t w = c / 32 + 1, lane = c % 32, from = (lane + 7 * w) % 32;
+        uint32_t want = 0;
+        for (int r = 0; r < rounds; ++r) {
+            const uint32_t* v = &src[(size_t(r) * 32 + from) * 4];
+            want += v[0] ^ v[1] ^ v[2] ^ v[3];
+        }
+        ok = ok && out[c] == want;
+    }
+    std::printf("ptx probe mbarrier (cp.async arrive, try_wait.parity, arrive; %d rounds, 2 stages): %s\n",
+                rounds, ok ? "OK" : "FAIL");
+    clReleaseProgram(p);
+}
+
 // Which inline-PTX shared-memory forms work from OpenCL C here (prints one line each).
 void run_ptx_probes(const env& e) {
     std::string log;
@@ -522,6 +568,7 @@ void run_ptx_probes(const env& e) {
         std::printf("ptx probe bar.arrive / bar.sync 1 (named barrier, 256 items): %s\n", ok ? "OK" : "FAIL");
     }
     clReleaseProgram(p);
+    run_mbarrier_probe(e);
 }
 
 } // namespace
@@ -559,8 +606,9 @@ int main(int argc, char** argv) {
         else if (a == "--sparse-n")
             sparse_n = std::stoi(next());
         else {
-            std::fprintf(stderr, "usage: pa_mma_check [--emulate] [--check-only|--time-only|--probe] [--n-list L] "
-                                 "[--variants W8B64,...] [--reps R] [--sparse-n N] [--json FILE]\n");
+            std::fprintf(stderr,
+                         "usage: pa_mma_check [--emulate] [--check-only|--time-only|--probe] [--n-list L] "
+                         "[--variants W8B64,...] [--reps R] [--sparse-n N] [--json FILE]\n");
             return 2;
         }
     }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <utility>
@@ -93,10 +94,17 @@ const tuning& device_context::tune() const {
     return impl_->tune;
 }
 
-// The tuning table's -D flags of a program, then the caller's options (which may override them).
+// The tuning table's -D flags of a program, then the caller's options (which may override them),
+// then $PA_OPENCL_DEFINES (experiments: e.g. "-DRQ_WS_ARRIVE=0", given to every program).
 std::string device_context::tuned_options(std::string_view program, const std::string& options) const {
-    const std::string defs = impl_->tune.defines(program);
-    return defs.empty() ? options : options.empty() ? defs : defs + " " + options;
+    static const std::string extra = [] {
+        const char* e = std::getenv("PA_OPENCL_DEFINES");
+        return std::string(e ? e : "");
+    }();
+    std::string o = impl_->tune.defines(program);
+    for (const std::string* part : {&options, &extra})
+        if (!part->empty()) o += (o.empty() ? "" : " ") + *part;
+    return o;
 }
 
 cl_kernel device_context::get_kernel(std::string_view builtin_program, std::string_view kernel_name,

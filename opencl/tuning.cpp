@@ -35,6 +35,7 @@ constexpr tuning_field fields[] = {
     {"mmq_f16_stages", &tuning::mmq_f16_stages, "", "", 0},
     {"mmq_wreg", &tuning::mmq_wreg, "", "", 0},
     {"mmq_rq_stages", &tuning::mmq_rq_stages, "", ""},
+    {"mmq_ws", &tuning::mmq_ws, "", "", 0},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
@@ -256,14 +257,15 @@ tuning tuning_for(const device_caps& dev) {
             fmt::format("OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be "
                         "powers of two, fat_variant be 0 to {}",
                         fat_variants - 1));
-    if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
+    if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 ||
+        (t.mmq_wm != 2 && t.mmq_wm != 4 && !(t.mmq_wm == 3 && t.mmq_ws)) ||
         (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12 ||
         (t.mmq_f16_stages != 0 && t.mmq_f16_stages != 2 && t.mmq_f16_stages != 3) ||
         (t.mmq_wn + t.mmq_wm) * t.mmq_f16_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3 "
                     "(mmq_f16_stages 0, 2 or 3), (mmq_wn + mmq_wm) x mmq_stages <= 12");
-    if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5)
-        throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5");
+    if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5 || t.mmq_ws > 1)
+        throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5, mmq_ws 0 or 1");
     return t;
 }
 

@@ -31,6 +31,12 @@
 #ifndef RQ_STAGES
 #define RQ_STAGES 3
 #endif
+#ifndef RQ_MBAR
+#define RQ_MBAR 0 // 1: k_mmq_rq synchronizes by mbarriers (MMA_MBARRIER on the device)
+#endif
+#ifndef RQ_WS
+#define RQ_WS 0 // 1: also k_mmq_rq_ws (a producer warp, mbarriers; MMA_MBARRIER on the device)
+#endif
 #if MMQ_W == PA_Q8_0
 #define QL 16 // quant words a lane a step
 #else
@@ -135,6 +141,42 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
     float4 acc[4][8];
     zero_acc(acc);
 
+#if RQ_MBAR && !MMA_EMULATE
+    // mbarriers instead of the barrier: a warp waits for its step's data (full: every item's
+    // copies landed) and, after its products, for the other warps to be done with the stage it
+    // refills (empty, one step of slack), never for their products of the current step
+    local ulong full[RQ_STAGES], empty[RQ_STAGES];
+    if (tid == 0)
+        for (int p = 0; p < RQ_STAGES; ++p) {
+            mbar_init(&full[p], NT);
+            mbar_init(&empty[p], NT / 32);
+        }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int p = 0; p < RQ_STAGES - 1 && p < n_kb; ++p) {
+        copy_x_tile(xs[p], xrow, p, tid);
+        copy_w_pieces(wsm[p], wg + p * w_step, tid);
+        cp_async_mbar_arrive(&full[p]);
+    }
+    int s = 0, sp = RQ_STAGES - 1; // stages of steps kb and kb - 1
+    uint ph = 0, php = 1;          // parities of their rounds
+    for (int kb = 0; kb < n_kb; ++kb) {
+        mbar_wait(&full[s], ph);
+        mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane);
+        warp_sync();
+        if (lane == 0) mbar_arrive(&empty[s]);
+        const int kf = kb + RQ_STAGES - 1; // into the stage of step kb - 1
+        if (kf < n_kb) {
+            if (kb > 0) mbar_wait(&empty[sp], php);
+            copy_x_tile(xs[sp], xrow, kf, tid);
+            copy_w_pieces(wsm[sp], wg + kf * w_step, tid);
+            cp_async_mbar_arrive(&full[sp]);
+        }
+        sp = s;
+        php = ph;
+        if (++s == RQ_STAGES) s = 0, ph ^= 1u;
+    }
+    cp_async_wait_all();
+#else
     // stages 0 .. RQ_STAGES - 2 <- steps 0 .. RQ_STAGES - 2, one copy group each
     MMA_UNROLL
     for (int p = 0; p < RQ_STAGES - 1; ++p) {
@@ -158,10 +200,128 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
         s = s == RQ_STAGES - 1 ? 0 : s + 1;
     }
     cp_async_wait_all(); // no copy into local memory outlives the work-group
+#endif
 
     store_warp_tile(acc, d + d_offs + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3, d_nb, d_vec2, n0 + wn * 64,
                     m0 + wm * 64, n, m, lane);
 }
+
+#if RQ_WS
+// ---- warp-specialized: one producer warp feeds the NT consumer items ----------------------------
+// k_mmq_rq_ws: the same tile, stages and fragments as k_mmq_rq, in work-groups of NT + 32 items.
+// Warp NT / 32 only copies (the whole stage: BT * 4 activation chunks, WRC weight chunks, by
+// cp.async), the MMQ_WN x MMQ_WM warps before it only multiply. Instead of one barrier a step
+// (every warp waits for the slowest, and all of them issue copies), each stage has two mbarriers
+// (mma_ptx.cl): "full" completes when the producer's copies of a step have landed, "empty" when
+// every consumer has finished reading it; a consumer waits only for its data, the producer only
+// for a free stage (RQ_STAGES - 1 steps of slack). Under MMA_EMULATE (PoCL, no mbarriers) the
+// same copies and products run in lockstep, one barrier a step, the producer warp calling the
+// emulated MMAs on a dummy tile (the emulation needs every work-item in them).
+#ifndef RQ_WS_ARRIVE
+#define RQ_WS_ARRIVE 1 // consumers arrive on "empty": 0 every item, 1 one lane a warp
+#endif
+#define PCH (BT / 8)            // activation chunks a producer lane copies a step: rows lane / 4 + 8 i
+#define PWI ((WRC + 31) / 32)   // weight chunks a producer lane copies a step (the last ones partly)
+#if MMA_EMULATE
+#undef MMA_EMU_WARPS
+#define MMA_EMU_WARPS (MMQ_WN * MMQ_WM + 1)
+#endif
+
+// The rows of b that producer lane `lane` copies (PCH, 8 apart), tokens past n repeating the last.
+inline void ws_x_rows(global const char* xrow[PCH], global const char* x, ulong x_offs, ulong4 x_nb, int i2, int i3,
+                      int n0, int n, int lane) {
+    MMA_UNROLL
+    for (int i = 0; i < PCH; ++i)
+        xrow[i] = x + x_offs + (ulong)i2 * x_nb.s2 + (ulong)i3 * x_nb.s3 +
+                  (ulong)min(n0 + (lane >> 2) + 8 * i, n - 1) * x_nb.s1;
+}
+
+// One step's stage: the activations of block column kb (chunk lane & 3 of rows lane / 4 + 8 i,
+// whose swizzle SWZ is the same for every i) and the weight pieces at wg.
+inline void ws_copy_step(local uint4* xs, local uint4* wl, global const char* const* xrow, global const uint4* wg,
+                         int kb, int lane) {
+    const int r0 = lane >> 2, j = lane & 3, jd = j ^ SWZ(r0);
+    MMA_UNROLL
+    for (int i = 0; i < PCH; ++i) cp_async16(xs + (r0 + 8 * i) * 4 + jd, (global const uint4*)xrow[i] + kb * 4 + j);
+    MMA_UNROLL
+    for (int i = 0; i < PWI; ++i) {
+        const int c = lane + 32 * i;
+        if (WRC % 32 == 0 || c < WRC) cp_async16(wl + c, wg + c);
+    }
+}
+
+kernel __attribute__((reqd_work_group_size(NT + 32, 1, 1)))
+void k_mmq_rq_ws(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global const uint4* wr, int groups,
+                 global char* d, ulong d_offs, ulong4 d_nb, int d_vec2, int n, int m, int tiles_w, int b2, int r2,
+                 int r3, int a2) {
+    local uint4 xs[RQ_STAGES][BT * 4];
+    local uint4 wsm[RQ_STAGES][WRC];
+    EMU_DECL
+    const mmq_place pl = mmq_place_of(tiles_w, b2, r2, r3, a2);
+    const int tid = pl.tid, lane = pl.lane, n0 = pl.n0, m0 = pl.m0;
+    const bool producer = tid >= NT;
+    const int wn = producer ? 0 : pl.wn, wm = producer ? 0 : pl.wm; // the producer's: a dummy tile
+    global const uint4* wg = wr + ((ulong)pl.zw * n_kb * groups + m0 / 64) * (GB / 4);
+    const ulong w_step = (ulong)groups * (GB / 4);
+    global const char* xrow[PCH];
+    if (producer) ws_x_rows(xrow, x, x_offs, x_nb, pl.i2, pl.i3, n0, n, lane);
+    float4 acc[4][8];
+    zero_acc(acc);
+#if !MMA_EMULATE
+    local ulong full[RQ_STAGES], empty[RQ_STAGES];
+    if (tid == 0) {
+        for (int s = 0; s < RQ_STAGES; ++s) {
+            mbar_init(&full[s], 32);  // one cp.async arrival a producer lane
+            mbar_init(&empty[s], RQ_WS_ARRIVE ? NT / 32 : NT); // every consumer warp (or item)
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int s = 0;
+    uint phase = 0; // parity of the stages' current round (flips when s wraps)
+    if (producer) {
+        for (int kb = 0; kb < n_kb; ++kb) {
+            if (kb >= RQ_STAGES) mbar_wait(&empty[s], phase ^ 1u); // the previous round's reads done
+            ws_copy_step(xs[s], wsm[s], xrow, wg + kb * w_step, kb, lane);
+            cp_async_mbar_arrive(&full[s]);
+            if (++s == RQ_STAGES) s = 0, phase ^= 1u;
+        }
+        cp_async_wait_all(); // no copy into local memory outlives the work-group
+        return;
+    }
+    for (int kb = 0; kb < n_kb; ++kb) {
+        mbar_wait(&full[s], phase);
+        mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane EMU_ARG);
+#if RQ_WS_ARRIVE
+        warp_sync();
+        if (lane == 0) mbar_arrive(&empty[s]);
+#else
+        mbar_arrive(&empty[s]);
+#endif
+        if (++s == RQ_STAGES) s = 0, phase ^= 1u;
+    }
+#else
+    // lockstep: stages 0 .. RQ_STAGES - 2 first, then a step's products beside the copies of the
+    // step RQ_STAGES - 1 ahead into the stage the step before used
+    if (producer)
+        for (int p = 0; p < RQ_STAGES - 1; ++p) {
+            const int ks = min(p, n_kb - 1);
+            ws_copy_step(xs[p], wsm[p], xrow, wg + ks * w_step, ks, lane);
+        }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int s = 0;
+    for (int kb = 0; kb < n_kb; ++kb) {
+        const int sf = s == 0 ? RQ_STAGES - 1 : s - 1, kf = min(kb + RQ_STAGES - 1, n_kb - 1);
+        if (producer) ws_copy_step(xs[sf], wsm[sf], xrow, wg + kf * w_step, kf, lane);
+        mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane EMU_ARG);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        s = s == RQ_STAGES - 1 ? 0 : s + 1;
+    }
+    if (producer) return;
+#endif
+    store_warp_tile(acc, d + d_offs + (ulong)pl.i2 * d_nb.s2 + (ulong)pl.i3 * d_nb.s3, d_nb, d_vec2, n0 + wn * 64,
+                    m0 + wm * 64, n, m, lane);
+}
+#endif // RQ_WS
 
 // WR from quantized a [K, M, s2, s3] (nb0 = block bytes, 2-byte aligned): global (mp * n_kb,
 // slices), one block (row, block column) each, rows fastest; mp = M rounded up to whole tiles.
