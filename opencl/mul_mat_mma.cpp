@@ -38,11 +38,10 @@ size_t rq_piece_bytes(pa_type t) {
     return (quant_words + scale_rows * 32) * 4;
 }
 
-// mul_mat_mma_rq.cl's warp-specialized kernel (tuning mmq_ws): its mbarriers' try_wait needs
-// sm_90 on the device; emulated anywhere.
-bool rq_ws(const device_context& ctx) {
-    return ctx.tune().mmq_ws == 1 && (mma_emulated() || ctx.caps().nv_cc_major >= 9) &&
-           size_t(32 * (ctx.tune().mmq_wn * ctx.tune().mmq_wm + 1)) <= ctx.caps().max_work_group;
+// mul_mat_mma_rq.cl's stages handed over by mbarriers (tuning mmq_rq_sync): try_wait needs sm_90;
+// the emulation (no mbarriers) keeps the barrier.
+bool rq_mbarriers(const device_context& ctx) {
+    return ctx.tune().mmq_rq_sync == 1 && !mma_emulated() && ctx.caps().nv_cc_major >= 9;
 }
 
 // The local-memory stages of mul_mat_mma_rq.cl for this weight type: mmq_rq_stages, fewer where
@@ -52,10 +51,10 @@ bool rq_ws(const device_context& ctx) {
 int rq_stages(const device_context& ctx, pa_type t) {
     const tuning& tu = ctx.tune();
     if (!quantized(t) || tu.mmq_wreg == 0 || (tu.mmq_wreg == 1 && t == PA_TYPE_Q8_0)) return 0;
-    // warp-specialized: a producer warp more, two 8-byte mbarriers a stage
-    const size_t ws = rq_ws(ctx) ? 1 : 0;
-    const uint64_t stage = uint64_t(64 * tu.mmq_wn) * 64 + uint64_t(tu.mmq_wm) * rq_piece_bytes(t) + 16 * ws;
-    const uint64_t emu = mma_emulated() ? mma_emulation_bytes(size_t(32 * (tu.mmq_wn * tu.mmq_wm + ws))) : 0;
+    // with mbarriers, two of 8 bytes a stage
+    const uint64_t stage = uint64_t(64 * tu.mmq_wn) * 64 + uint64_t(tu.mmq_wm) * rq_piece_bytes(t) +
+                           (rq_mbarriers(ctx) ? 16 : 0);
+    const uint64_t emu = mma_emulated() ? mma_emulation_bytes(size_t(32 * tu.mmq_wn * tu.mmq_wm)) : 0;
     const uint64_t room = ctx.caps().local_mem > emu ? ctx.caps().local_mem - emu : 0;
     const int fit = int(std::min<uint64_t>(room / stage, 8));
     return fit >= 2 ? std::min(tu.mmq_rq_stages, fit) : 0;
@@ -98,11 +97,11 @@ int stages_of(const tuning& tu, pa_type t) {
     return !quantized(t) && tu.mmq_f16_stages > 0 ? tu.mmq_f16_stages : tu.mmq_stages;
 }
 
-std::string build_options_rq(pa_type t, int stages, bool ws) {
-    return fmt::format("-DMMQ_W={} -DRQ_STAGES={}{}{}", int(t), stages, ws ? " -DRQ_WS=1" : "",
-                       mma_emulated() ? " -DMMA_EMULATE=1"
-                       : ws           ? " -DMMA_MBARRIER=1"
-                                      : "");
+std::string build_options_rq(const device_context& ctx, pa_type t, int stages) {
+    const char* sync = mma_emulated()      ? " -DMMA_EMULATE=1"
+                       : rq_mbarriers(ctx) ? " -DRQ_MBAR=1 -DMMA_MBARRIER=1"
+                                           : "";
+    return fmt::format("-DMMQ_W={} -DRQ_STAGES={}{}", int(t), stages, sync);
 }
 
 std::string build_options(const tuning& tu, const pa_tensor* d, bool xf32) {
@@ -151,8 +150,7 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     // three stages only take the copy)
     const bool xf32 = !stages_rq && direct_b(ctx, b) && M < tu.mmq_x16_min_m && stages_of(tu, a->type) == 2;
     const std::string opts = build_options(tu, d, xf32);
-    const bool ws_kernel = stages_rq && rq_ws(ctx);
-    const std::string opts_rq = stages_rq ? build_options_rq(a->type, stages_rq, ws_kernel) : "";
+    const std::string opts_rq = stages_rq ? build_options_rq(ctx, a->type, stages_rq) : "";
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
     // weights: W16, WQ + WS, or WR (mul_mat_mma_rq.cl); those the runtime uploaded once (PARAM) are
@@ -190,15 +188,14 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const cl_mem w_mem = cached ? cached->a.mem() : w.mem();
     const cl_mem ws_mem = cached ? cached->b.mem() : ws.mem();
 
-    cl_kernel gemm = stages_rq ? ctx.get_kernel(program_rq, ws_kernel ? "k_mmq_rq_ws" : "k_mmq_rq", opts_rq)
-                               : ctx.get_kernel(program, "k_mmq", opts);
-    const size_t items = ws_kernel ? nt + 32 : nt; // work-items of a GEMM work-group
+    cl_kernel gemm =
+        stages_rq ? ctx.get_kernel(program_rq, "k_mmq_rq", opts_rq) : ctx.get_kernel(program, "k_mmq", opts);
     const int32_t tiles_w = int32_t(mp / bw);
     const int32_t b2 = int32_t(b->ne[2]), r2 = int32_t(b->ne[2] / a->ne[2]),
                   r3 = int32_t(b->ne[3] / a->ne[3]);
     const auto run = [&](cl_mem x, uint64_t x_offs, cl_ulong4 x_nb, size_t n0, size_t nc) {
-        const nd_range global = range2(ceil_div(nc, bt) * size_t(tiles_w) * items, slices_b),
-                       local = range2(items, 1);
+        const nd_range global = range2(ceil_div(nc, bt) * size_t(tiles_w) * nt, slices_b),
+                       local = range2(nt, 1);
         const uint64_t d_offs = dm.offs + n0 * d->nb[1];
         const int32_t d_vec2 = dst_vec2(ctx, d) ? 1 : 0;
         if (stages_rq)

@@ -35,7 +35,7 @@ constexpr tuning_field fields[] = {
     {"mmq_f16_stages", &tuning::mmq_f16_stages, "", "", 0},
     {"mmq_wreg", &tuning::mmq_wreg, "", "", 0},
     {"mmq_rq_stages", &tuning::mmq_rq_stages, "", ""},
-    {"mmq_ws", &tuning::mmq_ws, "", "", 0},
+    {"mmq_rq_sync", &tuning::mmq_rq_sync, "", "", 0},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
     {"mmq_x16_min_m", &tuning::mmq_x16_min_m, "", ""},
@@ -119,7 +119,9 @@ const std::vector<vendor_entry>& table() {
         // against 26.9-27.3 ms, a random SmolLM2-shaped Q4_1 model pp8192 237-243K against 229K
         // tokens/s; four or five stages the same within the spread, two k-steps a barrier 8-10%
         // slower). Q8_0 stays on mul_mat_mma.cl (in registers 2-8% slower on every shape):
-        // bench/results/h200-2026-12-02-f.
+        // bench/results/h200-2026-12-02-f. Their stages handed over by mbarriers (H200, 8K, same
+        // call, Q4_0: q/o 296-298 against 269-273, k/v 230-232 against 201-220, gate/up 321-324
+        // against 303-307, down 314-316 against 297; bench/results/h200-2026-12-02-g, call 3).
         // rms_norm with 64 items a row (H200, SmolLM2-shaped prefill, 576 floats a row: 15.8 / 20.5 us
         // against 21.4 / 27.1 with 128, alone / with its mul; 32: 15.1 / 18.4, 256: 32.3 / 41.0;
         // bench/results/h200-2026-12-02-e, call 3).
@@ -132,6 +134,7 @@ const std::vector<vendor_entry>& table() {
           {"mmq_f16_stages", 2},
           {"mmq_wreg", 1},
           {"mmq_rq_stages", 3},
+          {"mmq_rq_sync", 1},
           {"norm_wg", 64},
           {"fat_variant", 7},
           {"fat_unroll_pv", 32},
@@ -257,15 +260,14 @@ tuning tuning_for(const device_caps& dev) {
             fmt::format("OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be "
                         "powers of two, fat_variant be 0 to {}",
                         fat_variants - 1));
-    if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 ||
-        (t.mmq_wm != 2 && t.mmq_wm != 4 && !(t.mmq_wm == 3 && t.mmq_ws)) ||
+    if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
         (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12 ||
         (t.mmq_f16_stages != 0 && t.mmq_f16_stages != 2 && t.mmq_f16_stages != 3) ||
         (t.mmq_wn + t.mmq_wm) * t.mmq_f16_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3 "
                     "(mmq_f16_stages 0, 2 or 3), (mmq_wn + mmq_wm) x mmq_stages <= 12");
-    if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5 || t.mmq_ws > 1)
-        throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5, mmq_ws 0 or 1");
+    if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5 || t.mmq_rq_sync > 1)
+        throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5, mmq_rq_sync 0 or 1");
     return t;
 }
 

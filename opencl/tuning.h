@@ -38,9 +38,10 @@ struct tuning {
     // copy): 0 none, 1 Q4_0 and Q4_1, 2 Q8_0 too; with mmq_rq_stages local-memory stages (2 .. 5;
     // fewer where a weight type's stages would not fit the device's local memory)
     int mmq_wreg = 0, mmq_rq_stages = 4;
-    // 1: those products in warp-specialized work-groups (k_mmq_rq_ws: a producer warp copies, the
-    // others multiply, mbarriers between them; NVIDIA sm_90, emulated in lockstep elsewhere)
-    int mmq_ws = 0;
+    // how mul_mat_mma_rq.cl's warps hand its stages over: 0 one barrier a step, 1 mbarriers (each
+    // warp waits only for its data and for the stage it refills; NVIDIA sm_90 only, the barrier
+    // elsewhere and when emulated)
+    int mmq_rq_sync = 0;
     // columns of b from which F16/quantized a runs on tensor cores: just past the decode products
     // (mv_max_n); the path below dequantizes every weight to F32 for CLBlast on each call (H200,
     // Llama-3-8B shape, 16 columns: 3x slower)

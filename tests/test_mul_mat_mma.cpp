@@ -242,7 +242,8 @@ TEST(MulMatMma, ThreeStagesMatchTheReferences) {
 // both sides, one k-step, a long K, broadcast batches, padded and permuted weights) with the device's tile
 // and four stages; then 2, 3 and 5 stages with fewer k-steps than stages (the loads past the end) and more,
 // and the other tile shapes (1 x 4 and 4 x 2 warps: 1 to 8 activation chunks and 1 to 3 weight chunks a
-// work-item, the last ones partly).
+// work-item, the last ones partly); on NVIDIA sm_90 the stages pass between the warps by mbarriers
+// (mmq_rq_sync 1, the entry) in all of them but one, elsewhere by the barrier.
 TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
     std::vector<mm_case> cases;
     for (pa_type t : {PA_TYPE_Q4_0, PA_TYPE_Q4_1, PA_TYPE_Q8_0}) {
@@ -265,6 +266,12 @@ TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
                 {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
     check_cases("mmq_wreg=2,mmq_wn=4,mmq_wm=2,mmq_stages=2,mmq_rq_stages=2",
                 {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
+    // the other hand-over of the stages than the device's (NVIDIA sm_90: mbarriers by default, so
+    // this is the barrier; elsewhere the barrier either way)
+    check_cases("mmq_wreg=2,mmq_rq_sync=0,mmq_wn=2,mmq_wm=2,mmq_rq_stages=3",
+                {{PA_TYPE_Q4_1, 480, 200, 130}, {PA_TYPE_Q8_0, 32, 70, 40}});
+    check_cases("mmq_wreg=2,mmq_rq_sync=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=3",
+                {{PA_TYPE_Q4_0, 480, 200, 130}, {PA_TYPE_Q8_0, 64, 70, 40}});
 }
 
 // The warp-specialized kernel (mmq_ws 1: k_mmq_rq_ws, a producer warp copying every stage, the

@@ -176,11 +176,14 @@ TEST(OpenclTuning, GemmStagesFitLocalMemoryAndTheRepackCacheMayBeOff) {
 TEST(OpenclTuning, RegisterDequantizedGemmKeys) {
     ::unsetenv("PA_OPENCL_TUNING");
     EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).mmq_wreg, 0);
-    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).mmq_wreg * 10 +
-                  tuning_for(gpu("NVIDIA Corporation")).mmq_rq_stages,
-              13);
+    EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).mmq_rq_sync, 0);
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).mmq_wreg * 100 +
+                  tuning_for(gpu("NVIDIA Corporation")).mmq_rq_stages * 10 +
+                  tuning_for(gpu("NVIDIA Corporation")).mmq_rq_sync,
+              131);
+    // the stages' hand-over is the host's choice (-DRQ_MBAR with the device's capability), not a define
     EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).defines("mul_mat_mma_rq.cl"), "-DMMQ_WN=2 -DMMQ_WM=2");
-    for (const char* bad : {"mmq_wreg=3", "mmq_rq_stages=1", "mmq_rq_stages=6"}) {
+    for (const char* bad : {"mmq_wreg=3", "mmq_rq_stages=1", "mmq_rq_stages=6", "mmq_rq_sync=2"}) {
         tuning_env env(bad);
         try {
             tuning_for(gpu("NVIDIA Corporation"));
@@ -191,9 +194,9 @@ TEST(OpenclTuning, RegisterDequantizedGemmKeys) {
                 << e.what();
         }
     }
-    tuning_env env("mmq_wreg=2,mmq_rq_stages=4");
+    tuning_env env("mmq_wreg=2,mmq_rq_stages=4,mmq_rq_sync=0");
     const tuning t = tuning_for(gpu("NVIDIA Corporation"));
-    EXPECT_EQ(t.mmq_wreg * 10 + t.mmq_rq_stages, 24);
+    EXPECT_EQ(t.mmq_wreg * 100 + t.mmq_rq_stages * 10 + t.mmq_rq_sync, 240);
 }
 
 // The decode products' A/B keys: on by default, passed to mul_mv_q.cl only, 0 or 1.

@@ -237,13 +237,13 @@ inline void cp_async_wait_one(void) { asm volatile("cp.async.wait_group 1;" ::: 
 #define cp_async_wait_group(n) cp_async_wait_group_(n)
 #define cp_async_wait_group_(n) asm volatile("cp.async.wait_group " #n ";" ::: "memory")
 
-// mbarriers in local memory (sm_80+; try_wait sm_90): a producer warp's cp.async copies arrive on
-// a stage's "full" barrier as they land (cp_async_mbar_arrive: no waiting in the producer, and the
-// barrier's count must include one arrival a producer lane), consumers wait on its phase parity and
-// arrive on the stage's "empty" barrier when done reading, which the producer waits on before
-// refilling the stage. Unlike barrier(), no warp waits for another's compute. Not emulated: the
-// kernels that use them run a lockstep skeleton under MMA_EMULATE. Only where the program asks
-// (-DMMA_MBARRIER=1): other programs never hand this PTX to the driver.
+// mbarriers in local memory (sm_80+; try_wait sm_90): an item's cp.async copies arrive on a
+// stage's "full" barrier as they land (cp_async_mbar_arrive: no waiting, and the barrier's count
+// must include one arrival an item), readers wait on its phase parity and arrive on the stage's
+// "empty" barrier when done, which whoever refills the stage waits on. Unlike barrier(), no warp
+// waits for another's compute. Not emulated: kernels that use them keep their barrier form under
+// MMA_EMULATE. Only where the program asks (-DMMA_MBARRIER=1): other programs never hand this PTX
+// to the driver.
 #if MMA_MBARRIER
 inline uint mbar_addr(local ulong* b) { return (uint)(size_t)b; }
 inline void mbar_init(local ulong* b, uint count) {
@@ -264,25 +264,9 @@ inline uint mbar_try_wait(local ulong* b, uint parity) {
                  : "memory");
     return ok;
 }
-#ifndef MBAR_TEST_WAIT
-#define MBAR_TEST_WAIT 0 // 1: spin on test_wait (sm_80) instead of try_wait (sm_90)
-#endif
-inline uint mbar_test_wait(local ulong* b, uint parity) {
-    uint ok;
-    asm volatile("{\n .reg .pred p;\n mbarrier.test_wait.parity.shared.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}"
-                 : "=r"(ok)
-                 : "r"(mbar_addr(b)), "r"(parity)
-                 : "memory");
-    return ok;
-}
 inline void mbar_wait(local ulong* b, uint parity) {
-#if MBAR_TEST_WAIT
-    while (!mbar_test_wait(b, parity)) {
-    }
-#else
     while (!mbar_try_wait(b, parity)) {
     }
-#endif
 }
 // Every lane of the warp is past this point (its reads of a stage done): bar.warp.sync.
 inline void warp_sync(void) { asm volatile("bar.warp.sync -1;" ::: "memory"); }

@@ -36,7 +36,7 @@
 #define XCH (BT * 4 / NT)           // activation chunks each work-item copies per step
 #define SWZ(row) (((row) >> 1) & 3) // chunk swizzle of a 64-byte tile row
 
-#if (MMQ_WN != 1 && MMQ_WN != 2 && MMQ_WN != 4) || (MMQ_WM != 2 && MMQ_WM != 3 && MMQ_WM != 4)
+#if (MMQ_WN != 1 && MMQ_WN != 2 && MMQ_WN != 4) || (MMQ_WM != 2 && MMQ_WM != 4)
 #error "mmq_common.cl: MMQ_WN must be 1, 2 or 4, MMQ_WM 2 or 4"
 #endif
 

@@ -24,7 +24,8 @@
 // which PERM (mmq_common.cl) puts where lane t's A fragment takes it. Rows m >= M have scale 0.
 //
 // K runs in steps of 32 through RQ_STAGES local-memory stages (each BT rows of X16 plus the
-// tile's MMQ_WM pieces of WR), filled by cp.async RQ_STAGES - 1 steps ahead; one barrier a step.
+// tile's MMQ_WM pieces of WR), filled by cp.async RQ_STAGES - 1 steps ahead with one barrier a
+// step, or with RQ_MBAR (tuning mmq_rq_sync, NVIDIA sm_90) handed between the warps by mbarriers.
 // Tuning (tuning.h): MMQ_WN, MMQ_WM as for mul_mat_mma.cl; the host passes MMQ_W and RQ_STAGES
 // (mmq_rq_stages, fewer where a stage of this weight type would not fit the local memory).
 
@@ -32,10 +33,10 @@
 #define RQ_STAGES 3
 #endif
 #ifndef RQ_MBAR
-#define RQ_MBAR 0 // 1: k_mmq_rq synchronizes by mbarriers (MMA_MBARRIER on the device)
+#define RQ_MBAR 0 // 1: the stages are handed over by mbarriers, not a barrier (needs MMA_MBARRIER)
 #endif
-#ifndef RQ_WS
-#define RQ_WS 0 // 1: also k_mmq_rq_ws (a producer warp, mbarriers; MMA_MBARRIER on the device)
+#ifndef RQ_ARRIVE_ITEMS
+#define RQ_ARRIVE_ITEMS 0 // with RQ_MBAR, "empty" counts: 0 one arrival a warp, 1 every item's
 #endif
 #if MMQ_W == PA_Q8_0
 #define QL 16 // quant words a lane a step
@@ -142,14 +143,17 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
     zero_acc(acc);
 
 #if RQ_MBAR && !MMA_EMULATE
-    // mbarriers instead of the barrier: a warp waits for its step's data (full: every item's
-    // copies landed) and, after its products, for the other warps to be done with the stage it
-    // refills (empty, one step of slack), never for their products of the current step
+    // mbarriers instead of the barrier (mma_ptx.cl): a stage's "full" completes when every item's
+    // copies into it have landed, its "empty" when every warp has multiplied it. A warp waits for
+    // its step's data, multiplies, and only then refills the stage of the step before, once every
+    // warp is done with that one: the warps drift apart by up to a step instead of meeting at a
+    // barrier every step, and no warp waits for another's products of the current step (H200,
+    // Llama-3-8B shapes at 8K: +5-10%, docs/benchmarks.md). Copies run RQ_STAGES - 2 steps ahead.
     local ulong full[RQ_STAGES], empty[RQ_STAGES];
     if (tid == 0)
         for (int p = 0; p < RQ_STAGES; ++p) {
             mbar_init(&full[p], NT);
-            mbar_init(&empty[p], NT / 32);
+            mbar_init(&empty[p], RQ_ARRIVE_ITEMS ? NT : NT / 32);
         }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int p = 0; p < RQ_STAGES - 1 && p < n_kb; ++p) {
@@ -162,8 +166,12 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
     for (int kb = 0; kb < n_kb; ++kb) {
         mbar_wait(&full[s], ph);
         mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane);
-        warp_sync();
+#if RQ_ARRIVE_ITEMS
+        mbar_arrive(&empty[s]);
+#else
+        warp_sync(); // every lane's reads of the stage are done
         if (lane == 0) mbar_arrive(&empty[s]);
+#endif
         const int kf = kb + RQ_STAGES - 1; // into the stage of step kb - 1
         if (kf < n_kb) {
             if (kb > 0) mbar_wait(&empty[sp], php);
@@ -205,123 +213,6 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
     store_warp_tile(acc, d + d_offs + (ulong)i2 * d_nb.s2 + (ulong)i3 * d_nb.s3, d_nb, d_vec2, n0 + wn * 64,
                     m0 + wm * 64, n, m, lane);
 }
-
-#if RQ_WS
-// ---- warp-specialized: one producer warp feeds the NT consumer items ----------------------------
-// k_mmq_rq_ws: the same tile, stages and fragments as k_mmq_rq, in work-groups of NT + 32 items.
-// Warp NT / 32 only copies (the whole stage: BT * 4 activation chunks, WRC weight chunks, by
-// cp.async), the MMQ_WN x MMQ_WM warps before it only multiply. Instead of one barrier a step
-// (every warp waits for the slowest, and all of them issue copies), each stage has two mbarriers
-// (mma_ptx.cl): "full" completes when the producer's copies of a step have landed, "empty" when
-// every consumer has finished reading it; a consumer waits only for its data, the producer only
-// for a free stage (RQ_STAGES - 1 steps of slack). Under MMA_EMULATE (PoCL, no mbarriers) the
-// same copies and products run in lockstep, one barrier a step, the producer warp calling the
-// emulated MMAs on a dummy tile (the emulation needs every work-item in them).
-#ifndef RQ_WS_ARRIVE
-#define RQ_WS_ARRIVE 1 // consumers arrive on "empty": 0 every item, 1 one lane a warp
-#endif
-#define PCH (BT / 8)            // activation chunks a producer lane copies a step: rows lane / 4 + 8 i
-#define PWI ((WRC + 31) / 32)   // weight chunks a producer lane copies a step (the last ones partly)
-#if MMA_EMULATE
-#undef MMA_EMU_WARPS
-#define MMA_EMU_WARPS (MMQ_WN * MMQ_WM + 1)
-#endif
-
-// The rows of b that producer lane `lane` copies (PCH, 8 apart), tokens past n repeating the last.
-inline void ws_x_rows(global const char* xrow[PCH], global const char* x, ulong x_offs, ulong4 x_nb, int i2, int i3,
-                      int n0, int n, int lane) {
-    MMA_UNROLL
-    for (int i = 0; i < PCH; ++i)
-        xrow[i] = x + x_offs + (ulong)i2 * x_nb.s2 + (ulong)i3 * x_nb.s3 +
-                  (ulong)min(n0 + (lane >> 2) + 8 * i, n - 1) * x_nb.s1;
-}
-
-// One step's stage: the activations of block column kb (chunk lane & 3 of rows lane / 4 + 8 i,
-// whose swizzle SWZ is the same for every i) and the weight pieces at wg.
-inline void ws_copy_step(local uint4* xs, local uint4* wl, global const char* const* xrow, global const uint4* wg,
-                         int kb, int lane) {
-    const int r0 = lane >> 2, j = lane & 3, jd = j ^ SWZ(r0);
-    MMA_UNROLL
-    for (int i = 0; i < PCH; ++i) cp_async16(xs + (r0 + 8 * i) * 4 + jd, (global const uint4*)xrow[i] + kb * 4 + j);
-    MMA_UNROLL
-    for (int i = 0; i < PWI; ++i) {
-        const int c = lane + 32 * i;
-        if (WRC % 32 == 0 || c < WRC) cp_async16(wl + c, wg + c);
-    }
-}
-
-kernel __attribute__((reqd_work_group_size(NT + 32, 1, 1)))
-void k_mmq_rq_ws(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global const uint4* wr, int groups,
-                 global char* d, ulong d_offs, ulong4 d_nb, int d_vec2, int n, int m, int tiles_w, int b2, int r2,
-                 int r3, int a2) {
-    local uint4 xs[RQ_STAGES][BT * 4];
-    local uint4 wsm[RQ_STAGES][WRC];
-    EMU_DECL
-    const mmq_place pl = mmq_place_of(tiles_w, b2, r2, r3, a2);
-    const int tid = pl.tid, lane = pl.lane, n0 = pl.n0, m0 = pl.m0;
-    const bool producer = tid >= NT;
-    const int wn = producer ? 0 : pl.wn, wm = producer ? 0 : pl.wm; // the producer's: a dummy tile
-    global const uint4* wg = wr + ((ulong)pl.zw * n_kb * groups + m0 / 64) * (GB / 4);
-    const ulong w_step = (ulong)groups * (GB / 4);
-    global const char* xrow[PCH];
-    if (producer) ws_x_rows(xrow, x, x_offs, x_nb, pl.i2, pl.i3, n0, n, lane);
-    float4 acc[4][8];
-    zero_acc(acc);
-#if !MMA_EMULATE
-    local ulong full[RQ_STAGES], empty[RQ_STAGES];
-    if (tid == 0) {
-        for (int s = 0; s < RQ_STAGES; ++s) {
-            mbar_init(&full[s], 32);  // one cp.async arrival a producer lane
-            mbar_init(&empty[s], RQ_WS_ARRIVE ? NT / 32 : NT); // every consumer warp (or item)
-        }
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    int s = 0;
-    uint phase = 0; // parity of the stages' current round (flips when s wraps)
-    if (producer) {
-        for (int kb = 0; kb < n_kb; ++kb) {
-            if (kb >= RQ_STAGES) mbar_wait(&empty[s], phase ^ 1u); // the previous round's reads done
-            ws_copy_step(xs[s], wsm[s], xrow, wg + kb * w_step, kb, lane);
-            cp_async_mbar_arrive(&full[s]);
-            if (++s == RQ_STAGES) s = 0, phase ^= 1u;
-        }
-        cp_async_wait_all(); // no copy into local memory outlives the work-group
-        return;
-    }
-    for (int kb = 0; kb < n_kb; ++kb) {
-        mbar_wait(&full[s], phase);
-        mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane EMU_ARG);
-#if RQ_WS_ARRIVE
-        warp_sync();
-        if (lane == 0) mbar_arrive(&empty[s]);
-#else
-        mbar_arrive(&empty[s]);
-#endif
-        if (++s == RQ_STAGES) s = 0, phase ^= 1u;
-    }
-#else
-    // lockstep: stages 0 .. RQ_STAGES - 2 first, then a step's products beside the copies of the
-    // step RQ_STAGES - 1 ahead into the stage the step before used
-    if (producer)
-        for (int p = 0; p < RQ_STAGES - 1; ++p) {
-            const int ks = min(p, n_kb - 1);
-            ws_copy_step(xs[p], wsm[p], xrow, wg + ks * w_step, ks, lane);
-        }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    int s = 0;
-    for (int kb = 0; kb < n_kb; ++kb) {
-        const int sf = s == 0 ? RQ_STAGES - 1 : s - 1, kf = min(kb + RQ_STAGES - 1, n_kb - 1);
-        if (producer) ws_copy_step(xs[sf], wsm[sf], xrow, wg + kf * w_step, kf, lane);
-        mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane EMU_ARG);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        s = s == RQ_STAGES - 1 ? 0 : s + 1;
-    }
-    if (producer) return;
-#endif
-    store_warp_tile(acc, d + d_offs + (ulong)pl.i2 * d_nb.s2 + (ulong)pl.i3 * d_nb.s3, d_nb, d_vec2, n0 + wn * 64,
-                    m0 + wm * 64, n, m, lane);
-}
-#endif // RQ_WS
 
 // WR from quantized a [K, M, s2, s3] (nb0 = block bytes, 2-byte aligned): global (mp * n_kb,
 // slices), one block (row, block column) each, rows fastest; mp = M rounded up to whole tiles.
