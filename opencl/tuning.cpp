@@ -118,10 +118,12 @@ const std::vector<vendor_entry>& table() {
         // Q4_1 8K gate/up +2%, the others -1 to -3%; SmolLM2-shaped prefill 8K queued 26.0-26.3
         // against 26.9-27.3 ms, a random SmolLM2-shaped Q4_1 model pp8192 237-243K against 229K
         // tokens/s; four or five stages the same within the spread, two k-steps a barrier 8-10%
-        // slower). Q8_0 stays on mul_mat_mma.cl (in registers 2-8% slower on every shape):
-        // bench/results/h200-2026-12-02-f. Their stages handed over by mbarriers (H200, 8K, same
-        // call, Q4_0: q/o 296-298 against 269-273, k/v 230-232 against 201-220, gate/up 321-324
-        // against 303-307, down 314-316 against 297; bench/results/h200-2026-12-02-g, call 3).
+        // slower; bench/results/h200-2026-12-02-f). Their stages handed over by mbarriers instead
+        // of a barrier a step (H200, Llama-3-8B shapes, same call, Q4_0 8K: q/o 281-298 against
+        // 265, k/v 213-233 against 204, gate/up 316-322 against 302, down 312-316 against 297;
+        // 32K +5-6%, Q4_1 +5-13%), and with them Q8_0 too (8K: 283 / 230 / 289 / 297 against 265 /
+        // 213 / 279 / 278 for mul_mat_mma.cl, which was 2-8% faster than the barrier form):
+        // bench/results/h200-2026-12-02-g, calls 3 and 4.
         // rms_norm with 64 items a row (H200, SmolLM2-shaped prefill, 576 floats a row: 15.8 / 20.5 us
         // against 21.4 / 27.1 with 128, alone / with its mul; 32: 15.1 / 18.4, 256: 32.3 / 41.0;
         // bench/results/h200-2026-12-02-e, call 3).
@@ -132,7 +134,7 @@ const std::vector<vendor_entry>& table() {
           {"mmq_wm", 2},
           {"mmq_stages", 3},
           {"mmq_f16_stages", 2},
-          {"mmq_wreg", 1},
+          {"mmq_wreg", 2},
           {"mmq_rq_stages", 3},
           {"mmq_rq_sync", 1},
           {"norm_wg", 64},

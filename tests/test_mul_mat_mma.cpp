@@ -274,35 +274,6 @@ TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
                 {{PA_TYPE_Q4_0, 480, 200, 130}, {PA_TYPE_Q8_0, 64, 70, 40}});
 }
 
-// The warp-specialized kernel (mmq_ws 1: k_mmq_rq_ws, a producer warp copying every stage, the
-// other warps multiplying; mbarriers between them on sm_90, lockstep when emulated): every quantized
-// type, 2 to 5 stages with fewer k-steps than stages and many more (a long K: each stage's barriers
-// go through many phases), partial tiles, broadcasts, padded and permuted layouts, and the other
-// tile shapes (1 x 4, 4 x 2, 2 x 4 warps: the producer lane copies 8 to 32 activation chunks and 5
-// to 18 weight chunks a step, the last ones partly).
-TEST(MulMatMma, WarpSpecializedGemmMatchesTheReferences) {
-    check_cases("mmq_wreg=2,mmq_ws=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=3",
-                {{PA_TYPE_Q4_0, 96, 300, 130},
-                 {PA_TYPE_Q4_1, 32, 77, 33},
-                 {PA_TYPE_Q8_0, 64, 40, 20, {2, 1}, {4, 3}},
-                 {PA_TYPE_Q4_0, 1024, 70, 45},
-                 {PA_TYPE_Q8_0, 64, 33, 50, {2, 1}, {2, 1}, layout::permuted, layout::permuted},
-                 {PA_TYPE_Q4_1, 96, 9, 40, {2, 1}, {2, 1}, layout::padded, layout::packed}});
-    check_cases("mmq_wreg=2,mmq_ws=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=2",
-                {{PA_TYPE_Q4_1, 160, 130, 70}, {PA_TYPE_Q4_0, 32, 70, 20}});
-    check_cases("mmq_wreg=2,mmq_ws=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=4",
-                {{PA_TYPE_Q4_0, 64, 150, 140}, {PA_TYPE_Q8_0, 480, 129, 200}});
-    check_cases("mmq_wreg=2,mmq_ws=1,mmq_wn=2,mmq_wm=2,mmq_rq_stages=5", {{PA_TYPE_Q4_1, 256, 70, 40}});
-    check_cases("mmq_wreg=2,mmq_ws=1,mmq_wn=1,mmq_wm=4,mmq_stages=2,mmq_rq_stages=3",
-                {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
-    check_cases("mmq_wreg=2,mmq_ws=1,mmq_wn=4,mmq_wm=2,mmq_stages=2,mmq_rq_stages=2",
-                {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
-    check_cases("mmq_wreg=2,mmq_ws=1,mmq_wn=2,mmq_wm=4,mmq_stages=2,mmq_rq_stages=2",
-                {{PA_TYPE_Q4_0, 128, 300, 140}});
-    check_cases("mmq_wreg=2,mmq_ws=1,mmq_wn=1,mmq_wm=3,mmq_stages=2,mmq_rq_stages=3",
-                {{PA_TYPE_Q4_0, 160, 400, 70}, {PA_TYPE_Q8_0, 64, 200, 130}, {PA_TYPE_Q4_1, 96, 70, 33}});
-}
-
 // Another stage count for F16 / F32 weights than for quantized ones (mmq_f16_stages, NVIDIA's
 // entry: three stages through X16 for quantized weights, two reading b as F32 for F16): both
 // in one table, each weight source on its own path.

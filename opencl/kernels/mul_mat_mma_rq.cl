@@ -35,9 +35,6 @@
 #ifndef RQ_MBAR
 #define RQ_MBAR 0 // 1: the stages are handed over by mbarriers, not a barrier (needs MMA_MBARRIER)
 #endif
-#ifndef RQ_ARRIVE_ITEMS
-#define RQ_ARRIVE_ITEMS 0 // with RQ_MBAR, "empty" counts: 0 one arrival a warp, 1 every item's
-#endif
 #if MMQ_W == PA_Q8_0
 #define QL 16 // quant words a lane a step
 #else
@@ -153,7 +150,7 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
     if (tid == 0)
         for (int p = 0; p < RQ_STAGES; ++p) {
             mbar_init(&full[p], NT);
-            mbar_init(&empty[p], RQ_ARRIVE_ITEMS ? NT : NT / 32);
+            mbar_init(&empty[p], NT / 32); // one arrival a warp (every item's: the same speed)
         }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int p = 0; p < RQ_STAGES - 1 && p < n_kb; ++p) {
@@ -166,12 +163,8 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
     for (int kb = 0; kb < n_kb; ++kb) {
         mbar_wait(&full[s], ph);
         mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane);
-#if RQ_ARRIVE_ITEMS
-        mbar_arrive(&empty[s]);
-#else
         warp_sync(); // every lane's reads of the stage are done
         if (lane == 0) mbar_arrive(&empty[s]);
-#endif
         const int kf = kb + RQ_STAGES - 1; // into the stage of step kb - 1
         if (kf < n_kb) {
             if (kb > 0) mbar_wait(&empty[sp], php);
