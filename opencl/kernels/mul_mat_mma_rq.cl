@@ -145,7 +145,7 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
     // its step's data, multiplies, and only then refills the stage of the step before, once every
     // warp is done with that one: the warps drift apart by up to a step instead of meeting at a
     // barrier every step, and no warp waits for another's products of the current step (H200,
-    // Llama-3-8B shapes at 8K: +5-10%, docs/benchmarks.md). Copies run RQ_STAGES - 2 steps ahead.
+    // Llama-3-8B shapes at 8K: +5-13%, docs/benchmarks.md). Copies run RQ_STAGES - 2 steps ahead.
     local ulong full[RQ_STAGES], empty[RQ_STAGES];
     if (tid == 0)
         for (int p = 0; p < RQ_STAGES; ++p) {
