@@ -95,7 +95,7 @@ const tuning& device_context::tune() const {
 }
 
 // The tuning table's -D flags of a program, then the caller's options (which may override them),
-// then $PA_OPENCL_DEFINES (experiments: e.g. "-DRQ_WS_ARRIVE=0", given to every program).
+// then $PA_OPENCL_DEFINES (experiments: e.g. "-DMMA_MBARRIER=1", given to every program).
 std::string device_context::tuned_options(std::string_view program, const std::string& options) const {
     static const std::string extra = [] {
         const char* e = std::getenv("PA_OPENCL_DEFINES");
