@@ -5,7 +5,9 @@
 // stores f16 weights there for others to read back by ldmatrix: the weights' share of the
 // local-memory traffic falls from 24 KiB to ~10 KiB a 32-k step of a 128 x 128 tile. Each warp
 // dequantizes its 64 rows itself (2.3x the ALU work of the shared f16 tile): on the H200 this is
-// 1-3% faster for Q4_0 / Q4_1 and slower for Q8_0 (docs/benchmarks.md). The activations
+// 1-3% faster for Q4_0 / Q4_1 and slower for Q8_0 with a barrier a step, and with the stages
+// handed over by mbarriers (RQ_MBAR) 5-13% faster again, Q8_0 then faster than mul_mat_mma.cl
+// too (docs/benchmarks.md). The activations
 // come as in mul_mat_mma.cl (X16 by cp.async, ldmatrix; mmq_common.cl, which the host puts in
 // front of this file after mma_ptx.cl).
 //
