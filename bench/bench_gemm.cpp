@@ -9,8 +9,13 @@
 // move at least once (weights, activations, result) over its time, beside the device's copy rate
 // in the same run (a contiguous copy of --copy-mib MiB: bytes read + written over its time): for
 // the decode-shaped products (N <= 8, k_mul_mv_q / k_mul_mv on either path) the figure that says
-// whether they read weights at memory speed.
+// whether they read weights at memory speed. --queue Q adds a second figure on the tensor-core
+// path: Q products of the shape (each its own weights and activations) queued back to back in one
+// graph as a model's layers run them, the wall time of the pass over Q (the host's launches and
+// the wait then overlap the device's work; each product still converts its own activations, and
+// adds a one-float copy of its result, the graph's output).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +43,8 @@ const char* usage =
     "  --reps R         timed runs per point, median reported (3)\n"
     "  --blas-max-n N   largest N also timed with $PA_MMA=0 (CLBlast) (32768)\n"
     "  --copy-mib M     size of the copy that gives the device's copy rate (256; 0 = skip)\n"
+    "  --queue Q        also time Q products queued back to back in one graph, each its own weights\n"
+    "                   and activations (tensor-core path; 0 = skip) (0)\n"
     "  --out FILE       JSON output (bench/results/<device>-<date>-gemm.json)\n"
     "F32 weights take the tensor cores here (the tuning table's mmq_f32_min_n is set to 1 for this\n"
     "command); PA_OPENCL_TUNING=mmq_wn=..,mmq_wm=..,mmq_stages=.. picks other tiles.\n";
@@ -131,6 +138,34 @@ timed run_point(const cli::backend_set& be, tensor* a, tensor* b, int reps, bool
     return t;
 }
 
+// Q products of a's shape and type, each its own random weights and activations like b, in one
+// graph with the nodes queued back to back: the median wall time of a pass over Q (with a one-float
+// copy of each result, the outputs).
+double run_queued(const cli::backend_set& be, const tensor* a, const tensor* b, int q, int reps,
+                  fast_rng& r) {
+    context ctx;
+    std::vector<tensor*> outs;
+    for (int i = 0; i < q; ++i) {
+        tensor* w = random_weights(ctx, a->type, a->ne[0], a->ne[1], r);
+        tensor* x = ctx.new_tensor(PA_TYPE_F32, {b->ne[0], b->ne[1]});
+        std::memcpy(x->data, b->data, nbytes(b)); // the same values, another buffer
+        x->flags |= PA_FLAG_PARAM;
+        // one float of each result goes back to the host (a whole one would be timed as a read)
+        outs.push_back(cont(ctx, view_1d(ctx, mul_mat(ctx, w, x), 1, 0)));
+    }
+    const graph g = build_forward(outs);
+    scheduler sched(be.order());
+    std::vector<double> t;
+    for (int i = 0; i < reps + 1; ++i) { // the first pass builds kernels, uploads, repacks
+        const auto t0 = std::chrono::steady_clock::now();
+        sched.compute(g);
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (i > 0) t.push_back(ms / q);
+    }
+    return median(t);
+}
+
 // The device's copy rate: a contiguous F32 copy of mib MiB as one node, (read + written) / time.
 double copy_gbps(const cli::backend_set& be, int64_t mib, int reps) {
     context ctx;
@@ -172,6 +207,8 @@ int run_bench_gemm(int argc, char** argv) {
     const int64_t blas_max_n = a.i64("--blas-max-n", 32768);
     const int64_t copy_mib = a.i64("--copy-mib", 256);
     if (copy_mib < 0 || copy_mib > 65536) throw error("--copy-mib: 0 to 65536", PA_ERR_INVALID);
+    const int queue = int(a.i64("--queue", 0));
+    if (queue < 0 || queue > 64) throw error("--queue: 0 to 64", PA_ERR_INVALID);
     std::string out_path = a.str("--out", "");
     // F32 weights on the tensor cores too (read when the device context opens)
     const char* user_tuning = std::getenv("PA_OPENCL_TUNING");
@@ -207,6 +244,7 @@ int run_bench_gemm(int argc, char** argv) {
                 const bool both = tc && N <= blas_max_n;
                 timed t_tc, t_blas;
                 if (tc) t_tc = run_point(be, w, b, reps, both);
+                const double q_ms = tc && queue > 0 ? run_queued(be, w, b, queue, reps, r) : 0.0;
                 if (!tc || N <= blas_max_n) {
                     const scoped_env off("PA_MMA", "0");
                     t_blas = run_point(be, w, b, reps, both);
@@ -226,6 +264,10 @@ int run_bench_gemm(int argc, char** argv) {
                     rec.set("tflops", flop / (x.ms * 1e-3) / 1e12).set("reps", reps).set("date", today());
                     rec.set("gbps", gbps);
                     if (copy_rate > 0) rec.set("copy_gbps", copy_rate).set("of_copy", gbps / copy_rate);
+                    if (p == 0 && q_ms > 0)
+                        rec.set("queue", queue)
+                            .set("queued_ms", q_ms)
+                            .set("queued_tflops", flop / (q_ms * 1e-3) / 1e12);
                     std::string check;
                     if (p == 0 && both) {
                         const double e = nmse(t_tc.out, t_blas.out);
@@ -233,6 +275,10 @@ int run_bench_gemm(int argc, char** argv) {
                         check = fmt::format("{:.2e}", e);
                     }
                     recs.push_back(rec);
+                    if (p == 0 && q_ms > 0)
+                        check +=
+                            fmt::format("{}queued x{}: {:.3f} ms, {:.1f} TFLOP/s", check.empty() ? "" : "  ",
+                                        queue, q_ms, flop / (q_ms * 1e-3) / 1e12);
                     std::printf("%-8s %-7s %7lld %6s %-13s %10.3f %9.1f %8.1f %s\n", s.name.c_str(),
                                 fmt::format("{}x{}", s.m, s.k).c_str(), (long long)N,
                                 std::string(type_name(t)).c_str(), path, x.ms, flop / (x.ms * 1e-3) / 1e12,

@@ -123,8 +123,8 @@ const std::vector<vendor_entry>& table() {
         // 265, k/v 213-233 against 204, gate/up 316-322 against 302, down 312-316 against 297;
         // 32K +5-6%, Q4_1 +5-13%; bench/results/h200-2026-12-02-g, calls 3 and 4). With them Q8_0
         // in registers (mmq_wreg 2) measured faster than mul_mat_mma.cl too (8K: 283 / 230 / 289 /
-        // 297 against 265 / 213 / 279 / 278), but the whole suite has not run on the device with
-        // that default yet: Q8_0 stays on mul_mat_mma.cl until it has.
+        // 297 against 265 / 213 / 279 / 278): Q8_0 takes it too (mmq_wreg 2, since the fifteenth
+        // session).
         // rms_norm with 64 items a row (H200, SmolLM2-shaped prefill, 576 floats a row: 15.8 / 20.5 us
         // against 21.4 / 27.1 with 128, alone / with its mul; 32: 15.1 / 18.4, 256: 32.3 / 41.0;
         // bench/results/h200-2026-12-02-e, call 3).
@@ -135,7 +135,7 @@ const std::vector<vendor_entry>& table() {
           {"mmq_wm", 2},
           {"mmq_stages", 3},
           {"mmq_f16_stages", 2},
-          {"mmq_wreg", 1},
+          {"mmq_wreg", 2},
           {"mmq_rq_stages", 3},
           {"mmq_rq_sync", 1},
           {"norm_wg", 64},

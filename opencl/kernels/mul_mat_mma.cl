@@ -312,10 +312,13 @@ void k_mmq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global con
 // slices), one 16-byte chunk each (8 k of one row, PERM order); zero outside the tensor.
 kernel void k_mmq_prep_f16(global const char* src, ulong offs, long4 ne, ulong4 nb, int src_f16,
                            global uint4* dst, int rows_p, int kc) {
-    const ulong id = get_global_id(0);
+    const ulong id = get_global_id(0), total = (ulong)rows_p * kc;
     const int z = get_global_id(1);
-    if (id >= (ulong)rows_p * kc) return;
-    const int row = id / kc, c = id % kc, k0 = (c >> 2) * 32 + 4 * (c & 3);
+    if (id >= total) return;
+    // a 32-bit division where the index fits (a 64-bit one is a long instruction sequence, in a
+    // kernel that should run at memory speed)
+    const int row = total <= 0xffffffffUL ? (int)((uint)id / (uint)kc) : (int)(id / kc);
+    const int c = (int)(id - (ulong)row * kc), k0 = (c >> 2) * 32 + 4 * (c & 3);
     global const char* p = src + offs + (ulong)row * nb.s1 + (ulong)(z % ne.s2) * nb.s2 + (ulong)(z / ne.s2) * nb.s3;
     // F32 rows of whole 32-k blocks, 16-byte aligned (the activations of a model): two float4s
     if (!src_f16 && nb.s0 == 4 && (ne.s0 & 31) == 0 && ((offs | nb.s1 | nb.s2 | nb.s3) & 15) == 0) {
@@ -324,7 +327,7 @@ kernel void k_mmq_prep_f16(global const char* src, ulong offs, long4 ne, ulong4 
             a = *(global const float4*)(p + (ulong)k0 * 4);
             b = *(global const float4*)(p + (ulong)(k0 + 16) * 4);
         }
-        dst[(ulong)z * rows_p * kc + id] =
+        dst[(ulong)z * total + id] =
             (uint4)(pack_f16x2(a.x, a.z), pack_f16x2(a.y, a.w), pack_f16x2(b.x, b.z), pack_f16x2(b.y, b.w));
         return;
     }
@@ -335,7 +338,7 @@ kernel void k_mmq_prep_f16(global const char* src, ulong offs, long4 ne, ulong4 
         if (row < ne.s1 && k < ne.s0)
             v[e] = src_f16 ? load_half(p + (ulong)k * nb.s0) : *(global const float*)(p + (ulong)k * nb.s0);
     }
-    dst[(ulong)z * rows_p * kc + id] =
+    dst[(ulong)z * total + id] =
         (uint4)(pack_f16x2(v[0], v[2]), pack_f16x2(v[1], v[3]), pack_f16x2(v[4], v[6]), pack_f16x2(v[5], v[7]));
 }
 
