@@ -45,6 +45,9 @@ const char* usage =
     "  --copy-mib M     size of the copy that gives the device's copy rate (256; 0 = skip)\n"
     "  --queue Q        also time Q products queued back to back in one graph, each its own weights\n"
     "                   and activations (tensor-core path; 0 = skip) (0)\n"
+    "  --layer          instead: the seven products of one Llama-3-8B layer (q, k, v on one input, o,\n"
+    "                   gate and up on one input, down) in one graph as a model runs them, each --types\n"
+    "                   type and --n-list size: the pass's time queued, and each product's waited for\n"
     "  --out FILE       JSON output (bench/results/<device>-<date>-gemm.json)\n"
     "F32 weights take the tensor cores here (the tuning table's mmq_f32_min_n is set to 1 for this\n"
     "command); PA_OPENCL_TUNING=mmq_wn=..,mmq_wm=..,mmq_stages=.. picks other tiles.\n";
@@ -166,6 +169,63 @@ double run_queued(const cli::backend_set& be, const tensor* a, const tensor* b, 
     return median(t);
 }
 
+// One Llama-3-8B layer's seven weight products as a model runs them (--layer): q, k and v read
+// one input (one f16 copy of it serves the three, opencl/x16_copy.h), o its own, gate and up one,
+// down its own of width ffn; one graph, queued back to back.
+struct layer_times {
+    double queued_ms = 0;                              // a pass's wall time, median
+    std::vector<std::pair<std::string, double>> nodes; // each product waited for on its own, median
+    double flop = 0;
+};
+
+layer_times run_layer(const cli::backend_set& be, pa_type t, int64_t n, int reps, fast_rng& r) {
+    constexpr int64_t embd = 4096, kv = 1024, ffn = 14336;
+    context ctx;
+    const auto input = [&](int64_t k) {
+        tensor* x = ctx.new_tensor(PA_TYPE_F32, {k, n});
+        auto* p = static_cast<float*>(x->data);
+        for (int64_t i = 0; i < k * n; ++i)
+            p[i] = r.uniform() * 1.7320508f;
+        x->flags |= PA_FLAG_PARAM;
+        return x;
+    };
+    tensor *x_attn = input(embd), *x_o = input(embd), *x_ffn = input(embd), *x_down = input(ffn);
+    const struct {
+        const char* name;
+        tensor* x;
+        int64_t m;
+    } prods[] = {{"q", x_attn, embd},  {"k", x_attn, kv},  {"v", x_attn, kv},     {"o", x_o, embd},
+                 {"gate", x_ffn, ffn}, {"up", x_ffn, ffn}, {"down", x_down, embd}};
+    layer_times lt;
+    std::vector<tensor*> outs, prod_nodes;
+    for (const auto& p : prods) {
+        tensor* y = mul_mat(ctx, random_weights(ctx, t, p.x->ne[0], p.m, r), p.x);
+        prod_nodes.push_back(y);
+        outs.push_back(cont(ctx, view_1d(ctx, y, 1, 0))); // one float of each goes back to the host
+        lt.flop += 2.0 * double(p.x->ne[0]) * double(p.m) * double(n);
+    }
+    const graph g = build_forward(outs);
+    scheduler sched(be.order());
+    std::vector<double> wall;
+    std::vector<std::vector<double>> node_ms(prod_nodes.size());
+    for (int i = 0; i < 2 * reps + 1; ++i) { // the first pass builds kernels, uploads, repacks
+        sched.set_timing(i > reps);
+        const auto t0 = std::chrono::steady_clock::now();
+        sched.compute(g);
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (i > 0 && i <= reps) wall.push_back(ms);
+        if (i > reps)
+            for (const auto& nt : sched.timings())
+                for (size_t j = 0; j < prod_nodes.size(); ++j)
+                    if (nt.node == prod_nodes[j]) node_ms[j].push_back(nt.ms);
+    }
+    lt.queued_ms = median(wall);
+    for (size_t j = 0; j < prod_nodes.size(); ++j)
+        lt.nodes.emplace_back(prods[j].name, node_ms[j].empty() ? 0.0 : median(node_ms[j]));
+    return lt;
+}
+
 // The device's copy rate: a contiguous F32 copy of mib MiB as one node, (read + written) / time.
 double copy_gbps(const cli::backend_set& be, int64_t mib, int reps) {
     context ctx;
@@ -209,6 +269,7 @@ int run_bench_gemm(int argc, char** argv) {
     if (copy_mib < 0 || copy_mib > 65536) throw error("--copy-mib: 0 to 65536", PA_ERR_INVALID);
     const int queue = int(a.i64("--queue", 0));
     if (queue < 0 || queue > 64) throw error("--queue: 0 to 64", PA_ERR_INVALID);
+    const bool layer = a.flag("--layer");
     std::string out_path = a.str("--out", "");
     // F32 weights on the tensor cores too (read when the device context opens)
     const char* user_tuning = std::getenv("PA_OPENCL_TUNING");
@@ -226,11 +287,39 @@ int run_bench_gemm(int argc, char** argv) {
     const double copy_rate = copy_mib > 0 ? copy_gbps(be, copy_mib, reps) : 0.0;
     if (copy_mib > 0)
         std::printf("device copy (%lld MiB, read + written): %.1f GB/s\n", (long long)copy_mib, copy_rate);
-    std::printf("%-8s %-7s %7s %6s %-13s %10s %9s %8s %s\n", "shape", "M x K", "N", "type", "path", "ms",
-                "TFLOP/s", "GB/s", "nmse vs CLBlast");
 
     std::vector<record> recs;
     fast_rng r{0x9e3779b97f4a7c15ull};
+    if (layer) {
+        for (int64_t N : n_list)
+            for (pa_type t : types) {
+                const layer_times lt = run_layer(be, t, N, reps, r);
+                const double tf = lt.flop / (lt.queued_ms * 1e-3) / 1e12;
+                std::string line;
+                for (const auto& [name, ms] : lt.nodes)
+                    line += fmt::format(" {} {:.3f}", name, ms);
+                std::printf("layer %7lld %6s: queued %.3f ms, %.1f TFLOP/s | each waited for (ms):%s\n",
+                            (long long)N, std::string(type_name(t)).c_str(), lt.queued_ms, tf, line.c_str());
+                std::fflush(stdout);
+                record rec;
+                rec.set("device", dev)
+                    .set("shape", "llama3-8b-layer")
+                    .set("n", N)
+                    .set("type", std::string(type_name(t)));
+                rec.set("path", tc ? (emulated ? "tensor_cores_emulated" : "tensor_cores")
+                                   : (be.accel ? "clblast" : "cpu"));
+                rec.set("time_ms", lt.queued_ms).set("tflops", tf).set("reps", reps);
+                rec.set("flop", lt.flop).set("date", today());
+                for (const auto& [name, ms] : lt.nodes)
+                    rec.set(name + "_ms", ms);
+                recs.push_back(rec);
+                write_records(out_path, recs);
+            }
+        std::printf("wrote %s\n", out_path.c_str());
+        return 0;
+    }
+    std::printf("%-8s %-7s %7s %6s %-13s %10s %9s %8s %s\n", "shape", "M x K", "N", "type", "path", "ms",
+                "TFLOP/s", "GB/s", "nmse vs CLBlast");
     for (int64_t N : n_list) {
         for (const shape& s : shapes) {
             context ctx;
