@@ -454,6 +454,21 @@ std::vector<int> parse_list(const std::string& s) {
     return v;
 }
 
+// One work-group of `items` work-items of kernel `name` of program p, with its arguments (size,
+// value) in order; true when it ran.
+bool run_probe(const env& e, cl_program p, const char* name,
+               const std::vector<std::pair<size_t, const void*>>& args, size_t items) {
+    cl_int err = 0;
+    cl_kernel k = clCreateKernel(p, name, &err);
+    if (err) return false;
+    for (cl_uint i = 0; i < args.size(); ++i)
+        clSetKernelArg(k, i, args[i].first, args[i].second);
+    err = clEnqueueNDRangeKernel(e.q, k, 1, nullptr, &items, &items, 0, nullptr, nullptr);
+    err = err ? err : clFinish(e.q);
+    clReleaseKernel(k);
+    return err == CL_SUCCESS;
+}
+
 // mma_ptx.cl's mbarrier helpers in a two-stage producer / consumer pipeline (ptx_probe_mbar.cl),
 // a program of its own: the driver may reject the PTX without taking the other probes with it.
 void run_mbarrier_probe(const env& e) {
@@ -471,20 +486,9 @@ void run_mbarrier_probe(const env& e) {
     for (size_t i = 0; i < src.size(); ++i)
         src[i] = uint32_t(i) * 2654435761u + 12345u;
     mem_ptr s = buffer(e, src.size() * 4, src.data()), o = buffer(e, 256);
-    cl_int err = 0;
-    cl_kernel k = clCreateKernel(p, "probe_mbar_pipeline", &err);
-    bool ok = err == CL_SUCCESS;
-    if (ok) {
-        cl_mem a0 = s.get(), a1 = o.get();
-        clSetKernelArg(k, 0, sizeof(cl_mem), &a0);
-        clSetKernelArg(k, 1, sizeof(cl_mem), &a1);
-        clSetKernelArg(k, 2, sizeof(int), &rounds);
-        const size_t items = 96;
-        err = clEnqueueNDRangeKernel(e.q, k, 1, nullptr, &items, &items, 0, nullptr, nullptr);
-        err = err ? err : clFinish(e.q);
-        ok = err == CL_SUCCESS;
-        clReleaseKernel(k);
-    }
+    const cl_mem a0 = s.get(), a1 = o.get();
+    bool ok = run_probe(e, p, "probe_mbar_pipeline",
+                        {{sizeof(cl_mem), &a0}, {sizeof(cl_mem), &a1}, {sizeof(int), &rounds}}, 96);
     clEnqueueReadBuffer(e.q, o.get(), CL_TRUE, 0, 256, out.data(), 0, nullptr, nullptr);
     for (uint32_t c = 0; c < 64; ++c) {
         const uint32_t w = c / 32 + 1, lane = c % 32, from = (lane + 7 * w) % 32;
@@ -510,16 +514,11 @@ void run_ptx_probes(const env& e) {
         std::printf("ptx probes: build failed: %s\n", ex.what());
         return;
     }
-    auto run1 = [&](const char* name, std::vector<cl_mem> args, size_t items = 32) -> bool {
-        cl_int err = 0;
-        cl_kernel k = clCreateKernel(p, name, &err);
-        if (err) return false;
-        for (cl_uint i = 0; i < args.size(); ++i)
-            clSetKernelArg(k, i, sizeof(cl_mem), &args[i]);
-        err = clEnqueueNDRangeKernel(e.q, k, 1, nullptr, &items, &items, 0, nullptr, nullptr);
-        err = err ? err : clFinish(e.q);
-        clReleaseKernel(k);
-        return err == CL_SUCCESS;
+    auto run1 = [&](const char* name, const std::vector<cl_mem>& mems, size_t items = 32) -> bool {
+        std::vector<std::pair<size_t, const void*>> args;
+        for (const cl_mem& m : mems)
+            args.emplace_back(sizeof(cl_mem), &m);
+        return run_probe(e, p, name, args, items);
     };
     {
         std::vector<uint32_t> out(32, 0);

@@ -84,13 +84,16 @@ inline int4 mma16832_s8(int4 d, uint4 a, uint b0, uint b1) {
     return (int4)(d0, d1, d2, d3);
 }
 
-// Four 8x8 matrices of halves from local memory; this lane's row is base[off] (16 bytes). An
-// OpenCL local pointer converted to an integer is its .shared address (bench/kernels/ptx_probe.cl).
+// An OpenCL local pointer converted to an integer is its .shared address, what the PTX below
+// takes for local memory (bench/kernels/ptx_probe.cl).
+inline uint shared_addr(local const void* p) { return (uint)(size_t)p; }
+
+// Four 8x8 matrices of halves from local memory; this lane's row is base[off] (16 bytes).
 inline uint4 ldsm_x4(local const uint4* base, int off) {
     uint r0, r1, r2, r3;
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
                  : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"((uint)(size_t)(base + off)));
+                 : "r"(shared_addr(base + off)));
     return (uint4)(r0, r1, r2, r3);
 }
 
@@ -229,7 +232,7 @@ inline uint h2_fma(uint a, uint b, uint c) {
 // macro that expands to one).
 #if !MMA_EMULATE
 inline void cp_async16(local uint4* dst, global const uint4* src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint)(size_t)dst), "l"(src) : "memory");
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(shared_addr(dst)), "l"(src) : "memory");
 }
 inline void cp_async_wait_all(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
 inline void cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
@@ -245,22 +248,21 @@ inline void cp_async_wait_one(void) { asm volatile("cp.async.wait_group 1;" ::: 
 // MMA_EMULATE. Only where the program asks (-DMMA_MBARRIER=1): other programs never hand this PTX
 // to the driver.
 #if MMA_MBARRIER
-inline uint mbar_addr(local ulong* b) { return (uint)(size_t)b; }
 inline void mbar_init(local ulong* b, uint count) {
-    asm volatile("mbarrier.init.shared.b64 [%0], %1;" ::"r"(mbar_addr(b)), "r"(count) : "memory");
+    asm volatile("mbarrier.init.shared.b64 [%0], %1;" ::"r"(shared_addr(b)), "r"(count) : "memory");
 }
 inline void mbar_arrive(local ulong* b) {
-    asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.shared.b64 st, [%0];\n}" ::"r"(mbar_addr(b)) : "memory");
+    asm volatile("{\n .reg .b64 st;\n mbarrier.arrive.shared.b64 st, [%0];\n}" ::"r"(shared_addr(b)) : "memory");
 }
 inline void cp_async_mbar_arrive(local ulong* b) {
-    asm volatile("cp.async.mbarrier.arrive.noinc.shared.b64 [%0];" ::"r"(mbar_addr(b)) : "memory");
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared.b64 [%0];" ::"r"(shared_addr(b)) : "memory");
 }
 // 1 once the phase of this parity has completed (the hardware may suspend the thread a while)
 inline uint mbar_try_wait(local ulong* b, uint parity) {
     uint ok;
     asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}"
                  : "=r"(ok)
-                 : "r"(mbar_addr(b)), "r"(parity)
+                 : "r"(shared_addr(b)), "r"(parity)
                  : "memory");
     return ok;
 }

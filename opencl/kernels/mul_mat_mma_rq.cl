@@ -75,6 +75,14 @@ inline void copy_w_pieces(local uint4* wl, global const uint4* wg, int tid) {
     }
 }
 
+// Stage st <- step k: the tile's activations and weight pieces of block column k (cp.async; the
+// caller commits them or has them arrive on an mbarrier).
+inline void copy_stage(local uint4* xs, local uint4* wl, global const char* const* xrow, global const uint4* wg,
+                       ulong w_step, int k, int tid) {
+    copy_x_tile(xs, xrow, k, tid);
+    copy_w_pieces(wl, wg + k * w_step, tid);
+}
+
 // acc += the warp's 64 x 64 product over one 32-k step: A fragments from the stage's activations
 // xs, B fragments dequantized from the warp's piece wl.
 inline void mma_step_rq(float4 acc[4][8], local const uint4* xs, local const uint4* wl, int wn, int lane EMU_PARAM) {
@@ -156,8 +164,7 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
         }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int p = 0; p < RQ_STAGES - 1 && p < n_kb; ++p) {
-        copy_x_tile(xs[p], xrow, p, tid);
-        copy_w_pieces(wsm[p], wg + p * w_step, tid);
+        copy_stage(xs[p], wsm[p], xrow, wg, w_step, p, tid);
         cp_async_mbar_arrive(&full[p]);
     }
     int s = 0, sp = RQ_STAGES - 1; // stages of steps kb and kb - 1
@@ -170,8 +177,7 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
         const int kf = kb + RQ_STAGES - 1; // into the stage of step kb - 1
         if (kf < n_kb) {
             if (kb > 0) mbar_wait(&empty[sp], php);
-            copy_x_tile(xs[sp], xrow, kf, tid);
-            copy_w_pieces(wsm[sp], wg + kf * w_step, tid);
+            copy_stage(xs[sp], wsm[sp], xrow, wg, w_step, kf, tid);
             cp_async_mbar_arrive(&full[sp]);
         }
         sp = s;
@@ -184,8 +190,7 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
     MMA_UNROLL
     for (int p = 0; p < RQ_STAGES - 1; ++p) {
         const int ks = min(p, n_kb - 1);
-        copy_x_tile(xs[p], xrow, ks, tid);
-        copy_w_pieces(wsm[p], wg + ks * w_step, tid);
+        copy_stage(xs[p], wsm[p], xrow, wg, w_step, ks, tid);
         cp_async_commit();
     }
     // Step kb: its group is in once all but the newest RQ_STAGES - 2 are; the barrier publishes
@@ -196,8 +201,7 @@ void k_mmq_rq(global const char* x, ulong x_offs, ulong4 x_nb, int n_kb, global 
         cp_async_wait_group(RQ_PENDING(RQ_STAGES));
         barrier(CLK_LOCAL_MEM_FENCE);
         const int sf = s == 0 ? RQ_STAGES - 1 : s - 1, kf = min(kb + RQ_STAGES - 1, n_kb - 1);
-        copy_x_tile(xs[sf], xrow, kf, tid);
-        copy_w_pieces(wsm[sf], wg + kf * w_step, tid);
+        copy_stage(xs[sf], wsm[sf], xrow, wg, w_step, kf, tid);
         cp_async_commit();
         mma_step_rq(acc, xs[s], wsm[s] + wm * (GB / 4), wn, lane EMU_ARG);
         s = s == RQ_STAGES - 1 ? 0 : s + 1;
