@@ -52,9 +52,9 @@ int rq_stages(const device_context& ctx, pa_type t) {
     const tuning& tu = ctx.tune();
     if (!quantized(t) || tu.mmq_wreg == 0 || (tu.mmq_wreg == 1 && t == PA_TYPE_Q8_0)) return 0;
     // with mbarriers, two of 8 bytes a stage
-    const uint64_t stage = uint64_t(64 * tu.mmq_wn) * 64 + uint64_t(tu.mmq_wm) * rq_piece_bytes(t) +
+    const uint64_t stage = uint64_t(64 * tu.mmq_rq_wn) * 64 + uint64_t(tu.mmq_rq_wm) * rq_piece_bytes(t) +
                            (rq_mbarriers(ctx) ? 16 : 0);
-    const uint64_t emu = mma_emulated() ? mma_emulation_bytes(size_t(32 * tu.mmq_wn * tu.mmq_wm)) : 0;
+    const uint64_t emu = mma_emulated() ? mma_emulation_bytes(size_t(32 * tu.mmq_rq_wn * tu.mmq_rq_wm)) : 0;
     const uint64_t room = ctx.caps().local_mem > emu ? ctx.caps().local_mem - emu : 0;
     const int fit = int(std::min<uint64_t>(room / stage, 8));
     return fit >= 2 ? std::min(tu.mmq_rq_stages, fit) : 0;
@@ -139,13 +139,13 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const pa_tensor *a = d->src[0], *b = d->src[1];
     const tuning& tu = ctx.tune();
     const int64_t K = a->ne[0], M = a->ne[1], N = b->ne[1];
-    const size_t bt = size_t(64 * tu.mmq_wn), bw = size_t(64 * tu.mmq_wm),
-                 nt = size_t(32 * tu.mmq_wn * tu.mmq_wm);
     const size_t kp = round_up(size_t(K), 32), kc = kp / 8, n_kb = kp / 32;
-    const size_t mp = round_up(size_t(M), bw);
     const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
-    // weights dequantized in registers (b through X16), or mul_mat_mma.cl
+    // weights dequantized in registers (b through X16), or mul_mat_mma.cl; each kernel its tile
     const int stages_rq = rq_stages(ctx, a->type);
+    const int wn = stages_rq ? tu.mmq_rq_wn : tu.mmq_wn, wm = stages_rq ? tu.mmq_rq_wm : tu.mmq_wm;
+    const size_t bt = size_t(64 * wn), bw = size_t(64 * wm), nt = size_t(32 * wn * wm);
+    const size_t mp = round_up(size_t(M), bw);
     // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic;
     // three stages only take the copy)
     const bool xf32 = !stages_rq && direct_b(ctx, b) && M < tu.mmq_x16_min_m && stages_of(tu, a->type) == 2;

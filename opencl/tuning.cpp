@@ -28,13 +28,13 @@ constexpr tuning_field fields[] = {
     {"blas_min_n", &tuning::blas_min_n, "", ""},
     {"dequant_chunk_mib", &tuning::dequant_chunk_mib, "", ""},
     {"mmq_wn", &tuning::mmq_wn, "mul_mat_mma.cl", "MMQ_WN"},
-    {"mmq_wn", &tuning::mmq_wn, "mul_mat_mma_rq.cl", "MMQ_WN"},
     {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma.cl", "MMQ_WM"},
-    {"mmq_wm", &tuning::mmq_wm, "mul_mat_mma_rq.cl", "MMQ_WM"},
     {"mmq_stages", &tuning::mmq_stages, "mul_mat_mma.cl", "MMQ_STAGES"},
     {"mmq_f16_stages", &tuning::mmq_f16_stages, "", "", 0},
     {"mmq_wreg", &tuning::mmq_wreg, "", "", 0},
     {"mmq_rq_stages", &tuning::mmq_rq_stages, "", ""},
+    {"mmq_rq_wn", &tuning::mmq_rq_wn, "mul_mat_mma_rq.cl", "MMQ_WN"},
+    {"mmq_rq_wm", &tuning::mmq_rq_wm, "mul_mat_mma_rq.cl", "MMQ_WM"},
     {"mmq_rq_sync", &tuning::mmq_rq_sync, "", "", 0},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
@@ -124,7 +124,12 @@ const std::vector<vendor_entry>& table() {
         // 32K +5-6%, Q4_1 +5-13%; bench/results/h200-2026-12-02-g, calls 3 and 4). With them Q8_0
         // in registers (mmq_wreg 2) measured faster than mul_mat_mma.cl too (8K: 283 / 230 / 289 /
         // 297 against 265 / 213 / 279 / 278): Q8_0 takes it too (mmq_wreg 2, since the fifteenth
-        // session).
+        // session). That kernel's tile of 2 x 4 warps (128 tokens x 256 weight rows, one 256-item
+        // work-group a multiprocessor) where mul_mat_mma.cl keeps 2 x 2: under sustained load the
+        // card's power cap lowers the SM clock (1725-1800 MHz in a 32K layer's products), and the
+        // larger tile, half the activation traffic a product, ran one Llama-3-8B layer's seven
+        // products, Q4_0, at 326.9 / 315.7 TFLOP/s (8K / 32K) against 318.9 / 289.3 (4 x 2: 163-167;
+        // bench/results/h200-2026-12-02-h, call 4).
         // rms_norm with 64 items a row (H200, SmolLM2-shaped prefill, 576 floats a row: 15.8 / 20.5 us
         // against 21.4 / 27.1 with 128, alone / with its mul; 32: 15.1 / 18.4, 256: 32.3 / 41.0;
         // bench/results/h200-2026-12-02-e, call 3).
@@ -138,6 +143,8 @@ const std::vector<vendor_entry>& table() {
           {"mmq_wreg", 2},
           {"mmq_rq_stages", 3},
           {"mmq_rq_sync", 1},
+          {"mmq_rq_wn", 2},
+          {"mmq_rq_wm", 4},
           {"norm_wg", 64},
           {"fat_variant", 7},
           {"fat_unroll_pv", 32},
@@ -269,8 +276,10 @@ tuning tuning_for(const device_caps& dev) {
         (t.mmq_wn + t.mmq_wm) * t.mmq_f16_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3 "
                     "(mmq_f16_stages 0, 2 or 3), (mmq_wn + mmq_wm) x mmq_stages <= 12");
-    if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5 || t.mmq_rq_sync > 1)
-        throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5, mmq_rq_sync 0 or 1");
+    if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5 || t.mmq_rq_sync > 1 ||
+        !power_of_two(t.mmq_rq_wn) || t.mmq_rq_wn > 4 || (t.mmq_rq_wm != 2 && t.mmq_rq_wm != 4))
+        throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5, mmq_rq_sync 0 or 1, "
+                    "mmq_rq_wn 1, 2 or 4, mmq_rq_wm 2 or 4");
     return t;
 }
 

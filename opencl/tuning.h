@@ -36,8 +36,9 @@ struct tuning {
     int mmq_f16_stages = 0;
     // quantized weights that take mul_mat_mma_rq.cl (dequantized in registers, b through its f16
     // copy): 0 none, 1 Q4_0 and Q4_1, 2 Q8_0 too; with mmq_rq_stages local-memory stages (2 .. 5;
-    // fewer where a weight type's stages would not fit the device's local memory)
-    int mmq_wreg = 0, mmq_rq_stages = 4;
+    // fewer where a weight type's stages would not fit the device's local memory), warps along
+    // tokens (1, 2, 4) x along weight rows (2, 4) as mmq_wn x mmq_wm for mul_mat_mma.cl
+    int mmq_wreg = 0, mmq_rq_stages = 4, mmq_rq_wn = 2, mmq_rq_wm = 4;
     // how mul_mat_mma_rq.cl's warps hand its stages over: 0 one barrier a step, 1 mbarriers (each
     // warp waits only for its data and for the stage it refills; NVIDIA sm_90 only, the barrier
     // elsewhere and when emulated)

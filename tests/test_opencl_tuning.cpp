@@ -182,8 +182,9 @@ TEST(OpenclTuning, RegisterDequantizedGemmKeys) {
                   tuning_for(gpu("NVIDIA Corporation")).mmq_rq_sync,
               231);
     // the stages' hand-over is the host's choice (-DRQ_MBAR with the device's capability), not a define
-    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).defines("mul_mat_mma_rq.cl"), "-DMMQ_WN=2 -DMMQ_WM=2");
-    for (const char* bad : {"mmq_wreg=3", "mmq_rq_stages=1", "mmq_rq_stages=6", "mmq_rq_sync=2"}) {
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).defines("mul_mat_mma_rq.cl"), "-DMMQ_WN=2 -DMMQ_WM=4");
+    for (const char* bad : {"mmq_wreg=3", "mmq_rq_stages=1", "mmq_rq_stages=6", "mmq_rq_sync=2",
+                            "mmq_rq_wn=3", "mmq_rq_wm=1"}) {
         tuning_env env(bad);
         try {
             tuning_for(gpu("NVIDIA Corporation"));
