@@ -33,8 +33,9 @@ constexpr tuning_field fields[] = {
     {"mmq_f16_stages", &tuning::mmq_f16_stages, "", "", 0},
     {"mmq_wreg", &tuning::mmq_wreg, "", "", 0},
     {"mmq_rq_stages", &tuning::mmq_rq_stages, "", ""},
-    {"mmq_rq_wn", &tuning::mmq_rq_wn, "mul_mat_mma_rq.cl", "MMQ_WN"},
-    {"mmq_rq_wm", &tuning::mmq_rq_wm, "mul_mat_mma_rq.cl", "MMQ_WM"},
+    {"mmq_rq_wn", &tuning::mmq_rq_wn, "", ""}, // the host's -DMMQ_WN / -DMMQ_WM, a product at a time
+    {"mmq_rq_wm", &tuning::mmq_rq_wm, "", ""},
+    {"mmq_rq_tile_types", &tuning::mmq_rq_tile_types, "", "", 0},
     {"mmq_rq_sync", &tuning::mmq_rq_sync, "", "", 0},
     {"mmq_min_n", &tuning::mmq_min_n, "", ""},
     {"mmq_f32_min_n", &tuning::mmq_f32_min_n, "", ""},
@@ -129,7 +130,9 @@ const std::vector<vendor_entry>& table() {
         // card's power cap lowers the SM clock (1725-1800 MHz in a 32K layer's products), and the
         // larger tile, half the activation traffic a product, ran one Llama-3-8B layer's seven
         // products, Q4_0, at 326.9 / 315.7 TFLOP/s (8K / 32K) against 318.9 / 289.3 (4 x 2: 163-167;
-        // bench/results/h200-2026-12-02-h, call 4).
+        // bench/results/h200-2026-12-02-h, call 4), and at 331.4 / 323.8 / 317.7 at 8K / 32K / 128K
+        // in call 5; for Q4_0 only: Q4_1 at 8K lost 6% with it (292.9 against 312.1), Q8_0 half
+        // (three of its stages do not fit 48 KiB at that tile, two leave no copy ahead).
         // rms_norm with 64 items a row (H200, SmolLM2-shaped prefill, 576 floats a row: 15.8 / 20.5 us
         // against 21.4 / 27.1 with 128, alone / with its mul; 32: 15.1 / 18.4, 256: 32.3 / 41.0;
         // bench/results/h200-2026-12-02-e, call 3).
@@ -145,6 +148,7 @@ const std::vector<vendor_entry>& table() {
           {"mmq_rq_sync", 1},
           {"mmq_rq_wn", 2},
           {"mmq_rq_wm", 4},
+          {"mmq_rq_tile_types", 1 << 2},
           {"norm_wg", 64},
           {"fat_variant", 7},
           {"fat_unroll_pv", 32},
@@ -277,7 +281,8 @@ tuning tuning_for(const device_caps& dev) {
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3 "
                     "(mmq_f16_stages 0, 2 or 3), (mmq_wn + mmq_wm) x mmq_stages <= 12");
     if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5 || t.mmq_rq_sync > 1 ||
-        !power_of_two(t.mmq_rq_wn) || t.mmq_rq_wn > 4 || (t.mmq_rq_wm != 2 && t.mmq_rq_wm != 4))
+        !power_of_two(t.mmq_rq_wn) || t.mmq_rq_wn > 4 || (t.mmq_rq_wm != 2 && t.mmq_rq_wm != 4) ||
+        t.mmq_rq_tile_types < 0)
         throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5, mmq_rq_sync 0 or 1, "
                     "mmq_rq_wn 1, 2 or 4, mmq_rq_wm 2 or 4");
     return t;

@@ -37,8 +37,11 @@ struct tuning {
     // quantized weights that take mul_mat_mma_rq.cl (dequantized in registers, b through its f16
     // copy): 0 none, 1 Q4_0 and Q4_1, 2 Q8_0 too; with mmq_rq_stages local-memory stages (2 .. 5;
     // fewer where a weight type's stages would not fit the device's local memory), warps along
-    // tokens (1, 2, 4) x along weight rows (2, 4) as mmq_wn x mmq_wm for mul_mat_mma.cl
+    // tokens (1, 2, 4) x along weight rows (2, 4) as mmq_wn x mmq_wm for mul_mat_mma.cl; that tile
+    // for the weight types of mmq_rq_tile_types (bit t: pa_type t; default Q4_0, Q4_1 and Q8_0)
+    // where the rows are whole tiles of it and mmq_rq_stages of them fit, else mmq_wn x mmq_wm
     int mmq_wreg = 0, mmq_rq_stages = 4, mmq_rq_wn = 2, mmq_rq_wm = 4;
+    int mmq_rq_tile_types = (1 << 2) | (1 << 3) | (1 << 8);
     // how mul_mat_mma_rq.cl's warps hand its stages over: 0 one barrier a step, 1 mbarriers (each
     // warp waits only for its data and for the stage it refills; NVIDIA sm_90 only, the barrier
     // elsewhere and when emulated)

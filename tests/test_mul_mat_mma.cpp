@@ -240,11 +240,13 @@ TEST(MulMatMma, ThreeStagesMatchTheReferences) {
 // Quantized weights dequantized in registers (mmq_wreg 2: mul_mat_mma_rq.cl for every quantized
 // type, its own repacked layout, b always through X16): every quantized type at odd shapes (partial tiles on
 // both sides, one k-step, a long K, broadcast batches, padded and permuted weights) with the device's tile
-// (mmq_rq_wn x mmq_rq_wm: 2 x 4 warps by default and on NVIDIA) and four stages; then 2, 3 and 5 stages
-// with fewer k-steps than stages (the loads past the end) and more, and the other tile shapes (2 x 2,
-// 1 x 4 and 4 x 2 warps: 1 to 8 activation chunks and 1 to 3 weight chunks a work-item, the last ones
-// partly); on NVIDIA sm_90 the stages pass between the warps by mbarriers (mmq_rq_sync 1, the entry)
-// in all of them but one, elsewhere by the barrier.
+// (mmq_rq_wn x mmq_rq_wm, 2 x 4 warps, for the types of mmq_rq_tile_types where the rows are whole
+// tiles of it, else mul_mat_mma.cl's mmq_wn x mmq_wm) and four stages, then both tiles in one table;
+// then 2, 3 and 5 stages with fewer k-steps than stages (the loads past the end) and more, and the
+// other tile shapes (rows never whole tiles of 256 there, so mmq_wn x mmq_wm: 2 x 2, 1 x 4 and 4 x 2
+// warps, 1 to 8 activation chunks and 1 to 3 weight chunks a work-item, the last ones partly); on
+// NVIDIA sm_90 the stages pass between the warps by mbarriers (mmq_rq_sync 1, the entry) in all of
+// them but one, elsewhere by the barrier.
 TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
     std::vector<mm_case> cases;
     for (pa_type t : {PA_TYPE_Q4_0, PA_TYPE_Q4_1, PA_TYPE_Q8_0}) {
@@ -256,23 +258,33 @@ TEST(MulMatMma, WeightsDequantizedInRegistersMatchTheReferences) {
     cases.push_back({PA_TYPE_Q4_0, 1024, 70, 45}); // a long K
     cases.push_back({PA_TYPE_Q8_0, 64, 33, 50, {2, 1}, {2, 1}, layout::permuted, layout::permuted});
     cases.push_back({PA_TYPE_Q4_1, 96, 40, 70, {2, 1}, {2, 1}, layout::packed, layout::padded});
+    // rows in whole tiles of 256: where the table gives a type mmq_rq_wn x mmq_rq_wm, that tile
+    cases.push_back({PA_TYPE_Q4_0, 96, 256, 130});
+    cases.push_back({PA_TYPE_Q4_1, 64, 512, 40, {2, 1}, {2, 1}});
+    cases.push_back({PA_TYPE_Q8_0, 64, 256, 33});
     check_cases("mmq_wreg=2,mmq_rq_stages=4", cases);
-    check_cases("mmq_wreg=2,mmq_rq_wn=2,mmq_rq_wm=2,mmq_rq_stages=2",
+    // both tiles in one table: 2 x 4 warps for rows in whole tiles of 256, else mul_mat_mma.cl's 2 x 2
+    check_cases("mmq_wreg=2,mmq_wn=2,mmq_wm=2,mmq_rq_wn=2,mmq_rq_wm=4,mmq_rq_tile_types=268,mmq_rq_stages=3",
+                {{PA_TYPE_Q4_0, 64, 512, 70},
+                 {PA_TYPE_Q4_0, 64, 300, 70},
+                 {PA_TYPE_Q4_1, 96, 256, 50},
+                 {PA_TYPE_Q8_0, 64, 256, 40}});
+    check_cases("mmq_wreg=2,mmq_wn=2,mmq_wm=2,mmq_rq_stages=2",
                 {{PA_TYPE_Q4_1, 160, 130, 70}, {PA_TYPE_Q8_0, 32, 70, 20}});
-    check_cases("mmq_wreg=2,mmq_rq_wn=2,mmq_rq_wm=2,mmq_rq_stages=3",
+    check_cases("mmq_wreg=2,mmq_wn=2,mmq_wm=2,mmq_rq_stages=3",
                 {{PA_TYPE_Q4_0, 64, 150, 140}, {PA_TYPE_Q8_0, 224, 129, 200, {2, 1}, {2, 1}}});
-    check_cases("mmq_wreg=2,mmq_rq_wn=2,mmq_rq_wm=2,mmq_rq_stages=5",
+    check_cases("mmq_wreg=2,mmq_wn=2,mmq_wm=2,mmq_rq_stages=5",
                 {{PA_TYPE_Q4_0, 96, 150, 140}, {PA_TYPE_Q4_1, 256, 70, 40}});
-    check_cases("mmq_wreg=2,mmq_rq_wn=1,mmq_rq_wm=4,mmq_rq_stages=3",
+    check_cases("mmq_wreg=2,mmq_wn=1,mmq_wm=4,mmq_stages=2,mmq_rq_stages=3",
                 {{PA_TYPE_Q8_0, 64, 300, 70}, {PA_TYPE_Q4_1, 96, 260, 65, {2, 1}, {2, 1}}});
-    check_cases("mmq_wreg=2,mmq_rq_wn=4,mmq_rq_wm=2,mmq_rq_stages=2",
+    check_cases("mmq_wreg=2,mmq_wn=4,mmq_wm=2,mmq_stages=2,mmq_rq_stages=2",
                 {{PA_TYPE_Q4_0, 64, 150, 270, {1, 1}, {2, 1}}});
     // the other hand-over of the stages than the device's (NVIDIA sm_90: mbarriers by default, so
     // this is the barrier; elsewhere the barrier either way)
-    check_cases("mmq_wreg=2,mmq_rq_sync=0,mmq_rq_wn=2,mmq_rq_wm=2,mmq_rq_stages=3",
+    check_cases("mmq_wreg=2,mmq_rq_sync=0,mmq_wn=2,mmq_wm=2,mmq_rq_stages=3",
                 {{PA_TYPE_Q4_1, 480, 200, 130}, {PA_TYPE_Q8_0, 32, 70, 40}});
     check_cases("mmq_wreg=2,mmq_rq_sync=1,mmq_rq_stages=3",
-                {{PA_TYPE_Q4_0, 480, 200, 130}, {PA_TYPE_Q8_0, 64, 70, 40}});
+                {{PA_TYPE_Q4_0, 480, 200, 130}, {PA_TYPE_Q4_0, 480, 256, 70}, {PA_TYPE_Q8_0, 64, 70, 40}});
 }
 
 // Another stage count for F16 / F32 weights than for quantized ones (mmq_f16_stages, NVIDIA's

@@ -181,8 +181,12 @@ TEST(OpenclTuning, RegisterDequantizedGemmKeys) {
                   tuning_for(gpu("NVIDIA Corporation")).mmq_rq_stages * 10 +
                   tuning_for(gpu("NVIDIA Corporation")).mmq_rq_sync,
               231);
-    // the stages' hand-over is the host's choice (-DRQ_MBAR with the device's capability), not a define
-    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).defines("mul_mat_mma_rq.cl"), "-DMMQ_WN=2 -DMMQ_WM=4");
+    // the stages' hand-over and the tile are the host's choice a product at a time (-DRQ_MBAR with the
+    // device's capability; -DMMQ_WN / -DMMQ_WM by weight type and rows), not the table's defines
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).defines("mul_mat_mma_rq.cl"), "");
+    EXPECT_EQ(tuning_for(gpu("NVIDIA Corporation")).mmq_rq_tile_types, 1 << PA_TYPE_Q4_0);
+    EXPECT_EQ(tuning_for(gpu("Some Vendor Inc.")).mmq_rq_tile_types,
+              (1 << PA_TYPE_Q4_0) | (1 << PA_TYPE_Q4_1) | (1 << PA_TYPE_Q8_0));
     for (const char* bad : {"mmq_wreg=3", "mmq_rq_stages=1", "mmq_rq_stages=6", "mmq_rq_sync=2",
                             "mmq_rq_wn=3", "mmq_rq_wm=1"}) {
         tuning_env env(bad);
