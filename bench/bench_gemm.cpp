@@ -258,6 +258,11 @@ int run_bench_gemm(int argc, char** argv) {
         std::printf("%s%s", usage, cli::device_options);
         return 0;
     }
+    const bool layer = a.flag("--layer");
+    if (layer && (a.has("--shapes") || a.has("--queue") || a.has("--blas-max-n")))
+        throw error("--layer times one Llama-3-8B layer's seven products: no --shapes, --queue "
+                    "or --blas-max-n with it",
+                    PA_ERR_INVALID);
     const std::vector<shape> shapes = parse_shapes(a.str("--shapes", "llama3-8b"));
     std::vector<pa_type> types;
     for (const std::string& t : split(a.str("--types", "q4_0,q8_0,q4_1,f16,f32")))
@@ -269,7 +274,6 @@ int run_bench_gemm(int argc, char** argv) {
     if (copy_mib < 0 || copy_mib > 65536) throw error("--copy-mib: 0 to 65536", PA_ERR_INVALID);
     const int queue = int(a.i64("--queue", 0));
     if (queue < 0 || queue > 64) throw error("--queue: 0 to 64", PA_ERR_INVALID);
-    const bool layer = a.flag("--layer");
     std::string out_path = a.str("--out", "");
     // F32 weights on the tensor cores too (read when the device context opens)
     const char* user_tuning = std::getenv("PA_OPENCL_TUNING");
