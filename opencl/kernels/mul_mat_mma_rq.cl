@@ -28,8 +28,10 @@
 // K runs in steps of 32 through RQ_STAGES local-memory stages (each BT rows of X16 plus the
 // tile's MMQ_WM pieces of WR), filled by cp.async RQ_STAGES - 1 steps ahead with one barrier a
 // step, or with RQ_MBAR (tuning mmq_rq_sync, NVIDIA sm_90) handed between the warps by mbarriers.
-// Tuning (tuning.h): MMQ_WN, MMQ_WM as for mul_mat_mma.cl; the host passes MMQ_W and RQ_STAGES
-// (mmq_rq_stages, fewer where a stage of this weight type would not fit the local memory).
+// The host passes MMQ_W, RQ_STAGES (tuning mmq_rq_stages, fewer where a stage of this weight type
+// would not fit the local memory) and the tile MMQ_WN x MMQ_WM (warps as in mul_mat_mma.cl; tuning
+// mmq_rq_wn x mmq_rq_wm for the types of mmq_rq_tile_types whose rows are whole tiles of it, else
+// mul_mat_mma.cl's mmq_wn x mmq_wm: mul_mat_mma.cpp, plan_rq).
 
 #ifndef RQ_STAGES
 #define RQ_STAGES 3
@@ -75,8 +77,8 @@ inline void copy_w_pieces(local uint4* wl, global const uint4* wg, int tid) {
     }
 }
 
-// Stage st <- step k: the tile's activations and weight pieces of block column k (cp.async; the
-// caller commits them or has them arrive on an mbarrier).
+// A stage (xs, wl) <- step k: the tile's activations and weight pieces of block column k (cp.async;
+// the caller commits them or has them arrive on an mbarrier).
 inline void copy_stage(local uint4* xs, local uint4* wl, global const char* const* xrow, global const uint4* wg,
                        ulong w_step, int k, int tid) {
     copy_x_tile(xs, xrow, k, tid);
