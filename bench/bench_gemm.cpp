@@ -122,6 +122,23 @@ tensor* random_weights(context& ctx, pa_type t, int64_t k, int64_t m, fast_rng& 
     return w;
 }
 
+// Activations [k, n] of unit variance, uploaded once (PARAM).
+tensor* random_activations(context& ctx, int64_t k, int64_t n, fast_rng& r) {
+    tensor* x = ctx.new_tensor(PA_TYPE_F32, {k, n});
+    auto* p = static_cast<float*>(x->data);
+    for (int64_t i = 0; i < k * n; ++i)
+        p[i] = r.uniform() * 1.7320508f;
+    x->flags |= PA_FLAG_PARAM;
+    return x;
+}
+
+// One pass of g, its wall time in ms.
+double pass_ms(scheduler& sched, const graph& g) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sched.compute(g);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 struct timed {
     double ms = 0;
     std::vector<float> out;
@@ -160,10 +177,7 @@ double run_queued(const cli::backend_set& be, const tensor* a, const tensor* b, 
     scheduler sched(be.order());
     std::vector<double> t;
     for (int i = 0; i < reps + 1; ++i) { // the first pass builds kernels, uploads, repacks
-        const auto t0 = std::chrono::steady_clock::now();
-        sched.compute(g);
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms = pass_ms(sched, g);
         if (i > 0) t.push_back(ms / q);
     }
     return median(t);
@@ -181,15 +195,10 @@ struct layer_times {
 layer_times run_layer(const cli::backend_set& be, pa_type t, int64_t n, int reps, fast_rng& r) {
     constexpr int64_t embd = 4096, kv = 1024, ffn = 14336;
     context ctx;
-    const auto input = [&](int64_t k) {
-        tensor* x = ctx.new_tensor(PA_TYPE_F32, {k, n});
-        auto* p = static_cast<float*>(x->data);
-        for (int64_t i = 0; i < k * n; ++i)
-            p[i] = r.uniform() * 1.7320508f;
-        x->flags |= PA_FLAG_PARAM;
-        return x;
-    };
-    tensor *x_attn = input(embd), *x_o = input(embd), *x_ffn = input(embd), *x_down = input(ffn);
+    tensor* x_attn = random_activations(ctx, embd, n, r);
+    tensor* x_o = random_activations(ctx, embd, n, r);
+    tensor* x_ffn = random_activations(ctx, embd, n, r);
+    tensor* x_down = random_activations(ctx, ffn, n, r);
     const struct {
         const char* name;
         tensor* x;
@@ -210,10 +219,7 @@ layer_times run_layer(const cli::backend_set& be, pa_type t, int64_t n, int reps
     std::vector<std::vector<double>> node_ms(prod_nodes.size());
     for (int i = 0; i < 2 * reps + 1; ++i) { // the first pass builds kernels, uploads, repacks
         sched.set_timing(i > reps);
-        const auto t0 = std::chrono::steady_clock::now();
-        sched.compute(g);
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms = pass_ms(sched, g);
         if (i > 0 && i <= reps) wall.push_back(ms);
         if (i > reps)
             for (const auto& nt : sched.timings())
@@ -327,11 +333,7 @@ int run_bench_gemm(int argc, char** argv) {
     for (int64_t N : n_list) {
         for (const shape& s : shapes) {
             context ctx;
-            tensor* b = ctx.new_tensor(PA_TYPE_F32, {s.k, N});
-            auto* bp = static_cast<float*>(b->data);
-            for (int64_t i = 0; i < s.k * N; ++i)
-                bp[i] = r.uniform() * 1.7320508f; // unit variance
-            b->flags |= PA_FLAG_PARAM;
+            tensor* b = random_activations(ctx, s.k, N, r);
             for (pa_type t : types) {
                 tensor* w = random_weights(ctx, t, s.k, s.m, r);
                 const bool both = tc && N <= blas_max_n;
