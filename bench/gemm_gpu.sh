@@ -5,14 +5,16 @@
 # Here, before the call (once): ../shared/gpu/prepare && (cd .gpu && apt-get download libgtest-dev)
 # The call:  run(command="source .gpu/gpu-env && bash bench/gemm_gpu.sh", carry=[".gpu"], timeout_s=600)
 #   bash bench/gemm_gpu.sh [main|variants]
-#   main (default, ~8 minutes): build, the tests on the device, registers, 8K and 32K tokens (every
-#        type, tensor cores and CLBlast), 128K (tensor cores alone)
+#   main (default, ~10 minutes): build, the tests on the device, registers, 8K and 32K tokens (every
+#        type, tensor cores and CLBlast), 128K (tensor cores alone), one layer's products as a model
+#        runs them beside PyTorch's (bench/anchors/torch_gemm.py, where torch is installed)
 #   variants (~5 minutes, a second call if wanted): build, other tiles and the X16 path at 32K
 #        ($GEMM_VARIANTS: PA_OPENCL_TUNING strings, the default tile first; $GEMM_TYPES; $GEMM_N
 #        tokens; GEMM_TESTS=1 runs test_mul_mat_mma on the device first), their registers, then
 #        whether Nsight Compute (ncu) profiles an OpenCL kernel (ncu.txt: it did not, 2026-11-30)
 # Results in $OUT (default /tmp/pa-gemm-out): gemm_gpu.log, gemm.json, gemm-128k.json,
-# gemm-variants.json, ptxas.txt (registers of the PTX NVIDIA's compiler made), build.txt.
+# gemm-layer.json, torch-gemm.json, gemm-variants.json, ptxas.txt (registers of the PTX NVIDIA's
+# compiler made), build.txt.
 # Each step runs on its own (a failing step is reported, the next one runs); the steps that matter
 # most come first, and JSON files grow as points are measured, so a cut-off run returns them.
 set -uo pipefail
@@ -64,6 +66,13 @@ run 60 bash bench/tools/ptxas_from_cache.sh "$PA_KERNEL_CACHE" k_mmq | tee "$OUT
 step "pa bench gemm: 128K tokens, tensor cores alone"
 run 150 "$pa" bench gemm --device 0 --shapes llama3-8b --types q4_0,q8_0,f16 --n-list 131072 --reps 2 \
   --blas-max-n 0 --out "$OUT/gemm-128k.json"
+
+step "one Llama-3-8B layer's seven products as a model runs them (pa bench gemm --layer), and PyTorch's"
+run 150 "$pa" bench gemm --device 0 --layer --types q4_0,q4_1,q8_0 --n-list 8192,32768 --reps 3 --copy-mib 0 \
+  --out "$OUT/gemm-layer.json"
+if python3 -c "import torch" 2>/dev/null; then
+  run 150 python3 bench/anchors/torch_gemm.py --n-list 8192,32768 --out "$OUT/torch-gemm.json"
+else echo "no PyTorch here: the anchor skipped"; fi
 
 fi # main
 
@@ -124,6 +133,11 @@ for (n, shape, t), p in sorted(rows.items()):
     e = f"{tc['nmse_vs_clblast']:.1e}" if tc and "nmse_vs_clblast" in tc else ""
     print(f"{n:>7} {shape:8} {str(any_r['m']) + 'x' + str(any_r['k']):12} {t:5} "
           f"{tc['tflops'] if tc else 0:13.2f} {cb['tflops'] if cb else 0:8.2f} {x:>6} {e:>9}")
+for r in load("gemm-layer.json"):
+    print(f"layer {r['n']:>7} {r['type']:5} {r['tflops']:8.1f} TFLOP/s (one Llama-3-8B layer's products, queued)")
+for r in load("torch-gemm.json"):
+    if r["what"] == "layer":
+        print(f"torch {r['n']:>7} {r['dtype']:8} {r['tflops']:8.1f} TFLOP/s (the same layer, cuBLAS)")
 var = load("gemm-variants.json")
 if var:
     print("\nvariants at 32K (TFLOP/s):")
