@@ -57,23 +57,23 @@ int rq_stages_at(const device_context& ctx, pa_type t, int wn, int wm) {
     return fit >= 2 ? std::min(ctx.tune().mmq_rq_stages, fit) : 0;
 }
 
-// How a product of m weight rows of type t runs on mul_mat_mma_rq.cl: its stages (0: it does not,
-// i.e. mmq_wreg 0, or 1 and Q8_0 weights, weights not quantized, not two stages fit) and tile.
-// The table's mmq_rq_wn x mmq_rq_wm for the types of mmq_rq_tile_types where m is whole tiles of
-// it and all mmq_rq_stages stages fit (no rows computed for padding, no pipeline cut short), else
-// mul_mat_mma.cl's mmq_wn x mmq_wm.
-struct rq_plan {
-    int stages = 0, wn = 0, wm = 0;
+// Which kernel a product of m weight rows of type t runs on, and its tile of wn x wm warps.
+// mul_mat_mma_rq.cl (rq_stages > 0) where mmq_wreg takes the type and two stages fit: with the
+// table's mmq_rq_wn x mmq_rq_wm for the types of mmq_rq_tile_types where m is whole tiles of it
+// and all mmq_rq_stages stages fit (no rows computed for padding, no pipeline cut short), else
+// with mul_mat_mma.cl's mmq_wn x mmq_wm; otherwise mul_mat_mma.cl (rq_stages 0) on that tile.
+struct mmq_plan {
+    int rq_stages = 0, wn = 0, wm = 0;
 };
-rq_plan plan_rq(const device_context& ctx, pa_type t, int64_t m) {
+mmq_plan plan_mmq(const device_context& ctx, pa_type t, int64_t m) {
     const tuning& tu = ctx.tune();
-    if (!quantized(t) || tu.mmq_wreg == 0 || (tu.mmq_wreg == 1 && t == PA_TYPE_Q8_0)) return {};
+    const mmq_plan own{0, tu.mmq_wn, tu.mmq_wm};
+    if (!quantized(t) || tu.mmq_wreg == 0 || (tu.mmq_wreg == 1 && t == PA_TYPE_Q8_0)) return own;
     if (((tu.mmq_rq_tile_types >> int(t)) & 1) && m % (64 * tu.mmq_rq_wm) == 0) {
         const int s = rq_stages_at(ctx, t, tu.mmq_rq_wn, tu.mmq_rq_wm);
         if (s == tu.mmq_rq_stages) return {s, tu.mmq_rq_wn, tu.mmq_rq_wm};
     }
-    const int s = rq_stages_at(ctx, t, tu.mmq_wn, tu.mmq_wm);
-    return s ? rq_plan{s, tu.mmq_wn, tu.mmq_wm} : rq_plan{};
+    return {rq_stages_at(ctx, t, tu.mmq_wn, tu.mmq_wm), tu.mmq_wn, tu.mmq_wm};
 }
 
 bool all_multiple(const pa_tensor* t, size_t offs, size_t m) {
@@ -113,12 +113,12 @@ int stages_of(const tuning& tu, pa_type t) {
     return !quantized(t) && tu.mmq_f16_stages > 0 ? tu.mmq_f16_stages : tu.mmq_stages;
 }
 
-std::string build_options_rq(const device_context& ctx, pa_type t, const rq_plan& rq) {
+std::string build_options_rq(const device_context& ctx, pa_type t, const mmq_plan& rq) {
     const char* sync = mma_emulated()      ? " -DMMA_EMULATE=1"
                        : rq_mbarriers(ctx) ? " -DRQ_MBAR=1 -DMMA_MBARRIER=1"
                                            : "";
-    return fmt::format("-DMMQ_W={} -DRQ_STAGES={} -DMMQ_WN={} -DMMQ_WM={}{}", int(t), rq.stages, rq.wn, rq.wm,
-                       sync);
+    return fmt::format("-DMMQ_W={} -DRQ_STAGES={} -DMMQ_WN={} -DMMQ_WM={}{}", int(t), rq.rq_stages, rq.wn,
+                       rq.wm, sync);
 }
 
 std::string build_options(const tuning& tu, const pa_tensor* d, bool xf32) {
@@ -159,16 +159,15 @@ void mul_mat_mma(device_context& ctx, pa_tensor* d) {
     const size_t kp = round_up(size_t(K), 32), kc = kp / 8, n_kb = kp / 32;
     const size_t slices_a = size_t(a->ne[2] * a->ne[3]), slices_b = size_t(b->ne[2] * b->ne[3]);
     // weights dequantized in registers (b through X16), or mul_mat_mma.cl; each kernel its tile
-    const rq_plan rq = plan_rq(ctx, a->type, M);
-    const int stages_rq = rq.stages;
-    const int wn = stages_rq ? rq.wn : tu.mmq_wn, wm = stages_rq ? rq.wm : tu.mmq_wm;
-    const size_t bt = size_t(64 * wn), bw = size_t(64 * wm), nt = size_t(32 * wn * wm);
+    const mmq_plan plan = plan_mmq(ctx, a->type, M);
+    const int stages_rq = plan.rq_stages;
+    const size_t bt = size_t(64 * plan.wn), bw = size_t(64 * plan.wm), nt = size_t(32 * plan.wn * plan.wm);
     const size_t mp = round_up(size_t(M), bw);
     // b as F32 re-read by every weight tile, or once converted (N K 6 bytes more device traffic;
     // three stages only take the copy)
     const bool xf32 = !stages_rq && direct_b(ctx, b) && M < tu.mmq_x16_min_m && stages_of(tu, a->type) == 2;
     const std::string opts = build_options(tu, d, xf32);
-    const std::string opts_rq = stages_rq ? build_options_rq(ctx, a->type, rq) : "";
+    const std::string opts_rq = stages_rq ? build_options_rq(ctx, a->type, plan) : "";
     const mem_ref am = ctx.mem(a), bm = ctx.mem(b), dm = ctx.mem(d);
 
     // weights: W16, WQ + WS, or WR (mul_mat_mma_rq.cl); those the runtime uploaded once (PARAM) are

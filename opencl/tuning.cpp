@@ -148,7 +148,7 @@ const std::vector<vendor_entry>& table() {
           {"mmq_rq_sync", 1},
           {"mmq_rq_wn", 2},
           {"mmq_rq_wm", 4},
-          {"mmq_rq_tile_types", 1 << 2},
+          {"mmq_rq_tile_types", 1 << PA_TYPE_Q4_0},
           {"norm_wg", 64},
           {"fat_variant", 7},
           {"fat_unroll_pv", 32},
@@ -226,6 +226,11 @@ bool power_of_two(int v) {
     return v > 0 && (v & (v - 1)) == 0;
 }
 
+// A GEMM tile the mmq kernels build (mmq_common.cl): 1, 2 or 4 warps along tokens, 2 or 4 along rows.
+bool mmq_warps_ok(int wn, int wm) {
+    return power_of_two(wn) && wn <= 4 && (wm == 2 || wm == 4);
+}
+
 } // namespace
 
 std::span<const tuning_field> tuning_fields() {
@@ -274,15 +279,14 @@ tuning tuning_for(const device_caps& dev) {
             fmt::format("OpenCL tuning: tiles must divide by the per-thread block, reduction sizes be "
                         "powers of two, fat_variant be 0 to {}",
                         fat_variants - 1));
-    if (!power_of_two(t.mmq_wn) || t.mmq_wn > 4 || (t.mmq_wm != 2 && t.mmq_wm != 4) ||
-        (t.mmq_stages != 2 && t.mmq_stages != 3) || (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12 ||
+    if (!mmq_warps_ok(t.mmq_wn, t.mmq_wm) || (t.mmq_stages != 2 && t.mmq_stages != 3) ||
+        (t.mmq_wn + t.mmq_wm) * t.mmq_stages > 12 ||
         (t.mmq_f16_stages != 0 && t.mmq_f16_stages != 2 && t.mmq_f16_stages != 3) ||
         (t.mmq_wn + t.mmq_wm) * t.mmq_f16_stages > 12)
         throw error("OpenCL tuning: mmq_wn must be 1, 2 or 4, mmq_wm 2 or 4, mmq_stages 2 or 3 "
                     "(mmq_f16_stages 0, 2 or 3), (mmq_wn + mmq_wm) x mmq_stages <= 12");
     if (t.mmq_wreg > 2 || t.mmq_rq_stages < 2 || t.mmq_rq_stages > 5 || t.mmq_rq_sync > 1 ||
-        !power_of_two(t.mmq_rq_wn) || t.mmq_rq_wn > 4 || (t.mmq_rq_wm != 2 && t.mmq_rq_wm != 4) ||
-        t.mmq_rq_tile_types < 0)
+        !mmq_warps_ok(t.mmq_rq_wn, t.mmq_rq_wm) || t.mmq_rq_tile_types < 0)
         throw error("OpenCL tuning: mmq_wreg must be 0, 1 or 2, mmq_rq_stages 2 to 5, mmq_rq_sync 0 or 1, "
                     "mmq_rq_wn 1, 2 or 4, mmq_rq_wm 2 or 4");
     return t;

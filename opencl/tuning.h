@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "device.h"
+#include "pa/pa_tensor.h"
 
 namespace pa::ocl {
 
@@ -41,7 +42,7 @@ struct tuning {
     // for the weight types of mmq_rq_tile_types (bit t: pa_type t; default Q4_0, Q4_1 and Q8_0)
     // where the rows are whole tiles of it and mmq_rq_stages of them fit, else mmq_wn x mmq_wm
     int mmq_wreg = 0, mmq_rq_stages = 4, mmq_rq_wn = 2, mmq_rq_wm = 4;
-    int mmq_rq_tile_types = (1 << 2) | (1 << 3) | (1 << 8);
+    int mmq_rq_tile_types = (1 << PA_TYPE_Q4_0) | (1 << PA_TYPE_Q4_1) | (1 << PA_TYPE_Q8_0);
     // how mul_mat_mma_rq.cl's warps hand its stages over: 0 one barrier a step, 1 mbarriers (each
     // warp waits only for its data and for the stage it refills; NVIDIA sm_90 only, the barrier
     // elsewhere and when emulated)

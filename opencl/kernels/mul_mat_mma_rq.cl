@@ -31,7 +31,7 @@
 // The host passes MMQ_W, RQ_STAGES (tuning mmq_rq_stages, fewer where a stage of this weight type
 // would not fit the local memory) and the tile MMQ_WN x MMQ_WM (warps as in mul_mat_mma.cl; tuning
 // mmq_rq_wn x mmq_rq_wm for the types of mmq_rq_tile_types whose rows are whole tiles of it, else
-// mul_mat_mma.cl's mmq_wn x mmq_wm: mul_mat_mma.cpp, plan_rq).
+// mul_mat_mma.cl's mmq_wn x mmq_wm: mul_mat_mma.cpp, plan_mmq).
 
 #ifndef RQ_STAGES
 #define RQ_STAGES 3
