@@ -12,10 +12,6 @@
 // each row's max over the block (a block of more than KT keys is covered in a first pass for the
 // max and a second pass, recomputing the products, for the exp sum) and sums exp_fixed.
 //
-// BS_SWEEPS 2: each tile's products are computed twice, once for the rows' max and once for the
-// sums, n-tile by n-tile, instead of once into 16 x 4 values a lane held between the two (the
-// tensor cores have time to spare; the registers let more warps share a multiprocessor).
-//
 // Bit-exactness: dot products are exact integers (any order, any unit), the logit is the
 // reference's float(dot) * (qs * ks), the max is order-free, the fixed-point sum is exact in any
 // order (64-bit integers), so the results equal ref/estimate.cpp's bit for bit on every path.
@@ -48,9 +44,6 @@
 #endif
 #ifndef BS_WARPS
 #define BS_WARPS 4
-#endif
-#ifndef BS_SWEEPS
-#define BS_SWEEPS 1 // 2: each n-tile's products computed twice (max sweep, sum sweep), few registers
 #endif
 #ifndef BS_I2F_ADD
 #define BS_I2F_ADD 0 // 1: int -> float by a float add (ALU) instead of a conversion (XU)
@@ -195,38 +188,6 @@ inline void load_tile(local uint* kt, local float* kst, global const uint4* k8, 
     for (int i = lid; i < KT; i += NTH) kst[i] = ks[key0 + i];
 }
 
-// The logits of n-tile j into the float4 L: this lane's keys kk0 + 8j + 2t and + 1 (x, y: row
-// g; z, w: row g + 8), from the integer products (tensor cores or packed byte dots), masked
-// where `masked` (a constant at each use: the sweeps below are written once per case). Uses block_stats_tile's locals (fragments, tile, scales, rows).
-#if BS_MODE == 0
-#define NTILE_DOTS(acc, j) acc = portable_ntile((int4)(0), qt, kt, j, g, t)
-#else
-#define NTILE_DOTS(acc, j)                                                                                     \
-    do {                                                                                                       \
-        uint b_[SEG];                                                                                          \
-        LOAD_SEG(b_, kt + (8 * (j) + g) * ROWW + t * SEG);                                                     \
-        acc = (int4)(0);                                                                                       \
-        BS_UNROLL for (int q_ = 0; q_ < KCH; ++q_) acc =                                                       \
-            mma16832_s8(acc, (uint4)(a_lo[2 * q_], a_hi[2 * q_], a_lo[2 * q_ + 1], a_hi[2 * q_ + 1]),          \
-                        b_[2 * q_], b_[2 * q_ + 1]);                                                           \
-    } while (0)
-#endif
-#define NTILE_LOGITS(L, j, masked)                                                                             \
-    do {                                                                                                       \
-        int4 acc_;                                                                                             \
-        NTILE_DOTS(acc_, j);                                                                                   \
-        const float2 ksv_ = vload2(0, kss + 8 * (j) + 2 * t);                                                  \
-        L = dot_to_float(acc_) *                                                                               \
-            (float4)(qs_lo * ksv_.x, qs_lo * ksv_.y, qs_hi * ksv_.x, qs_hi * ksv_.y);                          \
-        if (masked) {                                                                                          \
-            const int kk_ = kk0 + 8 * (j) + 2 * t, k0_ = key0 + 8 * (j) + 2 * t;                               \
-            const bool in0_ = kk_ < kpb, in1_ = kk_ + 1 < kpb;                                                 \
-            L = select((float4)(-INFINITY), L,                                                                 \
-                       (int4)(in0_ && k0_ < lo.vis, in1_ && k0_ + 1 < lo.vis, in0_ && k0_ < hi.vis,           \
-                              in1_ && k0_ + 1 < hi.vis) * -1);                                                 \
-        }                                                                                                      \
-    } while (0)
-
 // The statistics of this work-group's rows (lo = row g, hi = row g + 8 of the lane's warp) over
 // key blocks [n0, n1) of one head; warp_nb: blocks of the warp's last row, warp_vis0: visible
 // keys of its first row (rows ascend).
@@ -288,50 +249,38 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
         const bool active = true; // every item takes part in the exchanges
 #endif
         if (active) {
+            int4 acc[NT];
+            BS_UNROLL for (int j = 0; j < NT; ++j) {
+                acc[j] = (int4)(0);
+#if BS_MODE == 0
+                acc[j] = portable_ntile(acc[j], qt, kt, j, g, t);
+#else
+                uint b[SEG];
+                LOAD_SEG(b, kt + (8 * j + g) * ROWW + t * SEG);
+                BS_UNROLL for (int q = 0; q < KCH; ++q) acc[j] =
+                    mma16832_s8(acc[j], (uint4)(a_lo[2 * q], a_hi[2 * q], a_lo[2 * q + 1], a_hi[2 * q + 1]),
+                                b[2 * q], b[2 * q + 1]);
+#endif
+            }
             // logits = float(dot) * (qs * ks); keys past the block or past a row's last visible key
             // are -inf (they add nothing: exp_fixed(-inf) = 0, and the max ignores them). Tiles
             // inside every row's visible keys (all but the diagonal blocks) skip the masking.
             const int kk0 = c * KT, key0 = n * kpb + kk0;
             const bool full = kk0 + KT <= kpb && key0 + KT <= warp_vis0; // uniform over the warp
-#if BS_SWEEPS == 2
-            // Two sweeps over the n-tiles, each n-tile's products computed in both: the max, then
-            // the sums. Nothing but a few registers a tile lives across an n-tile, so the kernel
-            // fits under a low register cap and more warps share a multiprocessor.
-            if (pass == 0) {
-                float2 tmax = (float2)(-INFINITY, -INFINITY);
-#define SWEEP_MAX(masked)                                                                                      \
-    BS_UNROLL for (int j = 0; j < NT; ++j) {                                                                   \
-        float4 L;                                                                                              \
-        NTILE_LOGITS(L, j, masked);                                                                            \
-        tmax = fmax(tmax, fmax(L.xz, L.yw));                                                                   \
-    }
-                if (full) {
-                    SWEEP_MAX(false)
-                } else {
-                    SWEEP_MAX(true)
-                }
-#undef SWEEP_MAX
-                for (int m = 1; m <= 2; m <<= 1) tmax = fmax(tmax, as_float2(exch2(as_uint2(tmax), m, ex EMU_ARG)));
-                mx = fmax(mx, tmax);
-            }
-            if (pass == npass - 1) {
-#define SWEEP_SUM(masked)                                                                                      \
-    BS_UNROLL for (int j = 0; j < NT; ++j) {                                                                   \
-        float4 L;                                                                                              \
-        NTILE_LOGITS(L, j, masked);                                                                            \
-        sum_lo += exp_fixed_fast(L.x - mx.x) + exp_fixed_fast(L.y - mx.x);                                     \
-        sum_hi += exp_fixed_fast(L.z - mx.y) + exp_fixed_fast(L.w - mx.y);                                     \
-    }
-                if (full) {
-                    SWEEP_SUM(false)
-                } else {
-                    SWEEP_SUM(true)
-                }
-#undef SWEEP_SUM
-            }
-#else
             float4 L[NT];
-            BS_UNROLL for (int j = 0; j < NT; ++j) NTILE_LOGITS(L[j], j, !full);
+            BS_UNROLL for (int j = 0; j < NT; ++j) {
+                const float2 ksv = vload2(0, kss + 8 * j + 2 * t);
+                L[j] = dot_to_float(acc[j]) * (float4)(qs_lo * ksv.x, qs_lo * ksv.y, qs_hi * ksv.x, qs_hi * ksv.y);
+            }
+            if (!full) {
+                BS_UNROLL for (int j = 0; j < NT; ++j) {
+                    const int kk = kk0 + 8 * j + 2 * t, k_0 = key0 + 8 * j + 2 * t;
+                    const bool in0 = kk < kpb, in1 = kk + 1 < kpb;
+                    L[j] = select((float4)(-INFINITY), L[j],
+                                  (int4)(in0 && k_0 < lo.vis, in1 && k_0 + 1 < lo.vis, in0 && k_0 < hi.vis,
+                                         in1 && k_0 + 1 < hi.vis) * -1);
+                }
+            }
             float2 tmax = (float2)(-INFINITY, -INFINITY);
             BS_UNROLL for (int j = 0; j < NT; ++j) tmax = fmax(tmax, fmax(L[j].xz, L[j].yw));
             if (pass == 0) { // the rows' max: this lane's columns, then the quad's
@@ -344,7 +293,6 @@ inline void block_stats_tile(stat_row lo, stat_row hi, int warp_nb, int warp_vis
                     sum_hi += exp_fixed_fast(L[j].z - mx.y) + exp_fixed_fast(L[j].w - mx.y);
                 }
             }
-#endif
             if (r == per_block - 1) { // block done: the quad's sums, then write
                 for (int m = 1; m <= 2; m <<= 1) {
                     const uint4 o = exch4(as_uint4((ulong2)(sum_lo, sum_hi)), m, ex EMU_ARG);

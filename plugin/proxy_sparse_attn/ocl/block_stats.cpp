@@ -22,20 +22,18 @@ bool emulated() {
     return e && std::strcmp(e, "emulate") == 0;
 }
 
-// $PA_PROXY_STATS: "W<warps>R<max registers>[A<0|1>[S<1|2>]]" or unset.
+// $PA_PROXY_STATS: "W<warps>R<max registers>[A<0|1>]" or unset.
 void apply_override(block_stats_plan& p) {
     const char* e = std::getenv("PA_PROXY_STATS");
     if (!e || !*e) return;
-    int w = 0, r = 0, a = 0, sw = p.sweeps;
-    const int got = std::sscanf(e, "W%dR%dA%dS%d", &w, &r, &a, &sw);
-    if (got < 2 || (w != 1 && w != 2 && w != 4 && w != 8 && w != 16) || r < 0 || (a != 0 && a != 1) ||
-        (sw != 1 && sw != 2))
-        throw error(fmt::format(
-            "PA_PROXY_STATS='{}': expected W<1|2|4|8|16>R<max registers, 0 = any>[A<0|1>[S<1|2>]]", e));
+    int w = 0, r = 0, a = 0;
+    const int got = std::sscanf(e, "W%dR%dA%d", &w, &r, &a);
+    if (got < 2 || (w != 1 && w != 2 && w != 4 && w != 8 && w != 16) || r < 0 || (a != 0 && a != 1))
+        throw error(
+            fmt::format("PA_PROXY_STATS='{}': expected W<1|2|4|8|16>R<max registers, 0 = any>[A<0|1>]", e));
     p.warps = w;
     p.max_regs = r;
     p.i2f_add = a;
-    p.sweeps = sw;
 }
 
 int64_t round_up(int64_t x, int64_t m) {
@@ -107,9 +105,8 @@ size_t block_stats_plan::local_bytes() const {
 
 std::string block_stats_plan::options() const {
     const int mode = kind == path::portable ? 0 : kind == path::mma ? 1 : 2;
-    std::string o =
-        fmt::format("-DBS_MODE={} -DBS_DP={} -DBS_KT={} -DBS_WARPS={} -DBS_I2F_ADD={} -DBS_SWEEPS={}", mode,
-                    dp, kt, warps, i2f_add, sweeps);
+    std::string o = fmt::format("-DBS_MODE={} -DBS_DP={} -DBS_KT={} -DBS_WARPS={} -DBS_I2F_ADD={}", mode, dp,
+                                kt, warps, i2f_add);
     if (kind == path::emulated) o += " -DMMA_EMULATE=1"; // mma_ptx.cl's helpers in OpenCL C
     if (kind == path::mma && max_regs > 0) o += fmt::format(" {}={}", pa::ocl::register_cap_option, max_regs);
     return o;

@@ -7,11 +7,9 @@
 //   emulated   the mma path with mma_ptx.cl's helpers emulated in OpenCL C ($PA_MMA=emulate;
 //              tests, slow)
 // $PA_MMA is read as opencl/flash_attn_mma.h reads it: "0" = portable, "emulate" = emulated,
-// otherwise mma where the device has it. $PA_PROXY_STATS="W<warps>R<max registers>[A<0|1>[S<1|2>]]"
-// (e.g. W4R0, W8R128A1, W8R80A0S2) overrides the work-group size, on NVIDIA the register cap (0 =
-// the compiler's choice), with A1 turns int -> float into a float add (BS_I2F_ADD) and with S2
-// computes each tile's products twice, once for the max and once for the sums (BS_SWEEPS), for
-// experiments.
+// otherwise mma where the device has it. $PA_PROXY_STATS="W<warps>R<max registers>[A1]" (e.g.
+// W4R0, W8R128A1) overrides the work-group size, on NVIDIA the register cap (0 = the compiler's
+// choice), and with A1 turns int -> float into a float add (BS_I2F_ADD), for experiments.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +31,6 @@ struct block_stats_plan {
     int dp = 128;     // int8_row_bytes(d)
     int max_regs = 0; // NVIDIA: -cl-nv-maxrregcount (0 = none)
     int i2f_add = 0;  // BS_I2F_ADD
-    int sweeps = 1;   // BS_SWEEPS: 2 computes each product twice (max, then sums) in few registers
     int64_t kpb = 0;  // keys per block (B / key stride for the proxy pass, B for the samples)
     int compute_units = 1;
 
