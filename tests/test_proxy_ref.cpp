@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numeric>
 #include <random>
 
@@ -921,5 +922,35 @@ TEST(ProxyRef, QuantizedRowsRoundEachElement) {
     std::fill(x.begin(), x.end(), 0.0f);
     EXPECT_EQ(pa::proxy::det::quantize_row(x.data(), int64_t(x.size()), q.data()), 0.0f);
     EXPECT_TRUE(std::all_of(q.begin(), q.end(), [](int8_t v) { return v == 0; }));
+}
+} // namespace
+
+namespace {
+// The deterministic exp, log and reciprocal against the C library in double (a closed form):
+// exp within 6e-6 relative on [-87, 0] (its degree-4 polynomial; det_math.h), 0 below -87 and
+// exactly 1 at 0; the fixed-point exp truncates exp(x) 2^32; log and 1/x within 1e-6.
+TEST(ProxyRef, DeterministicMathMatchesTheLibrary) {
+    namespace det = pa::proxy::det;
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> wide(-87.0f, 0.0f), near(-0.75f, 0.0f), pos(-30.0f, 30.0f);
+    double worst_exp = 0, worst_log = 0, worst_recip = 0;
+    for (int i = 0; i < 200000; ++i) {
+        const float x = i % 2 ? wide(rng) : near(rng);
+        const double want = std::exp(double(x));
+        worst_exp = std::max(worst_exp, std::abs(double(det::exp(x)) / want - 1.0));
+        const double fixed = double(det::exp_fixed(x)), want_fixed = double(det::exp(x)) * 4294967296.0;
+        ASSERT_LE(fixed, want_fixed) << x;
+        ASSERT_GT(fixed + 1.0, want_fixed) << x;
+        const float y = std::exp2(pos(rng));
+        worst_log = std::max(worst_log, std::abs(double(det::log(y)) - std::log(double(y))));
+        worst_recip = std::max(worst_recip, std::abs(double(det::recip(y)) * double(y) - 1.0));
+    }
+    EXPECT_LT(worst_exp, 6e-6);
+    EXPECT_LT(worst_log, 1e-6 * 30);
+    EXPECT_LT(worst_recip, 1e-6);
+    EXPECT_EQ(det::exp(0.0f), 1.0f);
+    EXPECT_EQ(det::exp_fixed(0.0f), uint64_t(1) << 32);
+    EXPECT_EQ(det::exp(-87.5f), 0.0f);
+    EXPECT_EQ(det::exp(-std::numeric_limits<float>::infinity()), 0.0f);
 }
 } // namespace

@@ -4,23 +4,20 @@
 // Keep in sync with det_math.h: change a constant there, change it here.
 #pragma OPENCL FP_CONTRACT OFF
 
-// exp(x - n ln 2) for the integer-valued n nearest x / ln 2: degree-7 Taylor polynomial of the
-// remainder (ln 2 split in two for an exact first product). Shared by det_exp and exp_fixed.
+// exp(x - n ln 2) for the integer-valued n nearest x / ln 2: degree-4 polynomial of the
+// remainder (ln 2 rounded to float; coefficients and error bound in det_math.h). Shared by
+// det_exp and exp_fixed_fast.
 inline float det_exp_remainder(float x, float n) {
-    float r = fma(n, -0.693145751953125f, x);
-    r = fma(n, -1.42860677e-06f, r);
-    float p = 1.98412698e-4f;
-    p = fma(p, r, 1.38888889e-3f);
-    p = fma(p, r, 8.33333333e-3f);
-    p = fma(p, r, 4.16666667e-2f);
-    p = fma(p, r, 1.66666667e-1f);
-    p = fma(p, r, 0.5f);
+    const float r = fma(n, -0x1.62e430p-1f, x);
+    float p = 0x1.522572p-5f;
+    p = fma(p, r, 0x1.571c8ap-3f);
+    p = fma(p, r, 0x1.0006b4p-1f);
     p = fma(p, r, 1.0f);
     p = fma(p, r, 1.0f);
     return p;
 }
 
-// exp(x) for x <= 0: 0 below -87, otherwise 2^n * poly(r), degree-7 Taylor polynomial.
+// exp(x) for x <= 0: 0 below -87, otherwise 2^n * poly(r).
 inline float det_exp(float x) {
     if (!(x >= -87.0f)) return 0.0f;
     if (x > 88.0f) x = 88.0f;
