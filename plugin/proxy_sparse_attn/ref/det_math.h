@@ -44,8 +44,8 @@ namespace pa::proxy::det {
 // polynomial on |r| <= ln2/2 (1 + r + c2 r^2 + c3 r^3 + c4 r^4, c2..c4 fitted for the least
 // largest relative error). Relative error below 6e-6 on [-87, 0] (tests/test_proxy_ref.cpp),
 // some 1000x below what the int8 rows already change a logit's exp by (median |logit error|
-// 0.006 for unit-variance rows at d = 128, 0.05 at std 3): a degree-7 Taylor polynomial (error
-// ~6e-8, until 2026-12-03) bought nothing but three more fma a logit in the estimate's hot loops.
+// 0.006 for unit-variance rows at d = 128, 0.05 at std 3), so a higher degree would only add fma
+// to the estimate's hottest loops (docs/benchmarks.md, "A cheaper deterministic exp").
 inline float exp(float x) {
     if (!(x >= -87.0f)) return 0.0f;
     if (x > 88.0f) x = 88.0f;
